@@ -1,0 +1,142 @@
+"""Signals to findings.
+
+Each distinct observation (detector, key) counts once, at its strongest; independent
+observations on the same target and category combine as a noisy-OR, so two weak rules make a
+stronger case than either, and re-reading the same input changes nothing. A finding is
+reported only at or above its category's threshold (contracts §4: nothing below).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.base import Signal
+from veilleur.taxonomy import Category, Target
+
+
+class PolicyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: str
+    thresholds: Mapping[Category, float]
+
+    def threshold(self, category: Category) -> float:
+        return self.thresholds[category]
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot load policy: {exc}") from None
+    return parse_policy(data, str(path))
+
+
+def parse_policy(data: Mapping[str, Any], where: str = "policy") -> Policy:
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise PolicyError(f"{where}: missing 'version'")
+    raw = data.get("thresholds")
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: missing [thresholds]")
+    thresholds: dict[Category, float] = {}
+    for category in Category:
+        value = raw.get(category.value)
+        if not isinstance(value, int | float) or not 0 < value <= 1:
+            raise PolicyError(f"{where}: thresholds.{category.value} must be in (0, 1]")
+        thresholds[category] = float(value)
+    unknown = set(raw) - {c.value for c in Category}
+    if unknown:
+        raise PolicyError(f"{where}: unknown categories in thresholds: {sorted(unknown)}")
+    return Policy(version=version, thresholds=thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    target: Target
+    category: Category
+    score: float
+    detectors: tuple[str, ...]
+    evidence: str
+    context: Mapping[str, str | None]
+    excerpt: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as contracts §4 writes it."""
+        return {
+            "target": self.target.to_json(),
+            "category": self.category.value,
+            "score": round(self.score, 4),
+            "detectors": list(self.detectors),
+            "evidence": self.evidence,
+            "context": dict(self.context),
+        }
+
+
+@dataclass
+class _Entry:
+    signals: dict[tuple[str, str], Signal] = field(default_factory=dict)
+    score: float = 0.0
+
+
+class FindingBook:
+    """Accumulates signals per (target, category) and says which are findings."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._entries: dict[tuple[Target, Category], _Entry] = {}
+
+    def add(self, signals: Iterable[Signal]) -> list[Finding]:
+        """Record signals; return the findings that are new or changed by them."""
+        touched: set[tuple[Target, Category]] = set()
+        for s in signals:
+            key = (s.target, s.category)
+            entry = self._entries.setdefault(key, _Entry())
+            obs = (s.detector, s.key)
+            old = entry.signals.get(obs)
+            if old is None or s.strength > old.strength:
+                entry.signals[obs] = s
+                touched.add(key)
+        changed = []
+        for key in touched:
+            entry = self._entries[key]
+            entry.score = combine(s.strength for s in entry.signals.values())
+            if entry.score >= self.policy.threshold(key[1]):
+                changed.append(self._finding(key, entry))
+        return changed
+
+    def findings(self) -> list[Finding]:
+        out = [
+            self._finding(key, entry)
+            for key, entry in self._entries.items()
+            if entry.score >= self.policy.threshold(key[1])
+        ]
+        out.sort(key=lambda f: (-f.score, f.category.value, f.target))
+        return out
+
+    def _finding(self, key: tuple[Target, Category], entry: _Entry) -> Finding:
+        signals = sorted(entry.signals.values(), key=lambda s: (-s.strength, s.detector, s.key))
+        first = signals[0]
+        return Finding(
+            target=key[0],
+            category=key[1],
+            score=entry.score,
+            detectors=tuple(sorted({s.detector for s in signals})),
+            evidence="; ".join(s.evidence for s in signals),
+            context=first.context,
+            excerpt=first.excerpt,
+        )
+
+
+def combine(strengths: Iterable[float]) -> float:
+    remaining = 1.0
+    for s in strengths:
+        remaining *= 1.0 - min(max(s, 0.0), 1.0)
+    return 1.0 - remaining

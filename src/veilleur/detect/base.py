@@ -1,0 +1,56 @@
+"""The one small interface every detector implements, and the signal it emits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from veilleur.events import Channel, Event, Guild
+from veilleur.taxonomy import Category, Target
+
+if TYPE_CHECKING:
+    from veilleur.detect.media.banks import HashBank
+
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One detector's observation on one target."""
+
+    detector: str
+    version: str
+    target: Target
+    category: Category
+    strength: float
+    evidence: str
+    key: str
+    """What this observation is (a rule id, a bank entry): reading the same input twice gives
+    the same key, so the policy never counts one observation twice."""
+    context: Mapping[str, str | None] = field(default_factory=dict)
+    excerpt: str | None = None
+
+
+class Context(Protocol):
+    """What a detector may know beyond the event: read-only, keyed state."""
+
+    def guild(self, guild_id: str | None) -> Guild | None: ...
+
+    def channel(self, channel_id: str | None) -> Channel | None: ...
+
+
+class Detector(Protocol):
+    id: str
+    version: str
+
+    def detect(self, event: Event, ctx: Context) -> Iterable[Signal]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSettings:
+    """What a deployment hands its detectors: where the policy data lives, which banks."""
+
+    policy_dir: Path = POLICY_DIR
+    banks: tuple[HashBank, ...] = ()

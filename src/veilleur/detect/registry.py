@@ -1,0 +1,58 @@
+"""A registry of detector factories: built-ins, plus plug-ins from the entry point group
+`veilleur.detectors` (a plug-in is one class and one line in its package metadata)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from importlib.metadata import entry_points
+from veilleur.detect.base import Detector, DetectorSettings
+
+DetectorFactory = Callable[[DetectorSettings], Detector]
+ENTRY_POINT_GROUP = "veilleur.detectors"
+
+
+class UnknownDetector(KeyError):
+    pass
+
+
+class DetectorRegistry:
+    def __init__(self) -> None:
+        self._factories: dict[str, DetectorFactory] = {}
+
+    def register(self, detector_id: str, factory: DetectorFactory) -> None:
+        if detector_id in self._factories:
+            raise ValueError(f"detector {detector_id!r} is already registered")
+        self._factories[detector_id] = factory
+
+    def ids(self) -> list[str]:
+        return sorted(self._factories)
+
+    def create(self, detector_id: str, settings: DetectorSettings) -> Detector:
+        try:
+            factory = self._factories[detector_id]
+        except KeyError:
+            known = ", ".join(self.ids()) or "none"
+            raise UnknownDetector(f"unknown detector {detector_id!r} (known: {known})") from None
+        return factory(settings)
+
+    def create_all(
+        self, settings: DetectorSettings, ids: Iterable[str] | None = None
+    ) -> list[Detector]:
+        return [self.create(i, settings) for i in (self.ids() if ids is None else ids)]
+
+    def load_plugins(self) -> None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name not in self._factories:
+                self.register(ep.name, ep.load())
+
+
+def default_registry(*, plugins: bool = True) -> DetectorRegistry:
+    from veilleur.detect.media.exact import ExactHashDetector
+    from veilleur.detect.text.lexicon_detector import LexiconDetector
+
+    registry = DetectorRegistry()
+    registry.register(LexiconDetector.id, LexiconDetector.from_settings)
+    registry.register(ExactHashDetector.id, ExactHashDetector.from_settings)
+    if plugins:
+        registry.load_plugins()
+    return registry

@@ -1,0 +1,91 @@
+"""The engine: events → detectors → policy → store. The one entry point every adapter uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from veilleur.decide.policy import Finding, FindingBook, Policy, load_policy
+from veilleur.detect.base import Detector, DetectorSettings, Signal
+from veilleur.detect.registry import DetectorRegistry, default_registry
+from veilleur.events import Event
+from veilleur.state import Directory, KeyedState, MemoryState
+from veilleur.store.writer import StoreWriter
+
+DetectorFailure = Callable[[Detector, Event, Exception], None]
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    messages: int = 0
+    signals: int = 0
+    detector_failures: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        policy: Policy,
+        *,
+        state: KeyedState | None = None,
+        store: StoreWriter | None = None,
+        on_detector_failure: DetectorFailure | None = None,
+    ) -> None:
+        self.detectors = list(detectors)
+        self.policy = policy
+        self.directory = Directory(state if state is not None else MemoryState())
+        self.book = FindingBook(policy)
+        self.store = store
+        self.stats = EngineStats()
+        self._on_failure = on_detector_failure
+
+    @classmethod
+    def build(
+        cls,
+        settings: DetectorSettings | None = None,
+        *,
+        registry: DetectorRegistry | None = None,
+        detector_ids: Sequence[str] | None = None,
+        store: StoreWriter | None = None,
+        on_detector_failure: DetectorFailure | None = None,
+    ) -> Engine:
+        settings = settings or DetectorSettings()
+        registry = registry or default_registry()
+        detectors = registry.create_all(settings, detector_ids)
+        policy = load_policy(settings.policy_dir / "policy.toml")
+        return cls(detectors, policy, store=store, on_detector_failure=on_detector_failure)
+
+    def process(self, event: Event) -> list[Finding]:
+        """Run one event through every stage; return the findings it created or changed."""
+        self.stats.events += 1
+        self.stats.by_type[event.type] = self.stats.by_type.get(event.type, 0) + 1
+        if event.type == "message":
+            self.stats.messages += 1
+        self.directory.apply(event)
+        signals: list[Signal] = []
+        for detector in self.detectors:
+            try:
+                signals.extend(detector.detect(event, self.directory))
+            except Exception as exc:  # one faulty detector must not stop a scan
+                self.stats.detector_failures += 1
+                if self._on_failure is None:
+                    raise
+                self._on_failure(detector, event, exc)
+        if self.store is not None:
+            self.store.add(event)
+        if not signals:
+            return []
+        self.stats.signals += len(signals)
+        return self.book.add(signals)
+
+    def findings(self) -> list[Finding]:
+        return self.book.findings()
+
+    def close(self) -> None:
+        """Write what is buffered and the findings; the engine may still be read afterwards."""
+        if self.store is not None:
+            self.store.flush()
+            self.store.save_findings(self.findings(), self.policy.version)

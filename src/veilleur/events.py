@@ -1,0 +1,216 @@
+"""Typed, immutable platform events (contracts §5), shared by every adapter.
+
+Adapters (DiscordChatExporter import, the JSON Lines log, the HTTP service, the bot) all
+produce these; nothing downstream knows which adapter an event came from except through
+`source`, which names the input for error messages and provenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from veilleur.taxonomy import Target
+
+
+class AgeBand(StrEnum):
+    UNDER_13 = "under_13"
+    AGE_13_15 = "13_15"
+    AGE_16_17 = "16_17"
+    ADULT = "adult"
+
+
+class ChannelKind(StrEnum):
+    TEXT = "text"
+    VOICE = "voice"
+    DM = "dm"
+    GROUP_DM = "group_dm"
+    THREAD = "thread"
+    CATEGORY = "category"
+    NEWS = "news"
+    FORUM = "forum"
+    OTHER = "other"
+
+
+class ReportSource(StrEnum):
+    USER = "user"
+    DSA_NOTICE = "dsa_notice"
+    TRUSTED_FLAGGER = "trusted_flagger"
+    AUTHORITY = "authority"
+
+
+# --- entities carried by events ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    name: str
+    display_name: str | None = None
+    is_bot: bool = False
+    created_at: datetime | None = None
+    age_band: AgeBand | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Guild:
+    id: str
+    name: str | None = None
+    owner_id: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    guild_id: str | None
+    name: str
+    topic: str | None = None
+    kind: ChannelKind = ChannelKind.TEXT
+    parent_id: str | None = None
+    parent_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file posted with a message.
+
+    `path` is a local file (resolved, readable) when the export carried the media; `url` is a
+    remote reference that is never fetched. Digests are of the file bytes, never of the URL.
+    """
+
+    id: str
+    filename: str | None = None
+    url: str | None = None
+    path: str | None = None
+    content_type: str | None = None
+    size: int | None = None
+    md5: str | None = None
+    sha256: str | None = None
+    media_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    channel_id: str
+    guild_id: str | None
+    author_id: str
+    content: str
+    attachments: tuple[Attachment, ...] = ()
+    recipient_ids: tuple[str, ...] = ()
+    kind: str = "Default"
+    reply_to: str | None = None
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: str
+    source: ReportSource
+    target: Target
+    category_claimed: str | None = None
+    explanation: str | None = None
+    reporter_id: str | None = None
+    notifier: dict[str, str] | None = None
+    flagger: str | None = None
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Event:
+    ts: datetime
+    source: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserSeen(_Event):
+    type: Literal["user_seen"] = "user_seen"
+    user: User
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildCreated(_Event):
+    type: Literal["guild_created"] = "guild_created"
+    guild: Guild
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildUpdated(_Event):
+    type: Literal["guild_updated"] = "guild_updated"
+    guild: Guild
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuildDeleted(_Event):
+    type: Literal["guild_deleted"] = "guild_deleted"
+    guild_id: str
+    by: Literal["owner", "platform"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelCreated(_Event):
+    type: Literal["channel_created"] = "channel_created"
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined(_Event):
+    type: Literal["member_joined"] = "member_joined"
+    guild_id: str
+    user_id: str
+    invite_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberLeft(_Event):
+    type: Literal["member_left"] = "member_left"
+    guild_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InviteCreated(_Event):
+    type: Literal["invite_created"] = "invite_created"
+    code: str
+    guild_id: str
+    inviter_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagePosted(_Event):
+    type: Literal["message"] = "message"
+    message: Message
+    author: User | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDeleted(_Event):
+    type: Literal["message_deleted"] = "message_deleted"
+    message_id: str
+    by: Literal["author", "moderator", "platform"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportFiled(_Event):
+    type: Literal["report"] = "report"
+    report: Report
+
+
+Event = (
+    UserSeen
+    | GuildCreated
+    | GuildUpdated
+    | GuildDeleted
+    | ChannelCreated
+    | MemberJoined
+    | MemberLeft
+    | InviteCreated
+    | MessagePosted
+    | MessageDeleted
+    | ReportFiled
+)

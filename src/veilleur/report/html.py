@@ -1,0 +1,68 @@
+"""A readable, self-contained HTML report of a scan. Never embeds media: only names and digests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from veilleur import __version__
+from veilleur.decide.policy import Finding
+from veilleur.scan import ScanResult
+from veilleur.taxonomy import Category, TargetKind
+
+_LABELS = {
+    Category.CSAM: "Child sexual abuse material and its trade",
+    Category.GROOMING: "Grooming",
+    Category.SEXTORTION: "Sextortion",
+    Category.NCII: "Non-consensual intimate imagery",
+}
+
+
+def render_html(result: ScanResult) -> str:
+    env = Environment(
+        loader=PackageLoader("veilleur.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    counts = Counter(f.category for f in result.findings)
+    sections = [
+        {"category": c.value, "label": _LABELS[c],
+         "findings": [_row(f, result) for f in result.findings if f.category is c]}
+        for c in Category
+        if counts[c]
+    ]
+    return env.get_template("report.html.j2").render(
+        version=__version__,
+        result=result,
+        sections=sections,
+        counts={c.value: counts[c] for c in Category},
+        problems=list(result.problems),
+    )
+
+
+def _row(f: Finding, result: ScanResult) -> dict[str, Any]:
+    ctx = f.context
+    guild = result.directory.guild(ctx.get("guild_id"))
+    channel = result.directory.channel(ctx.get("channel_id"))
+    return {
+        "finding": f,
+        "guild": guild.name if guild else ("Direct messages" if channel else None),
+        "channel": channel.name if channel else None,
+        "link": _link(f),
+    }
+
+
+def _link(f: Finding) -> str | None:
+    """Discord's own link to the message or channel: what Trust & Safety asks reporters for."""
+    ctx = f.context
+    guild = ctx.get("guild_id") or "@me"
+    channel = ctx.get("channel_id")
+    message = f.target.id if f.target.kind is TargetKind.MESSAGE else ctx.get("message_id")
+    if channel and message:
+        return f"https://discord.com/channels/{guild}/{channel}/{message}"
+    if channel and f.target.kind is TargetKind.CHANNEL:
+        return f"https://discord.com/channels/{guild}/{channel}"
+    return None

@@ -1,0 +1,120 @@
+"""`veilleur scan`: read inputs, run the engine, collect findings and problems."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine as Database
+from sqlalchemy.orm import Session
+
+from veilleur import __version__
+from veilleur.decide.policy import Finding
+from veilleur.detect.base import Detector, DetectorSettings
+from veilleur.detect.media.banks import HashBank, load_bank_csv
+from veilleur.engine import Engine
+from veilleur.events import Event
+from veilleur.ingest.discover import InputFile, discover_inputs, read_input
+from veilleur.ingest.media import MediaReader
+from veilleur.ingest.problems import ProblemLog
+from veilleur.state import Directory
+from veilleur.store.db import connect
+from veilleur.store.models import ScanRow
+from veilleur.store.writer import StoreWriter
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    problems: ProblemLog
+    inputs: list[InputFile]
+    directory: Directory
+    messages: int = 0
+    events: int = 0
+    attachments_local: int = 0
+    attachments_remote: int = 0
+    banks: list[HashBank] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+
+    @property
+    def inputs_failed(self) -> int:
+        failed = self.problems.sources()
+        return sum(1 for i in self.inputs if str(i.path) in failed)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+
+class ScanHooks:
+    """Progress callbacks; the CLI draws a bar with them, tests and services ignore them."""
+
+    def start(self, total_bytes: int, inputs: int) -> None:  # pragma: no cover - interface
+        pass
+
+    def advance(self, n_bytes: int) -> None:  # pragma: no cover - interface
+        pass
+
+    def file_done(self, item: InputFile) -> None:  # pragma: no cover - interface
+        pass
+
+
+def run_scan(
+    paths: Sequence[Path],
+    *,
+    db_url: str | None,
+    bank_paths: Sequence[Path] = (),
+    settings: DetectorSettings | None = None,
+    hooks: ScanHooks | None = None,
+    batch_size: int = 5000,
+) -> ScanResult:
+    hooks = hooks or ScanHooks()
+    problems = ProblemLog()
+    banks = [b for p in bank_paths if (b := load_bank_csv(p, problems)) is not None]
+    settings = settings or DetectorSettings()
+    settings = DetectorSettings(policy_dir=settings.policy_dir, banks=(*settings.banks, *banks))
+
+    db = connect(db_url) if db_url is not None else None
+    writer = StoreWriter(db, batch_size=batch_size) if db is not None else None
+
+    def failure(detector: Detector, event: Event, exc: Exception) -> None:
+        problems.report(event.source or "engine",
+                        f"detector {detector.id} failed on a {event.type} event: "
+                        f"{type(exc).__name__}: {exc}")
+
+    engine = Engine.build(settings, store=writer, on_detector_failure=failure)
+    inputs = discover_inputs(paths, problems)
+    result = ScanResult(findings=[], problems=problems, inputs=inputs,
+                        directory=engine.directory, banks=banks)
+    media = MediaReader()
+    hooks.start(sum(i.size for i in inputs), len(inputs))
+    for item in inputs:
+        for event in read_input(item, problems, media, hooks.advance):
+            engine.process(event)
+        hooks.file_done(item)
+    engine.close()
+    result.findings = engine.findings()
+    result.messages = engine.stats.messages
+    result.events = engine.stats.events
+    result.attachments_local = media.local_files
+    result.attachments_remote = media.remote_refs
+    result.finished_at = datetime.now(UTC)
+    if db is not None:
+        _record_scan(db, result)
+        db.dispose()
+    return result
+
+
+def _record_scan(db: Database, result: ScanResult) -> None:
+    with Session(db) as session, session.begin():
+        session.add(ScanRow(
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            veilleur_version=__version__,
+            inputs={"files": [str(i.path) for i in result.inputs]},
+            summary={"messages": result.messages, "events": result.events,
+                     "findings": len(result.findings), "problems": len(result.problems)},
+        ))

@@ -1,0 +1,68 @@
+"""Keyed state behind one small interface (design: SQLite today, stream state tomorrow).
+
+Detectors and the engine read and write state only through `KeyedState`, keyed by a
+namespace ("guild", "channel", "conversation", ...) and an id, so a distributed engine can
+partition it by key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from veilleur.events import Channel, ChannelCreated, Event, Guild, GuildCreated, GuildUpdated
+
+
+class KeyedState(Protocol):
+    def get(self, namespace: str, key: str) -> Any | None: ...
+
+    def put(self, namespace: str, key: str, value: Any) -> None: ...
+
+
+class MemoryState:
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], Any] = {}
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        return self._data.get((namespace, key))
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        self._data[(namespace, key)] = value
+
+
+class Directory:
+    """Names and descriptions of guilds and channels, learnt from the events themselves."""
+
+    def __init__(self, state: KeyedState) -> None:
+        self._state = state
+
+    def apply(self, event: Event) -> bool:
+        """Record what the event says about guilds and channels; True if something changed."""
+        if isinstance(event, GuildCreated | GuildUpdated):
+            old = self.guild(event.guild.id)
+            new = _merge_guild(old, event.guild)
+            if new != old:
+                self._state.put("guild", new.id, new)
+                return True
+        elif isinstance(event, ChannelCreated):
+            if self.channel(event.channel.id) != event.channel:
+                self._state.put("channel", event.channel.id, event.channel)
+                return True
+        return False
+
+    def guild(self, guild_id: str | None) -> Guild | None:
+        return None if guild_id is None else self._state.get("guild", guild_id)
+
+    def channel(self, channel_id: str | None) -> Channel | None:
+        return None if channel_id is None else self._state.get("channel", channel_id)
+
+
+def _merge_guild(old: Guild | None, new: Guild) -> Guild:
+    # guild_updated carries only what changed.
+    if old is None:
+        return new
+    return Guild(
+        id=new.id,
+        name=new.name if new.name is not None else old.name,
+        owner_id=new.owner_id if new.owner_id is not None else old.owner_id,
+        description=new.description if new.description is not None else old.description,
+    )

@@ -1,0 +1,88 @@
+"""Opening the database: SQLite by default (WAL), PostgreSQL through a URL; always migrated."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+DEFAULT_DB = "veilleur.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+def database_url(value: str | None = None) -> str:
+    """A SQLAlchemy URL from `--db`, `$VEILLEUR_DB`, or the default file `./veilleur.db`.
+
+    A bare path means a SQLite file; `postgresql://` uses the psycopg 3 driver.
+    """
+    value = value or os.environ.get("VEILLEUR_DB") or DEFAULT_DB
+    if value in (":memory:", "sqlite://"):
+        return "sqlite://"
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    for prefix in ("postgres://", "postgresql://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value[len(prefix):]
+    return value
+
+
+def connect(url: str, *, migrate: bool = True) -> Engine:
+    if url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise StoreError(f"database folder does not exist: {folder}")
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use database {_safe(url)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name != "postgresql":
+        raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+    if migrate:
+        try:
+            upgrade(engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open database {_safe(url)}: {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0]}") from None
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    command.upgrade(alembic_config(engine), "head")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (a console, a second scan) work while a scan writes.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for error messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,122 @@
+"""Tables. Platform ids are strings (contracts §2); every write is keyed so it can be repeated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(64)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class GuildRow(Base):
+    __tablename__ = "guilds"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str | None] = mapped_column(ID)
+    deleted_at: Mapped[datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class ChannelRow(Base):
+    __tablename__ = "channels"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    guild_id: Mapped[str | None] = mapped_column(ID, index=True)
+    name: Mapped[str] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[str | None] = mapped_column(ID)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    is_bot: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime | None]
+    age_band: Mapped[str | None] = mapped_column(String(16))
+
+
+class MessageRow(Base):
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ID)
+    guild_id: Mapped[str | None] = mapped_column(ID)
+    author_id: Mapped[str] = mapped_column(ID, index=True)
+    ts: Mapped[datetime]
+    content: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    reply_to: Mapped[str | None] = mapped_column(ID)
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    deleted_by: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_messages_channel_ts", "channel_id", "ts"),)
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[str] = mapped_column(ID, ForeignKey("messages.id"), index=True)
+    filename: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    local_path: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(Integer)
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class EventRow(Base):
+    """Events that are not entities (joins, invites, reports, deletions), kept once each."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    ts: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(ID)
+    category: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    detectors: Mapped[list[str]]
+    evidence: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict[str, Any]]
+    policy_version: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ux_findings_target_category", "target_kind", "target_id", "category", unique=True),
+    )
+
+
+class ScanRow(Base):
+    """One run of `veilleur scan`: what was read, when, and with what result."""
+
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    veilleur_version: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[dict[str, Any]]
+    summary: Mapped[dict[str, Any]]

@@ -1,0 +1,173 @@
+"""Batched, idempotent writes: the same input written twice leaves the same rows.
+
+Entities (guilds, channels, users) take their newest values, without blanking what a partial
+update or an older export leaves out; messages keep their first stored version (evidence is not overwritten);
+attachments gain digests and local paths when a later export carries the media; other events
+are stored once each, keyed by their content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from veilleur.decide.policy import Finding
+from veilleur.events import (
+    Event,
+    GuildCreated,
+    GuildDeleted,
+    GuildUpdated,
+    MessageDeleted,
+    MessagePosted,
+    User,
+    UserSeen,
+)
+from veilleur.events import ChannelCreated as ChannelEvent
+from veilleur.serialize import canonical_key, to_plain
+from veilleur.store.models import (
+    AttachmentRow,
+    ChannelRow,
+    EventRow,
+    FindingRow,
+    GuildRow,
+    MessageRow,
+    UserRow,
+)
+
+_GUILDS: Table = GuildRow.__table__  # type: ignore[assignment]
+_CHANNELS: Table = ChannelRow.__table__  # type: ignore[assignment]
+_USERS: Table = UserRow.__table__  # type: ignore[assignment]
+_MESSAGES: Table = MessageRow.__table__  # type: ignore[assignment]
+_ATTACHMENTS: Table = AttachmentRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_FINDINGS: Table = FindingRow.__table__  # type: ignore[assignment]
+
+# (table, conflict columns, columns replaced, columns replaced unless the new value is null)
+_PLANS: list[tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
+    (_GUILDS, ("id",), (), ("name", "description", "owner_id")),
+    (_CHANNELS, ("id",), ("guild_id", "name", "topic", "kind", "parent_id"), ()),
+    (_USERS, ("id",), ("name", "is_bot"), ("display_name", "created_at", "age_band")),
+    (_MESSAGES, ("id",), (), ()),
+    (_ATTACHMENTS, ("id",), (), ("local_path", "md5", "sha256", "size", "content_type")),
+    (_EVENTS, ("dedup_key",), (), ()),
+]
+
+
+class StoreWriter:
+    def __init__(self, engine: Engine, *, batch_size: int = 5000) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {p[0].name: {} for p in _PLANS}
+        self._deletions: list[tuple[Table, str, datetime, str]] = []
+        self._pending = 0
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, MessagePosted):
+            self._message(event)
+        elif isinstance(event, GuildCreated | GuildUpdated):
+            g = event.guild
+            self._put(_GUILDS, g.id, {"id": g.id, "name": g.name, "description": g.description,
+                                      "owner_id": g.owner_id, "deleted_at": None,
+                                      "deleted_by": None}, replace=False)
+        elif isinstance(event, ChannelEvent):
+            c = event.channel
+            self._put(_CHANNELS, c.id, {"id": c.id, "guild_id": c.guild_id, "name": c.name,
+                                        "topic": c.topic, "kind": c.kind.value,
+                                        "parent_id": c.parent_id})
+        elif isinstance(event, UserSeen):
+            self._user(event.user)
+        else:
+            if isinstance(event, MessageDeleted):
+                self._deletions.append((_MESSAGES, event.message_id, event.ts, event.by))
+            elif isinstance(event, GuildDeleted):
+                self._deletions.append((_GUILDS, event.guild_id, event.ts, event.by))
+            key = canonical_key(event)
+            self._put(_EVENTS, key, {"dedup_key": key, "type": event.type, "ts": event.ts,
+                                     "payload": to_plain(event)}, replace=False)
+        self._pending += 1
+        if self._pending >= self.batch_size:
+            self.flush()
+
+    def _message(self, event: MessagePosted) -> None:
+        m = event.message
+        self._put(_MESSAGES, m.id, {
+            "id": m.id, "channel_id": m.channel_id, "guild_id": m.guild_id,
+            "author_id": m.author_id, "ts": event.ts, "content": m.content, "kind": m.kind,
+            "reply_to": m.reply_to, "edited_at": m.edited_at, "deleted_at": None,
+            "deleted_by": None, "source": event.source,
+        }, replace=False)
+        for a in m.attachments:
+            self._put(_ATTACHMENTS, a.id, {
+                "id": a.id, "message_id": m.id, "filename": a.filename, "url": a.url,
+                "local_path": a.path, "content_type": a.content_type, "size": a.size,
+                "md5": a.md5, "sha256": a.sha256,
+            })
+        if event.author is not None:
+            self._user(event.author)
+
+    def _user(self, u: User) -> None:
+        self._put(_USERS, u.id, {
+            "id": u.id, "name": u.name, "display_name": u.display_name, "is_bot": u.is_bot,
+            "created_at": u.created_at, "age_band": u.age_band.value if u.age_band else None,
+        })
+
+    def _put(self, table: Table, key: Any, row: dict[str, Any], *, replace: bool = True) -> None:
+        rows = self._rows[table.name]
+        if replace or key not in rows:
+            rows[key] = row
+
+    def flush(self) -> None:
+        if not self._pending and not self._deletions:
+            return
+        with self.engine.begin() as conn:
+            for table, keys, replaced, unless_null in _PLANS:
+                rows = list(self._rows[table.name].values())
+                if rows:
+                    _upsert(conn, table, rows, keys, replaced, unless_null)
+                self._rows[table.name].clear()
+            for table, row_id, ts, by in self._deletions:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id == row_id, table.c.deleted_at.is_(None))
+                    .values(deleted_at=ts, deleted_by=by)
+                )
+        self._deletions.clear()
+        self._pending = 0
+
+    def save_findings(self, findings: Iterable[Finding], policy_version: str) -> None:
+        now = datetime.now(UTC)
+        rows = [{
+            "target_kind": f.target.kind.value, "target_id": f.target.id,
+            "category": f.category.value, "score": f.score, "detectors": list(f.detectors),
+            "evidence": f.evidence, "context": dict(f.context), "policy_version": policy_version,
+            "first_seen": now, "last_seen": now,
+        } for f in findings]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            _upsert(conn, _FINDINGS, rows, ("target_kind", "target_id", "category"),
+                    ("score", "detectors", "evidence", "context", "policy_version", "last_seen"),
+                    ())
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: tuple[str, ...],
+    replaced: tuple[str, ...],
+    unless_null: tuple[str, ...],
+) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    if replaced or unless_null:
+        values = {c: stmt.excluded[c] for c in replaced}
+        values |= {c: func.coalesce(stmt.excluded[c], table.c[c]) for c in unless_null}
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=values)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, list(rows))
