@@ -128,7 +128,7 @@ def scan(
 
 def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: Path | None
              ) -> None:
-    table = Table(title="Veilleur scan", show_header=True, header_style="bold")
+    table = Table(title="Veilleur scan", show_header=False)
     table.add_column("")
     table.add_column("", justify="right")
     failed = result.inputs_failed

@@ -43,10 +43,9 @@ class Directory:
             if new != old:
                 self._state.put("guild", new.id, new)
                 return True
-        elif isinstance(event, ChannelCreated):
-            if self.channel(event.channel.id) != event.channel:
-                self._state.put("channel", event.channel.id, event.channel)
-                return True
+        elif isinstance(event, ChannelCreated) and self.channel(event.channel.id) != event.channel:
+            self._state.put("channel", event.channel.id, event.channel)
+            return True
         return False
 
     def guild(self, guild_id: str | None) -> Guild | None:

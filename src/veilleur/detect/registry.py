@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
+
 from veilleur.detect.base import Detector, DetectorSettings
 
 DetectorFactory = Callable[[DetectorSettings], Detector]
 ENTRY_POINT_GROUP = "veilleur.detectors"
 
 
-class UnknownDetector(KeyError):
+class UnknownDetectorError(KeyError):
     pass
 
 
@@ -32,7 +33,9 @@ class DetectorRegistry:
             factory = self._factories[detector_id]
         except KeyError:
             known = ", ".join(self.ids()) or "none"
-            raise UnknownDetector(f"unknown detector {detector_id!r} (known: {known})") from None
+            raise UnknownDetectorError(
+                f"unknown detector {detector_id!r} (known: {known})"
+            ) from None
         return factory(settings)
 
     def create_all(

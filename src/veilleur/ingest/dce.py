@@ -27,7 +27,7 @@ from veilleur.events import (
     User,
 )
 from veilleur.ingest import fields as F
-from veilleur.ingest.media import MediaReader
+from veilleur.ingest.media import MediaReader, report_media_errors
 from veilleur.ingest.problems import ProblemLog
 
 DM_GUILD_ID = "0"
@@ -50,7 +50,7 @@ _HEADER_KEYS = ("guild", "channel", "exportedAt", "dateRange")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class NotAnExport(ValueError):
+class NotAnExportError(ValueError):
     pass
 
 
@@ -85,7 +85,7 @@ def read_dce(
                                       on_bytes)
     except OSError as exc:
         problems.report(source, f"cannot read file: {exc.strerror or exc}", fatal=True)
-    except NotAnExport as exc:
+    except NotAnExportError as exc:
         problems.report(source, f"not a DiscordChatExporter JSON export: {exc}", fatal=True)
     except F.FieldError as exc:
         problems.report(source, f"bad export header: {exc}", fatal=True)
@@ -110,7 +110,7 @@ def _read_header(f: BinaryIO) -> dict[str, Any]:
             continue
         if prefix == "":
             if event not in ("start_map", "map_key", "end_map"):
-                raise NotAnExport("the top level is not an object")
+                raise NotAnExportError("the top level is not an object")
         elif prefix == "messages" and event == "start_array":
             saw_messages = True
             if "guild" in header and "channel" in header:
@@ -123,14 +123,14 @@ def _read_header(f: BinaryIO) -> dict[str, Any]:
             else:
                 header[prefix] = value
     if not saw_messages:
-        raise NotAnExport("no 'messages' array")
+        raise NotAnExportError("no 'messages' array")
     return header
 
 
 def _parse_header(header: dict[str, Any]) -> tuple[Guild | None, Channel, datetime | None]:
     if "guild" not in header or "channel" not in header:
         missing = [k for k in ("guild", "channel") if k not in header]
-        raise NotAnExport(f"missing {' and '.join(repr(k) for k in missing)}")
+        raise NotAnExportError(f"missing {' and '.join(repr(k) for k in missing)}")
     g = F.obj(header["guild"], "'guild'")
     c = F.obj(header["channel"], "'channel'")
     guild_id = F.snowflake(g, "id")
@@ -189,6 +189,7 @@ def _read_messages(
                 where = f"message #{index + 1}{_id_hint(raw)}"
                 problems.report(source, f"skipped malformed message: {exc}", where)
                 continue
+            report_media_errors(event, problems)
             if not header_sent:
                 yield from _header_events(guild, channel, event.ts, source)
                 header_sent = True

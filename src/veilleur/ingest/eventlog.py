@@ -33,7 +33,7 @@ from veilleur.events import (
     UserSeen,
 )
 from veilleur.ingest import fields as F
-from veilleur.ingest.media import MediaReader
+from veilleur.ingest.media import MediaReader, report_media_errors
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Target, TargetKind
 
@@ -54,11 +54,14 @@ def read_eventlog(
                 if not line:
                     continue
                 try:
-                    yield parse_event(json.loads(line), path.parent, media, source)
+                    event = parse_event(json.loads(line), path.parent, media, source)
                 except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                     problems.report(source, f"not valid JSON: {exc}", f"line {lineno}")
                 except F.FieldError as exc:
                     problems.report(source, f"skipped bad event: {exc}", f"line {lineno}")
+                else:
+                    report_media_errors(event, problems, f"line {lineno}")
+                    yield event
     except OSError as exc:
         problems.report(source, f"cannot read file: {exc.strerror or exc}", fatal=True)
 

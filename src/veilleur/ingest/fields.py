@@ -1,4 +1,4 @@
-"""Typed access to untrusted JSON objects: every wrong shape becomes a `FieldError` naming the key."""
+"""Typed access to untrusted JSON: every wrong shape is a `FieldError` naming the key."""
 
 from __future__ import annotations
 

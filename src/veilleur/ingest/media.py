@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PureWindowsPath
 from urllib.parse import unquote
 
-from veilleur.events import Attachment
+from veilleur.events import Attachment, Event, MessagePosted
+from veilleur.ingest.problems import ProblemLog
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _CHUNK = 1 << 20
@@ -88,29 +89,24 @@ class MediaReader:
         size: int | None = None,
         content_type: str | None = None,
     ) -> Attachment:
-        content_type = content_type or guess_content_type(filename or ref)
-        common = {"id": id, "filename": filename, "content_type": content_type, "size": size}
+        base = Attachment(id=id, filename=filename, url=ref, size=size,
+                          content_type=content_type or guess_content_type(filename or ref))
         if not ref:
-            return Attachment(**common, media_error="attachment has no url or path")
+            return replace(base, media_error="attachment has no url or path")
         if is_remote(ref):
             self.remote_refs += 1
-            return Attachment(**common, url=ref)
+            return base
         path = resolve_local(ref, base_dir)
         if path is None:
-            return Attachment(**common, url=ref, media_error=f"media file not found: {ref}")
+            return replace(base, media_error=f"media file not found: {ref}")
         self.local_files += 1
         if not self.hash_media:
-            return Attachment(**common, url=ref, path=str(path))
+            return replace(base, path=str(path))
         digest = self._digest(path)
         if isinstance(digest, str):
-            return Attachment(**common, url=ref, path=str(path), media_error=digest)
-        return Attachment(
-            **{**common, "size": digest.size},
-            url=ref,
-            path=str(path),
-            md5=digest.md5,
-            sha256=digest.sha256,
-        )
+            return replace(base, path=str(path), media_error=digest)
+        return replace(base, path=str(path), size=digest.size, md5=digest.md5,
+                       sha256=digest.sha256)
 
     def _digest(self, path: Path) -> MediaDigest | str:
         key = path.resolve()
@@ -120,3 +116,13 @@ class MediaReader:
             except OSError as exc:
                 self._cache[key] = f"media file unreadable: {path}: {exc.strerror or exc}"
         return self._cache[key]
+
+
+def report_media_errors(event: Event, problems: ProblemLog, where: str | None = None) -> None:
+    """Media an export names but that cannot be read is missing evidence: say so."""
+    if not isinstance(event, MessagePosted):
+        return
+    for att in event.message.attachments:
+        if att.media_error is not None:
+            problems.report(event.source or "input", att.media_error,
+                            where or f"message {event.message.id}, attachment {att.id}")

@@ -1,9 +1,9 @@
 """Batched, idempotent writes: the same input written twice leaves the same rows.
 
 Entities (guilds, channels, users) take their newest values, without blanking what a partial
-update or an older export leaves out; messages keep their first stored version (evidence is not overwritten);
-attachments gain digests and local paths when a later export carries the media; other events
-are stored once each, keyed by their content.
+update or an older export leaves out; messages keep their first stored version (evidence is
+not overwritten); attachments gain digests and local paths when a later export carries the
+media; other events are stored once each, keyed by their content.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from veilleur.decide.policy import Finding
+from veilleur.events import ChannelCreated as ChannelEvent
 from veilleur.events import (
     Event,
     GuildCreated,
@@ -26,7 +27,6 @@ from veilleur.events import (
     User,
     UserSeen,
 )
-from veilleur.events import ChannelCreated as ChannelEvent
 from veilleur.serialize import canonical_key, to_plain
 from veilleur.store.models import (
     AttachmentRow,

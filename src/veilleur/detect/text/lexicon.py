@@ -131,7 +131,7 @@ def _rule(raw: Any, sets: Mapping[str, tuple[str, ...]]) -> Rule:
         raise LexiconError("each rule needs an 'id'")
     rid = raw["id"]
     try:
-        category = Category(raw.get("category"))
+        category = Category(str(raw.get("category")))
     except ValueError:
         raise LexiconError(f"rule {rid}: unknown category {raw.get('category')!r}") from None
     all_of = tuple(raw.get("all_of", ()))

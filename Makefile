@@ -1,0 +1,40 @@
+# Everything a fresh machine needs: `make run` (demo scan) and `make test` (whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    := out
+
+.PHONY: install run test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/veilleur scan examples/demo --bank examples/demo-bank.csv \
+	    --db $(OUT)/demo.db --json $(OUT)/findings.json --html $(OUT)/report.html
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects no test: that is a broken suite, never a pass.
+unit: $(STAMP)
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/scan_throughput.py --messages 1000000
+
+clean:
+	rm -rf $(VENV) $(OUT) bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis
