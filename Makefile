@@ -21,7 +21,7 @@ run: $(STAMP)
 	    --db $(OUT)/demo.db --json $(OUT)/findings.json --html $(OUT)/report.html
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --output-format concise src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

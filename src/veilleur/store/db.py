@@ -8,8 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 DEFAULT_DB = "veilleur.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -41,18 +41,24 @@ def connect(url: str, *, migrate: bool = True) -> Engine:
         if not folder.is_dir():
             raise StoreError(f"database folder does not exist: {folder}")
     try:
-        engine = create_engine(url)
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"not a database URL or file path: {url!r}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database {parsed.get_backend_name()!r} in {shown}: "
+                         "use SQLite or PostgreSQL")
+    try:
+        engine = create_engine(parsed)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot use database {_safe(url)}: {exc}") from None
+        raise StoreError(f"cannot use database {shown}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    elif engine.dialect.name != "postgresql":
-        raise StoreError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
     if migrate:
         try:
             upgrade(engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open database {_safe(url)}: {exc.__class__.__name__}: "
+            raise StoreError(f"cannot open database {shown}: {exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0]}") from None
     return engine
 
@@ -76,13 +82,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for error messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url

@@ -46,22 +46,25 @@ _ATTACHMENTS: Table = AttachmentRow.__table__  # type: ignore[assignment]
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 _FINDINGS: Table = FindingRow.__table__  # type: ignore[assignment]
 
-# (table, conflict columns, columns replaced, columns replaced unless the new value is null)
-_PLANS: list[tuple[Table, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = [
-    (_GUILDS, ("id",), (), ("name", "description", "owner_id")),
-    (_CHANNELS, ("id",), ("guild_id", "name", "topic", "kind", "parent_id"), ()),
-    (_USERS, ("id",), ("name", "is_bot"), ("display_name", "created_at", "age_band")),
-    (_MESSAGES, ("id",), (), ()),
-    (_ATTACHMENTS, ("id",), (), ("local_path", "md5", "sha256", "size", "content_type")),
-    (_EVENTS, ("dedup_key",), (), ()),
+# How each table takes a row it already has. "merge": each column takes the newest value unless
+# that value is null (entities: a partial update or an older export blanks nothing). "first":
+# the stored row stays (messages are evidence; events are stored once).
+_MODES: list[tuple[Table, tuple[str, ...], str]] = [
+    (_GUILDS, ("id",), "merge"),
+    (_CHANNELS, ("id",), "merge"),
+    (_USERS, ("id",), "merge"),
+    (_MESSAGES, ("id",), "first"),
+    (_ATTACHMENTS, ("id",), "merge"),
+    (_EVENTS, ("dedup_key",), "first"),
 ]
+_MERGED = {t.name for t, _, mode in _MODES if mode == "merge"}
 
 
 class StoreWriter:
     def __init__(self, engine: Engine, *, batch_size: int = 5000) -> None:
         self.engine = engine
         self.batch_size = batch_size
-        self._rows: dict[str, dict[Any, dict[str, Any]]] = {p[0].name: {} for p in _PLANS}
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {t.name: {} for t, _, _ in _MODES}
         self._deletions: list[tuple[Table, str, datetime, str]] = []
         self._pending = 0
 
@@ -71,8 +74,7 @@ class StoreWriter:
         elif isinstance(event, GuildCreated | GuildUpdated):
             g = event.guild
             self._put(_GUILDS, g.id, {"id": g.id, "name": g.name, "description": g.description,
-                                      "owner_id": g.owner_id, "deleted_at": None,
-                                      "deleted_by": None}, replace=False)
+                                      "owner_id": g.owner_id})
         elif isinstance(event, ChannelEvent):
             c = event.channel
             self._put(_CHANNELS, c.id, {"id": c.id, "guild_id": c.guild_id, "name": c.name,
@@ -87,7 +89,7 @@ class StoreWriter:
                 self._deletions.append((_GUILDS, event.guild_id, event.ts, event.by))
             key = canonical_key(event)
             self._put(_EVENTS, key, {"dedup_key": key, "type": event.type, "ts": event.ts,
-                                     "payload": to_plain(event)}, replace=False)
+                                     "payload": to_plain(event)})
         self._pending += 1
         if self._pending >= self.batch_size:
             self.flush()
@@ -97,9 +99,8 @@ class StoreWriter:
         self._put(_MESSAGES, m.id, {
             "id": m.id, "channel_id": m.channel_id, "guild_id": m.guild_id,
             "author_id": m.author_id, "ts": event.ts, "content": m.content, "kind": m.kind,
-            "reply_to": m.reply_to, "edited_at": m.edited_at, "deleted_at": None,
-            "deleted_by": None, "source": event.source,
-        }, replace=False)
+            "reply_to": m.reply_to, "edited_at": m.edited_at, "source": event.source,
+        })
         for a in m.attachments:
             self._put(_ATTACHMENTS, a.id, {
                 "id": a.id, "message_id": m.id, "filename": a.filename, "url": a.url,
@@ -115,19 +116,23 @@ class StoreWriter:
             "created_at": u.created_at, "age_band": u.age_band.value if u.age_band else None,
         })
 
-    def _put(self, table: Table, key: Any, row: dict[str, Any], *, replace: bool = True) -> None:
+    def _put(self, table: Table, key: Any, row: dict[str, Any]) -> None:
         rows = self._rows[table.name]
-        if replace or key not in rows:
+        old = rows.get(key)
+        if old is None:
             rows[key] = row
+        elif table.name in _MERGED:
+            old.update((k, v) for k, v in row.items() if v is not None)
 
     def flush(self) -> None:
         if not self._pending and not self._deletions:
             return
         with self.engine.begin() as conn:
-            for table, keys, replaced, unless_null in _PLANS:
+            for table, keys, mode in _MODES:
                 rows = list(self._rows[table.name].values())
                 if rows:
-                    _upsert(conn, table, rows, keys, replaced, unless_null)
+                    merged = tuple(c for c in rows[0] if c not in keys) if mode == "merge" else ()
+                    _upsert(conn, table, rows, keys, (), merged)
                 self._rows[table.name].clear()
             for table, row_id, ts, by in self._deletions:
                 conn.execute(

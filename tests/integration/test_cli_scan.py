@@ -1,0 +1,185 @@
+"""`veilleur scan` as a user runs it: real files, a real process, a real database."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import attachment, dm_export, export, gradient_png, message, write
+from veilleur import __version__
+from veilleur.taxonomy import Category, TargetKind
+
+ROOT = Path(__file__).resolve().parents[2]
+GROOMING = "garde ça secret, envoie-moi une photo juste pour moi"
+
+
+def veilleur(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "veilleur", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def check_findings_document(doc: Any) -> None:
+    """Contracts §4, field by field."""
+    assert set(doc) == {"veilleur_version", "findings"}
+    assert doc["veilleur_version"] == __version__
+    seen = set()
+    for f in doc["findings"]:
+        assert set(f) == {"target", "category", "score", "detectors", "evidence", "context"}
+        assert set(f["target"]) == {"kind", "id"}
+        assert f["target"]["kind"] in {k.value for k in TargetKind}
+        assert isinstance(f["target"]["id"], str)
+        assert f["category"] in {c.value for c in Category}
+        assert 0 <= f["score"] <= 1
+        assert f["detectors"] and all(isinstance(d, str) for d in f["detectors"])
+        assert isinstance(f["evidence"], str) and f["evidence"]
+        assert isinstance(f["context"], dict)
+        key = (f["target"]["kind"], f["target"]["id"], f["category"])
+        assert key not in seen, "a target may appear once per category"
+        seen.add(key)
+
+
+@pytest.fixture
+def exports(tmp_path: Path) -> Path:
+    """A folder like an investigator's: guild channels, a DM, a --media export."""
+    folder = tmp_path / "exports"
+    write(folder / "srv - general [1].json", export(
+        [message("bonjour", id="101"), message("Pack VIP -12 ans, prix paypal", id="102")],
+        guild_name="Mon serveur", channel_id="1"))
+    write(folder / "srv - caldo-de-pollo [2].json", export(
+        [message("salut", id="201")], guild_name="Mon serveur", channel_id="2",
+        channel_name="caldo-de-pollo"))
+    write(folder / "Direct Messages - bob [3].json", dm_export(
+        [message("tu as quel âge ?", id="301"), message(GROOMING, id="302")], channel_id="3"))
+    media = folder / "srv - media [4].json_Files"
+    media.mkdir(parents=True)
+    (media / "pic-ABCDE.png").write_bytes(gradient_png(seed=4))
+    write(folder / "srv - media [4].json", export([message("voilà", id="401", attachments=[
+        attachment("srv - media [4].json_Files\\pic-ABCDE.png", id="4001")])],
+        guild_name="Mon serveur", channel_id="4"))
+    return folder
+
+
+def test_version() -> None:
+    result = veilleur("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"veilleur {__version__}"
+
+
+def test_scan_folder_writes_valid_findings(exports: Path, tmp_path: Path) -> None:
+    out, html = tmp_path / "out" / "findings.json", tmp_path / "out" / "report.html"
+    result = veilleur("scan", exports, "--db", tmp_path / "v.db", "--json", out, "--html", html)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(out.read_text())
+    check_findings_document(doc)
+    got = {(f["target"]["kind"], f["target"]["id"], f["category"]) for f in doc["findings"]}
+    assert got == {("message", "102", "csam"), ("channel", "2", "csam"),
+                   ("message", "302", "grooming")}
+    dm = next(f for f in doc["findings"] if f["target"]["id"] == "302")
+    assert dm["context"] == {"guild_id": None, "channel_id": "3",
+                             "author_id": "111111111111111111"}
+    page = html.read_text()
+    assert "Veilleur scan report" in page and "caldo-de-pollo" in page
+    assert "https://discord.com/channels/@me/3/302" in page
+    assert "<img" not in page  # media is never embedded
+    assert "messages read" in result.stdout and "findings: csam" in result.stdout
+
+
+def test_bad_inputs_exit_2_and_good_ones_are_still_reported(exports: Path, tmp_path: Path
+                                                           ) -> None:
+    (exports / "broken.json").write_text('{"guild": {"id": "1", "na')
+    (exports / "notes.json").write_text("not json at all")
+    good = write(tmp_path / "single.json", export([message(GROOMING, id="999")],
+                                                  channel_id="9"))
+    out = tmp_path / "f.json"
+    result = veilleur("scan", exports, good, tmp_path / "missing.json", "--db", tmp_path / "v.db",
+                      "--json", out)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3, result.stderr
+    assert any("broken.json" in e and "not valid JSON" in e for e in errors)
+    assert any("notes.json" in e and "not valid JSON" in e for e in errors)
+    assert any("missing.json" in e and "no such file or folder" in e for e in errors)
+    ids = {f["target"]["id"] for f in json.loads(out.read_text())["findings"]}
+    assert {"102", "2", "302", "999"} <= ids
+
+
+def test_json_to_stdout_is_pure_json(exports: Path, tmp_path: Path) -> None:
+    result = veilleur("scan", exports, "--db", tmp_path / "v.db", "--json", "-")
+    assert result.returncode == 0
+    check_findings_document(json.loads(result.stdout))
+    assert "messages read" in result.stderr  # the summary moved out of the way
+
+
+def test_scanning_twice_duplicates_nothing(exports: Path, tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    outputs = []
+    for _ in range(2):
+        result = veilleur("scan", exports, "--db", db, "--json", "-", "--quiet")
+        assert result.returncode == 0
+        outputs.append(json.loads(result.stdout))
+    assert outputs[0] == outputs[1]
+    with sqlite3.connect(db) as conn:
+        counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
+                  for t in ("messages", "attachments", "guilds", "channels", "users", "findings",
+                            "scans")}
+        sha = conn.execute("select sha256 from attachments").fetchone()[0]
+    assert counts == {"messages": 6, "attachments": 1, "guilds": 1, "channels": 4, "users": 1,
+                      "findings": 3, "scans": 2}
+    assert sha is not None and len(sha) == 64
+
+
+def test_bank_matches_local_media(exports: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    sha = hashlib.sha256(gradient_png(seed=4)).hexdigest()
+    bank = tmp_path / "bank.csv"
+    bank.write_text(f"signal_type,signal,category,note\nsha256,{sha},csam,test bank\n"
+                    "md5,nothex,csam,\n")
+    result = veilleur("scan", exports, "--bank", bank, "--db", tmp_path / "v.db", "--json", "-")
+    assert result.returncode == 2  # the bad bank row is reported
+    assert "bank.csv (line 3)" in result.stderr
+    doc = json.loads(result.stdout)
+    hit = next(f for f in doc["findings"] if f["target"]["kind"] == "attachment")
+    assert hit["target"]["id"] == "4001" and hit["category"] == "csam" and hit["score"] == 1.0
+    assert hit["detectors"] == ["media.hash_exact"]
+    assert hit["context"]["message_id"] == "401"
+
+
+def test_bad_database_is_a_clear_error(exports: Path, tmp_path: Path) -> None:
+    result = veilleur("scan", exports, "--db", tmp_path / "nowhere" / "v.db")
+    assert result.returncode == 1
+    assert "database folder does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_data_finds_the_bad_and_spares_the_benign(tmp_path: Path) -> None:
+    demo = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", demo)
+    result = veilleur("scan", demo / "demo", "--bank", demo / "demo-bank.csv",
+                      "--db", tmp_path / "d.db", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    check_findings_document(doc)
+    by_cat: dict[str, set[str]] = {}
+    for f in doc["findings"]:
+        by_cat.setdefault(f["category"], set()).add(f["target"]["id"])
+    assert set(by_cat) == {"csam", "grooming", "sextortion", "ncii"}
+    benign = {"810000000000000030", "810000000000000031", "810000000000000040",
+              "810000000000000041", "800000000000000301", "800000000000000401"}
+    assert not benign & {f["target"]["id"] for f in doc["findings"]}
+
+
+def test_real_world_exports_read_cleanly(tmp_path: Path) -> None:
+    """The public DCE samples in shared/testdata, if present (never copied into the repo)."""
+    samples = ROOT.parent / "shared" / "testdata" / "dce-real"
+    if not samples.is_dir():
+        pytest.skip("shared/testdata is not beside this checkout")
+    result = veilleur("scan", samples, "--db", tmp_path / "r.db", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    assert "15" in result.stderr  # messages read
