@@ -11,15 +11,28 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_EXTRA = str.maketrans({"ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
-                        "þ": "th", "ı": "i"})
+_EXTRA = {"ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
+          "ı": "i"}
 _SEPARATORS = re.compile(r"[\s\-_.,;:!?/\\|*~'\"`()\[\]{}<>+=#@&^%$]+")
+
+
+class _FoldTable(dict[int, str | None]):
+    """`str.translate` table: drops combining marks and invisible format characters, maps the
+    extra letters; each code point is looked up once, then served from the dict in C."""
+
+    def __missing__(self, code: int) -> str | None:
+        ch = chr(code)
+        value = None if unicodedata.category(ch) in ("Mn", "Cf") else _EXTRA.get(ch, ch)
+        self[code] = value
+        return value
+
+
+_TABLE = _FoldTable()
 
 
 def fold(text: str) -> str:
     """Folded text with single spaces between words and one space at each end."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Mn", "Cf")
-    ).translate(_EXTRA)
+    text = text.casefold()
+    if not text.isascii():  # ASCII is already NFKD and has no marks or format characters
+        text = unicodedata.normalize("NFKD", text).translate(_TABLE)
     return f" {_SEPARATORS.sub(' ', text).strip()} "
