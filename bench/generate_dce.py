@@ -65,9 +65,9 @@ def generate(folder: Path, messages: int, files: int) -> list[Path]:
     per_file, extra = divmod(messages, files)
     paths = []
     for k in range(files):
-        path = folder / f"Bench server - Text Channels - general-{k} [{970000000000000000 + k}].json"
-        write_export(path, per_file + (1 if k < extra else 0), channel_id=970000000000000000 + k,
-                     seed=k)
+        channel_id = 970000000000000000 + k
+        path = folder / f"Bench server - Text Channels - general-{k} [{channel_id}].json"
+        write_export(path, per_file + (1 if k < extra else 0), channel_id=channel_id, seed=k)
         paths.append(path)
     return paths
 

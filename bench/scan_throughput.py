@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_dce import generate  # noqa: E402
+from generate_dce import generate
 
 OUT = Path(__file__).resolve().parent / "out"
 
