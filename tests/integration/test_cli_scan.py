@@ -152,9 +152,10 @@ def test_bank_matches_local_media(exports: Path, tmp_path: Path) -> None:
 
 
 def test_bad_database_is_a_clear_error(exports: Path, tmp_path: Path) -> None:
-    result = veilleur("scan", exports, "--db", tmp_path / "nowhere" / "v.db")
+    (tmp_path / "afile").write_text("")
+    result = veilleur("scan", exports, "--db", tmp_path / "afile" / "v.db")
     assert result.returncode == 1
-    assert "database folder does not exist" in result.stderr
+    assert "cannot create the database folder" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -154,8 +154,12 @@ def test_database_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_bad_database_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="database folder does not exist"):
-        connect(database_url(str(tmp_path / "no" / "such" / "x.db")))
+    db = connect(database_url(str(tmp_path / "new" / "folder" / "x.db")))
+    assert (tmp_path / "new" / "folder" / "x.db").is_file()
+    db.dispose()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(StoreError, match="cannot create the database folder"):
+        connect(database_url(str(tmp_path / "afile" / "x.db")))
     with pytest.raises(StoreError, match="unsupported database 'mysql'"):
         connect("mysql://u@h/db")
     bad = tmp_path / "notadb.db"

@@ -38,8 +38,11 @@ def database_url(value: str | None = None) -> str:
 def connect(url: str, *, migrate: bool = True) -> Engine:
     if url.startswith("sqlite:///"):
         folder = Path(url.removeprefix("sqlite:///")).parent
-        if not folder.is_dir():
-            raise StoreError(f"database folder does not exist: {folder}")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the database folder {folder}: "
+                             f"{exc.strerror or exc}") from None
     try:
         parsed = make_url(url)
     except ArgumentError:
