@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from veilleur.events import Channel, ChannelCreated, Event, Guild, GuildCreated, GuildUpdated
+from veilleur.events import (
+    Channel,
+    ChannelCreated,
+    Event,
+    Guild,
+    GuildCreated,
+    GuildUpdated,
+    MessagePosted,
+    User,
+    UserSeen,
+)
 
 
 class KeyedState(Protocol):
@@ -30,7 +40,7 @@ class MemoryState:
 
 
 class Directory:
-    """Names and descriptions of guilds and channels, learnt from the events themselves."""
+    """Names of guilds, channels and users, learnt from the events themselves."""
 
     def __init__(self, state: KeyedState) -> None:
         self._state = state
@@ -46,6 +56,11 @@ class Directory:
         elif isinstance(event, ChannelCreated) and self.channel(event.channel.id) != event.channel:
             self._state.put("channel", event.channel.id, event.channel)
             return True
+        elif isinstance(event, UserSeen | MessagePosted):
+            user = event.user if isinstance(event, UserSeen) else event.author
+            if user is not None and self.user(user.id) != user:
+                self._state.put("user", user.id, user)
+                return True
         return False
 
     def guild(self, guild_id: str | None) -> Guild | None:
@@ -53,6 +68,9 @@ class Directory:
 
     def channel(self, channel_id: str | None) -> Channel | None:
         return None if channel_id is None else self._state.get("channel", channel_id)
+
+    def user(self, user_id: str | None) -> User | None:
+        return None if user_id is None else self._state.get("user", user_id)
 
 
 def _merge_guild(old: Guild | None, new: Guild) -> Guild:

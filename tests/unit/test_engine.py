@@ -17,6 +17,7 @@ from veilleur.events import (
     GuildUpdated,
     Message,
     MessagePosted,
+    User,
 )
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -80,6 +81,14 @@ def test_guild_update_is_judged_with_the_whole_guild() -> None:
     (f,) = engine.findings()
     assert f.target == Target(TargetKind.GUILD, "g9")
     assert engine.directory.guild("g9") == Guild(id="g9", name="nudes", description="ados only")
+
+
+def test_directory_learns_users_from_messages() -> None:
+    engine = Engine.build(detector_ids=[])
+    engine.process(MessagePosted(ts=T0, author=User(id="u1", name="kim"), message=Message(
+        id="m", channel_id="c", guild_id=None, author_id="u1", content="")))
+    assert engine.directory.user("u1") == User(id="u1", name="kim")
+    assert engine.directory.user("u2") is None
 
 
 def test_detectors_read_keyed_state() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from veilleur.events import Channel, Event, Guild
+from veilleur.events import Channel, Event, Guild, User
 from veilleur.taxonomy import Category, Target
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ class Context(Protocol):
     def guild(self, guild_id: str | None) -> Guild | None: ...
 
     def channel(self, channel_id: str | None) -> Channel | None: ...
+
+    def user(self, user_id: str | None) -> User | None: ...
 
 
 class Detector(Protocol):

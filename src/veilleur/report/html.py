@@ -47,7 +47,9 @@ def _row(f: Finding, result: ScanResult) -> dict[str, Any]:
     ctx = f.context
     guild = result.directory.guild(ctx.get("guild_id"))
     channel = result.directory.channel(ctx.get("channel_id"))
+    author = result.directory.user(ctx.get("author_id"))
     return {
+        "author": (author.display_name or author.name) if author else None,
         "finding": f,
         "guild": guild.name if guild else ("Direct messages" if channel else None),
         "channel": channel.name if channel else None,
