@@ -58,6 +58,7 @@ class _ProgressHooks(ScanHooks):
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.task = progress.add_task("scanning", total=None)
+        self.files_done_bytes = 0
 
     def start(self, total_bytes: int, inputs: int) -> None:
         self.progress.update(self.task, total=total_bytes,
@@ -67,9 +68,9 @@ class _ProgressHooks(ScanHooks):
         self.progress.advance(self.task, n_bytes)
 
     def file_done(self, item: InputFile) -> None:
-        # DCE exports are read twice (header, then messages): keep the bar at one file's size.
-        done = self.progress.tasks[0].completed
-        self.progress.update(self.task, completed=min(done, self.progress.tasks[0].total or done))
+        # A file that stopped early (truncated, not JSON) never reported all its bytes.
+        self.files_done_bytes += item.size
+        self.progress.update(self.task, completed=self.files_done_bytes)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,7 +75,7 @@ def run_scan(
     problems = ProblemLog()
     banks = [b for p in bank_paths if (b := load_bank_csv(p, problems)) is not None]
     settings = settings or DetectorSettings()
-    settings = DetectorSettings(policy_dir=settings.policy_dir, banks=(*settings.banks, *banks))
+    settings = replace(settings, banks=(*settings.banks, *banks))
 
     db = connect(db_url) if db_url is not None else None
     writer = StoreWriter(db, batch_size=batch_size) if db is not None else None

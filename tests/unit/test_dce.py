@@ -171,6 +171,15 @@ def test_not_json_is_one_clear_problem(tmp_path: Path, read: Reader) -> None:
     assert p.fatal and "not valid JSON" in p.problem and "notes.json" in str(p)
 
 
+def test_file_cut_inside_the_header_says_so(tmp_path: Path, read: Reader) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text('{"guild": {"id"')
+    events, problems = read(path)
+    assert events == []
+    (p,) = list(problems)
+    assert p.fatal and "ends before the document is complete (truncated?)" in p.problem
+
+
 def test_json_that_is_not_an_export(tmp_path: Path, read: Reader) -> None:
     for name, doc, expected in [
         ("list.json", [1, 2], "top level is not an object"),

@@ -89,6 +89,9 @@ def read_dce(
         problems.report(source, f"not a DiscordChatExporter JSON export: {exc}", fatal=True)
     except F.FieldError as exc:
         problems.report(source, f"bad export header: {exc}", fatal=True)
+    except ijson.IncompleteJSONError as exc:
+        problems.report(source, "not valid JSON: the file ends before the document is complete "
+                        f"(truncated?): {_json_error(exc)}", fatal=True)
     except ijson.JSONError as exc:
         problems.report(source, f"not valid JSON: {_json_error(exc)}", fatal=True)
 

@@ -73,8 +73,7 @@ def guess_content_type(name: str | None) -> str | None:
 class MediaReader:
     """Turns attachment references into `Attachment`s, hashing each local file once per run."""
 
-    def __init__(self, *, hash_media: bool = True) -> None:
-        self.hash_media = hash_media
+    def __init__(self) -> None:
         self._cache: dict[Path, MediaDigest | str] = {}
         self.local_files = 0
         self.remote_refs = 0
@@ -100,8 +99,6 @@ class MediaReader:
         if path is None:
             return replace(base, media_error=f"media file not found: {ref}")
         self.local_files += 1
-        if not self.hash_media:
-            return replace(base, path=str(path))
         digest = self._digest(path)
         if isinstance(digest, str):
             return replace(base, path=str(path), media_error=digest)
