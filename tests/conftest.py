@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from veilleur.events import Event
 from veilleur.ingest.discover import discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
+from veilleur.store.db import database_url
 
 Reader = Callable[..., tuple[list[Event], ProblemLog]]
 
@@ -26,3 +29,29 @@ def read() -> Reader:
         return events, problems
 
     return _read
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL server for the session (skipped, visibly, where none can be started)."""
+    from tests import pg
+
+    why = pg.available()
+    if why is not None:
+        pytest.skip(why)
+    with pg.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each supported kind."""
+    if request.param == "sqlite":
+        return database_url(str(tmp_path / "v.db"))
+    base: str = request.getfixturevalue("pg_url")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.replace("/postgres?", f"/{name}?")

@@ -135,6 +135,21 @@ def test_scanning_twice_duplicates_nothing(exports: Path, tmp_path: Path) -> Non
     assert sha is not None and len(sha) == 64
 
 
+def test_scan_into_postgresql(exports: Path, pg_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    for _ in range(2):
+        result = veilleur("scan", exports, "--db", pg_url, "--json", "-", "--quiet")
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)["findings"]) == 3
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        counts = [conn.execute(text(f"select count(*) from {t}")).scalar()
+                  for t in ("messages", "attachments", "findings", "scans")]
+    engine.dispose()
+    assert counts == [6, 1, 3, 2]
+
+
 def test_bank_matches_local_media(exports: Path, tmp_path: Path) -> None:
     import hashlib
 

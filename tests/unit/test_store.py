@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,8 +59,10 @@ def counts(db: Engine) -> dict[str, int]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Engine:
-    return connect(database_url(str(tmp_path / "v.db")))
+def db(db_url: str) -> Iterator[Engine]:
+    engine = connect(db_url)
+    yield engine
+    engine.dispose()
 
 
 def test_writing_twice_duplicates_nothing(db: Engine) -> None:
@@ -139,7 +142,8 @@ def test_migrations_match_the_models(db: Engine) -> None:
     assert diff == []
 
 
-def test_sqlite_file_uses_wal(db: Engine) -> None:
+def test_sqlite_file_uses_wal(tmp_path: Path) -> None:
+    db = connect(database_url(str(tmp_path / "w.db")))
     with db.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
