@@ -67,6 +67,7 @@ class Finding:
     evidence: str
     context: Mapping[str, str | None]
     excerpt: str | None = None
+    spans: tuple[tuple[int, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The finding as contracts §4 writes it."""
@@ -132,6 +133,8 @@ class FindingBook:
             evidence="; ".join(s.evidence for s in signals),
             context=first.context,
             excerpt=first.excerpt,
+            spans=tuple(sorted({sp for s in signals if s.excerpt == first.excerpt
+                                for sp in s.spans})),
         )
 
 

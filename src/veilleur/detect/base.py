@@ -31,6 +31,8 @@ class Signal:
     the same key, so the policy never counts one observation twice."""
     context: Mapping[str, str | None] = field(default_factory=dict)
     excerpt: str | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+    """Where in `excerpt`'s text the evidence lies (character offsets), for highlighting."""
 
 
 class Context(Protocol):

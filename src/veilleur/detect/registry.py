@@ -51,10 +51,10 @@ class DetectorRegistry:
 
 def default_registry(*, plugins: bool = True) -> DetectorRegistry:
     from veilleur.detect.media.exact import ExactHashDetector
-    from veilleur.detect.text.lexicon_detector import LexiconDetector
+    from veilleur.detect.text.detector import TextDetector
 
     registry = DetectorRegistry()
-    registry.register(LexiconDetector.id, LexiconDetector.from_settings)
+    registry.register(TextDetector.id, TextDetector.from_settings)
     registry.register(ExactHashDetector.id, ExactHashDetector.from_settings)
     if plugins:
         registry.load_plugins()

@@ -1,0 +1,246 @@
+"""Policy packs: versioned per-language term sets and patterns, and language-independent rules.
+
+Layout of `policies/packs/`:
+- `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms,
+  `[patterns]` set → list of regular expressions over the plain view (ages, prices). A pattern
+  with a named group `age` counts only when that age is under 18 (`minor_age` sets) or any age.
+- `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
+  conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
+  (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
+  descriptions, the server's other channel names, and flags (`suspect.<category>`: the channel
+  or server itself matched a rule of that category; `profile.<category>`: the server already
+  has findings of it).
+
+Sets of the same name in several languages are merged: a message mixing languages is read
+with all of them. Everything is validated when loaded; an error names the file and the entry.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.text.fold import term_form
+from veilleur.taxonomy import Category, TargetKind
+
+_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+_RULE_TARGETS = {TargetKind.MESSAGE, TargetKind.CHANNEL, TargetKind.GUILD}
+_CONDITIONS = ("all_of", "any_of", "none_of", "context_all_of", "context_any_of",
+               "context_none_of")
+LINK_FEATURES = ("link_filehost", "link_invite", "link_telegram", "link_shortener",
+                 "link_obfuscated", "link_any")
+FLAG_PREFIXES = ("suspect.", "profile.")
+
+
+class PackError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    text: str
+    set_name: str
+    language: str
+    glued: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    set_name: str
+    language: str
+    regex: re.Pattern[str]
+    max_age: int | None
+    """For patterns with an `age` group: the match counts only if the age is ≤ this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    category: Category
+    weight: float
+    targets: frozenset[TargetKind]
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+    context_all_of: tuple[str, ...] = ()
+    context_any_of: tuple[str, ...] = ()
+    context_none_of: tuple[str, ...] = ()
+    describe: str = ""
+
+    @property
+    def needs_context(self) -> bool:
+        return bool(self.context_all_of or self.context_any_of)
+
+    def fires(self, features: Iterable[str], context: Iterable[str]) -> bool:
+        f = features if isinstance(features, set | frozenset | dict) else set(features)
+        if not all(x in f for x in self.all_of):
+            return False
+        if self.any_of and not any(x in f for x in self.any_of):
+            return False
+        if any(x in f for x in self.none_of):
+            return False
+        c = context if isinstance(context, set | frozenset | dict) else set(context)
+        if not all(x in c for x in self.context_all_of):
+            return False
+        if self.context_any_of and not any(x in c for x in self.context_any_of):
+            return False
+        return not any(x in c for x in self.context_none_of)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPack:
+    version: str
+    languages: tuple[str, ...]
+    terms: tuple[Term, ...]
+    patterns: tuple[Pattern, ...]
+    rules: tuple[Rule, ...]
+
+    def set_names(self) -> set[str]:
+        return {t.set_name for t in self.terms} | {p.set_name for p in self.patterns}
+
+
+def expand(term: str) -> list[str]:
+    """`"{12..15} ans"` → ["12 ans", ..., "15 ans"]; one range per term."""
+    m = _RANGE.search(term)
+    if not m:
+        return [term]
+    lo, hi = int(m.group(1)), int(m.group(2))
+    if hi < lo or hi - lo > 100:
+        raise PackError(f"bad range in term {term!r}")
+    return [term[: m.start()] + str(n) + term[m.end():] for n in range(lo, hi + 1)]
+
+
+def load_packs(folder: Path) -> PolicyPack:
+    lang_files = sorted(p for p in folder.glob("*.toml") if p.name != "rules.toml")
+    if not lang_files:
+        raise PackError(f"{folder}: no language pack (<lang>.toml)")
+    terms: list[Term] = []
+    patterns: list[Pattern] = []
+    versions = []
+    languages = []
+    for path in lang_files:
+        data = _read(path)
+        try:
+            lang, version, t, p = _language_pack(data)
+        except PackError as exc:
+            raise PackError(f"{path}: {exc}") from None
+        languages.append(lang)
+        versions.append(version)
+        terms += t
+        patterns += p
+    rules_path = folder / "rules.toml"
+    data = _read(rules_path)
+    known = {t.set_name for t in terms} | {p.set_name for p in patterns} | set(LINK_FEATURES)
+    try:
+        rules_version, rules = _rules(data, known)
+    except PackError as exc:
+        raise PackError(f"{rules_path}: {exc}") from None
+    version = "+".join([rules_version, *versions])
+    return PolicyPack(version, tuple(languages), tuple(terms), tuple(patterns), tuple(rules))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PackError(f"{path}: cannot load: {exc}") from None
+
+
+def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[Pattern]]:
+    lang, version = data.get("language"), data.get("version")
+    if not isinstance(lang, str) or not isinstance(version, str):
+        raise PackError("needs 'language' and 'version'")
+    terms: list[Term] = []
+    for set_name, items in _table(data, "terms").items():
+        for raw in _strings(items, f"terms.{set_name}"):
+            for text in expand(raw):
+                for variant in _variants(text):
+                    glued, shape = term_form(variant)
+                    if not glued:
+                        raise PackError(f"terms.{set_name}: {raw!r} has no letters or digits")
+                    terms.append(Term(variant, set_name, lang, glued, shape))
+    patterns: list[Pattern] = []
+    for set_name, items in _table(data, "patterns").items():
+        for raw in _strings(items, f"patterns.{set_name}"):
+            try:
+                regex = re.compile(raw)
+            except re.error as exc:
+                raise PackError(f"patterns.{set_name}: {raw!r}: {exc}") from None
+            has_age = "age" in regex.groupindex
+            max_age = 17 if has_age and set_name.startswith("minor") else (
+                120 if has_age else None)
+            patterns.append(Pattern(set_name, lang, regex, max_age))
+    return lang, version, terms, patterns
+
+
+def _variants(term: str) -> list[str]:
+    """A single word also matches its plural in -s (the data lists irregular forms)."""
+    if " " in term.strip() or not term.isalpha() or len(term) < 3 or term[-1] in "sxz":
+        return [term]
+    return [term, term + "s"]
+
+
+def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
+    version = data.get("version")
+    if not isinstance(version, str):
+        raise PackError("needs 'version'")
+    rules: list[Rule] = []
+    for raw in data.get("rules", []):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            raise PackError("each rule needs an 'id'")
+        rid = raw["id"]
+        unknown_keys = set(raw) - {"id", "category", "weight", "targets", "describe",
+                                   *_CONDITIONS}
+        if unknown_keys:
+            raise PackError(f"rule {rid}: unknown keys {sorted(unknown_keys)}")
+        try:
+            category = Category(str(raw.get("category")))
+        except ValueError:
+            raise PackError(f"rule {rid}: unknown category {raw.get('category')!r}") from None
+        weight = raw.get("weight")
+        if not isinstance(weight, int | float) or not 0 < weight <= 1:
+            raise PackError(f"rule {rid}: 'weight' must be in (0, 1]")
+        try:
+            targets = frozenset(TargetKind(t) for t in raw.get("targets", ["message"]))
+        except ValueError as exc:
+            raise PackError(f"rule {rid}: {exc}") from None
+        if not targets or not targets <= _RULE_TARGETS:
+            raise PackError(f"rule {rid}: targets must be among message, channel, guild")
+        conditions: dict[str, tuple[str, ...]] = {}
+        for key in _CONDITIONS:
+            names = tuple(_strings(raw.get(key, []), f"rule {rid}.{key}"))
+            for name in names:
+                base = name.removeprefix("layout.") if key.startswith("context") else name
+                flag = key.startswith("context") and name.startswith(FLAG_PREFIXES)
+                if flag:
+                    if name.split(".", 1)[1] not in {c.value for c in Category}:
+                        raise PackError(f"rule {rid}: {key} names unknown flag {name!r}")
+                elif base not in known:
+                    raise PackError(f"rule {rid}: {key} names unknown set {name!r}")
+            conditions[key] = names
+        if not conditions["all_of"] and not conditions["any_of"]:
+            raise PackError(f"rule {rid}: needs 'all_of' or 'any_of'")
+        rules.append(Rule(id=rid, category=category, weight=float(weight), targets=targets,
+                          describe=str(raw.get("describe", rid)), **conditions))
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise PackError("rule ids must be unique")
+    return version, rules
+
+
+def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise PackError(f"'{key}' must be a table")
+    return value
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PackError(f"{where} must be a list of strings")
+    return value
