@@ -112,7 +112,8 @@ class Tokens:
 
         It must begin at a token start and end at a token end, and either cover exactly one
         token ("caldodepollo"), or tokens shaped like the term itself ("caldo de pollo"), or
-        only one-character tokens ("n.u.d.e.s"). So "sac à dos" never yields "ados".
+        only one-character tokens ("n.u.d.e.s"), or only tokens of three characters or more
+        (a compound split in two: "school girls"). So "sac à dos" never yields "ados".
         """
         first = self.token_at(start)
         last = self.token_at(end - 1)
@@ -123,7 +124,8 @@ class Tokens:
             return None
         if first != last:
             lengths = tuple(e - s for s, e in self.spans[first:last + 1])
-            if lengths != shape and any(n != 1 for n in lengths):
+            if lengths != shape and any(n != 1 for n in lengths) \
+                    and any(n < 3 for n in lengths):
                 return None
         return self.spans[first][0], self.spans[last][1]
 
