@@ -15,12 +15,16 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from veilleur.detect.text.fold import Folded, collapse, fold, tokens
+from veilleur.detect.text.fold import Folded, collapse, fold, glued, tokens
 from veilleur.detect.text.links import Link, LinkExtractor
 from veilleur.detect.text.packs import PolicyPack, Rule, Term, load_packs
 from veilleur.taxonomy import TargetKind
 
-_TOKEN_CHARS = re.compile(r"(?:[a-z0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))+")
+_DIGIT = re.compile(r"[0-9]")
+_NUMBER = re.compile(r"[0-9]+")
+_SMALL_NUMBER = re.compile(r"(?<![0-9.,/:])[0-9]{1,2}(?![0-9]|[.,/:][0-9])")
+_WINDOW = 24
+"""Characters around a number in which patterns are tried (longest context: "moins de")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +33,23 @@ class Hit:
     text: str
     """What matched: the lexicon term, a pattern's match, or a link's URL."""
     span: tuple[int, int]
-    """Where, in the original text."""
+    """Where, in the plain view of the text (`Analysis.original_span` maps it back)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    text: str
+    folded: Folded
     features: Mapping[str, Hit]
     """The first hit of each set (and link feature) in the text."""
     links: tuple[Link, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.folded.original
+
+    def original_span(self, hit: Hit) -> tuple[int, int]:
+        """Where a hit lies in the original text (computed only when asked: it is rare)."""
+        return self.folded.span(*hit.span)
 
     def __contains__(self, name: object) -> bool:
         return name in self.features
@@ -68,6 +80,15 @@ class TextAnalyzer:
             body = p.regex.pattern.replace("(?P<age>", f"(?P<age{i}>")
             parts.append(f"(?P<p{i}>{body})")
         self._combined = re.compile("|".join(parts)) if parts else None
+        ages = pack.ages
+        self._max_minor = ages.max_minor
+        self._age_unit = _phrase_regex(ages.units, r"(?:[^a-z0-9]{0,2}(?:-|a|to)[^a-z0-9]{0,2}"
+                                       r"[0-9]{1,2})?[^a-z0-9]{0,3}(?:", r")(?![a-z])")
+        self._age_prefix = _phrase_regex(ages.prefixes, r"(?<![a-z])(?:", r")[^a-z0-9]{0,3}$")
+        self._age_not_after = _phrase_regex(ages.not_after, r"(?<![a-z])(?:",
+                                            r")[^a-z0-9]{0,3}$")
+        self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
+                                             r")(?![a-z])")
         self._rules: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
             for target in rule.targets:
@@ -82,14 +103,16 @@ class TextAnalyzer:
         folded = fold(text)
         features: dict[str, Hit] = {}
         self._terms_in(folded, features)
-        self._patterns_in(folded, features)
+        if _DIGIT.search(folded.plain):
+            self._ages_in(folded, features)
+            self._patterns_in(folded, features)
         links = tuple(self.links.extract(folded))
         for link in links:
-            span = folded.span(*link.span)
+            span = link.span
             for name in (f"link_{link.kind}", "link_any",
                          *(("link_obfuscated",) if link.obfuscated else ())):
                 features.setdefault(name, Hit(name, link.url, span))
-        return Analysis(text, features, links)
+        return Analysis(folded, features, links)
 
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
         return [self.analyze(t) for t in texts]
@@ -98,8 +121,7 @@ class TextAnalyzer:
         if self._matcher is None:
             return
         collapsed = collapse(folded.plain)
-        glued = "".join(_TOKEN_CHARS.findall(collapsed))
-        matches = self._matcher.find_matches_as_indexes(glued, overlapping=True)
+        matches = self._matcher.find_matches_as_indexes(glued(collapsed), overlapping=True)
         if not matches:
             return
         toks = tokens(collapsed)
@@ -109,26 +131,63 @@ class TextAnalyzer:
                     continue
                 span = toks.accepts(start, end, term.shape)
                 if span is not None:
-                    features[term.set_name] = Hit(term.set_name, term.text,
-                                                  folded.span(*span))
+                    features[term.set_name] = Hit(term.set_name, term.text, span)
+
+    def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
+        """A minor's age: a small number with a unit after it or a prefix before it."""
+        if "minor" in features or (self._age_unit is None and self._age_prefix is None):
+            return
+        plain = folded.plain
+        for m in _SMALL_NUMBER.finditer(plain):
+            if int(m.group()) > self._max_minor or m.group() == "0":
+                continue
+            start, end = m.span()
+            lo = max(0, start - 20)
+            unit = self._age_unit.match(plain, end) if self._age_unit else None
+            if unit is not None:
+                if self._age_not_after and self._age_not_after.search(plain, lo, start):
+                    continue
+                end = unit.end()
+            else:
+                prefix = self._age_prefix.search(plain, lo, start) if self._age_prefix \
+                    else None
+                if prefix is None or (self._age_not_before is not None
+                                      and self._age_not_before.match(plain, end)):
+                    continue
+                start = prefix.start()
+            features["minor"] = Hit("minor", plain[start:end].strip(), (start, end))
+            return
 
     def _patterns_in(self, folded: Folded, features: dict[str, Hit]) -> None:
+        # Patterns read numbers (prices, ...): they are tried only near the numbers.
         if self._combined is None:
             return
-        for m in self._combined.finditer(folded.plain):
-            name = m.lastgroup
-            if name is None:
+        plain = folded.plain
+        done = -1
+        for number in _NUMBER.finditer(plain):
+            if number.start() < done:
                 continue
-            i = int(name[1:])
-            pattern = self._patterns[i]
-            if pattern.set_name in features:
-                continue
-            if pattern.max_age is not None:
-                age = m.group(f"age{i}")
-                if age is None or not age.isdigit() or int(age) > pattern.max_age:
-                    continue
-            features[pattern.set_name] = Hit(pattern.set_name, m.group().strip(),
-                                             folded.span(*m.span()))
+            lo = max(0, number.start() - _WINDOW)
+            window_end = min(len(plain), number.end() + _WINDOW)
+            for m in self._combined.finditer(plain, lo, window_end):
+                if m.start() <= number.end() and m.end() >= number.start():
+                    self._pattern_hit(m, folded, features)
+                    done = max(done, m.end())
+
+    def _pattern_hit(self, m: re.Match[str], folded: Folded, features: dict[str, Hit]
+                     ) -> None:
+        name = m.lastgroup
+        if name is None:
+            return
+        i = int(name[1:])
+        pattern = self._patterns[i]
+        if pattern.set_name in features:
+            return
+        if pattern.max_age is not None:
+            age = m.group(f"age{i}")
+            if age is None or not age.isdigit() or int(age) > pattern.max_age:
+                return
+        features[pattern.set_name] = Hit(pattern.set_name, m.group().strip(), m.span())
 
     def rules(self, analysis: Analysis, target: TargetKind,
               context: Sequence[str] | set[str] | frozenset[str] = frozenset()
@@ -137,14 +196,27 @@ class TextAnalyzer:
         if not features:
             return []
         ctx = context if isinstance(context, set | frozenset) else set(context)
+        present = set(features)
         fired = []
         for rule in self._rules.get(target, ()):
             if rule.all_of and rule.all_of[0] not in features:
                 continue
-            if rule.fires(features, ctx):
+            if rule.fires(present, ctx):
                 names = [*rule.all_of, *(n for n in rule.any_of if n in features)]
                 hits = tuple(features[n] for n in dict.fromkeys(names))
                 used = tuple(n for n in (*rule.context_all_of, *rule.context_any_of)
                              if n in ctx)
                 fired.append(RuleHit(rule, hits, used))
         return fired
+
+
+def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern[str] | None:
+    """One regex for phrases written like terms: words, any separators between them."""
+    alternatives = []
+    for phrase in sorted(phrases, key=len, reverse=True):
+        words = re.findall(r"[a-z0-9]+", fold(phrase).plain)
+        if words:
+            alternatives.append(r"[^a-z0-9]*".join(re.escape(w) for w in words))
+    if not alternatives:
+        return None
+    return re.compile(before + "|".join(alternatives) + after)

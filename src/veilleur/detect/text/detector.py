@@ -174,7 +174,8 @@ class TextDetector:
         excerpt = text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
         signals = []
         for hit in hits:
-            spans = tuple(h.span for h in hit.hits if h.span[1] <= len(excerpt))
+            spans = tuple(sp for h in hit.hits
+                          if (sp := analysis.original_span(h))[1] <= len(excerpt))
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target,
                 category=hit.rule.category, strength=hit.rule.weight,

@@ -26,9 +26,17 @@ from anyascii import anyascii
 
 _COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a",
                            "$": "s", "!": "i", "x": "u", "v": "u"})
+_XV = str.maketrans({"x": "u", "v": "u"})
 # A token: letters and digits, with @ and $ inside, and ! only between two letters or digits.
 _TOKEN = re.compile(r"(?:[a-z0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))+")
 _HAS_LETTER = re.compile(r"[a-z]")
+_SEPARATORS = re.compile(r"[^a-z0-9@$]+")
+_WORD = re.compile(r"[a-z0-9@$]+")
+_NEEDS_TOKENS = re.compile(r"[0-9@$!]")
+_TOKEN_CHAR = r"(?:[a-z0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))"
+# A token holding at least one leet character, matched from its first character.
+_MIXED = re.compile(rf"(?<![a-z0-9@$]){_TOKEN_CHAR}*?(?:[0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))"
+                    rf"{_TOKEN_CHAR}*")
 
 
 @lru_cache(maxsize=65536)
@@ -55,38 +63,56 @@ def fold_char(ch: str) -> str:
     return " "
 
 
-@dataclass(frozen=True, slots=True)
+class _FoldTable(dict[int, str]):
+    """`str.translate` table: each code point is folded once, then served from C."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        value = ch.lower() if code < 128 else fold_char(ch)
+        self[code] = value
+        return value
+
+
+_TABLE = _FoldTable()
+
+
 class Folded:
-    original: str
-    plain: str
-    offsets: tuple[int, ...] | None
-    """Index in `original` of each character of `plain`; None when they are the same."""
+    """A text and its plain view, with offsets from the plain view back to the text."""
+
+    __slots__ = ("_offsets", "original", "plain")
+
+    def __init__(self, original: str, plain: str) -> None:
+        self.original = original
+        self.plain = plain
+        self._offsets: list[int] | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The span of `original` that `plain[start:end]` came from."""
-        if self.offsets is None or end <= start:
+        if len(self.plain) == len(self.original) and self.original.isascii():
             return start, end
-        return self.offsets[start], self.offsets[end - 1] + 1
+        if end <= start:
+            return start, start
+        if self._offsets is None:  # only texts with a hit ever need them
+            offsets: list[int] = []
+            for i, ch in enumerate(self.original):
+                offsets.extend([i] * len(_TABLE[ord(ch)]))
+            self._offsets = offsets
+        return self._offsets[start], self._offsets[end - 1] + 1
 
 
 def fold(text: str) -> Folded:
     if text.isascii():
-        return Folded(text, text.lower(), None)
-    parts: list[str] = []
-    offsets: list[int] = []
-    for i, ch in enumerate(text):
-        out = ch.lower() if ch.isascii() else fold_char(ch)
-        if out:
-            parts.append(out)
-            offsets.extend([i] * len(out))
-    return Folded(text, "".join(parts), tuple(offsets))
+        return Folded(text, text.lower())
+    return Folded(text, text.translate(_TABLE))
 
 
 def collapse(plain: str) -> str:
     """`plain` with the collapse map applied inside tokens that hold a letter (same length)."""
-    if not _HAS_LETTER.search(plain):
-        return plain
-    return _TOKEN.sub(_collapse_token, plain)
+    if not _NEEDS_TOKENS.search(plain):
+        return plain.translate(_XV)  # no digits or @$!: only the x/v swaps apply
+    # Tokens with leet characters are collapsed whole if they hold a letter ("n00dz", "$ex")
+    # and left alone if not ("2024", "20$"); x and v never occur in the latter.
+    return _MIXED.sub(_collapse_token, plain).translate(_XV)
 
 
 def _collapse_token(m: re.Match[str]) -> str:
@@ -130,8 +156,13 @@ class Tokens:
         return self.spans[first][0], self.spans[last][1]
 
 
+def glued(collapsed: str) -> str:
+    """The glued view: every separator removed (after `collapse`, "!" is never inside one)."""
+    return _SEPARATORS.sub("", collapsed)
+
+
 def tokens(collapsed: str) -> Tokens:
-    spans = tuple(m.span() for m in _TOKEN.finditer(collapsed))
+    spans = tuple(m.span() for m in _WORD.finditer(collapsed))
     starts = []
     pos = 0
     for s, e in spans:
@@ -142,5 +173,7 @@ def tokens(collapsed: str) -> Tokens:
 
 def term_form(term: str) -> tuple[str, tuple[int, ...]]:
     """How a lexicon term is matched: its glued form and its token shape."""
-    toks = tokens(collapse(fold(term).plain))
+    collapsed = collapse(fold(term).plain)
+    toks = tokens(collapsed)
+    assert toks.glued == glued(collapsed)
     return toks.glued, tuple(e - s for s, e in toks.spans)

@@ -2,8 +2,9 @@
 
 Layout of `policies/packs/`:
 - `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms,
-  `[patterns]` set → list of regular expressions over the plain view (ages, prices). A pattern
-  with a named group `age` counts only when that age is under 18 (`minor_age` sets) or any age.
+  `[patterns]` set → list of regular expressions over the plain view, for numbers (ages,
+  prices): they are only tried on texts that contain a digit. A pattern with a named group
+  `age` counts only when that age is under 18 (sets named `minor...`).
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
   conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,18 @@ class Pattern:
 
 
 @dataclass(frozen=True, slots=True)
+class Ages:
+    """How ages are written: "13 ans", "j'ai 13", "13-16 ans"; and what makes a number a
+    duration instead ("il y a 10 ans"). Merged across languages."""
+
+    units: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
+    not_before: tuple[str, ...] = ()
+    max_minor: int = 17
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     id: str
     category: Category
@@ -71,25 +84,25 @@ class Rule:
     context_any_of: tuple[str, ...] = ()
     context_none_of: tuple[str, ...] = ()
     describe: str = ""
+    _sets: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Set operations run in C: rules are evaluated for most messages.
+        object.__setattr__(self, "_sets", tuple(frozenset(getattr(self, k))
+                                                for k in _CONDITIONS))
 
     @property
     def needs_context(self) -> bool:
         return bool(self.context_all_of or self.context_any_of)
 
-    def fires(self, features: Iterable[str], context: Iterable[str]) -> bool:
-        f = features if isinstance(features, set | frozenset | dict) else set(features)
-        if not all(x in f for x in self.all_of):
+    def fires(self, features: Collection[str], context: Collection[str]) -> bool:
+        all_of, any_of, none_of, c_all, c_any, c_none = self._sets
+        f = features if isinstance(features, set | frozenset) else set(features)
+        if not all_of <= f or (any_of and any_of.isdisjoint(f)) or not none_of.isdisjoint(f):
             return False
-        if self.any_of and not any(x in f for x in self.any_of):
-            return False
-        if any(x in f for x in self.none_of):
-            return False
-        c = context if isinstance(context, set | frozenset | dict) else set(context)
-        if not all(x in c for x in self.context_all_of):
-            return False
-        if self.context_any_of and not any(x in c for x in self.context_any_of):
-            return False
-        return not any(x in c for x in self.context_none_of)
+        c = context if isinstance(context, set | frozenset) else set(context)
+        return (c_all <= c and (not c_any or not c_any.isdisjoint(c))
+                and c_none.isdisjoint(c))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +112,7 @@ class PolicyPack:
     terms: tuple[Term, ...]
     patterns: tuple[Pattern, ...]
     rules: tuple[Rule, ...]
+    ages: Ages = Ages()
 
     def set_names(self) -> set[str]:
         return {t.set_name for t in self.terms} | {p.set_name for p in self.patterns}
@@ -123,10 +137,16 @@ def load_packs(folder: Path) -> PolicyPack:
     patterns: list[Pattern] = []
     versions = []
     languages = []
+    ages: dict[str, list[str]] = {"units": [], "prefixes": [], "not_after": [], "not_before": []}
     for path in lang_files:
         data = _read(path)
         try:
             lang, version, t, p = _language_pack(data)
+            for key, items in _table(data, "ages").items():
+                if key not in ages:
+                    raise PackError(f"ages: unknown key {key!r} "
+                                    "(units, prefixes, not_after, not_before)")
+                ages[key] += _strings(items, f"ages.{key}")
         except PackError as exc:
             raise PackError(f"{path}: {exc}") from None
         languages.append(lang)
@@ -135,13 +155,18 @@ def load_packs(folder: Path) -> PolicyPack:
         patterns += p
     rules_path = folder / "rules.toml"
     data = _read(rules_path)
-    known = {t.set_name for t in terms} | {p.set_name for p in patterns} | set(LINK_FEATURES)
+    known = ({t.set_name for t in terms} | {p.set_name for p in patterns} | set(LINK_FEATURES)
+             | ({"minor"} if ages["units"] or ages["prefixes"] else set()))
     try:
         rules_version, rules = _rules(data, known)
     except PackError as exc:
         raise PackError(f"{rules_path}: {exc}") from None
     version = "+".join([rules_version, *versions])
-    return PolicyPack(version, tuple(languages), tuple(terms), tuple(patterns), tuple(rules))
+    unique = {k: tuple(dict.fromkeys(v)) for k, v in ages.items()}
+    age_spec = Ages(units=unique["units"], prefixes=unique["prefixes"],
+                    not_after=unique["not_after"], not_before=unique["not_before"])
+    return PolicyPack(version, tuple(languages), tuple(terms), tuple(patterns), tuple(rules),
+                      age_spec)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -225,8 +250,13 @@ def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
             conditions[key] = names
         if not conditions["all_of"] and not conditions["any_of"]:
             raise PackError(f"rule {rid}: needs 'all_of' or 'any_of'")
-        rules.append(Rule(id=rid, category=category, weight=float(weight), targets=targets,
-                          describe=str(raw.get("describe", rid)), **conditions))
+        rules.append(Rule(
+            id=rid, category=category, weight=float(weight), targets=targets,
+            describe=str(raw.get("describe", rid)), all_of=conditions["all_of"],
+            any_of=conditions["any_of"], none_of=conditions["none_of"],
+            context_all_of=conditions["context_all_of"],
+            context_any_of=conditions["context_any_of"],
+            context_none_of=conditions["context_none_of"]))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise PackError("rule ids must be unique")
