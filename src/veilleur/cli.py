@@ -104,7 +104,7 @@ def scan(
             result = run_scan(paths, db_url=database_url(db), bank_paths=bank or (),
                               hooks=_ProgressHooks(progress))
     except StoreError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
 
     for problem in result.problems:
@@ -147,7 +147,7 @@ def eval_(
     try:
         result = evaluate(paths, labels)
     except LabelError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     table = Table(title=f"Evaluation: {result.labels} labels, {result.findings} findings",
                   header_style="bold")

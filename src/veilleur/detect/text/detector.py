@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from veilleur.decide.policy import combine
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.text.analyzer import Analysis, RuleHit, TextAnalyzer
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
@@ -149,7 +150,11 @@ class TextDetector:
         self._context_cache.clear()
 
     def _count_strong(self, guild_id: str, hits: list[RuleHit]) -> None:
-        strong = {h.rule.category for h in hits if h.rule.weight >= STRONG}
+        """Count the message if its rules, combined as the policy combines them, are strong."""
+        by_category: dict[Category, list[float]] = {}
+        for h in hits:
+            by_category.setdefault(h.rule.category, []).append(h.rule.weight)
+        strong = {c for c, weights in by_category.items() if combine(weights) >= STRONG}
         if not strong:
             return
         profile = self._profile(guild_id)

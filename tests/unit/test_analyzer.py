@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from veilleur.detect.base import POLICY_DIR
+from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.taxonomy import TargetKind
+
+A = TextAnalyzer.load(POLICY_DIR)
+
+
+def rules(text: str, target: TargetKind = TargetKind.MESSAGE, context: frozenset[str] = frozenset()
+          ) -> set[str]:
+    return {h.rule.id for h in A.rules(A.analyze(text), target, context)}
+
+
+@pytest.mark.parametrize(("text", "age"), [
+    ("Pack -12 ans", "12 ans"), ("13-16 ans", "13-16 ans"), ("j'ai 13", "j'ai 13"),
+    ("she's 15", "she's 15"), ("i’m 14 lol", "i m 14"), ("12yo", "12yo"),
+    ("tengo 12", "tengo 12"), ("under 16", "under 16"), ("chica de 12 años", "12 anos"),
+])
+def test_minor_ages(text: str, age: str) -> None:
+    hit = A.analyze(text).features["minor"]
+    assert hit.text == age
+
+
+@pytest.mark.parametrize("text", [
+    "il y a 10 ans", "hace 10 años", "12 years ago", "j'ai 25 ans", "le patch 2.4", "15/20",
+    "18h", "level 12", "5 minutes", "i'm 15 minutes late", "j'ai 13 messages", "tengo 12 vidas",
+])
+def test_not_ages(text: str) -> None:
+    assert "minor" not in A.analyze(text).features
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("ADØS NXDES", "csam.sexual_minor"),
+    ("n.u.d.e.s ados", "csam.sexual_minor"),
+    ("Pack VIP +400 vidéos -12 ans, 20€ paypal", "csam.trade_minor_paid"),
+    ("cp dispo en dm", "csam.cp_trade"),
+    ("saphirs à vendre, prix en mp, lien mega. nz/x", "csam.gem_code_trade"),
+    ("garde ça secret et envoie-moi une photo", "grooming.secrecy_image"),
+    ("she's 15, send pics", "grooming.minor_image"),
+    ("un nitro contre une nude", "sextortion.gift_for_nude"),
+    ("send more or i'll send it to your parents", "sextortion.threat_images"),
+    ("trib ma cousine", "ncii.tribute_relation"),
+])
+def test_rules_fire(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    "ne partagez jamais vos nudes, vous êtes mineurs", "mon fils est en CP",
+    "superbe saphir, prix sympa, bourse aux minéraux", "mon texture pack est sur mega.nz",
+    "sac à dos pour ados", "il y a 10 ans, nudes", "ma recette de caldo de pollo",
+    "on lui offre un tribute band pour ma sœur", "nudes", "ados", "12 ans",
+])
+def test_hard_negatives_are_quiet(text: str) -> None:
+    assert rules(text) == set()
+
+
+def test_context_decides_for_trade_talk() -> None:
+    text = "Teaser du pack, le reste en VIP"
+    assert rules(text) == set()
+    assert "csam.trade_in_suspect_context" in rules(text, context=frozenset({"suspect.csam"}))
+    gem = "saphirs à vendre, prix en mp"
+    assert "csam.gem_code_trade" in rules(gem + " dm")
+    assert rules(gem, context=frozenset({"mineral_context"})) == set()
+
+
+def test_hits_map_back_to_the_original_text() -> None:
+    text = "Salut, 𝓷𝓾𝓭𝓮𝓼 des ADØS"
+    analysis = A.analyze(text)
+    spans = {name: analysis.original_span(hit) for name, hit in analysis.features.items()}
+    assert text[slice(*spans["sexual"])] == "𝓷𝓾𝓭𝓮𝓼"
+    assert text[slice(*spans["minor"])] == "ADØS"
+
+
+def test_batch_api() -> None:
+    out = A.analyze_batch(["nudes ados", "bonjour"])
+    assert [sorted(a.features) for a in out] == [["minor", "sexual"], []]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from veilleur.detect.text.fold import collapse, fold, glued, term_form, tokens
+
+
+@pytest.mark.parametrize(("text", "plain"), [
+    ("ADØS NXDES", "ados nxdes"),
+    ("𝓷𝓾𝓭𝓮𝓼 𝓪𝓭𝓸𝓼", "nudes ados"),
+    ("ｎｕｄｅｓ", "nudes"),
+    ("nu\u200bdes", "nudes"),  # zero-width space is Cf: removed, the word stays whole
+    ("Élève à l’école", "eleve a l ecole"),  # curly quotes are separators
+    ("🅽🆄🅳🅴🆂", "nudes"),  # letter-like symbols become their letter
+    ("Ｍｅｇａ．ｎｚ", "mega.nz"),  # fullwidth punctuation folds too
+    ("nаdes", "nades"),  # Cyrillic а
+])
+def test_fold(text: str, plain: str) -> None:
+    assert fold(text).plain == plain
+
+
+def test_emoji_are_separators_not_letters() -> None:
+    assert fold("ados👧nudes").plain == "ados nudes"
+
+
+def test_currency_stays_readable() -> None:
+    assert "eur" in fold("20€").plain
+
+
+def test_offsets_point_back_into_the_original() -> None:
+    text = "Salut 𝓷𝓾𝓭𝓮𝓼 des ADØS"
+    f = fold(text)
+    start = f.plain.index("nudes")
+    s, e = f.span(start, start + 5)
+    assert text[s:e] == "𝓷𝓾𝓭𝓮𝓼"
+    start = f.plain.index("ados")
+    s, e = f.span(start, start + 4)
+    assert text[s:e] == "ADØS"
+    ascii_text = fold("plain ascii")
+    assert ascii_text.span(6, 11) == (6, 11)
+
+
+@pytest.mark.parametrize(("plain", "expected"), [
+    ("n00dz h0t", "noodz hot"),
+    ("nxdes nvde", "nudes nude"),
+    ("$ex @dos n!ce", "seu ados nice"),
+    ("2024 20$ 15/20", "2024 20$ 15/20"),  # numbers are not letters
+    ("12yo", "i2yo"),
+])
+def test_collapse(plain: str, expected: str) -> None:
+    assert collapse(plain) == expected
+    assert len(collapse(plain)) == len(plain)
+
+
+def test_glued_view_and_token_alignment() -> None:
+    c = collapse(fold("n.u.d.e.s ados").plain)
+    assert glued(c) == "nudesados"
+    toks = tokens(c)
+    assert toks.glued == glued(c)
+    assert toks.accepts(0, 5, (5,)) == (0, 9)  # spelled out letter by letter
+    assert toks.accepts(5, 9, (4,)) is not None  # a whole word
+    c = collapse(fold("sac à dos").plain)
+    toks = tokens(c)
+    i = toks.glued.index("ados")
+    assert toks.accepts(i, i + 4, (4,)) is None  # "a" + "dos" is not "ados"
+    c = collapse(fold("school girls").plain)
+    assert tokens(c).accepts(0, 11, (11,)) is not None  # a compound split in two
+    c = collapse(fold("packados").plain)
+    assert tokens(c).accepts(4, 8, (4,)) is None  # inside a word
+
+
+def test_term_form() -> None:
+    assert term_form("caldo de pollo") == ("caldodepollo", (5, 2, 5))
+    assert term_form("Vos Ex") == ("uoseu", (3, 2))
