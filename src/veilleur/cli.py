@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from veilleur import __version__
+from veilleur.detect.base import PolicyDataError
 from veilleur.ingest.discover import InputFile
 from veilleur.scan import ScanHooks, ScanResult, run_scan
 from veilleur.store.db import StoreError, database_url
@@ -103,7 +104,7 @@ def scan(
         with progress:
             result = run_scan(paths, db_url=database_url(db), bank_paths=bank or (),
                               hooks=_ProgressHooks(progress))
-    except StoreError as exc:
+    except (StoreError, PolicyDataError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
 
@@ -146,7 +147,7 @@ def eval_(
     out = Console()
     try:
         result = evaluate(paths, labels)
-    except LabelError as exc:
+    except (LabelError, PolicyDataError) as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     table = Table(title=f"Evaluation: {result.labels} labels, {result.findings} findings",

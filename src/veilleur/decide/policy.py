@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veilleur.detect.base import Signal
+from veilleur.detect.base import PolicyDataError, Signal
 from veilleur.taxonomy import Category, Target
 
 
-class PolicyError(ValueError):
+class PolicyError(PolicyDataError):
     pass
 
 

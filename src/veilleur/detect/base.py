@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 
+class PolicyDataError(ValueError):
+    """A policy data file (packs, rules, links, exemplars, thresholds) is unusable."""
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One detector's observation on one target."""
@@ -58,3 +62,5 @@ class DetectorSettings:
 
     policy_dir: Path = POLICY_DIR
     banks: tuple[HashBank, ...] = ()
+    semantic: bool = True
+    """Use the semantic layer on borderline messages (when its encoder is installed)."""

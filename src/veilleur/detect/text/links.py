@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from veilleur.detect.base import PolicyDataError
 from veilleur.detect.text.fold import Folded
 
 _DOT = r"(?:\s*(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}|\[point\]|\(point\))\s*" \
@@ -27,7 +28,7 @@ _TRAILING = ".,;:!?)]}>"
 KINDS = ("filehost", "invite", "telegram", "shortener")
 
 
-class LinkListError(ValueError):
+class LinkListError(PolicyDataError):
     pass
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from veilleur.detect.base import PolicyDataError
 from veilleur.detect.text.fold import term_form
 from veilleur.taxonomy import Category, TargetKind
 
@@ -37,7 +38,7 @@ LINK_FEATURES = ("link_filehost", "link_invite", "link_telegram", "link_shortene
 FLAG_PREFIXES = ("suspect.", "profile.")
 
 
-class PackError(ValueError):
+class PackError(PolicyDataError):
     pass
 
 

@@ -1,0 +1,88 @@
+"""End-to-end text detection through the Engine, semantic layer on, on realistic traffic:
+servers and direct messages (20 %), ordinary chat with ~1 % of bad messages. Reports
+messages/s and the share of messages the semantic layer embedded.
+
+    python bench/text_end_to_end.py [--messages 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from text_fast_tier import CHAT, positives  # noqa: E402
+from veilleur.detect.base import DetectorSettings  # noqa: E402
+from veilleur.detect.text.detector import TextDetector  # noqa: E402
+from veilleur.engine import Engine  # noqa: E402
+from veilleur.events import (  # noqa: E402
+    Channel,
+    ChannelCreated,
+    Guild,
+    GuildCreated,
+    Message,
+    MessagePosted,
+)
+
+DM_CHAT = [
+    "tu fais quoi ?", "on se voit demain ?", "envoie-moi le lien du jeu", "t'es là ?",
+    "are you coming tonight?", "send me the screenshot", "¿vienes mañana?", "ok à plus",
+    "mdr", "merci pour hier", "tu as fini les devoirs ?", "my mom says hi",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--no-semantic", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(11)
+    bad = positives()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    events: list[object] = []
+    for g in range(20):
+        events.append(GuildCreated(ts=t0, guild=Guild(id=f"g{g}", name=f"Server {g}")))
+        for c in range(5):
+            events.append(ChannelCreated(ts=t0, channel=Channel(
+                id=f"c{g}-{c}", guild_id=f"g{g}", name=rng.choice(
+                    ["general", "memes", "tournoi", "aide", "off-topic"]))))
+    for i in range(args.messages):
+        direct = rng.random() < 0.2
+        text = rng.choice(bad) if rng.random() < 0.01 else rng.choice(DM_CHAT if direct
+                                                                       else CHAT)
+        g = rng.randrange(20)
+        events.append(MessagePosted(ts=t0, message=Message(
+            id=f"m{i}", channel_id=f"dm{rng.randrange(500)}" if direct
+            else f"c{g}-{rng.randrange(5)}", guild_id=None if direct else f"g{g}",
+            author_id=f"u{rng.randrange(1000)}", content=text)))
+    engine = Engine.build(DetectorSettings(semantic=not args.no_semantic),
+                          detector_ids=["text.lexicon"])
+    detector = engine.detectors[0]
+    assert isinstance(detector, TextDetector)
+    if detector.semantic is not None:
+        detector.semantic.scores("warm up")  # load the encoder and embed the exemplars
+    start = time.perf_counter()
+    for event in events:
+        engine.process(event)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - start
+    semantic = detector.semantic
+    print(json.dumps({
+        "messages": args.messages, "seconds": round(elapsed, 2),
+        "messages_per_s": round(args.messages / elapsed),
+        "semantic": semantic is not None,
+        "borderline_share": round(detector.borderline / args.messages, 5),
+        "embedded": semantic.embedded - 1 if semantic else 0,
+        "findings": len(engine.findings()),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
