@@ -87,6 +87,7 @@ def test_scan_folder_writes_valid_findings(exports: Path, tmp_path: Path) -> Non
     assert "Veilleur scan report" in page and "caldo-de-pollo" in page
     assert "https://discord.com/channels/@me/3/302" in page
     assert "by alice" in page  # reviewers see who wrote it
+    assert "<mark>" in page  # evidence is highlighted
     assert "<img" not in page  # media is never embedded
     assert "messages read" in result.stdout and "findings: csam" in result.stdout
 

@@ -69,3 +69,11 @@ def test_findings_carry_highlight_spans() -> None:
     (f,) = engine.findings()
     assert f.category is Category.CSAM
     assert sorted(text[s:e] for s, e in f.spans) == ["ADØS", "𝓷𝓾𝓭𝓮𝓼"]
+
+
+def test_highlight_escapes_and_marks() -> None:
+    from veilleur.report.html import highlight
+
+    assert str(highlight("a <b> nudes ados", ((6, 11), (12, 16)))) == (
+        "a &lt;b&gt; <mark>nudes</mark> <mark>ados</mark>")
+    assert str(highlight("short", ((2, 99),))) == "short"

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from veilleur import __version__
 from veilleur.decide.policy import Finding
@@ -49,12 +50,27 @@ def _row(f: Finding, result: ScanResult) -> dict[str, Any]:
     channel = result.directory.channel(ctx.get("channel_id"))
     author = result.directory.user(ctx.get("author_id"))
     return {
+        "excerpt": highlight(f.excerpt, f.spans) if f.excerpt else None,
         "author": (author.display_name or author.name) if author else None,
         "finding": f,
         "guild": guild.name if guild else ("Direct messages" if channel else None),
         "channel": channel.name if channel else None,
         "link": _link(f),
     }
+
+
+def highlight(text: str, spans: tuple[tuple[int, int], ...]) -> Markup:
+    """The text, escaped, with the evidence spans in <mark>."""
+    out = []
+    pos = 0
+    for start, end in sorted(spans):
+        if start < pos or end > len(text):
+            continue  # overlapping or cut off by the excerpt
+        out += [escape(text[pos:start]), Markup("<mark>"), escape(text[start:end]),
+                Markup("</mark>")]
+        pos = end
+    out.append(escape(text[pos:]))
+    return Markup("").join(out)
 
 
 def _link(f: Finding) -> str | None:

@@ -95,10 +95,12 @@ class TextDetector:
         target = Target(TargetKind.MESSAGE, m.id)
         ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
         direct = m.guild_id is None
-        if direct and not _MINOR_SIGNS.isdisjoint(analysis.features):
+        # A minor's age or an age question opens the gate for the rest of the conversation.
+        minor_seen = direct and bool(self._state.get("text.dm_minor", m.channel_id))
+        if direct and not minor_seen and not _MINOR_SIGNS.isdisjoint(analysis.features):
             self._state.put("text.dm_minor", m.channel_id, True)
         semantic = self._semantic(analysis, hits, target, ctx, direct=direct,
-                                  minor_seen=bool(self._state.get("text.dm_minor", m.channel_id)))
+                                  minor_seen=minor_seen)
         if not hits:
             return semantic
         signals = self._signals(analysis, hits, target, ctx, "message") + semantic
