@@ -8,13 +8,12 @@ reported only at or above its category's threshold (contracts §4: nothing below
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veilleur.detect.base import PolicyDataError, Signal
+from veilleur.detect.base import PolicyDataError, Signal, load_policy_toml
 from veilleur.taxonomy import Category, Target
 
 
@@ -32,11 +31,7 @@ class Policy:
 
 
 def load_policy(path: Path) -> Policy:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot load policy: {exc}") from None
-    return parse_policy(data, str(path))
+    return parse_policy(load_policy_toml(path, PolicyError), str(path))
 
 
 def parse_policy(data: Mapping[str, Any], where: str = "policy") -> Policy:

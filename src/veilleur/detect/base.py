@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from veilleur.events import Channel, Event, Guild, User
 from veilleur.taxonomy import Category, Target
@@ -18,6 +19,15 @@ POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 class PolicyDataError(ValueError):
     """A policy data file (packs, rules, links, exemplars, thresholds) is unusable."""
+
+
+def load_policy_toml(path: Path, error: type[PolicyDataError] = PolicyDataError
+                     ) -> dict[str, Any]:
+    """A policy data file as a dict; an unreadable or invalid file raises `error`, naming it."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise error(f"{path}: cannot load: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

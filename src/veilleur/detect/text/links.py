@@ -8,11 +8,10 @@ Telegram, shorteners): a link is evidence for the rules, never a finding by itse
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from veilleur.detect.base import PolicyDataError
+from veilleur.detect.base import PolicyDataError, load_policy_toml
 from veilleur.detect.text.fold import Folded
 
 _DOT = r"(?:\s*(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}|\[point\]|\(point\))\s*" \
@@ -61,10 +60,7 @@ class LinkExtractor:
 
     @classmethod
     def load(cls, path: Path) -> LinkExtractor:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise LinkListError(f"{path}: cannot load: {exc}") from None
+        data = load_policy_toml(path, LinkListError)
         domains = data.get("domains")
         if not isinstance(domains, dict) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in domains.values()

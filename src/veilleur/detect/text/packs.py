@@ -19,13 +19,12 @@ with all of them. Everything is validated when loaded; an error names the file a
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veilleur.detect.base import PolicyDataError
+from veilleur.detect.base import PolicyDataError, load_policy_toml
 from veilleur.detect.text.fold import term_form
 from veilleur.taxonomy import Category, TargetKind
 
@@ -171,10 +170,7 @@ def load_packs(folder: Path) -> PolicyPack:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PackError(f"{path}: cannot load: {exc}") from None
+    return load_policy_toml(path, PackError)
 
 
 def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[Pattern]]:

@@ -8,7 +8,6 @@ sentence, where the fast tier costs microseconds.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from veilleur.detect.base import PolicyDataError
+from veilleur.detect.base import PolicyDataError, load_policy_toml
 from veilleur.taxonomy import Category
 
 Matrix = npt.NDArray[np.float32]
@@ -70,10 +69,7 @@ class Exemplars:
 
     @classmethod
     def load(cls, path: Path) -> Exemplars:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SemanticError(f"{path}: cannot load: {exc}") from None
+        data = load_policy_toml(path, SemanticError)
         try:
             positive = {Category(c): tuple(v) for c, v in data["positive"].items()}
             thresholds = data["thresholds"]
