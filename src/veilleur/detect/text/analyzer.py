@@ -53,9 +53,6 @@ class Analysis:
         """Where a hit lies in the original text (computed only when asked: it is rare)."""
         return self.folded.span(*hit.span)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self.features
-
 
 @dataclass(frozen=True, slots=True)
 class RuleHit:

@@ -27,8 +27,6 @@ from anyascii import anyascii
 _COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a",
                            "$": "s", "!": "i", "x": "u", "v": "u"})
 _XV = str.maketrans({"x": "u", "v": "u"})
-# A token: letters and digits, with @ and $ inside, and ! only between two letters or digits.
-_TOKEN = re.compile(r"(?:[a-z0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))+")
 _HAS_LETTER = re.compile(r"[a-z]")
 _SEPARATORS = re.compile(r"[^a-z0-9@$]+")
 _WORD = re.compile(r"[a-z0-9@$]+")

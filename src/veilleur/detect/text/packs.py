@@ -91,10 +91,6 @@ class Rule:
         object.__setattr__(self, "_sets", tuple(frozenset(getattr(self, k))
                                                 for k in _CONDITIONS))
 
-    @property
-    def needs_context(self) -> bool:
-        return bool(self.context_all_of or self.context_any_of)
-
     def fires(self, features: Collection[str], context: Collection[str]) -> bool:
         all_of, any_of, none_of, c_all, c_any, c_none = self._sets
         f = features if isinstance(features, set | frozenset) else set(features)
@@ -113,9 +109,6 @@ class PolicyPack:
     patterns: tuple[Pattern, ...]
     rules: tuple[Rule, ...]
     ages: Ages = Ages()
-
-    def set_names(self) -> set[str]:
-        return {t.set_name for t in self.terms} | {p.set_name for p in self.patterns}
 
 
 def expand(term: str) -> list[str]:
