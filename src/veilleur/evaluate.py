@@ -61,13 +61,6 @@ class EvalResult:
     findings: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def total(self, category: Category) -> Score:
-        out = Score()
-        for (c, _), s in self.scores.items():
-            if c is category:
-                out.tp, out.fp, out.fn = out.tp + s.tp, out.fp + s.fp, out.fn + s.fn
-        return out
-
     def to_json(self) -> dict[str, object]:
         return {
             "labels": self.labels, "findings": self.findings,

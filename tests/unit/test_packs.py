@@ -58,3 +58,16 @@ def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, 
         load_packs(pack(tmp_path, lang, rules))
     assert message in str(err.value)
     assert str(tmp_path) in str(err.value)
+
+
+def test_generic_patterns_are_read_near_numbers(tmp_path: Path) -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    lang = LANG + '[patterns]\nprice = [\'\\b[0-9]+\\s*(?:eur|euros)\\b\']\n'
+    rules = RULE + ('[[rules]]\nid = "p"\ncategory = "csam"\nweight = 0.5\n'
+                    'all_of = ["sexual", "price"]\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+    hit = analyzer.analyze("lewd pack, 20€").features["price"]
+    assert hit.text == "20 eur"
+    assert "price" not in analyzer.analyze("lewd pack, twenty euros").features

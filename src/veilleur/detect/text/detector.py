@@ -99,13 +99,14 @@ class TextDetector:
         minor_seen = direct and bool(self._state.get("text.dm_minor", m.channel_id))
         if direct and not minor_seen and not _MINOR_SIGNS.isdisjoint(analysis.features):
             self._state.put("text.dm_minor", m.channel_id, True)
-        semantic = self._semantic(analysis, hits, target, ctx, direct=direct,
+        scores = _category_scores(hits)
+        semantic = self._semantic(analysis, hits, scores, target, ctx, direct=direct,
                                   minor_seen=minor_seen)
         if not hits:
             return semantic
         signals = self._signals(analysis, hits, target, ctx, "message") + semantic
         if m.guild_id is not None:
-            self._count_strong(m.guild_id, hits)
+            self._count_strong(m.guild_id, scores)
         return signals
 
     def _channel(self, event: ChannelCreated) -> list[Signal]:
@@ -116,7 +117,6 @@ class TextDetector:
         hits = self.analyzer.rules(analysis, TargetKind.CHANNEL, context)
         self._state.put("text.channel", c.id, _Place(
             frozenset(analysis.features), frozenset(h.rule.category for h in hits)))
-        self._state.put("text.channel_guild", c.id, c.guild_id)
         self._context_cache.clear()
         signals = self._signals(analysis, hits, Target(TargetKind.CHANNEL, c.id),
                                 {"guild_id": c.guild_id, "channel_id": c.id},
@@ -144,7 +144,8 @@ class TextDetector:
         return self._signals(analysis, hits, Target(TargetKind.GUILD, guild_id),
                              {"guild_id": guild_id}, "server name or description")
 
-    def _semantic(self, analysis: Analysis, hits: list[RuleHit], target: Target,
+    def _semantic(self, analysis: Analysis, hits: list[RuleHit],
+                  scores: dict[Category, float], target: Target,
                   context: dict[str, str | None], *, direct: bool, minor_seen: bool
                   ) -> list[Signal]:
         """Embed the message if the fast tier finds it borderline; signal what it is close to.
@@ -157,21 +158,18 @@ class TextDetector:
         if self.semantic is None:
             return []
         ex = self.semantic.exemplars
-        by_category: dict[Category, list[float]] = {}
-        for h in hits:
-            by_category.setdefault(h.rule.category, []).append(h.rule.weight)
-        scores = [combine(w) for w in by_category.values()]
         risk = 0
         if direct and not hits:
             present = ex.dm_sets.intersection(analysis.features)
             risk = len(present) + sum(analysis.terms_per_set.get(s, 1) - 1 for s in present)
-        borderline = any(ex.min_rule_score <= s < STRONG for s in scores) or risk >= 2 or (
+        borderline = any(ex.min_rule_score <= s < STRONG for s in scores.values()) or (
+            risk >= 2) or (
             risk == 1 and minor_seen)
         if not borderline:
             return []
         self.borderline += 1
         text = analysis.text
-        excerpt = text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+        excerpt = _excerpt(text)
         signals = []
         for category, ratio in self.semantic.scores(text).items():
             if ratio < ex.support:
@@ -212,12 +210,9 @@ class TextDetector:
         self._state.put("text.profile", guild_id, profile)
         self._context_cache.clear()
 
-    def _count_strong(self, guild_id: str, hits: list[RuleHit]) -> None:
+    def _count_strong(self, guild_id: str, scores: dict[Category, float]) -> None:
         """Count the message if its rules, combined as the policy combines them, are strong."""
-        by_category: dict[Category, list[float]] = {}
-        for h in hits:
-            by_category.setdefault(h.rule.category, []).append(h.rule.weight)
-        strong = {c for c, weights in by_category.items() if combine(weights) >= STRONG}
+        strong = {c for c, score in scores.items() if score >= STRONG}
         if not strong:
             return
         profile = self._profile(guild_id)
@@ -239,8 +234,7 @@ class TextDetector:
                  context: dict[str, str | None], where: str) -> list[Signal]:
         if not hits:
             return []
-        text = analysis.text
-        excerpt = text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+        excerpt = _excerpt(analysis.text)
         signals = []
         for hit in hits:
             spans = tuple(sp for h in hit.hits
@@ -262,6 +256,18 @@ class TextDetector:
                     key=link.url, context=context, excerpt=excerpt,
                 ))
         return signals
+
+
+def _category_scores(hits: list[RuleHit]) -> dict[Category, float]:
+    """Each category's rules combined as the policy combines signals."""
+    weights: dict[Category, list[float]] = {}
+    for h in hits:
+        weights.setdefault(h.rule.category, []).append(h.rule.weight)
+    return {c: combine(w) for c, w in weights.items()}
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
 
 
 def _evidence(hit: RuleHit, where: str) -> str:

@@ -2,9 +2,9 @@
 
 Layout of `policies/packs/`:
 - `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms,
-  `[patterns]` set → list of regular expressions over the plain view, for numbers (ages,
-  prices): they are only tried on texts that contain a digit. A pattern with a named group
-  `age` counts only when that age is under 18 (sets named `minor...`).
+  `[ages]` how ages are written (units, prefixes, what makes a number a duration), and
+  `[patterns]` set → list of regular expressions over the plain view for other numbers
+  (prices, amounts): they are only tried near the digits of a text.
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
   conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
@@ -55,8 +55,6 @@ class Pattern:
     set_name: str
     language: str
     regex: re.Pattern[str]
-    max_age: int | None
-    """For patterns with an `age` group: the match counts only if the age is ≤ this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +184,7 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                 regex = re.compile(raw)
             except re.error as exc:
                 raise PackError(f"patterns.{set_name}: {raw!r}: {exc}") from None
-            has_age = "age" in regex.groupindex
-            max_age = 17 if has_age and set_name.startswith("minor") else (
-                120 if has_age else None)
-            patterns.append(Pattern(set_name, lang, regex, max_age))
+            patterns.append(Pattern(set_name, lang, regex))
     return lang, version, terms, patterns
 
 
