@@ -1,4 +1,4 @@
-"""Command line: `veilleur scan`, `veilleur --version`."""
+"""Command line: `veilleur scan`, `eval`, `hash`, `bank ...`, `--version`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,9 @@ from veilleur.detect.base import PolicyDataError
 from veilleur.ingest.discover import InputFile
 from veilleur.scan import ScanHooks, ScanResult, run_scan
 from veilleur.store.db import StoreError, database_url
+
+if TYPE_CHECKING:
+    from veilleur.store.banks import BankStore
 from veilleur.taxonomy import Category
 
 EXIT_OK = 0
@@ -172,6 +175,209 @@ def eval_(
     if json_out is not None:
         _write_atomic(json_out, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     raise typer.Exit(EXIT_FAILED if failing or result.problems else EXIT_OK)
+
+
+@app.command("hash")
+def hash_(
+    files: Annotated[list[Path], typer.Argument(help="Images or videos to hash.")],
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write the JSON list here ('-' for standard output).")] = None,
+) -> None:
+    """MD5, SHA-256 and PDQ (with quality) of each file; video files list sampled frames.
+
+    Exit 2 if some file could not be read or decoded (it gets an "error"; the others are
+    still hashed).
+    """
+    from veilleur.detect.media.hashing import hash_file
+
+    results = [hash_file(f, lookups=False) for f in files]
+    doc = [r.to_json() for r in results]
+    text = json.dumps(doc, indent=2) + "\n"
+    if json_out == "-":
+        sys.stdout.write(text)
+    elif json_out is not None:
+        _write_atomic(Path(json_out), text)
+    else:
+        table = Table(header_style="bold")
+        for col in ("file", "md5", "pdq", "quality", "error"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(r.file, r.md5 or "-", r.pdq.hex if r.pdq else (
+                f"{len(r.frames)} frames" if r.frames else "-"),
+                str(r.pdq.quality) if r.pdq else "-", r.error or "")
+        Console().print(table)
+    err = Console(stderr=True)
+    for r in results:
+        if r.error:
+            err.print(f"[red]error:[/] {r.file}: {r.error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT if any(r.error for r in results) else EXIT_OK)
+
+
+bank_app = typer.Typer(help="Hash banks: import, list, stats, disable.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+
+_DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
+
+
+def _bank_store(db: str | None, index_dir: Path | None) -> BankStore:
+    from veilleur.store.banks import BankStore, default_index_dir
+    from veilleur.store.db import connect
+
+    url = database_url(db)
+    try:
+        engine = connect(url)
+    except StoreError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    return BankStore(engine, index_dir or default_index_dir(url))
+
+
+@bank_app.command("import")
+def bank_import(
+    file: Annotated[Path, typer.Argument(help="Bank file: contracts CSV, ThreatExchange CSV, "
+                                         "StopNCII JSON or NCMEC XML.")],
+    name: Annotated[str | None, typer.Option(help="Bank to import into [default: file name]."
+                                             )] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="csv, threatexchange, stopncii or ncmec [default: detected].")] = None,
+    category: Annotated[str | None, typer.Option(
+        help="Category for entries without one (NCMEC: csam, StopNCII: ncii by default).")
+        ] = None,
+    allow: Annotated[bool, typer.Option(
+        "--allow", help="An allow-bank of known-benign hashes: matches suppress findings.")
+        ] = False,
+    threshold: Annotated[int | None, typer.Option(
+        help="PDQ match radius in bits for this bank (0-35) [default: 31].")] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the bank.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    index_dir: Annotated[Path | None, typer.Option(
+        help="PDQ index folder [default: beside the SQLite file, or $VEILLEUR_INDEX_DIR].")
+        ] = None,
+) -> None:
+    """Import a bank file; entries the source withdrew are disabled; past media re-checked."""
+    from veilleur.decide.policy import load_policy
+    from veilleur.detect.base import POLICY_DIR
+    from veilleur.detect.media.banks import read_bank_file
+    from veilleur.ingest.problems import ProblemLog
+    from veilleur.store.banks import BankError
+
+    err = Console(stderr=True)
+    out = Console()
+    cat = None
+    if category is not None:
+        try:
+            cat = Category(category.lower())
+        except ValueError:
+            err.print(f"[red]error:[/] unknown category {category!r} "
+                      f"({', '.join(c.value for c in Category)})", highlight=False)
+            raise typer.Exit(EXIT_FAILED) from None
+    problems = ProblemLog()
+    parsed = read_bank_file(file, problems, format=format, category=cat)
+    for problem in problems:
+        err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    if parsed is None:
+        raise typer.Exit(EXIT_FAILED)
+    store = _bank_store(db, index_dir)
+    try:
+        report = store.import_entries(
+            name or file.stem, parsed, kind="allow" if allow else "deny", category=cat,
+            pdq_threshold=threshold, note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
+    except BankError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    verb = "created" if report.created else "updated"
+    out.print(f"bank '{report.bank}' {verb} ({parsed.format}): {report.read:,} entries read, "
+              f"{report.added:,} added, {report.already_present:,} already present, "
+              f"{report.removed:,} disabled (withdrawn or deleted at source)", highlight=False)
+    for kind, n in sorted(report.skipped_types.items()):
+        out.print(f"  skipped {n:,} {kind} hashes (type not matched by this engine)",
+                  highlight=False)
+    out.print(f"retroactive check: {report.retro_media_checked:,} stored media re-checked, "
+              f"{len(report.retro_matches):,} past items matched", highlight=False)
+    for rm in report.retro_matches[:20]:
+        out.print(f"  attachment {rm.attachment_id} ({rm.filename or '-'}) in message "
+                  f"{rm.message_id or '-'}: {rm.match.signal_type} distance "
+                  f"{rm.match.distance}, entry #{rm.match.entry.id}", highlight=False)
+    raise typer.Exit(EXIT_BAD_INPUT if problems else EXIT_OK)
+
+
+@bank_app.command("list")
+def bank_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+              index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
+              ) -> None:
+    """Every bank with its kind, category, source, radius and entry counts."""
+    store = _bank_store(db, index_dir)
+    table = Table(title="Hash banks", header_style="bold")
+    for col in ("name", "kind", "category", "source", "radius", "state", "pdq", "md5",
+                "sha256", "disabled", "last change"):
+        table.add_column(col, justify="right" if col in ("pdq", "md5", "sha256", "disabled",
+                                                         "radius") else "left")
+    for b in store.list_banks():
+        table.add_row(b.name, b.kind, b.category or "-", b.source, str(b.pdq_threshold),
+                      "enabled" if b.enabled else "DISABLED", f"{b.entries.get('pdq', 0):,}",
+                      f"{b.entries.get('md5', 0):,}", f"{b.entries.get('sha256', 0):,}",
+                      f"{b.disabled:,}",
+                      b.last_change.strftime("%Y-%m-%d %H:%M") if b.last_change else "-")
+    Console().print(table)
+
+
+@bank_app.command("stats")
+def bank_stats(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+               index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")
+                                    ] = None,
+               json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+               ) -> None:
+    """Totals across banks and the state of the PDQ index."""
+    store = _bank_store(db, index_dir)
+    banks = store.list_banks()
+    index = store.index()
+    doc: dict[str, Any] = {
+        "banks": len(banks),
+        "enabled_banks": sum(1 for b in banks if b.enabled),
+        "entries": {k: sum(b.entries.get(k, 0) for b in banks) for k in ("pdq", "md5",
+                                                                          "sha256")},
+        "disabled_entries": sum(b.disabled for b in banks),
+        "pdq_index": {"hashes": len(index), "enabled": index.enabled_count(),
+                      "bytes": index.nbytes(), "folder": str(store.index_dir)},
+        "matches": store.match_counts(),
+    }
+    if json_out:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    table = Table(title="Bank statistics", show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("banks (enabled)", f"{doc['banks']} ({doc['enabled_banks']})")
+    for k, v in doc["entries"].items():
+        table.add_row(f"enabled {k} entries", f"{v:,}")
+    table.add_row("disabled entries", f"{doc['disabled_entries']:,}")
+    table.add_row("PDQ index hashes (enabled)", f"{len(index):,} ({index.enabled_count():,})")
+    table.add_row("PDQ index memory", f"{index.nbytes() / 1e6:,.1f} MB")
+    for via, n in doc["matches"].items():
+        table.add_row(f"media matched ({via})", f"{n:,}")
+    Console().print(table)
+
+
+@bank_app.command("disable")
+def bank_disable(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    entry: Annotated[list[str] | None, typer.Option(
+        "--entry", help="Disable only this hash value (repeatable).")] = None,
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead.")] = False,
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
+) -> None:
+    """Stop a bank (or some entries) from matching; logged, reversible with --enable."""
+    from veilleur.store.banks import BankError
+
+    store = _bank_store(db, index_dir)
+    try:
+        n = store.set_enabled(name, enable, entry or ())
+    except BankError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    what = f"{n} entr{'y' if n == 1 else 'ies'}" if entry else f"bank '{name}'"
+    Console().print(f"{'enabled' if enable else 'disabled'} {what}", highlight=False)
 
 
 def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: Path | None

@@ -78,6 +78,8 @@ class Engine:
             self.store.add(event)
         if not signals:
             return []
+        if self.store is not None:
+            self.store.add_signals(signals)
         self.stats.signals += len(signals)
         return self.book.add(signals)
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from veilleur.taxonomy import Target
+
+if TYPE_CHECKING:
+    from veilleur.detect.media.hashing import MediaHashes
 
 
 class AgeBand(StrEnum):
@@ -90,6 +93,9 @@ class Attachment:
     md5: str | None = None
     sha256: str | None = None
     media_error: str | None = None
+    media: MediaHashes | None = field(default=None, compare=False, repr=False,
+                                      metadata={"transient": True})
+    """Every hash of the file (PDQ and its lookup variants too), computed once at ingest."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,14 @@ from veilleur import __version__
 from veilleur.decide.policy import Finding
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import HashBank, load_bank_csv
+from veilleur.detect.media.matcher import combine, matcher_from_banks
 from veilleur.engine import Engine
 from veilleur.events import Event
 from veilleur.ingest.discover import InputFile, discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
 from veilleur.state import Directory
+from veilleur.store.banks import BankStore, default_index_dir
 from veilleur.store.db import connect
 from veilleur.store.models import ScanRow
 from veilleur.store.writer import StoreWriter
@@ -70,15 +72,23 @@ def run_scan(
     settings: DetectorSettings | None = None,
     hooks: ScanHooks | None = None,
     batch_size: int = 5000,
+    index_dir: Path | None = None,
 ) -> ScanResult:
+    """Scan inputs against the stored banks (if a database is given) and `bank_paths`."""
     hooks = hooks or ScanHooks()
     problems = ProblemLog()
     banks = [b for p in bank_paths if (b := load_bank_csv(p, problems)) is not None]
     settings = settings or DetectorSettings()
-    settings = replace(settings, banks=(*settings.banks, *banks))
 
     db = connect(db_url) if db_url is not None else None
     writer = StoreWriter(db, batch_size=batch_size) if db is not None else None
+    stored = None
+    if db is not None and db_url is not None:
+        folder = index_dir or (default_index_dir(db_url) if db_url != "sqlite://" else None)
+        stored = BankStore(db, folder).matcher()
+    matcher = combine([m for m in (settings.matcher, stored, matcher_from_banks(banks))
+                       if m is not None])
+    settings = replace(settings, matcher=matcher)
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine",

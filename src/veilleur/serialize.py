@@ -15,7 +15,8 @@ def to_plain(value: Any) -> Any:
         return {
             f.name: to_plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.name != "source"
+            # `source` is provenance, `transient` fields are derived data (e.g. media hashes)
+            if f.name != "source" and not f.metadata.get("transient")
         }
     if isinstance(value, Enum):
         return value.value

@@ -164,7 +164,7 @@ def test_bank_matches_local_media(exports: Path, tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     hit = next(f for f in doc["findings"] if f["target"]["kind"] == "attachment")
     assert hit["target"]["id"] == "4001" and hit["category"] == "csam" and hit["score"] == 1.0
-    assert hit["detectors"] == ["media.hash_exact"]
+    assert hit["detectors"] == ["media.hash"]
     assert hit["context"]["message_id"] == "401"
 
 

@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from veilleur.detect.media.banks import load_bank_csv
-from veilleur.detect.media.exact import ExactHashDetector
+from veilleur.detect.media.detector import HashMatchDetector
+from veilleur.detect.media.hashing import MediaHashes
+from veilleur.detect.media.matcher import matcher_from_banks
 from veilleur.events import Attachment, Message, MessagePosted
 from veilleur.ingest.problems import ProblemLog
 from veilleur.state import Directory, MemoryState
@@ -35,11 +37,12 @@ def test_load_valid_rows_and_report_bad_ones(tmp_path: Path) -> None:
     assert bank is not None and bank.name == "bank"
     assert [(e.signal_type, e.category) for e in bank.entries] == [
         ("sha256", Category.CSAM), ("md5", Category.NCII), ("pdq", Category.CSAM)]
-    assert bank.entries[0].metadata == {"source": "test", "note": "listed"}
+    assert bank.entries[0].metadata == {"source": "test"}
+    assert bank.entries[0].note == "listed"
     assert bank.entries[1].signal == MD5  # normalised to lowercase
     text = [str(p) for p in problems]
     assert len(text) == 3
-    assert "line 5" in text[0] and "unknown signal_type 'sha1'" in text[0]
+    assert "line 5" in text[0] and "unknown signal type 'sha1'" in text[0]
     assert "line 6" in text[1] and "md5 signal must be 32 hex characters" in text[1]
     assert "line 7" in text[2] and "unknown category 'spam'" in text[2]
 
@@ -51,14 +54,14 @@ def test_missing_columns_is_fatal(tmp_path: Path) -> None:
     assert p.fatal and "missing column(s) signal_type, signal, category" in p.problem
 
 
-def test_exact_detector_matches_sha256_and_md5(tmp_path: Path) -> None:
+def test_detector_matches_sha256_and_md5(tmp_path: Path) -> None:
     bank = load_bank_csv(bank_file(tmp_path, (
         f"signal_type,signal,category\nsha256,{SHA},csam\nmd5,{MD5},ncii\n")), ProblemLog())
     assert bank is not None
-    detector = ExactHashDetector([bank])
+    detector = HashMatchDetector(matcher_from_banks([bank]))
     msg = Message(id="m", channel_id="c", guild_id="g", author_id="u", content="", attachments=(
-        Attachment(id="a1", sha256=SHA, md5="0" * 32),
-        Attachment(id="a2", md5=MD5),
+        Attachment(id="a1", media=MediaHashes("a1", sha256=SHA, md5="0" * 32)),
+        Attachment(id="a2", media=MediaHashes("a2", md5=MD5)),
         Attachment(id="a3", url="https://example.org/x.png"),
     ))
     event = MessagePosted(ts=datetime(2026, 1, 1, tzinfo=UTC), message=msg)

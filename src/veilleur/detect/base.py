@@ -12,7 +12,7 @@ from veilleur.events import Channel, Event, Guild, User
 from veilleur.taxonomy import Category, Target
 
 if TYPE_CHECKING:
-    from veilleur.detect.media.banks import HashBank
+    from veilleur.detect.media.matcher import BankMatcher
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
@@ -71,6 +71,7 @@ class DetectorSettings:
     """What a deployment hands its detectors: where the policy data lives, which banks."""
 
     policy_dir: Path = POLICY_DIR
-    banks: tuple[HashBank, ...] = ()
+    matcher: BankMatcher | None = None
+    """The hash banks to match attachments against (stored banks and `--bank` files)."""
     semantic: bool = True
     """Use the semantic layer on borderline messages (when its encoder is installed)."""

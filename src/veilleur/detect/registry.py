@@ -50,12 +50,12 @@ class DetectorRegistry:
 
 
 def default_registry(*, plugins: bool = True) -> DetectorRegistry:
-    from veilleur.detect.media.exact import ExactHashDetector
+    from veilleur.detect.media.detector import HashMatchDetector
     from veilleur.detect.text.detector import TextDetector
 
     registry = DetectorRegistry()
     registry.register(TextDetector.id, TextDetector.from_settings)
-    registry.register(ExactHashDetector.id, ExactHashDetector.from_settings)
+    registry.register(HashMatchDetector.id, HashMatchDetector.from_settings)
     if plugins:
         registry.load_plugins()
     return registry

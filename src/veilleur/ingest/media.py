@@ -6,26 +6,18 @@ abuse material is not ours to do). Digests are always of the file bytes, never o
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path, PureWindowsPath
 from urllib.parse import unquote
 
+from veilleur.detect.media.decode import Limits
+from veilleur.detect.media.hashing import MediaHashes, hash_file
 from veilleur.events import Attachment, Event, MessagePosted
 from veilleur.ingest.problems import ProblemLog
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class MediaDigest:
-    path: str
-    size: int
-    md5: str
-    sha256: str
 
 
 def is_remote(ref: str) -> bool:
@@ -52,31 +44,29 @@ def resolve_local(ref: str, base_dir: Path) -> Path | None:
     return None
 
 
-def hash_file(path: Path) -> MediaDigest:
-    md5 = hashlib.md5(usedforsecurity=False)
-    sha = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return MediaDigest(path=str(path), size=size, md5=md5.hexdigest(), sha256=sha.hexdigest())
-
-
 def guess_content_type(name: str | None) -> str | None:
     if not name:
         return None
     return mimetypes.guess_type(name.replace("\\", "/"))[0]
 
 
-class MediaReader:
-    """Turns attachment references into `Attachment`s, hashing each local file once per run."""
+_MEDIA_TYPES = ("image/", "video/")
 
-    def __init__(self) -> None:
-        self._cache: dict[Path, MediaDigest | str] = {}
+
+class MediaReader:
+    """Turns attachment references into `Attachment`s, hashing each local file once per run.
+
+    Hashing reads the bytes (MD5, SHA-256) and decodes pictures and videos (PDQ and the
+    lookup variants). A file that should be a picture or video but cannot be decoded is
+    reported; other files (a PDF, an archive) simply have no PDQ.
+    """
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._cache: dict[Path, MediaHashes] = {}
+        self.limits = limits or Limits()
         self.local_files = 0
         self.remote_refs = 0
+        self.decoded = 0
 
     def attachment(
         self,
@@ -99,20 +89,30 @@ class MediaReader:
         if path is None:
             return replace(base, media_error=f"media file not found: {ref}")
         self.local_files += 1
-        digest = self._digest(path)
-        if isinstance(digest, str):
-            return replace(base, path=str(path), media_error=digest)
-        return replace(base, path=str(path), size=digest.size, md5=digest.md5,
-                       sha256=digest.sha256)
+        hashes = self._hashes(path)
+        if hashes.md5 is None:
+            return replace(base, path=str(path), media_error=f"media file unreadable: {path}: "
+                           f"{hashes.error}")
+        error = None
+        if hashes.error is not None and self._should_decode(base, hashes):
+            error = f"media file {path}: {hashes.error}"
+        return replace(base, path=str(path), size=hashes.size or base.size, md5=hashes.md5,
+                       sha256=hashes.sha256, media=hashes, media_error=error)
 
-    def _digest(self, path: Path) -> MediaDigest | str:
+    def _hashes(self, path: Path) -> MediaHashes:
         key = path.resolve()
         if key not in self._cache:
-            try:
-                self._cache[key] = hash_file(path)
-            except OSError as exc:
-                self._cache[key] = f"media file unreadable: {path}: {exc.strerror or exc}"
+            self._cache[key] = hash_file(path, self.limits)
+            if self._cache[key].kind is not None:
+                self.decoded += 1
         return self._cache[key]
+
+    @staticmethod
+    def _should_decode(att: Attachment, hashes: MediaHashes) -> bool:
+        """Whether a decoding failure is news: the file claims to be a picture or video."""
+        if att.content_type and att.content_type.startswith(_MEDIA_TYPES):
+            return True
+        return "unknown format" not in (hashes.error or "")
 
 
 def report_media_errors(event: Event, problems: ProblemLog, where: str | None = None) -> None:

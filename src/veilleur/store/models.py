@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(64)
@@ -120,3 +130,94 @@ class ScanRow(Base):
     veilleur_version: Mapped[str] = mapped_column(String(32))
     inputs: Mapped[dict[str, Any]]
     summary: Mapped[dict[str, Any]]
+
+
+class BankRow(Base):
+    """A named hash bank: where its hashes come from, what they mean, how close counts."""
+
+    __tablename__ = "banks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    """'deny' (matches are findings) or 'allow' (known-benign: matches suppress findings)."""
+    category: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    pdq_threshold: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class BankEntryRow(Base):
+    __tablename__ = "bank_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bank_id: Mapped[int] = mapped_column(Integer, ForeignKey("banks.id"))
+    signal_type: Mapped[str] = mapped_column(String(8))
+    signal: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(16))
+    added_at: Mapped[datetime]
+    """When the source added it (or, without that, when it was imported)."""
+    imported_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    meta: Mapped[dict[str, Any]]
+
+    __table_args__ = (
+        Index("ux_bank_entries_signal", "bank_id", "signal_type", "signal", unique=True),
+        Index("ix_bank_entries_lookup", "signal_type", "signal"),
+    )
+
+
+class BankEventRow(Base):
+    """Every change to banks (imports, disabling, removals at source), in order.
+
+    The PDQ index replays this log to catch up with the database instead of being rebuilt.
+    """
+
+    __tablename__ = "bank_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    bank_id: Mapped[int] = mapped_column(Integer, ForeignKey("banks.id"))
+    entry_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]]
+
+
+class MediaHashRow(Base):
+    """The hashes of an attachment the engine has seen (never the media itself)."""
+
+    __tablename__ = "media_hashes"
+    attachment_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(ID)
+    channel_id: Mapped[str | None] = mapped_column(ID)
+    guild_id: Mapped[str | None] = mapped_column(ID)
+    author_id: Mapped[str | None] = mapped_column(ID)
+    filename: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(8))
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    lookups: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The PDQ hashes worth looking up (orientations, trimmed, frames), 32 bytes each."""
+    detail: Mapped[dict[str, Any]]
+    """`labels` of the lookups (which orientation, which frame) and video `frames`."""
+    error: Mapped[str | None] = mapped_column(Text)
+    hashed_at: Mapped[datetime]
+
+
+class MediaMatchRow(Base):
+    __tablename__ = "media_matches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    attachment_id: Mapped[str] = mapped_column(ID, index=True)
+    entry_id: Mapped[int] = mapped_column(Integer, ForeignKey("bank_entries.id"))
+    signal_type: Mapped[str] = mapped_column(String(8))
+    distance: Mapped[int] = mapped_column(Integer)
+    via: Mapped[str] = mapped_column(String(16))
+    """'scan' (matched when seen) or 'retroactive' (matched when the bank learnt the hash)."""
+    matched_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ux_media_matches", "attachment_id", "entry_id", unique=True),
+    )

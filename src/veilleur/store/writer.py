@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from veilleur.decide.policy import Finding
+from veilleur.detect.base import Signal
 from veilleur.events import ChannelCreated as ChannelEvent
 from veilleur.events import (
     Event,
@@ -34,6 +35,8 @@ from veilleur.store.models import (
     EventRow,
     FindingRow,
     GuildRow,
+    MediaHashRow,
+    MediaMatchRow,
     MessageRow,
     UserRow,
 )
@@ -45,6 +48,8 @@ _MESSAGES: Table = MessageRow.__table__  # type: ignore[assignment]
 _ATTACHMENTS: Table = AttachmentRow.__table__  # type: ignore[assignment]
 _EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
 _FINDINGS: Table = FindingRow.__table__  # type: ignore[assignment]
+_MEDIA: Table = MediaHashRow.__table__  # type: ignore[assignment]
+_MATCHES: Table = MediaMatchRow.__table__  # type: ignore[assignment]
 
 # How each table takes a row it already has. "merge": each column takes the newest value unless
 # that value is null (entities: a partial update or an older export blanks nothing). "first":
@@ -55,7 +60,9 @@ _MODES: list[tuple[Table, tuple[str, ...], str]] = [
     (_USERS, ("id",), "merge"),
     (_MESSAGES, ("id",), "first"),
     (_ATTACHMENTS, ("id",), "merge"),
+    (_MEDIA, ("attachment_id",), "merge"),
     (_EVENTS, ("dedup_key",), "first"),
+    (_MATCHES, ("attachment_id", "entry_id"), "first"),
 ]
 _MERGED = {t.name for t, _, mode in _MODES if mode == "merge"}
 
@@ -107,6 +114,20 @@ class StoreWriter:
                 "local_path": a.path, "content_type": a.content_type, "size": a.size,
                 "md5": a.md5, "sha256": a.sha256,
             })
+            if a.media is not None:
+                h = a.media
+                self._put(_MEDIA, a.id, {
+                    "attachment_id": a.id, "message_id": m.id, "channel_id": m.channel_id,
+                    "guild_id": m.guild_id, "author_id": m.author_id, "filename": a.filename,
+                    "kind": h.kind, "md5": h.md5, "sha256": h.sha256,
+                    "pdq": h.pdq.hex if h.pdq else None,
+                    "pdq_quality": h.pdq.quality if h.pdq else None,
+                    "lookups": b"".join(h.lookups) or None,
+                    "detail": {"labels": list(h.lookup_labels),
+                               "frames": [{"t": f.t, "pdq": f.pdq.hex,
+                                           "pdq_quality": f.pdq.quality} for f in h.frames]},
+                    "error": h.error, "hashed_at": datetime.now(UTC),
+                })
         if event.author is not None:
             self._user(event.author)
 
@@ -143,20 +164,38 @@ class StoreWriter:
         self._deletions.clear()
         self._pending = 0
 
+    def add_signals(self, signals: Iterable[Signal]) -> None:
+        """Record bank matches as they are made (retroactive matching skips them later)."""
+        for s in signals:
+            entry = s.context.get("entry_id")
+            if s.detector != "media.hash" or entry is None or int(entry) < 0:
+                continue  # negative ids are banks read from a file for one run
+            key = (s.target.id, int(entry))
+            self._put(_MATCHES, key, {
+                "attachment_id": s.target.id, "entry_id": int(entry),
+                "signal_type": s.context.get("match") or "", "distance":
+                int(s.context.get("distance") or 0), "via": "scan", "matched_at": datetime.now(UTC),
+            })
+
     def save_findings(self, findings: Iterable[Finding], policy_version: str) -> None:
-        now = datetime.now(UTC)
-        rows = [{
-            "target_kind": f.target.kind.value, "target_id": f.target.id,
-            "category": f.category.value, "score": f.score, "detectors": list(f.detectors),
-            "evidence": f.evidence, "context": dict(f.context), "policy_version": policy_version,
-            "first_seen": now, "last_seen": now,
-        } for f in findings]
-        if not rows:
-            return
-        with self.engine.begin() as conn:
-            _upsert(conn, _FINDINGS, rows, ("target_kind", "target_id", "category"),
-                    ("score", "detectors", "evidence", "context", "policy_version", "last_seen"),
-                    ())
+        save_findings(self.engine, findings, policy_version)
+
+
+def save_findings(engine: Engine, findings: Iterable[Finding], policy_version: str) -> None:
+    """Upsert findings by (target, category): a later run updates, never duplicates."""
+    now = datetime.now(UTC)
+    rows = [{
+        "target_kind": f.target.kind.value, "target_id": f.target.id,
+        "category": f.category.value, "score": f.score, "detectors": list(f.detectors),
+        "evidence": f.evidence, "context": dict(f.context), "policy_version": policy_version,
+        "first_seen": now, "last_seen": now,
+    } for f in findings]
+    if not rows:
+        return
+    with engine.begin() as conn:
+        _upsert(conn, _FINDINGS, rows, ("target_kind", "target_id", "category"),
+                ("score", "detectors", "evidence", "context", "policy_version", "last_seen"),
+                ())
 
 
 def _upsert(

@@ -1,0 +1,193 @@
+"""Matching one file's hashes against banks: exact digests, PDQ within each bank's radius.
+
+Allow-banks (known-benign memes, logos) win: a file that matches one has its deny matches
+suppressed, and the suppression is reported so a reviewer can see it happened.
+
+A `BankMatcher` is built by whoever owns the storage (the database-backed bank store, or
+`scan --bank` for a file read on the fly) and handed to the detector; it does no I/O itself
+except through the `resolve` callable it was given, used only when something matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from veilleur.detect.media.banks import HashBank
+from veilleur.detect.media.hashing import MediaHashes
+from veilleur.detect.media.index import PdqIndex
+from veilleur.taxonomy import Category
+
+
+@dataclass(frozen=True, slots=True)
+class BankInfo:
+    id: int
+    name: str
+    allow: bool = False
+    pdq_threshold: int = 31
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EntryInfo:
+    id: int
+    bank: BankInfo
+    signal_type: str
+    signal: str
+    category: Category
+    note: str | None = None
+    source_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    entry: EntryInfo
+    signal_type: str
+    """How it matched: 'md5', 'sha256' or 'pdq'."""
+    distance: int
+    variant: str
+    """Which form of the file matched ('file bytes', 'original', 'mirrored', ...)."""
+
+
+@dataclass
+class MatchResult:
+    matches: list[Match] = field(default_factory=list)
+    suppressed: list[Match] = field(default_factory=list)
+    """Deny matches cancelled because the file is also in an allow-bank."""
+    allowed_by: list[Match] = field(default_factory=list)
+
+
+Resolver = Callable[[Sequence[int]], Mapping[int, EntryInfo]]
+
+
+class BankMatcher:
+    def __init__(
+        self,
+        banks: Mapping[int, BankInfo],
+        *,
+        exact: Mapping[tuple[str, str], Sequence[int]] | None = None,
+        pdq: PdqIndex | None = None,
+        resolve: Resolver,
+    ) -> None:
+        self.banks = dict(banks)
+        self._exact = exact or {}
+        self._pdq = pdq
+        self._resolve = resolve
+        thresholds = [b.pdq_threshold for b in self.banks.values() if b.enabled]
+        self._radius = max(thresholds, default=31)
+
+    @property
+    def empty(self) -> bool:
+        return not self._exact and (self._pdq is None or not len(self._pdq))
+
+    def match(self, media: MediaHashes) -> MatchResult:
+        found: list[tuple[int, str, int, str]] = []  # entry id, how, distance, variant
+        for kind, digest in (("md5", media.md5), ("sha256", media.sha256)):
+            if digest:
+                found.extend((eid, kind, 0, "file bytes")
+                             for eid in self._exact.get((kind, digest), ()))
+        if self._pdq is not None and len(self._pdq) and media.lookups and media.matchable:
+            for hit in self._pdq.search(list(media.lookups), self._radius):
+                bank = self.banks.get(self._pdq.group(hit.slot))
+                if bank is None or not bank.enabled or hit.distance > bank.pdq_threshold:
+                    continue
+                found.append((self._entry_id(hit.slot), "pdq", hit.distance,
+                              media.lookup_labels[hit.query]
+                              if hit.query < len(media.lookup_labels) else "variant"))
+        if not found:
+            return MatchResult()
+        entries = self._resolve(sorted({f[0] for f in found}))
+        best: dict[int, Match] = {}
+        for eid, how, d, variant in found:
+            entry = entries.get(eid)
+            if entry is None or not entry.bank.enabled:
+                continue
+            m = Match(entry, how, d, variant)
+            if eid not in best or d < best[eid].distance:
+                best[eid] = m
+        result = MatchResult()
+        allowed = [m for m in best.values() if m.entry.bank.allow]
+        denied = sorted((m for m in best.values() if not m.entry.bank.allow),
+                        key=lambda m: (m.distance, m.entry.id))
+        if allowed:
+            result.allowed_by = allowed
+            result.suppressed = denied
+        else:
+            result.matches = denied
+        return result
+
+    def _entry_id(self, slot: int) -> int:
+        assert self._pdq is not None
+        return self._pdq.ref(slot)
+
+
+def combine(matchers: Sequence[BankMatcher]) -> BankMatcher | None:
+    """One matcher over several (stored banks and files loaded for one run)."""
+    live = [m for m in matchers if not m.empty]
+    if not live:
+        return None
+    if len(live) == 1:
+        return live[0]
+    return _Combined(live)
+
+
+class _Combined(BankMatcher):
+    def __init__(self, parts: Sequence[BankMatcher]) -> None:
+        self._parts = list(parts)
+        self.banks = {}
+        for p in parts:
+            self.banks.update(p.banks)
+
+    @property
+    def empty(self) -> bool:
+        return all(p.empty for p in self._parts)
+
+    def match(self, media: MediaHashes) -> MatchResult:
+        results = [p.match(media) for p in self._parts]
+        allowed = [m for r in results for m in r.allowed_by]
+        denied = [m for r in results for m in (*r.matches, *r.suppressed)]
+        if allowed:
+            return MatchResult(suppressed=denied, allowed_by=allowed)
+        return MatchResult(matches=denied)
+
+
+def matcher_from_banks(banks: Sequence[HashBank], *, first_bank_id: int = 60000
+                       ) -> BankMatcher | None:
+    """A matcher over banks read from files for one run (nothing stored).
+
+    Bank numbers start high so they never collide with stored banks' in a combined matcher.
+    """
+    infos: dict[int, BankInfo] = {}
+    entries: dict[int, EntryInfo] = {}
+    exact: dict[tuple[str, str], list[int]] = {}
+    index = PdqIndex()
+    eid = 0
+    for offset, bank in enumerate(banks):
+        info = BankInfo(first_bank_id + offset, bank.name, bank.allow, bank.pdq_threshold)
+        infos[info.id] = info
+        pdq_hashes: list[bytes] = []
+        pdq_refs: list[int] = []
+        for e in bank.entries:
+            if not e.enabled:
+                continue
+            eid -= 1  # negative ids: never a database row
+            entries[eid] = EntryInfo(eid, info, e.signal_type, e.signal, e.category, e.note,
+                                     e.source_id)
+            if e.signal_type == "pdq":
+                pdq_hashes.append(bytes.fromhex(e.signal))
+                pdq_refs.append(-eid)
+            else:
+                exact.setdefault((e.signal_type, e.signal), []).append(eid)
+        if pdq_hashes:
+            index.add(pdq_hashes, group=info.id, refs=pdq_refs, sort=False)
+    index.compact()
+    matcher = _FileMatcher(infos, exact=exact, pdq=index if len(index) else None,
+                           resolve=lambda ids: {i: entries[i] for i in ids if i in entries})
+    return None if matcher.empty else matcher
+
+
+class _FileMatcher(BankMatcher):
+    """Index refs are unsigned, so file entries (negative ids) are stored negated."""
+
+    def _entry_id(self, slot: int) -> int:
+        return -super()._entry_id(slot)

@@ -1,0 +1,476 @@
+"""Stored hash banks: import, list, disable; the PDQ index kept in step; retroactive matching.
+
+The database is the record (banks, entries, and a log of every change); the PDQ index on
+disk is a fast copy of the PDQ entries that catches up by replaying that log, so importing or
+disabling never needs a rebuild, and a lost index is rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from veilleur.decide.policy import Finding, FindingBook, Policy
+from veilleur.detect.base import Signal
+from veilleur.detect.media.banks import BankEntry, ParsedBank
+from veilleur.detect.media.detector import HashMatchDetector, match_signals
+from veilleur.detect.media.hashing import MediaHashes
+from veilleur.detect.media.index import IndexLoadError, PdqIndex
+from veilleur.detect.media.matcher import BankInfo, BankMatcher, EntryInfo, Match
+from veilleur.detect.media.pdq import PdqHash
+from veilleur.events import Attachment, Message
+from veilleur.store.models import (
+    BankEntryRow,
+    BankEventRow,
+    BankRow,
+    MediaHashRow,
+    MediaMatchRow,
+)
+from veilleur.taxonomy import Category
+
+_BATCH = 5000
+_BANKS: Table = BankRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = BankEventRow.__table__  # type: ignore[assignment]
+
+
+class BankError(ValueError):
+    """A bank operation that cannot be done (unknown bank, conflicting settings)."""
+
+
+@dataclass
+class ImportReport:
+    bank: str
+    created: bool
+    read: int = 0
+    added: int = 0
+    already_present: int = 0
+    removed: int = 0
+    """Entries the source withdrew or deleted, now disabled here."""
+    skipped_types: Counter[str] = field(default_factory=Counter)
+    retro_media_checked: int = 0
+    retro_matches: list[RetroMatch] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RetroMatch:
+    attachment_id: str
+    message_id: str | None
+    filename: str | None
+    match: Match
+
+
+@dataclass(frozen=True, slots=True)
+class BankSummary:
+    name: str
+    kind: str
+    category: str | None
+    source: str
+    pdq_threshold: int
+    enabled: bool
+    created_at: datetime
+    note: str | None
+    entries: dict[str, int]
+    """Enabled entries per signal type."""
+    disabled: int
+    last_change: datetime | None
+
+
+def default_index_dir(db_url: str) -> Path:
+    """Beside a SQLite file; for a server database, `$VEILLEUR_INDEX_DIR` or the cwd."""
+    env = os.environ.get("VEILLEUR_INDEX_DIR")
+    if env:
+        return Path(env)
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url.removeprefix("sqlite:///") + ".pdq-index")
+    return Path("veilleur.pdq-index")
+
+
+class BankStore:
+    def __init__(self, db: Engine, index_dir: Path | None) -> None:
+        self.db = db
+        self.index_dir = index_dir
+        self._index: PdqIndex | None = None
+
+    # -- banks -----------------------------------------------------------------------------
+
+    def _bank(self, name: str) -> BankRow:
+        with self.db.connect() as conn:
+            row = conn.execute(select(BankRow).where(BankRow.name == name)).first()
+        if row is None:
+            known = ", ".join(b.name for b in self.list_banks()) or "none yet"
+            raise BankError(f"no bank named {name!r} (banks: {known})")
+        bank: BankRow = row[0]
+        return bank
+
+    def ensure_bank(self, name: str, *, kind: str = "deny", category: Category | None = None,
+                    source: str = "csv", pdq_threshold: int | None = None,
+                    note: str | None = None) -> tuple[int, bool]:
+        """(bank id, created). Settings given for an existing bank must agree with it."""
+        if kind not in ("deny", "allow"):
+            raise BankError(f"bank kind must be 'deny' or 'allow', not {kind!r}")
+        if pdq_threshold is not None and not 0 <= pdq_threshold <= 35:
+            raise BankError("PDQ threshold must be between 0 and 35 bits")
+        now = datetime.now(UTC)
+        with self.db.begin() as conn:
+            existing = conn.execute(select(BankRow.id, BankRow.kind, BankRow.pdq_threshold)
+                                    .where(BankRow.name == name)).first()
+            if existing is not None:
+                if existing.kind != kind:
+                    raise BankError(f"bank {name!r} is a {existing.kind} bank; import into "
+                                    f"another bank to use it as {kind}")
+                if pdq_threshold is not None and pdq_threshold != existing.pdq_threshold:
+                    conn.execute(update(BankRow).where(BankRow.id == existing.id)
+                                 .values(pdq_threshold=pdq_threshold))
+                    _log(conn, existing.id, None, "threshold", {"pdq_threshold": pdq_threshold})
+                return int(existing.id), False
+            inserted = conn.execute(_BANKS.insert().values(
+                name=name, kind=kind, category=category.value if category else None,
+                source=source, pdq_threshold=31 if pdq_threshold is None else pdq_threshold,
+                enabled=True, created_at=now, note=note)).inserted_primary_key
+            assert inserted is not None
+            bank_id = int(inserted[0])
+            if bank_id > 0xFFFF:
+                raise BankError("too many banks (the PDQ index numbers banks in 16 bits)")
+            _log(conn, bank_id, None, "created", {"kind": kind, "source": source})
+        return int(bank_id), True
+
+    def list_banks(self) -> list[BankSummary]:
+        with self.db.connect() as conn:
+            banks = conn.execute(select(BankRow).order_by(BankRow.name)).scalars().all()
+            counts = conn.execute(
+                select(BankEntryRow.bank_id, BankEntryRow.signal_type, BankEntryRow.enabled,
+                       func.count()).group_by(BankEntryRow.bank_id, BankEntryRow.signal_type,
+                                              BankEntryRow.enabled)).all()
+            changes = dict(conn.execute(select(BankEventRow.bank_id, func.max(BankEventRow.at))
+                                        .group_by(BankEventRow.bank_id)).all())
+        out = []
+        for b in banks:
+            entries: dict[str, int] = {}
+            disabled = 0
+            for bank_id, kind, enabled, n in counts:
+                if bank_id != b.id:
+                    continue
+                if enabled:
+                    entries[kind] = entries.get(kind, 0) + n
+                else:
+                    disabled += n
+            out.append(BankSummary(b.name, b.kind, b.category, b.source, b.pdq_threshold,
+                                   b.enabled, b.created_at, b.note, entries, disabled,
+                                   changes.get(b.id)))
+        return out
+
+    def import_entries(self, name: str, parsed: ParsedBank, *, kind: str = "deny",
+                       category: Category | None = None, source: str | None = None,
+                       pdq_threshold: int | None = None, note: str | None = None,
+                       retroactive: bool = True, policy: Policy | None = None
+                       ) -> ImportReport:
+        """Store a parsed bank file; disable what the source removed; re-check past media."""
+        bank_id, created = self.ensure_bank(name, kind=kind, category=category,
+                                            source=source or parsed.format,
+                                            pdq_threshold=pdq_threshold, note=note)
+        report = ImportReport(name, created, read=len(parsed.entries),
+                              skipped_types=parsed.skipped_types)
+        now = datetime.now(UTC)
+        with self.db.connect() as conn:
+            before = conn.execute(select(func.max(BankEntryRow.id))).scalar() or 0
+        table = BankEntryRow.__table__
+        with self.db.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            for batch in _batches(parsed.entries, _BATCH):
+                rows = [_entry_row(bank_id, e, now) for e in batch]
+                stmt = dialect.insert(table).on_conflict_do_nothing(
+                    index_elements=["bank_id", "signal_type", "signal"])
+                conn.execute(stmt, rows)
+            new_ids = [r[0] for r in conn.execute(
+                select(BankEntryRow.id).where(BankEntryRow.bank_id == bank_id,
+                                              BankEntryRow.id > before)).all()]
+            report.added = len(new_ids)
+            report.already_present = report.read - report.added
+            for removal in parsed.removals:
+                hit = conn.execute(select(BankEntryRow.id, BankEntryRow.enabled).where(
+                    BankEntryRow.bank_id == bank_id,
+                    BankEntryRow.signal_type == removal.signal_type,
+                    BankEntryRow.signal == removal.signal)).first()
+                if hit is None or not hit.enabled:
+                    continue
+                conn.execute(update(BankEntryRow).where(BankEntryRow.id == hit.id)
+                             .values(enabled=False))
+                _log(conn, bank_id, hit.id, "disable", {"reason": removal.reason})
+                report.removed += 1
+            _log(conn, bank_id, None, "import", {
+                "read": report.read, "added": report.added, "removed": report.removed,
+                "format": parsed.format, "skipped_types": dict(parsed.skipped_types)})
+        self._sync_index()
+        if retroactive and new_ids and kind == "deny":
+            report.retro_media_checked, report.retro_matches = self.retro_match(new_ids)
+            if report.retro_matches and policy is not None:
+                self.record_retro_findings(report.retro_matches, policy)
+        return report
+
+    def set_enabled(self, name: str, enabled: bool, signals: Sequence[str] = ()) -> int:
+        """Disable (or re-enable) a whole bank, or some of its entries by hash value."""
+        bank = self._bank(name)
+        action = "enable" if enabled else "disable"
+        with self.db.begin() as conn:
+            if not signals:
+                conn.execute(update(BankRow).where(BankRow.id == bank.id)
+                             .values(enabled=enabled))
+                _log(conn, bank.id, None, f"bank_{action}", {})
+                changed = 1
+            else:
+                changed = 0
+                wanted = [s.strip().lower() for s in signals]
+                rows = conn.execute(select(BankEntryRow.id, BankEntryRow.enabled).where(
+                    BankEntryRow.bank_id == bank.id, BankEntryRow.signal.in_(wanted))).all()
+                found = {r.id for r in rows}
+                if len(found) < len(set(wanted)):
+                    missing = len(set(wanted)) - len(found)
+                    raise BankError(f"{missing} of the given hashes are not in bank {name!r}")
+                for r in rows:
+                    if r.enabled != enabled:
+                        conn.execute(update(BankEntryRow).where(BankEntryRow.id == r.id)
+                                     .values(enabled=enabled))
+                        _log(conn, bank.id, r.id, action, {"by": "operator"})
+                        changed += 1
+        self._sync_index()
+        return changed
+
+    # -- the index -------------------------------------------------------------------------
+
+    def index(self) -> PdqIndex:
+        if self._index is None:
+            self._sync_index()
+        assert self._index is not None
+        return self._index
+
+    def _sync_index(self) -> None:
+        """Bring the PDQ index up to the database: new entries, then logged toggles."""
+        index = self._index
+        if index is None and self.index_dir is not None and self.index_dir.exists():
+            try:
+                index = PdqIndex.load(self.index_dir)
+            except IndexLoadError:
+                index = None  # damaged or old: rebuilt below from the database
+        if index is None:
+            index = PdqIndex()
+            index.meta = {"entries_through": 0, "events_through": 0}
+        changed = False
+        through = int(index.meta.get("entries_through", 0))
+        with self.db.connect() as conn:
+            last_event = conn.execute(select(func.max(BankEventRow.id))).scalar() or 0
+            q = (select(BankEntryRow.id, BankEntryRow.bank_id, BankEntryRow.signal,
+                        BankEntryRow.enabled)
+                 .where(BankEntryRow.signal_type == "pdq", BankEntryRow.id > through)
+                 .order_by(BankEntryRow.id))
+            for rows in _chunks(conn.execute(q), 100_000):
+                for bank_id, group in _group_runs(rows):
+                    slots = index.add([bytes.fromhex(r.signal) for r in group], group=bank_id,
+                                      refs=[r.id for r in group], sort=False)
+                    off = [s for s, r in zip(slots, group, strict=True) if not r.enabled]
+                    index.set_enabled(off, False)
+                through = rows[-1].id
+                changed = True
+            events_through = int(index.meta.get("events_through", 0))
+            toggles = conn.execute(
+                select(BankEventRow.entry_id, BankEventRow.action)
+                .where(BankEventRow.id > events_through, BankEventRow.entry_id.is_not(None),
+                       BankEventRow.action.in_(("enable", "disable")))
+                .order_by(BankEventRow.id)).all()
+            if toggles:
+                refs = index.refs()
+                for entry_id, action in toggles:
+                    assert entry_id is not None  # selected for
+                    slot = int(np.searchsorted(refs, entry_id))
+                    if slot < len(refs) and refs[slot] == entry_id:
+                        index.set_enabled([slot], action == "enable")
+                changed = True
+        if last_event != int(index.meta.get("events_through", 0)):
+            changed = True
+        index.compact()
+        index.meta = {"entries_through": through, "events_through": last_event}
+        if changed and self.index_dir is not None:
+            index.save(self.index_dir)
+        self._index = index
+
+    # -- matching --------------------------------------------------------------------------
+
+    def matcher(self) -> BankMatcher | None:
+        """A matcher over every stored bank (None when there is nothing to match)."""
+        with self.db.connect() as conn:
+            infos = _bank_infos(conn)
+            exact: dict[tuple[str, str], list[int]] = {}
+            for eid, kind, signal in conn.execute(
+                    select(BankEntryRow.id, BankEntryRow.signal_type, BankEntryRow.signal)
+                    .where(BankEntryRow.signal_type != "pdq", BankEntryRow.enabled)):
+                exact.setdefault((kind, signal), []).append(eid)
+        index = self.index()
+        if not exact and not index.enabled_count():
+            return None
+        return BankMatcher(infos, exact=exact, pdq=index if len(index) else None,
+                           resolve=self.resolve)
+
+    def resolve(self, ids: Sequence[int]) -> dict[int, EntryInfo]:
+        with self.db.connect() as conn:
+            infos = _bank_infos(conn)
+            rows = conn.execute(select(BankEntryRow).where(BankEntryRow.id.in_(list(ids)),
+                                                           BankEntryRow.enabled)).scalars()
+            return {r.id: EntryInfo(r.id, infos[r.bank_id], r.signal_type, r.signal,
+                                    Category(r.category), r.note, r.source_id) for r in rows}
+
+    def retro_match(self, entry_ids: Sequence[int]) -> tuple[int, list[RetroMatch]]:
+        """Re-check every stored media hash against new entries; (media checked, matches).
+
+        Only the new entries are searched (a small index built for the purpose), then each
+        hit is confirmed by the full matcher, so allow-banks and thresholds apply as in a scan.
+        """
+        with self.db.connect() as conn:
+            rows = conn.execute(select(BankEntryRow).where(
+                BankEntryRow.id.in_(list(entry_ids)), BankEntryRow.enabled)).scalars().all()
+            known = {(r[0], r[1]) for r in conn.execute(
+                select(MediaMatchRow.attachment_id, MediaMatchRow.entry_id))}
+        new_exact = {(r.signal_type, r.signal) for r in rows if r.signal_type != "pdq"}
+        fresh = PdqIndex()
+        pdq_rows = [r for r in rows if r.signal_type == "pdq"]
+        if pdq_rows:
+            fresh.add([bytes.fromhex(r.signal) for r in pdq_rows], refs=[r.id for r in pdq_rows],
+                      sort=False)
+            fresh.compact()
+        matcher = self.matcher()
+        checked = 0
+        found: list[RetroMatch] = []
+        new_ids = set(entry_ids)
+        for media in self.stored_media():
+            checked += 1
+            hit = ((media.hashes.md5 and ("md5", media.hashes.md5) in new_exact)
+                   or (media.hashes.sha256 and ("sha256", media.hashes.sha256) in new_exact)
+                   or (len(fresh) and media.hashes.matchable and media.hashes.lookups
+                       and fresh.search(list(media.hashes.lookups), 35)))
+            if not hit or matcher is None:
+                continue
+            for m in matcher.match(media.hashes).matches:
+                if m.entry.id in new_ids and (media.attachment_id, m.entry.id) not in known:
+                    found.append(RetroMatch(media.attachment_id, media.message_id,
+                                            media.filename, m))
+        return checked, found
+
+    def match_counts(self) -> dict[str, int]:
+        with self.db.connect() as conn:
+            return {via: n for via, n in conn.execute(
+                select(MediaMatchRow.via, func.count()).group_by(MediaMatchRow.via))}
+
+    def stored_media(self) -> Iterator[StoredMedia]:
+        with self.db.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(
+                select(MediaHashRow).where(MediaHashRow.error.is_(None)))
+            for row in result.scalars():
+                yield StoredMedia.from_row(row)
+
+    def record_matches(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with self.db.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(MediaMatchRow.__table__).on_conflict_do_nothing(
+                index_elements=["attachment_id", "entry_id"])
+            conn.execute(stmt, rows)
+
+    def record_retro_findings(self, matches: Sequence[RetroMatch], policy: Policy) -> list[
+            Finding]:
+        """Findings on old attachments that a bank has just learnt; stored like a scan's."""
+        from veilleur.store.writer import save_findings
+
+        now = datetime.now(UTC)
+        with self.db.connect() as conn:
+            media = {r.attachment_id: r for r in conn.execute(
+                select(MediaHashRow).where(MediaHashRow.attachment_id.in_(
+                    [m.attachment_id for m in matches]))).scalars()}
+        book = FindingBook(policy)
+        signals: list[Signal] = []
+        for rm in matches:
+            row = media.get(rm.attachment_id)
+            att = Attachment(id=rm.attachment_id, filename=rm.filename)
+            message = (Message(id=row.message_id or "", channel_id=row.channel_id or "",
+                               guild_id=row.guild_id, author_id=row.author_id or "",
+                               content="") if row is not None and row.message_id else None)
+            signals.extend(match_signals(att, message, [rm.match], HashMatchDetector.id,
+                                         HashMatchDetector.version))
+        book.add(signals)
+        findings = book.findings()
+        save_findings(self.db, findings, policy.version)
+        self.record_matches({"attachment_id": rm.attachment_id, "entry_id": rm.match.entry.id,
+                             "signal_type": rm.match.signal_type,
+                             "distance": rm.match.distance, "via": "retroactive",
+                             "matched_at": now} for rm in matches)
+        return findings
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    attachment_id: str
+    message_id: str | None
+    filename: str | None
+    hashes: MediaHashes
+
+    @classmethod
+    def from_row(cls, row: MediaHashRow) -> StoredMedia:
+        blob = row.lookups or b""
+        lookups = tuple(blob[i: i + 32] for i in range(0, len(blob), 32))
+        labels = tuple((row.detail or {}).get("labels", ()))
+        pdq = PdqHash.from_hex(row.pdq, row.pdq_quality or 0) if row.pdq else None
+        hashes = MediaHashes(file=row.filename or row.attachment_id, md5=row.md5,
+                             sha256=row.sha256, kind=row.kind, pdq=pdq, lookups=lookups,
+                             lookup_labels=labels)
+        return cls(row.attachment_id, row.message_id, row.filename, hashes)
+
+
+def _bank_infos(conn: Any) -> dict[int, BankInfo]:
+    return {b.id: BankInfo(b.id, b.name, b.kind == "allow", b.pdq_threshold, b.enabled)
+            for b in conn.execute(select(BankRow)).scalars()}
+
+
+def _entry_row(bank_id: int, e: BankEntry, now: datetime) -> dict[str, Any]:
+    return {"bank_id": bank_id, "signal_type": e.signal_type, "signal": e.signal,
+            "category": e.category.value, "added_at": e.added_at or now, "imported_at": now,
+            "note": e.note, "enabled": e.enabled, "source_id": e.source_id,
+            "meta": dict(e.metadata)}
+
+
+def _log(conn: Any, bank_id: int, entry_id: int | None, action: str,
+         detail: dict[str, Any]) -> None:
+    conn.execute(_EVENTS.insert().values(
+        at=datetime.now(UTC), bank_id=bank_id, entry_id=entry_id, action=action, detail=detail))
+
+
+def _batches(items: Sequence[BankEntry], size: int) -> Iterator[Sequence[BankEntry]]:
+    for i in range(0, len(items), size):
+        yield items[i: i + size]
+
+
+def _chunks(result: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in result:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _group_runs(rows: Sequence[Any]) -> Iterator[tuple[int, list[Any]]]:
+    """Consecutive rows of the same bank, in order (slots must follow entry ids)."""
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i].bank_id != rows[start].bank_id:
+            yield rows[start].bank_id, list(rows[start:i])
+            start = i
