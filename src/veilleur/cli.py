@@ -301,6 +301,39 @@ def bank_import(
     raise typer.Exit(EXIT_BAD_INPUT if problems else EXIT_OK)
 
 
+@bank_app.command("add")
+def bank_add(
+    pictures: Annotated[list[Path], typer.Argument(help="Pictures to enrol (kept as hashes "
+                                                   "and keypoints only).")],
+    name: Annotated[str, typer.Option(help="Bank to add them to (created if new).")],
+    category: Annotated[str, typer.Option(help="Their category (csam, ncii, ...).")],
+    note: Annotated[str | None, typer.Option(help="A note for every entry.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
+) -> None:
+    """Enrol pictures in a deny bank: digests, PDQ and local features (crop-tolerant)."""
+    from veilleur.decide.policy import load_policy
+    from veilleur.detect.base import POLICY_DIR
+
+    err = Console(stderr=True)
+    try:
+        cat = Category(category.lower())
+    except ValueError:
+        err.print(f"[red]error:[/] unknown category {category!r} "
+                  f"({', '.join(c.value for c in Category)})", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    store = _bank_store(db, index_dir)
+    report, failed = store.enrol(name, pictures, category=cat, note=note,
+                                 policy=load_policy(POLICY_DIR / "policy.toml"))
+    for path, reason in failed:
+        err.print(f"[red]error:[/] {path}: {reason}", highlight=False, soft_wrap=True)
+    Console().print(f"bank '{name}': {len(pictures) - len(failed)} picture(s) enrolled, "
+                    f"{report.added} entries added; retroactive check: "
+                    f"{report.retro_media_checked:,} stored media re-checked, "
+                    f"{len(report.retro_matches):,} past items matched", highlight=False)
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
 @bank_app.command("list")
 def bank_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
               index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,

@@ -99,7 +99,7 @@ def run_scan(
     inputs = discover_inputs(paths, problems)
     result = ScanResult(findings=[], problems=problems, inputs=inputs,
                         directory=engine.directory, banks=banks)
-    media = MediaReader()
+    media = MediaReader(features=matcher is not None and matcher.wants_features)
     hooks.start(sum(i.size for i in inputs), len(inputs))
     for item in inputs:
         for event in read_input(item, problems, media, hooks.advance):

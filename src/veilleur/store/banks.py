@@ -22,15 +22,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from veilleur.decide.policy import Finding, FindingBook, Policy
 from veilleur.detect.base import Signal
 from veilleur.detect.media.banks import BankEntry, ParsedBank
+from veilleur.detect.media.decode import Limits, MediaError, image_frames
 from veilleur.detect.media.detector import HashMatchDetector, match_signals
-from veilleur.detect.media.hashing import MediaHashes
+from veilleur.detect.media.features import FeatureIndex, LocalFeatures
+from veilleur.detect.media.features import extract as extract_features
+from veilleur.detect.media.hashing import MediaHashes, digests
 from veilleur.detect.media.index import IndexLoadError, PdqIndex
 from veilleur.detect.media.matcher import BankInfo, BankMatcher, EntryInfo, Match
-from veilleur.detect.media.pdq import PdqHash
+from veilleur.detect.media.pdq import PdqHash, enrolment_hashes, pdq
 from veilleur.events import Attachment, Message
 from veilleur.store.models import (
     BankEntryRow,
     BankEventRow,
+    BankFeaturesRow,
     BankRow,
     MediaHashRow,
     MediaMatchRow,
@@ -216,6 +220,53 @@ class BankStore:
                 self.record_retro_findings(report.retro_matches, policy)
         return report
 
+    def enrol(self, name: str, pictures: Sequence[Path], *, category: Category,
+              note: str | None = None, policy: Policy | None = None,
+              limits: Limits | None = None) -> tuple[ImportReport, list[tuple[Path, str]]]:
+        """Add pictures we hold to a deny bank: their digests, reference and anti-aliased PDQ,
+        and local features (crop-tolerant matching). The pictures themselves are not kept.
+
+        Returns the import report and the pictures that could not be read, with the reason.
+        """
+        limits = limits or Limits()
+        parsed = ParsedBank("pictures")
+        keypoints: dict[str, LocalFeatures] = {}
+        failed: list[tuple[Path, str]] = []
+        for path in pictures:
+            try:
+                data = path.read_bytes()
+                frames = image_frames(data, limits)
+            except (OSError, MediaError) as exc:
+                failed.append((path, str(exc)))
+                continue
+            rgb = frames[0].rgb
+            md5, sha = digests(data)
+            label = note or path.name
+            parsed.entries += [BankEntry("md5", md5, category, note=label),
+                               BankEntry("sha256", sha, category, note=label)]
+            for h, form in enrolment_hashes(rgb):
+                parsed.entries.append(BankEntry("pdq", h.hex, category, note=label,
+                                                metadata={"form": form,
+                                                          "quality": str(h.quality)}))
+            feats = extract_features(rgb)
+            if feats is not None:
+                keypoints[pdq(rgb).hex] = feats
+        report = self.import_entries(name, parsed, category=category, source="pictures",
+                                     policy=policy)
+        if keypoints:
+            with self.db.begin() as conn:
+                bank_id = conn.execute(select(BankRow.id).where(BankRow.name == name)
+                                       ).scalar_one()
+                rows = conn.execute(select(BankEntryRow.id, BankEntryRow.signal).where(
+                    BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == "pdq",
+                    BankEntryRow.signal.in_(list(keypoints)))).all()
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                stmt = dialect.insert(BankFeaturesRow.__table__).on_conflict_do_nothing(
+                    index_elements=["entry_id"])
+                conn.execute(stmt, [{"entry_id": r.id, "features": keypoints[r.signal].to_bytes()}
+                                    for r in rows])
+        return report, failed
+
     def set_enabled(self, name: str, enabled: bool, signals: Sequence[str] = ()) -> int:
         """Disable (or re-enable) a whole bank, or some of its entries by hash value."""
         bank = self._bank(name)
@@ -312,11 +363,18 @@ class BankStore:
                     select(BankEntryRow.id, BankEntryRow.signal_type, BankEntryRow.signal)
                     .where(BankEntryRow.signal_type != "pdq", BankEntryRow.enabled)):
                 exact.setdefault((kind, signal), []).append(eid)
+            features = FeatureIndex()
+            for entry_id, blob in conn.execute(
+                    select(BankFeaturesRow.entry_id, BankFeaturesRow.features)
+                    .join(BankEntryRow, BankEntryRow.id == BankFeaturesRow.entry_id)
+                    .where(BankEntryRow.enabled)):
+                features.add(entry_id, LocalFeatures.from_bytes(blob))
+            features.compact()
         index = self.index()
-        if not exact and not index.enabled_count():
+        if not exact and not index.enabled_count() and not len(features):
             return None
         return BankMatcher(infos, exact=exact, pdq=index if len(index) else None,
-                           resolve=self.resolve)
+                           features=features, resolve=self.resolve)
 
     def resolve(self, ids: Sequence[int]) -> dict[int, EntryInfo]:
         with self.db.connect() as conn:

@@ -221,3 +221,12 @@ class MediaMatchRow(Base):
     __table_args__ = (
         Index("ux_media_matches", "attachment_id", "entry_id", unique=True),
     )
+
+
+class BankFeaturesRow(Base):
+    """Local features of an enrolled picture (keypoints and descriptors, never pixels)."""
+
+    __tablename__ = "bank_features"
+    entry_id: Mapped[int] = mapped_column(Integer, ForeignKey("bank_entries.id"),
+                                          primary_key=True)
+    features: Mapped[bytes] = mapped_column(LargeBinary)

@@ -20,6 +20,8 @@ _FULL_STRENGTH_DISTANCE = 16
 
 def strength(match: Match) -> float:
     """1.0 for identical bytes or near-identical pictures, down to 0.8 at the bank's radius."""
+    if match.signal_type == "features":
+        return 0.9  # a geometric match of a cropped copy: strong, still for a human to see
     if match.signal_type != "pdq" or match.distance <= _FULL_STRENGTH_DISTANCE:
         return 1.0
     span = max(1, match.entry.bank.pdq_threshold - _FULL_STRENGTH_DISTANCE)
@@ -30,7 +32,10 @@ def describe(att: Attachment, match: Match) -> str:
     e = match.entry
     what = att.filename or att.id
     source = f" (source id {e.source_id})" if e.source_id else ""
-    if match.signal_type == "pdq":
+    if match.signal_type == "features":
+        how = (f"{match.inliers} of its keypoints match enrolled picture #{e.id}{source} "
+               "under one geometric transform (a cropped or reframed copy)")
+    elif match.signal_type == "pdq":
         how = (f"its picture ({match.variant}) is {match.distance} bits from PDQ entry "
                f"#{e.id}{source}, within the bank's radius of {e.bank.pdq_threshold}")
     else:

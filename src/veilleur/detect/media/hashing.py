@@ -20,6 +20,8 @@ from veilleur.detect.media.decode import (
     sniff,
     video_frames,
 )
+from veilleur.detect.media.features import LocalFeatures
+from veilleur.detect.media.features import extract as extract_features
 from veilleur.detect.media.pdq import PdqHash, distance, pdq, query_hashes
 
 _CHUNK = 1 << 20
@@ -44,6 +46,8 @@ class MediaHashes:
     lookups: tuple[bytes, ...] = field(default=(), repr=False)
     """Every PDQ worth looking up in a bank (orientations, trimmed borders, video frames)."""
     lookup_labels: tuple[str, ...] = field(default=(), repr=False)
+    features: LocalFeatures | None = field(default=None, repr=False)
+    """Keypoints for crop-tolerant matching, when asked for (only enrolled banks use them)."""
     error: str | None = None
 
     @property
@@ -83,8 +87,8 @@ def _stream_digests(path: Path) -> tuple[str, str, int]:
     return md5.hexdigest(), sha.hexdigest(), size
 
 
-def hash_file(path: Path, limits: Limits | None = None, *, lookups: bool = True
-              ) -> MediaHashes:
+def hash_file(path: Path, limits: Limits | None = None, *, lookups: bool = True,
+              features: bool = False) -> MediaHashes:
     """Every hash of one file; a file that cannot be read or decoded gets `error` instead.
 
     The byte digests survive a decoding failure: a damaged file is still matchable by MD5.
@@ -115,15 +119,17 @@ def hash_file(path: Path, limits: Limits | None = None, *, lookups: bool = True
         return MediaHashes(file=name, error=f"cannot read file: {exc.strerror or exc}")
     md5, sha = digests(data)
     try:
-        return hash_image_bytes(data, name, md5, sha, limits, lookups=lookups)
+        return hash_image_bytes(data, name, md5, sha, limits, lookups=lookups,
+                                features=features)
     except MediaError as exc:
         return MediaHashes(file=name, md5=md5, sha256=sha, size=size_on_disk, error=str(exc))
 
 
 def hash_image_bytes(data: bytes, name: str, md5: str, sha: str, limits: Limits, *,
-                     lookups: bool = True) -> MediaHashes:
+                     lookups: bool = True, features: bool = False) -> MediaHashes:
     frames = image_frames(data, limits)
     first = frames[0].rgb
+    keypoints = extract_features(first) if features else None
     if lookups:
         own, variants, labels = query_hashes(first)
     else:
@@ -137,7 +143,8 @@ def hash_image_bytes(data: bytes, name: str, md5: str, sha: str, limits: Limits,
             labels.append(f"animation frame {i + 1}")
     return MediaHashes(file=name, md5=md5, sha256=sha, size=len(data), kind="image", pdq=own,
                        frames=tuple([FrameHash(0.0, own), *extra]) if extra else (),
-                       lookups=tuple(variants), lookup_labels=tuple(labels))
+                       lookups=tuple(variants), lookup_labels=tuple(labels),
+                       features=keypoints)
 
 
 def hash_video(base: MediaHashes, path: Path, limits: Limits) -> MediaHashes:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from veilleur.detect.media.banks import HashBank
+from veilleur.detect.media.features import FeatureIndex
 from veilleur.detect.media.hashing import MediaHashes
 from veilleur.detect.media.index import PdqIndex
 from veilleur.taxonomy import Category
@@ -45,8 +46,11 @@ class Match:
     signal_type: str
     """How it matched: 'md5', 'sha256' or 'pdq'."""
     distance: int
+    """Bits between the hashes (0 for identical bytes or local-feature matches)."""
     variant: str
-    """Which form of the file matched ('file bytes', 'original', 'mirrored', ...)."""
+    """Which form of the file matched ('file bytes', 'as uploaded', 'flip_horizontal', ...)."""
+    inliers: int | None = None
+    """For local-feature matches: keypoints that agree on one geometric transform."""
 
 
 @dataclass
@@ -67,24 +71,33 @@ class BankMatcher:
         *,
         exact: Mapping[tuple[str, str], Sequence[int]] | None = None,
         pdq: PdqIndex | None = None,
+        features: FeatureIndex | None = None,
         resolve: Resolver,
     ) -> None:
         self.banks = dict(banks)
         self._exact = exact or {}
         self._pdq = pdq
+        self._features = features if features is not None and len(features) else None
         self._resolve = resolve
         thresholds = [b.pdq_threshold for b in self.banks.values() if b.enabled]
         self._radius = max(thresholds, default=31)
 
     @property
     def empty(self) -> bool:
-        return not self._exact and (self._pdq is None or not len(self._pdq))
+        return (not self._exact and (self._pdq is None or not len(self._pdq))
+                and self._features is None)
+
+    @property
+    def wants_features(self) -> bool:
+        """Whether uploads should carry local features (some entries were enrolled)."""
+        return self._features is not None
 
     def match(self, media: MediaHashes) -> MatchResult:
-        found: list[tuple[int, str, int, str]] = []  # entry id, how, distance, variant
+        # entry id, how, distance, variant, inliers
+        found: list[tuple[int, str, int, str, int | None]] = []
         for kind, digest in (("md5", media.md5), ("sha256", media.sha256)):
             if digest:
-                found.extend((eid, kind, 0, "file bytes")
+                found.extend((eid, kind, 0, "file bytes", None)
                              for eid in self._exact.get((kind, digest), ()))
         if self._pdq is not None and len(self._pdq) and media.lookups and media.matchable:
             for hit in self._pdq.search(list(media.lookups), self._radius):
@@ -93,16 +106,19 @@ class BankMatcher:
                     continue
                 found.append((self._entry_id(hit.slot), "pdq", hit.distance,
                               media.lookup_labels[hit.query]
-                              if hit.query < len(media.lookup_labels) else "variant"))
+                              if hit.query < len(media.lookup_labels) else "variant", None))
+        if self._features is not None and media.features is not None:
+            for eid, n in self._features.match(media.features).items():
+                found.append((eid, "features", 0, "local features (crop-tolerant)", n))
         if not found:
             return MatchResult()
         entries = self._resolve(sorted({f[0] for f in found}))
         best: dict[int, Match] = {}
-        for eid, how, d, variant in found:
+        for eid, how, d, variant, agreeing in found:
             entry = entries.get(eid)
             if entry is None or not entry.bank.enabled:
                 continue
-            m = Match(entry, how, d, variant)
+            m = Match(entry, how, d, variant, agreeing)
             if eid not in best or d < best[eid].distance:
                 best[eid] = m
         result = MatchResult()
@@ -141,6 +157,10 @@ class _Combined(BankMatcher):
     @property
     def empty(self) -> bool:
         return all(p.empty for p in self._parts)
+
+    @property
+    def wants_features(self) -> bool:
+        return any(p.wants_features for p in self._parts)
 
     def match(self, media: MediaHashes) -> MatchResult:
         results = [p.match(media) for p in self._parts]
