@@ -337,15 +337,27 @@ def bank_add(
 @bank_app.command("list")
 def bank_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
               index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
+              json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
               ) -> None:
     """Every bank with its kind, category, source, radius and entry counts."""
     store = _bank_store(db, index_dir)
+    banks = store.list_banks()
+    if json_out:
+        typer.echo(json.dumps([{
+            "name": b.name, "kind": b.kind, "category": b.category, "source": b.source,
+            "pdq_threshold": b.pdq_threshold, "enabled": b.enabled, "entries": b.entries,
+            "disabled_entries": b.disabled, "note": b.note,
+            "created_at": b.created_at.isoformat(),
+            "last_change": b.last_change.isoformat() if b.last_change else None,
+        } for b in banks], indent=2))
+        return
     table = Table(title="Hash banks", header_style="bold")
     for col in ("name", "kind", "category", "source", "radius", "state", "pdq", "md5",
                 "sha256", "disabled", "last change"):
-        table.add_column(col, justify="right" if col in ("pdq", "md5", "sha256", "disabled",
-                                                         "radius") else "left")
-    for b in store.list_banks():
+        table.add_column(col, no_wrap=col == "name",
+                         justify="right" if col in ("pdq", "md5", "sha256", "disabled",
+                                                    "radius") else "left")
+    for b in banks:
         table.add_row(b.name, b.kind, b.category or "-", b.source, str(b.pdq_threshold),
                       "enabled" if b.enabled else "DISABLED", f"{b.entries.get('pdq', 0):,}",
                       f"{b.entries.get('md5', 0):,}", f"{b.entries.get('sha256', 0):,}",

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from veilleur.decide.policy import Finding, FindingBook, Policy
 from veilleur.detect.base import Signal
@@ -107,7 +108,7 @@ class BankStore:
     # -- banks -----------------------------------------------------------------------------
 
     def _bank(self, name: str) -> BankRow:
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             row = conn.execute(select(BankRow).where(BankRow.name == name)).first()
         if row is None:
             known = ", ".join(b.name for b in self.list_banks()) or "none yet"
@@ -148,7 +149,7 @@ class BankStore:
         return int(bank_id), True
 
     def list_banks(self) -> list[BankSummary]:
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             banks = conn.execute(select(BankRow).order_by(BankRow.name)).scalars().all()
             counts = conn.execute(
                 select(BankEntryRow.bank_id, BankEntryRow.signal_type, BankEntryRow.enabled,
@@ -184,7 +185,7 @@ class BankStore:
         report = ImportReport(name, created, read=len(parsed.entries),
                               skipped_types=parsed.skipped_types)
         now = datetime.now(UTC)
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             before = conn.execute(select(func.max(BankEntryRow.id))).scalar() or 0
         table = BankEntryRow.__table__
         with self.db.begin() as conn:
@@ -316,7 +317,7 @@ class BankStore:
             index.meta = {"entries_through": 0, "events_through": 0}
         changed = False
         through = int(index.meta.get("entries_through", 0))
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             last_event = conn.execute(select(func.max(BankEventRow.id))).scalar() or 0
             q = (select(BankEntryRow.id, BankEntryRow.bank_id, BankEntryRow.signal,
                         BankEntryRow.enabled)
@@ -356,7 +357,7 @@ class BankStore:
 
     def matcher(self) -> BankMatcher | None:
         """A matcher over every stored bank (None when there is nothing to match)."""
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             infos = _bank_infos(conn)
             exact: dict[tuple[str, str], list[int]] = {}
             for eid, kind, signal in conn.execute(
@@ -377,7 +378,7 @@ class BankStore:
                            features=features, resolve=self.resolve)
 
     def resolve(self, ids: Sequence[int]) -> dict[int, EntryInfo]:
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             infos = _bank_infos(conn)
             rows = conn.execute(select(BankEntryRow).where(BankEntryRow.id.in_(list(ids)),
                                                            BankEntryRow.enabled)).scalars()
@@ -390,7 +391,7 @@ class BankStore:
         Only the new entries are searched (a small index built for the purpose), then each
         hit is confirmed by the full matcher, so allow-banks and thresholds apply as in a scan.
         """
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             rows = conn.execute(select(BankEntryRow).where(
                 BankEntryRow.id.in_(list(entry_ids)), BankEntryRow.enabled)).scalars().all()
             known = {(r[0], r[1]) for r in conn.execute(
@@ -421,14 +422,14 @@ class BankStore:
         return checked, found
 
     def match_counts(self) -> dict[str, int]:
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             return {via: n for via, n in conn.execute(
                 select(MediaMatchRow.via, func.count()).group_by(MediaMatchRow.via))}
 
     def stored_media(self) -> Iterator[StoredMedia]:
-        with self.db.connect() as conn:
-            result = conn.execution_options(yield_per=2000).execute(
-                select(MediaHashRow).where(MediaHashRow.error.is_(None)))
+        with Session(self.db) as conn:
+            result = conn.execute(select(MediaHashRow).where(MediaHashRow.error.is_(None))
+                                  .execution_options(yield_per=2000))
             for row in result.scalars():
                 yield StoredMedia.from_row(row)
 
@@ -448,7 +449,7 @@ class BankStore:
         from veilleur.store.writer import save_findings
 
         now = datetime.now(UTC)
-        with self.db.connect() as conn:
+        with Session(self.db) as conn:
             media = {r.attachment_id: r for r in conn.execute(
                 select(MediaHashRow).where(MediaHashRow.attachment_id.in_(
                     [m.attachment_id for m in matches]))).scalars()}
