@@ -23,6 +23,7 @@ from veilleur.detect.media.pdq import (
     enrolment_hashes,
     pdq,
     query_hashes,
+    reference_downsample,
     trim_borders,
 )
 
@@ -48,6 +49,20 @@ def test_identical_to_meta_reference_on_its_vectors() -> None:
     assert max(distances.values()) <= 2, distances
     assert sum(d == 0 for d in distances.values()) >= len(rows) - 1
     assert distances["misc-images__c.png"] == 0  # lossless: no decoder difference possible
+
+
+@pytest.mark.parametrize("shape", [(800, 1280), (1004, 1600), (513, 700), (600, 511),
+                                   (3001, 4000), (300, 200)])
+def test_reference_shrink_picks_the_pixels_cimg_picks(shape: tuple[int, int]) -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    small = reference_downsample(rgb)
+    rows, cols = shape
+    if rows <= 512 and cols <= 512:
+        assert small.shape == rgb.shape
+        return
+    ys = np.arange(512) * rows // 512
+    xs = np.arange(512) * cols // 512
+    assert np.array_equal(small, rgb[ys[:, None], xs[None, :]])
 
 
 def test_hash_is_64_lowercase_hex_with_quality(tmp_path: Path) -> None:

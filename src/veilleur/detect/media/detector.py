@@ -32,14 +32,15 @@ def describe(att: Attachment, match: Match) -> str:
     e = match.entry
     what = att.filename or att.id
     source = f" (source id {e.source_id})" if e.source_id else ""
+    ref = f"#{e.id}" if e.id > 0 else f"{-e.id} of the bank file"  # file banks: no row id
     if match.signal_type == "features":
-        how = (f"{match.inliers} of its keypoints match enrolled picture #{e.id}{source} "
+        how = (f"{match.inliers} of its keypoints match enrolled picture {ref}{source} "
                "under one geometric transform (a cropped or reframed copy)")
     elif match.signal_type == "pdq":
         how = (f"its picture ({match.variant}) is {match.distance} bits from PDQ entry "
-               f"#{e.id}{source}, within the bank's radius of {e.bank.pdq_threshold}")
+               f"{ref}{source}, within the bank's radius of {e.bank.pdq_threshold}")
     else:
-        how = f"its {match.signal_type} is entry #{e.id}{source}"
+        how = f"its {match.signal_type} is entry {ref}{source}"
     note = f"; note: {e.note}" if e.note else ""
     return f"file {what}: {how} in bank '{e.bank.name}' ({e.category.value}){note}"
 

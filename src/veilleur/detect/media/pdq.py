@@ -30,6 +30,8 @@ DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flip_vertical",
 _BORDER_TOLERANCE = 14.0
 _BORDER_SHARE = 0.985
 _MIN_TRIM = 0.015
+_TRIM_SIDE = 320
+"""Borders are found on a copy this size (area-averaged): +-2 pixels of a 1000-pixel side."""
 """Ignore trims thinner than this share of a side: the re-hash would add nothing."""
 
 
@@ -60,13 +62,18 @@ def distance(a: bytes, b: bytes) -> int:
 
 
 def reference_downsample(rgb: np.ndarray) -> np.ndarray:
-    """CImg's nearest-neighbour resize to 512x512, applied when a side exceeds 512."""
+    """CImg's nearest-neighbour resize to 512x512, applied when a side exceeds 512.
+
+    Both pick source pixel floor(i * size / 512); OpenCV's INTER_NEAREST uses the same rule
+    (checked against the index arithmetic in the tests) and is ~10x faster than NumPy's
+    fancy indexing.
+    """
     rows, cols = rgb.shape[:2]
     if rows <= REFERENCE_SIDE and cols <= REFERENCE_SIDE:
         return np.ascontiguousarray(rgb)
-    ys = np.arange(REFERENCE_SIDE) * rows // REFERENCE_SIDE
-    xs = np.arange(REFERENCE_SIDE) * cols // REFERENCE_SIDE
-    return np.ascontiguousarray(rgb[ys[:, None], xs[None, :]])
+    return np.ascontiguousarray(cv2.resize(np.ascontiguousarray(rgb),
+                                           (REFERENCE_SIDE, REFERENCE_SIDE),
+                                           interpolation=cv2.INTER_NEAREST))
 
 
 def _bits(vector: np.ndarray) -> bytes:
@@ -116,8 +123,13 @@ def trim_borders(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     None when there is no border worth trimming. Each side is trimmed on its own, so a
     one-sided caption bar or an off-centre frame counts too.
     """
-    small = reference_downsample(rgb)
-    luma = small.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    rows, cols = rgb.shape[:2]
+    scale = _TRIM_SIDE / max(rows, cols)
+    small = np.ascontiguousarray(rgb)
+    if scale < 1:
+        small = cv2.resize(small, (max(1, round(cols * scale)), max(1, round(rows * scale))),
+                           interpolation=cv2.INTER_AREA)
+    luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     rows, cols = luma.shape
     sy, sx = rgb.shape[0] / rows, rgb.shape[1] / cols
 
