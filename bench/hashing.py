@@ -18,9 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from imagegen import make_image  # noqa: E402
-
-from veilleur.detect.media.hashing import hash_file  # noqa: E402
+from imagegen import make_image
+from veilleur.detect.media.hashing import hash_file
 
 
 def main() -> None:

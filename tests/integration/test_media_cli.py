@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from bench.imagegen import make_image
 from PIL import Image, ImageOps
 
-from bench.imagegen import make_image
 from tests.factories import attachment, export, message, write
 from tests.integration.test_cli_scan import check_findings_document, veilleur
 from veilleur.detect.media.pdq import pdq

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench.imagegen import make_image
 from PIL import Image, ImageOps
 
-from bench.imagegen import make_image
 from veilleur.detect.media.decode import Limits
 from veilleur.detect.media.hashing import hash_file
 from veilleur.detect.media.pdq import (
@@ -102,7 +102,7 @@ def test_border_and_letterbox_are_trimmed_before_hashing() -> None:
     assert abs(bottom - (60 + im.height)) <= 3 and abs(right - (60 + im.width)) <= 3
     _, lookups, labels = query_hashes(np.asarray(framed))
     assert any(label.startswith("border trimmed") for label in labels)
-    own = [h for h, form in enrolment_hashes(np.asarray(im)) if form == "reference"][0]
+    own = next(h for h, form in enrolment_hashes(np.asarray(im)) if form == "reference")
     assert min(distance(own.bits, x) for x in lookups) <= 31
     assert trim_borders(np.asarray(make_image(0))) is None  # no uniform edge: nothing to trim
 
