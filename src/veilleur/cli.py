@@ -232,6 +232,15 @@ def _bank_store(db: str | None, index_dir: Path | None) -> BankStore:
     return BankStore(engine, index_dir or default_index_dir(url))
 
 
+def _category_option(value: str) -> Category:
+    try:
+        return Category(value.lower())
+    except ValueError:
+        Console(stderr=True).print(f"[red]error:[/] unknown category {value!r} "
+                                   f"({', '.join(c.value for c in Category)})", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
 @bank_app.command("import")
 def bank_import(
     file: Annotated[Path, typer.Argument(help="Bank file: contracts CSV, ThreatExchange CSV, "
@@ -263,14 +272,7 @@ def bank_import(
 
     err = Console(stderr=True)
     out = Console()
-    cat = None
-    if category is not None:
-        try:
-            cat = Category(category.lower())
-        except ValueError:
-            err.print(f"[red]error:[/] unknown category {category!r} "
-                      f"({', '.join(c.value for c in Category)})", highlight=False)
-            raise typer.Exit(EXIT_FAILED) from None
+    cat = _category_option(category) if category is not None else None
     problems = ProblemLog()
     parsed = read_bank_file(file, problems, format=format, category=cat)
     for problem in problems:
@@ -316,12 +318,7 @@ def bank_add(
     from veilleur.detect.base import POLICY_DIR
 
     err = Console(stderr=True)
-    try:
-        cat = Category(category.lower())
-    except ValueError:
-        err.print(f"[red]error:[/] unknown category {category!r} "
-                  f"({', '.join(c.value for c in Category)})", highlight=False)
-        raise typer.Exit(EXIT_FAILED) from None
+    cat = _category_option(category)
     store = _bank_store(db, index_dir)
     report, failed = store.enrol(name, pictures, category=cat, note=note,
                                  policy=load_policy(POLICY_DIR / "policy.toml"))

@@ -164,90 +164,97 @@ def _category(value: str | None, default: Category | None, problems: ProblemLog,
     return default
 
 
+def _csv_rows(path: Path, lower: bool = False
+              ) -> Iterator[tuple[list[str], str, dict[str, str]]]:
+    """(columns, position, row with keys and values stripped) for each data row."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip().lower() if lower else c.strip() for c in reader.fieldnames or []]
+        yield columns, "header", {}
+        for row in reader:
+            yield columns, f"line {reader.line_num}", {
+                ((k or "").strip().lower() if lower else (k or "").strip()): (v or "").strip()
+                for k, v in row.items() if k is not None}
+
+
 def _read_csv(path: Path, parsed: ParsedBank, problems: ProblemLog,
               default: Category | None) -> bool:
     source = str(path)
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        needed = [c for c in REQUIRED_COLUMNS if c != "category" or default is None]
-        missing = [c for c in needed if c not in columns]
-        if missing:
-            problems.report(source, f"not a hash bank CSV: missing column(s) "
-                            f"{', '.join(missing)}", fatal=True)
-            return False
-        for row in reader:
-            where = f"line {reader.line_num}"
-            clean = {(k or "").strip(): (v or "").strip() for k, v in row.items()
-                     if k is not None}
-            sig = normalise(clean.get("signal_type", ""), clean.get("signal", ""))
-            if isinstance(sig, str):
-                problems.report(source, sig, where)
-                continue
-            category = _category(clean.get("category"), default, problems, source, where)
-            if category is None:
-                continue
-            enabled = clean.get("enabled", "true").lower() not in ("0", "false", "no", "n")
-            metadata = {k: v for k, v in clean.items()
-                        if k not in (*REQUIRED_COLUMNS, "added_at", "note", "enabled") and v}
-            parsed.entries.append(BankEntry(
-                sig[0], sig[1], category, added_at=parse_time(clean.get("added_at")),
-                note=clean.get("note") or None, enabled=enabled,
-                source_id=clean.get("id") or None, metadata=metadata))
+    for columns, where, clean in _csv_rows(path):
+        if where == "header":
+            needed = [c for c in REQUIRED_COLUMNS if c != "category" or default is None]
+            missing = [c for c in needed if c not in columns]
+            if missing:
+                problems.report(source, f"not a hash bank CSV: missing column(s) "
+                                f"{', '.join(missing)}", fatal=True)
+                return False
+            continue
+        sig = normalise(clean.get("signal_type", ""), clean.get("signal", ""))
+        if isinstance(sig, str):
+            problems.report(source, sig, where)
+            continue
+        category = _category(clean.get("category"), default, problems, source, where)
+        if category is None:
+            continue
+        enabled = clean.get("enabled", "true").lower() not in ("0", "false", "no", "n")
+        metadata = {k: v for k, v in clean.items()
+                    if k not in (*REQUIRED_COLUMNS, "added_at", "note", "enabled") and v}
+        parsed.entries.append(BankEntry(
+            sig[0], sig[1], category, added_at=parse_time(clean.get("added_at")),
+            note=clean.get("note") or None, enabled=enabled,
+            source_id=clean.get("id") or None, metadata=metadata))
     return True
 
 
 def _read_threatexchange(path: Path, parsed: ParsedBank, problems: ProblemLog,
                          default: Category | None) -> bool:
     source = str(path)
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        columns = {c.strip().lower() for c in reader.fieldnames or []}
-        value_col = next((c for c in ("td_raw_indicator", "raw_indicator", "indicator")
-                          if c in columns), None)
-        type_col = next((c for c in ("td_indicator_type", "td_type", "indicator_type", "type")
-                         if c in columns), None)
-        if value_col is None:
-            problems.report(source, "not a ThreatExchange export: no td_raw_indicator or "
-                            "indicator column", fatal=True)
-            return False
-        for row in reader:
-            where = f"line {reader.line_num}"
-            clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-                     if k is not None}
-            value = clean.get(value_col, "")
-            kind = clean.get(type_col, "") if type_col else ""
-            if not kind:
-                if len(value) != 32:
-                    problems.report(source, "no indicator type: a 64-hex value may be PDQ or "
-                                    "SHA-256; export with the type column", where)
-                    continue
-                kind = "md5"
-            sig = normalise(kind, value)
-            if isinstance(sig, str):
-                if _TYPE_ALIASES.get(kind.lower()) is None:
-                    parsed.skipped_types[kind.lower()] += 1
-                else:
-                    problems.report(source, sig, where)
+    value_col = type_col = None
+    for columns, where, clean in _csv_rows(path, lower=True):
+        if where == "header":
+            value_col = next((c for c in ("td_raw_indicator", "raw_indicator", "indicator")
+                              if c in columns), None)
+            type_col = next((c for c in ("td_indicator_type", "td_type", "indicator_type",
+                                         "type") if c in columns), None)
+            if value_col is None:
+                problems.report(source, "not a ThreatExchange export: no td_raw_indicator or "
+                                "indicator column", fatal=True)
+                return False
+            continue
+        assert value_col is not None  # the header came first
+        value = clean.get(value_col, "")
+        kind = clean.get(type_col, "") if type_col else ""
+        if not kind:
+            if len(value) != 32:
+                problems.report(source, "no indicator type: a 64-hex value may be PDQ or "
+                                "SHA-256; export with the type column", where)
                 continue
-            status = (clean.get("td_status") or clean.get("status") or "").upper()
-            if clean.get("should_delete", "").lower() in _TRUE or status == "NON_MALICIOUS":
-                reason = "deleted at source" if status != "NON_MALICIOUS" else "marked benign"
-                parsed.removals.append(Removal(sig[0], sig[1], f"ThreatExchange: {reason}"))
-                continue
-            category = _category(clean.get("category"), default, problems, source, where)
-            if category is None:
-                continue
-            tags = clean.get("td_subjective_tags") or clean.get("tags") or ""
-            parsed.entries.append(BankEntry(
-                sig[0], sig[1], category,
-                added_at=parse_time(clean.get("td_creation_time") or clean.get("creation_time")
-                                    or clean.get("added_on")),
-                note=clean.get("td_description") or clean.get("description") or None,
-                source_id=clean.get("id") or clean.get("td_id") or None,
-                metadata={k: v for k, v in (("tags", tags),
-                                            ("owner", clean.get("td_owner_name", "")))
-                          if v}))
+            kind = "md5"
+        sig = normalise(kind, value)
+        if isinstance(sig, str):
+            if _TYPE_ALIASES.get(kind.lower()) is None:
+                parsed.skipped_types[kind.lower()] += 1
+            else:
+                problems.report(source, sig, where)
+            continue
+        status = (clean.get("td_status") or clean.get("status") or "").upper()
+        if clean.get("should_delete", "").lower() in _TRUE or status == "NON_MALICIOUS":
+            reason = "deleted at source" if status != "NON_MALICIOUS" else "marked benign"
+            parsed.removals.append(Removal(sig[0], sig[1], f"ThreatExchange: {reason}"))
+            continue
+        category = _category(clean.get("category"), default, problems, source, where)
+        if category is None:
+            continue
+        tags = clean.get("td_subjective_tags") or clean.get("tags") or ""
+        parsed.entries.append(BankEntry(
+            sig[0], sig[1], category,
+            added_at=parse_time(clean.get("td_creation_time") or clean.get("creation_time")
+                                or clean.get("added_on")),
+            note=clean.get("td_description") or clean.get("description") or None,
+            source_id=clean.get("id") or clean.get("td_id") or None,
+            metadata={k: v for k, v in (("tags", tags),
+                                        ("owner", clean.get("td_owner_name", "")))
+                      if v}))
     return True
 
 
