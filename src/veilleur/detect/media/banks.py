@@ -150,6 +150,19 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
     return parsed if ok else None
 
 
+def _signal(kind: str, value: str, parsed: ParsedBank, problems: ProblemLog, source: str,
+            where: str) -> tuple[str, str] | None:
+    """The canonical signal; a type we do not match is counted, a bad value reported."""
+    sig = normalise(kind, value)
+    if not isinstance(sig, str):
+        return sig
+    if _TYPE_ALIASES.get(kind.strip().lower()) is None:
+        parsed.skipped_types[kind.strip().lower()] += 1
+    else:
+        problems.report(source, sig, where)
+    return None
+
+
 def _category(value: str | None, default: Category | None, problems: ProblemLog, source: str,
               where: str) -> Category | None:
     if value:
@@ -230,12 +243,8 @@ def _read_threatexchange(path: Path, parsed: ParsedBank, problems: ProblemLog,
                                 "SHA-256; export with the type column", where)
                 continue
             kind = "md5"
-        sig = normalise(kind, value)
-        if isinstance(sig, str):
-            if _TYPE_ALIASES.get(kind.lower()) is None:
-                parsed.skipped_types[kind.lower()] += 1
-            else:
-                problems.report(source, sig, where)
+        sig = _signal(kind, value, parsed, problems, source, where)
+        if sig is None:
             continue
         status = (clean.get("td_status") or clean.get("status") or "").upper()
         if clean.get("should_delete", "").lower() in _TRUE or status == "NON_MALICIOUS":
@@ -297,12 +306,8 @@ def _read_stopncii(path: Path, parsed: ParsedBank, problems: ProblemLog,
         if not kind or not value:
             problems.report(source, "hash record lacks signalType or hashValue", where)
             continue
-        sig = normalise(kind, value)
-        if isinstance(sig, str):
-            if _TYPE_ALIASES.get(kind.lower()) is None:
-                parsed.skipped_types[kind.lower()] += 1
-            else:
-                problems.report(source, sig, where)
+        sig = _signal(kind, value, parsed, problems, source, where)
+        if sig is None:
             continue
         status = str(record.get("hashStatus") or "active").strip().lower()
         if status in ("withdrawn", "deleted", "removed", "inactive"):
