@@ -43,6 +43,8 @@ from veilleur.store.models import (
 from veilleur.taxonomy import Category
 
 _BATCH = 5000
+MAX_THRESHOLD = 35
+"""The widest PDQ radius a bank may use."""
 _BANKS: Table = BankRow.__table__  # type: ignore[assignment]
 _EVENTS: Table = BankEventRow.__table__  # type: ignore[assignment]
 
@@ -122,7 +124,7 @@ class BankStore:
         """(bank id, created). Settings given for an existing bank must agree with it."""
         if kind not in ("deny", "allow"):
             raise BankError(f"bank kind must be 'deny' or 'allow', not {kind!r}")
-        if pdq_threshold is not None and not 0 <= pdq_threshold <= 35:
+        if pdq_threshold is not None and not 0 <= pdq_threshold <= MAX_THRESHOLD:
             raise BankError("PDQ threshold must be between 0 and 35 bits")
         now = datetime.now(UTC)
         with self.db.begin() as conn:
@@ -388,8 +390,9 @@ class BankStore:
     def retro_match(self, entry_ids: Sequence[int]) -> tuple[int, list[RetroMatch]]:
         """Re-check every stored media hash against new entries; (media checked, matches).
 
-        Only the new entries are searched (a small index built for the purpose), then each
-        hit is confirmed by the full matcher, so allow-banks and thresholds apply as in a scan.
+        Stored lookups are searched for the new entries only, a batch at a time; each media
+        found is then confirmed by the full matcher, so allow-banks and thresholds apply as in
+        a scan.
         """
         with Session(self.db) as conn:
             rows = conn.execute(select(BankEntryRow).where(
@@ -397,28 +400,38 @@ class BankStore:
             known = {(r[0], r[1]) for r in conn.execute(
                 select(MediaMatchRow.attachment_id, MediaMatchRow.entry_id))}
         new_exact = {(r.signal_type, r.signal) for r in rows if r.signal_type != "pdq"}
-        fresh = PdqIndex()
         pdq_rows = [r for r in rows if r.signal_type == "pdq"]
-        if pdq_rows:
-            fresh.add([bytes.fromhex(r.signal) for r in pdq_rows], refs=[r.id for r in pdq_rows],
-                      sort=False)
-            fresh.compact()
         matcher = self.matcher()
         checked = 0
         found: list[RetroMatch] = []
         new_ids = set(entry_ids)
-        for media in self.stored_media():
-            checked += 1
-            hit = ((media.hashes.md5 and ("md5", media.hashes.md5) in new_exact)
-                   or (media.hashes.sha256 and ("sha256", media.hashes.sha256) in new_exact)
-                   or (len(fresh) and media.hashes.matchable and media.hashes.lookups
-                       and fresh.search(list(media.hashes.lookups), 35)))
-            if not hit or matcher is None:
+        new_codes = [bytes.fromhex(r.signal) for r in pdq_rows]
+        for batch in _chunks(self.stored_media(), 20_000):
+            checked += len(batch)
+            hit = [bool((m.hashes.md5 and ("md5", m.hashes.md5) in new_exact)
+                        or (m.hashes.sha256 and ("sha256", m.hashes.sha256) in new_exact))
+                   for m in batch]
+            if new_codes:
+                # Index the batch's lookups and search with the new entries: there are far
+                # fewer new entries than stored lookups, so this is the cheap direction.
+                lookups = PdqIndex(capacity=9 * len(batch))
+                for i, m in enumerate(batch):
+                    if m.hashes.matchable and m.hashes.lookups:
+                        lookups.add(list(m.hashes.lookups), refs=[i] * len(m.hashes.lookups),
+                                    sort=False)
+                lookups.compact()
+                refs = lookups.refs()
+                for slot in set(lookups.search_arrays(new_codes, MAX_THRESHOLD)[:, 1].tolist()):
+                    hit[int(refs[slot])] = True
+            if matcher is None:
                 continue
-            for m in matcher.match(media.hashes).matches:
-                if m.entry.id in new_ids and (media.attachment_id, m.entry.id) not in known:
-                    found.append(RetroMatch(media.attachment_id, media.message_id,
-                                            media.filename, m))
+            for media, flagged in zip(batch, hit, strict=True):
+                if not flagged:
+                    continue
+                for m in matcher.match(media.hashes).matches:
+                    if m.entry.id in new_ids and (media.attachment_id, m.entry.id) not in known:
+                        found.append(RetroMatch(media.attachment_id, media.message_id,
+                                                media.filename, m))
         return checked, found
 
     def match_counts(self) -> dict[str, int]:
@@ -427,10 +440,13 @@ class BankStore:
                 select(MediaMatchRow.via, func.count()).group_by(MediaMatchRow.via))}
 
     def stored_media(self) -> Iterator[StoredMedia]:
-        with Session(self.db) as conn:
-            result = conn.execute(select(MediaHashRow).where(MediaHashRow.error.is_(None))
-                                  .execution_options(yield_per=2000))
-            for row in result.scalars():
+        t = MediaHashRow
+        columns = (t.attachment_id, t.message_id, t.filename, t.kind, t.md5, t.sha256, t.pdq,
+                   t.pdq_quality, t.lookups, t.detail)
+        with self.db.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(
+                select(*columns).where(t.error.is_(None)))
+            for row in result:
                 yield StoredMedia.from_row(row)
 
     def record_matches(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -481,7 +497,8 @@ class StoredMedia:
     hashes: MediaHashes
 
     @classmethod
-    def from_row(cls, row: MediaHashRow) -> StoredMedia:
+    def from_row(cls, row: Any) -> StoredMedia:
+        """From a `media_hashes` row (any object with its columns as attributes)."""
         blob = row.lookups or b""
         lookups = tuple(blob[i: i + 32] for i in range(0, len(blob), 32))
         labels = tuple((row.detail or {}).get("labels", ()))
