@@ -39,6 +39,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=500, help="queries (one image each)")
     ap.add_argument("--per-image", type=int, default=8, help="hashes looked up per image")
     ap.add_argument("--radius", type=int, default=31)
+    ap.add_argument("--max-chunk-bits", type=int, default=22,
+                    help="wider chunks: fewer candidates, larger directories")
     ap.add_argument("--compare-faiss", type=int, default=0, metavar="N",
                     help="also time FAISS binary indexes with N hashes")
     args = ap.parse_args()
@@ -48,7 +50,7 @@ def main() -> None:
     base_rss = rss_mb()
     codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
     t0 = time.perf_counter()
-    index = PdqIndex(capacity=n)
+    index = PdqIndex(capacity=n, max_chunk_bits=args.max_chunk_bits)
     step = 1_000_000
     for i in range(0, n, step):
         block = codes[i: i + step]

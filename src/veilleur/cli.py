@@ -432,6 +432,7 @@ def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: P
                                                            if failed else ""))
     table.add_row("messages read", f"{result.messages:,}")
     table.add_row("attachments hashed (local)", f"{result.attachments_local:,}")
+    table.add_row("  of which pictures or videos (PDQ)", f"{result.attachments_decoded:,}")
     table.add_row("attachments referenced (remote)", f"{result.attachments_remote:,}")
     counts = Counter(f.category for f in result.findings)
     for category in Category:

@@ -37,6 +37,8 @@ class ScanResult:
     events: int = 0
     attachments_local: int = 0
     attachments_remote: int = 0
+    attachments_decoded: int = 0
+    """Local attachments read as pictures or videos (PDQ-hashed)."""
     banks: list[HashBank] = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
@@ -111,6 +113,7 @@ def run_scan(
     result.events = engine.stats.events
     result.attachments_local = media.local_files
     result.attachments_remote = media.remote_refs
+    result.attachments_decoded = media.decoded
     result.finished_at = datetime.now(UTC)
     if db is not None:
         _record_scan(db, result)

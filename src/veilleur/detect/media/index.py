@@ -54,14 +54,15 @@ def to_codes(hashes: Iterable[bytes]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint64).reshape(-1, 4).copy()
 
 
-def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS) -> tuple[np.ndarray, np.ndarray]:
+def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS, max_bits: int = MAX_CHUNK_BITS
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """(starts, widths) of the chunks for an index of n hashes.
 
     Chunks of about log2(n) bits make each directory bucket hold about one hash, the optimum
     of the method; bounded so small indexes stay small and large ones keep their directories
     (2^bits entries per chunk) under ~130 MB in total.
     """
-    bits = min(MAX_CHUNK_BITS, max(min_bits, int(math.log2(max(n, 2))) - 1))
+    bits = min(max_bits, max(min_bits, int(math.log2(max(n, 2))) - 1))
     m = math.ceil(256 / bits)
     widths = np.full(m, 256 // m, np.int64)
     widths[: 256 - int(widths.sum())] += 1
@@ -70,15 +71,17 @@ def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS) -> tuple[np.ndarray, np
 
 
 class PdqIndex:
-    def __init__(self, capacity: int = 1024, *, min_chunk_bits: int = MIN_CHUNK_BITS) -> None:
+    def __init__(self, capacity: int = 1024, *, min_chunk_bits: int = MIN_CHUNK_BITS,
+                 max_chunk_bits: int = MAX_CHUNK_BITS) -> None:
         self.min_chunk_bits = min_chunk_bits
+        self.max_chunk_bits = max_chunk_bits
         self._codes = np.zeros((max(capacity, 16), 4), np.uint64)
         self._enabled = np.zeros(len(self._codes), np.bool_)
         self._group = np.zeros(len(self._codes), np.uint16)
         self._ref = np.zeros(len(self._codes), np.uint32)
         self._n = 0
         self._n_indexed = 0
-        self._starts, self._widths = chunk_layout(0, min_chunk_bits)
+        self._starts, self._widths = chunk_layout(0, min_chunk_bits, max_chunk_bits)
         self._tables = np.zeros((len(self._widths), 0), np.uint32)
         self._dirs = np.zeros(0, np.uint32)
         self._dir_offsets = np.zeros(len(self._widths), np.int64)
@@ -166,7 +169,7 @@ class PdqIndex:
         """Sort every chunk table over all hashes (the only step that costs O(n log n))."""
         n = self._n
         codes = self._codes[:n]
-        self._starts, self._widths = chunk_layout(n, self.min_chunk_bits)
+        self._starts, self._widths = chunk_layout(n, self.min_chunk_bits, self.max_chunk_bits)
         m = len(self._widths)
         sizes = [(1 << int(w)) + 1 for w in self._widths]
         self._dir_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -245,7 +248,8 @@ class PdqIndex:
             for name, array in arrays.items():
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
             (tmp / "meta.json").write_text(json.dumps({
-                "format": FORMAT, "n": n, "min_chunk_bits": self.min_chunk_bits, **self.meta}))
+                "format": FORMAT, "n": n, "min_chunk_bits": self.min_chunk_bits,
+                "max_chunk_bits": self.max_chunk_bits, **self.meta}))
             old = folder.with_name(folder.name + ".old")
             if folder.exists():
                 os.replace(folder, old)
@@ -271,6 +275,7 @@ class PdqIndex:
         n = int(meta["n"])
         index = cls.__new__(cls)
         index.min_chunk_bits = int(meta.get("min_chunk_bits", MIN_CHUNK_BITS))
+        index.max_chunk_bits = int(meta.get("max_chunk_bits", MAX_CHUNK_BITS))
         index._codes = arrays["codes"].reshape(-1, 4)
         index._enabled = arrays["enabled"]
         index._group = arrays["group"]
@@ -278,8 +283,9 @@ class PdqIndex:
         index._n = n
         index._n_indexed = n
         index.meta = {k: v for k, v in meta.items()
-                      if k not in ("format", "n", "min_chunk_bits")}
-        index._starts, index._widths = chunk_layout(n, index.min_chunk_bits)
+                      if k not in ("format", "n", "min_chunk_bits", "max_chunk_bits")}
+        index._starts, index._widths = chunk_layout(n, index.min_chunk_bits,
+                                                    index.max_chunk_bits)
         m = len(index._widths)
         sizes = [(1 << int(w)) + 1 for w in index._widths]
         index._dir_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
