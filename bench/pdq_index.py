@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/pdq_index.py --hashes 10000000
 
-Queries are what an upload costs: the 8 orientations of one image (16 hashes when it also has
-a border to trim; `--per-image`), each a stored hash with 0-31 bits flipped, so every query
+Queries are what an upload costs: the reference hash and 8 orientations of one image (17
+hashes when it also has a border to trim; `--per-image`), each a stored hash with 0-31 bits flipped, so every query
 has true matches to find. The answer is checked against brute force on a sample. One core
 (numba runs single-threaded here). `--compare-faiss` also measures FAISS's binary indexes at
 a smaller size, the alternative the design considered.
@@ -37,10 +37,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hashes", type=int, default=10_000_000)
     ap.add_argument("--images", type=int, default=500, help="queries (one image each)")
-    ap.add_argument("--per-image", type=int, default=8, help="hashes looked up per image")
+    ap.add_argument("--per-image", type=int, default=9,
+                    help="hashes looked up per image (9: as uploaded and 8 orientations; "
+                         "17 with a border trimmed)")
     ap.add_argument("--radius", type=int, default=31)
-    ap.add_argument("--max-chunk-bits", type=int, default=22,
-                    help="wider chunks: fewer candidates, larger directories")
+    ap.add_argument("--chunk-bits", type=int, default=None,
+                    help="force the chunk width (default: about log2(hashes) + 1, at most 24); "
+                         "wider chunks: fewer candidates, larger directories")
     ap.add_argument("--compare-faiss", type=int, default=0, metavar="N",
                     help="also time FAISS binary indexes with N hashes")
     args = ap.parse_args()
@@ -50,7 +53,8 @@ def main() -> None:
     base_rss = rss_mb()
     codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
     t0 = time.perf_counter()
-    index = PdqIndex(capacity=n, max_chunk_bits=args.max_chunk_bits)
+    index = (PdqIndex(capacity=n) if args.chunk_bits is None else
+             PdqIndex(capacity=n, min_chunk_bits=args.chunk_bits, max_chunk_bits=args.chunk_bits))
     step = 1_000_000
     for i in range(0, n, step):
         block = codes[i: i + step]

@@ -172,7 +172,7 @@ def test_allow_bank_suppresses_matches(tmp_path: Path) -> None:
     second = json.loads(veilleur("scan", folder, "--db", db, "--json", "-", "--quiet").stdout)
     assert second["findings"] == []
     wrong = veilleur("bank", "import", allow, "--name", "deny", "--allow", "--db", db)
-    assert wrong.returncode == 1 and "is a deny bank" in wrong.stderr
+    assert wrong.returncode == 1 and "is a deny-bank" in wrong.stderr
 
 
 def test_enrolled_pictures_match_cropped_copies(tmp_path: Path) -> None:

@@ -132,8 +132,9 @@ class BankStore:
                                     .where(BankRow.name == name)).first()
             if existing is not None:
                 if existing.kind != kind:
-                    raise BankError(f"bank {name!r} is a {existing.kind} bank; import into "
-                                    f"another bank to use it as {kind}")
+                    raise BankError(f"bank {name!r} is a{'n' if existing.kind == 'allow' else ''}"
+                                    f" {existing.kind}-bank; import into another bank to use "
+                                    f"it as {kind}")
                 if pdq_threshold is not None and pdq_threshold != existing.pdq_threshold:
                     conn.execute(update(BankRow).where(BankRow.id == existing.id)
                                  .values(pdq_threshold=pdq_threshold))

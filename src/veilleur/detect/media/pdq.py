@@ -159,7 +159,7 @@ def query_hashes(rgb: np.ndarray) -> tuple[PdqHash, list[bytes], list[str]]:
 
     The lookups are the reference hash itself, the 8 orientations of the image as it is
     (hashed from its anti-aliased copy, see `antialiased`) and, when it has uniform borders
-    or letterbox bars, the 8 orientations of the picture inside them. A bank hash
+    or letterbox bars, the same 9 for the picture inside them. A bank hash
     of a mirrored, rotated or framed copy is then within reach of a plain lookup. The labels
     say which is which (for the evidence shown to reviewers).
     """
@@ -170,7 +170,10 @@ def query_hashes(rgb: np.ndarray) -> tuple[PdqHash, list[bytes], list[str]]:
     box = trim_borders(rgb)
     if box is not None:
         top, bottom, left, right = box
-        trimmed, _ = pdq_dihedral(antialiased(rgb[top:bottom, left:right]))
+        inner = rgb[top:bottom, left:right]
+        trimmed, _ = pdq_dihedral(antialiased(inner))
+        variants.append(pdq(inner).bits)  # what a hash-only list holds for the picture
         variants.extend(trimmed)
+        labels.append("border trimmed, as uploaded")
         labels.extend(f"border trimmed, {name}" for name in DIHEDRAL)
     return own, variants, labels
