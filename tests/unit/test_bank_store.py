@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench.imagegen import make_image
 from PIL import ImageOps
 
-from bench.imagegen import make_image
 from veilleur.decide.policy import load_policy
 from veilleur.detect.base import POLICY_DIR
 from veilleur.detect.media.banks import BankEntry, ParsedBank, Removal
