@@ -183,11 +183,12 @@ def test_bytes_are_digested_even_when_the_picture_is_damaged(tmp_path: Path) -> 
     assert h.error is not None and h.md5 is not None and h.sha256 is not None
 
 
-def make_video(path: Path, seconds: int = 4, fps: int = 10) -> None:
+def make_video(path: Path, seconds: int = 4, fps: int = 10, codec: str = "mpeg4",
+               container: str | None = None) -> None:
     import av
 
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         scenes = [np.asarray(make_image(s).resize((160, 120))) for s in (11, 16)]
         for i in range(seconds * fps):
@@ -199,9 +200,13 @@ def make_video(path: Path, seconds: int = 4, fps: int = 10) -> None:
             out.mux(packet)
 
 
-def test_video_frames_at_fixed_rate_and_scene_changes(tmp_path: Path) -> None:
-    path = tmp_path / "clip.mp4"
-    make_video(path)
+@pytest.mark.parametrize(("name", "codec", "container"), [
+    ("clip.mp4", "libx264", "mp4"), ("clip.webm", "libvpx", "webm"), ("clip.mov", "mpeg4", "mov"),
+    ("looks-like-a-picture.jpg", "mpeg4", "mp4")])
+def test_video_frames_at_fixed_rate_and_scene_changes(tmp_path: Path, name: str, codec: str,
+                                                      container: str) -> None:
+    path = tmp_path / name
+    make_video(path, codec=codec, container=container)
     h = hash_file(path)
     assert h.error is None and h.kind == "video" and h.md5 is not None
     doc = h.to_json()
