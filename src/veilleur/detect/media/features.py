@@ -28,6 +28,9 @@ WORK_SIDE = 384
 N_FEATURES = 250
 VOTE_RADIUS = 24
 """Descriptors this close (of 256 bits) vote for the enrolled picture they belong to."""
+MAX_BUCKET = 48
+"""Descriptor chunks shared by more enrolled keypoints than this are not distinctive (flat
+corners, glyph strokes): they are skipped, as stop words are in text search."""
 MIN_VOTES = 6
 MAX_CANDIDATES = 5
 MIN_INLIERS = 12
@@ -139,7 +142,10 @@ class FeatureIndex:
         """Enrolled pictures the query shows (ref -> agreeing keypoints)."""
         if not self._features:
             return {}
-        hits = self._index.search_arrays([bytes(d) for d in query.descriptors], VOTE_RADIUS)
+        # Exact chunk agreement only (no flipped probes): a true correspondence shares a
+        # chunk with its keypoint more often than not, and voting needs only some of them.
+        hits = self._index.search_arrays([bytes(d) for d in query.descriptors], VOTE_RADIUS,
+                                         max_bucket=MAX_BUCKET, flips=0)
         if not len(hits):
             return {}
         refs = self._index.refs()[hits[:, 1]].astype(np.int64)

@@ -191,14 +191,20 @@ class PdqIndex:
 
     # -- queries ---------------------------------------------------------------------------
 
-    def search_arrays(self, queries: Sequence[bytes], radius: int = 31) -> np.ndarray:
-        """Raw hits as rows (query, slot, distance); a slot may repeat (several chunks)."""
+    def search_arrays(self, queries: Sequence[bytes], radius: int = 31, *,
+                      max_bucket: int = 0, flips: int | None = None) -> np.ndarray:
+        """Raw hits as rows (query, slot, distance); a slot may repeat (several chunks).
+
+        `max_bucket` > 0, or fewer `flips` than the radius needs, make the search inexact
+        (see `mih.search`): for voting only, never for bank lookups.
+        """
         if not queries or not self._n:
             return np.empty((0, 3), np.int64)
         if radius < 0:
             raise ValueError("radius must be >= 0")
         q = to_codes(queries)
-        flips = math.ceil((radius + 1) / len(self._widths)) - 1
+        if flips is None:
+            flips = math.ceil((radius + 1) / len(self._widths)) - 1
         capacity = 256 * len(queries)
         while True:
             out = np.empty((capacity, 3), np.int64)
@@ -207,7 +213,7 @@ class PdqIndex:
             else:
                 found = mih.search(self._codes, self._tables, self._dirs, self._dir_offsets,
                                    self._starts, self._widths, self._n_indexed, self._n,
-                                   self._enabled, q, radius, max(flips, 0), out)
+                                   self._enabled, q, radius, max(flips, 0), out, max_bucket)
             if found <= capacity:
                 return out[:found]
             capacity = found

@@ -86,7 +86,7 @@ def _probe_keys(queries: np.ndarray, starts: np.ndarray, widths: np.ndarray,
 def search(codes: np.ndarray, tables: np.ndarray, dirs: np.ndarray, dir_offsets: np.ndarray,
            starts: np.ndarray, widths: np.ndarray, n_indexed: int, n_total: int,
            enabled: np.ndarray, queries: np.ndarray, radius: int, flips: int,
-           out: np.ndarray) -> int:
+           out: np.ndarray, max_bucket: int) -> int:
     """Every (query, slot, distance) with distance <= radius; returns how many were found.
 
     Multi-index hashing: the code is cut into m chunks; if two codes differ in at most
@@ -95,6 +95,10 @@ def search(codes: np.ndarray, tables: np.ndarray, dirs: np.ndarray, dir_offsets:
     nothing else needs a look. Slots from `n_indexed` on are not in the tables yet (recent
     additions) and are compared one by one. `out` rows are (query, slot, distance); a slot
     found through several chunks appears several times (the caller keeps one).
+
+    `max_bucket` > 0 skips directory buckets holding more slots than that: the answer is then
+    no longer exhaustive, which suits voting over non-distinctive descriptors (keypoint
+    matching), never bank lookups.
 
     The work is done in passes (probe keys, directory ranges, candidate slots, distances)
     because each pass is a loop of independent memory reads the CPU can overlap; interleaved,
@@ -108,6 +112,8 @@ def search(codes: np.ndarray, tables: np.ndarray, dirs: np.ndarray, dir_offsets:
     for j in range(n_probes):
         lo[j] = dirs[keys[j]]
         hi[j] = dirs[keys[j] + 1]
+        if max_bucket > 0 and hi[j] - lo[j] > max_bucket:
+            hi[j] = lo[j]
         total += hi[j] - lo[j]
     cand = np.empty(total, np.int64)
     cand_q = np.empty(total, np.int32)
