@@ -83,8 +83,9 @@ def extract(rgb: np.ndarray) -> LocalFeatures | None:
         return None
     side = float(max(h, w))
     points = np.array([k.pt for k in keypoints], np.float32) / side
-    return LocalFeatures(points, np.ascontiguousarray(descriptors, np.uint8), w / side,
-                         h / side)
+    # extents rounded to float32 as stored, so a picture and its stored copy are equal
+    return LocalFeatures(points, np.ascontiguousarray(descriptors, np.uint8),
+                         float(np.float32(w / side)), float(np.float32(h / side)))
 
 
 def verify(query: LocalFeatures, ref: LocalFeatures) -> int:
