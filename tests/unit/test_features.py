@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from bench.imagegen import make_image
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.imagegen import make_image
 from veilleur.detect.media.features import FeatureIndex, LocalFeatures, extract, verify
 
 
