@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from veilleur import __version__
 from veilleur.decide.policy import Finding
 from veilleur.detect.base import Detector, DetectorSettings
-from veilleur.detect.media.banks import HashBank, load_bank_csv
+from veilleur.detect.media.banks import HashBank, load_bank_file
 from veilleur.detect.media.matcher import combine, matcher_from_banks
 from veilleur.engine import Engine
 from veilleur.events import Event
@@ -79,7 +79,7 @@ def run_scan(
     """Scan inputs against the stored banks (if a database is given) and `bank_paths`."""
     hooks = hooks or ScanHooks()
     problems = ProblemLog()
-    banks = [b for p in bank_paths if (b := load_bank_csv(p, problems)) is not None]
+    banks = [b for p in bank_paths if (b := load_bank_file(p, problems)) is not None]
     settings = settings or DetectorSettings()
 
     db = connect(db_url) if db_url is not None else None

@@ -4,7 +4,7 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from veilleur.detect.media.banks import load_bank_csv
+from veilleur.detect.media.banks import load_bank_file
 from veilleur.detect.media.detector import HashMatchDetector
 from veilleur.detect.media.hashing import MediaHashes
 from veilleur.detect.media.matcher import matcher_from_banks
@@ -25,7 +25,7 @@ def bank_file(tmp_path: Path, body: str) -> Path:
 
 def test_load_valid_rows_and_report_bad_ones(tmp_path: Path) -> None:
     problems = ProblemLog()
-    bank = load_bank_csv(bank_file(tmp_path, (
+    bank = load_bank_file(bank_file(tmp_path, (
         "signal_type,signal,category,source,note\n"
         f"sha256,{SHA},csam,test,listed\n"
         f"MD5,{MD5.upper()},ncii,,\n"
@@ -49,13 +49,13 @@ def test_load_valid_rows_and_report_bad_ones(tmp_path: Path) -> None:
 
 def test_missing_columns_is_fatal(tmp_path: Path) -> None:
     problems = ProblemLog()
-    assert load_bank_csv(bank_file(tmp_path, "hash,cat\nabc,csam\n"), problems) is None
+    assert load_bank_file(bank_file(tmp_path, "hash,cat\nabc,csam\n"), problems) is None
     (p,) = list(problems)
     assert p.fatal and "missing column(s) signal_type, signal, category" in p.problem
 
 
 def test_detector_matches_sha256_and_md5(tmp_path: Path) -> None:
-    bank = load_bank_csv(bank_file(tmp_path, (
+    bank = load_bank_file(bank_file(tmp_path, (
         f"signal_type,signal,category\nsha256,{SHA},csam\nmd5,{MD5},ncii\n")), ProblemLog())
     assert bank is not None
     detector = HashMatchDetector(matcher_from_banks([bank]))

@@ -383,7 +383,7 @@ def _read_ncmec(path: Path, parsed: ParsedBank, problems: ProblemLog,
     return True
 
 
-def load_bank_csv(path: Path, problems: ProblemLog) -> HashBank | None:
+def load_bank_file(path: Path, problems: ProblemLog) -> HashBank | None:
     """A bank file read for one run (`scan --bank`), any format; None if unusable."""
     parsed = read_bank_file(path, problems)
     if parsed is None:
