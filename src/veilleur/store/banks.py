@@ -362,11 +362,8 @@ class BankStore:
         """A matcher over every stored bank (None when there is nothing to match)."""
         with Session(self.db) as conn:
             infos = _bank_infos(conn)
-            exact: dict[tuple[str, str], list[int]] = {}
-            for eid, kind, signal in conn.execute(
-                    select(BankEntryRow.id, BankEntryRow.signal_type, BankEntryRow.signal)
-                    .where(BankEntryRow.signal_type != "pdq", BankEntryRow.enabled)):
-                exact.setdefault((kind, signal), []).append(eid)
+            has_exact = conn.execute(select(BankEntryRow.id).where(
+                BankEntryRow.signal_type != "pdq", BankEntryRow.enabled).limit(1)).first()
             features = FeatureIndex()
             for entry_id, blob in conn.execute(
                     select(BankFeaturesRow.entry_id, BankFeaturesRow.features)
@@ -375,10 +372,19 @@ class BankStore:
                 features.add(entry_id, LocalFeatures.from_bytes(blob))
             features.compact()
         index = self.index()
-        if not exact and not index.enabled_count() and not len(features):
+        if has_exact is None and not index.enabled_count() and not len(features):
             return None
-        return BankMatcher(infos, exact=exact, pdq=index if len(index) else None,
-                           features=features, resolve=self.resolve)
+        # Exact digests are looked up in the database (indexed) as files come: lists of
+        # millions of MD5s need not sit in memory, and attachments are rare next to messages.
+        return BankMatcher(infos, exact=self.exact_lookup if has_exact else None,
+                           pdq=index if len(index) else None, features=features,
+                           resolve=self.resolve)
+
+    def exact_lookup(self, kind: str, digest: str) -> list[int]:
+        with self.db.connect() as conn:
+            return [r[0] for r in conn.execute(select(BankEntryRow.id).where(
+                BankEntryRow.signal_type == kind, BankEntryRow.signal == digest,
+                BankEntryRow.enabled))]
 
     def resolve(self, ids: Sequence[int]) -> dict[int, EntryInfo]:
         with Session(self.db) as conn:

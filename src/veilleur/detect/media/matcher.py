@@ -62,6 +62,8 @@ class MatchResult:
 
 
 Resolver = Callable[[Sequence[int]], Mapping[int, EntryInfo]]
+ExactLookup = Callable[[str, str], Sequence[int]]
+"""(signal type, digest) -> ids of enabled entries with exactly that digest."""
 
 
 class BankMatcher:
@@ -69,13 +71,18 @@ class BankMatcher:
         self,
         banks: Mapping[int, BankInfo],
         *,
-        exact: Mapping[tuple[str, str], Sequence[int]] | None = None,
+        exact: Mapping[tuple[str, str], Sequence[int]] | ExactLookup | None = None,
         pdq: PdqIndex | None = None,
         features: FeatureIndex | None = None,
         resolve: Resolver,
     ) -> None:
         self.banks = dict(banks)
-        self._exact = exact or {}
+        if exact is None or isinstance(exact, Mapping):
+            table = dict(exact or {})
+            self._exact: ExactLookup = lambda kind, digest: table.get((kind, digest), ())
+            self._has_exact = bool(table)
+        else:
+            self._exact, self._has_exact = exact, True
         self._pdq = pdq
         self._features = features if features is not None and len(features) else None
         self._resolve = resolve
@@ -84,7 +91,7 @@ class BankMatcher:
 
     @property
     def empty(self) -> bool:
-        return (not self._exact and (self._pdq is None or not len(self._pdq))
+        return (not self._has_exact and (self._pdq is None or not len(self._pdq))
                 and self._features is None)
 
     @property
@@ -98,7 +105,7 @@ class BankMatcher:
         for kind, digest in (("md5", media.md5), ("sha256", media.sha256)):
             if digest:
                 found.extend((eid, kind, 0, "file bytes", None)
-                             for eid in self._exact.get((kind, digest), ()))
+                             for eid in self._exact(kind, digest))
         if self._pdq is not None and len(self._pdq) and media.lookups and media.matchable:
             for hit in self._pdq.search(list(media.lookups), self._radius):
                 bank = self.banks.get(self._pdq.group(hit.slot))
