@@ -158,6 +158,7 @@ def main() -> None:
     hits_enrolled = dict.fromkeys(names, 0)
     false_hash = 0
     false_enrolled = 0
+    false_pairs: list[dict[str, object]] = []
     t0 = time.perf_counter()
     for it in matchable:
         seed = int(it["seed"])  # type: ignore[call-overload]
@@ -165,10 +166,13 @@ def main() -> None:
             refs = {index.ref(h.slot) for h in index.search(lookups, RADIUS)}
             hash_hit = seed in refs
             false_hash += len(refs - {seed})
-            feat_refs = set(enrolled.match(feats)) if feats is not None else set()
-            feat_refs |= {enrolled_pdq.ref(h.slot)
-                          for h in enrolled_pdq.search(lookups, RADIUS)}
+            by_features = set(enrolled.match(feats)) if feats is not None else set()
+            by_pdq = {enrolled_pdq.ref(h.slot) for h in enrolled_pdq.search(lookups, RADIUS)}
+            feat_refs = by_features | by_pdq
             false_enrolled += len(feat_refs - {seed})
+            for other in sorted(feat_refs - {seed}):
+                false_pairs.append({"query": seed, "transform": name, "matched": other,
+                                    "via": "features" if other in by_features else "pdq"})
             hits_hash[name] += hash_hit
             hits_enrolled[name] += seed in feat_refs
     match_s = time.perf_counter() - t0
@@ -190,7 +194,10 @@ def main() -> None:
         args.json.write_text(json.dumps({
             "pictures": len(items), "low_quality": low, "radius": RADIUS, "rows": rows,
             "pairs": pairs, "false_hash_only": false_hash,
-            "false_enrolled": false_enrolled}, indent=2))
+            "false_enrolled": false_enrolled, "false_pairs": false_pairs}, indent=2))
+    for fp in false_pairs[:10]:
+        print(f"  false match: copy of {fp['query']} ({fp['transform']}) -> {fp['matched']} "
+              f"via {fp['via']}")
 
 
 if __name__ == "__main__":
