@@ -125,8 +125,11 @@ def _sampled_frames(im: Image.Image, limits: Limits) -> Iterator[Frame]:
     for index in picks:
         if index:
             im.seek(index)
-        frame = ImageOps.exif_transpose(im) if index == 0 else im
-        yield Frame(np.asarray(frame.convert("RGB")), round(index * duration, 3) if index else None)
+        if index == 0:
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)  # no copy when nothing to turn
+        rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+        yield Frame(rgb, round(index * duration, 3) if index else None)
 
 
 def video_frames(path: Path, limits: Limits) -> Iterator[Frame]:

@@ -30,7 +30,7 @@ DIHEDRAL = ("original", "rotate90", "rotate180", "rotate270", "flip_vertical",
 _BORDER_TOLERANCE = 14.0
 _BORDER_SHARE = 0.985
 _MIN_TRIM = 0.015
-_TRIM_SIDE = 320
+_WORK_SIDE = 320
 """Borders are found on a copy this size (area-averaged): +-2 pixels of a 1000-pixel side."""
 """Ignore trims thinner than this share of a side: the re-hash would add nothing."""
 
@@ -92,8 +92,20 @@ def pdq_dihedral(rgb: np.ndarray) -> tuple[list[bytes], int]:
     return [_bits(v) for v in vectors], int(quality)
 
 
-def antialiased(rgb: np.ndarray) -> np.ndarray:
-    """The picture area-averaged to 64x64: the form lookups are hashed from.
+def working_copy(rgb: np.ndarray) -> np.ndarray:
+    """The picture area-averaged to fit 320 pixels: borders are found on it, and the
+    anti-aliased lookups are made from it (one full-size resize per picture, not several)."""
+    rows, cols = rgb.shape[:2]
+    scale = _WORK_SIDE / max(rows, cols)
+    if scale >= 1:
+        return np.ascontiguousarray(rgb)
+    return np.ascontiguousarray(cv2.resize(
+        np.ascontiguousarray(rgb), (max(1, round(cols * scale)), max(1, round(rows * scale))),
+        interpolation=cv2.INTER_AREA))
+
+
+def antialiased(small: np.ndarray) -> np.ndarray:
+    """A picture (its `working_copy`) area-averaged to 64x64: what lookups are hashed from.
 
     The reference's nearest-neighbour shrink aliases fine detail (text, textures): a mirrored
     or resized copy then samples other pixels and its hash drifts past the radius. And PDQ's
@@ -102,33 +114,29 @@ def antialiased(rgb: np.ndarray) -> np.ndarray:
     exactly 64x64, PDQ skips that step and hashes the pixels' DCT directly: the orientation
     hashes are then exact, and an area average carries no aliasing.
     """
-    return np.ascontiguousarray(cv2.resize(np.ascontiguousarray(rgb), (64, 64),
-                                           interpolation=cv2.INTER_AREA))
+    return np.ascontiguousarray(cv2.resize(small, (64, 64), interpolation=cv2.INTER_AREA))
 
 
 def enrolment_hashes(rgb: np.ndarray) -> list[tuple[PdqHash, str]]:
     """Hashes to hold for a picture we have in hand: the reference one, and the
     anti-aliased one that lookups of its transformed copies are compared with."""
     ref = pdq(rgb)
-    aa = pdq(antialiased(rgb))
+    aa = pdq(antialiased(working_copy(rgb)))
     out = [(ref, "reference")]
     if aa.bits != ref.bits:
         out.append((aa, "anti-aliased"))
     return out
 
 
-def trim_borders(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+def trim_borders(rgb: np.ndarray, small: np.ndarray | None = None
+                 ) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the picture inside uniform borders or letterbox bars.
 
     None when there is no border worth trimming. Each side is trimmed on its own, so a
-    one-sided caption bar or an off-centre frame counts too.
+    one-sided caption bar or an off-centre frame counts too. `small` is the picture's
+    `working_copy` when the caller already has it.
     """
-    rows, cols = rgb.shape[:2]
-    scale = _TRIM_SIDE / max(rows, cols)
-    small = np.ascontiguousarray(rgb)
-    if scale < 1:
-        small = cv2.resize(small, (max(1, round(cols * scale)), max(1, round(rows * scale))),
-                           interpolation=cv2.INTER_AREA)
+    small = working_copy(rgb) if small is None else small
     luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     rows, cols = luma.shape
     sy, sx = rgb.shape[0] / rows, rgb.shape[1] / cols
@@ -164,14 +172,18 @@ def query_hashes(rgb: np.ndarray) -> tuple[PdqHash, list[bytes], list[str]]:
     say which is which (for the evidence shown to reviewers).
     """
     own = pdq(rgb)
-    variants, _ = pdq_dihedral(antialiased(rgb))
+    small = working_copy(rgb)
+    variants, _ = pdq_dihedral(antialiased(small))
     variants.insert(0, own.bits)
     labels = ["as uploaded", *DIHEDRAL]
-    box = trim_borders(rgb)
+    box = trim_borders(rgb, small)
     if box is not None:
         top, bottom, left, right = box
         inner = rgb[top:bottom, left:right]
-        trimmed, _ = pdq_dihedral(antialiased(inner))
+        fy, fx = small.shape[0] / rgb.shape[0], small.shape[1] / rgb.shape[1]
+        inner_small = small[round(top * fy): round(bottom * fy), round(left * fx):
+                            round(right * fx)]
+        trimmed, _ = pdq_dihedral(antialiased(np.ascontiguousarray(inner_small)))
         variants.append(pdq(inner).bits)  # what a hash-only list holds for the picture
         variants.extend(trimmed)
         labels.append("border trimmed, as uploaded")
