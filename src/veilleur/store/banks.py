@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Engine, Table, func, select, update
@@ -43,6 +43,7 @@ from veilleur.store.models import (
 from veilleur.taxonomy import Category
 
 _BATCH = 5000
+T = TypeVar("T")
 MAX_THRESHOLD = 35
 """The widest PDQ radius a bank may use."""
 _BANKS: Table = BankRow.__table__  # type: ignore[assignment]
@@ -389,8 +390,10 @@ class BankStore:
     def resolve(self, ids: Sequence[int]) -> dict[int, EntryInfo]:
         with Session(self.db) as conn:
             infos = _bank_infos(conn)
-            rows = conn.execute(select(BankEntryRow).where(BankEntryRow.id.in_(list(ids)),
-                                                           BankEntryRow.enabled)).scalars()
+            # in chunks: SQLite limits the number of bound parameters in one statement
+            rows = [r for chunk in _batches(list(ids), 5000)
+                    for r in conn.execute(select(BankEntryRow).where(
+                        BankEntryRow.id.in_(chunk), BankEntryRow.enabled)).scalars()]
             return {r.id: EntryInfo(r.id, infos[r.bank_id], r.signal_type, r.signal,
                                     Category(r.category), r.note, r.source_id) for r in rows}
 
@@ -402,34 +405,47 @@ class BankStore:
         a scan.
         """
         with Session(self.db) as conn:
-            rows = conn.execute(select(BankEntryRow).where(
-                BankEntryRow.id.in_(list(entry_ids)), BankEntryRow.enabled)).scalars().all()
+            rows = [r for chunk in _batches(list(entry_ids), 5000)
+                    for r in conn.execute(select(BankEntryRow).where(
+                        BankEntryRow.id.in_(chunk), BankEntryRow.enabled)).scalars()]
             known = {(r[0], r[1]) for r in conn.execute(
                 select(MediaMatchRow.attachment_id, MediaMatchRow.entry_id))}
         new_exact = {(r.signal_type, r.signal) for r in rows if r.signal_type != "pdq"}
         pdq_rows = [r for r in rows if r.signal_type == "pdq"]
         matcher = self.matcher()
+        # the widest radius a deny bank uses: what a stored picture must be within
+        radius = max((b.pdq_threshold for b in (matcher.banks.values() if matcher else ())
+                      if not b.allow), default=31)
         checked = 0
         found: list[RetroMatch] = []
         new_ids = set(entry_ids)
         new_codes = [bytes.fromhex(r.signal) for r in pdq_rows]
+        fresh: PdqIndex | None = None
         for batch in _chunks(self.stored_media(), 20_000):
             checked += len(batch)
             hit = [bool((m.hashes.md5 and ("md5", m.hashes.md5) in new_exact)
                         or (m.hashes.sha256 and ("sha256", m.hashes.sha256) in new_exact))
                    for m in batch]
-            if new_codes:
-                # Index the batch's lookups and search with the new entries: there are far
-                # fewer new entries than stored lookups, so this is the cheap direction.
-                lookups = PdqIndex(capacity=9 * len(batch))
-                for i, m in enumerate(batch):
-                    if m.hashes.matchable and m.hashes.lookups:
-                        lookups.add(list(m.hashes.lookups), refs=[i] * len(m.hashes.lookups),
-                                    sort=False)
-                lookups.compact()
-                refs = lookups.refs()
-                for slot in set(lookups.search_arrays(new_codes, MAX_THRESHOLD)[:, 1].tolist()):
-                    hit[int(refs[slot])] = True
+            owners = [(i, m.hashes.lookups) for i, m in enumerate(batch)
+                      if m.hashes.matchable and m.hashes.lookups]
+            queries = [h for _, hs in owners for h in hs]
+            refs = [i for i, hs in owners for _ in hs]
+            if new_codes and queries:
+                # Index the larger side, search with the smaller: a few new entries against
+                # many stored lookups, or a whole list's first import against a batch.
+                if len(new_codes) < len(queries):
+                    lookups = PdqIndex(capacity=len(queries), radius_hint=radius)
+                    lookups.add(queries, refs=refs, sort=False)
+                    lookups.compact()
+                    for slot in set(lookups.search_arrays(new_codes, radius)[:, 1].tolist()):
+                        hit[refs[slot]] = True
+                else:
+                    if fresh is None:
+                        fresh = PdqIndex(capacity=len(new_codes), radius_hint=radius)
+                        fresh.add(new_codes, sort=False)
+                        fresh.compact()
+                    for qi in set(fresh.search_arrays(queries, radius)[:, 0].tolist()):
+                        hit[refs[qi]] = True
             if matcher is None:
                 continue
             for media, flagged in zip(batch, hit, strict=True):
@@ -534,7 +550,7 @@ def _log(conn: Any, bank_id: int, entry_id: int | None, action: str,
         at=datetime.now(UTC), bank_id=bank_id, entry_id=entry_id, action=action, detail=detail))
 
 
-def _batches(items: Sequence[BankEntry], size: int) -> Iterator[Sequence[BankEntry]]:
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i: i + size]
 

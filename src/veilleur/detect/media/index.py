@@ -54,16 +54,27 @@ def to_codes(hashes: Iterable[bytes]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint64).reshape(-1, 4).copy()
 
 
-def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS, max_bits: int = MAX_CHUNK_BITS
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _probe_cost(n: int, bits: int, radius: int = 31) -> float:
+    """Expected memory reads per query hash with chunks of `bits` (probes, then candidates)."""
+    m = math.ceil(256 / bits)
+    flips = max(0, math.ceil((radius + 1) / m) - 1)
+    probes = m * sum(math.comb(bits, k) for k in range(flips + 1))
+    return float(probes * (2 + n / 2**bits))
+
+
+def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS, max_bits: int = MAX_CHUNK_BITS,
+                 radius: int = 31) -> tuple[np.ndarray, np.ndarray]:
     """(starts, widths) of the chunks for an index of n hashes.
 
-    Chunks of about log2(n) bits make each directory bucket hold about one hash, the optimum
-    of the method (at 10 M hashes, 24-bit chunks answer an image's lookups in 2 ms where
-    22-bit ones take 4.4: `bench/pdq_index.py --chunk-bits`). Bounded so that small indexes
-    stay small and large ones keep their directories (2^bits entries per chunk) under ~0.5 GB.
+    The width with the fewest expected reads for a query of the usual `radius`: narrow chunks need few
+    probes but each finds many candidates, wide ones the reverse (16-bit chunks win up to
+    ~1 M hashes, 23-24-bit ones at 10 M: 2 ms where 21-22-bit take 4.4, measured with
+    `bench/pdq_index.py --chunk-bits`). Directories hold 2^bits entries per chunk, so among
+    near-equal widths the narrowest is taken, and the width is capped (24 bits: ~0.5 GB).
     """
-    bits = min(max_bits, max(min_bits, int(math.log2(max(n, 2))) + 1))
+    costs = {b: _probe_cost(n, b, radius) for b in range(min_bits, max_bits + 1)}
+    best = min(costs.values())
+    bits = min(b for b, c in costs.items() if c <= 1.1 * best)  # near-best: the smallest
     m = math.ceil(256 / bits)
     widths = np.full(m, 256 // m, np.int64)
     widths[: 256 - int(widths.sum())] += 1
@@ -73,16 +84,19 @@ def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS, max_bits: int = MAX_CHU
 
 class PdqIndex:
     def __init__(self, capacity: int = 1024, *, min_chunk_bits: int = MIN_CHUNK_BITS,
-                 max_chunk_bits: int = MAX_CHUNK_BITS) -> None:
+                 max_chunk_bits: int = MAX_CHUNK_BITS, radius_hint: int = 31) -> None:
         self.min_chunk_bits = min_chunk_bits
         self.max_chunk_bits = max_chunk_bits
+        self.radius_hint = radius_hint
+        """The radius most searches will use (the layout is tuned for it; any radius works)."""
         self._codes = np.zeros((max(capacity, 16), 4), np.uint64)
         self._enabled = np.zeros(len(self._codes), np.bool_)
         self._group = np.zeros(len(self._codes), np.uint16)
         self._ref = np.zeros(len(self._codes), np.uint32)
         self._n = 0
         self._n_indexed = 0
-        self._starts, self._widths = chunk_layout(0, min_chunk_bits, max_chunk_bits)
+        self._starts, self._widths = chunk_layout(0, min_chunk_bits, max_chunk_bits,
+                                                  radius_hint)
         self._tables = np.zeros((len(self._widths), 0), np.uint32)
         self._dirs = np.zeros(0, np.uint32)
         self._dir_offsets = np.zeros(len(self._widths), np.int64)
@@ -170,7 +184,8 @@ class PdqIndex:
         """Sort every chunk table over all hashes (the only step that costs O(n log n))."""
         n = self._n
         codes = self._codes[:n]
-        self._starts, self._widths = chunk_layout(n, self.min_chunk_bits, self.max_chunk_bits)
+        self._starts, self._widths = chunk_layout(n, self.min_chunk_bits, self.max_chunk_bits,
+                                                  self.radius_hint)
         m = len(self._widths)
         sizes = [(1 << int(w)) + 1 for w in self._widths]
         self._dir_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -256,7 +271,8 @@ class PdqIndex:
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(array))
             (tmp / "meta.json").write_text(json.dumps({
                 "format": FORMAT, "n": n, "min_chunk_bits": self.min_chunk_bits,
-                "max_chunk_bits": self.max_chunk_bits, **self.meta}))
+                "max_chunk_bits": self.max_chunk_bits, "radius_hint": self.radius_hint,
+                **self.meta}))
             old = folder.with_name(folder.name + ".old")
             if folder.exists():
                 os.replace(folder, old)
@@ -283,6 +299,7 @@ class PdqIndex:
         index = cls.__new__(cls)
         index.min_chunk_bits = int(meta.get("min_chunk_bits", MIN_CHUNK_BITS))
         index.max_chunk_bits = int(meta.get("max_chunk_bits", MAX_CHUNK_BITS))
+        index.radius_hint = int(meta.get("radius_hint", 31))
         index._codes = arrays["codes"].reshape(-1, 4)
         index._enabled = arrays["enabled"]
         index._group = arrays["group"]
@@ -290,9 +307,10 @@ class PdqIndex:
         index._n = n
         index._n_indexed = n
         index.meta = {k: v for k, v in meta.items()
-                      if k not in ("format", "n", "min_chunk_bits", "max_chunk_bits")}
+                      if k not in ("format", "n", "min_chunk_bits", "max_chunk_bits",
+                                   "radius_hint")}
         index._starts, index._widths = chunk_layout(n, index.min_chunk_bits,
-                                                    index.max_chunk_bits)
+                                                    index.max_chunk_bits, index.radius_hint)
         m = len(index._widths)
         sizes = [(1 << int(w)) + 1 for w in index._widths]
         index._dir_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
