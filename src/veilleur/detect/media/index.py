@@ -66,9 +66,10 @@ def chunk_layout(n: int, min_bits: int = MIN_CHUNK_BITS, max_bits: int = MAX_CHU
                  radius: int = 31) -> tuple[np.ndarray, np.ndarray]:
     """(starts, widths) of the chunks for an index of n hashes.
 
-    The width with the fewest expected reads for a query of the usual `radius`: narrow chunks need few
-    probes but each finds many candidates, wide ones the reverse (16-bit chunks win up to
-    ~1 M hashes, 23-24-bit ones at 10 M: 2 ms where 21-22-bit take 4.4, measured with
+    The width with the fewest expected reads for a query of the usual `radius`: narrow
+    chunks need few probes but each finds many candidates, wide ones the reverse (16-bit
+    chunks win up to ~3 M hashes, 23-24-bit ones at 10 M: 2 ms where 21-22-bit take 4.4,
+    measured with
     `bench/pdq_index.py --chunk-bits`). Directories hold 2^bits entries per chunk, so among
     near-equal widths the narrowest is taken, and the width is capped (24 bits: ~0.5 GB).
     """
