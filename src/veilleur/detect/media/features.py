@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from veilleur.detect.media.index import PdqIndex
@@ -70,6 +69,8 @@ class LocalFeatures:
 
 def extract(rgb: np.ndarray) -> LocalFeatures | None:
     """Keypoints of a picture; None when it has too few (flat or tiny pictures)."""
+    import cv2  # ~30 MB: loaded by the first picture, not by every scan
+
     grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
     h, w = grey.shape
     scale = WORK_SIDE / max(h, w)
@@ -93,6 +94,8 @@ def extract(rgb: np.ndarray) -> LocalFeatures | None:
 
 def verify(query: LocalFeatures, ref: LocalFeatures) -> int:
     """How many keypoints agree on one plausible similarity transform (0 if not a match)."""
+    import cv2
+
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     pairs = matcher.knnMatch(query.descriptors, ref.descriptors, k=2)
     good = [p[0] for p in pairs

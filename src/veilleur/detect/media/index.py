@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from veilleur.detect.media import mih
-
 FORMAT = 1
+# The compiled kernels (numba, ~80 MB) are imported on first use: a scan with no PDQ bank
+# never pays for them.
 MIN_CHUNK_BITS = 12
 MAX_CHUNK_BITS = 24
 MAX_FLIPS = 2
@@ -192,13 +192,17 @@ class PdqIndex:
         self._dir_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self._dirs = np.zeros(sum(sizes), np.uint32)
         self._tables = np.zeros((m, n), np.uint32)
+        self._n_indexed = n
+        if not n:
+            return  # empty: the directories are all zero, nothing to sort
+        from veilleur.detect.media import mih
+
         for t in range(m):
             keys = mih.chunk_keys(codes, int(self._starts[t]), int(self._widths[t]))
             self._tables[t] = np.argsort(keys, kind="stable")
             counts = np.bincount(keys, minlength=1 << int(self._widths[t]))
             directory = self._dirs[self._dir_offsets[t]: self._dir_offsets[t] + sizes[t]]
             directory[1:] = np.cumsum(counts)
-        self._n_indexed = n
 
     def compact(self) -> None:
         """Sort the tables now (e.g. after a large import, before saving)."""
@@ -218,6 +222,8 @@ class PdqIndex:
             return np.empty((0, 3), np.int64)
         if radius < 0:
             raise ValueError("radius must be >= 0")
+        from veilleur.detect.media import mih
+
         q = to_codes(queries)
         if flips is None:
             flips = math.ceil((radius + 1) / len(self._widths)) - 1
@@ -245,6 +251,8 @@ class PdqIndex:
 
     def brute_force(self, queries: Sequence[bytes], radius: int = 31) -> list[Hit]:
         """The reference answer (every slot compared); for tests and checks."""
+        from veilleur.detect.media import mih
+
         q = to_codes(queries)
         out = np.empty((max(1, self._n * len(queries)), 3), np.int64)
         found = mih.brute_force(self._codes, self._n, self._enabled, q, radius, out)

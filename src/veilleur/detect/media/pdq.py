@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-import pdqhash
 
+# OpenCV and the PDQ extension are imported inside the functions that use them: a scan of
+# text alone never loads them.
 REFERENCE_SIDE = 512
 MIN_QUALITY = 50
 """Below this the ecosystem treats a PDQ hash as unmatchable (flat or near-flat images)."""
@@ -71,6 +71,7 @@ def reference_downsample(rgb: np.ndarray) -> np.ndarray:
     rows, cols = rgb.shape[:2]
     if rows <= REFERENCE_SIDE and cols <= REFERENCE_SIDE:
         return np.ascontiguousarray(rgb)
+    import cv2
     return np.ascontiguousarray(cv2.resize(np.ascontiguousarray(rgb),
                                            (REFERENCE_SIDE, REFERENCE_SIDE),
                                            interpolation=cv2.INTER_NEAREST))
@@ -82,12 +83,14 @@ def _bits(vector: np.ndarray) -> bytes:
 
 def pdq(rgb: np.ndarray) -> PdqHash:
     """The reference PDQ hash of an RGB (rows x cols x 3, uint8) image."""
+    import pdqhash
     vector, quality = pdqhash.compute(reference_downsample(rgb))
     return PdqHash(_bits(vector), int(quality))
 
 
 def pdq_dihedral(rgb: np.ndarray) -> tuple[list[bytes], int]:
     """The hashes of the image in its 8 orientations (order of `DIHEDRAL`), one pass."""
+    import pdqhash
     vectors, quality = pdqhash.compute_dihedral(reference_downsample(rgb))
     return [_bits(v) for v in vectors], int(quality)
 
@@ -99,6 +102,7 @@ def working_copy(rgb: np.ndarray) -> np.ndarray:
     scale = _WORK_SIDE / max(rows, cols)
     if scale >= 1:
         return np.ascontiguousarray(rgb)
+    import cv2
     return np.ascontiguousarray(cv2.resize(
         np.ascontiguousarray(rgb), (max(1, round(cols * scale)), max(1, round(rows * scale))),
         interpolation=cv2.INTER_AREA))
@@ -114,6 +118,7 @@ def antialiased(small: np.ndarray) -> np.ndarray:
     exactly 64x64, PDQ skips that step and hashes the pixels' DCT directly: the orientation
     hashes are then exact, and an area average carries no aliasing.
     """
+    import cv2
     return np.ascontiguousarray(cv2.resize(small, (64, 64), interpolation=cv2.INTER_AREA))
 
 
@@ -136,6 +141,8 @@ def trim_borders(rgb: np.ndarray, small: np.ndarray | None = None
     one-sided caption bar or an off-centre frame counts too. `small` is the picture's
     `working_copy` when the caller already has it.
     """
+    import cv2
+
     small = working_copy(rgb) if small is None else small
     luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     rows, cols = luma.shape
