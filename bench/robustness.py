@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from imagegen import make_image
+from imagegen import KINDS, make_image
 from veilleur.detect.media import features as lf
 from veilleur.detect.media.index import PdqIndex
 from veilleur.detect.media.pdq import enrolment_hashes, pdq, query_hashes
@@ -159,6 +159,7 @@ def main() -> None:
     false_hash = 0
     false_enrolled = 0
     false_pairs: list[dict[str, object]] = []
+    misses_by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
     t0 = time.perf_counter()
     for it in matchable:
         seed = int(it["seed"])  # type: ignore[call-overload]
@@ -175,6 +176,8 @@ def main() -> None:
                                     "via": "features" if other in by_features else "pdq"})
             hits_hash[name] += hash_hit
             hits_enrolled[name] += seed in feat_refs
+            if not hash_hit and not name.startswith("crop"):
+                misses_by_kind[KINDS[seed % len(KINDS)]] += 1
     match_s = time.perf_counter() - t0
     n = len(matchable)
     pairs = n * (n - 1) * len(names)
@@ -190,11 +193,14 @@ def main() -> None:
     print(f"false matches, hash-only: {false_hash} in {pairs:,} pairs "
           f"({false_hash / pairs:.2e}); with local features: {false_enrolled} "
           f"({false_enrolled / pairs:.2e})")
+    print("hash-only misses (crops aside) by kind of picture: "
+          + ", ".join(f"{k} {v}" for k, v in misses_by_kind.items()))
     if args.json:
         args.json.write_text(json.dumps({
             "pictures": len(items), "low_quality": low, "radius": RADIUS, "rows": rows,
             "pairs": pairs, "false_hash_only": false_hash,
-            "false_enrolled": false_enrolled, "false_pairs": false_pairs}, indent=2))
+            "false_enrolled": false_enrolled, "false_pairs": false_pairs,
+            "hash_only_misses_by_kind": misses_by_kind}, indent=2))
     for fp in false_pairs[:10]:
         print(f"  false match: copy of {fp['query']} ({fp['transform']}) -> {fp['matched']} "
               f"via {fp['via']}")
