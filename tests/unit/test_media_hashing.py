@@ -137,7 +137,7 @@ def test_animated_gif_samples_a_few_frames_and_stays_bounded(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("case", ["truncated", "bomb", "not_media", "empty", "garbage_png",
-                                  "too_big"])
+                                  "too_big", "heic"])
 def test_hostile_files_get_a_clear_error_not_a_crash(tmp_path: Path, case: str) -> None:
     path = tmp_path / f"{case}.bin"
     limits = Limits()
@@ -165,6 +165,9 @@ def test_hostile_files_get_a_clear_error_not_a_crash(tmp_path: Path, case: str) 
     elif case == "garbage_png":
         path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
         expect = "image"
+    elif case == "heic":  # an ISO container, like MP4, but a still picture we do not read
+        path.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 500)
+        expect = "unknown format"
     else:
         path.write_bytes(b"x" * 2000)
         limits = Limits(max_bytes=1000)

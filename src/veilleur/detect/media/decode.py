@@ -24,6 +24,7 @@ Image.MAX_IMAGE_PIXELS = None
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 _VIDEO_MAGIC = (b"\x1a\x45\xdf\xa3",)  # Matroska / WebM
 _MP4_BRANDS = b"ftyp"  # ISO base media (MP4, MOV, 3GP) at offset 4
+_STILL_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"})
 
 
 class MediaError(Exception):
@@ -59,7 +60,10 @@ class Frame:
 
 def sniff(head: bytes) -> str:
     """'video' when the bytes start like a container we read with PyAV, else 'image'."""
-    if head[4:8] == _MP4_BRANDS or any(head.startswith(m) for m in _VIDEO_MAGIC):
+    if head[4:8] == _MP4_BRANDS:
+        # HEIF/AVIF stills share the ISO container: they are pictures (not read here)
+        return "image" if head[8:12] in _STILL_BRANDS else "video"
+    if any(head.startswith(m) for m in _VIDEO_MAGIC):
         return "video"
     return "image"
 

@@ -115,10 +115,6 @@ class PdqIndex:
         """Hashes added since the tables were last sorted (compared one by one)."""
         return self._n - self._n_indexed
 
-    @property
-    def max_radius(self) -> int:
-        return len(self._widths) * (MAX_FLIPS + 1) - 1
-
     def nbytes(self) -> int:
         n = max(self._n, 1)
         return int(self._codes[:n].nbytes + self._enabled[:n].nbytes + self._group[:n].nbytes
