@@ -30,7 +30,7 @@ from veilleur.detect.media.features import extract as extract_features
 from veilleur.detect.media.hashing import MediaHashes, digests
 from veilleur.detect.media.index import IndexLoadError, PdqIndex
 from veilleur.detect.media.matcher import BankInfo, BankMatcher, EntryInfo, Match
-from veilleur.detect.media.pdq import PdqHash, enrolment_hashes, pdq
+from veilleur.detect.media.pdq import PdqHash, enrolment_hashes
 from veilleur.events import Attachment, Message
 from veilleur.store.models import (
     BankEntryRow,
@@ -249,22 +249,24 @@ class BankStore:
             label = note or path.name
             parsed.entries += [BankEntry("md5", md5, category, note=label),
                                BankEntry("sha256", sha, category, note=label)]
-            for h, form in enrolment_hashes(rgb):
+            hashes = enrolment_hashes(rgb)
+            for h, form in hashes:
                 parsed.entries.append(BankEntry("pdq", h.hex, category, note=label,
                                                 metadata={"form": form,
                                                           "quality": str(h.quality)}))
             feats = extract_features(rgb)
             if feats is not None:
-                keypoints[pdq(rgb).hex] = feats
+                keypoints[hashes[0][0].hex] = feats  # kept with the reference hash's entry
         report = self.import_entries(name, parsed, category=category, source="pictures",
                                      policy=policy)
         if keypoints:
             with self.db.begin() as conn:
                 bank_id = conn.execute(select(BankRow.id).where(BankRow.name == name)
                                        ).scalar_one()
-                rows = conn.execute(select(BankEntryRow.id, BankEntryRow.signal).where(
-                    BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == "pdq",
-                    BankEntryRow.signal.in_(list(keypoints)))).all()
+                rows = [r for chunk in _batches(list(keypoints), 5000)
+                        for r in conn.execute(select(BankEntryRow.id, BankEntryRow.signal).where(
+                            BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == "pdq",
+                            BankEntryRow.signal.in_(chunk)))]
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
                 stmt = dialect.insert(BankFeaturesRow.__table__).on_conflict_do_nothing(
                     index_elements=["entry_id"])
