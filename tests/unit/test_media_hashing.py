@@ -86,10 +86,14 @@ def test_orientation_lookups_are_exact_for_mirror_and_rotation() -> None:
     for copy in (ImageOps.mirror(im), im.transpose(Image.Transpose.ROTATE_90),
                  ImageOps.flip(im)):
         _, lookups, labels = query_hashes(np.asarray(copy))
-        assert len(lookups) == len(labels) >= 9 and labels[0] == "as uploaded"
-        assert set(labels[1:9]) == set(DIHEDRAL)
+        assert len(lookups) == len(labels) >= 10
+        assert labels[:2] == ["as uploaded", "mirrored back"]
+        assert set(labels[2:10]) == set(DIHEDRAL)
         # the anti-aliased upright hash of the original is among the copy's lookups
-        assert original[1] in lookups
+        assert original[2] in lookups
+    # a mirrored copy flipped back is the original, pixel for pixel: same reference hash
+    _, lookups, _ = query_hashes(np.asarray(ImageOps.mirror(im)))
+    assert lookups[1] == original[0]
 
 
 def test_border_and_letterbox_are_trimmed_before_hashing() -> None:

@@ -172,17 +172,24 @@ def trim_borders(rgb: np.ndarray, small: np.ndarray | None = None
 def query_hashes(rgb: np.ndarray) -> tuple[PdqHash, list[bytes], list[str]]:
     """The image's own reference hash, and every hash worth looking up for it.
 
-    The lookups are the reference hash itself, the 8 orientations of the image as it is
-    (hashed from its anti-aliased copy, see `antialiased`) and, when it has uniform borders
-    or letterbox bars, the same 9 for the picture inside them. A bank hash
+    The lookups are the reference hash itself and that of the picture mirrored back, the 8
+    orientations of the image as it is (hashed from its anti-aliased copy, see
+    `antialiased`) and, when it has uniform borders or letterbox bars, the reference hash
+    and 8 orientations of the picture inside them. A bank hash
     of a mirrored, rotated or framed copy is then within reach of a plain lookup. The labels
     say which is which (for the evidence shown to reviewers).
     """
     own = pdq(rgb)
     small = working_copy(rgb)
     variants, _ = pdq_dihedral(antialiased(small))
-    variants.insert(0, own.bits)
-    labels = ["as uploaded", *DIHEDRAL]
+    # Mirroring is the commonest evasion. The reference hash of the copy flipped back picks
+    # the very pixels the original's did, so it also matches list entries of pictures whose
+    # reference hash carries aliasing (text, textures), which the anti-aliased forms cannot.
+    import cv2
+
+    unmirrored = pdq(cv2.flip(np.ascontiguousarray(rgb), 1)).bits  # NumPy's [:, ::-1]: 20x slower
+    variants[:0] = [own.bits, unmirrored]
+    labels = ["as uploaded", "mirrored back", *DIHEDRAL]
     box = trim_borders(rgb, small)
     if box is not None:
         top, bottom, left, right = box
