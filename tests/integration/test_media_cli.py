@@ -94,7 +94,7 @@ def test_bank_lifecycle_and_matching_transformed_copies(tmp_path: Path) -> None:
     assert all(f["category"] == "csam" and f["detectors"] == ["media.hash"]
                for f in hits.values())
     assert "bank 'hotline'" in hits["9001"]["evidence"] and "case 0" in hits["9001"]["evidence"]
-    assert "flip" in hits["9001"]["evidence"]
+    assert "mirrored back" in hits["9001"]["evidence"]
     assert "border trimmed" in hits["9003"]["evidence"]
     assert hits["9001"]["context"]["message_id"] == "700"
 

@@ -57,7 +57,7 @@ def test_import_disable_and_index_catch_up(db_url: str, tmp_path: Path) -> None:
     assert matcher is not None
     hit = matcher.match(picture_hashes(1, mirror=True)).matches
     assert [(m.entry.note, m.signal_type) for m in hit] == [("first", "pdq")]
-    assert hit[0].variant == "flip_horizontal"
+    assert hit[0].variant == "mirrored back" and hit[0].distance <= 8
 
     removed = store.import_entries("list", ParsedBank("csv", [], [
         Removal("pdq", a.hex, "withdrawn")]))
