@@ -406,14 +406,17 @@ class BankStore:
         found is then confirmed by the full matcher, so allow-banks and thresholds apply as in
         a scan.
         """
-        with Session(self.db) as conn:
-            rows = [r for chunk in _batches(list(entry_ids), 5000)
-                    for r in conn.execute(select(BankEntryRow).where(
-                        BankEntryRow.id.in_(chunk), BankEntryRow.enabled)).scalars()]
+        with self.db.connect() as conn:
+            if conn.execute(select(MediaHashRow.attachment_id).limit(1)).first() is None:
+                return 0, []  # nothing stored yet: nothing to look back at
+            rows = [(kind, signal) for chunk in _batches(list(entry_ids), 5000)
+                    for kind, signal in conn.execute(
+                        select(BankEntryRow.signal_type, BankEntryRow.signal).where(
+                            BankEntryRow.id.in_(chunk), BankEntryRow.enabled))]
             known = {(r[0], r[1]) for r in conn.execute(
                 select(MediaMatchRow.attachment_id, MediaMatchRow.entry_id))}
-        new_exact = {(r.signal_type, r.signal) for r in rows if r.signal_type != "pdq"}
-        pdq_rows = [r for r in rows if r.signal_type == "pdq"]
+        new_exact = {(kind, signal) for kind, signal in rows if kind != "pdq"}
+        pdq_signals = [signal for kind, signal in rows if kind == "pdq"]
         matcher = self.matcher()
         # the widest radius a deny bank uses: what a stored picture must be within
         radius = max((b.pdq_threshold for b in (matcher.banks.values() if matcher else ())
@@ -421,7 +424,8 @@ class BankStore:
         checked = 0
         found: list[RetroMatch] = []
         new_ids = set(entry_ids)
-        new_codes = [bytes.fromhex(r.signal) for r in pdq_rows]
+        new_codes = [bytes.fromhex(signal) for signal in pdq_signals]
+        del rows, pdq_signals
         fresh: PdqIndex | None = None
         for batch in _chunks(self.stored_media(), 20_000):
             checked += len(batch)
