@@ -114,7 +114,7 @@ class MediaReader:
         """Whether a decoding failure is news: the file claims to be a picture or video."""
         if att.content_type and att.content_type.startswith(_MEDIA_TYPES):
             return True
-        return "unknown format" not in (hashes.error or "")
+        return not hashes.unknown_format
 
 
 def report_media_errors(event: Event, problems: ProblemLog, where: str | None = None) -> None:

@@ -194,7 +194,7 @@ class BankStore:
         table = BankEntryRow.__table__
         with self.db.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            for batch in _batches(parsed.entries, _BATCH):
+            for batch in _chunks(parsed.entries, _BATCH):
                 rows = [_entry_row(bank_id, e, now) for e in batch]
                 stmt = dialect.insert(table).on_conflict_do_nothing(
                     index_elements=["bank_id", "signal_type", "signal"])
@@ -263,7 +263,7 @@ class BankStore:
             with self.db.begin() as conn:
                 bank_id = conn.execute(select(BankRow.id).where(BankRow.name == name)
                                        ).scalar_one()
-                rows = [r for chunk in _batches(list(keypoints), 5000)
+                rows = [r for chunk in _chunks(list(keypoints), 5000)
                         for r in conn.execute(select(BankEntryRow.id, BankEntryRow.signal).where(
                             BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == "pdq",
                             BankEntryRow.signal.in_(chunk)))]
@@ -361,17 +361,21 @@ class BankStore:
 
     # -- matching --------------------------------------------------------------------------
 
-    def matcher(self) -> BankMatcher | None:
-        """A matcher over every stored bank (None when there is nothing to match)."""
+    def matcher(self, *, keypoints: bool = True) -> BankMatcher | None:
+        """A matcher over every stored bank (None when there is nothing to match).
+
+        `keypoints=False` leaves out enrolled pictures' keypoints (loading them costs; stored
+        media have none to compare, so retroactive matching does without).
+        """
         with Session(self.db) as conn:
             infos = _bank_infos(conn)
             has_exact = conn.execute(select(BankEntryRow.id).where(
                 BankEntryRow.signal_type != "pdq", BankEntryRow.enabled).limit(1)).first()
             features = FeatureIndex()
-            for entry_id, blob in conn.execute(
+            for entry_id, blob in (conn.execute(
                     select(BankFeaturesRow.entry_id, BankFeaturesRow.features)
                     .join(BankEntryRow, BankEntryRow.id == BankFeaturesRow.entry_id)
-                    .where(BankEntryRow.enabled)):
+                    .where(BankEntryRow.enabled)) if keypoints else ()):
                 features.add(entry_id, LocalFeatures.from_bytes(blob))
             features.compact()
         index = self.index()
@@ -393,7 +397,7 @@ class BankStore:
         with Session(self.db) as conn:
             infos = _bank_infos(conn)
             # in chunks: SQLite limits the number of bound parameters in one statement
-            rows = [r for chunk in _batches(list(ids), 5000)
+            rows = [r for chunk in _chunks(list(ids), 5000)
                     for r in conn.execute(select(BankEntryRow).where(
                         BankEntryRow.id.in_(chunk), BankEntryRow.enabled)).scalars()]
             return {r.id: EntryInfo(r.id, infos[r.bank_id], r.signal_type, r.signal,
@@ -409,7 +413,7 @@ class BankStore:
         with self.db.connect() as conn:
             if conn.execute(select(MediaHashRow.attachment_id).limit(1)).first() is None:
                 return 0, []  # nothing stored yet: nothing to look back at
-            rows = [(kind, signal) for chunk in _batches(list(entry_ids), 5000)
+            rows = [(kind, signal) for chunk in _chunks(list(entry_ids), 5000)
                     for kind, signal in conn.execute(
                         select(BankEntryRow.signal_type, BankEntryRow.signal).where(
                             BankEntryRow.id.in_(chunk), BankEntryRow.enabled))]
@@ -417,7 +421,7 @@ class BankStore:
                 select(MediaMatchRow.attachment_id, MediaMatchRow.entry_id))}
         new_exact = {(kind, signal) for kind, signal in rows if kind != "pdq"}
         pdq_signals = [signal for kind, signal in rows if kind == "pdq"]
-        matcher = self.matcher()
+        matcher = self.matcher(keypoints=False)
         # the widest radius a deny bank uses: what a stored picture must be within
         radius = max((b.pdq_threshold for b in (matcher.banks.values() if matcher else ())
                       if not b.allow), default=31)
@@ -556,14 +560,10 @@ def _log(conn: Any, bank_id: int, entry_id: int | None, action: str,
         at=datetime.now(UTC), bank_id=bank_id, entry_id=entry_id, action=action, detail=detail))
 
 
-def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i: i + size]
-
-
-def _chunks(result: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for row in result:
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most `size` items (rows, ids, entries)."""
+    chunk: list[T] = []
+    for row in items:
         chunk.append(row)
         if len(chunk) >= size:
             yield chunk

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from veilleur.decide.policy import Finding
 from veilleur.detect.base import Signal
+from veilleur.detect.media.detector import HashMatchDetector
 from veilleur.events import ChannelCreated as ChannelEvent
 from veilleur.events import (
     Event,
@@ -168,7 +169,7 @@ class StoreWriter:
         """Record bank matches as they are made (retroactive matching skips them later)."""
         for s in signals:
             entry = s.context.get("entry_id")
-            if s.detector != "media.hash" or entry is None or int(entry) < 0:
+            if s.detector != HashMatchDetector.id or entry is None or int(entry) < 0:
                 continue  # negative ids are banks read from a file for one run
             key = (s.target.id, int(entry))
             self._put(_MATCHES, key, {

@@ -31,6 +31,10 @@ class MediaError(Exception):
     """A file that cannot be hashed, with the reason in words."""
 
 
+class UnknownFormatError(MediaError):
+    """Not a picture or video at all (a PDF, an archive): no PDQ, and nothing to report."""
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_bytes: int = 512 * 1024 * 1024
@@ -101,15 +105,15 @@ def image_frames(data: bytes, limits: Limits) -> list[Frame]:
         raise
     except Image.DecompressionBombError as exc:  # pragma: no cover - limits checked first
         raise MediaError(f"decompression bomb: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError,
-            MemoryError) as exc:
+    except UnidentifiedImageError:
+        raise UnknownFormatError("not an image or video this engine reads (unknown format)"
+                            ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise MediaError(_image_error(exc)) from None
 
 
 def _image_error(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, UnidentifiedImageError):
-        return "not an image or video this engine reads (unknown format)"
     if "truncated" in text.lower() or isinstance(exc, EOFError):
         return f"truncated or damaged image: {text}"
     return f"cannot decode image: {text}"

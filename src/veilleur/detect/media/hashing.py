@@ -15,6 +15,7 @@ from typing import Any
 from veilleur.detect.media.decode import (
     Limits,
     MediaError,
+    UnknownFormatError,
     check_size,
     image_frames,
     sniff,
@@ -49,6 +50,8 @@ class MediaHashes:
     features: LocalFeatures | None = field(default=None, repr=False)
     """Keypoints for crop-tolerant matching, when asked for (only enrolled banks use them)."""
     error: str | None = None
+    unknown_format: bool = False
+    """The file is no picture or video at all (the error says so); not worth reporting."""
 
     @property
     def matchable(self) -> bool:
@@ -122,7 +125,8 @@ def hash_file(path: Path, limits: Limits | None = None, *, lookups: bool = True,
         return hash_image_bytes(data, name, md5, sha, limits, lookups=lookups,
                                 features=features)
     except MediaError as exc:
-        return MediaHashes(file=name, md5=md5, sha256=sha, size=size_on_disk, error=str(exc))
+        return MediaHashes(file=name, md5=md5, sha256=sha, size=size_on_disk, error=str(exc),
+                           unknown_format=isinstance(exc, UnknownFormatError))
 
 
 def hash_image_bytes(data: bytes, name: str, md5: str, sha: str, limits: Limits, *,
