@@ -1,4 +1,5 @@
-"""Command line: `veilleur scan`, `eval`, `hash`, `bank ...`, `--version`."""
+"""Command line: `veilleur scan`, `eval`, `hash`, `bank ...`, `--version`; casework commands
+(`replay`, `cases`, `audit`, `evidence`) come from `cli_cases.py`."""
 
 from __future__ import annotations
 
@@ -462,6 +463,11 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)
+
+register(app)
 
 
 def main() -> None:

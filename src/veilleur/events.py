@@ -207,6 +207,23 @@ class ReportFiled(_Event):
     report: Report
 
 
+ORDER_STATUSES = ("force_majeure", "obstacle_cleared", "clarification_requested",
+                  "clarification_received")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderUpdated(_Event):
+    """What happened to an authority's removal request (LCEN 6-2 II): force majeure or a
+    request for clarification stops its clock; the obstacle cleared or the answer received
+    starts the whole period again. An extension of contracts §5 (optional event type)."""
+
+    type: Literal["order_update"] = "order_update"
+    report_id: str
+    status: Literal["force_majeure", "obstacle_cleared", "clarification_requested",
+                    "clarification_received"]
+    note: str | None = None
+
+
 Event = (
     UserSeen
     | GuildCreated
@@ -219,4 +236,5 @@ Event = (
     | MessagePosted
     | MessageDeleted
     | ReportFiled
+    | OrderUpdated
 )

@@ -63,6 +63,8 @@ class Finding:
     context: Mapping[str, str | None]
     excerpt: str | None = None
     spans: tuple[tuple[int, int], ...] = ()
+    signal_keys: tuple[str, ...] = ()
+    """What was observed (rule ids, bank entries): casework reads risk from them."""
 
     def to_json(self) -> dict[str, Any]:
         """The finding as contracts §4 writes it."""
@@ -130,6 +132,7 @@ class FindingBook:
             excerpt=first.excerpt,
             spans=tuple(sorted({sp for s in signals if s.excerpt == first.excerpt
                                 for sp in s.spans})),
+            signal_keys=tuple(s.key for s in signals),
         )
 
 

@@ -16,6 +16,7 @@ from veilleur.events import (
     ChannelCreated,
     ChannelKind,
     Event,
+    ORDER_STATUSES,
     Guild,
     GuildCreated,
     GuildDeleted,
@@ -26,6 +27,7 @@ from veilleur.events import (
     Message,
     MessageDeleted,
     MessagePosted,
+    OrderUpdated,
     Report,
     ReportFiled,
     ReportSource,
@@ -222,6 +224,13 @@ def _report(d: dict[str, Any], ts: Any, _b: Path, _m: MediaReader, source: str |
     return ReportFiled(ts=ts, report=report, source=source)
 
 
+def _order_update(d: dict[str, Any], ts: Any, _b: Path, _m: MediaReader, source: str | None
+                  ) -> Event:
+    status = _choice(d, "status", ORDER_STATUSES)
+    return OrderUpdated(ts=ts, report_id=F.snowflake(d, "report_id"), status=status,  # type: ignore[arg-type]
+                        note=F.opt_text(d, "note"), source=source)
+
+
 def _choice(d: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
     value = F.text(d, key)
     if value not in allowed:
@@ -241,4 +250,5 @@ _PARSERS: dict[str, Callable[[dict[str, Any], Any, Path, MediaReader, str | None
     "message": _message,
     "message_deleted": _deleted,
     "report": _report,
+    "order_update": _order_update,
 }

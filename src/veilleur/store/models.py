@@ -230,3 +230,118 @@ class BankFeaturesRow(Base):
     entry_id: Mapped[int] = mapped_column(Integer, ForeignKey("bank_entries.id"),
                                           primary_key=True)
     features: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- casework (intakes, cases, decisions, actions, evidence, audit, labels) --------------------
+
+
+class IntakeRow(Base):
+    """A report or finding taken in, with its acknowledgement and how it ended."""
+
+    __tablename__ = "intakes"
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(ID)
+    category: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime]
+    score: Mapped[float] = mapped_column(Float)
+    reporter_id: Mapped[str | None] = mapped_column(ID, index=True)
+    flagger: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    resolution: Mapped[str | None] = mapped_column(String(24))
+    resolved_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[dict[str, Any]]
+    """Notifier, explanation, detectors, evidence text, the legal clock."""
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opened_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    category: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[float] = mapped_column(Float)
+    escalated: Mapped[bool] = mapped_column(default=False)
+    raised: Mapped[bool] = mapped_column(default=False)
+    next_due: Mapped[datetime | None]
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    lock_until: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    decision_id: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
+    body: Mapped[dict[str, Any]]
+    """Targets, intakes, clocks, the priority explained (the case as `Case.to_json` says)."""
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    decided_at: Mapped[datetime]
+    reviewer: Mapped[str] = mapped_column(String(128))
+    automated: Mapped[bool]
+    body: Mapped[dict[str, Any]]
+
+
+class ActionRow(Base):
+    __tablename__ = "actions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(24))
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(ID)
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    decision_id: Mapped[str | None] = mapped_column(String(64))
+    automated: Mapped[bool]
+    category: Mapped[str | None] = mapped_column(String(16))
+    reverted_at: Mapped[datetime | None]
+    body: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_actions_target", "target_kind", "target_id"),)
+
+
+class EvidenceRow(Base):
+    """Preserved evidence, sealed (AES-256-GCM); never the plaintext."""
+
+    __tablename__ = "evidence"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[str] = mapped_column(ID)
+    preserved_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    legal_hold: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None]
+    meta: Mapped[dict[str, Any]]
+
+
+class AuditRow(Base):
+    """The hash-chained audit log. Time and detail are stored as the exact text that was
+    hashed; the database refuses updates and deletes (triggers, migration 0004)."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(160))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LabelRow(Base):
+    __tablename__ = "labels"
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    label: Mapped[str] = mapped_column(String(48), primary_key=True)
+    set_at: Mapped[datetime]
+    case_id: Mapped[str | None] = mapped_column(String(64))

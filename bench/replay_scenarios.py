@@ -1,0 +1,357 @@
+"""Replay scenarios: event logs (contracts §5) with their oracle, built in code.
+
+Each scenario is one story from the investigations, told with synthetic, non-graphic text and
+generated pictures. `write_suite` puts them together (optionally inside a large synthetic
+platform's background traffic) and writes `events.jsonl`, `oracle.jsonl` and a hash bank.
+
+    python bench/replay_scenarios.py OUT_FOLDER [--background 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.imagegen import make_image  # noqa: E402
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+BENIGN = [
+    "salut tout le monde", "quelqu'un pour une partie ce soir ?", "gg bien joué",
+    "je reviens dans 5 minutes", "le nouveau patch est sorti", "anyone up for a match?",
+    "check the pinned message for the rules", "¿alguien juega esta noche?", "mdr trop drôle",
+    "superbe améthyste à la bourse aux minéraux", "bonne nuit à tous",
+    "qui a vu le dernier épisode ?", "I'll stream at 9pm", "on se fait un tournoi samedi ?",
+]
+
+
+@dataclass
+class EventLog:
+    """Events and oracle labels, collected out of order and written sorted by time."""
+
+    folder: Path
+    events: list[tuple[datetime, int, dict[str, Any]]] = field(default_factory=list)
+    labels: dict[tuple[str, str], str] = field(default_factory=dict)
+    bank: list[tuple[str, str, str]] = field(default_factory=list)
+    n: int = 0
+
+    def add(self, ts: datetime, event: dict[str, Any]) -> None:
+        self.n += 1
+        self.events.append((ts, self.n, {"type": event.pop("type"),
+                                         "ts": ts.isoformat().replace("+00:00", "Z"),
+                                         **event}))
+
+    def label(self, kind: str, id: str, category: str) -> None:
+        self.labels[kind, id] = category
+
+    # --- helpers that read like the platform ---------------------------------------------
+
+    def user(self, ts: datetime, uid: str, name: str, age_band: str | None = None) -> None:
+        u: dict[str, Any] = {"id": uid, "name": name}
+        if age_band:
+            u["age_band"] = age_band
+        self.add(ts, {"type": "user_seen", "user": u})
+
+    def guild(self, ts: datetime, gid: str, name: str, owner: str) -> None:
+        self.add(ts, {"type": "guild_created", "guild": {"id": gid, "name": name,
+                                                          "owner_id": owner}})
+
+    def channel(self, ts: datetime, cid: str, gid: str | None, name: str,
+                kind: str = "text") -> None:
+        self.add(ts, {"type": "channel_created", "channel": {"id": cid, "guild_id": gid,
+                                                              "name": name, "kind": kind}})
+
+    def join(self, ts: datetime, gid: str, uid: str) -> None:
+        self.add(ts, {"type": "member_joined", "guild_id": gid, "user_id": uid})
+
+    def message(self, ts: datetime, mid: str, cid: str, gid: str | None, author: str,
+                content: str, *, attachments: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                recipients: list[str] | None = None) -> None:
+        m: dict[str, Any] = {"id": mid, "channel_id": cid, "guild_id": gid,
+                             "author_id": author, "content": content,
+                             "attachments": [{"id": a, "path": p} for a, p in attachments]}
+        if recipients:
+            m["recipient_ids"] = recipients
+        self.add(ts, {"type": "message", "message": m})
+
+    def report(self, ts: datetime, rid: str, source: str, kind: str, tid: str,
+               category: str | None = None, **extra: Any) -> None:
+        r: dict[str, Any] = {"id": rid, "source": source, "target": {"kind": kind, "id": tid}}
+        if category:
+            r["category_claimed"] = category
+        r.update({k: v for k, v in extra.items() if v is not None})
+        self.add(ts, {"type": "report", "report": r})
+
+    def picture(self, name: str, seed: int, kind: str = "photo") -> str:
+        media = self.folder / "media"
+        media.mkdir(parents=True, exist_ok=True)
+        path = media / f"{name}.jpg"
+        if not path.exists():
+            make_image(seed, kind).save(path, quality=90)
+        return f"media/{name}.jpg"
+
+    def write(self) -> tuple[Path, Path, Path]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.events.sort(key=lambda e: (e[0], e[1]))
+        events = self.folder / "events.jsonl"
+        with events.open("w", encoding="utf-8") as f:
+            for _, _, e in self.events:
+                f.write(json.dumps(e, ensure_ascii=False) + "\n")
+        oracle = self.folder / "oracle.jsonl"
+        with oracle.open("w", encoding="utf-8") as f:
+            for (kind, tid), cat in sorted(self.labels.items()):
+                f.write(json.dumps({"target": {"kind": kind, "id": tid}, "category": cat})
+                        + "\n")
+        bank = self.folder / "bank.csv"
+        with bank.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["signal_type", "signal", "category", "note"])
+            w.writerows(self.bank)
+        return events, oracle, bank
+
+
+def minutes(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+# --- the stories -------------------------------------------------------------------------
+
+
+def stolen_photos_server(log: EventLog, t: datetime) -> None:
+    """A server trading stolen intimate photos of women, reported by its victims for weeks
+    (the platform closed the reports unanswered). Reports target the posts."""
+    log.user(t, "sp-owner", "collector")
+    log.guild(t, "sp-guild", "les soirées privées", "sp-owner")
+    log.channel(t, "sp-general", "sp-guild", "general")
+    log.channel(t, "sp-leaks", "sp-guild", "photos-volees")
+    log.label("guild", "sp-guild", "ncii")
+    log.label("user", "sp-owner", "ncii")
+    for i in range(40):
+        log.join(t + minutes(5 + i), "sp-guild", f"sp-member-{i}")
+    for day in range(21):
+        ts = t + timedelta(days=day, hours=2)
+        mid = f"sp-post-{day}"
+        poster = f"sp-member-{day % 6}"
+        pic = log.picture(f"sp-photo-{day}", 1000 + day)
+        log.message(ts, mid, "sp-leaks", "sp-guild", poster, "nouvelle photo, elle sait pas",
+                    attachments=[(f"sp-att-{day}", pic)])
+        log.label("message", mid, "ncii")
+        log.label("attachment", f"sp-att-{day}", "ncii")
+        log.label("user", poster, "ncii")
+        log.message(ts + minutes(3), f"sp-chat-{day}", "sp-general", "sp-guild",
+                    f"sp-member-{10 + day % 7}", random.Random(day).choice(BENIGN))
+        if day % 3 == 0:
+            log.report(ts + timedelta(hours=5), f"sp-report-{day}", "dsa_notice", "message",
+                       mid, "ncii", notifier={"name": "victim", "email": "victim@example.org"},
+                       explanation="c'est une photo de moi volée, publiée sans mon accord")
+
+
+def owner_deletes_after_report(log: EventLog, t: datetime) -> None:
+    """A trade server: a user reports it; its owner deletes everything two hours later."""
+    log.user(t, "od-owner", "vendeur")
+    log.guild(t, "od-guild", "ADØS NXDES", "od-owner")
+    log.channel(t, "od-teaser", "od-guild", "teaser-mineure")
+    log.label("guild", "od-guild", "csam")
+    log.label("channel", "od-teaser", "csam")
+    log.label("user", "od-owner", "csam")
+    for i, text in enumerate(["Pack VIP +400 vidéos -12 ans, prix 20€ paypal",
+                              "nouveau drop ce soir, accès vip 15€",
+                              "le reste sur mega. nz/folder/x1, enlevez l'espace"]):
+        mid = f"od-msg-{i}"
+        log.message(t + minutes(10 + i), mid, "od-teaser", "od-guild", "od-owner", text)
+        log.label("message", mid, "csam")
+    # Members join in numbers before the report.
+    for i in range(120):
+        log.join(t + minutes(20 + i / 4), "od-guild", f"od-member-{i}")
+    report_at = t + timedelta(hours=3)
+    log.report(report_at, "od-report-1", "user", "guild", "od-guild", "csam",
+               reporter_id="od-reporter", explanation="serveur qui vend des vidéos de mineurs")
+    log.add(report_at + timedelta(hours=2), {"type": "guild_deleted", "guild_id": "od-guild",
+                                             "by": "owner"})
+
+
+def troll_campaign(log: EventLog, t: datetime, reports: int = 1000, trolls: int = 200) -> None:
+    """Trolls mass-report an innocent server (a minerals club) and its members' messages."""
+    log.user(t, "tc-owner", "geologue")
+    log.guild(t, "tc-guild", "Club Minéraux", "tc-owner")
+    log.channel(t, "tc-general", "tc-guild", "general")
+    rng = random.Random(7)
+    for i in range(60):
+        log.join(t + minutes(1 + i), "tc-guild", f"tc-member-{i}")
+    for i in range(80):
+        log.message(t + minutes(60 + i * 3), f"tc-msg-{i}", "tc-general", "tc-guild",
+                    f"tc-member-{i % 60}", rng.choice(BENIGN))
+    start = t + timedelta(hours=6)
+    for i in range(reports):
+        kind, tid = (("guild", "tc-guild") if i % 5 == 0 else
+                     ("message", f"tc-msg-{rng.randrange(80)}") if i % 5 < 4 else
+                     ("user", f"tc-member-{rng.randrange(60)}"))
+        log.report(start + timedelta(seconds=i * 9), f"tc-report-{i}", "user", kind, tid,
+                   rng.choice(["csam", "csam", "grooming", "ncii"]),
+                   reporter_id=f"tc-troll-{i % trolls}", explanation="pédo serveur signalez")
+
+
+def authority_orders(log: EventLog, t: datetime) -> None:
+    """Removal requests from the authority (LCEN 6-1, 24 h): one plain, one interrupted by
+    force majeure, one naming content this platform never had (clarification requested)."""
+    log.user(t, "ao-seller", "packs4u")
+    log.guild(t, "ao-guild", "entraide devoirs", "ao-seller")
+    log.channel(t, "ao-general", "ao-guild", "general")
+    for i in range(30):
+        log.join(t + minutes(i), "ao-guild", f"ao-member-{i}")
+    log.message(t + minutes(40), "ao-msg-1", "ao-general", "ao-guild", "ao-seller",
+                "collection complète 13-16 ans, paiement crypto, écrivez en mp")
+    log.message(t + minutes(41), "ao-msg-2", "ao-general", "ao-guild", "ao-seller",
+                "t.me/packs_private pour la suite")
+    for mid in ("ao-msg-1", "ao-msg-2"):
+        log.label("message", mid, "csam")
+    log.label("user", "ao-seller", "csam")
+    order_at = t + timedelta(hours=1)
+    log.report(order_at, "ao-order-1", "authority", "message", "ao-msg-1", "csam",
+               notifier={"name": "OFAC / PHAROS"}, explanation="demande de retrait LCEN 6-1")
+    log.report(order_at + minutes(5), "ao-order-2", "authority", "message", "ao-msg-2", "csam",
+               notifier={"name": "OFAC / PHAROS"}, explanation="demande de retrait LCEN 6-1")
+    log.add(order_at + minutes(6), {"type": "order_update", "report_id": "ao-order-2",
+                                    "status": "force_majeure", "note": "datacentre outage"})
+    log.add(order_at + timedelta(hours=3), {"type": "order_update", "report_id": "ao-order-2",
+                                            "status": "obstacle_cleared"})
+    log.report(order_at + minutes(10), "ao-order-3", "authority", "message", "ao-msg-unknown",
+               "csam", notifier={"name": "OFAC / PHAROS"}, explanation="demande de retrait")
+
+
+def victim_reports_extortionist(log: EventLog, t: datetime) -> None:
+    """A 14-year-old reports the adult extorting her in DMs."""
+    log.user(t, "ve-victim", "lea_14", age_band="13_15")
+    log.user(t, "ve-extortionist", "maxime")
+    log.channel(t, "ve-dm", None, "dm", kind="dm")
+    lines = [("ve-extortionist", "tu as quel âge ? envoie-moi une photo de toi"),
+             ("ve-victim", "j'ai 14 ans pourquoi"),
+             ("ve-extortionist", "garde ça secret, envoie-moi une photo juste pour moi"),
+             ("ve-victim", "non"),
+             ("ve-extortionist", "si tu bloques, je vais envoyer à tes parents tes photos"),
+             ("ve-extortionist", "j'envoie tout à ton école si tu réponds pas")]
+    for i, (who, text) in enumerate(lines):
+        other = "ve-victim" if who == "ve-extortionist" else "ve-extortionist"
+        mid = f"ve-msg-{i}"
+        log.message(t + minutes(10 * i), mid, "ve-dm", None, who, text, recipients=[other])
+        if who == "ve-extortionist":
+            log.label("message", mid, "sextortion")
+    log.label("user", "ve-extortionist", "sextortion")
+    log.report(t + minutes(70), "ve-report-1", "user", "user", "ve-extortionist",
+               "sextortion", reporter_id="ve-victim",
+               explanation="il menace d'envoyer mes photos à mes parents")
+
+
+def known_media_and_reupload(log: EventLog, t: datetime) -> None:
+    """A known image (in the bank) is posted: blocked on upload. A server posts new material
+    no bank has; once a reviewer confirms it, the same pictures re-posted in the next server
+    are stopped on upload."""
+    known = log.picture("km-known", 4242, "scene")
+    from veilleur.detect.media.hashing import hash_file
+
+    h = hash_file(log.folder / known)
+    log.bank.append(("sha256", h.sha256 or "", "csam", "test bank entry (generated picture)"))
+    log.user(t, "km-uploader", "dropper")
+    log.guild(t, "km-guild-1", "photos", "km-uploader")
+    log.channel(t, "km-chan-1", "km-guild-1", "general")
+    log.label("guild", "km-guild-1", "csam")
+    log.label("user", "km-uploader", "csam")
+    fresh = [log.picture(f"km-fresh-{i}", 5000 + i, "photo") for i in range(3)]
+    for i, pic in enumerate(fresh):
+        mid = f"km-msg-fresh-{i}"
+        log.message(t + minutes(2 + i), mid, "km-chan-1", "km-guild-1", "km-uploader",
+                    "nouveau", attachments=[(f"km-att-fresh-{i}", pic)])
+        log.label("message", mid, "csam")
+        log.label("attachment", f"km-att-fresh-{i}", "csam")
+    log.message(t + minutes(10), "km-msg-known", "km-chan-1", "km-guild-1", "km-uploader",
+                "et encore", attachments=[("km-att-known", known)])
+    log.label("message", "km-msg-known", "csam")
+    log.label("attachment", "km-att-known", "csam")
+    # The next day, an accomplice re-posts the same pictures in a new server.
+    t2 = t + timedelta(days=1)
+    log.user(t2, "km-accomplice", "backup")
+    log.guild(t2, "km-guild-2", "vip backup", "km-accomplice")
+    log.channel(t2, "km-chan-2", "km-guild-2", "general")
+    for i, pic in enumerate(fresh):
+        log.message(t2 + minutes(10 + i), f"km-repost-{i}", "km-chan-2", "km-guild-2",
+                    "km-accomplice", "on reprend ici", attachments=[(f"km-reatt-{i}", pic)])
+        log.label("attachment", f"km-reatt-{i}", "csam")
+        log.label("message", f"km-repost-{i}", "csam")
+    log.label("user", "km-accomplice", "csam")
+
+
+STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
+    "stolen_photos_server": stolen_photos_server,
+    "owner_deletes_after_report": owner_deletes_after_report,
+    "troll_campaign": troll_campaign,
+    "authority_orders": authority_orders,
+    "victim_reports_extortionist": victim_reports_extortionist,
+    "known_media_and_reupload": known_media_and_reupload,
+}
+
+
+def background(log: EventLog, t: datetime, events: int, *, seed: int = 1,
+               guilds: int = 2000, users: int = 50000, days: float = 14.0) -> None:
+    """Ordinary platform traffic: servers, channels, joins, chat. Benign by construction."""
+    rng = random.Random(seed)
+    span = days * 86400.0
+    per_guild_channels = 3
+    n = 0
+    for g in range(guilds):
+        ts = t + timedelta(seconds=rng.random() * span * 0.1)
+        log.guild(ts, f"bg-guild-{g}", f"serveur {g}", f"bg-user-{g % users}")
+        for c in range(per_guild_channels):
+            log.channel(ts, f"bg-chan-{g}-{c}", f"bg-guild-{g}", ["general", "jeux", "memes"][c])
+        n += 1 + per_guild_channels
+    while n < events:
+        ts = t + timedelta(seconds=rng.random() * span)
+        g = rng.randrange(guilds)
+        u = rng.randrange(users)
+        if rng.random() < 0.05:
+            log.join(ts, f"bg-guild-{g}", f"bg-user-{u}")
+        else:
+            log.message(ts, f"bg-msg-{n}", f"bg-chan-{g}-{rng.randrange(per_guild_channels)}",
+                        f"bg-guild-{g}", f"bg-user-{u}", rng.choice(BENIGN))
+        n += 1
+
+
+def write_suite(folder: Path, *, stories: list[str] | None = None, background_events: int = 0,
+                troll_reports: int = 1000, spacing_hours: float = 6.0
+                ) -> tuple[Path, Path, Path]:
+    log = EventLog(folder)
+    for i, name in enumerate(stories or list(STORIES)):
+        start = T0 + timedelta(hours=spacing_hours * i)
+        if name == "troll_campaign":
+            troll_campaign(log, start, reports=troll_reports)
+        else:
+            STORIES[name](log, start)
+    if background_events:
+        background(log, T0 - timedelta(hours=1), background_events)
+    return log.write()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--background", type=int, default=0,
+                    help="background events of ordinary traffic to add")
+    ap.add_argument("--trolls", type=int, default=1000, help="false reports in the campaign")
+    args = ap.parse_args()
+    paths = write_suite(args.folder, background_events=args.background,
+                        troll_reports=args.trolls)
+    for p in paths:
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,765 @@
+"""Casework: the loop after detection. Intake → cases → clocks → review → decisions → actions.
+
+One `Casework` wraps the detection `Engine` and is what every front door drives: the replay
+(simulated time), and later the HTTP service and the bot. Every method takes the time it
+happens at; nothing reads a wall clock, so the same code runs live and under simulation.
+
+- Every report and every finding is an `Intake`: recorded, acknowledged and audited on arrival,
+  and ended by a resolution with a reason. Nothing is dropped silently.
+- Intakes that share content, an account, a server or a DM join one open case; a case under
+  review is never changed under its reviewer (later items open a follow-up case).
+- Evidence for each target is preserved, encrypted, the moment it enters a case.
+- Clocks (legal and internal) are scheduled; at risk raises a case, breached escalates it.
+- Automatic actions are the policy's, reversible, and reversed when a human finds no violation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from veilleur.audit import GENESIS, AuditLog
+from veilleur.cases.config import CasePolicy, load_case_policy
+from veilleur.cases.content import ContentIndex
+from veilleur.cases.evidence_docs import FileReader, evidence_document, read_local_file
+from veilleur.cases.models import (
+    Action,
+    Case,
+    Clock,
+    Decision,
+    Intake,
+    IntakeKind,
+    Resolution,
+    iso,
+)
+from veilleur.cases.priority import TrackRecords, prioritize
+from veilleur.cases.review import ReviewError, Verdict, case_measures, target_decisions
+from veilleur.cases.sink import CaseworkSink, NullSink
+from veilleur.decide.policy import Finding
+from veilleur.engine import Engine
+from veilleur.enforce.actions import Enforcement, Prevented, Stopped, subject_of
+from veilleur.enforce.blocklist import Confirmed, ConfirmedMedia
+from veilleur.enforce.evidence import EvidenceKey, EvidenceVault
+from veilleur.events import (
+    AgeBand,
+    Event,
+    GuildDeleted,
+    MessagePosted,
+    OrderUpdated,
+    Report,
+    ReportFiled,
+)
+from veilleur.taxonomy import Category, Target, TargetKind
+
+CONFIRMED_MEDIA = "enforce.confirmed_media"
+MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
+REREVIEW_SOURCES = frozenset({"authority", "trusted_flagger"})
+
+
+@dataclass
+class CaseworkStats:
+    intakes: int = 0
+    reports: int = 0
+    findings: int = 0
+    cases_opened: int = 0
+    decisions: int = 0
+    actions: int = 0
+    prevented: int = 0
+    alerts: int = 0
+    by_resolution: dict[str, int] = field(default_factory=dict)
+
+
+class Casework:
+    def __init__(self, engine: Engine, policy: CasePolicy | None = None, *,
+                 key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
+                 id_prefix: str = "", audit_head: tuple[int, str] = (0, GENESIS),
+                 read_file: FileReader = read_local_file, keep_audit: bool = True) -> None:
+        self.engine = engine
+        self.policy = policy or load_case_policy()
+        self.sink: CaseworkSink = sink or NullSink()
+        self.content = ContentIndex(engine.directory,
+                                    recent_per_channel=max(self.policy.guild_messages,
+                                                           self.policy.context_messages + 1),
+                                    recent_per_user=self.policy.user_messages)
+        self.enforcement = Enforcement(self.content)
+        self.confirmed = ConfirmedMedia()
+        self.audit = AuditLog(head=audit_head, sink=self.sink.audit, keep=keep_audit)
+        self.vault = EvidenceVault(key or EvidenceKey.generate(), self.audit,
+                                   retention_days=self.policy.retention_days,
+                                   new_id=self._new_id, sink=self.sink.evidence)
+        self.records = TrackRecords()
+        self.intakes: dict[str, Intake] = {}
+        self.cases: dict[str, Case] = {}
+        self.decisions: dict[str, Decision] = {}
+        self.labels: dict[Target, set[str]] = {}
+        self.alerts: list[dict[str, Any]] = []
+        self.prevented: list[Prevented] = []
+        self.stats = CaseworkStats()
+        self._prefix = id_prefix
+        self._counters: dict[str, int] = {}
+        self._open: set[str] = set()
+        self._by_key: dict[str, str] = {}
+        self._merged_into: dict[str, str] = {}
+        self._finding_intakes: dict[tuple[Target, Category], str] = {}
+        self._cleared: dict[Target, datetime] = {}
+        self._schedule: list[tuple[datetime, int, str, Clock, str]] = []
+        self._order = itertools.count()
+        self._read_file = read_file
+
+    # --- ids and records -------------------------------------------------------------------
+
+    def _new_id(self, kind: str) -> str:
+        n = self._counters[kind] = self._counters.get(kind, 0) + 1
+        return f"{self._prefix}{kind}-{n}"
+
+    def _touch(self, case: Case) -> None:
+        self.sink.case(case)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        """One platform event, at its own time: stop it if it should not happen, else detect,
+        take in reports and findings, and keep the clocks."""
+        now = event.ts
+        self.tick(now)
+        stopped = self.enforcement.stops(event)
+        if stopped is not None:
+            self._stop(event, stopped)
+            return
+        self.content.apply(event)
+        if isinstance(event, MessagePosted):
+            self._check_confirmed_media(event)
+        for finding in self.engine.process(event):
+            self._intake_finding(finding, now)
+        if isinstance(event, ReportFiled):
+            self.intake_report(event.report, now)
+        elif isinstance(event, OrderUpdated):
+            self.update_order(event.report_id, event.status, now, event.note)
+        elif isinstance(event, GuildDeleted):
+            self._guild_gone(event)
+
+    def _stop(self, event: Event, stopped: Stopped) -> None:
+        subject = subject_of(event)
+        self.stats.prevented += 1
+        action_id = stopped.action.id
+        if stopped.join and subject.kind is TargetKind.USER:
+            join = self._act("block_join", subject, event.ts, case_id=stopped.action.case_id,
+                             automated=True, category=stopped.action.category,
+                             reason=f"join refused: {stopped.reason} ({stopped.action.id})")
+            action_id = join.id
+        self.prevented.append(Prevented(event.ts, event.type, subject, stopped.reason,
+                                        action_id))
+
+    def _guild_gone(self, event: GuildDeleted) -> None:
+        target = Target(TargetKind.GUILD, event.guild_id)
+        preserved = self.vault.by_target.get(target, [])
+        if preserved or f"guild:{event.guild_id}" in self._by_key:
+            self.audit.append(event.ts, "target.gone", event.by, f"guild:{event.guild_id}",
+                              {"evidence": preserved})
+
+    # --- intake ----------------------------------------------------------------------------
+
+    def intake_report(self, report: Report, now: datetime) -> Intake:
+        iid = f"report:{report.id}"
+        if iid in self.intakes:
+            self.audit.append(now, "intake.duplicate", "engine", iid,
+                              {"note": "a report with this id was already taken in"})
+            return self.intakes[iid]
+        try:
+            category = Category(report.category_claimed) if report.category_claimed else None
+        except ValueError:
+            category = None
+        intake = Intake(
+            id=iid, kind=IntakeKind.REPORT, source=report.source.value, target=report.target,
+            category=category, received_at=now, acknowledged_at=now,
+            reporter_id=report.reporter_id, flagger=report.flagger,
+            notifier=report.notifier, explanation=report.explanation)
+        if intake.source == "authority":
+            hours = self.policy.legal_deadline_hours(category.value if category else None)
+            intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", now, hours,
+                                 "LCEN 6-1 / 6-2: removal within the deadline of receipt")
+        self._record_intake(intake, now)
+        if intake.clock is not None and not self._known(intake.target):
+            # LCEN 6-2 II: a request that cannot be acted on is answered with a request for
+            # clarification; its clock starts again on the answer.
+            intake.clock.pause(now, "clarification requested: the target is unknown here")
+            self._alert(now, "order.clarification", iid,
+                        f"authority order {report.id}: target {report.target.kind.value}:"
+                        f"{report.target.id} unknown; clarification requested")
+        covered = self.enforcement.covering(intake.target)
+        if covered is not None:
+            self._resolve(intake, Resolution.ALREADY_ACTIONED, now,
+                          f"already {covered.action} by {covered.id} at {iso(covered.ts)}")
+            return intake
+        cleared = self._cleared.get(intake.target)
+        window = timedelta(days=self.policy.reviewed_again_after_days)
+        if (cleared is not None and now - cleared <= window
+                and intake.source not in REREVIEW_SOURCES):
+            self._resolve(intake, Resolution.ALREADY_REVIEWED, now,
+                          f"reviewed on {iso(cleared)} and found not violating; "
+                          "the report adds nothing new")
+            return intake
+        self._file(intake, now)
+        return intake
+
+    def _intake_finding(self, finding: Finding, now: datetime, *, detector: str | None = None
+                        ) -> Intake:
+        key = (finding.target, finding.category)
+        iid = self._finding_intakes.get(key)
+        if iid is not None:
+            intake = self.intakes[iid]
+            if finding.score > intake.score:
+                intake.score = finding.score
+                intake.signal_keys = tuple(dict.fromkeys((*intake.signal_keys,
+                                                          *finding.signal_keys)))
+                if intake.pending and intake.case_id in self._open:
+                    self._reprioritize(self.cases[intake.case_id])
+            return intake
+        intake = Intake(
+            id=self._new_id("finding"), kind=IntakeKind.FINDING, source="engine",
+            target=finding.target, category=finding.category, received_at=now,
+            acknowledged_at=now, score=finding.score,
+            detectors=(detector,) if detector else finding.detectors,
+            signal_keys=finding.signal_keys, evidence=finding.evidence)
+        self._finding_intakes[key] = intake.id
+        self._record_intake(intake, now)
+        covered = self.enforcement.covering(intake.target)
+        if covered is not None:
+            self._resolve(intake, Resolution.ALREADY_ACTIONED, now,
+                          f"already {covered.action} by {covered.id}")
+            return intake
+        case = self._file(intake, now)
+        self._auto_actions(intake, case, now)
+        return intake
+
+    def _record_intake(self, intake: Intake, now: datetime) -> None:
+        self.intakes[intake.id] = intake
+        self.stats.intakes += 1
+        if intake.kind is IntakeKind.REPORT:
+            self.stats.reports += 1
+        else:
+            self.stats.findings += 1
+        contact = "notifier contact" if intake.notifier else (
+            "in-app" if intake.source == "user" else "recorded")
+        self.audit.append(now, "intake", intake.source, intake.id, {
+            "target": intake.target.to_json(),
+            "category": intake.category.value if intake.category else None,
+            "acknowledged_at": iso(intake.acknowledged_at), "acknowledgement": contact,
+            "reporter_id": intake.reporter_id, "flagger": intake.flagger,
+            "score": round(intake.score, 4) if intake.kind is IntakeKind.FINDING else None})
+        self.sink.intake(intake)
+
+    def _known(self, target: Target) -> bool:
+        c, d = self.content, self.content.directory
+        kind = target.kind
+        if kind is TargetKind.MESSAGE:
+            return target.id in c.messages
+        if kind is TargetKind.ATTACHMENT:
+            return target.id in c.attachments
+        if kind is TargetKind.INVITE:
+            return target.id in c.invites
+        found = {TargetKind.GUILD: d.guild, TargetKind.CHANNEL: d.channel,
+                 TargetKind.USER: d.user}[kind](target.id)
+        return found is not None
+
+    def update_order(self, report_id: str, status: str, now: datetime,
+                     note: str | None = None) -> None:
+        intake = self.intakes.get(f"report:{report_id}")
+        if intake is None or intake.clock is None:
+            self._alert(now, "order.unknown", f"report:{report_id}",
+                        f"update {status!r} for an authority order that was never received")
+            return
+        reason = status.replace("_", " ") + (f": {note}" if note else "")
+        if status in ("force_majeure", "clarification_requested"):
+            intake.clock.pause(now, reason)
+        else:
+            intake.clock.restart(now, reason)
+            if intake.case_id is not None:
+                case = self._live(intake.case_id)
+                if case is not None:
+                    self._schedule_clocks(case)
+        self.audit.append(now, "order.update", "engine", intake.id, {"status": status,
+                                                                    "note": note})
+        self.sink.intake(intake)
+
+    # --- cases -----------------------------------------------------------------------------
+
+    def _live(self, case_id: str) -> Case | None:
+        while case_id in self._merged_into:
+            case_id = self._merged_into[case_id]
+        return self.cases.get(case_id)
+
+    def _file(self, intake: Intake, now: datetime) -> Case:
+        keys = self.content.grouping_keys(intake.target)
+        linked = {self._by_key[k] for k in keys if k in self._by_key}
+        open_cases = sorted((self.cases[c] for c in linked if c in self._open),
+                            key=lambda c: c.opened_at)
+        locked = [c for c in linked if self.cases[c].status == "in_review"]
+        if open_cases:
+            case = open_cases[0]
+            for other in open_cases[1:]:
+                self._merge(case, other, now)
+            self.audit.append(now, "case.joined", "engine", case.id, {"intake": intake.id})
+        else:
+            case = Case(id=self._new_id("case"), opened_at=now,
+                        follows=min(locked) if locked else None)
+            self.cases[case.id] = case
+            self._open.add(case.id)
+            self.stats.cases_opened += 1
+            self.audit.append(now, "case.opened", "engine", case.id,
+                              {"intake": intake.id, "follows": case.follows})
+        intake.case_id = case.id
+        case.intakes.append(intake.id)
+        for k in keys:
+            self._by_key[k] = case.id
+        case.keys |= keys
+        for t in (intake.target, *self.content.related_targets(intake.target)):
+            if t not in case.targets:
+                case.targets.append(t)
+        if intake.clock is not None:
+            case.clocks.append(intake.clock)
+        self._set_internal_clock(case, intake)
+        self._preserve(case, now)
+        self._reprioritize(case)
+        self._schedule_clocks(case)
+        self.sink.intake(intake)
+        return case
+
+    def _merge(self, into: Case, other: Case, now: datetime) -> None:
+        for t in other.targets:
+            if t not in into.targets:
+                into.targets.append(t)
+        into.intakes.extend(other.intakes)
+        for iid in other.intakes:
+            self.intakes[iid].case_id = into.id
+        into.keys |= other.keys
+        for k in other.keys:
+            if self._by_key.get(k) == other.id:
+                self._by_key[k] = into.id
+        into.clocks.extend(c for c in other.clocks if c.kind == "legal")
+        into.preserved |= other.preserved
+        into.raised |= other.raised
+        into.escalated |= other.escalated
+        for c in other.clocks:
+            if c.kind == "internal":
+                self._offer_internal(into, c)
+        other.status, other.closed_at = "closed", now
+        other.close_reason = f"merged into {into.id}"
+        self._open.discard(other.id)
+        self._merged_into[other.id] = into.id
+        self.audit.append(now, "case.merged", "engine", other.id, {"into": into.id})
+        self._touch(other)
+
+    def _set_internal_clock(self, case: Case, intake: Intake) -> None:
+        cat = intake.category.value if intake.category else None
+        hours = self.policy.target_hours(cat)
+        if intake.source == "trusted_flagger":
+            hours = min(hours, self.policy.trusted_flagger_hours)
+        clock = Clock(f"internal target ({cat or 'unclassified'}, {hours:g} h)", "internal",
+                      intake.received_at, hours, f"internal target for {intake.source} intake")
+        self._offer_internal(case, clock)
+
+    @staticmethod
+    def _offer_internal(case: Case, clock: Clock) -> None:
+        current = next((c for c in case.clocks if c.kind == "internal"), None)
+        if current is None:
+            case.clocks.append(clock)
+        elif clock.due is not None and current.due is not None and clock.due < current.due:
+            case.clocks[case.clocks.index(current)] = clock
+
+    def _reprioritize(self, case: Case) -> None:
+        intakes = [self.intakes[i] for i in case.intakes]
+        pending = [i for i in intakes if i.pending] or intakes
+        guilds = {g for t in case.targets if (g := self.content.guild_of(t)) is not None}
+        members = [self.content.members.get(g, 0) for g in guilds]
+        case.priority, case.factors = prioritize(
+            pending, members, policy=self.policy, records=self.records,
+            minor_at_risk=self._minor_in_dm(case))
+        cats = [i.category for i in pending if i.category is not None]
+        case.category = max(cats, key=lambda c: self.policy.severity_of(c.value), default=None)
+        self._touch(case)
+
+    def _minor_in_dm(self, case: Case) -> bool:
+        for t in case.targets:
+            msg = self.content.message_of(t)
+            if msg is None or msg.guild_id is not None:
+                continue
+            for uid in (msg.author_id, *msg.recipients):
+                user = self.content.directory.user(uid)
+                if user is not None and user.age_band in MINOR_BANDS:
+                    return True
+        return False
+
+    def _preserve(self, case: Case, now: datetime) -> None:
+        for t in case.targets:
+            if t in case.preserved:
+                continue
+            case.preserved.add(t)
+            doc = evidence_document(t, self.content, self.policy, case_id=case.id, at=now,
+                                    read_file=self._read_file)
+            rec = self.vault.preserve(case.id, t, doc, now)
+            self._act("preserve_evidence", t, now, case_id=case.id, automated=True,
+                      category=case.category, reason="case opened: preserved before review",
+                      detail={"evidence_id": rec.id, "sha256": rec.sha256})
+
+    # --- clocks ----------------------------------------------------------------------------
+
+    def _schedule_clocks(self, case: Case) -> None:
+        for clock in case.clocks:
+            due = clock.due
+            if clock.stopped_at is not None or due is None:
+                continue
+            risk = clock.at_risk_from(self.policy.at_risk_share)
+            for when, kind in ((risk, "at_risk"), (due, "due")):
+                if when is not None:
+                    heapq.heappush(self._schedule,
+                                   (when, next(self._order), case.id, clock, kind))
+
+    def tick(self, now: datetime) -> None:
+        """Raise cases whose clocks are at risk and escalate those that ran out, up to `now`."""
+        while self._schedule and self._schedule[0][0] <= now:
+            when, _, case_id, clock, kind = heapq.heappop(self._schedule)
+            case = self._live(case_id)
+            if (case is None or case.status == "closed" or clock.stopped_at is not None
+                    or all(c is not clock for c in case.clocks)):
+                continue
+            status = clock.status(when, self.policy.at_risk_share)
+            if kind == "at_risk" and status == "at_risk" and not case.raised:
+                case.raised = True
+                self.audit.append(when, "clock.at_risk", "engine", case.id,
+                                  {"clock": clock.name, "due": iso(clock.due)})
+                self._touch(case)
+            elif kind == "due" and status == "breached":
+                first = not case.escalated
+                case.escalated = True
+                self._alert(when, "clock.breached", case.id,
+                            f"{clock.name} ran out on case {case.id}"
+                            + ("; moved to the senior queue" if first else ""))
+                self._touch(case)
+
+    def _alert(self, at: datetime, kind: str, subject: str, text: str) -> None:
+        self.alerts.append({"at": iso(at), "kind": kind, "subject": subject, "text": text})
+        self.stats.alerts += 1
+        self.audit.append(at, kind, "engine", subject, {"alert": text})
+
+    def clock_report(self, now: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Cases with a breached or at-risk clock, worst first: nothing sits unseen."""
+        out: dict[str, list[dict[str, Any]]] = {"breached": [], "at_risk": []}
+        share = self.policy.at_risk_share
+        for case in self.cases.values():
+            if case.status == "closed":
+                continue
+            statuses = {c.status(now, share) for c in case.clocks}
+            for bucket in ("breached", "at_risk"):
+                if bucket in statuses:
+                    out[bucket].append(case.to_json(now, share))
+                    break
+        for rows in out.values():
+            rows.sort(key=lambda r: (-r["priority"], r["opened_at"]))
+        return out
+
+    # --- the review queue ------------------------------------------------------------------
+
+    def queue(self, now: datetime) -> list[Case]:
+        """Open cases in the order reviewers take them: escalated (senior queue) first, then by
+        priority (raised when a clock is at risk), the nearest deadline, the oldest."""
+        boost = self.policy.at_risk_boost
+        far = now + timedelta(days=3650)
+        ready = [c for c in (self.cases[i] for i in self._open)
+                 if c.locked_by is None or (c.lock_until is not None and c.lock_until <= now)]
+        ready.sort(key=lambda c: (not c.escalated, -c.effective_priority(boost),
+                                  c.next_due() or far, c.opened_at, c.id))
+        return ready
+
+    def take_next(self, reviewer: str, now: datetime) -> Case | None:
+        self.tick(now)
+        ready = self.queue(now)
+        if not ready:
+            return None
+        return self.take(ready[0].id, reviewer, now)
+
+    def take(self, case_id: str, reviewer: str, now: datetime) -> Case:
+        case = self.cases.get(case_id)
+        if case is None or case.status == "closed":
+            raise ReviewError(f"case {case_id} is not open")
+        if case.locked_by not in (None, reviewer) and case.lock_until and case.lock_until > now:
+            raise ReviewError(f"case {case_id} is being reviewed by {case.locked_by}")
+        case.status, case.locked_by = "in_review", reviewer
+        case.lock_until = now + timedelta(minutes=self.policy.lock_minutes)
+        self._open.discard(case.id)
+        self.audit.append(now, "case.taken", reviewer, case.id,
+                          {"priority": round(case.priority, 4), "queue": case.queue})
+        self._touch(case)
+        return case
+
+    def release(self, case_id: str, reviewer: str, now: datetime) -> None:
+        case = self.cases[case_id]
+        if case.status == "in_review" and case.locked_by == reviewer:
+            case.status, case.locked_by, case.lock_until = "open", None, None
+            self._open.add(case.id)
+            self.audit.append(now, "case.released", reviewer, case.id, {})
+            self._touch(case)
+
+    def view(self, case_id: str, now: datetime) -> dict[str, Any]:
+        """What a reviewer sees: each target in context, the reports and signals, the priority
+        explained, the clocks."""
+        case = self.cases[case_id]
+        targets = []
+        for t in case.targets:
+            item: dict[str, Any] = {"target": t.to_json()}
+            msg = self.content.message_of(t)
+            if msg is not None:
+                item["message"] = {"content": msg.content, "author_id": msg.author_id,
+                                   "channel_id": msg.channel_id, "ts": iso(msg.ts),
+                                   "deleted_by": msg.deleted_by}
+                ch = self.content.directory.channel(msg.channel_id)
+                item["channel_name"] = ch.name if ch else None
+            guild = self.content.guild_of(t)
+            if guild is not None:
+                g = self.content.directory.guild(guild)
+                item["guild"] = {"id": guild, "name": g.name if g else None,
+                                 "members": self.content.members.get(guild, 0)}
+            gone = self.content.gone(t)
+            if gone is not None:
+                item["gone"] = {"at": iso(gone[0]), "by": gone[1]}
+            item["labels"] = sorted(self.labels.get(t, ()))
+            targets.append(item)
+        return {**case.to_json(now, self.policy.at_risk_share), "targets_in_context": targets,
+                "items": [self.intakes[i].to_json() | {"evidence": self.intakes[i].evidence,
+                                                       "explanation":
+                                                       self.intakes[i].explanation}
+                          for i in case.intakes]}
+
+    # --- decisions -------------------------------------------------------------------------
+
+    def decide(self, case_id: str, reviewer: str, verdicts: Mapping[Target, Verdict],
+               now: datetime) -> Decision:
+        case = self.cases.get(case_id)
+        if case is None:
+            raise ReviewError(f"no case {case_id}")
+        if case.status != "in_review" or case.locked_by != reviewer:
+            raise ReviewError(f"case {case_id} is not locked by {reviewer}: take it first")
+        tds = target_decisions(case.targets, verdicts, self.policy)
+        risk_now = any(f.name == "risk_now" and f.value >= 1.0 for f in case.factors)
+        decision = Decision(self._new_id("decision"), case.id, now, reviewer, False, tds,
+                            case_measures(tds, self.policy, risk_now=risk_now))
+        self.decisions[decision.id] = decision
+        self.stats.decisions += 1
+        self.audit.append(now, "decision", reviewer, case.id, decision.to_json())
+        self.sink.decision(decision)
+        confirmed = {td.target: td for td in tds if td.violation}
+        for td in tds:
+            if td.violation:
+                self._carry_out(td, case, decision, now)
+            else:
+                self._clear(td.target, case, reviewer, now)
+        self._case_measures(decision, confirmed, case, now)
+        for iid in case.intakes:
+            intake = self.intakes[iid]
+            if intake.pending:
+                upheld = any(t in confirmed for t in (intake.target,
+                                                      *self._containers(intake.target)))
+                if intake.kind is IntakeKind.REPORT:
+                    self.records.record(intake, upheld)
+                self._resolve(intake, Resolution.UPHELD if upheld else Resolution.REJECTED,
+                              now, f"decision {decision.id}")
+        case.reviewed_at, case.decision_id = now, decision.id
+        self._close(case, now, f"decided ({decision.id})")
+        self._sweep(now)
+        return decision
+
+    def _containers(self, target: Target) -> list[Target]:
+        out = []
+        msg = self.content.message_of(target)
+        if target.kind is TargetKind.ATTACHMENT and msg is not None:
+            out.append(Target(TargetKind.MESSAGE, msg.id))
+        if msg is not None:
+            out.append(Target(TargetKind.CHANNEL, msg.channel_id))
+        guild = self.content.guild_of(target)
+        if guild is not None and target.kind is not TargetKind.GUILD:
+            out.append(Target(TargetKind.GUILD, guild))
+        return out
+
+    def _carry_out(self, td: Any, case: Case, decision: Decision, now: datetime) -> None:
+        for measure in td.measures:
+            if self.enforcement.done(td.target, measure):
+                continue  # e.g. an automatic block the reviewer now confirms
+            self._act(measure, td.target, now, case_id=case.id, automated=False,
+                      category=td.category, decision_id=decision.id, reason=td.ground_text)
+        self._bank_confirmed_media(td, decision, now)
+        label = {TargetKind.USER: f"{td.category.value}_confirmed",
+                 TargetKind.GUILD: f"removed:{td.category.value}"}.get(
+                     td.target.kind, f"violation:{td.category.value}")
+        self._label(td.target, label, now, case.id)
+
+    def _clear(self, target: Target, case: Case, reviewer: str, now: datetime) -> None:
+        self._cleared[target] = now
+        for action in list(self.enforcement.on_target(target)):
+            if (action.automated and action.active
+                    and action.case_id is not None and action.action != "preserve_evidence"
+                    and self._live(action.case_id) is case):
+                self.revert(action.id, reviewer, "review found no violation", now)
+
+    def _case_measures(self, decision: Decision, confirmed: Mapping[Target, Any], case: Case,
+                       now: datetime) -> None:
+        if not decision.case_measures:
+            return
+        users = [t for t in confirmed if t.kind is TargetKind.USER]
+        subject = users[0] if users else next(iter(confirmed))
+        category = confirmed[subject].category
+        for measure in decision.case_measures:
+            self._act(measure, subject, now, case_id=case.id, automated=False,
+                      category=category, decision_id=decision.id,
+                      reason="NCMEC CyberTipline report" if measure == "report_ncmec"
+                      else "DSA Art. 18: a threat to a child's life or safety")
+            if measure == "report_ncmec":
+                until = now + timedelta(days=self.policy.ncmec_retention_days)
+                for t in case.targets:
+                    self.vault.extend(t, until, "NCMEC report filed (18 USC 2258A(h))", now)
+
+    def _bank_confirmed_media(self, td: Any, decision: Decision, now: datetime) -> None:
+        if td.target.kind is TargetKind.ATTACHMENT:
+            ids: Iterable[str] = (td.target.id,)
+        elif td.target.kind is TargetKind.MESSAGE:
+            msg = self.content.messages.get(td.target.id)
+            ids = msg.attachments if msg else ()
+        else:
+            return
+        for aid in ids:
+            att = self.content.attachments.get(aid)
+            if att is None or not (att.md5 or att.sha256 or att.pdq):
+                continue
+            if self.confirmed.add(Confirmed(td.category, decision.id, aid), md5=att.md5,
+                                  sha256=att.sha256, pdq=att.pdq):
+                self._label(Target(TargetKind.ATTACHMENT, aid), "banned_media", now,
+                            decision.case_id)
+
+    def _label(self, target: Target, label: str, now: datetime, case_id: str | None) -> None:
+        labels = self.labels.setdefault(target, set())
+        if label not in labels:
+            labels.add(label)
+            self.audit.append(now, "label", "engine", f"{target.kind.value}:{target.id}",
+                              {"label": label, "case_id": case_id})
+            self.sink.label(target, label, now, case_id)
+
+    def _resolve(self, intake: Intake, resolution: Resolution, now: datetime,
+                 reason: str) -> None:
+        intake.resolution, intake.resolved_at, intake.reason = resolution, now, reason
+        if intake.clock is not None and intake.clock.stopped_at is None:
+            intake.clock.stopped_at = now
+        self.stats.by_resolution[resolution.value] = \
+            self.stats.by_resolution.get(resolution.value, 0) + 1
+        self.audit.append(now, "intake.resolved", "engine", intake.id,
+                          {"resolution": resolution.value, "reason": reason})
+        self.sink.intake(intake)
+
+    def _close(self, case: Case, now: datetime, reason: str) -> None:
+        case.status, case.closed_at, case.close_reason = "closed", now, reason
+        case.locked_by = case.lock_until = None
+        self._open.discard(case.id)
+        for clock in case.clocks:
+            if clock.stopped_at is None:
+                clock.stopped_at = now
+        for k in case.keys:
+            if self._by_key.get(k) == case.id:
+                del self._by_key[k]
+        self.audit.append(now, "case.closed", "engine", case.id, {"reason": reason})
+        self._touch(case)
+
+    def _sweep(self, now: datetime) -> None:
+        """After a decision: items elsewhere that it already took care of are resolved."""
+        for case_id in list(self._open):
+            case = self.cases[case_id]
+            changed = False
+            for iid in case.intakes:
+                intake = self.intakes[iid]
+                if not intake.pending:
+                    continue
+                covered = self.enforcement.covering(intake.target)
+                cleared = self._cleared.get(intake.target)
+                # An automatic block does not settle an item: a human still reviews it.
+                if covered is not None and not covered.automated:
+                    self._resolve(intake, Resolution.ALREADY_ACTIONED, now,
+                                  f"already {covered.action} by {covered.id}")
+                    changed = True
+                elif (cleared is not None and intake.kind is IntakeKind.REPORT
+                      and intake.source not in REREVIEW_SOURCES
+                      and cleared >= intake.received_at):
+                    self._resolve(intake, Resolution.ALREADY_REVIEWED, now,
+                                  f"reviewed on {iso(cleared)} and found not violating")
+                    changed = True
+            if changed:
+                if all(not self.intakes[i].pending for i in case.intakes):
+                    self._close(case, now, "every item was settled by other decisions")
+                else:
+                    self._reprioritize(case)
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _act(self, action: str, target: Target, now: datetime, *, case_id: str | None,
+             automated: bool, category: Category | None, decision_id: str | None = None,
+             reason: str | None = None, detail: dict[str, Any] | None = None) -> Action:
+        a = Action(self._new_id("action"), now, action, target, case_id, automated, category,
+                   decision_id, reason, detail=detail or {})
+        gone = self.content.gone(target)
+        if gone is not None and action != "preserve_evidence":
+            a.detail["already_gone"] = {"at": iso(gone[0]), "by": gone[1]}
+        self.enforcement.apply(a)
+        self.stats.actions += 1
+        self.audit.append(now, "action", "engine" if automated else "reviewer", a.id,
+                          a.to_json())
+        self.sink.action(a)
+        return a
+
+    def revert(self, action_id: str, by: str, reason: str, now: datetime) -> Action:
+        action = self.enforcement.revert(action_id, now, by, reason)
+        self.audit.append(now, "action.reverted", by, action_id, {"reason": reason})
+        self.sink.action(action)
+        return action
+
+    def _auto_actions(self, intake: Intake, case: Case, now: datetime) -> None:
+        for i, rule in enumerate(self.policy.auto):
+            if (intake.category not in rule.categories or intake.score < rule.min_score
+                    or (rule.detector is not None and rule.detector not in intake.detectors)):
+                continue
+            kind = intake.target.kind
+            fits = {"block_upload": kind is TargetKind.ATTACHMENT,
+                    "remove_content": kind in (TargetKind.MESSAGE, TargetKind.ATTACHMENT),
+                    "suspend_account": kind is TargetKind.USER}[rule.action]
+            if fits and self.enforcement.covering(intake.target) is None:
+                self._act(rule.action, intake.target, now, case_id=case.id, automated=True,
+                          category=intake.category,
+                          reason=f"automatic (policy auto rule #{i + 1}): {intake.evidence}")
+
+    def _check_confirmed_media(self, event: MessagePosted) -> None:
+        if not len(self.confirmed):
+            return
+        for att in event.message.attachments:
+            hit = self.confirmed.match(att.media, att.md5, att.sha256)
+            if hit is None:
+                continue
+            target = Target(TargetKind.ATTACHMENT, att.id)
+            finding = Finding(
+                target=target, category=hit.entry.category, score=1.0,
+                detectors=(CONFIRMED_MEDIA,),
+                evidence=(f"re-upload of media confirmed by {hit.entry.decision_id} "
+                          f"(attachment {hit.entry.attachment_id}; {hit.how}, distance "
+                          f"{hit.distance})"),
+                context={"guild_id": event.message.guild_id,
+                         "channel_id": event.message.channel_id,
+                         "author_id": event.message.author_id},
+                signal_keys=(f"confirmed:{hit.entry.attachment_id}",))
+            self._intake_finding(finding, event.ts, detector=CONFIRMED_MEDIA)
+
+    # --- summary ---------------------------------------------------------------------------
+
+    def pending_intakes(self) -> list[Intake]:
+        return [i for i in self.intakes.values() if i.pending]
+
+    def close(self) -> None:
+        self.engine.close()
+        self.sink.flush()

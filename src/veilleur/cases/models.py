@@ -1,0 +1,282 @@
+"""What casework is made of: intakes, clocks, cases, decisions and actions.
+
+Plain dataclasses; times are always timezone-aware UTC. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from veilleur.taxonomy import Category, Target
+
+
+class IntakeKind(StrEnum):
+    REPORT = "report"
+    FINDING = "finding"
+
+
+class Resolution(StrEnum):
+    UPHELD = "upheld"
+    """A reviewer confirmed a violation on what the intake pointed at."""
+    REJECTED = "rejected"
+    """A reviewer found no violation."""
+    ALREADY_ACTIONED = "already_actioned"
+    """What it points at was already removed, suspended or deleted by an earlier action."""
+    ALREADY_REVIEWED = "already_reviewed"
+    """The same target was reviewed recently and found not violating; nothing new was said."""
+    OWNER_DELETED = "owner_deleted"
+    """Gone before review (deleted by its owner or author); the evidence is preserved."""
+
+
+def iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Clock:
+    """A deadline. Legal clocks (authority orders) can be stopped and restarted by law."""
+
+    name: str
+    kind: str
+    """'legal' or 'internal'."""
+    started_at: datetime
+    hours: float
+    basis: str
+    paused_at: datetime | None = None
+    pause_reason: str | None = None
+    stopped_at: datetime | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def due(self) -> datetime | None:
+        if self.paused_at is not None:
+            return None
+        return self.started_at + timedelta(hours=self.hours)
+
+    def at_risk_from(self, share: float) -> datetime | None:
+        due = self.due
+        return None if due is None else due - timedelta(hours=self.hours * share)
+
+    def status(self, now: datetime, at_risk_share: float) -> str:
+        due = self.due
+        if self.stopped_at is not None:
+            assert due is not None or self.paused_at is not None
+            return "met" if due is None or self.stopped_at <= due else "late"
+        if due is None:
+            return "paused"
+        if now >= due:
+            return "breached"
+        if now >= due - timedelta(hours=self.hours * at_risk_share):
+            return "at_risk"
+        return "running"
+
+    def pause(self, at: datetime, reason: str) -> None:
+        if self.stopped_at is None and self.paused_at is None:
+            self.paused_at, self.pause_reason = at, reason
+            self.history.append({"at": iso(at), "event": "paused", "reason": reason})
+
+    def restart(self, at: datetime, reason: str) -> None:
+        # LCEN 6-2 II: after force majeure or a clarification, the whole period runs again.
+        if self.stopped_at is None:
+            self.started_at, self.paused_at, self.pause_reason = at, None, None
+            self.history.append({"at": iso(at), "event": "restarted", "reason": reason})
+
+    def to_json(self, now: datetime, at_risk_share: float) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "basis": self.basis,
+                "started_at": iso(self.started_at), "hours": self.hours,
+                "due": iso(self.due), "status": self.status(now, at_risk_share),
+                "stopped_at": iso(self.stopped_at), "history": list(self.history)}
+
+
+@dataclass
+class Intake:
+    """One report or one engine finding, recorded and acknowledged when it arrives."""
+
+    id: str
+    kind: IntakeKind
+    source: str
+    """user, dsa_notice, trusted_flagger, authority, or engine."""
+    target: Target
+    category: Category | None
+    received_at: datetime
+    acknowledged_at: datetime
+    score: float = 0.0
+    """A finding's score; for a report, the credibility of its source when it arrived."""
+    reporter_id: str | None = None
+    flagger: str | None = None
+    notifier: dict[str, str] | None = None
+    explanation: str | None = None
+    detectors: tuple[str, ...] = ()
+    signal_keys: tuple[str, ...] = ()
+    evidence: str | None = None
+    case_id: str | None = None
+    resolution: Resolution | None = None
+    resolved_at: datetime | None = None
+    reason: str | None = None
+    clock: Clock | None = None
+    """The legal clock of an authority order."""
+
+    @property
+    def pending(self) -> bool:
+        return self.resolution is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind.value, "source": self.source,
+                "target": self.target.to_json(),
+                "category": self.category.value if self.category else None,
+                "received_at": iso(self.received_at),
+                "acknowledged_at": iso(self.acknowledged_at),
+                "score": round(self.score, 4), "reporter_id": self.reporter_id,
+                "flagger": self.flagger, "case_id": self.case_id,
+                "resolution": self.resolution.value if self.resolution else None,
+                "resolved_at": iso(self.resolved_at), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    name: str
+    value: float
+    weight: float
+    why: str
+
+    @property
+    def contribution(self) -> float:
+        return self.value * self.weight
+
+    def to_json(self) -> dict[str, Any]:
+        return {"factor": self.name, "value": round(self.value, 4), "weight": self.weight,
+                "contribution": round(self.contribution, 4), "why": self.why}
+
+
+@dataclass
+class Case:
+    id: str
+    opened_at: datetime
+    targets: list[Target] = field(default_factory=list)
+    intakes: list[str] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    status: str = "open"
+    """open, in_review, closed."""
+    category: Category | None = None
+    priority: float = 0.0
+    factors: tuple[Factor, ...] = ()
+    clocks: list[Clock] = field(default_factory=list)
+    raised: bool = False
+    """A clock is at risk: the case moved up the queue."""
+    escalated: bool = False
+    """A clock ran out: the case is in the senior queue and an alert went out."""
+    locked_by: str | None = None
+    lock_until: datetime | None = None
+    reviewed_at: datetime | None = None
+    decision_id: str | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    follows: str | None = None
+    """The case that was under review when this one's first item arrived."""
+    preserved: set[Target] = field(default_factory=set)
+
+    @property
+    def queue(self) -> str:
+        return "senior" if self.escalated else "standard"
+
+    def effective_priority(self, boost: float) -> float:
+        return min(1.0, self.priority + (boost if self.raised else 0.0))
+
+    def next_due(self) -> datetime | None:
+        dues = [c.due for c in self.clocks if c.stopped_at is None and c.due is not None]
+        return min(dues) if dues else None
+
+    def to_json(self, now: datetime, at_risk_share: float) -> dict[str, Any]:
+        return {"id": self.id, "opened_at": iso(self.opened_at), "status": self.status,
+                "category": self.category.value if self.category else None,
+                "priority": round(self.priority, 4),
+                "priority_explained": [f.to_json() for f in self.factors],
+                "queue": self.queue, "raised": self.raised, "escalated": self.escalated,
+                "targets": [t.to_json() for t in self.targets],
+                "intakes": list(self.intakes),
+                "clocks": [c.to_json(now, at_risk_share) for c in self.clocks],
+                "reviewed_at": iso(self.reviewed_at), "decision_id": self.decision_id,
+                "closed_at": iso(self.closed_at), "close_reason": self.close_reason,
+                "follows": self.follows}
+
+
+@dataclass(frozen=True, slots=True)
+class TargetDecision:
+    target: Target
+    violation: bool
+    category: Category | None = None
+    ground: str | None = None
+    """'illegal' (a law) or 'terms' (the terms of service)."""
+    ground_text: str | None = None
+    measures: tuple[str, ...] = ()
+    duration_days: int | None = None
+    """None: indefinite."""
+    territorial_scope: tuple[str, ...] = ()
+    explanation: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target.to_json(), "violation": self.violation,
+                "category": self.category.value if self.category else None,
+                "ground": self.ground, "ground_text": self.ground_text,
+                "measures": list(self.measures), "duration_days": self.duration_days,
+                "territorial_scope": list(self.territorial_scope),
+                "explanation": self.explanation}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    case_id: str
+    decided_at: datetime
+    reviewer: str
+    automated: bool
+    targets: tuple[TargetDecision, ...]
+    case_measures: tuple[str, ...] = ()
+
+    @property
+    def restricting(self) -> bool:
+        return any(t.violation and t.measures for t in self.targets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "case_id": self.case_id, "decided_at": iso(self.decided_at),
+                "reviewer": self.reviewer, "automated": self.automated,
+                "targets": [t.to_json() for t in self.targets],
+                "case_measures": list(self.case_measures)}
+
+
+@dataclass
+class Action:
+    id: str
+    ts: datetime
+    action: str
+    target: Target
+    case_id: str | None
+    automated: bool
+    category: Category | None
+    decision_id: str | None = None
+    reason: str | None = None
+    reverted_at: datetime | None = None
+    reverted_by: str | None = None
+    revert_reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.reverted_at is None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "ts": iso(self.ts), "action": self.action,
+            "target": self.target.to_json(), "case_id": self.case_id,
+            "automated": self.automated,
+            "category": self.category.value if self.category else None,
+            "decision_id": self.decision_id, "reason": self.reason}
+        if self.reverted_at is not None:
+            out.update(reverted_at=iso(self.reverted_at), reverted_by=self.reverted_by,
+                       revert_reason=self.revert_reason)
+        if self.detail:
+            out["detail"] = self.detail
+        return out

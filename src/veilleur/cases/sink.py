@@ -1,0 +1,63 @@
+"""Where casework records go as they are made: nowhere (a replay in memory) or a database.
+
+Casework calls these as things happen; a sink may buffer. Intakes and cases change after they
+are first made, so they are handed over again on every change (the store keeps the latest).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from veilleur.audit import AuditEntry
+    from veilleur.cases.models import Action, Case, Decision, Intake
+    from veilleur.enforce.evidence import EvidenceRecord
+    from veilleur.taxonomy import Target
+
+
+class CaseworkSink(Protocol):
+    def intake(self, intake: Intake) -> None: ...
+
+    def case(self, case: Case) -> None: ...
+
+    def decision(self, decision: Decision) -> None: ...
+
+    def action(self, action: Action) -> None: ...
+
+    def evidence(self, record: EvidenceRecord) -> None: ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class NullSink:
+    """Keeps nothing beyond what casework holds in memory."""
+
+    def intake(self, intake: Intake) -> None:
+        pass
+
+    def case(self, case: Case) -> None:
+        pass
+
+    def decision(self, decision: Decision) -> None:
+        pass
+
+    def action(self, action: Action) -> None:
+        pass
+
+    def evidence(self, record: EvidenceRecord) -> None:
+        pass
+
+    def audit(self, entry: AuditEntry) -> None:
+        pass
+
+    def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass

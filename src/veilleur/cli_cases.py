@@ -1,0 +1,358 @@
+"""Command line for casework: `replay`, `cases`, `audit verify`, `evidence ...`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from veilleur.store.db import StoreError, database_url
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine as Database
+
+    from veilleur.enforce.evidence import EvidenceKey
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+_DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
+_KEY_HELP = ("Evidence key file (base64 of 32 bytes) [default: $VEILLEUR_EVIDENCE_KEY, else "
+             "DB.evidence-key beside a SQLite file, created on first use].")
+
+cases_app = typer.Typer(help="Cases: list them, with breached and at-risk clocks first.",
+                        no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Preserved evidence: list, open (logged), legal holds, purge.",
+                           no_args_is_help=True)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _open_db(db: str | None) -> tuple[str, Database]:
+    from veilleur.store.db import connect
+
+    url = database_url(db)
+    try:
+        return url, connect(url)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _key(url: str, key_file: Path | None) -> EvidenceKey:
+    from veilleur.enforce.evidence import KEY_ENV, EvidenceError, EvidenceKey
+
+    if key_file is None and url.startswith("sqlite:///"):
+        key_file = Path(url.removeprefix("sqlite:///") + ".evidence-key")
+    if key_file is None and not __import__("os").environ.get(KEY_ENV):
+        raise _fail(f"evidence needs a key: set ${KEY_ENV} or pass --evidence-key FILE")
+    try:
+        return EvidenceKey.load(key_file)
+    except EvidenceError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _now(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        ts = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--at must be an ISO 8601 time, got {at!r}") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def replay(
+    events: Annotated[Path, typer.Argument(help="Event log (JSON Lines, contracts §5).")],
+    oracle: Annotated[Path, typer.Option("--oracle", help="ORACLE.jsonl: the truth the "
+                                         "simulated reviewers answer from.")],
+    reviewers: Annotated[int, typer.Option("--reviewers", min=1, help="Simulated reviewers.")
+                         ] = 2,
+    review_seconds: Annotated[float, typer.Option(
+        "--review-seconds", min=1, help="Simulated seconds a reviewer spends on a case.")] = 300,
+    bank: Annotated[list[Path] | None, typer.Option(
+        "--bank", help="Hash bank file (any format `bank import` reads); repeatable.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Write RESULT.json here.")
+                   ] = Path("RESULT.json"),
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Also keep the casework (cases, actions, evidence, audit) in this "
+        "database. Without it the run is held in memory.")] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline/--no-baseline", help="Run the FIFO, reports-only baseline side by side."
+    )] = True,
+    drain_hours: Annotated[float, typer.Option(
+        "--drain-hours", min=0, help="Keep reviewing after the last event for at most this "
+        "long, until the queues are empty.")] = 72.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run the whole loop under simulated time and write RESULT.json (contracts §6)."""
+    from veilleur.cases.casework import Casework
+    from veilleur.detect.base import PolicyDataError
+    from veilleur.sim.replay import run_replay
+
+    err = Console(stderr=True)
+    for path, what in ((events, "event log"), (oracle, "oracle")):
+        if not path.is_file():
+            raise _fail(f"{what} {path} is not a readable file")
+    factory = None
+    database = None
+    if db is not None:
+        from veilleur.store.casework import DatabaseSink, audit_head
+
+        url, database = _open_db(db)
+        key = _key(url, evidence_key)
+        head = audit_head(database)
+        prefix = secrets.token_hex(3) + "-"
+
+        def factory(engine: Any, policy: Any) -> Casework:
+            return Casework(engine, policy, key=key, sink=DatabaseSink(database),
+                            id_prefix=prefix, audit_head=head, keep_audit=False)
+
+    progress = Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(),
+                        TimeRemainingColumn(), console=err, transient=True,
+                        disable=quiet or not err.is_terminal)
+    try:
+        with progress:
+            task = progress.add_task("replay", total=events.stat().st_size)
+            result = run_replay(events, oracle, reviewers=reviewers,
+                                review_seconds=review_seconds, bank_paths=bank or (),
+                                baseline=baseline, drain_hours=drain_hours,
+                                casework_factory=factory,
+                                on_bytes=lambda n: progress.advance(task, n))
+    except (StoreError, PolicyDataError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if database is not None:
+            database.dispose()
+    for problem in result.problems:
+        err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    from veilleur.cli import _write_atomic
+
+    _write_atomic(out, json.dumps(result.document, ensure_ascii=False, indent=1))
+    if not quiet:
+        _replay_summary(Console(), result.document["metrics"], result.events, result.seconds)
+        Console().print(f"RESULT.json: {out}", highlight=False)
+    fatal = any(p.fatal for p in result.problems)
+    raise typer.Exit(EXIT_FAILED if fatal else EXIT_BAD_INPUT if result.problems else EXIT_OK)
+
+
+def _fmt_s(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v / 60:.1f} min" if v < 7200 else f"{v / 3600:.1f} h"
+
+
+def _replay_summary(out: Console, metrics: dict[str, Any], events: int, seconds: float
+                    ) -> None:
+    systems = [k for k in ("engine", "baseline_fifo") if k in metrics]
+    table = Table(title=f"Replay: {events:,} events in {seconds:.1f} s", header_style="bold")
+    table.add_column("")
+    for s in systems:
+        table.add_column(s, justify="right")
+
+    def row(label: str, get: Any) -> None:
+        table.add_row(label, *[str(get(metrics[s])) for s in systems])
+
+    row("harmful items", lambda m: m["harmful_items"])
+    row("  removed or prevented", lambda m: m["outcomes"].get("removed", 0)
+        + m["outcomes"].get("prevented", 0))
+    row("  gone before action (owner)", lambda m: m["outcomes"].get("gone_before_action", 0))
+    row("  never removed", lambda m: m["outcomes"].get("not_removed", 0))
+    for q in ("median", "p90", "max"):
+        row(f"time to removal, {q}", lambda m, q=q: _fmt_s(m["time_to_removal_s"][q]))
+    row("reported harm removed ≤ 1 h of report",
+        lambda m: f'{m["removed_within_1h_of_report"]}/{m["reported_harmful"]}')
+    row("engine-found CSAM removed ≤ 1 h",
+        lambda m: f'{m["engine_detected_csam_removed_within_1h"]}/{m["engine_detected_csam"]}')
+    row("legal deadlines met",
+        lambda m: f'{m["legal_deadlines_met"]}/{m["legal_orders"]["total"]}')
+    row("evidence kept before owner deletion",
+        lambda m: f'{m["evidence_preserved_before_deletion"]}/{m["owner_deletions_after_flag"]}')
+    row("actions on innocent targets", lambda m: m["actions_on_innocent_targets"])
+    row("reports pending at the end",
+        lambda m: f'{m["reports"]["pending_at_end"]}/{m["reports"]["total"]}')
+    row("cases", lambda m: m["cases"])
+    out.print(table)
+
+
+@cases_app.command("list")
+def cases_list(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    clocks: Annotated[str | None, typer.Option(
+        "--clocks", help="Only cases whose clocks are 'breached', 'at-risk', or 'late' "
+        "(breached or at risk).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Closed cases too.")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="Judge clocks at this time "
+                                           "(ISO 8601) [default: now].")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
+) -> None:
+    """Open cases, breached first, then at risk, then by priority. Nothing sits unseen."""
+    from veilleur.cases.config import load_case_policy
+    from veilleur.store.casework import clock_status, list_cases
+
+    if clocks not in (None, "breached", "at-risk", "late"):
+        raise _fail("--clocks takes breached, at-risk or late")
+    now = _now(at)
+    share = load_case_policy().at_risk_share
+    _, database = _open_db(db)
+    rows = list_cases(database)
+    database.dispose()
+    for r in rows:
+        r["clock_status"] = clock_status(r, now, share) if r["status"] != "closed" else "stopped"
+    if not all_:
+        rows = [r for r in rows if r["status"] != "closed"]
+    wanted = {"breached": {"breached"}, "at-risk": {"at_risk"},
+              "late": {"breached", "at_risk"}}.get(clocks or "")
+    if wanted:
+        rows = [r for r in rows if r["clock_status"] in wanted]
+    order = {"breached": 0, "at_risk": 1}
+    rows.sort(key=lambda r: (order.get(r["clock_status"], 2), not r["escalated"],
+                             -r["priority"], r["opened_at"]))
+    if json_out:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title=f"Cases ({len(rows)})", header_style="bold")
+    for col in ("case", "status", "clock", "next due", "priority", "category", "queue",
+                "targets", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows[:200]:
+        top = max(r.get("priority_explained", []), key=lambda f: f["contribution"],
+                  default=None)
+        table.add_row(r["id"], r["status"], r["clock_status"], r.get("next_due") or "-",
+                      f'{r["priority"]:.2f}', r.get("category") or "-",
+                      "senior" if r["escalated"] else "standard", str(len(r["targets"])),
+                      f'{top["factor"]}: {top["why"]}' if top else "")
+    Console().print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
+    """Recompute the hash chain; exit 1 naming the first broken link if it was tampered with."""
+    from veilleur.store.casework import verify_audit
+
+    _, database = _open_db(db)
+    result = verify_audit(database)
+    database.dispose()
+    if result.ok:
+        Console().print(f"audit log intact: {result.entries:,} entries, head {result.head}",
+                        highlight=False)
+        return
+    raise _fail(f"audit log broken at entry {result.broken_at}: {result.problem} "
+                f"({result.entries:,} entries verified before it)")
+
+
+@evidence_app.command("list")
+def evidence_list(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    case: Annotated[str | None, typer.Option("--case", help="Only this case's records.")
+                    ] = None,
+) -> None:
+    """Preserved records (metadata only: nothing is decrypted, nothing is logged)."""
+    from veilleur.store.casework import evidence_rows
+
+    _, database = _open_db(db)
+    rows = evidence_rows(database, case)
+    database.dispose()
+    table = Table(title=f"Evidence ({len(rows)})", header_style="bold")
+    for col in ("id", "case", "target", "preserved", "expires", "hold", "sha256"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.id, r.case_id, f"{r.target.kind.value}:{r.target.id}",
+                      r.preserved_at.isoformat(), r.expires_at.isoformat(),
+                      r.legal_hold or ("purged" if r.purged_at else "-"), r.sha256[:16])
+    Console().print(table)
+
+
+@evidence_app.command("show")
+def evidence_show(
+    record: Annotated[str, typer.Argument(help="Evidence record id.")],
+    actor: Annotated[str, typer.Option("--actor", help="Who is looking (audited).")],
+    purpose: Annotated[str, typer.Option("--purpose", help="Why (audited).")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+    export_media: Annotated[Path | None, typer.Option(
+        "--export-media", help="Write preserved files into this folder (never printed).")
+                            ] = None,
+) -> None:
+    """Decrypt one record and print it as JSON; the access is audited first."""
+    import base64
+
+    from veilleur.enforce.evidence import EvidenceError
+    from veilleur.store.casework import open_evidence
+
+    url, database = _open_db(db)
+    try:
+        doc = open_evidence(database, record, _key(url, evidence_key), actor=actor,
+                            purpose=purpose, at=datetime.now(UTC))
+    except EvidenceError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+    for att in doc.get("attachments", ()):
+        raw = att.pop("bytes_b64", None)
+        if raw and export_media is not None:
+            export_media.mkdir(parents=True, exist_ok=True)
+            name = f"{att['id']}-{Path(att.get('filename') or 'file').name}"
+            (export_media / name).write_bytes(base64.b64decode(raw))
+            att["exported_to"] = str(export_media / name)
+        elif raw:
+            att["bytes"] = "preserved (use --export-media DIR to write the file)"
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+
+
+@evidence_app.command("hold")
+def evidence_hold(
+    record: Annotated[str, typer.Argument(help="Evidence record id.")],
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="The legal hold (a case number, a request). Omit with --release.")
+                      ] = None,
+    release: Annotated[bool, typer.Option("--release", help="Lift the hold.")] = False,
+    actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+) -> None:
+    """Put a legal hold on a record (it outlives its retention) or lift it."""
+    from veilleur.store.casework import set_hold
+
+    if not release and not reason:
+        raise _fail("a hold needs --reason (or --release to lift one)")
+    _, database = _open_db(db)
+    found = set_hold(database, record, None if release else reason, actor=actor,
+                     at=datetime.now(UTC))
+    database.dispose()
+    if not found:
+        raise _fail(f"no evidence record {record!r}")
+    Console().print(f"{'released' if release else 'held'}: {record}", highlight=False)
+
+
+@evidence_app.command("purge")
+def evidence_purge(
+    actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    at: Annotated[str | None, typer.Option("--at", help="As if now were this time.")] = None,
+) -> None:
+    """Empty records whose retention ended and that no legal hold keeps (audited)."""
+    from veilleur.store.casework import purge_expired
+
+    _, database = _open_db(db)
+    ids = purge_expired(database, actor=actor, at=_now(at))
+    database.dispose()
+    Console().print(f"purged {len(ids)} record(s)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay)
+    app.add_typer(cases_app, name="cases")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(evidence_app, name="evidence")

@@ -1,0 +1,275 @@
+"""Casework in the database: the sink that writes it, and the reads behind the CLI.
+
+Writes are buffered and flushed in one transaction every `batch` records (and at the end):
+intakes and cases are upserted (the latest state wins), everything else is inserted once. The
+audit log continues the chain already in the database; its rows are never updated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from veilleur.audit import GENESIS, AuditEntry, AuditLog, Verification, verify
+from veilleur.cases.models import Action, Case, Decision, Intake, iso
+from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, open_record
+from veilleur.store.models import (
+    ActionRow,
+    AuditRow,
+    CaseRow,
+    DecisionRow,
+    EvidenceRow,
+    IntakeRow,
+    LabelRow,
+)
+from veilleur.taxonomy import Target
+
+_T: dict[str, Table] = {r.__tablename__: r.__table__  # type: ignore[misc]
+                        for r in (IntakeRow, CaseRow, DecisionRow, ActionRow, EvidenceRow,
+                                  AuditRow, LabelRow)}
+_KEYS = {"intakes": ("id",), "cases": ("id",), "decisions": ("id",), "actions": ("id",),
+         "evidence": ("id",), "audit_log": ("seq",),
+         "labels": ("target_kind", "target_id", "label")}
+_UPSERT = {"intakes", "cases", "actions", "evidence"}
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return None if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def audit_head(db: Engine) -> tuple[int, str]:
+    with db.connect() as conn:
+        row = conn.execute(select(AuditRow.seq, AuditRow.hash)
+                           .order_by(AuditRow.seq.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+class DatabaseSink:
+    """Casework records into the database (`CaseworkSink`)."""
+
+    def __init__(self, db: Engine, *, batch: int = 2000) -> None:
+        self.db = db
+        self.batch = batch
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in _T}
+        self._pending = 0
+
+    def _put(self, table: str, row: dict[str, Any]) -> None:
+        key = tuple(row[k] for k in _KEYS[table])
+        self._rows[table][key] = row
+        self._pending += 1
+        if self._pending >= self.batch:
+            self.flush()
+
+    def intake(self, intake: Intake) -> None:
+        body = intake.to_json() | {"notifier": intake.notifier,
+                                   "explanation": intake.explanation,
+                                   "detectors": list(intake.detectors),
+                                   "signal_keys": list(intake.signal_keys),
+                                   "evidence": intake.evidence,
+                                   "clock": intake.clock.to_json(intake.received_at, 0.0)
+                                   if intake.clock else None}
+        self._put("intakes", {
+            "id": intake.id, "kind": intake.kind.value, "source": intake.source,
+            "target_kind": intake.target.kind.value, "target_id": intake.target.id,
+            "category": intake.category.value if intake.category else None,
+            "received_at": intake.received_at, "acknowledged_at": intake.acknowledged_at,
+            "score": intake.score, "reporter_id": intake.reporter_id,
+            "flagger": intake.flagger, "case_id": intake.case_id,
+            "resolution": intake.resolution.value if intake.resolution else None,
+            "resolved_at": intake.resolved_at, "reason": intake.reason, "body": body})
+
+    def case(self, case: Case) -> None:
+        self._put("cases", {
+            "id": case.id, "opened_at": case.opened_at, "status": case.status,
+            "category": case.category.value if case.category else None,
+            "priority": case.priority, "escalated": case.escalated, "raised": case.raised,
+            "next_due": case.next_due(), "locked_by": case.locked_by,
+            "lock_until": case.lock_until, "reviewed_at": case.reviewed_at,
+            "decision_id": case.decision_id, "closed_at": case.closed_at,
+            "body": case.to_json(case.closed_at or case.opened_at, 0.0)})
+
+    def decision(self, decision: Decision) -> None:
+        self._put("decisions", {"id": decision.id, "case_id": decision.case_id,
+                                "decided_at": decision.decided_at,
+                                "reviewer": decision.reviewer,
+                                "automated": decision.automated, "body": decision.to_json()})
+
+    def action(self, action: Action) -> None:
+        self._put("actions", {
+            "id": action.id, "ts": action.ts, "action": action.action,
+            "target_kind": action.target.kind.value, "target_id": action.target.id,
+            "case_id": action.case_id, "decision_id": action.decision_id,
+            "automated": action.automated,
+            "category": action.category.value if action.category else None,
+            "reverted_at": action.reverted_at, "body": action.to_json()})
+
+    def evidence(self, record: EvidenceRecord) -> None:
+        self._put("evidence", {
+            "id": record.id, "case_id": record.case_id,
+            "target_kind": record.target.kind.value, "target_id": record.target.id,
+            "preserved_at": record.preserved_at, "expires_at": record.expires_at,
+            "key_id": record.key_id, "nonce": record.nonce, "ciphertext": record.ciphertext,
+            "sha256": record.sha256, "legal_hold": record.legal_hold,
+            "purged_at": record.purged_at, "meta": record.meta})
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._put("audit_log", {
+            "seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor,
+            "subject": entry.subject,
+            "detail": json.dumps(entry.detail, sort_keys=True, ensure_ascii=False),
+            "prev_hash": entry.prev_hash, "hash": entry.hash})
+
+    def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
+        self._put("labels", {"target_kind": target.kind.value, "target_id": target.id,
+                             "label": label, "set_at": at, "case_id": case_id})
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        dialect = self.db.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        with self.db.begin() as conn:
+            # Audit entries first, in order: they are the record of everything else.
+            for name in ("audit_log", *[n for n in _T if n != "audit_log"]):
+                rows = list(self._rows[name].values())
+                if not rows:
+                    continue
+                if name == "audit_log":
+                    rows.sort(key=lambda r: r["seq"])
+                stmt = insert(_T[name])
+                if name in _UPSERT:
+                    cols = {c: stmt.excluded[c] for c in rows[0] if c not in _KEYS[name]}
+                    stmt = stmt.on_conflict_do_update(index_elements=list(_KEYS[name]),
+                                                      set_=cols)
+                elif name != "audit_log":
+                    stmt = stmt.on_conflict_do_nothing(index_elements=list(_KEYS[name]))
+                for i in range(0, len(rows), 500):
+                    conn.execute(stmt, rows[i:i + 500])
+                self._rows[name].clear()
+        self._pending = 0
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+def audit_entries(db: Engine) -> Iterator[AuditEntry]:
+    with Session(db) as session:
+        for row in session.execute(select(AuditRow).order_by(AuditRow.seq)
+                                   .execution_options(yield_per=5000)).scalars():
+            yield AuditEntry(row.seq, datetime.fromisoformat(row.at.replace("Z", "+00:00")),
+                             row.kind, row.actor, row.subject, json.loads(row.detail),
+                             row.prev_hash, row.hash)
+
+
+def verify_audit(db: Engine) -> Verification:
+    return verify(audit_entries(db))
+
+
+def append_audit(db: Engine, at: datetime, kind: str, actor: str, subject: str,
+                 detail: dict[str, Any]) -> AuditEntry:
+    """One entry from a command (an evidence access): continues the chain in the database."""
+    sink = DatabaseSink(db, batch=1 << 30)
+    log = AuditLog(head=audit_head(db), sink=sink.audit, keep=False)
+    entry = log.append(at, kind, actor, subject, detail)
+    sink.flush()
+    return entry
+
+
+def list_cases(db: Engine, *, status: str | None = None) -> list[dict[str, Any]]:
+    with Session(db) as session:
+        q = select(CaseRow)
+        if status:
+            q = q.where(CaseRow.status == status)
+        rows = session.execute(q).scalars().all()
+        return [row.body | {"status": row.status, "priority": row.priority,
+                            "escalated": row.escalated, "raised": row.raised,
+                            "next_due": iso(_utc(row.next_due)),
+                            "locked_by": row.locked_by} for row in rows]
+
+
+def clock_status(case: dict[str, Any], now: datetime, at_risk_share: float) -> str:
+    """The worst clock of a stored case at `now`: breached, at_risk, running or none."""
+    worst = "none"
+    for c in case.get("clocks", ()):
+        if c.get("stopped_at") or not c.get("due"):
+            continue
+        due = datetime.fromisoformat(c["due"].replace("Z", "+00:00"))
+        left = (due - now).total_seconds()
+        status = ("breached" if left <= 0 else
+                  "at_risk" if left <= c["hours"] * 3600 * at_risk_share else "running")
+        order = ("none", "running", "at_risk", "breached")
+        if order.index(status) > order.index(worst):
+            worst = status
+    return worst
+
+
+def evidence_rows(db: Engine, case_id: str | None = None) -> list[EvidenceRecord]:
+    with Session(db) as session:
+        q = select(EvidenceRow).order_by(EvidenceRow.preserved_at)
+        if case_id:
+            q = q.where(EvidenceRow.case_id == case_id)
+        return [_record(r) for r in session.execute(q).scalars()]
+
+
+def _record(r: EvidenceRow) -> EvidenceRecord:
+    preserved = _utc(r.preserved_at)
+    expires = _utc(r.expires_at)
+    assert preserved is not None and expires is not None
+    return EvidenceRecord(r.id, r.case_id, Target.of(r.target_kind, r.target_id), preserved,
+                          expires, r.key_id, r.nonce, r.ciphertext, r.sha256, r.legal_hold,
+                          _utc(r.purged_at), dict(r.meta))
+
+
+def open_evidence(db: Engine, record_id: str, key: EvidenceKey, *, actor: str, purpose: str,
+                  at: datetime) -> dict[str, Any]:
+    """Decrypt one stored record; the access is in the audit log before anything is shown."""
+    with Session(db) as session:
+        row = session.get(EvidenceRow, record_id)
+        rec = _record(row) if row is not None else None
+    append_audit(db, at, "evidence.accessed", actor, record_id,
+                 {"purpose": purpose, "found": rec is not None})
+    if rec is None:
+        from veilleur.enforce.evidence import EvidenceError
+        raise EvidenceError(f"no evidence record {record_id!r}")
+    return open_record(rec, key)
+
+
+def set_hold(db: Engine, record_id: str, reason: str | None, *, actor: str, at: datetime
+             ) -> bool:
+    with db.begin() as conn:
+        n = conn.execute(EvidenceRow.__table__.update()  # type: ignore[attr-defined]
+                         .where(EvidenceRow.id == record_id)
+                         .values(legal_hold=reason)).rowcount
+    if n:
+        append_audit(db, at, "evidence.hold" if reason else "evidence.hold_released", actor,
+                     record_id, {"reason": reason})
+    return bool(n)
+
+
+def purge_expired(db: Engine, *, actor: str, at: datetime) -> list[str]:
+    """Empty expired records that no legal hold keeps; each purge is audited."""
+    table = EvidenceRow.__table__
+    with db.begin() as conn:
+        ids = [r[0] for r in conn.execute(
+            select(EvidenceRow.id).where(EvidenceRow.expires_at <= at,
+                                         EvidenceRow.legal_hold.is_(None),
+                                         EvidenceRow.purged_at.is_(None)))]
+        if ids:
+            conn.execute(table.update().where(EvidenceRow.id.in_(ids))  # type: ignore[attr-defined]
+                         .values(ciphertext=b"", purged_at=at))
+    for rid in ids:
+        append_audit(db, at, "evidence.purged", actor, rid, {"reason": "retention ended"})
+    return ids
+
+
+def counts(db: Engine) -> dict[str, int]:
+    with db.connect() as conn:
+        return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for name, t in _T.items()}
