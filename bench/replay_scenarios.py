@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.imagegen import make_image  # noqa: E402
+from bench.imagegen import make_image
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -157,25 +157,26 @@ def stolen_photos_server(log: EventLog, t: datetime) -> None:
 
 
 def owner_deletes_after_report(log: EventLog, t: datetime) -> None:
-    """A trade server: a user reports it; its owner deletes everything two hours later."""
+    """A server whose name and words give nothing away trades pictures no bank knows yet. A
+    member reports it; its owner deletes everything two hours later."""
     log.user(t, "od-owner", "vendeur")
-    log.guild(t, "od-guild", "ADØS NXDES", "od-owner")
-    log.channel(t, "od-teaser", "od-guild", "teaser-mineure")
+    log.guild(t, "od-guild", "soirée pyjama", "od-owner")
+    log.channel(t, "od-photos", "od-guild", "photos")
     log.label("guild", "od-guild", "csam")
-    log.label("channel", "od-teaser", "csam")
+    log.label("channel", "od-photos", "csam")
     log.label("user", "od-owner", "csam")
-    for i, text in enumerate(["Pack VIP +400 vidéos -12 ans, prix 20€ paypal",
-                              "nouveau drop ce soir, accès vip 15€",
-                              "le reste sur mega. nz/folder/x1, enlevez l'espace"]):
+    for i, text in enumerate(["dispo", "qui veut la suite ?", "nouvelles ce soir"]):
         mid = f"od-msg-{i}"
-        log.message(t + minutes(10 + i), mid, "od-teaser", "od-guild", "od-owner", text)
+        pic = log.picture(f"od-pic-{i}", 7000 + i)
+        log.message(t + minutes(10 + i), mid, "od-photos", "od-guild", "od-owner", text,
+                    attachments=[(f"od-att-{i}", pic)])
         log.label("message", mid, "csam")
-    # Members join in numbers before the report.
+        log.label("attachment", f"od-att-{i}", "csam")
     for i in range(120):
         log.join(t + minutes(20 + i / 4), "od-guild", f"od-member-{i}")
     report_at = t + timedelta(hours=3)
     log.report(report_at, "od-report-1", "user", "guild", "od-guild", "csam",
-               reporter_id="od-reporter", explanation="serveur qui vend des vidéos de mineurs")
+               reporter_id="od-reporter", explanation="ce serveur échange des photos de mineures")
     log.add(report_at + timedelta(hours=2), {"type": "guild_deleted", "guild_id": "od-guild",
                                              "by": "owner"})
 
@@ -291,18 +292,29 @@ def known_media_and_reupload(log: EventLog, t: datetime) -> None:
 
 
 STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
+    "troll_campaign": troll_campaign,
     "stolen_photos_server": stolen_photos_server,
     "owner_deletes_after_report": owner_deletes_after_report,
-    "troll_campaign": troll_campaign,
     "authority_orders": authority_orders,
     "victim_reports_extortionist": victim_reports_extortionist,
     "known_media_and_reupload": known_media_and_reupload,
 }
 
 
+TRADE = [
+    "Pack VIP +400 vidéos -12 ans, prix 20€ paypal ou paysafecard",
+    "collection complète 13-16 ans, paiement crypto", "vends packs -14 ans, écrivez en mp",
+    "nouveau caldo de pollo dispo, psc accepté", "full pack 13yo in dms, paypal only",
+    "CP packs dispo, prix en dm",
+]
+
+
 def background(log: EventLog, t: datetime, events: int, *, seed: int = 1,
-               guilds: int = 2000, users: int = 50000, days: float = 14.0) -> None:
-    """Ordinary platform traffic: servers, channels, joins, chat. Benign by construction."""
+               guilds: int = 2000, users: int = 50000, days: float = 14.0,
+               trade_share: float = 0.0005, traders: int = 50) -> None:
+    """Ordinary platform traffic (servers, channels, joins, chat) with, hidden in it, a few
+    accounts advertising abuse material in random servers (`trade_share` of the messages;
+    labelled, for the engine to find on its own)."""
     rng = random.Random(seed)
     span = days * 86400.0
     per_guild_channels = 3
@@ -317,7 +329,13 @@ def background(log: EventLog, t: datetime, events: int, *, seed: int = 1,
         ts = t + timedelta(seconds=rng.random() * span)
         g = rng.randrange(guilds)
         u = rng.randrange(users)
-        if rng.random() < 0.05:
+        roll = rng.random()
+        if roll < trade_share:
+            mid, who = f"bg-trade-{n}", f"bg-trader-{rng.randrange(traders)}"
+            log.message(ts, mid, f"bg-chan-{g}-0", f"bg-guild-{g}", who, rng.choice(TRADE))
+            log.label("message", mid, "csam")
+            log.label("user", who, "csam")
+        elif roll < 0.05:
             log.join(ts, f"bg-guild-{g}", f"bg-user-{u}")
         else:
             log.message(ts, f"bg-msg-{n}", f"bg-chan-{g}-{rng.randrange(per_guild_channels)}",
@@ -326,8 +344,10 @@ def background(log: EventLog, t: datetime, events: int, *, seed: int = 1,
 
 
 def write_suite(folder: Path, *, stories: list[str] | None = None, background_events: int = 0,
-                troll_reports: int = 1000, spacing_hours: float = 6.0
+                troll_reports: int = 1000, spacing_hours: float = 1.5
                 ) -> tuple[Path, Path, Path]:
+    """The stories start `spacing_hours` apart, the troll campaign first: its thousand false
+    reports (from its sixth hour) run alongside the others' genuine ones."""
     log = EventLog(folder)
     for i, name in enumerate(stories or list(STORIES)):
         start = T0 + timedelta(hours=spacing_hours * i)

@@ -40,10 +40,10 @@ from veilleur.cases.priority import TrackRecords, prioritize
 from veilleur.cases.review import ReviewError, Verdict, case_measures, target_decisions
 from veilleur.cases.sink import CaseworkSink, NullSink
 from veilleur.decide.policy import Finding
-from veilleur.engine import Engine
 from veilleur.enforce.actions import Enforcement, Prevented, Stopped, subject_of
 from veilleur.enforce.blocklist import Confirmed, ConfirmedMedia
 from veilleur.enforce.evidence import EvidenceKey, EvidenceVault
+from veilleur.engine import Engine
 from veilleur.events import (
     AgeBand,
     Event,
@@ -323,7 +323,8 @@ class Casework:
         if intake.clock is not None:
             case.clocks.append(intake.clock)
         self._set_internal_clock(case, intake)
-        self._preserve(case, now)
+        self._preserve(case, now, refresh=intake.target
+                       if intake.kind is IntakeKind.REPORT else None)
         self._reprioritize(case)
         self._schedule_clocks(case)
         self.sink.intake(intake)
@@ -394,10 +395,16 @@ class Casework:
                     return True
         return False
 
-    def _preserve(self, case: Case, now: datetime) -> None:
+    def _preserve(self, case: Case, now: datetime, refresh: Target | None = None) -> None:
+        """Snapshot every target new to the case, and `refresh` (a target reported again)
+        when its last snapshot is older than the policy's refresh interval."""
+        stale = timedelta(minutes=self.policy.refresh_minutes)
         for t in case.targets:
             if t in case.preserved:
-                continue
+                last = self.vault.by_target.get(t)
+                if t != refresh or not last or \
+                        now - self.vault.records[last[-1]].preserved_at < stale:
+                    continue
             case.preserved.add(t)
             doc = evidence_document(t, self.content, self.policy, case_id=case.id, at=now,
                                     read_file=self._read_file)

@@ -70,6 +70,7 @@ class CasePolicy:
     guild_messages: int
     user_messages: int
     max_attachment_bytes: int
+    refresh_minutes: float
     auto: tuple[AutoRule, ...]
     measures: Mapping[Category, Mapping[str, tuple[str, ...]]]
     grounds: Mapping[Category, Grounds]
@@ -188,6 +189,7 @@ def parse_case_policy(data: Mapping[str, Any], where: str = "cases") -> CasePoli
         guild_messages=int(r.number("evidence", "guild_messages", 0, 100000)),
         user_messages=int(r.number("evidence", "user_messages", 0, 100000)),
         max_attachment_bytes=int(r.number("evidence", "max_attachment_bytes", 0, 1 << 34)),
+        refresh_minutes=r.number("evidence", "refresh_minutes", 0, 60 * 24 * 365),
         auto=auto,
         measures=measures,
         grounds=grounds,

@@ -90,11 +90,12 @@ class Enforcement:
         action = self.actions[action_id]
         if action.reverted_at is None:
             action.reverted_at, action.reverted_by, action.revert_reason = at, by, reason
-            for table, key in ((self._removed, action.target),
-                               (self._suspended, action.target.id),
-                               (self._deleted, action.target.id)):
-                if table.get(key) is action:  # type: ignore[call-overload]
-                    del table[key]  # type: ignore[arg-type]
+            t = action.target
+            if self._removed.get(t) is action:
+                del self._removed[t]
+            for table in (self._suspended, self._deleted):
+                if table.get(t.id) is action:
+                    del table[t.id]
         return action
 
     def on_target(self, target: Target) -> list[Action]:
@@ -160,6 +161,8 @@ class Enforcement:
             if (a := self.deleted(event.channel.guild_id)) is not None:
                 return Stopped("its server was deleted", a)
         elif isinstance(event, InviteCreated):
-            if (a := self.suspended(event.inviter_id) or self.deleted(event.guild_id)) is not None:
-                return Stopped("its creator is suspended or its server deleted", a)
+            if (a := self.suspended(event.inviter_id)) is not None:
+                return Stopped("its creator's account is suspended", a)
+            if (a := self.deleted(event.guild_id)) is not None:
+                return Stopped("its server was deleted", a)
         return None

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from veilleur.events import (
+    ORDER_STATUSES,
     AgeBand,
     Channel,
     ChannelCreated,
     ChannelKind,
     Event,
-    ORDER_STATUSES,
     Guild,
     GuildCreated,
     GuildDeleted,

@@ -109,7 +109,7 @@ def summary(values: Sequence[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "median": None, "p90": None, "max": None}
     ordered = sorted(values)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return {"n": len(ordered), "median": round(statistics.median(ordered), 1),
             "p90": round(p90, 1), "max": round(ordered[-1], 1)}
 
@@ -197,7 +197,7 @@ def score(system: SystemRecord, timeline: Timeline, end: datetime) -> dict[str, 
     orders = [i for i in system.intakes.values() if i.clock is not None]
     order_status = Counter(i.clock.status(end, 0.0) for i in orders if i.clock is not None)
     reports = [i for i in system.intakes.values() if i.kind is IntakeKind.REPORT]
-    preserve = {}
+    preserve: dict[Target, datetime] = {}
     for a in system.actions:
         if a.action == "preserve_evidence":
             preserve.setdefault(a.target, a.ts)

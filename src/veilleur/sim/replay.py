@@ -26,8 +26,8 @@ from veilleur.cases.review import Verdict
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import load_bank_file
 from veilleur.detect.media.matcher import combine, matcher_from_banks
-from veilleur.engine import Engine
 from veilleur.enforce.evidence import EvidenceKey
+from veilleur.engine import Engine
 from veilleur.events import Event
 from veilleur.ingest.eventlog import read_eventlog
 from veilleur.ingest.media import MediaReader
@@ -160,7 +160,7 @@ def run_replay(
             problems.report(str(events_path), f"event out of time order ({event.type} at "
                             f"{event.ts.isoformat()} after {now.isoformat()}): handled at "
                             "the current simulated time")
-            event = replace(event, ts=now)  # type: ignore[type-var]
+            event = replace(event, ts=now)
         now = event.ts
         first = first or now
         n += 1
@@ -172,11 +172,11 @@ def run_replay(
     end = now or datetime.now().astimezone()
     if now is not None:
         horizon = now + timedelta(hours=drain_hours)
-        for _, system, people in systems:
+        for _, _system, people in systems:
             while (nxt := people.next_finish()) is not None and nxt <= horizon:
                 people.advance(nxt)
             end = max(end, min(horizon, people.next_finish() or now))
-        for _, system, people in systems:
+        for _, _system, people in systems:
             people.advance(end)
     casework.close()
 

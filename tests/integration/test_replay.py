@@ -1,0 +1,194 @@
+"""`veilleur replay` on the scenario suite: the issue's targets, RESULT.json, the stored
+casework, the audit log and evidence commands, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from bench.replay_scenarios import write_suite
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from veilleur.cli import app
+from veilleur.sim.replay import run_replay
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    return write_suite(tmp_path_factory.mktemp("suite"))
+
+
+@pytest.fixture(scope="module")
+def result(suite: tuple[Path, Path, Path]) -> dict:  # type: ignore[type-arg]
+    events, oracle, bank = suite
+    return run_replay(events, oracle, reviewers=2, review_seconds=300,
+                      bank_paths=[bank]).document
+
+
+def test_the_engine_meets_every_target(result: dict) -> None:  # type: ignore[type-arg]
+    m = result["metrics"]["engine"]
+    assert m["harmful_items"] > 70
+    assert set(m["outcomes"]) <= {"removed", "prevented"}, m["outcomes"]
+    assert m["removed_within_1h_of_report"] == m["reported_harmful"] >= 10
+    assert m["engine_detected_csam_removed_within_1h"] == m["engine_detected_csam"] >= 5
+    assert m["legal_deadlines_met"] == m["legal_orders"]["total"] == 3
+    assert m["evidence_preserved_before_deletion"] == m["owner_deletions_after_flag"] == 1
+    assert m["actions_on_innocent_targets"] == 0
+    assert m["reports"]["total"] >= 1000 and m["reports"]["pending_at_end"] == 0
+    assert m["report_to_removal_s"]["max"] <= 3600
+
+
+def test_the_fifo_baseline_is_measured_side_by_side(result: dict) -> None:  # type: ignore[type-arg]
+    engine, fifo = result["metrics"]["engine"], result["metrics"]["baseline_fifo"]
+    assert fifo["harmful_items"] == engine["harmful_items"]
+    assert fifo["outcomes"].get("not_removed", 0) > 0
+    assert fifo["evidence_preserved_before_deletion"] == 0
+    assert fifo["removed_within_1h_of_report"] < fifo["reported_harmful"]
+    assert fifo["time_to_removal_s"]["median"] > engine["time_to_removal_s"]["median"]
+    assert result["baseline_fifo"]["cases"]
+
+
+def test_result_follows_the_contract(result: dict) -> None:  # type: ignore[type-arg]
+    assert {"actions", "cases", "statements_of_reasons", "ncmec_reports", "metrics"} <= \
+        set(result)
+    names = {"remove_content", "block_upload", "suspend_account", "delete_guild", "block_join",
+             "preserve_evidence", "report_ncmec", "refer_authority"}
+    for a in result["actions"]:
+        assert {"ts", "action", "target", "case_id", "automated", "category"} <= set(a)
+        assert a["action"] in names and set(a["target"]) == {"kind", "id"}
+    kinds = {a["action"] for a in result["actions"]}
+    assert {"block_upload", "delete_guild", "suspend_account", "preserve_evidence",
+            "remove_content", "report_ncmec"} <= kinds
+    for c in result["cases"]:
+        assert {"id", "opened_at", "reviewed_at", "targets", "priority"} <= set(c)
+        assert 0 <= c["priority"] <= 1
+    # Every report ends with a decision or a logged reason.
+    assert all(r["resolution"] and r["reason"] for r in result["reports"])
+
+
+def test_story_details(result: dict) -> None:  # type: ignore[type-arg]
+    actions = result["actions"]
+    by = {(a["action"], a["target"]["id"]): a for a in actions}
+    # The owner deleted two hours after the report: evidence was preserved at the report,
+    # and the server was deleted by the platform long before its owner tried.
+    kept = [a["ts"] for a in actions if a["action"] == "preserve_evidence"
+            and a["target"]["id"] == "od-guild"]
+    assert kept == ["2026-03-02T14:00:00Z"]
+    assert "2026-03-02T14:00:00Z" < by[("delete_guild", "od-guild")]["ts"] < \
+        "2026-03-02T15:00:00Z"
+    # The victim's extortionist: the engine caught the grooming before the threats, which
+    # were then refused; her report found the account already suspended.
+    suspended = by[("suspend_account", "ve-extortionist")]["ts"]
+    assert suspended < "2026-03-02T14:40:00Z"
+    reports = {r["id"]: r for r in result["reports"]}
+    assert reports["report:ve-report-1"]["resolution"] == "already_actioned"
+    # Known media blocked on upload, automatically; confirmed media blocked when re-posted.
+    assert by[("block_upload", "km-att-known")]["automated"]
+    assert all(by[("block_upload", f"km-reatt-{i}")]["automated"] for i in range(3))
+    # Nothing happened to the club the trolls reported.
+    assert not [a for a in actions if a["target"]["id"].startswith("tc-")
+                and a["action"] != "preserve_evidence"]
+
+
+def test_cli_replay_keeps_casework_in_the_database(suite: tuple[Path, Path, Path],
+                                                   tmp_path: Path) -> None:
+    events, oracle, bank = suite
+    db = tmp_path / "r.db"
+    out = tmp_path / "RESULT.json"
+    r = runner.invoke(app, ["replay", str(events), "--oracle", str(oracle), "--bank", str(bank),
+                            "--reviewers", "2", "--review-seconds", "300", "--out", str(out),
+                            "--db", str(db), "--no-baseline", "-q"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert "baseline_fifo" not in doc["metrics"]
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    assert r.exit_code == 0 and "intact" in r.output
+    # Opening evidence is audited; the chain still verifies.
+    r = runner.invoke(app, ["evidence", "list", "--db", str(db)])
+    assert r.exit_code == 0
+    con = create_engine(f"sqlite:///{db}")
+    with con.connect() as c:
+        rid, = c.execute(text("SELECT id FROM evidence WHERE target_id='od-guild' "
+                                 "ORDER BY preserved_at DESC")).first()
+        before = c.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    r = runner.invoke(app, ["evidence", "show", rid, "--db", str(db), "--actor", "inspector",
+                            "--purpose", "test"])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    assert shown["guild"]["name"] == "soirée pyjama" and len(shown["messages"]) == 3
+    assert shown["attachments"][0]["sha256"]
+    with con.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == before + 1
+        last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC")).first()
+    assert tuple(last) == ("evidence.accessed", "inspector")
+    assert runner.invoke(app, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(app, ["cases", "list", "--db", str(db), "--all", "--json"])
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == len(doc["cases"])
+
+
+def test_the_audit_log_refuses_changes_and_verify_names_a_tampered_entry(
+        suite: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    events, oracle, _ = suite
+    db = tmp_path / "t.db"
+    r = runner.invoke(app, ["replay", str(events), "--oracle", str(oracle), "--out",
+                            str(tmp_path / "R.json"), "--db", str(db), "--no-baseline", "-q"])
+    assert r.exit_code == 0, r.output
+    con = create_engine(f"sqlite:///{db}")
+    with pytest.raises(Exception, match="append-only"), con.begin() as c:
+        c.execute(text("UPDATE audit_log SET actor='x' WHERE seq=10"))
+    with pytest.raises(Exception, match="append-only"), con.begin() as c:
+        c.execute(text("DELETE FROM audit_log WHERE seq=10"))
+    # Someone with file access drops the guard and edits an entry: verify names it.
+    with con.begin() as c:
+        c.execute(text("DROP TRIGGER audit_log_no_update"))
+        c.execute(text("UPDATE audit_log SET detail='{}' WHERE seq=25"))
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db)])
+    assert r.exit_code == 1 and "broken at entry 25" in r.output
+
+
+def test_bad_inputs_are_named(tmp_path: Path, suite: tuple[Path, Path, Path]) -> None:
+    events, oracle, _ = suite
+    r = runner.invoke(app, ["replay", str(tmp_path / "none.jsonl"), "--oracle", str(oracle)])
+    assert r.exit_code == 1 and "is not a readable file" in r.output
+    bad = tmp_path / "oracle.jsonl"
+    bad.write_text('{"target": {"kind": "message", "id": "m1"}, "category": "spam"}\nnope\n')
+    log = tmp_path / "e.jsonl"
+    log.write_text(events.read_text().splitlines()[0] + '\n{"type": "order_update"}\n')
+    r = runner.invoke(app, ["replay", str(log), "--oracle", str(bad), "--out",
+                            str(tmp_path / "R.json"), "-q"])
+    assert r.exit_code == 2
+    said = " ".join(r.output.split())  # rich wraps long paths
+    assert "(line 1): bad label: 'spam'" in said and "(line 2): not valid JSON" in said
+    assert "e.jsonl (line 2): skipped bad event: missing 'ts'" in said
+    assert json.loads((tmp_path / "R.json").read_text())["metrics"]["simulation"]["events"] == 1
+
+
+def test_casework_tables_on_postgresql(pg_url: str, suite: tuple[Path, Path, Path],
+                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import uuid
+
+    events, oracle, bank = suite
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = pg_url.replace("/postgres?", f"/{name}?")
+    monkeypatch.setenv("VEILLEUR_EVIDENCE_KEY", base64.b64encode(b"p" * 32).decode())
+    r = runner.invoke(app, ["replay", str(events), "--oracle", str(oracle), "--bank", str(bank),
+                            "--out", str(tmp_path / "R.json"), "--db", url, "-q",
+                            "--no-baseline"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["audit", "verify", "--db", url]).exit_code == 0
+    con = create_engine(url)
+    with con.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM cases")).scalar_one() > 10
+        assert c.execute(text("SELECT count(*) FROM evidence")).scalar_one() > 10
+    with pytest.raises(Exception, match="append-only"), con.begin() as c:
+        c.execute(text("DELETE FROM audit_log"))
+    con.dispose()
