@@ -291,6 +291,32 @@ def known_media_and_reupload(log: EventLog, t: datetime) -> None:
     log.label("user", "km-accomplice", "csam")
 
 
+def hotline_notice(log: EventLog, t: datetime) -> None:
+    """A trusted flagger (the French hotline) flags a channel of an ordinary-looking server
+    where pictures of minors are swapped; nothing in the words gives it away."""
+    log.user(t, "hn-owner", "admin")
+    log.guild(t, "hn-guild", "la chill zone", "hn-owner")
+    log.channel(t, "hn-general", "hn-guild", "general")
+    log.channel(t, "hn-swap", "hn-guild", "echange")
+    for i in range(200):
+        log.join(t + minutes(1 + i / 10), "hn-guild", f"hn-member-{i}")
+    for i in range(30):
+        log.message(t + minutes(30 + i), f"hn-chat-{i}", "hn-general", "hn-guild",
+                    f"hn-member-{i}", BENIGN[i % len(BENIGN)])
+    for i in range(4):
+        pic = log.picture(f"hn-pic-{i}", 8000 + i)
+        mid = f"hn-swap-{i}"
+        log.message(t + minutes(40 + i), mid, "hn-swap", "hn-guild", f"hn-swapper-{i % 2}",
+                    "échange ?", attachments=[(f"hn-att-{i}", pic)])
+        log.label("message", mid, "csam")
+        log.label("attachment", f"hn-att-{i}", "csam")
+        log.label("user", f"hn-swapper-{i % 2}", "csam")
+    log.label("channel", "hn-swap", "csam")
+    log.report(t + timedelta(hours=2), "hn-notice-1", "trusted_flagger", "channel", "hn-swap",
+               "csam", flagger="point-de-contact",
+               explanation="échange d'images d'abus sexuels sur mineurs (signalement INHOPE)")
+
+
 STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "troll_campaign": troll_campaign,
     "stolen_photos_server": stolen_photos_server,
@@ -298,6 +324,7 @@ STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "authority_orders": authority_orders,
     "victim_reports_extortionist": victim_reports_extortionist,
     "known_media_and_reupload": known_media_and_reupload,
+    "hotline_notice": hotline_notice,
 }
 
 

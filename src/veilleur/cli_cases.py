@@ -236,6 +236,31 @@ def cases_list(
     Console().print(table)
 
 
+@cases_app.command("flaggers")
+def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+                   json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Trusted flaggers' notices and accuracy (upheld / decided), for DSA 22(6) follow-up."""
+    from veilleur.cases.config import load_case_policy
+    from veilleur.cases.priority import flagger_statistics
+    from veilleur.store.casework import flagger_notices
+
+    _, database = _open_db(db)
+    stats = flagger_statistics(flagger_notices(database), load_case_policy())
+    database.dispose()
+    if json_out:
+        sys.stdout.write(json.dumps(stats, ensure_ascii=False, indent=1) + "\n")
+        return
+    table = Table(title="Trusted flaggers", header_style="bold")
+    for col in ("flagger", "name", "notices", "upheld", "rejected", "pending", "accuracy"):
+        table.add_column(col)
+    for fid, row in sorted(stats.items()):
+        acc = row["accuracy"]
+        table.add_row(fid, str(row["name"] or "unregistered"), str(row["notices"]),
+                      str(row["upheld"]), str(row["rejected"]), str(row["pending"]),
+                      "-" if acc is None else f"{acc:.0%}")
+    Console().print(table)
+
+
 @audit_app.command("verify")
 def audit_verify(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
     """Recompute the hash chain; exit 1 naming the first broken link if it was tampered with."""

@@ -89,6 +89,10 @@ def test_story_details(result: dict) -> None:  # type: ignore[type-arg]
     # Known media blocked on upload, automatically; confirmed media blocked when re-posted.
     assert by[("block_upload", "km-att-known")]["automated"]
     assert all(by[("block_upload", f"km-reatt-{i}")]["automated"] for i in range(3))
+    # The hotline's notice was decided with priority and counted in its statistics.
+    assert by[("remove_content", "hn-swap")]["ts"] <= "2026-03-02T19:05:00Z"
+    stats = result["trusted_flaggers"]["point-de-contact"]
+    assert stats["notices"] == stats["upheld"] == 1 and stats["accuracy"] == 1.0
     # Nothing happened to the club the trolls reported.
     assert not [a for a in actions if a["target"]["id"].startswith("tc-")
                 and a["action"] != "preserve_evidence"]
@@ -126,6 +130,9 @@ def test_cli_replay_keeps_casework_in_the_database(suite: tuple[Path, Path, Path
         last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC")).first()
     assert tuple(last) == ("evidence.accessed", "inspector")
     assert runner.invoke(app, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(app, ["cases", "flaggers", "--db", str(db), "--json"])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["point-de-contact"] == doc["trusted_flaggers"]["point-de-contact"]
     r = runner.invoke(app, ["cases", "list", "--db", str(db), "--all", "--json"])
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == len(doc["cases"])
 

@@ -158,10 +158,11 @@ class ContentIndex:
                 keys.add(f"dm:{target.id}")
         return keys
 
-    def related_targets(self, target: Target, *, guild_media: int = 20) -> list[Target]:
+    def related_targets(self, target: Target, *, media: int = 20) -> list[Target]:
         """What a reviewer must also decide on: a message's files, author and server; a
-        server's owner and latest files (media found in a trade server gets reviewed, and once
-        confirmed its re-uploads are stopped)."""
+        server's owner; the latest files of the server (or of the channel reported) and who
+        posted them (media found where abuse is traded gets reviewed, and once confirmed, its
+        re-uploads are stopped)."""
         out: list[Target] = []
         msg = self.message_of(target)
         if target.kind is TargetKind.ATTACHMENT and msg is not None:
@@ -169,22 +170,22 @@ class ContentIndex:
         if msg is not None:
             out.extend(Target(TargetKind.ATTACHMENT, a) for a in msg.attachments)
             out.append(Target(TargetKind.USER, msg.author_id))
-            if msg.guild_id:
-                out.append(Target(TargetKind.GUILD, msg.guild_id))
-        elif target.kind in (TargetKind.CHANNEL, TargetKind.INVITE):
-            guild = self.guild_of(target)
-            if guild is not None:
-                out.append(Target(TargetKind.GUILD, guild))
-        guild_id = target.id if target.kind is TargetKind.GUILD else None
-        if guild_id is None and out and out[-1].kind is TargetKind.GUILD:
-            guild_id = out[-1].id
-        if guild_id is not None:
-            owner = self.author_of(Target(TargetKind.GUILD, guild_id))
+        guild = self.guild_of(target)
+        if guild is not None:
+            out.append(Target(TargetKind.GUILD, guild))
+            owner = self.author_of(Target(TargetKind.GUILD, guild))
             if owner:
                 out.append(Target(TargetKind.USER, owner))
-            recent = [a for m in self.recent_in_guild(guild_id, 4 * guild_media)
-                      for a in m.attachments]
-            out.extend(Target(TargetKind.ATTACHMENT, a) for a in recent[-guild_media:])
+        if target.kind is TargetKind.CHANNEL:
+            recent = self.recent_in_channel(target.id, 4 * media)
+        elif guild is not None:
+            recent = self.recent_in_guild(guild, 4 * media)
+        else:
+            recent = []
+        posted = [(m, a) for m in recent for a in m.attachments][-media:]
+        for m, a in posted:
+            out.append(Target(TargetKind.ATTACHMENT, a))
+            out.append(Target(TargetKind.USER, m.author_id))
         return [t for t in dict.fromkeys(out) if t != target]
 
     def reach(self, target: Target) -> int:

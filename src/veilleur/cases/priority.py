@@ -8,8 +8,10 @@ risk to a child now (a meeting proposed, threats). Pure: everything it needs is 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.models import Factor, Intake, IntakeKind
@@ -140,3 +142,25 @@ def prioritize(intakes: Sequence[Intake], guild_members: Sequence[int], *, polic
         Factor("risk_now", risk, w["risk_now"], risk_why),
     )
     return min(1.0, sum(f.contribution for f in factors)), factors
+
+
+def flagger_statistics(notices: Iterable[tuple[str | None, str | None]], policy: CasePolicy
+                       ) -> dict[str, dict[str, Any]]:
+    """Per trusted flagger: notices, upheld, rejected, still pending, accuracy (DSA 22(6): what
+    is reported to the coordinator when quality degrades). Input: (flagger, resolution)."""
+    counts: dict[str, Counter[str]] = {}
+    for flagger, resolution in notices:
+        c = counts.setdefault(flagger or "(unnamed)", Counter())
+        c["notices"] += 1
+        c[{"upheld": "upheld", "rejected": "rejected", None: "pending"}.get(
+            resolution, "settled_otherwise")] += 1
+    out: dict[str, dict[str, Any]] = {}
+    for key, c in counts.items():
+        known = policy.flaggers.get(key)
+        decided = c["upheld"] + c["rejected"]
+        out[key] = {"name": known.name if known else None, "registered": known is not None,
+                    "dsc": known.dsc if known else None,
+                    **{k: c[k] for k in ("notices", "upheld", "rejected", "pending",
+                                         "settled_otherwise")},
+                    "accuracy": round(c["upheld"] / decided, 4) if decided else None}
+    return out

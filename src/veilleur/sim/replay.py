@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from veilleur import __version__
 from veilleur.cases.casework import Casework
 from veilleur.cases.config import CasePolicy, load_case_policy
+from veilleur.cases.priority import flagger_statistics
 from veilleur.cases.review import Verdict
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import load_bank_file
@@ -207,6 +208,9 @@ def run_replay(
                     if i.kind.value == "report"],
         "prevented": [p.to_json() for p in casework.prevented],
         "alerts": casework.alerts,
+        "trusted_flaggers": flagger_statistics(
+            ((i.flagger, i.resolution.value if i.resolution else None)
+             for i in casework.intakes.values() if i.source == "trusted_flagger"), policy),
         "statements_of_reasons": [],
         "ncmec_reports": [],
         "metrics": metrics,

@@ -269,6 +269,13 @@ def purge_expired(db: Engine, *, actor: str, at: datetime) -> list[str]:
     return ids
 
 
+def flagger_notices(db: Engine) -> list[tuple[str | None, str | None]]:
+    with db.connect() as conn:
+        return [(r[0], r[1]) for r in conn.execute(
+            select(IntakeRow.flagger, IntakeRow.resolution)
+            .where(IntakeRow.source == "trusted_flagger"))]
+
+
 def counts(db: Engine) -> dict[str, int]:
     with db.connect() as conn:
         return {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
