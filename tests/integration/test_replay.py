@@ -3,6 +3,7 @@ casework, the audit log and evidence commands, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -129,6 +130,32 @@ def test_cli_replay_keeps_casework_in_the_database(suite: tuple[Path, Path, Path
         assert c.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == before + 1
         last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC")).first()
     assert tuple(last) == ("evidence.accessed", "inspector")
+    assert runner.invoke(app, ["audit", "verify", "--db", str(db)]).exit_code == 0
+    with con.connect() as c:
+        att, = c.execute(text("SELECT id FROM evidence WHERE target_id='od-att-0'")).first()
+    r = runner.invoke(app, ["evidence", "show", att, "--db", str(db), "--actor", "legal",
+                            "--purpose", "court", "--export-media", str(tmp_path / "media")])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    exported = [a for a in shown["attachments"] if "exported_to" in a]
+    assert len(exported) == 1 and "bytes_b64" not in r.stdout
+    data = Path(exported[0]["exported_to"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == exported[0]["sha256"]
+    # A legal hold outlives retention; a purge empties the rest, and is audited.
+    r = runner.invoke(app, ["evidence", "hold", rid, "--reason", "réquisition 2026/42",
+                            "--actor", "legal", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evidence", "purge", "--at", "2030-01-01T00:00:00Z", "--db",
+                            str(db)])
+    assert r.exit_code == 0 and "purged" in r.output
+    with con.connect() as c:
+        left = c.execute(text("SELECT id FROM evidence WHERE purged_at IS NULL")).all()
+        purged = c.execute(text("SELECT count(*) FROM audit_log WHERE kind='evidence.purged'")
+                           ).scalar_one()
+    assert [x[0] for x in left] == [rid] and purged > 10
+    r = runner.invoke(app, ["evidence", "show", att, "--db", str(db), "--actor", "legal",
+                            "--purpose", "court"])
+    assert r.exit_code == 1 and "purged" in r.output
     assert runner.invoke(app, ["audit", "verify", "--db", str(db)]).exit_code == 0
     r = runner.invoke(app, ["cases", "flaggers", "--db", str(db), "--json"])
     assert r.exit_code == 0

@@ -73,6 +73,24 @@ class CaseworkStats:
     by_resolution: dict[str, int] = field(default_factory=dict)
 
 
+def report_intake(report: Report, now: datetime, policy: CasePolicy) -> Intake:
+    """A report as an intake, acknowledged now; an authority's request gets its legal clock."""
+    try:
+        category = Category(report.category_claimed) if report.category_claimed else None
+    except ValueError:
+        category = None  # an unknown claim is kept in the report, not trusted as a category
+    intake = Intake(
+        id=f"report:{report.id}", kind=IntakeKind.REPORT, source=report.source.value,
+        target=report.target, category=category, received_at=now, acknowledged_at=now,
+        reporter_id=report.reporter_id, flagger=report.flagger, notifier=report.notifier,
+        explanation=report.explanation)
+    if intake.source == "authority":
+        hours = policy.legal_deadline_hours(category.value if category else None)
+        intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", now, hours,
+                             "LCEN 6-1 / 6-2: removal within the deadline of receipt")
+    return intake
+
+
 class Casework:
     def __init__(self, engine: Engine, policy: CasePolicy | None = None, *,
                  key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
@@ -169,19 +187,7 @@ class Casework:
             self.audit.append(now, "intake.duplicate", "engine", iid,
                               {"note": "a report with this id was already taken in"})
             return self.intakes[iid]
-        try:
-            category = Category(report.category_claimed) if report.category_claimed else None
-        except ValueError:
-            category = None
-        intake = Intake(
-            id=iid, kind=IntakeKind.REPORT, source=report.source.value, target=report.target,
-            category=category, received_at=now, acknowledged_at=now,
-            reporter_id=report.reporter_id, flagger=report.flagger,
-            notifier=report.notifier, explanation=report.explanation)
-        if intake.source == "authority":
-            hours = self.policy.legal_deadline_hours(category.value if category else None)
-            intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", now, hours,
-                                 "LCEN 6-1 / 6-2: removal within the deadline of receipt")
+        intake = report_intake(report, now, self.policy)
         self._record_intake(intake, now)
         if intake.clock is not None and not self._known(intake.target):
             # LCEN 6-2 II: a request that cannot be acted on is answered with a request for
@@ -655,9 +661,7 @@ class Casework:
 
     def _resolve(self, intake: Intake, resolution: Resolution, now: datetime,
                  reason: str) -> None:
-        intake.resolution, intake.resolved_at, intake.reason = resolution, now, reason
-        if intake.clock is not None and intake.clock.stopped_at is None:
-            intake.clock.stopped_at = now
+        intake.settle(resolution, now, reason)
         self.stats.by_resolution[resolution.value] = \
             self.stats.by_resolution.get(resolution.value, 0) + 1
         self.audit.append(now, "intake.resolved", "engine", intake.id,

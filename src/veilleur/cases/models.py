@@ -123,6 +123,12 @@ class Intake:
     def pending(self) -> bool:
         return self.resolution is None
 
+    def settle(self, resolution: Resolution, at: datetime, reason: str) -> None:
+        """End the intake with a reason; its legal clock (if any) stops here."""
+        self.resolution, self.resolved_at, self.reason = resolution, at, reason
+        if self.clock is not None and self.clock.stopped_at is None:
+            self.clock.stopped_at = at
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind.value, "source": self.source,
                 "target": self.target.to_json(),

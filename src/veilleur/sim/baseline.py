@@ -10,18 +10,18 @@ later posts are refused): that much every platform does.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from veilleur.cases.casework import report_intake
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.content import ContentIndex
-from veilleur.cases.models import Action, Clock, Intake, IntakeKind, Resolution, iso
+from veilleur.cases.models import Action, Intake, Resolution, iso
 from veilleur.cases.review import Verdict
 from veilleur.enforce.actions import Enforcement, Prevented, subject_of
 from veilleur.events import Event, ReportFiled
-from veilleur.sim.oracle import Oracle
 from veilleur.state import Directory, MemoryState
-from veilleur.taxonomy import Category, Target
+from veilleur.taxonomy import Target
 
 
 @dataclass
@@ -31,8 +31,6 @@ class BaselineCase:
     targets: list[Target]
     intake: Intake
     reviewed_at: datetime | None = None
-    priority: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class FifoBaseline:
@@ -57,21 +55,11 @@ class FifoBaseline:
         self.content.apply(event)
         if isinstance(event, ReportFiled):
             r = event.report
-            try:
-                category = Category(r.category_claimed) if r.category_claimed else None
-            except ValueError:
-                category = None
-            intake = Intake(f"report:{r.id}", IntakeKind.REPORT, r.source.value, r.target,
-                            category, event.ts, event.ts, reporter_id=r.reporter_id,
-                            flagger=r.flagger)
-            if intake.source == "authority":
-                intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", event.ts,
-                                     self.policy.legal_deadline_hours(r.category_claimed),
-                                     "LCEN 6-1")
+            intake = report_intake(r, event.ts, self.policy)
             self.intakes[intake.id] = intake
             covered = self.enforcement.covering(r.target)
             if covered is not None:
-                self._resolve(intake, Resolution.ALREADY_ACTIONED, event.ts,
+                intake.settle(Resolution.ALREADY_ACTIONED, event.ts,
                               f"already {covered.action}")
                 return
             self._n += 1
@@ -85,9 +73,6 @@ class FifoBaseline:
 
     def take_next(self, reviewer: str, now: datetime) -> BaselineCase | None:
         return self.cases[self._queue.popleft()] if self._queue else None
-
-    def review(self, case: BaselineCase, oracle: Oracle) -> dict[Target, Verdict]:
-        return oracle.review(case.targets)
 
     def decide(self, case_id: str, reviewer: str, verdicts: dict[Target, Verdict],
                now: datetime) -> None:
@@ -104,14 +89,8 @@ class FifoBaseline:
                     self._n += 1
                     self.enforcement.apply(Action(f"fifo-action-{self._n}", now, measure,
                                                   target, case.id, False, category))
-        self._resolve(case.intake, Resolution.UPHELD if upheld else Resolution.REJECTED, now,
-                      f"reviewed in case {case.id}")
-
-    @staticmethod
-    def _resolve(intake: Intake, resolution: Resolution, now: datetime, reason: str) -> None:
-        intake.resolution, intake.resolved_at, intake.reason = resolution, now, reason
-        if intake.clock is not None:
-            intake.clock.stopped_at = now
+        case.intake.settle(Resolution.UPHELD if upheld else Resolution.REJECTED, now,
+                           f"reviewed in case {case.id}")
 
     @property
     def actions(self) -> list[Action]:
