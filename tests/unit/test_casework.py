@@ -273,8 +273,11 @@ def test_deciding_needs_the_lock_and_known_targets(cw: Casework) -> None:
     cw.take(case_id, "alice", at(3))
     with pytest.raises(ReviewError, match="not in the case"):
         cw.decide(case_id, "alice", {tgt("user", "zz"): Verdict(CSAM)}, at(4))
-    # A lock that lapsed can be taken over.
-    assert cw.take(case_id, "bob", at(3 + 31)).locked_by == "bob"
+    # A reviewer can give a case back; a lock that lapsed can be taken over.
+    cw.release(case_id, "alice", at(4))
+    assert [c.id for c in cw.queue(at(4))] == [case_id]
+    cw.take(case_id, "alice", at(5))
+    assert cw.take(case_id, "bob", at(5 + 31)).locked_by == "bob"
 
 
 def test_a_meeting_proposed_to_a_minor_is_referred_to_the_authorities(cw: Casework) -> None:

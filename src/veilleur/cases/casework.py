@@ -34,6 +34,7 @@ from veilleur.cases.models import (
     Intake,
     IntakeKind,
     Resolution,
+    TargetDecision,
     iso,
 )
 from veilleur.cases.priority import TrackRecords, prioritize
@@ -575,7 +576,7 @@ class Casework:
             intake = self.intakes[iid]
             if intake.pending:
                 upheld = any(t in confirmed for t in (intake.target,
-                                                      *self._containers(intake.target)))
+                                                      *self.content.containers(intake.target)))
                 if intake.kind is IntakeKind.REPORT:
                     self.records.record(intake, upheld)
                 self._resolve(intake, Resolution.UPHELD if upheld else Resolution.REJECTED,
@@ -585,28 +586,19 @@ class Casework:
         self._sweep(now)
         return decision
 
-    def _containers(self, target: Target) -> list[Target]:
-        out = []
-        msg = self.content.message_of(target)
-        if target.kind is TargetKind.ATTACHMENT and msg is not None:
-            out.append(Target(TargetKind.MESSAGE, msg.id))
-        if msg is not None:
-            out.append(Target(TargetKind.CHANNEL, msg.channel_id))
-        guild = self.content.guild_of(target)
-        if guild is not None and target.kind is not TargetKind.GUILD:
-            out.append(Target(TargetKind.GUILD, guild))
-        return out
-
-    def _carry_out(self, td: Any, case: Case, decision: Decision, now: datetime) -> None:
+    def _carry_out(self, td: TargetDecision, case: Case, decision: Decision, now: datetime
+                   ) -> None:
+        category = td.category
+        assert category is not None  # a violation always names its category
         for measure in td.measures:
             if self.enforcement.done(td.target, measure):
                 continue  # e.g. an automatic block the reviewer now confirms
             self._act(measure, td.target, now, case_id=case.id, automated=False,
-                      category=td.category, decision_id=decision.id, reason=td.ground_text)
-        self._bank_confirmed_media(td, decision, now)
-        label = {TargetKind.USER: f"{td.category.value}_confirmed",
-                 TargetKind.GUILD: f"removed:{td.category.value}"}.get(
-                     td.target.kind, f"violation:{td.category.value}")
+                      category=category, decision_id=decision.id, reason=td.ground_text)
+        self._bank_confirmed_media(td.target, category, decision, now)
+        label = {TargetKind.USER: f"{category.value}_confirmed",
+                 TargetKind.GUILD: f"removed:{category.value}"}.get(
+                     td.target.kind, f"violation:{category.value}")
         self._label(td.target, label, now, case.id)
 
     def _clear(self, target: Target, case: Case, reviewer: str, now: datetime) -> None:
@@ -617,7 +609,8 @@ class Casework:
                     and self._live(action.case_id) is case):
                 self.revert(action.id, reviewer, "review found no violation", now)
 
-    def _case_measures(self, decision: Decision, confirmed: Mapping[Target, Any], case: Case,
+    def _case_measures(self, decision: Decision, confirmed: Mapping[Target, TargetDecision],
+                       case: Case,
                        now: datetime) -> None:
         if not decision.case_measures:
             return
@@ -634,11 +627,12 @@ class Casework:
                 for t in case.targets:
                     self.vault.extend(t, until, "NCMEC report filed (18 USC 2258A(h))", now)
 
-    def _bank_confirmed_media(self, td: Any, decision: Decision, now: datetime) -> None:
-        if td.target.kind is TargetKind.ATTACHMENT:
-            ids: Iterable[str] = (td.target.id,)
-        elif td.target.kind is TargetKind.MESSAGE:
-            msg = self.content.messages.get(td.target.id)
+    def _bank_confirmed_media(self, target: Target, category: Category, decision: Decision,
+                              now: datetime) -> None:
+        if target.kind is TargetKind.ATTACHMENT:
+            ids: Iterable[str] = (target.id,)
+        elif target.kind is TargetKind.MESSAGE:
+            msg = self.content.messages.get(target.id)
             ids = msg.attachments if msg else ()
         else:
             return
@@ -646,7 +640,7 @@ class Casework:
             att = self.content.attachments.get(aid)
             if att is None or not (att.md5 or att.sha256 or att.pdq):
                 continue
-            if self.confirmed.add(Confirmed(td.category, decision.id, aid), md5=att.md5,
+            if self.confirmed.add(Confirmed(category, decision.id, aid), md5=att.md5,
                                   sha256=att.sha256, pdq=att.pdq):
                 self._label(Target(TargetKind.ATTACHMENT, aid), "banned_media", now,
                             decision.case_id)
@@ -767,9 +761,6 @@ class Casework:
             self._intake_finding(finding, event.ts, detector=CONFIRMED_MEDIA)
 
     # --- summary ---------------------------------------------------------------------------
-
-    def pending_intakes(self) -> list[Intake]:
-        return [i for i in self.intakes.values() if i.pending]
 
     def close(self) -> None:
         self.engine.close()

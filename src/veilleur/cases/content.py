@@ -188,6 +188,19 @@ class ContentIndex:
             out.append(Target(TargetKind.USER, m.author_id))
         return [t for t in dict.fromkeys(out) if t != target]
 
+    def containers(self, target: Target) -> list[Target]:
+        """What holds the target: an attachment's message, a message's channel, the server."""
+        out = []
+        msg = self.message_of(target)
+        if target.kind is TargetKind.ATTACHMENT and msg is not None:
+            out.append(Target(TargetKind.MESSAGE, msg.id))
+        if msg is not None:
+            out.append(Target(TargetKind.CHANNEL, msg.channel_id))
+        guild = self.guild_of(target)
+        if guild is not None and target.kind is not TargetKind.GUILD:
+            out.append(Target(TargetKind.GUILD, guild))
+        return out
+
     def reach(self, target: Target) -> int:
         guild = self.guild_of(target)
         return self.members.get(guild, 0) if guild else 0
