@@ -1,4 +1,4 @@
-"""Command line for casework: `replay`, `cases`, `audit verify`, `evidence ...`."""
+"""Command line for casework: `replay`, `cases`, `review`, `audit verify`, `evidence ...`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ _KEY_HELP = ("Evidence key file (base64 of 32 bytes) [default: $VEILLEUR_EVIDENC
 cases_app = typer.Typer(help="Cases: list them, with breached and at-risk clocks first.",
                         no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+review_app = typer.Typer(help="Review stored cases: take the next, see it in context, decide.",
+                         no_args_is_help=True)
 evidence_app = typer.Typer(help="Preserved evidence: list, open (logged), legal holds, purge.",
                            no_args_is_help=True)
 
@@ -107,6 +109,7 @@ def replay(
             raise _fail(f"{what} {path} is not a readable file")
     factory = None
     database = None
+    writer = None
     if db is not None:
         from veilleur.store.casework import DatabaseSink, audit_head
 
@@ -119,6 +122,10 @@ def replay(
             return Casework(engine, policy, key=key, sink=DatabaseSink(database),
                             id_prefix=prefix, audit_head=head, keep_audit=False)
 
+        from veilleur.store.writer import StoreWriter
+
+        writer = StoreWriter(database)
+
     progress = Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(),
                         TimeRemainingColumn(), console=err, transient=True,
                         disable=quiet or not err.is_terminal)
@@ -128,7 +135,7 @@ def replay(
             result = run_replay(events, oracle, reviewers=reviewers,
                                 review_seconds=review_seconds, bank_paths=bank or (),
                                 baseline=baseline, drain_hours=drain_hours,
-                                casework_factory=factory,
+                                casework_factory=factory, store=writer,
                                 on_bytes=lambda n: progress.advance(task, n))
     except (StoreError, PolicyDataError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -376,8 +383,226 @@ def evidence_purge(
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
 
 
+def _casework(db: str | None, evidence_key: Path | None) -> Any:
+    from veilleur.detect.base import PolicyDataError
+    from veilleur.store.casework import load_casework
+
+    url, database = _open_db(db)
+    try:
+        return load_casework(database, _key(url, evidence_key))
+    except PolicyDataError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _show_case(view: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(view, ensure_ascii=False, indent=1) + "\n")
+        return
+    out = Console()
+    out.print(f"[bold]{view['id']}[/]  priority {view['priority']:.2f}  "
+              f"{view['category'] or 'unclassified'}  {view['queue']} queue  "
+              f"status {view['status']}", highlight=False)
+    for c in view["clocks"]:
+        out.print(f"  clock: {c['name']} — due {c['due'] or '-'} — {c['status']}",
+                  highlight=False)
+    why = Table(title="Why this priority", header_style="bold")
+    for col in ("factor", "value", "weight", "why"):
+        why.add_column(col, overflow="fold")
+    for f in view["priority_explained"]:
+        why.add_row(f["factor"], f"{f['value']:.2f}", f"{f['weight']:.2f}", f["why"])
+    out.print(why)
+    targets = Table(title="Targets (decide each one)", header_style="bold")
+    for col in ("target", "in context", "labels"):
+        targets.add_column(col, overflow="fold")
+    for t in view["targets_in_context"]:
+        bits = []
+        if "message" in t:
+            m = t["message"]
+            bits.append(f"\"{m['content']}\" by {m['author_id']} in #{t.get('channel_name')}"
+                        f" at {m['ts']}" + (f" (deleted by {m['deleted_by']})"
+                                            if m.get("deleted_by") else ""))
+        if "user" in t:
+            u = t["user"]
+            bits.append(f"account {u['name'] or '(name unknown)'}"
+                        + (f", age band {u['age_band']}" if u["age_band"] else ""))
+        if "guild" in t:
+            g = t["guild"]
+            bits.append(f"server {g['name']!r} ({g['members']} members)")
+        if "gone" in t:
+            bits.append(f"gone at {t['gone']['at']} ({t['gone']['by']}); evidence preserved")
+        targets.add_row(f"{t['target']['kind']}:{t['target']['id']}", "; ".join(bits) or "-",
+                        ", ".join(t["labels"]) or "-")
+    out.print(targets)
+    items = Table(title="Reports and findings", header_style="bold")
+    for col in ("item", "source", "on", "category", "received", "said / found"):
+        items.add_column(col, overflow="fold")
+    for i in view["items"]:
+        items.add_row(i["id"], i["source"] + (f" ({i['flagger']})" if i.get("flagger") else ""),
+                      f"{i['target']['kind']}:{i['target']['id']}", i["category"] or "-",
+                      i["received_at"], i.get("evidence") or i.get("explanation") or "-")
+    out.print(items)
+    out.print("Media is never shown here; `veilleur evidence show` opens preserved files "
+              "(audited).", highlight=False)
+
+
+@review_app.command("next")
+def review_next(
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who takes the case (audited).")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="The case as JSON.")] = False,
+) -> None:
+    """Take the next case (escalated first, then by priority) under an exclusive lock."""
+    from veilleur.cases.review import ReviewError
+
+    cw = _casework(db, evidence_key)
+    now = datetime.now(UTC)
+    try:
+        case = cw.take_next(reviewer, now)
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    if case is None:
+        cw.sink.flush()
+        Console().print("no case is waiting", highlight=False)
+        return
+    view = cw.view(case.id, now, viewer=reviewer)
+    cw.sink.flush()
+    _show_case(view, json_out)
+
+
+@review_app.command("show")
+def review_show(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who looks (audited).")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """See a case in context without taking it."""
+    from veilleur.cases.review import ReviewError
+
+    cw = _casework(db, evidence_key)
+    try:
+        view = cw.view(case_id, datetime.now(UTC), viewer=reviewer)
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    cw.sink.flush()
+    _show_case(view, json_out)
+
+
+def _verdicts(specs: list[str], others: str | None, targets: list[Any], *, ground: str,
+              duration: int | None, scope: tuple[str, ...] | None,
+              explanation: str | None) -> dict[Any, Any]:
+    from veilleur.cases.review import Verdict
+    from veilleur.taxonomy import Category, Target
+
+    def category(text: str, where: str) -> Category | None:
+        if text.lower() in ("none", "no", "ok"):
+            return None
+        try:
+            return Category(text.lower())
+        except ValueError:
+            raise _fail(f"{where}: unknown category {text!r} (csam, grooming, sextortion, "
+                        "ncii, or none)") from None
+
+    out = {}
+    for spec in specs:
+        where, _, cat = spec.partition("=")
+        kind, _, tid = where.partition(":")
+        try:
+            target = Target.of(kind, tid)
+        except ValueError:
+            raise _fail(f"--verdict {spec!r}: write KIND:ID=CATEGORY, e.g. "
+                        "message:123=csam or user:9=none") from None
+        out[target] = Verdict(category(cat, spec), ground, None, duration, scope, explanation)
+    missing = [t for t in targets if t not in out]
+    if missing and others is None:
+        names = ", ".join(f"{t.kind.value}:{t.id}" for t in missing)
+        raise _fail(f"no verdict for {names}: give one each, or --others none|CATEGORY")
+    for t in missing:
+        out[t] = Verdict(category(others or "none", "--others"), ground, None, duration,
+                         scope, explanation)
+    return out
+
+
+@review_app.command("decide")
+def review_decide(
+    case_id: Annotated[str, typer.Argument(help="Case id (taken with `review next`).")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (audited).")],
+    verdict: Annotated[list[str] | None, typer.Option(
+        "--verdict", help="KIND:ID=CATEGORY or KIND:ID=none, one per target; repeatable.")
+                       ] = None,
+    others: Annotated[str | None, typer.Option(
+        "--others", help="Verdict for every target not named (none or a category).")] = None,
+    ground: Annotated[str, typer.Option("--ground", help="illegal (the law) or terms.")
+                      ] = "illegal",
+    duration_days: Annotated[int | None, typer.Option(
+        "--duration-days", min=1, help="Restrictions last this long [default: indefinite].")
+                             ] = None,
+    scope: Annotated[str | None, typer.Option(
+        "--scope", help="Territorial scope, ISO codes (FR,BE) [default: EU27 + IS, LI, NO].")
+                     ] = None,
+    explanation: Annotated[str | None, typer.Option("--explanation")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Decide every target of a case you hold; the measures are carried out at once."""
+    from veilleur.cases.review import ReviewError
+
+    if ground not in ("illegal", "terms"):
+        raise _fail("--ground is 'illegal' or 'terms'")
+    cw = _casework(db, evidence_key)
+    case = cw.cases.get(case_id)
+    if case is None:
+        raise _fail(f"no case {case_id}")
+    codes = tuple(c.strip().upper() for c in scope.split(",")) if scope else None
+    verdicts = _verdicts(verdict or [], others, case.targets, ground=ground,
+                         duration=duration_days, scope=codes, explanation=explanation)
+    try:
+        decision = cw.decide(case_id, reviewer, verdicts, datetime.now(UTC))
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    cw.sink.flush()
+    actions = [a.to_json() for a in cw.enforcement.actions.values()
+               if a.decision_id == decision.id]
+    if json_out:
+        sys.stdout.write(json.dumps({"decision": decision.to_json(), "actions": actions},
+                                    ensure_ascii=False, indent=1) + "\n")
+        return
+    out = Console()
+    out.print(f"decision {decision.id} on {case_id}", highlight=False)
+    for a in actions:
+        out.print(f"  {a['action']} {a['target']['kind']}:{a['target']['id']}",
+                  highlight=False)
+
+
+@review_app.command("release")
+def review_release(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    reviewer: Annotated[str, typer.Option("--reviewer")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+) -> None:
+    """Give a case back to the queue."""
+    from veilleur.cases.review import ReviewError
+
+    cw = _casework(db, evidence_key)
+    try:
+        cw.release(case_id, reviewer, datetime.now(UTC))
+    except ReviewError as exc:
+        raise _fail(str(exc)) from None
+    cw.sink.flush()
+    Console().print(f"released {case_id}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay)
     app.add_typer(cases_app, name="cases")
     app.add_typer(audit_app, name="audit")
     app.add_typer(evidence_app, name="evidence")
+    app.add_typer(review_app, name="review")

@@ -50,13 +50,15 @@ class Engine:
         registry: DetectorRegistry | None = None,
         detector_ids: Sequence[str] | None = None,
         store: StoreWriter | None = None,
+        state: KeyedState | None = None,
         on_detector_failure: DetectorFailure | None = None,
     ) -> Engine:
         settings = settings or DetectorSettings()
         registry = registry or default_registry()
         detectors = registry.create_all(settings, detector_ids)
         policy = load_policy(settings.policy_dir / "policy.toml")
-        return cls(detectors, policy, store=store, on_detector_failure=on_detector_failure)
+        return cls(detectors, policy, state=state, store=store,
+                   on_detector_failure=on_detector_failure)
 
     def process(self, event: Event) -> list[Finding]:
         """Run one event through every stage; return the findings it created or changed."""

@@ -216,13 +216,88 @@ def test_casework_tables_on_postgresql(pg_url: str, suite: tuple[Path, Path, Pat
     monkeypatch.setenv("VEILLEUR_EVIDENCE_KEY", base64.b64encode(b"p" * 32).decode())
     r = runner.invoke(app, ["replay", str(events), "--oracle", str(oracle), "--bank", str(bank),
                             "--out", str(tmp_path / "R.json"), "--db", url, "-q",
-                            "--no-baseline"])
+                            "--no-baseline", "--reviewers", "1", "--review-seconds", "3000000",
+                            "--drain-hours", "0"])
     assert r.exit_code == 0, r.output
     assert runner.invoke(app, ["audit", "verify", "--db", url]).exit_code == 0
     con = create_engine(url)
     with con.connect() as c:
         assert c.execute(text("SELECT count(*) FROM cases")).scalar_one() > 10
         assert c.execute(text("SELECT count(*) FROM evidence")).scalar_one() > 10
+    # Picked up again from PostgreSQL: the content is read back from the store.
+    r = runner.invoke(app, ["review", "next", "--reviewer", "alice", "--db", url, "--json"])
+    assert r.exit_code == 0, r.output
+    view = json.loads(r.stdout)
+    assert any("message" in t or "guild" in t for t in view["targets_in_context"])
+    r = runner.invoke(app, ["review", "decide", view["id"], "--reviewer", "alice", "--db", url,
+                            "--others", "none"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["audit", "verify", "--db", url]).exit_code == 0
     with pytest.raises(Exception, match="append-only"), con.begin() as c:
         c.execute(text("DELETE FROM audit_log"))
     con.dispose()
+
+
+def test_stored_cases_are_reviewed_from_the_command_line(suite: tuple[Path, Path, Path],
+                                                        tmp_path: Path) -> None:
+    """A reviewer picks up stored casework in another process: the next case under a lock
+    the database enforces, the case in context, a decision carried out and audited."""
+    events, oracle, bank = suite
+    db = str(tmp_path / "q.db")
+    # One reviewer who takes weeks a case: most cases are still waiting at the end.
+    r = runner.invoke(app, ["replay", str(events), "--oracle", str(oracle), "--bank", str(bank),
+                            "--reviewers", "1", "--review-seconds", "3000000",
+                            "--drain-hours", "0", "--db", db, "--no-baseline", "-q",
+                            "--out", str(tmp_path / "R.json")])
+    assert r.exit_code == 0, r.output
+    waiting = json.loads(runner.invoke(app, ["cases", "list", "--db", db, "--json"]).stdout)
+    assert waiting and all(c["clock_status"] == "breached" for c in waiting)
+    top = waiting[0]
+    r = runner.invoke(app, ["review", "next", "--reviewer", "alice", "--db", db, "--json"])
+    assert r.exit_code == 0, r.output
+    view = json.loads(r.stdout)
+    assert view["id"] == top["id"] and view["status"] == "in_review"
+    assert view["targets_in_context"] and view["items"] and view["priority_explained"]
+    # The lock holds across processes: bob gets another case, and cannot decide alice's.
+    r = runner.invoke(app, ["review", "next", "--reviewer", "bob", "--db", db, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["id"] != view["id"]
+    r = runner.invoke(app, ["review", "decide", view["id"], "--reviewer", "bob", "--db", db,
+                            "--others", "none"])
+    assert r.exit_code == 1 and "not locked by bob" in " ".join(r.output.split())
+    # Every target needs a verdict (or --others).
+    first = view["targets"][0]
+    spec = f"{first['kind']}:{first['id']}=csam"
+    r = runner.invoke(app, ["review", "decide", view["id"], "--reviewer", "alice", "--db", db,
+                            "--verdict", spec])
+    assert r.exit_code == 1 and "no verdict for" in " ".join(r.output.split())
+    r = runner.invoke(app, ["review", "decide", view["id"], "--reviewer", "alice", "--db", db,
+                            "--verdict", spec, "--others", "none", "--scope", "FR,BE",
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    done = json.loads(r.stdout)
+    decided = {(t["target"]["kind"], t["target"]["id"]): t for t in done["decision"]["targets"]}
+    assert decided[first["kind"], first["id"]]["territorial_scope"] == ["FR", "BE"]
+    assert done["actions"] and all(a["target"] == first for a in done["actions"]
+                                   if a["action"] != "report_ncmec")
+    con = create_engine(f"sqlite:///{db}")
+    with con.connect() as c:
+        status = c.execute(text("SELECT status FROM cases WHERE id=:i"), {"i": view["id"]}
+                           ).scalar_one()
+        pending = c.execute(text("SELECT count(*) FROM intakes WHERE case_id=:i AND "
+                                 "resolution IS NULL"), {"i": view["id"]}).scalar_one()
+        kinds = [k for (k,) in c.execute(text(
+            "SELECT kind FROM audit_log WHERE actor='alice' ORDER BY seq"))]
+    assert status == "closed" and pending == 0
+    assert kinds[:2] == ["case.taken", "case.viewed"] and "decision" in kinds
+    assert runner.invoke(app, ["audit", "verify", "--db", db]).exit_code == 0
+    r = runner.invoke(app, ["review", "release", view["id"], "--reviewer", "alice", "--db",
+                            db])
+    assert r.exit_code == 1 and "not held by alice" in r.output
+    # Bob gives his case back: it is waiting again, for anyone.
+    bobs = [c for c in json.loads(runner.invoke(app, ["cases", "list", "--db", db, "--json"]
+                                                ).stdout) if c["locked_by"] == "bob"]
+    r = runner.invoke(app, ["review", "release", bobs[0]["id"], "--reviewer", "bob", "--db",
+                            db])
+    assert r.exit_code == 0
+    again = json.loads(runner.invoke(app, ["cases", "list", "--db", db, "--json"]).stdout)
+    assert {c["id"]: c["status"] for c in again}[bobs[0]["id"]] == "open"

@@ -24,7 +24,7 @@ from typing import Any
 
 from veilleur.audit import GENESIS, AuditLog
 from veilleur.cases.config import CasePolicy, load_case_policy
-from veilleur.cases.content import ContentIndex
+from veilleur.cases.content import ContentIndex, ContentView
 from veilleur.cases.evidence_docs import FileReader, evidence_document, read_local_file
 from veilleur.cases.models import (
     Action,
@@ -43,7 +43,7 @@ from veilleur.cases.sink import CaseworkSink, NullSink
 from veilleur.decide.policy import Finding
 from veilleur.enforce.actions import Enforcement, Prevented, Stopped, subject_of
 from veilleur.enforce.blocklist import Confirmed, ConfirmedMedia
-from veilleur.enforce.evidence import EvidenceKey, EvidenceVault
+from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, EvidenceVault
 from veilleur.engine import Engine
 from veilleur.events import (
     AgeBand,
@@ -57,8 +57,23 @@ from veilleur.events import (
 from veilleur.taxonomy import Category, Target, TargetKind
 
 CONFIRMED_MEDIA = "enforce.confirmed_media"
+BANNED_MEDIA = "banned_media"
+"""Label of a confirmed file (`banned_media:<category>`): its re-uploads are blocked."""
 MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
 REREVIEW_SOURCES = frozenset({"authority", "trusted_flagger"})
+
+
+@dataclass
+class Snapshot:
+    """Casework read back from the store, to pick it up in another process."""
+
+    intakes: list[Intake]
+    cases: list[dict[str, Any]]
+    """`Case.to_record` forms."""
+    decisions: list[Decision]
+    actions: list[Action]
+    labels: list[tuple[Target, str, str | None]]
+    evidence: list[EvidenceRecord]
 
 
 @dataclass
@@ -88,7 +103,8 @@ def report_intake(report: Report, now: datetime, policy: CasePolicy) -> Intake:
     if intake.source == "authority":
         hours = policy.legal_deadline_hours(category.value if category else None)
         intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", now, hours,
-                             "LCEN 6-1 / 6-2: removal within the deadline of receipt")
+                             "LCEN 6-1 / 6-2: removal within the deadline of receipt",
+                             intake_id=intake.id)
     return intake
 
 
@@ -96,14 +112,15 @@ class Casework:
     def __init__(self, engine: Engine, policy: CasePolicy | None = None, *,
                  key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
                  id_prefix: str = "", audit_head: tuple[int, str] = (0, GENESIS),
-                 read_file: FileReader = read_local_file, keep_audit: bool = True) -> None:
+                 read_file: FileReader = read_local_file, keep_audit: bool = True,
+                 content: ContentView | None = None) -> None:
         self.engine = engine
         self.policy = policy or load_case_policy()
         self.sink: CaseworkSink = sink or NullSink()
-        self.content = ContentIndex(engine.directory,
-                                    recent_per_channel=max(self.policy.guild_messages,
-                                                           self.policy.context_messages + 1),
-                                    recent_per_user=self.policy.user_messages)
+        self.content: ContentView = content or ContentIndex(
+            engine.directory,
+            recent_per_channel=max(self.policy.guild_messages, self.policy.context_messages + 1),
+            recent_per_user=self.policy.user_messages)
         self.enforcement = Enforcement(self.content)
         self.confirmed = ConfirmedMedia()
         self.audit = AuditLog(head=audit_head, sink=self.sink.audit, keep=keep_audit)
@@ -130,6 +147,48 @@ class Casework:
         self._read_file = read_file
 
     # --- ids and records -------------------------------------------------------------------
+
+    def restore(self, snap: Snapshot) -> None:
+        """Take up stored casework: open cases back in the queue (with their clocks), actions
+        in force, confirmed media blocked, track records, cleared targets, evidence."""
+        clocks: dict[str, Clock] = {}
+        for i in snap.intakes:
+            self.intakes[i.id] = i
+            if i.clock is not None:
+                clocks[i.id] = i.clock
+            if i.kind is IntakeKind.FINDING and i.category is not None:
+                self._finding_intakes[i.target, i.category] = i.id
+            elif i.resolution in (Resolution.UPHELD, Resolution.REJECTED):
+                self.records.record(i, i.resolution is Resolution.UPHELD)
+        for record in snap.cases:
+            case = Case.from_record(record, clocks)
+            self.cases[case.id] = case
+            if case.merged_into:
+                self._merged_into[case.id] = case.merged_into
+            if case.status == "closed":
+                continue
+            if case.status == "open":
+                self._open.add(case.id)
+            for k in case.keys:
+                self._by_key[k] = case.id
+            self._schedule_clocks(case)
+        for d in sorted(snap.decisions, key=lambda d: d.decided_at):
+            self.decisions[d.id] = d
+            for td in d.targets:
+                if not td.violation:
+                    self._cleared[td.target] = d.decided_at
+        for a in sorted(snap.actions, key=lambda a: a.ts):
+            self.enforcement.apply(a)
+        decision_of = {c.id: c.decision_id for c in self.cases.values()}
+        for target, label, case_id in snap.labels:
+            self.labels.setdefault(target, set()).add(label)
+            kind, _, cat = label.partition(":")
+            att = self.content.attachment(target.id) if kind == BANNED_MEDIA else None
+            if att is not None:
+                self.confirmed.add(Confirmed(Category(cat), decision_of.get(case_id or "")
+                                             or "stored", att.id),
+                                   md5=att.md5, sha256=att.sha256, pdq=att.pdq)
+        self.vault.restore(snap.evidence)
 
     def _new_id(self, kind: str) -> str:
         n = self._counters[kind] = self._counters.get(kind, 0) + 1
@@ -190,7 +249,7 @@ class Casework:
             return self.intakes[iid]
         intake = report_intake(report, now, self.policy)
         self._record_intake(intake, now)
-        if intake.clock is not None and not self._known(intake.target):
+        if intake.clock is not None and not self.content.knows(intake.target):
             # LCEN 6-2 II: a request that cannot be acted on is answered with a request for
             # clarification; its clock starts again on the answer.
             intake.clock.pause(now, "clarification requested: the target is unknown here")
@@ -259,19 +318,6 @@ class Casework:
             "reporter_id": intake.reporter_id, "flagger": intake.flagger,
             "score": round(intake.score, 4) if intake.kind is IntakeKind.FINDING else None})
         self.sink.intake(intake)
-
-    def _known(self, target: Target) -> bool:
-        c, d = self.content, self.content.directory
-        kind = target.kind
-        if kind is TargetKind.MESSAGE:
-            return target.id in c.messages
-        if kind is TargetKind.ATTACHMENT:
-            return target.id in c.attachments
-        if kind is TargetKind.INVITE:
-            return target.id in c.invites
-        found = {TargetKind.GUILD: d.guild, TargetKind.CHANNEL: d.channel,
-                 TargetKind.USER: d.user}[kind](target.id)
-        return found is not None
 
     def update_order(self, report_id: str, status: str, now: datetime,
                      note: str | None = None) -> None:
@@ -355,7 +401,7 @@ class Casework:
         for c in other.clocks:
             if c.kind == "internal":
                 self._offer_internal(into, c)
-        other.status, other.closed_at = "closed", now
+        other.status, other.closed_at, other.merged_into = "closed", now, into.id
         other.close_reason = f"merged into {into.id}"
         self._open.discard(other.id)
         self._merged_into[other.id] = into.id
@@ -383,7 +429,7 @@ class Casework:
         intakes = [self.intakes[i] for i in case.intakes]
         pending = [i for i in intakes if i.pending] or intakes
         guilds = {g for t in case.targets if (g := self.content.guild_of(t)) is not None}
-        members = [self.content.members.get(g, 0) for g in guilds]
+        members = [self.content.member_count(g) for g in guilds]
         case.priority, case.factors = prioritize(
             pending, members, policy=self.policy, records=self.records,
             minor_at_risk=self._minor_in_dm(case))
@@ -502,8 +548,10 @@ class Casework:
             raise ReviewError(f"case {case_id} is not open")
         if case.locked_by not in (None, reviewer) and case.lock_until and case.lock_until > now:
             raise ReviewError(f"case {case_id} is being reviewed by {case.locked_by}")
-        case.status, case.locked_by = "in_review", reviewer
-        case.lock_until = now + timedelta(minutes=self.policy.lock_minutes)
+        until = now + timedelta(minutes=self.policy.lock_minutes)
+        if not self.sink.claim(case.id, reviewer, now, until):
+            raise ReviewError(f"case {case_id} was just taken by another reviewer")
+        case.status, case.locked_by, case.lock_until = "in_review", reviewer, until
         self._open.discard(case.id)
         self.audit.append(now, "case.taken", reviewer, case.id,
                           {"priority": round(case.priority, 4), "queue": case.queue})
@@ -511,17 +559,22 @@ class Casework:
         return case
 
     def release(self, case_id: str, reviewer: str, now: datetime) -> None:
-        case = self.cases[case_id]
-        if case.status == "in_review" and case.locked_by == reviewer:
-            case.status, case.locked_by, case.lock_until = "open", None, None
-            self._open.add(case.id)
-            self.audit.append(now, "case.released", reviewer, case.id, {})
-            self._touch(case)
+        case = self.cases.get(case_id)
+        if case is None or case.status != "in_review" or case.locked_by != reviewer:
+            raise ReviewError(f"case {case_id} is not held by {reviewer}")
+        case.status, case.locked_by, case.lock_until = "open", None, None
+        self._open.add(case.id)
+        self.audit.append(now, "case.released", reviewer, case.id, {})
+        self._touch(case)
 
-    def view(self, case_id: str, now: datetime) -> dict[str, Any]:
+    def view(self, case_id: str, now: datetime, viewer: str | None = None) -> dict[str, Any]:
         """What a reviewer sees: each target in context, the reports and signals, the priority
-        explained, the clocks."""
-        case = self.cases[case_id]
+        explained, the clocks. A named viewer's look is audited."""
+        case = self.cases.get(case_id)
+        if case is None:
+            raise ReviewError(f"no case {case_id}")
+        if viewer is not None:
+            self.audit.append(now, "case.viewed", viewer, case_id, {})
         targets = []
         for t in case.targets:
             item: dict[str, Any] = {"target": t.to_json()}
@@ -532,11 +585,15 @@ class Casework:
                                    "deleted_by": msg.deleted_by}
                 ch = self.content.directory.channel(msg.channel_id)
                 item["channel_name"] = ch.name if ch else None
+            if t.kind is TargetKind.USER:
+                u = self.content.directory.user(t.id)
+                item["user"] = {"name": u.name if u else None,
+                                "age_band": u.age_band.value if u and u.age_band else None}
             guild = self.content.guild_of(t)
             if guild is not None:
                 g = self.content.directory.guild(guild)
                 item["guild"] = {"id": guild, "name": g.name if g else None,
-                                 "members": self.content.members.get(guild, 0)}
+                                 "members": self.content.member_count(guild)}
             gone = self.content.gone(t)
             if gone is not None:
                 item["gone"] = {"at": iso(gone[0]), "by": gone[1]}
@@ -632,18 +689,18 @@ class Casework:
         if target.kind is TargetKind.ATTACHMENT:
             ids: Iterable[str] = (target.id,)
         elif target.kind is TargetKind.MESSAGE:
-            msg = self.content.messages.get(target.id)
+            msg = self.content.message(target.id)
             ids = msg.attachments if msg else ()
         else:
             return
         for aid in ids:
-            att = self.content.attachments.get(aid)
+            att = self.content.attachment(aid)
             if att is None or not (att.md5 or att.sha256 or att.pdq):
                 continue
             if self.confirmed.add(Confirmed(category, decision.id, aid), md5=att.md5,
                                   sha256=att.sha256, pdq=att.pdq):
-                self._label(Target(TargetKind.ATTACHMENT, aid), "banned_media", now,
-                            decision.case_id)
+                self._label(Target(TargetKind.ATTACHMENT, aid),
+                            f"{BANNED_MEDIA}:{category.value}", now, decision.case_id)
 
     def _label(self, target: Target, label: str, now: datetime, case_id: str | None) -> None:
         labels = self.labels.setdefault(target, set())

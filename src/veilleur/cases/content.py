@@ -7,6 +7,7 @@ is gone. Kept compact: one small record per message, bounded recent lists per ch
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,86 +52,95 @@ class AttachmentRecord:
     pdq: str | None
 
 
-class ContentIndex:
-    def __init__(self, directory: Directory, *, recent_per_channel: int = 200,
-                 recent_per_user: int = 50) -> None:
-        self.directory = directory
-        self.messages: dict[str, MessageRecord] = {}
-        self.attachments: dict[str, AttachmentRecord] = {}
-        self.members: dict[str, int] = {}
-        self.invites: dict[str, str] = {}
-        self.guild_deleted: dict[str, tuple[datetime, str]] = {}
-        self.guild_channels: dict[str, dict[str, None]] = {}
-        self._recent_channel: dict[str, deque[str]] = {}
-        self._recent_user: dict[str, deque[str]] = {}
-        self._per_channel = recent_per_channel
-        self._per_user = recent_per_user
+class ContentView(ABC):
+    """What casework asks about targets. Subclasses answer the primitive questions (a message,
+    an attachment, a server's members, channels and recent messages); the derived ones
+    (where a target lives, what belongs in its case) are answered here, once."""
 
+    directory: Directory
+
+    @abstractmethod
+    def message(self, message_id: str) -> MessageRecord | None:
+        ...
+
+    @abstractmethod
+    def attachment(self, attachment_id: str) -> AttachmentRecord | None:
+        ...
+
+    @abstractmethod
+    def member_count(self, guild_id: str) -> int:
+        ...
+
+    @abstractmethod
+    def invite_guild(self, code: str) -> str | None:
+        ...
+
+    @abstractmethod
+    def channels_of(self, guild_id: str) -> list[str]:
+        ...
+
+    @abstractmethod
+    def guild_deletion(self, guild_id: str) -> tuple[datetime, str] | None:
+        ...
+
+    @abstractmethod
+    def recent_in_channel(self, channel_id: str, n: int, before: str | None = None
+                          ) -> list[MessageRecord]:
+        """The last `n` messages of the channel (before `before` if given), oldest first."""
+
+    @abstractmethod
+    def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
+        ...
+
+    @abstractmethod
     def apply(self, event: Event) -> None:
-        if isinstance(event, MessagePosted):
-            m = event.message
-            self.messages[m.id] = MessageRecord(
-                m.id, event.ts, m.channel_id, m.guild_id, m.author_id, m.content,
-                tuple(a.id for a in m.attachments), m.recipient_ids)
-            for a in m.attachments:
-                pdq = a.media.pdq.hex if a.media is not None and a.media.pdq is not None else None
-                self.attachments[a.id] = AttachmentRecord(
-                    a.id, m.id, a.filename, a.path, a.size, a.md5, a.sha256, pdq)
-            if m.guild_id is not None:
-                self.guild_channels.setdefault(m.guild_id, {})[m.channel_id] = None
-            self._remember(self._recent_channel, m.channel_id, m.id, self._per_channel)
-            self._remember(self._recent_user, m.author_id, m.id, self._per_user)
-        elif isinstance(event, MessageDeleted):
-            rec = self.messages.get(event.message_id)
-            if rec is not None and rec.deleted_at is None:
-                rec.deleted_at, rec.deleted_by = event.ts, event.by
-        elif isinstance(event, MemberJoined):
-            self.members[event.guild_id] = self.members.get(event.guild_id, 0) + 1
-        elif isinstance(event, MemberLeft):
-            self.members[event.guild_id] = max(0, self.members.get(event.guild_id, 0) - 1)
-        elif isinstance(event, InviteCreated):
-            self.invites[event.code] = event.guild_id
-        elif isinstance(event, GuildCreated):
-            self.members.setdefault(event.guild.id, 1 if event.guild.owner_id else 0)
-        elif isinstance(event, GuildDeleted):
-            self.guild_deleted.setdefault(event.guild_id, (event.ts, event.by))
-        elif event.type == "channel_created":
-            ch = event.channel
-            if ch.guild_id is not None:
-                self.guild_channels.setdefault(ch.guild_id, {})[ch.id] = None
+        """Learn from an event."""
 
-    @staticmethod
-    def _remember(table: dict[str, deque[str]], key: str, message_id: str, n: int) -> None:
-        q = table.get(key)
-        if q is None:
-            q = table[key] = deque(maxlen=max(n, 1))
-        q.append(message_id)
+    def recent_in_guild(self, guild_id: str, n: int) -> list[MessageRecord]:
+        found: list[MessageRecord] = []
+        for ch in self.channels_of(guild_id):
+            found.extend(self.recent_in_channel(ch, n))
+        found.sort(key=lambda m: m.ts)
+        return found[-n:] if n else []
 
     # --- where things live -------------------------------------------------------------
+
+    def knows(self, target: Target) -> bool:
+        """Whether the target was ever seen here."""
+        kind, tid, d = target.kind, target.id, self.directory
+        if kind is TargetKind.MESSAGE:
+            return self.message(tid) is not None
+        if kind is TargetKind.ATTACHMENT:
+            return self.attachment(tid) is not None
+        if kind is TargetKind.INVITE:
+            return self.invite_guild(tid) is not None
+        found = {TargetKind.GUILD: d.guild, TargetKind.CHANNEL: d.channel,
+                 TargetKind.USER: d.user}[kind](tid)
+        return found is not None
 
     def guild_of(self, target: Target) -> str | None:
         kind, tid = target.kind, target.id
         if kind is TargetKind.GUILD:
             return tid
         if kind is TargetKind.ATTACHMENT:
-            att = self.attachments.get(tid)
+            att = self.attachment(tid)
             return self.guild_of(Target(TargetKind.MESSAGE, att.message_id)) if att else None
         if kind is TargetKind.MESSAGE:
-            msg = self.messages.get(tid)
+            msg = self.message(tid)
             return msg.guild_id if msg else None
         if kind is TargetKind.CHANNEL:
             ch = self.directory.channel(tid)
             return ch.guild_id if ch else None
         if kind is TargetKind.INVITE:
-            return self.invites.get(tid)
+            return self.invite_guild(tid)
         return None
 
     def message_of(self, target: Target) -> MessageRecord | None:
         if target.kind is TargetKind.MESSAGE:
-            return self.messages.get(target.id)
+            return self.message(target.id)
         if target.kind is TargetKind.ATTACHMENT:
-            att = self.attachments.get(target.id)
-            return self.messages.get(att.message_id) if att else None
+            att = self.attachment(target.id)
+            return self.message(att.message_id) if att else None
         return None
 
     def author_of(self, target: Target) -> str | None:
@@ -203,17 +213,93 @@ class ContentIndex:
 
     def reach(self, target: Target) -> int:
         guild = self.guild_of(target)
-        return self.members.get(guild, 0) if guild else 0
+        return self.member_count(guild) if guild else 0
 
     def gone(self, target: Target) -> tuple[datetime, str] | None:
         """When and by whom the target disappeared without us (an owner or author deleting it)."""
         guild = self.guild_of(target)
-        if guild is not None and guild in self.guild_deleted:
-            return self.guild_deleted[guild]
+        if guild is not None and (deleted := self.guild_deletion(guild)) is not None:
+            return deleted
         msg = self.message_of(target)
         if msg is not None and msg.deleted_at is not None:
             return msg.deleted_at, msg.deleted_by or "author"
         return None
+
+
+class ContentIndex(ContentView):
+    """The in-memory view, fed with every event."""
+
+    def __init__(self, directory: Directory, *, recent_per_channel: int = 200,
+                 recent_per_user: int = 50) -> None:
+        self.directory = directory
+        self.messages: dict[str, MessageRecord] = {}
+        self.attachments: dict[str, AttachmentRecord] = {}
+        self.members: dict[str, int] = {}
+        self.invites: dict[str, str] = {}
+        self.guild_deleted: dict[str, tuple[datetime, str]] = {}
+        self.guild_channels: dict[str, dict[str, None]] = {}
+        self._recent_channel: dict[str, deque[str]] = {}
+        self._recent_user: dict[str, deque[str]] = {}
+        self._per_channel = recent_per_channel
+        self._per_user = recent_per_user
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, MessagePosted):
+            m = event.message
+            self.messages[m.id] = MessageRecord(
+                m.id, event.ts, m.channel_id, m.guild_id, m.author_id, m.content,
+                tuple(a.id for a in m.attachments), m.recipient_ids)
+            for a in m.attachments:
+                pdq = a.media.pdq.hex if a.media is not None and a.media.pdq is not None else None
+                self.attachments[a.id] = AttachmentRecord(
+                    a.id, m.id, a.filename, a.path, a.size, a.md5, a.sha256, pdq)
+            if m.guild_id is not None:
+                self.guild_channels.setdefault(m.guild_id, {})[m.channel_id] = None
+            self._remember(self._recent_channel, m.channel_id, m.id, self._per_channel)
+            self._remember(self._recent_user, m.author_id, m.id, self._per_user)
+        elif isinstance(event, MessageDeleted):
+            rec = self.messages.get(event.message_id)
+            if rec is not None and rec.deleted_at is None:
+                rec.deleted_at, rec.deleted_by = event.ts, event.by
+        elif isinstance(event, MemberJoined):
+            self.members[event.guild_id] = self.members.get(event.guild_id, 0) + 1
+        elif isinstance(event, MemberLeft):
+            self.members[event.guild_id] = max(0, self.members.get(event.guild_id, 0) - 1)
+        elif isinstance(event, InviteCreated):
+            self.invites[event.code] = event.guild_id
+        elif isinstance(event, GuildCreated):
+            self.members.setdefault(event.guild.id, 1 if event.guild.owner_id else 0)
+        elif isinstance(event, GuildDeleted):
+            self.guild_deleted.setdefault(event.guild_id, (event.ts, event.by))
+        elif event.type == "channel_created":
+            ch = event.channel
+            if ch.guild_id is not None:
+                self.guild_channels.setdefault(ch.guild_id, {})[ch.id] = None
+
+    @staticmethod
+    def _remember(table: dict[str, deque[str]], key: str, message_id: str, n: int) -> None:
+        q = table.get(key)
+        if q is None:
+            q = table[key] = deque(maxlen=max(n, 1))
+        q.append(message_id)
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        return self.messages.get(message_id)
+
+    def attachment(self, attachment_id: str) -> AttachmentRecord | None:
+        return self.attachments.get(attachment_id)
+
+    def member_count(self, guild_id: str) -> int:
+        return self.members.get(guild_id, 0)
+
+    def invite_guild(self, code: str) -> str | None:
+        return self.invites.get(code)
+
+    def channels_of(self, guild_id: str) -> list[str]:
+        return list(self.guild_channels.get(guild_id, ()))
+
+    def guild_deletion(self, guild_id: str) -> tuple[datetime, str] | None:
+        return self.guild_deleted.get(guild_id)
 
     def recent_in_channel(self, channel_id: str, n: int, before: str | None = None
                           ) -> list[MessageRecord]:
@@ -225,10 +311,3 @@ class ContentIndex:
     def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
         ids = list(self._recent_user.get(user_id, ()))[-n:] if n else []
         return [self.messages[i] for i in ids if i in self.messages]
-
-    def recent_in_guild(self, guild_id: str, n: int) -> list[MessageRecord]:
-        found: list[MessageRecord] = []
-        for ch in self.guild_channels.get(guild_id, ()):
-            found.extend(self.recent_in_channel(ch, n))
-        found.sort(key=lambda m: m.ts)
-        return found[-n:] if n else []

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from veilleur.cases.config import CasePolicy
-from veilleur.cases.content import ContentIndex, MessageRecord
+from veilleur.cases.content import ContentView, MessageRecord
 from veilleur.cases.models import iso
 from veilleur.serialize import to_plain
 from veilleur.taxonomy import Target, TargetKind
@@ -40,7 +40,7 @@ def _message(m: MessageRecord) -> dict[str, Any]:
             "deleted_by": m.deleted_by}
 
 
-def evidence_document(target: Target, content: ContentIndex, policy: CasePolicy, *,
+def evidence_document(target: Target, content: ContentView, policy: CasePolicy, *,
                       case_id: str, at: datetime, read_file: FileReader = read_local_file
                       ) -> dict[str, Any]:
     d = content.directory
@@ -60,7 +60,7 @@ def evidence_document(target: Target, content: ContentIndex, policy: CasePolicy,
     elif target.kind is TargetKind.GUILD:
         messages = content.recent_in_guild(target.id, policy.guild_messages)
         doc["channels"] = [to_plain(d.channel(c))
-                           for c in content.guild_channels.get(target.id, ())]
+                           for c in content.channels_of(target.id)]
     elif target.kind is TargetKind.USER:
         messages = content.recent_by_user(target.id, policy.user_messages)
         doc["user"] = to_plain(d.user(target.id)) or {"id": target.id}
@@ -68,14 +68,14 @@ def evidence_document(target: Target, content: ContentIndex, policy: CasePolicy,
         doc["invite"] = {"code": target.id, "guild_id": guild_id}
     if guild_id is not None:
         doc["guild"] = to_plain(d.guild(guild_id)) or {"id": guild_id}
-        doc["guild_members"] = content.members.get(guild_id, 0)
+        doc["guild_members"] = content.member_count(guild_id)
     doc["known"] = bool(messages) or any(k in doc and doc[k] for k in
                                          ("channel", "user", "guild", "author"))
     doc["messages"] = [_message(m) for m in messages]
     attachments = []
     for m in messages:
         for aid in m.attachments:
-            a = content.attachments.get(aid)
+            a = content.attachment(aid)
             if a is None:
                 continue
             item: dict[str, Any] = {"id": a.id, "message_id": a.message_id,

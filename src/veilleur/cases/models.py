@@ -35,6 +35,16 @@ def iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
+def parse_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _ts(text: str | None) -> datetime:
+    ts = parse_iso(text)
+    assert ts is not None
+    return ts
+
+
 @dataclass
 class Clock:
     """A deadline. Legal clocks (authority orders) can be stopped and restarted by law."""
@@ -49,6 +59,8 @@ class Clock:
     pause_reason: str | None = None
     stopped_at: datetime | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    intake_id: str | None = None
+    """The authority order a legal clock belongs to."""
 
     @property
     def due(self) -> datetime | None:
@@ -89,6 +101,20 @@ class Clock:
                 "started_at": iso(self.started_at), "hours": self.hours,
                 "due": iso(self.due), "status": self.status(now, at_risk_share),
                 "stopped_at": iso(self.stopped_at), "history": list(self.history)}
+
+    def to_record(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "basis": self.basis,
+                "started_at": iso(self.started_at), "hours": self.hours,
+                "paused_at": iso(self.paused_at), "pause_reason": self.pause_reason,
+                "stopped_at": iso(self.stopped_at), "history": list(self.history),
+                "intake_id": self.intake_id}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Clock:
+        return cls(d["name"], d["kind"], _ts(d["started_at"]), d["hours"], d["basis"],
+                   parse_iso(d.get("paused_at")), d.get("pause_reason"),
+                   parse_iso(d.get("stopped_at")), list(d.get("history", ())),
+                   d.get("intake_id"))
 
 
 @dataclass
@@ -140,6 +166,31 @@ class Intake:
                 "resolution": self.resolution.value if self.resolution else None,
                 "resolved_at": iso(self.resolved_at), "reason": self.reason}
 
+    def to_record(self) -> dict[str, Any]:
+        """Everything, for the store (`from_record` gives it back)."""
+        return self.to_json() | {
+            "score": self.score, "notifier": self.notifier, "explanation": self.explanation,
+            "detectors": list(self.detectors), "signal_keys": list(self.signal_keys),
+            "evidence": self.evidence,
+            "clock": self.clock.to_record() if self.clock else None}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Intake:
+        t = d["target"]
+        return cls(
+            id=d["id"], kind=IntakeKind(d["kind"]), source=d["source"],
+            target=Target.of(t["kind"], t["id"]),
+            category=Category(d["category"]) if d.get("category") else None,
+            received_at=_ts(d["received_at"]), acknowledged_at=_ts(d["acknowledged_at"]),
+            score=d.get("score", 0.0), reporter_id=d.get("reporter_id"),
+            flagger=d.get("flagger"), notifier=d.get("notifier"),
+            explanation=d.get("explanation"), detectors=tuple(d.get("detectors", ())),
+            signal_keys=tuple(d.get("signal_keys", ())), evidence=d.get("evidence"),
+            case_id=d.get("case_id"),
+            resolution=Resolution(d["resolution"]) if d.get("resolution") else None,
+            resolved_at=parse_iso(d.get("resolved_at")), reason=d.get("reason"),
+            clock=Clock.from_record(d["clock"]) if d.get("clock") else None)
+
 
 @dataclass(frozen=True, slots=True)
 class Factor:
@@ -182,6 +233,7 @@ class Case:
     close_reason: str | None = None
     follows: str | None = None
     """The case that was under review when this one's first item arrived."""
+    merged_into: str | None = None
     preserved: set[Target] = field(default_factory=set)
 
     @property
@@ -206,7 +258,36 @@ class Case:
                 "clocks": [c.to_json(now, at_risk_share) for c in self.clocks],
                 "reviewed_at": iso(self.reviewed_at), "decision_id": self.decision_id,
                 "closed_at": iso(self.closed_at), "close_reason": self.close_reason,
-                "follows": self.follows}
+                "follows": self.follows, "merged_into": self.merged_into}
+
+    def to_record(self, now: datetime, at_risk_share: float) -> dict[str, Any]:
+        """`to_json` plus what casework needs to pick the case up again."""
+        return self.to_json(now, at_risk_share) | {
+            "locked_by": self.locked_by, "lock_until": iso(self.lock_until),
+            "grouping_keys": sorted(self.keys),
+            "preserved": [t.to_json() for t in sorted(self.preserved)],
+            "clock_records": [c.to_record() for c in self.clocks]}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any], clocks: dict[str, Clock]) -> Case:
+        """`clocks`: the legal clocks of the intakes, by intake id, shared with them."""
+        return cls(
+            id=d["id"], opened_at=_ts(d["opened_at"]),
+            targets=[Target.of(t["kind"], t["id"]) for t in d["targets"]],
+            intakes=list(d["intakes"]), keys=set(d.get("grouping_keys", ())),
+            status=d["status"],
+            category=Category(d["category"]) if d.get("category") else None,
+            priority=d["priority"],
+            factors=tuple(Factor(f["factor"], f["value"], f["weight"], f["why"])
+                          for f in d.get("priority_explained", ())),
+            clocks=[clocks.get(c.get("intake_id") or "") or Clock.from_record(c)
+                    for c in d.get("clock_records", ())],
+            raised=d.get("raised", False), escalated=d.get("escalated", False),
+            locked_by=d.get("locked_by"), lock_until=parse_iso(d.get("lock_until")),
+            reviewed_at=parse_iso(d.get("reviewed_at")), decision_id=d.get("decision_id"),
+            closed_at=parse_iso(d.get("closed_at")), close_reason=d.get("close_reason"),
+            follows=d.get("follows"), merged_into=d.get("merged_into"),
+            preserved={Target.of(t["kind"], t["id"]) for t in d.get("preserved", ())})
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +312,14 @@ class TargetDecision:
                 "territorial_scope": list(self.territorial_scope),
                 "explanation": self.explanation}
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TargetDecision:
+        t = d["target"]
+        return cls(Target.of(t["kind"], t["id"]), d["violation"],
+                   Category(d["category"]) if d.get("category") else None, d.get("ground"),
+                   d.get("ground_text"), tuple(d.get("measures", ())), d.get("duration_days"),
+                   tuple(d.get("territorial_scope", ())), d.get("explanation"))
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -251,6 +340,12 @@ class Decision:
                 "reviewer": self.reviewer, "automated": self.automated,
                 "targets": [t.to_json() for t in self.targets],
                 "case_measures": list(self.case_measures)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Decision:
+        return cls(d["id"], d["case_id"], _ts(d["decided_at"]), d["reviewer"], d["automated"],
+                   tuple(TargetDecision.from_json(t) for t in d["targets"]),
+                   tuple(d.get("case_measures", ())))
 
 
 @dataclass
@@ -286,3 +381,12 @@ class Action:
         if self.detail:
             out["detail"] = self.detail
         return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Action:
+        t = d["target"]
+        return cls(d["id"], _ts(d["ts"]), d["action"], Target.of(t["kind"], t["id"]),
+                   d.get("case_id"), d["automated"],
+                   Category(d["category"]) if d.get("category") else None,
+                   d.get("decision_id"), d.get("reason"), parse_iso(d.get("reverted_at")),
+                   d.get("reverted_by"), d.get("revert_reason"), dict(d.get("detail", {})))

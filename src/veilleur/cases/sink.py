@@ -32,6 +32,11 @@ class CaseworkSink(Protocol):
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None: ...
 
+    def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
+        """Lock the case for the reviewer where other processes see it; False if someone
+        else holds it."""
+        ...
+
     def flush(self) -> None: ...
 
 
@@ -58,6 +63,9 @@ class NullSink:
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
         pass
+
+    def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
+        return True
 
     def flush(self) -> None:
         pass

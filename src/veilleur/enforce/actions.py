@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from veilleur.cases.content import ContentIndex
+from veilleur.cases.content import ContentView
 from veilleur.cases.models import Action, iso
 from veilleur.events import (
     ChannelCreated,
@@ -67,7 +67,7 @@ class Stopped:
 
 
 class Enforcement:
-    def __init__(self, content: ContentIndex) -> None:
+    def __init__(self, content: ContentView) -> None:
         self.content = content
         self.actions: dict[str, Action] = {}
         self._by_target: dict[Target, list[Action]] = {}
@@ -79,6 +79,8 @@ class Enforcement:
         self.actions[action.id] = action
         t = action.target
         self._by_target.setdefault(t, []).append(action)
+        if not action.active:
+            return  # a reverted action (read back from the store) is history, not in force
         if action.action in ("remove_content", "block_upload"):
             self._removed.setdefault(t, action)
         elif action.action == "suspend_account" and t.kind is TargetKind.USER:
@@ -128,11 +130,11 @@ class Enforcement:
         if kind is TargetKind.GUILD:
             return self._deleted.get(target.id)
         if kind is TargetKind.ATTACHMENT:
-            att = self.content.attachments.get(target.id)
+            att = self.content.attachment(target.id)
             if att is not None:
                 return self.covering(Target(TargetKind.MESSAGE, att.message_id))
         if kind is TargetKind.MESSAGE:
-            msg = self.content.messages.get(target.id)
+            msg = self.content.message(target.id)
             if msg is not None:
                 channel = self._removed.get(Target(TargetKind.CHANNEL, msg.channel_id))
                 if channel is not None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,6 +131,12 @@ class EvidenceVault:
                            "sha256": rec.sha256, "expires_at": iso(rec.expires_at)})
         self._changed(rec)
         return rec
+
+    def restore(self, records: Iterable[EvidenceRecord]) -> None:
+        """Records read back from the store (nothing is audited: nothing was opened)."""
+        for rec in records:
+            self.records[rec.id] = rec
+            self.by_target.setdefault(rec.target, []).append(rec.id)
 
     def open(self, record_id: str, *, actor: str, purpose: str, at: datetime) -> dict[str, Any]:
         """Decrypt one record. Logged before the plaintext is returned, whatever the outcome."""

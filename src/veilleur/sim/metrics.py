@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from veilleur.cases.content import ContentIndex
+from veilleur.cases.content import ContentView
 from veilleur.cases.models import Action, Intake, IntakeKind, iso
 from veilleur.enforce.actions import RESTRICTING, Prevented
 from veilleur.events import (
@@ -101,7 +101,7 @@ class SystemRecord:
     actions: Sequence[Action]
     prevented: Sequence[Prevented]
     intakes: Mapping[str, Intake]
-    content: ContentIndex
+    content: ContentView
     cases: int
 
 

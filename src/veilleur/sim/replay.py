@@ -36,6 +36,7 @@ from veilleur.ingest.problems import ProblemLog
 from veilleur.sim.baseline import FifoBaseline
 from veilleur.sim.metrics import SystemRecord, Timeline, score
 from veilleur.sim.oracle import Oracle, read_oracle
+from veilleur.store.writer import StoreWriter
 from veilleur.taxonomy import Target
 
 
@@ -122,8 +123,11 @@ def run_replay(
     baseline: bool = True,
     drain_hours: float = 72.0,
     casework_factory: Callable[[Engine, CasePolicy], Casework] | None = None,
+    store: StoreWriter | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> ReplayResult:
+    """`store`: also write the events themselves (messages, servers, names) to the database,
+    so that the stored casework can be picked up later (`veilleur review`)."""
     started = time.perf_counter()
     problems = ProblemLog()
     if reviewers < 1 or review_seconds <= 0:
@@ -140,7 +144,7 @@ def run_replay(
         problems.report(event.source or "engine", f"detector {detector.id} failed on a "
                         f"{event.type} event: {type(exc).__name__}: {exc}")
 
-    engine = Engine.build(settings, on_detector_failure=failure)
+    engine = Engine.build(settings, store=store, on_detector_failure=failure)
     casework = (casework_factory(engine, policy) if casework_factory is not None
                 else Casework(engine, policy, key=EvidenceKey.generate(), keep_audit=False))
     systems: list[tuple[str, _System, SimulatedReviewers]] = [

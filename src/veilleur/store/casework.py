@@ -8,17 +8,22 @@ audit log continues the chain already in the database; its rows are never update
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Engine, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from veilleur.audit import GENESIS, AuditEntry, AuditLog, Verification, verify
+from veilleur.cases.casework import Casework, Snapshot
+from veilleur.cases.config import CasePolicy
 from veilleur.cases.models import Action, Case, Decision, Intake, iso
+from veilleur.detect.base import DetectorSettings
 from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, open_record
+from veilleur.store.db import as_utc
 from veilleur.store.models import (
     ActionRow,
     AuditRow,
@@ -37,11 +42,6 @@ _KEYS = {"intakes": ("id",), "cases": ("id",), "decisions": ("id",), "actions": 
          "evidence": ("id",), "audit_log": ("seq",),
          "labels": ("target_kind", "target_id", "label")}
 _UPSERT = {"intakes", "cases", "actions", "evidence"}
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return None if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def audit_head(db: Engine) -> tuple[int, str]:
@@ -68,13 +68,6 @@ class DatabaseSink:
             self.flush()
 
     def intake(self, intake: Intake) -> None:
-        body = intake.to_json() | {"notifier": intake.notifier,
-                                   "explanation": intake.explanation,
-                                   "detectors": list(intake.detectors),
-                                   "signal_keys": list(intake.signal_keys),
-                                   "evidence": intake.evidence,
-                                   "clock": intake.clock.to_json(intake.received_at, 0.0)
-                                   if intake.clock else None}
         self._put("intakes", {
             "id": intake.id, "kind": intake.kind.value, "source": intake.source,
             "target_kind": intake.target.kind.value, "target_id": intake.target.id,
@@ -83,7 +76,8 @@ class DatabaseSink:
             "score": intake.score, "reporter_id": intake.reporter_id,
             "flagger": intake.flagger, "case_id": intake.case_id,
             "resolution": intake.resolution.value if intake.resolution else None,
-            "resolved_at": intake.resolved_at, "reason": intake.reason, "body": body})
+            "resolved_at": intake.resolved_at, "reason": intake.reason,
+            "body": intake.to_record()})
 
     def case(self, case: Case) -> None:
         self._put("cases", {
@@ -93,7 +87,7 @@ class DatabaseSink:
             "next_due": case.next_due(), "locked_by": case.locked_by,
             "lock_until": case.lock_until, "reviewed_at": case.reviewed_at,
             "decision_id": case.decision_id, "closed_at": case.closed_at,
-            "body": case.to_json(case.closed_at or case.opened_at, 0.0)})
+            "body": case.to_record(case.closed_at or case.opened_at, 0.0)})
 
     def decision(self, decision: Decision) -> None:
         self._put("decisions", {"id": decision.id, "case_id": decision.case_id,
@@ -130,6 +124,19 @@ class DatabaseSink:
         self._put("labels", {"target_kind": target.kind.value, "target_id": target.id,
                              "label": label, "set_at": at, "case_id": case_id})
 
+    def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
+        """An exclusive lock in the database itself: one conditional update, so two
+        processes can never both take the case."""
+        self.flush()
+        t = _T["cases"]
+        with self.db.begin() as conn:
+            taken = conn.execute(t.update().where(
+                t.c.id == case_id,
+                or_(t.c.status == "open", t.c.locked_by == reviewer, t.c.lock_until < now),
+                t.c.status != "closed",
+            ).values(status="in_review", locked_by=reviewer, lock_until=until)).rowcount
+        return bool(taken)
+
     def flush(self) -> None:
         if not self._pending:
             return
@@ -157,6 +164,38 @@ class DatabaseSink:
 
 
 # --- reads ----------------------------------------------------------------------------------
+
+
+def snapshot(db: Engine) -> Snapshot:
+    """Everything casework needs to pick up where the stored casework stands."""
+    with Session(db) as s:
+        return Snapshot(
+            intakes=[Intake.from_record(b) for b in s.execute(select(IntakeRow.body))
+                     .scalars()],
+            cases=list(s.execute(select(CaseRow.body)).scalars()),
+            decisions=[Decision.from_json(b) for b in s.execute(select(DecisionRow.body))
+                       .scalars()],
+            actions=[Action.from_json(b) for b in s.execute(select(ActionRow.body))
+                     .scalars()],
+            labels=[(Target.of(r.target_kind, r.target_id), r.label, r.case_id)
+                    for r in s.execute(select(LabelRow)).scalars()],
+            evidence=[_record(r) for r in s.execute(select(EvidenceRow)).scalars()])
+
+
+def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = None,
+                  settings: DetectorSettings | None = None) -> Casework:
+    """Stored casework, live again in this process: reads through the store, writes through
+    the store, continues the audit chain. Flush `casework.sink` when done."""
+    from veilleur.engine import Engine as DetectionEngine
+    from veilleur.store.content import StoredContent, StoredState
+    from veilleur.store.writer import StoreWriter
+
+    engine = DetectionEngine.build(settings, store=StoreWriter(db), state=StoredState(db))
+    casework = Casework(engine, policy, key=key, sink=DatabaseSink(db),
+                        id_prefix=secrets.token_hex(3) + "-", audit_head=audit_head(db),
+                        keep_audit=False, content=StoredContent(db, engine.directory))
+    casework.restore(snapshot(db))
+    return casework
 
 
 def audit_entries(db: Engine) -> Iterator[AuditEntry]:
@@ -190,7 +229,7 @@ def list_cases(db: Engine, *, status: str | None = None) -> list[dict[str, Any]]
         rows = session.execute(q).scalars().all()
         return [row.body | {"status": row.status, "priority": row.priority,
                             "escalated": row.escalated, "raised": row.raised,
-                            "next_due": iso(_utc(row.next_due)),
+                            "next_due": iso(as_utc(row.next_due)),
                             "locked_by": row.locked_by} for row in rows]
 
 
@@ -219,12 +258,12 @@ def evidence_rows(db: Engine, case_id: str | None = None) -> list[EvidenceRecord
 
 
 def _record(r: EvidenceRow) -> EvidenceRecord:
-    preserved = _utc(r.preserved_at)
-    expires = _utc(r.expires_at)
+    preserved = as_utc(r.preserved_at)
+    expires = as_utc(r.expires_at)
     assert preserved is not None and expires is not None
     return EvidenceRecord(r.id, r.case_id, Target.of(r.target_kind, r.target_id), preserved,
                           expires, r.key_id, r.nonce, r.ciphertext, r.sha256, r.legal_hold,
-                          _utc(r.purged_at), dict(r.meta))
+                          as_utc(r.purged_at), dict(r.meta))
 
 
 def open_evidence(db: Engine, record_id: str, key: EvidenceKey, *, actor: str, purpose: str,

@@ -63,7 +63,7 @@ class MessageRow(Base):
     __tablename__ = "messages"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     channel_id: Mapped[str] = mapped_column(ID)
-    guild_id: Mapped[str | None] = mapped_column(ID)
+    guild_id: Mapped[str | None] = mapped_column(ID, index=True)
     author_id: Mapped[str] = mapped_column(ID, index=True)
     ts: Mapped[datetime]
     content: Mapped[str] = mapped_column(Text)

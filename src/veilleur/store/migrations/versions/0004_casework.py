@@ -1,4 +1,4 @@
-"""casework: intakes, cases, decisions, actions, evidence, audit log, labels
+"""casework: intakes, cases, decisions, actions, evidence, audit log, labels; messages by server
 
 Revision ID: 0004
 Revises: 0003
@@ -120,6 +120,8 @@ def upgrade() -> None:
         sa.Column('set_at', TS, nullable=False),
         sa.Column('case_id', sa.String(64)),
     )
+    # Reading a server's messages back (casework picked up from the store).
+    op.create_index('ix_messages_guild_id', 'messages', ['guild_id'])
     # The audit log is append-only: the database itself refuses to change or remove entries.
     if op.get_bind().dialect.name == 'sqlite':
         for verb in ('UPDATE', 'DELETE'):
@@ -139,6 +141,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != 'sqlite':
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    op.drop_index('ix_messages_guild_id', 'messages')
     for table in ('labels', 'audit_log', 'evidence', 'actions', 'decisions', 'cases',
                   'intakes'):
         op.drop_table(table)
