@@ -94,6 +94,12 @@ def scan(
     )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")
                      ] = False,
+    cases: Annotated[bool, typer.Option(
+        "--cases", help="Also open cases from the findings (grouped, prioritised, clocks from "
+        "now, evidence preserved) for `veilleur review`.")] = False,
+    evidence_key: Annotated[Path | None, typer.Option(
+        "--evidence-key", help="With --cases: evidence key file [default: "
+        "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
 ) -> None:
     """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
     to_stdout = json_out == "-"
@@ -104,10 +110,16 @@ def scan(
         TimeRemainingColumn(), console=err, transient=True,
         disable=quiet or not err.is_terminal,
     )
+    url = database_url(db)
+    key = None
+    if cases:
+        from veilleur.cli_cases import _key
+
+        key = _key(url, evidence_key)
     try:
         with progress:
-            result = run_scan(paths, db_url=database_url(db), bank_paths=bank or (),
-                              hooks=_ProgressHooks(progress))
+            result = run_scan(paths, db_url=url, bank_paths=bank or (),
+                              hooks=_ProgressHooks(progress), cases=key)
     except (StoreError, PolicyDataError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -447,6 +459,18 @@ def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: P
         for f in result.findings[:10]:
             top.add_row(f"{f.score:.2f}", f.category.value, f"{f.target.kind.value} {f.target.id}",
                         f.evidence)
+        out.print(top)
+    if result.cases:
+        top = Table(title=f"Cases opened or added to ({len(result.cases)}): "
+                    "`veilleur review next` takes the first", header_style="bold")
+        for col in ("case", "priority", "category", "next due", "targets", "why"):
+            top.add_column(col, overflow="fold")
+        for c in result.cases[:10]:
+            why = max(c.factors, key=lambda f: f.contribution, default=None)
+            due = c.next_due()
+            top.add_row(c.id, f"{c.priority:.2f}", c.category.value if c.category else "-",
+                        due.isoformat(timespec="minutes") if due else "-", str(len(c.targets)),
+                        f"{why.name}: {why.why}" if why else "")
         out.print(top)
     for label, path in (("findings JSON", json_out), ("HTML report", html_out)):
         if path is not None:

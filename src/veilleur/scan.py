@@ -11,10 +11,12 @@ from sqlalchemy import Engine as Database
 from sqlalchemy.orm import Session
 
 from veilleur import __version__
+from veilleur.cases.models import Case
 from veilleur.decide.policy import Finding
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import HashBank, load_bank_file
 from veilleur.detect.media.matcher import combine, matcher_from_banks
+from veilleur.enforce.evidence import EvidenceKey
 from veilleur.engine import Engine
 from veilleur.events import Event
 from veilleur.ingest.discover import InputFile, discover_inputs, read_input
@@ -22,7 +24,7 @@ from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
 from veilleur.state import Directory
 from veilleur.store.banks import BankStore, default_index_dir
-from veilleur.store.db import connect
+from veilleur.store.db import StoreError, connect
 from veilleur.store.models import ScanRow
 from veilleur.store.writer import StoreWriter
 
@@ -40,6 +42,8 @@ class ScanResult:
     attachments_decoded: int = 0
     """Local attachments read as pictures or videos (PDQ-hashed)."""
     banks: list[HashBank] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+    """With `cases=True`: the cases this scan opened or added to, highest priority first."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
 
@@ -75,8 +79,15 @@ def run_scan(
     hooks: ScanHooks | None = None,
     batch_size: int = 5000,
     index_dir: Path | None = None,
+    cases: EvidenceKey | None = None,
 ) -> ScanResult:
-    """Scan inputs against the stored banks (if a database is given) and `bank_paths`."""
+    """Scan inputs against the stored banks (if a database is given) and `bank_paths`.
+
+    `cases` (an evidence key; needs a database): findings also go through casework, adding
+    to the stored cases: grouped, prioritised, with clocks from now, evidence preserved,
+    ready for `veilleur review`."""
+    if cases is not None and db_url is None:
+        raise StoreError("opening cases needs a database (--db)")
     hooks = hooks or ScanHooks()
     problems = ProblemLog()
     banks = [b for p in bank_paths if (b := load_bank_file(p, problems)) is not None]
@@ -97,7 +108,23 @@ def run_scan(
                         f"detector {detector.id} failed on a {event.type} event: "
                         f"{type(exc).__name__}: {exc}")
 
-    engine = Engine.build(settings, store=writer, on_detector_failure=failure)
+    casework = None
+    if cases is not None and db is not None:
+        from veilleur.cases.config import load_case_policy
+        from veilleur.cases.content import ContentIndex
+        from veilleur.store.casework import load_casework
+        from veilleur.store.content import LayeredContent, LayeredState, StoredContent
+
+        engine = Engine.build(settings, store=writer, state=LayeredState(db),
+                              on_detector_failure=failure)
+        policy = load_case_policy(settings.policy_dir)
+        content = LayeredContent(
+            ContentIndex(engine.directory, recent_per_channel=policy.guild_messages,
+                         recent_per_user=policy.user_messages),
+            StoredContent(db, engine.directory))
+        casework = load_casework(db, cases, policy=policy, engine=engine, content=content)
+    else:
+        engine = Engine.build(settings, store=writer, on_detector_failure=failure)
     inputs = discover_inputs(paths, problems)
     result = ScanResult(findings=[], problems=problems, inputs=inputs,
                         directory=engine.directory, banks=banks)
@@ -105,9 +132,20 @@ def run_scan(
     hooks.start(sum(i.size for i in inputs), len(inputs))
     for item in inputs:
         for event in read_input(item, problems, media, hooks.advance):
-            engine.process(event)
+            if casework is not None:
+                casework.handle(event, now=datetime.now(UTC), live=False)
+            else:
+                engine.process(event)
         hooks.file_done(item)
-    engine.close()
+    if casework is not None:
+        casework.close()
+        touched = {i.case_id for i in casework.intakes.values()
+                   if i.received_at >= result.started_at and i.case_id}
+        result.cases = sorted((c for c in casework.cases.values() if c.id in touched
+                               and c.merged_into is None),
+                              key=lambda c: (-c.priority, c.opened_at))
+    else:
+        engine.close()
     result.findings = engine.findings()
     result.messages = engine.stats.messages
     result.events = engine.stats.events

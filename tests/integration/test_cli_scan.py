@@ -201,3 +201,30 @@ def test_real_world_exports_read_cleanly(tmp_path: Path) -> None:
     result = veilleur("scan", samples, "--db", tmp_path / "r.db", "--json", "-")
     assert result.returncode == 0, result.stderr
     assert "15" in result.stderr  # messages read
+
+
+def test_scan_with_cases_opens_reviewable_cases_once(tmp_path: Path) -> None:
+    """A hotline's loop over exports: scan opens cases (evidence preserved, clocks from now),
+    a second scan of the same exports adds nothing, a reviewer takes the top case."""
+    demo = Path(__file__).resolve().parents[2] / "examples"
+    db = tmp_path / "h.db"
+    first = veilleur("scan", demo / "demo", "--bank", demo / "demo-bank.csv", "--db", db,
+                     "--cases")
+    assert first.returncode == 0, first.stderr
+    assert "Cases opened or added to (2)" in first.stdout
+    assert (tmp_path / "h.db.evidence-key").exists()
+    again = veilleur("scan", demo / "demo", "--db", db, "--cases", "-q")
+    assert again.returncode == 0, again.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM cases WHERE status='open'").fetchone()[0] == 2
+    intakes = con.execute("SELECT count(*) FROM intakes").fetchone()[0]
+    preserved = con.execute("SELECT count(*) FROM evidence").fetchone()[0]
+    assert intakes >= 10 and preserved >= 10
+    assert con.execute("SELECT count(*) FROM actions WHERE action != 'preserve_evidence'"
+                       ).fetchone()[0] == 0  # nothing is done to anyone before review
+    taken = veilleur("review", "next", "--reviewer", "hotline", "--db", db, "--json")
+    assert taken.returncode == 0, taken.stderr
+    view = json.loads(taken.stdout)
+    assert view["status"] == "in_review" and view["clocks"][0]["status"] == "running"
+    assert any("message" in t for t in view["targets_in_context"])
+    assert veilleur("audit", "verify", "--db", db).returncode == 0

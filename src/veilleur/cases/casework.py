@@ -199,20 +199,24 @@ class Casework:
 
     # --- events ----------------------------------------------------------------------------
 
-    def handle(self, event: Event) -> None:
-        """One platform event, at its own time: stop it if it should not happen, else detect,
-        take in reports and findings, and keep the clocks."""
-        now = event.ts
+    def handle(self, event: Event, *, now: datetime | None = None, live: bool = True) -> None:
+        """One platform event: stop it if it should not happen, else detect, take in reports
+        and findings, and keep the clocks.
+
+        Live (the platform, the replay), the event happens at its own time and what is in
+        force refuses it. Reading the past (`scan --cases` over exports), `now` is when the
+        engine learns of it, and nothing is refused: it already happened."""
+        now = now or event.ts
         self.tick(now)
-        stopped = self.enforcement.stops(event)
+        stopped = self.enforcement.stops(event) if live else None
         if stopped is not None:
             self._stop(event, stopped)
             return
         self.content.apply(event)
         if isinstance(event, MessagePosted):
-            self._check_confirmed_media(event)
+            self._check_confirmed_media(event, now, live)
         for finding in self.engine.process(event):
-            self._intake_finding(finding, now)
+            self._intake_finding(finding, now, live=live)
         if isinstance(event, ReportFiled):
             self.intake_report(event.report, now)
         elif isinstance(event, OrderUpdated):
@@ -272,8 +276,9 @@ class Casework:
         self._file(intake, now)
         return intake
 
-    def _intake_finding(self, finding: Finding, now: datetime, *, detector: str | None = None
-                        ) -> Intake:
+    def _intake_finding(self, finding: Finding, now: datetime, *, detector: str | None = None,
+                        live: bool = True) -> Intake:
+        """`live`: the policy's automatic actions apply (not to the past, read from exports)."""
         key = (finding.target, finding.category)
         iid = self._finding_intakes.get(key)
         if iid is not None:
@@ -299,7 +304,8 @@ class Casework:
                           f"already {covered.action} by {covered.id}")
             return intake
         case = self._file(intake, now)
-        self._auto_actions(intake, case, now)
+        if live:
+            self._auto_actions(intake, case, now)
         return intake
 
     def _record_intake(self, intake: Intake, now: datetime) -> None:
@@ -797,7 +803,7 @@ class Casework:
                           category=intake.category,
                           reason=f"automatic (policy auto rule #{i + 1}): {intake.evidence}")
 
-    def _check_confirmed_media(self, event: MessagePosted) -> None:
+    def _check_confirmed_media(self, event: MessagePosted, now: datetime, live: bool) -> None:
         if not len(self.confirmed):
             return
         for att in event.message.attachments:
@@ -815,7 +821,7 @@ class Casework:
                          "channel_id": event.message.channel_id,
                          "author_id": event.message.author_id},
                 signal_keys=(f"confirmed:{hit.entry.attachment_id}",))
-            self._intake_finding(finding, event.ts, detector=CONFIRMED_MEDIA)
+            self._intake_finding(finding, now, detector=CONFIRMED_MEDIA, live=live)
 
     # --- summary ---------------------------------------------------------------------------
 

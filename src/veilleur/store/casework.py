@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from veilleur.audit import GENESIS, AuditEntry, AuditLog, Verification, verify
 from veilleur.cases.casework import Casework, Snapshot
 from veilleur.cases.config import CasePolicy
+from veilleur.cases.content import ContentView
 from veilleur.cases.models import Action, Case, Decision, Intake, iso
-from veilleur.detect.base import DetectorSettings
 from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, open_record
+from veilleur.engine import Engine as DetectionEngine
 from veilleur.store.db import as_utc
 from veilleur.store.models import (
     ActionRow,
@@ -183,17 +184,22 @@ def snapshot(db: Engine) -> Snapshot:
 
 
 def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = None,
-                  settings: DetectorSettings | None = None) -> Casework:
+                  engine: DetectionEngine | None = None, content: ContentView | None = None
+                  ) -> Casework:
     """Stored casework, live again in this process: reads through the store, writes through
-    the store, continues the audit chain. Flush `casework.sink` when done."""
-    from veilleur.engine import Engine as DetectionEngine
+    the store, continues the audit chain. Close it (or flush `casework.sink`) when done.
+
+    `engine` and `content` default to a detection engine writing to the store and a view
+    reading from it; a scan passes its own (content seen in memory first)."""
     from veilleur.store.content import StoredContent, StoredState
     from veilleur.store.writer import StoreWriter
 
-    engine = DetectionEngine.build(settings, store=StoreWriter(db), state=StoredState(db))
+    if engine is None:
+        engine = DetectionEngine.build(store=StoreWriter(db), state=StoredState(db))
     casework = Casework(engine, policy, key=key, sink=DatabaseSink(db),
                         id_prefix=secrets.token_hex(3) + "-", audit_head=audit_head(db),
-                        keep_audit=False, content=StoredContent(db, engine.directory))
+                        keep_audit=False,
+                        content=content or StoredContent(db, engine.directory))
     casework.restore(snapshot(db))
     return casework
 

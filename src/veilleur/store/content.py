@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from veilleur.cases.content import AttachmentRecord, ContentView, MessageRecord
+from veilleur.cases.content import AttachmentRecord, ContentIndex, ContentView, MessageRecord
 from veilleur.events import AgeBand, Channel, ChannelKind, Event, Guild, User
-from veilleur.state import Directory
+from veilleur.state import Directory, MemoryState
 from veilleur.store.db import as_utc
 from veilleur.store.models import (
     AttachmentRow,
@@ -139,3 +139,59 @@ class StoredContent(ContentView):
             rows = s.execute(select(MessageRow).where(MessageRow.author_id == user_id)
                              .order_by(MessageRow.ts.desc()).limit(n)).scalars().all()
             return [self._record(s, r) for r in reversed(rows)]
+
+
+class LayeredState:
+    """What this process learnt first, then the store (for a scan adding to a database)."""
+
+    def __init__(self, db: Engine) -> None:
+        self.memory = MemoryState()
+        self.stored = StoredState(db)
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        found = self.memory.get(namespace, key)
+        return found if found is not None else self.stored.get(namespace, key)
+
+    def put(self, namespace: str, key: str, value: Any) -> None:
+        self.memory.put(namespace, key, value)
+
+
+class LayeredContent(ContentView):
+    """What this process saw (in memory, complete for it), then what the store holds from
+    earlier runs. Recent messages come from memory when it has any for that channel or
+    account: the store lags behind the writer's buffer."""
+
+    def __init__(self, memory: ContentIndex, stored: StoredContent) -> None:
+        self.memory, self.stored = memory, stored
+        self.directory = memory.directory
+
+    def apply(self, event: Event) -> None:
+        self.memory.apply(event)
+
+    def message(self, message_id: str) -> MessageRecord | None:
+        return self.memory.message(message_id) or self.stored.message(message_id)
+
+    def attachment(self, attachment_id: str) -> AttachmentRecord | None:
+        return self.memory.attachment(attachment_id) or self.stored.attachment(attachment_id)
+
+    def member_count(self, guild_id: str) -> int:
+        # The store holds this run's joins too once flushed: the larger count is the truth.
+        return max(self.memory.member_count(guild_id), self.stored.member_count(guild_id))
+
+    def invite_guild(self, code: str) -> str | None:
+        return self.memory.invite_guild(code) or self.stored.invite_guild(code)
+
+    def channels_of(self, guild_id: str) -> list[str]:
+        return list(dict.fromkeys([*self.memory.channels_of(guild_id),
+                                   *self.stored.channels_of(guild_id)]))
+
+    def guild_deletion(self, guild_id: str) -> tuple[datetime, str] | None:
+        return self.memory.guild_deletion(guild_id) or self.stored.guild_deletion(guild_id)
+
+    def recent_in_channel(self, channel_id: str, n: int, before: str | None = None
+                          ) -> list[MessageRecord]:
+        return (self.memory.recent_in_channel(channel_id, n, before)
+                or self.stored.recent_in_channel(channel_id, n, before))
+
+    def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
+        return self.memory.recent_by_user(user_id, n) or self.stored.recent_by_user(user_id, n)
