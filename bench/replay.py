@@ -36,7 +36,8 @@ def main() -> None:
     ap.add_argument("--reviewers", type=int, default=2)
     ap.add_argument("--review-seconds", type=float, default=300)
     ap.add_argument("--db", action="store_true",
-                    help="also keep the casework in a SQLite database (as `--db` does)")
+                    help="also keep the events and the casework in a SQLite database (as "
+                    "`replay --db` does)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--keep", type=Path, help="write the suite and RESULT.json here")
     args = ap.parse_args()
@@ -47,6 +48,7 @@ def main() -> None:
     print(f"suite written in {time.perf_counter() - t:.1f} s: {events}", flush=True)
 
     factory = None
+    writer = None
     if args.db:
         from veilleur.store.casework import DatabaseSink, audit_head
         from veilleur.store.db import connect
@@ -58,9 +60,14 @@ def main() -> None:
             return Casework(engine, policy, key=EvidenceKey.generate(),
                             sink=DatabaseSink(database), audit_head=head, keep_audit=False)
 
+        from veilleur.store.writer import StoreWriter
+
+        writer = StoreWriter(database)  # the events too, as `replay --db` keeps them
+
     result = run_replay(events, oracle, reviewers=args.reviewers,
                         review_seconds=args.review_seconds, bank_paths=[bank],
-                        baseline=not args.no_baseline, casework_factory=factory)
+                        baseline=not args.no_baseline, casework_factory=factory,
+                        store=writer)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (folder / "RESULT.json").write_text(json.dumps(result.document, ensure_ascii=False))
     m = result.document["metrics"]

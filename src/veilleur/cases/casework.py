@@ -287,6 +287,7 @@ class Casework:
                 intake.score = finding.score
                 intake.signal_keys = tuple(dict.fromkeys((*intake.signal_keys,
                                                           *finding.signal_keys)))
+                self.sink.intake(intake)
                 if intake.pending and intake.case_id in self._open:
                     self._reprioritize(self.cases[intake.case_id])
             return intake
