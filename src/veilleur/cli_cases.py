@@ -64,13 +64,17 @@ def _key(url: str, key_file: Path | None) -> EvidenceKey:
 
 
 def _now(at: str | None) -> datetime:
+    from veilleur.cases.models import parse_iso
+    from veilleur.store.db import as_utc
+
     if at is None:
         return datetime.now(UTC)
     try:
-        ts = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        ts = as_utc(parse_iso(at))
     except ValueError:
         raise _fail(f"--at must be an ISO 8601 time, got {at!r}") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    assert ts is not None
+    return ts
 
 
 def replay(
