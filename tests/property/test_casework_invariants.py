@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from veilleur.audit import verify
 from veilleur.cases.casework import Casework
 from veilleur.cases.review import Verdict
-from veilleur.engine import Engine
 from veilleur.enforce.actions import RESTRICTING
+from veilleur.engine import Engine
 from veilleur.events import (
     Guild,
     GuildCreated,
