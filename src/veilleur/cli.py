@@ -113,9 +113,9 @@ def scan(
     url = database_url(db)
     key = None
     if cases:
-        from veilleur.cli_cases import _key
+        from veilleur.cli_cases import evidence_key_for
 
-        key = _key(url, evidence_key)
+        key = evidence_key_for(url, evidence_key)
     try:
         with progress:
             result = run_scan(paths, db_url=url, bank_paths=bank or (),

@@ -50,7 +50,9 @@ def _open_db(db: str | None) -> tuple[str, Database]:
         raise _fail(str(exc)) from None
 
 
-def _key(url: str, key_file: Path | None) -> EvidenceKey:
+def evidence_key_for(url: str, key_file: Path | None) -> EvidenceKey:
+    """The evidence key for a database: the environment, the file given, or the file beside
+    a SQLite database (created on first use)."""
     from veilleur.enforce.evidence import KEY_ENV, EvidenceError, EvidenceKey
 
     if key_file is None and url.startswith("sqlite:///"):
@@ -118,7 +120,7 @@ def replay(
         from veilleur.store.casework import DatabaseSink, audit_head
 
         url, database = _open_db(db)
-        key = _key(url, evidence_key)
+        key = evidence_key_for(url, evidence_key)
         head = audit_head(database)
         prefix = secrets.token_hex(3) + "-"
 
@@ -330,7 +332,7 @@ def evidence_show(
 
     url, database = _open_db(db)
     try:
-        doc = open_evidence(database, record, _key(url, evidence_key), actor=actor,
+        doc = open_evidence(database, record, evidence_key_for(url, evidence_key), actor=actor,
                             purpose=purpose, at=datetime.now(UTC))
     except EvidenceError as exc:
         raise _fail(str(exc)) from None
@@ -393,7 +395,7 @@ def _casework(db: str | None, evidence_key: Path | None) -> Any:
 
     url, database = _open_db(db)
     try:
-        return load_casework(database, _key(url, evidence_key))
+        return load_casework(database, evidence_key_for(url, evidence_key))
     except PolicyDataError as exc:
         raise _fail(str(exc)) from None
 
