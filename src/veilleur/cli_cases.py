@@ -586,6 +586,32 @@ def review_decide(
                   highlight=False)
 
 
+@review_app.command("revert")
+def review_revert(
+    action_id: Annotated[str, typer.Argument(help="Id of an automatic action.")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who reverts it (audited).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (audited).")],
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
+                            ] = None,
+) -> None:
+    """Reverse an automatic action (an upload blocked by the policy). A reviewer's decision
+    is reversed through its case, not here."""
+    cw = _casework(db, evidence_key)
+    action = cw.enforcement.actions.get(action_id)
+    if action is None:
+        raise _fail(f"no action {action_id!r}")
+    if not action.automated or action.action == "preserve_evidence":
+        raise _fail(f"{action_id} ({action.action}) is not an automatic restriction: only "
+                    "those are reverted here")
+    if not action.active:
+        raise _fail(f"{action_id} was already reverted on {action.reverted_at}")
+    cw.revert(action_id, reviewer, reason, datetime.now(UTC))
+    cw.sink.flush()
+    Console().print(f"reverted {action_id} ({action.action} "
+                    f"{action.target.kind.value}:{action.target.id})", highlight=False)
+
+
 @review_app.command("release")
 def review_release(
     case_id: Annotated[str, typer.Argument(help="Case id.")],

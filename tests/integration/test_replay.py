@@ -290,6 +290,25 @@ def test_stored_cases_are_reviewed_from_the_command_line(suite: tuple[Path, Path
     assert status == "closed" and pending == 0
     assert kinds[:2] == ["case.taken", "case.viewed"] and "decision" in kinds
     assert runner.invoke(app, ["audit", "verify", "--db", db]).exit_code == 0
+    # An automatic block is reversible by a reviewer; a human decision's action is not here.
+    with con.connect() as c:
+        auto, = c.execute(text("SELECT id FROM actions WHERE action='block_upload' "
+                               "AND automated AND reverted_at IS NULL")).first()
+        human, = c.execute(text("SELECT id FROM actions WHERE NOT automated")).first()
+    r = runner.invoke(app, ["review", "revert", human, "--reviewer", "alice", "--reason", "x",
+                            "--db", db])
+    assert r.exit_code == 1 and "not an automatic restriction" in " ".join(r.output.split())
+    r = runner.invoke(app, ["review", "revert", auto, "--reviewer", "alice", "--reason",
+                            "benign meme", "--db", db])
+    assert r.exit_code == 0, r.output
+    with con.connect() as c:
+        reverted = c.execute(text("SELECT reverted_at FROM actions WHERE id=:i"), {"i": auto}
+                             ).scalar_one()
+        last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC")).first()
+    assert reverted is not None and tuple(last) == ("action.reverted", "alice")
+    r = runner.invoke(app, ["review", "revert", auto, "--reviewer", "alice", "--reason", "x",
+                            "--db", db])
+    assert r.exit_code == 1 and "already reverted" in r.output
     r = runner.invoke(app, ["review", "release", view["id"], "--reviewer", "alice", "--db",
                             db])
     assert r.exit_code == 1 and "not held by alice" in r.output
