@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,8 +80,14 @@ class Verification:
     problem: str | None = None
 
 
-def verify(entries: Iterable[AuditEntry]) -> Verification:
-    """Walk the chain from the start; stop at the first entry that does not link or hash."""
+def verify(entries: Iterable[AuditEntry], anchors: Mapping[int, str] | None = None
+           ) -> Verification:
+    """Walk the chain from the start; stop at the first entry that does not link or hash.
+
+    `anchors` (entry number -> hash) are heads published outside the database earlier
+    (`veilleur audit head`): a chain rewritten from the start links and hashes perfectly, but
+    cannot match a head that was published before the rewrite."""
+    anchors = dict(anchors or {})
     prev, expected_seq, n = GENESIS, 1, 0
     for e in entries:
         if e.seq != expected_seq:
@@ -97,5 +103,14 @@ def verify(entries: Iterable[AuditEntry]) -> Verification:
             return Verification(False, n, prev, e.seq,
                                 f"entry {e.seq} ({e.kind}) was altered: its content does not "
                                 "match its hash")
+        anchored = anchors.pop(e.seq, None)
+        if anchored is not None and anchored != e.hash:
+            return Verification(False, n, prev, e.seq,
+                                f"entry {e.seq} does not match the head published for it: "
+                                "the log was rewritten after it was anchored")
         prev, expected_seq, n = e.hash, expected_seq + 1, n + 1
+    if anchors:
+        first = min(anchors)
+        return Verification(False, n, prev, first,
+                            f"entry {first} was anchored but is no longer in the log")
     return Verification(True, n, prev)

@@ -275,19 +275,44 @@ def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)
 
 
 @audit_app.command("verify")
-def audit_verify(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
+def audit_verify(
+    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    anchor: Annotated[list[str] | None, typer.Option(
+        "--anchor", help="SEQ:HASH printed earlier by `audit head` and kept outside the "
+        "database; repeatable. Catches a log rewritten from its first entry.")] = None,
+) -> None:
     """Recompute the hash chain; exit 1 naming the first broken link if it was tampered with."""
     from veilleur.store.casework import verify_audit
 
+    anchors: dict[int, str] = {}
+    for a in anchor or ():
+        seq, _, digest = a.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise _fail(f"--anchor {a!r}: write SEQ:HASH as `veilleur audit head` prints it")
+        anchors[int(seq)] = digest.lower()
     _, database = _open_db(db)
-    result = verify_audit(database)
+    result = verify_audit(database, anchors)
     database.dispose()
     if result.ok:
-        Console().print(f"audit log intact: {result.entries:,} entries, head {result.head}",
+        Console().print(f"audit log intact: {result.entries:,} entries, head {result.head}"
+                        + (f" ({len(anchors)} anchor(s) matched)" if anchors else ""),
                         highlight=False)
         return
     raise _fail(f"audit log broken at entry {result.broken_at}: {result.problem} "
                 f"({result.entries:,} entries verified before it)")
+
+
+@audit_app.command("head")
+def audit_head_cmd(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None
+                   ) -> None:
+    """Print the latest entry as SEQ:HASH, to publish or keep outside the database (a
+    notary, a ticket, an e-mail to legal); `audit verify --anchor` checks against it."""
+    from veilleur.store.casework import audit_head
+
+    _, database = _open_db(db)
+    seq, digest = audit_head(database)
+    database.dispose()
+    sys.stdout.write(f"{seq}:{digest}\n")
 
 
 @evidence_app.command("list")

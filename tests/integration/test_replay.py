@@ -176,6 +176,12 @@ def test_the_audit_log_refuses_changes_and_verify_names_a_tampered_entry(
         c.execute(text("UPDATE audit_log SET actor='x' WHERE seq=10"))
     with pytest.raises(Exception, match="append-only"), con.begin() as c:
         c.execute(text("DELETE FROM audit_log WHERE seq=10"))
+    head = runner.invoke(app, ["audit", "head", "--db", str(db)]).stdout.strip()
+    assert head.split(":")[0].isdigit() and len(head.split(":")[1]) == 64
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db), "--anchor", head])
+    assert r.exit_code == 0 and "1 anchor(s) matched" in " ".join(r.output.split())
+    r = runner.invoke(app, ["audit", "verify", "--db", str(db), "--anchor", "12:xyz"])
+    assert r.exit_code == 1 and "SEQ:HASH" in r.output
     # Someone with file access drops the guard and edits an entry: verify names it.
     with con.begin() as c:
         c.execute(text("DROP TRIGGER audit_log_no_update"))

@@ -64,3 +64,31 @@ def test_any_change_to_any_field_is_caught_at_that_entry(i: int, field: str) -> 
     entries[i] = replace(entries[i], **{field: value})
     result = verify(entries)
     assert not result.ok and result.broken_at == i + 1
+
+
+def _rewrite_from(entries: list, i: int) -> list:  # type: ignore[type-arg]
+    """What an attacker with write access does: change entry i, then re-hash every link."""
+    from veilleur.audit import GENESIS, entry_hash
+
+    out, prev = [], GENESIS
+    for n, e in enumerate(entries):
+        if n == i:
+            e = replace(e, detail={"rewritten": True})
+        e = replace(e, prev_hash=prev)
+        e = replace(e, hash=entry_hash(prev, e.seq, e.at, e.kind, e.actor, e.subject,
+                                       e.detail))
+        out.append(e)
+        prev = e.hash
+    return out
+
+
+def test_a_published_head_catches_a_rewrite_from_the_start() -> None:
+    entries = _log()
+    anchor = {entries[3].seq: entries[3].hash}  # published when the log had 4 entries
+    forged = _rewrite_from(entries, 1)
+    assert verify(forged).ok  # a full rewrite links and hashes perfectly...
+    result = verify(forged, anchor)  # ...but not to what was published
+    assert not result.ok and result.broken_at == 4 and "published" in (result.problem or "")
+    assert verify(entries, anchor).ok
+    truncated = verify(entries[:2], anchor)
+    assert not truncated.ok and "no longer in the log" in (truncated.problem or "")
