@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,6 +40,26 @@ evidence_app = typer.Typer(help="Preserved evidence: list, open (logged), legal 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """A database that refuses (locked, unreachable, a concurrent writer) is an error message,
+    never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+        try:
+            command(*args, **kwargs)
+        except IntegrityError:
+            raise _fail("another process wrote casework to the database at the same moment; "
+                        "this command's changes were not kept: run it again") from None
+        except SQLAlchemyError as exc:
+            raise _fail(f"database error: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0]}") from None
+
+    return run
 
 
 def _open_db(db: str | None) -> tuple[str, Database]:
@@ -79,6 +101,7 @@ def _now(at: str | None) -> datetime:
     return ts
 
 
+@_database_errors
 def replay(
     events: Annotated[Path, typer.Argument(help="Event log (JSON Lines, contracts §5).")],
     oracle: Annotated[Path, typer.Option("--oracle", help="ORACLE.jsonl: the truth the "
@@ -200,6 +223,7 @@ def _replay_summary(out: Console, metrics: dict[str, Any], events: int, seconds:
 
 
 @cases_app.command("list")
+@_database_errors
 def cases_list(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     clocks: Annotated[str | None, typer.Option(
@@ -250,6 +274,7 @@ def cases_list(
 
 
 @cases_app.command("flaggers")
+@_database_errors
 def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
                    json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Trusted flaggers' notices and accuracy (upheld / decided), for DSA 22(6) follow-up."""
@@ -275,6 +300,7 @@ def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)
 
 
 @audit_app.command("verify")
+@_database_errors
 def audit_verify(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     anchor: Annotated[list[str] | None, typer.Option(
@@ -303,6 +329,7 @@ def audit_verify(
 
 
 @audit_app.command("head")
+@_database_errors
 def audit_head_cmd(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None
                    ) -> None:
     """Print the latest entry as SEQ:HASH, to publish or keep outside the database (a
@@ -316,6 +343,7 @@ def audit_head_cmd(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)
 
 
 @evidence_app.command("list")
+@_database_errors
 def evidence_list(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     case: Annotated[str | None, typer.Option("--case", help="Only this case's records.")
@@ -338,6 +366,7 @@ def evidence_list(
 
 
 @evidence_app.command("show")
+@_database_errors
 def evidence_show(
     record: Annotated[str, typer.Argument(help="Evidence record id.")],
     actor: Annotated[str, typer.Option("--actor", help="Who is looking (audited).")],
@@ -376,6 +405,7 @@ def evidence_show(
 
 
 @evidence_app.command("hold")
+@_database_errors
 def evidence_hold(
     record: Annotated[str, typer.Argument(help="Evidence record id.")],
     reason: Annotated[str | None, typer.Option(
@@ -400,6 +430,7 @@ def evidence_hold(
 
 
 @evidence_app.command("purge")
+@_database_errors
 def evidence_purge(
     actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
@@ -477,6 +508,7 @@ def _show_case(view: dict[str, Any], as_json: bool) -> None:
 
 
 @review_app.command("next")
+@_database_errors
 def review_next(
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who takes the case (audited).")],
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
@@ -503,6 +535,7 @@ def review_next(
 
 
 @review_app.command("show")
+@_database_errors
 def review_show(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who looks (audited).")],
@@ -559,6 +592,7 @@ def _verdicts(specs: list[str], others: str | None, targets: list[Any], *, groun
 
 
 @review_app.command("decide")
+@_database_errors
 def review_decide(
     case_id: Annotated[str, typer.Argument(help="Case id (taken with `review next`).")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (audited).")],
@@ -612,6 +646,7 @@ def review_decide(
 
 
 @review_app.command("revert")
+@_database_errors
 def review_revert(
     action_id: Annotated[str, typer.Argument(help="Id of an automatic action.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who reverts it (audited).")],
@@ -638,6 +673,7 @@ def review_revert(
 
 
 @review_app.command("release")
+@_database_errors
 def review_release(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer")],

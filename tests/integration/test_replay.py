@@ -326,3 +326,24 @@ def test_stored_cases_are_reviewed_from_the_command_line(suite: tuple[Path, Path
     assert r.exit_code == 0
     again = json.loads(runner.invoke(app, ["cases", "list", "--db", db, "--json"]).stdout)
     assert {c["id"]: c["status"] for c in again}[bobs[0]["id"]] == "open"
+
+
+def test_a_refusing_database_is_an_error_message(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from veilleur.cli_cases import _database_errors
+
+    @_database_errors
+    def locked() -> None:
+        raise OperationalError("UPDATE cases", {}, Exception("database is locked"))
+
+    @_database_errors
+    def raced() -> None:
+        raise IntegrityError("INSERT audit_log", {}, Exception("UNIQUE constraint failed"))
+
+    for command, said in ((locked, "database is locked"), (raced, "run it again")):
+        with pytest.raises(typer.Exit) as exit_:
+            command()
+        assert exit_.value.exit_code == 1
+        assert said in " ".join(capsys.readouterr().err.split())
