@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.replay_scenarios import write_suite
 
-from veilleur.cases.casework import Casework
 from veilleur.enforce.evidence import EvidenceKey
 from veilleur.sim.replay import run_replay
 
@@ -50,17 +49,14 @@ def main() -> None:
     factory = None
     writer = None
     if args.db:
-        from veilleur.store.casework import DatabaseSink, audit_head
+        from functools import partial
+
+        from veilleur.store.casework import database_casework
         from veilleur.store.db import connect
+        from veilleur.store.writer import StoreWriter
 
         database = connect(f"sqlite:///{folder / 'replay.db'}")
-        head = audit_head(database)
-
-        def factory(engine, policy):  # type: ignore[no-untyped-def]
-            return Casework(engine, policy, key=EvidenceKey.generate(),
-                            sink=DatabaseSink(database), audit_head=head, keep_audit=False)
-
-        from veilleur.store.writer import StoreWriter
+        factory = partial(database_casework, database, EvidenceKey.generate())
 
         writer = StoreWriter(database)  # the events too, as `replay --db` keeps them
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import secrets
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +26,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
 _KEY_HELP = ("Evidence key file (base64 of 32 bytes) [default: $VEILLEUR_EVIDENCE_KEY, else "
              "DB.evidence-key beside a SQLite file, created on first use].")
+DbOption = Annotated[str | None, typer.Option("--db", help=_DB_HELP)]
+KeyOption = Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)]
 
 cases_app = typer.Typer(help="Cases: list them, with breached and at-risk clocks first.",
                         no_args_is_help=True)
@@ -117,8 +118,7 @@ def replay(
     db: Annotated[str | None, typer.Option(
         "--db", help="Also keep the casework (cases, actions, evidence, audit) in this "
         "database. Without it the run is held in memory.")] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    evidence_key: KeyOption = None,
     baseline: Annotated[bool, typer.Option(
         "--baseline/--no-baseline", help="Run the FIFO, reports-only baseline side by side."
     )] = True,
@@ -128,7 +128,6 @@ def replay(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run the whole loop under simulated time and write RESULT.json (contracts §6)."""
-    from veilleur.cases.casework import Casework
     from veilleur.detect.base import PolicyDataError
     from veilleur.sim.replay import run_replay
 
@@ -140,18 +139,13 @@ def replay(
     database = None
     writer = None
     if db is not None:
-        from veilleur.store.casework import DatabaseSink, audit_head
+        from functools import partial
+
+        from veilleur.store.casework import database_casework
+        from veilleur.store.writer import StoreWriter
 
         url, database = _open_db(db)
-        key = evidence_key_for(url, evidence_key)
-        head = audit_head(database)
-        prefix = secrets.token_hex(3) + "-"
-
-        def factory(engine: Any, policy: Any) -> Casework:
-            return Casework(engine, policy, key=key, sink=DatabaseSink(database),
-                            id_prefix=prefix, audit_head=head, keep_audit=False)
-
-        from veilleur.store.writer import StoreWriter
+        factory = partial(database_casework, database, evidence_key_for(url, evidence_key))
 
         writer = StoreWriter(database)
 
@@ -225,7 +219,7 @@ def _replay_summary(out: Console, metrics: dict[str, Any], events: int, seconds:
 @cases_app.command("list")
 @_database_errors
 def cases_list(
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     clocks: Annotated[str | None, typer.Option(
         "--clocks", help="Only cases whose clocks are 'breached', 'at-risk', or 'late' "
         "(breached or at risk).")] = None,
@@ -275,7 +269,7 @@ def cases_list(
 
 @cases_app.command("flaggers")
 @_database_errors
-def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+def cases_flaggers(db: DbOption = None,
                    json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Trusted flaggers' notices and accuracy (upheld / decided), for DSA 22(6) follow-up."""
     from veilleur.cases.config import load_case_policy
@@ -302,7 +296,7 @@ def cases_flaggers(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)
 @audit_app.command("verify")
 @_database_errors
 def audit_verify(
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     anchor: Annotated[list[str] | None, typer.Option(
         "--anchor", help="SEQ:HASH printed earlier by `audit head` and kept outside the "
         "database; repeatable. Catches a log rewritten from its first entry.")] = None,
@@ -330,7 +324,7 @@ def audit_verify(
 
 @audit_app.command("head")
 @_database_errors
-def audit_head_cmd(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None
+def audit_head_cmd(db: DbOption = None
                    ) -> None:
     """Print the latest entry as SEQ:HASH, to publish or keep outside the database (a
     notary, a ticket, an e-mail to legal); `audit verify --anchor` checks against it."""
@@ -345,7 +339,7 @@ def audit_head_cmd(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)
 @evidence_app.command("list")
 @_database_errors
 def evidence_list(
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     case: Annotated[str | None, typer.Option("--case", help="Only this case's records.")
                     ] = None,
 ) -> None:
@@ -371,9 +365,8 @@ def evidence_show(
     record: Annotated[str, typer.Argument(help="Evidence record id.")],
     actor: Annotated[str, typer.Option("--actor", help="Who is looking (audited).")],
     purpose: Annotated[str, typer.Option("--purpose", help="Why (audited).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
     export_media: Annotated[Path | None, typer.Option(
         "--export-media", help="Write preserved files into this folder (never printed).")
                             ] = None,
@@ -413,7 +406,7 @@ def evidence_hold(
                       ] = None,
     release: Annotated[bool, typer.Option("--release", help="Lift the hold.")] = False,
     actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
 ) -> None:
     """Put a legal hold on a record (it outlives its retention) or lift it."""
     from veilleur.store.casework import set_hold
@@ -433,7 +426,7 @@ def evidence_hold(
 @_database_errors
 def evidence_purge(
     actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     at: Annotated[str | None, typer.Option("--at", help="As if now were this time.")] = None,
 ) -> None:
     """Empty records whose retention ended and that no legal hold keeps (audited)."""
@@ -511,9 +504,8 @@ def _show_case(view: dict[str, Any], as_json: bool) -> None:
 @_database_errors
 def review_next(
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who takes the case (audited).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="The case as JSON.")] = False,
 ) -> None:
     """Take the next case (escalated first, then by priority) under an exclusive lock."""
@@ -539,9 +531,8 @@ def review_next(
 def review_show(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who looks (audited).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """See a case in context without taking it."""
@@ -610,9 +601,8 @@ def review_decide(
         "--scope", help="Territorial scope, ISO codes (FR,BE) [default: EU27 + IS, LI, NO].")
                      ] = None,
     explanation: Annotated[str | None, typer.Option("--explanation")] = None,
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Decide every target of a case you hold; the measures are carried out at once."""
@@ -651,9 +641,8 @@ def review_revert(
     action_id: Annotated[str, typer.Argument(help="Id of an automatic action.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who reverts it (audited).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (audited).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
 ) -> None:
     """Reverse an automatic action (an upload blocked by the policy). A reviewer's decision
     is reversed through its case, not here."""
@@ -677,9 +666,8 @@ def review_revert(
 def review_release(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
-    evidence_key: Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)
-                            ] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
 ) -> None:
     """Give a case back to the queue."""
     from veilleur.cases.review import ReviewError

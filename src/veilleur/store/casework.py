@@ -22,7 +22,7 @@ from veilleur.cases.casework import Casework, Snapshot
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.content import ContentView
 from veilleur.cases.models import Action, Case, Decision, Intake, iso
-from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, open_record
+from veilleur.enforce.evidence import EvidenceError, EvidenceKey, EvidenceRecord, open_record
 from veilleur.engine import Engine as DetectionEngine
 from veilleur.store.db import as_utc
 from veilleur.store.models import (
@@ -196,12 +196,20 @@ def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = N
 
     if engine is None:
         engine = DetectionEngine.build(store=StoreWriter(db), state=StoredState(db))
-    casework = Casework(engine, policy, key=key, sink=DatabaseSink(db),
-                        id_prefix=secrets.token_hex(3) + "-", audit_head=audit_head(db),
-                        keep_audit=False,
-                        content=content or StoredContent(db, engine.directory))
+    casework = database_casework(db, key, engine, policy,
+                                 content=content or StoredContent(db, engine.directory))
     casework.restore(snapshot(db))
     return casework
+
+
+def database_casework(db: Engine, key: EvidenceKey, engine: DetectionEngine,
+                      policy: CasePolicy | None = None, *, content: ContentView | None = None
+                      ) -> Casework:
+    """Casework that writes to the database and continues its audit chain, under ids of its
+    own (a run prefix), so several runs can share one database."""
+    return Casework(engine, policy, key=key, sink=DatabaseSink(db),
+                    id_prefix=secrets.token_hex(3) + "-", audit_head=audit_head(db),
+                    keep_audit=False, content=content)
 
 
 def audit_entries(db: Engine) -> Iterator[AuditEntry]:
@@ -281,7 +289,6 @@ def open_evidence(db: Engine, record_id: str, key: EvidenceKey, *, actor: str, p
     append_audit(db, at, "evidence.accessed", actor, record_id,
                  {"purpose": purpose, "found": rec is not None})
     if rec is None:
-        from veilleur.enforce.evidence import EvidenceError
         raise EvidenceError(f"no evidence record {record_id!r}")
     return open_record(rec, key)
 
