@@ -25,6 +25,7 @@ run: $(STAMP)
 	$(BIN)/veilleur replay $(OUT)/replay/events.jsonl --oracle $(OUT)/replay/oracle.jsonl \
 	    --bank $(OUT)/replay/bank.csv --reviewers 2 --review-seconds 300 \
 	    --db $(OUT)/demo.db --out $(OUT)/RESULT.json
+	$(BIN)/veilleur report transparency --year 2026 --db $(OUT)/demo.db --out $(OUT)/transparency
 	$(BIN)/veilleur audit verify --db $(OUT)/demo.db
 
 lint: $(STAMP)

@@ -317,6 +317,51 @@ def hotline_notice(log: EventLog, t: datetime) -> None:
                explanation="échange d'images d'abus sexuels sur mineurs (signalement INHOPE)")
 
 
+def notices_and_complaints(log: EventLog, t: datetime) -> None:
+    """A journalist's DSA notice (identity given, two items) about stolen intimate photos; an
+    incomplete notice and an anonymous one about the same server; then complaints (Art. 20):
+    the poster contests the removal, a troll contests the rejection of his report, a stranger
+    contests a decision that does not concern him."""
+    log.user(t, "nc-poster", "ex_leaks")
+    log.guild(t, "nc-guild", "souvenirs", "nc-poster")
+    log.channel(t, "nc-photos", "nc-guild", "vos-ex")
+    for i in range(40):
+        log.join(t + minutes(i / 4), "nc-guild", f"nc-member-{i}")
+    for i in range(3):
+        pic = log.picture(f"nc-pic-{i}", 9100 + i)
+        mid = f"nc-msg-{i}"
+        log.message(t + minutes(20 + i), mid, "nc-photos", "nc-guild", "nc-poster",
+                    "la suite en privé", attachments=[(f"nc-att-{i}", pic)])
+        log.label("message", mid, "ncii")
+        log.label("attachment", f"nc-att-{i}", "ncii")
+    log.label("user", "nc-poster", "ncii")
+    journalist = {"name": "Camille Durand", "email": "camille.durand@redaction.example",
+                  "language": "fr"}
+    for i in range(2):
+        log.report(t + timedelta(hours=2), f"nc-notice-1-{i}", "dsa_notice", "message",
+                   f"nc-msg-{i}", "ncii", notice_id="nc-notice-1", notifier=journalist,
+                   bona_fide=True, explanation="photos intimes d'une femme publiées sans son "
+                   "consentement, elle me l'a confirmé")
+    log.report(t + timedelta(hours=2, minutes=5), "nc-notice-2", "dsa_notice", "message",
+               "nc-msg-2", "ncii", notifier={"name": "anonyme"},
+               explanation="photo volée")
+    log.report(t + timedelta(hours=2, minutes=6), "nc-notice-3", "dsa_notice", "message",
+               "nc-msg-2", "ncii", explanation="image intime sans consentement, à retirer")
+    later = t + timedelta(days=2)
+    log.add(later, {"type": "complaint", "complaint": {
+        "id": "nc-complaint-1", "target": {"kind": "message", "id": "nc-msg-0"},
+        "by": "affected", "complainant_id": "nc-poster",
+        "explanation": "c'est mon ex, j'ai le droit"}})
+    log.add(later + minutes(5), {"type": "complaint", "complaint": {
+        "id": "nc-complaint-2", "target": {"kind": "guild", "id": "tc-guild"},
+        "by": "notifier", "complainant_id": "tc-troll-0", "report_id": "tc-report-0",
+        "explanation": "ce serveur est dangereux, revoyez votre décision"}})
+    log.add(later + minutes(6), {"type": "complaint", "complaint": {
+        "id": "nc-complaint-3", "target": {"kind": "message", "id": "nc-msg-1"},
+        "by": "affected", "complainant_id": "nc-member-3",
+        "explanation": "je conteste"}})
+
+
 STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "troll_campaign": troll_campaign,
     "stolen_photos_server": stolen_photos_server,
@@ -325,6 +370,7 @@ STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "victim_reports_extortionist": victim_reports_extortionist,
     "known_media_and_reupload": known_media_and_reupload,
     "hotline_notice": hotline_notice,
+    "notices_and_complaints": notices_and_complaints,
 }
 
 

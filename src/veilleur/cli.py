@@ -490,8 +490,10 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)
+from veilleur.cli_compliance import register as register_compliance  # noqa: E402
 
 register(app)
+register_compliance(app)
 
 
 def main() -> None:

@@ -534,13 +534,19 @@ def review_show(
     db: DbOption = None,
     evidence_key: KeyOption = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    media: Annotated[bool, typer.Option(
+        "--media", help="Record that you opened the case's files (in the evidence viewer): "
+        "a CyberTipline report says truthfully whether a person viewed each file.")] = False,
 ) -> None:
     """See a case in context without taking it."""
     from veilleur.cases.review import ReviewError
 
     cw = _casework(db, evidence_key)
+    now = datetime.now(UTC)
     try:
-        view = cw.view(case_id, datetime.now(UTC), viewer=reviewer)
+        view = cw.view(case_id, now, viewer=reviewer)
+        if media:
+            view["media_viewed"] = cw.view_media(case_id, reviewer, now)
     except ReviewError as exc:
         raise _fail(str(exc)) from None
     cw.sink.flush()

@@ -122,6 +122,26 @@ class Report:
     reporter_id: str | None = None
     notifier: dict[str, str] | None = None
     flagger: str | None = None
+    notice_id: str | None = None
+    """Extension: the DSA notice this item belongs to (one notice may name several items)."""
+    bona_fide: bool | None = None
+    """Extension: the notifier states the notice is accurate and complete (Art 16(2)(d))."""
+    locator: str | None = None
+    """Extension: the exact electronic location the notifier gave (a URL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """An Art. 20 complaint against a decision, by the person affected or by the notifier."""
+
+    id: str
+    target: Target
+    by: Literal["affected", "notifier"]
+    complainant_id: str | None = None
+    decision_id: str | None = None
+    report_id: str | None = None
+    explanation: str | None = None
+    email: str | None = None
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -224,6 +244,14 @@ class OrderUpdated(_Event):
     note: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComplaintFiled(_Event):
+    """Extension of contracts §5 (optional event type): an Art. 20 complaint."""
+
+    type: Literal["complaint"] = "complaint"
+    complaint: Complaint
+
+
 Event = (
     UserSeen
     | GuildCreated
@@ -237,4 +265,5 @@ Event = (
     | MessageDeleted
     | ReportFiled
     | OrderUpdated
+    | ComplaintFiled
 )

@@ -310,8 +310,14 @@ def test_stored_cases_are_reviewed_from_the_command_line(suite: tuple[Path, Path
     with con.connect() as c:
         reverted = c.execute(text("SELECT reverted_at FROM actions WHERE id=:i"), {"i": auto}
                              ).scalar_one()
-        last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC")).first()
-    assert reverted is not None and tuple(last) == ("action.reverted", "alice")
+        last = c.execute(text("SELECT kind, actor FROM audit_log ORDER BY seq DESC LIMIT 2")
+                         ).all()
+        restored = c.execute(text("SELECT count(*) FROM documents WHERE kind='restored'")
+                             ).scalar_one()
+    # The reversal is audited, then the uploader is told the measure was lifted.
+    assert reverted is not None
+    assert [tuple(r) for r in last] == [("document", "engine"), ("action.reverted", "alice")]
+    assert restored == 1
     r = runner.invoke(app, ["review", "revert", auto, "--reviewer", "alice", "--reason", "x",
                             "--db", db])
     assert r.exit_code == 1 and "already reverted" in r.output

@@ -40,13 +40,17 @@ from veilleur.cases.models import (
 from veilleur.cases.priority import TrackRecords, prioritize
 from veilleur.cases.review import ReviewError, Verdict, case_measures, target_decisions
 from veilleur.cases.sink import CaseworkSink, NullSink
+from veilleur.compliance.documents import Compliance, Document
+from veilleur.compliance.misuse import Step
 from veilleur.decide.policy import Finding
-from veilleur.enforce.actions import Enforcement, Prevented, Stopped, subject_of
+from veilleur.enforce.actions import RESTRICTING, Enforcement, Prevented, Stopped, subject_of
 from veilleur.enforce.blocklist import Confirmed, ConfirmedMedia
 from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, EvidenceVault
 from veilleur.engine import Engine
 from veilleur.events import (
     AgeBand,
+    Complaint,
+    ComplaintFiled,
     Event,
     GuildDeleted,
     MessagePosted,
@@ -74,6 +78,9 @@ class Snapshot:
     actions: list[Action]
     labels: list[tuple[Target, str, str | None]]
     evidence: list[EvidenceRecord]
+    documents: list[Document] = field(default_factory=list)
+    media_views: list[list[str]] = field(default_factory=list)
+    """Attachments people opened (from the audit log's `media.viewed` entries)."""
 
 
 @dataclass
@@ -99,7 +106,8 @@ def report_intake(report: Report, now: datetime, policy: CasePolicy) -> Intake:
         id=f"report:{report.id}", kind=IntakeKind.REPORT, source=report.source.value,
         target=report.target, category=category, received_at=now, acknowledged_at=now,
         reporter_id=report.reporter_id, flagger=report.flagger, notifier=report.notifier,
-        explanation=report.explanation)
+        explanation=report.explanation, notice_id=report.notice_id,
+        bona_fide=report.bona_fide)
     if intake.source == "authority":
         hours = policy.legal_deadline_hours(category.value if category else None)
         intake.clock = Clock("removal request (LCEN art. 6-1)", "legal", now, hours,
@@ -113,7 +121,8 @@ class Casework:
                  key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
                  id_prefix: str = "", audit_head: tuple[int, str] = (0, GENESIS),
                  read_file: FileReader = read_local_file, keep_audit: bool = True,
-                 content: ContentView | None = None) -> None:
+                 content: ContentView | None = None,
+                 compliance: Compliance | None = None) -> None:
         self.engine = engine
         self.policy = policy or load_case_policy()
         self.sink: CaseworkSink = sink or NullSink()
@@ -145,6 +154,10 @@ class Casework:
         self._schedule: list[tuple[datetime, int, str, Clock, str]] = []
         self._order = itertools.count()
         self._read_file = read_file
+        self.viewed_media: set[str] = set()
+        """Attachments a person has opened (NCMEC's fileViewedByEsp must be truthful)."""
+        self.compliance = compliance or Compliance(sink=self.sink.document)
+        self.compliance.bind(self)
 
     # --- ids and records -------------------------------------------------------------------
 
@@ -180,6 +193,8 @@ class Casework:
         for a in sorted(snap.actions, key=lambda a: a.ts):
             self.enforcement.apply(a)
         decision_of = {c.id: c.decision_id for c in self.cases.values()}
+        for e in snap.media_views:
+            self.viewed_media.update(e)
         for target, label, case_id in snap.labels:
             self.labels.setdefault(target, set()).add(label)
             kind, _, cat = label.partition(":")
@@ -189,6 +204,7 @@ class Casework:
                                              or "stored", att.id),
                                    md5=att.md5, sha256=att.sha256, pdq=att.pdq)
         self.vault.restore(snap.evidence)
+        self.compliance.restore(snap.documents)
 
     def _new_id(self, kind: str) -> str:
         n = self._counters[kind] = self._counters.get(kind, 0) + 1
@@ -214,6 +230,7 @@ class Casework:
             return
         self.content.apply(event)
         if isinstance(event, MessagePosted):
+            self.compliance.posted(event.message.author_id)
             self._check_confirmed_media(event, now, live)
         for finding in self.engine.process(event):
             self._intake_finding(finding, now, live=live)
@@ -221,6 +238,8 @@ class Casework:
             self.intake_report(event.report, now)
         elif isinstance(event, OrderUpdated):
             self.update_order(event.report_id, event.status, now, event.note)
+        elif isinstance(event, ComplaintFiled):
+            self.intake_complaint(event.complaint, now)
         elif isinstance(event, GuildDeleted):
             self._guild_gone(event)
 
@@ -253,6 +272,13 @@ class Casework:
             return self.intakes[iid]
         intake = report_intake(report, now, self.policy)
         self._record_intake(intake, now)
+        self.compliance.report_received(intake, report, now)
+        until = self.compliance.reporter_suspended(intake, now)
+        if until is not None:
+            self._resolve(intake, Resolution.REPORTER_SUSPENDED, now,
+                          f"notices from this account are not processed until {iso(until)} "
+                          "(DSA Art. 23(2))")
+            return intake
         if intake.clock is not None and not self.content.knows(intake.target):
             # LCEN 6-2 II: a request that cannot be acted on is answered with a request for
             # clarification; its clock starts again on the answer.
@@ -439,12 +465,12 @@ class Casework:
         members = [self.content.member_count(g) for g in guilds]
         case.priority, case.factors = prioritize(
             pending, members, policy=self.policy, records=self.records,
-            minor_at_risk=self._minor_in_dm(case))
+            minor_at_risk=self.minor_in_dm(case))
         cats = [i.category for i in pending if i.category is not None]
         case.category = max(cats, key=lambda c: self.policy.severity_of(c.value), default=None)
         self._touch(case)
 
-    def _minor_in_dm(self, case: Case) -> bool:
+    def minor_in_dm(self, case: Case) -> bool:
         for t in case.targets:
             msg = self.content.message_of(t)
             if msg is None or msg.guild_id is not None:
@@ -612,6 +638,37 @@ class Casework:
                                                        self.intakes[i].explanation}
                           for i in case.intakes]}
 
+    def imminent_risk(self, case: Case, decisions: Iterable[TargetDecision]) -> str | None:
+        """Why a child is at risk now (DSA Art. 18: a threat to life or safety), if so: a
+        meeting or a threat in the signals or the reports, or confirmed sextortion of a
+        minor, which is ongoing by nature."""
+        risk = next((f for f in case.factors if f.name == "risk_now" and f.value >= 1.0), None)
+        if risk is not None:
+            return risk.why
+        if self.minor_in_dm(case) and any(td.violation and td.category is Category.SEXTORTION
+                                          for td in decisions):
+            return "sexual extortion of a minor, confirmed by review"
+        return None
+
+    def view_media(self, case_id: str, viewer: str, now: datetime) -> list[str]:
+        """A person opened the case's files (blurred and greyscale by default, in the
+        console). Recorded and audited: a CyberTipline report says truthfully whether a person
+        viewed each file it reports."""
+        case = self.cases.get(case_id)
+        if case is None:
+            raise ReviewError(f"no case {case_id}")
+        files: list[str] = []
+        for t in case.targets:
+            if t.kind is TargetKind.ATTACHMENT:
+                files.append(t.id)
+            elif t.kind is TargetKind.MESSAGE and (msg := self.content.message(t.id)):
+                files += msg.attachments
+        files = [f for f in dict.fromkeys(files) if f not in self.viewed_media]
+        if files:
+            self.viewed_media.update(files)
+            self.audit.append(now, "media.viewed", viewer, case_id, {"attachments": files})
+        return files
+
     # --- decisions -------------------------------------------------------------------------
 
     def decide(self, case_id: str, reviewer: str, verdicts: Mapping[Target, Verdict],
@@ -622,13 +679,18 @@ class Casework:
         if case.status != "in_review" or case.locked_by != reviewer:
             raise ReviewError(f"case {case_id} is not locked by {reviewer}: take it first")
         tds = target_decisions(case.targets, verdicts, self.policy)
-        risk_now = any(f.name == "risk_now" and f.value >= 1.0 for f in case.factors)
+        risk_now = self.imminent_risk(case, tds) is not None
+        complaint = case.kind == "complaint"
         decision = Decision(self._new_id("decision"), case.id, now, reviewer, False, tds,
+                            () if complaint else
                             case_measures(tds, self.policy, risk_now=risk_now))
         self.decisions[decision.id] = decision
         self.stats.decisions += 1
         self.audit.append(now, "decision", reviewer, case.id, decision.to_json())
         self.sink.decision(decision)
+        if complaint:
+            self._decide_complaint(case, decision, now)
+            return decision
         confirmed = {td.target: td for td in tds if td.violation}
         for td in tds:
             if td.violation:
@@ -636,6 +698,7 @@ class Casework:
             else:
                 self._clear(td.target, case, reviewer, now)
         self._case_measures(decision, confirmed, case, now)
+        self.compliance.decided(decision, case, now)
         for iid in case.intakes:
             intake = self.intakes[iid]
             if intake.pending:
@@ -649,6 +712,145 @@ class Casework:
         self._close(case, now, f"decided ({decision.id})")
         self._sweep(now)
         return decision
+
+    # --- complaints (DSA Art. 20) -----------------------------------------------------------
+
+    def intake_complaint(self, complaint: Complaint, now: datetime) -> Intake:
+        """A complaint against a decision. Admissible ones become a case a person decides
+        (Art. 20(6)); the others are answered at once, with the reason."""
+        iid = f"complaint:{complaint.id}"
+        if iid in self.intakes:
+            self.audit.append(now, "intake.duplicate", "engine", iid,
+                              {"note": "a complaint with this id was already taken in"})
+            return self.intakes[iid]
+        challenged = self._challenged(complaint)
+        original = next((td for td in challenged.targets if td.target == complaint.target),
+                        None) if challenged else None
+        intake = Intake(
+            id=iid, kind=IntakeKind.COMPLAINT, source=complaint.by, target=complaint.target,
+            category=original.category if original else None, received_at=now,
+            acknowledged_at=now, reporter_id=complaint.complainant_id,
+            notifier={"email": complaint.email} if complaint.email else None,
+            explanation=complaint.explanation,
+            challenges=challenged.id if challenged else None)
+        self._record_intake(intake, now)
+        refusal = self._complaint_refusal(complaint, challenged, now)
+        if refusal is not None:
+            resolution, key, kw = refusal
+            lang = self.compliance.user_language(complaint.complainant_id,
+                                                 [complaint.explanation or ""])
+            text = self.compliance.refusal_words(key, lang, **kw)
+            self._resolve(intake, resolution, now, text)
+            self.compliance.complaint_answered(
+                intake, "omitted", [], challenged.id if challenged else "—", now,
+                email=complaint.email, refusal=text)
+            return intake
+        assert challenged is not None
+        case = Case(id=self._new_id("case"), opened_at=now, kind="complaint",
+                    targets=[complaint.target], intakes=[iid])
+        self.cases[case.id] = case
+        self._open.add(case.id)
+        self.stats.cases_opened += 1
+        intake.case_id = case.id
+        self.audit.append(now, "case.opened", "engine", case.id,
+                          {"intake": iid, "complaint_against": challenged.id})
+        self._set_internal_clock(case, intake)
+        self._reprioritize(case)
+        self._schedule_clocks(case)
+        self.sink.intake(intake)
+        return intake
+
+    def _challenged(self, complaint: Complaint) -> Decision | None:
+        if complaint.decision_id:
+            return self.decisions.get(complaint.decision_id)
+        if complaint.report_id:
+            report = self.intakes.get(f"report:{complaint.report_id}")
+            if report is not None and report.case_id is not None:
+                case = self.cases.get(report.case_id)
+                if case is not None and case.decision_id:
+                    return self.decisions.get(case.decision_id)
+        latest = [d for d in self.decisions.values()
+                  if any(td.target == complaint.target for td in d.targets)]
+        return max(latest, key=lambda d: d.decided_at) if latest else None
+
+    def _complaint_refusal(self, complaint: Complaint, decision: Decision | None,
+                           now: datetime) -> tuple[Resolution, str, dict[str, Any]] | None:
+        if decision is None or all(td.target != complaint.target for td in decision.targets):
+            return Resolution.NOT_ADMISSIBLE, "c_not_party", {}
+        person = complaint.complainant_id
+        if complaint.by == "affected":
+            party = person is not None and person == self.compliance.affected_user(
+                complaint.target)
+        else:
+            case = self.cases.get(decision.case_id)
+            party = person is not None and case is not None and any(
+                self.intakes[i].reporter_id == person for i in case.intakes
+                if self.intakes[i].kind is IntakeKind.REPORT)
+        if not party:
+            return Resolution.NOT_ADMISSIBLE, "c_not_party", {}
+        window = self.compliance.complaint_window(decision.id, person or "")
+        if window is not None and now > window:
+            return (Resolution.NOT_ADMISSIBLE, "c_rejected_late",
+                    {"months": self.compliance.policy.complaint_window_months})
+        until = self.compliance.complaint_suspended(person, now)
+        if until is not None:
+            return Resolution.REPORTER_SUSPENDED, "c_suspended", {"until": iso(until)}
+        return None
+
+    def _decide_complaint(self, case: Case, decision: Decision, now: datetime) -> None:
+        """Compare the person's verdict with the decision contested: a restriction found
+        wrong is lifted at once (content restored, account reinstated, labels removed); a
+        refusal to act found wrong is acted on now."""
+        for iid in case.intakes:
+            intake = self.intakes[iid]
+            original = self.decisions[intake.challenges or ""]
+            before = next((td for td in original.targets if td.target == intake.target), None)
+            now_td = next(td for td in decision.targets if td.target == intake.target)
+            lifted: list[str] = []
+            if before is not None and before.violation and not now_td.violation:
+                outcome = "reversed"
+                lifted = self._reverse(original, intake.target, decision, now)
+            elif (before is None or not before.violation) and now_td.violation:
+                outcome = "newly_imposed"
+                self._carry_out(now_td, case, decision, now)
+                self.compliance.decided(decision, case, now)
+            else:
+                outcome = "upheld"
+            self._resolve(intake, Resolution.UPHELD if outcome != "upheld"
+                          else Resolution.REJECTED, now,
+                          f"complaint decided ({decision.id}): decision {original.id} "
+                          f"{outcome.replace('_', ' ')}")
+            self.compliance.complaint_answered(
+                intake, outcome, lifted, original.id, now,
+                email=(intake.notifier or {}).get("email"))
+        case.reviewed_at, case.decision_id = now, decision.id
+        self._close(case, now, f"complaint decided ({decision.id})")
+
+    def _reverse(self, original: Decision, target: Target, by: Decision, now: datetime
+                 ) -> list[str]:
+        """Undo what `original` did to `target` (and to the files of a message)."""
+        covered = {target}
+        msg = self.content.message_of(target)
+        if msg is not None and target.kind is TargetKind.MESSAGE:
+            covered |= {Target(TargetKind.ATTACHMENT, a) for a in msg.attachments}
+        lifted = []
+        for t in covered:
+            for action in list(self.enforcement.on_target(t)):
+                if action.active and action.action in RESTRICTING and \
+                        action.decision_id == original.id:
+                    self.revert(action.id, by.reviewer,
+                                f"complaint upheld by {by.id}", now, why="complaint_reversed")
+                    lifted.append(action.action)
+            for label in sorted(self.labels.get(t, ())):
+                self.labels[t].discard(label)
+                self.audit.append(now, "label.removed", by.reviewer,
+                                  f"{t.kind.value}:{t.id}", {"label": label,
+                                                             "decision_id": by.id})
+                self.sink.label_removed(t, label, now)
+                if label.startswith(BANNED_MEDIA):
+                    self.confirmed.remove(t.id)
+            self._cleared[t] = now
+        return sorted(set(lifted))
 
     def _carry_out(self, td: TargetDecision, case: Case, decision: Decision, now: datetime
                    ) -> None:
@@ -725,6 +927,7 @@ class Casework:
         self.audit.append(now, "intake.resolved", "engine", intake.id,
                           {"resolution": resolution.value, "reason": reason})
         self.sink.intake(intake)
+        self.compliance.intake_resolved(intake, now)
 
     def _close(self, case: Case, now: datetime, reason: str) -> None:
         case.status, case.closed_at, case.close_reason = "closed", now, reason
@@ -784,11 +987,28 @@ class Casework:
         self.sink.action(a)
         return a
 
-    def revert(self, action_id: str, by: str, reason: str, now: datetime) -> Action:
+    def revert(self, action_id: str, by: str, reason: str, now: datetime, *,
+               why: str = "review_no_violation") -> Action:
+        """Lift a measure; the person it concerned is told (`why`: the letter's reason)."""
         action = self.enforcement.revert(action_id, now, by, reason)
         self.audit.append(now, "action.reverted", by, action_id, {"reason": reason})
         self.sink.action(action)
+        self.compliance.lifted(action, why, now)
         return action
+
+    def misuse_suspension(self, step: Step) -> None:
+        """DSA Art. 23(1): after a warning, an account that keeps posting manifestly illegal
+        content is suspended for the policy's period."""
+        target = Target(TargetKind.USER, step.account)
+        if self.enforcement.suspended(step.account, step.at) is not None:
+            return
+        assert step.until is not None
+        action = self._act("suspend_account", target, step.at, case_id=None, automated=True,
+                           category=None,
+                           reason=f"DSA Art. 23(1): {step.count} manifestly illegal items of "
+                                  f"{step.total}, after a warning on {iso(step.warned_at)}",
+                           detail={"until": iso(step.until), "basis": "DSA23(1)"})
+        self.compliance.misuse_suspended(action, step)
 
     def _auto_actions(self, intake: Intake, case: Case, now: datetime) -> None:
         for i, rule in enumerate(self.policy.auto):
@@ -800,9 +1020,11 @@ class Casework:
                     "remove_content": kind in (TargetKind.MESSAGE, TargetKind.ATTACHMENT),
                     "suspend_account": kind is TargetKind.USER}[rule.action]
             if fits and self.enforcement.covering(intake.target) is None:
-                self._act(rule.action, intake.target, now, case_id=case.id, automated=True,
-                          category=intake.category,
-                          reason=f"automatic (policy auto rule #{i + 1}): {intake.evidence}")
+                action = self._act(rule.action, intake.target, now, case_id=case.id,
+                                   automated=True, category=intake.category,
+                                   reason=f"automatic (policy auto rule #{i + 1}): "
+                                   f"{intake.evidence}")
+                self.compliance.automatic(action, case, now)
 
     def _check_confirmed_media(self, event: MessagePosted, now: datetime, live: bool) -> None:
         if not len(self.confirmed):

@@ -16,6 +16,8 @@ from veilleur.taxonomy import Category, Target
 class IntakeKind(StrEnum):
     REPORT = "report"
     FINDING = "finding"
+    COMPLAINT = "complaint"
+    """An Art. 20 complaint against a decision (by the person affected or the notifier)."""
 
 
 class Resolution(StrEnum):
@@ -29,6 +31,11 @@ class Resolution(StrEnum):
     """The same target was reviewed recently and found not violating; nothing new was said."""
     OWNER_DELETED = "owner_deleted"
     """Gone before review (deleted by its owner or author); the evidence is preserved."""
+    REPORTER_SUSPENDED = "reporter_suspended"
+    """Not processed: the sender's notices or complaints are suspended (DSA Art. 23(2))."""
+    NOT_ADMISSIBLE = "not_admissible"
+    """A complaint filed too late, by someone the decision does not concern, or about no
+    decision."""
 
 
 def iso(ts: datetime | None) -> str | None:
@@ -144,6 +151,11 @@ class Intake:
     reason: str | None = None
     clock: Clock | None = None
     """The legal clock of an authority order."""
+    notice_id: str | None = None
+    """The notice this item belongs to (one notice may name several items)."""
+    bona_fide: bool | None = None
+    challenges: str | None = None
+    """A complaint: the decision it contests."""
 
     @property
     def pending(self) -> bool:
@@ -172,7 +184,9 @@ class Intake:
             "score": self.score, "notifier": self.notifier, "explanation": self.explanation,
             "detectors": list(self.detectors), "signal_keys": list(self.signal_keys),
             "evidence": self.evidence,
-            "clock": self.clock.to_record() if self.clock else None}
+            "clock": self.clock.to_record() if self.clock else None,
+            "notice_id": self.notice_id, "bona_fide": self.bona_fide,
+            "challenges": self.challenges}
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> Intake:
@@ -189,7 +203,9 @@ class Intake:
             case_id=d.get("case_id"),
             resolution=Resolution(d["resolution"]) if d.get("resolution") else None,
             resolved_at=parse_iso(d.get("resolved_at")), reason=d.get("reason"),
-            clock=Clock.from_record(d["clock"]) if d.get("clock") else None)
+            clock=Clock.from_record(d["clock"]) if d.get("clock") else None,
+            notice_id=d.get("notice_id"), bona_fide=d.get("bona_fide"),
+            challenges=d.get("challenges"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +251,8 @@ class Case:
     """The case that was under review when this one's first item arrived."""
     merged_into: str | None = None
     preserved: set[Target] = field(default_factory=set)
+    kind: str = "moderation"
+    """'moderation', or 'complaint' (an Art. 20 complaint: decided by a person, never merged)."""
 
     @property
     def queue(self) -> str:
@@ -258,7 +276,7 @@ class Case:
                 "clocks": [c.to_json(now, at_risk_share) for c in self.clocks],
                 "reviewed_at": iso(self.reviewed_at), "decision_id": self.decision_id,
                 "closed_at": iso(self.closed_at), "close_reason": self.close_reason,
-                "follows": self.follows, "merged_into": self.merged_into}
+                "follows": self.follows, "merged_into": self.merged_into, "kind": self.kind}
 
     def to_record(self, now: datetime, at_risk_share: float) -> dict[str, Any]:
         """`to_json` plus what casework needs to pick the case up again."""
@@ -287,7 +305,8 @@ class Case:
             reviewed_at=parse_iso(d.get("reviewed_at")), decision_id=d.get("decision_id"),
             closed_at=parse_iso(d.get("closed_at")), close_reason=d.get("close_reason"),
             follows=d.get("follows"), merged_into=d.get("merged_into"),
-            preserved={Target.of(t["kind"], t["id"]) for t in d.get("preserved", ())})
+            preserved={Target.of(t["kind"], t["id"]) for t in d.get("preserved", ())},
+            kind=d.get("kind", "moderation"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,7 @@ def target_decisions(targets: Sequence[Target], verdicts: Mapping[Target, Verdic
             ground_text=grounds.law if v.ground == "illegal" else grounds.terms,
             measures=tuple(measures), duration_days=v.duration_days,
             territorial_scope=v.territorial_scope or policy.territorial_scope,
-            explanation=v.explanation or f"confirmed {v.category.value} by review"))
+            explanation=v.explanation))
     return tuple(out)
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from veilleur.audit import AuditEntry
     from veilleur.cases.models import Action, Case, Decision, Intake
+    from veilleur.compliance.documents import Document
     from veilleur.enforce.evidence import EvidenceRecord
     from veilleur.taxonomy import Target
 
@@ -31,6 +32,10 @@ class CaseworkSink(Protocol):
     def audit(self, entry: AuditEntry) -> None: ...
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None: ...
+
+    def label_removed(self, target: Target, label: str, at: datetime) -> None: ...
+
+    def document(self, document: Document) -> None: ...
 
     def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
         """Lock the case for the reviewer where other processes see it; False if someone
@@ -62,6 +67,12 @@ class NullSink:
         pass
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
+        pass
+
+    def label_removed(self, target: Target, label: str, at: datetime) -> None:
+        pass
+
+    def document(self, document: Document) -> None:
         pass
 
     def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:

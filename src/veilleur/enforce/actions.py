@@ -113,8 +113,15 @@ class Enforcement:
             return target.id in self._deleted and target.kind is TargetKind.GUILD
         return False
 
-    def suspended(self, user_id: str | None) -> Action | None:
-        return self._suspended.get(user_id) if user_id else None
+    def suspended(self, user_id: str | None, at: datetime | None = None) -> Action | None:
+        """The suspension in force on the account at `at` (a time-limited one, e.g. under
+        DSA Art. 23, ends at its `until`)."""
+        action = self._suspended.get(user_id) if user_id else None
+        if action is not None and at is not None:
+            until = action.detail.get("until")
+            if until is not None and datetime.fromisoformat(until.replace("Z", "+00:00")) <= at:
+                return None
+        return action
 
     def deleted(self, guild_id: str | None) -> Action | None:
         return self._deleted.get(guild_id) if guild_id else None
@@ -145,25 +152,25 @@ class Enforcement:
         """Whether a real platform would have refused this event, given what was done."""
         if isinstance(event, MessagePosted):
             m = event.message
-            if (a := self.suspended(m.author_id)) is not None:
+            if (a := self.suspended(m.author_id, event.ts)) is not None:
                 return Stopped("its author's account is suspended", a)
             if (a := self.deleted(m.guild_id)) is not None:
                 return Stopped("its server was deleted", a)
             if (a := self._removed.get(Target(TargetKind.CHANNEL, m.channel_id))) is not None:
                 return Stopped("its channel was removed", a)
         elif isinstance(event, MemberJoined):
-            if (a := self.suspended(event.user_id)) is not None:
+            if (a := self.suspended(event.user_id, event.ts)) is not None:
                 return Stopped("the account is suspended", a, join=True)
             if (a := self.deleted(event.guild_id)) is not None:
                 return Stopped("the server was deleted", a)
         elif isinstance(event, GuildCreated):
-            if (a := self.suspended(event.guild.owner_id)) is not None:
+            if (a := self.suspended(event.guild.owner_id, event.ts)) is not None:
                 return Stopped("its owner's account is suspended", a)
         elif isinstance(event, ChannelCreated):
             if (a := self.deleted(event.channel.guild_id)) is not None:
                 return Stopped("its server was deleted", a)
         elif isinstance(event, InviteCreated):
-            if (a := self.suspended(event.inviter_id)) is not None:
+            if (a := self.suspended(event.inviter_id, event.ts)) is not None:
                 return Stopped("its creator's account is suspended", a)
             if (a := self.deleted(event.guild_id)) is not None:
                 return Stopped("its server was deleted", a)

@@ -36,10 +36,12 @@ class ConfirmedMedia:
         self._entries: list[Confirmed] = []
         self._index = PdqIndex()
         self._pdq_seen: set[str] = set()
+        self._ids: set[str] = set()
         self.radius = pdq_radius
 
     def __len__(self) -> int:
-        return len(self._entries)
+        """Confirmed files held (by digest, by PDQ, or both)."""
+        return len(self._ids)
 
     def add(self, entry: Confirmed, *, md5: str | None, sha256: str | None,
             pdq: str | None) -> bool:
@@ -54,7 +56,20 @@ class ConfirmedMedia:
             self._entries.append(entry)
             self._index.add([bytes.fromhex(pdq)], refs=[len(self._entries) - 1])
             new = True
+        if new:
+            self._ids.add(entry.attachment_id)
         return new
+
+    def remove(self, attachment_id: str) -> int:
+        """Forget a file a complaint showed was wrongly confirmed; how many hashes went."""
+        gone = [k for k, e in self._exact.items() if e.attachment_id == attachment_id]
+        for k in gone:
+            del self._exact[k]
+        slots = [i for i in range(len(self._index))
+                 if self._entries[self._index.ref(i)].attachment_id == attachment_id]
+        self._index.set_enabled(slots, False)
+        self._ids.discard(attachment_id)
+        return len(gone) + len(slots)
 
     def match(self, media: MediaHashes | None, md5: str | None = None,
               sha256: str | None = None) -> BlockMatch | None:

@@ -16,6 +16,8 @@ from veilleur.events import (
     Channel,
     ChannelCreated,
     ChannelKind,
+    Complaint,
+    ComplaintFiled,
     Event,
     Guild,
     GuildCreated,
@@ -220,8 +222,30 @@ def _report(d: dict[str, Any], ts: Any, _b: Path, _m: MediaReader, source: str |
         reporter_id=F.opt_snowflake(r, "reporter_id"),
         notifier={str(k): str(v) for k, v in notifier.items()} if notifier else None,
         flagger=F.opt_text(r, "flagger"),
+        notice_id=F.opt_text(r, "notice_id"),
+        bona_fide=F.flag(r, "bona_fide") if "bona_fide" in r else None,
+        locator=F.opt_text(r, "locator"),
     )
     return ReportFiled(ts=ts, report=report, source=source)
+
+
+def _complaint(d: dict[str, Any], ts: Any, _b: Path, _m: MediaReader, source: str | None
+               ) -> Event:
+    c = F.obj(d.get("complaint"), "'complaint'")
+    t = F.obj(c.get("target"), "'target'")
+    try:
+        target = Target(TargetKind(F.text(t, "kind")), F.snowflake(t, "id"))
+    except ValueError as exc:
+        if isinstance(exc, F.FieldError):
+            raise
+        raise F.FieldError(f"complaint: {exc}") from None
+    by = _choice(c, "by", ("affected", "notifier"))
+    complaint = Complaint(
+        id=F.snowflake(c, "id"), target=target, by=by,  # type: ignore[arg-type]
+        complainant_id=F.opt_snowflake(c, "complainant_id"),
+        decision_id=F.opt_text(c, "decision_id"), report_id=F.opt_snowflake(c, "report_id"),
+        explanation=F.opt_text(c, "explanation"), email=F.opt_text(c, "email"))
+    return ComplaintFiled(ts=ts, complaint=complaint, source=source)
 
 
 def _order_update(d: dict[str, Any], ts: Any, _b: Path, _m: MediaReader, source: str | None
@@ -251,4 +275,5 @@ _PARSERS: dict[str, Callable[[dict[str, Any], Any, Path, MediaReader, str | None
     "message_deleted": _deleted,
     "report": _report,
     "order_update": _order_update,
+    "complaint": _complaint,
 }

@@ -24,6 +24,7 @@ from veilleur.cases.casework import Casework
 from veilleur.cases.config import CasePolicy, load_case_policy
 from veilleur.cases.priority import flagger_statistics
 from veilleur.cases.review import Verdict
+from veilleur.compliance.documents import Compliance
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import load_bank_file
 from veilleur.detect.media.matcher import combine, matcher_from_banks
@@ -87,6 +88,9 @@ class SimulatedReviewers:
             if case is None:
                 return
             self.idle.pop()
+            view_media = getattr(self.system, "view_media", None)
+            if view_media is not None:
+                view_media(case.id, reviewer, now)  # they check every item, files included
             verdicts = self.oracle.review(case.targets)
             heapq.heappush(self.busy, (now + self.duration, next(self._order), reviewer,
                                        case.id, verdicts))
@@ -98,6 +102,13 @@ class SimulatedReviewers:
             self.system.tick(at)
             self.dispatch(at)
         self.system.tick(to)
+
+
+def documents_summary(compliance: Compliance) -> dict[str, Any]:
+    """How many documents of each kind, and any that failed their validator (never sent)."""
+    return {"counts": compliance.counts(),
+            "invalid": [{"id": d.id, "kind": d.kind, "errors": d.errors}
+                        for d in compliance.documents.values() if d.status == "invalid"]}
 
 
 @dataclass
@@ -215,8 +226,10 @@ def run_replay(
         "trusted_flaggers": flagger_statistics(
             ((i.flagger, i.resolution.value if i.resolution else None)
              for i in casework.intakes.values() if i.source == "trusted_flagger"), policy),
-        "statements_of_reasons": [],
-        "ncmec_reports": [],
+        "statements_of_reasons": [d.payload for d in
+                                  casework.compliance.of_kind("tdb_statement")],
+        "ncmec_reports": [d.payload["xml"] for d in casework.compliance.of_kind("ncmec_report")],
+        "documents": documents_summary(casework.compliance),
         "metrics": metrics,
     }
     if fifo is not None:

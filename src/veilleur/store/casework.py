@@ -22,6 +22,7 @@ from veilleur.cases.casework import Casework, Snapshot
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.content import ContentView
 from veilleur.cases.models import Action, Case, Decision, Intake, iso
+from veilleur.compliance.documents import Document
 from veilleur.enforce.evidence import EvidenceError, EvidenceKey, EvidenceRecord, open_record
 from veilleur.engine import Engine as DetectionEngine
 from veilleur.store.db import as_utc
@@ -30,6 +31,7 @@ from veilleur.store.models import (
     AuditRow,
     CaseRow,
     DecisionRow,
+    DocumentRow,
     EvidenceRow,
     IntakeRow,
     LabelRow,
@@ -38,11 +40,11 @@ from veilleur.taxonomy import Target
 
 _T: dict[str, Table] = {r.__tablename__: r.__table__  # type: ignore[misc]
                         for r in (IntakeRow, CaseRow, DecisionRow, ActionRow, EvidenceRow,
-                                  AuditRow, LabelRow)}
+                                  AuditRow, LabelRow, DocumentRow)}
 _KEYS = {"intakes": ("id",), "cases": ("id",), "decisions": ("id",), "actions": ("id",),
          "evidence": ("id",), "audit_log": ("seq",),
-         "labels": ("target_kind", "target_id", "label")}
-_UPSERT = {"intakes", "cases", "actions", "evidence"}
+         "labels": ("target_kind", "target_id", "label"), "documents": ("id",)}
+_UPSERT = {"intakes", "cases", "actions", "evidence", "labels", "documents"}
 
 
 def audit_head(db: Engine) -> tuple[int, str]:
@@ -123,7 +125,28 @@ class DatabaseSink:
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
         self._put("labels", {"target_kind": target.kind.value, "target_id": target.id,
-                             "label": label, "set_at": at, "case_id": case_id})
+                             "label": label, "set_at": at, "case_id": case_id,
+                             "removed_at": None})
+
+    def label_removed(self, target: Target, label: str, at: datetime) -> None:
+        key = (target.kind.value, target.id, label)
+        row = self._rows["labels"].get(key)
+        if row is None:
+            self.flush()
+            with Session(self.db) as s:
+                stored = s.get(LabelRow, key)
+                row = {"target_kind": target.kind.value, "target_id": target.id,
+                       "label": label, "set_at": stored.set_at if stored else at,
+                       "case_id": stored.case_id if stored else None}
+        self._put("labels", {**row, "removed_at": at})
+
+    def document(self, document: Document) -> None:
+        self._put("documents", {
+            "id": document.id, "kind": document.kind, "created_at": document.created_at,
+            "status": document.status, "decision_id": document.refs.get("decision_id"),
+            "case_id": document.refs.get("case_id"),
+            "recipient_role": document.recipient.get("role") or "",
+            "body": document.to_json()})
 
     def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
         """An exclusive lock in the database itself: one conditional update, so two
@@ -179,8 +202,36 @@ def snapshot(db: Engine) -> Snapshot:
             actions=[Action.from_json(b) for b in s.execute(select(ActionRow.body))
                      .scalars()],
             labels=[(Target.of(r.target_kind, r.target_id), r.label, r.case_id)
-                    for r in s.execute(select(LabelRow)).scalars()],
-            evidence=[_record(r) for r in s.execute(select(EvidenceRow)).scalars()])
+                    for r in s.execute(select(LabelRow).where(LabelRow.removed_at.is_(None)))
+                    .scalars()],
+            evidence=[_record(r) for r in s.execute(select(EvidenceRow)).scalars()],
+            documents=[Document.from_json(b) for b in s.execute(
+                select(DocumentRow.body).order_by(DocumentRow.created_at)).scalars()],
+            media_views=[json.loads(d)["attachments"] for d in s.execute(
+                select(AuditRow.detail).where(AuditRow.kind == "media.viewed")).scalars()])
+
+
+def documents(db: Engine, *, kind: str | None = None, status: str | None = None,
+              since: datetime | None = None, until: datetime | None = None
+              ) -> list[Document]:
+    with Session(db) as s:
+        q = select(DocumentRow.body).order_by(DocumentRow.created_at, DocumentRow.id)
+        if kind:
+            q = q.where(DocumentRow.kind == kind)
+        if status:
+            q = q.where(DocumentRow.status == status)
+        if since:
+            q = q.where(DocumentRow.created_at >= since)
+        if until:
+            q = q.where(DocumentRow.created_at < until)
+        return [Document.from_json(b) for b in s.execute(q).scalars()]
+
+
+def save_document(db: Engine, document: Document) -> None:
+    """One document's new status (submitted, failed) after a front door sent it."""
+    sink = DatabaseSink(db, batch=1 << 30)
+    sink.document(document)
+    sink.flush()
 
 
 def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = None,
@@ -318,6 +369,24 @@ def purge_expired(db: Engine, *, actor: str, at: datetime) -> list[str]:
                          .values(ciphertext=b"", purged_at=at))
     for rid in ids:
         append_audit(db, at, "evidence.purged", actor, rid, {"reason": "retention ended"})
+    return ids
+
+
+def extend_retention(db: Engine, record_ids: list[str], until: datetime, reason: str, *,
+                     actor: str, at: datetime) -> list[str]:
+    """Keep records at least until `until` (18 USC 2258A(h): a year after a CyberTipline
+    report); each extension is audited."""
+    table = EvidenceRow.__table__
+    with db.begin() as conn:
+        ids = [r[0] for r in conn.execute(
+            select(EvidenceRow.id).where(EvidenceRow.id.in_(record_ids),
+                                         EvidenceRow.expires_at < until))]
+        if ids:
+            conn.execute(table.update().where(EvidenceRow.id.in_(ids))  # type: ignore[attr-defined]
+                         .values(expires_at=until))
+    for rid in ids:
+        append_audit(db, at, "evidence.extended", actor, rid,
+                     {"until": iso(until), "reason": reason})
     return ids
 
 

@@ -345,3 +345,20 @@ class LabelRow(Base):
     label: Mapped[str] = mapped_column(String(48), primary_key=True)
     set_at: Mapped[datetime]
     case_id: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime | None]
+    """Lifted when a complaint reversed the decision that set it."""
+
+
+class DocumentRow(Base):
+    """What the law asks to write: letters, TDB statements, NCMEC reports, referrals."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_kind_created", "kind", "created_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    decision_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(64))
+    recipient_role: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
