@@ -26,13 +26,23 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from veilleur.cases.models import Action, Case, Decision, Intake, IntakeKind, Resolution, iso
+from veilleur.cases.content import MessageRecord
+from veilleur.cases.models import (
+    Action,
+    Case,
+    Decision,
+    Intake,
+    IntakeKind,
+    Resolution,
+    iso,
+    parse_iso,
+)
 from veilleur.compliance import letters, ncmec, tdb
 from veilleur.compliance.config import CompliancePolicy, load_compliance_policy
 from veilleur.compliance.facts import Automation, Restriction, Source
 from veilleur.compliance.language import content_language, language_of
 from veilleur.compliance.misuse import Misuse, MisuseLedger, Step
-from veilleur.events import AgeBand, Report
+from veilleur.events import AgeBand, Report, User
 from veilleur.taxonomy import Category, Target, TargetKind
 
 if TYPE_CHECKING:
@@ -74,8 +84,6 @@ class Document:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Document:
-        from veilleur.cases.models import parse_iso
-
         created = parse_iso(d["created_at"])
         assert created is not None
         return cls(d["id"], d["kind"], created, dict(d["recipient"]), d.get("language"),
@@ -175,8 +183,8 @@ class Compliance:
                 self.misuse.restore(Step(Misuse(r["misuse"]), r["account"],
                                          "warning" if d.kind == "misuse_warning"
                                          else "suspension", r["count"], r["total"],
-                                         d.created_at, _ts(r.get("until")),
-                                         _ts(r.get("warned_at"))))
+                                         d.created_at, parse_iso(r.get("until")),
+                                         parse_iso(r.get("warned_at"))))
             if d.kind == "flagger_quality":
                 self.flaggers_reported[d.refs["flagger"]] = d.created_at
 
@@ -279,6 +287,16 @@ class Compliance:
             return True
         msg = self.cw.content.message_of(target)
         return msg is not None and any(self._is_minor(u) for u in msg.recipients)
+
+    def _minors_written_to(self, messages: Iterable[MessageRecord]) -> list[User]:
+        """The minors (by the age band the platform knows) these messages were sent to."""
+        found: dict[str, User] = {}
+        for m in messages:
+            for rid in m.recipients:
+                u = self.cw.content.directory.user(rid)
+                if u is not None and u.age_band in MINOR_BANDS:
+                    found.setdefault(rid, u)
+        return list(found.values())
 
     def _is_minor(self, user_id: str) -> bool:
         u = self.cw.content.directory.user(user_id)
@@ -430,10 +448,11 @@ class Compliance:
                         "complaint_until": iso(until)})
 
     def _decision_of(self, intake: Intake) -> str | None:
-        reason = intake.reason or ""
-        if reason.startswith("decision "):
-            return reason.split()[1]
-        return None
+        """The decision that settled a report: its case's, when a reviewer decided it."""
+        if intake.resolution not in (Resolution.UPHELD, Resolution.REJECTED):
+            return None
+        case = self.cw.cases.get(intake.case_id or "")
+        return case.decision_id if case is not None else None
 
     def _outcome_words(self, intake: Intake, lang: str) -> str:
         r = intake.resolution
@@ -614,15 +633,9 @@ class Compliance:
                                 u.display_name if u else None, disabled_at=suspended)
         messages = [m for td in confirmed if (m := content.message_of(td.target)) is not None]
         messages.sort(key=lambda m: m.ts)
-        victims: list[ncmec.Account] = []
-        for m in messages:
-            for rid in m.recipients:
-                if self._is_minor(rid) and rid not in [v.esp_id for v in victims]:
-                    v = d.user(rid)
-                    band = v.age_band.value if v and v.age_band else "unknown"
-                    victims.append(ncmec.Account(rid, v.name if v else None,
-                                                 note=f"Age band known to the platform: "
-                                                      f"{band}."))
+        victims = [ncmec.Account(v.id, v.name, note=f"Age band known to the platform: "
+                                                    f"{v.age_band.value if v.age_band else '?'}.")
+                   for v in self._minors_written_to(messages)]
         annotations = list(harm.ncmec_annotations)
         if u is not None and u.age_band in MINOR_BANDS:
             annotations.append("minorToMinorInteraction")
@@ -704,13 +717,8 @@ class Compliance:
         if suspect_id:
             seen.update((m.id, m) for m in content.recent_by_user(suspect_id, 50))
         messages = sorted(seen.values(), key=lambda m: m.ts)
-        victims: list[dict[str, str]] = []
-        for m in messages:
-            for rid in m.recipients:
-                v = d.user(rid)
-                if v is not None and v.age_band in MINOR_BANDS and \
-                        rid not in [x["id"] for x in victims]:
-                    victims.append({"id": rid, "age_band": v.age_band.value})
+        victims = [{"id": v.id, "age_band": v.age_band.value if v.age_band else "?"}
+                   for v in self._minors_written_to(messages)]
         ms, authority = self.policy.authority_for(self.policy.member_state)
         lang = "fr" if ms == "FR" and "fr" in self.policy.languages else "en"
         risk = self.cw.imminent_risk(case, decision.targets) or ""
@@ -899,8 +907,3 @@ class Compliance:
             row[d.status] = row.get(d.status, 0) + 1
         return out
 
-
-def _ts(text: str | None) -> datetime | None:
-    from veilleur.cases.models import parse_iso
-
-    return parse_iso(text)

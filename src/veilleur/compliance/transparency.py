@@ -164,13 +164,8 @@ class _Grid:
         return out
 
 
-def _decision_for(intake: Intake, decisions: dict[str, Decision]) -> Decision | None:
-    reason = intake.reason or ""
-    return decisions.get(reason.split()[1]) if reason.startswith("decision ") else None
-
-
 def part4(records: Records, period: Period, policy: CompliancePolicy) -> Table:
-    decisions = {d.id: d for d in records.decisions}
+    by_case = {d.case_id: d for d in records.decisions}  # an upheld item: its case's decision
     grid = _Grid(10)
     counted_notices: set[tuple[str, str, str]] = set()
     contexts: list[str] = []
@@ -195,7 +190,7 @@ def part4(records: Records, period: Period, policy: CompliancePolicy) -> Table:
             grid.add(cat, kws, 4, hours)
             if tf:
                 grid.add(cat, kws, 5, hours)
-            d = _decision_for(i, decisions)
+            d = by_case.get(i.case_id or "")
             ground = next((td.ground for td in d.targets if td.violation), "illegal") \
                 if d else "illegal"
             col = 6 if ground == "illegal" else 8
