@@ -76,7 +76,7 @@ def documents_show(
 
     _, database = _open_db(db)
     try:
-        found = [d for d in documents(database) if d.id == document]
+        found = documents(database, doc_id=document)
     finally:
         database.dispose()
     if not found:

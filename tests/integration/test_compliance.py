@@ -366,6 +366,11 @@ def test_the_transparency_report_from_a_stored_run(suite: tuple[Path, Path, Path
     assert "<svg" in html and "Part 4 notices" in html
     r = runner.invoke(app, ["documents", "list", "--db", db, "--kind", "referral", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)[0]["kind"] == "referral"
+    referral = json.loads(r.output)[0]["id"]
+    r = runner.invoke(app, ["documents", "show", referral, "--db", db])
+    assert r.exit_code == 0 and "PHAROS" in r.output and "article 18" in r.output
+    r = runner.invoke(app, ["documents", "show", "no-such-doc", "--db", db])
+    assert r.exit_code == 2 and "no document" in r.output
 
 
 def test_documents_and_their_clocks_survive_a_restart(tmp_path: Path) -> None:

@@ -212,10 +212,12 @@ def snapshot(db: Engine) -> Snapshot:
 
 
 def documents(db: Engine, *, kind: str | None = None, status: str | None = None,
-              since: datetime | None = None, until: datetime | None = None
-              ) -> list[Document]:
+              since: datetime | None = None, until: datetime | None = None,
+              doc_id: str | None = None) -> list[Document]:
     with Session(db) as s:
         q = select(DocumentRow.body).order_by(DocumentRow.created_at, DocumentRow.id)
+        if doc_id:
+            q = q.where(DocumentRow.id == doc_id)
         if kind:
             q = q.where(DocumentRow.kind == kind)
         if status:
