@@ -1,0 +1,125 @@
+"""How old an account is, from what the platform knows and what people say. Pure.
+
+Claims come from the account's own words ("j'ai 13 ans", "I'm 15", "tengo 12", "en 4ème",
+"in 8th grade", "2º de la ESO") and from a number answered to "how old are you". The estimate
+keeps its evidence. A minor's age claimed and, later, an adult's (or the reverse) is a
+contradiction: the account is then treated as the adult it admitted to be, and the deception
+is itself a signal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from veilleur.detect.conversation.config import ConversationPolicy
+from veilleur.events import AgeBand
+
+BAND_AGE = {AgeBand.UNDER_13: 12, AgeBand.AGE_13_15: 14, AgeBand.AGE_16_17: 16,
+            AgeBand.ADULT: 30}
+_BARE_NUMBER = re.compile(r"^\D{0,12}(\d{1,2})\D{0,12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AgeClaim:
+    age: int
+    kind: str
+    """'said' (a stated age), 'grade' (a school grade), 'answer' (a number answered to an
+    age question), 'platform' (the platform's age band)."""
+    at: datetime
+    message_id: str | None
+    text: str
+
+
+def claims_in(text: str, policy: ConversationPolicy, at: datetime,
+              message_id: str | None) -> list[AgeClaim]:
+    """The ages a message states about its author (folded text)."""
+    out = []
+    for rule in policy.claims:
+        for m in rule.regex.finditer(text):
+            groups = m.groupdict()
+            if groups.get("age"):
+                age = int(groups["age"]) + rule.offset
+                kind = "said"
+            else:
+                grade = groups.get("grade") or ""
+                if rule.grades is not None:
+                    if grade not in rule.grades:
+                        continue
+                    age = rule.grades[grade]
+                else:
+                    age = int(grade) + rule.offset
+                kind = "grade"
+            if 6 <= age <= 99:
+                out.append(AgeClaim(age, kind, at, message_id, m.group().strip()))
+    return out
+
+
+def answered_age(text: str) -> int | None:
+    """A short reply that is just a number ("13", "15 et toi"): an answer to an age question."""
+    m = _BARE_NUMBER.match(text.strip())
+    if m is None or len(text.split()) > 4:
+        return None
+    age = int(m.group(1))
+    return age if 8 <= age <= 80 else None
+
+
+@dataclass
+class AgeRecord:
+    """What is known of one account's age."""
+
+    band: AgeBand | None = None
+    claims: list[AgeClaim] = field(default_factory=list)
+
+    def add(self, claim: AgeClaim, keep: int = 12) -> None:
+        if all(c.message_id != claim.message_id or c.age != claim.age for c in self.claims):
+            self.claims.append(claim)
+            del self.claims[:-keep]
+
+
+@dataclass(frozen=True, slots=True)
+class AgeEstimate:
+    age: int | None
+    minor: bool | None
+    """True, False, or None (nothing known)."""
+    confidence: float
+    evidence: tuple[str, ...]
+    contradiction: str | None = None
+    """'claimed 16 (…), later 31 (…)'."""
+
+
+def estimate(record: AgeRecord | None, policy: ConversationPolicy) -> AgeEstimate:
+    if record is None or (record.band is None and not record.claims):
+        return AgeEstimate(None, None, 0.0, ())
+    adult = policy.adult
+    said = record.claims
+    minors = [c for c in said if c.age < adult]
+    adults = [c for c in said if c.age >= adult]
+    contradiction = None
+    if minors and adults:
+        first, later = (minors[0], adults[-1]) if minors[0].at <= adults[-1].at else \
+            (adults[0], minors[-1])
+        contradiction = (f"claimed {first.age} («{first.text}»), later {later.age} "
+                         f"(«{later.text}»)")
+    evidence = tuple(f"{c.kind} {c.age}: «{c.text}»" for c in said[-4:])
+    if record.band is not None:
+        age = BAND_AGE[record.band]
+        band_minor = record.band is not AgeBand.ADULT
+        # The platform's band is the strongest evidence, but an admitted adult age wins: a
+        # man who set up the account as a teenager is still an adult.
+        if band_minor and adults:
+            return AgeEstimate(adults[-1].age, False, policy.claim_confidence,
+                               (f"platform band {record.band.value}", *evidence),
+                               contradiction or f"platform band {record.band.value}, "
+                               f"said {adults[-1].age}")
+        return AgeEstimate(age, band_minor, policy.platform_confidence,
+                           (f"platform band {record.band.value}", *evidence), contradiction)
+    if adults:
+        age = adults[-1].age
+        return AgeEstimate(age, False, policy.claim_confidence, evidence, contradiction)
+    ages = sorted(c.age for c in minors)
+    kinds = {c.kind for c in minors}
+    confidence = policy.grade_confidence if kinds == {"grade"} else policy.claim_confidence
+    confidence = min(0.9, confidence + 0.1 * (len(minors) - 1))
+    return AgeEstimate(ages[len(ages) // 2], True, confidence, evidence)

@@ -1,0 +1,125 @@
+"""`policies/conversation.toml`: stages, weights, relationship factors, age-claim grammar.
+Validated at load; every error names the file and the entry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml
+from veilleur.taxonomy import Category
+
+RELATIONSHIPS = ("adult_to_minor", "unknown_to_minor", "adult_to_unknown",
+                 "unknown_to_unknown", "minor_to_minor", "to_adult")
+
+
+class ConversationPolicyError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    category: Category
+    weight: float
+    sets: frozenset[str]
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRule:
+    lang: str
+    regex: re.Pattern[str]
+    offset: int = 0
+    grades: Mapping[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPolicy:
+    version: str
+    half_life_days: float
+    account_threshold: float
+    max_group: int
+    per_stage_events: int
+    relationship: Mapping[str, float]
+    adult: int
+    platform_confidence: float
+    claim_confidence: float
+    grade_confidence: float
+    deception_weight: float
+    stages: tuple[Stage, ...]
+    suppress: frozenset[str]
+    claims: tuple[ClaimRule, ...]
+
+
+def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
+    path = policy_dir / "conversation.toml"
+    return parse_conversation_policy(load_policy_toml(path, ConversationPolicyError), str(path))
+
+
+def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversation"
+                              ) -> ConversationPolicy:
+    def fail(entry: str, msg: str) -> ConversationPolicyError:
+        return ConversationPolicyError(f"{where}: {entry}: {msg}")
+
+    def table(name: str) -> Mapping[str, Any]:
+        t = data.get(name)
+        if not isinstance(t, dict):
+            raise fail(f"[{name}]", "missing or not a table")
+        return t
+
+    def num(t: Mapping[str, Any], key: str, entry: str, lo: float, hi: float) -> float:
+        v = t.get(key)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+            raise fail(f"{entry}.{key}", f"must be a number in [{lo}, {hi}]")
+        return float(v)
+
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise fail("version", "missing")
+    risk, rel, ages = table("risk"), table("relationship"), table("ages")
+    relationship = {k: num(rel, k, "relationship", 0, 1) for k in RELATIONSHIPS}
+    stages = []
+    for name, raw in table("stages").items():
+        if not isinstance(raw, dict):
+            raise fail(f"stages.{name}", "must be a table")
+        try:
+            category = Category(str(raw.get("category")))
+        except ValueError:
+            raise fail(f"stages.{name}.category", "unknown category") from None
+        sets = raw.get("sets")
+        if not isinstance(sets, list) or not sets or not all(isinstance(s, str) for s in sets):
+            raise fail(f"stages.{name}.sets", "must list term sets of the language packs")
+        stages.append(Stage(name, category, num(raw, "weight", f"stages.{name}", 0, 1),
+                            frozenset(sets), bool(raw.get("urgent", False))))
+    claims = []
+    for i, raw in enumerate(data.get("claims", [])):
+        entry = f"claims #{i + 1}"
+        try:
+            regex = re.compile(raw["regex"])
+        except (KeyError, TypeError, re.error) as exc:
+            raise fail(entry, f"bad regex: {exc}") from None
+        groups = set(regex.groupindex)
+        if not groups & {"age", "grade"}:
+            raise fail(entry, "the regex needs a group named 'age' or 'grade'")
+        grades = raw.get("grades")
+        if grades is not None and not all(isinstance(v, int) for v in grades.values()):
+            raise fail(f"{entry}.grades", "must map words to ages")
+        claims.append(ClaimRule(str(raw.get("lang", "")), regex, int(raw.get("offset", 0)),
+                                grades))
+    suppress = table("suppress").get("sets", [])
+    return ConversationPolicy(
+        version=version,
+        half_life_days=num(risk, "half_life_days", "risk", 0.1, 3650),
+        account_threshold=num(risk, "account_threshold", "risk", 0.01, 1),
+        max_group=int(num(risk, "max_group", "risk", 2, 100)),
+        per_stage_events=int(num(risk, "per_stage_events", "risk", 1, 100)),
+        relationship=relationship, adult=int(num(ages, "adult", "ages", 10, 30)),
+        platform_confidence=num(ages, "platform_confidence", "ages", 0, 1),
+        claim_confidence=num(ages, "claim_confidence", "ages", 0, 1),
+        grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),
+        deception_weight=num(ages, "deception_weight", "ages", 0, 1),
+        stages=tuple(stages), suppress=frozenset(suppress), claims=tuple(claims))

@@ -1,0 +1,195 @@
+"""`conversation.risk`: grooming and sextortion over time, in direct conversations.
+
+Keyed state, like every detector: per account, what is known of its age (`conv.age`); per
+DM or small group DM, its participants and each speaker's stages (`conv.dm`). Every message
+updates the author's age (from any channel); a message in a direct conversation adds the
+stages it carries. The conversation's risk for its author is recomputed: the message gets a
+signal as strong as the risk it carries, and when the risk crosses the account threshold, the
+author's account gets a `grooming` or `sextortion` signal with the timeline as evidence, and
+every message that carried it is signalled at that strength (they become findings).
+Meetings, threats and doxxing name themselves in the signal key (`…:meeting`), which
+casework reads as a child at risk now.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from veilleur.detect.base import Context, DetectorSettings, Signal
+from veilleur.detect.conversation.ages import (
+    AgeClaim,
+    AgeEstimate,
+    AgeRecord,
+    answered_age,
+    claims_in,
+    estimate,
+)
+from veilleur.detect.conversation.config import ConversationPolicy, load_conversation_policy
+from veilleur.detect.conversation.risk import Conversation, Risk, StageEvent, score
+from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.fold import fold
+from veilleur.events import Event, MessagePosted, UserSeen
+from veilleur.state import KeyedState, MemoryState
+from veilleur.taxonomy import Target, TargetKind
+
+_MAYBE_AGE = re.compile(r"[0-9]|sixieme|cinquieme|quatrieme|troisieme|seconde|premiere|"
+                        r"terminale|freshman|sophomore|primero|segundo|tercero|cuarto|eso\b")
+_EXCERPT = 80
+
+
+class ConversationDetector:
+    id = "conversation.risk"
+
+    def __init__(self, analyzer: TextAnalyzer, policy: ConversationPolicy,
+                 state: KeyedState | None = None) -> None:
+        self.analyzer = analyzer
+        self.policy = policy
+        self.version = f"{policy.version}+{analyzer.version}"
+        self._state = state if state is not None else MemoryState()
+        self._stage_of = [(s, s.sets) for s in policy.stages]
+        self.messages = 0
+        """Direct messages scored (for the benchmark)."""
+
+    @classmethod
+    def from_settings(cls, settings: DetectorSettings) -> ConversationDetector:
+        return cls(TextAnalyzer.load(settings.policy_dir),
+                   load_conversation_policy(settings.policy_dir))
+
+    # --- ages ------------------------------------------------------------------------------
+
+    def age(self, user_id: str) -> AgeEstimate:
+        return estimate(self._state.get("conv.age", user_id), self.policy)
+
+    def _record(self, user_id: str) -> AgeRecord:
+        rec: AgeRecord | None = self._state.get("conv.age", user_id)
+        return rec if rec is not None else AgeRecord()
+
+    def _learn(self, user_id: str, claims: Iterable[AgeClaim]) -> None:
+        rec = self._record(user_id)
+        for c in claims:
+            rec.add(c)
+        self._state.put("conv.age", user_id, rec)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
+        if isinstance(event, UserSeen) and event.user.age_band is not None:
+            rec = self._record(event.user.id)
+            if rec.band != event.user.age_band:
+                rec.band = event.user.age_band
+                self._state.put("conv.age", event.user.id, rec)
+            return ()
+        if isinstance(event, MessagePosted):
+            return self._message(event, ctx)
+        return ()
+
+    def _message(self, event: MessagePosted, ctx: Context) -> list[Signal]:
+        m = event.message
+        direct = m.guild_id is None
+        if not direct and not _MAYBE_AGE.search(m.content.lower()):
+            return []
+        plain = fold(m.content).plain
+        if _MAYBE_AGE.search(plain):
+            said = claims_in(plain, self.policy, event.ts, m.id)
+            if said:
+                self._learn(m.author_id, said)
+        if not direct:
+            return []
+        conv: Conversation | None = self._state.get("conv.dm", m.channel_id)
+        conv = conv if conv is not None else Conversation()
+        conv.participants |= {m.author_id, *m.recipient_ids}
+        if len(conv.participants) > self.policy.max_group:
+            self._state.put("conv.dm", m.channel_id, conv)
+            return []
+        self.messages += 1
+        if conv.asked_age not in (None, m.author_id):
+            answer = answered_age(plain)
+            if answer is not None:
+                self._learn(m.author_id, [AgeClaim(answer, "answer", event.ts, m.id,
+                                                   m.content[:_EXCERPT])])
+            conv.asked_age = None
+        analysis = self.analyzer.analyze(m.content)
+        features = analysis.features
+        if "age_probe" in features:
+            conv.asked_age = m.author_id
+        carried: list[str] = []
+        if features and self.policy.suppress.isdisjoint(features):
+            for stage, sets in self._stage_of:
+                hit = next((features[s] for s in sets if s in features), None)
+                if hit is not None:
+                    excerpt = analysis.text[slice(*analysis.original_span(hit))]
+                    conv.add(m.author_id, StageEvent(stage.name, event.ts, m.id,
+                                                     excerpt[:_EXCERPT]),
+                             self.policy.per_stage_events)
+                    carried.append(stage.name)
+        signals: list[Signal] = []
+        for p in conv.participants:
+            for u in (ctx.user(p),):
+                if u is not None and u.age_band is not None and \
+                        self._record(p).band != u.age_band:
+                    rec = self._record(p)
+                    rec.band = u.age_band
+                    self._state.put("conv.age", p, rec)
+        if carried or self.age(m.author_id).contradiction:
+            ages = {p: self.age(p) for p in conv.participants}
+            for risk in score(conv, m.author_id, ages, self.policy, event.ts):
+                signals += self._signals(m, conv, risk, carried, ages)
+        self._state.put("conv.dm", m.channel_id, conv)
+        return signals
+
+    # --- signals ---------------------------------------------------------------------------
+
+    def _signals(self, m: Any, conv: Conversation, risk: Risk, carried: list[str],
+                 ages: dict[str, AgeEstimate]) -> list[Signal]:
+        cat = risk.category
+        context = {"guild_id": None, "channel_id": m.channel_id, "author_id": m.author_id}
+        stages = {s.name: s for s in self.policy.stages}
+        mine = [s for s in carried if stages[s].category is cat]
+        out = []
+        if mine:
+            out.append(Signal(
+                self.id, self.version, Target(TargetKind.MESSAGE, m.id), cat,
+                round(min(1.0, risk.score), 4),
+                f"{', '.join(s.replace('_', ' ') for s in mine)} in a conversation at risk "
+                f"{risk.score:.2f} ({risk.relationship.replace('_', ' ')})",
+                f"conversation:{m.channel_id}:{'+'.join(sorted(mine))}", context,
+                m.content[:300]))
+        last = conv.flagged.get((m.author_id, cat.value), 0.0)
+        if risk.score < self.policy.account_threshold or risk.score < last + 0.05:
+            return out
+        conv.flagged[m.author_id, cat.value] = risk.score
+        urgent = sorted(s for s in risk.stages if s in stages and stages[s].urgent)
+        timeline = "; ".join(f"{e.at:%Y-%m-%d %H:%M} {e.stage.replace('_', ' ')} «{e.excerpt}»"
+                             for e in risk.events[-12:])
+        who = self._ages_text(m.author_id, ages)
+        out.append(Signal(
+            self.id, self.version, Target(TargetKind.USER, m.author_id), cat,
+            round(min(1.0, risk.score), 4),
+            f"conversation {m.channel_id} at risk {risk.score:.2f}: "
+            f"{', '.join(s.replace('_', ' ') for s in risk.stages)}; {who}; timeline: "
+            f"{timeline}",
+            f"conversation:{m.channel_id}:{cat.value}"
+            + (f":{'+'.join(urgent)}" if urgent else ""), context))
+        for e in risk.events:  # the messages that carried it become findings too
+            if stages.get(e.stage) and stages[e.stage].category is cat:
+                out.append(Signal(
+                    self.id, self.version, Target(TargetKind.MESSAGE, e.message_id), cat,
+                    round(min(1.0, risk.score), 4),
+                    f"{e.stage.replace('_', ' ')} «{e.excerpt}», part of a conversation at "
+                    f"risk {risk.score:.2f}",
+                    f"conversation:{m.channel_id}:{e.stage}", context))
+        return out
+
+    def _ages_text(self, speaker: str, ages: dict[str, AgeEstimate]) -> str:
+        parts = []
+        for p, est in sorted(ages.items()):
+            role = "speaker" if p == speaker else "other"
+            if est.minor is None:
+                parts.append(f"{role} {p}: age unknown")
+                continue
+            what = "minor" if est.minor else "adult"
+            detail = est.contradiction or "; ".join(est.evidence[:2])
+            parts.append(f"{role} {p}: {what} {est.age} ({detail})")
+        return "ages: " + ", ".join(parts)

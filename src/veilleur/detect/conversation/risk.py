@@ -1,0 +1,109 @@
+"""The risk of a conversation, speaker by speaker, from its stages and who is talking. Pure.
+
+Each speaker's stages (what they said: age probing, secrecy, image requests, meeting
+proposals, threats...) count at their strongest, decayed by age, and combine by noisy-OR per
+category; a contradiction in the speaker's own age claims is a stage of its own. The result is
+multiplied by the relationship factor: an adult (or an account whose claims contradict each
+other) speaking to a minor counts fully; two minors, or anyone speaking to an adult, count
+little — two 14-year-olds asking each other's age stay quiet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from veilleur.detect.conversation.ages import AgeEstimate
+from veilleur.detect.conversation.config import ConversationPolicy
+from veilleur.taxonomy import Category
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    stage: str
+    at: datetime
+    message_id: str
+    excerpt: str
+
+
+@dataclass
+class Conversation:
+    """What is remembered of one direct conversation (a DM or a small group DM)."""
+
+    participants: set[str] = field(default_factory=set)
+    stages: dict[str, dict[str, list[StageEvent]]] = field(default_factory=dict)
+    """speaker → stage → the latest events of that stage."""
+    asked_age: str | None = None
+    """Who asked "how old are you" last (the next number the other says is an answer)."""
+    flagged: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(speaker, category) → the risk last reported (reported again when it grows)."""
+
+    def add(self, speaker: str, event: StageEvent, keep: int) -> None:
+        events = self.stages.setdefault(speaker, {}).setdefault(event.stage, [])
+        events.append(event)
+        del events[:-keep]
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    category: Category
+    score: float
+    """After the relationship factor."""
+    raw: float
+    factor: float
+    relationship: str
+    stages: tuple[str, ...]
+    events: tuple[StageEvent, ...]
+
+
+def relationship(speaker: AgeEstimate, others: list[AgeEstimate]) -> str:
+    """The riskiest relationship of the speaker with someone in the conversation."""
+    order = ("adult_to_minor", "unknown_to_minor", "adult_to_unknown", "unknown_to_unknown",
+             "minor_to_minor", "to_adult")
+    s = False if speaker.contradiction else speaker.minor
+    found = []
+    for o in others:
+        if o.minor is False:
+            found.append("to_adult")
+        elif s is True:
+            found.append("minor_to_minor")
+        elif o.minor is True:
+            found.append("adult_to_minor" if s is False else "unknown_to_minor")
+        else:
+            found.append("adult_to_unknown" if s is False else "unknown_to_unknown")
+    return min(found, key=order.index) if found else "unknown_to_unknown"
+
+
+def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
+          policy: ConversationPolicy, now: datetime) -> list[Risk]:
+    """The speaker's risk per category, worst first."""
+    own = ages[speaker]
+    others = [ages[p] for p in conv.participants if p != speaker]
+    rel = relationship(own, others)
+    factor = policy.relationship[rel]
+    stages = {s.name: s for s in policy.stages}
+    per_category: dict[Category, list[tuple[float, str, list[StageEvent]]]] = {}
+    for name, events in conv.stages.get(speaker, {}).items():
+        stage = stages.get(name)
+        if stage is None or not events:
+            continue
+        age_days = max(0.0, (now - events[-1].at).total_seconds() / 86400)
+        weight = stage.weight * math.pow(0.5, age_days / policy.half_life_days)
+        per_category.setdefault(stage.category, []).append((weight, name, events))
+    if own.contradiction:
+        deception: tuple[float, str, list[StageEvent]] = (policy.deception_weight,
+                                                          "age_deception", [])
+        for cat in per_category or {Category.GROOMING: []}:
+            per_category.setdefault(cat, []).append(deception)
+    out = []
+    for category, parts in per_category.items():
+        if all(name == "age_deception" for _, name, _ in parts):
+            continue  # a contradiction alone is evidence, not yet a conversation at risk
+        raw = 1.0 - math.prod(1.0 - w for w, _, _ in parts)
+        timeline = tuple(sorted((e for _, _, evs in parts for e in evs), key=lambda e: e.at))
+        names = tuple(sorted({n for _, n, _ in parts}))
+        out.append(Risk(category, raw * factor, raw, factor, rel, names, timeline))
+    out.sort(key=lambda r: -r.score)
+    return out
