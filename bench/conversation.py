@@ -2,9 +2,10 @@
 
 Synthetic direct messages between 100,000 accounts (a third with an age band the platform
 knows): ordinary chat in fr/en/es, ages stated now and then, and 1 % of conversations that
-go through grooming or sextortion stages (a tenth of DM traffic: they are long). Server messages are mixed in (the detector reads
-them only for stated ages). Prints messages per second for DMs and for server messages, the
-accounts and conversations held, and peak memory.
+go through grooming or sextortion stages (a tenth of DM traffic: they are long). Server
+messages are mixed in (the detector reads them only for stated ages). Prints messages per
+second for DMs and for server messages, the accounts flagged (and how many of them are the
+planted groomers), and peak memory (the generated events included).
 
     python bench/conversation.py [--messages 1000000] [--accounts 100000]
 """

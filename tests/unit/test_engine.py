@@ -120,7 +120,8 @@ def test_without_a_failure_handler_errors_surface() -> None:
 def test_registry() -> None:
     registry = default_registry(plugins=False)
     assert registry.ids() == ["conversation.risk", "media.hash", "text.lexicon"]
-    with pytest.raises(UnknownDetectorError, match=r"known: conversation\.risk, media\.hash, text\.lexicon"):
+    with pytest.raises(UnknownDetectorError,
+                       match=r"known: conversation\.risk, media\.hash, text\.lexicon"):
         registry.create("nope", DetectorSettings())
     with pytest.raises(ValueError, match="already registered"):
         registry.register("text.lexicon", lambda s: Flaky())
