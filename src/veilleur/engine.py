@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from veilleur.decide.policy import Finding, FindingBook, Policy, load_policy
 from veilleur.detect.base import Detector, DetectorSettings, Signal
@@ -11,6 +12,7 @@ from veilleur.detect.registry import DetectorRegistry, default_registry
 from veilleur.events import Event
 from veilleur.state import Directory, KeyedState, MemoryState
 from veilleur.store.writer import StoreWriter
+from veilleur.taxonomy import Target
 
 DetectorFailure = Callable[[Detector, Event, Exception], None]
 
@@ -78,6 +80,22 @@ class Engine:
                 self._on_failure(detector, event, exc)
         if self.store is not None:
             self.store.add(event)
+        if not signals:
+            return []
+        if self.store is not None:
+            self.store.add_signals(signals)
+        self.stats.signals += len(signals)
+        return self.book.add(signals)
+
+    def label(self, target: Target, label: str, at: datetime) -> list[Finding]:
+        """Durable memory from casework (a server removed, an account confirmed): detectors
+        that read labels (`on_label`) may find more from it (successors, returning accounts).
+        """
+        signals: list[Signal] = []
+        for detector in self.detectors:
+            on_label = getattr(detector, "on_label", None)
+            if on_label is not None:
+                signals.extend(on_label(target, label, at))
         if not signals:
             return []
         if self.store is not None:

@@ -53,6 +53,7 @@ from veilleur.events import (
     ComplaintFiled,
     Event,
     GuildDeleted,
+    MemberJoined,
     MessagePosted,
     OrderUpdated,
     Report,
@@ -234,6 +235,12 @@ class Casework:
             self._check_confirmed_media(event, now, live)
         for finding in self.engine.process(event):
             self._intake_finding(finding, now, live=live)
+        if live and isinstance(event, MemberJoined):
+            barred = self.enforcement.join_blocked(event.user_id)
+            if barred is not None and barred.ts == event.ts:
+                # What this very join revealed (an account linked to a suspended one, into a
+                # successor server) bars it: the join itself is refused.
+                self._stop(event, Stopped("the account is linked to a suspended one", barred))
         if isinstance(event, ReportFiled):
             self.intake_report(event.report, now)
         elif isinstance(event, OrderUpdated):
@@ -325,6 +332,8 @@ class Casework:
             signal_keys=finding.signal_keys, evidence=finding.evidence)
         self._finding_intakes[key] = intake.id
         self._record_intake(intake, now)
+        if finding.target.kind is TargetKind.GUILD:
+            self._label(finding.target, f"flagged:{finding.category.value}", now, None)
         covered = self.enforcement.covering(intake.target)
         if covered is not None:
             self._resolve(intake, Resolution.ALREADY_ACTIONED, now,
@@ -918,6 +927,10 @@ class Casework:
             self.audit.append(now, "label", "engine", f"{target.kind.value}:{target.id}",
                               {"label": label, "case_id": case_id})
             self.sink.label(target, label, now, case_id)
+            # Labels are the engine's memory across events: what they reveal (a server's
+            # successors, a suspended account's new one) is taken in like any finding.
+            for finding in self.engine.label(target, label, now):
+                self._intake_finding(finding, now)
 
     def _resolve(self, intake: Intake, resolution: Resolution, now: datetime,
                  reason: str) -> None:
@@ -1018,12 +1031,17 @@ class Casework:
             kind = intake.target.kind
             fits = {"block_upload": kind is TargetKind.ATTACHMENT,
                     "remove_content": kind in (TargetKind.MESSAGE, TargetKind.ATTACHMENT),
-                    "suspend_account": kind is TargetKind.USER}[rule.action]
-            if fits and self.enforcement.covering(intake.target) is None:
+                    "suspend_account": kind is TargetKind.USER,
+                    "block_join": kind is TargetKind.USER}[rule.action]
+            if fits and self.enforcement.covering(intake.target) is None and not (
+                    rule.action == "block_join"
+                    and self.enforcement.join_blocked(intake.target.id) is not None):
                 action = self._act(rule.action, intake.target, now, case_id=case.id,
                                    automated=True, category=intake.category,
                                    reason=f"automatic (policy auto rule #{i + 1}): "
-                                   f"{intake.evidence}")
+                                   f"{intake.evidence}",
+                                   detail={"bars_joins": True}
+                                   if rule.action == "block_join" else None)
                 self.compliance.automatic(action, case, now)
 
     def _check_confirmed_media(self, event: MessagePosted, now: datetime, live: bool) -> None:

@@ -202,9 +202,9 @@ def _auto_rule(r: _Reader, i: int, raw: Any) -> AutoRule:
     if not isinstance(raw, dict):
         raise r.fail(entry, "must be a table")
     action = raw.get("action")
-    if action not in ("block_upload", "remove_content", "suspend_account"):
+    if action not in ("block_upload", "remove_content", "suspend_account", "block_join"):
         raise r.fail(entry, f"action {action!r} cannot be automatic here "
-                     "(block_upload, remove_content, suspend_account)")
+                     "(block_upload, remove_content, suspend_account, block_join)")
     cats = raw.get("categories")
     if not isinstance(cats, list) or not cats:
         raise r.fail(entry, "needs a list of 'categories'")

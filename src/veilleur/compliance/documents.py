@@ -496,7 +496,7 @@ class Compliance:
 
     def automatic(self, action: Action, case: Case | None, now: datetime) -> None:
         """The policy's automatic measure: a decision of its own (fully automated)."""
-        if action.action not in MEASURES or action.category is None:
+        if action.action not in (*MEASURES, "block_join") or action.category is None:
             return
         grounds = self.cw.policy.grounds[action.category]
         r = self._restriction(action.id, case, action.target, action.category, "illegal",

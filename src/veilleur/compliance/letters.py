@@ -25,6 +25,7 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "remove_content": "removed", "block_upload": "upload blocked",
         "suspend_account": "account suspended", "delete_guild": "server closed",
+        "block_join": "barred from joining servers",
         "terminated": "account closed", "indefinite": "indefinitely",
         "days": "{n} days", "scope_all": "the whole EU and EEA",
         "scope_some": "these countries: {codes}",
@@ -95,6 +96,7 @@ WORDS: dict[str, dict[str, str]] = {
     "fr": {
         "remove_content": "retiré", "block_upload": "envoi bloqué",
         "suspend_account": "compte suspendu", "delete_guild": "serveur fermé",
+        "block_join": "interdit de rejoindre des serveurs",
         "terminated": "compte fermé", "indefinite": "sans limite de durée",
         "days": "{n} jours", "scope_all": "l'ensemble de l'UE et de l'EEE",
         "scope_some": "ces pays : {codes}",

@@ -46,7 +46,8 @@ _HARM_WORDS = {"csam": "child sexual abuse material",
 _MEASURE_WORDS = {"remove_content": "the content was removed",
                   "block_upload": "the upload was blocked",
                   "delete_guild": "the community server was closed",
-                  "suspend_account": "the account was suspended"}
+                  "suspend_account": "the account was suspended",
+                  "block_join": "the account was barred from joining servers"}
 
 
 def puid_for(decision_id: str, target_kind: str, target_id: str) -> str:
@@ -64,6 +65,8 @@ def _decision_fields(r: Restriction) -> dict[str, Any]:
         out["decision_visibility"] = ["DECISION_VISIBILITY_CONTENT_REMOVED"]
     if "delete_guild" in r.measures:
         out["decision_provision"] = "DECISION_PROVISION_PARTIAL_TERMINATION"
+    if "block_join" in r.measures:
+        out["decision_provision"] = "DECISION_PROVISION_PARTIAL_SUSPENSION"
     if "suspend_account" in r.measures:
         out["decision_account"] = ("DECISION_ACCOUNT_TERMINATED" if r.duration_days is None
                                    else "DECISION_ACCOUNT_SUSPENDED")

@@ -52,12 +52,14 @@ class DetectorRegistry:
 def default_registry(*, plugins: bool = True) -> DetectorRegistry:
     from veilleur.detect.conversation.detector import ConversationDetector
     from veilleur.detect.media.detector import HashMatchDetector
+    from veilleur.detect.network.detector import NetworkDetector
     from veilleur.detect.text.detector import TextDetector
 
     registry = DetectorRegistry()
     registry.register(TextDetector.id, TextDetector.from_settings)
     registry.register(HashMatchDetector.id, HashMatchDetector.from_settings)
     registry.register(ConversationDetector.id, ConversationDetector.from_settings)
+    registry.register(NetworkDetector.id, NetworkDetector.from_settings)
     if plugins:
         registry.load_plugins()
     return registry

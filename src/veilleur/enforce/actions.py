@@ -74,6 +74,7 @@ class Enforcement:
         self._removed: dict[Target, Action] = {}
         self._suspended: dict[str, Action] = {}
         self._deleted: dict[str, Action] = {}
+        self._join_blocked: dict[str, Action] = {}
 
     def apply(self, action: Action) -> None:
         self.actions[action.id] = action
@@ -87,6 +88,9 @@ class Enforcement:
             self._suspended.setdefault(t.id, action)
         elif action.action == "delete_guild" and t.kind is TargetKind.GUILD:
             self._deleted.setdefault(t.id, action)
+        elif action.action == "block_join" and t.kind is TargetKind.USER and action.case_id \
+                and action.detail.get("bars_joins"):
+            self._join_blocked.setdefault(t.id, action)
 
     def revert(self, action_id: str, at: datetime, by: str, reason: str) -> Action:
         action = self.actions[action_id]
@@ -95,7 +99,7 @@ class Enforcement:
             t = action.target
             if self._removed.get(t) is action:
                 del self._removed[t]
-            for table in (self._suspended, self._deleted):
+            for table in (self._suspended, self._deleted, self._join_blocked):
                 if table.get(t.id) is action:
                     del table[t.id]
         return action
@@ -122,6 +126,10 @@ class Enforcement:
             if until is not None and datetime.fromisoformat(until.replace("Z", "+00:00")) <= at:
                 return None
         return action
+
+    def join_blocked(self, user_id: str) -> Action | None:
+        """An account barred from joining servers (linked to a suspended one)."""
+        return self._join_blocked.get(user_id)
 
     def deleted(self, guild_id: str | None) -> Action | None:
         return self._deleted.get(guild_id) if guild_id else None
@@ -163,6 +171,9 @@ class Enforcement:
                 return Stopped("the account is suspended", a, join=True)
             if (a := self.deleted(event.guild_id)) is not None:
                 return Stopped("the server was deleted", a)
+            if (a := self._join_blocked.get(event.user_id)) is not None:
+                return Stopped("the account is barred from joining (linked to a suspended "
+                               "one)", a)
         elif isinstance(event, GuildCreated):
             if (a := self.suspended(event.guild.owner_id, event.ts)) is not None:
                 return Stopped("its owner's account is suspended", a)

@@ -1,0 +1,87 @@
+"""`policies/network.toml`, validated at load (errors name the file and the entry)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml
+
+
+class NetworkPolicyError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Sign:
+    name: str
+    sets: frozenset[str]
+    regex: re.Pattern[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPolicy:
+    version: str
+    successor: Mapping[str, float]
+    returning: Mapping[str, float]
+    catalogue: Mapping[str, float]
+    signs: tuple[Sign, ...]
+
+
+def load_network_policy(policy_dir: Path = POLICY_DIR) -> NetworkPolicy:
+    path = policy_dir / "network.toml"
+    return parse_network_policy(load_policy_toml(path, NetworkPolicyError), str(path))
+
+
+def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> NetworkPolicy:
+    def fail(entry: str, msg: str) -> NetworkPolicyError:
+        return NetworkPolicyError(f"{where}: {entry}: {msg}")
+
+    def numbers(name: str, skip: tuple[str, ...] = ()) -> dict[str, float]:
+        t = data.get(name)
+        if not isinstance(t, dict):
+            raise fail(f"[{name}]", "missing or not a table")
+        out = {}
+        for k, v in t.items():
+            if k in skip or isinstance(v, dict):
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise fail(f"{name}.{k}", "must be a number >= 0")
+            out[k] = float(v)
+        return out
+
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise fail("version", "missing")
+    successor = numbers("successor")
+    returning = numbers("returning")
+    catalogue = numbers("catalogue")
+    for table, keys in ((successor, ("threshold", "members_some", "members_many",
+                                     "weight_members_some", "weight_members_many",
+                                     "weight_pointed", "weight_name", "name_similarity",
+                                     "weight_owner_same", "weight_owner_member",
+                                     "weight_media", "window_days")),
+                        (returning, ("threshold", "weight_media", "weight_join_order",
+                                     "join_order_min", "weight_name", "name_similarity",
+                                     "weight_created_after", "created_window_days",
+                                     "weight_successor")),
+                        (catalogue, ("signs_for_signal", "weight_strong", "weight_two"))):
+        missing = [k for k in keys if k not in table]
+        if missing:
+            raise fail("[network]", f"missing {', '.join(missing)}")
+    signs = []
+    for name, raw in (data["catalogue"].get("signs") or {}).items():
+        sets = raw.get("sets", [])
+        if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
+            raise fail(f"catalogue.signs.{name}.sets", "must list term sets")
+        try:
+            regex = re.compile(raw["regex"]) if raw.get("regex") else None
+        except re.error as exc:
+            raise fail(f"catalogue.signs.{name}.regex", str(exc)) from None
+        signs.append(Sign(name, frozenset(sets), regex))
+    if not signs:
+        raise fail("catalogue.signs", "at least one sign")
+    return NetworkPolicy(version, successor, returning, catalogue, tuple(signs))

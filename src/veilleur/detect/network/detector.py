@@ -1,0 +1,358 @@
+"""`network.links`: servers recreated after a removal, offenders back under new accounts,
+servers laid out as catalogues.
+
+Keyed state like every detector: the graph (`graph.py`), the servers that fell (removed or
+flagged: told through labels, the engine's cross-event memory), the accounts suspended for a
+confirmed violation. A server is a *successor* of a fallen one when evidence adds up: the
+fallen server's members join it in numbers, its messages or invites point to it ("si ça ferme
+on se replie ici : discord.gg/…"), its name echoes the fallen one, its owner owned or frequented
+the fallen one, the fallen one's media reappears there. An account is *returning* when it
+posts what a suspended account posted, joins the same servers in the same order, has a
+near-identical name, was created right after the suspension, or joins a successor of a server
+the suspended account was in. Each signal names its evidence, for the reviewer to agree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+
+from veilleur.detect.base import Context, DetectorSettings, Signal
+from veilleur.detect.network.config import NetworkPolicy, load_network_policy
+from veilleur.detect.network.graph import Graph
+from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.fold import fold
+from veilleur.events import (
+    ChannelCreated,
+    Event,
+    GuildCreated,
+    GuildUpdated,
+    InviteCreated,
+    MemberJoined,
+    MessagePosted,
+    UserSeen,
+)
+from veilleur.state import KeyedState, MemoryState
+from veilleur.taxonomy import Category, Target, TargetKind
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+FALLEN_LABELS = ("removed", "violation", "flagged")
+
+
+def _name(text: str | None) -> str:
+    return _NOT_ALNUM.sub(" ", fold(text or "").plain).strip()
+
+
+def similar(a: str, b: str) -> float:
+    if not a or not b:
+        return 0.0
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _combine(weights: Iterable[float]) -> float:
+    return 1.0 - math.prod(1.0 - w for w in weights)
+
+
+class NetworkDetector:
+    id = "network.links"
+
+    def __init__(self, analyzer: TextAnalyzer, policy: NetworkPolicy,
+                 state: KeyedState | None = None) -> None:
+        self.analyzer = analyzer
+        self.policy = policy
+        self.version = f"{policy.version}+{analyzer.version}"
+        self.graph = Graph(state if state is not None else MemoryState())
+        self.fallen: dict[str, tuple[Category, datetime, str]] = {}
+        """server → (category, when, the label that said so)."""
+        self.offenders: dict[str, tuple[Category, datetime]] = {}
+        self.successors: dict[str, set[str]] = {}
+        """fallen server → servers signalled as its successors."""
+        self._emitted: dict[tuple[str, str], float] = {}
+        self._signs: dict[str, dict[str, str]] = {}
+        """server → catalogue sign → the channel name that showed it."""
+
+    @classmethod
+    def from_settings(cls, settings: DetectorSettings) -> NetworkDetector:
+        return cls(TextAnalyzer.load(settings.policy_dir),
+                   load_network_policy(settings.policy_dir))
+
+    # --- events ----------------------------------------------------------------------------
+
+    def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
+        g = self.graph
+        if isinstance(event, GuildCreated | GuildUpdated):
+            guild = ctx.guild(event.guild.id) or event.guild
+            g.guild_seen(guild.id, guild.name, guild.owner_id, event.ts)
+            return self._check_guild(guild.id, event.ts)
+        if isinstance(event, ChannelCreated) and event.channel.guild_id:
+            return self._catalogue(event)
+        if isinstance(event, MemberJoined):
+            if not g.joined(event.user_id, event.guild_id, event.ts):
+                return []
+            return [*self._check_guild(event.guild_id, event.ts, joiner=event.user_id),
+                    *self._check_user(event.user_id, event.ts)]
+        if isinstance(event, InviteCreated):
+            g.invite(event.code, event.guild_id, event.inviter_id)
+            return self._check_guild(event.guild_id, event.ts)
+        if isinstance(event, UserSeen):
+            u = g.user(event.user.id)
+            if (u.name, u.created_at) != (_name(event.user.name), event.user.created_at):
+                u.name = _name(event.user.name)
+                u.created_at = u.created_at or event.user.created_at
+                g.put(u)
+            return self._check_user(event.user.id, event.ts)
+        if isinstance(event, MessagePosted):
+            return self._message(event)
+        return ()
+
+    def _message(self, event: MessagePosted) -> list[Signal]:
+        m = event.message
+        media = [a.sha256 or a.md5 for a in m.attachments if a.sha256 or a.md5]
+        self.graph.posted(m.author_id, m.guild_id, [k for k in media if k])
+        out: list[Signal] = []
+        if m.guild_id is not None and ("gg" in m.content or "invite" in m.content
+                                       or "discord" in m.content.lower()):
+            analysis = self.analyzer.analyze(m.content)
+            for link in analysis.links:
+                if link.kind == "invite" and link.code:
+                    self.graph.pointed(m.guild_id, link.code, m.id)
+                    target = self.graph.invite_guild(link.code)
+                    if target is not None and m.guild_id in self.fallen:
+                        out += self._check_guild(target, event.ts)
+        if m.guild_id is not None and media:
+            out += self._check_guild(m.guild_id, event.ts)
+        if media:
+            out += self._check_user(m.author_id, event.ts)
+        return out
+
+    # --- labels: what casework confirmed --------------------------------------------------
+
+    def on_label(self, target: Target, label: str, at: datetime) -> list[Signal]:
+        kind, _, cat = label.partition(":")
+        out: list[Signal] = []
+        if target.kind is TargetKind.GUILD and kind in FALLEN_LABELS and cat:
+            if target.id in self.fallen:
+                return []
+            self.fallen[target.id] = (Category(cat), at, label)
+            for candidate in self._candidates(target.id):
+                out += self._successor(candidate, target.id, at)
+        elif target.kind is TargetKind.USER and label.endswith("_confirmed"):
+            category = Category(label.removesuffix("_confirmed"))
+            if target.id in self.offenders:
+                return []
+            self.offenders[target.id] = (category, at)
+            u = self.graph.user(target.id)
+            others: set[str] = set()
+            for key in u.media:
+                others |= self.graph.media(key).users
+            for gid, _ in u.joins[:20]:
+                others |= set(list(self.graph.guild(gid).members)[:500])
+            for other in sorted(others - {target.id}):
+                out += self._returning(other, target.id, at)
+        return out
+
+    def _candidates(self, fallen: str) -> set[str]:
+        g = self.graph
+        f = g.guild(fallen)
+        found: set[str] = set()
+        for member in list(f.members)[:2000]:
+            found |= {gid for gid, _ in g.user(member).joins}
+        for code in f.links_to:
+            gid = g.invite_guild(code)
+            if gid:
+                found.add(gid)
+        if f.owner:
+            found |= g.user(f.owner).owns
+        for key in list(f.media)[:500]:
+            found |= g.media(key).guilds
+        found.discard(fallen)
+        return found
+
+    # --- successors ------------------------------------------------------------------------
+
+    def _check_guild(self, gid: str, at: datetime, joiner: str | None = None) -> list[Signal]:
+        if not self.fallen or gid in self.fallen:
+            return []
+        g = self.graph.guild(gid)
+        related: set[str] = set()
+        if joiner is not None:
+            related |= {x for x, _ in self.graph.user(joiner).joins if x in self.fallen}
+        else:
+            for code in g.invites:
+                related |= self.graph.pointers_to(code) & self.fallen.keys()
+            for key in g.media:
+                related |= self.graph.media(key).guilds & self.fallen.keys()
+            if g.owner:
+                related |= {x for x, _ in self.graph.user(g.owner).joins if x in self.fallen}
+                related |= self.graph.user(g.owner).owns & self.fallen.keys()
+            name = _name(g.name)
+            related |= {f for f in self.fallen
+                        if similar(name, _name(self.graph.guild(f).name))
+                        >= self.policy.successor["name_similarity"]}
+        out = []
+        for fallen in sorted(related - {gid}):
+            out += self._successor(gid, fallen, at)
+        return out
+
+    def _successor(self, gid: str, fallen: str, at: datetime) -> list[Signal]:
+        p = self.policy.successor
+        g, f = self.graph.guild(gid), self.graph.guild(fallen)
+        category, fell_at, label = self.fallen[fallen]
+        evidence: list[tuple[float, str]] = []
+        if g.created_at and f.created_at and g.created_at < f.created_at:
+            return []  # a successor is newer than what it succeeds
+        window = timedelta(days=p["window_days"])
+        moved = [u for u, joined in g.members.items()
+                 if u in f.members and joined >= f.members[u]
+                 and fell_at - window <= joined <= fell_at + window]
+        share = len(moved) / max(1, len(g.members))
+        if share < 0.1 or (share < 0.2 and len(moved) < p["members_many"]):
+            moved = []  # a few members among many: a big server, not a regrouping
+        if len(moved) >= p["members_many"]:
+            evidence.append((p["weight_members_many"], f"{len(moved)} of its members came from "
+                             f"it ({', '.join(moved[:5])}…)"))
+        elif len(moved) >= p["members_some"]:
+            evidence.append((p["weight_members_some"], f"{len(moved)} of its members came from "
+                             f"it ({', '.join(moved[:5])})"))
+        pointed = [(code, mid) for code, mid in f.links_to.items() if code in g.invites]
+        if pointed:
+            evidence.append((p["weight_pointed"], "the fallen server pointed to it (invite "
+                             f"{pointed[0][0]} in message {pointed[0][1]})"))
+        ratio = similar(_name(g.name), _name(f.name))
+        if ratio >= p["name_similarity"]:
+            evidence.append((p["weight_name"], f"its name «{g.name}» echoes «{f.name}» "
+                             f"({ratio:.2f})"))
+        if g.owner and g.owner == f.owner:
+            evidence.append((p["weight_owner_same"], f"same owner ({g.owner})"))
+        elif g.owner and g.owner in f.members:
+            evidence.append((p["weight_owner_member"], f"its owner {g.owner} was a member"
+                             + (f" ({f.posters.get(g.owner, 0)} messages)"
+                                if f.posters.get(g.owner) else "")))
+        shared = g.media & f.media
+        if shared:
+            evidence.append((p["weight_media"], f"{len(shared)} of its files were posted "
+                             "there before"))
+        if not evidence:
+            return []
+        score = _combine(w for w, _ in evidence)
+        key = (gid, fallen)
+        if score < self._emitted.get(key, 0.0) + 0.05:
+            return []
+        self._emitted[key] = score
+        if score >= p["threshold"]:
+            self.successors.setdefault(fallen, set()).add(gid)
+        return [Signal(
+            self.id, self.version, Target(TargetKind.GUILD, gid), category, round(score, 4),
+            f"successor of server {fallen} «{f.name}» ({label} on {fell_at:%Y-%m-%d}): "
+            + "; ".join(t for _, t in evidence),
+            f"network.successor:{fallen}", {"guild_id": gid, "fallen_guild_id": fallen})]
+
+    # --- returning offenders ---------------------------------------------------------------
+
+    def _check_user(self, uid: str, at: datetime) -> list[Signal]:
+        if not self.offenders or uid in self.offenders:
+            return []
+        u = self.graph.user(uid)
+        related: set[str] = set()
+        for key in u.media:
+            related |= self.graph.media(key).users & self.offenders.keys()
+        for gid, _ in u.joins:
+            members = self.graph.guild(gid).members
+            related |= {o for o in self.offenders if o in members}
+            for fallen, succ in self.successors.items():
+                if gid in succ:
+                    related |= {o for o in self.offenders
+                                if o in self.graph.guild(fallen).members}
+        threshold = self.policy.returning["name_similarity"]
+        related |= {o for o in self.offenders
+                    if similar(u.name, self.graph.user(o).name) >= threshold}
+        out = []
+        for offender in sorted(related):
+            out += self._returning(uid, offender, at)
+        return out
+
+    def _returning(self, uid: str, offender: str, at: datetime) -> list[Signal]:
+        p = self.policy.returning
+        u, o = self.graph.user(uid), self.graph.user(offender)
+        category, suspended_at = self.offenders[offender]
+        evidence: list[tuple[float, str]] = []
+        shared = u.media & o.media
+        if shared:
+            evidence.append((p["weight_media"], f"posted {len(shared)} file(s) {offender} "
+                             "posted"))
+        order = _in_order([gid for gid, _ in u.joins], [gid for gid, _ in o.joins])
+        if order >= p["join_order_min"]:
+            evidence.append((p["weight_join_order"], f"joined {order} of the same servers in "
+                             "the same order"))
+        ratio = similar(u.name, o.name)
+        if ratio >= p["name_similarity"]:
+            evidence.append((p["weight_name"], f"name «{u.name}» ≈ «{o.name}» ({ratio:.2f})"))
+        window = timedelta(days=p["created_window_days"])
+        if u.created_at is not None and suspended_at <= u.created_at <= suspended_at + window:
+            evidence.append((p["weight_created_after"], f"created {u.created_at:%Y-%m-%d}, "
+                             f"after the suspension of {offender} on {suspended_at:%Y-%m-%d}"))
+        was_in = {gid for gid, _ in o.joins}
+        into = [gid for gid, _ in u.joins
+                if any(gid in self.successors.get(f, ()) for f in was_in)]
+        if into:
+            evidence.append((p["weight_successor"], f"joined {into[0]}, a successor of a server "
+                             f"{offender} was in"))
+        if not evidence:
+            return []
+        score = _combine(w for w, _ in evidence)
+        key = (uid, offender)
+        if score < self._emitted.get(key, 0.0) + 0.05:
+            return []
+        self._emitted[key] = score
+        return [Signal(
+            self.id, self.version, Target(TargetKind.USER, uid), category, round(score, 4),
+            f"linked to suspended account {offender} ({category.value}, suspended "
+            f"{suspended_at:%Y-%m-%d}): " + "; ".join(t for _, t in evidence),
+            f"network.returning:{offender}", {"author_id": uid, "linked_to": offender})]
+
+    # --- catalogue layout ------------------------------------------------------------------
+
+    def _catalogue(self, event: ChannelCreated) -> list[Signal]:
+        c = event.channel
+        assert c.guild_id is not None
+        text = " ".join(x for x in (c.name, c.topic) if x)
+        features = set(self.analyzer.analyze(text.replace("-", " ").replace("_", " "))
+                       .features)
+        plain = fold(text).plain
+        signs = self._signs.setdefault(c.guild_id, {})
+        new = False
+        for sign in self.policy.signs:
+            if sign.name in signs:
+                continue
+            if features & sign.sets or (sign.regex is not None and sign.regex.search(plain)):
+                signs[sign.name] = c.name
+                new = True
+        if not new or len(signs) < 2:
+            return []
+        p = self.policy.catalogue
+        strong = len(signs) >= p["signs_for_signal"]
+        weight = p["weight_strong"] if strong else p["weight_two"]
+        category = (Category.CSAM if "minors" in signs
+                    else Category.NCII if "relations" in signs or "proofs" in signs
+                    else None)
+        if category is None or ("minors" not in signs and "relations" not in signs
+                                and not strong):
+            return []
+        layout = ", ".join(f"{k} (#{v})" for k, v in sorted(signs.items()))
+        return [Signal(self.id, self.version, Target(TargetKind.GUILD, c.guild_id), category,
+                       weight, f"server laid out as a catalogue: {layout}",
+                       f"network.catalogue:{len(signs)}", {"guild_id": c.guild_id})]
+
+
+def _in_order(mine: list[str], theirs: list[str]) -> int:
+    """How many of `mine` appear in `theirs` in the same order (greedy, both bounded)."""
+    pos = {gid: i for i, gid in enumerate(theirs)}
+    count, last = 0, -1
+    for gid in mine:
+        i = pos.get(gid)
+        if i is not None and i > last:
+            count, last = count + 1, i
+    return count

@@ -1,0 +1,147 @@
+"""The platform as a graph, kept incrementally: accounts, servers, channels, invites, media and
+links, and who is a member of, owns, posted, invited to, links to, shares media with what.
+
+Pure data kept behind keyed state (one record per entity), so the same code runs in memory
+or over a store. Bounded where it could grow without limit: an account keeps its first 200
+joins and 200 media hashes, a medium the first 200 servers and accounts it was seen in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from veilleur.state import KeyedState
+
+KEEP = 200
+
+
+@dataclass
+class GuildNode:
+    id: str
+    name: str = ""
+    owner: str | None = None
+    created_at: datetime | None = None
+    members: dict[str, datetime] = field(default_factory=dict)
+    """member → when they joined (first time)."""
+    posters: dict[str, int] = field(default_factory=dict)
+    """member → messages posted (its most active members: moderators in all but name)."""
+    media: set[str] = field(default_factory=set)
+    invites: set[str] = field(default_factory=set)
+    links_to: dict[str, str] = field(default_factory=dict)
+    """invite code it points to → the message that pointed."""
+
+
+@dataclass
+class UserNode:
+    id: str
+    name: str = ""
+    created_at: datetime | None = None
+    joins: list[tuple[str, datetime]] = field(default_factory=list)
+    media: set[str] = field(default_factory=set)
+    owns: set[str] = field(default_factory=set)
+
+
+@dataclass
+class MediaNode:
+    key: str
+    guilds: set[str] = field(default_factory=set)
+    users: set[str] = field(default_factory=set)
+
+
+class Graph:
+    """Entities and edges in keyed state: `graph.guild`, `graph.user`, `graph.media`,
+    `graph.invite` (code → server), `graph.pointed` (code → servers pointing to it)."""
+
+    def __init__(self, state: KeyedState) -> None:
+        self.state = state
+        self.edges = 0
+
+    def guild(self, gid: str) -> GuildNode:
+        node: GuildNode | None = self.state.get("graph.guild", gid)
+        return node if node is not None else GuildNode(gid)
+
+    def user(self, uid: str) -> UserNode:
+        node: UserNode | None = self.state.get("graph.user", uid)
+        return node if node is not None else UserNode(uid)
+
+    def media(self, key: str) -> MediaNode:
+        node: MediaNode | None = self.state.get("graph.media", key)
+        return node if node is not None else MediaNode(key)
+
+    def put(self, node: GuildNode | UserNode | MediaNode) -> None:
+        kind = {GuildNode: "graph.guild", UserNode: "graph.user", MediaNode: "graph.media"}
+        key = node.key if isinstance(node, MediaNode) else node.id
+        self.state.put(kind[type(node)], key, node)
+
+    def invite_guild(self, code: str) -> str | None:
+        return self.state.get("graph.invite", code.lower())
+
+    # --- edges -------------------------------------------------------------------------------
+
+    def guild_seen(self, gid: str, name: str | None, owner: str | None, at: datetime) -> None:
+        g = self.guild(gid)
+        g.name = name or g.name
+        g.created_at = g.created_at or at
+        if owner and owner != g.owner:
+            g.owner = owner
+            u = self.user(owner)
+            u.owns.add(gid)
+            self.put(u)
+            self.edges += 1  # owner of
+        self.put(g)
+
+    def joined(self, uid: str, gid: str, at: datetime) -> bool:
+        g = self.guild(gid)
+        if uid in g.members:
+            return False
+        g.members[uid] = at
+        self.put(g)
+        u = self.user(uid)
+        if len(u.joins) < KEEP:
+            u.joins.append((gid, at))
+            self.put(u)
+        self.edges += 1  # member of
+        return True
+
+    def invite(self, code: str, gid: str, inviter: str) -> None:
+        self.state.put("graph.invite", code.lower(), gid)
+        g = self.guild(gid)
+        g.invites.add(code.lower())
+        self.put(g)
+        self.edges += 2  # invited to, created by
+
+    def pointed(self, from_gid: str, code: str, message_id: str) -> None:
+        g = self.guild(from_gid)
+        if code.lower() not in g.links_to:
+            g.links_to[code.lower()] = message_id
+            self.put(g)
+            pointers: set[str] = self.state.get("graph.pointed", code.lower()) or set()
+            pointers.add(from_gid)
+            self.state.put("graph.pointed", code.lower(), pointers)
+            self.edges += 1  # links to
+
+    def pointers_to(self, code: str) -> set[str]:
+        found: set[str] = self.state.get("graph.pointed", code.lower()) or set()
+        return found
+
+    def posted(self, uid: str, gid: str | None, media: list[str]) -> None:
+        if gid is not None:
+            g = self.guild(gid)
+            g.posters[uid] = g.posters.get(uid, 0) + 1
+            g.media.update(media)
+            self.put(g)
+        if not media:
+            return
+        u = self.user(uid)
+        for key in media:
+            if len(u.media) < KEEP:
+                u.media.add(key)
+            m = self.media(key)
+            if len(m.users) < KEEP:
+                m.users.add(uid)
+            if gid is not None and len(m.guilds) < KEEP:
+                m.guilds.add(gid)
+            self.put(m)
+            self.edges += 2  # posted, shares media with
+        self.put(u)

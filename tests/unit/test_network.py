@@ -1,0 +1,178 @@
+"""Networks: servers recreated after a removal, offenders returning under new accounts,
+servers laid out as catalogues; with the evidence a reviewer needs, and quiet on look-alikes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from veilleur.cases.casework import Casework
+from veilleur.cases.review import Verdict
+from veilleur.detect.base import DetectorSettings
+from veilleur.detect.network.detector import NetworkDetector
+from veilleur.engine import Engine
+from veilleur.events import (
+    Attachment,
+    Channel,
+    ChannelCreated,
+    Event,
+    Guild,
+    GuildCreated,
+    InviteCreated,
+    MemberJoined,
+    Message,
+    MessagePosted,
+    User,
+    UserSeen,
+)
+from veilleur.state import Directory, MemoryState
+from veilleur.taxonomy import Category, Target
+
+T = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    return T + timedelta(hours=hours)
+
+
+def photo(aid: str, digest: str) -> Attachment:
+    return Attachment(aid, filename=f"{aid}.jpg", sha256=digest * 64)
+
+
+def fallen_network() -> list[Event]:
+    """A server trading pictures, its fallback announced, its members regrouping."""
+    ev: list[Event] = [
+        GuildCreated(ts=at(0), guild=Guild("g1", "ADOS NUDES", "boss")),
+        ChannelCreated(ts=at(0), channel=Channel("c1", "g1", "general")),
+        *[MemberJoined(ts=at(0.1 * i), guild_id="g1", user_id=f"m{i}") for i in range(12)],
+        MessagePosted(ts=at(2), message=Message(
+            "p1", "c1", "g1", "m1", "nouveau", attachments=(photo("a1", "a"),))),
+        MessagePosted(ts=at(3), message=Message(
+            "p2", "c1", "g1", "boss", "si ça ferme on se replie ici : discord . gg / backup1")),
+        GuildCreated(ts=at(4), guild=Guild("g2", "ados nudes 2", "m3")),
+        ChannelCreated(ts=at(4), channel=Channel("c2", "g2", "general")),
+        InviteCreated(ts=at(4), code="backup1", guild_id="g2", inviter_id="m3"),
+        # a large ordinary server that a few of them also use
+        GuildCreated(ts=at(-100), guild=Guild("big", "Gaming FR", "admin")),
+        *[MemberJoined(ts=at(-99), guild_id="big", user_id=f"b{i}") for i in range(300)],
+    ]
+    return ev
+
+
+def run(detector: NetworkDetector, events: list[Event]) -> list:  # type: ignore[type-arg]
+    directory = Directory(MemoryState())
+    out = []
+    for e in events:
+        directory.apply(e)
+        out += list(detector.detect(e, directory))
+    return out
+
+
+def test_a_recreated_server_is_found_with_its_evidence() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    run(d, fallen_network())
+    assert run(d, []) == []
+    signals = d.on_label(Target.of("guild", "g1"), "removed:csam", at(5))
+    regroup = [MemberJoined(ts=at(6 + i / 10), guild_id="g2", user_id=f"m{i}")
+               for i in range(12)]
+    regroup += [MemberJoined(ts=at(6), guild_id="big", user_id=f"m{i}") for i in range(3)]
+    regroup.append(MessagePosted(ts=at(7), message=Message(
+        "p3", "c2", "g2", "m1", "on reprend", attachments=(photo("a9", "a"),))))
+    signals += run(d, regroup)
+    on_g2 = [s for s in signals if s.target == Target.of("guild", "g2")]
+    best = max(on_g2, key=lambda s: s.strength)
+    assert best.strength >= 0.7 and best.category is Category.CSAM
+    for words in ("pointed to it", "echoes", "members came from it", "owner m3 was a member",
+                  "files were posted there before"):
+        assert words in best.evidence, best.evidence
+    assert not [s for s in signals if s.target == Target.of("guild", "big")]
+
+
+def test_an_offender_back_under_a_new_account_is_linked() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    events: list[Event] = [UserSeen(ts=at(0), user=User("u1", "packs4u"))]
+    for i, gid in enumerate(("s1", "s2", "s3", "s4")):
+        events += [GuildCreated(ts=at(0), guild=Guild(gid, f"server {gid}", "x")),
+                   MemberJoined(ts=at(1 + i), guild_id=gid, user_id="u1")]
+    events.append(MessagePosted(ts=at(6), message=Message(
+        "q1", "c", "s1", "u1", "dispo", attachments=(photo("b1", "b"),))))
+    run(d, events)
+    d.on_label(Target.of("user", "u1"), "csam_confirmed", at(10))
+    later = [UserSeen(ts=at(30), user=User("u2", "packs4u2", created_at=at(29))),
+             *[MemberJoined(ts=at(31 + i), guild_id=g, user_id="u2")
+               for i, g in enumerate(("s2", "s3", "s4"))],
+             MessagePosted(ts=at(40), message=Message(
+                 "q2", "c", "s4", "u2", "re", attachments=(photo("b2", "b"),)))]
+    signals = run(d, later)
+    best = max((s for s in signals if s.target == Target.of("user", "u2")),
+               key=lambda s: s.strength)
+    assert best.strength >= 0.85
+    for words in ("linked to suspended account u1", "same servers in the same order",
+                  "posted 1 file(s)", "«packs4u2» ≈ «packs4u»", "after the suspension"):
+        assert words in best.evidence, best.evidence
+    namesake = run(d, [UserSeen(ts=at(50), user=User("u3", "packs4ux"))])
+    assert all(s.strength < 0.7 for s in namesake)  # a name alone is not enough
+
+
+def test_a_catalogue_server_is_flagged_even_with_mild_names() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    chans = ["général", "teaser-mineure", "vip-13-15", "preuves", "verif"]
+    signals = run(d, [GuildCreated(ts=at(0), guild=Guild("cz", "la chill zone", "o")),
+                      *[ChannelCreated(ts=at(0), channel=Channel(f"k{i}", "cz", n))
+                        for i, n in enumerate(chans)]])
+    best = max(signals, key=lambda s: s.strength)
+    assert best.target == Target.of("guild", "cz") and best.strength >= 0.7
+    assert best.category is Category.CSAM
+    assert "#teaser-mineure" in best.evidence and "#preuves" in best.evidence
+    benign = run(d, [GuildCreated(ts=at(0), guild=Guild("ok", "Club Minéraux", "o")),
+                     *[ChannelCreated(ts=at(0), channel=Channel(f"j{i}", "ok", n))
+                       for i, n in enumerate(["général", "vip", "bourse-aux-minéraux",
+                                              "photos-de-cristaux", "règles"])]])
+    assert not [s for s in benign if s.strength >= 0.7]
+
+
+def test_casework_opens_a_case_on_the_successor_with_the_evidence() -> None:
+    cw = Casework(Engine.build())
+    for e in fallen_network():
+        cw.handle(e)
+    # The server's name alone flags it (and marks it as fallen for the network detector).
+    case = cw.take_next("rev", at(4.7))
+    assert case is not None and Target.of("guild", "g1") in case.targets
+    labels = {Target.of("guild", "g1"): Category.CSAM, Target.of("user", "boss"): Category.CSAM}
+    cw.decide(case.id, "rev", {t: Verdict(labels.get(t)) for t in case.targets}, at(4.8))
+    for i in range(12):
+        cw.handle(MemberJoined(ts=at(6 + i / 10), guild_id="g2", user_id=f"m{i}"))
+    successor = [i for i in cw.intakes.values() if i.target == Target.of("guild", "g2")]
+    assert successor and "successor of server g1" in (successor[0].evidence or "")
+
+
+def test_a_returning_offender_is_barred_at_the_door_by_policy() -> None:
+    from veilleur.events import Report, ReportFiled, ReportSource
+
+    cw = Casework(Engine.build())
+    cw.handle(UserSeen(ts=at(0), user=User("u1", "packs4u")))
+    for i, gid in enumerate(("s1", "s2", "s3", "s4")):
+        cw.handle(GuildCreated(ts=at(0), guild=Guild(gid, f"server {gid}", "x")))
+        cw.handle(MemberJoined(ts=at(1 + i), guild_id=gid, user_id="u1"))
+    cw.handle(MessagePosted(ts=at(6), message=Message(
+        "q1", "c", "s1", "u1", "salut", attachments=(photo("b1", "b"),))))
+    cw.handle(ReportFiled(ts=at(7), report=Report(
+        "r1", ReportSource.USER, Target.of("user", "u1"), "csam", "il vend des photos",
+        "someone")))
+    case = cw.take_next("rev", at(8))
+    assert case is not None
+    cw.decide(case.id, "rev", {t: Verdict(Category.CSAM if t.id in ("u1", "q1") else None)
+                               for t in case.targets}, at(8.1))
+    assert cw.enforcement.suspended("u1", at(9)) is not None
+    cw.handle(UserSeen(ts=at(30), user=User("u2", "packs4u2", created_at=at(29))))
+    for i, gid in enumerate(("s2", "s3")):
+        cw.handle(MemberJoined(ts=at(31 + i), guild_id=gid, user_id="u2"))
+    cw.handle(MessagePosted(ts=at(40), message=Message(
+        "q2", "c", "s3", "u2", "re", attachments=(photo("b2", "b"),))))
+    barred = cw.enforcement.join_blocked("u2")
+    assert barred is not None and barred.automated and "linked to suspended account u1" in (
+        barred.reason or "")
+    cw.handle(MemberJoined(ts=at(41), guild_id="s4", user_id="u2"))
+    assert cw.prevented[-1].subject == Target.of("user", "u2")
+    sor = [d for d in cw.compliance.of_kind("statement_of_reasons")
+           if d.refs["decision_id"] == barred.id]
+    assert sor and "barred from joining servers" in (sor[0].body or "")
