@@ -46,10 +46,15 @@ def _name(text: str | None) -> str:
     return _NOT_ALNUM.sub(" ", fold(text or "").plain).strip()
 
 
-def similar(a: str, b: str) -> float:
+def similar(a: str, b: str, floor: float = 0.0) -> float:
+    """How alike two folded names are (0 to 1); below `floor` the exact figure is not
+    computed (the cheap upper bounds rule it out first)."""
     if not a or not b:
         return 0.0
-    return SequenceMatcher(None, a, b).ratio()
+    m = SequenceMatcher(None, a, b)
+    if m.real_quick_ratio() < floor or m.quick_ratio() < floor:
+        return 0.0
+    return m.ratio()
 
 
 def _combine(weights: Iterable[float]) -> float:
@@ -93,17 +98,19 @@ class NetworkDetector:
             if not g.joined(event.user_id, event.guild_id, event.ts):
                 return []
             return [*self._check_guild(event.guild_id, event.ts, joiner=event.user_id),
-                    *self._check_user(event.user_id, event.ts)]
+                    *self._check_user(event.user_id, event.ts, joined=event.guild_id)]
         if isinstance(event, InviteCreated):
             g.invite(event.code, event.guild_id, event.inviter_id)
             return self._check_guild(event.guild_id, event.ts)
         if isinstance(event, UserSeen):
             u = g.user(event.user.id)
-            if (u.name, u.created_at) != (_name(event.user.name), event.user.created_at):
-                u.name = _name(event.user.name)
-                u.created_at = u.created_at or event.user.created_at
-                g.put(u)
-            return self._check_user(event.user.id, event.ts)
+            name = _name(event.user.name)
+            if (u.name, u.created_at) == (name, event.user.created_at or u.created_at):
+                return []  # nothing new about the account
+            u.name = name
+            u.created_at = u.created_at or event.user.created_at
+            g.put(u)
+            return self._check_user(event.user.id, event.ts, named=True)
         if isinstance(event, MessagePosted):
             return self._message(event)
         return ()
@@ -125,7 +132,7 @@ class NetworkDetector:
         if m.guild_id is not None and media:
             out += self._check_guild(m.guild_id, event.ts)
         if media:
-            out += self._check_user(m.author_id, event.ts)
+            out += self._check_user(m.author_id, event.ts, media=[k for k in media if k])
         return out
 
     # --- labels: what casework confirmed --------------------------------------------------
@@ -189,9 +196,9 @@ class NetworkDetector:
                 related |= {x for x, _ in self.graph.user(g.owner).joins if x in self.fallen}
                 related |= self.graph.user(g.owner).owns & self.fallen.keys()
             name = _name(g.name)
+            floor = self.policy.successor["name_similarity"]
             related |= {f for f in self.fallen
-                        if similar(name, _name(self.graph.guild(f).name))
-                        >= self.policy.successor["name_similarity"]}
+                        if similar(name, _name(self.graph.guild(f).name), floor) >= floor}
         out = []
         for fallen in sorted(related - {gid}):
             out += self._successor(gid, fallen, at)
@@ -228,9 +235,7 @@ class NetworkDetector:
         if g.owner and g.owner == f.owner:
             evidence.append((p["weight_owner_same"], f"same owner ({g.owner})"))
         elif g.owner and g.owner in f.members:
-            evidence.append((p["weight_owner_member"], f"its owner {g.owner} was a member"
-                             + (f" ({f.posters.get(g.owner, 0)} messages)"
-                                if f.posters.get(g.owner) else "")))
+            evidence.append((p["weight_owner_member"], f"its owner {g.owner} was a member"))
         shared = g.media & f.media
         if shared:
             evidence.append((p["weight_media"], f"{len(shared)} of its files were posted "
@@ -252,23 +257,27 @@ class NetworkDetector:
 
     # --- returning offenders ---------------------------------------------------------------
 
-    def _check_user(self, uid: str, at: datetime) -> list[Signal]:
+    def _check_user(self, uid: str, at: datetime, *, joined: str | None = None,
+                    media: Iterable[str] = (), named: bool = False) -> list[Signal]:
+        """Only what the event changed is looked at: the server just joined, the files just
+        posted, the name just seen (this runs for every join and every post)."""
         if not self.offenders or uid in self.offenders:
             return []
-        u = self.graph.user(uid)
         related: set[str] = set()
-        for key in u.media:
+        for key in media:
             related |= self.graph.media(key).users & self.offenders.keys()
-        for gid, _ in u.joins:
-            members = self.graph.guild(gid).members
+        if joined is not None:
+            members = self.graph.guild(joined).members
             related |= {o for o in self.offenders if o in members}
             for fallen, succ in self.successors.items():
-                if gid in succ:
+                if joined in succ:
                     related |= {o for o in self.offenders
                                 if o in self.graph.guild(fallen).members}
-        threshold = self.policy.returning["name_similarity"]
-        related |= {o for o in self.offenders
-                    if similar(u.name, self.graph.user(o).name) >= threshold}
+        if named:
+            name = self.graph.user(uid).name
+            threshold = self.policy.returning["name_similarity"]
+            related |= {o for o in self.offenders
+                        if similar(name, self.graph.user(o).name, threshold) >= threshold}
         out = []
         for offender in sorted(related):
             out += self._returning(uid, offender, at)

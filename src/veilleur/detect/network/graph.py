@@ -24,8 +24,6 @@ class GuildNode:
     created_at: datetime | None = None
     members: dict[str, datetime] = field(default_factory=dict)
     """member → when they joined (first time)."""
-    posters: dict[str, int] = field(default_factory=dict)
-    """member → messages posted (its most active members: moderators in all but name)."""
     media: set[str] = field(default_factory=set)
     invites: set[str] = field(default_factory=set)
     links_to: dict[str, str] = field(default_factory=dict)
@@ -126,13 +124,14 @@ class Graph:
         return found
 
     def posted(self, uid: str, gid: str | None, media: list[str]) -> None:
-        if gid is not None:
-            g = self.guild(gid)
-            g.posters[uid] = g.posters.get(uid, 0) + 1
-            g.media.update(media)
-            self.put(g)
+        """Files posted (messages without files change nothing here: this runs for every
+        message)."""
         if not media:
             return
+        if gid is not None:
+            g = self.guild(gid)
+            g.media.update(media)
+            self.put(g)
         u = self.user(uid)
         for key in media:
             if len(u.media) < KEEP:

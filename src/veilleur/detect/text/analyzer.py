@@ -9,6 +9,7 @@ dedicated reader.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class TextAnalyzer:
                                             r")[^a-z0-9]{0,3}$")
         self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
                                              r")(?![a-z])")
+        self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
             for target in rule.targets:
@@ -93,10 +95,26 @@ class TextAnalyzer:
 
     @classmethod
     def load(cls, policy_dir: Path) -> TextAnalyzer:
-        return cls(load_packs(policy_dir / "packs"),
-                   LinkExtractor.load(policy_dir / "links.toml"))
+        """One analyzer per policy folder in a process: the detectors that read text (words,
+        conversations, networks) share it, and with it the analysis of the event they all
+        read (`analyze` remembers its last texts)."""
+        folder = policy_dir.resolve()
+        files = [*sorted((folder / "packs").glob("*.toml")), folder / "links.toml"]
+        # Keyed by the files' modification times too: an edited policy is loaded afresh.
+        stamp = tuple((f.name, f.stat().st_mtime_ns) for f in files if f.exists())
+        return _load_shared(folder, stamp)
 
     def analyze(self, text: str) -> Analysis:
+        cached = self._recent.get(text)
+        if cached is not None:
+            return cached
+        result = self._analyze(text)
+        if len(self._recent) >= 4:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[text] = result
+        return result
+
+    def _analyze(self, text: str) -> Analysis:
         folded = fold(text)
         features: dict[str, Hit] = {}
         counts: dict[str, int] = {}
@@ -206,6 +224,12 @@ class TextAnalyzer:
                              if n in ctx)
                 fired.append(RuleHit(rule, hits, used))
         return fired
+
+
+@functools.lru_cache(maxsize=8)
+def _load_shared(policy_dir: Path, _stamp: tuple[tuple[str, int], ...]) -> TextAnalyzer:
+    return TextAnalyzer(load_packs(policy_dir / "packs"),
+                        LinkExtractor.load(policy_dir / "links.toml"))
 
 
 def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern[str] | None:
