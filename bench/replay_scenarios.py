@@ -362,6 +362,47 @@ def notices_and_complaints(log: EventLog, t: datetime) -> None:
         "explanation": "je conteste"}})
 
 
+def network_regroups(log: EventLog, t: datetime) -> None:
+    """A server with an ordinary name trades pictures and announces its fallback; a hotline
+    reports it. When it is dealt with, its members regroup in the announced server, and its
+    owner, suspended, comes back under a near-identical account and re-posts the picture."""
+    log.user(t, "nr-boss", "ados_boss")
+    log.guild(t, "nr-guild-1", "entraide devoirs 4e", "nr-boss")
+    log.channel(t, "nr-chan-1", "nr-guild-1", "general")
+    log.label("guild", "nr-guild-1", "csam")
+    log.label("user", "nr-boss", "csam")
+    for i in range(15):
+        log.join(t + minutes(1 + 2 * i), "nr-guild-1", f"nr-member-{i}")
+    pic = log.picture("nr-pic", 9300)
+    log.message(t + minutes(40), "nr-msg-1", "nr-chan-1", "nr-guild-1", "nr-boss",
+                "nouveau", attachments=[("nr-att-1", pic)])
+    log.message(t + minutes(45), "nr-msg-0", "nr-chan-1", "nr-guild-1", "nr-boss",
+                "si ça ferme on se replie ici : discord . gg / nrbackup")
+    log.label("message", "nr-msg-1", "csam")
+    log.label("attachment", "nr-att-1", "csam")
+    log.report(t + timedelta(hours=2), "nr-notice-1", "trusted_flagger", "guild", "nr-guild-1",
+               "csam", flagger="point-de-contact",
+               explanation="serveur d'échange d'images d'abus sexuels sur mineurs")
+    t2 = t + timedelta(hours=6)
+    log.guild(t2, "nr-guild-2", "chill entre potes", "nr-member-3")
+    log.channel(t2, "nr-chan-2", "nr-guild-2", "general")
+    log.add(t2 + minutes(1), {"type": "invite_created", "invite": {
+        "code": "nrbackup", "guild_id": "nr-guild-2", "inviter_id": "nr-member-3"}})
+    log.label("guild", "nr-guild-2", "csam")
+    for i in range(12):
+        log.join(t2 + minutes(5 + i), "nr-guild-2", f"nr-member-{i}")
+    t3 = t + timedelta(days=1)
+    log.add(t3, {"type": "user_seen", "user": {"id": "nr-boss-2", "name": "ados_boss2",
+                                               "created_at": (t3 - minutes(30)).isoformat()
+                                               .replace("+00:00", "Z")}})
+    log.join(t3 + minutes(2), "nr-guild-2", "nr-boss-2")
+    log.message(t3 + minutes(5), "nr-msg-2", "nr-chan-2", "nr-guild-2", "nr-boss-2",
+                "je suis de retour", attachments=[("nr-att-2", pic)])
+    log.label("user", "nr-boss-2", "csam")
+    log.label("message", "nr-msg-2", "csam")
+    log.label("attachment", "nr-att-2", "csam")
+
+
 STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "troll_campaign": troll_campaign,
     "stolen_photos_server": stolen_photos_server,
@@ -371,6 +412,7 @@ STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "known_media_and_reupload": known_media_and_reupload,
     "hotline_notice": hotline_notice,
     "notices_and_complaints": notices_and_complaints,
+    "network_regroups": network_regroups,
 }
 
 

@@ -93,7 +93,7 @@ def test_story_details(result: dict) -> None:  # type: ignore[type-arg]
     # The hotline's notice was decided with priority and counted in its statistics.
     assert by[("remove_content", "hn-swap")]["ts"] <= "2026-03-02T19:05:00Z"
     stats = result["trusted_flaggers"]["point-de-contact"]
-    assert stats["notices"] == stats["upheld"] == 1 and stats["accuracy"] == 1.0
+    assert stats["notices"] == stats["upheld"] == 2 and stats["accuracy"] == 1.0  # 2 stories
     # Nothing happened to the club the trolls reported.
     assert not [a for a in actions if a["target"]["id"].startswith("tc-")
                 and a["action"] != "preserve_evidence"]
@@ -353,3 +353,17 @@ def test_a_refusing_database_is_an_error_message(capsys: pytest.CaptureFixture[s
             command()
         assert exit_.value.exit_code == 1
         assert said in " ".join(capsys.readouterr().err.split())
+
+
+def test_the_announced_successor_is_found_and_removed(result: dict) -> None:  # type: ignore[type-arg]
+    """network_regroups: the fallback named in the removed server is found as soon as it
+    exists (its owner was a member, the invite was announced) and removed on review, before
+    the members regroup; the owner's new account is refused at its door."""
+    by = {(a["action"], a["target"]["id"]): a for a in result["actions"]}
+    first, second = by[("delete_guild", "nr-guild-1")], by[("delete_guild", "nr-guild-2")]
+    assert first["ts"] < second["ts"]
+    case = next(c for c in result["cases"] if c["id"] == second["case_id"])
+    assert {"kind": "guild", "id": "nr-guild-2"} in case["targets"]
+    regroup = [p for p in result["prevented"] if p["subject"]["id"].startswith("nr-member")]
+    assert len(regroup) >= 10
+    assert any(p["subject"]["id"] == "nr-boss-2" for p in result["prevented"])

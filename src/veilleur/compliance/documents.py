@@ -480,7 +480,9 @@ class Compliance:
                 continue
             measures = tuple(a.action for a in self.cw.enforcement.on_target(td.target)
                              if a.decision_id == decision.id and a.action in MEASURES)
-            if measures:
+            # Content the platform never had (refused on arrival, named in a report) restricts
+            # nobody: it owes no statement.
+            if measures and self.cw.content.knows(td.target):
                 restrictions.append(self._restriction(
                     decision.id, case, td.target, td.category, td.ground or "illegal",
                     td.ground_text or "", measures, td.duration_days, td.territorial_scope,
