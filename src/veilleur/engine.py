@@ -80,6 +80,9 @@ class Engine:
                 self._on_failure(detector, event, exc)
         if self.store is not None:
             self.store.add(event)
+        return self._accept(signals)
+
+    def _accept(self, signals: list[Signal]) -> list[Finding]:
         if not signals:
             return []
         if self.store is not None:
@@ -96,12 +99,7 @@ class Engine:
             on_label = getattr(detector, "on_label", None)
             if on_label is not None:
                 signals.extend(on_label(target, label, at))
-        if not signals:
-            return []
-        if self.store is not None:
-            self.store.add_signals(signals)
-        self.stats.signals += len(signals)
-        return self.book.add(signals)
+        return self._accept(signals)
 
     def findings(self) -> list[Finding]:
         return self.book.findings()

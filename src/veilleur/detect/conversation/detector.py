@@ -125,11 +125,11 @@ class ConversationDetector:
                              self.policy.per_stage_events)
                     carried.append(stage.name)
         signals: list[Signal] = []
-        for p in conv.participants:
-            for u in (ctx.user(p),):
-                if u is not None and u.age_band is not None and \
-                        self._record(p).band != u.age_band:
-                    rec = self._record(p)
+        for p in conv.participants:  # what the platform knows of each, as it learns it
+            u = ctx.user(p)
+            if u is not None and u.age_band is not None:
+                rec = self._record(p)
+                if rec.band != u.age_band:
                     rec.band = u.age_band
                     self._state.put("conv.age", p, rec)
         if carried or self.age(m.author_id).contradiction:
