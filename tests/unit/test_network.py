@@ -143,6 +143,16 @@ def test_casework_opens_a_case_on_the_successor_with_the_evidence() -> None:
         cw.handle(MemberJoined(ts=at(6 + i / 10), guild_id="g2", user_id=f"m{i}"))
     successor = [i for i in cw.intakes.values() if i.target == Target.of("guild", "g2")]
     assert successor and "successor of server g1" in (successor[0].evidence or "")
+    case = cw.cases[successor[0].case_id or ""]
+    # The case groups the network: the fallen server is in it, and is its grouping key.
+    assert Target.of("guild", "g1") in case.targets and "network:guild:g1" in case.keys
+    # A second successor of the same server joins that case: one network, one case.
+    cw.handle(GuildCreated(ts=at(8), guild=Guild("g3", "ados nudes 3", "m4")))
+    for i in range(12):
+        cw.handle(MemberJoined(ts=at(8 + i / 10), guild_id="g3", user_id=f"m{i}"))
+    third = [i for i in cw.intakes.values() if i.target == Target.of("guild", "g3")]
+    assert third and third[0].case_id == case.id
+    assert Target.of("guild", "g3") in cw.cases[case.id].targets
 
 
 def test_a_returning_offender_is_barred_at_the_door_by_policy() -> None:

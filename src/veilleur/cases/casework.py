@@ -322,7 +322,14 @@ class Casework:
                                                           *finding.signal_keys)))
                 self.sink.intake(intake)
                 if intake.pending and intake.case_id in self._open:
-                    self._reprioritize(self.cases[intake.case_id])
+                    case = self.cases[intake.case_id]
+                    for key, target in self._network_of(intake):
+                        if key not in case.keys:  # a network link learnt since it was filed
+                            case.keys.add(key)
+                            self._by_key.setdefault(key, case.id)
+                            if target not in case.targets:
+                                case.targets.append(target)
+                    self._reprioritize(case)
             return intake
         intake = Intake(
             id=self._new_id("finding"), kind=IntakeKind.FINDING, source="engine",
@@ -388,8 +395,23 @@ class Casework:
             case_id = self._merged_into[case_id]
         return self.cases.get(case_id)
 
+    @staticmethod
+    def _network_of(intake: Intake) -> list[tuple[str, Target]]:
+        """What a network finding links its target to (the fallen server of a successor, the
+        suspended account behind a new one): the case holds it and groups by it, so the
+        successors of one server, and the returns of one account, are one case."""
+        out = []
+        for key in intake.signal_keys:
+            kind, _, rest = key.partition(":")
+            if kind == "network.successor" and rest:
+                out.append((f"network:guild:{rest}", Target(TargetKind.GUILD, rest)))
+            elif kind == "network.returning" and rest:
+                out.append((f"network:user:{rest}", Target(TargetKind.USER, rest)))
+        return out
+
     def _file(self, intake: Intake, now: datetime) -> Case:
-        keys = self.content.grouping_keys(intake.target)
+        network = self._network_of(intake)
+        keys = self.content.grouping_keys(intake.target) | {k for k, _ in network}
         linked = {self._by_key[k] for k in keys if k in self._by_key}
         open_cases = sorted((self.cases[c] for c in linked if c in self._open),
                             key=lambda c: c.opened_at)
@@ -412,7 +434,8 @@ class Casework:
         for k in keys:
             self._by_key[k] = case.id
         case.keys |= keys
-        for t in (intake.target, *self.content.related_targets(intake.target)):
+        for t in (intake.target, *self.content.related_targets(intake.target),
+                  *(t for _, t in network)):
             if t not in case.targets:
                 case.targets.append(t)
         if intake.clock is not None:
