@@ -323,10 +323,10 @@ class Casework:
                 self.sink.intake(intake)
                 if intake.pending and intake.case_id in self._open:
                     case = self.cases[intake.case_id]
-                    for key, target in self._network_of(intake):
-                        if key not in case.keys:  # a network link learnt since it was filed
-                            case.keys.add(key)
-                            self._by_key.setdefault(key, case.id)
+                    for net_key, target in self._network_of(intake):
+                        if net_key not in case.keys:  # a network link learnt since filing
+                            case.keys.add(net_key)
+                            self._by_key.setdefault(net_key, case.id)
                             if target not in case.targets:
                                 case.targets.append(target)
                     self._reprioritize(case)
