@@ -48,6 +48,7 @@ def main() -> None:
 
     factory = None
     writer = None
+    memory = None
     if args.db:
         from functools import partial
 
@@ -59,11 +60,14 @@ def main() -> None:
         factory = partial(database_casework, database, EvidenceKey.generate())
 
         writer = StoreWriter(database)  # the events too, as `replay --db` keeps them
+        from veilleur.store.memory import StoredMemory
+
+        memory = StoredMemory(database)  # and the detectors' memory
 
     result = run_replay(events, oracle, reviewers=args.reviewers,
                         review_seconds=args.review_seconds, bank_paths=[bank],
                         baseline=not args.no_baseline, casework_factory=factory,
-                        store=writer)
+                        store=writer, memory=memory)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (folder / "RESULT.json").write_text(json.dumps(result.document, ensure_ascii=False))
     m = result.document["metrics"]

@@ -138,6 +138,7 @@ def replay(
     factory = None
     database = None
     writer = None
+    memory = None
     if db is not None:
         from functools import partial
 
@@ -148,6 +149,9 @@ def replay(
         factory = partial(database_casework, database, evidence_key_for(url, evidence_key))
 
         writer = StoreWriter(database)
+        from veilleur.store.memory import StoredMemory
+
+        memory = StoredMemory(database)
 
     progress = Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(),
                         TimeRemainingColumn(), console=err, transient=True,
@@ -158,7 +162,7 @@ def replay(
             result = run_replay(events, oracle, reviewers=reviewers,
                                 review_seconds=review_seconds, bank_paths=bank or (),
                                 baseline=baseline, drain_hours=drain_hours,
-                                casework_factory=factory, store=writer,
+                                casework_factory=factory, store=writer, memory=memory,
                                 on_bytes=lambda n: progress.advance(task, n))
     except (StoreError, PolicyDataError, ValueError) as exc:
         raise _fail(str(exc)) from None

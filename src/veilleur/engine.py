@@ -101,11 +101,23 @@ class Engine:
                 signals.extend(on_label(target, label, at))
         return self._accept(signals)
 
+    def remember(self, target: Target, label: str, at: datetime) -> None:
+        """A label read back from the store: detectors rebuild their memory, nothing new
+        is signalled (it was, when the label was set)."""
+        for detector in self.detectors:
+            on_label = getattr(detector, "on_label", None)
+            if on_label is not None:
+                on_label(target, label, at, emit=False)
+
     def findings(self) -> list[Finding]:
         return self.book.findings()
 
     def close(self) -> None:
         """Write what is buffered and the findings; the engine may still be read afterwards."""
+        for detector in self.detectors:
+            close = getattr(detector, "close", None)
+            if close is not None:
+                close()  # detectors with a memory in the store write it
         if self.store is not None:
             self.store.flush()
             self.store.save_findings(self.findings(), self.policy.version)

@@ -102,6 +102,11 @@ def run_scan(
     matcher = combine([m for m in (settings.matcher, stored, matcher_from_banks(banks))
                        if m is not None])
     settings = replace(settings, matcher=matcher)
+    if db is not None and settings.memory is None:
+        from veilleur.store.memory import StoredMemory
+
+        # Conversations and the graph continue from one scan to the next.
+        settings = replace(settings, memory=StoredMemory(db))
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine",

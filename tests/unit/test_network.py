@@ -186,3 +186,48 @@ def test_a_returning_offender_is_barred_at_the_door_by_policy() -> None:
     sor = [d for d in cw.compliance.of_kind("statement_of_reasons")
            if d.refs["decision_id"] == barred.id]
     assert sor and "barred from joining servers" in (sor[0].body or "")
+
+
+def test_the_memory_of_conversations_and_networks_survives_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Kept in the store (`StoredMemory`): a conversation continued in a later run is judged
+    on all of it; a server removed before a restart still has its successors found after."""
+    from veilleur.events import ChannelKind
+    from veilleur.store.db import connect
+    from veilleur.store.memory import StoredMemory
+    from veilleur.store.models import MemoryRow
+
+    db = connect(f"sqlite:///{tmp_path / 'v.db'}")
+
+    def engine() -> Engine:
+        return Engine.build(DetectorSettings(memory=StoredMemory(db)))
+
+    first = engine()
+    first.process(ChannelCreated(ts=at(0), channel=Channel("dm", None, "dm",
+                                                           kind=ChannelKind.DM)))
+    lines = [("man", "moi j'ai 16 ans et toi ?"), ("kid", "j'ai 13 ans"),
+             ("man", "garde ça secret, dis rien à tes parents"),
+             ("man", "en vrai j'ai 31 ans")]
+    for i, (who, text) in enumerate(lines):
+        first.process(MessagePosted(ts=at(i), message=Message(
+            f"d{i}", "dm", None, who, text, recipient_ids=("kid" if who == "man" else "man",))))
+    for e in fallen_network():
+        first.process(e)
+    network = next(d for d in first.detectors if isinstance(d, NetworkDetector))
+    network.on_label(Target.of("guild", "g1"), "removed:csam", at(5))
+    first.close()
+    with db.connect() as conn:
+        assert conn.execute(MemoryRow.__table__.select()).first() is not None  # type: ignore[attr-defined]
+    second = engine()
+    second.remember(Target.of("guild", "g1"), "removed:csam", at(5))
+    found = []
+    for i, (who, text) in enumerate([("man", "envoie moi une photo, juste pour moi"),
+                                     ("man", "on se voit samedi ?")]):
+        found += second.process(MessagePosted(ts=at(24 + i), message=Message(
+            f"e{i}", "dm", None, who, text, recipient_ids=("kid",))))
+    for i in range(12):
+        found += second.process(MemberJoined(ts=at(30 + i / 10), guild_id="g2",
+                                             user_id=f"m{i}"))
+    targets = {(f.target.kind.value, f.target.id, f.category.value) for f in found}
+    assert ("user", "man", "grooming") in targets  # the first run's stages still count
+    assert ("guild", "g2", "csam") in targets  # the first run's graph still links g2 to g1
+    db.dispose()

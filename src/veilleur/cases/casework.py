@@ -80,6 +80,8 @@ class Snapshot:
     labels: list[tuple[Target, str, str | None]]
     evidence: list[EvidenceRecord]
     documents: list[Document] = field(default_factory=list)
+    label_times: dict[tuple[Target, str], datetime] = field(default_factory=dict)
+    """When each label was set (detectors rebuild their memory from them)."""
     media_views: list[list[str]] = field(default_factory=list)
     """Attachments people opened (from the audit log's `media.viewed` entries)."""
 
@@ -198,6 +200,9 @@ class Casework:
             self.viewed_media.update(e)
         for target, label, case_id in snap.labels:
             self.labels.setdefault(target, set()).add(label)
+            at = snap.label_times.get((target, label))
+            if at is not None:
+                self.engine.remember(target, label, at)
             kind, _, cat = label.partition(":")
             att = self.content.attachment(target.id) if kind == BANNED_MEDIA else None
             if att is not None:

@@ -136,6 +136,7 @@ def run_replay(
     casework_factory: Callable[[Engine, CasePolicy], Casework] | None = None,
     store: StoreWriter | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    memory: Any = None,
 ) -> ReplayResult:
     """`store`: also write the events themselves (messages, servers, names) to the database,
     so that the stored casework can be picked up later (`veilleur review`)."""
@@ -150,6 +151,8 @@ def run_replay(
     matcher = combine([m for m in (settings.matcher, matcher_from_banks(banks))
                        if m is not None])
     settings = replace(settings, matcher=matcher)
+    if memory is not None:
+        settings = replace(settings, memory=memory)
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine", f"detector {detector.id} failed on a "

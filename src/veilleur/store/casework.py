@@ -193,6 +193,8 @@ class DatabaseSink:
 def snapshot(db: Engine) -> Snapshot:
     """Everything casework needs to pick up where the stored casework stands."""
     with Session(db) as s:
+        labels = list(s.execute(select(LabelRow).where(LabelRow.removed_at.is_(None)))
+                      .scalars())
         return Snapshot(
             intakes=[Intake.from_record(b) for b in s.execute(select(IntakeRow.body))
                      .scalars()],
@@ -202,8 +204,9 @@ def snapshot(db: Engine) -> Snapshot:
             actions=[Action.from_json(b) for b in s.execute(select(ActionRow.body))
                      .scalars()],
             labels=[(Target.of(r.target_kind, r.target_id), r.label, r.case_id)
-                    for r in s.execute(select(LabelRow).where(LabelRow.removed_at.is_(None)))
-                    .scalars()],
+                    for r in labels],
+            label_times={(Target.of(r.target_kind, r.target_id), r.label): at
+                         for r in labels if (at := as_utc(r.set_at)) is not None},
             evidence=[_record(r) for r in s.execute(select(EvidenceRow)).scalars()],
             documents=[Document.from_json(b) for b in s.execute(
                 select(DocumentRow.body).order_by(DocumentRow.created_at)).scalars()],
@@ -244,11 +247,14 @@ def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = N
 
     `engine` and `content` default to a detection engine writing to the store and a view
     reading from it; a scan passes its own (content seen in memory first)."""
+    from veilleur.detect.base import DetectorSettings
     from veilleur.store.content import StoredContent, StoredState
+    from veilleur.store.memory import StoredMemory
     from veilleur.store.writer import StoreWriter
 
     if engine is None:
-        engine = DetectionEngine.build(store=StoreWriter(db), state=StoredState(db))
+        engine = DetectionEngine.build(DetectorSettings(memory=StoredMemory(db)),
+                                       store=StoreWriter(db), state=StoredState(db))
     casework = database_casework(db, key, engine, policy,
                                  content=content or StoredContent(db, engine.directory))
     casework.restore(snapshot(db))

@@ -362,3 +362,13 @@ class DocumentRow(Base):
     case_id: Mapped[str | None] = mapped_column(String(64))
     recipient_role: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
+
+
+class MemoryRow(Base):
+    """A detector's memory of one key (a conversation, a server's node in the graph), JSON."""
+
+    __tablename__ = "detector_memory"
+    namespace: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from veilleur.detect.conversation.config import ConversationPolicy
 from veilleur.events import AgeBand
@@ -123,3 +124,15 @@ def estimate(record: AgeRecord | None, policy: ConversationPolicy) -> AgeEstimat
     confidence = policy.grade_confidence if kinds == {"grade"} else policy.claim_confidence
     confidence = min(0.9, confidence + 0.1 * (len(minors) - 1))
     return AgeEstimate(ages[len(ages) // 2], True, confidence, evidence)
+
+
+def record_out(r: AgeRecord) -> dict[str, Any]:
+    return {"band": r.band.value if r.band else None,
+            "claims": [[c.age, c.kind, c.at.isoformat(), c.message_id, c.text]
+                       for c in r.claims]}
+
+
+def record_in(d: dict[str, Any]) -> AgeRecord:
+    return AgeRecord(AgeBand(d["band"]) if d.get("band") else None,
+                     [AgeClaim(a, k, datetime.fromisoformat(at), mid, text)
+                      for a, k, at, mid, text in d["claims"]])

@@ -55,7 +55,12 @@ class ConversationDetector:
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> ConversationDetector:
         return cls(TextAnalyzer.load(settings.policy_dir),
-                   load_conversation_policy(settings.policy_dir))
+                   load_conversation_policy(settings.policy_dir), state=settings.memory)
+
+    def close(self) -> None:
+        flush = getattr(self._state, "flush", None)
+        if flush is not None:
+            flush()
 
     # --- ages ------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from veilleur.detect.conversation.ages import AgeEstimate
 from veilleur.detect.conversation.config import ConversationPolicy
@@ -107,3 +108,19 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
         out.append(Risk(category, raw * factor, raw, factor, rel, names, timeline))
     out.sort(key=lambda r: -r.score)
     return out
+
+
+def conversation_out(c: Conversation) -> dict[str, Any]:
+    return {"participants": sorted(c.participants), "asked_age": c.asked_age,
+            "stages": {sp: {st: [[e.at.isoformat(), e.message_id, e.excerpt] for e in evs]
+                            for st, evs in stages.items()}
+                       for sp, stages in c.stages.items()},
+            "flagged": [[sp, cat, v] for (sp, cat), v in c.flagged.items()]}
+
+
+def conversation_in(d: dict[str, Any]) -> Conversation:
+    return Conversation(
+        set(d["participants"]),
+        {sp: {st: [StageEvent(st, datetime.fromisoformat(at), mid, ex) for at, mid, ex in evs]
+              for st, evs in stages.items()} for sp, stages in d["stages"].items()},
+        d.get("asked_age"), {(sp, cat): v for sp, cat, v in d.get("flagged", [])})

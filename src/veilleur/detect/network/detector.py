@@ -82,7 +82,12 @@ class NetworkDetector:
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> NetworkDetector:
         return cls(TextAnalyzer.load(settings.policy_dir),
-                   load_network_policy(settings.policy_dir))
+                   load_network_policy(settings.policy_dir), state=settings.memory)
+
+    def close(self) -> None:
+        flush = getattr(self.graph.state, "flush", None)
+        if flush is not None:
+            flush()
 
     # --- events ----------------------------------------------------------------------------
 
@@ -137,13 +142,20 @@ class NetworkDetector:
 
     # --- labels: what casework confirmed --------------------------------------------------
 
-    def on_label(self, target: Target, label: str, at: datetime) -> list[Signal]:
+    def on_label(self, target: Target, label: str, at: datetime, *, emit: bool = True
+                 ) -> list[Signal]:
+        """`emit` False: only remember (stored casework picked up again in a new process)."""
         kind, _, cat = label.partition(":")
         out: list[Signal] = []
         if target.kind is TargetKind.GUILD and kind in FALLEN_LABELS and cat:
             if target.id in self.fallen:
                 return []
             self.fallen[target.id] = (Category(cat), at, label)
+            known = self.graph.state.get("network.successors", target.id)
+            if known:
+                self.successors[target.id] = set(known)
+            if not emit:
+                return []
             for candidate in self._candidates(target.id):
                 out += self._successor(candidate, target.id, at)
         elif target.kind is TargetKind.USER and label.endswith("_confirmed"):
@@ -151,6 +163,8 @@ class NetworkDetector:
             if target.id in self.offenders:
                 return []
             self.offenders[target.id] = (category, at)
+            if not emit:
+                return []
             u = self.graph.user(target.id)
             others: set[str] = set()
             for key in u.media:
@@ -249,6 +263,7 @@ class NetworkDetector:
         self._emitted[key] = score
         if score >= p["threshold"]:
             self.successors.setdefault(fallen, set()).add(gid)
+            self.graph.state.put("network.successors", fallen, self.successors[fallen])
         return [Signal(
             self.id, self.version, Target(TargetKind.GUILD, gid), category, round(score, 4),
             f"successor of server {fallen} «{f.name}» ({label} on {fell_at:%Y-%m-%d}): "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from veilleur.state import KeyedState
 
@@ -144,3 +145,50 @@ class Graph:
             self.put(m)
             self.edges += 2  # posted, shares media with
         self.put(u)
+
+
+# --- codecs: how the nodes are kept in a store (JSON, never pickles) -------------------------
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _guild_out(g: GuildNode) -> dict[str, Any]:
+    return {"id": g.id, "name": g.name, "owner": g.owner, "created_at": _ts(g.created_at),
+            "members": {u: _ts(t) for u, t in g.members.items()}, "media": sorted(g.media),
+            "invites": sorted(g.invites), "links_to": g.links_to}
+
+
+def _guild_in(d: dict[str, Any]) -> GuildNode:
+    return GuildNode(d["id"], d["name"], d["owner"], _dt(d["created_at"]),
+                     {u: _dt(t) or datetime.min for u, t in d["members"].items()},
+                     set(d["media"]), set(d["invites"]), dict(d["links_to"]))
+
+
+def _user_out(u: UserNode) -> dict[str, Any]:
+    return {"id": u.id, "name": u.name, "created_at": _ts(u.created_at),
+            "joins": [[g, _ts(t)] for g, t in u.joins], "media": sorted(u.media),
+            "owns": sorted(u.owns)}
+
+
+def _user_in(d: dict[str, Any]) -> UserNode:
+    return UserNode(d["id"], d["name"], _dt(d["created_at"]),
+                    [(g, _dt(t) or datetime.min) for g, t in d["joins"]], set(d["media"]),
+                    set(d["owns"]))
+
+
+CODECS: dict[str, tuple[Any, Any]] = {
+    "graph.guild": (_guild_out, _guild_in),
+    "graph.user": (_user_out, _user_in),
+    "graph.media": (lambda m: {"key": m.key, "guilds": sorted(m.guilds),
+                               "users": sorted(m.users)},
+                    lambda d: MediaNode(d["key"], set(d["guilds"]), set(d["users"]))),
+    "graph.invite": (lambda v: v, lambda v: v),
+    "graph.pointed": (lambda v: sorted(v), lambda v: set(v)),
+    "network.successors": (lambda v: sorted(v), lambda v: set(v)),
+}
+"""namespace → (to JSON, from JSON)."""
