@@ -231,3 +231,24 @@ def test_the_memory_of_conversations_and_networks_survives_a_restart(tmp_path) -
     assert ("user", "man", "grooming") in targets  # the first run's stages still count
     assert ("guild", "g2", "csam") in targets  # the first run's graph still links g2 to g1
     db.dispose()
+
+
+def test_a_verification_rule_demanding_intimate_photos_is_a_sign_of_the_server() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    base: list[Event] = [GuildCreated(ts=at(0), guild=Guild("vz", "la chill zone", "o")),
+                         ChannelCreated(ts=at(0), channel=Channel("r", "vz", "règles")),
+                         ChannelCreated(ts=at(0), channel=Channel("v", "vz", "vip-13-15"))]
+    demand = MessagePosted(ts=at(1), message=Message(
+        "rule", "r", "vz", "o", "pour accéder au serveur, envoie ta verif : une photo nue "
+        "avec ton pseudo en mp"))
+    signals = run(d, [*base, demand])
+    best = max(signals, key=lambda s: s.strength)
+    assert best.strength >= 0.7 and best.category is Category.CSAM
+    assert "verification demand (message rule)" in best.evidence
+    quiet = NetworkDetector.from_settings(DetectorSettings())
+    benign = run(quiet, [GuildCreated(ts=at(0), guild=Guild("ok", "club photo", "o")),
+                         ChannelCreated(ts=at(0), channel=Channel("r", "ok", "règles")),
+                         MessagePosted(ts=at(1), message=Message(
+                             "rule", "r", "ok", "o", "ne partagez jamais de photos intimes, "
+                             "la vérification se fait par le staff"))])
+    assert not [s for s in benign if s.strength >= 0.7]

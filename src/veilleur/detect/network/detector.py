@@ -125,9 +125,10 @@ class NetworkDetector:
         media = [a.sha256 or a.md5 for a in m.attachments if a.sha256 or a.md5]
         self.graph.posted(m.author_id, m.guild_id, [k for k in media if k])
         out: list[Signal] = []
-        if m.guild_id is not None and ("gg" in m.content or "invite" in m.content
-                                       or "discord" in m.content.lower()):
+        if m.guild_id is not None:
+            # The text detector has just read this text: the shared analyzer remembers it.
             analysis = self.analyzer.analyze(m.content)
+            out += self._verification_rule(m.guild_id, m.id, set(analysis.features))
             for link in analysis.links:
                 if link.kind == "invite" and link.code:
                     self.graph.pointed(m.guild_id, link.code, m.id)
@@ -352,23 +353,39 @@ class NetworkDetector:
             if sign.name in signs:
                 continue
             if features & sign.sets or (sign.regex is not None and sign.regex.search(plain)):
-                signs[sign.name] = c.name
+                signs[sign.name] = f"#{c.name}"
                 new = True
-        if not new or len(signs) < 2:
+        return self._layout(c.guild_id) if new else []
+
+    def _verification_rule(self, guild_id: str, message_id: str, features: set[str]
+                           ) -> list[Signal]:
+        """Entry "verification" demanding an intimate photo: a sign of the server itself."""
+        signs = self._signs.setdefault(guild_id, {})
+        if "verification_demand" in signs or "verification" not in features or \
+                not features & {"sexual", "image_request", "intimate_image"} or \
+                "prevention" in features:
+            return []
+        signs["verification_demand"] = f"message {message_id}"
+        return self._layout(guild_id)
+
+    def _layout(self, guild_id: str) -> list[Signal]:
+        signs = self._signs[guild_id]
+        demand = "verification_demand" in signs
+        if len(signs) < 2 and not demand:
             return []
         p = self.policy.catalogue
-        strong = len(signs) >= p["signs_for_signal"]
+        strong = len(signs) >= p["signs_for_signal"] or (demand and len(signs) >= 2)
         weight = p["weight_strong"] if strong else p["weight_two"]
         category = (Category.CSAM if "minors" in signs
-                    else Category.NCII if "relations" in signs or "proofs" in signs
+                    else Category.NCII if signs.keys() & {"relations", "proofs"} or demand
                     else None)
         if category is None or ("minors" not in signs and "relations" not in signs
-                                and not strong):
+                                and not strong and not demand):
             return []
-        layout = ", ".join(f"{k} (#{v})" for k, v in sorted(signs.items()))
-        return [Signal(self.id, self.version, Target(TargetKind.GUILD, c.guild_id), category,
+        layout = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in sorted(signs.items()))
+        return [Signal(self.id, self.version, Target(TargetKind.GUILD, guild_id), category,
                        weight, f"server laid out as a catalogue: {layout}",
-                       f"network.catalogue:{len(signs)}", {"guild_id": c.guild_id})]
+                       f"network.catalogue:{len(signs)}", {"guild_id": guild_id})]
 
 
 def _in_order(mine: list[str], theirs: list[str]) -> int:
