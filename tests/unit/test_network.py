@@ -252,3 +252,20 @@ def test_a_verification_rule_demanding_intimate_photos_is_a_sign_of_the_server()
                              "rule", "r", "ok", "o", "ne partagez jamais de photos intimes, "
                              "la vérification se fait par le staff"))])
     assert not [s for s in benign if s.strength >= 0.7]
+
+
+def test_the_graph_keeps_channels_links_and_survives_its_codec() -> None:
+    from veilleur.detect.network.graph import CODECS
+
+    d = NetworkDetector.from_settings(DetectorSettings())
+    run(d, [*fallen_network(), MessagePosted(ts=at(3), message=Message(
+        "p9", "c1", "g1", "boss", "la suite sur mega. nz/folder/abc et t.me/packs"))])
+    g1 = d.graph.guild("g1")
+    assert g1.channels == {"c1": "general"} and g1.owner == "boss" and len(g1.members) == 12
+    assert any(k.startswith("filehost:") for k in g1.links)
+    assert "backup1" in g1.links_to and d.graph.invite_guild("backup1") == "g2"
+    assert d.graph.user("m1").media and d.graph.edges > 30
+    out, back = CODECS["graph.guild"]
+    assert back(out(g1)) == g1
+    out, back = CODECS["graph.user"]
+    assert back(out(d.graph.user("m1"))) == d.graph.user("m1")

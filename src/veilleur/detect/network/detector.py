@@ -130,6 +130,8 @@ class NetworkDetector:
             analysis = self.analyzer.analyze(m.content)
             out += self._verification_rule(m.guild_id, m.id, set(analysis.features))
             for link in analysis.links:
+                if link.kind != "invite":
+                    self.graph.linked(m.guild_id, link.kind, link.url)
                 if link.kind == "invite" and link.code:
                     self.graph.pointed(m.guild_id, link.code, m.id)
                     target = self.graph.invite_guild(link.code)
@@ -343,6 +345,7 @@ class NetworkDetector:
     def _catalogue(self, event: ChannelCreated) -> list[Signal]:
         c = event.channel
         assert c.guild_id is not None
+        self.graph.channel(c.guild_id, c.id, c.name)
         text = " ".join(x for x in (c.name, c.topic) if x)
         features = set(self.analyzer.analyze(text.replace("-", " ").replace("_", " "))
                        .features)

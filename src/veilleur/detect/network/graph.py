@@ -29,6 +29,10 @@ class GuildNode:
     invites: set[str] = field(default_factory=set)
     links_to: dict[str, str] = field(default_factory=dict)
     """invite code it points to → the message that pointed."""
+    channels: dict[str, str] = field(default_factory=dict)
+    """channel → its name."""
+    links: dict[str, int] = field(default_factory=dict)
+    """other links posted there (file hosts, Telegram, shorteners: `kind:url`) → times."""
 
 
 @dataclass
@@ -120,6 +124,21 @@ class Graph:
             self.state.put("graph.pointed", code.lower(), pointers)
             self.edges += 1  # links to
 
+    def channel(self, gid: str, cid: str, name: str) -> None:
+        g = self.guild(gid)
+        if g.channels.get(cid) != name:
+            g.channels[cid] = name
+            self.put(g)
+            self.edges += 1  # channel of
+
+    def linked(self, gid: str, kind: str, url: str) -> None:
+        g = self.guild(gid)
+        key = f"{kind}:{url}"
+        if key in g.links or len(g.links) < KEEP:
+            g.links[key] = g.links.get(key, 0) + 1
+            self.put(g)
+            self.edges += 1  # links to
+
     def pointers_to(self, code: str) -> set[str]:
         found: set[str] = self.state.get("graph.pointed", code.lower()) or set()
         return found
@@ -160,13 +179,15 @@ def _dt(text: str | None) -> datetime | None:
 def _guild_out(g: GuildNode) -> dict[str, Any]:
     return {"id": g.id, "name": g.name, "owner": g.owner, "created_at": _ts(g.created_at),
             "members": {u: _ts(t) for u, t in g.members.items()}, "media": sorted(g.media),
-            "invites": sorted(g.invites), "links_to": g.links_to}
+            "invites": sorted(g.invites), "links_to": g.links_to, "channels": g.channels,
+            "links": g.links}
 
 
 def _guild_in(d: dict[str, Any]) -> GuildNode:
     return GuildNode(d["id"], d["name"], d["owner"], _dt(d["created_at"]),
                      {u: _dt(t) or datetime.min for u, t in d["members"].items()},
-                     set(d["media"]), set(d["invites"]), dict(d["links_to"]))
+                     set(d["media"]), set(d["invites"]), dict(d["links_to"]),
+                     dict(d.get("channels", {})), dict(d.get("links", {})))
 
 
 def _user_out(u: UserNode) -> dict[str, Any]:
