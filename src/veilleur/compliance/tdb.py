@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from veilleur.compliance import letters
 from veilleur.compliance import tdb_schema as schema
 from veilleur.compliance.config import CompliancePolicy
 from veilleur.compliance.facts import Automation, Restriction, Source
@@ -39,10 +40,6 @@ _SOURCE_WORDS = {Source.NOTICE: "after a notice under Article 16 DSA",
                  Source.TRUSTED_FLAGGER: "after a notice from a trusted flagger (Article 22 DSA)",
                  Source.AUTHORITY: "after a removal request from a competent authority",
                  Source.OWN_INITIATIVE: "on the provider's own initiative"}
-_HARM_WORDS = {"csam": "child sexual abuse material",
-               "grooming": "the sexual solicitation of a minor (grooming)",
-               "sextortion": "sexual extortion",
-               "ncii": "the non-consensual sharing of intimate images"}
 _MEASURE_WORDS = {"remove_content": "the content was removed",
                   "block_upload": "the upload was blocked",
                   "delete_guild": "the community server was closed",
@@ -89,7 +86,7 @@ def _facts(r: Restriction) -> str:
                                  "published policy and is reviewed by a person",
                Automation.PARTIALLY: "a trained reviewer confirmed the violation",
                Automation.NOT: "a trained reviewer assessed the content"}[r.automation]
-    return (f"The {kinds} was found to contain {_HARM_WORDS[r.category.value]}. It was "
+    return (f"The {kinds} was found to contain {letters.word('en', r.category.value)}. It was "
             f"{detection}, {_SOURCE_WORDS[r.source]}; {decided}. Measure: {what}.")
 
 
@@ -103,7 +100,7 @@ def statement(r: Restriction, policy: CompliancePolicy) -> dict[str, Any]:
     applied = r.applied_at.date()
     content_day = (r.content_date.date() if r.content_date is not None else applied)
     p: dict[str, Any] = {**_decision_fields(r)}
-    harm = _HARM_WORDS[r.category.value]
+    harm = letters.word("en", r.category.value)
     if r.ground == "illegal":
         p["decision_ground"] = "DECISION_GROUND_ILLEGAL_CONTENT"
         p["illegal_content_legal_ground"] = r.ground_text
