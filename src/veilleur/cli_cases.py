@@ -74,16 +74,11 @@ def _open_db(db: str | None) -> tuple[str, Database]:
 
 
 def evidence_key_for(url: str, key_file: Path | None) -> EvidenceKey:
-    """The evidence key for a database: the environment, the file given, or the file beside
-    a SQLite database (created on first use)."""
-    from veilleur.enforce.evidence import KEY_ENV, EvidenceError, EvidenceKey
+    """The evidence key for a database (see `enforce.evidence.key_for_database`)."""
+    from veilleur.enforce.evidence import EvidenceError, key_for_database
 
-    if key_file is None and url.startswith("sqlite:///"):
-        key_file = Path(url.removeprefix("sqlite:///") + ".evidence-key")
-    if key_file is None and not __import__("os").environ.get(KEY_ENV):
-        raise _fail(f"evidence needs a key: set ${KEY_ENV} or pass --evidence-key FILE")
     try:
-        return EvidenceKey.load(key_file)
+        return key_for_database(url, key_file)
     except EvidenceError as exc:
         raise _fail(str(exc)) from None
 

@@ -22,8 +22,8 @@ from veilleur.events import Event
 from veilleur.ingest.discover import InputFile, discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
+from veilleur.live import live_casework, stored_settings
 from veilleur.state import Directory
-from veilleur.store.banks import BankStore, default_index_dir
 from veilleur.store.db import StoreError, connect
 from veilleur.store.models import ScanRow
 from veilleur.store.writer import StoreWriter
@@ -95,18 +95,14 @@ def run_scan(
 
     db = connect(db_url) if db_url is not None else None
     writer = StoreWriter(db, batch_size=batch_size) if db is not None else None
-    stored = None
     if db is not None and db_url is not None:
-        folder = index_dir or (default_index_dir(db_url) if db_url != "sqlite://" else None)
-        stored = BankStore(db, folder).matcher()
-    matcher = combine([m for m in (settings.matcher, stored, matcher_from_banks(banks))
-                       if m is not None])
-    settings = replace(settings, matcher=matcher)
-    if db is not None and settings.memory is None:
-        from veilleur.store.memory import StoredMemory
-
         # Conversations and the graph continue from one scan to the next.
-        settings = replace(settings, memory=StoredMemory(db))
+        settings = stored_settings(settings, db, db_url, index_dir=index_dir,
+                                   extra=matcher_from_banks(banks))
+    else:
+        settings = replace(settings, matcher=combine(
+            [m for m in (settings.matcher, matcher_from_banks(banks)) if m is not None]))
+    matcher = settings.matcher
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine",
@@ -114,20 +110,9 @@ def run_scan(
                         f"{type(exc).__name__}: {exc}")
 
     casework = None
-    if cases is not None and db is not None:
-        from veilleur.cases.config import load_case_policy
-        from veilleur.cases.content import ContentIndex
-        from veilleur.store.casework import load_casework
-        from veilleur.store.content import LayeredContent, LayeredState, StoredContent
-
-        engine = Engine.build(settings, store=writer, state=LayeredState(db),
-                              on_detector_failure=failure)
-        policy = load_case_policy(settings.policy_dir)
-        content = LayeredContent(
-            ContentIndex(engine.directory, recent_per_channel=policy.guild_messages,
-                         recent_per_user=policy.user_messages),
-            StoredContent(db, engine.directory))
-        casework = load_casework(db, cases, policy=policy, engine=engine, content=content)
+    if cases is not None and db is not None and writer is not None:
+        casework = live_casework(db, cases, settings, writer=writer, on_failure=failure)
+        engine = casework.engine
     else:
         engine = Engine.build(settings, store=writer, on_detector_failure=failure)
     inputs = discover_inputs(paths, problems)

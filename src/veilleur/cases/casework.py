@@ -212,6 +212,15 @@ class Casework:
         self.vault.restore(snap.evidence)
         self.compliance.restore(snap.documents)
 
+    def findings_on(self, target: Target) -> list[Intake]:
+        """The engine's findings about one target, as taken in (one per category)."""
+        return [self.intakes[iid] for c in Category
+                if (iid := self._finding_intakes.get((target, c))) is not None]
+
+    def case_of(self, case_id: str | None) -> Case | None:
+        """A case, or the case it was merged into."""
+        return self._live(case_id) if case_id is not None else None
+
     def _new_id(self, kind: str) -> str:
         n = self._counters[kind] = self._counters.get(kind, 0) + 1
         return f"{self._prefix}{kind}-{n}"
@@ -687,7 +696,8 @@ class Casework:
             return "sexual extortion of a minor, confirmed by review"
         return None
 
-    def view_media(self, case_id: str, viewer: str, now: datetime) -> list[str]:
+    def view_media(self, case_id: str, viewer: str, now: datetime,
+                   only: Iterable[str] | None = None) -> list[str]:
         """A person opened the case's files (blurred and greyscale by default, in the
         console). Recorded and audited: a CyberTipline report says truthfully whether a person
         viewed each file it reports."""
@@ -700,6 +710,9 @@ class Casework:
                 files.append(t.id)
             elif t.kind is TargetKind.MESSAGE and (msg := self.content.message(t.id)):
                 files += msg.attachments
+        if only is not None:
+            wanted = set(only)
+            files = [f for f in files if f in wanted]
         files = [f for f in dict.fromkeys(files) if f not in self.viewed_media]
         if files:
             self.viewed_media.update(files)

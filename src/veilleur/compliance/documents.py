@@ -34,6 +34,7 @@ from veilleur.cases.models import (
     Intake,
     IntakeKind,
     Resolution,
+    TargetDecision,
     iso,
     parse_iso,
 )
@@ -369,6 +370,9 @@ class Compliance:
         if notice.reporter_id:
             return {"role": "notifier", "id": notice.reporter_id, "address": None,
                     "channel": "in_app"}
+        if notice.notifier.get("channel") == "web":
+            # The public form: the notifier, maybe anonymous, reads it behind a private link.
+            return {"role": "notifier", "id": None, "address": None, "channel": "web"}
         return None
 
     def _describe_for_notifier(self, target: Target, lang: str) -> str:
@@ -543,8 +547,9 @@ class Compliance:
                 names.append(notifier.get("name", ""))
         return [n for n in names if n]
 
-    def _statement_of_reasons(self, user: str | None, rs: list[Restriction], now: datetime
-                              ) -> None:
+    def _sor_letter(self, user: str | None, rs: list[Restriction], now: datetime
+                    ) -> tuple[str, tuple[str, str], datetime]:
+        """The statement of reasons for one person (language, letter, complaint deadline)."""
         lang = self.user_language(user)
         items = []
         for r in rs:
@@ -578,6 +583,34 @@ class Compliance:
             terms_url=self.policy.terms_url, complaint_until=until,
             complaints_url=self.policy.complaints_url, reference=first.decision_id,
             provider=self.policy.provider_name)
+        return lang, letter, until
+
+    def preview(self, case: Case, decisions: Iterable[TargetDecision], now: datetime
+                ) -> list[dict[str, Any]]:
+        """The statements of reasons a decision would write, before it is taken (the console
+        shows them for confirmation). Nothing is recorded."""
+        by_user: dict[str | None, list[Restriction]] = {}
+        for td in decisions:
+            measures = tuple(m for m in td.measures if m in MEASURES)
+            if not td.violation or td.category is None or not measures \
+                    or not self.cw.content.knows(td.target):
+                continue
+            r = self._restriction("(preview)", case, td.target, td.category,
+                                  td.ground or "illegal", td.ground_text or "", measures,
+                                  td.duration_days, td.territorial_scope, now, Automation.NOT,
+                                  td.explanation)
+            by_user.setdefault(r.affected_user, []).append(r)
+        out = []
+        for user, rs in by_user.items():
+            lang, letter, _ = self._sor_letter(user, rs, now)
+            out.append({"user": user, "language": lang, "subject": letter[0], "body": letter[1],
+                        "targets": [r.target.to_json() for r in rs]})
+        return out
+
+    def _statement_of_reasons(self, user: str | None, rs: list[Restriction], now: datetime
+                              ) -> None:
+        lang, letter, until = self._sor_letter(user, rs, now)
+        first = rs[0]
         person = user or "unknown"
         self.informed[first.decision_id, person] = now
         doc = self._doc("statement_of_reasons", now,

@@ -196,3 +196,13 @@ def open_record(rec: EvidenceRecord, key: EvidenceKey) -> dict[str, Any]:
         raise EvidenceError(f"evidence {rec.id} does not match its recorded digest")
     doc: dict[str, Any] = json.loads(plain)
     return doc
+
+
+def key_for_database(url: str, key_file: Path | None) -> EvidenceKey:
+    """The evidence key for a database: the file given, the environment, or the file beside
+    a SQLite database (created on first use)."""
+    if key_file is None and url.startswith("sqlite:///"):
+        key_file = Path(url.removeprefix("sqlite:///") + ".evidence-key")
+    if key_file is None and not os.environ.get(KEY_ENV):
+        raise EvidenceError(f"evidence needs a key: set ${KEY_ENV} or pass --evidence-key FILE")
+    return EvidenceKey.load(key_file)

@@ -372,3 +372,63 @@ class MemoryRow(Base):
     key: Mapped[str] = mapped_column(String(256), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+# --- the service (migration 0007) -----------------------------------------------------------
+
+
+class InboxRow(Base):
+    """What the service accepted, before the engine has taken it in: the journal that makes
+    an accepted event survive a crash. `done_at` is set once its effects are in the store."""
+
+    __tablename__ = "inbox"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    body: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[datetime]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+    result: Mapped[dict[str, Any] | None]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    flagger: Mapped[str | None] = mapped_column(String(128))
+    scopes: Mapped[list[str]]
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(2))
+    preferences: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("accounts.username"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class PublicNoticeRow(Base):
+    """A notice filed through the public form: its reference and the secret that lets the
+    notifier (who may be anonymous) read its status and the decision."""
+
+    __tablename__ = "public_notices"
+    reference: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    report_ids: Mapped[list[str]]
+    created_at: Mapped[datetime]

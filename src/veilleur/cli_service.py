@@ -1,0 +1,232 @@
+"""Command line for the service: `serve`, `keys` (API keys), `accounts` (reviewers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from veilleur.cli_cases import DbOption, KeyOption, _database_errors, _fail, _open_db
+
+keys_app = typer.Typer(help="API keys for platforms and trusted flaggers.",
+                       no_args_is_help=True)
+accounts_app = typer.Typer(help="Reviewer accounts of the console.", no_args_is_help=True)
+
+
+def serve(
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8000,
+    media_root: Annotated[Path | None, typer.Option(
+        "--media-root", help="Folder under which events' attachment paths are read.")] = None,
+    max_backlog: Annotated[int, typer.Option(
+        "--max-backlog", min=1000, help="Accepted events waiting for the engine before "
+        "new batches get 429.")] = 200_000,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies/--no-secure-cookies", help="Mark console cookies Secure (behind "
+        "HTTPS).")] = False,
+    openapi: Annotated[Path | None, typer.Option(
+        "--openapi", help="Write the OpenAPI document here and exit.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+) -> None:
+    """The engine as an HTTP service: the API (/v1), the console (/console), the public
+    notice form (/notice), /health and /metrics."""
+    import logging
+
+    import uvicorn
+
+    from veilleur.enforce.evidence import EvidenceError
+    from veilleur.service.app import create_app
+    from veilleur.service.runtime import Runtime, ServiceSettings
+    from veilleur.store.db import StoreError
+
+    secret = os.environ.get("VEILLEUR_SECRET")
+    settings = ServiceSettings(db=db, evidence_key=evidence_key, media_root=media_root,
+                               max_backlog=max_backlog, secure_cookies=secure_cookies)
+    if secret:
+        settings.secret = secret.encode()
+    if openapi is not None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:  # the document needs no real database
+            settings.db, settings.evidence_key = f"{tmp}/openapi.db", None
+            runtime = Runtime(settings)
+            doc = create_app(runtime=runtime, start=False).openapi()
+            runtime.db.dispose()
+        openapi.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+        Console().print(str(openapi), highlight=False)
+        return
+    try:
+        runtime = Runtime(settings)
+    except (StoreError, EvidenceError) as exc:
+        raise _fail(str(exc)) from None
+    app = create_app(runtime=runtime)
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Console(stderr=True).print(f"veilleur serving on http://{host}:{port}/ "
+                               f"(database {runtime.url.split('@')[-1]})", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@keys_app.command("create")
+@_database_errors
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who the key is for (e.g. the platform).")],
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="Repeatable: events, verdict, reports, notices, orders, appeals, "
+        "cases:read, cases:decide, banks.")] = None,
+    flagger: Annotated[str | None, typer.Option(
+        "--flagger", help="A trusted flagger's key, under this flagger id (flaggers.toml).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a key; its secret is printed once, never stored."""
+    from veilleur.service.auth import AuthError, create_key
+
+    _, database = _open_db(db)
+    try:
+        key, secret = create_key(database, name, scope or [], datetime.now(UTC),
+                                 flagger=flagger)
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+    Console(stderr=True).print(f"key {key.id} ({', '.join(key.scopes)}); keep the secret, "
+                               "it is not shown again:", highlight=False)
+    print(secret)
+
+
+@keys_app.command("list")
+@_database_errors
+def keys_list(db: DbOption = None) -> None:
+    from veilleur.service.auth import list_keys
+
+    _, database = _open_db(db)
+    try:
+        rows = list_keys(database)
+    finally:
+        database.dispose()
+    table = Table("id", "name", "kind", "scopes", "created", "revoked")
+    for r in rows:
+        table.add_row(r["id"], r["name"], r["kind"] + (f" ({r['flagger']})" if r["flagger"]
+                                                       else ""), ", ".join(r["scopes"]),
+                      str(r["created_at"])[:19], str(r["revoked_at"] or "")[:19])
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+@_database_errors
+def keys_revoke(key_id: str, db: DbOption = None) -> None:
+    from veilleur.service.auth import revoke_key
+
+    _, database = _open_db(db)
+    try:
+        if not revoke_key(database, key_id, datetime.now(UTC)):
+            raise _fail(f"no active key {key_id}")
+    finally:
+        database.dispose()
+    Console().print(f"key {key_id} revoked", highlight=False)
+
+
+def _password(password_file: Path | None) -> str:
+    if password_file is not None:
+        try:
+            return password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _fail(f"cannot read {password_file}: {exc.strerror or exc}") from None
+    if os.environ.get("VEILLEUR_PASSWORD"):
+        return os.environ["VEILLEUR_PASSWORD"]
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+
+
+PasswordFile = Annotated[Path | None, typer.Option(
+    "--password-file", help="Read the password from this file (else $VEILLEUR_PASSWORD, "
+    "else a prompt).")]
+
+
+@accounts_app.command("add")
+@_database_errors
+def accounts_add(
+    username: str,
+    role: Annotated[str, typer.Option("--role", help="reviewer, specialist (alone sees "
+                                      "child sexual abuse cases) or admin")] = "reviewer",
+    language: Annotated[str, typer.Option("--language")] = "fr",
+    password_file: PasswordFile = None,
+    db: DbOption = None,
+) -> None:
+    from veilleur.service.auth import AuthError, add_account
+
+    password = _password(password_file)
+    _, database = _open_db(db)
+    try:
+        add_account(database, username, password, role, datetime.now(UTC), language=language)
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+    Console().print(f"account {username} ({role}) created", highlight=False)
+
+
+@accounts_app.command("list")
+@_database_errors
+def accounts_list(db: DbOption = None) -> None:
+    from veilleur.service.auth import list_accounts
+
+    _, database = _open_db(db)
+    try:
+        rows = list_accounts(database)
+    finally:
+        database.dispose()
+    table = Table("username", "role", "language", "created", "disabled")
+    for r in rows:
+        table.add_row(r["username"], r["role"], r["language"], str(r["created_at"])[:19],
+                      str(r["disabled_at"] or "")[:19])
+    Console().print(table)
+
+
+@accounts_app.command("password")
+@_database_errors
+def accounts_password(username: str, password_file: PasswordFile = None,
+                      db: DbOption = None) -> None:
+    """Set a new password (and close the account's sessions)."""
+    from veilleur.service.auth import AuthError, set_password
+
+    password = _password(password_file)
+    _, database = _open_db(db)
+    try:
+        set_password(database, username, password)
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+    Console().print(f"password of {username} changed", highlight=False)
+
+
+@accounts_app.command("disable")
+@_database_errors
+def accounts_disable(username: str, db: DbOption = None) -> None:
+    from veilleur.service.auth import AuthError, disable_account
+
+    _, database = _open_db(db)
+    try:
+        disable_account(database, username, datetime.now(UTC))
+    except AuthError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+    Console().print(f"account {username} disabled", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(_database_errors(serve))
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(accounts_app, name="accounts")

@@ -1,0 +1,429 @@
+"""The HTTP API for platforms, trusted flaggers and authorities (`/v1`, OpenAPI at
+`/v1/openapi.json`).
+
+Everything that changes casework goes through the inbox as contracts §5 events, so the API,
+the replay and the CLI share one path; reads and decisions use the live casework.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from veilleur.cases.models import iso
+from veilleur.cases.review import ReviewError, Verdict
+from veilleur.service.auth import ApiKey
+from veilleur.service.deps import MetricsDep, RuntimeDep, scope
+from veilleur.service.runtime import BadEventError, Busy, Runtime
+from veilleur.taxonomy import Category, Target, TargetKind
+
+router = APIRouter(prefix="/v1", tags=["v1"])
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+class TargetIn(BaseModel):
+    kind: Literal["message", "attachment", "channel", "guild", "user", "invite"]
+    id: str = Field(min_length=1, max_length=64)
+
+
+class EventBatch(BaseModel):
+    """Contracts §5 events, one object each (`type`, `ts`, and the type's fields). An
+    optional `event_id` makes a resend idempotent; without it, the same content is."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[dict[str, Any]] = Field(max_length=5000)
+
+
+class ReportIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    target: TargetIn
+    category_claimed: str | None = None
+    explanation: str | None = Field(default=None, max_length=20_000)
+    reporter_id: str | None = None
+
+
+class NotifierIn(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    language: str | None = Field(default=None, max_length=2)
+    channel: Literal["web"] | None = Field(
+        default=None, description="'web': the notifier follows the notice behind a private "
+        "link (the public form); the acknowledgement and decision notice are kept for it.")
+
+
+class NoticeItem(BaseModel):
+    target: TargetIn
+    locator: str | None = Field(default=None, max_length=2000,
+                                description="The exact location (URL) the notifier gave.")
+
+
+class NoticeIn(BaseModel):
+    """A DSA Art. 16 notice: the items, the explanation, who sends it (optional for child
+    sexual abuse), and the bona fide statement."""
+
+    id: str | None = Field(default=None, max_length=48)
+    items: list[NoticeItem] = Field(min_length=1, max_length=100)
+    category_claimed: str | None = None
+    explanation: str = Field(max_length=20_000)
+    notifier: NotifierIn | None = None
+    bona_fide: bool = False
+    reporter_id: str | None = None
+
+
+class OrderIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    target: TargetIn
+    category_claimed: str | None = None
+    explanation: str | None = None
+    authority: str | None = Field(default=None, description="Who sent it (e.g. OFMIN).")
+
+
+class OrderUpdateIn(BaseModel):
+    status: Literal["force_majeure", "obstacle_cleared", "clarification_requested",
+                    "clarification_received"]
+    note: str | None = None
+
+
+class AppealIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64)
+    target: TargetIn
+    by: Literal["affected", "notifier"]
+    complainant_id: str | None = None
+    decision_id: str | None = None
+    report_id: str | None = None
+    explanation: str | None = Field(default=None, max_length=20_000)
+    email: str | None = None
+
+
+class TargetVerdict(BaseModel):
+    target: TargetIn
+    category: Category | None = None
+    ground: Literal["illegal", "terms"] = "illegal"
+    explanation: str | None = None
+    duration_days: int | None = None
+
+
+class DecisionIn(BaseModel):
+    reviewer: str = Field(min_length=1, max_length=64, description="The person deciding.")
+    verdicts: list[TargetVerdict]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str
+                  ) -> dict[str, Any]:
+    try:
+        result = await run_in_threadpool(rt.accept, events, source)
+    except Busy as exc:
+        m.busy.inc()
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}
+                            ) from None
+    except BadEventError as exc:
+        raise HTTPException(413, str(exc)) from None
+    m.accepted.inc(len(result.accepted))
+    m.duplicates.inc(len(result.duplicates))
+    m.rejected.inc(len(result.rejected))
+    return result.to_json()
+
+
+def _report_event(rt: Runtime, report: dict[str, Any]) -> dict[str, Any]:
+    clean = {k: v for k, v in report.items() if v is not None}
+    return {"type": "report", "ts": iso(rt.clock()), "event_id": f"report:{report['id']}",
+            "report": clean}
+
+
+def _target(t: TargetIn) -> dict[str, str]:
+    return {"kind": t.kind, "id": t.id}
+
+
+def _one(result: dict[str, Any]) -> dict[str, Any]:
+    if result["rejected"]:
+        raise HTTPException(422, result["rejected"][0]["error"])
+    return result
+
+
+# --- ingest and verdicts --------------------------------------------------------------------
+
+
+@router.post("/events", status_code=202, summary="Send a batch of platform events",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": EventBatch.model_json_schema()}}}})
+async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
+                      key: Annotated[ApiKey, Depends(scope("events"))]) -> dict[str, Any]:
+    """Accepted events are journaled before the answer: they survive a crash. Malformed ones
+    are listed in `rejected` with their index and what is wrong; the others are kept. A full
+    backlog answers 429 with `Retry-After`, for the whole batch."""
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise HTTPException(422, "the body must be {\"events\": [ ... ]}")
+    return await _accept(rt, m, events, f"api:{key.name}")
+
+
+@router.post("/verdict", summary="Verdict on one message before it is posted")
+async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
+                       key: Annotated[ApiKey, Depends(scope("verdict"))]) -> dict[str, Any]:
+    """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The
+    message is taken in at once: `block` (refused or removed), `review` (held: a case has it),
+    or `allow`."""
+    try:
+        raw = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    return await _verdict(rt, m, raw, f"api:{key.name}")
+
+
+async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool = False
+                   ) -> dict[str, Any]:
+    from veilleur.ingest.fields import FieldError
+
+    started = time.perf_counter()
+    try:
+        result = await run_in_threadpool(rt.verdict, raw, source, trusted_paths=trusted)
+    except (FieldError, BadEventError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    m.verdicts.labels(result["verdict"]).inc()
+    m.verdict_seconds.observe(time.perf_counter() - started)
+    return result
+
+
+@router.post("/verdict/upload", summary="Verdict on one upload (multipart)")
+async def post_verdict_upload(
+        rt: RuntimeDep, m: MetricsDep, key: Annotated[ApiKey, Depends(scope("verdict"))],
+        file: Annotated[UploadFile, File(description="The file being uploaded.")],
+        message_id: Annotated[str, Form()], channel_id: Annotated[str, Form()],
+        author_id: Annotated[str, Form()], attachment_id: Annotated[str, Form()],
+        guild_id: Annotated[str | None, Form()] = None,
+        content: Annotated[str, Form()] = "") -> dict[str, Any]:
+    """The file is hashed (MD5, SHA-256, PDQ) and matched against the banks and confirmed
+    media; it is kept under the upload folder as the attachment's evidence."""
+    data = await file.read()
+    sha = hashlib.sha256(data).hexdigest()
+    suffix = Path(file.filename or "").suffix[:10]
+    rt.upload_dir.mkdir(parents=True, exist_ok=True)
+    path = rt.upload_dir / f"{sha}{suffix}"
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    raw = {"type": "message", "ts": iso(rt.clock()), "message": {
+        "id": message_id, "channel_id": channel_id, "guild_id": guild_id,
+        "author_id": author_id, "content": content,
+        "attachments": [{"id": attachment_id, "path": str(path),
+                         "content_type": file.content_type}]}}
+    return await _verdict(rt, m, raw, f"api:{key.name}", trusted=True)
+
+
+# --- reports, notices, orders, appeals ------------------------------------------------------
+
+
+@router.post("/reports", status_code=202, summary="An in-app user report")
+async def post_report(body: ReportIn, rt: RuntimeDep, m: MetricsDep,
+                      key: Annotated[ApiKey, Depends(scope("reports"))]) -> dict[str, Any]:
+    m.notices.labels("user").inc()
+    report = body.model_dump() | {"source": "user", "target": _target(body.target)}
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+
+
+def notice_events(rt: Runtime, body: NoticeIn, source: str, flagger: str | None
+                  ) -> tuple[str, list[dict[str, Any]]]:
+    notice_id = body.id or f"N{rt.clock():%Y%m%d}-{secrets.token_hex(4).upper()}"
+    notifier = {k: v for k, v in (body.notifier.model_dump() if body.notifier else {})
+                .items() if v}
+    events = []
+    for i, item in enumerate(body.items, start=1):
+        report = {"id": f"{notice_id}-{i}", "source": source, "target": _target(item.target),
+                  "category_claimed": body.category_claimed, "explanation": body.explanation,
+                  "notifier": notifier or None, "flagger": flagger, "notice_id": notice_id,
+                  "bona_fide": body.bona_fide, "locator": item.locator,
+                  "reporter_id": body.reporter_id}
+        events.append(_report_event(rt, report))
+    return notice_id, events
+
+
+@router.post("/notices", status_code=202, summary="A DSA Art. 16 notice")
+async def post_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
+                      key: Annotated[ApiKey, Depends(scope("notices"))]) -> dict[str, Any]:
+    m.notices.labels("dsa_notice").inc()
+    notice_id, events = notice_events(rt, body, "dsa_notice", None)
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}"))
+
+
+@router.post("/flagger/notices", status_code=202, summary="A trusted flagger's notice")
+async def post_flagger_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
+                              key: Annotated[ApiKey, Depends(scope("flagger"))]
+                              ) -> dict[str, Any]:
+    """The flagger is the key's (Art. 22): a notice cannot claim another flagger's name."""
+    m.notices.labels("trusted_flagger").inc()
+    notice_id, events = notice_events(rt, body, "trusted_flagger", key.flagger)
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}"))
+
+
+@router.post("/orders", status_code=202, summary="An authority's removal order")
+async def post_order(body: OrderIn, rt: RuntimeDep, m: MetricsDep,
+                     key: Annotated[ApiKey, Depends(scope("orders"))]) -> dict[str, Any]:
+    m.notices.labels("authority").inc()
+    report = {"id": body.id, "source": "authority", "target": _target(body.target),
+              "category_claimed": body.category_claimed, "explanation": body.explanation,
+              "notifier": {"name": body.authority} if body.authority else None}
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+
+
+@router.post("/orders/{order_id}/updates", status_code=202,
+             summary="Force majeure, clarification, obstacle cleared (LCEN 6-2 II)")
+async def post_order_update(order_id: str, body: OrderUpdateIn, rt: RuntimeDep, m: MetricsDep,
+                            key: Annotated[ApiKey, Depends(scope("orders"))]
+                            ) -> dict[str, Any]:
+    event = {"type": "order_update", "ts": iso(rt.clock()), "report_id": order_id,
+             "status": body.status, "note": body.note}
+    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+
+
+@router.post("/appeals", status_code=202, summary="An Art. 20 complaint against a decision")
+async def post_appeal(body: AppealIn, rt: RuntimeDep, m: MetricsDep,
+                      key: Annotated[ApiKey, Depends(scope("appeals"))]) -> dict[str, Any]:
+    complaint = {k: v for k, v in body.model_dump().items() if v is not None}
+    complaint["target"] = _target(body.target)
+    event = {"type": "complaint", "ts": iso(rt.clock()), "event_id": f"complaint:{body.id}",
+             "complaint": complaint}
+    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+
+
+@router.get("/reports/{report_id}", summary="Where a report or notice item stands")
+def get_report(report_id: str, rt: RuntimeDep,
+               key: Annotated[ApiKey, Depends(scope("reports", "notices", "flagger", "orders",
+                                                    "cases:read"))]) -> dict[str, Any]:
+    with rt.lock:
+        intake = rt.casework.intakes.get(f"report:{report_id}")
+        if intake is None or (key.kind == "flagger" and intake.flagger != key.flagger):
+            raise HTTPException(404, f"no report {report_id} (it may still be in the inbox)")
+        out = intake.to_json()
+    out.pop("evidence", None)
+    return out
+
+
+# --- cases and decisions --------------------------------------------------------------------
+
+
+@router.get("/cases", summary="Cases, in queue order for open ones")
+def get_cases(rt: RuntimeDep, key: Annotated[ApiKey, Depends(scope("cases:read"))],
+              status: Annotated[Literal["open", "in_review", "closed"] | None, Query()] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    now = rt.clock()
+    with rt.lock:
+        cw = rt.casework
+        share = cw.policy.at_risk_share
+        if status in (None, "open"):
+            cases = cw.queue(now)
+            if status is None:
+                cases += [c for c in cw.cases.values() if c.status != "open"
+                          and c.merged_into is None]
+        else:
+            cases = [c for c in cw.cases.values() if c.status == status
+                     and c.merged_into is None]
+        rows = [c.to_json(now, share) for c in cases[:limit]]
+    return {"cases": rows, "count": len(rows)}
+
+
+@router.get("/cases/{case_id}", summary="One case with its items (access is audited)")
+def get_case(case_id: str, rt: RuntimeDep,
+             key: Annotated[ApiKey, Depends(scope("cases:read"))]) -> dict[str, Any]:
+    try:
+        with rt.work() as cw:
+            return cw.view(case_id, rt.clock(), viewer=f"api:{key.name}")
+    except ReviewError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def parse_verdicts(items: list[TargetVerdict]) -> dict[Target, Verdict]:
+    out = {}
+    for v in items:
+        out[Target(TargetKind(v.target.kind), v.target.id)] = Verdict(
+            v.category, v.ground, duration_days=v.duration_days, explanation=v.explanation)
+    return out
+
+
+@router.post("/cases/{case_id}/decision", summary="Decide a case")
+def post_decision(case_id: str, body: DecisionIn, rt: RuntimeDep,
+                  key: Annotated[ApiKey, Depends(scope("cases:decide"))]) -> dict[str, Any]:
+    """Targets not named are found not violating. The decision's documents (statements of
+    reasons, TDB statements, NCMEC report) are written with it and listed here."""
+    try:
+        decision = rt.decide(case_id, f"{body.reviewer} (api:{key.name})",
+                             parse_verdicts(body.verdicts))
+    except ReviewError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return decision_json(rt, decision.id)
+
+
+def decision_json(rt: Runtime, decision_id: str) -> dict[str, Any]:
+    with rt.lock:
+        decision = rt.casework.decisions.get(decision_id)
+        if decision is None:
+            raise HTTPException(404, f"no decision {decision_id}")
+        docs = [d.to_json() for d in rt.casework.compliance.documents.values()
+                if d.refs.get("decision_id") == decision_id]
+    return decision.to_json() | {"documents": docs}
+
+
+@router.get("/decisions/{decision_id}", summary="A decision and its documents")
+def get_decision(decision_id: str, rt: RuntimeDep,
+                 key: Annotated[ApiKey, Depends(scope("cases:read"))]) -> dict[str, Any]:
+    return decision_json(rt, decision_id)
+
+
+# --- banks ----------------------------------------------------------------------------------
+
+
+@router.get("/banks", summary="The hash banks")
+def get_banks(rt: RuntimeDep, key: Annotated[ApiKey, Depends(scope("banks"))]
+              ) -> dict[str, Any]:
+    from veilleur.store.banks import BankStore
+
+    return {"banks": [dataclasses.asdict(b) for b in BankStore(rt.db, None).list_banks()]}
+
+
+@router.get("/hashes/lookup", summary="Is this file in a bank or confirmed here?")
+def lookup_hash(rt: RuntimeDep, key: Annotated[ApiKey, Depends(scope("banks", "verdict"))],
+                md5: str | None = None, sha256: str | None = None, pdq: str | None = None
+                ) -> dict[str, Any]:
+    from veilleur.detect.media.hashing import MediaHashes
+    from veilleur.detect.media.pdq import PdqHash
+
+    if not (md5 or sha256 or pdq):
+        raise HTTPException(422, "give md5, sha256 or pdq (64 hex digits)")
+    for name, value, size in (("md5", md5, 32), ("sha256", sha256, 64), ("pdq", pdq, 64)):
+        if value is not None and (len(value) != size or
+                                  any(c not in "0123456789abcdefABCDEF" for c in value)):
+            raise HTTPException(422, f"{name} must be {size} hexadecimal digits")
+    given = PdqHash.from_hex(pdq.lower()) if pdq else None
+    hashes = MediaHashes(file="lookup", md5=md5.lower() if md5 else None,
+                         sha256=sha256.lower() if sha256 else None, pdq=given,
+                         lookups=(given.bits,) if given else (),
+                         lookup_labels=("as given",) if given else ())
+    matcher = rt.detector_settings.matcher
+    result = matcher.match(hashes) if matcher is not None else None
+    matches = [{"bank": m.entry.bank.name, "entry_id": m.entry.id,
+                "category": m.entry.category.value, "how": m.signal_type,
+                "distance": m.distance} for m in (result.matches if result else [])]
+    with rt.lock:
+        hit = rt.casework.confirmed.match(hashes, hashes.md5, hashes.sha256)
+    confirmed = None if hit is None else {
+        "category": hit.entry.category.value, "decision_id": hit.entry.decision_id,
+        "attachment_id": hit.entry.attachment_id, "how": hit.how, "distance": hit.distance}
+    return {"bank_matches": matches, "confirmed_here": confirmed}

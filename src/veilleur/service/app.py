@@ -1,0 +1,126 @@
+"""`create_app`: the FastAPI application around one `Runtime` (no global state: everything
+hangs off `app.state` and is injected)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException as FastAPIHTTPException
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from veilleur import __version__
+from veilleur.service import api, console, public
+from veilleur.service.deps import Guards, NeedLogin
+from veilleur.service.metrics import Metrics
+from veilleur.service.ratelimit import Buckets, FormTickets, Rate
+from veilleur.service.runtime import Runtime, ServiceSettings
+
+STATIC = Path(__file__).resolve().parent / "static"
+CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+       "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'self'")
+
+
+def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | None = None,
+               start: bool = True) -> FastAPI:
+    """The service. `runtime` lets tests and benchmarks pass their own (a fixed clock);
+    with `start`, the engine thread runs while the app does."""
+    rt = runtime or Runtime(settings or ServiceSettings())
+    s = rt.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start:
+            rt.start()
+        try:
+            yield
+        finally:
+            if start:
+                rt.stop()
+
+    app = FastAPI(title="Veilleur", version=__version__, lifespan=lifespan,
+                  openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None,
+                  description="Child-safety engine for chat platforms: events in, verdicts, "
+                              "cases, decisions and the documents the law asks for out.")
+    app.state.runtime = rt
+    app.state.metrics = metrics = Metrics(rt)
+    app.state.guards = Guards(
+        public=Buckets(Rate(s.public_per_minute, s.public_burst)),
+        form=Buckets(Rate(s.form_per_minute, max(10, int(s.form_per_minute // 4)))),
+        keys=Buckets(Rate(s.key_per_minute, s.key_burst)),
+        tickets=FormTickets(s.secret, min_age=s.form_min_seconds), key_cache={})
+    app.include_router(api.router)
+    app.include_router(console.router)
+    app.include_router(public.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if not request.url.path.startswith(("/v1", "/metrics", "/health")):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.path.startswith(("/console", "/notice")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(NeedLogin)
+    async def need_login(request: Request, exc: NeedLogin) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/console/login"})
+        return RedirectResponse("/console/login", status_code=303)
+
+    @app.exception_handler(FastAPIHTTPException)
+    async def http_error(request: Request, exc: FastAPIHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if request.url.path.startswith(("/console", "/notice")) and \
+                "text/html" in request.headers.get("accept", ""):
+            from html import escape
+
+            return HTMLResponse(
+                f"<!doctype html><meta charset=utf-8><link rel=stylesheet "
+                f"href=/static/console.css><main class=error><h1>{exc.status_code}</h1>"
+                f"<p>{escape(str(exc.detail))}</p><p><a href=/console/>←</a></p></main>",
+                status_code=exc.status_code, headers=headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=headers)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return RedirectResponse("/console/", status_code=303)
+
+    @app.get("/health", tags=["ops"], summary="Liveness and readiness")
+    def health() -> Response:
+        from sqlalchemy import text
+
+        body: dict[str, Any] = {"version": __version__, "engine": rt.alive or not start,
+                                "backlog": rt.inbox.backlog,
+                                "uptime_s": round(time.time() - rt.started_at.timestamp())}
+        try:
+            with rt.db.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            body["database"] = True
+        except Exception as exc:  # the answer is the diagnosis
+            body["database"] = False
+            body["error"] = f"{type(exc).__name__}: {exc}"
+        ok = body["database"] and body["engine"]
+        return JSONResponse(body | {"status": "ok" if ok else "failing"},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

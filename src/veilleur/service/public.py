@@ -1,0 +1,195 @@
+"""The public notice form (DSA Art. 16) and the public transparency report.
+
+Anyone may send a notice without an account; for child sexual abuse, grooming and
+sextortion the name and e-mail are optional (Art. 16(2)(c)). The notifier gets a reference
+and a private link to follow the notice, and there reads the decision notice (16(5)) once
+it is written; with an e-mail, the same letter is kept for delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import secrets
+import zipfile
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from veilleur.service.api import NoticeIn, NoticeItem, NotifierIn, TargetIn, notice_events
+from veilleur.service.console import _page
+from veilleur.service.deps import GuardsDep, RuntimeDep, client_address, public_rate, too_many
+from veilleur.service.i18n import pick
+from veilleur.service.runtime import Busy
+from veilleur.store.models import PublicNoticeRow
+
+router = APIRouter(include_in_schema=False)
+KINDS = ("csam", "grooming", "sextortion", "ncii", "other")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_locations(text: str) -> list[NoticeItem]:
+    """One location a line: a message link (…/channels/guild/channel/message), an invite, or a
+    bare id. What cannot be read is still kept as the locator a person will look at."""
+    import re
+
+    items = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if m := re.search(r"/channels/(\d+|@me)/(\d+)/(\d+)", line):
+            target = TargetIn(kind="message", id=m.group(3))
+        elif m := re.search(r"(?:discord\.gg|discord(?:app)?\.com/invite)/([\w-]+)", line):
+            target = TargetIn(kind="invite", id=m.group(1))
+        elif m := re.search(r"/channels/(\d+)/(\d+)\b", line):
+            target = TargetIn(kind="channel", id=m.group(2))
+        elif re.fullmatch(r"\d{5,25}", line):
+            target = TargetIn(kind="message", id=line)
+        else:
+            target = TargetIn(kind="message", id="unknown-" + _digest(line)[:12])
+        items.append(NoticeItem(target=target, locator=line[:2000]))
+    return items
+
+
+@router.get("/notice", response_class=HTMLResponse)
+def notice_form(request: Request, g: GuardsDep, lang: str | None = None) -> HTMLResponse:
+    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"))
+    return _page(request, "notice.html.j2", None, lang=language, ticket=g.tickets.issue(),
+                 kinds=KINDS, error=None, values={})
+
+
+@router.post("/notice", response_class=HTMLResponse,
+             dependencies=[Depends(public_rate)])
+def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
+                  locations: Annotated[str, Form(max_length=20_000)],
+                  kind: Annotated[str, Form()], explanation: Annotated[str, Form(
+                      max_length=20_000)],
+                  ticket: Annotated[str, Form()], lang: Annotated[str, Form()] = "fr",
+                  name: Annotated[str, Form(max_length=200)] = "",
+                  email: Annotated[str, Form(max_length=320)] = "",
+                  bona_fide: Annotated[str | None, Form()] = None,
+                  website: Annotated[str, Form()] = "") -> Response:
+    language = lang if lang in ("fr", "en") else "fr"
+    values = {"locations": locations, "kind": kind, "explanation": explanation,
+              "name": name, "email": email}
+
+    def again(error: str, status: int = 422) -> HTMLResponse:
+        resp = _page(request, "notice.html.j2", None, lang=language,
+                     ticket=g.tickets.issue(), kinds=KINDS, error=error, values=values)
+        resp.status_code = status
+        return resp
+
+    if website:  # only robots fill the hidden field
+        return again("not accepted", 400)
+    wait = g.form.take("form")
+    if wait:
+        raise too_many(wait, "notices right now")
+    problem = g.tickets.redeem(ticket)
+    if problem:
+        return again(problem)
+    items = parse_locations(locations)
+    if not items:
+        return again("say where the content is (a link or an id a line)"
+                     if language == "en" else "indiquez où se trouve le contenu")
+    if kind not in KINDS:
+        return again(f"unknown kind {kind!r}")
+    if not explanation.strip():
+        return again("explain why the content is illegal" if language == "en"
+                     else "expliquez pourquoi le contenu est illicite")
+    notifier = NotifierIn(name=name.strip() or None, email=email.strip() or None,
+                          language=language, channel="web")
+    body = NoticeIn(items=items[:100], category_claimed=None if kind == "other" else kind,
+                    explanation=explanation.strip(), notifier=notifier,
+                    bona_fide=bool(bona_fide))
+    notice_id, events = notice_events(rt, body, "dsa_notice", None)
+    try:
+        result = rt.accept(events, f"form:{client_address(request)}")
+    except Busy as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}
+                            ) from None
+    if result.rejected:
+        return again(result.rejected[0]["error"])
+    token = secrets.token_urlsafe(24)
+    with Session(rt.db) as s, s.begin():
+        s.add(PublicNoticeRow(reference=notice_id, token_hash=_digest(token),
+                              report_ids=[e["report"]["id"] for e in events],
+                              created_at=rt.clock()))
+    link = f"/notice/{notice_id}?token={token}"
+    return _page(request, "notice_ack.html.j2", None, lang=language, reference=notice_id,
+                 link=link, items=len(events))
+
+
+@router.get("/notice/{reference}", response_class=HTMLResponse,
+            dependencies=[Depends(public_rate)])
+def notice_status(request: Request, reference: str, token: str, rt: RuntimeDep,
+                  lang: str | None = None) -> HTMLResponse:
+    with Session(rt.db) as s:
+        row = s.get(PublicNoticeRow, reference)
+        if row is None or not hmac.compare_digest(row.token_hash, _digest(token)):
+            raise HTTPException(404, "no such notice (check the link you were given)")
+        report_ids = list(row.report_ids)
+    letters: list[dict[str, Any]] = []
+    items = []
+    with rt.lock:
+        cw = rt.casework
+        for rid in report_ids:
+            intake = cw.intakes.get(f"report:{rid}")
+            items.append({"id": rid, "resolution": intake.resolution.value
+                          if intake and intake.resolution else None})
+        for doc in cw.compliance.documents.values():
+            if doc.kind in ("notice_ack", "decision_notice") and \
+                    doc.refs.get("notice_id") == reference and doc.body:
+                letters.append({"kind": doc.kind, "subject": doc.subject, "body": doc.body})
+    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"))
+    return _page(request, "notice_status.html.j2", None, lang=language, reference=reference,
+                 items=items, letters=letters)
+
+
+# --- transparency (public by nature: DSA Art. 15 and 24) -------------------------------------
+
+
+def transparency_tables(rt: RuntimeDep, year: int) -> tuple[list[Any], Any, Any]:
+    from veilleur.compliance import transparency as tr
+    from veilleur.compliance.config import load_compliance_policy
+    from veilleur.store.casework import snapshot
+
+    if not 2024 <= year <= 2100:
+        raise HTTPException(422, "year must be between 2024 and 2100")
+    with rt.lock:
+        rt.checkpoint()
+    snap = snapshot(rt.db)
+    policy = load_compliance_policy()
+    period = tr.Period.year(year)
+    return tr.report(tr.Records(snap.intakes, snap.decisions, snap.documents), period,
+                     policy), period, policy
+
+
+@router.get("/transparency/{year}.zip", dependencies=[Depends(public_rate)])
+def transparency_zip(year: int, rt: RuntimeDep) -> Response:
+    """The IR 2024/2835 CSV parts 4-8 and the HTML page, in one archive."""
+    from veilleur.compliance import transparency as tr
+
+    tables, period, policy = transparency_tables(rt, year)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for t in tables:
+            z.writestr(f"{t.name}.csv", t.csv())
+        z.writestr("transparency.html", tr.html(tables, period, policy))
+    return Response(buf.getvalue(), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="transparency-{year}.zip"'})
+
+
+@router.get("/transparency/{year}", response_class=HTMLResponse,
+            dependencies=[Depends(public_rate)])
+def transparency_html(year: int, rt: RuntimeDep) -> HTMLResponse:
+    from veilleur.compliance import transparency as tr
+
+    tables, period, policy = transparency_tables(rt, year)
+    return HTMLResponse(tr.html(tables, period, policy))

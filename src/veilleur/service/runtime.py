@@ -1,0 +1,407 @@
+"""The engine as a long-running service: one live casework, fed from the inbox in order.
+
+- **Accepting** (`accept`) validates each event and journals the good ones in the inbox in
+  one transaction, then answers: accepted means on disk. A full backlog is refused as a whole
+  (`Busy`, HTTP 429) rather than held in memory.
+- **Taking in** (the worker thread) handles inbox rows in order through `Casework.handle`
+  under the runtime's lock, with the wall clock as `now`, and between rows lets the clocks
+  tick. Every `checkpoint_events` rows or `checkpoint_seconds`, `checkpoint` writes the
+  store writer, the detectors' memory and the casework records, and only then marks the rows
+  done. After a crash the rows not done are taken in again.
+- **Verdicts** (`verdict`) journal the message, then handle it at once under the lock (the
+  worker holds the lock one event at a time, so a verdict waits for at most one event), and
+  answer from what casework did with it: refused, removed or blocked, under review, or allowed.
+- **People** (console, API decisions) use the same casework under the same lock; a decision is
+  made durable at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from veilleur.cases.casework import Casework
+from veilleur.cases.models import Case, Decision, iso
+from veilleur.cases.review import Verdict
+from veilleur.detect.base import Detector, DetectorSettings
+from veilleur.detect.media.decode import Limits
+from veilleur.events import Attachment, Event, MessagePosted
+from veilleur.ingest.eventlog import parse_event
+from veilleur.ingest.fields import FieldError
+from veilleur.ingest.media import MediaReader, is_remote
+from veilleur.live import fresh_content, live_casework, stored_settings
+from veilleur.service.inbox import Inbox, Pending, event_key
+from veilleur.store.content import LayeredContent
+from veilleur.store.db import connect, database_url
+from veilleur.store.memory import StoredMemory
+from veilleur.store.writer import StoreWriter
+from veilleur.taxonomy import Target, TargetKind
+
+log = logging.getLogger("veilleur.service")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ServiceSettings:
+    db: str | None = None
+    """A SQLite file or a PostgreSQL URL (`$VEILLEUR_DB`, else ./veilleur.db)."""
+    evidence_key: Path | None = None
+    media_root: Path | None = None
+    """Attachments' `path`s are read under this folder (the platform's shared storage)."""
+    upload_dir: Path | None = None
+    """Where `/v1/verdict/upload` keeps the files it is sent (default: beside the database)."""
+    max_batch: int = 5000
+    max_backlog: int = 200_000
+    checkpoint_events: int = 5000
+    checkpoint_seconds: float = 1.0
+    content_memory: int = 300_000
+    """Messages held in memory before the in-process content view is dropped (the store
+    answers for them)."""
+    secure_cookies: bool = False
+    secret: bytes = field(default_factory=lambda: __import__("secrets").token_bytes(32))
+    public_per_minute: float = 6.0
+    public_burst: int = 10
+    form_per_minute: float = 120.0
+    form_min_seconds: float = 2.0
+    """A notice form sent sooner than this after it was served is a robot's."""
+    key_per_minute: float = 60_000.0
+    key_burst: int = 20_000
+
+
+class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault
+    def __init__(self, backlog: int, retry_after: int) -> None:
+        super().__init__(f"the service has {backlog:,} events waiting to be taken in; "
+                         f"send again in {retry_after} s")
+        self.backlog, self.retry_after = backlog, retry_after
+
+
+class BadEventError(ValueError):
+    pass
+
+
+@dataclass
+class Accepted:
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": len(self.accepted), "duplicates": len(self.duplicates),
+                "rejected": self.rejected, "items": self.accepted + self.duplicates}
+
+
+class _Unread(MediaReader):
+    """Accept-time parsing: checks where an attachment points, reads nothing."""
+
+    def __init__(self, root: Path | None) -> None:
+        super().__init__()
+        self.root = root.resolve() if root is not None else None
+        self.warnings: list[str] = []
+
+    def attachment(self, *, id: str, ref: str | None, base_dir: Path,
+                   filename: str | None = None, size: int | None = None,
+                   content_type: str | None = None) -> Attachment:
+        if ref and not is_remote(ref):
+            if self.root is None:
+                self.warnings.append(f"attachment {id}: this service has no media folder "
+                                     "(--media-root); its file will not be hashed")
+            else:
+                full = (self.root / ref.replace("\\", "/")).resolve()
+                if not full.is_relative_to(self.root):
+                    raise FieldError(f"attachment {id}: path {ref!r} leaves the media "
+                                       "folder")
+        return Attachment(id=id, filename=filename, url=ref, content_type=content_type)
+
+
+class Runtime:
+    def __init__(self, settings: ServiceSettings, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        from veilleur.enforce.evidence import key_for_database
+
+        self.settings = settings
+        self.clock = clock
+        self.url = database_url(settings.db)
+        self.db = connect(self.url)
+        self.key = key_for_database(self.url, settings.evidence_key)
+        self.writer = StoreWriter(self.db)
+        self.detector_settings = stored_settings(DetectorSettings(), self.db, self.url)
+        self.casework: Casework = live_casework(self.db, self.key, self.detector_settings,
+                                                writer=self.writer,
+                                                on_failure=self._detector_failed)
+        self.inbox = Inbox(self.db)
+        self.lock = threading.RLock()
+        self.media_root = settings.media_root.resolve() if settings.media_root else None
+        self.upload_dir = (settings.upload_dir or Path(
+            self.url.removeprefix("sqlite:///") + ".uploads"
+            if self.url.startswith("sqlite:///") else "veilleur-uploads")).resolve()
+        self._reader = self._new_reader()
+        self._uncommitted: list[int] = []
+        self._results: dict[int, dict[str, Any]] = {}
+        self._sync: set[int] = set()
+        self._last_seq = 0
+        self._last_checkpoint = time.monotonic()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.started_at = clock()
+        self.stats = {"processed": 0, "failed": 0, "detector_failures": 0,
+                      "checkpoints": 0, "verdicts": 0}
+        self.verdict_counts: dict[str, int] = {}
+        self.on_processed: Callable[[int], None] | None = None
+        self.extras: dict[str, Any] = {}
+        """Per-service state of the front doors (the console's reveals)."""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take in what was accepted and not done before (a crash, a stop), then keep up."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="veilleur-engine",
+                                            daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        with self.lock:
+            self.checkpoint()
+            self.casework.close()
+        self.db.dispose()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Until every accepted event is taken in and durable (tests, benchmarks)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.inbox.backlog == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.02)
+        return False
+
+    # --- accepting -------------------------------------------------------------------------
+
+    def parse(self, raw: Any, source: str, media: MediaReader | None = None) -> Event:
+        base = self.media_root or Path("/nonexistent-media-root")
+        return parse_event(raw, base, media or _Unread(self.media_root), source)
+
+    def accept(self, raws: list[Any], source: str) -> Accepted:
+        if len(raws) > self.settings.max_batch:
+            raise BadEventError(f"a batch holds at most {self.settings.max_batch:,} events; "
+                           f"got {len(raws):,}")
+        backlog = self.inbox.backlog
+        if backlog + len(raws) > self.settings.max_backlog:
+            raise Busy(backlog, retry_after=max(1, min(60, backlog // 5000)))
+        out = Accepted()
+        items: list[tuple[str, str, str]] = []
+        where: list[tuple[int, str, list[str]]] = []
+        for i, raw in enumerate(raws):
+            reader = _Unread(self.media_root)
+            try:
+                event = self.parse(raw, source, reader)
+            except FieldError as exc:
+                out.rejected.append({"index": i, "error": str(exc)})
+                continue
+            key = event_key(raw)
+            items.append((key, event.type, json.dumps(raw, ensure_ascii=False,
+                                                      separators=(",", ":"))))
+            where.append((i, key, reader.warnings))
+        added = self.inbox.add(items, self.clock())
+        for i, key, warnings in where:
+            item: dict[str, Any] = {"index": i, "key": key}
+            if warnings:
+                item["warnings"] = warnings
+            if key in added:
+                out.accepted.append(item | {"seq": added.pop(key)})
+            else:
+                out.duplicates.append(item | {"duplicate": True})
+        if out.accepted:
+            self._wake.set()
+        return out
+
+    # --- taking in -------------------------------------------------------------------------
+
+    def _new_reader(self) -> MediaReader:
+        matcher = self.detector_settings.matcher
+        return MediaReader(Limits(), features=matcher is not None and matcher.wants_features)
+
+    def _detector_failed(self, detector: Detector, event: Event, exc: Exception) -> None:
+        self.stats["detector_failures"] += 1
+        log.error("detector %s failed on a %s event: %s: %s", detector.id, event.type,
+                  type(exc).__name__, exc)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                rows = self.inbox.after(self._last_seq, 500)
+            except Exception:  # the database may be briefly unavailable; never die
+                log.exception("cannot read the inbox")
+                self._stopping.wait(1.0)
+                continue
+            if not rows:
+                with self.lock:
+                    self.casework.tick(self.clock())
+                    if self._uncommitted:
+                        self.checkpoint()
+                self._wake.wait(0.25)
+                self._wake.clear()
+                continue
+            for row in rows:
+                self._last_seq = row.seq
+                if row.seq in self._sync:
+                    continue
+                with self.lock:
+                    self._take_in(row)
+                if self._due():
+                    with self.lock:
+                        self.checkpoint()
+                if self._stopping.is_set():
+                    break
+
+    def _take_in(self, row: Pending) -> None:
+        try:
+            event = self.parse(json.loads(row.body), "inbox", self._reader)
+            self.casework.handle(event, now=self.clock())
+        except Exception as exc:  # a bad event is recorded, never the end of the engine
+            self.stats["failed"] += 1
+            self._results[row.seq] = {"error": f"{type(exc).__name__}: {exc}"}
+            log.exception("event %s could not be taken in", row.seq)
+        self.stats["processed"] += 1
+        self._uncommitted.append(row.seq)
+        if self.on_processed is not None:
+            self.on_processed(1)
+
+    def _due(self) -> bool:
+        return (len(self._uncommitted) >= self.settings.checkpoint_events
+                or time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_seconds)
+
+    def checkpoint(self) -> None:
+        """Everything taken in so far, durable; then its inbox rows are done. Hold the lock."""
+        self.writer.flush()
+        memory = self.detector_settings.memory
+        if isinstance(memory, StoredMemory):
+            memory.flush()
+        self.casework.sink.flush()
+        done, self._uncommitted = self._uncommitted, []
+        results, self._results = self._results, {}
+        self.inbox.mark_done(done, self.clock(), results)
+        self._sync = {s for s in self._sync if s > self._last_seq}
+        self._last_checkpoint = time.monotonic()
+        self.stats["checkpoints"] += 1
+        self._trim()
+
+    def _trim(self) -> None:
+        """Memory stays bounded: what this process holds is in the store now."""
+        content = self.casework.content
+        if isinstance(content, LayeredContent) and \
+                len(content.memory.messages) > self.settings.content_memory:
+            content.memory = fresh_content(self.casework.engine, self.casework.policy)
+        if len(self._reader._cache) > 10_000:
+            self._reader = self._new_reader()
+
+    # --- verdicts --------------------------------------------------------------------------
+
+    def verdict(self, raw: Any, source: str, *, trusted_paths: bool = False
+                ) -> dict[str, Any]:
+        """Handle one message now and say what to do with it. Attachment paths must lie under
+        the media folder unless the service wrote them itself (`trusted_paths`)."""
+        started = time.perf_counter()
+        if isinstance(raw, dict) and "type" not in raw:
+            raw = {"type": "message", "ts": iso(self.clock()), **raw}
+        key = event_key(raw)
+        found = self.inbox.find(key)
+        if found is not None:
+            _seq, _, result = found
+            if result is not None:
+                return result | {"duplicate": True}
+            raise BadEventError(f"this message ({key}) was already sent for ingest; its verdict "
+                           "is not kept")
+        if not trusted_paths:
+            self.parse(raw, source)  # where attachments point is checked before reading
+        event = self.parse(raw, source, self._reader)
+        if not isinstance(event, MessagePosted):
+            raise BadEventError(f"a verdict is asked for a message event, not {event.type!r}")
+        added = self.inbox.add([(key, event.type, json.dumps(raw, ensure_ascii=False))],
+                               self.clock())
+        seq = added.get(key)
+        with self.lock:
+            if seq is not None:
+                self._sync.add(seq)
+            before = len(self.casework.prevented)
+            self.casework.handle(event, now=self.clock())
+            result = self._judge(event, self.casework.prevented[before:])
+            if seq is not None:
+                self._uncommitted.append(seq)
+                self._results[seq] = result
+        self.stats["verdicts"] += 1
+        self.verdict_counts[result["verdict"]] = self.verdict_counts.get(result["verdict"],
+                                                                         0) + 1
+        result["ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def _judge(self, event: MessagePosted, stopped: list[Any]) -> dict[str, Any]:
+        m = event.message
+        out: dict[str, Any] = {"message_id": m.id, "verdict": "allow", "reasons": [],
+                               "findings": [], "case_id": None}
+        if stopped:
+            out["verdict"] = "block"
+            out["reasons"] = [p.reason for p in stopped]
+            return out
+        targets = [Target(TargetKind.MESSAGE, m.id),
+                   *(Target(TargetKind.ATTACHMENT, a.id) for a in m.attachments)]
+        for t in targets:
+            action = self.casework.enforcement.covering(t)
+            if action is not None and action.active:
+                out["verdict"] = "block"
+                out["reasons"].append(f"{action.action}: {action.reason}")
+            for intake in self.casework.findings_on(t):
+                case = self.casework.case_of(intake.case_id)
+                out["findings"].append({"target": t.to_json(),
+                                        "category": intake.category.value
+                                        if intake.category else None,
+                                        "score": round(intake.score, 4),
+                                        "evidence": intake.evidence})
+                if case is not None:
+                    out["case_id"] = case.id
+        if out["verdict"] == "allow" and out["findings"]:
+            out["verdict"] = "review"
+            out["reasons"] = ["held for review: " + f["evidence"] for f in out["findings"]
+                              if f["evidence"]][:3]
+        return out
+
+    # --- people ----------------------------------------------------------------------------
+
+    @contextmanager
+    def work(self) -> Iterator[Casework]:
+        """Casework for a person's action; what they did is durable when this ends."""
+        with self.lock:
+            yield self.casework
+            self.checkpoint()
+
+    def decide(self, case_id: str, reviewer: str, verdicts: dict[Target, Verdict]
+               ) -> Decision:
+        with self.work() as cw:
+            now = self.clock()
+            case = cw.cases.get(case_id)
+            if case is not None and case.locked_by != reviewer:
+                cw.take(case_id, reviewer, now)
+            return cw.decide(case_id, reviewer, verdicts, now)
+
+    def case(self, case_id: str) -> Case | None:
+        return self.casework.case_of(case_id)
