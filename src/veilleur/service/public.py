@@ -44,11 +44,11 @@ def parse_locations(text: str) -> list[NoticeItem]:
         line = line.strip()
         if not line:
             continue
-        if m := re.search(r"/channels/(\d+|@me)/(\d+)/(\d+)", line):
+        if m := re.search(r"/channels/([\w@-]+)/([\w-]+)/([\w-]+)", line):
             target = TargetIn(kind="message", id=m.group(3))
         elif m := re.search(r"(?:discord\.gg|discord(?:app)?\.com/invite)/([\w-]+)", line):
             target = TargetIn(kind="invite", id=m.group(1))
-        elif m := re.search(r"/channels/(\d+)/(\d+)\b", line):
+        elif m := re.search(r"/channels/([\w-]+)/([\w-]+)/?$", line):
             target = TargetIn(kind="channel", id=m.group(2))
         elif re.fullmatch(r"\d{5,25}", line):
             target = TargetIn(kind="message", id=line)

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class Runtime:
         self._uncommitted: list[int] = []
         self._results: dict[int, dict[str, Any]] = {}
         self._sync: set[int] = set()
+        self._recent_verdicts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._last_seq = 0
         self._last_checkpoint = time.monotonic()
         self._wake = threading.Event()
@@ -325,6 +327,9 @@ class Runtime:
         if isinstance(raw, dict) and "type" not in raw:
             raw = {"type": "message", "ts": iso(self.clock()), **raw}
         key = event_key(raw)
+        recent = self._recent_verdicts.get(key)
+        if recent is not None:
+            return recent | {"duplicate": True}
         found = self.inbox.find(key)
         if found is not None:
             _seq, _, result = found
@@ -349,11 +354,13 @@ class Runtime:
             if seq is not None:
                 self._uncommitted.append(seq)
                 self._results[seq] = result
+            self._recent_verdicts[key] = result
+            while len(self._recent_verdicts) > 10_000:
+                self._recent_verdicts.popitem(last=False)
         self.stats["verdicts"] += 1
         self.verdict_counts[result["verdict"]] = self.verdict_counts.get(result["verdict"],
                                                                          0) + 1
-        result["ms"] = round((time.perf_counter() - started) * 1000, 2)
-        return result
+        return result | {"ms": round((time.perf_counter() - started) * 1000, 2)}
 
     def _judge(self, event: MessagePosted, stopped: list[Any]) -> dict[str, Any]:
         m = event.message

@@ -1,0 +1,214 @@
+"""The review console and the public notice form, over HTTP (the browser tests drive the
+same pages in chromium)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import select
+
+from tests.factories import gradient_png
+from tests.service.conftest import Service, message, server_events
+from veilleur.service.i18n import catalog
+from veilleur.store.models import AuditRow
+
+
+def _media_case(s: Service, tmp_path: Path) -> str:
+    """A grooming conversation with a picture: a case any reviewer may see."""
+    (tmp_path / "media" / "p.png").write_bytes(gradient_png(96, 96, seed=3))
+    events = [
+        {"type": "user_seen", "ts": "2026-11-20T09:00:00Z",
+         "user": {"id": "kid", "name": "lea", "age_band": "13_15"}},
+        {"type": "user_seen", "ts": "2026-11-20T09:00:00Z",
+         "user": {"id": "adult", "name": "marc", "age_band": "adult"}},
+        message("d1", "t'as quel âge ?", author="adult", channel="dm1", guild=None,
+                ts="2026-11-20T09:01:00Z"),
+        message("d2", "j'ai 13 ans", author="kid", channel="dm1", guild=None,
+                ts="2026-11-20T09:02:00Z"),
+        message("d3", "envoie moi une photo de toi, c'est notre secret, ne dis rien à tes "
+                "parents", author="adult", channel="dm1", guild=None,
+                ts="2026-11-20T09:03:00Z",
+                attachments=[{"id": "pic1", "path": "p.png", "content_type": "image/png"}]),
+    ]
+    for e in events[2:]:
+        e["message"]["recipient_ids"] = ["kid", "adult"]
+    r = s.post("/v1/events", {"events": events}).json()
+    assert r["accepted"] == 5 and not r["rejected"]
+    r = s.post("/v1/reports", {"id": "R-kid", "target": {"kind": "message", "id": "d3"},
+                               "category_claimed": "grooming", "reporter_id": "kid",
+                               "explanation": "he asks for photos"})
+    assert r.status_code == 202
+    s.drain()
+    with s.rt.lock:
+        case = s.rt.casework.case_of(s.rt.casework.intakes["report:R-kid"].case_id)
+    assert case is not None
+    return case.id
+
+
+def test_login_needs_the_form_token_and_the_right_password(service: Service) -> None:
+    c = service.client
+    assert c.get("/console/", follow_redirects=False).headers["location"] == "/console/login"
+    r = c.post("/console/login", data={"username": "rita", "password": "a long test password",
+                                       "prelogin": "forged"})
+    assert r.status_code == 403
+    page = c.get("/console/login")
+    pre = re.search(r'name="prelogin" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    r = c.post("/console/login", data={"username": "rita", "password": "wrong password!!",
+                                       "prelogin": pre}, follow_redirects=False)
+    assert r.headers["location"] == "/console/login?error=1"
+    csrf = service.login("rita")
+    assert "HttpOnly" in c.cookies.jar.__class__.__name__ or csrf
+    # Every change needs the session's token.
+    assert c.post("/console/next", data={"csrf": "nope"}).status_code == 403
+    assert c.post("/console/next", data={"csrf": csrf}, follow_redirects=False
+                  ).status_code == 303
+    r = c.get("/console/")
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_only_specialists_see_child_abuse_cases(service: Service) -> None:
+    service.post("/v1/events", {"events": server_events()})
+    service.drain()
+    case_id = service.get("/v1/cases").json()["cases"][0]["id"]
+    service.login("rita")
+    assert case_id not in service.client.get("/console/").text
+    assert service.client.get(f"/console/cases/{case_id}").status_code == 403
+    service.client.cookies.clear()
+    service.login("ada")  # an admin neither
+    assert service.client.get(f"/console/cases/{case_id}").status_code == 403
+    service.client.cookies.clear()
+    service.login("sam")
+    page = service.client.get(f"/console/cases/{case_id}")
+    assert page.status_code == 200 and "teaser-mineure" in page.text and "ADØS NXDES" in page.text
+    with service.rt.db.connect() as conn:
+        viewers = list(conn.execute(select(AuditRow.actor).where(
+            AuditRow.kind == "case.viewed", AuditRow.subject == case_id)).scalars())
+    assert viewers == ["sam"]
+
+
+def test_media_is_blurred_until_revealed_one_at_a_time(service: Service, tmp_path: Path
+                                                       ) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    page = c.get(f"/console/cases/{case_id}").text
+    assert f"/console/cases/{case_id}/media/pic1" in page and "autoplay" not in page
+    blurred = c.get(f"/console/cases/{case_id}/media/pic1")
+    assert blurred.status_code == 200 and blurred.headers["cache-control"] == "no-store"
+    img = Image.open(io.BytesIO(blurred.content))
+    assert img.mode == "L"  # greyscale
+    original = Image.open(io.BytesIO(gradient_png(96, 96, seed=3))).convert("L")
+    # Blurred: neighbouring pixels barely differ, unlike the original gradient's edges.
+    assert _roughness(img) < _roughness(original) / 2
+    assert c.get(f"/console/cases/{case_id}/media/pic1?clear=1").status_code == 403
+    assert c.get(f"/console/cases/{case_id}/media/other").status_code == 404
+    with service.rt.lock:
+        assert "pic1" not in service.rt.casework.viewed_media
+    r = c.post(f"/console/cases/{case_id}/media/pic1/reveal", data={"csrf": csrf})
+    assert r.status_code == 200 and "clear=1" in r.text
+    clear = c.get(f"/console/cases/{case_id}/media/pic1?clear=1")
+    assert clear.status_code == 200 and Image.open(io.BytesIO(clear.content)).mode == "L"
+    with service.rt.lock:
+        assert "pic1" in service.rt.casework.viewed_media  # NCMEC: a person viewed it
+    with service.rt.db.connect() as conn:
+        seen = list(conn.execute(select(AuditRow.actor).where(
+            AuditRow.kind == "media.viewed")).scalars())
+    assert seen == ["rita"]
+    # The preference for colour after revealing is remembered.
+    c.post("/console/preferences", data={"csrf": csrf, "language": "en", "blur": "light",
+                                         "colour": "1"})
+    colour = c.get(f"/console/cases/{case_id}/media/pic1?clear=1")
+    assert Image.open(io.BytesIO(colour.content)).mode == "RGB"
+    assert Image.open(io.BytesIO(c.get(f"/console/cases/{case_id}/media/pic1").content)
+                      ).mode == "L"  # never in colour while blurred
+
+
+def _roughness(img: Image.Image) -> float:
+    import numpy as np
+
+    px = np.asarray(img, dtype=float)
+    return float(np.abs(np.diff(px, axis=1)).mean())
+
+
+def test_a_decision_shows_its_statement_before_it_is_taken(service: Service, tmp_path: Path
+                                                           ) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    r = c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(f"/console/cases/{case_id}").text
+    targets = re.findall(r'name="cat_(\d+)"', page)
+    assert targets
+    form = {"csrf": csrf, "explanation": "requests for pictures from a 13-year-old"}
+    form |= {f"cat_{i}": "grooming" for i in targets}
+    preview = c.post(f"/console/cases/{case_id}/preview", data=form)
+    assert preview.status_code == 200
+    # The adult wrote in French: the letter is in French, with the reviewer's explanation.
+    assert '<article class="letter">' in preview.text
+    assert "requests for pictures from a 13-year-old" in preview.text
+    with service.rt.lock:
+        assert not service.rt.casework.cases[case_id].decision_id  # nothing decided yet
+    done = c.post(f"/console/cases/{case_id}/decide", data=form, follow_redirects=False)
+    assert done.status_code == 303 and "done=" in done.headers["location"]
+    with service.rt.lock:
+        cw = service.rt.casework
+        decision_id = cw.cases[case_id].decision_id
+        assert decision_id is not None
+        letters = [d for d in cw.compliance.documents.values()
+                   if d.kind == "statement_of_reasons"
+                   and d.refs.get("decision_id") == decision_id]
+    assert letters and "requests for pictures from a 13-year-old" in (letters[0].body or "")
+
+
+def test_appeals_notices_transparency_and_languages(service: Service, tmp_path: Path) -> None:
+    _media_case(service, tmp_path)
+    service.post("/v1/notices", {"items": [{"target": {"kind": "message", "id": "d3"}}],
+                                 "explanation": "grooming", "category_claimed": "grooming"})
+    service.drain()
+    service.login("rita")
+    c = service.client
+    notices = c.get("/console/notices").text
+    assert "DSA notice (Art. 16)" in notices and "(d) the bona fide statement" in notices
+    assert c.get("/console/appeals").status_code == 200
+    t = c.get("/console/transparency").text
+    assert t.count("<svg") == 2 and "Time from receipt to outcome" in t
+    assert set(catalog("fr")) == set(catalog("en"))
+    csrf = re.search(r'data-csrf="([^"]+)"', c.get("/console/").text).group(1)  # type: ignore[union-attr]
+    c.post("/console/preferences", data={"csrf": csrf, "language": "fr", "blur": "strong"})
+    assert "Signalements et leurs sources" not in c.get("/console/").text
+    assert "File" in c.get("/console/").text and "Préférences" in c.get("/console/").text
+
+
+def test_anyone_may_send_a_notice_and_follow_it(service: Service) -> None:
+    service.post("/v1/events", {"events": server_events()})
+    c = service.client
+    form = c.get("/notice?lang=en").text
+    ticket = re.search(r'name="ticket" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    r = c.post("/notice", data={
+        "ticket": ticket, "lang": "en", "kind": "csam",
+        "locations": "https://discord.com/channels/g1/g1-c1/g1-m1\n",
+        "explanation": "they sell pictures of children"})
+    assert r.status_code == 200, r.text
+    reference = re.search(r'id="reference">([^<]+)<', r.text).group(1)  # type: ignore[union-attr]
+    link = re.search(r'id="status-link" href="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    # A ticket is good once.
+    again = c.post("/notice", data={"ticket": ticket, "lang": "en", "kind": "csam",
+                                    "locations": "x", "explanation": "y"})
+    assert again.status_code == 422 and "already sent" in again.text
+    robot = c.post("/notice", data={"ticket": "1.2.3", "lang": "en", "kind": "csam",
+                                    "locations": "x", "explanation": "y", "website": "spam"})
+    assert robot.status_code == 400
+    service.drain()
+    with service.rt.lock:
+        intake = service.rt.casework.intakes[f"report:{reference}-1"]
+        assert intake.source == "dsa_notice" and intake.target.id == "g1-m1"
+        assert intake.notifier and "email" not in intake.notifier  # anonymous
+    status = c.get(link)
+    assert status.status_code == 200 and reference in status.text
+    assert "We have received your notice" in status.text or "received" in status.text
+    assert c.get(link.replace("token=", "token=x")).status_code == 404
