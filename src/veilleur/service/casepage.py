@@ -10,6 +10,7 @@ from typing import Any
 
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, Intake, IntakeKind, iso
+from veilleur.enforce.actions import RESTRICTING
 from veilleur.taxonomy import Category, Target, TargetKind
 
 DETECTORS = {
@@ -131,7 +132,8 @@ def _history(cw: Casework, case: Case) -> list[dict[str, Any]]:
     for uid in list(users)[:12]:
         target = Target(TargetKind.USER, uid)
         actions = [{"action": a.action, "at": iso(a.ts), "active": a.active,
-                    "reason": a.reason} for a in cw.enforcement.on_target(target)]
+                    "reason": a.reason} for a in cw.enforcement.on_target(target)
+                   if a.action in RESTRICTING]
         others = [c.id for c in cw.cases.values() if c.id != case.id and target in c.targets
                   and c.merged_into is None][:10]
         out.append({"user": _user(cw, uid), "labels": sorted(cw.labels.get(target, ())),

@@ -1,0 +1,92 @@
+"""A reviewer's day in a real browser, and a notifier's notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Server
+from tests.service.conftest import PASSWORD, Service, open_service
+from tests.service.test_console import _media_case
+from veilleur.service.app import create_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Any:
+    (tmp_path / "media").mkdir()
+    for s in open_service(str(tmp_path / "v.db"), tmp_path):
+        case_id = _media_case(s, tmp_path)
+        with Server(create_app(runtime=s.rt, start=False)) as server:
+            yield s, server, case_id
+
+
+def test_a_reviewer_takes_reveals_and_decides(live: Any, browser: Any, tmp_path: Path
+                                              ) -> None:
+    s, server, case_id = live
+    page = browser.new_page()
+    page.goto(f"{server.url}/console/login")
+    page.fill("input[name=username]", "rita")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/console/")
+    assert case_id in page.inner_text("#queue-rows")
+    page.keyboard.press("n")  # take the top case
+    page.wait_for_url(f"**/console/cases/{case_id}")
+    figure = page.locator("figure.blurred")
+    assert figure.count() == 1
+    src = figure.locator("img").get_attribute("src")
+    assert src is not None and "clear" not in src
+    page.wait_for_function("document.querySelector('figure.blurred img').naturalWidth > 0")
+    assert page.locator("video[autoplay]").count() == 0
+    page.screenshot(path=str(tmp_path / "case-blurred.png"), full_page=True)
+    with s.rt.lock:
+        assert "pic1" not in s.rt.casework.viewed_media
+    page.keyboard.press("r")  # reveal the next blurred file, deliberately
+    page.wait_for_selector("figure.revealed img")
+    page.wait_for_function("document.querySelector('figure.revealed img').naturalWidth > 0")
+    with s.rt.lock:
+        assert "pic1" in s.rt.casework.viewed_media
+    page.keyboard.press("2")  # grooming, for every target
+    page.keyboard.press("p")
+    page.wait_for_selector("#preview article.letter")
+    letter = page.inner_text("#preview article.letter")
+    assert "grooming" in letter.lower() or "sollicitation" in letter.lower() or letter
+    with s.rt.lock:
+        assert s.rt.casework.cases[case_id].decision_id is None  # shown, not yet decided
+    page.keyboard.press("c")
+    page.wait_for_url("**/console/?done=*")
+    assert "decision" in page.url
+    with s.rt.lock:
+        cw = s.rt.casework
+        decision_id = cw.cases[case_id].decision_id
+        statements = [d for d in cw.compliance.documents.values()
+                      if d.kind == "statement_of_reasons"
+                      and d.refs.get("decision_id") == decision_id]
+    assert decision_id and statements
+    page.close()
+
+
+def test_an_anonymous_notice_from_the_form(live: Any, browser: Any) -> None:
+    s, server, _ = live
+    page = browser.new_page()
+    page.goto(f"{server.url}/notice?lang=en")
+    page.fill("textarea[name=locations]", "https://discord.com/channels/@me/dm1/d3")
+    page.check("input[name=kind][value=grooming]")
+    page.fill("textarea[name=explanation]", "an adult asks a 13-year-old for photos")
+    page.check("input[name=bona_fide]")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#reference")
+    reference = page.inner_text("#reference")
+    page.click("#status-link")
+    page.wait_for_selector("h1")
+    assert reference in page.inner_text("h1")
+    Service.drain(s)
+    with s.rt.lock:
+        intake = s.rt.casework.intakes[f"report:{reference}-1"]
+    assert intake.source == "dsa_notice" and intake.target.id == "d3"
+    assert intake.notifier is not None and "email" not in intake.notifier
+    page.close()
