@@ -44,6 +44,7 @@ def test_a_batch_is_journaled_once_and_bad_events_are_named(any_service: Service
     rt = any_service.rt
     with rt.db.connect() as conn:
         stored = set(conn.execute(select(MessageRow.id)).scalars())
+    with rt.inbox.db.connect() as conn:
         pending = conn.execute(select(func.count()).select_from(InboxRow)
                                .where(InboxRow.done_at.is_(None))).scalar_one()
     assert {"g1-m1", "m-id"} <= stored and pending == 0

@@ -114,11 +114,13 @@ def test_kill_9_under_load_loses_no_accepted_event(tmp_path: Path) -> None:
         assert load.batches >= 40, log.read_text()[-2000:]
         accepted = set(load.messages)
         notices = set(load.notices)
-        with connect(f"sqlite:///{db}", migrate=False).connect() as conn:
+        journal = connect(f"sqlite:///{db}-inbox", migrate=False)
+        with journal.connect() as conn:
             done_before = conn.execute(select(func.count()).select_from(InboxRow).where(
                 InboxRow.done_at.is_not(None))).scalar_one()
             total_before = conn.execute(select(func.count()).select_from(InboxRow)
                                         ).scalar_one()
+        journal.dispose()
         # The kill came while work was still waiting: the restart has something to do.
         assert total_before > done_before
 
@@ -134,9 +136,12 @@ def test_kill_9_under_load_loses_no_accepted_event(tmp_path: Path) -> None:
         with store.connect() as conn:
             messages = set(conn.execute(select(MessageRow.id)).scalars())
             intakes = set(conn.execute(select(IntakeRow.id)).scalars())
+        store.dispose()
+        journal = connect(f"sqlite:///{db}-inbox", migrate=False)
+        with journal.connect() as conn:
             pending = conn.execute(select(func.count()).select_from(InboxRow).where(
                 InboxRow.done_at.is_(None))).scalar_one()
-        store.dispose()
+        journal.dispose()
         lost_messages = accepted - messages
         lost_notices = {n for n in notices if f"report:{n}" not in intakes}
         print(f"accepted {len(accepted)} messages and {len(notices)} notices; "
@@ -147,3 +152,32 @@ def test_kill_9_under_load_loses_no_accepted_event(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_verdict_answered_before_a_crash_is_taken_in_after_it(tmp_path: Path) -> None:
+    """The verdict's message is journaled before the answer; a process that dies before its
+    next checkpoint leaves it to the next one, which takes it in first."""
+    from veilleur.service.runtime import Runtime, ServiceSettings
+
+    settings = ServiceSettings(db=str(tmp_path / "v.db"))
+    first = Runtime(settings)  # no engine thread: nothing is ever checkpointed
+    answer = first.verdict({"message": {"id": "vm1", "channel_id": "c1", "guild_id": "g1",
+                                        "author_id": "u1",
+                                        "content": "vends pack cp mineures, paiement paypal"}},
+                           "test")
+    assert answer["verdict"] == "review"
+    for engine in (first.db, first.inbox.db, first.verdict_log.db):
+        engine.dispose()  # the process is gone: its buffers with it
+    with connect(f"sqlite:///{tmp_path / 'v.db'}", migrate=False).connect() as conn:
+        assert "vm1" not in set(conn.execute(select(MessageRow.id)).scalars())
+    second = Runtime(settings)
+    assert second.backlog == 1
+    second.start()
+    assert second.wait_idle(30)
+    second.stop()
+    store = connect(f"sqlite:///{tmp_path / 'v.db'}", migrate=False)
+    with store.connect() as conn:
+        assert "vm1" in set(conn.execute(select(MessageRow.id)).scalars())
+        intakes = list(conn.execute(select(IntakeRow.target_id)).scalars())
+    store.dispose()
+    assert "vm1" in intakes

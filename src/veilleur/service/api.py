@@ -138,6 +138,15 @@ async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str
     return result.to_json()
 
 
+async def _json(request: Request, *, inline: bool = False) -> Any:
+    """The body as JSON; a batch is decoded off the event loop (it takes milliseconds)."""
+    data = await request.body()
+    try:
+        return json.loads(data) if inline else await run_in_threadpool(json.loads, data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+
+
 def _report_event(rt: Runtime, report: dict[str, Any]) -> dict[str, Any]:
     clean = {k: v for k, v in report.items() if v is not None}
     return {"type": "report", "ts": iso(rt.clock()), "event_id": f"report:{report['id']}",
@@ -165,10 +174,7 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
     """Accepted events are journaled before the answer: they survive a crash. Malformed ones
     are listed in `rejected` with their index and what is wrong; the others are kept. A full
     backlog answers 429 with `Retry-After`, for the whole batch."""
-    try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+    body = await _json(request)
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise HTTPException(422, "the body must be {\"events\": [ ... ]}")
@@ -181,11 +187,7 @@ async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
     """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The
     message is taken in at once: `block` (refused or removed), `review` (held: a case has it),
     or `allow`."""
-    try:
-        raw = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"the body is not JSON: {exc}") from None
-    return await _verdict(rt, m, raw, f"api:{key.name}")
+    return await _verdict(rt, m, await _json(request, inline=True), f"api:{key.name}")
 
 
 async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool = False

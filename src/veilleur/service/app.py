@@ -106,7 +106,7 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
         from sqlalchemy import text
 
         body: dict[str, Any] = {"version": __version__, "engine": rt.alive or not start,
-                                "backlog": rt.inbox.backlog,
+                                "backlog": rt.backlog,
                                 "uptime_s": round(time.time() - rt.started_at.timestamp())}
         try:
             with rt.db.connect() as conn:

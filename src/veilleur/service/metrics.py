@@ -19,7 +19,7 @@ class _Live(Collector):
         rt = self.rt
         yield GaugeMetricFamily("veilleur_inbox_backlog",
                                 "Accepted events not yet taken in and durable",
-                                value=rt.inbox.backlog)
+                                value=rt.backlog)
         yield GaugeMetricFamily("veilleur_engine_alive", "1 while the engine thread runs",
                                 value=1.0 if rt.alive else 0.0)
         for name, value in rt.stats.items():

@@ -162,8 +162,7 @@ def transparency_tables(rt: RuntimeDep, year: int) -> tuple[list[Any], Any, Any]
 
     if not 2024 <= year <= 2100:
         raise HTTPException(422, "year must be between 2024 and 2100")
-    with rt.lock:
-        rt.checkpoint()
+    rt.sync()
     snap = snapshot(rt.db)
     policy = load_compliance_policy()
     period = tr.Period.year(year)

@@ -64,7 +64,7 @@ class FormTickets:
     def issue(self, now: float | None = None) -> str:
         import secrets
 
-        issued = f"{(time.time() if now is None else now):.0f}"
+        issued = str(int(time.time() if now is None else now))
         nonce = secrets.token_hex(8)
         return f"{issued}.{nonce}.{self._sign(issued, nonce)}"
 

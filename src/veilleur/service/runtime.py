@@ -39,7 +39,7 @@ from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
 from veilleur.live import fresh_content, live_casework, stored_settings
-from veilleur.service.inbox import Inbox, Pending, event_key
+from veilleur.service.inbox import VERDICT, Inbox, Pending, event_key, journal_database
 from veilleur.store.content import LayeredContent
 from veilleur.store.db import connect, database_url
 from veilleur.store.memory import StoredMemory
@@ -135,12 +135,17 @@ class Runtime:
         self.url = database_url(settings.db)
         self.db = connect(self.url)
         self.key = key_for_database(self.url, settings.evidence_key)
-        self.writer = StoreWriter(self.db)
+        # The checkpoints write the buffers; the writer's own threshold is only a backstop.
+        self.writer = StoreWriter(self.db, batch_size=50_000)
         self.detector_settings = stored_settings(DetectorSettings(), self.db, self.url)
         self.casework: Casework = live_casework(self.db, self.key, self.detector_settings,
                                                 writer=self.writer,
                                                 on_failure=self._detector_failed)
-        self.inbox = Inbox(self.db)
+        self.inbox = Inbox(journal_database(self.db, self.url))
+        self.verdict_log = Inbox(journal_database(self.db, self.url, "-verdicts"),
+                                 verdicts=True)
+        """Verdicts' messages get a journal of their own: their one-row commits never wait
+        behind a batch's."""
         self.lock = threading.RLock()
         self.media_root = settings.media_root.resolve() if settings.media_root else None
         self.upload_dir = (settings.upload_dir or Path(
@@ -149,10 +154,18 @@ class Runtime:
         self._reader = self._new_reader()
         self._uncommitted: list[int] = []
         self._results: dict[int, dict[str, Any]] = {}
-        self._sync: set[int] = set()
+        self._uncommitted_verdicts: list[int] = []
+        self._verdict_results: dict[int, dict[str, Any]] = {}
         self._recent_verdicts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._last_seq = 0
         self._last_checkpoint = time.monotonic()
+        self._io = threading.Lock()
+        self._waiting = 0
+        self._settled = time.monotonic()
+        """Verdicts waiting for the lock (the worker steps aside for them)."""
+        self._pending_writes: list[tuple[list[Callable[[], None]],
+                                         list[tuple[Inbox, list[int],
+                                                    dict[int, dict[str, Any]]]]]] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,10 +191,22 @@ class Runtime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+        self.sync()
         with self.lock:
-            self.checkpoint()
             self.casework.close()
         self.db.dispose()
+        for journal in (self.inbox, self.verdict_log):
+            journal.db.dispose()
+
+    def sync(self) -> None:
+        """Everything taken in so far is in the store when this returns."""
+        with self.lock:
+            self.checkpoint()
+        self._write_behind()
+
+    @property
+    def backlog(self) -> int:
+        return self.inbox.backlog + self.verdict_log.backlog
 
     @property
     def alive(self) -> bool:
@@ -191,7 +216,7 @@ class Runtime:
         """Until every accepted event is taken in and durable (tests, benchmarks)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self.inbox.backlog == 0:
+            if self.backlog == 0:
                 return True
             self._wake.set()
             time.sleep(0.02)
@@ -249,6 +274,7 @@ class Runtime:
                   type(exc).__name__, exc)
 
     def _run(self) -> None:
+        self._recover_verdicts()
         while not self._stopping.is_set():
             try:
                 rows = self.inbox.after(self._last_seq, 500)
@@ -259,61 +285,100 @@ class Runtime:
             if not rows:
                 with self.lock:
                     self.casework.tick(self.clock())
-                    if self._uncommitted:
+                    if (self._uncommitted or self._uncommitted_verdicts) and self._due():
                         self.checkpoint()
+                self._write_behind()
                 self._wake.wait(0.25)
                 self._wake.clear()
                 continue
             for row in rows:
                 self._last_seq = row.seq
-                if row.seq in self._sync:
-                    continue
                 with self.lock:
                     self._take_in(row)
+                if self._waiting:
+                    # Python's locks are not fair: let a verdict or a reviewer in first.
+                    time.sleep(0.0002)
                 if self._due():
                     with self.lock:
                         self.checkpoint()
+                    self._write_behind()
                 if self._stopping.is_set():
                     break
 
-    def _take_in(self, row: Pending) -> None:
+    def _recover_verdicts(self) -> None:
+        """Verdicts answered before a crash whose effects were not yet in the store: their
+        messages are taken in again, before anything newer."""
+        last = 0
+        while rows := self.verdict_log.after(last, 500):
+            for row in rows:
+                last = row.seq
+                with self.lock:
+                    self._take_in(row, verdict=True)
+        with self.lock:
+            if self._uncommitted_verdicts:
+                self.checkpoint()
+        self._write_behind()
+
+    def _take_in(self, row: Pending, *, verdict: bool = False) -> None:
+        results = self._verdict_results if verdict else self._results
         try:
             event = self.parse(json.loads(row.body), "inbox", self._reader)
             self.casework.handle(event, now=self.clock())
         except Exception as exc:  # a bad event is recorded, never the end of the engine
             self.stats["failed"] += 1
-            self._results[row.seq] = {"error": f"{type(exc).__name__}: {exc}"}
+            results[row.seq] = {"error": f"{type(exc).__name__}: {exc}"}
             log.exception("event %s could not be taken in", row.seq)
         self.stats["processed"] += 1
-        self._uncommitted.append(row.seq)
+        (self._uncommitted_verdicts if verdict else self._uncommitted).append(row.seq)
         if self.on_processed is not None:
             self.on_processed(1)
 
     def _due(self) -> bool:
-        return (len(self._uncommitted) >= self.settings.checkpoint_events
+        return (len(self._uncommitted) + len(self._uncommitted_verdicts)
+                >= self.settings.checkpoint_events
                 or time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_seconds)
 
     def checkpoint(self) -> None:
-        """Everything taken in so far, durable; then its inbox rows are done. Hold the lock."""
-        self.writer.flush()
+        """Everything taken in so far, durable; then its inbox rows are done. Call it holding
+        the lock; the writes happen after the lock is released (`_write_behind`), so verdicts
+        and reviewers do not wait for the disk."""
+        self._io.acquire()  # one write at a time, in the order they were taken
+        writes = [self.writer.detach()]
         memory = self.detector_settings.memory
         if isinstance(memory, StoredMemory):
-            memory.flush()
-        self.casework.sink.flush()
-        done, self._uncommitted = self._uncommitted, []
-        results, self._results = self._results, {}
-        self.inbox.mark_done(done, self.clock(), results)
-        self._sync = {s for s in self._sync if s > self._last_seq}
+            writes.append(memory.detach())
+        writes.append(self.casework.sink.detach())  # type: ignore[attr-defined]
+        done = [(self.inbox, self._uncommitted, self._results),
+                (self.verdict_log, self._uncommitted_verdicts, self._verdict_results)]
+        self._uncommitted, self._results = [], {}
+        self._uncommitted_verdicts, self._verdict_results = [], {}
         self._last_checkpoint = time.monotonic()
         self.stats["checkpoints"] += 1
         self._trim()
+        self._pending_writes.append((writes, done))
+
+    def _write_behind(self) -> None:
+        """Do the writes `checkpoint` took, after the lock is released."""
+        while self._pending_writes:
+            writes, done = self._pending_writes.pop(0)
+            try:
+                for write in writes:
+                    write()
+                for journal, seqs, results in done:
+                    journal.mark_done(seqs, self.clock(), results)
+            finally:
+                self._io.release()
+        if time.monotonic() - self._settled > 2.0:
+            self._settled = time.monotonic()
+            self.inbox.settle()
+            self.verdict_log.settle()
 
     def _trim(self) -> None:
         """Memory stays bounded: what this process holds is in the store now."""
         content = self.casework.content
         if isinstance(content, LayeredContent) and \
                 len(content.memory.messages) > self.settings.content_memory:
-            content.memory = fresh_content(self.casework.engine, self.casework.policy)
+            content.reset(fresh_content(self.casework.engine, self.casework.policy))
         if len(self._reader._cache) > 10_000:
             self._reader = self._new_reader()
 
@@ -330,7 +395,7 @@ class Runtime:
         recent = self._recent_verdicts.get(key)
         if recent is not None:
             return recent | {"duplicate": True}
-        found = self.inbox.find(key)
+        found = self.verdict_log.find(key)
         if found is not None:
             _seq, _, result = found
             if result is not None:
@@ -342,18 +407,18 @@ class Runtime:
         event = self.parse(raw, source, self._reader)
         if not isinstance(event, MessagePosted):
             raise BadEventError(f"a verdict is asked for a message event, not {event.type!r}")
-        added = self.inbox.add([(key, event.type, json.dumps(raw, ensure_ascii=False))],
-                               self.clock())
+        added = self.verdict_log.add([(key, VERDICT, json.dumps(raw, ensure_ascii=False))],
+                                     self.clock())
         seq = added.get(key)
+        self._waiting += 1
         with self.lock:
-            if seq is not None:
-                self._sync.add(seq)
+            self._waiting -= 1
             before = len(self.casework.prevented)
             self.casework.handle(event, now=self.clock())
             result = self._judge(event, self.casework.prevented[before:])
             if seq is not None:
-                self._uncommitted.append(seq)
-                self._results[seq] = result
+                self._uncommitted_verdicts.append(seq)
+                self._verdict_results[seq] = result
             self._recent_verdicts[key] = result
             while len(self._recent_verdicts) > 10_000:
                 self._recent_verdicts.popitem(last=False)
@@ -397,9 +462,12 @@ class Runtime:
     @contextmanager
     def work(self) -> Iterator[Casework]:
         """Casework for a person's action; what they did is durable when this ends."""
+        self._waiting += 1
         with self.lock:
+            self._waiting -= 1
             yield self.casework
             self.checkpoint()
+        self._write_behind()
 
     def decide(self, case_id: str, reviewer: str, verdicts: dict[Target, Verdict]
                ) -> Decision:

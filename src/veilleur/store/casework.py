@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -162,29 +162,39 @@ class DatabaseSink:
         return bool(taken)
 
     def flush(self) -> None:
+        self.detach()()
+
+    def detach(self) -> Callable[[], None]:
+        """Take the buffered records and return the write of them (see `StoreWriter`)."""
         if not self._pending:
-            return
-        dialect = self.db.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        with self.db.begin() as conn:
-            # Audit entries first, in order: they are the record of everything else.
-            for name in ("audit_log", *[n for n in _T if n != "audit_log"]):
-                rows = list(self._rows[name].values())
-                if not rows:
-                    continue
-                if name == "audit_log":
-                    rows.sort(key=lambda r: r["seq"])
-                stmt = insert(_T[name])
-                if name in _UPSERT:
-                    cols = {c: stmt.excluded[c] for c in rows[0] if c not in _KEYS[name]}
-                    stmt = stmt.on_conflict_do_update(index_elements=list(_KEYS[name]),
-                                                      set_=cols)
-                elif name != "audit_log":
-                    stmt = stmt.on_conflict_do_nothing(index_elements=list(_KEYS[name]))
-                for i in range(0, len(rows), 500):
-                    conn.execute(stmt, rows[i:i + 500])
-                self._rows[name].clear()
+            return lambda: None
+        taken = {name: list(rows.values()) for name, rows in self._rows.items()}
+        for rows in self._rows.values():
+            rows.clear()
         self._pending = 0
+
+        def write() -> None:
+            dialect = self.db.dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            with self.db.begin() as conn:
+                # Audit entries first, in order: they are the record of everything else.
+                for name in ("audit_log", *[n for n in _T if n != "audit_log"]):
+                    rows = taken[name]
+                    if not rows:
+                        continue
+                    if name == "audit_log":
+                        rows.sort(key=lambda r: r["seq"])
+                    stmt = insert(_T[name])
+                    if name in _UPSERT:
+                        cols = {c: stmt.excluded[c] for c in rows[0] if c not in _KEYS[name]}
+                        stmt = stmt.on_conflict_do_update(index_elements=list(_KEYS[name]),
+                                                          set_=cols)
+                    elif name != "audit_log":
+                        stmt = stmt.on_conflict_do_nothing(index_elements=list(_KEYS[name]))
+                    for i in range(0, len(rows), 500):
+                        conn.execute(stmt, rows[i:i + 500])
+
+        return write
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -147,10 +147,21 @@ class LayeredState:
     def __init__(self, db: Engine) -> None:
         self.memory = MemoryState()
         self.stored = StoredState(db)
+        # The store only changes through this process, whose puts are in memory: what it
+        # answered (a miss too) stays true, so it is asked once per key.
+        self._asked: dict[tuple[str, str], Any] = {}
 
     def get(self, namespace: str, key: str) -> Any | None:
         found = self.memory.get(namespace, key)
-        return found if found is not None else self.stored.get(namespace, key)
+        if found is not None:
+            return found
+        k = (namespace, key)
+        if k in self._asked:
+            return self._asked[k]
+        if len(self._asked) > 200_000:
+            self._asked.clear()
+        value = self._asked[k] = self.stored.get(namespace, key)
+        return value
 
     def put(self, namespace: str, key: str, value: Any) -> None:
         self.memory.put(namespace, key, value)
@@ -164,6 +175,18 @@ class LayeredContent(ContentView):
     def __init__(self, memory: ContentIndex, stored: StoredContent) -> None:
         self.memory, self.stored = memory, stored
         self.directory = memory.directory
+        # What the store held of a server when first asked: what came later is in memory
+        # (until `reset`), so the store is asked once per server, not at every finding.
+        self._members: dict[str, int] = {}
+        self._channels: dict[str, list[str]] = {}
+        self._deleted: dict[str, tuple[datetime, str] | None] = {}
+
+    def reset(self, memory: ContentIndex) -> None:
+        """A fresh memory layer: the store now holds what the old one had."""
+        self.memory = memory
+        self._members.clear()
+        self._channels.clear()
+        self._deleted.clear()
 
     def apply(self, event: Event) -> None:
         self.memory.apply(event)
@@ -176,17 +199,33 @@ class LayeredContent(ContentView):
 
     def member_count(self, guild_id: str) -> int:
         # The store holds this run's joins too once flushed: the larger count is the truth.
-        return max(self.memory.member_count(guild_id), self.stored.member_count(guild_id))
+        stored = self._members.get(guild_id)
+        if stored is None:
+            if len(self._members) > 100_000:
+                self._members.clear()
+            stored = self._members[guild_id] = self.stored.member_count(guild_id)
+        return max(self.memory.member_count(guild_id), stored)
 
     def invite_guild(self, code: str) -> str | None:
         return self.memory.invite_guild(code) or self.stored.invite_guild(code)
 
     def channels_of(self, guild_id: str) -> list[str]:
-        return list(dict.fromkeys([*self.memory.channels_of(guild_id),
-                                   *self.stored.channels_of(guild_id)]))
+        stored = self._channels.get(guild_id)
+        if stored is None:
+            if len(self._channels) > 100_000:
+                self._channels.clear()
+            stored = self._channels[guild_id] = self.stored.channels_of(guild_id)
+        return list(dict.fromkeys([*self.memory.channels_of(guild_id), *stored]))
 
     def guild_deletion(self, guild_id: str) -> tuple[datetime, str] | None:
-        return self.memory.guild_deletion(guild_id) or self.stored.guild_deletion(guild_id)
+        found = self.memory.guild_deletion(guild_id)
+        if found is not None:
+            return found
+        if guild_id not in self._deleted:
+            if len(self._deleted) > 100_000:
+                self._deleted.clear()
+            self._deleted[guild_id] = self.stored.guild_deletion(guild_id)
+        return self._deleted[guild_id]
 
     def recent_in_channel(self, channel_id: str, n: int, before: str | None = None
                           ) -> list[MessageRecord]:

@@ -57,7 +57,7 @@ def connect(url: str, *, migrate: bool = True) -> Engine:
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot use database {shown}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
     if migrate:
         try:
             upgrade(engine)
@@ -85,7 +85,7 @@ def as_utc(ts: datetime | None) -> datetime | None:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers (a console, a second scan) work while a scan writes.
     cur.execute("PRAGMA journal_mode=WAL")

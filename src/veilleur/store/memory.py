@@ -9,7 +9,7 @@ namespace without a codec stays in this process's memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,10 +32,12 @@ def default_codecs() -> dict[str, tuple[Any, Any]]:
 
 class StoredMemory:
     def __init__(self, db: Engine, codecs: Mapping[str, tuple[Any, Any]] | None = None, *,
-                 batch: int = 20_000) -> None:
+                 batch: int = 20_000, max_cache: int = 500_000) -> None:
         self.db = db
         self.codecs = dict(codecs if codecs is not None else default_codecs())
         self.batch = batch
+        self.max_cache = max_cache
+        """Past this many cached keys, the cache is emptied after a flush (long runs)."""
         self._cache: dict[tuple[str, str], Any] = {}
         self._dirty: set[tuple[str, str]] = set()
 
@@ -62,18 +64,31 @@ class StoredMemory:
                 self.flush()
 
     def flush(self) -> None:
+        self.detach()()
+
+    def detach(self) -> Callable[[], None]:
+        """Encode what changed now (the objects keep changing) and return the write of it.
+        Call it when no earlier write is pending: the cache is trimmed to what is unwritten."""
+        if len(self._cache) > self.max_cache:
+            # Long runs: everything clean is in the table already; reads refill the cache.
+            self._cache = {k: self._cache[k] for k in self._dirty}
         if not self._dirty:
-            return
+            return lambda: None
         now = datetime.now(UTC)
         rows = [{"namespace": ns, "key": key,
                  "value": self.codecs[ns][0](self._cache[ns, key]), "updated_at": now}
                 for ns, key in sorted(self._dirty)]
-        insert = postgresql.insert if self.db.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(MemoryRow.__table__)  # type: ignore[arg-type]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["namespace", "key"],
-            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
-        with self.db.begin() as conn:
-            for i in range(0, len(rows), 1000):
-                conn.execute(stmt, rows[i:i + 1000])
         self._dirty.clear()
+
+        def write() -> None:
+            insert = postgresql.insert if self.db.dialect.name == "postgresql" \
+                else sqlite.insert
+            stmt = insert(MemoryRow.__table__)  # type: ignore[arg-type]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["namespace", "key"],
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
+            with self.db.begin() as conn:
+                for i in range(0, len(rows), 1000):
+                    conn.execute(stmt, rows[i:i + 1000])
+
+        return write

@@ -8,7 +8,7 @@ media; other events are stored once each, keyed by their content.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +66,10 @@ _MODES: list[tuple[Table, tuple[str, ...], str]] = [
     (_MATCHES, ("attachment_id", "entry_id"), "first"),
 ]
 _MERGED = {t.name for t, _, mode in _MODES if mode == "merge"}
+
+
+def _nothing() -> None:
+    pass
 
 
 class StoreWriter:
@@ -147,23 +151,36 @@ class StoreWriter:
             old.update((k, v) for k, v in row.items() if v is not None)
 
     def flush(self) -> None:
+        self.detach()()
+
+    def detach(self) -> Callable[[], None]:
+        """Take what is buffered and return the write of it: a service takes the rows under
+        its lock and writes them after releasing it."""
         if not self._pending and not self._deletions:
-            return
-        with self.engine.begin() as conn:
-            for table, keys, mode in _MODES:
-                rows = list(self._rows[table.name].values())
-                if rows:
-                    merged = tuple(c for c in rows[0] if c not in keys) if mode == "merge" else ()
-                    _upsert(conn, table, rows, keys, (), merged)
-                self._rows[table.name].clear()
-            for table, row_id, ts, by in self._deletions:
-                conn.execute(
-                    update(table)
-                    .where(table.c.id == row_id, table.c.deleted_at.is_(None))
-                    .values(deleted_at=ts, deleted_by=by)
-                )
+            return _nothing
+        rows = {table.name: list(self._rows[table.name].values()) for table, _, _ in _MODES}
+        deletions = list(self._deletions)
+        for table, _, _ in _MODES:
+            self._rows[table.name].clear()
         self._deletions.clear()
         self._pending = 0
+
+        def write() -> None:
+            with self.engine.begin() as conn:
+                for table, keys, mode in _MODES:
+                    batch = rows[table.name]
+                    if batch:
+                        merged = tuple(c for c in batch[0] if c not in keys) \
+                            if mode == "merge" else ()
+                        _upsert(conn, table, batch, keys, (), merged)
+                for table, row_id, ts, by in deletions:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.id == row_id, table.c.deleted_at.is_(None))
+                        .values(deleted_at=ts, deleted_by=by)
+                    )
+
+        return write
 
     def add_signals(self, signals: Iterable[Signal]) -> None:
         """Record bank matches as they are made (retroactive matching skips them later)."""
