@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    := out
 
-.PHONY: install run test lint typecheck unit bench bench-media bench-replay clean
+.PHONY: install run serve test lint typecheck unit bench bench-media bench-replay bench-service clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -27,6 +27,11 @@ run: $(STAMP)
 	    --db $(OUT)/demo.db --out $(OUT)/RESULT.json
 	$(BIN)/veilleur report transparency --year 2026 --db $(OUT)/demo.db --out $(OUT)/transparency
 	$(BIN)/veilleur audit verify --db $(OUT)/demo.db
+
+# The service on the demo database: API on /v1, console on /console, notice form on /notice.
+# Create a reviewer first: `.venv/bin/veilleur accounts add NAME --role specialist --db out/demo.db`.
+serve: $(STAMP)
+	$(BIN)/veilleur serve --db $(OUT)/demo.db
 
 lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise src tests bench
@@ -56,6 +61,10 @@ bench-media: $(STAMP)
 # 5 minutes a case, side by side with the FIFO baseline (about 1.5 minutes).
 bench-replay: $(STAMP)
 	$(BIN)/python bench/replay.py --events 1000000
+
+# The service over loopback: batch ingest and synchronous verdicts (about 2 minutes).
+bench-service: $(STAMP)
+	$(BIN)/python bench/service.py --events 200000 --clients 4 --verdicts 3000
 
 clean:
 	rm -rf $(VENV) $(OUT) bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis

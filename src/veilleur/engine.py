@@ -80,9 +80,10 @@ class Engine:
                 self._on_failure(detector, event, exc)
         if self.store is not None:
             self.store.add(event)
-        return self._accept(signals)
+        return self.accept(signals)
 
-    def _accept(self, signals: list[Signal]) -> list[Finding]:
+    def accept(self, signals: list[Signal]) -> list[Finding]:
+        """Signals found outside `process` (labels, a bank that learnt an old file)."""
         if not signals:
             return []
         if self.store is not None:
@@ -99,7 +100,7 @@ class Engine:
             on_label = getattr(detector, "on_label", None)
             if on_label is not None:
                 signals.extend(on_label(target, label, at))
-        return self._accept(signals)
+        return self.accept(signals)
 
     def remember(self, target: Target, label: str, at: datetime) -> None:
         """A label read back from the store: detectors rebuild their memory, nothing new

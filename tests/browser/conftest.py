@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -22,7 +23,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+        why = "chromium is not installed (Debian package 'chromium'; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(why)  # in CI a missing browser is a broken set-up, not a skip
+        pytest.skip(why)
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:

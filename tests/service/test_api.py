@@ -264,3 +264,28 @@ def test_the_published_openapi_document_is_current(service: Service) -> None:
 
     published = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     assert published == service.client.get("/v1/openapi.json").json()
+
+
+def test_a_bank_learns_live_and_looks_back(service: Service) -> None:
+    picture = gradient_png(64, 64, seed=11)
+    form = {"message_id": "old1", "channel_id": "c1", "author_id": "u1",
+            "attachment_id": "old-att"}
+    first = service.client.post("/v1/verdict/upload", headers=service.headers, data=form,
+                                files={"file": ("a.png", picture, "image/png")})
+    assert first.json()["verdict"] == "allow"  # nothing lists it yet
+    bad = service.post("/v1/banks/hotline/entries", {"entries": [
+        {"signal_type": "sha256", "signal": "zz"}]})
+    assert bad.status_code == 422
+    r = service.post("/v1/banks/hotline/entries", {"category": "csam", "source": "hotline",
+                                                   "entries": [{"signal_type": "sha256",
+                                                                "signal": hashlib.sha256(
+                                                                    picture).hexdigest()}]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["added"] == 1 and body["stored_media_matched"] == 1 and body["cases"]
+    again = service.client.post("/v1/verdict/upload", headers=service.headers, data=form | {
+        "message_id": "new1", "attachment_id": "new-att"},
+        files={"file": ("b.png", picture, "image/png")})
+    assert again.json()["verdict"] == "block"
+    banks = service.get("/v1/banks").json()["banks"]
+    assert [b["name"] for b in banks] == ["hotline"]

@@ -212,6 +212,10 @@ class Casework:
         self.vault.restore(snap.evidence)
         self.compliance.restore(snap.documents)
 
+    def take_findings(self, findings: Iterable[Finding], now: datetime) -> list[Intake]:
+        """Findings that came from outside an event (a bank that learnt an old file)."""
+        return [self._intake_finding(f, now) for f in findings]
+
     def findings_on(self, target: Target) -> list[Intake]:
         """The engine's findings about one target, as taken in (one per category)."""
         return [self.intakes[iid] for c in Category

@@ -400,6 +400,44 @@ def get_banks(rt: RuntimeDep, key: Annotated[ApiKey, Depends(scope("banks"))]
     return {"banks": [dataclasses.asdict(b) for b in BankStore(rt.db, None).list_banks()]}
 
 
+class BankEntryIn(BaseModel):
+    signal_type: Literal["md5", "sha256", "pdq"]
+    signal: str = Field(min_length=32, max_length=64, description="Hexadecimal digest or PDQ.")
+    category: Category | None = None
+    note: str | None = Field(default=None, max_length=500)
+    source_id: str | None = Field(default=None, max_length=200)
+
+
+class BankEntriesIn(BaseModel):
+    entries: list[BankEntryIn] = Field(min_length=1, max_length=100_000)
+    kind: Literal["deny", "allow"] = "deny"
+    category: Category | None = Field(default=None, description="For entries without one.")
+    source: str | None = Field(default=None, max_length=100, description="e.g. ncmec, stopncii")
+
+
+@router.post("/banks/{name}/entries", summary="Add entries to a bank (live)")
+def post_bank_entries(name: str, body: BankEntriesIn, rt: RuntimeDep,
+                      key: Annotated[ApiKey, Depends(scope("banks"))]) -> dict[str, Any]:
+    """Stored, matched from the next upload on, and checked against the media already stored:
+    the old files the new entries match become findings and cases now."""
+    from veilleur.detect.media.banks import BankEntry, ParsedBank
+
+    entries = []
+    for i, e in enumerate(body.entries):
+        size = 32 if e.signal_type == "md5" else 64
+        if len(e.signal) != size or any(c not in "0123456789abcdefABCDEF" for c in e.signal):
+            raise HTTPException(422, f"entry {i}: a {e.signal_type} is {size} hexadecimal "
+                                f"digits")
+        category = e.category or body.category
+        if category is None and body.kind == "deny":
+            raise HTTPException(422, f"entry {i}: no category (give one per entry or for "
+                                "the batch)")
+        entries.append(BankEntry(e.signal_type, e.signal.lower(), category or Category.CSAM,
+                                 note=e.note, source_id=e.source_id))
+    return rt.import_bank(name, ParsedBank("api", entries), kind=body.kind,
+                          category=body.category, source=body.source or f"api:{key.name}")
+
+
 @router.get("/hashes/lookup", summary="Is this file in a bank or confirmed here?")
 def lookup_hash(rt: RuntimeDep, key: Annotated[ApiKey, Depends(scope("banks", "verdict"))],
                 md5: str | None = None, sha256: str | None = None, pdq: str | None = None

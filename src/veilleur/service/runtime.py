@@ -478,5 +478,45 @@ class Runtime:
                 cw.take(case_id, reviewer, now)
             return cw.decide(case_id, reviewer, verdicts, now)
 
+    def import_bank(self, name: str, parsed: Any, *, kind: str, category: Any,
+                    source: str | None) -> dict[str, Any]:
+        """New bank entries, live: stored, the matcher rebuilt for what comes next, and the
+        stored media that the new entries match taken in as findings now."""
+        from dataclasses import replace
+
+        from veilleur.detect.media.detector import HashMatchDetector, match_signals
+        from veilleur.events import Message
+        from veilleur.store.banks import BankStore, default_index_dir
+
+        folder = default_index_dir(self.url) if self.url != "sqlite://" else None
+        store = BankStore(self.db, folder)
+        self.sync()  # the media taken in so far are stored: the look back sees them
+        report = store.import_entries(name, parsed, kind=kind, category=category,
+                                      source=source)
+        matcher = store.matcher()
+        with self.work() as cw:
+            self.detector_settings = replace(self.detector_settings, matcher=matcher)
+            for detector in cw.engine.detectors:
+                if isinstance(detector, HashMatchDetector):
+                    detector.matcher = matcher
+            signals = []
+            for rm in report.retro_matches:
+                att = cw.content.attachment(rm.attachment_id)
+                msg = cw.content.message(att.message_id) if att else None
+                message = Message(id=msg.id, channel_id=msg.channel_id,
+                                  guild_id=msg.guild_id, author_id=msg.author_id,
+                                  content="") if msg else None
+                signals += match_signals(Attachment(id=rm.attachment_id,
+                                                    filename=rm.filename), message,
+                                         [rm.match], HashMatchDetector.id,
+                                         HashMatchDetector.version)
+            intakes = cw.take_findings(cw.engine.accept(signals), self.clock())
+        return {"bank": report.bank, "created": report.created, "read": report.read,
+                "added": report.added, "already_present": report.already_present,
+                "skipped_types": dict(report.skipped_types),
+                "stored_media_checked": report.retro_media_checked,
+                "stored_media_matched": len(report.retro_matches),
+                "cases": sorted({i.case_id for i in intakes if i.case_id})}
+
     def case(self, case_id: str) -> Case | None:
         return self.casework.case_of(case_id)
