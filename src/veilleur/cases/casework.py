@@ -700,6 +700,16 @@ class Casework:
             return "sexual extortion of a minor, confirmed by review"
         return None
 
+    def files_of(self, case: Case) -> list[str]:
+        """The case's attachments: its own and those of its messages."""
+        files: list[str] = []
+        for t in case.targets:
+            if t.kind is TargetKind.ATTACHMENT:
+                files.append(t.id)
+            elif t.kind is TargetKind.MESSAGE and (msg := self.content.message(t.id)):
+                files += msg.attachments
+        return list(dict.fromkeys(files))
+
     def view_media(self, case_id: str, viewer: str, now: datetime,
                    only: Iterable[str] | None = None) -> list[str]:
         """A person opened the case's files (blurred and greyscale by default, in the
@@ -708,12 +718,7 @@ class Casework:
         case = self.cases.get(case_id)
         if case is None:
             raise ReviewError(f"no case {case_id}")
-        files: list[str] = []
-        for t in case.targets:
-            if t.kind is TargetKind.ATTACHMENT:
-                files.append(t.id)
-            elif t.kind is TargetKind.MESSAGE and (msg := self.content.message(t.id)):
-                files += msg.attachments
+        files = self.files_of(case)
         if only is not None:
             wanted = set(only)
             files = [f for f in files if f in wanted]

@@ -141,17 +141,6 @@ def _history(cw: Casework, case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def media_of(cw: Casework, case: Case) -> list[str]:
-    """The case's attachments: its own targets' files first, then those in context."""
-    files: list[str] = []
-    for t in case.targets:
-        if t.kind is TargetKind.ATTACHMENT:
-            files.append(t.id)
-        elif t.kind is TargetKind.MESSAGE and (msg := cw.content.message(t.id)):
-            files += msg.attachments
-    return list(dict.fromkeys(files))
-
-
 def case_page(cw: Casework, case: Case, now: datetime, lang: str) -> dict[str, Any]:
     share = cw.policy.at_risk_share
     intakes = [cw.intakes[i] for i in case.intakes if i in cw.intakes]
@@ -159,7 +148,7 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str) -> dict[str, A
     findings = [_intake(cw, i, lang) for i in intakes if i.kind is IntakeKind.FINDING]
     network = sorted(k for k in case.keys if k.startswith("network:"))
     files = []
-    for aid in media_of(cw, case):
+    for aid in cw.files_of(case):
         att = cw.content.attachment(aid)
         files.append({"id": aid, "filename": att.filename if att else None,
                       "viewed": aid in cw.viewed_media,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, IntakeKind, iso
 from veilleur.cases.review import ReviewError, Verdict, target_decisions
 from veilleur.service import casepage, media
@@ -210,36 +212,38 @@ def case_view(request: Request, case_id: str, rt: RuntimeDep, who: UserDep) -> H
                  prefs=who.account.preferences, now=iso(rt.clock()))
 
 
-@router.post("/cases/{case_id}/take")
-def take(request: Request, case_id: str, rt: RuntimeDep, who: UserDep,
-         csrf: Annotated[str | None, Form()] = None) -> Response:
+def _on_case(request: Request, rt: Runtime, who: Login, csrf: str | None, case_id: str,
+             act: Callable[[Casework, Case], object]) -> Case:
     _check_csrf(request, who, csrf)
-    _reviewer(who)
     with rt.work() as cw:
         case = _case_for(rt, who, case_id)
         try:
-            cw.take(case.id, who.account.username, rt.clock())
+            act(cw, case)
         except ReviewError as exc:
             raise HTTPException(409, str(exc)) from None
+    return case
+
+
+@router.post("/cases/{case_id}/take")
+def take(request: Request, case_id: str, rt: RuntimeDep, who: UserDep,
+         csrf: Annotated[str | None, Form()] = None) -> Response:
+    _reviewer(who)
+    case = _on_case(request, rt, who, csrf, case_id,
+                    lambda cw, c: cw.take(c.id, who.account.username, rt.clock()))
     return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/release")
 def release(request: Request, case_id: str, rt: RuntimeDep, who: UserDep,
             csrf: Annotated[str | None, Form()] = None) -> Response:
-    _check_csrf(request, who, csrf)
-    with rt.work() as cw:
-        case = _case_for(rt, who, case_id)
-        try:
-            cw.release(case.id, who.account.username, rt.clock())
-        except ReviewError as exc:
-            raise HTTPException(409, str(exc)) from None
+    _on_case(request, rt, who, csrf, case_id,
+             lambda cw, c: cw.release(c.id, who.account.username, rt.clock()))
     return RedirectResponse("/console/", status_code=303)
 
 
 def _own_file(rt: Runtime, who: Login, case_id: str, attachment_id: str) -> Case:
     case = _case_for(rt, who, case_id)
-    if attachment_id not in casepage.media_of(rt.casework, case):
+    if attachment_id not in rt.casework.files_of(case):
         raise HTTPException(404, f"attachment {attachment_id} is not in case {case_id}")
     return case
 
