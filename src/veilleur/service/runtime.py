@@ -1,8 +1,8 @@
 """The engine as a long-running service: one live casework, fed from the inbox in order.
 
-- **Accepting** (`accept`) validates each event and journals the good ones in the inbox in
-  one transaction, then answers: accepted means on disk. A full backlog is refused as a whole
-  (`Busy`, HTTP 429) rather than held in memory.
+- **Accepting** (`accept`) validates each event and journals the good ones in the inbox,
+  then answers: accepted means on disk. A full backlog is refused as a whole (`Busy`, HTTP
+  429) rather than held in memory.
 - **Taking in** (the worker thread) handles inbox rows in order through `Casework.handle`
   under the runtime's lock, with the wall clock as `now`, and between rows lets the clocks
   tick. Every `checkpoint_events` rows or `checkpoint_seconds`, `checkpoint` writes the
@@ -161,8 +161,9 @@ class Runtime:
         self._last_checkpoint = time.monotonic()
         self._io = threading.Lock()
         self._waiting = 0
+        """Verdicts and people waiting for the lock (the worker steps aside for them)."""
+        self._waiting_lock = threading.Lock()
         self._settled = time.monotonic()
-        """Verdicts waiting for the lock (the worker steps aside for them)."""
         self._pending_writes: list[tuple[list[Callable[[], None]],
                                          list[tuple[Inbox, list[int],
                                                     dict[int, dict[str, Any]]]]]] = []
@@ -172,8 +173,6 @@ class Runtime:
         self.started_at = clock()
         self.stats = {"processed": 0, "failed": 0, "detector_failures": 0,
                       "checkpoints": 0, "verdicts": 0}
-        self.verdict_counts: dict[str, int] = {}
-        self.on_processed: Callable[[int], None] | None = None
         self.extras: dict[str, Any] = {}
         """Per-service state of the front doors (the console's reveals)."""
 
@@ -330,8 +329,6 @@ class Runtime:
             log.exception("event %s could not be taken in", row.seq)
         self.stats["processed"] += 1
         (self._uncommitted_verdicts if verdict else self._uncommitted).append(row.seq)
-        if self.on_processed is not None:
-            self.on_processed(1)
 
     def _due(self) -> bool:
         return (len(self._uncommitted) + len(self._uncommitted_verdicts)
@@ -400,8 +397,9 @@ class Runtime:
             _seq, _, result = found
             if result is not None:
                 return result | {"duplicate": True}
-            raise BadEventError(f"this message ({key}) was already sent for ingest; its verdict "
-                           "is not kept")
+            raise BadEventError(f"this message ({key}) was already sent for a verdict whose "
+                                "answer was not kept (a restart came between); it is taken "
+                                "in all the same")
         if not trusted_paths:
             self.parse(raw, source)  # where attachments point is checked before reading
         event = self.parse(raw, source, self._reader)
@@ -410,9 +408,7 @@ class Runtime:
         added = self.verdict_log.add([(key, VERDICT, json.dumps(raw, ensure_ascii=False))],
                                      self.clock())
         seq = added.get(key)
-        self._waiting += 1
-        with self.lock:
-            self._waiting -= 1
+        with self._turn():
             before = len(self.casework.prevented)
             self.casework.handle(event, now=self.clock())
             result = self._judge(event, self.casework.prevented[before:])
@@ -423,8 +419,6 @@ class Runtime:
             while len(self._recent_verdicts) > 10_000:
                 self._recent_verdicts.popitem(last=False)
         self.stats["verdicts"] += 1
-        self.verdict_counts[result["verdict"]] = self.verdict_counts.get(result["verdict"],
-                                                                         0) + 1
         return result | {"ms": round((time.perf_counter() - started) * 1000, 2)}
 
     def _judge(self, event: MessagePosted, stopped: list[Any]) -> dict[str, Any]:
@@ -460,11 +454,24 @@ class Runtime:
     # --- people ----------------------------------------------------------------------------
 
     @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """The lock, for someone who should not wait behind the engine's whole backlog."""
+        with self._waiting_lock:
+            self._waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    @contextmanager
     def work(self) -> Iterator[Casework]:
         """Casework for a person's action; what they did is durable when this ends."""
-        self._waiting += 1
-        with self.lock:
-            self._waiting -= 1
+        with self._turn():
             yield self.casework
             self.checkpoint()
         self._write_behind()
