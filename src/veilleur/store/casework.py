@@ -61,6 +61,7 @@ class DatabaseSink:
         self.db = db
         self.batch = batch
         self._rows: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in _T}
+        self._cases: dict[str, Case] = {}
         self._pending = 0
 
     def _put(self, table: str, row: dict[str, Any]) -> None:
@@ -83,14 +84,23 @@ class DatabaseSink:
             "body": intake.to_record()})
 
     def case(self, case: Case) -> None:
-        self._put("cases", {
+        # A busy case is touched at every finding it takes in; it is written as it stands
+        # when the buffer is taken, once (its record grows with its targets).
+        self._cases[case.id] = case
+        self._pending += 1
+        if self._pending >= self.batch:
+            self.flush()
+
+    @staticmethod
+    def _case_row(case: Case) -> dict[str, Any]:
+        return {
             "id": case.id, "opened_at": case.opened_at, "status": case.status,
             "category": case.category.value if case.category else None,
             "priority": case.priority, "escalated": case.escalated, "raised": case.raised,
             "next_due": case.next_due(), "locked_by": case.locked_by,
             "lock_until": case.lock_until, "reviewed_at": case.reviewed_at,
             "decision_id": case.decision_id, "closed_at": case.closed_at,
-            "body": case.to_record(case.closed_at or case.opened_at, 0.0)})
+            "body": case.to_record(case.closed_at or case.opened_at, 0.0)}
 
     def decision(self, decision: Decision) -> None:
         self._put("decisions", {"id": decision.id, "case_id": decision.case_id,
@@ -169,8 +179,10 @@ class DatabaseSink:
         if not self._pending:
             return lambda: None
         taken = {name: list(rows.values()) for name, rows in self._rows.items()}
+        taken["cases"] += [self._case_row(c) for c in self._cases.values()]
         for rows in self._rows.values():
             rows.clear()
+        self._cases.clear()
         self._pending = 0
 
         def write() -> None:
