@@ -60,6 +60,11 @@ def test_login_needs_the_form_token_and_the_right_password(service: Service) -> 
                                        "prelogin": pre}, follow_redirects=False)
     assert r.headers["location"] == "/console/login?error=1"
     csrf = service.login("rita")
+    with service.rt.db.connect() as conn:
+        logins = list(conn.execute(select(AuditRow.kind, AuditRow.actor).where(
+            AuditRow.kind.like("console.login%")).order_by(AuditRow.seq)))
+    assert [tuple(r) for r in logins] == [("console.login_failed", "rita"),
+                                          ("console.login", "rita")]
     assert "HttpOnly" in c.cookies.jar.__class__.__name__ or csrf
     # Every change needs the session's token.
     assert c.post("/console/next", data={"csrf": "nope"}).status_code == 403

@@ -116,6 +116,9 @@ def login_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
         raise HTTPException(403, "the login form's CSRF token is missing or wrong: reload it")
     account = authenticate(rt.db, username, password)
     if account is None:
+        with rt.work() as cw:  # failed attempts are part of the record too
+            cw.audit.append(rt.clock(), "console.login_failed", username[:64] or "?",
+                            "console", {"address": client_address(request)})
         return RedirectResponse("/console/login?error=1", status_code=303)
     token, _ = open_session(rt.db, account, rt.clock())
     resp = RedirectResponse("/console/", status_code=303)
