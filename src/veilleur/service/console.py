@@ -31,7 +31,14 @@ from veilleur.service.auth import (
     same_token,
     set_preferences,
 )
-from veilleur.service.deps import SESSION_COOKIE, GuardsDep, RuntimeDep, UserDep, client_address
+from veilleur.service.deps import (
+    SESSION_COOKIE,
+    GuardsDep,
+    RuntimeDep,
+    UserDep,
+    client_address,
+    too_many,
+)
 from veilleur.service.i18n import Words, pick
 from veilleur.service.runtime import Runtime
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -110,8 +117,7 @@ def login_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
                  prelogin: Annotated[str, Form()]) -> Response:
     wait = g.public.take("login:" + client_address(request))
     if wait:
-        raise HTTPException(429, f"too many attempts: try again in {int(wait) + 1} s",
-                            headers={"Retry-After": str(int(wait) + 1)})
+        raise too_many(wait, "login attempts")
     if not same_token(prelogin, request.cookies.get(PRELOGIN)):
         raise HTTPException(403, "the login form's CSRF token is missing or wrong: reload it")
     account = authenticate(rt.db, username, password)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
@@ -129,6 +129,3 @@ def logged_in(who: LoginDep) -> Login:
 
 UserDep = Annotated[Login, Depends(logged_in)]
 
-
-def problem(status: int, detail: Any) -> HTTPException:
-    return HTTPException(status, detail)
