@@ -26,6 +26,7 @@ from veilleur.audit import GENESIS, AuditLog
 from veilleur.cases.config import CasePolicy, load_case_policy
 from veilleur.cases.content import ContentIndex, ContentView
 from veilleur.cases.evidence_docs import FileReader, evidence_document, read_local_file
+from veilleur.cases.ids import IdTail, random_tail
 from veilleur.cases.models import (
     Action,
     Case,
@@ -120,12 +121,16 @@ def report_intake(report: Report, now: datetime, policy: CasePolicy) -> Intake:
 
 
 class Casework:
+    """`id_tail` makes the part of each new id after `kind-`: random by default, because
+    case and decision ids are in console URLs; `ids.CountedTails()` for simulations."""
+
     def __init__(self, engine: Engine, policy: CasePolicy | None = None, *,
                  key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
                  id_prefix: str = "", audit_head: tuple[int, str] = (0, GENESIS),
                  read_file: FileReader = read_local_file, keep_audit: bool = True,
                  content: ContentView | None = None,
-                 compliance: Compliance | None = None) -> None:
+                 compliance: Compliance | None = None, id_tail: IdTail = random_tail
+                 ) -> None:
         self.engine = engine
         self.policy = policy or load_case_policy()
         self.sink: CaseworkSink = sink or NullSink()
@@ -148,7 +153,7 @@ class Casework:
         self.prevented: list[Prevented] = []
         self.stats = CaseworkStats()
         self._prefix = id_prefix
-        self._counters: dict[str, int] = {}
+        self._id_tail = id_tail
         self._open: set[str] = set()
         self._by_key: dict[str, str] = {}
         self._merged_into: dict[str, str] = {}
@@ -226,8 +231,7 @@ class Casework:
         return self._live(case_id) if case_id is not None else None
 
     def _new_id(self, kind: str) -> str:
-        n = self._counters[kind] = self._counters.get(kind, 0) + 1
-        return f"{self._prefix}{kind}-{n}"
+        return f"{self._prefix}{kind}-{self._id_tail(kind)}"
 
     def _touch(self, case: Case) -> None:
         self.sink.case(case)

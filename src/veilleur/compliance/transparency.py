@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from veilleur.cases.models import Decision, Intake, IntakeKind, Resolution
 from veilleur.compliance import tdb_schema as schema
 from veilleur.compliance.config import CompliancePolicy
@@ -451,10 +453,11 @@ def report(records: Records, period: Period, policy: CompliancePolicy) -> list[T
 # --- the readable version ----------------------------------------------------------------------
 
 
-def bar_chart(bars: Sequence[tuple[str, float]], *, width: int = 640) -> str:
-    """A horizontal bar chart as inline SVG (no script, nothing fetched)."""
+def bar_chart(bars: Sequence[tuple[str, float]], *, width: int = 640) -> Markup:
+    """A horizontal bar chart as inline SVG (no script, nothing fetched). Markup, so a
+    template prints it as is; every label in it is escaped here."""
     if not bars:
-        return '<p class="note">No data.</p>'
+        return Markup('<p class="note">No data.</p>')
     top = max(v for _, v in bars) or 1.0
     label_w, row_h = 260, 24
     parts = [f'<svg role="img" width="{width}" height="{row_h * len(bars) + 8}" '
@@ -462,13 +465,12 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, width: int = 640) -> str:
     for i, (label, value) in enumerate(bars):
         y = 4 + i * row_h
         w = (width - label_w - 60) * value / top
-        safe = (label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-        parts.append(f'<text x="0" y="{y + 15}">{safe}</text>'
+        parts.append(f'<text x="0" y="{y + 15}">{escape(label)}</text>'
                      f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" '
                      f'fill="#4a6fa5"/><text x="{label_w + w + 6:.1f}" y="{y + 15}">'
                      f'{value:g}</text>')
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))
 
 
 def _value(table: Table, label: str, column: str) -> float:
@@ -487,9 +489,10 @@ def _indicator(table: Table, indicator: str, scope: str) -> str:
 
 
 def html(tables: Sequence[Table], period: Period, policy: CompliancePolicy) -> str:
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from jinja2 import FileSystemLoader
 
     from veilleur.compliance.letters import TEMPLATES
+    from veilleur.safe_html import html_environment
 
     p4, p5, p6, p7, p8 = tables
     notices = _value(p4, "TOTAL", PART4_VALUES[0])
@@ -537,6 +540,6 @@ def html(tables: Sequence[Table], period: Period, policy: CompliancePolicy) -> s
                 if any(row[i] not in ("", "0") for i in value_cols[1:])]
         shown.append({"title": t.name.replace("_", " "),
                       "header": [t.header[i] for i in value_cols], "rows": rows})
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    env = html_environment(FileSystemLoader(TEMPLATES))
     return env.get_template("transparency.html.j2").render(
         period=period, policy=policy, cards=cards, charts=charts, tables=shown)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import PackageLoader
 from markupsafe import Markup, escape
 
 from veilleur import __version__
 from veilleur.decide.policy import Finding
+from veilleur.safe_html import html_environment
 from veilleur.scan import ScanResult
 from veilleur.taxonomy import Category, TargetKind
 
@@ -22,9 +23,8 @@ _LABELS = {
 
 
 def render_html(result: ScanResult) -> str:
-    env = Environment(
-        loader=PackageLoader("veilleur.report", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
+    env = html_environment(
+        PackageLoader("veilleur.report", "templates"),
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -18,10 +18,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import FileSystemLoader
 
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, IntakeKind, iso
 from veilleur.cases.review import ReviewError, Verdict, target_decisions
+from veilleur.safe_html import html_environment
 from veilleur.service import casepage, media
 from veilleur.service.auth import (
     Login,
@@ -46,7 +48,8 @@ from veilleur.taxonomy import Category, Target, TargetKind
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRELOGIN = "veilleur_prelogin"
 REVEAL_MINUTES = 10
-templates = Jinja2Templates(directory=str(TEMPLATES))
+# Escaping on for every template: Jinja2Templates alone leaves `.html.j2` files unescaped.
+templates = Jinja2Templates(env=html_environment(FileSystemLoader(TEMPLATES)))
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from veilleur import __version__
 from veilleur.cases.casework import Casework
 from veilleur.cases.config import CasePolicy, load_case_policy
+from veilleur.cases.ids import CountedTails
 from veilleur.cases.priority import flagger_statistics
 from veilleur.cases.review import Verdict
 from veilleur.compliance.documents import Compliance
@@ -160,7 +161,8 @@ def run_replay(
 
     engine = Engine.build(settings, store=store, on_detector_failure=failure)
     casework = (casework_factory(engine, policy) if casework_factory is not None
-                else Casework(engine, policy, key=EvidenceKey.generate(), keep_audit=False))
+                else Casework(engine, policy, key=EvidenceKey.generate(), keep_audit=False,
+                              id_tail=CountedTails()))  # a simulation: runs compare
     systems: list[tuple[str, _System, SimulatedReviewers]] = [
         ("engine", casework, SimulatedReviewers(casework, oracle, reviewers, review_seconds,
                                                 "engine"))]
