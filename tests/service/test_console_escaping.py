@@ -3,6 +3,7 @@ notice or a form controls: shown as text, inside hx-disable, never as markup (is
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,12 @@ def test_every_console_page_shows_hostile_text_as_text(service: Service, tmp_pat
     assert page.status_code == 200
     assert_safe(page.text, "context", "content", "user-name", "guild", "channel", "report",
                 "notice-text", "notifier", short=("msg-id", "file-id", "user-id"))
+    # htmx stays on this origin, evaluates nothing, runs no swapped script, caches no page.
+    meta = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", page.text)
+    assert meta is not None
+    assert json.loads(meta.group(1)) == {
+        "includeIndicatorStyles": False, "allowEval": False, "allowScriptTags": False,
+        "selfRequestsOnly": True, "historyCacheSize": 0}
     # The console's own htmx control still works, and carries the token itself.
     reveal = re.search(r'<button type="button" class="reveal" hx-post="([^"]+)"', page.text)
     assert reveal is not None and MARK not in reveal.group(1).replace(f"{MARK}-file", "")
