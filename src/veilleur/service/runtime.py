@@ -78,6 +78,18 @@ class ServiceSettings:
     """A notice form sent sooner than this after it was served is a robot's."""
     key_per_minute: float = 60_000.0
     key_burst: int = 20_000
+    max_body_bytes: int = 1024 * 1024
+    """A request body's size, for every route not named below (413 past it)."""
+    max_batch_bytes: int = 8 * 1024 * 1024
+    """`POST /v1/events`."""
+    max_bank_bytes: int = 32 * 1024 * 1024
+    """`POST /v1/banks/{name}/entries`."""
+    max_upload_bytes: int = 64 * 1024 * 1024
+    """`POST /v1/verdict/upload`: the file and its fields."""
+    max_form_bytes: int = 512 * 1024
+    """The console's and the public notice's forms."""
+    max_json_depth: int = 32
+    """JSON bodies nested deeper are refused (400) before they are parsed."""
 
 
 class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault

@@ -1,0 +1,168 @@
+"""Reading a JSON body that anyone may have written.
+
+- Nesting is measured before parsing, in a few passes of C-speed byte operations, and a body
+  nested deeper than the bound is refused (400): `json.loads` recurses once per level, and a
+  100,000-deep body would otherwise end in `RecursionError`.
+- A body larger than a few KiB is parsed in a worker thread: the event loop (and `/health`)
+  keeps answering while it is decoded.
+- A batch's items are counted while they are parsed (ijson), so a batch over its cap is
+  refused without ever holding all of its items.
+
+Every route under `/v1` reads its JSON through `LimitedRequest.json` (`JsonRoute`), the
+models FastAPI validates included, so the rules hold for every endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from veilleur.service.limits import SCOPE_KEY, BodyLimits
+
+INLINE_BYTES = 64 * 1024
+"""Bodies up to this size are parsed on the event loop: well under a millisecond, less than
+a thread hop costs a verdict."""
+
+
+class BadJsonError(ValueError):
+    """The body cannot be used; the message says why, for the client."""
+
+
+class TooManyItemsError(BadJsonError):
+    pass
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_problem(data: bytes, max_depth: int) -> str | None:
+    """Why `data` nests too deep for `json.loads`, or None.
+
+    Escapes are dropped first (a JSON escape is a backslash and one character), then
+    strings (with no escaped quote left, a string is a quote, non-quotes, a quote; both
+    patterns scan linearly), leaving the brackets. Each pass removes every innermost pair:
+    a pair still there after `max_depth` passes sits deeper than that. What cannot be paired
+    is invalid JSON that `json.loads` will name, unless it opens too many levels first.
+    """
+    shape = _STRING.sub(b"", _ESCAPE.sub(b"", data)).translate(_BRACKETS, _NOT_BRACKETS)
+    for _ in range(max_depth):
+        inner = shape.replace(b"[]", b"")
+        if len(inner) == len(shape):
+            break
+        shape = inner
+    if b"[]" in shape or shape.count(b"[") > max_depth:
+        return f"the JSON is nested deeper than {max_depth} levels"
+    return None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadJsonError(f"the number {text[:40]} is too large")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BadJsonError(f"{name} is not a JSON number")
+
+
+def loads(data: bytes, max_depth: int) -> Any:
+    """`json.loads`, bounded: depth checked first; NaN, infinities and integers longer than
+    Python converts are refused with the rest of the bad JSON."""
+    problem = nesting_problem(data, max_depth)
+    if problem:
+        raise BadJsonError(problem)
+    try:
+        return json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+    except BadJsonError:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digits
+        raise BadJsonError(f"the body is not JSON: {exc}") from None
+
+
+def batch(data: bytes, key: str, max_items: int, max_depth: int) -> list[Any]:
+    """The list under `key` of a JSON object, refused (`TooManyItemsError`) at its
+    `max_items + 1`th item: items are built one at a time and the count is checked as each
+    arrives, so an oversized batch is never held whole."""
+    import ijson
+
+    problem = nesting_problem(data, max_depth)
+    if problem:
+        raise BadJsonError(problem)
+    items: list[Any] = []
+    try:
+        for item in ijson.items(data, f"{key}.item", use_float=True):
+            if len(items) == max_items:
+                raise TooManyItemsError(f"a batch holds at most {max_items:,} events; "
+                                   f"this one has more")
+            items.append(item)
+    except ijson.JSONError as exc:
+        raise BadJsonError(f"the body is not JSON: {str(exc).splitlines()[0]}") from None
+    except UnicodeDecodeError as exc:
+        raise BadJsonError(f"the body is not JSON: {exc}") from None
+    if not items:
+        # Nothing under `key`: an empty list, or not the expected shape at all (the body is
+        # valid and shallow by now, so reading it whole is safe).
+        body = loads(data, max_depth)
+        if not isinstance(body, dict) or not isinstance(body.get(key), list):
+            raise BadJsonError(f'the body must be {{"{key}": [ ... ]}}')
+    return items
+
+
+def _depth(request: Request) -> int:
+    limits = request.scope.get(SCOPE_KEY)
+    return limits.depth if isinstance(limits, BodyLimits) else BodyLimits().depth
+
+
+async def off_loop(data: bytes, parse: Callable[..., Any], *args: Any) -> Any:
+    """`parse(data, *args)`, in a thread unless `data` is small."""
+    if len(data) <= INLINE_BYTES:
+        return parse(data, *args)
+    return await run_in_threadpool(parse, data, *args)
+
+
+class LimitedRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = await off_loop(await self.body(), loads, _depth(self))
+            except BadJsonError as exc:
+                raise HTTPException(400, str(exc)) from None
+        return self._json
+
+
+async def read_batch(request: Request, key: str, max_items: int) -> list[Any]:
+    """The items of a `{key: [...]}` body: 400 if it is not JSON or nests too deep, 413 past
+    `max_items`, 422 if it has another shape."""
+    try:
+        items: list[Any] = await off_loop(await request.body(), batch, key, max_items,
+                                          _depth(request))
+    except TooManyItemsError as exc:
+        raise HTTPException(413, str(exc)) from None
+    except BadJsonError as exc:
+        status = 422 if str(exc).startswith("the body must be") else 400
+        raise HTTPException(status, str(exc)) from None
+    return items
+
+
+class JsonRoute(APIRoute):
+    """A route whose handler, and FastAPI's body validation, read JSON through
+    `LimitedRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def limited(request: Request) -> Response:
+            return await handler(LimitedRequest(request.scope, request.receive))
+
+        return limited
