@@ -16,7 +16,8 @@ from veilleur.service.jsonbody import BadJsonError, TooManyItemsError, batch, lo
 from veilleur.service.limits import MIB, BodyLimit, BodyLimits, parse_size, size_text
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    st.none() | st.booleans() | st.integers(1 - 2**63, 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(alphabet=st.sampled_from('ab"\\[]{}\u202e\x00 '), max_size=8),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(st.text(alphabet='k"[{\\', max_size=3), inner, max_size=3),
@@ -57,6 +58,16 @@ def test_deep_and_unclosed_nesting_is_refused_before_parsing() -> None:
 def test_numbers_python_refuses_and_bad_bytes_are_bad_json(body: bytes) -> None:
     with pytest.raises(BadJsonError):
         loads(body, 32)
+
+
+def test_integers_past_64_bits_are_refused_alike_by_both_readers() -> None:
+    assert loads(b"[9223372036854775807, -9223372036854775807]", 32) == [2**63 - 1, 1 - 2**63]
+    assert batch(b'{"events": [9223372036854775807]}', "events", 10, 32) == [2**63 - 1]
+    for number in (b"9223372036854775808", b"-9223372036854775808", b"1" + b"0" * 30):
+        with pytest.raises(BadJsonError, match="larger than 64 bits"):
+            loads(b"[" + number + b"]", 32)
+        with pytest.raises(BadJsonError, match="larger than 64 bits"):
+            batch(b'{"events": [' + number + b"]}", "events", 10, 32)
 
 
 def test_a_batch_is_refused_at_the_first_item_over_its_cap(monkeypatch: pytest.MonkeyPatch

@@ -11,12 +11,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException as FastAPIHTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from veilleur import __version__
 from veilleur.service import api, console, public
 from veilleur.service.deps import Guards, NeedLogin
+from veilleur.service.jsonbody import invalid_body
 from veilleur.service.limits import BodyLimit, BodyLimits
 from veilleur.service.metrics import Metrics
 from veilleur.service.ratelimit import Buckets, FormTickets, Rate
@@ -50,6 +52,7 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
                   description="Child-safety engine for chat platforms: events in, verdicts, "
                               "cases, decisions and the documents the law asks for out.")
     app.state.runtime = rt
+    app.add_exception_handler(RequestValidationError, invalid_body)
     app.state.metrics = metrics = Metrics(rt)
     app.state.guards = Guards(
         public=Buckets(Rate(s.public_per_minute, s.public_burst)),

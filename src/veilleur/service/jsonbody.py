@@ -21,6 +21,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +32,9 @@ from veilleur.service.limits import SCOPE_KEY, BodyLimits
 INLINE_BYTES = 64 * 1024
 """Bodies up to this size are parsed on the event loop: well under a millisecond, less than
 a thread hop costs a verdict."""
+
+
+TOO_LONG = "the body holds an integer larger than 64 bits"
 
 
 class BadJsonError(ValueError):
@@ -72,6 +78,17 @@ def _finite(text: str) -> float:
     return value
 
 
+INT64 = 2**63
+
+
+def _int64(text: str) -> int:
+    # Past 64 bits a number is no id or count here, and no database column holds it. The
+    # batch reader (yajl) refuses the same numbers, -2**63 included.
+    if len(text.lstrip("-")) > 19 or not -INT64 < (value := int(text)) < INT64:
+        raise BadJsonError(TOO_LONG)
+    return value
+
+
 def _no_constant(name: str) -> Any:
     raise BadJsonError(f"{name} is not a JSON number")
 
@@ -83,7 +100,8 @@ def loads(data: bytes, max_depth: int) -> Any:
     if problem:
         raise BadJsonError(problem)
     try:
-        return json.loads(data, parse_float=_finite, parse_constant=_no_constant)
+        return json.loads(data, parse_float=_finite, parse_int=_int64,
+                          parse_constant=_no_constant)
     except BadJsonError:
         raise
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, digits
@@ -107,7 +125,11 @@ def batch(data: bytes, key: str, max_items: int, max_depth: int) -> list[Any]:
                                    f"this one has more")
             items.append(item)
     except ijson.JSONError as exc:
-        raise BadJsonError(f"the body is not JSON: {str(exc).splitlines()[0]}") from None
+        why = exc.args[0] if exc.args else ""
+        why = (why.decode("utf-8", "replace") if isinstance(why, bytes) else str(why)
+               ).splitlines()[0]
+        raise BadJsonError(TOO_LONG if "integer overflow" in why
+                           else f"the body is not JSON: {why}") from None
     except UnicodeDecodeError as exc:
         raise BadJsonError(f"the body is not JSON: {exc}") from None
     if not items:
@@ -166,3 +188,15 @@ class JsonRoute(APIRoute):
             return await handler(LimitedRequest(request.scope, request.receive))
 
         return limited
+
+
+def _echo(data: bytes) -> str:
+    return data[:1000].decode("utf-8", "replace")
+
+
+async def invalid_body(request: Request, exc: Exception) -> Response:
+    """422 for a body that does not fit the model. FastAPI's own answer echoes the input,
+    and a body that is not text (sent without a JSON content type) made that echo a 500."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={bytes: _echo})},
+                        status_code=422)

@@ -398,7 +398,10 @@ class Runtime:
         """Handle one message now and say what to do with it. Attachment paths must lie under
         the media folder unless the service wrote them itself (`trusted_paths`)."""
         started = time.perf_counter()
-        if isinstance(raw, dict) and "type" not in raw:
+        if not isinstance(raw, dict):  # everything below reads it as an object
+            raise BadEventError(f"a verdict is asked for one JSON object (a message event), "
+                                f"not {type(raw).__name__}")
+        if "type" not in raw:
             raw = {"type": "message", "ts": iso(self.clock()), **raw}
         key = event_key(raw)
         recent = self._recent_verdicts.get(key)
