@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.factories import gradient_png
-from tests.service.conftest import Service, message, open_service
+from tests.service.conftest import Service, message, open_service, server_events
 
 
 @pytest.fixture
@@ -134,3 +134,31 @@ def test_a_hostile_upload_name_never_reaches_the_path(small: Service, tmp_path: 
         assert r.status_code < 500, r.text
     names = [p.name for p in (tmp_path / "uploads").iterdir()]
     assert names == [hashlib.sha256(b"not a picture").hexdigest()]
+
+
+# --- bodies of the wrong kind (found by tests/service/test_fuzz.py) ---------------------------
+
+
+def test_bodies_of_the_wrong_kind_are_4xx_not_5xx(service: Service) -> None:
+    # Not UTF-8, without a JSON content type, to a route with a model: FastAPI's 422 echoed
+    # the bytes and failed to encode them.
+    r = service.client.post("/v1/reports", content=b"\x80\xff", headers=service.headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["input"] == "\ufffd\ufffd"
+    # A verdict on something that is not an object.
+    for body in (b'"a message"', b"[1, 2]", b"12"):
+        r = service.client.post("/v1/verdict", content=body, headers=service.headers)
+        assert r.status_code == 422 and "one JSON object" in r.json()["detail"], r.text
+    # A file where the decision form reads text.
+    service.post("/v1/events", {"events": server_events()})
+    service.drain()
+    with service.rt.lock:
+        case_id = sorted(service.rt.casework.cases)[0]
+    csrf = service.login("sam")
+    for action in ("preview", "decide"):
+        r = service.client.post(f"/console/cases/{case_id}/{action}",
+                                data={"csrf": csrf, "cat_0": "csam"},
+                                files={"explanation": ("a.txt", b"<b>x</b>", "text/plain")},
+                                follow_redirects=False)
+        assert r.status_code == 400 and "files" in r.json()["detail"], r.text
+    with service.rt.lock:
+        assert service.rt.casework.cases[case_id].status != "closed"
