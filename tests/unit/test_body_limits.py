@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from veilleur.service import jsonbody
-from veilleur.service.jsonbody import BadJsonError, TooManyItemsError, batch, loads, nesting_problem
+from veilleur.service.jsonbody import (
+    BadJsonError,
+    TooManyItemsError,
+    batch,
+    loads,
+    max_depth,
+    nesting_problem,
+)
 from veilleur.service.limits import MIB, BodyLimit, BodyLimits, parse_size, size_text
 
 JSON = st.recursive(
@@ -38,6 +45,10 @@ def test_nesting_is_measured_as_json_loads_would_meet_it(value: Any, bound: int)
     """Brackets, quotes and backslashes inside strings do not count; containers do."""
     text = json.dumps(value).encode()
     assert (nesting_problem(text, bound) is None) == (depth(value) <= bound)
+    # Measured a chunk at a time: the state carried across chunk edges (inside a string, a
+    # run of backslashes, the depth) gives the same answer with tiny chunks.
+    for chunk in (1, 2, 3, 7):
+        assert max_depth(text, chunk) == depth(value)
 
 
 def test_deep_and_unclosed_nesting_is_refused_before_parsing() -> None:

@@ -1,8 +1,8 @@
 """Reading a JSON body that anyone may have written.
 
-- Nesting is measured before parsing, in a few passes of C-speed byte operations, and a body
-  nested deeper than the bound is refused (400): `json.loads` recurses once per level, and a
-  100,000-deep body would otherwise end in `RecursionError`.
+- Nesting is measured before parsing, in one vectorised pass, and a body nested deeper than
+  the bound is refused (400): `json.loads` recurses once per level, and a 100,000-deep body
+  would otherwise end in `RecursionError` (still caught, as a last resort).
 - A body larger than a few KiB is parsed in a worker thread: the event loop (and `/health`)
   keeps answering while it is decoded.
 - A batch's items are counted while they are parsed (ijson), so a batch over its cap is
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -45,29 +44,53 @@ class TooManyItemsError(BadJsonError):
     pass
 
 
-_ESCAPE = re.compile(rb"\\.", re.DOTALL)
-_STRING = re.compile(rb'"[^"]*"')
-_BRACKETS = bytes.maketrans(b"{}", b"[]")
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+CHUNK = 1 << 20
+"""Bytes measured at a time: the arrays of a pass stay a few MiB whatever the body's size."""
 
 
-def nesting_problem(data: bytes, max_depth: int) -> str | None:
-    """Why `data` nests too deep for `json.loads`, or None.
+def max_depth(data: bytes, chunk: int = CHUNK) -> int:
+    """How deep `data` nests, as a JSON parser would meet it: brackets and braces outside
+    strings, a quote ending a string unless an odd run of backslashes precedes it.
 
-    Escapes are dropped first (a JSON escape is a backslash and one character), then
-    strings (with no escaped quote left, a string is a quote, non-quotes, a quote; both
-    patterns scan linearly), leaving the brackets. Each pass removes every innermost pair:
-    a pair still there after `max_depth` passes sits deeper than that. What cannot be paired
-    is invalid JSON that `json.loads` will name, unless it opens too many levels first.
-    """
-    shape = _STRING.sub(b"", _ESCAPE.sub(b"", data)).translate(_BRACKETS, _NOT_BRACKETS)
-    for _ in range(max_depth):
-        inner = shape.replace(b"[]", b"")
-        if len(inner) == len(shape):
-            break
-        shape = inner
-    if b"[]" in shape or shape.count(b"[") > max_depth:
-        return f"the JSON is nested deeper than {max_depth} levels"
+    Vectorised (numpy), a chunk at a time, carrying the state between chunks (depth, inside
+    a string, the backslashes that end the chunk): linear and at C speed, where a byte loop
+    in Python would take seconds on a large hostile body."""
+    import numpy as np
+
+    depth = deepest = 0
+    in_string = 0
+    run = 0  # backslashes that end the previous chunk
+    for start in range(0, len(data), chunk):
+        a = np.frombuffer(data, np.uint8, count=min(chunk, len(data) - start), offset=start)
+        quote = a == 34
+        slash = a == 92
+        if slash.any() or run:
+            where = np.arange(len(a))
+            # Index of the last byte that is not a backslash, at or before each position.
+            last = np.maximum.accumulate(np.where(slash, -1 - run, where))
+            run_here = where - last  # the backslash run ending at each position
+            escaped = np.empty(len(a), bool)
+            escaped[0] = run % 2 == 1
+            escaped[1:] = slash[:-1] & (run_here[:-1] % 2 == 1)
+            quote &= ~escaped
+            run = int(run_here[-1]) if slash[-1] else 0
+        outside = (np.cumsum(quote, dtype=np.int64) + in_string) % 2 == 0
+        in_string = int(not outside[-1])
+        step = (((a == 91) | (a == 123)) & outside).astype(np.int32) \
+            - (((a == 93) | (a == 125)) & outside)
+        levels = np.cumsum(step, dtype=np.int64) + depth
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+    return deepest
+
+
+def nesting_problem(data: bytes, max_depth_allowed: int) -> str | None:
+    """Why `data` nests too deep for `json.loads` (which recurses once per level), or
+    None."""
+    if data.count(b"[") + data.count(b"{") <= max_depth_allowed:
+        return None  # a verdict's usual body: not enough openings to nest too deep
+    if max_depth(data) > max_depth_allowed:
+        return f"the JSON is nested deeper than {max_depth_allowed} levels"
     return None
 
 
