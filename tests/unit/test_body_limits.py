@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,3 +195,17 @@ def test_a_content_length_that_is_not_a_number_is_a_clear_400(value: bytes) -> N
     sent, _, pulled = drive([(b"content-length", value)], [b""])
     assert sent[0]["status"] == 400 and pulled == 0
     assert "Content-Length" in json.loads(sent[1]["body"])["detail"]
+
+
+def test_serve_names_a_bad_size_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from veilleur.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "v.db"), "--max-upload", "12x",
+                            "--openapi", str(tmp_path / "o.json")])
+    assert r.exit_code != 0 and "--max-upload" in r.output and "not a size" in r.output
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "v.db"), "--max-body", "2MiB",
+                            "--openapi", str(tmp_path / "o.json")])
+    assert r.exit_code == 0, r.output
