@@ -36,6 +36,18 @@ def serve(
     openapi: Annotated[Path | None, typer.Option(
         "--openapi", help="Write the OpenAPI document here and exit.")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+    max_body: Annotated[str, typer.Option(
+        "--max-body", help="Largest request body of the JSON routes (a verdict, a notice...); "
+        "larger ones get 413.")] = "1MiB",
+    max_batch_body: Annotated[str, typer.Option(
+        "--max-batch-body", help="Largest body of POST /v1/events.")] = "8MiB",
+    max_bank_body: Annotated[str, typer.Option(
+        "--max-bank-body", help="Largest body of POST /v1/banks/NAME/entries.")] = "32MiB",
+    max_upload: Annotated[str, typer.Option(
+        "--max-upload", help="Largest body of POST /v1/verdict/upload (the file and its "
+        "fields).")] = "64MiB",
+    max_form_body: Annotated[str, typer.Option(
+        "--max-form-body", help="Largest console or notice form.")] = "512KiB",
 ) -> None:
     """The engine as an HTTP service: the API (/v1), the console (/console), the public
     notice form (/notice), /health and /metrics."""
@@ -50,7 +62,12 @@ def serve(
 
     secret = os.environ.get("VEILLEUR_SECRET")
     settings = ServiceSettings(db=db, evidence_key=evidence_key, media_root=media_root,
-                               max_backlog=max_backlog, secure_cookies=secure_cookies)
+                               max_backlog=max_backlog, secure_cookies=secure_cookies,
+                               max_body_bytes=_size("--max-body", max_body),
+                               max_batch_bytes=_size("--max-batch-body", max_batch_body),
+                               max_bank_bytes=_size("--max-bank-body", max_bank_body),
+                               max_upload_bytes=_size("--max-upload", max_upload),
+                               max_form_bytes=_size("--max-form-body", max_form_body))
     if secret:
         settings.secret = secret.encode()
     if openapi is not None:
@@ -85,6 +102,19 @@ def serve(
     Console(stderr=True).print(f"veilleur serving on http://{host}:{port}/ "
                                f"(database {runtime.url.split('@')[-1]})", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _size(option: str, text: str) -> int:
+    """A `--max-*` size in bytes; a bad one is named."""
+    from veilleur.service.limits import parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise _fail(f"{option}: {exc}") from None
+    if size < 1024:
+        raise _fail(f"{option}: {text} is too small (at least 1KiB)")
+    return size
 
 
 @keys_app.command("create")

@@ -8,11 +8,8 @@ the replay and the CLI share one path; reads and decisions use the live casework
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import secrets
 import time
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
@@ -23,10 +20,12 @@ from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
+from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
 from veilleur.service.runtime import BadEventError, Busy, Runtime
+from veilleur.service.uploads import safe_suffix, store_upload
 from veilleur.taxonomy import Category, Target, TargetKind
 
-router = APIRouter(prefix="/v1", tags=["v1"])
+router = APIRouter(prefix="/v1", tags=["v1"], route_class=JsonRoute)
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -138,13 +137,10 @@ async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str
     return result.to_json()
 
 
-async def _json(request: Request, *, inline: bool = False) -> Any:
-    """The body as JSON; a batch is decoded off the event loop (it takes milliseconds)."""
-    data = await request.body()
-    try:
-        return json.loads(data) if inline else await run_in_threadpool(json.loads, data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HTTPException(400, f"the body is not JSON: {exc}") from None
+async def _json(request: Request) -> Any:
+    """The body as JSON, bounded in depth and decoded off the event loop when it is large
+    (`LimitedRequest`)."""
+    return await request.json()
 
 
 def _report_event(rt: Runtime, report: dict[str, Any]) -> dict[str, Any]:
@@ -174,10 +170,7 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
     """Accepted events are journaled before the answer: they survive a crash. Malformed ones
     are listed in `rejected` with their index and what is wrong; the others are kept. A full
     backlog answers 429 with `Retry-After`, for the whole batch."""
-    body = await _json(request)
-    events = body.get("events") if isinstance(body, dict) else None
-    if not isinstance(events, list):
-        raise HTTPException(422, "the body must be {\"events\": [ ... ]}")
+    events = await read_batch(request, "events", rt.settings.max_batch)
     return await _accept(rt, m, events, f"api:{key.name}")
 
 
@@ -187,8 +180,10 @@ async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
     """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The
     message is taken in at once: `block` (refused or removed), `review` (held: a case has it),
     or `allow`."""
-    return await _verdict(rt, m, await _json(request, inline=True), f"api:{key.name}",
-                          inline=True)
+    raw = await _json(request)
+    # A large message (up to the body limit) is judged in a thread, like an upload.
+    return await _verdict(rt, m, raw, f"api:{key.name}",
+                          inline=len(await request.body()) <= INLINE_BYTES)
 
 
 async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool = False,
@@ -221,15 +216,8 @@ async def post_verdict_upload(
         content: Annotated[str, Form()] = "") -> dict[str, Any]:
     """The file is hashed (MD5, SHA-256, PDQ) and matched against the banks and confirmed
     media; it is kept under the upload folder as the attachment's evidence."""
-    data = await file.read()
-    sha = hashlib.sha256(data).hexdigest()
-    suffix = Path(file.filename or "").suffix[:10]
-    rt.upload_dir.mkdir(parents=True, exist_ok=True)
-    path = rt.upload_dir / f"{sha}{suffix}"
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    path = await run_in_threadpool(store_upload, file.file, rt.upload_dir,
+                                   safe_suffix(file.filename))
     raw = {"type": "message", "ts": iso(rt.clock()), "message": {
         "id": message_id, "channel_id": channel_id, "guild_id": guild_id,
         "author_id": author_id, "content": content,

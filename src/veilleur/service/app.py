@@ -11,12 +11,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException as FastAPIHTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from veilleur import __version__
 from veilleur.service import api, console, public
 from veilleur.service.deps import Guards, NeedLogin
+from veilleur.service.jsonbody import invalid_body
+from veilleur.service.limits import BodyLimit, BodyLimits
 from veilleur.service.metrics import Metrics
 from veilleur.service.ratelimit import Buckets, FormTickets, Rate
 from veilleur.service.runtime import Runtime, ServiceSettings
@@ -49,6 +52,7 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
                   description="Child-safety engine for chat platforms: events in, verdicts, "
                               "cases, decisions and the documents the law asks for out.")
     app.state.runtime = rt
+    app.add_exception_handler(RequestValidationError, invalid_body)
     app.state.metrics = metrics = Metrics(rt)
     app.state.guards = Guards(
         public=Buckets(Rate(s.public_per_minute, s.public_burst)),
@@ -59,6 +63,10 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
     app.include_router(console.router)
     app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Added before `headers`, so inside it: a 413 is counted and gets the same headers.
+    app.add_middleware(BodyLimit, limits=BodyLimits(
+        json=s.max_body_bytes, batch=s.max_batch_bytes, bank=s.max_bank_bytes,
+        upload=s.max_upload_bytes, form=s.max_form_bytes, depth=s.max_json_depth))
 
     @app.middleware("http")
     async def headers(request: Request,

@@ -314,6 +314,13 @@ def reveal(request: Request, case_id: str, attachment_id: str, rt: RuntimeDep,
     return _page(request, "_media_revealed.html.j2", who, m=item, case_id=case_id)
 
 
+async def text_form(request: Request) -> dict[str, str]:
+    """A decision form's fields. Files are refused (400) by the parser: every field here is
+    text, and a file where text is read was a 500."""
+    form = await request.form(max_files=0)
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
 def _verdicts(case: Case, form: dict[str, Any]) -> dict[Target, Verdict]:
     out = {}
     explanation = (form.get("explanation") or "").strip() or None
@@ -334,7 +341,7 @@ def _verdicts(case: Case, form: dict[str, Any]) -> dict[Target, Verdict]:
 @router.post("/cases/{case_id}/preview", response_class=HTMLResponse)
 async def preview(request: Request, case_id: str, rt: RuntimeDep, who: UserDep
                   ) -> HTMLResponse:
-    form = dict(await request.form())
+    form = await text_form(request)
     _check_csrf(request, who, str(form.get("csrf") or ""))
     _reviewer(who)
     with rt.lock:
@@ -354,7 +361,7 @@ async def preview(request: Request, case_id: str, rt: RuntimeDep, who: UserDep
 
 @router.post("/cases/{case_id}/decide")
 async def decide(request: Request, case_id: str, rt: RuntimeDep, who: UserDep) -> Response:
-    form = dict(await request.form())
+    form = await text_form(request)
     _check_csrf(request, who, str(form.get("csrf") or ""))
     _reviewer(who)
     with rt.lock:

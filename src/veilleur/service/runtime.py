@@ -78,6 +78,18 @@ class ServiceSettings:
     """A notice form sent sooner than this after it was served is a robot's."""
     key_per_minute: float = 60_000.0
     key_burst: int = 20_000
+    max_body_bytes: int = 1024 * 1024
+    """A request body's size, for every route not named below (413 past it)."""
+    max_batch_bytes: int = 8 * 1024 * 1024
+    """`POST /v1/events`."""
+    max_bank_bytes: int = 32 * 1024 * 1024
+    """`POST /v1/banks/{name}/entries`."""
+    max_upload_bytes: int = 64 * 1024 * 1024
+    """`POST /v1/verdict/upload`: the file and its fields."""
+    max_form_bytes: int = 512 * 1024
+    """The console's and the public notice's forms."""
+    max_json_depth: int = 32
+    """JSON bodies nested deeper are refused (400) before they are parsed."""
 
 
 class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault
@@ -386,7 +398,10 @@ class Runtime:
         """Handle one message now and say what to do with it. Attachment paths must lie under
         the media folder unless the service wrote them itself (`trusted_paths`)."""
         started = time.perf_counter()
-        if isinstance(raw, dict) and "type" not in raw:
+        if not isinstance(raw, dict):  # everything below reads it as an object
+            raise BadEventError(f"a verdict is asked for one JSON object (a message event), "
+                                f"not {type(raw).__name__}")
+        if "type" not in raw:
             raw = {"type": "message", "ts": iso(self.clock()), **raw}
         key = event_key(raw)
         recent = self._recent_verdicts.get(key)
