@@ -86,3 +86,16 @@ def test_a_write_the_store_refuses_stops_the_engine_and_the_restart_recovers(
         r = client.post("/v1/events", json={"events": [message("after", "bonjour")]},
                         headers=s.headers)
         assert r.status_code == 202
+
+
+def test_a_service_that_lost_its_lease_stops_writing(service: Service) -> None:
+    """Stalled longer than the lease lasts, another process took the database over: this
+    service must not write its casework over the other's."""
+    from datetime import UTC, datetime
+
+    from veilleur.store import lease
+
+    lease.take(service.rt.db, "another-service", datetime.now(UTC) + lease.TTL * 2)
+    service.rt._lease_renewed = 0.0  # its next turn renews
+    _until(lambda: service.rt.failure is not None, "the engine kept its lost lease")
+    _refuses_everything(service, "lost its hold on the database")
