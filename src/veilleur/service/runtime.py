@@ -232,7 +232,10 @@ class Runtime:
             log.error("stopping without writing what is in memory: %s; the restart takes "
                       "the journal in again", self.failure)
         if self._thread is not None:
-            lease.release(self.db, self.lease)
+            try:
+                lease.release(self.db, self.lease)
+            except Exception:  # it lapses by itself (TTL); the stop goes on
+                log.exception("cannot give the lease on the database back")
         self.db.dispose()
         for journal in (self.inbox, self.verdict_log):
             journal.db.dispose()
