@@ -2,7 +2,14 @@
 
 Each entry's hash covers its content and the previous entry's hash, so changing, removing or
 reordering any entry breaks every link after it; `verify` names the first broken link. The
-chain is computed here, purely; the store keeps the entries and refuses updates and deletes.
+chain is computed here, purely (`chain`); the store keeps the entries and refuses updates and
+deletes.
+
+The chain has one writer at a time, whichever process writes: in memory (a replay) the
+`AuditLog` chains each record itself; on a database, several processes append (the service,
+a command reading evidence), so the log hands over unchained `AuditRecord`s and the store
+chains them onto the head it reads under the database's write lock
+(`store.auditlog.append_records`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,17 @@ from typing import Any
 from veilleur.cases.models import iso
 
 GENESIS = hashlib.sha256(b"veilleur audit log v1").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """What happened, before it has its place in the chain."""
+
+    at: datetime
+    kind: str
+    actor: str
+    subject: str
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +65,49 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, kind: str, actor: str, su
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-class AuditLog:
-    """Builds the chain in memory; a sink (the database) receives each entry as it is made."""
+def chain(head: tuple[int, str], records: Iterable[AuditRecord]) -> list[AuditEntry]:
+    """The records as entries following `head` (its seq and hash), in order."""
+    seq, prev = head
+    out = []
+    for r in records:
+        seq += 1
+        digest = entry_hash(prev, seq, r.at, r.kind, r.actor, r.subject, r.detail)
+        out.append(AuditEntry(seq, r.at, r.kind, r.actor, r.subject, r.detail, prev, digest))
+        prev = digest
+    return out
 
-    def __init__(self, *, head: tuple[int, str] = (0, GENESIS),
-                 sink: Callable[[AuditEntry], None] | None = None, keep: bool = True) -> None:
-        self.seq, self.head = head
+
+class AuditLog:
+    """Where casework writes what happened. Each record goes to the sink as it is made.
+
+    With a `head`, this log owns the chain (one process, in memory): it chains each record
+    and, with `keep`, keeps the entries. Without (`head=None`, a database), the sink chains
+    the records when it stores them, under the database's lock, because another process may
+    have appended in between; `seq` then counts this log's records and `head` is None."""
+
+    def __init__(self, *, head: tuple[int, str] | None = (0, GENESIS),
+                 sink: Callable[[AuditRecord], None] | None = None, keep: bool = True) -> None:
+        self._chained = head is not None
+        self.seq: int = head[0] if head is not None else 0
+        self.head: str | None = head[1] if head is not None else None
         self.entries: list[AuditEntry] = []
         self._sink = sink
-        self._keep = keep
+        self._keep = keep and self._chained
 
     def append(self, at: datetime, kind: str, actor: str, subject: str,
-               detail: dict[str, Any] | None = None) -> AuditEntry:
+               detail: dict[str, Any] | None = None) -> AuditRecord:
         detail = json.loads(json.dumps(detail or {}, default=str))  # plain JSON, as stored
-        seq = self.seq + 1
-        digest = entry_hash(self.head, seq, at, kind, actor, subject, detail)
-        entry = AuditEntry(seq, at, kind, actor, subject, detail, self.head, digest)
-        self.seq, self.head = seq, digest
-        if self._keep:
-            self.entries.append(entry)
+        record = AuditRecord(at, kind, actor, subject, detail)
+        if self._chained:
+            assert self.head is not None
+            entry = chain((self.seq, self.head), [record])[0]
+            self.head = entry.hash
+            if self._keep:
+                self.entries.append(entry)
+        self.seq += 1
         if self._sink is not None:
-            self._sink(entry)
-        return entry
+            self._sink(record)
+        return record
 
 
 @dataclass(frozen=True, slots=True)

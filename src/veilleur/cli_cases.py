@@ -53,6 +53,8 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
 
         try:
             command(*args, **kwargs)
+        except StoreError as exc:  # a running service holds the database, ...
+            raise _fail(str(exc)) from None
         except IntegrityError:
             raise _fail("another process wrote casework to the database at the same moment; "
                         "this command's changes were not kept: run it again") from None
@@ -437,14 +439,18 @@ def evidence_purge(
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
 
 
-def _casework(db: str | None, evidence_key: Path | None) -> Any:
+def _casework(db: str | None, evidence_key: Path | None, *, read_only: bool = False) -> Any:
+    """Stored casework in this process. Commands that change it are refused while a running
+    service holds the database (it holds the cases in memory and would write over them);
+    `read_only` ones (a look, audited through the shared chain) go ahead."""
     from veilleur.detect.base import PolicyDataError
     from veilleur.store.casework import load_casework
 
     url, database = _open_db(db)
     try:
-        return load_casework(database, evidence_key_for(url, evidence_key))
-    except PolicyDataError as exc:
+        return load_casework(database, evidence_key_for(url, evidence_key),
+                             read_only=read_only)
+    except (PolicyDataError, StoreError) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -540,7 +546,7 @@ def review_show(
     """See a case in context without taking it."""
     from veilleur.cases.review import ReviewError
 
-    cw = _casework(db, evidence_key)
+    cw = _casework(db, evidence_key, read_only=True)
     now = datetime.now(UTC)
     try:
         view = cw.view(case_id, now, viewer=reviewer)

@@ -84,6 +84,7 @@ def serve(
         return
     try:
         runtime = Runtime(settings)
+        runtime.hold()  # a second service on this database is refused here, by name
     except (StoreError, EvidenceError) as exc:
         raise _fail(str(exc)) from None
     app = create_app(runtime=runtime)

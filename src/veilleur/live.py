@@ -45,9 +45,11 @@ def fresh_content(engine: Engine, policy: CasePolicy) -> ContentIndex:
 
 def live_casework(db: Database, key: EvidenceKey, settings: DetectorSettings, *,
                   writer: StoreWriter, on_failure: DetectorFailure | None = None,
-                  policy: CasePolicy | None = None) -> Casework:
+                  policy: CasePolicy | None = None, lease: str | None = None) -> Casework:
+    """`lease`: the service's token (`store.lease`); anyone else is refused while a service
+    holds the database."""
     engine = Engine.build(settings, store=writer, state=LayeredState(db),
                           on_detector_failure=on_failure)
     policy = policy or load_case_policy(settings.policy_dir)
     content = LayeredContent(fresh_content(engine, policy), StoredContent(db, engine.directory))
-    return load_casework(db, key, policy=policy, engine=engine, content=content)
+    return load_casework(db, key, policy=policy, engine=engine, content=content, lease=lease)

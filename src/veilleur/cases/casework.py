@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,6 +68,8 @@ BANNED_MEDIA = "banned_media"
 """Label of a confirmed file (`banned_media:<category>`): its re-uploads are blocked."""
 MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
 REREVIEW_SOURCES = frozenset({"authority", "trusted_flagger"})
+
+log = logging.getLogger("veilleur.casework")
 
 
 @dataclass
@@ -126,7 +129,7 @@ class Casework:
 
     def __init__(self, engine: Engine, policy: CasePolicy | None = None, *,
                  key: EvidenceKey | None = None, sink: CaseworkSink | None = None,
-                 id_prefix: str = "", audit_head: tuple[int, str] = (0, GENESIS),
+                 id_prefix: str = "", audit_head: tuple[int, str] | None = (0, GENESIS),
                  read_file: FileReader = read_local_file, keep_audit: bool = True,
                  content: ContentView | None = None,
                  compliance: Compliance | None = None, id_tail: IdTail = random_tail
@@ -183,6 +186,14 @@ class Casework:
                 self.records.record(i, i.resolution is Resolution.UPHELD)
         for record in snap.cases:
             case = Case.from_record(record, clocks)
+            missing = [i for i in case.intakes if i not in self.intakes]
+            if missing:
+                # A case stored by a checkpoint whose items were lost (a write that failed
+                # before this one): the case is taken up with what there is, never the
+                # reason a start fails.
+                log.warning("case %s refers to items that are not stored: %s", case.id,
+                            ", ".join(missing[:10]))
+                case.intakes = [i for i in case.intakes if i in self.intakes]
             self.cases[case.id] = case
             if case.merged_into:
                 self._merged_into[case.id] = case.merged_into

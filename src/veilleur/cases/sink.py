@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from veilleur.audit import AuditEntry
+    from veilleur.audit import AuditRecord
     from veilleur.cases.models import Action, Case, Decision, Intake
     from veilleur.compliance.documents import Document
     from veilleur.enforce.evidence import EvidenceRecord
@@ -29,7 +29,7 @@ class CaseworkSink(Protocol):
 
     def evidence(self, record: EvidenceRecord) -> None: ...
 
-    def audit(self, entry: AuditEntry) -> None: ...
+    def audit(self, record: AuditRecord) -> None: ...
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None: ...
 
@@ -63,7 +63,7 @@ class NullSink:
     def evidence(self, record: EvidenceRecord) -> None:
         pass
 
-    def audit(self, entry: AuditEntry) -> None:
+    def audit(self, record: AuditRecord) -> None:
         pass
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:

@@ -22,7 +22,7 @@ from veilleur.service.jsonbody import invalid_body
 from veilleur.service.limits import BodyLimit, BodyLimits
 from veilleur.service.metrics import Metrics
 from veilleur.service.ratelimit import Buckets, FormTickets, Rate
-from veilleur.service.runtime import Runtime, ServiceSettings
+from veilleur.service.runtime import EngineDown, Runtime, ServiceSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
@@ -105,6 +105,13 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=headers)
 
+    @app.exception_handler(EngineDown)
+    async def engine_down(request: Request, exc: EngineDown) -> Response:
+        # Every path that accepts work goes through the runtime, which refuses once its
+        # engine has stopped: one answer for all of them.
+        return await http_error(request, FastAPIHTTPException(
+            503, str(exc), headers={"Retry-After": "30"}))
+
     @app.get("/", include_in_schema=False)
     def root() -> Response:
         return RedirectResponse("/console/", status_code=303)
@@ -113,9 +120,13 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
     def health() -> Response:
         from sqlalchemy import text
 
-        body: dict[str, Any] = {"version": __version__, "engine": rt.alive or not start,
+        failure = rt.failure
+        body: dict[str, Any] = {"version": __version__,
+                                "engine": failure is None and (rt.alive or not start),
                                 "backlog": rt.backlog,
                                 "uptime_s": round(time.time() - rt.started_at.timestamp())}
+        if failure is not None:
+            body["engine_error"] = failure
         try:
             with rt.db.connect() as conn:
                 conn.execute(text("SELECT 1"))

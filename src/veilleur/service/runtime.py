@@ -13,12 +13,19 @@
   answer from what casework did with it: refused, removed or blocked, under review, or allowed.
 - **People** (console, API decisions) use the same casework under the same lock; a decision is
   made durable at once.
+- **One writer.** The service holds the database's lease (`store.lease`) while it runs, so no
+  other process writes casework under it; audit entries from any process are chained in the
+  database (`store.auditlog`). If the engine stops (a write that keeps failing, the lease
+  lost, a fault), the service says so (`failure`): /health and everything that would accept
+  work answer 503 (`EngineDown`) rather than take in what nobody will handle, and nothing
+  more is written over the hole; a restart takes the journal in again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -40,6 +47,7 @@ from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
 from veilleur.live import fresh_content, live_casework, stored_settings
 from veilleur.service.inbox import VERDICT, Inbox, Pending, event_key, journal_database
+from veilleur.store import lease
 from veilleur.store.content import LayeredContent
 from veilleur.store.db import connect, database_url
 from veilleur.store.memory import StoredMemory
@@ -103,6 +111,15 @@ class BadEventError(ValueError):
     pass
 
 
+class EngineDown(RuntimeError):  # noqa: N818 - an answer (HTTP 503), not a fault
+    """The engine no longer takes anything in: accepting more would be a false promise."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"the engine is stopped ({why}); nothing is accepted until the "
+                         "service is restarted, which takes in again what was accepted")
+        self.why = why
+
+
 @dataclass
 class Accepted:
     accepted: list[dict[str, Any]] = field(default_factory=list)
@@ -150,9 +167,14 @@ class Runtime:
         # The checkpoints write the buffers; the writer's own threshold is only a backstop.
         self.writer = StoreWriter(self.db, batch_size=50_000)
         self.detector_settings = stored_settings(DetectorSettings(), self.db, self.url)
+        self.lease = secrets.token_hex(16)
+        """This runtime's token for the database's lease (taken by `hold`)."""
+        self._failure: str | None = None
+        self._lease_renewed = 0.0
         self.casework: Casework = live_casework(self.db, self.key, self.detector_settings,
                                                 writer=self.writer,
-                                                on_failure=self._detector_failed)
+                                                on_failure=self._detector_failed,
+                                                lease=self.lease)
         self.inbox = Inbox(journal_database(self.db, self.url))
         self.verdict_log = Inbox(journal_database(self.db, self.url, "-verdicts"),
                                  verdicts=True)
@@ -190,9 +212,18 @@ class Runtime:
 
     # --- lifecycle -------------------------------------------------------------------------
 
+    def hold(self) -> None:
+        """Take the database's lease (`store.lease.DatabaseHeld` if another service has it)."""
+        # The lease is judged by other processes against their wall clock, never against
+        # this runtime's (a test's or a benchmark's fixed clock).
+        lease.take(self.db, self.lease, utcnow())
+        self._lease_renewed = time.monotonic()
+
     def start(self) -> None:
-        """Take in what was accepted and not done before (a crash, a stop), then keep up."""
+        """Hold the database, take in what was accepted and not done before (a crash, a
+        stop), then keep up."""
         if self._thread is None:
+            self.hold()
             self._thread = threading.Thread(target=self._run, name="veilleur-engine",
                                             daemon=True)
             self._thread.start()
@@ -202,18 +233,66 @@ class Runtime:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
-        self.sync()
-        with self.lock:
-            self.casework.close()
+        if self.failure is None:
+            try:
+                self.sync()
+                with self.lock:
+                    self.casework.close()
+            except EngineDown:
+                pass  # logged where it failed; the journal keeps what was not done
+        else:
+            log.error("stopping without writing what is in memory: %s; the restart takes "
+                      "the journal in again", self.failure)
+        if self._thread is not None:
+            try:
+                lease.release(self.db, self.lease)
+            except Exception:  # it lapses by itself (TTL); the stop goes on
+                log.exception("cannot give the lease on the database back")
         self.db.dispose()
         for journal in (self.inbox, self.verdict_log):
             journal.db.dispose()
 
     def sync(self) -> None:
         """Everything taken in so far is in the store when this returns."""
+        self._check()
         with self.lock:
             self.checkpoint()
         self._write_behind()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the engine no longer takes anything in, or None while it does (or was never
+        started: tests drive it by hand)."""
+        if self._failure is not None:
+            return self._failure
+        thread = self._thread
+        if thread is not None and not thread.is_alive() and not self._stopping.is_set():
+            return "the engine thread stopped"
+        return None
+
+    def _fail(self, why: str) -> None:
+        if self._failure is None:
+            self._failure = why
+            log.error("the engine stops: %s", why)
+
+    def _check(self) -> None:
+        why = self.failure
+        if why is not None:
+            raise EngineDown(why)
+
+    def _keep_lease(self) -> None:
+        every = lease.RENEW_EVERY.total_seconds()
+        if time.monotonic() - self._lease_renewed < every:
+            return
+        try:
+            ours = lease.renew(self.db, self.lease, utcnow())
+        except Exception:  # the database briefly unavailable: the lease outlives a few tries
+            log.exception("cannot renew the lease on the database")
+            self._lease_renewed = time.monotonic() - every + 1.0
+            return
+        if not ours:
+            raise EngineDown("this service lost its hold on the database to another process")
+        self._lease_renewed = time.monotonic()
 
     @property
     def backlog(self) -> int:
@@ -240,6 +319,7 @@ class Runtime:
         return parse_event(raw, base, media or _Unread(self.media_root), source)
 
     def accept(self, raws: list[Any], source: str) -> Accepted:
+        self._check()
         if len(raws) > self.settings.max_batch:
             raise BadEventError(f"a batch holds at most {self.settings.max_batch:,} events; "
                            f"got {len(raws):,}")
@@ -285,8 +365,18 @@ class Runtime:
                   type(exc).__name__, exc)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except EngineDown as exc:
+            self._fail(exc.why)
+        except BaseException as exc:  # whatever it was, the service must say it is down
+            log.exception("the engine thread failed")
+            self._fail(f"{type(exc).__name__}: {exc}")
+
+    def _loop(self) -> None:
         self._recover_verdicts()
         while not self._stopping.is_set():
+            self._keep_lease()
             try:
                 rows = self.inbox.after(self._last_seq, 500)
             except Exception:  # the database may be briefly unavailable; never die
@@ -367,20 +457,42 @@ class Runtime:
         self._pending_writes.append((writes, done))
 
     def _write_behind(self) -> None:
-        """Do the writes `checkpoint` took, after the lock is released."""
+        """Do the writes `checkpoint` took, after the lock is released. A write that keeps
+        failing stops the engine: what it held is lost from memory, so writing later
+        batches (which refer to it) would leave holes; its journal rows stay not done and
+        the restart takes them in again."""
         while self._pending_writes:
             writes, done = self._pending_writes.pop(0)
             try:
-                for write in writes:
-                    write()
-                for journal, seqs, results in done:
-                    journal.mark_done(seqs, self.clock(), results)
+                if self._failure is None:
+                    self._write(writes, done)
             finally:
                 self._io.release()
+        self._check()
         if time.monotonic() - self._settled > 2.0:
             self._settled = time.monotonic()
             self.inbox.settle()
             self.verdict_log.settle()
+
+    def _write(self, writes: list[Callable[[], None]],
+               done: list[tuple[Inbox, list[int], dict[int, dict[str, Any]]]]) -> None:
+        written = 0  # a write is one transaction: one that committed is not run again
+        for attempt in range(3):
+            try:
+                while written < len(writes):
+                    writes[written]()
+                    written += 1
+                for journal, seqs, results in done:
+                    journal.mark_done(seqs, self.clock(), results)
+                return
+            except Exception as exc:
+                log.exception("a checkpoint's write failed (attempt %d of 3)", attempt + 1)
+                if attempt == 2:
+                    first = str(exc).splitlines()[0] if str(exc) else ""
+                    self._fail(f"the store refused a checkpoint: {type(exc).__name__}: "
+                               f"{first}"[:300])
+                    return
+                time.sleep(0.5 * 2 ** attempt)
 
     def _trim(self) -> None:
         """Memory stays bounded: what this process holds is in the store now."""
@@ -398,6 +510,7 @@ class Runtime:
         """Handle one message now and say what to do with it. Attachment paths must lie under
         the media folder unless the service wrote them itself (`trusted_paths`)."""
         started = time.perf_counter()
+        self._check()
         if not isinstance(raw, dict):  # everything below reads it as an object
             raise BadEventError(f"a verdict is asked for one JSON object (a message event), "
                                 f"not {type(raw).__name__}")
@@ -486,6 +599,7 @@ class Runtime:
     @contextmanager
     def work(self) -> Iterator[Casework]:
         """Casework for a person's action; what they did is durable when this ends."""
+        self._check()
         with self._turn():
             yield self.casework
             self.checkpoint()

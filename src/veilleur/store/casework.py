@@ -2,22 +2,23 @@
 
 Writes are buffered and flushed in one transaction every `batch` records (and at the end):
 intakes and cases are upserted (the latest state wins), everything else is inserted once. The
-audit log continues the chain already in the database; its rows are never updated.
+audit records are chained onto the database's head when they are written, under its write lock
+(`store.auditlog`); its rows are never updated.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from veilleur.audit import GENESIS, AuditEntry, AuditLog, Verification, verify
+from veilleur.audit import AuditRecord
 from veilleur.cases.casework import Casework, Snapshot
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.content import ContentView
@@ -25,7 +26,12 @@ from veilleur.cases.models import Action, Case, Decision, Intake, iso
 from veilleur.compliance.documents import Document
 from veilleur.enforce.evidence import EvidenceError, EvidenceKey, EvidenceRecord, open_record
 from veilleur.engine import Engine as DetectionEngine
-from veilleur.store.db import as_utc
+from veilleur.store.auditlog import append_audit, append_records
+from veilleur.store.auditlog import audit_entries as audit_entries
+from veilleur.store.auditlog import audit_head as audit_head
+from veilleur.store.auditlog import verify_audit as verify_audit
+from veilleur.store.db import StoreError, as_utc, locked_transaction
+from veilleur.store.lease import refuse_if_held
 from veilleur.store.models import (
     ActionRow,
     AuditRow,
@@ -40,31 +46,40 @@ from veilleur.taxonomy import Target
 
 _T: dict[str, Table] = {r.__tablename__: r.__table__  # type: ignore[misc]
                         for r in (IntakeRow, CaseRow, DecisionRow, ActionRow, EvidenceRow,
-                                  AuditRow, LabelRow, DocumentRow)}
+                                  LabelRow, DocumentRow)}
 _KEYS = {"intakes": ("id",), "cases": ("id",), "decisions": ("id",), "actions": ("id",),
-         "evidence": ("id",), "audit_log": ("seq",),
-         "labels": ("target_kind", "target_id", "label"), "documents": ("id",)}
+         "evidence": ("id",), "labels": ("target_kind", "target_id", "label"),
+         "documents": ("id",)}
 _UPSERT = {"intakes", "cases", "actions", "evidence", "labels", "documents"}
 
 
-def audit_head(db: Engine) -> tuple[int, str]:
-    with db.connect() as conn:
-        row = conn.execute(select(AuditRow.seq, AuditRow.hash)
-                           .order_by(AuditRow.seq.desc()).limit(1)).first()
-    return (row[0], row[1]) if row else (0, GENESIS)
+class ReadOnlyCaseworkError(StoreError):
+    pass
 
 
 class DatabaseSink:
-    """Casework records into the database (`CaseworkSink`)."""
+    """Casework records into the database (`CaseworkSink`).
 
-    def __init__(self, db: Engine, *, batch: int = 2000) -> None:
+    `audit_only`: a command that only looks (`review show`) while a service may hold the
+    casework: its looks are audited, and anything else it would write is refused here rather
+    than written over the service's state."""
+
+    def __init__(self, db: Engine, *, batch: int = 2000, audit_only: bool = False) -> None:
         self.db = db
         self.batch = batch
+        self.audit_only = audit_only
         self._rows: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in _T}
         self._cases: dict[str, Case] = {}
+        self._audit: list[AuditRecord] = []
         self._pending = 0
 
+    def _refuse(self, what: str) -> None:
+        if self.audit_only:
+            raise ReadOnlyCaseworkError(f"this command only reads casework; it tried to write "
+                                   f"{what}")
+
     def _put(self, table: str, row: dict[str, Any]) -> None:
+        self._refuse(table)
         key = tuple(row[k] for k in _KEYS[table])
         self._rows[table][key] = row
         self._pending += 1
@@ -86,6 +101,7 @@ class DatabaseSink:
     def case(self, case: Case) -> None:
         # A busy case is touched at every finding it takes in; it is written as it stands
         # when the buffer is taken, once (its record grows with its targets).
+        self._refuse("cases")
         self._cases[case.id] = case
         self._pending += 1
         if self._pending >= self.batch:
@@ -126,12 +142,12 @@ class DatabaseSink:
             "sha256": record.sha256, "legal_hold": record.legal_hold,
             "purged_at": record.purged_at, "meta": record.meta})
 
-    def audit(self, entry: AuditEntry) -> None:
-        self._put("audit_log", {
-            "seq": entry.seq, "at": iso(entry.at), "kind": entry.kind, "actor": entry.actor,
-            "subject": entry.subject,
-            "detail": json.dumps(entry.detail, sort_keys=True, ensure_ascii=False),
-            "prev_hash": entry.prev_hash, "hash": entry.hash})
+    def audit(self, record: AuditRecord) -> None:
+        # Chained when written, onto whatever head the database has then.
+        self._audit.append(record)
+        self._pending += 1
+        if self._pending >= self.batch:
+            self.flush()
 
     def label(self, target: Target, label: str, at: datetime, case_id: str | None) -> None:
         self._put("labels", {"target_kind": target.kind.value, "target_id": target.id,
@@ -161,6 +177,7 @@ class DatabaseSink:
     def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
         """An exclusive lock in the database itself: one conditional update, so two
         processes can never both take the case."""
+        self._refuse("a case lock")
         self.flush()
         t = _T["cases"]
         with self.db.begin() as conn:
@@ -180,28 +197,29 @@ class DatabaseSink:
             return lambda: None
         taken = {name: list(rows.values()) for name, rows in self._rows.items()}
         taken["cases"] += [self._case_row(c) for c in self._cases.values()]
+        audit = self._audit
         for rows in self._rows.values():
             rows.clear()
         self._cases.clear()
+        self._audit = []
         self._pending = 0
 
         def write() -> None:
             dialect = self.db.dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            with self.db.begin() as conn:
-                # Audit entries first, in order: they are the record of everything else.
-                for name in ("audit_log", *[n for n in _T if n != "audit_log"]):
-                    rows = taken[name]
+            # One transaction, the write lock held from its start: the audit entries (the
+            # record of everything else) are chained onto the head read under it.
+            with locked_transaction(self.db) as conn:
+                append_records(conn, audit)
+                for name, rows in taken.items():
                     if not rows:
                         continue
-                    if name == "audit_log":
-                        rows.sort(key=lambda r: r["seq"])
                     stmt = insert(_T[name])
                     if name in _UPSERT:
                         cols = {c: stmt.excluded[c] for c in rows[0] if c not in _KEYS[name]}
                         stmt = stmt.on_conflict_do_update(index_elements=list(_KEYS[name]),
                                                           set_=cols)
-                    elif name != "audit_log":
+                    else:
                         stmt = stmt.on_conflict_do_nothing(index_elements=list(_KEYS[name]))
                     for i in range(0, len(rows), 500):
                         conn.execute(stmt, rows[i:i + 500])
@@ -256,19 +274,22 @@ def documents(db: Engine, *, kind: str | None = None, status: str | None = None,
 
 def save_document(db: Engine, document: Document) -> None:
     """One document's new status (submitted, failed) after a front door sent it."""
+    refuse_if_held(db, datetime.now(UTC))
     sink = DatabaseSink(db, batch=1 << 30)
     sink.document(document)
     sink.flush()
 
 
 def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = None,
-                  engine: DetectionEngine | None = None, content: ContentView | None = None
-                  ) -> Casework:
+                  engine: DetectionEngine | None = None, content: ContentView | None = None,
+                  read_only: bool = False, lease: str | None = None) -> Casework:
     """Stored casework, live again in this process: reads through the store, writes through
     the store, continues the audit chain. Close it (or flush `casework.sink`) when done.
 
     `engine` and `content` default to a detection engine writing to the store and a view
-    reading from it; a scan passes its own (content seen in memory first)."""
+    reading from it; a scan passes its own (content seen in memory first). `read_only`: only
+    audit entries are written (a look at a case); otherwise `DatabaseHeld` is raised while a
+    service other than `lease` (the service's own token) holds the database."""
     from veilleur.detect.base import DetectorSettings
     from veilleur.store.content import StoredContent, StoredState
     from veilleur.store.memory import StoredMemory
@@ -278,42 +299,23 @@ def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = N
         engine = DetectionEngine.build(DetectorSettings(memory=StoredMemory(db)),
                                        store=StoreWriter(db), state=StoredState(db))
     casework = database_casework(db, key, engine, policy,
-                                 content=content or StoredContent(db, engine.directory))
+                                 content=content or StoredContent(db, engine.directory),
+                                 read_only=read_only, lease=lease)
     casework.restore(snapshot(db))
     return casework
 
 
 def database_casework(db: Engine, key: EvidenceKey, engine: DetectionEngine,
-                      policy: CasePolicy | None = None, *, content: ContentView | None = None
-                      ) -> Casework:
+                      policy: CasePolicy | None = None, *, content: ContentView | None = None,
+                      read_only: bool = False, lease: str | None = None) -> Casework:
     """Casework that writes to the database and continues its audit chain, under ids of its
-    own (a run prefix), so several runs can share one database."""
-    return Casework(engine, policy, key=key, sink=DatabaseSink(db),
-                    id_prefix=secrets.token_hex(3) + "-", audit_head=audit_head(db),
+    own (a run prefix), so several runs can share one database. The chain is continued when
+    the records are written, from the head the database has then (`store.auditlog`)."""
+    if not read_only:
+        refuse_if_held(db, datetime.now(UTC), mine=lease)
+    return Casework(engine, policy, key=key, sink=DatabaseSink(db, audit_only=read_only),
+                    id_prefix=secrets.token_hex(3) + "-", audit_head=None,
                     keep_audit=False, content=content)
-
-
-def audit_entries(db: Engine) -> Iterator[AuditEntry]:
-    with Session(db) as session:
-        for row in session.execute(select(AuditRow).order_by(AuditRow.seq)
-                                   .execution_options(yield_per=5000)).scalars():
-            yield AuditEntry(row.seq, datetime.fromisoformat(row.at.replace("Z", "+00:00")),
-                             row.kind, row.actor, row.subject, json.loads(row.detail),
-                             row.prev_hash, row.hash)
-
-
-def verify_audit(db: Engine, anchors: dict[int, str] | None = None) -> Verification:
-    return verify(audit_entries(db), anchors)
-
-
-def append_audit(db: Engine, at: datetime, kind: str, actor: str, subject: str,
-                 detail: dict[str, Any]) -> AuditEntry:
-    """One entry from a command (an evidence access): continues the chain in the database."""
-    sink = DatabaseSink(db, batch=1 << 30)
-    log = AuditLog(head=audit_head(db), sink=sink.audit, keep=False)
-    entry = log.append(at, kind, actor, subject, detail)
-    sink.flush()
-    return entry
 
 
 def list_cases(db: Engine, *, status: str | None = None) -> list[dict[str, Any]]:
@@ -376,6 +378,7 @@ def open_evidence(db: Engine, record_id: str, key: EvidenceKey, *, actor: str, p
 
 def set_hold(db: Engine, record_id: str, reason: str | None, *, actor: str, at: datetime
              ) -> bool:
+    refuse_if_held(db, datetime.now(UTC))  # the service holds the records in memory
     with db.begin() as conn:
         n = conn.execute(EvidenceRow.__table__.update()  # type: ignore[attr-defined]
                          .where(EvidenceRow.id == record_id)
@@ -388,6 +391,7 @@ def set_hold(db: Engine, record_id: str, reason: str | None, *, actor: str, at: 
 
 def purge_expired(db: Engine, *, actor: str, at: datetime) -> list[str]:
     """Empty expired records that no legal hold keeps; each purge is audited."""
+    refuse_if_held(db, datetime.now(UTC))
     table = EvidenceRow.__table__
     with db.begin() as conn:
         ids = [r[0] for r in conn.execute(
@@ -406,6 +410,7 @@ def extend_retention(db: Engine, record_ids: list[str], until: datetime, reason:
                      actor: str, at: datetime) -> list[str]:
     """Keep records at least until `until` (18 USC 2258A(h): a year after a CyberTipline
     report); each extension is audited."""
+    refuse_if_held(db, datetime.now(UTC))
     table = EvidenceRow.__table__
     with db.begin() as conn:
         ids = [r[0] for r in conn.execute(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 DEFAULT_DB = "veilleur.db"
@@ -76,6 +78,25 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
+
+
+WRITE_LOCK = 0x7665696C  # "veil": the advisory lock key of `locked_transaction` on PostgreSQL
+
+
+@contextmanager
+def locked_transaction(db: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement, so what
+    it reads (the audit chain's head, the service lease) cannot change before it writes,
+    whichever process writes next. SQLite: `BEGIN IMMEDIATE` (one writer per file; others
+    wait in the busy handler). PostgreSQL: a transaction-scoped advisory lock that every
+    such transaction takes first; it is released at commit or rollback."""
+    with db.begin() as conn:
+        if db.dialect.name == "sqlite":
+            # pysqlite begins lazily (before the first write): this is the first statement.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif db.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
+        yield conn
 
 
 def as_utc(ts: datetime | None) -> datetime | None:

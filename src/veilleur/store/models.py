@@ -338,6 +338,18 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class LeaseRow(Base):
+    """Who holds the database: the running `veilleur serve` (see `store.lease`)."""
+
+    __tablename__ = "service_lease"
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    since: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
 class LabelRow(Base):
     __tablename__ = "labels"
     target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
