@@ -140,4 +140,4 @@ def report_media_errors(event: Event, problems: ProblemLog, where: str | None = 
     for att in event.message.attachments:
         if att.media_error is not None:
             problems.report(event.source or "input", att.media_error,
-                            where or f"message {event.message.id}, attachment {att.id}")
+                            f"{where or f'message {event.message.id}'}, attachment {att.id}")
