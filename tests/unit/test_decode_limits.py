@@ -91,3 +91,15 @@ def test_scan_reports_a_huge_attachment_as_unreadable_and_keeps_it(tmp_path: Pat
     assert "attachment b1" in str(p) and "picture too large" in p.problem
     att = next(e for e in events if isinstance(e, MessagePosted)).message.attachments[0]
     assert att.sha256 is not None and att.media_error is not None
+
+
+@pytest.mark.parametrize(("name", "container"), [("v.mp4", None), ("v.avi", "avi")])
+def test_a_video_preview_is_its_first_frame_shrunk(tmp_path: Path, name: str,
+                                                   container: str | None) -> None:
+    from tests.unit.test_media_hashing import make_video
+
+    make_video(tmp_path / name, seconds=1, container=container)
+    data = (tmp_path / name).read_bytes()
+    assert still_image(data, Limits(), 80).size == (80, 60)
+    with pytest.raises(MediaError, match="picture too large \\(160\u00d7120 > limit of 100"):
+        still_image(data, Limits(max_pixels=100), 80)

@@ -90,7 +90,7 @@ class MediaReader:
         try:
             path = locate(ref, base_dir, self.folder)
             if path is None:
-                return replace(base, media_error=f"media file not found: {ref}")
+                return replace(base, media_error=f"media file not found: {shown(ref)}")
             self.local_files += 1
             hashes = self._hashes(path, base_dir)
         except RefusedPathError as exc:

@@ -144,6 +144,8 @@ def still_image(data: bytes, limits: Limits, side: int) -> Image.Image:
             im = ImageOps.exif_transpose(im) or im
             im.thumbnail((side, side))
             return im
+    except UnknownFormatError:  # not a picture: maybe a container the sniff does not know
+        return _video_still(data, limits, side)
     except MediaError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
@@ -173,6 +175,9 @@ def _video_still(data: bytes, limits: Limits, side: int) -> Image.Image:
                 return Image.fromarray(rgb)
     except MediaError:
         raise
+    except av.error.InvalidDataError:
+        raise UnknownFormatError("not an image or video this engine reads (unknown format)"
+                                 ) from None
     except (av.error.FFmpegError, OSError, ValueError, IndexError, MemoryError) as exc:
         raise MediaError(f"cannot decode video: {exc}") from None
     raise MediaError("video has no decodable frames")
