@@ -375,6 +375,7 @@ def evidence_show(
     """Decrypt one record and print it as JSON; the access is audited first."""
     import base64
 
+    from veilleur.confine import RefusedPathError, safe_name, write_inside
     from veilleur.enforce.evidence import EvidenceError
     from veilleur.store.casework import open_evidence
 
@@ -389,10 +390,15 @@ def evidence_show(
     for att in doc.get("attachments", ()):
         raw = att.pop("bytes_b64", None)
         if raw and export_media is not None:
-            export_media.mkdir(parents=True, exist_ok=True)
-            name = f"{att['id']}-{Path(att.get('filename') or 'file').name}"
-            (export_media / name).write_bytes(base64.b64decode(raw))
-            att["exported_to"] = str(export_media / name)
+            # The id and the file name came from a platform: they make one plain name,
+            # written in the folder and nowhere else (no `../`, no link followed).
+            name = safe_name(f"{att.get('id')}-{att.get('filename') or 'file'}")
+            try:
+                written = write_inside(export_media, name, base64.b64decode(raw),
+                                       "export folder")
+            except (RefusedPathError, OSError) as exc:
+                raise _fail(f"cannot write attachment {att.get('id')!r}: {exc}") from None
+            att["exported_to"] = str(written)
         elif raw:
             att["bytes"] = "preserved (use --export-media DIR to write the file)"
     sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")

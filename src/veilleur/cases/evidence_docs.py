@@ -9,6 +9,7 @@ bytes (base64). Built from what casework already holds; the only I/O is `read_fi
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from veilleur.cases.config import CasePolicy
 from veilleur.cases.content import ContentView, MessageRecord
 from veilleur.cases.models import iso
+from veilleur.confine import read_regular_file
 from veilleur.serialize import to_plain
 from veilleur.taxonomy import Target, TargetKind
 
@@ -24,13 +26,9 @@ FileReader = Callable[[str, int], bytes | None]
 
 
 def read_local_file(path: str, limit: int) -> bytes | None:
-    try:
-        p = Path(path)
-        if p.stat().st_size > limit:
-            return None
-        return p.read_bytes()
-    except OSError:
-        return None
+    """A file this engine recorded (its path was confined when it was hashed): no last link
+    followed, no FIFO waited on, nothing over `limit` read."""
+    return read_regular_file(Path(path), limit)
 
 
 def _message(m: MessageRecord) -> dict[str, Any]:
@@ -85,6 +83,12 @@ def evidence_document(target: Target, content: ContentView, policy: CasePolicy, 
             own = msg is not None and a.message_id == msg.id
             if own and a.path:
                 raw = read_file(a.path, policy.max_attachment_bytes)
+                if raw is not None and hashlib.sha256(raw).hexdigest() != a.sha256:
+                    # Only the bytes that were hashed as this attachment are evidence of it:
+                    # a file changed (or swapped) since then is not preserved in its name.
+                    raw = None
+                    item["bytes_error"] = "the file no longer has the digest recorded for " \
+                                          "this attachment; not preserved"
                 item["bytes_b64"] = base64.b64encode(raw).decode() if raw is not None else None
             attachments.append(item)
     doc["attachments"] = attachments

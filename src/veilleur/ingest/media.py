@@ -2,6 +2,8 @@
 
 Remote URLs are references only and are never fetched (signed CDN links expire, and fetching
 abuse material is not ours to do). Digests are always of the file bytes, never of the URL.
+A local path is read only inside the folder it belongs to (`veilleur.confine`): the export's
+folder for `veilleur scan`, the media root for the service, which reads nothing without one.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import mimetypes
 import re
 from dataclasses import replace
 from pathlib import Path, PureWindowsPath
-from urllib.parse import unquote
+from typing import BinaryIO
 
+from veilleur.confine import RefusedPathError, locate, open_inside, shown
 from veilleur.detect.media.decode import Limits
-from veilleur.detect.media.hashing import MediaHashes, hash_file
+from veilleur.detect.media.hashing import MediaHashes, hash_open
 from veilleur.events import Attachment, Event, MessagePosted
 from veilleur.ingest.problems import ProblemLog
 
@@ -23,25 +26,6 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 def is_remote(ref: str) -> bool:
     # A Windows drive path ("C:\\...") looks like a scheme; it is local.
     return bool(_SCHEME.match(ref)) and not PureWindowsPath(ref).drive
-
-
-def resolve_local(ref: str, base_dir: Path) -> Path | None:
-    """The existing file a relative (or absolute) media reference points at, if any.
-
-    DCE writes paths relative to the export's folder, with backslashes when exported on
-    Windows, and some versions percent-encode each segment; try each reading in turn.
-    """
-    candidates = [ref, unquote(ref)]
-    for cand in candidates:
-        posix = cand.replace("\\", "/")
-        win = PureWindowsPath(cand)
-        if win.drive:  # absolute Windows path: only its tail can be meaningful here
-            continue
-        path = Path(posix)
-        full = path if path.is_absolute() else base_dir / path
-        if full.is_file():
-            return full
-    return None
 
 
 def guess_content_type(name: str | None) -> str | None:
@@ -61,9 +45,19 @@ class MediaReader:
     reported; other files (a PDF, an archive) simply have no PDQ.
     """
 
-    def __init__(self, limits: Limits | None = None, *, features: bool = False) -> None:
+    def __init__(self, limits: Limits | None = None, *, features: bool = False,
+                 folder: str = "export folder", read_local: bool = True,
+                 own_folders: tuple[Path, ...] = ()) -> None:
         self._cache: dict[Path, MediaHashes] = {}
         self.limits = limits or Limits()
+        self.folder = folder
+        """What `base_dir` is called in problems ("attachment path 'x' leaves the ...")."""
+        self.read_local = read_local
+        """False where no folder is trusted (a service without a media root): no local
+        path is read at all, wherever it points."""
+        self.own_folders = tuple(p.resolve() for p in own_folders)
+        """Folders this engine writes itself (the service's uploads), named by absolute
+        paths; what follows the folder is confined to it like any other path."""
         self.features = features
         """Also extract local features (costs ~7 ms a picture; only enrolled banks use them)."""
         self.local_files = 0
@@ -87,11 +81,20 @@ class MediaReader:
         if is_remote(ref):
             self.remote_refs += 1
             return base
-        path = resolve_local(ref, base_dir)
-        if path is None:
-            return replace(base, media_error=f"media file not found: {ref}")
-        self.local_files += 1
-        hashes = self._hashes(path)
+        own = self._own_folder(ref)
+        if own is not None:
+            base_dir, ref = own
+        elif not self.read_local:
+            return replace(base, media_error=f"attachment path {shown(ref)} not read: no "
+                           f"{self.folder} is set")
+        try:
+            path = locate(ref, base_dir, self.folder)
+            if path is None:
+                return replace(base, media_error=f"media file not found: {shown(ref)}")
+            self.local_files += 1
+            hashes = self._hashes(path, base_dir)
+        except RefusedPathError as exc:
+            return replace(base, media_error=f"attachment {exc}")
         if hashes.md5 is None:
             return replace(base, path=str(path), media_error=f"media file unreadable: {path}: "
                            f"{hashes.error}")
@@ -101,13 +104,26 @@ class MediaReader:
         return replace(base, path=str(path), size=hashes.size or base.size, md5=hashes.md5,
                        sha256=hashes.sha256, media=hashes, media_error=error)
 
-    def _hashes(self, path: Path) -> MediaHashes:
-        key = path.resolve()
-        if key not in self._cache:
-            self._cache[key] = hash_file(path, self.limits, features=self.features)
-            if self._cache[key].kind is not None:
+    def _own_folder(self, ref: str) -> tuple[Path, str] | None:
+        for folder in self.own_folders:
+            prefix = f"{folder}/"
+            if ref.startswith(prefix):
+                return folder, ref.removeprefix(prefix)
+        return None
+
+    def _hashes(self, path: Path, base_dir: Path) -> MediaHashes:
+        if path not in self._cache:
+            try:
+                f: BinaryIO = open_inside(path, base_dir, self.folder)
+            except OSError as exc:
+                return MediaHashes(file=str(path),
+                                   error=f"cannot read file: {exc.strerror or exc}")
+            with f:
+                self._cache[path] = hash_open(f, str(path), self.limits,
+                                              features=self.features)
+            if self._cache[path].kind is not None:
                 self.decoded += 1
-        return self._cache[key]
+        return self._cache[path]
 
     @staticmethod
     def _should_decode(att: Attachment, hashes: MediaHashes) -> bool:
@@ -124,4 +140,4 @@ def report_media_errors(event: Event, problems: ProblemLog, where: str | None = 
     for att in event.message.attachments:
         if att.media_error is not None:
             problems.report(event.source or "input", att.media_error,
-                            where or f"message {event.message.id}, attachment {att.id}")
+                            f"{where or f'message {event.message.id}'}, attachment {att.id}")

@@ -23,6 +23,7 @@ from jinja2 import FileSystemLoader
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, IntakeKind, iso
 from veilleur.cases.review import ReviewError, Verdict, target_decisions
+from veilleur.detect.media.decode import MediaError
 from veilleur.safe_html import html_environment
 from veilleur.service import casepage, media
 from veilleur.service.auth import (
@@ -273,11 +274,16 @@ def media_file(case_id: str, attachment_id: str, rt: RuntimeDep, who: UserDep,
         if clear and not request_reveals(rt).allowed(user, attachment_id):
             raise HTTPException(403, "reveal the picture first")
         data = media.file_bytes(rt.casework, attachment_id, viewer=user, now=rt.clock())
-    prefs = who.account.preferences
-    picture = media.render(data, clear=bool(clear), colour=bool(prefs.get("colour")),
-                           blur=str(prefs.get("blur", "strong"))) if data else None
-    if picture is None:
+    if data is None:
         return Response(status_code=404, headers=_NO_STORE)
+    prefs = who.account.preferences
+    try:
+        picture = media.render(data, clear=bool(clear), colour=bool(prefs.get("colour")),
+                               blur=str(prefs.get("blur", "strong")))
+    except MediaError as exc:  # shown as a plain tile; the reason in words beside it
+        reason = str(exc).replace("\u00d7", "x").encode("ascii", "replace").decode()
+        return Response(media.placeholder(), media_type="image/jpeg",
+                        headers=_NO_STORE | {"X-Veilleur-Refused": reason[:300]})
     return Response(picture, media_type="image/jpeg", headers=_NO_STORE)
 
 
@@ -289,9 +295,10 @@ def media_video(case_id: str, attachment_id: str, rt: RuntimeDep, who: UserDep) 
         if not request_reveals(rt).allowed(user, attachment_id):
             raise HTTPException(403, "reveal the video first")
         data = media.file_bytes(rt.casework, attachment_id, viewer=user, now=rt.clock())
-    if data is None:
+    kind = media.video_type(data) if data is not None else None
+    if data is None or kind is None:
         return Response(status_code=404, headers=_NO_STORE)
-    return Response(data, media_type="video/mp4", headers=_NO_STORE)
+    return Response(data, media_type=kind, headers=_NO_STORE)
 
 
 def request_reveals(rt: Runtime) -> Reveals:

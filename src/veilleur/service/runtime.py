@@ -39,6 +39,7 @@ from typing import Any
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, Decision, iso
 from veilleur.cases.review import Verdict
+from veilleur.confine import RefusedPathError, locate
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.decode import Limits
 from veilleur.events import Attachment, Event, MessagePosted
@@ -55,6 +56,7 @@ from veilleur.store.writer import StoreWriter
 from veilleur.taxonomy import Target, TargetKind
 
 log = logging.getLogger("veilleur.service")
+MEDIA_FOLDER = "media folder"
 
 
 def utcnow() -> datetime:
@@ -147,10 +149,10 @@ class _Unread(MediaReader):
                 self.warnings.append(f"attachment {id}: this service has no media folder "
                                      "(--media-root); its file will not be hashed")
             else:
-                full = (self.root / ref.replace("\\", "/")).resolve()
-                if not full.is_relative_to(self.root):
-                    raise FieldError(f"attachment {id}: path {ref!r} leaves the media "
-                                       "folder")
+                try:  # the same check as when the file is read; it need not exist yet
+                    locate(ref, self.root, MEDIA_FOLDER)
+                except RefusedPathError as exc:
+                    raise FieldError(f"attachment {id}: {exc}") from None
         return Attachment(id=id, filename=filename, url=ref, content_type=content_type)
 
 
@@ -357,7 +359,10 @@ class Runtime:
 
     def _new_reader(self) -> MediaReader:
         matcher = self.detector_settings.matcher
-        return MediaReader(Limits(), features=matcher is not None and matcher.wants_features)
+        # Without a media root no folder is trusted: no local path is read, wherever it points.
+        return MediaReader(Limits(), features=matcher is not None and matcher.wants_features,
+                           folder=MEDIA_FOLDER, read_local=self.media_root is not None,
+                           own_folders=(self.upload_dir,))
 
     def _detector_failed(self, detector: Detector, event: Event, exc: Exception) -> None:
         self.stats["detector_failures"] += 1

@@ -8,23 +8,22 @@ nothing here may crash a run or decode without limits.
 from __future__ import annotations
 
 import io
+import re
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-# Our own limits are checked before decoding; Pillow's global bomb guard must not fire first
-# with a less helpful message (or, below its error level, only warn).
-Image.MAX_IMAGE_PIXELS = None
 
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 _VIDEO_MAGIC = (b"\x1a\x45\xdf\xa3",)  # Matroska / WebM
 _MP4_BRANDS = b"ftyp"  # ISO base media (MP4, MOV, 3GP) at offset 4
 _STILL_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis"})
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 
 class MediaError(Exception):
@@ -72,11 +71,7 @@ def sniff(head: bytes) -> str:
     return "image"
 
 
-def check_size(path: Path, limits: Limits) -> int:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise MediaError(f"cannot read file: {exc.strerror or exc}") from None
+def check_size(size: int, limits: Limits) -> int:
     if size == 0:
         raise MediaError("file is empty")
     if size > limits.max_bytes:
@@ -84,32 +79,108 @@ def check_size(path: Path, limits: Limits) -> int:
     return size
 
 
+def _too_large(pixels: str, limits: Limits) -> MediaError:
+    return MediaError(f"picture too large ({pixels} > limit of {limits.max_pixels:,} pixels): "
+                      "refusing to decode (decompression bomb?)")
+
+
+def open_image(data: bytes, limits: Limits) -> Image.Image:
+    """Pillow's view of a picture with its size checked and nothing decoded yet.
+
+    The one way this engine opens a picture (hashing, banks, the console's previews): the
+    header is read, the declared size compared with the limits, and only then may a caller
+    `load()` it. Pillow's own bomb guard stays on as a second line; whichever refuses first,
+    the reason reads the same."""
+    if len(data) > limits.max_bytes:
+        raise MediaError(f"file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}")
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        found = _BOMB_PIXELS.search(str(exc))
+        raise _too_large(f"{int(found.group(1)):,} pixels" if found else "size", limits
+                         ) from None
+    except UnidentifiedImageError:
+        raise UnknownFormatError("not an image or video this engine reads (unknown format)"
+                                 ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise MediaError(_image_error(exc)) from None
+    if im.format not in IMAGE_FORMATS:
+        raise MediaError(f"unsupported image format {im.format}")
+    width, height = im.size
+    if width * height > limits.max_pixels:
+        raise _too_large(f"{width}\u00d7{height}", limits)
+    if width < 1 or height < 1:
+        raise MediaError(f"image has no pixels ({width}x{height})")
+    return im
+
+
 def image_frames(data: bytes, limits: Limits) -> list[Frame]:
     """The frames of a still or animated image worth hashing, EXIF orientation applied."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow warns on odd metadata; errors still raise
-            im = Image.open(io.BytesIO(data))
-            if im.format not in IMAGE_FORMATS:
-                raise MediaError(f"unsupported image format {im.format}")
-            width, height = im.size
-            if width * height > limits.max_pixels:
-                raise MediaError(
-                    f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), over "
-                    f"the limit of {limits.max_pixels / 1e6:.0f}: refusing to decode "
-                    "(decompression bomb?)")
-            if width < 1 or height < 1:
-                raise MediaError(f"image has no pixels ({width}x{height})")
+            warnings.simplefilter("ignore")
+            im = open_image(data, limits)
             return list(_sampled_frames(im, limits))
     except MediaError:
         raise
-    except Image.DecompressionBombError as exc:  # pragma: no cover - limits checked first
-        raise MediaError(f"decompression bomb: {exc}") from None
-    except UnidentifiedImageError:
-        raise UnknownFormatError("not an image or video this engine reads (unknown format)"
-                            ) from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         raise MediaError(_image_error(exc)) from None
+
+
+def still_image(data: bytes, limits: Limits, side: int) -> Image.Image:
+    """The first frame of a picture or video, at most `side` pixels a side, for people to look
+    at; `MediaError` (with the reason) for anything over the limits or unreadable.
+
+    A JPEG is decoded at a reduced scale (`draft`), so a large photo never costs its full
+    size in memory; nothing is decoded before its declared size passed `open_image`."""
+    if sniff(data[:16]) == "video":
+        return _video_still(data, limits, side)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = open_image(data, limits)
+            im.draft("RGB", (side, side))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            im.thumbnail((side, side))
+            return im
+    except UnknownFormatError:  # not a picture: maybe a container the sniff does not know
+        return _video_still(data, limits, side)
+    except MediaError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise MediaError(_image_error(exc)) from None
+
+
+def _video_still(data: bytes, limits: Limits, side: int) -> Image.Image:
+    import av
+
+    if len(data) > limits.max_bytes:
+        raise MediaError(f"file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}")
+    try:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise MediaError("file has no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > limits.max_pixels:
+                raise _too_large(f"{width}\u00d7{height}", limits)
+            for frame in container.decode(stream):
+                if frame.width * frame.height > limits.max_pixels:
+                    raise _too_large(f"{frame.width}\u00d7{frame.height}", limits)
+                scale = min(1.0, side / max(frame.width, frame.height, 1))
+                rgb = frame.to_ndarray(width=max(1, round(frame.width * scale)),
+                                       height=max(1, round(frame.height * scale)),
+                                       format="rgb24")
+                return Image.fromarray(rgb)
+    except MediaError:
+        raise
+    except av.error.InvalidDataError:
+        raise UnknownFormatError("not an image or video this engine reads (unknown format)"
+                                 ) from None
+    except (av.error.FFmpegError, OSError, ValueError, IndexError, MemoryError) as exc:
+        raise MediaError(f"cannot decode video: {exc}") from None
+    raise MediaError("video has no decodable frames")
 
 
 def _image_error(exc: BaseException) -> str:
@@ -140,7 +211,7 @@ def _sampled_frames(im: Image.Image, limits: Limits) -> Iterator[Frame]:
         yield Frame(rgb, round(index * duration, 3) if index else None)
 
 
-def video_frames(path: Path, limits: Limits) -> Iterator[Frame]:
+def video_frames(source: Path | BinaryIO, limits: Limits) -> Iterator[Frame]:
     """Every decoded frame of a video, shrunk to at most `video_side` pixels, with its time.
 
     The caller hashes them and keeps one per `1/video_fps` seconds plus each scene change
@@ -150,10 +221,14 @@ def video_frames(path: Path, limits: Limits) -> Iterator[Frame]:
 
     started = time.monotonic()
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(str(source) if isinstance(source, Path) else source,
+                     mode="r", metadata_errors="ignore") as container:
             if not container.streams.video:
                 raise MediaError("file has no video stream")
             stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > limits.max_pixels:
+                raise _too_large(f"{width}\u00d7{height}", limits)
             stream.thread_type = "AUTO"
             for index, frame in enumerate(container.decode(stream)):
                 if time.monotonic() - started > limits.max_video_seconds:

@@ -8,9 +8,10 @@ decoded once whether it is hashed for the record or matched against banks.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from veilleur.detect.media.decode import (
     Limits,
@@ -78,15 +79,15 @@ def digests(data: bytes) -> tuple[str, str]:
     return hashlib.md5(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
-def _stream_digests(path: Path) -> tuple[str, str, int]:
+def _stream_digests(f: BinaryIO) -> tuple[str, str, int]:
     md5 = hashlib.md5(usedforsecurity=False)
     sha = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
+    f.seek(0)
+    while chunk := f.read(_CHUNK):
+        md5.update(chunk)
+        sha.update(chunk)
+        size += len(chunk)
     return md5.hexdigest(), sha.hexdigest(), size
 
 
@@ -96,28 +97,40 @@ def hash_file(path: Path, limits: Limits | None = None, *, lookups: bool = True,
 
     The byte digests survive a decoding failure: a damaged file is still matchable by MD5.
     """
-    limits = limits or Limits()
-    name = str(path)
     try:
-        size_on_disk = check_size(path, limits)
-        with path.open("rb") as f:
-            head = f.read(16)
+        f = path.open("rb")
+    except OSError as exc:
+        return MediaHashes(file=str(path), error=f"cannot read file: {exc.strerror or exc}")
+    with f:
+        return hash_open(f, str(path), limits, lookups=lookups, features=features)
+
+
+def hash_open(f: BinaryIO, name: str, limits: Limits | None = None, *, lookups: bool = True,
+              features: bool = False) -> MediaHashes:
+    """`hash_file` of a file already opened: every byte hashed and decoded comes through
+    this one descriptor, so what was checked when it was opened is what gets read."""
+    limits = limits or Limits()
+    try:
+        size_on_disk = check_size(os.fstat(f.fileno()).st_size, limits)
+        head = f.read(16)
     except MediaError as exc:
         return MediaHashes(file=name, error=str(exc))
     except OSError as exc:
         return MediaHashes(file=name, error=f"cannot read file: {exc.strerror or exc}")
     if sniff(head) == "video":
         try:
-            md5, sha, size = _stream_digests(path)
+            md5, sha, size = _stream_digests(f)
+            f.seek(0)
         except OSError as exc:
             return MediaHashes(file=name, error=f"cannot read file: {exc.strerror or exc}")
         base = MediaHashes(file=name, md5=md5, sha256=sha, size=size, kind="video")
         try:
-            return hash_video(base, path, limits)
+            return hash_video(base, f, limits)
         except MediaError as exc:
             return MediaHashes(file=name, md5=md5, sha256=sha, size=size, error=str(exc))
     try:
-        data = path.read_bytes()
+        f.seek(0)
+        data = f.read(limits.max_bytes + 1)
     except OSError as exc:
         return MediaHashes(file=name, error=f"cannot read file: {exc.strerror or exc}")
     md5, sha = digests(data)
@@ -151,12 +164,12 @@ def hash_image_bytes(data: bytes, name: str, md5: str, sha: str, limits: Limits,
                        features=keypoints)
 
 
-def hash_video(base: MediaHashes, path: Path, limits: Limits) -> MediaHashes:
+def hash_video(base: MediaHashes, source: Path | BinaryIO, limits: Limits) -> MediaHashes:
     """PDQ of frames at a fixed rate and at scene changes (vPDQ-style), within the limits."""
     kept: list[FrameHash] = []
     step = 1.0 / limits.video_fps
     next_t = 0.0
-    for frame in video_frames(path, limits):
+    for frame in video_frames(source, limits):
         h = pdq(frame.rgb)
         t = frame.t or 0.0
         scheduled = t >= next_t
