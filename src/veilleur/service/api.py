@@ -8,10 +8,12 @@ the replay and the CLI share one path; reads and decisions use the live casework
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import secrets
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
+from veilleur.events import PLATFORM_TYPES
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.runtime import BadEventError, Busy, Runtime
@@ -122,10 +125,21 @@ class DecisionIn(BaseModel):
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str
-                  ) -> dict[str, Any]:
+FRONT_DOORS = {
+    "report": "report events enter through POST /v1/reports (user reports), /v1/notices, "
+              "/v1/flagger/notices or /v1/orders, under a key holding that scope",
+    "complaint": "complaint events enter through POST /v1/appeals (scope 'appeals')",
+    "order_update": "order_update events enter through POST /v1/orders/{id}/updates "
+                    "(scope 'orders')",
+}
+"""Where each event type that carries legal weight enters, for the batch that tried it."""
+
+
+async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str,
+                  kinds: Collection[str]) -> dict[str, Any]:
     try:
-        result = await run_in_threadpool(rt.accept, events, source)
+        result = await run_in_threadpool(
+            functools.partial(rt.accept, kinds=kinds, elsewhere=FRONT_DOORS), events, source)
     except Busy as exc:
         m.busy.inc()
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}
@@ -173,12 +187,16 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("events"))]) -> dict[str, Any]:
     """Accepted events are journaled before the answer: they survive a crash. Malformed ones
     are listed in `rejected` with their index and what is wrong; the others are kept. A full
-    backlog answers 429 with `Retry-After`, for the whole batch."""
+    backlog answers 429 with `Retry-After`, for the whole batch.
+
+    Only what a platform observes is taken here: reports, notices, orders, order updates and
+    complaints carry legal weight and enter through their own scoped endpoints (such an
+    event in a batch is rejected, with where it belongs; the rest of the batch is kept)."""
     body = await _json(request)
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise HTTPException(422, "the body must be {\"events\": [ ... ]}")
-    return await _accept(rt, m, events, f"api:{key.name}")
+    return await _accept(rt, m, events, f"api:{key.name}", PLATFORM_TYPES)
 
 
 @router.post("/verdict", summary="Verdict on one message before it is posted")
@@ -246,7 +264,8 @@ async def post_report(body: ReportIn, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("reports"))]) -> dict[str, Any]:
     m.notices.labels("user").inc()
     report = body.model_dump() | {"source": "user", "target": _target(body.target)}
-    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
+                                 ("report",)))
 
 
 def notice_events(rt: Runtime, body: NoticeIn, source: str, flagger: str | None
@@ -270,7 +289,8 @@ async def post_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("notices"))]) -> dict[str, Any]:
     m.notices.labels("dsa_notice").inc()
     notice_id, events = notice_events(rt, body, "dsa_notice", None)
-    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}"))
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}",
+                                                             ("report",)))
 
 
 @router.post("/flagger/notices", status_code=202, summary="A trusted flagger's notice")
@@ -280,7 +300,8 @@ async def post_flagger_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
     """The flagger is the key's (Art. 22): a notice cannot claim another flagger's name."""
     m.notices.labels("trusted_flagger").inc()
     notice_id, events = notice_events(rt, body, "trusted_flagger", key.flagger)
-    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}"))
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}",
+                                                             ("report",)))
 
 
 @router.post("/orders", status_code=202, summary="An authority's removal order")
@@ -290,7 +311,8 @@ async def post_order(body: OrderIn, rt: RuntimeDep, m: MetricsDep,
     report = {"id": body.id, "source": "authority", "target": _target(body.target),
               "category_claimed": body.category_claimed, "explanation": body.explanation,
               "notifier": {"name": body.authority} if body.authority else None}
-    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
+                                 ("report",)))
 
 
 @router.post("/orders/{order_id}/updates", status_code=202,
@@ -300,7 +322,7 @@ async def post_order_update(order_id: str, body: OrderUpdateIn, rt: RuntimeDep, 
                             ) -> dict[str, Any]:
     event = {"type": "order_update", "ts": iso(rt.clock()), "report_id": order_id,
              "status": body.status, "note": body.note}
-    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [event], f"api:{key.name}", ("order_update",)))
 
 
 @router.post("/appeals", status_code=202, summary="An Art. 20 complaint against a decision")
@@ -310,7 +332,7 @@ async def post_appeal(body: AppealIn, rt: RuntimeDep, m: MetricsDep,
     complaint["target"] = _target(body.target)
     event = {"type": "complaint", "ts": iso(rt.clock()), "event_id": f"complaint:{body.id}",
              "complaint": complaint}
-    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [event], f"api:{key.name}", ("complaint",)))
 
 
 @router.get("/reports/{report_id}", summary="Where a report or notice item stands")

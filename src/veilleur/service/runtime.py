@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from veilleur.cases.models import Case, Decision, iso
 from veilleur.cases.review import Verdict
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.decode import Limits
-from veilleur.events import Attachment, Event, MessagePosted
+from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES, Attachment, Event, MessagePosted
 from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
@@ -47,6 +47,11 @@ from veilleur.store.writer import StoreWriter
 from veilleur.taxonomy import Target, TargetKind
 
 log = logging.getLogger("veilleur.service")
+
+
+KNOWN_TYPES = PLATFORM_TYPES | LEGAL_TYPES
+RECEIVED_BY = "received_by"
+"""The journal's stamp on each accepted event: the door it came through (`api:KEY`, ...)."""
 
 
 def utcnow() -> datetime:
@@ -227,7 +232,14 @@ class Runtime:
         base = self.media_root or Path("/nonexistent-media-root")
         return parse_event(raw, base, media or _Unread(self.media_root), source)
 
-    def accept(self, raws: list[Any], source: str) -> Accepted:
+    def accept(self, raws: list[Any], source: str, *, kinds: Collection[str],
+               elsewhere: Mapping[str, str] | None = None) -> Accepted:
+        """Journal the good events of a batch; the others are listed with their index.
+
+        `kinds`: the event types this door takes (every door says which: a raw platform
+        batch may not carry a report, an order or a complaint). `elsewhere` says, per type
+        refused here, where it enters instead. Each journaled event is stamped with `source`
+        (`received_by`, whatever the body said): who handed it in is the door's to say."""
         if len(raws) > self.settings.max_batch:
             raise BadEventError(f"a batch holds at most {self.settings.max_batch:,} events; "
                            f"got {len(raws):,}")
@@ -238,14 +250,25 @@ class Runtime:
         items: list[tuple[str, str, str]] = []
         where: list[tuple[int, str, list[str]]] = []
         for i, raw in enumerate(raws):
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            if isinstance(kind, str) and kind in KNOWN_TYPES and kind not in kinds:
+                why = (elsewhere or {}).get(kind) or "not taken through this door"
+                out.rejected.append({"index": i, "error": f"{kind!r} events are refused "
+                                     f"here: {why}"})
+                continue
             reader = _Unread(self.media_root)
             try:
                 event = self.parse(raw, source, reader)
             except FieldError as exc:
                 out.rejected.append({"index": i, "error": str(exc)})
                 continue
+            if event.type not in kinds:  # a type newer than the lists above: not here either
+                out.rejected.append({"index": i, "error": f"{event.type!r} events are "
+                                     "refused here: not taken through this door"})
+                continue
             key = event_key(raw)
-            items.append((key, event.type, json.dumps(raw, ensure_ascii=False,
+            stamped = {**raw, RECEIVED_BY: source}
+            items.append((key, event.type, json.dumps(stamped, ensure_ascii=False,
                                                       separators=(",", ":"))))
             where.append((i, key, reader.warnings))
         added = self.inbox.add(items, self.clock())
@@ -321,7 +344,10 @@ class Runtime:
     def _take_in(self, row: Pending, *, verdict: bool = False) -> None:
         results = self._verdict_results if verdict else self._results
         try:
-            event = self.parse(json.loads(row.body), "inbox", self._reader)
+            raw = json.loads(row.body)
+            by = raw.get(RECEIVED_BY) if isinstance(raw, dict) else None
+            # Rows journaled before stamps existed say only that they came from the inbox.
+            event = self.parse(raw, by if isinstance(by, str) else "inbox", self._reader)
             self.casework.handle(event, now=self.clock())
         except Exception as exc:  # a bad event is recorded, never the end of the engine
             self.stats["failed"] += 1
