@@ -3,10 +3,12 @@ and the record names the key that handed them in, never what their body claims."
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from sqlalchemy import select
 
+from tests.factories import gradient_png
 from tests.service.conftest import Service, message, server_events
 from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES
 from veilleur.ingest.eventlog import _PARSERS
@@ -98,3 +100,43 @@ def test_the_record_names_the_key_not_the_body(service: Service) -> None:
     s.drain()
     assert [a for a, _ in _audit(s, "intake", "report:PDC-1-1")] == ["flagger:other"]
     assert [a for a, _ in _audit(s, "intake", "complaint:A-1")] == ["api:platform"]
+
+
+def test_bank_changes_are_audited_and_overrides_need_their_scope(service: Service) -> None:
+    s = service
+    picture = gradient_png(64, 64, seed=21)
+    sha = hashlib.sha256(picture).hexdigest()
+    listed = s.post("/v1/banks/hotline/entries", {"category": "csam", "entries": [
+        {"signal_type": "sha256", "signal": sha}]})
+    assert listed.status_code == 200, listed.text
+    allow = {"kind": "allow", "category": "csam",
+             "entries": [{"signal_type": "sha256", "signal": sha, "note": "benign, surely"}]}
+    refused = s.post("/v1/banks/memes/entries", allow)
+    assert refused.status_code == 403
+    assert "banks:override" in refused.json()["detail"] and "hotline" in refused.json()[
+        "detail"]
+    # the listed hash still blocks after the ordinary allow attempt
+    up = s.client.post("/v1/verdict/upload", headers=s.headers, data={
+        "message_id": "m1", "channel_id": "c1", "author_id": "u1", "attachment_id": "a1"},
+        files={"file": ("p.png", picture, "image/png")})
+    assert up.json()["verdict"] == "block"
+    # into a deny bank: a clear conflict, not a server error
+    assert s.post("/v1/banks/hotline/entries", allow).status_code == 409
+    overrider = s.key_for("banks", "banks:override")
+    ok = s.client.post("/v1/banks/memes/entries", headers=overrider, json=allow)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["overrides"]["overridden_entries_count"] == 1
+    assert ok.json()["overrides"]["categories"] == ["csam"]
+    look = s.get("/v1/hashes/lookup", params={"sha256": sha}).json()
+    assert look["bank_matches"] == []  # silenced, by an override on the record
+    with s.rt.db.connect() as conn:
+        changes = [(r.kind, r.actor, r.subject) for r in conn.execute(
+            select(AuditRow).where(AuditRow.kind.like("bank.%")).order_by(AuditRow.seq))]
+        override = conn.execute(select(AuditRow.detail).where(
+            AuditRow.kind == "bank.override")).scalar_one()
+    assert changes == [("bank.created", "api:platform", "bank:hotline"),
+                       ("bank.import", "api:platform", "bank:hotline"),
+                       ("bank.created", "api:other", "bank:memes"),
+                       ("bank.import", "api:other", "bank:memes"),
+                       ("bank.override", "api:other", "bank:memes")]
+    assert '"categories": ["csam"]' in override

@@ -448,8 +448,14 @@ class BankEntriesIn(BaseModel):
 def post_bank_entries(name: str, body: BankEntriesIn, rt: RuntimeDep,
                       key: Annotated[ApiKey, Depends(scope("banks"))]) -> dict[str, Any]:
     """Stored, matched from the next upload on, and checked against the media already stored:
-    the old files the new entries match become findings and cases now."""
+    the old files the new entries match become findings and cases now. Audited as the key.
+
+    Allow entries (exceptions against false positives) that would silence a deny list (a
+    listed hash, a PDQ within a deny bank's radius, a category a deny bank holds) need the
+    scope `banks:override` as well: they are then recorded with what they override
+    (`overrides` in the answer) and audited; without it they are refused (403)."""
     from veilleur.detect.media.banks import BankEntry, ParsedBank
+    from veilleur.store.banks import BankError, OverrideRefusedError
 
     entries = []
     for i, e in enumerate(body.entries):
@@ -458,13 +464,20 @@ def post_bank_entries(name: str, body: BankEntriesIn, rt: RuntimeDep,
             raise HTTPException(422, f"entry {i}: a {e.signal_type} is {size} hexadecimal "
                                 f"digits")
         category = e.category or body.category
-        if category is None and body.kind == "deny":
+        if category is None:
+            # An allow entry's category is the deny category it is an exception for.
             raise HTTPException(422, f"entry {i}: no category (give one per entry or for "
                                 "the batch)")
-        entries.append(BankEntry(e.signal_type, e.signal.lower(), category or Category.CSAM,
+        entries.append(BankEntry(e.signal_type, e.signal.lower(), category,
                                  note=e.note, source_id=e.source_id))
-    return rt.import_bank(name, ParsedBank("api", entries), kind=body.kind,
-                          category=body.category, source=body.source or f"api:{key.name}")
+    try:
+        return rt.import_bank(name, ParsedBank("api", entries), kind=body.kind,
+                              category=body.category, source=body.source or f"api:{key.name}",
+                              actor=f"api:{key.name}", override=key.allows("banks:override"))
+    except OverrideRefusedError as exc:
+        raise HTTPException(403, str(exc)) from None
+    except BankError as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.get("/hashes/lookup", summary="Is this file in a bank or confirmed here?")

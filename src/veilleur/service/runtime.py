@@ -511,10 +511,17 @@ class Runtime:
                 cw.take(case_id, reviewer, now)
             return cw.decide(case_id, reviewer, verdicts, now)
 
+    def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]) -> None:
+        """One entry in the live audit chain (this process holds its head), durable now."""
+        with self.work() as cw:
+            cw.audit.append(self.clock(), kind, actor, subject, detail)
+
     def import_bank(self, name: str, parsed: Any, *, kind: str, category: Any,
-                    source: str | None) -> dict[str, Any]:
+                    source: str | None, actor: str, override: bool = False
+                    ) -> dict[str, Any]:
         """New bank entries, live: stored, the matcher rebuilt for what comes next, and the
-        stored media that the new entries match taken in as findings now."""
+        stored media that the new entries match taken in as findings now. Audited as
+        `actor`; `override`: allow entries may silence deny lists (else they are refused)."""
         from dataclasses import replace
 
         from veilleur.detect.media.detector import HashMatchDetector, match_signals
@@ -522,10 +529,10 @@ class Runtime:
         from veilleur.store.banks import BankStore, default_index_dir
 
         folder = default_index_dir(self.url) if self.url != "sqlite://" else None
-        store = BankStore(self.db, folder)
+        store = BankStore(self.db, folder, audit=self.audit)
         self.sync()  # the media taken in so far are stored: the look back sees them
-        report = store.import_entries(name, parsed, kind=kind, category=category,
-                                      source=source)
+        report = store.import_entries(name, parsed, actor=actor, kind=kind, category=category,
+                                      source=source, override=override)
         matcher = store.matcher()
         with self.work() as cw:
             self.detector_settings = replace(self.detector_settings, matcher=matcher)
@@ -545,6 +552,7 @@ class Runtime:
                                          HashMatchDetector.version)
             intakes = cw.take_findings(cw.engine.accept(signals), self.clock())
         return {"bank": report.bank, "created": report.created, "read": report.read,
+                "overrides": report.overrides,
                 "added": report.added, "already_present": report.already_present,
                 "skipped_types": dict(report.skipped_types),
                 "stored_media_checked": report.retro_media_checked,
