@@ -391,13 +391,16 @@ class BankStore:
                 select(BankEntryRow.category).where(BankEntryRow.bank_id.in_(list(deny)))
                 .distinct()).scalars()}
             listed: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            for chunk in _chunks(sorted({e.signal for e in entries}), 5000):
-                for eid, bank_id, kind, signal in conn.execute(
-                        select(BankEntryRow.id, BankEntryRow.bank_id, BankEntryRow.signal_type,
-                               BankEntryRow.signal).where(
-                            BankEntryRow.bank_id.in_(list(deny)),
-                            BankEntryRow.signal.in_(chunk))):
-                    listed.setdefault((kind, signal), []).append((eid, bank_id))
+            wanted = sorted({(e.signal_type, e.signal) for e in entries})
+            for kind in sorted({k for k, _ in wanted}):  # by type: the lookup index serves
+                signals = [sig for k, sig in wanted if k == kind]
+                for chunk in _chunks(signals, 5000):
+                    for eid, bank_id, signal in conn.execute(
+                            select(BankEntryRow.id, BankEntryRow.bank_id, BankEntryRow.signal)
+                            .where(BankEntryRow.signal_type == kind,
+                                   BankEntryRow.signal.in_(chunk),
+                                   BankEntryRow.bank_id.in_(list(deny)))):
+                        listed.setdefault((kind, signal), []).append((eid, bank_id))
         found: dict[int, list[tuple[int, int]]] = {
             i: listed[(e.signal_type, e.signal)] for i, e in enumerate(entries)
             if (e.signal_type, e.signal) in listed}
