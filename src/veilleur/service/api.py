@@ -265,7 +265,7 @@ async def post_report(body: ReportIn, rt: RuntimeDep, m: MetricsDep,
     m.notices.labels("user").inc()
     report = body.model_dump() | {"source": "user", "target": _target(body.target)}
     return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
-                                 ("report",)))
+                              ("report",)))
 
 
 def notice_events(rt: Runtime, body: NoticeIn, source: str, flagger: str | None
@@ -290,7 +290,7 @@ async def post_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
     m.notices.labels("dsa_notice").inc()
     notice_id, events = notice_events(rt, body, "dsa_notice", None)
     return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}",
-                                                             ("report",)))
+                                                         ("report",)))
 
 
 @router.post("/flagger/notices", status_code=202, summary="A trusted flagger's notice")
@@ -301,7 +301,7 @@ async def post_flagger_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
     m.notices.labels("trusted_flagger").inc()
     notice_id, events = notice_events(rt, body, "trusted_flagger", key.flagger)
     return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}",
-                                                             ("report",)))
+                                                         ("report",)))
 
 
 @router.post("/orders", status_code=202, summary="An authority's removal order")
@@ -312,7 +312,7 @@ async def post_order(body: OrderIn, rt: RuntimeDep, m: MetricsDep,
               "category_claimed": body.category_claimed, "explanation": body.explanation,
               "notifier": {"name": body.authority} if body.authority else None}
     return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
-                                 ("report",)))
+                              ("report",)))
 
 
 @router.post("/orders/{order_id}/updates", status_code=202,
