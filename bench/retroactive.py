@@ -60,7 +60,7 @@ def main() -> None:
                     for _ in range(args.entries - len(entries))]
         store = BankStore(db, Path(tmp) / "index")
         t0 = time.perf_counter()
-        report = store.import_entries("new", ParsedBank("csv", entries),
+        report = store.import_entries("new", ParsedBank("csv", entries), actor="bench",
                                       policy=load_policy(POLICY_DIR / "policy.toml"))
         import_s = time.perf_counter() - t0
         found = {int(m.attachment_id) for m in report.retro_matches}

@@ -245,6 +245,21 @@ def _bank_store(db: str | None, index_dir: Path | None) -> BankStore:
     return BankStore(engine, index_dir or default_index_dir(url))
 
 
+_ACTOR_HELP = "Who makes the change (audited as cli:NAME) [default: the system user]."
+
+
+def _cli_actor(given: str | None) -> str:
+    """The audit actor of a bank command: the operator named, else the system account."""
+    import getpass
+
+    if not given:
+        try:
+            given = getpass.getuser()
+        except (OSError, KeyError):  # no login name in some containers
+            given = "unknown"
+    return f"cli:{given}"
+
+
 def _category_option(value: str) -> Category:
     try:
         return Category(value.lower())
@@ -268,6 +283,11 @@ def bank_import(
     allow: Annotated[bool, typer.Option(
         "--allow", help="An allow-bank of known-benign hashes: matches suppress findings.")
         ] = False,
+    override: Annotated[bool, typer.Option(
+        "--override", help="With --allow: entries may silence deny lists (a listed hash, a "
+        "PDQ in a deny bank's radius, a category a deny bank holds); each is recorded with "
+        "what it overrides, and audited. Without it such entries are refused.")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
     threshold: Annotated[int | None, typer.Option(
         help="PDQ match radius in bits for this bank (0-35) [default: 31].")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the bank.")] = None,
@@ -296,7 +316,8 @@ def bank_import(
     try:
         report = store.import_entries(
             name or file.stem, parsed, kind="allow" if allow else "deny", category=cat,
-            pdq_threshold=threshold, note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
+            pdq_threshold=threshold, note=note, policy=load_policy(POLICY_DIR / "policy.toml"),
+            actor=_cli_actor(actor), override=override)
     except BankError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -306,6 +327,12 @@ def bank_import(
               f"{report.removed:,} disabled (withdrawn or deleted at source)", highlight=False)
     for kind, n in sorted(report.skipped_types.items()):
         out.print(f"  skipped {n:,} {kind} hashes (type not matched by this engine)",
+                  highlight=False)
+    if report.overrides:
+        o = report.overrides
+        out.print(f"overrides: {o['allow_entries']:,} allow entries silence "
+                  f"{o['overridden_entries_count']:,} deny entries and categories "
+                  f"{', '.join(o['categories']) or '-'} (recorded and audited)",
                   highlight=False)
     out.print(f"retroactive check: {report.retro_media_checked:,} stored media re-checked, "
               f"{len(report.retro_matches):,} past items matched", highlight=False)
@@ -323,6 +350,7 @@ def bank_add(
     name: Annotated[str, typer.Option(help="Bank to add them to (created if new).")],
     category: Annotated[str, typer.Option(help="Their category (csam, ncii, ...).")],
     note: Annotated[str | None, typer.Option(help="A note for every entry.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
 ) -> None:
@@ -333,8 +361,8 @@ def bank_add(
     err = Console(stderr=True)
     cat = _category_option(category)
     store = _bank_store(db, index_dir)
-    report, failed = store.enrol(name, pictures, category=cat, note=note,
-                                 policy=load_policy(POLICY_DIR / "policy.toml"))
+    report, failed = store.enrol(name, pictures, actor=_cli_actor(actor), category=cat,
+                                 note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
     for path, reason in failed:
         err.print(f"[red]error:[/] {path}: {reason}", highlight=False, soft_wrap=True)
     Console().print(f"bank '{name}': {len(pictures) - len(failed)} picture(s) enrolled, "
@@ -419,6 +447,7 @@ def bank_disable(
     entry: Annotated[list[str] | None, typer.Option(
         "--entry", help="Disable only this hash value (repeatable).")] = None,
     enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead.")] = False,
+    actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
 ) -> None:
@@ -427,7 +456,7 @@ def bank_disable(
 
     store = _bank_store(db, index_dir)
     try:
-        n = store.set_enabled(name, enable, entry or ())
+        n = store.set_enabled(name, enable, entry or (), actor=_cli_actor(actor))
     except BankError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None

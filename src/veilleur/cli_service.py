@@ -124,7 +124,8 @@ def keys_create(
     name: Annotated[str, typer.Argument(help="Who the key is for (e.g. the platform).")],
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", help="Repeatable: events, verdict, reports, notices, orders, appeals, "
-        "cases:read, cases:decide, banks.")] = None,
+        "cases:read, cases:decide, banks, banks:override (allow entries that silence deny "
+        "lists).")] = None,
     flagger: Annotated[str | None, typer.Option(
         "--flagger", help="A trusted flagger's key, under this flagger id (flaggers.toml).")
     ] = None,

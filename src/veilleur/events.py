@@ -252,6 +252,19 @@ class ComplaintFiled(_Event):
     complaint: Complaint
 
 
+LEGAL_TYPES = frozenset({"report", "complaint", "order_update"})
+"""Event types that carry legal weight: a report names a notifier, may be a trusted flagger's
+(Art. 22) or an authority's order with a legal clock (LCEN 6-1); an order update stops or
+restarts that clock; a complaint contests a decision (Art. 20). What they claim is only as
+good as who sent them, so the service takes them in only through the front door scoped for
+each (never as raw platform events); an operator's own event log (the CLI) is trusted."""
+
+PLATFORM_TYPES = frozenset({
+    "user_seen", "guild_created", "guild_updated", "guild_deleted", "channel_created",
+    "member_joined", "member_left", "invite_created", "message", "message_deleted"})
+"""What a platform observes and may send as raw events (`/v1/events`)."""
+
+
 Event = (
     UserSeen
     | GuildCreated

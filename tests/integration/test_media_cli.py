@@ -155,7 +155,7 @@ def test_new_bank_entries_find_old_media(tmp_path: Path) -> None:
     assert not [f for f in doc["findings"] if f["target"]["kind"] == "attachment"]
 
 
-def test_allow_bank_suppresses_matches(tmp_path: Path) -> None:
+def test_an_allow_bank_overriding_a_deny_list_needs_the_flag(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
     meme = make_picture(40)
     h = pdq(np.asarray(meme)).hex
@@ -168,11 +168,24 @@ def test_allow_bank_suppresses_matches(tmp_path: Path) -> None:
     media_export(folder, {"7001": jpeg(meme, folder / "m_Files" / "meme.jpg")})
     first = json.loads(veilleur("scan", folder, "--db", db, "--json", "-", "--quiet").stdout)
     assert [f["target"]["id"] for f in first["findings"]] == ["7001"]
-    assert veilleur("bank", "import", allow, "--allow", "--db", db).returncode == 0
+    refused = veilleur("bank", "import", allow, "--allow", "--db", db)
+    assert refused.returncode == 1 and "--override" in refused.stderr
+    still = json.loads(veilleur("scan", folder, "--db", db, "--json", "-", "--quiet").stdout)
+    assert [f["target"]["id"] for f in still["findings"]] == ["7001"]
+    done = veilleur("bank", "import", allow, "--allow", "--override", "--actor", "lea",
+                    "--db", db)
+    assert done.returncode == 0, done.stderr
+    assert "overrides: 1 allow entries silence 1 deny entries and categories csam" in (
+        done.stdout)
     second = json.loads(veilleur("scan", folder, "--db", db, "--json", "-", "--quiet").stdout)
     assert second["findings"] == []
     wrong = veilleur("bank", "import", allow, "--name", "deny", "--allow", "--db", db)
     assert wrong.returncode == 1 and "is a deny-bank" in wrong.stderr
+    with sqlite3.connect(db) as conn:
+        audited = conn.execute("select kind, actor from audit_log where kind like 'bank.%' "
+                               "and actor = 'cli:lea' order by seq").fetchall()
+    assert audited == [("bank.created", "cli:lea"), ("bank.import", "cli:lea"),
+                       ("bank.override", "cli:lea")]
 
 
 def test_enrolled_pictures_match_cropped_copies(tmp_path: Path) -> None:

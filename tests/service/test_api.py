@@ -120,7 +120,7 @@ def test_an_upload_listed_in_a_bank_is_blocked(tmp_path: Path) -> None:
     picture = gradient_png(64, 64, seed=5)
     db = connect(f"sqlite:///{tmp_path / 'v.db'}")
     BankStore(db, tmp_path / "index").import_entries("test-bank", ParsedBank("csv", [
-        BankEntry("sha256", hashlib.sha256(picture).hexdigest(), Category.CSAM)]))
+        BankEntry("sha256", hashlib.sha256(picture).hexdigest(), Category.CSAM)]), actor="test")
     db.dispose()
     (tmp_path / "media").mkdir()
     for s in open_service(str(tmp_path / "v.db"), tmp_path,

@@ -103,6 +103,11 @@ class CaseworkStats:
     by_resolution: dict[str, int] = field(default_factory=dict)
 
 
+def _actor(who: str) -> str:
+    """An audit actor fits its column (an input file's path may be long)."""
+    return who if len(who) <= 128 else "…" + who[-127:]
+
+
 def report_intake(report: Report, now: datetime, policy: CasePolicy) -> Intake:
     """A report as an intake, acknowledged now; an authority's request gets its legal clock."""
     try:
@@ -274,12 +279,15 @@ class Casework:
                 # What this very join revealed (an account linked to a suspended one, into a
                 # successor server) bars it: the join itself is refused.
                 self._stop(event, Stopped("the account is linked to a suspended one", barred))
+        # Who handed a report, complaint or order update in is the door it came through
+        # (`event.source`: the service's key, the operator's file), not what its body says.
         if isinstance(event, ReportFiled):
-            self.intake_report(event.report, now)
+            self.intake_report(event.report, now, received_by=event.source)
         elif isinstance(event, OrderUpdated):
-            self.update_order(event.report_id, event.status, now, event.note)
+            self.update_order(event.report_id, event.status, now, event.note,
+                              by=event.source)
         elif isinstance(event, ComplaintFiled):
-            self.intake_complaint(event.complaint, now)
+            self.intake_complaint(event.complaint, now, received_by=event.source)
         elif isinstance(event, GuildDeleted):
             self._guild_gone(event)
 
@@ -304,13 +312,15 @@ class Casework:
 
     # --- intake ----------------------------------------------------------------------------
 
-    def intake_report(self, report: Report, now: datetime) -> Intake:
+    def intake_report(self, report: Report, now: datetime, *, received_by: str | None = None
+                      ) -> Intake:
         iid = f"report:{report.id}"
         if iid in self.intakes:
-            self.audit.append(now, "intake.duplicate", "engine", iid,
+            self.audit.append(now, "intake.duplicate", _actor(received_by or "engine"), iid,
                               {"note": "a report with this id was already taken in"})
             return self.intakes[iid]
         intake = report_intake(report, now, self.policy)
+        intake.received_by = received_by
         self._record_intake(intake, now)
         self.compliance.report_received(intake, report, now)
         until = self.compliance.reporter_suspended(intake, now)
@@ -393,8 +403,10 @@ class Casework:
             self.stats.findings += 1
         contact = "notifier contact" if intake.notifier else (
             "in-app" if intake.source == "user" else "recorded")
-        self.audit.append(now, "intake", intake.source, intake.id, {
-            "target": intake.target.to_json(),
+        # The actor is who handed it in; the kind of report it claims to be is detail.
+        self.audit.append(now, "intake", _actor(intake.received_by or intake.source),
+                          intake.id, {
+            "source": intake.source, "target": intake.target.to_json(),
             "category": intake.category.value if intake.category else None,
             "acknowledged_at": iso(intake.acknowledged_at), "acknowledgement": contact,
             "reporter_id": intake.reporter_id, "flagger": intake.flagger,
@@ -402,7 +414,7 @@ class Casework:
         self.sink.intake(intake)
 
     def update_order(self, report_id: str, status: str, now: datetime,
-                     note: str | None = None) -> None:
+                     note: str | None = None, *, by: str | None = None) -> None:
         intake = self.intakes.get(f"report:{report_id}")
         if intake is None or intake.clock is None:
             self._alert(now, "order.unknown", f"report:{report_id}",
@@ -417,8 +429,8 @@ class Casework:
                 case = self._live(intake.case_id)
                 if case is not None:
                     self._schedule_clocks(case)
-        self.audit.append(now, "order.update", "engine", intake.id, {"status": status,
-                                                                    "note": note})
+        self.audit.append(now, "order.update", _actor(by or "engine"), intake.id,
+                          {"status": status, "note": note})
         self.sink.intake(intake)
 
     # --- cases -----------------------------------------------------------------------------
@@ -789,12 +801,13 @@ class Casework:
 
     # --- complaints (DSA Art. 20) -----------------------------------------------------------
 
-    def intake_complaint(self, complaint: Complaint, now: datetime) -> Intake:
+    def intake_complaint(self, complaint: Complaint, now: datetime, *,
+                         received_by: str | None = None) -> Intake:
         """A complaint against a decision. Admissible ones become a case a person decides
         (Art. 20(6)); the others are answered at once, with the reason."""
         iid = f"complaint:{complaint.id}"
         if iid in self.intakes:
-            self.audit.append(now, "intake.duplicate", "engine", iid,
+            self.audit.append(now, "intake.duplicate", _actor(received_by or "engine"), iid,
                               {"note": "a complaint with this id was already taken in"})
             return self.intakes[iid]
         challenged = self._challenged(complaint)
@@ -806,7 +819,7 @@ class Casework:
             acknowledged_at=now, reporter_id=complaint.complainant_id,
             notifier={"email": complaint.email} if complaint.email else None,
             explanation=complaint.explanation,
-            challenges=challenged.id if challenged else None)
+            challenges=challenged.id if challenged else None, received_by=received_by)
         self._record_intake(intake, now)
         refusal = self._complaint_refusal(complaint, challenged, now)
         if refusal is not None:

@@ -156,6 +156,9 @@ class Intake:
     bona_fide: bool | None = None
     challenges: str | None = None
     """A complaint: the decision it contests."""
+    received_by: str | None = None
+    """Who handed it in: the service's API key (`api:NAME`, `flagger:NAME`), the public form,
+    or the operator's input file. Set by the door it came through, never by its body."""
 
     @property
     def pending(self) -> bool:
@@ -176,7 +179,8 @@ class Intake:
                 "score": round(self.score, 4), "reporter_id": self.reporter_id,
                 "flagger": self.flagger, "case_id": self.case_id,
                 "resolution": self.resolution.value if self.resolution else None,
-                "resolved_at": iso(self.resolved_at), "reason": self.reason}
+                "resolved_at": iso(self.resolved_at), "reason": self.reason,
+                "received_by": self.received_by}
 
     def to_record(self) -> dict[str, Any]:
         """Everything, for the store (`from_record` gives it back)."""
@@ -205,7 +209,7 @@ class Intake:
             resolved_at=parse_iso(d.get("resolved_at")), reason=d.get("reason"),
             clock=Clock.from_record(d["clock"]) if d.get("clock") else None,
             notice_id=d.get("notice_id"), bona_fide=d.get("bona_fide"),
-            challenges=d.get("challenges"))
+            challenges=d.get("challenges"), received_by=d.get("received_by"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,12 @@
 """The JSON Lines event log of contracts §5, streamed a line at a time.
 
 A bad line is reported with its number and skipped; every good line before and after it is kept.
+
+Every event type is read here, those of legal weight too (`events.LEGAL_TYPES`: reports,
+authority orders and their updates, complaints): an event log given to the CLI (`scan`,
+`replay`) is the operator's own trusted input. The service does not take them as raw
+events: `Runtime.accept` lets each door take only its own types, so they enter only
+through their scoped endpoints.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ the replay and the CLI share one path; reads and decisions use the live casework
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 import time
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
+from veilleur.events import PLATFORM_TYPES
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
@@ -121,10 +124,21 @@ class DecisionIn(BaseModel):
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str
-                  ) -> dict[str, Any]:
+FRONT_DOORS = {
+    "report": "report events enter through POST /v1/reports (user reports), /v1/notices, "
+              "/v1/flagger/notices or /v1/orders, under a key holding that scope",
+    "complaint": "complaint events enter through POST /v1/appeals (scope 'appeals')",
+    "order_update": "order_update events enter through POST /v1/orders/{id}/updates "
+                    "(scope 'orders')",
+}
+"""Where each event type that carries legal weight enters, for the batch that tried it."""
+
+
+async def _accept(rt: Runtime, m: Any, events: list[dict[str, Any]], source: str,
+                  kinds: Collection[str]) -> dict[str, Any]:
     try:
-        result = await run_in_threadpool(rt.accept, events, source)
+        result = await run_in_threadpool(
+            functools.partial(rt.accept, kinds=kinds, elsewhere=FRONT_DOORS), events, source)
     except Busy as exc:
         m.busy.inc()
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}
@@ -169,9 +183,13 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("events"))]) -> dict[str, Any]:
     """Accepted events are journaled before the answer: they survive a crash. Malformed ones
     are listed in `rejected` with their index and what is wrong; the others are kept. A full
-    backlog answers 429 with `Retry-After`, for the whole batch."""
+    backlog answers 429 with `Retry-After`, for the whole batch.
+
+    Only what a platform observes is taken here: reports, notices, orders, order updates and
+    complaints carry legal weight and enter through their own scoped endpoints (such an
+    event in a batch is rejected, with where it belongs; the rest of the batch is kept)."""
     events = await read_batch(request, "events", rt.settings.max_batch)
-    return await _accept(rt, m, events, f"api:{key.name}")
+    return await _accept(rt, m, events, f"api:{key.name}", PLATFORM_TYPES)
 
 
 @router.post("/verdict", summary="Verdict on one message before it is posted")
@@ -234,7 +252,8 @@ async def post_report(body: ReportIn, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("reports"))]) -> dict[str, Any]:
     m.notices.labels("user").inc()
     report = body.model_dump() | {"source": "user", "target": _target(body.target)}
-    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
+                              ("report",)))
 
 
 def notice_events(rt: Runtime, body: NoticeIn, source: str, flagger: str | None
@@ -258,7 +277,8 @@ async def post_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("notices"))]) -> dict[str, Any]:
     m.notices.labels("dsa_notice").inc()
     notice_id, events = notice_events(rt, body, "dsa_notice", None)
-    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}"))
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"api:{key.name}",
+                                                         ("report",)))
 
 
 @router.post("/flagger/notices", status_code=202, summary="A trusted flagger's notice")
@@ -268,7 +288,8 @@ async def post_flagger_notice(body: NoticeIn, rt: RuntimeDep, m: MetricsDep,
     """The flagger is the key's (Art. 22): a notice cannot claim another flagger's name."""
     m.notices.labels("trusted_flagger").inc()
     notice_id, events = notice_events(rt, body, "trusted_flagger", key.flagger)
-    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}"))
+    return {"notice_id": notice_id} | _one(await _accept(rt, m, events, f"flagger:{key.name}",
+                                                         ("report",)))
 
 
 @router.post("/orders", status_code=202, summary="An authority's removal order")
@@ -278,7 +299,8 @@ async def post_order(body: OrderIn, rt: RuntimeDep, m: MetricsDep,
     report = {"id": body.id, "source": "authority", "target": _target(body.target),
               "category_claimed": body.category_claimed, "explanation": body.explanation,
               "notifier": {"name": body.authority} if body.authority else None}
-    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [_report_event(rt, report)], f"api:{key.name}",
+                              ("report",)))
 
 
 @router.post("/orders/{order_id}/updates", status_code=202,
@@ -288,7 +310,7 @@ async def post_order_update(order_id: str, body: OrderUpdateIn, rt: RuntimeDep, 
                             ) -> dict[str, Any]:
     event = {"type": "order_update", "ts": iso(rt.clock()), "report_id": order_id,
              "status": body.status, "note": body.note}
-    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [event], f"api:{key.name}", ("order_update",)))
 
 
 @router.post("/appeals", status_code=202, summary="An Art. 20 complaint against a decision")
@@ -298,7 +320,7 @@ async def post_appeal(body: AppealIn, rt: RuntimeDep, m: MetricsDep,
     complaint["target"] = _target(body.target)
     event = {"type": "complaint", "ts": iso(rt.clock()), "event_id": f"complaint:{body.id}",
              "complaint": complaint}
-    return _one(await _accept(rt, m, [event], f"api:{key.name}"))
+    return _one(await _accept(rt, m, [event], f"api:{key.name}", ("complaint",)))
 
 
 @router.get("/reports/{report_id}", summary="Where a report or notice item stands")
@@ -414,8 +436,14 @@ class BankEntriesIn(BaseModel):
 def post_bank_entries(name: str, body: BankEntriesIn, rt: RuntimeDep,
                       key: Annotated[ApiKey, Depends(scope("banks"))]) -> dict[str, Any]:
     """Stored, matched from the next upload on, and checked against the media already stored:
-    the old files the new entries match become findings and cases now."""
+    the old files the new entries match become findings and cases now. Audited as the key.
+
+    Allow entries (exceptions against false positives) that would silence a deny list (a
+    listed hash, a PDQ within a deny bank's radius, a category a deny bank holds) need the
+    scope `banks:override` as well: they are then recorded with what they override
+    (`overrides` in the answer) and audited; without it they are refused (403)."""
     from veilleur.detect.media.banks import BankEntry, ParsedBank
+    from veilleur.store.banks import BankError, OverrideRefusedError
 
     entries = []
     for i, e in enumerate(body.entries):
@@ -424,13 +452,20 @@ def post_bank_entries(name: str, body: BankEntriesIn, rt: RuntimeDep,
             raise HTTPException(422, f"entry {i}: a {e.signal_type} is {size} hexadecimal "
                                 f"digits")
         category = e.category or body.category
-        if category is None and body.kind == "deny":
+        if category is None:
+            # An allow entry's category is the deny category it is an exception for.
             raise HTTPException(422, f"entry {i}: no category (give one per entry or for "
                                 "the batch)")
-        entries.append(BankEntry(e.signal_type, e.signal.lower(), category or Category.CSAM,
+        entries.append(BankEntry(e.signal_type, e.signal.lower(), category,
                                  note=e.note, source_id=e.source_id))
-    return rt.import_bank(name, ParsedBank("api", entries), kind=body.kind,
-                          category=body.category, source=body.source or f"api:{key.name}")
+    try:
+        return rt.import_bank(name, ParsedBank("api", entries), kind=body.kind,
+                              category=body.category, source=body.source or f"api:{key.name}",
+                              actor=f"api:{key.name}", override=key.allows("banks:override"))
+    except OverrideRefusedError as exc:
+        raise HTTPException(403, str(exc)) from None
+    except BankError as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 @router.get("/hashes/lookup", summary="Is this file in a bank or confirmed here?")

@@ -32,6 +32,8 @@ SCOPES = {
     "cases:read": "read cases and decisions",
     "cases:decide": "decide cases (as a named reviewer)",
     "banks": "look up and add hash bank entries",
+    "banks:override": "with 'banks': add allow entries that silence deny-listed hashes or "
+                      "categories (recorded as overrides and audited)",
 }
 FLAGGER_SCOPES = ("flagger",)
 ROLES = ("reviewer", "specialist", "admin")

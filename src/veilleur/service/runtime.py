@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +42,7 @@ from veilleur.cases.review import Verdict
 from veilleur.confine import RefusedPathError, locate
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.decode import Limits
-from veilleur.events import Attachment, Event, MessagePosted
+from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES, Attachment, Event, MessagePosted
 from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
@@ -57,6 +57,11 @@ from veilleur.taxonomy import Target, TargetKind
 
 log = logging.getLogger("veilleur.service")
 MEDIA_FOLDER = "media folder"
+
+
+KNOWN_TYPES = PLATFORM_TYPES | LEGAL_TYPES
+RECEIVED_BY = "received_by"
+"""The journal's stamp on each accepted event: the door it came through (`api:KEY`, ...)."""
 
 
 def utcnow() -> datetime:
@@ -320,7 +325,14 @@ class Runtime:
         base = self.media_root or Path("/nonexistent-media-root")
         return parse_event(raw, base, media or _Unread(self.media_root), source)
 
-    def accept(self, raws: list[Any], source: str) -> Accepted:
+    def accept(self, raws: list[Any], source: str, *, kinds: Collection[str],
+               elsewhere: Mapping[str, str] | None = None) -> Accepted:
+        """Journal the good events of a batch; the others are listed with their index.
+
+        `kinds`: the event types this door takes (every door says which: a raw platform
+        batch may not carry a report, an order or a complaint). `elsewhere` says, per type
+        refused here, where it enters instead. Each journaled event is stamped with `source`
+        (`received_by`, whatever the body said): who handed it in is the door's to say."""
         self._check()
         if len(raws) > self.settings.max_batch:
             raise BadEventError(f"a batch holds at most {self.settings.max_batch:,} events; "
@@ -332,14 +344,25 @@ class Runtime:
         items: list[tuple[str, str, str]] = []
         where: list[tuple[int, str, list[str]]] = []
         for i, raw in enumerate(raws):
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            if isinstance(kind, str) and kind in KNOWN_TYPES and kind not in kinds:
+                why = (elsewhere or {}).get(kind) or "not taken through this door"
+                out.rejected.append({"index": i, "error": f"{kind!r} events are refused "
+                                     f"here: {why}"})
+                continue
             reader = _Unread(self.media_root)
             try:
                 event = self.parse(raw, source, reader)
             except FieldError as exc:
                 out.rejected.append({"index": i, "error": str(exc)})
                 continue
+            if event.type not in kinds:  # a type newer than the lists above: not here either
+                out.rejected.append({"index": i, "error": f"{event.type!r} events are "
+                                     "refused here: not taken through this door"})
+                continue
             key = event_key(raw)
-            items.append((key, event.type, json.dumps(raw, ensure_ascii=False,
+            stamped = {**raw, RECEIVED_BY: source}
+            items.append((key, event.type, json.dumps(stamped, ensure_ascii=False,
                                                       separators=(",", ":"))))
             where.append((i, key, reader.warnings))
         added = self.inbox.add(items, self.clock())
@@ -428,7 +451,10 @@ class Runtime:
     def _take_in(self, row: Pending, *, verdict: bool = False) -> None:
         results = self._verdict_results if verdict else self._results
         try:
-            event = self.parse(json.loads(row.body), "inbox", self._reader)
+            raw = json.loads(row.body)
+            by = raw.get(RECEIVED_BY) if isinstance(raw, dict) else None
+            # Rows journaled before stamps existed say only that they came from the inbox.
+            event = self.parse(raw, by if isinstance(by, str) else "inbox", self._reader)
             self.casework.handle(event, now=self.clock())
         except Exception as exc:  # a bad event is recorded, never the end of the engine
             self.stats["failed"] += 1
@@ -619,10 +645,17 @@ class Runtime:
                 cw.take(case_id, reviewer, now)
             return cw.decide(case_id, reviewer, verdicts, now)
 
+    def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]) -> None:
+        """One entry in the live audit chain (this process holds its head), durable now."""
+        with self.work() as cw:
+            cw.audit.append(self.clock(), kind, actor, subject, detail)
+
     def import_bank(self, name: str, parsed: Any, *, kind: str, category: Any,
-                    source: str | None) -> dict[str, Any]:
+                    source: str | None, actor: str, override: bool = False
+                    ) -> dict[str, Any]:
         """New bank entries, live: stored, the matcher rebuilt for what comes next, and the
-        stored media that the new entries match taken in as findings now."""
+        stored media that the new entries match taken in as findings now. Audited as
+        `actor`; `override`: allow entries may silence deny lists (else they are refused)."""
         from dataclasses import replace
 
         from veilleur.detect.media.detector import HashMatchDetector, match_signals
@@ -630,10 +663,10 @@ class Runtime:
         from veilleur.store.banks import BankStore, default_index_dir
 
         folder = default_index_dir(self.url) if self.url != "sqlite://" else None
-        store = BankStore(self.db, folder)
+        store = BankStore(self.db, folder, audit=self.audit)
         self.sync()  # the media taken in so far are stored: the look back sees them
-        report = store.import_entries(name, parsed, kind=kind, category=category,
-                                      source=source)
+        report = store.import_entries(name, parsed, actor=actor, kind=kind, category=category,
+                                      source=source, override=override)
         matcher = store.matcher()
         with self.work() as cw:
             self.detector_settings = replace(self.detector_settings, matcher=matcher)
@@ -653,6 +686,7 @@ class Runtime:
                                          HashMatchDetector.version)
             intakes = cw.take_findings(cw.engine.accept(signals), self.clock())
         return {"bank": report.bank, "created": report.created, "read": report.read,
+                "overrides": report.overrides,
                 "added": report.added, "already_present": report.already_present,
                 "skipped_types": dict(report.skipped_types),
                 "stored_media_checked": report.retro_media_checked,

@@ -3,13 +3,19 @@
 The database is the record (banks, entries, and a log of every change); the PDQ index on
 disk is a fast copy of the PDQ entries that catches up by replaying that log, so importing or
 disabling never needs a rebuild, and a lost index is rebuilt from the database.
+
+Every change names its actor and is also written to the audit log (`BankAudit`). An allow
+entry that would silence a deny list (the hash of a deny entry, a PDQ within a deny bank's
+radius, or a category a deny bank holds) is an override: refused unless the caller was
+allowed to override (`override=True`: the API's `banks:override` scope, the CLI's
+`--override`), and then recorded on the entry with what it overrides.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +35,7 @@ from veilleur.detect.media.features import FeatureIndex, LocalFeatures
 from veilleur.detect.media.features import extract as extract_features
 from veilleur.detect.media.hashing import MediaHashes, digests
 from veilleur.detect.media.index import IndexLoadError, PdqIndex
-from veilleur.detect.media.matcher import BankInfo, BankMatcher, EntryInfo, Match
+from veilleur.detect.media.matcher import BankInfo, BankMatcher, EntryInfo, Match, Override
 from veilleur.detect.media.pdq import PdqHash, enrolment_hashes
 from veilleur.events import Attachment, Message
 from veilleur.store.models import (
@@ -54,6 +60,14 @@ class BankError(ValueError):
     """A bank operation that cannot be done (unknown bank, conflicting settings)."""
 
 
+class OverrideRefusedError(BankError):
+    """Allow entries that would silence deny lists, from a caller not allowed to override."""
+
+
+BankAudit = Callable[[str, str, str, dict[str, Any]], None]
+"""(kind, actor, subject, detail): writes one audit entry for a bank change."""
+
+
 @dataclass
 class ImportReport:
     bank: str
@@ -66,6 +80,8 @@ class ImportReport:
     skipped_types: Counter[str] = field(default_factory=Counter)
     retro_media_checked: int = 0
     retro_matches: list[RetroMatch] = field(default_factory=list)
+    overrides: dict[str, Any] | None = None
+    """Allow entries made as overrides: how many, which deny entries and categories."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +119,20 @@ def default_index_dir(db_url: str) -> Path:
 
 
 class BankStore:
-    def __init__(self, db: Engine, index_dir: Path | None) -> None:
+    def __init__(self, db: Engine, index_dir: Path | None, *,
+                 audit: BankAudit | None = None) -> None:
+        """`audit`: where changes are audited. The service passes its live chain's writer;
+        without one (a command), entries continue the chain in the database directly."""
         self.db = db
         self.index_dir = index_dir
         self._index: PdqIndex | None = None
+        self._audit = audit or self._audit_in_database
+
+    def _audit_in_database(self, kind: str, actor: str, subject: str,
+                           detail: dict[str, Any]) -> None:
+        from veilleur.store.casework import append_audit
+
+        append_audit(self.db, datetime.now(UTC), kind, actor, subject, detail)
 
     # -- banks -----------------------------------------------------------------------------
 
@@ -119,15 +145,17 @@ class BankStore:
         bank: BankRow = row[0]
         return bank
 
-    def ensure_bank(self, name: str, *, kind: str = "deny", category: Category | None = None,
-                    source: str = "csv", pdq_threshold: int | None = None,
-                    note: str | None = None) -> tuple[int, bool]:
+    def ensure_bank(self, name: str, *, actor: str, kind: str = "deny",
+                    category: Category | None = None, source: str = "csv",
+                    pdq_threshold: int | None = None, note: str | None = None
+                    ) -> tuple[int, bool]:
         """(bank id, created). Settings given for an existing bank must agree with it."""
         if kind not in ("deny", "allow"):
             raise BankError(f"bank kind must be 'deny' or 'allow', not {kind!r}")
         if pdq_threshold is not None and not 0 <= pdq_threshold <= MAX_THRESHOLD:
             raise BankError("PDQ threshold must be between 0 and 35 bits")
         now = datetime.now(UTC)
+        threshold = 31 if pdq_threshold is None else pdq_threshold
         with self.db.begin() as conn:
             existing = conn.execute(select(BankRow.id, BankRow.kind, BankRow.pdq_threshold)
                                     .where(BankRow.name == name)).first()
@@ -136,21 +164,35 @@ class BankStore:
                     raise BankError(f"bank {name!r} is a{'n' if existing.kind == 'allow' else ''}"
                                     f" {existing.kind}-bank; import into another bank to use "
                                     f"it as {kind}")
-                if pdq_threshold is not None and pdq_threshold != existing.pdq_threshold:
+                bank_id, created = int(existing.id), False
+                changed = pdq_threshold is not None and pdq_threshold != existing.pdq_threshold
+                if changed:
                     conn.execute(update(BankRow).where(BankRow.id == existing.id)
                                  .values(pdq_threshold=pdq_threshold))
-                    _log(conn, existing.id, None, "threshold", {"pdq_threshold": pdq_threshold})
-                return int(existing.id), False
-            inserted = conn.execute(_BANKS.insert().values(
-                name=name, kind=kind, category=category.value if category else None,
-                source=source, pdq_threshold=31 if pdq_threshold is None else pdq_threshold,
-                enabled=True, created_at=now, note=note)).inserted_primary_key
-            assert inserted is not None
-            bank_id = int(inserted[0])
-            if bank_id > 0xFFFF:
-                raise BankError("too many banks (the PDQ index numbers banks in 16 bits)")
-            _log(conn, bank_id, None, "created", {"kind": kind, "source": source})
-        return int(bank_id), True
+                    _log(conn, existing.id, None, "threshold", {"pdq_threshold": pdq_threshold,
+                                                                "by": actor})
+            else:
+                inserted = conn.execute(_BANKS.insert().values(
+                    name=name, kind=kind, category=category.value if category else None,
+                    source=source, pdq_threshold=threshold, enabled=True, created_at=now,
+                    note=note)).inserted_primary_key
+                assert inserted is not None
+                bank_id, created, changed = int(inserted[0]), True, False
+                if bank_id > 0xFFFF:
+                    raise BankError("too many banks (the PDQ index numbers banks in 16 bits)")
+                _log(conn, bank_id, None, "created", {"kind": kind, "source": source,
+                                                      "by": actor})
+        # Audited once the change is committed: the audit is written elsewhere (the live
+        # chain, or another transaction), never under this one's write lock.
+        if created:
+            self._audit("bank.created", actor, f"bank:{name}", {
+                "kind": kind, "category": category.value if category else None,
+                "source": source, "pdq_threshold": threshold})
+        elif changed:
+            assert existing is not None
+            self._audit("bank.threshold", actor, f"bank:{name}", {
+                "from": existing.pdq_threshold, "to": pdq_threshold})
+        return bank_id, created
 
     def list_banks(self) -> list[BankSummary]:
         with Session(self.db) as conn:
@@ -177,13 +219,23 @@ class BankStore:
                                    changes.get(b.id)))
         return out
 
-    def import_entries(self, name: str, parsed: ParsedBank, *, kind: str = "deny",
-                       category: Category | None = None, source: str | None = None,
-                       pdq_threshold: int | None = None, note: str | None = None,
-                       retroactive: bool = True, policy: Policy | None = None
-                       ) -> ImportReport:
-        """Store a parsed bank file; disable what the source removed; re-check past media."""
-        bank_id, created = self.ensure_bank(name, kind=kind, category=category,
+    def import_entries(self, name: str, parsed: ParsedBank, *, actor: str,
+                       kind: str = "deny", category: Category | None = None,
+                       source: str | None = None, pdq_threshold: int | None = None,
+                       note: str | None = None, retroactive: bool = True,
+                       policy: Policy | None = None, override: bool = False) -> ImportReport:
+        """Store a parsed bank file; disable what the source removed; re-check past media.
+
+        `override`: the caller may add allow entries that silence deny lists; without it,
+        such entries are refused (`OverrideRefusedError`) and nothing is stored."""
+        overrides: dict[int, Override] = {}
+        if kind == "allow":
+            with Session(self.db) as conn:
+                other = conn.execute(select(BankRow.kind).where(BankRow.name == name)
+                                     ).scalar()
+            if other is None or other == "allow":  # else ensure_bank names the conflict
+                overrides = self._overrides(parsed.entries, actor, refuse=not override)
+        bank_id, created = self.ensure_bank(name, actor=actor, kind=kind, category=category,
                                             source=source or parsed.format,
                                             pdq_threshold=pdq_threshold, note=note)
         report = ImportReport(name, created, read=len(parsed.entries),
@@ -215,9 +267,24 @@ class BankStore:
                              .values(enabled=False))
                 _log(conn, bank_id, hit.id, "disable", {"reason": removal.reason})
                 report.removed += 1
+            for i, o in overrides.items():
+                e = parsed.entries[i]
+                # also an entry already present as an ordinary one: it becomes the override
+                conn.execute(update(BankEntryRow).where(
+                    BankEntryRow.bank_id == bank_id, BankEntryRow.signal_type == e.signal_type,
+                    BankEntryRow.signal == e.signal).values(
+                        overrides=o.to_record() | {"at": now.isoformat()}))
             _log(conn, bank_id, None, "import", {
                 "read": report.read, "added": report.added, "removed": report.removed,
-                "format": parsed.format, "skipped_types": dict(parsed.skipped_types)})
+                "format": parsed.format, "skipped_types": dict(parsed.skipped_types),
+                "overrides": len(overrides), "by": actor})
+        self._audit("bank.import", actor, f"bank:{name}", {
+            "kind": kind, "format": parsed.format, "source": source or parsed.format,
+            "read": report.read, "added": report.added,
+            "already_present": report.already_present, "removed": report.removed})
+        if overrides:
+            report.overrides = _override_summary(overrides.values())
+            self._audit("bank.override", actor, f"bank:{name}", report.overrides)
         self._sync_index()
         if retroactive and new_ids and kind == "deny":
             report.retro_media_checked, report.retro_matches = self.retro_match(new_ids)
@@ -225,7 +292,7 @@ class BankStore:
                 self.record_retro_findings(report.retro_matches, policy)
         return report
 
-    def enrol(self, name: str, pictures: Sequence[Path], *, category: Category,
+    def enrol(self, name: str, pictures: Sequence[Path], *, actor: str, category: Category,
               note: str | None = None, policy: Policy | None = None,
               limits: Limits | None = None) -> tuple[ImportReport, list[tuple[Path, str]]]:
         """Add pictures we hold to a deny bank: their digests, reference and anti-aliased PDQ,
@@ -257,8 +324,8 @@ class BankStore:
             feats = extract_features(rgb)
             if feats is not None:
                 keypoints[hashes[0][0].hex] = feats  # kept with the reference hash's entry
-        report = self.import_entries(name, parsed, category=category, source="pictures",
-                                     policy=policy)
+        report = self.import_entries(name, parsed, actor=actor, category=category,
+                                     source="pictures", policy=policy)
         if keypoints:
             with self.db.begin() as conn:
                 bank_id = conn.execute(select(BankRow.id).where(BankRow.name == name)
@@ -274,7 +341,8 @@ class BankStore:
                                     for r in rows])
         return report, failed
 
-    def set_enabled(self, name: str, enabled: bool, signals: Sequence[str] = ()) -> int:
+    def set_enabled(self, name: str, enabled: bool, signals: Sequence[str] = (), *,
+                    actor: str) -> int:
         """Disable (or re-enable) a whole bank, or some of its entries by hash value."""
         bank = self._bank(name)
         action = "enable" if enabled else "disable"
@@ -282,7 +350,7 @@ class BankStore:
             if not signals:
                 conn.execute(update(BankRow).where(BankRow.id == bank.id)
                              .values(enabled=enabled))
-                _log(conn, bank.id, None, f"bank_{action}", {})
+                _log(conn, bank.id, None, f"bank_{action}", {"by": actor})
                 changed = 1
             else:
                 changed = 0
@@ -297,10 +365,77 @@ class BankStore:
                     if r.enabled != enabled:
                         conn.execute(update(BankEntryRow).where(BankEntryRow.id == r.id)
                                      .values(enabled=enabled))
-                        _log(conn, bank.id, r.id, action, {"by": "operator"})
+                        _log(conn, bank.id, r.id, action, {"by": actor})
                         changed += 1
+        self._audit(f"bank.{action}d", actor, f"bank:{name}",
+                    {"whole_bank": True} if not signals else
+                    {"entries_given": len(signals), "entries_changed": changed})
         self._sync_index()
         return changed
+
+    # -- overrides -------------------------------------------------------------------------
+
+    def _overrides(self, entries: Sequence[BankEntry], actor: str, *, refuse: bool
+                   ) -> dict[int, Override]:
+        """What each allow entry would silence, by its position: deny entries with its hash
+        (enabled or not: they may come back), enabled PDQ deny entries within their bank's
+        radius, and its category when a deny bank holds that category. Refused as a whole,
+        naming an example, when the caller may not override."""
+        with Session(self.db) as conn:
+            deny = {b.id: b for b in conn.execute(select(BankRow).where(
+                BankRow.kind == "deny")).scalars()}
+            if not deny:
+                return {}
+            held = {Category(b.category) for b in deny.values() if b.category}
+            held |= {Category(c) for c in conn.execute(
+                select(BankEntryRow.category).where(BankEntryRow.bank_id.in_(list(deny)))
+                .distinct()).scalars()}
+            listed: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            wanted = sorted({(e.signal_type, e.signal) for e in entries})
+            for kind in sorted({k for k, _ in wanted}):  # by type: the lookup index serves
+                signals = [sig for k, sig in wanted if k == kind]
+                for chunk in _chunks(signals, 5000):
+                    for eid, bank_id, signal in conn.execute(
+                            select(BankEntryRow.id, BankEntryRow.bank_id, BankEntryRow.signal)
+                            .where(BankEntryRow.signal_type == kind,
+                                   BankEntryRow.signal.in_(chunk),
+                                   BankEntryRow.bank_id.in_(list(deny)))):
+                        listed.setdefault((kind, signal), []).append((eid, bank_id))
+        found: dict[int, list[tuple[int, int]]] = {
+            i: listed[(e.signal_type, e.signal)] for i, e in enumerate(entries)
+            if (e.signal_type, e.signal) in listed}
+        pdq = [i for i, e in enumerate(entries) if e.signal_type == "pdq"]
+        if pdq:
+            self._sync_index()  # another process may have added deny entries since
+            index = self.index()
+            radius = max(b.pdq_threshold for b in deny.values())
+            hits = index.search_arrays([bytes.fromhex(entries[i].signal) for i in pdq], radius)
+            for q, slot, d in hits.tolist():
+                bank = deny.get(index.group(slot))
+                if bank is not None and d <= bank.pdq_threshold:
+                    found.setdefault(pdq[q], []).append((index.ref(slot), bank.id))
+        out: dict[int, Override] = {}
+        for i, e in enumerate(entries):
+            hits_i = found.get(i, [])
+            categories = {e.category} & held
+            if hits_i or categories:
+                out[i] = Override(frozenset(eid for eid, _ in hits_i), frozenset(categories),
+                                  actor)
+        if out and refuse:
+            i, first = next(iter(out.items()))
+            e = entries[i]
+            if first.entries:
+                bank_id = found[i][0][1]
+                why = (f"{e.signal_type} {e.signal[:12]}… is listed in deny bank "
+                       f"{deny[bank_id].name!r}")
+            else:
+                why = f"category {e.category.value} is held by a deny bank"
+            raise OverrideRefusedError(
+                f"{len(out)} of these allow entries would silence deny lists ({why}); an "
+                "allow entry that overrides a deny entry or a deny bank's category needs an "
+                "explicit override (API scope 'banks:override', CLI --override), recorded "
+                "and audited as one; nothing was stored")
+        return out
 
     # -- the index -------------------------------------------------------------------------
 
@@ -401,7 +536,8 @@ class BankStore:
                     for r in conn.execute(select(BankEntryRow).where(
                         BankEntryRow.id.in_(chunk), BankEntryRow.enabled)).scalars()]
             return {r.id: EntryInfo(r.id, infos[r.bank_id], r.signal_type, r.signal,
-                                    Category(r.category), r.note, r.source_id) for r in rows}
+                                    Category(r.category), r.note, r.source_id,
+                                    Override.from_record(r.overrides)) for r in rows}
 
     def retro_match(self, entry_ids: Sequence[int]) -> tuple[int, list[RetroMatch]]:
         """Re-check every stored media hash against new entries; (media checked, matches).
@@ -558,6 +694,15 @@ def _log(conn: Any, bank_id: int, entry_id: int | None, action: str,
          detail: dict[str, Any]) -> None:
     conn.execute(_EVENTS.insert().values(
         at=datetime.now(UTC), bank_id=bank_id, entry_id=entry_id, action=action, detail=detail))
+
+
+def _override_summary(overrides: Iterable[Override]) -> dict[str, Any]:
+    """What an import's overrides silence, for the audit log."""
+    items = list(overrides)
+    entries = sorted({i for o in items for i in o.entries})
+    return {"allow_entries": len(items), "overridden_entries": entries[:1000],
+            "overridden_entries_count": len(entries),
+            "categories": sorted({c.value for o in items for c in o.categories})}
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

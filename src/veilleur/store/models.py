@@ -162,6 +162,11 @@ class BankEntryRow(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     source_id: Mapped[str | None] = mapped_column(String(128))
     meta: Mapped[dict[str, Any]]
+    overrides: Mapped[dict[str, Any] | None]
+    """An allow entry made as an explicit override: the deny entries (`entries`) and
+    categories it silences, who allowed it (`by`) and when (`at`). Null for an ordinary allow
+    entry (which never silences child sexual abuse) and for deny entries. Not `meta`: that
+    comes from the bank file, and a file must not be able to grant an override."""
 
     __table_args__ = (
         Index("ux_bank_entries_signal", "bank_id", "signal_type", "signal", unique=True),

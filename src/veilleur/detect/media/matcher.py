@@ -1,7 +1,11 @@
 """Matching one file's hashes against banks: exact digests, PDQ within each bank's radius.
 
-Allow-banks (known-benign memes, logos) win: a file that matches one has its deny matches
-suppressed, and the suppression is reported so a reviewer can see it happened.
+Allow-banks (known-benign memes, logos) are exceptions against false positives, and they
+are weaker than the lists they except from: an ordinary allow entry silences a deny match
+only outside the protected categories (child sexual abuse). A deny match there is silenced
+only by an allow entry made as an explicit override (`Override`: a separate scope or flag,
+audited) that names that deny entry or its category. Silenced matches are reported
+(`suppressed`, `allowed_by`) so a reviewer can see it happened.
 
 A `BankMatcher` is built by whoever owns the storage (the database-backed bank store, or
 `scan --bank` for a file read on the fly) and handed to the detector; it does no I/O itself
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from veilleur.detect.media.banks import HashBank
 from veilleur.detect.media.features import FeatureIndex
@@ -29,6 +34,37 @@ class BankInfo:
     enabled: bool = True
 
 
+PROTECTED = frozenset({Category.CSAM})
+"""Deny categories that no ordinary allow entry silences: a listed abuse hash keeps matching
+unless someone allowed to override the lists said otherwise, for that entry or category."""
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """What an allow entry made as an explicit override silences."""
+
+    entries: frozenset[int] = frozenset()
+    """Deny entries it was found to cover when it was made (same hash, or PDQ in radius)."""
+    categories: frozenset[Category] = frozenset()
+    """Deny categories it excepts from (its own category, held by a deny bank)."""
+    by: str = ""
+
+    def covers(self, entry: EntryInfo) -> bool:
+        return entry.id in self.entries or entry.category in self.categories
+
+    def to_record(self) -> dict[str, Any]:
+        return {"entries": sorted(self.entries),
+                "categories": sorted(c.value for c in self.categories), "by": self.by}
+
+    @classmethod
+    def from_record(cls, d: Mapping[str, Any] | None) -> Override | None:
+        if not d:
+            return None
+        return cls(frozenset(int(i) for i in d.get("entries", ())),
+                   frozenset(Category(c) for c in d.get("categories", ())),
+                   str(d.get("by", "")))
+
+
 @dataclass(frozen=True, slots=True)
 class EntryInfo:
     id: int
@@ -38,6 +74,8 @@ class EntryInfo:
     category: Category
     note: str | None = None
     source_id: str | None = None
+    overrides: Override | None = None
+    """For an allow entry made as an explicit override: what it silences."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +95,31 @@ class Match:
 class MatchResult:
     matches: list[Match] = field(default_factory=list)
     suppressed: list[Match] = field(default_factory=list)
-    """Deny matches cancelled because the file is also in an allow-bank."""
+    """Deny matches silenced by an allow entry that may silence them (`silences`)."""
     allowed_by: list[Match] = field(default_factory=list)
+    """Every allow entry the file matched."""
+
+
+def silences(allow: Match, deny: Match) -> bool:
+    """Whether an allow match cancels a deny match on the same file. An explicit override
+    silences what it names; any allow entry silences what is not protected; nothing else
+    silences a protected category (an ordinary allow entry added for a listed abuse hash,
+    however it got in, leaves the hash matching)."""
+    override = allow.entry.overrides
+    if override is not None and override.covers(deny.entry):
+        return True
+    return deny.entry.category not in PROTECTED
+
+
+def arbitrate(denied: Sequence[Match], allowed: Sequence[Match]) -> MatchResult:
+    """Deny matches, in order, split into those that stand and those an allow match silences."""
+    result = MatchResult(allowed_by=list(allowed))
+    for d in denied:
+        if any(silences(a, d) for a in allowed):
+            result.suppressed.append(d)
+        else:
+            result.matches.append(d)
+    return result
 
 
 Resolver = Callable[[Sequence[int]], Mapping[int, EntryInfo]]
@@ -128,16 +189,10 @@ class BankMatcher:
             m = Match(entry, how, d, variant, agreeing)
             if eid not in best or d < best[eid].distance:
                 best[eid] = m
-        result = MatchResult()
         allowed = [m for m in best.values() if m.entry.bank.allow]
         denied = sorted((m for m in best.values() if not m.entry.bank.allow),
                         key=lambda m: (m.distance, m.entry.id))
-        if allowed:
-            result.allowed_by = allowed
-            result.suppressed = denied
-        else:
-            result.matches = denied
-        return result
+        return arbitrate(denied, allowed)
 
     def _entry_id(self, slot: int) -> int:
         assert self._pdq is not None
@@ -173,9 +228,7 @@ class _Combined(BankMatcher):
         results = [p.match(media) for p in self._parts]
         allowed = [m for r in results for m in r.allowed_by]
         denied = [m for r in results for m in (*r.matches, *r.suppressed)]
-        if allowed:
-            return MatchResult(suppressed=denied, allowed_by=allowed)
-        return MatchResult(matches=denied)
+        return arbitrate(denied, allowed)
 
 
 def matcher_from_banks(banks: Sequence[HashBank], *, first_bank_id: int = 60000
