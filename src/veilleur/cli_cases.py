@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from veilleur.private import private_dir, write_private
 from veilleur.store.db import StoreError, database_url
 
 if TYPE_CHECKING:
@@ -387,9 +388,10 @@ def evidence_show(
     for att in doc.get("attachments", ()):
         raw = att.pop("bytes_b64", None)
         if raw and export_media is not None:
-            export_media.mkdir(parents=True, exist_ok=True)
+            # Decrypted evidence: owner-only, whatever the umask.
+            private_dir(export_media)
             name = f"{att['id']}-{Path(att.get('filename') or 'file').name}"
-            (export_media / name).write_bytes(base64.b64decode(raw))
+            write_private(export_media / name, base64.b64decode(raw))
             att["exported_to"] = str(export_media / name)
         elif raw:
             att["bytes"] = "preserved (use --export-media DIR to write the file)"

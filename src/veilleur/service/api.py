@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
+from veilleur.private import private_dir, write_private
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.runtime import BadEventError, Busy, Runtime
@@ -224,12 +225,11 @@ async def post_verdict_upload(
     data = await file.read()
     sha = hashlib.sha256(data).hexdigest()
     suffix = Path(file.filename or "").suffix[:10]
-    rt.upload_dir.mkdir(parents=True, exist_ok=True)
+    # A clear copy of what a user sent: owner-only folder and file, whatever the umask.
+    private_dir(rt.upload_dir)
     path = rt.upload_dir / f"{sha}{suffix}"
     if not path.exists():
-        tmp = path.with_suffix(path.suffix + f".{secrets.token_hex(4)}.part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        write_private(path, data)
     raw = {"type": "message", "ts": iso(rt.clock()), "message": {
         "id": message_id, "channel_id": channel_id, "guild_id": guild_id,
         "author_id": author_id, "content": content,
