@@ -11,6 +11,7 @@ hide that.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -38,6 +39,9 @@ def make_dir(path: Path) -> Path:
     missing = []
     for folder in (path, *path.parents):
         if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                         str(folder))
             break
         missing.append(folder)
     for folder in reversed(missing):

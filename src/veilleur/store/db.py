@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from veilleur.private import private_file, tighten
+from veilleur.private import make_dir, private_file, tighten
 
 DEFAULT_DB = "veilleur.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -45,6 +45,11 @@ def private_sqlite(url: str) -> None:
     if not url.startswith("sqlite:///"):
         return
     path = Path(url.removeprefix("sqlite:///"))
+    try:
+        make_dir(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder {path.parent}: "
+                         f"{exc.strerror or exc}") from None
     try:
         private_file(path)
         for suffix in ("-wal", "-shm", "-journal"):
