@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +24,7 @@ from rich.table import Table
 from veilleur import __version__
 from veilleur.detect.base import PolicyDataError
 from veilleur.ingest.discover import InputFile
+from veilleur.private import write_private
 from veilleur.scan import ScanHooks, ScanResult, run_scan
 from veilleur.store.db import StoreError, database_url
 
@@ -507,15 +506,8 @@ def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: P
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Findings quote the messages they are about: owner-only, like the database.
+    write_private(path, text)
 
 
 from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)

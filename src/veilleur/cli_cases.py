@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from veilleur.private import private_dir, tighten
 from veilleur.store.db import StoreError, database_url
 
 if TYPE_CHECKING:
@@ -390,6 +391,8 @@ def evidence_show(
     for att in doc.get("attachments", ()):
         raw = att.pop("bytes_b64", None)
         if raw and export_media is not None:
+            # Decrypted evidence: owner-only, whatever the umask.
+            private_dir(export_media)
             # The id and the file name came from a platform: they make one plain name,
             # written in the folder and nowhere else (no `../`, no link followed).
             name = safe_name(f"{att.get('id')}-{att.get('filename') or 'file'}")
@@ -398,6 +401,7 @@ def evidence_show(
                                        "export folder")
             except (RefusedPathError, OSError) as exc:
                 raise _fail(f"cannot write attachment {att.get('id')!r}: {exc}") from None
+            tighten(written)  # an older file at that name keeps its mode otherwise
             att["exported_to"] = str(written)
         elif raw:
             att["bytes"] = "preserved (use --export-media DIR to write the file)"

@@ -23,6 +23,7 @@ from veilleur.cli_cases import (
     _open_db,
     evidence_key_for,
 )
+from veilleur.private import write_private
 
 documents_app = typer.Typer(help="Documents written for decisions: letters, TDB statements, "
                             "CyberTipline reports, referrals.", no_args_is_help=True)
@@ -242,14 +243,11 @@ def report_transparency(
     period = tr.Period.year(year)
     tables = tr.report(tr.Records(snap.intakes, snap.decisions, snap.documents), period,
                        policy)
-    out.mkdir(parents=True, exist_ok=True)
+    # Written owner-only like every export: publishing them is a deliberate step.
     written: list[Any] = []
     for t in tables:
-        path = out / f"{t.name}.csv"
-        path.write_text(t.csv(), encoding="utf-8", newline="")
-        written.append(path)
-    page = out / "transparency.html"
-    page.write_text(tr.html(tables, period, policy), encoding="utf-8")
+        written.append(write_private(out / f"{t.name}.csv", t.csv()))
+    page = write_private(out / "transparency.html", tr.html(tables, period, policy))
     for path in (*written, page):
         Console().print(str(path), highlight=False)
 

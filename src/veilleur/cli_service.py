@@ -48,6 +48,12 @@ def serve(
         "fields).")] = "64MiB",
     max_form_body: Annotated[str, typer.Option(
         "--max-form-body", help="Largest console or notice form.")] = "512KiB",
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        "--trusted-proxy", help="Repeatable: a reverse proxy's address or CIDR. Only from "
+        "these peers is X-Forwarded-For believed (default: from none).")] = None,
+    metrics_from: Annotated[list[str] | None, typer.Option(
+        "--metrics-from", help="Repeatable: an address or CIDR that may read /metrics "
+        "without a key (default: a key with the 'metrics' scope is needed).")] = None,
 ) -> None:
     """The engine as an HTTP service: the API (/v1), the console (/console), the public
     notice form (/notice), /health and /metrics."""
@@ -56,10 +62,17 @@ def serve(
     import uvicorn
 
     from veilleur.enforce.evidence import EvidenceError
+    from veilleur.private import FileModeError
     from veilleur.service.app import create_app
+    from veilleur.service.clientaddr import parse_networks
     from veilleur.service.runtime import Runtime, ServiceSettings
     from veilleur.store.db import StoreError
 
+    try:
+        parse_networks(trusted_proxy or ())
+        parse_networks(metrics_from or (), "--metrics-from")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     secret = os.environ.get("VEILLEUR_SECRET")
     settings = ServiceSettings(db=db, evidence_key=evidence_key, media_root=media_root,
                                max_backlog=max_backlog, secure_cookies=secure_cookies,
@@ -67,7 +80,9 @@ def serve(
                                max_batch_bytes=_size("--max-batch-body", max_batch_body),
                                max_bank_bytes=_size("--max-bank-body", max_bank_body),
                                max_upload_bytes=_size("--max-upload", max_upload),
-                               max_form_bytes=_size("--max-form-body", max_form_body))
+                               max_form_bytes=_size("--max-form-body", max_form_body),
+                               trusted_proxies=tuple(trusted_proxy or ()),
+                               metrics_from=tuple(metrics_from or ()))
     if secret:
         settings.secret = secret.encode()
     if openapi is not None:
@@ -85,7 +100,7 @@ def serve(
     try:
         runtime = Runtime(settings)
         runtime.hold()  # a second service on this database is refused here, by name
-    except (StoreError, EvidenceError) as exc:
+    except (StoreError, EvidenceError, FileModeError) as exc:
         raise _fail(str(exc)) from None
     app = create_app(runtime=runtime)
     import gc
@@ -102,7 +117,10 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     Console(stderr=True).print(f"veilleur serving on http://{host}:{port}/ "
                                f"(database {runtime.url.split('@')[-1]})", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    # uvicorn's own X-Forwarded-For handling believes any loopback peer; the app decides
+    # instead, from --trusted-proxy only (service/clientaddr.py).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                proxy_headers=False)
 
 
 def _size(option: str, text: str) -> int:
@@ -125,7 +143,7 @@ def keys_create(
     scope: Annotated[list[str] | None, typer.Option(
         "--scope", help="Repeatable: events, verdict, reports, notices, orders, appeals, "
         "cases:read, cases:decide, banks, banks:override (allow entries that silence deny "
-        "lists).")] = None,
+        "lists), metrics.")] = None,
     flagger: Annotated[str | None, typer.Option(
         "--flagger", help="A trusted flagger's key, under this flagger id (flaggers.toml).")
     ] = None,

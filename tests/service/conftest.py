@@ -15,7 +15,7 @@ from veilleur.service.auth import add_account, create_key
 from veilleur.service.runtime import Runtime, ServiceSettings
 
 ALL_SCOPES = ["events", "verdict", "reports", "notices", "orders", "appeals", "cases:read",
-              "cases:decide", "banks"]
+              "cases:decide", "banks", "metrics"]
 PASSWORD = "a long test password"
 
 
@@ -56,7 +56,8 @@ class Service:
         return token.group(1)
 
 
-def open_service(url: str, tmp_path: Path, **settings: Any) -> Iterator[Service]:
+def open_service(url: str, tmp_path: Path, *, peer: tuple[str, int] = ("testclient", 50000),
+                 **settings: Any) -> Iterator[Service]:
     rt = Runtime(ServiceSettings(db=url, evidence_key=tmp_path / "evidence.key",
                                  media_root=tmp_path / "media", form_min_seconds=0.0,
                                  **settings))
@@ -64,7 +65,7 @@ def open_service(url: str, tmp_path: Path, **settings: Any) -> Iterator[Service]
     _, secret = create_key(rt.db, "platform", ALL_SCOPES, now)
     for name, role in (("rita", "reviewer"), ("sam", "specialist"), ("ada", "admin")):
         add_account(rt.db, name, PASSWORD, role, now, language="en")
-    with TestClient(create_app(runtime=rt)) as client:
+    with TestClient(create_app(runtime=rt), client=peer) as client:
         yield Service(rt, client, secret, {"Authorization": f"Bearer {secret}"})
 
 

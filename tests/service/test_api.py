@@ -248,7 +248,7 @@ def test_health_metrics_and_openapi(service: Service) -> None:
     service.post("/v1/events", {"events": server_events()})
     service.post("/v1/verdict", message("v1", "bonjour"))
     service.drain()
-    text = service.client.get("/metrics").text
+    text = service.get("/metrics").text
     assert "veilleur_events_accepted_total 4.0" in text
     assert 'veilleur_verdicts_total{verdict="allow"} 1.0' in text
     assert "veilleur_inbox_backlog 0.0" in text

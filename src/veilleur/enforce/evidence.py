@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from veilleur.audit import AuditLog
 from veilleur.cases.models import iso
+from veilleur.private import FILE_MODE, FileModeError, check_secret, make_dir
 from veilleur.taxonomy import Target
 
 KEY_ENV = "VEILLEUR_EVIDENCE_KEY"
@@ -63,13 +64,16 @@ class EvidenceKey:
             return cls.generate()
         try:
             if key_file.exists():
+                check_secret(key_file, "evidence key")
                 return cls.from_secret(base64.b64decode(key_file.read_text().strip()))
             key = cls.generate()
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            make_dir(key_file.parent)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             with os.fdopen(fd, "w") as f:
                 f.write(base64.b64encode(key.secret).decode() + "\n")
             return key
+        except FileModeError as exc:
+            raise EvidenceError(str(exc)) from None
         except (OSError, ValueError) as exc:
             raise EvidenceError(f"cannot use the evidence key file {key_file}: {exc}") from None
 

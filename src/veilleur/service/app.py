@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException as FastAPIHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -17,7 +18,9 @@ from fastapi.staticfiles import StaticFiles
 
 from veilleur import __version__
 from veilleur.service import api, console, public
-from veilleur.service.deps import Guards, NeedLogin
+from veilleur.service.auth import Lockout
+from veilleur.service.clientaddr import parse_networks
+from veilleur.service.deps import Guards, NeedLogin, metrics_reader
 from veilleur.service.jsonbody import invalid_body
 from veilleur.service.limits import BodyLimit, BodyLimits
 from veilleur.service.metrics import Metrics
@@ -58,7 +61,12 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
         public=Buckets(Rate(s.public_per_minute, s.public_burst)),
         form=Buckets(Rate(s.form_per_minute, max(10, int(s.form_per_minute // 4)))),
         keys=Buckets(Rate(s.key_per_minute, s.key_burst)),
-        tickets=FormTickets(s.secret, min_age=s.form_min_seconds), key_cache={})
+        tickets=FormTickets(s.secret, min_age=s.form_min_seconds), key_cache={},
+        proxies=parse_networks(s.trusted_proxies),
+        lockout=Lockout(failures=s.login_failures,
+                        window=timedelta(minutes=s.login_window_minutes),
+                        first=timedelta(minutes=s.lockout_minutes)),
+        metrics_from=parse_networks(s.metrics_from, "--metrics-from"))
     app.include_router(api.router)
     app.include_router(console.router)
     app.include_router(public.router)
@@ -138,7 +146,8 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
         return JSONResponse(body | {"status": "ok" if ok else "failing"},
                             status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics",
+             dependencies=[Depends(metrics_reader)])
     def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 

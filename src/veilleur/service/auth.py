@@ -16,7 +16,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from veilleur.store.db import as_utc
@@ -34,6 +34,7 @@ SCOPES = {
     "banks": "look up and add hash bank entries",
     "banks:override": "with 'banks': add allow entries that silence deny-listed hashes or "
                       "categories (recorded as overrides and audited)",
+    "metrics": "read the Prometheus metrics (/metrics)",
 }
 FLAGGER_SCOPES = ("flagger",)
 ROLES = ("reviewer", "specialist", "admin")
@@ -165,6 +166,8 @@ def set_password(db: Engine, username: str, password: str) -> None:
         if row is None:
             raise AuthError(f"no account {username!r}")
         row.password_hash = _hasher.hash(password)
+        # A new password set by an administrator also lifts a lock.
+        row.failed_logins, row.failed_since, row.locked_until, row.lockouts = 0, None, None, 0
         s.execute(delete(SessionRow).where(SessionRow.username == username))
 
 
@@ -188,19 +191,84 @@ def _account(row: AccountRow) -> Account:
     return Account(row.username, row.role, row.language, dict(row.preferences or {}))
 
 
-def authenticate(db: Engine, username: str, password: str) -> Account | None:
-    with Session(db) as s, s.begin():
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """How many failed logins lock an account, and for how long. Counted per account in the
+    database: a restart or another worker does not start the count again, and guessing from
+    many addresses is counted as much as from one."""
+
+    failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    """Failures further apart than this do not add up."""
+    first: timedelta = timedelta(minutes=5)
+    longest: timedelta = timedelta(hours=24)
+
+    def delay(self, lockouts: int) -> timedelta:
+        """The length of the `lockouts`-th lock since the last success: doubling."""
+        return min(self.longest, self.first * (1 << min(max(lockouts - 1, 0), 20)))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    account: Account | None
+    """The person, when the password was right and the account not locked."""
+    locked_until: datetime | None = None
+    """For the audit log only: the person logging in is told nothing more than 'wrong'."""
+
+
+def attempt_login(db: Engine, username: str, password: str, now: datetime,
+                  policy: Lockout | None = None) -> Attempt:
+    """Check a console login. A locked account is refused even with the right password, and
+    looks exactly like a wrong password (same answer, same time: a hash is computed either
+    way), so the lock tells nobody that the account exists."""
+    policy = policy or Lockout()
+    with Session(db) as s:
         row = s.get(AccountRow, username)
-        if row is None or row.disabled_at is not None:
-            _hasher.hash(password)  # the same time whether or not the account exists
-            return None
-        try:
-            _hasher.verify(row.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
+        if row is not None:
+            s.expunge(row)
+    if row is None or row.disabled_at is not None:
+        _hasher.hash(password)  # the same time whether or not the account exists
+        return Attempt(None)
+    locked = as_utc(row.locked_until)
+    if locked is not None and locked > now:
+        _hasher.hash(password)
+        return Attempt(None, locked)
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return Attempt(None, _failed(db, username, now, policy))
+    # The slow hash is checked outside any transaction; the writes below are short, and each
+    # starts with its UPDATE, so two workers never act on a stale read of the counter.
+    with db.begin() as conn:
+        done = conn.execute(update(AccountRow).where(
+            AccountRow.username == username,
+            (AccountRow.locked_until.is_(None)) | (AccountRow.locked_until <= now))
+            .values(failed_logins=0, failed_since=None, locked_until=None, lockouts=0))
+        if not done.rowcount:  # locked by another worker meanwhile
+            return Attempt(None, now)
         if _hasher.check_needs_rehash(row.password_hash):
-            row.password_hash = _hasher.hash(password)
-        return _account(row)
+            conn.execute(update(AccountRow).where(AccountRow.username == username)
+                         .values(password_hash=_hasher.hash(password)))
+    return Attempt(_account(row))
+
+
+def _failed(db: Engine, username: str, now: datetime, policy: Lockout) -> datetime | None:
+    """Count one failure; lock the account when the window holds enough. The increment is
+    one UPDATE, so concurrent failures (several workers, several hosts) all count."""
+    fresh = AccountRow.failed_since.is_(None) | (AccountRow.failed_since <= now - policy.window)
+    with db.begin() as conn:
+        conn.execute(update(AccountRow).where(AccountRow.username == username).values(
+            failed_logins=case((fresh, 1), else_=AccountRow.failed_logins + 1),
+            failed_since=case((fresh, now), else_=AccountRow.failed_since)))
+        failures, lockouts = conn.execute(
+            select(AccountRow.failed_logins, AccountRow.lockouts)
+            .where(AccountRow.username == username)).one()
+        if failures < policy.failures:
+            return None
+        until = now + policy.delay(lockouts + 1)
+        conn.execute(update(AccountRow).where(AccountRow.username == username).values(
+            failed_logins=0, failed_since=None, locked_until=until, lockouts=lockouts + 1))
+        return until
 
 
 def set_preferences(db: Engine, username: str, **prefs: Any) -> Account:

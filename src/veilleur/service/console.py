@@ -28,7 +28,7 @@ from veilleur.safe_html import html_environment
 from veilleur.service import casepage, media
 from veilleur.service.auth import (
     Login,
-    authenticate,
+    attempt_login,
     close_session,
     open_session,
     same_token,
@@ -124,11 +124,16 @@ def login_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
         raise too_many(wait, "login attempts")
     if not same_token(prelogin, request.cookies.get(PRELOGIN)):
         raise HTTPException(403, "the login form's CSRF token is missing or wrong: reload it")
-    account = authenticate(rt.db, username, password)
+    attempt = attempt_login(rt.db, username, password, rt.clock(), g.lockout)
+    account = attempt.account
     if account is None:
+        detail: dict[str, Any] = {"address": client_address(request)}
+        if attempt.locked_until is not None:
+            detail["locked_until"] = iso(attempt.locked_until)
         with rt.work() as cw:  # failed attempts are part of the record too
             cw.audit.append(rt.clock(), "console.login_failed", username[:64] or "?",
-                            "console", {"address": client_address(request)})
+                            "console", detail)
+        # Locked or wrong, the same answer: it must not tell whether the account exists.
         return RedirectResponse("/console/login?error=1", status_code=303)
     token, _ = open_session(rt.db, account, rt.clock())
     resp = RedirectResponse("/console/", status_code=303)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from veilleur.service.auth import ApiKey, Login, check_key, session_login
+from veilleur.service.auth import ApiKey, Lockout, Login, check_key, session_login
+from veilleur.service.clientaddr import Network, client_ip, within
 from veilleur.service.metrics import Metrics
 from veilleur.service.ratelimit import Buckets, FormTickets
 from veilleur.service.runtime import Runtime
@@ -27,6 +28,12 @@ class Guards:
     keys: Buckets
     tickets: FormTickets
     key_cache: dict[str, tuple[float, ApiKey | None]]
+    proxies: tuple[Network, ...] = ()
+    """Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`); none by default."""
+    lockout: Lockout = field(default_factory=Lockout)
+    """When failed console logins lock an account."""
+    metrics_from: tuple[Network, ...] = ()
+    """Addresses that may read /metrics without a key (`--metrics-from`); none by default."""
 
 
 async def runtime(request: Request) -> Runtime:
@@ -50,7 +57,11 @@ MetricsDep = Annotated[Metrics, Depends(metrics)]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address the limits and the audit log use: the socket's peer, or, behind a proxy
+    named in `--trusted-proxy`, the right-most address in X-Forwarded-For it did not add."""
+    g: Guards = request.app.state.guards
+    return client_ip(request.client.host if request.client else None,
+                     request.headers.getlist("x-forwarded-for"), g.proxies)
 
 
 def too_many(wait: float, what: str) -> HTTPException:
@@ -108,6 +119,14 @@ def scope(*wanted: str) -> Callable[..., Awaitable[ApiKey]]:
         return key
 
     return check
+
+
+async def metrics_reader(request: Request, rt: RuntimeDep, g: GuardsDep) -> None:
+    """/metrics tells the backlog, the queue and the clocks: a key with the `metrics` scope,
+    unless the client is in an address range the operator opened (`--metrics-from`)."""
+    if within(client_address(request), g.metrics_from):
+        return
+    await scope("metrics")(await api_key(request, rt, g))
 
 
 def login(request: Request, rt: RuntimeDep) -> Login | None:

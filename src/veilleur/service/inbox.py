@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from veilleur.store.db import sqlite_pragmas
+from veilleur.store.db import private_sqlite, sqlite_pragmas
 from veilleur.store.models import InboxRow
 
 
@@ -30,6 +30,7 @@ def journal_database(db: Engine, url: str, suffix: str = "-inbox") -> Engine:
     journals are the `inbox` table of the database."""
     if not url.startswith("sqlite:///"):
         return db
+    private_sqlite(url + suffix)
     engine = create_engine(url + suffix)
     event.listen(engine, "connect", sqlite_pragmas)
     # The WAL is copied back by `Inbox.settle` (the engine thread), not by whichever request

@@ -47,6 +47,7 @@ from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
 from veilleur.live import fresh_content, live_casework, stored_settings
+from veilleur.private import tighten
 from veilleur.service.inbox import VERDICT, Inbox, Pending, event_key, journal_database
 from veilleur.store import lease
 from veilleur.store.content import LayeredContent
@@ -105,6 +106,15 @@ class ServiceSettings:
     """The console's and the public notice's forms."""
     max_json_depth: int = 32
     """JSON bodies nested deeper are refused (400) before they are parsed."""
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the reverse proxies whose X-Forwarded-For is believed; none by default."""
+    metrics_from: tuple[str, ...] = ()
+    """CIDRs that may read /metrics without a key; by default a `metrics` key is needed."""
+    login_failures: int = 5
+    """Failed console logins within `login_window_minutes` that lock the account."""
+    login_window_minutes: float = 15.0
+    lockout_minutes: float = 5.0
+    """The first lock's length; each lock after it (no success between) doubles, to a day."""
 
 
 class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault
@@ -192,6 +202,8 @@ class Runtime:
         self.upload_dir = (settings.upload_dir or Path(
             self.url.removeprefix("sqlite:///") + ".uploads"
             if self.url.startswith("sqlite:///") else "veilleur-uploads")).resolve()
+        # Uploads kept by an earlier version may sit in a folder others can read.
+        tighten(self.upload_dir)
         self._reader = self._new_reader()
         self._uncommitted: list[int] = []
         self._results: dict[int, dict[str, Any]] = {}
@@ -646,7 +658,8 @@ class Runtime:
             return cw.decide(case_id, reviewer, verdicts, now)
 
     def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]) -> None:
-        """One entry in the live audit chain (this process holds its head), durable now."""
+        """One entry in the audit chain, as the engine writes its own (chained in the database
+        under its lock at the next checkpoint)."""
         with self.work() as cw:
             cw.audit.append(self.clock(), kind, actor, subject, detail)
 

@@ -5,6 +5,7 @@ memory (the body limit bounds how much the spooled file may hold)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 from pathlib import Path
@@ -28,7 +29,7 @@ def store_upload(src: BinaryIO, folder: Path, suffix: str) -> Path:
     sha = hashlib.sha256()
     try:
         src.seek(0)
-        with tmp.open("wb") as out:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while chunk := src.read(CHUNK):
                 sha.update(chunk)
                 out.write(chunk)

@@ -130,7 +130,7 @@ class BankStore:
 
     def _audit_in_database(self, kind: str, actor: str, subject: str,
                            detail: dict[str, Any]) -> None:
-        from veilleur.store.casework import append_audit
+        from veilleur.store.auditlog import append_audit
 
         append_audit(self.db, datetime.now(UTC), kind, actor, subject, detail)
 

@@ -14,6 +14,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from veilleur.private import make_dir, private_file, tighten
+
 DEFAULT_DB = "veilleur.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -38,14 +40,29 @@ def database_url(value: str | None = None) -> str:
     return value
 
 
+def private_sqlite(url: str) -> None:
+    """A SQLite file owner-only before SQLite opens it. SQLite gives the -wal, -shm and
+    -journal files it creates the mode of the database file, so they follow; ones left by an
+    earlier version, open to others, are tightened here too."""
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    try:
+        make_dir(path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot create the database folder {path.parent}: "
+                         f"{exc.strerror or exc}") from None
+    try:
+        private_file(path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            tighten(path.with_name(path.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"cannot use the database file {path}: "
+                         f"{exc.strerror or exc}") from None
+
+
 def connect(url: str, *, migrate: bool = True) -> Engine:
-    if url.startswith("sqlite:///"):
-        folder = Path(url.removeprefix("sqlite:///")).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the database folder {folder}: "
-                             f"{exc.strerror or exc}") from None
+    private_sqlite(url)
     try:
         parsed = make_url(url)
     except ArgumentError:

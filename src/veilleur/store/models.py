@@ -429,6 +429,12 @@ class AccountRow(Base):
     preferences: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Failed logins since `failed_since` (the window's start); a success clears them."""
+    failed_since: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    lockouts: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Locks since the last success: each one lasts twice the one before."""
 
 
 class SessionRow(Base):
