@@ -63,12 +63,14 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _open_db(db: str | None) -> tuple[str, Database]:
+def _open_db(db: str | None, *, create: bool = False) -> tuple[str, Database]:
+    """`create`: only commands that write a first record (replay, accounts, keys) may make a
+    new database; the others read what a scan stored, and refuse a missing file."""
     from veilleur.store.db import connect
 
     url = database_url(db)
     try:
-        return url, connect(url)
+        return url, connect(url, create=create)
     except StoreError as exc:
         raise _fail(str(exc)) from None
 
@@ -140,7 +142,7 @@ def replay(
         from veilleur.store.casework import database_casework
         from veilleur.store.writer import StoreWriter
 
-        url, database = _open_db(db)
+        url, database = _open_db(db, create=True)
         factory = partial(database_casework, database, evidence_key_for(url, evidence_key))
 
         writer = StoreWriter(database)

@@ -26,8 +26,13 @@ def veilleur(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
 
 
 def check_findings_document(doc: Any) -> None:
-    """Contracts §4, field by field."""
-    assert set(doc) == {"veilleur_version", "findings"}
+    """Contracts §4, field by field; `inputs` and `input_problems` are optional additions."""
+    assert {"veilleur_version", "findings"} <= set(doc) <= {
+        "veilleur_version", "findings", "inputs", "input_problems"}
+    for i in doc.get("inputs", []):
+        assert set(i) == {"path", "kind"} and i["kind"] in {"dce", "eventlog"}
+    for p in doc.get("input_problems", []):
+        assert set(p) == {"source", "where", "problem", "fatal"} and p["problem"]
     assert doc["veilleur_version"] == __version__
     seen = set()
     for f in doc["findings"]:

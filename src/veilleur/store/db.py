@@ -36,9 +36,15 @@ def database_url(value: str | None = None) -> str:
     return value
 
 
-def connect(url: str, *, migrate: bool = True) -> Engine:
+def connect(url: str, *, migrate: bool = True, create: bool = True) -> Engine:
+    """Open (and migrate) a database. `create=False` is for commands that only read what
+    an earlier run stored: a SQLite file that does not exist is an error, not a new empty
+    database that would answer "nothing here" about the wrong file."""
     if url.startswith("sqlite:///"):
-        folder = Path(url.removeprefix("sqlite:///")).parent
+        file = Path(url.removeprefix("sqlite:///"))
+        if not create and not file.exists():
+            raise StoreError(f"no database at {file}: pass --db or run `veilleur scan` first")
+        folder = file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

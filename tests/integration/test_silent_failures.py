@@ -1,0 +1,133 @@
+"""Issue 15 item 9: what a new user met in silence. A read-only command on a database that
+is not there, a scan that read nothing, a partial scan whose findings document looked
+complete, a review by a name with no account, a bank import of a file that is no bank."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.factories import export, message, write
+from veilleur.cli import app
+
+runner = CliRunner()
+NO_INPUT = "holds no DiscordChatExporter export (.json) or event log (.jsonl)"
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working folder with no database configured: what a new user starts from."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("VEILLEUR_DB", raising=False)
+    return tmp_path
+
+
+# --- commands that only read refuse to create a database ------------------------------------
+
+
+@pytest.mark.parametrize("command", [
+    ["cases", "list"],
+    ["audit", "verify"],
+    ["review", "next", "--reviewer", "alice"],
+    ["evidence", "list"],
+    ["bank", "list"],
+    ["bank", "stats"],
+    ["documents", "list"],
+    ["accounts", "list"],
+])
+def test_a_reading_command_refuses_a_database_that_is_not_there(here: Path,
+                                                                command: list[str]) -> None:
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert f"no database at {here / 'veilleur.db'}: pass --db or run `veilleur scan` first" \
+        in result.stderr.replace("\n", "")
+    assert not (here / "veilleur.db").exists()
+    assert list(here.iterdir()) == []
+
+
+def test_a_reading_command_still_reads_a_database_a_scan_made(here: Path) -> None:
+    write(here / "e" / "c.json", export([message("bonjour", id="1")]))
+    assert runner.invoke(app, ["scan", "e", "-q"]).exit_code == 0
+    assert (here / "veilleur.db").exists()
+    result = runner.invoke(app, ["cases", "list"])
+    assert result.exit_code == 0, result.output
+    assert "Cases (0)" in result.stdout
+
+
+# --- a scan that read nothing ---------------------------------------------------------------
+
+
+def test_a_scan_of_a_folder_with_no_export_says_what_it_opened_and_exits_1(here: Path) -> None:
+    folder = here / "exports"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an export")
+    (folder / "photo.png").write_bytes(b"\x89PNG")
+    out = here / "f.json"
+    result = runner.invoke(app, ["scan", str(folder), "--db", str(here / "v.db"),
+                                 "--json", str(out)])
+    assert result.exit_code == 1, result.output
+    err = result.stderr.replace("\n", " ")
+    assert f"nothing was read: {folder} {NO_INPUT}" in err
+    assert "opened: 1 folder, 0 DiscordChatExporter export(s) (.json), 0 event log(s)" in err
+    assert "2 other file(s) skipped" in err
+    doc = json.loads(out.read_text())
+    assert doc["findings"] == [] and doc["input_problems"][0]["source"] == str(folder)
+    assert doc["input_problems"][0]["fatal"] is True
+
+
+def test_a_scan_of_an_empty_folder_exits_1(here: Path) -> None:
+    (here / "empty").mkdir()
+    result = runner.invoke(app, ["scan", "empty", "--db", "v.db", "-q"])
+    assert result.exit_code == 1, result.output
+    assert f"nothing was read: empty {NO_INPUT}" in result.stderr.replace("\n", " ")
+
+
+def test_a_scan_whose_only_file_is_unreadable_exits_1(here: Path) -> None:
+    (here / "notes.json").write_text("not json at all")
+    result = runner.invoke(app, ["scan", "notes.json", "--db", "v.db", "-q"])
+    assert result.exit_code == 1, result.output
+    assert "nothing was read" in result.stderr
+
+
+def test_an_empty_folder_beside_a_readable_export_is_a_problem_not_a_failure(here: Path
+                                                                            ) -> None:
+    (here / "empty").mkdir()
+    write(here / "c.json", export([message("bonjour", id="1")]))
+    result = runner.invoke(app, ["scan", "empty", "c.json", "--db", "v.db"])
+    assert result.exit_code == 2, result.output
+    assert f"empty: {NO_INPUT} (it is empty)" in result.stderr.replace("\n", " ")
+    assert "nothing was read" not in result.stderr
+    assert "opened" in result.stdout  # the summary says what the paths held
+
+
+# --- the findings document says what was read -----------------------------------------------
+
+
+def test_the_findings_document_records_input_problems(here: Path) -> None:
+    write(here / "e" / "good.json", export([message("bonjour", id="1")]))
+    (here / "e" / "broken.json").write_text('{"guild": {"id": "1", "na')
+    out = here / "f.json"
+    result = runner.invoke(app, ["scan", "e", "missing.json", "--db", "v.db",
+                                 "--json", str(out), "-q"])
+    assert result.exit_code == 2, result.output
+    doc = json.loads(out.read_text())
+    assert {i["path"] for i in doc["inputs"]} == {str(Path("e/broken.json")),
+                                                  str(Path("e/good.json"))}
+    assert {i["kind"] for i in doc["inputs"]} == {"dce"}
+    by_source = {p["source"]: p for p in doc["input_problems"]}
+    assert set(by_source) == {str(Path("e/broken.json")), "missing.json"}
+    assert "not valid JSON" in by_source[str(Path("e/broken.json"))]["problem"]
+    assert by_source["missing.json"] == {"source": "missing.json", "where": None,
+                                         "problem": "no such file or folder", "fatal": True}
+
+
+def test_a_complete_scan_says_so_in_the_findings_document(here: Path) -> None:
+    write(here / "c.json", export([message("bonjour", id="1")]))
+    result = runner.invoke(app, ["scan", "c.json", "--db", "v.db", "--json", "-", "-q"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["input_problems"] == [] and doc["inputs"] == [{"path": "c.json",
+                                                              "kind": "dce"}]
