@@ -439,15 +439,35 @@ def evidence_purge(
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
 
 
-def _casework(db: str | None, evidence_key: Path | None) -> Any:
+def _casework(db: str | None, evidence_key: Path | None, reviewer: str) -> tuple[Any, Any]:
+    """Stored casework and the reviewer's account, checked before any case is loaded: the
+    CLI admits the same people as the console (an account that reviews), nobody by name."""
     from veilleur.detect.base import PolicyDataError
+    from veilleur.service.auth import AuthError, reviewer_account
     from veilleur.store.casework import load_casework
 
     url, database = _open_db(db)
     try:
-        return load_casework(database, evidence_key_for(url, evidence_key))
+        account = reviewer_account(database, reviewer)
+    except AuthError as exc:
+        database.dispose()
+        raise _fail(str(exc)) from None
+    try:
+        return load_casework(database, evidence_key_for(url, evidence_key)), account
     except PolicyDataError as exc:
         raise _fail(str(exc)) from None
+
+
+def _visible_case(cw: Any, account: Any, case_id: str) -> None:
+    """Refuse a case the account may not see (child sexual abuse: specialists only)."""
+    from veilleur.service.casepage import visible_to
+
+    case = cw.cases.get(case_id)
+    if case is None:
+        raise _fail(f"no case {case_id}")
+    if not visible_to(account, cw, case):
+        raise _fail(f"case {case_id} is reserved to child-safety specialists; account "
+                    f"{account.username!r} has the {account.role} role")
 
 
 def _show_case(view: dict[str, Any], as_json: bool) -> None:
@@ -511,13 +531,20 @@ def review_next(
 ) -> None:
     """Take the next case (escalated first, then by priority) under an exclusive lock."""
     from veilleur.cases.review import ReviewError
+    from veilleur.service.casepage import visible_to
 
-    cw = _casework(db, evidence_key)
+    cw, account = _casework(db, evidence_key, reviewer)
     now = datetime.now(UTC)
-    try:
-        case = cw.take_next(reviewer, now)
-    except ReviewError as exc:
-        raise _fail(str(exc)) from None
+    cw.tick(now)
+    case = None
+    for ready in cw.queue(now):  # as the console does: the first case this account may see
+        if not visible_to(account, cw, ready):
+            continue
+        try:
+            case = cw.take(ready.id, reviewer, now)
+        except ReviewError:
+            continue
+        break
     if case is None:
         cw.sink.flush()
         Console().print("no case is waiting", highlight=False)
@@ -542,7 +569,8 @@ def review_show(
     """See a case in context without taking it."""
     from veilleur.cases.review import ReviewError
 
-    cw = _casework(db, evidence_key)
+    cw, account = _casework(db, evidence_key, reviewer)
+    _visible_case(cw, account, case_id)
     now = datetime.now(UTC)
     try:
         view = cw.view(case_id, now, viewer=reviewer)
@@ -617,10 +645,9 @@ def review_decide(
 
     if ground not in ("illegal", "terms"):
         raise _fail("--ground is 'illegal' or 'terms'")
-    cw = _casework(db, evidence_key)
-    case = cw.cases.get(case_id)
-    if case is None:
-        raise _fail(f"no case {case_id}")
+    cw, account = _casework(db, evidence_key, reviewer)
+    _visible_case(cw, account, case_id)
+    case = cw.cases[case_id]
     codes = tuple(c.strip().upper() for c in scope.split(",")) if scope else None
     verdicts = _verdicts(verdict or [], others, case.targets, ground=ground,
                          duration=duration_days, scope=codes, explanation=explanation)
@@ -653,7 +680,7 @@ def review_revert(
 ) -> None:
     """Reverse an automatic action (an upload blocked by the policy). A reviewer's decision
     is reversed through its case, not here."""
-    cw = _casework(db, evidence_key)
+    cw, _ = _casework(db, evidence_key, reviewer)
     action = cw.enforcement.actions.get(action_id)
     if action is None:
         raise _fail(f"no action {action_id!r}")
@@ -679,7 +706,7 @@ def review_release(
     """Give a case back to the queue."""
     from veilleur.cases.review import ReviewError
 
-    cw = _casework(db, evidence_key)
+    cw, _ = _casework(db, evidence_key, reviewer)
     try:
         cw.release(case_id, reviewer, datetime.now(UTC))
     except ReviewError as exc:

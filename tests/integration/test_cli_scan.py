@@ -227,6 +227,9 @@ def test_scan_with_cases_opens_reviewable_cases_once(tmp_path: Path) -> None:
     assert intakes >= 10 and preserved >= 10
     assert con.execute("SELECT count(*) FROM actions WHERE action != 'preserve_evidence'"
                        ).fetchone()[0] == 0  # nothing is done to anyone before review
+    (tmp_path / "pw").write_text("a long enough password")
+    assert veilleur("accounts", "add", "hotline", "--role", "specialist", "--db", db,
+                    "--password-file", tmp_path / "pw").returncode == 0
     taken = veilleur("review", "next", "--reviewer", "hotline", "--db", db, "--json")
     assert taken.returncode == 0, taken.stderr
     view = json.loads(taken.stdout)
