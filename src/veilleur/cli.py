@@ -338,12 +338,17 @@ def bank_add(
     """Enrol pictures in a deny bank: digests, PDQ and local features (crop-tolerant)."""
     from veilleur.decide.policy import load_policy
     from veilleur.detect.base import POLICY_DIR
+    from veilleur.store.banks import BankError
 
     err = Console(stderr=True)
     cat = _category_option(category)
     store = _bank_store(db, index_dir, create=True)
-    report, failed = store.enrol(name, pictures, category=cat, note=note,
-                                 policy=load_policy(POLICY_DIR / "policy.toml"))
+    try:
+        report, failed = store.enrol(name, pictures, category=cat, note=note,
+                                     policy=load_policy(POLICY_DIR / "policy.toml"))
+    except BankError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
     for path, reason in failed:
         err.print(f"[red]error:[/] {path}: {reason}", highlight=False, soft_wrap=True)
     Console().print(f"bank '{name}': {len(pictures) - len(failed)} picture(s) enrolled, "

@@ -213,3 +213,66 @@ def test_a_reviewer_never_sees_a_child_abuse_case_a_specialist_does(cases_db: st
                             "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["id"] == csam
+
+
+# --- a file that is no bank leaves no bank behind -------------------------------------------
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("notes.txt", b"hello world\n", "not a hash bank CSV: missing column(s)"),
+    ("records.json", b'{"foo": 1}', "no hash entry could be read: expected StopNCII JSON"),
+    ("bad.csv", b"signal_type,signal,category\nmd5,zz,csam\n",
+     "no hash entry could be read: expected a CSV with the columns signal_type,signal,"),
+    ("header.csv", b"signal_type,signal,category\n", "no hash entry could be read"),
+    ("photodna.csv", b"signal_type,signal,category\nphotodna,abc,csam\n",
+     "no hash entry could be read"),
+    ("picture.png", None, "not a hash bank: the file is not UTF-8 text"),
+])
+def test_bank_import_of_a_file_that_is_no_bank_leaves_no_bank(here: Path, name: str,
+                                                              content: bytes | None,
+                                                              said: str) -> None:
+    from veilleur.store.db import connect
+
+    connect(f"sqlite:///{here / 'b.db'}").dispose()  # an existing store, with no bank yet
+    (here / name).write_bytes(_png() if content is None else content)
+    r = runner.invoke(app, ["bank", "import", name, "--db", "b.db"])
+    assert r.exit_code == 1, r.output
+    assert f"error: {name}" in r.stderr and said in " ".join(r.stderr.split())
+    listed = runner.invoke(app, ["bank", "list", "--db", "b.db", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []
+
+
+def test_bank_add_of_no_readable_picture_leaves_no_bank(here: Path) -> None:
+    from veilleur.store.db import connect
+
+    connect(f"sqlite:///{here / 'b.db'}").dispose()
+    (here / "notes.txt").write_text("not a picture")
+    r = runner.invoke(app, ["bank", "add", "notes.txt", "--name", "mine", "--category", "csam",
+                            "--db", "b.db"])
+    assert r.exit_code == 1, r.output
+    assert "no picture could be read" in " ".join(r.stderr.split())
+    assert json.loads(runner.invoke(app, ["bank", "list", "--db", "b.db", "--json"]
+                                    ).stdout) == []
+
+
+def test_the_store_refuses_to_make_a_bank_from_nothing(tmp_path: Path) -> None:
+    from veilleur.detect.media.banks import ParsedBank
+    from veilleur.store.banks import BankError, BankStore
+    from veilleur.store.db import connect
+
+    db = connect(f"sqlite:///{tmp_path / 'b.db'}")
+    store = BankStore(db, tmp_path / "index")
+    with pytest.raises(BankError, match="no hash entry was read"):
+        store.import_entries("empty", ParsedBank("csv"))
+    assert store.list_banks() == []
+    db.dispose()

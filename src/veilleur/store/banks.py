@@ -182,7 +182,12 @@ class BankStore:
                        pdq_threshold: int | None = None, note: str | None = None,
                        retroactive: bool = True, policy: Policy | None = None
                        ) -> ImportReport:
-        """Store a parsed bank file; disable what the source removed; re-check past media."""
+        """Store a parsed bank file; disable what the source removed; re-check past media.
+
+        Nothing to import is an error before any bank is made: an empty bank would look
+        loaded and match nothing."""
+        if not parsed.entries and not parsed.removals:
+            raise BankError(f"nothing to import into bank {name!r}: no hash entry was read")
         bank_id, created = self.ensure_bank(name, kind=kind, category=category,
                                             source=source or parsed.format,
                                             pdq_threshold=pdq_threshold, note=note)
@@ -257,6 +262,9 @@ class BankStore:
             feats = extract_features(rgb)
             if feats is not None:
                 keypoints[hashes[0][0].hex] = feats  # kept with the reference hash's entry
+        if not parsed.entries:
+            raise BankError(f"no picture could be read, bank {name!r} is left as it was: "
+                            + "; ".join(f"{path}: {reason}" for path, reason in failed[:10]))
         report = self.import_entries(name, parsed, category=category, source="pictures",
                                      policy=policy)
         if keypoints:
