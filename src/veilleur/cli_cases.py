@@ -20,7 +20,9 @@ from veilleur.store.db import StoreError, database_url
 if TYPE_CHECKING:
     from sqlalchemy import Engine as Database
 
+    from veilleur.cases.casework import Casework
     from veilleur.enforce.evidence import EvidenceKey
+    from veilleur.service.auth import Account
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
@@ -439,7 +441,8 @@ def evidence_purge(
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
 
 
-def _casework(db: str | None, evidence_key: Path | None, reviewer: str) -> tuple[Any, Any]:
+def _casework(db: str | None, evidence_key: Path | None, reviewer: str
+              ) -> tuple[Casework, Account]:
     """Stored casework and the reviewer's account, checked before any case is loaded: the
     CLI admits the same people as the console (an account that reviews), nobody by name."""
     from veilleur.detect.base import PolicyDataError
@@ -458,7 +461,7 @@ def _casework(db: str | None, evidence_key: Path | None, reviewer: str) -> tuple
         raise _fail(str(exc)) from None
 
 
-def _visible_case(cw: Any, account: Any, case_id: str) -> None:
+def _visible_case(cw: Casework, account: Account, case_id: str) -> None:
     """Refuse a case the account may not see (child sexual abuse: specialists only)."""
     from veilleur.service.casepage import visible_to
 
