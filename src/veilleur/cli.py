@@ -129,7 +129,7 @@ def scan(
     from veilleur.report.findings_json import dumps
 
     if json_out is not None:
-        text = dumps(result.findings)
+        text = dumps(result.findings, inputs=result.inputs, problems=result.problems)
         if to_stdout:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -139,6 +139,12 @@ def scan(
         from veilleur.report.html import render_html
 
         _write_atomic(html_out, render_html(result))
+    if result.nothing_read:
+        # Exit 1, not 2: there is no partial result to use, only paths to correct.
+        err.print(f"opened: {result.opened.describe()}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {result.opened.nothing_read()}", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
     if not quiet:
         _summary(out, result, json_out if not to_stdout else None, html_out)
     raise typer.Exit(EXIT_OK if result.complete else EXIT_BAD_INPUT)
@@ -231,13 +237,16 @@ app.add_typer(bank_app, name="bank")
 _DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
 
 
-def _bank_store(db: str | None, index_dir: Path | None) -> BankStore:
+def _bank_store(db: str | None, index_dir: Path | None, *, create: bool = False
+                ) -> BankStore:
+    """`create`: the command adds banks, so a new database may be made for them; the others
+    only read or change banks that exist."""
     from veilleur.store.banks import BankStore, default_index_dir
     from veilleur.store.db import connect
 
     url = database_url(db)
     try:
-        engine = connect(url)
+        engine = connect(url, create=create)
     except StoreError as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -311,7 +320,7 @@ def bank_import(
         err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
     if parsed is None:
         raise typer.Exit(EXIT_FAILED)
-    store = _bank_store(db, index_dir)
+    store = _bank_store(db, index_dir, create=True)
     try:
         report = store.import_entries(
             name or file.stem, parsed, kind="allow" if allow else "deny", category=cat,
@@ -356,12 +365,17 @@ def bank_add(
     """Enrol pictures in a deny bank: digests, PDQ and local features (crop-tolerant)."""
     from veilleur.decide.policy import load_policy
     from veilleur.detect.base import POLICY_DIR
+    from veilleur.store.banks import BankError
 
     err = Console(stderr=True)
     cat = _category_option(category)
-    store = _bank_store(db, index_dir)
-    report, failed = store.enrol(name, pictures, actor=_cli_actor(actor), category=cat,
-                                 note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
+    store = _bank_store(db, index_dir, create=True)
+    try:
+        report, failed = store.enrol(name, pictures, actor=_cli_actor(actor), category=cat,
+                                     note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
+    except BankError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
     for path, reason in failed:
         err.print(f"[red]error:[/] {path}: {reason}", highlight=False, soft_wrap=True)
     Console().print(f"bank '{name}': {len(pictures) - len(failed)} picture(s) enrolled, "
@@ -471,6 +485,7 @@ def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: P
     failed = result.inputs_failed
     table.add_row("input files", f"{len(result.inputs)}" + (f" ({failed} with problems)"
                                                            if failed else ""))
+    table.add_row("  opened", result.opened.describe())
     table.add_row("messages read", f"{result.messages:,}")
     table.add_row("attachments hashed (local)", f"{result.attachments_local:,}")
     table.add_row("  of which pictures or videos (PDQ)", f"{result.attachments_decoded:,}")

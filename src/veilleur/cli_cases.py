@@ -21,7 +21,9 @@ from veilleur.store.db import StoreError, database_url
 if TYPE_CHECKING:
     from sqlalchemy import Engine as Database
 
+    from veilleur.cases.casework import Casework
     from veilleur.enforce.evidence import EvidenceKey
+    from veilleur.service.auth import Account
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 _DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
@@ -66,12 +68,14 @@ def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _open_db(db: str | None) -> tuple[str, Database]:
+def _open_db(db: str | None, *, create: bool = False) -> tuple[str, Database]:
+    """`create`: only commands that write a first record (replay, accounts, keys) may make a
+    new database; the others read what a scan stored, and refuse a missing file."""
     from veilleur.store.db import connect
 
     url = database_url(db)
     try:
-        return url, connect(url)
+        return url, connect(url, create=create)
     except StoreError as exc:
         raise _fail(str(exc)) from None
 
@@ -143,7 +147,7 @@ def replay(
         from veilleur.store.casework import database_casework
         from veilleur.store.writer import StoreWriter
 
-        url, database = _open_db(db)
+        url, database = _open_db(db, create=True)
         factory = partial(database_casework, database, evidence_key_for(url, evidence_key))
 
         writer = StoreWriter(database)
@@ -449,19 +453,40 @@ def evidence_purge(
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
 
 
-def _casework(db: str | None, evidence_key: Path | None, *, read_only: bool = False) -> Any:
-    """Stored casework in this process. Commands that change it are refused while a running
-    service holds the database (it holds the cases in memory and would write over them);
-    `read_only` ones (a look, audited through the shared chain) go ahead."""
+def _casework(db: str | None, evidence_key: Path | None, reviewer: str, *,
+              read_only: bool = False) -> tuple[Casework, Account]:
+    """Stored casework and the reviewer's account, checked before any case is loaded: the
+    CLI admits the same people as the console (an account that reviews), nobody by name.
+    Commands that change casework are refused while a running service holds the database
+    (it holds the cases in memory and would write over them); `read_only` ones (a look,
+    audited through the shared chain) go ahead."""
     from veilleur.detect.base import PolicyDataError
+    from veilleur.service.auth import AuthError, reviewer_account
     from veilleur.store.casework import load_casework
 
     url, database = _open_db(db)
     try:
+        account = reviewer_account(database, reviewer)
+    except AuthError as exc:
+        database.dispose()
+        raise _fail(str(exc)) from None
+    try:
         return load_casework(database, evidence_key_for(url, evidence_key),
-                             read_only=read_only)
+                             read_only=read_only), account
     except (PolicyDataError, StoreError) as exc:
         raise _fail(str(exc)) from None
+
+
+def _visible_case(cw: Casework, account: Account, case_id: str) -> None:
+    """Refuse a case the account may not see (child sexual abuse: specialists only)."""
+    from veilleur.service.casepage import visible_to
+
+    case = cw.cases.get(case_id)
+    if case is None:
+        raise _fail(f"no case {case_id}")
+    if not visible_to(account, cw, case):
+        raise _fail(f"case {case_id} is reserved to child-safety specialists; account "
+                    f"{account.username!r} has the {account.role} role")
 
 
 def _show_case(view: dict[str, Any], as_json: bool) -> None:
@@ -525,13 +550,20 @@ def review_next(
 ) -> None:
     """Take the next case (escalated first, then by priority) under an exclusive lock."""
     from veilleur.cases.review import ReviewError
+    from veilleur.service.casepage import visible_to
 
-    cw = _casework(db, evidence_key)
+    cw, account = _casework(db, evidence_key, reviewer)
     now = datetime.now(UTC)
-    try:
-        case = cw.take_next(reviewer, now)
-    except ReviewError as exc:
-        raise _fail(str(exc)) from None
+    cw.tick(now)
+    case = None
+    for ready in cw.queue(now):  # as the console does: the first case this account may see
+        if not visible_to(account, cw, ready):
+            continue
+        try:
+            case = cw.take(ready.id, reviewer, now)
+        except ReviewError:
+            continue
+        break
     if case is None:
         cw.sink.flush()
         Console().print("no case is waiting", highlight=False)
@@ -556,7 +588,8 @@ def review_show(
     """See a case in context without taking it."""
     from veilleur.cases.review import ReviewError
 
-    cw = _casework(db, evidence_key, read_only=True)
+    cw, account = _casework(db, evidence_key, reviewer, read_only=True)
+    _visible_case(cw, account, case_id)
     now = datetime.now(UTC)
     try:
         view = cw.view(case_id, now, viewer=reviewer)
@@ -631,10 +664,9 @@ def review_decide(
 
     if ground not in ("illegal", "terms"):
         raise _fail("--ground is 'illegal' or 'terms'")
-    cw = _casework(db, evidence_key)
-    case = cw.cases.get(case_id)
-    if case is None:
-        raise _fail(f"no case {case_id}")
+    cw, account = _casework(db, evidence_key, reviewer)
+    _visible_case(cw, account, case_id)
+    case = cw.cases[case_id]
     codes = tuple(c.strip().upper() for c in scope.split(",")) if scope else None
     verdicts = _verdicts(verdict or [], others, case.targets, ground=ground,
                          duration=duration_days, scope=codes, explanation=explanation)
@@ -667,7 +699,7 @@ def review_revert(
 ) -> None:
     """Reverse an automatic action (an upload blocked by the policy). A reviewer's decision
     is reversed through its case, not here."""
-    cw = _casework(db, evidence_key)
+    cw, _ = _casework(db, evidence_key, reviewer)
     action = cw.enforcement.actions.get(action_id)
     if action is None:
         raise _fail(f"no action {action_id!r}")
@@ -693,7 +725,7 @@ def review_release(
     """Give a case back to the queue."""
     from veilleur.cases.review import ReviewError
 
-    cw = _casework(db, evidence_key)
+    cw, _ = _casework(db, evidence_key, reviewer)
     try:
         cw.release(case_id, reviewer, datetime.now(UTC))
     except ReviewError as exc:

@@ -152,7 +152,7 @@ def keys_create(
     """Create a key; its secret is printed once, never stored."""
     from veilleur.service.auth import AuthError, create_key
 
-    _, database = _open_db(db)
+    _, database = _open_db(db, create=True)
     try:
         key, secret = create_key(database, name, scope or [], datetime.now(UTC),
                                  flagger=flagger)
@@ -226,7 +226,7 @@ def accounts_add(
     from veilleur.service.auth import AuthError, add_account
 
     password = _password(password_file)
-    _, database = _open_db(db)
+    _, database = _open_db(db, create=True)
     try:
         add_account(database, username, password, role, datetime.now(UTC), language=language)
     except AuthError as exc:

@@ -19,7 +19,7 @@ from veilleur.detect.media.matcher import combine, matcher_from_banks
 from veilleur.enforce.evidence import EvidenceKey
 from veilleur.engine import Engine
 from veilleur.events import Event
-from veilleur.ingest.discover import InputFile, discover_inputs, read_input
+from veilleur.ingest.discover import InputFile, Opened, discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
 from veilleur.live import live_casework, stored_settings
@@ -46,6 +46,8 @@ class ScanResult:
     """With `cases=True`: the cases this scan opened or added to, highest priority first."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
+    opened: Opened = field(default_factory=Opened)
+    """What the paths held: folders opened, inputs found by kind, other files skipped."""
 
     @property
     def inputs_failed(self) -> int:
@@ -55,6 +57,12 @@ class ScanResult:
     @property
     def complete(self) -> bool:
         return not self.problems
+
+    @property
+    def nothing_read(self) -> bool:
+        """No event came out of any input (even an empty channel's export yields its guild
+        and channel): the scan did not run on anything, whatever the paths were."""
+        return self.events == 0
 
 
 class ScanHooks:
@@ -115,9 +123,10 @@ def run_scan(
         engine = casework.engine
     else:
         engine = Engine.build(settings, store=writer, on_detector_failure=failure)
-    inputs = discover_inputs(paths, problems)
+    opened = Opened()
+    inputs = discover_inputs(paths, problems, opened)
     result = ScanResult(findings=[], problems=problems, inputs=inputs,
-                        directory=engine.directory, banks=banks)
+                        directory=engine.directory, banks=banks, opened=opened)
     media = MediaReader(features=matcher is not None and matcher.wants_features)
     hooks.start(sum(i.size for i in inputs), len(inputs))
     for item in inputs:

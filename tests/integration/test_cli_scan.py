@@ -26,8 +26,13 @@ def veilleur(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
 
 
 def check_findings_document(doc: Any) -> None:
-    """Contracts §4, field by field."""
-    assert set(doc) == {"veilleur_version", "findings"}
+    """Contracts §4, field by field; `inputs` and `input_problems` are optional additions."""
+    assert {"veilleur_version", "findings"} <= set(doc) <= {
+        "veilleur_version", "findings", "inputs", "input_problems"}
+    for i in doc.get("inputs", []):
+        assert set(i) == {"path", "kind"} and i["kind"] in {"dce", "eventlog"}
+    for p in doc.get("input_problems", []):
+        assert set(p) == {"source", "where", "problem", "fatal"} and p["problem"]
     assert doc["veilleur_version"] == __version__
     seen = set()
     for f in doc["findings"]:
@@ -222,6 +227,9 @@ def test_scan_with_cases_opens_reviewable_cases_once(tmp_path: Path) -> None:
     assert intakes >= 10 and preserved >= 10
     assert con.execute("SELECT count(*) FROM actions WHERE action != 'preserve_evidence'"
                        ).fetchone()[0] == 0  # nothing is done to anyone before review
+    (tmp_path / "pw").write_text("a long enough password")
+    assert veilleur("accounts", "add", "hotline", "--role", "specialist", "--db", db,
+                    "--password-file", tmp_path / "pw").returncode == 0
     taken = veilleur("review", "next", "--reviewer", "hotline", "--db", db, "--json")
     assert taken.returncode == 0, taken.stderr
     view = json.loads(taken.stdout)

@@ -231,6 +231,8 @@ def test_casework_tables_on_postgresql(pg_url: str, suite: tuple[Path, Path, Pat
         assert c.execute(text("SELECT count(*) FROM cases")).scalar_one() > 10
         assert c.execute(text("SELECT count(*) FROM evidence")).scalar_one() > 10
     # Picked up again from PostgreSQL: the content is read back from the store.
+    assert runner.invoke(app, ["accounts", "add", "alice", "--role", "specialist", "--db", url],
+                         env={"VEILLEUR_PASSWORD": "a long enough password"}).exit_code == 0
     r = runner.invoke(app, ["review", "next", "--reviewer", "alice", "--db", url, "--json"])
     assert r.exit_code == 0, r.output
     view = json.loads(r.stdout)
@@ -259,6 +261,9 @@ def test_stored_cases_are_reviewed_from_the_command_line(suite: tuple[Path, Path
     waiting = json.loads(runner.invoke(app, ["cases", "list", "--db", db, "--json"]).stdout)
     assert waiting and all(c["clock_status"] == "breached" for c in waiting)
     top = waiting[0]
+    for name in ("alice", "bob"):  # the CLI admits reviewers with an account, as the console
+        assert runner.invoke(app, ["accounts", "add", name, "--role", "specialist", "--db", db],
+                             env={"VEILLEUR_PASSWORD": "a long enough password"}).exit_code == 0
     r = runner.invoke(app, ["review", "next", "--reviewer", "alice", "--db", db, "--json"])
     assert r.exit_code == 0, r.output
     view = json.loads(r.stdout)

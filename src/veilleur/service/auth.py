@@ -180,6 +180,25 @@ def disable_account(db: Engine, username: str, now: datetime) -> None:
         s.execute(delete(SessionRow).where(SessionRow.username == username))
 
 
+def reviewer_account(db: Engine, username: str) -> Account:
+    """The account of someone who reviews cases outside the console (the CLI), checked as
+    the console checks a login's: it exists, is not disabled, and its role reviews. Which
+    cases it may then see is `casepage.visible_to`, the console's own rule."""
+    with Session(db) as s:
+        row = s.get(AccountRow, username)
+        if row is None:
+            raise AuthError(f"no account {username!r}: a reviewer needs an account with the "
+                            f"reviewer or specialist role (`veilleur accounts add {username} "
+                            "--role reviewer`)")
+        if row.disabled_at is not None:
+            raise AuthError(f"account {username!r} is disabled")
+        account = _account(row)
+    if not account.reviews:
+        raise AuthError(f"account {username!r} has the {account.role} role: only reviewers "
+                        "and specialists review cases")
+    return account
+
+
 def list_accounts(db: Engine) -> list[dict[str, Any]]:
     with Session(db) as s:
         return [{"username": r.username, "role": r.role, "language": r.language,

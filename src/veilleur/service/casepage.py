@@ -11,6 +11,7 @@ from typing import Any
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, Intake, IntakeKind, iso
 from veilleur.enforce.actions import RESTRICTING
+from veilleur.service.auth import Account
 from veilleur.taxonomy import Category, Target, TargetKind
 
 DETECTORS = {
@@ -47,6 +48,11 @@ SOURCES = {
            "affected": "recours de la personne visée", "notifier": "recours du notifiant"},
 }
 CATEGORIES = [c.value for c in Category]
+
+
+def visible_to(account: Account, cw: Casework, case: Case) -> bool:
+    """Whether this account may see the case: the one rule for the console and the CLI."""
+    return account.sees_csam or not reserved(cw, case)
 
 
 def reserved(cw: Casework, case: Case) -> bool:

@@ -86,7 +86,7 @@ def _check_csrf(request: Request, who: Login, form_token: str | None) -> None:
 
 
 def _visible(rt: Runtime, who: Login, case: Case) -> bool:
-    return who.account.sees_csam or not casepage.reserved(rt.casework, case)
+    return casepage.visible_to(who.account, rt.casework, case)
 
 
 def _case_for(rt: Runtime, who: Login, case_id: str) -> Case:

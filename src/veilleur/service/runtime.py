@@ -42,7 +42,7 @@ from veilleur.cases.review import Verdict
 from veilleur.confine import RefusedPathError, locate
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.decode import Limits
-from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES, Attachment, Event, MessagePosted
+from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES, Attachment, Event, Message, MessagePosted
 from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
@@ -169,6 +169,27 @@ class _Unread(MediaReader):
                 except RefusedPathError as exc:
                     raise FieldError(f"attachment {id}: {exc}") from None
         return Attachment(id=id, filename=filename, url=ref, content_type=content_type)
+
+
+def unchecked_media(message: Message) -> list[str]:
+    """Why each file the service was given could not be checked as a picture or video.
+
+    A file read from disk (an upload, a path under the media folder) that does not decode
+    has no PDQ: only its exact digests were matched, so "allow" would vouch for what nobody
+    looked at. Remote references (never fetched) are not files given to us. The reasons
+    name the attachment, never the server's path to it."""
+    reasons = []
+    for att in message.attachments:
+        if att.path is None and att.media_error is None:
+            continue
+        decoded = att.media is not None and att.media.kind is not None
+        if decoded and att.media_error is None:
+            continue
+        why = (att.media.error if att.media is not None and att.media.error
+               else "the file could not be read")
+        reasons.append(f"attachment {att.id} could not be checked as a picture or video "
+                       f"({why}): held for a person to look at")
+    return reasons
 
 
 class Runtime:
@@ -620,6 +641,11 @@ class Runtime:
             out["verdict"] = "review"
             out["reasons"] = ["held for review: " + f["evidence"] for f in out["findings"]
                               if f["evidence"]][:3]
+        unchecked = unchecked_media(m)
+        if out["verdict"] != "block" and unchecked:
+            # A file the banks could not be asked about is not known to be harmless.
+            out["verdict"] = "review"
+            out["reasons"] += unchecked
         return out
 
     # --- people ----------------------------------------------------------------------------

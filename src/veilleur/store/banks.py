@@ -225,9 +225,13 @@ class BankStore:
                        note: str | None = None, retroactive: bool = True,
                        policy: Policy | None = None, override: bool = False) -> ImportReport:
         """Store a parsed bank file; disable what the source removed; re-check past media.
+        Nothing to import is an error before any bank is made: an empty bank would look
+        loaded and match nothing.
 
         `override`: the caller may add allow entries that silence deny lists; without it,
         such entries are refused (`OverrideRefusedError`) and nothing is stored."""
+        if not parsed.entries and not parsed.removals:
+            raise BankError(f"nothing to import into bank {name!r}: no hash entry was read")
         overrides: dict[int, Override] = {}
         if kind == "allow":
             with Session(self.db) as conn:
@@ -324,6 +328,9 @@ class BankStore:
             feats = extract_features(rgb)
             if feats is not None:
                 keypoints[hashes[0][0].hex] = feats  # kept with the reference hash's entry
+        if not parsed.entries:
+            raise BankError(f"no picture could be read, bank {name!r} is left as it was: "
+                            + "; ".join(f"{path}: {reason}" for path, reason in failed[:10]))
         report = self.import_entries(name, parsed, actor=actor, category=category,
                                      source="pictures", policy=policy)
         if keypoints:

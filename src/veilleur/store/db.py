@@ -61,7 +61,14 @@ def private_sqlite(url: str) -> None:
                          f"{exc.strerror or exc}") from None
 
 
-def connect(url: str, *, migrate: bool = True) -> Engine:
+def connect(url: str, *, migrate: bool = True, create: bool = True) -> Engine:
+    """Open (and migrate) a database. `create=False` is for commands that only read what
+    an earlier run stored: a SQLite file that does not exist is an error, not a new empty
+    database that would answer "nothing here" about the wrong file."""
+    if not create and url.startswith("sqlite:///"):
+        file = Path(url.removeprefix("sqlite:///"))
+        if not file.exists():
+            raise StoreError(f"no database at {file}: pass --db or run `veilleur scan` first")
     private_sqlite(url)
     try:
         parsed = make_url(url)

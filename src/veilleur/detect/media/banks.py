@@ -33,6 +33,13 @@ from veilleur.taxonomy import Category
 REQUIRED_COLUMNS = ("signal_type", "signal", "category")
 SIGNAL_TYPES = ("md5", "sha256", "pdq")
 FORMATS = ("csv", "threatexchange", "stopncii", "ncmec")
+EXPECTED = {
+    "csv": "a CSV with the columns signal_type,signal,category (contracts §7)",
+    "threatexchange": "a ThreatExchange CSV export (td_raw_indicator, td_indicator_type)",
+    "stopncii": "StopNCII JSON hash records (signalType, hashValue)",
+    "ncmec": "an NCMEC hash list (XML with <fingerprints>)",
+}
+"""What each format looks like, for the error that says a file is none of them."""
 _HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{64}$"),
         "pdq": re.compile(r"^[0-9a-f]{64}$")}
 _TYPE_ALIASES = {
@@ -144,8 +151,21 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
     parsed = ParsedBank(fmt)
     try:
         ok = reader(path, parsed, problems, category)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        problems.report(str(path), f"not a hash bank: the file is not UTF-8 text (expected "
+                        f"{EXPECTED[fmt]})", fatal=True)
+        return None
+    except (OSError, csv.Error) as exc:
         problems.report(str(path), f"cannot read hash bank: {exc}", fatal=True)
+        return None
+    if ok and not parsed.entries and not parsed.removals:
+        # A file whose every line was refused (or that had none) is no bank: importing it
+        # would leave an empty bank that looks loaded and matches nothing.
+        skipped = ", ".join(f"{kind} ×{n}" for kind, n in parsed.skipped_types.most_common())
+        problems.report(str(path), "no hash entry could be read: expected "
+                        f"{EXPECTED[fmt]}" + (f"; only hash types this engine does not "
+                                              f"match ({skipped})" if skipped else ""),
+                        fatal=True)
         return None
     return parsed if ok else None
 

@@ -1,7 +1,7 @@
 """service lease: which `veilleur serve` holds the database (store.lease)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 18:40:00
 """
 

@@ -1,7 +1,7 @@
 """login lockout: failed console logins counted per account, in the database
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 18:30:00
 
 The counter lives in the accounts table so that a restart forgets nothing and several
