@@ -17,6 +17,18 @@ Reader = Callable[..., tuple[list[Event], ProblemLog]]
 
 
 @pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask, under which files are created 0644 unless asked otherwise."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
 def read() -> Reader:
     """Read paths as `veilleur scan` would; return (events, problems)."""
 

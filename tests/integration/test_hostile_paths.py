@@ -27,7 +27,7 @@ from tests.service.conftest import message as event_message
 from veilleur.audit import AuditLog
 from veilleur.cli import app
 from veilleur.enforce.evidence import EvidenceVault, key_for_database
-from veilleur.events import Event, MessagePosted
+from veilleur.events import PLATFORM_TYPES, Event, MessagePosted
 from veilleur.ingest.discover import discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
@@ -165,7 +165,7 @@ def test_the_api_refuses_every_trick_and_take_in_reads_none(layout: Path) -> Non
         refs = _service_tricks(layout)
         for name, ref in refs.items():
             raw = event_message(f"m-{name}", "hi", attachments=[{"id": name, "path": ref}])
-            out = rt.accept([raw], "api:test")
+            out = rt.accept([raw], "api:test", kinds=PLATFORM_TYPES)
             assert not out.accepted and len(out.rejected) == 1, (name, out.to_json())
             error = out.rejected[0]["error"]
             assert error.startswith(f"attachment {name}: ") and (
@@ -193,7 +193,7 @@ def test_without_a_media_root_the_service_reads_no_local_file(layout: Path) -> N
                 "proc": "%2Fproc%2Fself%2Fenviron"}
         raws = [event_message(f"m-{n}", "hi", attachments=[{"id": n, "path": r}])
                 for n, r in refs.items()]
-        out = rt.accept(raws, "api:test")
+        out = rt.accept(raws, "api:test", kinds=PLATFORM_TYPES)
         assert len(out.accepted) == len(refs)
         assert all("no media folder" in item["warnings"][0] for item in out.accepted)
         assert rt.wait_idle(60)

@@ -273,6 +273,6 @@ def test_the_store_refuses_to_make_a_bank_from_nothing(tmp_path: Path) -> None:
     db = connect(f"sqlite:///{tmp_path / 'b.db'}")
     store = BankStore(db, tmp_path / "index")
     with pytest.raises(BankError, match="no hash entry was read"):
-        store.import_entries("empty", ParsedBank("csv"))
+        store.import_entries("empty", ParsedBank("csv"), actor="cli:test")
     assert store.list_banks() == []
     db.dispose()

@@ -100,6 +100,11 @@ def test_commands_beside_a_live_service_keep_it_whole(db_url: str, tmp_path: Pat
         db.dispose()
         key = ("--evidence-key", str(live.key_file))
 
+        password = tmp_path / "rita.password"
+        password.write_text("a long enough password\n")
+        added = live.cli("accounts", "add", "rita", "--role", "specialist",
+                         "--password-file", str(password))
+        assert added.returncode == 0, added.stderr
         shown = live.cli("review", "show", case_id, "--reviewer", "rita", *key)
         assert shown.returncode == 0, shown.stderr
         opened = live.cli("evidence", "show", record_id, "--actor", "rita", "--purpose",

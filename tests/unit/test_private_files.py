@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,6 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask, under which files are created 0644 unless asked otherwise."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def test_private_helpers_ignore_the_umask(tmp_path: Path, umask_022: None) -> None:
@@ -149,6 +140,7 @@ def test_the_evidence_cli_refuses_an_open_key(tmp_path: Path,
     key = tmp_path / "evidence.key"
     key.write_text(base64.b64encode(EvidenceKey.generate().secret).decode() + "\n")
     key.chmod(0o644)
+    connect(f"sqlite:///{tmp_path / 'v.db'}").dispose()  # a database, so the key is what fails
     result = CliRunner().invoke(app, ["evidence", "show", "ev-1", "--actor", "ana",
                                       "--purpose", "test", "--db", str(tmp_path / "v.db"),
                                       "--evidence-key", str(key)])

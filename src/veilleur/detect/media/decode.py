@@ -54,11 +54,18 @@ class Limits:
     """Frames are hashed from a copy this size: PDQ reduces every frame to 64x64 anyway."""
 
 
+_ORIENTATION = 0x0112  # the EXIF tag
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     rgb: np.ndarray
     t: float | None
     """Seconds from the start (videos), or None for a still image."""
+    oriented: np.ndarray | None = None
+    """The first frame turned as its EXIF orientation says, when that differs from the stored
+    pixels: other programmes' PDQ (Meta's reference, the lists we import) hashes the stored
+    pixels, so those are `rgb`, and the turned picture is one more lookup."""
 
 
 def sniff(head: bytes) -> str:
@@ -115,7 +122,8 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
 
 
 def image_frames(data: bytes, limits: Limits) -> list[Frame]:
-    """The frames of a still or animated image worth hashing, EXIF orientation applied."""
+    """The frames of a still or animated image worth hashing, as stored (the first one also
+    turned by its EXIF orientation, `Frame.oriented`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -204,11 +212,14 @@ def _sampled_frames(im: Image.Image, limits: Limits) -> Iterator[Frame]:
     for index in picks:
         if index:
             im.seek(index)
+        oriented = None
         if index == 0:
             im.load()
-            ImageOps.exif_transpose(im, in_place=True)  # no copy when nothing to turn
+            if im.getexif().get(_ORIENTATION, 1) in range(2, 9):
+                turned = ImageOps.exif_transpose(im)
+                oriented = np.asarray(turned if turned.mode == "RGB" else turned.convert("RGB"))
         rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
-        yield Frame(rgb, round(index * duration, 3) if index else None)
+        yield Frame(rgb, round(index * duration, 3) if index else None, oriented)
 
 
 def video_frames(source: Path | BinaryIO, limits: Limits) -> Iterator[Frame]:

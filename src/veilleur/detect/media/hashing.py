@@ -151,6 +151,11 @@ def hash_image_bytes(data: bytes, name: str, md5: str, sha: str, limits: Limits,
         own, variants, labels = query_hashes(first)
     else:
         own, variants, labels = pdq(first), [], []
+    if lookups and frames[0].oriented is not None:
+        turned = pdq(frames[0].oriented)
+        if turned.bits not in variants:
+            variants.append(turned.bits)
+            labels.append("EXIF orientation applied")
     extra = []
     for i, frame in enumerate(frames[1:], 1):
         h = pdq(frame.rgb)
