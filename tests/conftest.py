@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -26,6 +27,24 @@ def umask_022() -> Iterator[None]:
         yield
     finally:
         os.umask(old)
+
+
+@pytest.fixture
+def items_built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many items `ijson.items` has built so far (one counter, read as `[0]`): what
+    shows a batch reader stopped early rather than building everything first."""
+    import ijson
+
+    count = [0]
+    real = ijson.items
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        for item in real(*args, **kw):
+            count[0] += 1
+            yield item
+
+    monkeypatch.setattr(ijson, "items", counting)
+    return count
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from veilleur.private import private_dir, tighten
 from veilleur.store.db import StoreError, database_url
 
 if TYPE_CHECKING:
@@ -395,17 +394,15 @@ def evidence_show(
     for att in doc.get("attachments", ()):
         raw = att.pop("bytes_b64", None)
         if raw and export_media is not None:
-            # Decrypted evidence: owner-only, whatever the umask.
-            private_dir(export_media)
             # The id and the file name came from a platform: they make one plain name,
-            # written in the folder and nowhere else (no `../`, no link followed).
+            # written in the folder and nowhere else (no `../`, no link followed), owner-only
+            # (decrypted evidence).
             name = safe_name(f"{att.get('id')}-{att.get('filename') or 'file'}")
             try:
                 written = write_inside(export_media, name, base64.b64decode(raw),
                                        "export folder")
             except (RefusedPathError, OSError) as exc:
                 raise _fail(f"cannot write attachment {att.get('id')!r}: {exc}") from None
-            tighten(written)  # an older file at that name keeps its mode otherwise
             att["exported_to"] = str(written)
         elif raw:
             att["bytes"] = "preserved (use --export-media DIR to write the file)"
@@ -549,21 +546,12 @@ def review_next(
     json_out: Annotated[bool, typer.Option("--json", help="The case as JSON.")] = False,
 ) -> None:
     """Take the next case (escalated first, then by priority) under an exclusive lock."""
-    from veilleur.cases.review import ReviewError
     from veilleur.service.casepage import visible_to
 
     cw, account = _casework(db, evidence_key, reviewer)
     now = datetime.now(UTC)
-    cw.tick(now)
-    case = None
-    for ready in cw.queue(now):  # as the console does: the first case this account may see
-        if not visible_to(account, cw, ready):
-            continue
-        try:
-            case = cw.take(ready.id, reviewer, now)
-        except ReviewError:
-            continue
-        break
+    # As the console does: the first case this account may see.
+    case = cw.take_first(reviewer, now, lambda c: visible_to(account, cw, c))
     if case is None:
         cw.sink.flush()
         Console().print("no case is waiting", highlight=False)

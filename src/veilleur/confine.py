@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 from urllib.parse import unquote
 
+from veilleur.private import FILE_MODE, private_dir
+
 MAX_PATH_CHARS = 4096
 MAX_NAME_BYTES = 255
 _DECODE_ROUNDS = 8
@@ -107,6 +109,15 @@ def locate(ref: str, root: Path, folder: str = "folder") -> Path | None:
     return None
 
 
+_READ_NO_LINK = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+"""No last link followed; a FIFO cannot block the open."""
+
+
+def _changed(path: Path, folder: str) -> RefusedPathError:
+    return RefusedPathError(f"path {shown(str(path))} leaves the {folder} (it changed while "
+                            "being opened)")
+
+
 def open_inside(path: Path, root: Path, folder: str = "folder") -> BinaryIO:
     """Open a file `locate` found, for reading, and check through the descriptor that what
     was opened is that regular file, still inside `root`.
@@ -115,11 +126,10 @@ def open_inside(path: Path, root: Path, folder: str = "folder") -> BinaryIO:
     the opened file's own path is checked, so a folder swapped for a link after `locate`
     is refused rather than read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, _READ_NO_LINK)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # the file became a link after `locate`
-            raise RefusedPathError(f"path {shown(str(path))} leaves the {folder} "
-                              "(it changed while being opened)") from None
+            raise _changed(path, folder) from None
         raise
     try:
         st = os.fstat(fd)
@@ -130,14 +140,12 @@ def open_inside(path: Path, root: Path, folder: str = "folder") -> BinaryIO:
         if proc.exists():
             real = Path(os.readlink(proc))
             if not real.is_relative_to(top):
-                raise RefusedPathError(f"path {shown(str(path))} leaves the {folder} "
-                                  "(it changed while being opened)")
+                raise _changed(path, folder)
         else:  # no /proc: the descriptor must be the very file the path names
             now = path.lstat()
             if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or \
                     not path.resolve().is_relative_to(top):
-                raise RefusedPathError(f"path {shown(str(path))} leaves the {folder} "
-                                  "(it changed while being opened)")
+                raise _changed(path, folder)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -150,7 +158,7 @@ def read_regular_file(path: Path, limit: int) -> bytes | None:
     For paths this engine recorded itself: no last link is followed and a FIFO cannot hang
     the read. Callers compare the bytes with the digest they recorded."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, _READ_NO_LINK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:
@@ -169,15 +177,17 @@ def safe_name(text: str, limit: int = 120) -> str:
 
 
 def write_inside(root: Path, name: str, data: bytes, folder: str = "folder") -> Path:
-    """Write `data` to the file `name` directly in `root`; `RefusedPathError` for any name that is
-    not one plain component, and no link already at that name is followed."""
+    """Write `data` to the file `name` directly in `root`, owner-only (folder and file);
+    `RefusedPathError` for any name that is not one plain component, and no link already at
+    that name is followed."""
     if (not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name
             or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES):
         raise RefusedPathError(f"file name {shown(name)} is not a plain name in the {folder}")
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     target = root.resolve(strict=True) / name
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW,
-                 0o600)
+                 FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a file already at that name keeps its own mode otherwise
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     return target

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -651,6 +651,21 @@ class Casework:
         if not ready:
             return None
         return self.take(ready[0].id, reviewer, now)
+
+    def take_first(self, reviewer: str, now: datetime, may_see: Callable[[Case], bool]
+                   ) -> Case | None:
+        """The first case in queue order that `may_see` admits and that can be taken now
+        (one another reviewer just took is passed over): what the console and the CLI give
+        a reviewer whose role keeps some cases from them."""
+        self.tick(now)
+        for case in self.queue(now):
+            if not may_see(case):
+                continue
+            try:
+                return self.take(case.id, reviewer, now)
+            except ReviewError:
+                continue
+        return None
 
     def take(self, case_id: str, reviewer: str, now: datetime) -> Case:
         case = self.cases.get(case_id)

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
 from veilleur.events import PLATFORM_TYPES
-from veilleur.private import private_dir
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
@@ -235,8 +234,6 @@ async def post_verdict_upload(
         content: Annotated[str, Form()] = "") -> dict[str, Any]:
     """The file is hashed (MD5, SHA-256, PDQ) and matched against the banks and confirmed
     media; it is kept under the upload folder as the attachment's evidence."""
-    # A clear copy of what a user sent: owner-only folder and file, whatever the umask.
-    private_dir(rt.upload_dir)
     path = await run_in_threadpool(store_upload, file.file, rt.upload_dir,
                                    safe_suffix(file.filename))
     raw = {"type": "message", "ts": iso(rt.clock()), "message": {

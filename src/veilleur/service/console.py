@@ -205,15 +205,9 @@ def take_next(request: Request, rt: RuntimeDep, who: UserDep,
     _reviewer(who)
     user = who.account.username
     with rt.work() as cw:
-        now = rt.clock()
-        cw.tick(now)
-        for case in cw.queue(now):
-            if _visible(rt, who, case):
-                try:
-                    cw.take(case.id, user, now)
-                except ReviewError:
-                    continue
-                return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
+        case = cw.take_first(user, rt.clock(), lambda c: _visible(rt, who, c))
+    if case is not None:
+        return RedirectResponse(f"/console/cases/{case.id}", status_code=303)
     return RedirectResponse("/console/", status_code=303)
 
 

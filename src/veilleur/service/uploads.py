@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 from typing import BinaryIO
 
+from veilleur.private import FILE_MODE, make_dir
+
 CHUNK = 1024 * 1024
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,9}")
 
@@ -24,12 +26,12 @@ def safe_suffix(filename: str | None) -> str:
 
 def store_upload(src: BinaryIO, folder: Path, suffix: str) -> Path:
     """`folder/<sha256><suffix>`, written once: the same file sent again is not rewritten."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dir(folder)  # owner-only when made here; the runtime tightened an older one
     tmp = folder / f".upload-{secrets.token_hex(8)}.part"
     sha = hashlib.sha256()
     try:
         src.seek(0)
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as out:
             while chunk := src.read(CHUNK):
                 sha.update(chunk)
                 out.write(chunk)

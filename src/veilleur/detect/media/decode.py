@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -81,9 +81,25 @@ def sniff(head: bytes) -> str:
 def check_size(size: int, limits: Limits) -> int:
     if size == 0:
         raise MediaError("file is empty")
+    _within_bytes(size, limits)
+    return size
+
+
+def _within_bytes(size: int, limits: Limits) -> None:
     if size > limits.max_bytes:
         raise MediaError(f"file is {size:,} bytes, over the limit of {limits.max_bytes:,}")
-    return size
+
+
+def _video_stream(container: Any, limits: Limits) -> Any:
+    """The first video stream of an open container, its declared frame size checked before
+    anything is decoded."""
+    if not container.streams.video:
+        raise MediaError("file has no video stream")
+    stream = container.streams.video[0]
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > limits.max_pixels:
+        raise _too_large(f"{width}\u00d7{height}", limits)
+    return stream
 
 
 def _too_large(pixels: str, limits: Limits) -> MediaError:
@@ -98,8 +114,7 @@ def open_image(data: bytes, limits: Limits) -> Image.Image:
     header is read, the declared size compared with the limits, and only then may a caller
     `load()` it. Pillow's own bomb guard stays on as a second line; whichever refuses first,
     the reason reads the same."""
-    if len(data) > limits.max_bytes:
-        raise MediaError(f"file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}")
+    _within_bytes(len(data), limits)
     try:
         im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
@@ -163,17 +178,10 @@ def still_image(data: bytes, limits: Limits, side: int) -> Image.Image:
 def _video_still(data: bytes, limits: Limits, side: int) -> Image.Image:
     import av
 
-    if len(data) > limits.max_bytes:
-        raise MediaError(f"file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}")
+    _within_bytes(len(data), limits)
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.video:
-                raise MediaError("file has no video stream")
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            if width * height > limits.max_pixels:
-                raise _too_large(f"{width}\u00d7{height}", limits)
-            for frame in container.decode(stream):
+            for frame in container.decode(_video_stream(container, limits)):
                 if frame.width * frame.height > limits.max_pixels:
                     raise _too_large(f"{frame.width}\u00d7{frame.height}", limits)
                 scale = min(1.0, side / max(frame.width, frame.height, 1))
@@ -234,12 +242,7 @@ def video_frames(source: Path | BinaryIO, limits: Limits) -> Iterator[Frame]:
     try:
         with av.open(str(source) if isinstance(source, Path) else source,
                      mode="r", metadata_errors="ignore") as container:
-            if not container.streams.video:
-                raise MediaError("file has no video stream")
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            if width * height > limits.max_pixels:
-                raise _too_large(f"{width}\u00d7{height}", limits)
+            stream = _video_stream(container, limits)
             stream.thread_type = "AUTO"
             for index, frame in enumerate(container.decode(stream)):
                 if time.monotonic() - started > limits.max_video_seconds:
