@@ -280,7 +280,9 @@ def media_file(case_id: str, attachment_id: str, rt: RuntimeDep, who: UserDep,
         picture = media.render(data, clear=bool(clear), colour=bool(prefs.get("colour")),
                                blur=str(prefs.get("blur", "strong")))
     except MediaError as exc:  # shown as a plain tile; the reason in words beside it
-        reason = str(exc).replace("\u00d7", "x").encode("ascii", "replace").decode()
+        # One line of ASCII: a decoder's message may hold anything, a header may not.
+        reason = " ".join(str(exc).replace("\u00d7", "x").encode("ascii", "replace")
+                          .decode().split())
         return Response(media.placeholder(), media_type="image/jpeg",
                         headers=_NO_STORE | {"X-Veilleur-Refused": reason[:300]})
     return Response(picture, media_type="image/jpeg", headers=_NO_STORE)
