@@ -1,0 +1,132 @@
+"""What every bank reader shares: the entries, the removals, signal types and their checks."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from veilleur.ingest.problems import ProblemLog
+from veilleur.taxonomy import Category
+
+REQUIRED_COLUMNS = ("signal_type", "signal", "category")
+SIGNAL_TYPES = ("md5", "sha256", "pdq")
+_HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{64}$"),
+        "pdq": re.compile(r"^[0-9a-f]{64}$")}
+TYPE_ALIASES = {
+    "md5": "md5", "hash_md5": "md5", "sha256": "sha256", "sha-256": "sha256",
+    "hash_sha256": "sha256", "pdq": "pdq", "hash_pdq": "pdq", "pdqhash": "pdq",
+}
+TRUE = {"1", "true", "yes", "y"}
+
+
+@dataclass(frozen=True, slots=True)
+class BankEntry:
+    signal_type: str
+    signal: str
+    category: Category
+    added_at: datetime | None = None
+    note: str | None = None
+    enabled: bool = True
+    source_id: str | None = None
+    """The entry's id at its source (NCMEC record, ThreatExchange descriptor), if any."""
+    metadata: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    signal_type: str
+    signal: str
+    reason: str
+
+
+@dataclass
+class ParsedBank:
+    format: str
+    entries: list[BankEntry] = field(default_factory=list)
+    removals: list[Removal] = field(default_factory=list)
+    skipped_types: Counter[str] = field(default_factory=Counter)
+    """Signal types present in the file that this engine does not match (e.g. PhotoDNA)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HashBank:
+    """A bank read from a file for one run (`scan --bank`), not stored."""
+
+    name: str
+    entries: tuple[BankEntry, ...]
+    allow: bool = False
+    pdq_threshold: int = 31
+
+    def count(self, signal_type: str) -> int:
+        return sum(1 for e in self.entries if e.signal_type == signal_type)
+
+
+def normalise(kind: str, value: str) -> tuple[str, str] | str:
+    """(signal_type, signal) in canonical form, or the reason it is invalid."""
+    canonical = TYPE_ALIASES.get(kind.strip().lower().replace(" ", "_"))
+    if canonical is None:
+        return f"unknown signal type {kind!r} (pdq, md5 or sha256)"
+    value = value.strip().lower()
+    if not _HEX[canonical].match(value):
+        length = 32 if canonical == "md5" else 64
+        return f"{canonical} signal must be {length} hex characters, got {value[:70]!r}"
+    return canonical, value
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """ISO 8601 or Unix seconds; None when absent or unreadable (metadata, not evidence)."""
+    if not value:
+        return None
+    value = str(value).strip()
+    try:
+        if re.fullmatch(r"\d{9,11}(\.\d+)?", value):
+            return datetime.fromtimestamp(float(value), UTC)
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def signal_or_count(kind: str, value: str, parsed: ParsedBank, problems: ProblemLog, source: str,
+            where: str) -> tuple[str, str] | None:
+    """The canonical signal; a type we do not match is counted, a bad value reported."""
+    sig = normalise(kind, value)
+    if not isinstance(sig, str):
+        return sig
+    if TYPE_ALIASES.get(kind.strip().lower()) is None:
+        parsed.skipped_types[kind.strip().lower()] += 1
+    else:
+        problems.report(source, sig, where)
+    return None
+
+
+def entry_category(value: str | None, default: Category | None, problems: ProblemLog, source: str,
+              where: str) -> Category | None:
+    if value:
+        try:
+            return Category(value.strip().lower())
+        except ValueError:
+            problems.report(source, f"unknown category {value!r}", where)
+            return None
+    if default is None:
+        problems.report(source, "entry has no category and the bank has no default "
+                        "(give --category)", where)
+    return default
+
+
+def csv_rows(path: Path, lower: bool = False
+              ) -> Iterator[tuple[list[str], str, dict[str, str]]]:
+    """(columns, position, row with keys and values stripped) for each data row."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        columns = [c.strip().lower() if lower else c.strip() for c in reader.fieldnames or []]
+        yield columns, "header", {}
+        for row in reader:
+            yield columns, f"line {reader.line_num}", {
+                ((k or "").strip().lower() if lower else (k or "").strip()): (v or "").strip()
+                for k, v in row.items() if k is not None}
