@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.factories import attachment, dm_export, export, gradient_png, message, write
+from tests.shared_data import shared_testdata
 from veilleur import __version__
 from veilleur.taxonomy import Category, TargetKind
 
@@ -200,9 +201,7 @@ def test_demo_data_finds_the_bad_and_spares_the_benign(tmp_path: Path) -> None:
 
 def test_real_world_exports_read_cleanly(tmp_path: Path) -> None:
     """The public DCE samples in shared/testdata, if present (never copied into the repo)."""
-    samples = ROOT.parent / "shared" / "testdata" / "dce-real"
-    if not samples.is_dir():
-        pytest.skip("shared/testdata is not beside this checkout")
+    samples = shared_testdata("dce-real")
     result = veilleur("scan", samples, "--db", tmp_path / "r.db", "--json", "-")
     assert result.returncode == 0, result.stderr
     assert "15" in result.stderr  # messages read

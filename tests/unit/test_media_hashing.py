@@ -14,6 +14,7 @@ import pytest
 from bench.imagegen import make_image
 from PIL import Image, ImageOps
 
+from tests.shared_data import shared_testdata
 from veilleur.detect.media.decode import Limits
 from veilleur.detect.media.hashing import hash_file
 from veilleur.detect.media.pdq import (
@@ -27,23 +28,22 @@ from veilleur.detect.media.pdq import (
     trim_borders,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pdq-reference"
-
 
 def save(im: Image.Image, path: Path, fmt: str = "PNG", **kw: object) -> Path:
     im.save(path, fmt, **kw)
     return path
 
 
-@pytest.mark.skipif(not (REFERENCE / "expected.csv").exists(),
-                    reason="shared PDQ reference vectors not beside this checkout")
 def test_identical_to_meta_reference_on_its_vectors() -> None:
-    """Reference tolerance is 10 bits; we measure 0 on all but one JPEG (2 bits)."""
-    rows = list(csv.DictReader((REFERENCE / "expected.csv").open()))
-    assert len(rows) >= 15
+    """Reference tolerance is 10 bits; we measure 0 on all but one JPEG (2 bits). Every
+    picture of the folder has its expected hash: none is left unchecked."""
+    reference = shared_testdata("pdq-reference")
+    rows = list(csv.DictReader((reference / "expected.csv").open()))
+    pictures = {p.name for p in reference.iterdir() if p.suffix.lower() in (".jpg", ".png")}
+    assert pictures == {row["file"] for row in rows}
     distances = {}
     for row in rows:
-        h = hash_file(REFERENCE / row["file"], lookups=False)
+        h = hash_file(reference / row["file"], lookups=False)
         assert h.error is None and h.pdq is not None
         distances[row["file"]] = distance(h.pdq.bits, bytes.fromhex(row["pdq"]))
     assert max(distances.values()) <= 2, distances
