@@ -20,7 +20,14 @@ _HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{6
 TYPE_ALIASES = {
     "md5": "md5", "hash_md5": "md5", "sha256": "sha256", "sha-256": "sha256",
     "hash_sha256": "sha256", "pdq": "pdq", "hash_pdq": "pdq", "pdqhash": "pdq",
+    # python-threatexchange / HMA names (`photo_md5` before 1.0) and the Graph API's video
+    # types: the same file digests, told apart only by the content they were taken from
+    "photo_md5": "md5", "video_md5": "md5", "hash_video_md5": "md5",
+    "video_sha256": "sha256", "hash_video_sha256": "sha256",
 }
+"""Signal type names this engine matches, to its own. Not here on purpose: `url_md5` and
+`text_md5` (an MD5 of a URL or text, not of a file) and every other type, which readers count
+and name instead."""
 TRUE = {"1", "true", "yes", "y"}
 
 
