@@ -330,3 +330,37 @@ def test_graph_json_is_told_from_stopncii(tmp_path: Path) -> None:
 def test_every_format_says_what_it_expects() -> None:
     from veilleur.detect.media.banks import EXPECTED
     assert set(EXPECTED) == set(FORMATS)
+
+
+# --- hostile input -----------------------------------------------------------------------
+
+def test_hostile_json_costs_its_line_not_the_file(tmp_path: Path) -> None:
+    good = json.dumps(descriptor(MD5, "HASH_MD5"))
+    path = write(tmp_path, "g.jsonl", "\n".join([
+        good, '{"raw_indicator": ' + "[" * 50_000, '{"confidence": 1' + "9" * 5000 + "}"]))
+    problems = ProblemLog()
+    parsed = read_bank_file(path, problems, category=Category.CSAM)
+    assert parsed is not None and [e.signal for e in parsed.entries] == [MD5]
+    texts = [str(p) for p in problems]
+    assert len(texts) == 2 and all("unreadable JSON" in t for t in texts)
+    assert "line 2" in texts[0] and "line 3" in texts[1]
+
+
+def test_json_nested_past_the_recursion_limit_is_refused_not_raised(tmp_path: Path) -> None:
+    path = write(tmp_path, "deep.json", "[" * 100_000)  # detected as StopNCII: any reader
+    problems = ProblemLog()
+    assert read_bank_file(path, problems) is None
+    (problem,) = list(problems)
+    assert problem.fatal and "nested too deeply" in problem.problem
+
+
+def test_empty_or_hostile_type_names_are_bad_rows_not_counted_types(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.csv", "signal_type,signal_str\n"
+                 f",{MD5}\n{'<b>' * 30},{MD5}\npdq,{PDQ_A}\n")
+    problems = ProblemLog()
+    parsed = read_bank_file(path, problems, category=Category.CSAM)
+    assert parsed is not None and len(parsed.entries) == 1
+    assert parsed.skipped_types == {}
+    texts = [str(p) for p in problems]
+    assert "line 2" in texts[0] and "no signal type" in texts[0]
+    assert "line 3" in texts[1] and "unreadable signal type '<b><b>" in texts[1]

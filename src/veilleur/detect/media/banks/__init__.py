@@ -125,8 +125,13 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
         problems.report(str(path), f"not a hash bank: the file is not UTF-8 text (expected "
                         f"{EXPECTED[fmt]})", fatal=True)
         return None
-    except (OSError, csv.Error) as exc:
-        problems.report(str(path), f"cannot read hash bank: {exc}", fatal=True)
+    except (OSError, csv.Error, ValueError) as exc:
+        # ValueError: what a hostile file can still raise past a reader's own checks (a
+        # number past Python's digit limit); the file is refused, the engine goes on.
+        problems.report(str(path), f"cannot read hash bank: {str(exc)[:200]}", fatal=True)
+        return None
+    except RecursionError:
+        problems.report(str(path), "cannot read hash bank: nested too deeply", fatal=True)
         return None
     if ok and not parsed.entries and not parsed.removals:
         # A file whose every line was refused (or that had none) is no bank: importing it

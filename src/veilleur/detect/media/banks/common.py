@@ -29,6 +29,8 @@ TYPE_ALIASES = {
 `text_md5` (an MD5 of a URL or text, not of a file) and every other type, which readers count
 and name instead."""
 TRUE = {"1", "true", "yes", "y"}
+_TYPE_NAME = re.compile(r"^[a-z0-9][a-z0-9 _.-]{0,39}$")
+"""A signal type name we can count and show (`raw_text`, `ImagePDQ`, `HASH_TMK`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,15 @@ def signal_or_count(kind: str, value: str, parsed: ParsedBank, problems: Problem
     sig = normalise(kind, value)
     if not isinstance(sig, str):
         return sig
-    if TYPE_ALIASES.get(kind.strip().lower()) is None:
-        parsed.skipped_types[kind.strip().lower()] += 1
-    else:
+    name = kind.strip().lower()
+    if TYPE_ALIASES.get(name) is not None:
         problems.report(source, sig, where)
+    elif _TYPE_NAME.match(name):
+        parsed.skipped_types[name] += 1
+    else:
+        # Counted types are printed and stored by name: a hostile or empty "type" is a bad row.
+        problems.report(source, f"unreadable signal type {kind.strip()[:40]!r}"
+                        if name else "no signal type", where)
     return None
 
 

@@ -50,7 +50,9 @@ def _records(path: Path, problems: ProblemLog) -> Iterator[tuple[str, Any]]:
     source = str(path)
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # Not one document: JSON Lines, where a bad line costs that line only. ValueError also
+        # covers numbers past Python's digit limit; RecursionError, hostile nesting.
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -58,6 +60,9 @@ def _records(path: Path, problems: ProblemLog) -> Iterator[tuple[str, Any]]:
                 yield f"line {n}", json.loads(line)
             except json.JSONDecodeError as exc:
                 problems.report(source, f"not JSON: {exc.msg}", f"line {n}")
+            except (ValueError, RecursionError) as exc:
+                problems.report(source, f"unreadable JSON: {str(exc)[:80] or 'too deep'}",
+                                f"line {n}")
         return
     if _is_descriptor(doc):
         doc = [doc]
