@@ -306,13 +306,27 @@ def test_graph_statuses_and_types(tmp_path: Path) -> None:
         assert parsed is not None, name
         assert [(e.signal_type, e.metadata.get("tags")) for e in parsed.entries] == [
             ("pdq", "t1 t2"), ("sha256", "x")]
-        assert [(r.signal, r.reason) for r in parsed.removals] == [
-            (PDQ_B, "ThreatExchange: marked benign"), (MD5, "ThreatExchange: deleted at source")]
+        assert {(r.signal, r.reason) for r in parsed.removals} == {
+            (PDQ_B, "ThreatExchange: marked benign"), (MD5, "ThreatExchange: deleted at source")}
         assert parsed.skipped_types == {"hash_tmk": 1}
         texts = [str(p) for p in problems]
         assert len(texts) == 2, texts
         assert "status 'UNKNOWN'" in texts[0]
         assert "lacks raw_indicator or type" in texts[1]
+
+
+def test_graph_benign_beside_harmful_is_a_dispute_not_a_withdrawal(tmp_path: Path) -> None:
+    path = write(tmp_path, "g.json", json.dumps([
+        descriptor(PDQ_A, "HASH_PDQ", owner={"id": "1", "name": "A"}),
+        descriptor(PDQ_A, "HASH_PDQ", "NON_MALICIOUS", owner={"id": "2", "name": "B"}),
+        descriptor(PDQ_B, "HASH_PDQ", "NON_MALICIOUS", owner={"id": "2", "name": "B"})]))
+    parsed = read_bank_file(path, ProblemLog(), category=Category.CSAM)
+    assert parsed is not None
+    (entry,) = parsed.entries
+    assert (entry.signal, entry.metadata["owner"], entry.metadata["disputed_by"]) == (
+        PDQ_A, "A", "B")
+    assert [(r.signal, r.reason) for r in parsed.removals] == [
+        (PDQ_B, "ThreatExchange: marked benign")]
 
 
 def test_graph_json_is_told_from_stopncii(tmp_path: Path) -> None:

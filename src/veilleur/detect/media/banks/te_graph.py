@@ -3,9 +3,10 @@
 
 A descriptor has `raw_indicator` (or `indicator`), `type` (`HASH_PDQ`, `HASH_MD5`, ...),
 `status`, `tags`, `added_on`, `last_updated`, `id`; `/threat_updates` records add
-`should_delete`. `NON_MALICIOUS` (the owner says benign) and `should_delete` withdraw the hash;
-`MALICIOUS` and `SUSPICIOUS` are kept; `UNKNOWN` is refused, as ThreatExchange's StatusType
-says not to use it for content safety.
+`should_delete`. `should_delete` withdraws the hash; so does `NON_MALICIOUS` (its owner says
+benign) unless another descriptor in the file still calls it harmful (then it is kept, marked
+disputed); `MALICIOUS` and `SUSPICIOUS` are kept; `UNKNOWN` is refused, as ThreatExchange's
+StatusType says not to use it for content safety.
 """
 
 from __future__ import annotations
@@ -100,12 +101,23 @@ def _tags(value: Any) -> list[str]:
     return [str(t) for t in value if t]
 
 
+def _owner(record: dict[str, Any]) -> str:
+    owner = record.get("owner")
+    if isinstance(owner, dict):
+        return str(owner.get("name") or owner.get("id") or "")
+    return ""
+
+
 def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
          default: Category | None) -> bool:
     source = str(path)
     if not require_bank_category(default, problems, source):
         return False
     assert default is not None
+    kept: list[BankEntry] = []
+    benign: dict[tuple[str, str], list[str]] = {}
+    """NON_MALICIOUS opinions, by hash, with their owners: a withdrawal unless another
+    member's descriptor in the same file still calls the hash harmful."""
     for where, record in _records(path, problems):
         if not isinstance(record, dict):
             problems.report(source, "descriptor is not an object", where)
@@ -122,21 +134,30 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
             parsed.removals.append(Removal(sig[0], sig[1], "ThreatExchange: deleted at source"))
             continue
         if status == "NON_MALICIOUS":
-            parsed.removals.append(Removal(sig[0], sig[1], "ThreatExchange: marked benign"))
+            benign.setdefault(sig, []).append(_owner(record) or "a member")
             continue
         if status not in _KEPT:
             problems.report(source, f"status {status!r} is not usable for content safety "
                             "(MALICIOUS, SUSPICIOUS, or NON_MALICIOUS to withdraw)", where)
             continue
-        owner = record.get("owner")
         metadata = {k: str(record[k]) for k in _METADATA if record.get(k) not in (None, "")}
         metadata["te_type"] = kind.lower()
         if tags := _tags(record.get("tags")):
             metadata["tags"] = " ".join(tags)
-        if isinstance(owner, dict) and owner.get("name"):
-            metadata["owner"] = str(owner["name"])
-        parsed.entries.append(BankEntry(
+        if owner := _owner(record):
+            metadata["owner"] = owner
+        kept.append(BankEntry(
             sig[0], sig[1], default, added_at=parse_time(str(record.get("added_on") or "")),
             note=str(record.get("description") or "") or None,
             source_id=str(record.get("id") or "") or None, metadata=metadata))
+    # Each descriptor is one member's opinion. Another member's NON_MALICIOUS beside a harmful
+    # one is a dispute (python-threatexchange's `disputed`), shown to the reviewer; only a hash
+    # nobody in the file still calls harmful is withdrawn.
+    harmful = {(e.signal_type, e.signal) for e in kept}
+    for e in kept:
+        if (e.signal_type, e.signal) in benign:
+            e.metadata["disputed_by"] = ", ".join(benign[(e.signal_type, e.signal)])
+    parsed.entries.extend(kept)
+    parsed.removals.extend(Removal(t, v, "ThreatExchange: marked benign")
+                           for (t, v) in benign if (t, v) not in harmful)
     return True
