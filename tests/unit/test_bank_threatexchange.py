@@ -234,12 +234,24 @@ def test_dataset_csv_opinions(tmp_path: Path) -> None:
     assert entry.metadata == {"collab": "C", "opinion": "POSITIVE_CLASS", "tags": "a b",
                               "te_type": "pdq"}
     assert [(r.signal_type, r.reason) for r in parsed.removals] == [
-        ("pdq", "ThreatExchange: opinion NEGATIVE_CLASS"),
-        ("md5", "ThreatExchange: opinion FALSE_POSITIVE")]
+        ("pdq", "ThreatExchange: opinion not in the category"),
+        ("md5", "ThreatExchange: opinion not in the category")]
     texts = [str(p) for p in problems]
     assert len(texts) == 2
     assert "line 5" in texts[0] and "unknown ThreatExchange opinion 'MAYBE'" in texts[0]
     assert "line 6" in texts[1] and "'CSAM'" in texts[1]
+
+
+def test_dataset_csv_negative_in_one_collab_positive_in_another_is_disputed(
+        tmp_path: Path) -> None:
+    path = write(tmp_path, "d.csv", (
+        "signal_type,signal_str,collab,category,tags\n"
+        f"pdq,{PDQ_A},Hotline,NEGATIVE_CLASS,\n"
+        f"pdq,{PDQ_A},Partners,POSITIVE_CLASS,\n"))
+    parsed = read_bank_file(path, ProblemLog(), category=Category.CSAM)
+    assert parsed is not None and parsed.removals == []
+    (entry,) = parsed.entries
+    assert entry.metadata["disputed_by"] == "Hotline (NEGATIVE_CLASS)"
 
 
 def test_dataset_csv_with_nothing_we_match_is_refused_naming_the_types(tmp_path: Path) -> None:

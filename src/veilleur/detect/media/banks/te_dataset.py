@@ -2,8 +2,9 @@
 `collab`, `category`, `tags` (in either order the CLI has written them).
 
 `category` there is the collaboration's opinion (`INVESTIGATION_SEED`, `NEGATIVE_CLASS`, ...,
-see `te_types.OPINION_*`), not CSAM or NCII: a negative opinion withdraws the hash, the others
-keep it with the opinion in its metadata; the bank's category is the entry's.
+see `te_types.OPINION_*`), not CSAM or NCII: a negative opinion withdraws the hash unless
+another collaboration in the file keeps it (`te_types.settle_opinions`), the others keep it
+with the opinion in its metadata; the bank's category is the entry's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from veilleur.detect.media.banks.common import (
     BankEntry,
     ParsedBank,
-    Removal,
     csv_rows,
     signal_or_count,
 )
@@ -21,6 +21,7 @@ from veilleur.detect.media.banks.te_types import (
     OPINION_NEGATIVE,
     OPINION_POSITIVE,
     require_bank_category,
+    settle_opinions,
 )
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Category
@@ -39,6 +40,8 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
     if not require_bank_category(default, problems, source):
         return False
     assert default is not None
+    kept: list[BankEntry] = []
+    negative: dict[tuple[str, str], list[str]] = {}  # by hash: which collab said so
     for columns, where, clean in csv_rows(path, lower=True):
         if where == "header":
             missing = [c for c in REQUIRED if c not in columns]
@@ -54,16 +57,17 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
             continue
         opinion = clean.get("category", "").upper()
         if opinion in OPINION_NEGATIVE:
-            parsed.removals.append(Removal(sig[0], sig[1],
-                                           f"ThreatExchange: opinion {opinion}"))
+            negative.setdefault(sig, []).append(
+                f"{clean.get('collab') or 'a collaboration'} ({opinion})")
             continue
         if opinion and opinion not in OPINION_POSITIVE:
             problems.report(source, f"unknown ThreatExchange opinion {opinion!r} (one of "
                             f"{', '.join(sorted(OPINION_POSITIVE | OPINION_NEGATIVE))})", where)
             continue
-        parsed.entries.append(BankEntry(
+        kept.append(BankEntry(
             sig[0], sig[1], default,
             metadata={k: v for k, v in (("collab", clean.get("collab", "")),
                                         ("opinion", opinion), ("tags", clean.get("tags", "")),
                                         ("te_type", kind.lower())) if v}))
+    settle_opinions(parsed, kept, negative, "ThreatExchange: opinion not in the category")
     return True

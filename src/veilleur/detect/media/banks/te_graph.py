@@ -24,7 +24,7 @@ from veilleur.detect.media.banks.common import (
     parse_time,
     signal_or_count,
 )
-from veilleur.detect.media.banks.te_types import require_bank_category
+from veilleur.detect.media.banks.te_types import require_bank_category, settle_opinions
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Category
 
@@ -115,9 +115,7 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
         return False
     assert default is not None
     kept: list[BankEntry] = []
-    benign: dict[tuple[str, str], list[str]] = {}
-    """NON_MALICIOUS opinions, by hash, with their owners: a withdrawal unless another
-    member's descriptor in the same file still calls the hash harmful."""
+    benign: dict[tuple[str, str], list[str]] = {}  # NON_MALICIOUS, by hash: who said so
     for where, record in _records(path, problems):
         if not isinstance(record, dict):
             problems.report(source, "descriptor is not an object", where)
@@ -150,14 +148,5 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
             sig[0], sig[1], default, added_at=parse_time(str(record.get("added_on") or "")),
             note=str(record.get("description") or "") or None,
             source_id=str(record.get("id") or "") or None, metadata=metadata))
-    # Each descriptor is one member's opinion. Another member's NON_MALICIOUS beside a harmful
-    # one is a dispute (python-threatexchange's `disputed`), shown to the reviewer; only a hash
-    # nobody in the file still calls harmful is withdrawn.
-    harmful = {(e.signal_type, e.signal) for e in kept}
-    for e in kept:
-        if (e.signal_type, e.signal) in benign:
-            e.metadata["disputed_by"] = ", ".join(benign[(e.signal_type, e.signal)])
-    parsed.entries.extend(kept)
-    parsed.removals.extend(Removal(t, v, "ThreatExchange: marked benign")
-                           for (t, v) in benign if (t, v) not in harmful)
+    settle_opinions(parsed, kept, benign, "ThreatExchange: marked benign")
     return True

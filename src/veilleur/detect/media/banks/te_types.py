@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from veilleur.detect.media.banks.common import TYPE_ALIASES
+from veilleur.detect.media.banks.common import TYPE_ALIASES, BankEntry, ParsedBank, Removal
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Category
 
@@ -107,3 +107,21 @@ def require_bank_category(default: Category | None, problems: ProblemLog, source
                         "NCII: give the bank's category (--category csam or ncii)", fatal=True)
         return False
     return True
+
+
+def settle_opinions(parsed: ParsedBank, kept: list[BankEntry],
+                    negative: dict[tuple[str, str], list[str]], reason: str) -> None:
+    """Add what a file's opinions leave: each descriptor or collaboration is one member's view.
+
+    `negative` holds, per hash, who said it is benign or not in the category. A hash someone
+    else in the same file still calls harmful is kept, marked `disputed_by` for the reviewer
+    (python-threatexchange's `disputed`): withdrawing it would let the file's order decide.
+    A hash nobody in the file calls harmful is withdrawn.
+    """
+    harmful = {(e.signal_type, e.signal) for e in kept}
+    for e in kept:
+        if who := negative.get((e.signal_type, e.signal)):
+            e.metadata["disputed_by"] = ", ".join(who)
+    parsed.entries.extend(kept)
+    parsed.removals.extend(Removal(kind, value, reason) for (kind, value) in negative
+                           if (kind, value) not in harmful)
