@@ -106,6 +106,24 @@ def test_real_file_without_a_category_is_refused_once(name: str) -> None:
     assert read_bank_file(path, problems) is None
     (problem,) = list(problems)
     assert problem.fatal and "--category" in problem.problem
+    assert problem.problem.startswith(f"{sum(REAL[name].entries.values())} entries read")
+
+
+def test_without_a_category_removals_alone_are_kept_and_no_bank_is_told_so(
+        tmp_path: Path) -> None:
+    benign = write(tmp_path, "g.json", json.dumps([descriptor(PDQ_B, "HASH_PDQ",
+                                                             "NON_MALICIOUS")]))
+    problems = ProblemLog()
+    parsed = read_bank_file(benign, problems)
+    assert parsed is not None and [r.signal for r in parsed.removals] == [PDQ_B]
+    assert list(problems) == []
+    prose = write(tmp_path, "notes.txt", "hello world\n")
+    assert detect_format(prose) == "csv"  # two words are no `signal_type signal` line
+    problems = ProblemLog()
+    assert read_bank_file(prose, problems, format="te-signals") is None
+    (problem,) = list(problems)
+    assert "no hash entry could be read" in problem.problem
+    assert "--category" not in problem.problem
 
 
 def test_cli_imports_hma_sample_data(tmp_path: Path) -> None:

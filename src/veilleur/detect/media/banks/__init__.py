@@ -32,7 +32,7 @@ from veilleur.detect.media.banks.common import (
     normalise,
     parse_time,
 )
-from veilleur.detect.media.banks.te_types import known_signal_type
+from veilleur.detect.media.banks.te_types import NO_CATEGORY, known_signal_type
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Category
 
@@ -45,6 +45,8 @@ _READERS: dict[str, Reader] = {
     "csv": contracts_csv.read, "threatexchange": threatexchange.read,
     "stopncii": stopncii.read, "ncmec": ncmec.read, "hma": hma.read,
     "te-dataset": te_dataset.read, "te-signals": te_lines.read, "te-graph": te_graph.read}
+_BANK_GIVES_CATEGORY = frozenset({"hma", "te-dataset", "te-signals", "te-graph"})
+"""Formats that never say CSAM or NCII (`te_types.NO_CATEGORY`): entries need the bank's."""
 _TYPELESS = {"hma": hma.read, "te-signals": te_lines.read}
 """Formats whose rows may not say their signal type: the caller's `signal_type` is for them."""
 FORMATS = tuple(_READERS)
@@ -119,8 +121,12 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
             return None
         reader = partial(_TYPELESS[fmt], signal_type=kind)
     parsed = ParsedBank(fmt)
+    # Without the bank's category such a file is still read (with a stand-in that never
+    # leaves this function), so that a file that is no bank is told so, and removals alone,
+    # which need no category, are kept.
+    asks_category = category is None and fmt in _BANK_GIVES_CATEGORY
     try:
-        ok = reader(path, parsed, problems, category)
+        ok = reader(path, parsed, problems, Category.CSAM if asks_category else category)
     except UnicodeDecodeError:
         problems.report(str(path), f"not a hash bank: the file is not UTF-8 text (expected "
                         f"{EXPECTED[fmt]})", fatal=True)
@@ -142,8 +148,11 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
                                               f"match ({skipped})" if skipped else ""),
                         fatal=True)
         return None
+    if ok and asks_category and parsed.entries:
+        problems.report(str(path), f"{len(parsed.entries):,} entries read, but {NO_CATEGORY}",
+                        fatal=True)
+        return None
     return parsed if ok else None
-
 
 
 def load_bank_file(path: Path, problems: ProblemLog) -> HashBank | None:

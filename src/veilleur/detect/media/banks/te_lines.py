@@ -27,13 +27,10 @@ _BARE_HASH = re.compile(r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$")
 
 
 def looks_like(first_line: str) -> bool:
-    """`<known type> <signal>`, a bare hash, or `<word> <signal>` on a line without commas."""
+    """`<ThreatExchange type> <signal>` or a bare hash (any two words could be prose)."""
     line = first_line.strip()
-    if _BARE_HASH.match(line):
-        return True
     words = line.split(None, 1)
-    return (len(words) == 2 and _TYPE_WORD.fullmatch(words[0]) is not None
-            and (words[0] in TE_SIGNAL_NAMES or "," not in line))
+    return bool(_BARE_HASH.match(line)) or (len(words) == 2 and words[0] in TE_SIGNAL_NAMES)
 
 
 def split_line(line: str, fallback: str | None) -> tuple[str | None, str]:

@@ -95,16 +95,18 @@ opinion withdraws the signal; seeds and positives are kept (the `threatexchange 
 command matches them too), with the opinion in the entry's metadata."""
 
 
-def require_bank_category(default: Category | None, problems: ProblemLog, source: str) -> bool:
-    """ThreatExchange files do not say whether a hash is CSAM or NCII: the bank must.
+NO_CATEGORY = ("ThreatExchange files do not say whether a hash is CSAM or NCII: give the "
+               "bank's category (--category csam or ncii)")
+"""Their tags are each collaboration's free text (`media_priority_samples`, `disputed`, ...)
+and their categories are opinions, so no tag is read as a category: a wrong one would send a
+picture to the wrong legal process (a CyberTipline report or an NCII takedown)."""
 
-    Their tags are each collaboration's free text (`media_priority_samples`, `disputed`, ...)
-    and their categories are opinions, so no tag is read as a category: a wrong one would send
-    a picture to the wrong legal process (a CyberTipline report or an NCII takedown).
-    """
+
+def require_bank_category(default: Category | None, problems: ProblemLog, source: str) -> bool:
+    """For a reader called on its own: `read_bank_file` reads first and refuses after, so a
+    file that is no bank at all is told so rather than asked for a category."""
     if default is None:
-        problems.report(source, "ThreatExchange files do not say whether a hash is CSAM or "
-                        "NCII: give the bank's category (--category csam or ncii)", fatal=True)
+        problems.report(source, NO_CATEGORY, fatal=True)
         return False
     return True
 
