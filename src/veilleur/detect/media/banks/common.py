@@ -20,8 +20,17 @@ _HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha256": re.compile(r"^[0-9a-f]{6
 TYPE_ALIASES = {
     "md5": "md5", "hash_md5": "md5", "sha256": "sha256", "sha-256": "sha256",
     "hash_sha256": "sha256", "pdq": "pdq", "hash_pdq": "pdq", "pdqhash": "pdq",
+    # python-threatexchange / HMA names (`photo_md5` before 1.0) and the Graph API's video
+    # types: the same file digests, told apart only by the content they were taken from
+    "photo_md5": "md5", "video_md5": "md5", "hash_video_md5": "md5",
+    "video_sha256": "sha256", "hash_video_sha256": "sha256",
 }
+"""Signal type names this engine matches, to its own. Not here on purpose: `url_md5` and
+`text_md5` (an MD5 of a URL or text, not of a file) and every other type, which readers count
+and name instead."""
 TRUE = {"1", "true", "yes", "y"}
+_TYPE_NAME = re.compile(r"^[a-z0-9][a-z0-9 _.-]{0,39}$")
+"""A signal type name we can count and show (`raw_text`, `ImagePDQ`, `HASH_TMK`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +107,15 @@ def signal_or_count(kind: str, value: str, parsed: ParsedBank, problems: Problem
     sig = normalise(kind, value)
     if not isinstance(sig, str):
         return sig
-    if TYPE_ALIASES.get(kind.strip().lower()) is None:
-        parsed.skipped_types[kind.strip().lower()] += 1
-    else:
+    name = kind.strip().lower()
+    if TYPE_ALIASES.get(name) is not None:
         problems.report(source, sig, where)
+    elif _TYPE_NAME.match(name):
+        parsed.skipped_types[name] += 1
+    else:
+        # Counted types are printed and stored by name: a hostile or empty "type" is a bad row.
+        problems.report(source, f"unreadable signal type {kind.strip()[:40]!r}"
+                        if name else "no signal type", where)
     return None
 
 

@@ -1,5 +1,6 @@
-"""ThreatExchange CSV downloads (`td_raw_indicator`, `td_indicator_type` or `type`,
-`td_status`, ...) and indicator exports (`indicator,type,should_delete,...`)."""
+"""ThreatExchange UI CSV downloads (`td_raw_indicator`, `td_indicator_type` or `type`,
+`td_status`, ...) and indicator exports (`indicator,type,should_delete,...`). The other
+ThreatExchange files have their own readers: `hma`, `te_dataset`, `te_lines`, `te_graph`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from veilleur.detect.media.banks.common import (
     parse_time,
     signal_or_count,
 )
+from veilleur.detect.media.banks.te_types import type_of_bare_value, untyped_problem
 from veilleur.ingest.problems import ProblemLog
 from veilleur.taxonomy import Category
 
@@ -38,11 +40,11 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
         value = clean.get(value_col, "")
         kind = clean.get(type_col, "") if type_col else ""
         if not kind:
-            if len(value) != 32:
-                problems.report(source, "no indicator type: a 64-hex value may be PDQ or "
-                                "SHA-256; export with the type column", where)
+            kind = type_of_bare_value(value, None) or ""
+            if not kind:
+                problems.report(source, untyped_problem(
+                    value, "export with the type column"), where)
                 continue
-            kind = "md5"
         sig = signal_or_count(kind, value, parsed, problems, source, where)
         if sig is None:
             continue
