@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from veilleur.store.banks import ImportReport
 
+_SHOWN_TYPES = 20
+
 
 def file_json(path: Path, fmt: str, report: ImportReport) -> dict[str, Any]:
     """One file's counts, for integrators (`--json`)."""
@@ -47,8 +49,13 @@ def file_lines(path: Path, fmt: str, report: ImportReport) -> list[str]:
         if report.reenabled:
             lines.append(f"  {report.reenabled:,} entries enabled again (listed again at "
                          "source after a withdrawal)")
-    for kind, n in sorted(report.skipped_types.items()):
-        lines.append(f"  skipped {n:,} {kind} hashes (type not matched by this engine)")
+    # a hostile file may name thousands of made-up types: the commonest are enough to say
+    shown = sorted(report.skipped_types.most_common(_SHOWN_TYPES))
+    for kind, n in shown:
+        lines.append(f"  skipped {n:,} {kind[:40]} hashes (type not matched by this engine)")
+    if len(report.skipped_types) > len(shown):
+        rest = len(report.skipped_types) - len(shown)
+        lines.append(f"  skipped {rest:,} more types not matched by this engine")
     if report.more_pages is not None:
         lines.append("  more pages remain: the feed says this page is not its last")
     return lines

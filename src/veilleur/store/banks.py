@@ -291,7 +291,7 @@ class BankStore:
                     conn.execute(update(BankEntryRow).where(BankEntryRow.id == row.id)
                                  .values(**change))
                     _log(conn, bank_id, row.id, "update", {
-                        "from": {k: _plain(getattr(row, _COLUMN.get(k, k))) for k in change},
+                        "from": {k: _plain(getattr(row, k)) for k in change},
                         "to": {k: _plain(v) for k, v in change.items()},
                         "format": parsed.format, "by": actor})
                     report.updated += 1
@@ -733,10 +733,6 @@ def _entry_row(bank_id: int, e: BankEntry, now: datetime) -> dict[str, Any]:
             "category": e.category.value, "added_at": e.added_at or now, "imported_at": now,
             "note": e.note, "enabled": e.enabled, "source_id": e.source_id,
             "meta": dict(e.metadata)}
-
-
-_COLUMN = {"metadata": "meta"}
-"""Entry fields whose column is named otherwise."""
 
 
 def _held_rows(conn: Any, bank_id: int, keys: Sequence[tuple[str, str]]

@@ -64,7 +64,8 @@ class ParsedBank:
     """The file is a well-formed page of a feed (an NCMEC `queryResult`, a StopNCII
     FetchHashes answer): valid even with nothing usable in it, unlike a file that is no bank."""
     more_pages: str | None = None
-    """The feed says more pages follow (its next-page token or link)."""
+    """The feed says more pages follow (its next-page token or link, at most 4096
+    characters: a hostile file's is not carried whole)."""
 
     _held: Counter[object] = field(default_factory=Counter, init=False, repr=False,
                                    compare=False)

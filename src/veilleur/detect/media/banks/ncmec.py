@@ -53,7 +53,7 @@ def read(path: Path, parsed: ParsedBank, problems: ProblemLog,
                 continue
             tag = _local(elem.tag)
             if tag == "next" and elem.text and elem.text.strip():
-                parsed.more_pages = elem.text.strip()
+                parsed.more_pages = elem.text.strip()[:4096]
                 continue
             children = {_local(c.tag): c for c in elem}
             if tag in _DELETED:

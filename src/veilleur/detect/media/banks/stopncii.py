@@ -54,7 +54,7 @@ def _json_records(path: Path, parsed: ParsedBank, problems: ProblemLog
         # a FetchHashes page: valid even when empty; says whether more pages follow
         parsed.feed_page = True
         if doc.get("hasMoreRecords") is True:
-            parsed.more_pages = str(doc.get("nextPageToken") or "yes")
+            parsed.more_pages = str(doc.get("nextPageToken") or "yes")[:4096]
         doc = doc["hashRecords"]
     elif isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
