@@ -279,10 +279,11 @@ def _category_option(value: str) -> Category:
 
 @bank_app.command("import")
 def bank_import(
-    file: Annotated[Path, typer.Argument(help="Bank file: contracts CSV, ThreatExchange CSV, "
-                                         "StopNCII JSON or NCMEC XML.")],
-    name: Annotated[str | None, typer.Option(help="Bank to import into [default: file name]."
-                                             )] = None,
+    files: Annotated[list[Path], typer.Argument(
+        help="Bank files, imported in the order given into one bank (pages of one feed): "
+        "contracts CSV, ThreatExchange CSV, StopNCII JSON or NCMEC XML.")],
+    name: Annotated[str | None, typer.Option(
+        help="Bank to import into [default: the first file's name].")] = None,
     format: Annotated[str | None, typer.Option(
         "--format", help="csv, threatexchange, stopncii or ncmec [default: detected].")] = None,
     category: Annotated[str | None, typer.Option(
@@ -299,12 +300,17 @@ def bank_import(
     threshold: Annotated[int | None, typer.Option(
         help="PDQ match radius in bits for this bank (0-35) [default: 31].")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the bank.")] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the per-file counts as JSON on standard output.")] = False,
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     index_dir: Annotated[Path | None, typer.Option(
         help="PDQ index folder [default: beside the SQLite file, or $VEILLEUR_INDEX_DIR].")
         ] = None,
 ) -> None:
-    """Import a bank file; entries the source withdrew are disabled; past media re-checked."""
+    """Import bank files in order; what the source withdrew is disabled, what it changed is
+    updated; past media re-checked. The first file nothing can be read from stops the import
+    (a feed's pages apply in order): the files before it stay imported."""
+    from veilleur.cli_bank_import import file_json, file_lines
     from veilleur.decide.policy import load_policy
     from veilleur.detect.base import POLICY_DIR
     from veilleur.detect.media.banks import read_bank_file
@@ -314,40 +320,65 @@ def bank_import(
     err = Console(stderr=True)
     out = Console()
     cat = _category_option(category) if category is not None else None
+    bank = name or files[0].stem
+    store: BankStore | None = None
+    policy = load_policy(POLICY_DIR / "policy.toml")
+    done: list[dict[str, Any]] = []
     problems = ProblemLog()
-    parsed = read_bank_file(file, problems, format=format, category=cat)
-    for problem in problems:
-        err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
-    if parsed is None:
+    failed: tuple[Path, str] | None = None
+    for file in files:
+        seen = len(problems.problems)
+        parsed = read_bank_file(file, problems, format=format, category=cat)
+        for problem in problems.problems[seen:]:
+            err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        if parsed is None:
+            reasons = [p.problem for p in problems.problems[seen:] if p.fatal]
+            failed = (file, reasons[-1] if reasons else "nothing could be read")
+            break
+        if store is None:
+            store = _bank_store(db, index_dir, create=True)
+        try:
+            report = store.import_entries(
+                bank, parsed, kind="allow" if allow else "deny", category=cat,
+                pdq_threshold=threshold, note=note, policy=policy, actor=_cli_actor(actor),
+                override=override)
+        except BankError as exc:
+            err.print(f"[red]error:[/] {file}: {exc}", highlight=False, soft_wrap=True)
+            failed = (file, str(exc))
+            break
+        done.append(file_json(file, parsed.format, report))
+        if json_out:
+            continue
+        for line in file_lines(file, parsed.format, report):
+            out.print(line, highlight=False, soft_wrap=True)
+        if report.overrides:
+            o = report.overrides
+            out.print(f"  overrides: {o['allow_entries']:,} allow entries silence "
+                      f"{o['overridden_entries_count']:,} deny entries and categories "
+                      f"{', '.join(o['categories']) or '-'} (recorded and audited)",
+                      highlight=False)
+        if report.stored:
+            out.print(f"  retroactive check: {report.retro_media_checked:,} stored media "
+                      f"re-checked, {len(report.retro_matches):,} past items matched",
+                      highlight=False)
+        for rm in report.retro_matches[:20]:
+            out.print(f"    attachment {rm.attachment_id} ({rm.filename or '-'}) in message "
+                      f"{rm.message_id or '-'}: {rm.match.signal_type} distance "
+                      f"{rm.match.distance}, entry #{rm.match.entry.id}", highlight=False)
+    rest = files[len(done) + 1:] if failed else []
+    if failed is not None:
+        imported = ", ".join(str(d["file"]) for d in done) or "none"
+        err.print(f"[red]error:[/] stopped at {failed[0]}: {failed[1]}. Imported before it: "
+                  f"{imported}" + (f"; not imported: {', '.join(map(str, rest))}" if rest
+                                   else ""), highlight=False, soft_wrap=True)
+    if json_out:
+        typer.echo(json.dumps({
+            "bank": bank, "files": done,
+            "failed": {"file": str(failed[0]), "reason": failed[1]} if failed else None,
+            "not_imported": [str(f) for f in rest],
+            "problems": [str(p) for p in problems]}, indent=2))
+    if failed is not None:
         raise typer.Exit(EXIT_FAILED)
-    store = _bank_store(db, index_dir, create=True)
-    try:
-        report = store.import_entries(
-            name or file.stem, parsed, kind="allow" if allow else "deny", category=cat,
-            pdq_threshold=threshold, note=note, policy=load_policy(POLICY_DIR / "policy.toml"),
-            actor=_cli_actor(actor), override=override)
-    except BankError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    verb = "created" if report.created else "updated"
-    out.print(f"bank '{report.bank}' {verb} ({parsed.format}): {report.read:,} entries read, "
-              f"{report.added:,} added, {report.already_present:,} already present, "
-              f"{report.removed:,} disabled (withdrawn or deleted at source)", highlight=False)
-    for kind, n in sorted(report.skipped_types.items()):
-        out.print(f"  skipped {n:,} {kind} hashes (type not matched by this engine)",
-                  highlight=False)
-    if report.overrides:
-        o = report.overrides
-        out.print(f"overrides: {o['allow_entries']:,} allow entries silence "
-                  f"{o['overridden_entries_count']:,} deny entries and categories "
-                  f"{', '.join(o['categories']) or '-'} (recorded and audited)",
-                  highlight=False)
-    out.print(f"retroactive check: {report.retro_media_checked:,} stored media re-checked, "
-              f"{len(report.retro_matches):,} past items matched", highlight=False)
-    for rm in report.retro_matches[:20]:
-        out.print(f"  attachment {rm.attachment_id} ({rm.filename or '-'}) in message "
-                  f"{rm.message_id or '-'}: {rm.match.signal_type} distance "
-                  f"{rm.match.distance}, entry #{rm.match.entry.id}", highlight=False)
     raise typer.Exit(EXIT_BAD_INPUT if problems else EXIT_OK)
 
 

@@ -73,7 +73,7 @@ def test_bank_lifecycle_and_matching_transformed_copies(tmp_path: Path) -> None:
         f"pdq,{pdq(np.asarray(im)).hex},csam,case {i}\n" for i, im in enumerate(originals)))
     result = veilleur("bank", "import", bank, "--name", "hotline", "--db", db)
     assert result.returncode == 0, result.stderr
-    assert "3 added" in result.stdout and "0 past items matched" in result.stdout
+    assert "3 imported (new)" in result.stdout and "0 past items matched" in result.stdout
 
     folder = tmp_path / "exports"
     files = {
@@ -141,7 +141,7 @@ def test_new_bank_entries_find_old_media(tmp_path: Path) -> None:
     assert findings(db) == [("attachment", "8001", "ncii")]
     # importing the same list again finds nothing new and duplicates nothing
     again = veilleur("bank", "import", stop, "--name", "stopncii", "--db", db)
-    assert "0 added" in again.stdout and "0 past items matched" in again.stdout
+    assert "0 imported (new)" in again.stdout and "0 past items matched" in again.stdout
     with sqlite3.connect(db) as conn:
         assert conn.execute("select via, count(*) from media_matches group by via"
                             ).fetchall() == [("retroactive", 1)]

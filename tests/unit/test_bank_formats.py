@@ -115,7 +115,7 @@ def test_ncmec_xml(tmp_path: Path) -> None:
     assert [(e.signal_type, e.source_id) for e in parsed.entries] == [
         ("md5", "1001"), ("sha256", "1001"), ("pdq", "1001")]
     assert all(e.category == Category.CSAM for e in parsed.entries)
-    assert parsed.entries[0].metadata == {"classification": "A1"}
+    assert parsed.entries[0].metadata == {"classification": "A1", "record": "image"}
     assert [(r.signal_type, r.signal) for r in parsed.removals] == [
         ("pdq", PDQ_B), ("md5", "c" * 32)]
     assert parsed.skipped_types == {"photodna": 1}

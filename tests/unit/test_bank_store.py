@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,3 +120,150 @@ def test_allow_bank_conflicts_are_refused(db_url: str, tmp_path: Path) -> None:
         store.ensure_bank("memes", kind="deny", actor="test")
     with pytest.raises(BankError, match="between 0 and 35"):
         store.ensure_bank("x", pdq_threshold=40, actor="test")
+
+
+# --- pages of a feed, imported in order (issue 16) ----------------------------------------
+
+FACE, BACE = "face" * 8, "bace" * 8
+
+
+def audited_store(db_url: str, tmp_path: Path) -> tuple[BankStore, list[tuple[str, dict]]]:
+    """A store whose audit entries are kept in a list, to read back."""
+    audit: list[tuple[str, dict]] = []
+    store = BankStore(connect(db_url), tmp_path / "index",
+                      audit=lambda kind, actor, subject, detail: audit.append((kind, detail)))
+    return store, audit
+
+
+def page(folder: str, name: str) -> ParsedBank:
+    from tests.shared_data import shared_testdata
+    from veilleur.detect.media.banks import read_bank_file
+    from veilleur.ingest.problems import ProblemLog
+
+    parsed = read_bank_file(shared_testdata("formats-real", folder, name), ProblemLog())
+    assert parsed is not None
+    return parsed
+
+
+def rows(db_url: str, bank: str) -> dict[str, tuple[bool, str | None, dict, datetime]]:
+    """signal -> (enabled, source id, metadata, added_at) of a bank's entries."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from veilleur.store.models import BankEntryRow, BankRow
+
+    with Session(connect(db_url)) as conn:
+        found = conn.execute(select(BankEntryRow).join(
+            BankRow, BankRow.id == BankEntryRow.bank_id).where(BankRow.name == bank)).scalars()
+        return {r.signal: (r.enabled, r.source_id, r.meta, r.added_at.replace(tzinfo=UTC))
+                for r in found}
+
+
+def test_ncmec_pages_3_then_4_update_one_record_and_delete_the_other(
+        db_url: str, tmp_path: Path) -> None:
+    store, audit = audited_store(db_url, tmp_path)
+    third = store.import_entries("ncmec", page("ncmec-hash-sharing", "ENTRIES_XML3.xml"),
+                                 actor="test")
+    assert (third.added, third.updated, third.removed, third.more_pages is not None) == (
+        2, 0, 0, True)
+    fourth = store.import_entries("ncmec", page("ncmec-hash-sharing", "ENTRIES_XML4.xml"),
+                                  actor="test")
+    assert (fourth.read, fourth.added, fourth.updated, fourth.already_present,
+            fourth.removed, fourth.not_held, fourth.more_pages) == (1, 0, 1, 0, 1, 0, None)
+    held = rows(db_url, "ncmec")
+    assert held[BACE][:2] == (False, "willdelete")  # deleted by its record id
+    enabled, source_id, meta, added_at = held[FACE]
+    assert (enabled, source_id, meta["classification"]) == (True, "willupdate", "A2")
+    # the record's <timestamp>, not the import's; page 4's is the earlier (NCMEC pages do not
+    # come in time order): the time the source first listed it
+    assert added_at == datetime(2019, 11, 24, 15, 10, tzinfo=UTC)
+    assert store.exact_lookup("md5", BACE) == [] and len(store.exact_lookup("md5", FACE)) == 1
+    # the update is in the bank's event log and in the audit
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from veilleur.store.models import BankEventRow
+
+    with Session(store.db) as conn:
+        (update,) = conn.execute(select(BankEventRow.detail).where(
+            BankEventRow.action == "update")).scalars()
+    assert update["from"]["meta"]["classification"] == "A1"
+    assert update["to"]["meta"]["classification"] == "A2"
+    imports = [d for kind, d in audit if kind == "bank.import"]
+    assert [(d["added"], d["updated"], d["removed"]) for d in imports] == [(2, 0, 0), (0, 1, 1)]
+    # page 4 again changes nothing: already present, the deleted record stays off
+    again = store.import_entries("ncmec", page("ncmec-hash-sharing", "ENTRIES_XML4.xml"),
+                                 actor="test")
+    assert (again.added, again.updated, again.already_present, again.removed) == (0, 0, 1, 0)
+    assert rows(db_url, "ncmec")[BACE][0] is False
+
+
+def test_ncmec_feed_in_order_and_deletions_of_what_is_not_held(
+        db_url: str, tmp_path: Path) -> None:
+    store, _ = audited_store(db_url, tmp_path)
+    reports = [store.import_entries("feed", page("ncmec-hash-sharing", name), actor="test")
+               for name in ("ENTRIES_XML.xml", "ENTRIES_XML2.xml", "ENTRIES_NO_DATA_XML.xml",
+                            "ENTRIES_XML3.xml", "ENTRIES_XML4.xml")]
+    assert [(r.added, r.updated, r.removed, r.not_held, r.stored) for r in reports] == [
+        (2, 0, 0, 2, True),  # image4 and video4 were never imported here
+        (1, 0, 0, 0, True), (0, 0, 0, 0, False), (2, 0, 0, 0, True), (0, 1, 1, 0, True)]
+    [summary] = store.list_banks()
+    assert summary.entries == {"md5": 4} and summary.disabled == 1
+    large = store.import_entries("large", page("ncmec-hash-sharing",
+                                               "ENTRIES_LARGE_FINGERPRINTS.xml"), actor="test")
+    assert large.added == 1 and large.skipped_types == {"tmk-pdqf": 1, "videntifier": 1}
+
+
+def test_a_page_with_nothing_to_store_makes_no_bank(db_url: str, tmp_path: Path) -> None:
+    store, audit = audited_store(db_url, tmp_path)
+    empty = store.import_entries("x", page("ncmec-hash-sharing", "ENTRIES_NO_DATA_XML.xml"),
+                                 actor="test")
+    gone = store.import_entries("x", ParsedBank("ncmec", [], [Removal.of_record("r", "d")]),
+                                actor="test")
+    assert (empty.stored, gone.stored, gone.not_held) == (False, False, 1)
+    assert store.list_banks() == [] and audit == []
+    with pytest.raises(BankError, match="no hash entry was read"):
+        store.import_entries("x", ParsedBank("csv"), actor="test")  # a file that is no bank
+
+
+def test_stopncii_withdrawals_disable_what_earlier_pages_imported(
+        db_url: str, tmp_path: Path) -> None:
+    store, _ = audited_store(db_url, tmp_path)
+    first = store.import_entries("stop", page("stopncii", "fetch_page1.json"), actor="test")
+    second = store.import_entries("stop", page("stopncii", "fetch_page2.json"), actor="test")
+    assert (first.added, first.more_pages is not None) == (2, True)
+    assert (second.added, second.more_pages) == (1, None)
+    [summary] = store.list_banks()
+    assert summary.entries == {"pdq": 3} and summary.category is None
+    received = page("stopncii", "fetch_page1.json").entries[0]
+    assert received.metadata["hashStatus"] == "Received"  # a submission: it matches
+    (info,) = store.resolve(store.exact_lookup("pdq", received.signal)).values()
+    assert info.category == Category.NCII
+    held = rows(db_url, "stop")
+    assert held[received.signal][3] == datetime(2021, 7, 1, 19, 30, 4, tzinfo=UTC)
+
+    def status(value: str, *signals: str) -> ParsedBank:
+        from veilleur.detect.media.banks import read_bank_file
+        from veilleur.ingest.problems import ProblemLog
+
+        path = tmp_path / f"{value}.json"
+        path.write_text(json.dumps({"count": len(signals), "hasMoreRecords": False,
+                                    "nextPageToken": "", "hashRecords": [
+            {"lastModtimestamp": 1700000000, "hashValue": s, "hashStatus": value,
+             "caseNumbers": {}, "signalType": "ImagePDQ"} for s in signals]}))
+        parsed = read_bank_file(path, ProblemLog())
+        assert parsed is not None
+        return parsed
+
+    withdrawn = store.import_entries("stop", status("Withdrawn", received.signal, "e" * 64),
+                                     actor="test")
+    assert (withdrawn.removed, withdrawn.not_held) == (1, 1)
+    assert rows(db_url, "stop")[received.signal][0] is False
+    assert BankStore(connect(db_url), tmp_path / "index").index().enabled_count() == 2
+    # listed again at source: enabled again; an operator's own decision is never undone
+    back = store.import_entries("stop", status("Active", received.signal), actor="test")
+    assert (back.reenabled, back.updated) == (1, 1)  # its status is now Active
+    assert rows(db_url, "stop")[received.signal][0] is True
+    store.set_enabled("stop", False, [received.signal], actor="test")
+    kept_off = store.import_entries("stop", status("Active", received.signal), actor="test")
+    assert kept_off.reenabled == 0 and rows(db_url, "stop")[received.signal][0] is False

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from veilleur.decide.policy import Finding, FindingBook, Policy
 from veilleur.detect.base import Signal
-from veilleur.detect.media.banks import BankEntry, ParsedBank
+from veilleur.detect.media.banks import BankEntry, ParsedBank, Removal
 from veilleur.detect.media.decode import Limits, MediaError, image_frames
 from veilleur.detect.media.detector import HashMatchDetector, match_signals
 from veilleur.detect.media.features import FeatureIndex, LocalFeatures
@@ -74,10 +74,24 @@ class ImportReport:
     created: bool
     read: int = 0
     added: int = 0
+    """Entries new to this bank."""
+    updated: int = 0
+    """Entries already held that the source changed (category, note, source id, metadata such
+    as NCMEC's classification, or an earlier `added_at`): applied, logged and audited."""
     already_present: int = 0
+    """Entries already held, unchanged."""
     removed: int = 0
     """Entries the source withdrew or deleted, now disabled here."""
+    not_held: int = 0
+    """Withdrawals naming nothing this bank holds (never imported here): counted, no error."""
+    reenabled: int = 0
+    """Entries disabled by an earlier withdrawal that the source lists again."""
     skipped_types: Counter[str] = field(default_factory=Counter)
+    more_pages: str | None = None
+    """The file says its feed has more pages (the next page's token or link)."""
+    stored: bool = True
+    """False when the file held nothing to store (an empty page, or withdrawals only for a
+    bank that does not exist): no bank was made or changed."""
     retro_media_checked: int = 0
     retro_matches: list[RetroMatch] = field(default_factory=list)
     overrides: dict[str, Any] | None = None
@@ -230,8 +244,20 @@ class BankStore:
 
         `override`: the caller may add allow entries that silence deny lists; without it,
         such entries are refused (`OverrideRefusedError`) and nothing is stored."""
-        if not parsed.entries and not parsed.removals:
+        if not parsed.entries and not parsed.removals and not parsed.feed_page:
             raise BankError(f"nothing to import into bank {name!r}: no hash entry was read")
+        report = ImportReport(name, False, read=len(parsed.entries),
+                              skipped_types=parsed.skipped_types, more_pages=parsed.more_pages)
+        if not parsed.entries:
+            with Session(self.db) as conn:
+                exists = conn.execute(select(BankRow.id).where(BankRow.name == name)
+                                      ).first() is not None
+            if not exists or not parsed.removals:
+                # An empty page, or withdrawals of what no bank holds: valid, and nothing is
+                # made for it (an empty bank would look loaded and match nothing).
+                report.not_held = len(parsed.removals)
+                report.stored = False
+                return report
         overrides: dict[int, Override] = {}
         if kind == "allow":
             with Session(self.db) as conn:
@@ -242,35 +268,43 @@ class BankStore:
         bank_id, created = self.ensure_bank(name, actor=actor, kind=kind, category=category,
                                             source=source or parsed.format,
                                             pdq_threshold=pdq_threshold, note=note)
-        report = ImportReport(name, created, read=len(parsed.entries),
-                              skipped_types=parsed.skipped_types)
+        report.created = created
         now = datetime.now(UTC)
-        with Session(self.db) as conn:
-            before = conn.execute(select(func.max(BankEntryRow.id))).scalar() or 0
+        # Each entry is the source's current word on its hash: a later one in the file wins.
+        latest = {(e.signal_type, e.signal): e for e in parsed.entries}
         table = BankEntryRow.__table__
+        new_ids: list[int] = []
         with self.db.begin() as conn:
+            held = {} if created else _held_rows(conn, bank_id, list(latest))
+            fresh = [e for key, e in latest.items() if key not in held]
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            for batch in _chunks(parsed.entries, _BATCH):
-                rows = [_entry_row(bank_id, e, now) for e in batch]
+            for batch in _chunks(fresh, _BATCH):
                 stmt = dialect.insert(table).on_conflict_do_nothing(
                     index_elements=["bank_id", "signal_type", "signal"])
-                conn.execute(stmt, rows)
-            new_ids = [r[0] for r in conn.execute(
-                select(BankEntryRow.id).where(BankEntryRow.bank_id == bank_id,
-                                              BankEntryRow.id > before)).all()]
+                result = conn.execute(stmt.returning(table.c.id),
+                                      [_entry_row(bank_id, e, now) for e in batch])
+                new_ids += [int(r[0]) for r in result]
             report.added = len(new_ids)
-            report.already_present = report.read - report.added
-            for removal in parsed.removals:
-                hit = conn.execute(select(BankEntryRow.id, BankEntryRow.enabled).where(
-                    BankEntryRow.bank_id == bank_id,
-                    BankEntryRow.signal_type == removal.signal_type,
-                    BankEntryRow.signal == removal.signal)).first()
-                if hit is None or not hit.enabled:
-                    continue
-                conn.execute(update(BankEntryRow).where(BankEntryRow.id == hit.id)
-                             .values(enabled=False))
-                _log(conn, bank_id, hit.id, "disable", {"reason": removal.reason})
-                report.removed += 1
+            for key, row in held.items():
+                change = _entry_change(row, latest[key])
+                if change:
+                    conn.execute(update(BankEntryRow).where(BankEntryRow.id == row.id)
+                                 .values(**change))
+                    _log(conn, bank_id, row.id, "update", {
+                        "from": {k: _plain(getattr(row, k)) for k in change},
+                        "to": {k: _plain(v) for k, v in change.items()},
+                        "format": parsed.format, "by": actor})
+                    report.updated += 1
+                if not row.enabled and _withdrawn_at_source(conn, row.id):
+                    conn.execute(update(BankEntryRow).where(BankEntryRow.id == row.id)
+                                 .values(enabled=True))
+                    _log(conn, bank_id, row.id, "enable", {
+                        "reason": "listed again at source", "format": parsed.format,
+                        "by": actor})
+                    report.reenabled += 1
+                    new_ids.append(row.id)
+            report.already_present = report.read - report.added - report.updated
+            report.removed, report.not_held = _apply_removals(conn, bank_id, parsed.removals)
             for i, o in overrides.items():
                 e = parsed.entries[i]
                 # also an entry already present as an ordinary one: it becomes the override
@@ -279,13 +313,17 @@ class BankStore:
                     BankEntryRow.signal == e.signal).values(
                         overrides=o.to_record() | {"at": now.isoformat()}))
             _log(conn, bank_id, None, "import", {
-                "read": report.read, "added": report.added, "removed": report.removed,
-                "format": parsed.format, "skipped_types": dict(parsed.skipped_types),
+                "read": report.read, "added": report.added, "updated": report.updated,
+                "removed": report.removed, "not_held": report.not_held,
+                "reenabled": report.reenabled, "format": parsed.format,
+                "skipped_types": dict(parsed.skipped_types),
+                "more_pages": parsed.more_pages is not None,
                 "overrides": len(overrides), "by": actor})
         self._audit("bank.import", actor, f"bank:{name}", {
             "kind": kind, "format": parsed.format, "source": source or parsed.format,
-            "read": report.read, "added": report.added,
-            "already_present": report.already_present, "removed": report.removed})
+            "read": report.read, "added": report.added, "updated": report.updated,
+            "already_present": report.already_present, "removed": report.removed,
+            "not_held": report.not_held, "reenabled": report.reenabled})
         if overrides:
             report.overrides = _override_summary(overrides.values())
             self._audit("bank.override", actor, f"bank:{name}", report.overrides)
@@ -695,6 +733,95 @@ def _entry_row(bank_id: int, e: BankEntry, now: datetime) -> dict[str, Any]:
             "category": e.category.value, "added_at": e.added_at or now, "imported_at": now,
             "note": e.note, "enabled": e.enabled, "source_id": e.source_id,
             "meta": dict(e.metadata)}
+
+
+def _held_rows(conn: Any, bank_id: int, keys: Sequence[tuple[str, str]]
+               ) -> dict[tuple[str, str], Any]:
+    """The rows this bank already holds for these (signal_type, signal) keys."""
+    t = BankEntryRow
+    out: dict[tuple[str, str], Any] = {}
+    for kind in sorted({k for k, _ in keys}):  # by type: the unique index serves the lookup
+        signals = [sig for k, sig in keys if k == kind]
+        for chunk in _chunks(signals, 5000):
+            for row in conn.execute(select(
+                    t.id, t.signal_type, t.signal, t.category, t.note, t.source_id, t.meta,
+                    t.added_at, t.enabled).where(t.bank_id == bank_id, t.signal_type == kind,
+                                                 t.signal.in_(chunk))):
+                out[(row.signal_type, row.signal)] = row
+    return out
+
+
+def _entry_change(row: Any, e: BankEntry) -> dict[str, Any]:
+    """What the source changed on an entry already held. What a file leaves out (no note, no
+    metadata, no source id, no time) erases nothing; `added_at` only moves earlier (when the
+    source first listed it: NCMEC pages do not come in time order)."""
+    change: dict[str, Any] = {}
+    if e.category.value != row.category:
+        change["category"] = e.category.value
+    if e.note is not None and e.note != row.note:
+        change["note"] = e.note
+    if e.source_id is not None and e.source_id != row.source_id:
+        change["source_id"] = e.source_id
+    if e.metadata and dict(e.metadata) != (row.meta or {}):
+        change["meta"] = dict(e.metadata)
+    held_at = row.added_at if row.added_at.tzinfo else row.added_at.replace(tzinfo=UTC)
+    if e.added_at is not None and e.added_at < held_at:
+        change["added_at"] = e.added_at
+    return change
+
+
+def _plain(value: Any) -> Any:
+    """A value as the JSON event log keeps it."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _withdrawn_at_source(conn: Any, entry_id: int) -> bool:
+    """Was the entry's last toggle a withdrawal by its source (not an operator's decision,
+    which a re-import must not undo)?"""
+    last = conn.execute(select(BankEventRow.action, BankEventRow.detail).where(
+        BankEventRow.entry_id == entry_id, BankEventRow.action.in_(("enable", "disable")))
+        .order_by(BankEventRow.id.desc()).limit(1)).first()
+    return (last is not None and last.action == "disable" and "reason" in last.detail
+            and "by" not in last.detail)
+
+
+def _apply_removals(conn: Any, bank_id: int, removals: Sequence[Removal]) -> tuple[int, int]:
+    """Disable what the source withdrew, in order; (entries disabled, withdrawals naming
+    nothing held). A withdrawal names one hash, or a record at the source (every entry
+    stored with that source id, whatever its hashes)."""
+    t = BankEntryRow
+    by_hash: dict[tuple[str, str], list[Any]] = {}
+    for kind in sorted({r.signal_type for r in removals if r.source_id is None}):
+        signals = sorted({r.signal for r in removals if r.source_id is None
+                          and r.signal_type == kind})
+        for chunk in _chunks(signals, 5000):
+            for row in conn.execute(select(t.id, t.signal_type, t.signal, t.enabled).where(
+                    t.bank_id == bank_id, t.signal_type == kind, t.signal.in_(chunk))):
+                by_hash[(row.signal_type, row.signal)] = [row]
+    by_record: dict[str, list[Any]] = {}
+    records = sorted({r.source_id for r in removals if r.source_id is not None})
+    for chunk in _chunks(records, 5000):
+        for row in conn.execute(select(t.id, t.source_id, t.enabled).where(
+                t.bank_id == bank_id, t.source_id.in_(chunk)).order_by(t.id)):
+            by_record.setdefault(row.source_id, []).append(row)
+    disabled: set[int] = set()
+    not_held = 0
+    for r in removals:
+        rows = (by_record.get(r.source_id, []) if r.source_id is not None
+                else by_hash.get((r.signal_type, r.signal), []))
+        if not rows:
+            not_held += 1
+            continue
+        for row in rows:
+            if not row.enabled or row.id in disabled:
+                continue
+            conn.execute(update(t).where(t.id == row.id).values(enabled=False))
+            detail = {"reason": r.reason}
+            if r.source_id is not None:
+                detail["source_id"] = r.source_id
+            _log(conn, bank_id, row.id, "disable", detail)
+            disabled.add(row.id)
+    return len(disabled), not_held
 
 
 def _log(conn: Any, bank_id: int, entry_id: int | None, action: str,

@@ -139,9 +139,10 @@ def read_bank_file(path: Path, problems: ProblemLog, *, format: str | None = Non
     except RecursionError:
         problems.report(str(path), "cannot read hash bank: nested too deeply", fatal=True)
         return None
-    if ok and not parsed.entries and not parsed.removals:
+    if ok and not parsed.entries and not parsed.removals and not parsed.feed_page:
         # A file whose every line was refused (or that had none) is no bank: importing it
-        # would leave an empty bank that looks loaded and matches nothing.
+        # would leave an empty bank that looks loaded and matches nothing. A feed's page
+        # with nothing in it is a valid answer: the store imports nothing from it.
         skipped = ", ".join(f"{kind} ×{n}" for kind, n in parsed.skipped_types.most_common())
         problems.report(str(path), "no hash entry could be read: expected "
                         f"{EXPECTED[fmt]}" + (f"; only hash types this engine does not "

@@ -48,9 +48,18 @@ class BankEntry:
 
 @dataclass(frozen=True, slots=True)
 class Removal:
+    """The source withdrew something: one hash (`signal_type`, `signal`), or, with
+    `source_id`, every entry of that record at the source whatever its hashes (an NCMEC
+    `<deletedImage>` names only the record's id)."""
+
     signal_type: str
     signal: str
     reason: str
+    source_id: str | None = None
+
+    @classmethod
+    def of_record(cls, source_id: str, reason: str) -> Removal:
+        return cls("", "", reason, source_id)
 
 
 @dataclass
@@ -60,6 +69,65 @@ class ParsedBank:
     removals: list[Removal] = field(default_factory=list)
     skipped_types: Counter[str] = field(default_factory=Counter)
     """Signal types present in the file that this engine does not match (e.g. PhotoDNA)."""
+    feed_page: bool = False
+    """The file is a well-formed page of a feed (an NCMEC `queryResult`, a StopNCII
+    FetchHashes answer): valid even with nothing usable in it, unlike a file that is no bank."""
+    more_pages: str | None = None
+    """The feed says more pages follow (its next-page token or link, at most 4096
+    characters: a hostile file's is not carried whole)."""
+
+    _held: Counter[object] = field(default_factory=Counter, init=False, repr=False,
+                                   compare=False)
+    _withdrawn: Counter[object] = field(default_factory=Counter, init=False, repr=False,
+                                        compare=False)
+    """What `entries` and `removals` name (hash keys and source ids), so that each `add` and
+    `remove` checks in constant time whether the other side must change."""
+
+    def __post_init__(self) -> None:
+        for e in self.entries:
+            self._held.update(_names(e))
+        for r in self.removals:
+            self._withdrawn[_target(r)] += 1
+
+    def add(self, entry: BankEntry) -> None:
+        """An entry, in file order: it cancels an earlier withdrawal of the same hash or
+        record in this file (the later word wins, as the feeds mean it)."""
+        names = _names(entry)
+        if any(self._withdrawn[n] for n in names):
+            kept = [r for r in self.removals if _target(r) not in names]
+            for r in self.removals:
+                if _target(r) in names:
+                    self._withdrawn[_target(r)] -= 1
+            self.removals = kept
+        self.entries.append(entry)
+        self._held.update(names)
+
+    def remove(self, removal: Removal) -> None:
+        """A withdrawal, in file order: earlier entries of this file that it names are dropped
+        (never stored only to be disabled); it still applies to what earlier files stored."""
+        target = _target(removal)
+        if self._held[target]:
+            kept = []
+            for e in self.entries:
+                if target in _names(e):
+                    self._held.subtract(_names(e))
+                else:
+                    kept.append(e)
+            self.entries = kept
+        self.removals.append(removal)
+        self._withdrawn[target] += 1
+
+
+def _names(entry: BankEntry) -> tuple[object, ...]:
+    """What a removal may name an entry by: its hash, and its record at the source."""
+    key = ("hash", entry.signal_type, entry.signal)
+    return (key, ("record", entry.source_id)) if entry.source_id else (key,)
+
+
+def _target(removal: Removal) -> object:
+    if removal.source_id is not None:
+        return ("record", removal.source_id)
+    return ("hash", removal.signal_type, removal.signal)
 
 
 @dataclass(frozen=True, slots=True)
