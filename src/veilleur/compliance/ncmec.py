@@ -13,54 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from veilleur.compliance import ncmec_schema as schema
 from veilleur.compliance.config import NCMEC_ANNOTATIONS, NCMEC_INCIDENTS
 
-# Each element's children in XSD order: (name, occurrence) with "1" required, "?" optional,
-# "*" any number. A "choice" element holds exactly one of its listed children.
-_PERSON_OR_USER = [
-    ("vehicleDescription", "?"), ("espIdentifier", "?"), ("espService", "?"),
-    ("compromisedAccount", "?"), ("screenName", "?"), ("displayName", "*"),
-    ("profileUrl", "*"), ("profileBio", "?"), ("ipCaptureEvent", "*"), ("deviceId", "*"),
-    ("thirdPartyUserReported", "?"), ("priorCTReports", "*"), ("groupIdentifier", "?"),
-    ("accountTemporarilyDisabled", "?"), ("accountPermanentlyDisabled", "?"),
-    ("estimatedLocation", "?"), ("allEmailsReported", "?"), ("associatedAccount", "*"),
-    ("additionalInfo", "?")]
-SEQUENCES: dict[str, list[tuple[str, str]]] = {
-    "report": [("batchedReport", "?"), ("incidentSummary", "1"), ("internetDetails", "*"),
-               ("lawEnforcement", "?"), ("reporter", "1"), ("personOrUserReported", "?"),
-               ("intendedRecipient", "*"), ("victim", "*"), ("additionalInfo", "?")],
-    "incidentSummary": [("incidentType", "1"), ("platform", "?"),
-                        ("escalateToHighPriority", "?"), ("reportAnnotations", "?"),
-                        ("incidentDateTime", "1"), ("incidentDateTimeDescription", "?")],
-    "reportAnnotations": [(a, "?") for a in NCMEC_ANNOTATIONS],
-    "chatImIncident": [("chatClient", "?"), ("chatRoomName", "?"), ("content", "?"),
-                       ("additionalInfo", "?")],
-    "reporter": [("reportingPerson", "1"), ("contactPerson", "?"), ("companyTemplate", "?"),
-                 ("termsOfService", "?"), ("legalURL", "?")],
-    "reportingPerson": [("firstName", "?"), ("lastName", "?"), ("phone", "*"), ("email", "*"),
-                        ("address", "*")],
-    "personOrUserReported": [("personOrUserReportedPerson", "?"), *_PERSON_OR_USER],
-    "victim": [("victimPerson", "?"), *_PERSON_OR_USER],
-    "intendedRecipient": [("intendedRecipientPerson", "?"), *_PERSON_OR_USER],
-    "ipCaptureEvent": [("ipAddress", "1"), ("eventName", "?"), ("dateTime", "?"),
-                       ("possibleProxy", "?"), ("port", "?")],
-    "fileDetails": [("reportId", "1"), ("fileId", "1"), ("fileName", "?"),
-                    ("originalFileName", "?"), ("uploadedToEspTimestamp", "?"),
-                    ("locationOfFile", "?"), ("fileViewedByEsp", "?"),
-                    ("exifViewedByEsp", "?"), ("publiclyAvailable", "?"),
-                    ("fileRelevance", "?"), ("fileAnnotations", "?"),
-                    ("industryClassification", "?"), ("originalFileHash", "*"),
-                    ("ipCaptureEvent", "?"), ("deviceId", "*"), ("details", "*"),
-                    ("additionalInfo", "*")],
-    "fileAnnotations": [(a, "?") for a in (
-        "animeDrawingVirtualHentai", "potentialMeme", "viral", "possibleSelfProduction",
-        "physicalHarm", "violenceGore", "bestiality", "liveStreaming", "infant",
-        "generativeAi")],
-}
-CHOICES = {"internetDetails": ("webPageIncident", "emailIncident", "newsgroupIncident",
-                               "chatImIncident", "onlineGamingIncident", "cellPhoneIncident",
-                               "nonInternetIncident", "peer2peerIncident")}
-EMPTY_FLAGS = {"reportAnnotations", "fileAnnotations"}
 _ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 IP_EVENTS = ("Login", "Registration", "Purchase", "Upload", "Other", "Unknown")
 FILE_RELEVANCE = ("Reported", "Supplemental Reported")
@@ -68,42 +23,47 @@ INDUSTRY = ("A1", "A2", "B1", "B2")
 
 
 def validate_xml(document: str) -> list[str]:
-    """Element order, required and repeated elements, and the enumerated values, checked
-    against the XSD's sequences (spec §4.3). Each error names the element's path."""
+    """Element order, required and repeated elements per parent type, and the enumerated
+    values, checked against the element model of `ncmec_schema` (the XSD's sequences). Each
+    error names the element's path."""
     try:
         root = ET.fromstring(document)
     except ET.ParseError as exc:
         return [f"malformed XML: {exc}"]
-    if root.tag not in ("report", "fileDetails"):
+    if root.tag not in schema.ROOTS:
         return [f"root element must be <report> or <fileDetails>, not <{root.tag}>"]
     errors: list[str] = []
-    _check(root, root.tag, errors)
+    _check(root, schema.ROOTS[root.tag], root.tag, errors)
     return errors
 
 
-def _check(el: ET.Element, path: str, errors: list[str]) -> None:
+def _check(el: ET.Element, type_: str, path: str, errors: list[str]) -> None:
     children = list(el)
-    if el.tag in CHOICES:
+    if type_ in schema.CHOICES:
         names = [c.tag for c in children]
-        if len(children) != 1 or names[0] not in CHOICES[el.tag]:
-            errors.append(f"{path}: must hold exactly one of {', '.join(CHOICES[el.tag])}, "
+        allowed = [c.name for c in schema.CHOICES[type_]]
+        if len(children) != 1 or names[0] not in allowed:
+            errors.append(f"{path}: must hold exactly one of {', '.join(allowed)}, "
                           f"holds {names or 'nothing'}")
-    elif el.tag in SEQUENCES:
-        _sequence(el.tag, children, path, errors)
-    elif el.tag in EMPTY_FLAGS or (children and el.tag not in SEQUENCES):
-        pass
-    if el.tag in EMPTY_FLAGS or path.endswith(("reportAnnotations", "fileAnnotations")):
-        for c in children:
-            if (c.text or "").strip() or len(c):
-                errors.append(f"{path}/{c.tag}: a flag is an empty element")
+    elif type_ in schema.TYPES:
+        _sequence(schema.TYPES[type_], children, path, errors)
+    elif type_ == schema.FLAG:
+        if (el.text or "").strip() or children:
+            errors.append(f"{path}: a flag is an empty element")
+        return
+    elif children:
+        errors.append(f"{path}: holds text only, not <{children[0].tag}>")
+        return
     _leaf(el, path, errors)
     for c in children:
-        _check(c, f"{path}/{c.tag}", errors)
+        decl = schema.child(type_, c.tag)
+        if decl is not None:
+            _check(c, decl.type, f"{path}/{c.tag}", errors)
 
 
-def _sequence(tag: str, children: list[ET.Element], path: str, errors: list[str]) -> None:
-    spec = SEQUENCES[tag]
-    position = {name: i for i, (name, _) in enumerate(spec)}
+def _sequence(spec: tuple[schema.Child, ...], children: list[ET.Element], path: str,
+              errors: list[str]) -> None:
+    position = {c.name: i for i, c in enumerate(spec)}
     counts: dict[str, int] = {}
     last = -1
     for c in children:
@@ -113,15 +73,16 @@ def _sequence(tag: str, children: list[ET.Element], path: str, errors: list[str]
             continue
         if i < last:
             errors.append(f"{path}: <{c.tag}> is out of order (it must come before "
-                          f"<{spec[last][0]}>)")
+                          f"<{spec[last].name}>)")
         last = max(last, i)
         counts[c.tag] = counts.get(c.tag, 0) + 1
-    for name, occurs in spec:
-        n = counts.get(name, 0)
-        if occurs == "1" and n != 1:
-            errors.append(f"{path}: <{name}> is required once (found {n})")
-        elif occurs == "?" and n > 1:
-            errors.append(f"{path}: <{name}> may appear at most once (found {n})")
+    for decl in spec:
+        n = counts.get(decl.name, 0)
+        if n < decl.min:
+            what = "once" if decl.max == 1 else "at least once"
+            errors.append(f"{path}: <{decl.name}> is required {what} (found {n})")
+        elif decl.max is not None and n > decl.max:
+            errors.append(f"{path}: <{decl.name}> may appear at most once (found {n})")
 
 
 def _leaf(el: ET.Element, path: str, errors: list[str]) -> None:
@@ -166,6 +127,9 @@ class Account:
     ip_events: tuple[IpEvent, ...] = ()
     disabled_at: datetime | None = None
     """When we suspended it (accountPermanentlyDisabled)."""
+    notified_at: datetime | None = None
+    """When the user was told of the suspension, if we know they were: NCMEC reads
+    userNotified as a fact, and a suspension is often left unexplained while police act."""
     note: str | None = None
 
 
@@ -225,6 +189,11 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 
 def _account(parent: ET.Element, tag: str, a: Account) -> None:
     el = _sub(parent, tag)
+    person = schema.child(tag, schema.PERSON_OF[tag])
+    if person is not None and person.min:
+        # Required even when the platform knows no name, age or address (a victim's
+        # victimPerson): all a person's children are optional, so an empty one is valid.
+        _sub(el, person.name)
     _sub(el, "espIdentifier", a.esp_id)
     if a.screen_name:
         _sub(el, "screenName", a.screen_name)
@@ -241,8 +210,10 @@ def _account(parent: ET.Element, tag: str, a: Account) -> None:
         if ev.port is not None:
             _sub(ip, "port", str(ev.port))
     if a.disabled_at is not None:
+        notified = ({"userNotified": "true", "userNotifiedDate": _iso(a.notified_at)}
+                    if a.notified_at is not None else {})
         _sub(el, "accountPermanentlyDisabled", "true", disabledDate=_iso(a.disabled_at),
-             userNotified="true", userNotifiedDate=_iso(a.disabled_at))
+             **notified)
     if a.note:
         _sub(el, "additionalInfo", a.note)
 
