@@ -156,6 +156,27 @@ def test_file_details_follow_their_own_type(mutate: object, expected: str) -> No
     assert any(expected in e for e in errors), errors
 
 
+def test_characters_xml_cannot_carry_do_not_break_the_report() -> None:
+    hostile = "envoie\x00 une\x1b photo\ud800\uffff \U0001f600"
+    xml = ncmec.report_xml(tip(chat_excerpt=hostile, suspect=ncmec.Account(
+        "u9", "max\x07", "\x0cMax", disabled_at=T)))
+    assert ncmec.validate_xml(xml) == []
+    assert "<content>envoie\ufffd une\ufffd photo\ufffd\ufffd \U0001f600</content>" in xml
+    xml.encode("utf-8")  # what the client sends
+    details = ncmec.file_details_xml("R1", "F1", ncmec.ReportedFile(
+        "a1", "p\x00.jpg", None, "0" * 32, None, None, False, False), note="n\x1f")
+    assert ncmec.validate_xml(details) == []
+
+
+def test_the_chat_context_survives_a_lone_surrogate() -> None:
+    data = ncmec.chat_csv([ncmec.ChatLine(T, "u9", "dm", "a\ud800b")])
+    assert data.decode("utf-8").endswith(",dm,a?b\r\n")
+
+
+def test_a_document_that_cannot_be_encoded_is_refused_not_a_crash() -> None:
+    assert ncmec.validate_xml("<report>\ud800</report>")[0].startswith("malformed XML")
+
+
 def test_the_chat_context_is_rfc_4180_csv() -> None:
     data = ncmec.chat_csv([ncmec.ChatLine(T, "u9", "dm", 'dis "oui", stp\nvite')])
     assert data.endswith(b"\r\n")

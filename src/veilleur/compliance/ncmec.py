@@ -28,7 +28,7 @@ def validate_xml(document: str) -> list[str]:
     error names the element's path."""
     try:
         root = ET.fromstring(document)
-    except ET.ParseError as exc:
+    except (ET.ParseError, UnicodeError) as exc:  # a lone surrogate cannot even be encoded
         return [f"malformed XML: {exc}"]
     if root.tag not in schema.ROOTS:
         return [f"root element must be <report> or <fileDetails>, not <{root.tag}>"]
@@ -180,10 +180,20 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+# XML 1.0 has no way to carry these (control characters, lone surrogates, U+FFFE/U+FFFF);
+# ElementTree writes them anyway and NCMEC would refuse the whole report as malformed (4110).
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """A platform's string as XML can carry it: what it cannot is shown as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrs)
+    el = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
     if text is not None:
-        el.text = text
+        el.text = xml_text(text)
     return el
 
 
@@ -281,4 +291,6 @@ def chat_csv(lines: Sequence[ChatLine]) -> bytes:
     w.writerow(["timestamp_utc", "author_id", "channel", "content"])
     for line in lines:
         w.writerow([_iso(line.at), line.author_id, line.channel, line.content])
-    return out.getvalue().encode("utf-8")
+    # A lone surrogate from a platform's string has no UTF-8 form: it becomes "?", the rest
+    # of the conversation stays.
+    return out.getvalue().encode("utf-8", errors="replace")
