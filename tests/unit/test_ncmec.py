@@ -118,8 +118,8 @@ def test_the_order_validator_rejects_what_the_api_would(mutate: object, expected
 def test_file_details_say_truthfully_whether_a_person_viewed_the_file() -> None:
     seen = ncmec.ReportedFile("a1", "p.jpg", T, "0" * 32, "1" * 64, "f" * 64, True, True)
     unseen = ncmec.ReportedFile("a2", None, None, "0" * 32, None, None, False, False)
-    x1 = ncmec.file_details_xml("R1", "F1", seen)
-    x2 = ncmec.file_details_xml("R1", "F2", unseen, supplemental=True, note="context")
+    x1 = ncmec.file_details_xml("100001", "F1", seen)
+    x2 = ncmec.file_details_xml("100001", "F2", unseen, supplemental=True, note="context")
     assert ncmec.validate_xml(x1) == [] and ncmec.validate_xml(x2) == []
     assert "<fileViewedByEsp>true</fileViewedByEsp>" in x1
     assert "<fileViewedByEsp>false</fileViewedByEsp>" in x2
@@ -147,7 +147,7 @@ def test_intended_recipients_are_checked_against_their_own_type() -> None:
 ])
 def test_file_details_follow_their_own_type(mutate: object, expected: str) -> None:
     f = ncmec.ReportedFile("a1", "p.jpg", T, "0" * 32, None, None, True, False)
-    xml = ncmec.file_details_xml("R1", "F1", f, note="context")
+    xml = ncmec.file_details_xml("100001", "F1", f, note="context")
     meme = xml.replace("<fileRelevance>Reported</fileRelevance>",
                        "<fileRelevance>Reported</fileRelevance><potentialMeme>false"
                        "</potentialMeme>")
@@ -163,7 +163,7 @@ def test_characters_xml_cannot_carry_do_not_break_the_report() -> None:
     assert ncmec.validate_xml(xml) == []
     assert "<content>envoie\ufffd une\ufffd photo\ufffd\ufffd \U0001f600</content>" in xml
     xml.encode("utf-8")  # what the client sends
-    details = ncmec.file_details_xml("R1", "F1", ncmec.ReportedFile(
+    details = ncmec.file_details_xml("100001", "F1", ncmec.ReportedFile(
         "a1", "p\x00.jpg", None, "0" * 32, None, None, False, False), note="n\x1f")
     assert ncmec.validate_xml(details) == []
 

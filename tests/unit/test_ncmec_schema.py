@@ -17,7 +17,8 @@ from veilleur.compliance import ncmec_schema as schema
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
 Decl = tuple[str, int, int | None, str]
-"""name, minOccurs, maxOccurs (None: unbounded), the child's type key or TEXT."""
+"""name, minOccurs, maxOccurs (None: unbounded), the child's type: a complex type's key, one of
+the simple types whose values are checked (xs:boolean, incidentType...), or TEXT."""
 
 
 def xsd_path() -> Path:
@@ -49,6 +50,8 @@ def xsd_model(path: Path) -> tuple[dict[str, list[Decl]], dict[str, list[str]]]:
             return str(target.get("name")) if structured(
                 target.find(f"{XS}complexType")) else schema.TEXT
         if el.get("type") in named and structured(named[str(el.get("type"))]):
+            return str(el.get("type"))
+        if el.get("type") in schema.SIMPLE:
             return str(el.get("type"))
         if structured(el.find(f"{XS}complexType")):
             return str(el.get("name"))
@@ -106,6 +109,29 @@ def test_victim_person_is_required_by_the_xsd_and_by_the_model() -> None:
     assert sequences["victim"][0] == ("victimPerson", 1, 1, "person")
     assert schema.child("victim", "victimPerson") == schema.Child("victimPerson", 1, 1,
                                                                   "person")
+
+
+def test_values_are_checked_against_their_declared_simple_type() -> None:
+    """By type, not by tag: fileAnnotations' potentialMeme is a flag, fileDetails' one a
+    boolean; a person's age a whole number, a reportId a long."""
+    f = ncmec.ReportedFile("a1", "p.jpg", T, "0" * 32, None, None, True, False)
+    details = ncmec.file_details_xml("100000", "f1", f)
+    ok = details.replace("<fileRelevance>Reported</fileRelevance>",
+                         "<fileRelevance>Reported</fileRelevance><potentialMeme>1</potentialMeme>"
+                         "<fileAnnotations><potentialMeme /></fileAnnotations>")
+    assert ncmec.validate_xml(ok) == []
+    bad = ok.replace("<potentialMeme>1<", "<potentialMeme>yes<").replace(
+        "<reportId>100000<", "<reportId>R-1<")
+    errors = ncmec.validate_xml(bad)
+    assert "fileDetails/potentialMeme: true or false" in errors
+    assert any(e.startswith("fileDetails/reportId: must be a whole number") for e in errors)
+    report = ncmec.report_xml(full_tip())
+    aged = report.replace("<victimPerson />", "<victimPerson><age>twelve</age>"
+                                              "<dateOfBirth>2014</dateOfBirth></victimPerson>",
+                          1)
+    errors = ncmec.validate_xml(aged)
+    assert "report/victim/victimPerson/age: must be a whole number of at most 32 bits" in errors
+    assert "report/victim/victimPerson/dateOfBirth: must be a date, YYYY-MM-DD" in errors
 
 
 def _strip_newer(el: ET.Element, type_: str) -> None:
@@ -206,5 +232,5 @@ def test_newer_elements_keep_the_order_current_clients_use(key: str) -> None:
 def test_every_type_the_model_names_is_defined() -> None:
     for key, children in (*schema.TYPES.items(), *schema.CHOICES.items()):
         for c in children:
-            assert c.type in (schema.TEXT, schema.FLAG) or c.type in schema.TYPES \
-                or c.type in schema.CHOICES, (key, c.name, c.type)
+            assert c.type in (schema.TEXT, schema.FLAG, *schema.SIMPLE) \
+                or c.type in schema.TYPES or c.type in schema.CHOICES, (key, c.name, c.type)

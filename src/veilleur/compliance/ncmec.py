@@ -54,7 +54,7 @@ def _check(el: ET.Element, type_: str, path: str, errors: list[str]) -> None:
     elif children:
         errors.append(f"{path}: holds text only, not <{children[0].tag}>")
         return
-    _leaf(el, path, errors)
+    _leaf(el, type_, path, errors)
     for c in children:
         decl = schema.child(type_, c.tag)
         if decl is not None:
@@ -85,25 +85,32 @@ def _sequence(spec: tuple[schema.Child, ...], children: list[ET.Element], path: 
             errors.append(f"{path}: <{decl.name}> may appear at most once (found {n})")
 
 
-def _leaf(el: ET.Element, path: str, errors: list[str]) -> None:
+_ENUMS = {schema.INCIDENT: NCMEC_INCIDENTS, schema.IP_EVENT: IP_EVENTS,
+          schema.CLASSIFICATION: INDUSTRY, schema.RELEVANCE: FILE_RELEVANCE}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})?$")
+_INTEGER = re.compile(r"^[+-]?\d{1,19}$")
+_BITS = {schema.INT: 31, schema.LONG: 63}
+
+
+def _leaf(el: ET.Element, type_: str, path: str, errors: list[str]) -> None:
+    """The value against its declared simple type (the XSD's, not a guess from the tag)."""
     text = (el.text or "").strip()
-    if el.tag == "incidentType" and text not in NCMEC_INCIDENTS:
+    if type_ == schema.INCIDENT and text not in NCMEC_INCIDENTS:
         errors.append(f"{path}: {text!r} is not a CyberTipline incident type")
-    elif el.tag in ("incidentDateTime", "dateTime", "uploadedToEspTimestamp") \
-            and not _ISO_TS.match(text):
+    elif type_ in _ENUMS and text not in _ENUMS[type_]:
+        errors.append(f"{path}: one of {', '.join(_ENUMS[type_])}")
+    elif type_ == schema.DATETIME and not _ISO_TS.match(text):
         errors.append(f"{path}: must be ISO 8601 with a time zone")
-    elif el.tag == "escalateToHighPriority" and len(text) > 3000:
-        errors.append(f"{path}: at most 3000 characters")
-    elif el.tag == "eventName" and text not in IP_EVENTS:
-        errors.append(f"{path}: one of {', '.join(IP_EVENTS)}")
-    elif el.tag == "fileRelevance" and text not in FILE_RELEVANCE:
-        errors.append(f"{path}: one of {', '.join(FILE_RELEVANCE)}")
-    elif el.tag == "industryClassification" and text not in INDUSTRY:
-        errors.append(f"{path}: one of {', '.join(INDUSTRY)}")
-    elif el.tag in ("fileViewedByEsp", "exifViewedByEsp", "publiclyAvailable") \
-            and text not in ("true", "false"):
+    elif type_ == schema.DATE and not _DATE.match(text):
+        errors.append(f"{path}: must be a date, YYYY-MM-DD")
+    elif type_ in _BITS and not (_INTEGER.match(text)
+                                 and -2 ** _BITS[type_] <= int(text) < 2 ** _BITS[type_]):
+        errors.append(f"{path}: must be a whole number of at most {_BITS[type_] + 1} bits")
+    elif type_ == schema.BOOLEAN and text not in ("true", "false", "1", "0"):
         errors.append(f"{path}: true or false")
-    elif el.tag == "originalFileHash" and not el.get("hashType"):
+    if el.tag == "escalateToHighPriority" and len(text) > 3000:
+        errors.append(f"{path}: at most 3000 characters")
+    if el.tag == "originalFileHash" and not el.get("hashType"):
         errors.append(f"{path}: needs a hashType attribute")
 
 

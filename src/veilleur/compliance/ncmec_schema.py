@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from veilleur.compliance.config import NCMEC_ANNOTATIONS as REPORT_ANNOTATIONS
 
 TEXT = "#text"
-"""A simple type (string, boolean, dateTime, an enumeration...): text, no child elements."""
+"""Any other simple type (string, anyURI, a country...): text, no child elements."""
 FLAG = "#flag"
 """A presence flag (`<sextortion/>`): neither text nor children."""
+BOOLEAN, DATETIME, DATE, INT, LONG = "xs:boolean", "xs:dateTime", "xs:date", "xs:int", "xs:long"
+INCIDENT, IP_EVENT, CLASSIFICATION = "incidentType", "ipCaptureType", "fileClassification"
+RELEVANCE = "fileRelevance"
+SIMPLE = (BOOLEAN, DATETIME, DATE, INT, LONG, INCIDENT, IP_EVENT, CLASSIFICATION, RELEVANCE)
+"""The simple types whose values are checked, named as the XSD names them (fileRelevance is
+newer than the 2015 XSD)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,7 @@ class Child:
     max: int | None
     """None: unbounded."""
     type: str
-    """A key of TYPES or CHOICES, or TEXT, or FLAG."""
+    """A key of TYPES or CHOICES, one of SIMPLE, or TEXT, or FLAG."""
     newer: bool = False
     """Absent from the 2015 XSD; placed where the current schema has it."""
 
@@ -59,7 +65,8 @@ FILE_ANNOTATIONS = ("animeDrawingVirtualHentai", "potentialMeme", "viral",
                     "possibleSelfProduction", "physicalHarm", "violenceGore", "bestiality",
                     "liveStreaming", "infant", "generativeAi")
 
-_DISABLED = (_n("accountTemporarilyDisabled?"), _n("accountPermanentlyDisabled?"))
+_DISABLED = (_n("accountTemporarilyDisabled?", BOOLEAN),
+             _n("accountPermanentlyDisabled?", BOOLEAN))
 
 TYPES: dict[str, tuple[Child, ...]] = {
     "report": (
@@ -69,8 +76,8 @@ TYPES: dict[str, tuple[Child, ...]] = {
         _n("intendedRecipient*", "intendedRecipient"), _c("victim*", "victim"),
         _c("additionalInfo?")),
     "incidentSummary": (
-        _c("incidentType"), _n("platform?"), _c("escalateToHighPriority?"),
-        _n("reportAnnotations?", "reportAnnotations"), _c("incidentDateTime"),
+        _c("incidentType", INCIDENT), _n("platform?"), _c("escalateToHighPriority?"),
+        _n("reportAnnotations?", "reportAnnotations"), _c("incidentDateTime", DATETIME),
         _c("incidentDateTimeDescription?")),
     "reportAnnotations": tuple(_n(f"{a}?", FLAG) for a in REPORT_ANNOTATIONS),
     "webPageIncident": (_c("url*"), _c("additionalInfo?")),
@@ -89,58 +96,61 @@ TYPES: dict[str, tuple[Child, ...]] = {
                           _c("fileNames?"), _c("additionalInfo?")),
     "lawEnforcement": (
         _c("agencyName"), _c("caseNumber?"), _c("officerContact?", "person"),
-        _c("reportedToLe?"), _c("servedLegalProcessDomestic?"),
+        _c("reportedToLe?", BOOLEAN), _c("servedLegalProcessDomestic?", BOOLEAN),
         _c("servedLegalProcessInternational?")),
     "reporter": (_c("reportingPerson", "person"), _c("contactPerson?", "person"),
                  _c("companyTemplate?"), _c("termsOfService?"), _c("legalURL?")),
     "personOrUserReported": (
         _c("personOrUserReportedPerson?", "person"), _c("vehicleDescription?"),
-        _c("espIdentifier?"), _n("espService?"), _n("compromisedAccount?"),
+        _c("espIdentifier?"), _n("espService?"), _n("compromisedAccount?", BOOLEAN),
         _c("screenName?"), _n("displayName*"), _c("profileUrl*"), _n("profileBio?"),
         _c("ipCaptureEvent*", "ipCaptureEvent"), _c("deviceId*", "deviceId"),
-        _c("thirdPartyUserReported?"), _c("priorCTReports*"), _c("groupIdentifier?"),
-        *_DISABLED, _n("estimatedLocation?", "estimatedLocation"), _n("allEmailsReported?"),
-        _n("associatedAccount*", "associatedAccount"), _c("additionalInfo?")),
+        _c("thirdPartyUserReported?", BOOLEAN), _c("priorCTReports*", LONG),
+        _c("groupIdentifier?"), *_DISABLED, _n("estimatedLocation?", "estimatedLocation"),
+        _n("allEmailsReported?", BOOLEAN), _n("associatedAccount*", "associatedAccount"),
+        _c("additionalInfo?")),
     "intendedRecipient": (
         _n("intendedRecipientPerson?", "person"), _n("espIdentifier?"), _n("espService?"),
-        _n("compromisedAccount?"), _n("screenName?"), _n("displayName*"), _n("profileUrl*"),
-        _n("profileBio?"), _n("ipCaptureEvent*", "ipCaptureEvent"),
-        _n("deviceId*", "deviceId"), _n("priorCTReports*"), _n("groupIdentifier?"),
-        *_DISABLED, _n("estimatedLocation?", "estimatedLocation"), _n("allEmailsReported?"),
-        _n("additionalInfo?")),
+        _n("compromisedAccount?", BOOLEAN), _n("screenName?"), _n("displayName*"),
+        _n("profileUrl*"), _n("profileBio?"), _n("ipCaptureEvent*", "ipCaptureEvent"),
+        _n("deviceId*", "deviceId"), _n("priorCTReports*", LONG), _n("groupIdentifier?"),
+        *_DISABLED, _n("estimatedLocation?", "estimatedLocation"),
+        _n("allEmailsReported?", BOOLEAN), _n("additionalInfo?")),
     # The 2015 XSD requires victimPerson: a victim record always carries a person, even an
     # empty one when the platform knows no name, age or address.
     "victim": (
         _c("victimPerson", "person"), _c("espIdentifier?"), _n("espService?"),
-        _n("compromisedAccount?"), _c("screenName?"), _n("displayName*"), _c("profileUrl*"),
-        _n("profileBio?"), _c("ipCaptureEvent*", "ipCaptureEvent"),
-        _c("deviceId*", "deviceId"), _c("schoolName?"), _c("priorCTReports*"), *_DISABLED,
-        _n("estimatedLocation?", "estimatedLocation"), _n("allEmailsReported?"),
+        _n("compromisedAccount?", BOOLEAN), _c("screenName?"), _n("displayName*"),
+        _c("profileUrl*"), _n("profileBio?"), _c("ipCaptureEvent*", "ipCaptureEvent"),
+        _c("deviceId*", "deviceId"), _c("schoolName?"), _c("priorCTReports*", LONG), *_DISABLED,
+        _n("estimatedLocation?", "estimatedLocation"), _n("allEmailsReported?", BOOLEAN),
         _n("associatedAccount*", "associatedAccount"), _c("additionalInfo?")),
-    "ipCaptureEvent": (_c("ipAddress"), _c("eventName?"), _c("dateTime?"),
-                       _c("possibleProxy?"), _n("port?")),
-    "deviceId": (_c("idType"), _c("idValue"), _c("eventName?"), _c("dateTime?")),
+    "ipCaptureEvent": (_c("ipAddress"), _c("eventName?", IP_EVENT), _c("dateTime?", DATETIME),
+                       _c("possibleProxy?", BOOLEAN), _n("port?", INT)),
+    "deviceId": (_c("idType"), _c("idValue"), _c("eventName?", IP_EVENT),
+                 _c("dateTime?", DATETIME)),
     "address": (_c("address?"), _c("city?"), _c("zipCode?"), _c("state?"),
                 _c("nonUsaState?"), _c("country?")),
     "person": (_c("firstName?"), _c("lastName?"), _c("phone?"), _c("email?"),
-               _c("address*", "address"), _c("age?"), _c("dateOfBirth?")),
+               _c("address*", "address"), _c("age?", INT), _c("dateOfBirth?", DATE)),
     "estimatedLocation": (_n("city?"), _n("region?"), _n("countryCode?")),
     "associatedAccount": (
         _n("platform?"), _n("firstName?"), _n("middleName?"), _n("lastName?"),
-        _n("approximateAge?"), _n("dateOfBirth?"), _n("phone*"), _n("email*"),
-        _n("allEmailsReported?"), _n("address*", "address"), _n("espService?"),
+        _n("approximateAge?", INT), _n("dateOfBirth?", DATE), _n("phone*"), _n("email*"),
+        _n("allEmailsReported?", BOOLEAN), _n("address*", "address"), _n("espService?"),
         _n("espIdentifier?"), _n("profileUrl*"), _n("screenName?"), _n("displayName*"),
-        _n("profileBio?"), _n("groupIdentifier?"), _n("compromisedAccount?"), *_DISABLED,
+        _n("profileBio?"), _n("groupIdentifier?"), _n("compromisedAccount?", BOOLEAN), *_DISABLED,
         _n("ipCaptureEvent*", "ipCaptureEvent"), _n("deviceId*", "deviceId"),
-        _n("priorCTReport*"), _n("additionalInfo?")),
+        _n("priorCTReport*", LONG), _n("additionalInfo?")),
     "fileDetails": (
-        _c("reportId"), _c("fileId"), _c("fileName?"), _c("originalFileName?"),
-        _n("uploadedToEspTimestamp?"), _c("locationOfFile?"), _c("fileViewedByEsp?"),
-        _n("exifViewedByEsp?"), _c("publiclyAvailable?"), _n("fileRelevance?"),
+        _c("reportId", LONG), _c("fileId"), _c("fileName?"), _c("originalFileName?"),
+        _n("uploadedToEspTimestamp?", DATETIME), _c("locationOfFile?"),
+        _c("fileViewedByEsp?", BOOLEAN), _n("exifViewedByEsp?", BOOLEAN),
+        _c("publiclyAvailable?", BOOLEAN), _n("fileRelevance?", RELEVANCE),
         # potentialMeme, a 2015 element, is kept for old readers; new documents put it in
         # fileAnnotations.
-        _c("potentialMeme?"), _n("fileAnnotations?", "fileAnnotations"),
-        _c("industryClassification?"), _c("originalFileHash*"),
+        _c("potentialMeme?", BOOLEAN), _n("fileAnnotations?", "fileAnnotations"),
+        _c("industryClassification?", CLASSIFICATION), _c("originalFileHash*"),
         _c("ipCaptureEvent?", "ipCaptureEvent"), _c("deviceId*", "deviceId"),
         _c("details*", "details"), _c("additionalInfo?")),
     "fileAnnotations": tuple(_n(f"{a}?", FLAG) for a in FILE_ANNOTATIONS),
