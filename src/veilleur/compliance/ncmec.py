@@ -1,6 +1,8 @@
 """NCMEC CyberTipline reports: the `<report>` and `<fileDetails>` documents in the exact element
 order of the XSD (spec §4.3; the API answers 4100 to anything out of order), and a validator
-written from that order, so a document is checked before it leaves. Pure.
+that walks the element model of `ncmec_schema` (per parent type: order, required and repeated
+children, each value's simple type), so a document is checked before it leaves. Every string
+from the platform goes through one cleaner on its way into the XML. Pure.
 """
 
 from __future__ import annotations
