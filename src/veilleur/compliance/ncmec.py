@@ -1,6 +1,8 @@
 """NCMEC CyberTipline reports: the `<report>` and `<fileDetails>` documents in the exact element
 order of the XSD (spec §4.3; the API answers 4100 to anything out of order), and a validator
-written from that order, so a document is checked before it leaves. Pure.
+that walks the element model of `ncmec_schema` (per parent type: order, required and repeated
+children, each value's simple type), so a document is checked before it leaves. Every string
+from the platform goes through one cleaner on its way into the XML. Pure.
 """
 
 from __future__ import annotations
@@ -13,54 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from veilleur.compliance import ncmec_schema as schema
 from veilleur.compliance.config import NCMEC_ANNOTATIONS, NCMEC_INCIDENTS
 
-# Each element's children in XSD order: (name, occurrence) with "1" required, "?" optional,
-# "*" any number. A "choice" element holds exactly one of its listed children.
-_PERSON_OR_USER = [
-    ("vehicleDescription", "?"), ("espIdentifier", "?"), ("espService", "?"),
-    ("compromisedAccount", "?"), ("screenName", "?"), ("displayName", "*"),
-    ("profileUrl", "*"), ("profileBio", "?"), ("ipCaptureEvent", "*"), ("deviceId", "*"),
-    ("thirdPartyUserReported", "?"), ("priorCTReports", "*"), ("groupIdentifier", "?"),
-    ("accountTemporarilyDisabled", "?"), ("accountPermanentlyDisabled", "?"),
-    ("estimatedLocation", "?"), ("allEmailsReported", "?"), ("associatedAccount", "*"),
-    ("additionalInfo", "?")]
-SEQUENCES: dict[str, list[tuple[str, str]]] = {
-    "report": [("batchedReport", "?"), ("incidentSummary", "1"), ("internetDetails", "*"),
-               ("lawEnforcement", "?"), ("reporter", "1"), ("personOrUserReported", "?"),
-               ("intendedRecipient", "*"), ("victim", "*"), ("additionalInfo", "?")],
-    "incidentSummary": [("incidentType", "1"), ("platform", "?"),
-                        ("escalateToHighPriority", "?"), ("reportAnnotations", "?"),
-                        ("incidentDateTime", "1"), ("incidentDateTimeDescription", "?")],
-    "reportAnnotations": [(a, "?") for a in NCMEC_ANNOTATIONS],
-    "chatImIncident": [("chatClient", "?"), ("chatRoomName", "?"), ("content", "?"),
-                       ("additionalInfo", "?")],
-    "reporter": [("reportingPerson", "1"), ("contactPerson", "?"), ("companyTemplate", "?"),
-                 ("termsOfService", "?"), ("legalURL", "?")],
-    "reportingPerson": [("firstName", "?"), ("lastName", "?"), ("phone", "*"), ("email", "*"),
-                        ("address", "*")],
-    "personOrUserReported": [("personOrUserReportedPerson", "?"), *_PERSON_OR_USER],
-    "victim": [("victimPerson", "?"), *_PERSON_OR_USER],
-    "intendedRecipient": [("intendedRecipientPerson", "?"), *_PERSON_OR_USER],
-    "ipCaptureEvent": [("ipAddress", "1"), ("eventName", "?"), ("dateTime", "?"),
-                       ("possibleProxy", "?"), ("port", "?")],
-    "fileDetails": [("reportId", "1"), ("fileId", "1"), ("fileName", "?"),
-                    ("originalFileName", "?"), ("uploadedToEspTimestamp", "?"),
-                    ("locationOfFile", "?"), ("fileViewedByEsp", "?"),
-                    ("exifViewedByEsp", "?"), ("publiclyAvailable", "?"),
-                    ("fileRelevance", "?"), ("fileAnnotations", "?"),
-                    ("industryClassification", "?"), ("originalFileHash", "*"),
-                    ("ipCaptureEvent", "?"), ("deviceId", "*"), ("details", "*"),
-                    ("additionalInfo", "*")],
-    "fileAnnotations": [(a, "?") for a in (
-        "animeDrawingVirtualHentai", "potentialMeme", "viral", "possibleSelfProduction",
-        "physicalHarm", "violenceGore", "bestiality", "liveStreaming", "infant",
-        "generativeAi")],
-}
-CHOICES = {"internetDetails": ("webPageIncident", "emailIncident", "newsgroupIncident",
-                               "chatImIncident", "onlineGamingIncident", "cellPhoneIncident",
-                               "nonInternetIncident", "peer2peerIncident")}
-EMPTY_FLAGS = {"reportAnnotations", "fileAnnotations"}
 _ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 IP_EVENTS = ("Login", "Registration", "Purchase", "Upload", "Other", "Unknown")
 FILE_RELEVANCE = ("Reported", "Supplemental Reported")
@@ -68,42 +25,47 @@ INDUSTRY = ("A1", "A2", "B1", "B2")
 
 
 def validate_xml(document: str) -> list[str]:
-    """Element order, required and repeated elements, and the enumerated values, checked
-    against the XSD's sequences (spec §4.3). Each error names the element's path."""
+    """Element order, required and repeated elements per parent type, and the enumerated
+    values, checked against the element model of `ncmec_schema` (the XSD's sequences). Each
+    error names the element's path."""
     try:
         root = ET.fromstring(document)
-    except ET.ParseError as exc:
+    except (ET.ParseError, UnicodeError) as exc:  # a lone surrogate cannot even be encoded
         return [f"malformed XML: {exc}"]
-    if root.tag not in ("report", "fileDetails"):
+    if root.tag not in schema.ROOTS:
         return [f"root element must be <report> or <fileDetails>, not <{root.tag}>"]
     errors: list[str] = []
-    _check(root, root.tag, errors)
+    _check(root, schema.ROOTS[root.tag], root.tag, errors)
     return errors
 
 
-def _check(el: ET.Element, path: str, errors: list[str]) -> None:
+def _check(el: ET.Element, type_: str, path: str, errors: list[str]) -> None:
     children = list(el)
-    if el.tag in CHOICES:
+    if type_ in schema.CHOICES:
         names = [c.tag for c in children]
-        if len(children) != 1 or names[0] not in CHOICES[el.tag]:
-            errors.append(f"{path}: must hold exactly one of {', '.join(CHOICES[el.tag])}, "
+        allowed = [c.name for c in schema.CHOICES[type_]]
+        if len(children) != 1 or names[0] not in allowed:
+            errors.append(f"{path}: must hold exactly one of {', '.join(allowed)}, "
                           f"holds {names or 'nothing'}")
-    elif el.tag in SEQUENCES:
-        _sequence(el.tag, children, path, errors)
-    elif el.tag in EMPTY_FLAGS or (children and el.tag not in SEQUENCES):
-        pass
-    if el.tag in EMPTY_FLAGS or path.endswith(("reportAnnotations", "fileAnnotations")):
-        for c in children:
-            if (c.text or "").strip() or len(c):
-                errors.append(f"{path}/{c.tag}: a flag is an empty element")
-    _leaf(el, path, errors)
+    elif type_ in schema.TYPES:
+        _sequence(schema.TYPES[type_], children, path, errors)
+    elif type_ == schema.FLAG:
+        if (el.text or "").strip() or children:
+            errors.append(f"{path}: a flag is an empty element")
+        return
+    elif children:
+        errors.append(f"{path}: holds text only, not <{children[0].tag}>")
+        return
+    _leaf(el, type_, path, errors)
     for c in children:
-        _check(c, f"{path}/{c.tag}", errors)
+        decl = schema.child(type_, c.tag)
+        if decl is not None:
+            _check(c, decl.type, f"{path}/{c.tag}", errors)
 
 
-def _sequence(tag: str, children: list[ET.Element], path: str, errors: list[str]) -> None:
-    spec = SEQUENCES[tag]
-    position = {name: i for i, (name, _) in enumerate(spec)}
+def _sequence(spec: tuple[schema.Child, ...], children: list[ET.Element], path: str,
+              errors: list[str]) -> None:
+    position = {c.name: i for i, c in enumerate(spec)}
     counts: dict[str, int] = {}
     last = -1
     for c in children:
@@ -113,36 +75,44 @@ def _sequence(tag: str, children: list[ET.Element], path: str, errors: list[str]
             continue
         if i < last:
             errors.append(f"{path}: <{c.tag}> is out of order (it must come before "
-                          f"<{spec[last][0]}>)")
+                          f"<{spec[last].name}>)")
         last = max(last, i)
         counts[c.tag] = counts.get(c.tag, 0) + 1
-    for name, occurs in spec:
-        n = counts.get(name, 0)
-        if occurs == "1" and n != 1:
-            errors.append(f"{path}: <{name}> is required once (found {n})")
-        elif occurs == "?" and n > 1:
-            errors.append(f"{path}: <{name}> may appear at most once (found {n})")
+    for decl in spec:
+        n = counts.get(decl.name, 0)
+        if n < decl.min:
+            what = "once" if decl.max == 1 else "at least once"
+            errors.append(f"{path}: <{decl.name}> is required {what} (found {n})")
+        elif decl.max is not None and n > decl.max:
+            errors.append(f"{path}: <{decl.name}> may appear at most once (found {n})")
 
 
-def _leaf(el: ET.Element, path: str, errors: list[str]) -> None:
+_ENUMS = {schema.INCIDENT: NCMEC_INCIDENTS, schema.IP_EVENT: IP_EVENTS,
+          schema.CLASSIFICATION: INDUSTRY, schema.RELEVANCE: FILE_RELEVANCE}
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})?$")
+_INTEGER = re.compile(r"^[+-]?\d{1,19}$")
+_BITS = {schema.INT: 31, schema.LONG: 63}
+
+
+def _leaf(el: ET.Element, type_: str, path: str, errors: list[str]) -> None:
+    """The value against its declared simple type (the XSD's, not a guess from the tag)."""
     text = (el.text or "").strip()
-    if el.tag == "incidentType" and text not in NCMEC_INCIDENTS:
+    if type_ == schema.INCIDENT and text not in NCMEC_INCIDENTS:
         errors.append(f"{path}: {text!r} is not a CyberTipline incident type")
-    elif el.tag in ("incidentDateTime", "dateTime", "uploadedToEspTimestamp") \
-            and not _ISO_TS.match(text):
+    elif type_ in _ENUMS and text not in _ENUMS[type_]:
+        errors.append(f"{path}: one of {', '.join(_ENUMS[type_])}")
+    elif type_ == schema.DATETIME and not _ISO_TS.match(text):
         errors.append(f"{path}: must be ISO 8601 with a time zone")
-    elif el.tag == "escalateToHighPriority" and len(text) > 3000:
-        errors.append(f"{path}: at most 3000 characters")
-    elif el.tag == "eventName" and text not in IP_EVENTS:
-        errors.append(f"{path}: one of {', '.join(IP_EVENTS)}")
-    elif el.tag == "fileRelevance" and text not in FILE_RELEVANCE:
-        errors.append(f"{path}: one of {', '.join(FILE_RELEVANCE)}")
-    elif el.tag == "industryClassification" and text not in INDUSTRY:
-        errors.append(f"{path}: one of {', '.join(INDUSTRY)}")
-    elif el.tag in ("fileViewedByEsp", "exifViewedByEsp", "publiclyAvailable") \
-            and text not in ("true", "false"):
+    elif type_ == schema.DATE and not _DATE.match(text):
+        errors.append(f"{path}: must be a date, YYYY-MM-DD")
+    elif type_ in _BITS and not (_INTEGER.match(text)
+                                 and -2 ** _BITS[type_] <= int(text) < 2 ** _BITS[type_]):
+        errors.append(f"{path}: must be a whole number of at most {_BITS[type_] + 1} bits")
+    elif type_ == schema.BOOLEAN and text not in ("true", "false", "1", "0"):
         errors.append(f"{path}: true or false")
-    elif el.tag == "originalFileHash" and not el.get("hashType"):
+    if el.tag == "escalateToHighPriority" and len(text) > 3000:
+        errors.append(f"{path}: at most 3000 characters")
+    if el.tag == "originalFileHash" and not el.get("hashType"):
         errors.append(f"{path}: needs a hashType attribute")
 
 
@@ -166,6 +136,9 @@ class Account:
     ip_events: tuple[IpEvent, ...] = ()
     disabled_at: datetime | None = None
     """When we suspended it (accountPermanentlyDisabled)."""
+    notified_at: datetime | None = None
+    """When the user was told of the suspension, if we know they were: NCMEC reads
+    userNotified as a fact, and a suspension is often left unexplained while police act."""
     note: str | None = None
 
 
@@ -216,15 +189,30 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+# XML 1.0 has no way to carry these (control characters, lone surrogates, U+FFFE/U+FFFF);
+# ElementTree writes them anyway and NCMEC would refuse the whole report as malformed (4110).
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """A platform's string as XML can carry it: what it cannot is shown as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrs)
+    el = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
     if text is not None:
-        el.text = text
+        el.text = xml_text(text)
     return el
 
 
 def _account(parent: ET.Element, tag: str, a: Account) -> None:
     el = _sub(parent, tag)
+    person = schema.child(tag, schema.PERSON_OF[tag])
+    if person is not None and person.min:
+        # Required even when the platform knows no name, age or address (a victim's
+        # victimPerson): all a person's children are optional, so an empty one is valid.
+        _sub(el, person.name)
     _sub(el, "espIdentifier", a.esp_id)
     if a.screen_name:
         _sub(el, "screenName", a.screen_name)
@@ -241,8 +229,10 @@ def _account(parent: ET.Element, tag: str, a: Account) -> None:
         if ev.port is not None:
             _sub(ip, "port", str(ev.port))
     if a.disabled_at is not None:
+        notified = ({"userNotified": "true", "userNotifiedDate": _iso(a.notified_at)}
+                    if a.notified_at is not None else {})
         _sub(el, "accountPermanentlyDisabled", "true", disabledDate=_iso(a.disabled_at),
-             userNotified="true", userNotifiedDate=_iso(a.disabled_at))
+             **notified)
     if a.note:
         _sub(el, "additionalInfo", a.note)
 
@@ -310,4 +300,6 @@ def chat_csv(lines: Sequence[ChatLine]) -> bytes:
     w.writerow(["timestamp_utc", "author_id", "channel", "content"])
     for line in lines:
         w.writerow([_iso(line.at), line.author_id, line.channel, line.content])
-    return out.getvalue().encode("utf-8")
+    # A lone surrogate from a platform's string has no UTF-8 form: it becomes "?", the rest
+    # of the conversation stays.
+    return out.getvalue().encode("utf-8", errors="replace")
