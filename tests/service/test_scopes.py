@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tests.factories import gradient_png
 from tests.service.conftest import Service, message, server_events
-from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES
 from veilleur.eventformat import MODELS, PLATFORM_EVENT
+from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES
 from veilleur.store.models import AuditRow, InboxRow
 
 T = "2026-11-20T10:05:00Z"
