@@ -64,7 +64,7 @@ def errors(schema: dict[str, Any], value: Any, root: dict[str, Any] | None = Non
     if "type" in schema:
         kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         if not any(_is(k, value) for k in kinds):
-            return out + [f"{path}: not {kinds}"]
+            return [*out, f"{path}: not {kinds}"]
     if "enum" in schema and not any(_equal(value, e) for e in schema["enum"]):
         out.append(f"{path}: not in {schema['enum']}")
     if "const" in schema and not _equal(value, schema["const"]):
