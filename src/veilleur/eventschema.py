@@ -72,6 +72,16 @@ def batch_schema(max_items: int) -> dict[str, Any]:
     }
 
 
+def verdict_schema() -> dict[str, Any]:
+    """The body of `POST /v1/verdict`: a `message` event, or its `message` alone (the type
+    and the time are then the service's)."""
+    ref = OPENAPI_REF.format(model="Message")
+    return {"anyOf": [
+        {"$ref": OPENAPI_REF.format(model="MessageEvent")},
+        {"type": "object", "required": ["message"], "properties": {"message": {"$ref": ref}},
+         "title": "Message now"}]}
+
+
 def add_components(doc: dict[str, Any]) -> dict[str, Any]:
     """`doc` (an OpenAPI document) with the event components added. A name already taken by
     another schema is an error, not an overwrite: both would be wrong."""

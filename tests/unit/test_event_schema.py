@@ -130,3 +130,23 @@ def test_the_command_writes_and_checks_the_schema(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["schema", "events", "--out", str(tmp_path / "no"),
                                   "--check"])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        here = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return here.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def test_every_reference_of_the_documents_resolves() -> None:
+    components = OPENAPI["components"]["schemas"]
+    for ref in _refs(OPENAPI):
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+    for ref in _refs(SCHEMA):
+        assert ref.removeprefix("#/$defs/") in SCHEMA["$defs"], ref
+    verdict = OPENAPI["paths"]["/v1/verdict"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/MessageEvent"} in verdict["anyOf"]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
 from veilleur.events import PLATFORM_TYPES
-from veilleur.eventschema import batch_schema
+from veilleur.eventschema import batch_schema, verdict_schema
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
@@ -216,7 +216,9 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
     return await _accept(rt, m, events, f"api:{key.name}", PLATFORM_TYPES)
 
 
-@router.post("/verdict", summary="Verdict on one message before it is posted")
+@router.post("/verdict", summary="Verdict on one message before it is posted",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": verdict_schema()}}}})
 async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
                        key: Annotated[ApiKey, Depends(scope("verdict"))]) -> dict[str, Any]:
     """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The
