@@ -217,7 +217,7 @@ class Complaint(_Wire):
 
     id: Id
     target: Target
-    by: Literal["affected", "notifier"]
+    by: ev.ComplainantRole
     complainant_id: OptId = None
     decision_id: Text | None = None
     report_id: OptId = None
@@ -276,7 +276,7 @@ class GuildUpdatedEvent(_Event):
 class GuildDeletedEvent(_Event):
     type: Literal["guild_deleted"]
     guild_id: Id
-    by: Literal["owner", "platform"]
+    by: ev.GuildDeletedBy
 
     def build(self, b: Build) -> ev.Event:
         return ev.GuildDeleted(ts=self.ts, source=b.source, guild_id=self.guild_id, by=self.by)
@@ -348,7 +348,7 @@ class MessageEvent(_Event):
 class MessageDeletedEvent(_Event):
     type: Literal["message_deleted"]
     message_id: Id
-    by: Literal["author", "moderator", "platform"]
+    by: ev.MessageDeletedBy
 
     def build(self, b: Build) -> ev.Event:
         return ev.MessageDeleted(ts=self.ts, source=b.source, message_id=self.message_id,
@@ -382,8 +382,7 @@ class OrderUpdateEvent(_Event):
 
     type: Literal["order_update"]
     report_id: Id
-    status: Literal["force_majeure", "obstacle_cleared", "clarification_requested",
-                    "clarification_received"]
+    status: ev.OrderStatus
     note: Text | None = None
 
     def build(self, b: Build) -> ev.Event:
