@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    := out
 
-.PHONY: install run serve test lint typecheck unit bench bench-media bench-replay bench-service clean
+.PHONY: install run serve test lint typecheck unit schemas bench bench-media bench-replay bench-service clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -32,6 +32,12 @@ run: $(STAMP)
 # Create a reviewer first: `.venv/bin/veilleur accounts add NAME --role specialist --db out/demo.db`.
 serve: $(STAMP)
 	$(BIN)/veilleur serve --db $(OUT)/demo.db
+
+# The published formats, generated from the code (tests fail when the committed copies drift):
+# the event format's JSON Schema and the OpenAPI document.
+schemas: $(STAMP)
+	$(BIN)/veilleur schema events --out schemas/events.schema.json
+	$(BIN)/veilleur serve --openapi docs/openapi.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise src tests bench

@@ -558,11 +558,13 @@ def _write_atomic(path: Path, text: str) -> None:
 
 from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)
 from veilleur.cli_compliance import register as register_compliance  # noqa: E402
+from veilleur.cli_schema import register as register_schema  # noqa: E402
 from veilleur.cli_service import register as register_service  # noqa: E402
 
 register(app)
 register_compliance(app)
 register_service(app)
+register_schema(app)
 
 
 def main() -> None:

@@ -37,6 +37,15 @@ class ChannelKind(StrEnum):
     OTHER = "other"
 
 
+GuildDeletedBy = Literal["owner", "platform"]
+MessageDeletedBy = Literal["author", "moderator", "platform"]
+ComplainantRole = Literal["affected", "notifier"]
+OrderStatus = Literal["force_majeure", "obstacle_cleared", "clarification_requested",
+                      "clarification_received"]
+"""The closed choices of the event format, shared by these types and the wire models
+(`eventformat.py`) that publish them."""
+
+
 class ReportSource(StrEnum):
     USER = "user"
     DSA_NOTICE = "dsa_notice"
@@ -136,7 +145,7 @@ class Complaint:
 
     id: str
     target: Target
-    by: Literal["affected", "notifier"]
+    by: ComplainantRole
     complainant_id: str | None = None
     decision_id: str | None = None
     report_id: str | None = None
@@ -175,7 +184,7 @@ class GuildUpdated(_Event):
 class GuildDeleted(_Event):
     type: Literal["guild_deleted"] = "guild_deleted"
     guild_id: str
-    by: Literal["owner", "platform"]
+    by: GuildDeletedBy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,17 +227,13 @@ class MessagePosted(_Event):
 class MessageDeleted(_Event):
     type: Literal["message_deleted"] = "message_deleted"
     message_id: str
-    by: Literal["author", "moderator", "platform"]
+    by: MessageDeletedBy
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportFiled(_Event):
     type: Literal["report"] = "report"
     report: Report
-
-
-ORDER_STATUSES = ("force_majeure", "obstacle_cleared", "clarification_requested",
-                  "clarification_received")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,8 +244,7 @@ class OrderUpdated(_Event):
 
     type: Literal["order_update"] = "order_update"
     report_id: str
-    status: Literal["force_majeure", "obstacle_cleared", "clarification_requested",
-                    "clarification_received"]
+    status: OrderStatus
     note: str | None = None
 
 

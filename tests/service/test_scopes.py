@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tests.factories import gradient_png
 from tests.service.conftest import Service, message, server_events
+from veilleur.eventformat import MODELS, PLATFORM_EVENT
 from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES
-from veilleur.ingest.eventlog import _PARSERS
 from veilleur.store.models import AuditRow, InboxRow
 
 T = "2026-11-20T10:05:00Z"
@@ -31,7 +31,10 @@ def _audit(s: Service, kind: str, subject: str) -> list[tuple[str, str]]:
 
 def test_every_event_type_is_either_observed_or_of_legal_weight() -> None:
     assert PLATFORM_TYPES.isdisjoint(LEGAL_TYPES)
-    assert set(_PARSERS) == PLATFORM_TYPES | LEGAL_TYPES
+    assert set(MODELS) == PLATFORM_TYPES | LEGAL_TYPES
+    # What /v1/events documents is what it takes.
+    mapping = PLATFORM_EVENT.json_schema()["discriminator"]["mapping"]
+    assert set(mapping) == PLATFORM_TYPES
 
 
 def test_raw_events_cannot_carry_reports_orders_or_complaints(service: Service) -> None:

@@ -95,7 +95,7 @@ def test_bad_lines_are_reported_and_the_rest_kept(tmp_path: Path, read: Reader) 
     assert "(line 4)" in text[2] and "not an ISO 8601 timestamp" in text[2]
     assert "'by' must be one of author, moderator, platform" in text[3]
     assert "pigeon" in text[4]
-    assert "unknown age_band '42'" in text[5]
+    assert "'user.age_band' must be one of under_13, 13_15, 16_17, adult; got '42'" in text[5]
 
 
 def test_attachment_paths_are_relative_to_the_log(tmp_path: Path, read: Reader) -> None:

@@ -16,11 +16,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
 from veilleur.events import PLATFORM_TYPES
+from veilleur.eventschema import batch_schema, verdict_schema
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
@@ -39,12 +40,32 @@ class TargetIn(BaseModel):
     id: str = Field(min_length=1, max_length=64)
 
 
-class EventBatch(BaseModel):
-    """Contracts §5 events, one object each (`type`, `ts`, and the type's fields). An
-    optional `event_id` makes a resend idempotent; without it, the same content is."""
+MAX_BATCH_DOCUMENTED = 5000
+"""The default `max_batch`, as the OpenAPI document states it."""
 
-    model_config = ConfigDict(extra="forbid")
-    events: list[dict[str, Any]] = Field(max_length=5000)
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="The event's place in `events`, from 0.")
+    error: str = Field(description="The field and what is wrong with it, e.g. "
+                       "\"'message.attachments[0].id' must be a non-empty string id, got "
+                       "null\".")
+
+
+class TakenEvent(BaseModel):
+    index: int
+    key: str = Field(description="`id:` and the event_id, or the digest of the content.")
+    seq: int | None = Field(default=None, description="Its place in the journal.")
+    duplicate: bool | None = Field(default=None, description="Already taken before.")
+    warnings: list[str] | None = None
+
+
+class BatchAnswer(BaseModel):
+    """What became of each event: accepted (journaled), a duplicate, or rejected."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+    items: list[TakenEvent]
 
 
 class ReportIn(BaseModel):
@@ -177,13 +198,16 @@ def _one(result: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/events", status_code=202, summary="Send a batch of platform events",
+             response_model=BatchAnswer, response_model_exclude_none=True,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": EventBatch.model_json_schema()}}}})
+                 "application/json": {"schema": batch_schema(MAX_BATCH_DOCUMENTED)}}}})
 async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("events"))]) -> dict[str, Any]:
-    """Accepted events are journaled before the answer: they survive a crash. Malformed ones
-    are listed in `rejected` with their index and what is wrong; the others are kept. A full
-    backlog answers 429 with `Retry-After`, for the whole batch.
+    """Each item is one of the event types below (the same definitions as
+    `schemas/events.schema.json`, with `type` as discriminator), checked on its own.
+    Accepted events are journaled before the answer: they survive a crash. Malformed ones
+    are listed in `rejected` with their index, the field and what is wrong; the others are
+    kept. A full backlog answers 429 with `Retry-After`, for the whole batch.
 
     Only what a platform observes is taken here: reports, notices, orders, order updates and
     complaints carry legal weight and enter through their own scoped endpoints (such an
@@ -192,7 +216,9 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
     return await _accept(rt, m, events, f"api:{key.name}", PLATFORM_TYPES)
 
 
-@router.post("/verdict", summary="Verdict on one message before it is posted")
+@router.post("/verdict", summary="Verdict on one message before it is posted",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": verdict_schema()}}}})
 async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
                        key: Annotated[ApiKey, Depends(scope("verdict"))]) -> dict[str, Any]:
     """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The

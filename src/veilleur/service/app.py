@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from veilleur import __version__
+from veilleur.eventschema import add_components
 from veilleur.service import api, console, public
 from veilleur.service.auth import Lockout
 from veilleur.service.clientaddr import parse_networks
@@ -31,6 +32,19 @@ STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
        "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
        "form-action 'self'")
+
+
+def _document_events(app: FastAPI) -> None:
+    """The OpenAPI document gets the event types as components: `POST /v1/events` refers to
+    them (its body is read by hand, item by item, so FastAPI does not collect them)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_components(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | None = None,
@@ -68,6 +82,7 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
                         first=timedelta(minutes=s.lockout_minutes)),
         metrics_from=parse_networks(s.metrics_from, "--metrics-from"))
     app.include_router(api.router)
+    _document_events(app)
     app.include_router(console.router)
     app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
