@@ -23,6 +23,7 @@ from rich.table import Table
 
 from veilleur import __version__
 from veilleur.detect.base import PolicyDataError
+from veilleur.detect.media.banks import FORMATS as BANK_FORMATS
 from veilleur.ingest.discover import InputFile
 from veilleur.private import write_private
 from veilleur.scan import ScanHooks, ScanResult, run_scan
@@ -89,7 +90,7 @@ def scan(
     html_out: Annotated[Path | None, typer.Option(
         "--html", help="Write a readable HTML report here.")] = None,
     db: Annotated[str | None, typer.Option(
-        "--db", help="Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
+        "--db", help="Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
     )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")
                      ] = False,
@@ -97,7 +98,7 @@ def scan(
         "--cases", help="Also open cases from the findings (grouped, prioritised, clocks from "
         "now, evidence preserved) for `veilleur review`.")] = False,
     evidence_key: Annotated[Path | None, typer.Option(
-        "--evidence-key", help="With --cases: evidence key file [default: "
+        "--evidence-key", help="With --cases: evidence key file \\[default: "
         "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
 ) -> None:
     """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
@@ -234,7 +235,7 @@ def hash_(
 bank_app = typer.Typer(help="Hash banks: import, list, stats, disable.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
 
-_DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
+_DB_HELP = "Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
 
 
 def _bank_store(db: str | None, index_dir: Path | None, *, create: bool = False
@@ -253,7 +254,7 @@ def _bank_store(db: str | None, index_dir: Path | None, *, create: bool = False
     return BankStore(engine, index_dir or default_index_dir(url))
 
 
-_ACTOR_HELP = "Who makes the change (audited as cli:NAME) [default: the system user]."
+_ACTOR_HELP = "Who makes the change (audited as cli:NAME) \\[default: the system user]."
 
 
 def _cli_actor(given: str | None) -> str:
@@ -281,13 +282,17 @@ def _category_option(value: str) -> Category:
 def bank_import(
     files: Annotated[list[Path], typer.Argument(
         help="Bank files, imported in the order given into one bank (pages of one feed): "
-        "contracts CSV, ThreatExchange CSV, StopNCII JSON or NCMEC XML.")],
+        "contracts CSV, StopNCII JSON, NCMEC XML, ThreatExchange and HMA files.")],
     name: Annotated[str | None, typer.Option(
-        help="Bank to import into [default: the first file's name].")] = None,
+        help="Bank to import into \\[default: the first file's name].")] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", help="csv, threatexchange, stopncii or ncmec [default: detected].")] = None,
+        "--format", help=f"{', '.join(BANK_FORMATS)} \\[default: detected].")] = None,
+    signal_type: Annotated[str | None, typer.Option(
+        "--signal-type", help="Type of the values in files that give none (hma, te-signals): "
+        "pdq, md5, sha256 or a ThreatExchange name (photo_md5, video_md5 …).")] = None,
     category: Annotated[str | None, typer.Option(
-        help="Category for entries without one (NCMEC: csam, StopNCII: ncii by default).")
+        help="Category for entries without one (NCMEC: csam, StopNCII: ncii by default; "
+        "ThreatExchange and HMA files never say, so they need it).")
         ] = None,
     allow: Annotated[bool, typer.Option(
         "--allow", help="An allow-bank of known-benign hashes: matches suppress findings.")
@@ -298,13 +303,13 @@ def bank_import(
         "what it overrides, and audited. Without it such entries are refused.")] = False,
     actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
     threshold: Annotated[int | None, typer.Option(
-        help="PDQ match radius in bits for this bank (0-35) [default: 31].")] = None,
+        help="PDQ match radius in bits for this bank (0-35) \\[default: 31].")] = None,
     note: Annotated[str | None, typer.Option(help="A note kept with the bank.")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the per-file counts as JSON on standard output.")] = False,
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
     index_dir: Annotated[Path | None, typer.Option(
-        help="PDQ index folder [default: beside the SQLite file, or $VEILLEUR_INDEX_DIR].")
+        help="PDQ index folder \\[default: beside the SQLite file, or $VEILLEUR_INDEX_DIR].")
         ] = None,
 ) -> None:
     """Import bank files in order; what the source withdrew is disabled, what it changed is
@@ -328,7 +333,8 @@ def bank_import(
     failed: tuple[Path, str] | None = None
     for file in files:
         seen = len(problems.problems)
-        parsed = read_bank_file(file, problems, format=format, category=cat)
+        parsed = read_bank_file(file, problems, format=format, category=cat,
+                                signal_type=signal_type)
         for problem in problems.problems[seen:]:
             err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
         if parsed is None:

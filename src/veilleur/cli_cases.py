@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from veilleur.service.auth import Account
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_DB_HELP = "Database URL or SQLite file path [default: $VEILLEUR_DB or ./veilleur.db]."
-_KEY_HELP = ("Evidence key file (base64 of 32 bytes) [default: $VEILLEUR_EVIDENCE_KEY, else "
+_DB_HELP = "Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
+_KEY_HELP = ("Evidence key file (base64 of 32 bytes) \\[default: $VEILLEUR_EVIDENCE_KEY, else "
              "DB.evidence-key beside a SQLite file, created on first use].")
 DbOption = Annotated[str | None, typer.Option("--db", help=_DB_HELP)]
 KeyOption = Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)]
@@ -230,7 +230,7 @@ def cases_list(
         "(breached or at risk).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Closed cases too.")] = False,
     at: Annotated[str | None, typer.Option("--at", help="Judge clocks at this time "
-                                           "(ISO 8601) [default: now].")] = None,
+                                           "(ISO 8601) \\[default: now].")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
 ) -> None:
     """Open cases, breached first, then at risk, then by priority. Nothing sits unseen."""
@@ -637,10 +637,10 @@ def review_decide(
     ground: Annotated[str, typer.Option("--ground", help="illegal (the law) or terms.")
                       ] = "illegal",
     duration_days: Annotated[int | None, typer.Option(
-        "--duration-days", min=1, help="Restrictions last this long [default: indefinite].")
+        "--duration-days", min=1, help="Restrictions last this long \\[default: indefinite].")
                              ] = None,
     scope: Annotated[str | None, typer.Option(
-        "--scope", help="Territorial scope, ISO codes (FR,BE) [default: EU27 + IS, LI, NO].")
+        "--scope", help="Territorial scope, ISO codes (FR,BE) \\[default: EU27 + IS, LI, NO].")
                      ] = None,
     explanation: Annotated[str | None, typer.Option("--explanation")] = None,
     db: DbOption = None,

@@ -726,7 +726,8 @@ class Runtime:
             intakes = cw.take_findings(cw.engine.accept(signals), self.clock())
         return {"bank": report.bank, "created": report.created, "read": report.read,
                 "overrides": report.overrides,
-                "added": report.added, "already_present": report.already_present,
+                "added": report.added, "updated": report.updated,
+                "already_present": report.already_present,
                 "skipped_types": dict(report.skipped_types),
                 "stored_media_checked": report.retro_media_checked,
                 "stored_media_matched": len(report.retro_matches),
