@@ -151,51 +151,6 @@ def scan(
     raise typer.Exit(EXIT_OK if result.complete else EXIT_BAD_INPUT)
 
 
-@app.command("eval")
-def eval_(
-    paths: Annotated[list[Path], typer.Argument(help="Labelled exports (files or folders).")],
-    labels: Annotated[Path, typer.Option("--labels", help="Labels, JSON Lines: "
-                                         '{"target": {"kind", "id"}, "category"}.')],
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here.")
-                        ] = None,
-    min_precision: Annotated[float | None, typer.Option(
-        help="Exit 1 if any category's precision (per target kind) is below this.")] = None,
-    min_recall: Annotated[float | None, typer.Option(
-        help="Exit 1 if any category's recall (per target kind) is below this.")] = None,
-) -> None:
-    """Precision and recall per category and target kind on labelled exports; list errors."""
-    from veilleur.evaluate import LabelError, evaluate
-
-    out = Console()
-    try:
-        result = evaluate(paths, labels)
-    except (LabelError, PolicyDataError) as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    table = Table(title=f"Evaluation: {result.labels} labels, {result.findings} findings",
-                  header_style="bold")
-    for col in ("category", "target", "TP", "FP", "FN", "precision", "recall"):
-        table.add_column(col, justify="left" if col in ("category", "target") else "right")
-    failing = False
-    for (category, kind), s in sorted(result.scores.items()):
-        if s.tp + s.fp + s.fn == 0:
-            continue
-        p, r = s.precision, s.recall
-        failing |= min_precision is not None and p is not None and p < min_precision
-        failing |= min_recall is not None and r is not None and r < min_recall
-        table.add_row(category.value, kind.value, str(s.tp), str(s.fp), str(s.fn),
-                      "-" if p is None else f"{p:.3f}", "-" if r is None else f"{r:.3f}")
-    out.print(table)
-    for e in result.errors:
-        out.print(f"{e.kind}: {e.key[2].value} {e.key[0].value} {e.key[1]}: {e.text!r}"
-                  + (f"\n    because {e.evidence}" if e.evidence else ""), highlight=False)
-    for problem in result.problems:
-        out.print(f"[red]input problem:[/] {problem}", highlight=False)
-    if json_out is not None:
-        _write_atomic(json_out, json.dumps(result.to_json(), indent=2, ensure_ascii=False))
-    raise typer.Exit(EXIT_FAILED if failing or result.problems else EXIT_OK)
-
-
 @app.command("hash")
 def hash_(
     files: Annotated[list[Path], typer.Argument(help="Images or videos to hash.")],
@@ -564,6 +519,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)
 from veilleur.cli_compliance import register as register_compliance  # noqa: E402
+from veilleur.cli_eval import register as register_eval  # noqa: E402
 from veilleur.cli_schema import register as register_schema  # noqa: E402
 from veilleur.cli_service import register as register_service  # noqa: E402
 
@@ -571,6 +527,7 @@ register(app)
 register_compliance(app)
 register_service(app)
 register_schema(app)
+register_eval(app)
 
 
 def main() -> None:

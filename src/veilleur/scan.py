@@ -88,6 +88,7 @@ def run_scan(
     batch_size: int = 5000,
     index_dir: Path | None = None,
     cases: EvidenceKey | None = None,
+    skip: Sequence[Path] = (),
 ) -> ScanResult:
     """Scan inputs against the stored banks (if a database is given) and `bank_paths`.
 
@@ -125,6 +126,8 @@ def run_scan(
         engine = Engine.build(settings, store=writer, on_detector_failure=failure)
     opened = Opened()
     inputs = discover_inputs(paths, problems, opened)
+    if skip:  # resolved paths not to read (a labels file beside the exports it labels)
+        inputs = [i for i in inputs if i.path.resolve() not in skip]
     result = ScanResult(findings=[], problems=problems, inputs=inputs,
                         directory=engine.directory, banks=banks, opened=opened)
     media = MediaReader(features=matcher is not None and matcher.wants_features)

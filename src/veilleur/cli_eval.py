@@ -1,0 +1,207 @@
+"""Command line: `veilleur eval`, the engine measured on labelled exports and on the corpus."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from veilleur.detect.base import DetectorSettings, PolicyDataError
+from veilleur.evaluate import KINDS, EvalResult, Score, fraction
+from veilleur.private import write_private
+from veilleur.taxonomy import Category, TargetKind
+
+if TYPE_CHECKING:
+    from veilleur.corpus.measure import FalseAlarms, FamilyResult
+
+EXIT_OK, EXIT_FAILED = 0, 1
+_SHOWN_MISSES = 12
+
+
+def _p(s: Score) -> str:
+    return fraction(s.tp, s.tp + s.fp, s.precision_ci)
+
+
+def _r(s: Score) -> str:
+    return fraction(s.tp, s.tp + s.fn, s.recall_ci)
+
+
+class _Floors:
+    def __init__(self, precision: float | None, recall: float | None) -> None:
+        self.precision, self.recall = precision, recall
+        self.failed: list[str] = []
+
+    def check(self, where: str, s: Score) -> None:
+        if self.precision is not None and s.precision is not None \
+                and s.precision < self.precision:
+            self.failed.append(f"{where}: precision {s.precision:.3f} < {self.precision}")
+        if self.recall is not None and s.recall is not None and s.recall < self.recall:
+            self.failed.append(f"{where}: recall {s.recall:.3f} < {self.recall}")
+
+
+def _table(title: str, result: EvalResult, kinds: tuple[TargetKind, ...], floors: _Floors
+           ) -> Table:
+    table = Table(title=title, header_style="bold")
+    for col in ("category", "target", "TP", "FP", "FN", "precision [95 % CI]",
+                "recall [95 % CI]"):
+        table.add_column(col, justify="left" if col in ("category", "target") else "right")
+    for kind in kinds:
+        for category in Category:
+            s = result.scores.get((category, kind), Score())
+            if s.tp + s.fp + s.fn == 0:
+                continue
+            floors.check(f"{title}, {category.value} {kind.value}", s)
+            table.add_row(category.value, kind.value, str(s.tp), str(s.fp), str(s.fn),
+                          _p(s), _r(s))
+        total = result.total(kind)
+        if total.tp + total.fp + total.fn:
+            table.add_row("[bold]all[/]", kind.value, str(total.tp), str(total.fp),
+                          str(total.fn), _p(total), _r(total))
+    return table
+
+
+def _corpus_section(out: Console, name: str, fr: FamilyResult, floors: _Floors,
+                    about: dict[str, str]) -> dict[str, Any]:
+    out.print(_table(f"{name}: {fr.families} families, {fr.messages:,} messages, each read "
+                     "alone", fr.result, (TargetKind.MESSAGE,), floors))
+    missed = sorted(fr.missed_by_family.items(), key=lambda kv: -kv[1] / fr.sizes[kv[0]])
+    if missed:
+        out.print(f"  most missed families ({len(missed)} with a miss):")
+        for key, n in missed[:_SHOWN_MISSES]:
+            out.print(f"    {n}/{fr.sizes[key]} {key}: {about.get(key, '')}", highlight=False)
+    flagged = fr.flagged_by_family.most_common(_SHOWN_MISSES)
+    if flagged:
+        out.print("  ordinary families flagged:")
+        for key, n in flagged:
+            out.print(f"    {n}/{fr.sizes[key]} {key}: {about.get(key, '')}", highlight=False)
+    return {"families": fr.families, "messages": fr.messages, **fr.result.to_json(),
+            "missed_by_family": dict(fr.missed_by_family),
+            "flagged_by_family": dict(fr.flagged_by_family)}
+
+
+def _false_alarm_section(out: Console, fa: FalseAlarms) -> dict[str, Any]:
+    out.print(f"[bold]False alarms on ordinary chat[/]: {fa.messages:,} messages "
+              f"(servers, channels and DMs in fr/en/es)")
+    for kind in KINDS:
+        if kind is TargetKind.ATTACHMENT:
+            continue
+        out.print(f"  {kind.value}: {fa.findings[kind]:,} findings "
+                  f"({fa.findings[kind] * 1_000_000 / max(1, fa.messages):,.1f} per million "
+                  "messages)")
+    for key, n in fa.by_family.most_common(_SHOWN_MISSES):
+        out.print(f"    {n:,} from {key}", highlight=False)
+    for key, category, text in fa.examples[:5]:
+        out.print(f"    e.g. {category} on {text[:100]!r} ({key})", highlight=False)
+    return {"messages": fa.messages,
+            "findings": {k.value: fa.findings[k] for k in KINDS},
+            "per_million": {k.value: fa.per_million(k) for k in KINDS},
+            "by_family": dict(fa.by_family),
+            "examples": [{"family": k, "category": c, "text": t} for k, c, t in fa.examples]}
+
+
+def eval_(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Labelled exports (files or folders); with --labels.")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels", help='Labels, JSON Lines: {"target": {"kind", "id"}, "category"} '
+        '(category null: a labelled negative; "ignore": not scored).')] = None,
+    bank: Annotated[list[Path] | None, typer.Option(
+        "--bank", help="Hash bank file for the labelled exports' media; repeatable.")] = None,
+    corpus: Annotated[bool, typer.Option(
+        "--corpus", help="Also measure on the corpus: the families tuned on, the unseen "
+        "families, and false alarms on ordinary chat.")] = False,
+    families: Annotated[Path | None, typer.Option(
+        help="Family folder \\[default: the package's corpus].")] = None,
+    per_family: Annotated[int, typer.Option(
+        help="Messages drawn from each family.", min=1, max=10_000)] = 30,
+    benign: Annotated[int, typer.Option(
+        help="Ordinary messages for the false-alarm count (0: skip).", min=0,
+        max=10_000_000)] = 200_000,
+    no_semantic: Annotated[bool, typer.Option(
+        "--no-semantic", help="Switch the semantic tier off.")] = False,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here.")
+                        ] = None,
+    min_precision: Annotated[float | None, typer.Option(
+        help="Exit 1 if a category's precision (any set, any target kind) is below this.")
+        ] = None,
+    min_recall: Annotated[float | None, typer.Option(
+        help="Exit 1 if a category's recall (any set, any target kind) is below this.")
+        ] = None,
+) -> None:
+    """Precision and recall per category and target kind, with 95 % intervals: on labelled
+    exports, and (--corpus) on the families tuned on, the unseen families and ordinary chat."""
+    from veilleur.evaluate import LabelError, evaluate
+
+    out = Console()
+    err = Console(stderr=True)
+    if paths and labels is None:
+        err.print("[red]error:[/] labelled exports need --labels", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+    if not paths and not corpus:
+        err.print("[red]error:[/] give labelled exports with --labels, or --corpus",
+                  highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+    settings = DetectorSettings(semantic=not no_semantic)
+    floors = _Floors(min_precision, min_recall)
+    report: dict[str, Any] = {}
+    problems: list[str] = []
+    if paths and labels is not None:
+        try:
+            result = evaluate(paths, labels, settings, bank_paths=bank or ())
+        except (LabelError, PolicyDataError) as exc:
+            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from None
+        out.print(_table(f"Evaluation: {result.labels} labels, {result.findings} findings",
+                         result, KINDS, floors))
+        for e in result.errors:
+            out.print(f"{e.kind}: {e.key[2].value} {e.key[0].value} {e.key[1]}: {e.text!r}"
+                      + (f"\n    because {e.evidence}" if e.evidence else ""),
+                      highlight=False)
+        problems += result.problems
+        report["labelled"] = result.to_json()
+    if corpus:
+        report["corpus"] = _corpus(out, err, families, per_family, benign, settings, floors)
+    for problem in problems:
+        out.print(f"[red]input problem:[/] {problem}", highlight=False)
+    for failure in floors.failed:
+        err.print(f"[red]below the floor:[/] {failure}", highlight=False)
+    if json_out is not None:
+        write_private(json_out, json.dumps(report, indent=2, ensure_ascii=False))
+    raise typer.Exit(EXIT_FAILED if floors.failed or problems else EXIT_OK)
+
+
+def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, benign: int,
+            settings: DetectorSettings, floors: _Floors) -> dict[str, Any]:
+    from veilleur.corpus.families import FAMILY_DIR, FamilyError, load_families
+    from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
+    from veilleur.corpus.split import split_of
+
+    try:
+        fams = load_families(folder or FAMILY_DIR)
+    except FamilyError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    if not fams:
+        err.print(f"[red]error:[/] no family in {folder or FAMILY_DIR}", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+    about = {f.key: f.about for f in fams}
+    section: dict[str, Any] = {}
+    for name, group in iter_groups(fams, split_of):
+        if group:
+            fr = measure_families(group, per_family=per_family, settings=settings)
+            section[name] = _corpus_section(out, name, fr, floors, about)
+    if benign:
+        ordinary = [f for f in fams if f.category is None and split_of(f) == "test"]
+        if ordinary:
+            fa = false_alarms(ordinary, benign, settings=replace(settings))
+            section["false_alarms"] = _false_alarm_section(out, fa)
+    return section
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_)

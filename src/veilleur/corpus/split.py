@@ -1,0 +1,30 @@
+"""Which families are trained on, tuned on, or kept unseen: decided by family, never by message.
+
+Messages of one family share its way of speaking; splitting them would let a model learn the
+family and be scored on its siblings. So a family is wholly `train`, `tune` (calibration and
+thresholds) or `test` (never trained or tuned on), by a hash of its key, stable across runs and
+machines. Some writers are held out entirely: their voice is unseen, not only their families.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from veilleur.corpus.families import Family
+
+HELD_OUT_WRITERS = frozenset({"w4", "b1"})
+"""w4: a writer whose every family is unseen; b1: the ordinary chat of the false-alarm count."""
+SHARES = (("train", 60), ("tune", 15), ("test", 25))
+SPLITS = tuple(name for name, _ in SHARES)
+
+
+def split_of(family: Family) -> str:
+    """`train`, `tune` or `test`."""
+    if family.writer in HELD_OUT_WRITERS:
+        return "test"
+    bucket = int.from_bytes(hashlib.sha256(family.key.encode()).digest()[:4], "big") % 100
+    for name, share in SHARES:
+        if bucket < share:
+            return name
+        bucket -= share
+    return "test"
