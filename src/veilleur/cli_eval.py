@@ -179,7 +179,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
             settings: DetectorSettings, floors: _Floors) -> dict[str, Any]:
     from veilleur.corpus.families import FAMILY_DIR, FamilyError, load_families
     from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
-    from veilleur.corpus.split import split_of
+    from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
 
     try:
         fams = load_families(folder or FAMILY_DIR)
@@ -191,12 +191,15 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
         raise typer.Exit(EXIT_FAILED)
     about = {f.key: f.about for f in fams}
     section: dict[str, Any] = {}
-    for name, group in iter_groups(fams, split_of):
+    scored = [f for f in fams if f.writer not in ORDINARY_WRITERS]
+    for name, group in iter_groups(scored, split_of, HELD_OUT_WRITERS):
         if group:
             fr = measure_families(group, per_family=per_family, settings=settings)
             section[name] = _corpus_section(out, name, fr, floors, about)
     if benign:
-        ordinary = [f for f in fams if f.category is None and split_of(f) == "test"]
+        # Ordinary chat never tuned on: the ordinary writers', else unseen none families.
+        ordinary = [f for f in fams if f.writer in ORDINARY_WRITERS] or [
+            f for f in fams if f.category is None and split_of(f) == "test"]
         if ordinary:
             fa = false_alarms(ordinary, benign, settings=replace(settings))
             section["false_alarms"] = _false_alarm_section(out, fa)

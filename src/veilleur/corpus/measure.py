@@ -219,10 +219,11 @@ def false_alarms(families: Sequence[Family], messages: int, *, seed: int = 0,
     return FalseAlarms(messages, counts, by_family, examples)
 
 
-def iter_groups(families: Sequence[Family], split_of: Callable[[Family], str]
-                ) -> Iterator[tuple[str, list[Family]]]:
-    """The families the engine was tuned on (train and tune splits), then the unseen ones."""
-    tuned = [f for f in families if split_of(f) != "test"]
-    unseen = [f for f in families if split_of(f) == "test"]
-    yield "tuned-on families", tuned
-    yield "unseen families", unseen
+def iter_groups(families: Sequence[Family], split_of: Callable[[Family], str],
+                held_out: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[Family]]]:
+    """The families tuned on (train and tune splits); the unseen families of the writers
+    tuned on; the families of writers never tuned on (the strictest: another voice)."""
+    yield "tuned-on families", [f for f in families if split_of(f) != "test"]
+    yield "unseen families", [f for f in families
+                              if split_of(f) == "test" and f.writer not in held_out]
+    yield "unseen writers", [f for f in families if f.writer in held_out]
