@@ -10,7 +10,8 @@ Layout of `policies/packs/`:
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
   descriptions, the server's other channel names, and flags (`suspect.<category>`: the channel
   or server itself matched a rule of that category; `profile.<category>`: the server already
-  has findings of it).
+  has findings of it; `ordinary.<set>`: the server's messages mostly say that set's words in
+  ordinary talk, so they are no code word there).
 
 Sets of the same name in several languages are merged: a message mixing languages is read
 with all of them. Everything is validated when loaded; an error names the file and the entry.
@@ -225,7 +226,8 @@ def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
         for key in _CONDITIONS:
             names = tuple(_strings(raw.get(key, []), f"rule {rid}.{key}"))
             for name in names:
-                base = name.removeprefix("layout.") if key.startswith("context") else name
+                base = name.removeprefix("layout.").removeprefix("ordinary.") \
+                    if key.startswith("context") else name
                 flag = key.startswith("context") and name.startswith(FLAG_PREFIXES)
                 if flag:
                     if name.split(".", 1)[1] not in {c.value for c in Category}:
