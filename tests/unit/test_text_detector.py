@@ -4,7 +4,6 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from tests.factories import GAMING_CHANNELS, benign_gaming_server
-
 from veilleur.engine import Engine
 from veilleur.events import Channel, ChannelCreated, Guild, GuildCreated, Message, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
