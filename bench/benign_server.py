@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from tests.factories import GAMING_CHANNELS, GAMING_CHAT, benign_gaming_server  # noqa: E402
+
 from veilleur.detect.base import DetectorSettings  # noqa: E402
 from veilleur.engine import Engine  # noqa: E402
 from veilleur.events import (  # noqa: E402
