@@ -124,3 +124,27 @@ def test_one_ambiguous_post_never_taints_what_follows() -> None:
                               "drop de coffres ce soir"]):
         say(engine, text, f"after{i}")
     assert not any(m.startswith("after") for _, m, _ in flagged(engine))
+
+
+def test_quoted_vocabulary_lowers_a_score() -> None:
+    """A victim's own complaint, a moderator's warning and a news report use the abuse
+    vocabulary; their framing (negative-weight rules of the packs) lowers the score, in
+    French, English and Spanish, while the same words said plainly are still found."""
+    engine = engine_with("Entraide", [("c1", "general")])
+    quoted = [
+        "my ex has my nudes and says everyone will see them, what should I do?",
+        "quelqu'un m'a volé mes photos intimes et menace de tout publier, aidez-moi",
+        "mi ex tiene mis nudes y dice que todos lo van a ver, ¿qué hago?",
+        "Un homme a été condamné pour des photos intimes volées de son ex, selon la police",
+        "Reminder: posting hidden cam pics of your ex gets you banned, zero tolerance",
+    ]
+    plain = ["everyone will see your nudes", "voilà ses photos intimes volées",
+             "todos lo van a ver, tus nudes"]
+    for i, text in enumerate(quoted):
+        say(engine, text, f"q{i}")
+    for i, text in enumerate(plain):
+        say(engine, text, f"p{i}")
+    found = {m for _, m, _ in flagged(engine)}
+    assert found == {f"p{i}" for i in range(len(plain))}
+    shown = {f.target.id: f.evidence for f in engine.book.findings()}
+    assert "lowered" not in shown["p0"]

@@ -160,8 +160,11 @@ class TextDetector:
         if direct and not minor_seen and not _MINOR_SIGNS.isdisjoint(analysis.features):
             self._state.put("text.dm_minor", m.channel_id, True)
         scores = _category_scores(hits)
-        semantic = self._semantic(analysis, hits, scores, target, ctx, direct=direct,
-                                  minor_seen=minor_seen)
+        # Quoted vocabulary (a warning, a report, a victim's plea) is not borderline: the
+        # semantic tier would only find it close to what it quotes.
+        framed = bool(self.analyzer.framings(analysis, TargetKind.MESSAGE, context))
+        semantic = [] if framed else self._semantic(
+            analysis, hits, scores, target, ctx, direct=direct, minor_seen=minor_seen)
         if not hits:
             return semantic
         return self._signals(analysis, hits, target, ctx, "message") + semantic
@@ -320,7 +323,7 @@ class TextDetector:
                           if (sp := analysis.original_span(h))[1] <= len(excerpt))
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target,
-                category=hit.rule.category, strength=hit.rule.weight,
+                category=hit.rule.category, strength=hit.strength,
                 evidence=_evidence(hit, where), key=hit.rule.id, context=context,
                 excerpt=excerpt, spans=spans,
             ))
@@ -341,7 +344,7 @@ def _category_scores(hits: list[RuleHit]) -> dict[Category, float]:
     """Each category's rules combined as the policy combines signals."""
     weights: dict[Category, list[float]] = {}
     for h in hits:
-        weights.setdefault(h.rule.category, []).append(h.rule.weight)
+        weights.setdefault(h.rule.category, []).append(h.strength)
     return {c: combine(w) for c, w in weights.items()}
 
 
@@ -354,4 +357,6 @@ def _evidence(hit: RuleHit, where: str) -> str:
     text = f"{hit.rule.describe}: matched {terms} in {where}"
     if hit.context:
         text += f", in context ({', '.join(hit.context)})"
+    if hit.lowered_by:
+        text += ", lowered: " + ", ".join(f"{f.describe} ({f.id})" for f in hit.lowered_by)
     return f"{text} (rule {hit.rule.id})"
