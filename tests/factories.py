@@ -89,3 +89,43 @@ def gradient_png(width: int = 32, height: int = 32, seed: int = 0) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows))
             + chunk(b"IEND", b""))
+
+
+# A busy gaming server's ordinary talk, built on the hard-negative vocabulary ("CP" for a
+# school year, "pack", "photo", "nitro", "teaser", "VIP", "drop", "collection"). The first four
+# sentences are those of issue 17; the rest are ours. Each message is one or two of them in
+# random order, as people chain them; a profile that turned on such words would drown a
+# reviewer queue in findings.
+GAMING_CHAT = (
+    "le pack de skins est dispo", "mon petit frère est en CP", "envoie une photo de ton setup",
+    "qui veut un code nitro", "ma sœur passe en CP à la rentrée, elle est trop contente",
+    "le teaser de la saison 3 est sorti", "grade VIP pour les boosters du serveur",
+    "drop de coffres ce soir à 21h", "ma collection de cartes est complète",
+    "je vends mon compte, prix à débattre", "le pack de textures HD est sur le site",
+    "photo de groupe après le tournoi", "quelqu'un a le nouveau pack de maps ?",
+    "le CP de mon cousin fait une sortie au zoo", "GG à toute l'équipe",
+    "the new skin pack drops friday", "anyone got a nitro code to trade?",
+    "my little brother just started first grade", "post a pic of your setup",
+    "VIP role for the tournament winners", "teaser trailer looks sick",
+    "el pack de skins está disponible", "mi hermano pequeño empieza primaria",
+    "manda una foto de tu setup", "¿quién quiere un código nitro?",
+    "on lance une partie ?", "j'ai enfin fini le donjon", "lag de fou ce soir",
+    "qui est chaud pour la ranked", "le patch casse tout mdr",
+)
+GAMING_CHANNELS = ("general", "boutique", "clips", "ranked", "off-topic")
+
+
+def benign_gaming_server(messages: int, seed: int = 17, sentences: int = len(GAMING_CHAT)
+                         ) -> list[tuple[str, str]]:
+    """(channel name, text) pairs of an ordinary gaming server, deterministic per seed.
+    `sentences`: how many of GAMING_CHAT it talks with (4: the issue's own server, where
+    "CP" and "pack" meet in one message in six)."""
+    import random
+
+    rng = random.Random(seed)
+    chat = GAMING_CHAT[:sentences]
+    out = []
+    for _ in range(messages):
+        parts = rng.sample(chat, rng.choice((1, 2, 2)))
+        out.append((rng.choice(GAMING_CHANNELS), rng.choice((", ", " ", " — ")).join(parts)))
+    return out

@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from veilleur import __version__
-from veilleur.detect.base import PolicyDataError
+from veilleur.detect.base import DetectorSettings, PolicyDataError
 from veilleur.detect.media.banks import FORMATS as BANK_FORMATS
 from veilleur.ingest.discover import InputFile
 from veilleur.private import write_private
@@ -100,6 +100,9 @@ def scan(
     evidence_key: Annotated[Path | None, typer.Option(
         "--evidence-key", help="With --cases: evidence key file \\[default: "
         "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
+    no_semantic: Annotated[bool, typer.Option(
+        "--no-semantic", help="Switch the semantic tier off for this scan (the fast tier and "
+        "the other detectors still run).")] = False,
 ) -> None:
     """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
     to_stdout = json_out == "-"
@@ -119,7 +122,8 @@ def scan(
     try:
         with progress:
             result = run_scan(paths, db_url=url, bank_paths=bank or (),
-                              hooks=_ProgressHooks(progress), cases=key)
+                              hooks=_ProgressHooks(progress), cases=key,
+                              settings=DetectorSettings(semantic=not no_semantic))
     except (StoreError, PolicyDataError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None

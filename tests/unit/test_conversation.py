@@ -56,6 +56,11 @@ def test_estimates_keep_evidence_and_catch_contradictions() -> None:
     est = estimate(rec, POLICY)
     assert est.minor is False and est.age == 31
     assert est.contradiction is not None and "16" in est.contradiction
+    # As known at a time: only the claims made by then (a record kept from an earlier scan
+    # of the same messages holds later ones); none yet is an unknown age, not an error.
+    assert estimate(rec, POLICY, T).contradiction is None
+    assert estimate(rec, POLICY, T).age == 16
+    assert estimate(rec, POLICY, T - timedelta(days=1)).minor is None
     band = estimate(AgeRecord(band=AgeBand.AGE_13_15), POLICY)
     assert band.minor is True and band.confidence == pytest.approx(0.95)
     assert answered_age("13") == 13 and answered_age("14 et toi") == 14

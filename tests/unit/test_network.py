@@ -269,3 +269,27 @@ def test_the_graph_keeps_channels_links_and_survives_its_codec() -> None:
     assert back(out(g1)) == g1
     out, back = CODECS["graph.user"]
     assert back(out(d.graph.user("m1"))) == d.graph.user("m1")
+
+
+def test_the_same_events_read_again_into_a_kept_graph_give_the_same_findings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A scan of exports the store already holds: the graph kept from the first run must not
+    lend the events their future (the joins that came later), and a join read again is
+    judged again."""
+    from veilleur.store.db import connect
+    from veilleur.store.memory import StoredMemory
+
+    db = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    events = fallen_network() + [MemberJoined(ts=at(5 + i / 10), guild_id="g2",
+                                              user_id=f"m{i}") for i in range(12)]
+    runs = []
+    for _ in range(2):
+        engine = Engine.build(DetectorSettings(memory=StoredMemory(db), semantic=False))
+        engine.remember(Target.of("guild", "g1"), "removed:csam", at(1))
+        for e in events:
+            engine.process(e)
+        engine.close()
+        runs.append(sorted((f.target, f.category, f.score, f.evidence)
+                           for f in engine.findings()))
+    db.dispose()
+    assert any(t == Target.of("guild", "g2") for t, *_ in runs[0])
+    assert runs[1] == runs[0]

@@ -44,6 +44,13 @@ def test_range_expansion() -> None:
     (LANG, RULE.replace("weight = 0.8", "weight = 3"), "'weight' must be in (0, 1]"),
     (LANG, RULE + 'context_any_of = ["suspect.spam"]\n', "unknown flag 'suspect.spam'"),
     (LANG, RULE + 'context_any_of = ["layout.nope"]\n', "unknown set 'layout.nope'"),
+    (LANG, RULE + 'context_none_of = ["ordinary.nope"]\n', "unknown set 'ordinary.nope'"),
+    (LANG, RULE.replace("weight = 0.8", "weight = -1.5"), "or in [-1, 0) for a framing"),
+    (LANG, RULE.replace("weight = 0.8", "weight = 0"), "'weight' must be in (0, 1]"),
+    (LANG, RULE.replace("weight = 0.8", "weight = true"), "'weight' must be in (0, 1]"),
+    (LANG, RULE.replace('"csam"', '["csam", "ncii"]'), "unknown category"),
+    (LANG, RULE.replace('"csam"', '["csam", "spam"]').replace("0.8", "-0.5"),
+     "unknown category"),
     (LANG, RULE + 'colour = "red"\n', "unknown keys ['colour']"),
     (LANG, RULE.replace('all_of = ["sexual", "minor"]\n', ""), "needs 'all_of' or 'any_of'"),
     (LANG, RULE + RULE.split("\n", 1)[1], "rule ids must be unique"),
@@ -71,3 +78,26 @@ def test_generic_patterns_are_read_near_numbers(tmp_path: Path) -> None:
     hit = analyzer.analyze("lewd pack, 20€").features["price"]
     assert hit.text == "20 eur"
     assert "price" not in analyzer.analyze("lewd pack, twenty euros").features
+
+
+def test_a_framing_lowers_the_rules_of_its_categories(tmp_path: Path) -> None:
+    """A negative weight makes no signal: it multiplies the weights of its categories' rules
+    that fire on the same text by 1 + weight (-1 vetoes them)."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+    from veilleur.taxonomy import TargetKind
+
+    lang = LANG + 'news = ["police said"]\nplea = ["help me"]\n'
+    rules = RULE + ('[[rules]]\nid = "f"\ncategory = ["csam", "ncii"]\nweight = -0.5\n'
+                    'any_of = ["news"]\n[[rules]]\nid = "v"\ncategory = ["csam"]\n'
+                    'weight = -1\nany_of = ["plea"]\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+
+    def hits(text: str) -> list[tuple[str, float, tuple[str, ...]]]:
+        found = analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)
+        return [(h.rule.id, h.strength, tuple(f.id for f in h.lowered_by)) for h in found]
+
+    assert hits("lewd kid") == [("r", 0.8, ())]
+    assert hits("lewd kid, police said") == [("r", 0.4, ("f",))]
+    assert hits("lewd kid, help me") == []
+    assert hits("police said") == []

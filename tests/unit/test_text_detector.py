@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
+from tests.factories import GAMING_CHANNELS, benign_gaming_server
 from veilleur.engine import Engine
 from veilleur.events import Channel, ChannelCreated, Guild, GuildCreated, Message, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -77,3 +79,72 @@ def test_highlight_escapes_and_marks() -> None:
     assert str(highlight("a <b> nudes ados", ((6, 11), (12, 16)))) == (
         "a &lt;b&gt; <mark>nudes</mark> <mark>ados</mark>")
     assert str(highlight("short", ((2, 99),))) == "short"
+
+
+def test_a_server_profile_never_turns_on_words_that_are_ordinary_there() -> None:
+    """Issue 17: a gaming server chatting with "CP" (a school year) and "pack" (of skins), in
+    random order, one message in six saying both. The profile must not turn to abuse material
+    (it used to at 5 % of strong messages, then flag every "pack"): a handful of early
+    messages at most, before the server's talk shows the words are ordinary, and no channel
+    or server finding."""
+    engine = engine_with("Les Gamers du Dimanche", [(c, c) for c in GAMING_CHANNELS])
+    for i, (channel, text) in enumerate(benign_gaming_server(5_000, sentences=4)):
+        say(engine, text, f"m{i}", channel)
+    kinds = Counter(f.target.kind for f in engine.findings())
+    assert kinds[TargetKind.MESSAGE] <= 10
+    assert kinds[TargetKind.CHANNEL] == kinds[TargetKind.GUILD] == 0
+
+
+def test_a_catalogue_server_is_still_profiled_among_ordinary_talk() -> None:
+    """Different catalogue posts among chatter still turn the profile: the trade talk after
+    them is flagged in context, while "CP" of a school year said in the same server is not."""
+    engine = engine_with("Serveur", [("c1", "general")])
+    chatter = ["salut", "ça va ?", "mon petit frère est en CP", "bonne soirée"]
+    posts = ["Pack VIP -12 ans, prix paypal", "collection -13 ans en dm, paypal",
+             "nouveau pack -14 ans, paiement crypto", "vends vidéos -12 ans, 20 euros"]
+    for i in range(40):
+        say(engine, chatter[i % 4], f"c{i}")
+        if i % 10 == 0:
+            say(engine, posts[i // 10], f"p{i}")
+    say(engine, "le reste en vip", "last")
+    found = flagged(engine)
+    assert ("message", "last", "csam") in found
+    assert {("message", f"p{i}", "csam") for i in range(0, 40, 10)} <= found
+    assert not any(m.startswith("c") for _, m, _ in found)
+
+
+def test_one_ambiguous_post_never_taints_what_follows() -> None:
+    """A game shop's ad with a game's name that reads like a minor is one post, even posted
+    again by a bot: the ordinary posts after it are not read as a catalogue's."""
+    engine = engine_with("Game Shop", [("c1", "boutique")])
+    say(engine, "bienvenue dans la boutique", "m0")
+    say(engine, "Nouveau pack Ados Legends, 4,99 euros", "m1")
+    say(engine, "Nouveau pack Ados Legends, 4,99 euros", "m2")
+    for i, text in enumerate(["le reste en vip", "teaser de la saison 2 demain",
+                              "drop de coffres ce soir"]):
+        say(engine, text, f"after{i}")
+    assert not any(m.startswith("after") for _, m, _ in flagged(engine))
+
+
+def test_quoted_vocabulary_lowers_a_score() -> None:
+    """A victim's own complaint, a moderator's warning and a news report use the abuse
+    vocabulary; their framing (negative-weight rules of the packs) lowers the score, in
+    French, English and Spanish, while the same words said plainly are still found."""
+    engine = engine_with("Entraide", [("c1", "general")])
+    quoted = [
+        "my ex has my nudes and says everyone will see them, what should I do?",
+        "quelqu'un m'a volé mes photos intimes et menace de tout publier, aidez-moi",
+        "mi ex tiene mis nudes y dice que todos lo van a ver, ¿qué hago?",
+        "Un homme a été condamné pour des photos intimes volées de son ex, selon la police",
+        "Reminder: posting hidden cam pics of your ex gets you banned, zero tolerance",
+    ]
+    plain = ["everyone will see your nudes", "voilà ses photos intimes volées",
+             "todos lo van a ver, tus nudes"]
+    for i, text in enumerate(quoted):
+        say(engine, text, f"q{i}")
+    for i, text in enumerate(plain):
+        say(engine, text, f"p{i}")
+    found = {m for _, m, _ in flagged(engine)}
+    assert found == {f"p{i}" for i in range(len(plain))}
+    shown = {f.target.id: f.evidence for f in engine.book.findings()}
+    assert "lowered" not in shown["p0"]

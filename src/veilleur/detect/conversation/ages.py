@@ -90,11 +90,14 @@ class AgeEstimate:
     """'claimed 16 (…), later 31 (…)'."""
 
 
-def estimate(record: AgeRecord | None, policy: ConversationPolicy) -> AgeEstimate:
-    if record is None or (record.band is None and not record.claims):
+def estimate(record: AgeRecord | None, policy: ConversationPolicy,
+             now: datetime | None = None) -> AgeEstimate:
+    """`now`: only the claims made up to then count (a record kept from an earlier scan of
+    the same messages holds claims made after the message being read again)."""
+    said = [c for c in record.claims if now is None or c.at <= now] if record else []
+    if record is None or (record.band is None and not said):
         return AgeEstimate(None, None, 0.0, ())
     adult = policy.adult
-    said = record.claims
     minors = [c for c in said if c.age < adult]
     adults = [c for c in said if c.age >= adult]
     contradiction = None

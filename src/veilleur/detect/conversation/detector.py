@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from veilleur.detect.base import Context, DetectorSettings, Signal
@@ -64,8 +65,8 @@ class ConversationDetector:
 
     # --- ages ------------------------------------------------------------------------------
 
-    def age(self, user_id: str) -> AgeEstimate:
-        return estimate(self._state.get("conv.age", user_id), self.policy)
+    def age(self, user_id: str, now: datetime | None = None) -> AgeEstimate:
+        return estimate(self._state.get("conv.age", user_id), self.policy, now)
 
     def _record(self, user_id: str) -> AgeRecord:
         rec: AgeRecord | None = self._state.get("conv.age", user_id)
@@ -137,8 +138,8 @@ class ConversationDetector:
                 if rec.band != u.age_band:
                     rec.band = u.age_band
                     self._state.put("conv.age", p, rec)
-        if carried or self.age(m.author_id).contradiction:
-            ages = {p: self.age(p) for p in conv.participants}
+        if carried or self.age(m.author_id, event.ts).contradiction:
+            ages = {p: self.age(p, event.ts) for p in conv.participants}
             for risk in score(conv, m.author_id, ages, self.policy, event.ts):
                 signals += self._signals(m, conv, risk, carried, ages)
         self._state.put("conv.dm", m.channel_id, conv)
@@ -161,10 +162,15 @@ class ConversationDetector:
                 f"{risk.score:.2f} ({risk.relationship.replace('_', ' ')})",
                 f"conversation:{m.channel_id}:{'+'.join(sorted(mine))}", context,
                 m.content[:300]))
-        last = conv.flagged.get((m.author_id, cat.value), 0.0)
-        if risk.score < self.policy.account_threshold or risk.score < last + 0.05:
+        last, by = conv.flagged.get((m.author_id, cat.value), (0.0, ""))
+        # The message that made the last report, read again, reports again: a scan's
+        # findings do not depend on whether the database already held the conversation.
+        again = by == m.id and risk.score >= last
+        if risk.score < self.policy.account_threshold or (
+                risk.score < last + 0.05 and not again):
             return out
-        conv.flagged[m.author_id, cat.value] = risk.score
+        if not again:
+            conv.flagged[m.author_id, cat.value] = (risk.score, m.id)
         urgent = sorted(s for s in risk.stages if s in stages and stages[s].urgent)
         timeline = "; ".join(f"{e.at:%Y-%m-%d %H:%M} {e.stage.replace('_', ' ')} «{e.excerpt}»"
                              for e in risk.events[-12:])

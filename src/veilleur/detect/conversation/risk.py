@@ -38,12 +38,18 @@ class Conversation:
     """speaker → stage → the latest events of that stage."""
     asked_age: str | None = None
     """Who asked "how old are you" last (the next number the other says is an answer)."""
-    flagged: dict[tuple[str, str], float] = field(default_factory=dict)
-    """(speaker, category) → the risk last reported (reported again when it grows)."""
+    flagged: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    """(speaker, category) → the risk last reported and the message that reported it
+    (reported again when it grows, or when that message is read again)."""
 
     def add(self, speaker: str, event: StageEvent, keep: int) -> None:
         events = self.stages.setdefault(speaker, {}).setdefault(event.stage, [])
+        # A message read again (the same export scanned into a database that kept the
+        # conversation) is already counted: counting it twice would inflate the risk.
+        if any(e.message_id == event.message_id for e in events):
+            return
         events.append(event)
+        events.sort(key=lambda e: e.at)
         del events[:-keep]
 
 
@@ -86,8 +92,11 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
     factor = policy.relationship[rel]
     stages = {s.name: s for s in policy.stages}
     per_category: dict[Category, list[tuple[float, str, list[StageEvent]]]] = {}
-    for name, events in conv.stages.get(speaker, {}).items():
+    for name, kept in conv.stages.get(speaker, {}).items():
         stage = stages.get(name)
+        # Only what was said up to now: a conversation remembered from an earlier scan of
+        # the same messages must not lend their future to the messages read again.
+        events = [e for e in kept if e.at <= now]
         if stage is None or not events:
             continue
         age_days = max(0.0, (now - events[-1].at).total_seconds() / 86400)
@@ -115,7 +124,7 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
             "stages": {sp: {st: [[e.at.isoformat(), e.message_id, e.excerpt] for e in evs]
                             for st, evs in stages.items()}
                        for sp, stages in c.stages.items()},
-            "flagged": [[sp, cat, v] for (sp, cat), v in c.flagged.items()]}
+            "flagged": [[sp, cat, v, mid] for (sp, cat), (v, mid) in c.flagged.items()]}
 
 
 def conversation_in(d: dict[str, Any]) -> Conversation:
@@ -123,4 +132,5 @@ def conversation_in(d: dict[str, Any]) -> Conversation:
         set(d["participants"]),
         {sp: {st: [StageEvent(st, datetime.fromisoformat(at), mid, ex) for at, mid, ex in evs]
               for st, evs in stages.items()} for sp, stages in d["stages"].items()},
-        d.get("asked_age"), {(sp, cat): v for sp, cat, v in d.get("flagged", [])})
+        d.get("asked_age"), {(f[0], f[1]): (f[2], f[3] if len(f) > 3 else "")
+                             for f in d.get("flagged", [])})

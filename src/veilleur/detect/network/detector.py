@@ -100,7 +100,10 @@ class NetworkDetector:
         if isinstance(event, ChannelCreated) and event.channel.guild_id:
             return self._catalogue(event)
         if isinstance(event, MemberJoined):
-            if not g.joined(event.user_id, event.guild_id, event.ts):
+            # A join already known is news only when it is the same join read again (a scan
+            # of exports the store already holds): it is judged again, as the first time.
+            if not g.joined(event.user_id, event.guild_id, event.ts) and g.guild(
+                    event.guild_id).members.get(event.user_id) != event.ts:
                 return []
             return [*self._check_guild(event.guild_id, event.ts, joiner=event.user_id),
                     *self._check_user(event.user_id, event.ts, joined=event.guild_id)]
@@ -229,10 +232,13 @@ class NetworkDetector:
         if g.created_at and f.created_at and g.created_at < f.created_at:
             return []  # a successor is newer than what it succeeds
         window = timedelta(days=p["window_days"])
-        moved = [u for u, joined in g.members.items()
+        # Only who had joined by now: a graph kept from an earlier scan of the same events
+        # must not lend their future to the events read again.
+        members = {u: joined for u, joined in g.members.items() if joined <= at}
+        moved = [u for u, joined in members.items()
                  if u in f.members and joined >= f.members[u]
                  and fell_at - window <= joined <= fell_at + window]
-        share = len(moved) / max(1, len(g.members))
+        share = len(moved) / max(1, len(members))
         if share < 0.1 or (share < 0.2 and len(moved) < p["members_many"]):
             moved = []  # a few members among many: a big server, not a regrouping
         if len(moved) >= p["members_many"]:

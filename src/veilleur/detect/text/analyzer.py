@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import ahocorasick_rs
@@ -62,6 +62,14 @@ class RuleHit:
     hits: tuple[Hit, ...]
     context: tuple[str, ...] = field(default=())
     """The context features the rule relied on."""
+    weight: float | None = None
+    """The rule's weight as lowered by framings (None: not lowered)."""
+    lowered_by: tuple[Rule, ...] = ()
+    """The framings that lowered it (prevention, moderation, journalism, a victim's words)."""
+
+    @property
+    def strength(self) -> float:
+        return self.rule.weight if self.weight is None else self.weight
 
 
 class TextAnalyzer:
@@ -89,9 +97,11 @@ class TextAnalyzer:
                                              r")(?![a-z])")
         self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
+        self._framings: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
             for target in rule.targets:
-                self._rules.setdefault(target, []).append(rule)
+                into = self._framings if rule.weight < 0 else self._rules
+                into.setdefault(target, []).append(rule)
 
     @classmethod
     def load(cls, policy_dir: Path) -> TextAnalyzer:
@@ -223,7 +233,39 @@ class TextAnalyzer:
                 used = tuple(n for n in (*rule.context_all_of, *rule.context_any_of)
                              if n in ctx)
                 fired.append(RuleHit(rule, hits, used))
+        if fired and target in self._framings:
+            return _framed(fired, self.framings(analysis, target, ctx))
         return fired
+
+    def framings(self, analysis: Analysis, target: TargetKind,
+                 context: Sequence[str] | set[str] | frozenset[str] = frozenset()
+                 ) -> list[Rule]:
+        """The framings (negative-weight rules) the text carries: prevention, moderation,
+        journalism, a victim's own words."""
+        rules = self._framings.get(target)
+        if not rules or not analysis.features:
+            return []
+        ctx = context if isinstance(context, set | frozenset) else set(context)
+        present = set(analysis.features)
+        return [f for f in rules if f.fires(present, ctx)]
+
+
+def _framed(fired: list[RuleHit], framings: list[Rule]) -> list[RuleHit]:
+    """Lower the hits of the categories the framings name; a veto (-1) removes them."""
+    if not framings:
+        return fired
+    out = []
+    for hit in fired:
+        by = tuple(f for f in framings if hit.rule.category in f.lowers)
+        if not by:
+            out.append(hit)
+            continue
+        weight = hit.rule.weight
+        for framing in by:
+            weight *= 1.0 + framing.weight
+        if weight > 0:
+            out.append(replace(hit, weight=round(weight, 4), lowered_by=by))
+    return out
 
 
 @functools.lru_cache(maxsize=8)

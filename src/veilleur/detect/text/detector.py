@@ -4,10 +4,18 @@ Each text is analysed by the fast tier (`analyzer.py`); rules are evaluated with
 context, kept as keyed state per channel and per server:
 - a channel: the features of its name and topic, and which categories they made it suspect of;
 - a server: the same for its name and description, its layout (features of all its channel
-  names) and its profile (how many strong message signals of each category it produced).
+  names), how its messages use each feature (`_Talk`) and its profile (the categories its own
+  strong messages make it suspect of).
 A message is read with its channel, its server, the layout and the profile; a channel with its
 server; a server with its layout. So "le reste en VIP" is trade in #teaser-mineure and nothing
 in a game shop, and a server whose channels are "vos-ex", "vos-cousines" is itself flagged.
+
+The profile cannot run away. A feature most often said in messages that no rule flags on its
+own ("CP" in "mon petit frère est en CP", "pack" in "le pack de skins est dispo") is *ordinary*
+in that server (context `ordinary.<set>`, which rules may require absent): strong messages
+whose features are all ordinary there do not make the profile. Only rules that fired without
+the profile feed it (no self-reinforcement), and it needs two different posts: one ambiguous
+post never makes the messages after it suspect.
 """
 
 from __future__ import annotations
@@ -27,8 +35,13 @@ _EXCERPT = 280
 PROFILE_MIN_SIGNALS = 2
 PROFILE_MIN_SHARE = 0.05
 """A server's profile carries a category once it has at least PROFILE_MIN_SIGNALS strong
-message signals of it and they are at least this share of its messages: a server dedicated to
-it, not a large server where two bad messages were posted."""
+message signals of it, from different posts, not all on features ordinary there, and they are
+at least this share of its messages: a server dedicated to it, not a large server where two bad
+messages were posted."""
+ORDINARY_MIN = 3
+ORDINARY_SHARE = 0.5
+"""A feature is ordinary in a server once at least ORDINARY_MIN of its messages, and at least
+this share of those carrying it, said it with no rule firing on its own (ordinary talk)."""
 STRONG = 0.7
 _MINOR_SIGNS = frozenset({"minor", "age_probe"})
 
@@ -45,8 +58,53 @@ class _Place:
 class _GuildProfile:
     layout: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
-    strong: tuple[tuple[Category, int], ...] = ()
     flags: frozenset[str] = field(default=frozenset())
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """Strong messages of one category that fired on the same features."""
+
+    count: int = 0
+    first: str = ""
+    """The first such post's text (a second, different post is what makes it evidence)."""
+    different: bool = False
+
+
+@dataclass(slots=True)
+class _Talk:
+    """How a server's messages use each feature, and its strong messages by features."""
+
+    messages: int = 0
+    said: dict[str, int] = field(default_factory=dict)
+    plain: dict[str, int] = field(default_factory=dict)
+    """Of the messages carrying a feature, those where no rule fired on its own."""
+    ordinary: frozenset[str] = frozenset()
+    strong: dict[Category, dict[frozenset[str], _Evidence]] = field(default_factory=dict)
+
+    def hear(self, features: Iterable[str], plain: bool) -> bool:
+        """Count a message's features; True if the set of ordinary features changed."""
+        changed = False
+        for f in features:
+            said = self.said[f] = self.said.get(f, 0) + 1
+            n = self.plain.get(f, 0) + plain
+            self.plain[f] = n
+            ordinary = n >= ORDINARY_MIN and n >= ORDINARY_SHARE * said
+            if ordinary != (f in self.ordinary):
+                self.ordinary = self.ordinary ^ {f}
+                changed = True
+        return changed
+
+    def flags(self) -> frozenset[str]:
+        out = set()
+        for category, by_features in self.strong.items():
+            telling = [e for fs, e in by_features.items() if not fs <= self.ordinary]
+            n = sum(e.count for e in telling)
+            different = any(e.different for e in telling) or len(
+                {e.first for e in telling}) > 1
+            if different and n >= PROFILE_MIN_SIGNALS and n >= PROFILE_MIN_SHARE * self.messages:
+                out.add(f"profile.{category.value}")
+        return frozenset(out)
 
 
 class TextDetector:
@@ -84,14 +142,16 @@ class TextDetector:
 
     def _message(self, event: MessagePosted) -> list[Signal]:
         m = event.message
-        if m.guild_id is not None:
-            seen = self._state.get("text.guild_messages", m.guild_id) or 0
-            self._state.put("text.guild_messages", m.guild_id, seen + 1)
+        talk = self._talk(m.guild_id) if m.guild_id is not None else None
+        if talk is not None:
+            talk.messages += 1
         analysis = self.analyzer.analyze(m.content)
         if not analysis.features:
             return []
         context = self._message_context(m.channel_id, m.guild_id)
         hits = self.analyzer.rules(analysis, TargetKind.MESSAGE, context)
+        if talk is not None and m.guild_id is not None:
+            self._learn(m.guild_id, talk, analysis, hits)
         target = Target(TargetKind.MESSAGE, m.id)
         ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
         direct = m.guild_id is None
@@ -100,14 +160,14 @@ class TextDetector:
         if direct and not minor_seen and not _MINOR_SIGNS.isdisjoint(analysis.features):
             self._state.put("text.dm_minor", m.channel_id, True)
         scores = _category_scores(hits)
-        semantic = self._semantic(analysis, hits, scores, target, ctx, direct=direct,
-                                  minor_seen=minor_seen)
+        # Quoted vocabulary (a warning, a report, a victim's plea) is not borderline: the
+        # semantic tier would only find it close to what it quotes.
+        framed = bool(self.analyzer.framings(analysis, TargetKind.MESSAGE, context))
+        semantic = [] if framed else self._semantic(
+            analysis, hits, scores, target, ctx, direct=direct, minor_seen=minor_seen)
         if not hits:
             return semantic
-        signals = self._signals(analysis, hits, target, ctx, "message") + semantic
-        if m.guild_id is not None:
-            self._count_strong(m.guild_id, scores)
-        return signals
+        return self._signals(analysis, hits, target, ctx, "message") + semantic
 
     def _channel(self, event: ChannelCreated) -> list[Signal]:
         c = event.channel
@@ -188,8 +248,10 @@ class TextDetector:
     def _guild_context(self, guild_id: str) -> frozenset[str]:
         place: _Place = self._state.get("text.guild", guild_id) or _Place()
         profile = self._profile(guild_id)
+        talk: _Talk | None = self._state.get("text.talk", guild_id)
+        ordinary = {f"ordinary.{x}" for x in talk.ordinary} if talk is not None else set()
         return (place.features | {f"suspect.{c.value}" for c in place.suspect}
-                | {f"layout.{x}" for x in profile.layout} | profile.flags)
+                | {f"layout.{x}" for x in profile.layout} | profile.flags | ordinary)
 
     def _message_context(self, channel_id: str, guild_id: str | None) -> frozenset[str]:
         cached = self._context_cache.get(channel_id)
@@ -210,23 +272,43 @@ class TextDetector:
         self._state.put("text.profile", guild_id, profile)
         self._context_cache.clear()
 
-    def _count_strong(self, guild_id: str, scores: dict[Category, float]) -> None:
-        """Count the message if its rules, combined as the policy combines them, are strong."""
-        strong = {c for c, score in scores.items() if score >= STRONG}
-        if not strong:
-            return
-        profile = self._profile(guild_id)
-        counts = dict(profile.strong)
-        for category in strong:
-            counts[category] = counts.get(category, 0) + 1
-        messages = self._state.get("text.guild_messages", guild_id) or 1
-        flags = frozenset(f"profile.{c.value}" for c, n in counts.items()
-                          if n >= PROFILE_MIN_SIGNALS and n >= PROFILE_MIN_SHARE * messages)
-        new = replace(profile, strong=tuple(sorted(counts.items())), flags=flags)
-        if flags != profile.flags:
-            self._put_profile(guild_id, new)
-        else:
-            self._state.put("text.profile", guild_id, new)
+    def _talk(self, guild_id: str) -> _Talk:
+        talk: _Talk | None = self._state.get("text.talk", guild_id)
+        if talk is None:
+            talk = _Talk()
+            self._state.put("text.talk", guild_id, talk)
+        return talk
+
+    def _learn(self, guild_id: str, talk: _Talk, analysis: Analysis, hits: list[RuleHit]
+               ) -> None:
+        """What this message teaches about the server: which features are ordinary talk
+        there, and whether it is evidence of a category for the profile."""
+        # Only what fired without the server's profile: a rule that fires because of the
+        # profile must not feed it, nor make its words look unusual.
+        own = [h for h in hits if not any(c.startswith("profile.") for c in h.context)]
+        alone = [h for h in own if not h.context]
+        ordinary = talk.hear(analysis.features, plain=not alone)
+        changed = ordinary
+        for category, score in _category_scores(own).items():
+            if score < STRONG:
+                continue
+            features = frozenset(x.set_name for h in own if h.rule.category is category
+                                 for x in h.hits)
+            evidence = talk.strong.setdefault(category, {}).setdefault(features, _Evidence())
+            text = analysis.folded.plain
+            if evidence.count == 0:
+                evidence.first = text
+            elif text != evidence.first:
+                evidence.different = True
+            evidence.count += 1
+            changed = True
+        if changed:
+            profile = self._profile(guild_id)
+            flags = talk.flags()
+            if flags != profile.flags:
+                self._put_profile(guild_id, replace(profile, flags=flags))
+            elif ordinary:
+                self._context_cache.clear()
 
     # -- signals ------------------------------------------------------------------------
 
@@ -241,7 +323,7 @@ class TextDetector:
                           if (sp := analysis.original_span(h))[1] <= len(excerpt))
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target,
-                category=hit.rule.category, strength=hit.rule.weight,
+                category=hit.rule.category, strength=hit.strength,
                 evidence=_evidence(hit, where), key=hit.rule.id, context=context,
                 excerpt=excerpt, spans=spans,
             ))
@@ -262,7 +344,7 @@ def _category_scores(hits: list[RuleHit]) -> dict[Category, float]:
     """Each category's rules combined as the policy combines signals."""
     weights: dict[Category, list[float]] = {}
     for h in hits:
-        weights.setdefault(h.rule.category, []).append(h.rule.weight)
+        weights.setdefault(h.rule.category, []).append(h.strength)
     return {c: combine(w) for c, w in weights.items()}
 
 
@@ -275,4 +357,6 @@ def _evidence(hit: RuleHit, where: str) -> str:
     text = f"{hit.rule.describe}: matched {terms} in {where}"
     if hit.context:
         text += f", in context ({', '.join(hit.context)})"
+    if hit.lowered_by:
+        text += ", lowered: " + ", ".join(f"{f.describe} ({f.id})" for f in hit.lowered_by)
     return f"{text} (rule {hit.rule.id})"

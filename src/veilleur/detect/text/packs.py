@@ -10,7 +10,13 @@ Layout of `policies/packs/`:
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
   descriptions, the server's other channel names, and flags (`suspect.<category>`: the channel
   or server itself matched a rule of that category; `profile.<category>`: the server already
-  has findings of it).
+  has findings of it; `ordinary.<set>`: the server's messages mostly say that set's words in
+  ordinary talk, so they are no code word there).
+
+A rule with a negative weight (-1 ≤ weight < 0) is a *framing*: it makes no signal, it
+lowers the rules of its categories (`category` may then be a list) that fire on the same text:
+their weights are multiplied by 1 + weight (-1 is a veto). Prevention, moderation, journalism
+and victims' own complaints quote the abuse vocabulary; framings make that lower a score.
 
 Sets of the same name in several languages are merged: a message mixing languages is read
 with all of them. Everything is validated when loaded; an error names the file and the entry.
@@ -82,6 +88,8 @@ class Rule:
     context_any_of: tuple[str, ...] = ()
     context_none_of: tuple[str, ...] = ()
     describe: str = ""
+    lowers: frozenset[Category] = frozenset()
+    """A framing (negative weight): the categories whose rules it lowers."""
     _sets: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -208,13 +216,20 @@ def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
                                    *_CONDITIONS}
         if unknown_keys:
             raise PackError(f"rule {rid}: unknown keys {sorted(unknown_keys)}")
-        try:
-            category = Category(str(raw.get("category")))
-        except ValueError:
-            raise PackError(f"rule {rid}: unknown category {raw.get('category')!r}") from None
         weight = raw.get("weight")
-        if not isinstance(weight, int | float) or not 0 < weight <= 1:
-            raise PackError(f"rule {rid}: 'weight' must be in (0, 1]")
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not (
+                -1 <= weight < 0 or 0 < weight <= 1):
+            raise PackError(f"rule {rid}: 'weight' must be in (0, 1], or in [-1, 0) for a "
+                            "framing")
+        raw_category = raw.get("category")
+        named = raw_category if isinstance(raw_category, list) and weight < 0 else [raw_category]
+        try:
+            lowers = frozenset(Category(str(c)) for c in named)
+        except ValueError:
+            raise PackError(f"rule {rid}: unknown category {raw_category!r}") from None
+        if not lowers:
+            raise PackError(f"rule {rid}: needs a category")
+        category = sorted(lowers, key=lambda c: c.value)[0]
         try:
             targets = frozenset(TargetKind(t) for t in raw.get("targets", ["message"]))
         except ValueError as exc:
@@ -225,7 +240,8 @@ def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
         for key in _CONDITIONS:
             names = tuple(_strings(raw.get(key, []), f"rule {rid}.{key}"))
             for name in names:
-                base = name.removeprefix("layout.") if key.startswith("context") else name
+                base = name.removeprefix("layout.").removeprefix("ordinary.") \
+                    if key.startswith("context") else name
                 flag = key.startswith("context") and name.startswith(FLAG_PREFIXES)
                 if flag:
                     if name.split(".", 1)[1] not in {c.value for c in Category}:
@@ -241,7 +257,8 @@ def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
             any_of=conditions["any_of"], none_of=conditions["none_of"],
             context_all_of=conditions["context_all_of"],
             context_any_of=conditions["context_any_of"],
-            context_none_of=conditions["context_none_of"]))
+            context_none_of=conditions["context_none_of"],
+            lowers=lowers if weight < 0 else frozenset()))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise PackError("rule ids must be unique")
