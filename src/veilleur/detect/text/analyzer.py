@@ -17,14 +17,29 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from veilleur.detect.text.fold import Folded, collapse, fold, glued, tokens
+from veilleur.detect.text.fold import (
+    LONG_RUN,
+    Folded,
+    Tokens,
+    collapse,
+    fold,
+    glued,
+    lengthened,
+    letter_pattern,
+    squeeze,
+    tokens,
+    word_cuts,
+)
 from veilleur.detect.text.links import Link, LinkExtractor
 from veilleur.detect.text.packs import PolicyPack, Rule, Term, load_packs
 from veilleur.taxonomy import TargetKind
 
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER = re.compile(r"[0-9]+")
-_SMALL_NUMBER = re.compile(r"(?<![0-9.,/:])[0-9]{1,2}(?![0-9]|[.,/:][0-9])")
+# A number inside a word is leet, not an age ("un8an" is "unban").
+_SMALL_NUMBER = re.compile(r"(?<![a-z0-9.,/:])[0-9]{1,2}(?![0-9]|[.,/:][0-9])")
+_SPELLED = r"(?:[^a-z0-9\s]\s?|\s)?"
+"""Between the letters of a phrase word: nothing, or what spells it out ("a n s", "a.n.s")."""
 _WINDOW = 24
 """Characters around a number in which patterns are tried (longest context: "moins de")."""
 
@@ -87,6 +102,8 @@ class TextAnalyzer:
                                             r")[^a-z0-9]{0,3}$")
         self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
                                              r")(?![a-z])")
+        self._squeezed: tuple[ahocorasick_rs.AhoCorasick | None,
+                              list[list[tuple[Term, tuple[int, ...]]]]] | None = None
         self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
@@ -138,21 +155,62 @@ class TextAnalyzer:
         if self._matcher is None:
             return
         collapsed = collapse(folded.plain)
-        matches = self._matcher.find_matches_as_indexes(glued(collapsed), overlapping=True)
-        if not matches:
+        view = glued(collapsed)
+        matches = self._matcher.find_matches_as_indexes(view, overlapping=True)
+        held = LONG_RUN.search(view) is not None
+        if not matches and not held:
             return
         toks = tokens(collapsed)
         seen: set[tuple[str, int]] = set()
         for index, start, end in matches:
             for term in self._terms[index]:
-                span = toks.accepts(start, end, term.shape)
-                if span is None or (term.set_name, span[0]) in seen:
-                    continue
-                seen.add((term.set_name, span[0]))
-                if term.set_name in features:
-                    counts[term.set_name] = counts.get(term.set_name, 1) + 1
-                else:
-                    features[term.set_name] = Hit(term.set_name, term.text, span)
+                self._term_hit(term, toks.accepts(start, end, term.shape), features, counts,
+                               seen)
+        if held:
+            self._lengthened_terms_in(view, toks, features, counts, seen)
+
+    def _lengthened_terms_in(self, view: str, toks: Tokens, features: dict[str, Hit],
+                             counts: dict[str, int], seen: set[tuple[str, int]]) -> None:
+        """Terms written with letters held ("nuuudes", "teeeen"): matched on the squeezed
+        view, kept only where the text is the term with some runs lengthened."""
+        matcher, forms = self._squeezed_matcher()
+        if matcher is None:
+            return
+        squeezed, runs = squeeze(view, toks.word_cuts())
+        for index, start, end in matcher.find_matches_as_indexes(squeezed, overlapping=True):
+            for term, term_runs in forms[index]:
+                for region in lengthened(term_runs, runs[start:end]):
+                    span = toks.accepts(*region, None)
+                    if span is not None:
+                        self._term_hit(term, span, features, counts, seen)
+                        break
+
+    def _squeezed_matcher(self) -> tuple[ahocorasick_rs.AhoCorasick | None,
+                                         list[list[tuple[Term, tuple[int, ...]]]]]:
+        # Built on first need: most traffic never holds a letter three times.
+        if self._squeezed is None:
+            by_form: dict[str, list[tuple[Term, tuple[int, ...]]]] = {}
+            for term in self.pack.terms:
+                # Two-letter code words stay exact: "cccp" is no lengthened "cp".
+                if len(term.glued) > 2:
+                    squeezed, runs = squeeze(term.glued, word_cuts(term.shape))
+                    by_form.setdefault(squeezed, []).append(
+                        (term, tuple(e - s for s, e in runs)))
+            forms = list(by_form)
+            self._squeezed = (ahocorasick_rs.AhoCorasick(forms) if forms else None,
+                              [by_form[f] for f in forms])
+        return self._squeezed
+
+    @staticmethod
+    def _term_hit(term: Term, span: tuple[int, int] | None, features: dict[str, Hit],
+                  counts: dict[str, int], seen: set[tuple[str, int]]) -> None:
+        if span is None or (term.set_name, span[0]) in seen:
+            return
+        seen.add((term.set_name, span[0]))
+        if term.set_name in features:
+            counts[term.set_name] = counts.get(term.set_name, 1) + 1
+        else:
+            features[term.set_name] = Hit(term.set_name, term.text, span)
 
     def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
         """A minor's age: a small number with a unit after it or a prefix before it."""
@@ -238,7 +296,11 @@ def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern
     for phrase in sorted(phrases, key=len, reverse=True):
         words = re.findall(r"[a-z0-9]+", fold(phrase).plain)
         if words:
-            alternatives.append(r"[^a-z0-9]*".join(re.escape(w) for w in words))
+            # Letter by letter, so "aaans", "4n5", "anz" and "a n s" read as "ans" (digits
+            # stay digits).
+            alternatives.append(r"[^a-z0-9]*".join(
+                _SPELLED.join(c if c.isdigit() else letter_pattern(c) for c in w)
+                for w in words))
     if not alternatives:
         return None
     return re.compile(before + "|".join(alternatives) + after)
