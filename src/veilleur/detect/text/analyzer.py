@@ -17,19 +17,8 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from veilleur.detect.text.fold import (
-    LONG_RUN,
-    Folded,
-    Tokens,
-    collapse,
-    fold,
-    glued,
-    lengthened,
-    letter_pattern,
-    squeeze,
-    tokens,
-    word_cuts,
-)
+from veilleur.detect.text.fold import Folded, collapse, fold, glued, letter_pattern, tokens
+from veilleur.detect.text.held import LONG_RUN, HeldTerms
 from veilleur.detect.text.links import Link, LinkExtractor
 from veilleur.detect.text.packs import PolicyPack, Rule, Term, load_packs
 from veilleur.taxonomy import TargetKind
@@ -102,8 +91,7 @@ class TextAnalyzer:
                                             r")[^a-z0-9]{0,3}$")
         self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
                                              r")(?![a-z])")
-        self._squeezed: tuple[ahocorasick_rs.AhoCorasick | None,
-                              list[list[tuple[Term, tuple[int, ...]]]]] | None = None
+        self._held: HeldTerms | None = None
         self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
@@ -160,46 +148,17 @@ class TextAnalyzer:
         held = LONG_RUN.search(view) is not None
         if not matches and not held:
             return
-        toks = tokens(collapsed)
+        toks = functools.cache(functools.partial(tokens, collapsed))
         seen: set[tuple[str, int]] = set()
         for index, start, end in matches:
             for term in self._terms[index]:
-                self._term_hit(term, toks.accepts(start, end, term.shape), features, counts,
+                self._term_hit(term, toks().accepts(start, end, term.shape), features, counts,
                                seen)
         if held:
-            self._lengthened_terms_in(view, toks, features, counts, seen)
-
-    def _lengthened_terms_in(self, view: str, toks: Tokens, features: dict[str, Hit],
-                             counts: dict[str, int], seen: set[tuple[str, int]]) -> None:
-        """Terms written with letters held ("nuuudes", "teeeen"): matched on the squeezed
-        view, kept only where the text is the term with some runs lengthened."""
-        matcher, forms = self._squeezed_matcher()
-        if matcher is None:
-            return
-        squeezed, runs = squeeze(view, toks.word_cuts())
-        for index, start, end in matcher.find_matches_as_indexes(squeezed, overlapping=True):
-            for term, term_runs in forms[index]:
-                for region in lengthened(term_runs, runs[start:end]):
-                    span = toks.accepts(*region, None)
-                    if span is not None:
-                        self._term_hit(term, span, features, counts, seen)
-                        break
-
-    def _squeezed_matcher(self) -> tuple[ahocorasick_rs.AhoCorasick | None,
-                                         list[list[tuple[Term, tuple[int, ...]]]]]:
-        # Built on first need: most traffic never holds a letter three times.
-        if self._squeezed is None:
-            by_form: dict[str, list[tuple[Term, tuple[int, ...]]]] = {}
-            for term in self.pack.terms:
-                # Two-letter code words stay exact: "cccp" is no lengthened "cp".
-                if len(term.glued) > 2:
-                    squeezed, runs = squeeze(term.glued, word_cuts(term.shape))
-                    by_form.setdefault(squeezed, []).append(
-                        (term, tuple(e - s for s, e in runs)))
-            forms = list(by_form)
-            self._squeezed = (ahocorasick_rs.AhoCorasick(forms) if forms else None,
-                              [by_form[f] for f in forms])
-        return self._squeezed
+            if self._held is None:  # built on first need: most traffic never holds a letter
+                self._held = HeldTerms(self.pack.terms)
+            for term, span in self._held.find(view, toks):
+                self._term_hit(term, span, features, counts, seen)
 
     @staticmethod
     def _term_hit(term: Term, span: tuple[int, int] | None, features: dict[str, Hit],

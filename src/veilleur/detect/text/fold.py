@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,12 +32,13 @@ _HAS_LETTER = re.compile(r"[a-z]")
 _SEPARATORS = re.compile(r"[^a-z0-9@$]+")
 _WORD = re.compile(r"[a-z0-9@$]+")
 _NEEDS_TOKENS = re.compile(r"[0-9@$!|(+]")
-# Symbols that stand for a letter only between two letters or digits ("n!ce", "col|ege",
-# "(ute" is not one: at a word's edge they stay punctuation).
-_INNER = r"(?<=[a-z0-9@$])[!|(+]+(?=[a-z0-9@$])"
-_TOKEN_CHAR = rf"(?:[a-z0-9@$]|{_INNER})"
-# A token holding at least one leet character, matched from its first character.
-_MIXED = re.compile(rf"(?<![a-z0-9@$]){_TOKEN_CHAR}*?(?:[0-9@$]|{_INNER}){_TOKEN_CHAR}*")
+# A token holding a leet character, matched whole: digits, @ and $ anywhere ("n00dz", "$ex"),
+# and "!", "|", "(", "+" only between two token characters ("n!ce", "col|ege"; "(ute" and
+# "ici!" are punctuation).
+_TOKEN = r"[a-z0-9@$]"
+_INNER = r"[!|(+]+"
+_MIXED = re.compile(rf"(?<![a-z0-9@$]){_TOKEN}*[0-9@$]{_TOKEN}*(?:{_INNER}{_TOKEN}+)*"
+                    rf"|(?<![a-z0-9@$]){_TOKEN}+(?:{_INNER}{_TOKEN}+)+")
 # "nudez", "anz", "tez": a z ending a word reads as s. Terms go through it too, so "nudz" and
 # "nudes" still differ; the cost is French "-ez" verbs reading as "-es" ("volez" ~ "volés").
 # A spelled-out word's z stands alone ("n_u_d_z") and is left to the terms' own z spelling
@@ -204,11 +204,11 @@ class Tokens:
                 return None
         return self.spans[first][0], self.spans[last][1]
 
-    def word_cuts(self) -> tuple[int, ...]:
-        """Glued positions where words meet, for `squeeze`: every token start but those
-        inside a spelled-out word ("t_e_l_l" keeps its "ll" as one run, as "tell" does)."""
-        return tuple(self.starts[i] for i in range(1, len(self.spans))
-                     if not self._spelled_pair(i - 1))
+    def word_cut(self, pos: int) -> bool:
+        """Whether words meet at glued position `pos`, for `squeeze`: at a token start, but
+        not inside a spelled-out word ("t_e_l_l" keeps its "ll" as one run, as "tell" does)."""
+        i = self.token_at(pos)
+        return i > 0 and self.starts[i] == pos and not self._spelled_pair(i - 1)
 
     def _spelled_pair(self, i: int) -> bool:
         """Whether tokens i and i + 1 are letters of one spelled-out word: both one letter,
@@ -269,71 +269,6 @@ def _spelled_out(lengths: tuple[int, ...], shape: tuple[int, ...],
         if total != n:
             return False
     return i == len(lengths)
-
-
-_RUN = re.compile(r"(.)\1*")
-LONG_RUN = re.compile(r"([a-z])\1\1")
-"""A letter held three times or more: the sign of a lengthened word ("nuuudes")."""
-
-
-def word_cuts(lengths: Iterable[int]) -> tuple[int, ...]:
-    """Glued positions where a term's words meet, for `squeeze`."""
-    cuts, pos = [], 0
-    for n in lengths:
-        if pos:
-            cuts.append(pos)
-        pos += n
-    return tuple(cuts)
-
-
-def squeeze(text: str, cuts: tuple[int, ...] = ()) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """`text` with every run of one character written once, and the (start, end) of each run:
-    "nuuudes" → "nudes". Runs stop at `cuts` (see `word_cuts`), so a held letter never
-    swallows the next word's first letter ("agee eenvoie"). Matching squeezed forms finds
-    lengthened words; `lengthened` then says whether a match really is one."""
-    runs: list[tuple[int, int]] = []
-    cut = set(cuts)
-    for m in _RUN.finditer(text):
-        s, e = m.span()
-        if cut and e - s > 1:
-            for c in range(s + 1, e):
-                if c in cut:
-                    runs.append((s, c))
-                    s = c
-        runs.append((s, e))
-    return "".join(text[s] for s, _ in runs), tuple(runs)
-
-
-def lengthened(term_runs: tuple[int, ...], runs: tuple[tuple[int, int], ...]
-               ) -> list[tuple[int, int]]:
-    """The glued spans that may be a lengthened spelling of a term, given the term's run
-    lengths and the text runs its squeezed form matched (none if it is not one).
-
-    Each run must be as long as the term's or held three times or more, and at least one must
-    be held ("teeen" is "teen", "ten" is not; "nuudes" stays unread: doubled letters are
-    ordinary spelling). The first and last runs may run on into a neighbouring word ("age
-    eeenvoie"): then both the whole run and the run cut to the term's length are offered, and
-    the caller keeps the one that lines up with words."""
-    if len(term_runs) != len(runs):
-        return []
-    last = len(runs) - 1
-    inner_held = False
-    for i, ((s, e), want) in enumerate(zip(runs, term_runs, strict=True)):
-        n = e - s
-        if n < want or (n != want and n < 3 and 0 < i < last):
-            return []
-        if 0 < i < last and n > want:
-            inner_held = True
-    first_s, first_e = runs[0]
-    last_s, last_e = runs[-1]
-    starts = {first_s: first_e - first_s >= 3 and first_e - first_s > term_runs[0],
-              first_e - term_runs[0]: False}
-    ends = {last_e: last_e - last_s >= 3 and last_e - last_s > term_runs[-1],
-            last_s + term_runs[-1]: False}
-    if last == 0:  # one run: the whole term is one letter held
-        return [(first_s, first_e)] if starts[first_s] else []
-    return [(start, end) for start, s_held in starts.items() for end, e_held in ends.items()
-            if inner_held or s_held or e_held]
 
 
 def glued(collapsed: str) -> str:
