@@ -148,16 +148,18 @@ class TextAnalyzer:
         held = LONG_RUN.search(view) is not None
         if not matches and not held:
             return
-        toks = functools.cache(functools.partial(tokens, collapsed))
         seen: set[tuple[str, int]] = set()
-        for index, start, end in matches:
-            for term in self._terms[index]:
-                self._term_hit(term, toks().accepts(start, end, term.shape), features, counts,
-                               seen)
+        if matches:
+            toks = tokens(collapsed)
+            for index, start, end in matches:
+                for term in self._terms[index]:
+                    self._term_hit(term, toks.accepts(start, end, term.shape), features,
+                                   counts, seen)
         if held:
             if self._held is None:  # built on first need: most traffic never holds a letter
                 self._held = HeldTerms(self.pack.terms)
-            for term, span in self._held.find(view, toks):
+            for term, span in self._held.find(
+                    view, lambda: toks if matches else tokens(collapsed)):
                 self._term_hit(term, span, features, counts, seen)
 
     @staticmethod

@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import itemgetter
 
 import ahocorasick_rs
 
@@ -35,6 +36,8 @@ def word_cuts(lengths: Iterable[int]) -> frozenset[int]:
 
 
 _MULTI = re.compile(r"(.)\1+")
+_FIRST = itemgetter(1)
+"""`_MULTI.sub(_FIRST, text)`: each run written once (a C callable beats a template)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,7 @@ class HeldTerms:
         self._matcher = ahocorasick_rs.AhoCorasick(forms) if forms else None
         # Squeezing without word cuts only merges more: a text holding a term's cut-aware
         # form holds its cut-free form, so this prefilter never loses a match.
-        loose = sorted({_MULTI.sub(r"\1", f) for f in forms})
+        loose = sorted({_MULTI.sub(_FIRST, f) for f in forms})
         self._prefilter = ahocorasick_rs.AhoCorasick(loose) if loose else None
 
     def find(self, view: str, toks: Callable[[], Tokens]
@@ -145,7 +148,7 @@ class HeldTerms:
         view's tokens are asked for only past the prefilter."""
         if self._matcher is None or self._prefilter is None or not LONG_RUN.search(view):
             return
-        if not self._prefilter.find_matches_as_indexes(_MULTI.sub(r"\1", view)):
+        if not self._prefilter.find_matches_as_indexes(_MULTI.sub(_FIRST, view)):
             return
         tokens = toks()
         squeezed = squeeze(view, tokens.word_cut)
