@@ -18,6 +18,11 @@ def rules(text: str, target: TargetKind = TargetKind.MESSAGE, context: frozenset
     ("Pack -12 ans", "12 ans"), ("13-16 ans", "13-16 ans"), ("j'ai 13", "j'ai 13"),
     ("she's 15", "she's 15"), ("i’m 14 lol", "i m 14"), ("12yo", "12yo"),
     ("tengo 12", "tengo 12"), ("under 16", "under 16"), ("chica de 12 años", "12 anos"),
+    # Ages in other digits and spellings: keycaps, math and fullwidth digits, circled numbers,
+    # a unit in leet, held, with a final z, or spelled out.
+    ("1\ufe0f\u20e34\ufe0f\u20e3 ans", "14 ans"), ("𝟭𝟰 ans", "14 ans"), ("１４ yo", "14 yo"),
+    ("⑭ ans", "14 ans"), ("14 4n5", "14 4n5"), ("14 aaans", "14 aaans"), ("14 anz", "14 anz"),
+    ("14 a n s", "14 a n s"), ("13 a-ñ-o-s", "13 a-n-o-s"),
 ])
 def test_minor_ages(text: str, age: str) -> None:
     hit = A.analyze(text).features["minor"]
@@ -27,6 +32,7 @@ def test_minor_ages(text: str, age: str) -> None:
 @pytest.mark.parametrize("text", [
     "il y a 10 ans", "hace 10 años", "12 years ago", "j'ai 25 ans", "le patch 2.4", "15/20",
     "18h", "level 12", "5 minutes", "i'm 15 minutes late", "j'ai 13 messages", "tengo 12 vidas",
+    "i'll un8an you", "j'ai 2 heeeures",  # a digit inside a word is leet; a held measure word
 ])
 def test_not_ages(text: str) -> None:
     assert "minor" not in A.analyze(text).features
@@ -78,3 +84,28 @@ def test_hits_map_back_to_the_original_text() -> None:
 def test_batch_api() -> None:
     out = A.analyze_batch(["nudes ados", "bonjour"])
     assert [sorted(a.features) for a in out] == [["minor", "sexual"], []]
+
+
+@pytest.mark.parametrize(("text", "set_name"), [
+    # Letters held three times or more read as the term; doubled letters are spelling.
+    ("nuuuudes", "sexual"), ("teeeen", "minor"), ("paaack", "trade"),
+    ("quuuuuel âge as-tu", "age_probe"), ("tu as quel âgeeeee ? envoie-moi", "age_probe"),
+    # Words spelled out letter by letter inside a multi-word term, a ligature kept whole.
+    ("send m e a pic", "image_request"), ("tribute ma s œ u r", "relation"),
+    ("don't t_e_l_l anyone", "secrecy"),
+    # A z ending a word reads as s, attached or spelled out; leet symbols inside words.
+    ("nudez", "sexual"), ("n_u_d_z", "sexual"), ("p|ct ph0t0z", "photo_word"),
+    ("c0|l3g!3nne", "minor"),
+])
+def test_spellings_read_as_terms(text: str, set_name: str) -> None:
+    assert set_name in A.analyze(text).features
+
+
+@pytest.mark.parametrize(("text", "set_name"), [
+    ("ten", "minor"), ("nuudes", "sexual"),  # no held letter: no lengthened term
+    ("cccp", "cp_code"),  # two-letter code words stay exact
+    ("f.i.l.t.r.a.d.o", "minor"),  # no "a.d.o" inside a spelled-out word
+    ("ok so p a y", "cooking_context"),  # "so p a" is no spelled "sopa"
+])
+def test_spellings_that_are_not_terms(text: str, set_name: str) -> None:
+    assert set_name not in A.analyze(text).features

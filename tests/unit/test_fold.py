@@ -41,7 +41,10 @@ def test_offsets_point_back_into_the_original() -> None:
 
 
 @pytest.mark.parametrize(("plain", "expected"), [
-    ("n00dz h0t", "noodz hot"),
+    ("n00dz h0t", "noods hot"),  # a z ending a word reads as s ("nudez"), terms alike
+    ("ph0t0z 7r1bu+3 8ad", "photos tribute bad"),
+    ("p i z z a z.a.f.i.r.o", "p i z z a z.a.f.i.r.o"),  # a z standing alone is left
+    ("c0l|eg!3nne tr!8u+e", "collegienne tribute"),
     ("nxdes nvde", "nudes nude"),
     ("$ex @dos n!ce", "seu ados nice"),
     ("2024 20$ 15/20", "2024 20$ 15/20"),  # numbers are not letters
@@ -72,3 +75,15 @@ def test_glued_view_and_token_alignment() -> None:
 def test_term_form() -> None:
     assert term_form("caldo de pollo") == ("caldodepollo", (5, 2, 5))
     assert term_form("Vos Ex") == ("uoseu", (3, 2))
+
+
+@pytest.mark.parametrize(("text", "plain"), [
+    ("n\u0336u\u0336d\u0336e\u0336s", "nudes"),  # strike-through marks
+    ("na\u0363ked", "naked"),  # a combining letter above is decoration, not a letter
+    ("⒫⒜⒞⒦ ⑴⒋", "pack 14"),  # parenthesized letters and numbers, digit full stop
+    ("ⅽоӏӏеgе", "college"),  # Cyrillic palochka looks like l, not i
+    ("f•o•r", "f*o*r"), ("a·b", "a.b"),  # bullets stay marks, not spaces
+    ("🇳🇺🇩🇪🇸", "nudes"), ("1\ufe0f\u20e34\ufe0f\u20e3", "14"),
+])
+def test_fold_reads_what_a_reader_sees(text: str, plain: str) -> None:
+    assert fold(text).plain == plain

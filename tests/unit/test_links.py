@@ -26,6 +26,11 @@ def extract(text: str) -> list[tuple[str, str, str, bool]]:
     ("https://discord.com/invite/AbC12", "invite", "https://discord.com/invite/AbC12", False),
     ("t.me/packs_private", "telegram", "https://t.me/packs_private", False),
     ("ouo (dot) io/xyz", "shortener", "https://ouo.io/xyz", True),
+    # The path's slashes spaced or spelled too, every one of them.
+    ("mega . nz / folder / Ab3dE ok", "filehost", "https://mega.nz/folder/Ab3dE", True),
+    ("mega. nz/ folder/ Ab3dE", "filehost", "https://mega.nz/folder/Ab3dE", True),
+    ("discord dot gg slash KqZp2 now", "invite", "https://discord.gg/KqZp2", True),
+    ("mega punto nz barra folder barra Xy7", "filehost", "https://mega.nz/folder/Xy7", True),
 ])
 def test_links_are_found_through_obfuscation(text: str, kind: str, url: str,
                                              obfuscated: bool) -> None:

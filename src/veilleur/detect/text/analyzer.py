@@ -17,14 +17,18 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from veilleur.detect.text.fold import Folded, collapse, fold, glued, tokens
+from veilleur.detect.text.fold import Folded, collapse, fold, glued, letter_pattern, tokens
+from veilleur.detect.text.held import LONG_RUN, HeldTerms
 from veilleur.detect.text.links import Link, LinkExtractor
 from veilleur.detect.text.packs import PolicyPack, Rule, Term, load_packs
 from veilleur.taxonomy import TargetKind
 
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER = re.compile(r"[0-9]+")
-_SMALL_NUMBER = re.compile(r"(?<![0-9.,/:])[0-9]{1,2}(?![0-9]|[.,/:][0-9])")
+# A number inside a word is leet, not an age ("un8an" is "unban").
+_SMALL_NUMBER = re.compile(r"(?<![a-z0-9.,/:])[0-9]{1,2}(?![0-9]|[.,/:][0-9])")
+_SPELLED = r"(?:[^a-z0-9\s]\s?|\s)?"
+"""Between the letters of a phrase word: nothing, or what spells it out ("a n s", "a.n.s")."""
 _WINDOW = 24
 """Characters around a number in which patterns are tried (longest context: "moins de")."""
 
@@ -95,6 +99,7 @@ class TextAnalyzer:
                                             r")[^a-z0-9]{0,3}$")
         self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
                                              r")(?![a-z])")
+        self._held: HeldTerms | None = None
         self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
         self._framings: dict[TargetKind, list[Rule]] = {}
@@ -148,21 +153,35 @@ class TextAnalyzer:
         if self._matcher is None:
             return
         collapsed = collapse(folded.plain)
-        matches = self._matcher.find_matches_as_indexes(glued(collapsed), overlapping=True)
-        if not matches:
+        view = glued(collapsed)
+        matches = self._matcher.find_matches_as_indexes(view, overlapping=True)
+        held = LONG_RUN.search(view) is not None
+        if not matches and not held:
             return
-        toks = tokens(collapsed)
         seen: set[tuple[str, int]] = set()
-        for index, start, end in matches:
-            for term in self._terms[index]:
-                span = toks.accepts(start, end, term.shape)
-                if span is None or (term.set_name, span[0]) in seen:
-                    continue
-                seen.add((term.set_name, span[0]))
-                if term.set_name in features:
-                    counts[term.set_name] = counts.get(term.set_name, 1) + 1
-                else:
-                    features[term.set_name] = Hit(term.set_name, term.text, span)
+        if matches:
+            toks = tokens(collapsed)
+            for index, start, end in matches:
+                for term in self._terms[index]:
+                    self._term_hit(term, toks.accepts(start, end, term.shape), features,
+                                   counts, seen)
+        if held:
+            if self._held is None:  # built on first need: most traffic never holds a letter
+                self._held = HeldTerms(self.pack.terms)
+            for term, span in self._held.find(
+                    view, lambda: toks if matches else tokens(collapsed)):
+                self._term_hit(term, span, features, counts, seen)
+
+    @staticmethod
+    def _term_hit(term: Term, span: tuple[int, int] | None, features: dict[str, Hit],
+                  counts: dict[str, int], seen: set[tuple[str, int]]) -> None:
+        if span is None or (term.set_name, span[0]) in seen:
+            return
+        seen.add((term.set_name, span[0]))
+        if term.set_name in features:
+            counts[term.set_name] = counts.get(term.set_name, 1) + 1
+        else:
+            features[term.set_name] = Hit(term.set_name, term.text, span)
 
     def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
         """A minor's age: a small number with a unit after it or a prefix before it."""
@@ -280,7 +299,11 @@ def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern
     for phrase in sorted(phrases, key=len, reverse=True):
         words = re.findall(r"[a-z0-9]+", fold(phrase).plain)
         if words:
-            alternatives.append(r"[^a-z0-9]*".join(re.escape(w) for w in words))
+            # Letter by letter, so "aaans", "4n5", "anz" and "a n s" read as "ans" (digits
+            # stay digits).
+            alternatives.append(r"[^a-z0-9]*".join(
+                _SPELLED.join(c if c.isdigit() else letter_pattern(c) for c in w)
+                for w in words))
     if not alternatives:
         return None
     return re.compile(before + "|".join(alternatives) + after)

@@ -24,26 +24,50 @@ from functools import lru_cache
 import decancer_py
 from anyascii import anyascii
 
-_COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a",
-                           "$": "s", "!": "i", "x": "u", "v": "u"})
+_COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+                           "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l",
+                           "(": "c", "+": "t", "x": "u", "v": "u"})
 _XV = str.maketrans({"x": "u", "v": "u"})
 _HAS_LETTER = re.compile(r"[a-z]")
 _SEPARATORS = re.compile(r"[^a-z0-9@$]+")
 _WORD = re.compile(r"[a-z0-9@$]+")
-_NEEDS_TOKENS = re.compile(r"[0-9@$!]")
-_TOKEN_CHAR = r"(?:[a-z0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))"
-# A token holding at least one leet character, matched from its first character.
-_MIXED = re.compile(rf"(?<![a-z0-9@$]){_TOKEN_CHAR}*?(?:[0-9@$]|(?<=[a-z0-9])!(?=[a-z0-9]))"
-                    rf"{_TOKEN_CHAR}*")
+_NEEDS_TOKENS = re.compile(r"[0-9@$!|(+]")
+# A token holding a leet character, matched whole: digits, @ and $ anywhere ("n00dz", "$ex"),
+# and "!", "|", "(", "+" only between two token characters ("n!ce", "col|ege"; "(ute" and
+# "ici!" are punctuation).
+_TOKEN = r"[a-z0-9@$]"
+_INNER = r"[!|(+]+"
+_MIXED = re.compile(rf"(?<![a-z0-9@$]){_TOKEN}*[0-9@$]{_TOKEN}*(?:{_INNER}{_TOKEN}+)*"
+                    rf"|(?<![a-z0-9@$]){_TOKEN}+(?:{_INNER}{_TOKEN}+)+")
+# "nudez", "anz", "tez": a z ending a word reads as s. Terms go through it too, so "nudz" and
+# "nudes" still differ; the cost is French "-ez" verbs reading as "-es" ("volez" ~ "volés").
+# A spelled-out word's z stands alone ("n_u_d_z") and is left to the terms' own z spelling
+# (`final_z`): here it could as well start the next word ("z.a.f.i.r.o", "p i z z a").
+_FINAL_Z = re.compile(r"(?<=[a-z])z+(?![a-z0-9@$])")
+_LOOKALIKES = {"\u04cf": "l", "\u04c0": "l", "\u01c0": "l", "\u0399": "i",
+               "\u2022": "*", "\u2219": "*", "\u25cf": "*", "\u2027": ".", "\u00b7": ".",
+               "\u22c5": ".", "\u30fb": "."}
+"""Look-alikes whose usual transliteration is not the letter they look like: Cyrillic palochka
+(ӏ, Ӏ) and the dental click (ǀ) look like l. Bullets and middle dots are kept as ASCII marks,
+not spaces: "f•o•r a n•u•d•e" must still show where a spelled-out word ends."""
+_PARENTHESIZED = re.compile(r"\(([a-z0-9]+)\)|([0-9]+)\.")
 
 
 @lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
     """The plain form of one non-ASCII character (possibly empty or several letters)."""
     cat = unicodedata.category(ch)
-    if cat == "Cf":
+    if cat == "Cf" or cat[0] == "M":
+        # Invisible characters, and combining marks: a mark never adds a letter a reader
+        # sees ("n̶u̶d̶e̶s̶"; U+0363.. are tiny letters *above* a letter, read as decoration).
         return ""
-    if cat[0] in "LNM":
+    if ch in _LOOKALIKES:
+        return _LOOKALIKES[ch]
+    if cat[0] in "LN":
+        nfkc = unicodedata.normalize("NFKC", ch).lower()
+        enclosed = _PARENTHESIZED.fullmatch(nfkc)
+        if enclosed:  # "⒫", "⑴", "⒈": the letter or number without its brackets
+            return enclosed.group(1) or enclosed.group(2)
         out = str(decancer_py.parse(ch))
         if out and out.isascii() and out.strip():
             return out.lower()
@@ -51,9 +75,12 @@ def fold_char(ch: str) -> str:
         return out if out.isascii() else " "
     if cat == "Sc":  # "20€": keep the currency readable for price patterns
         return {"€": " eur ", "£": " gbp ", "¥": " yen "}.get(ch, " ")
-    nfkc = unicodedata.normalize("NFKC", ch)
+    nfkc = unicodedata.normalize("NFKC", ch).lower()
+    enclosed = _PARENTHESIZED.fullmatch(nfkc)
+    if enclosed:  # "⒜" is a symbol: the letter without its brackets
+        return enclosed.group(1) or enclosed.group(2)
     if nfkc.isascii() and nfkc.strip():
-        return nfkc.lower()  # fullwidth punctuation: "．" → "."
+        return nfkc  # fullwidth punctuation: "．" → "."
     if cat == "So":  # letter-like symbols (🅽, ⓝ) become their letter; emoji a separator
         out = anyascii(ch)
         if len(out) == 1 and out.isalnum():
@@ -106,16 +133,32 @@ def fold(text: str) -> Folded:
 
 def collapse(plain: str) -> str:
     """`plain` with the collapse map applied inside tokens that hold a letter (same length)."""
-    if not _NEEDS_TOKENS.search(plain):
-        return plain.translate(_XV)  # no digits or @$!: only the x/v swaps apply
-    # Tokens with leet characters are collapsed whole if they hold a letter ("n00dz", "$ex")
-    # and left alone if not ("2024", "20$"); x and v never occur in the latter.
-    return _MIXED.sub(_collapse_token, plain).translate(_XV)
+    if _NEEDS_TOKENS.search(plain):
+        # Tokens with leet characters are collapsed whole if they hold a letter ("n00dz",
+        # "$ex") and left alone if not ("2024", "20$"); x and v never occur in the latter.
+        plain = _MIXED.sub(_collapse_token, plain)
+    if "z" in plain:
+        plain = _FINAL_Z.sub(lambda m: "s" * len(m.group()), plain)
+    return plain.translate(_XV)
 
 
 def _collapse_token(m: re.Match[str]) -> str:
     tok = m.group()
     return tok.translate(_COLLAPSE) if _HAS_LETTER.search(tok) else tok
+
+
+def letter_pattern(letter: str) -> str:
+    """A regex for one letter of a phrase read on the plain view: any character the collapsed
+    view reads as it, held as long as the writer likes ("aaans", "4ns", "anz")."""
+    forms = {letter, *(k for k, v in _COLLAPSE_FORMS.items() if v == letter)}
+    if letter == "s":
+        forms.add("z")
+    if len(forms) == 1:
+        return re.escape(letter) + "+"
+    return "[" + "".join(re.escape(f) for f in sorted(forms)) + "]+"
+
+
+_COLLAPSE_FORMS = {chr(k): v for k, v in _COLLAPSE.items() if isinstance(v, str)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +170,22 @@ class Tokens:
     """Start of each token in `glued`."""
     spans: tuple[tuple[int, int], ...]
     """(start, end) of each token in the collapsed (= plain) view."""
+    text: str = ""
+    """The collapsed view itself (for the gaps between tokens)."""
 
     def token_at(self, pos: int) -> int:
         return bisect_right(self.starts, pos) - 1
 
-    def accepts(self, start: int, end: int, shape: tuple[int, ...]) -> tuple[int, int] | None:
+    def accepts(self, start: int, end: int, shape: tuple[int, ...] | None
+                ) -> tuple[int, int] | None:
         """The plain-view span of a glued match [start, end), if it lines up with tokens.
 
         It must begin at a token start and end at a token end, and either cover exactly one
-        token ("caldodepollo"), or tokens shaped like the term itself ("caldo de pollo"), or
-        only one-character tokens ("n.u.d.e.s"), or only tokens of three characters or more
-        (a compound split in two: "school girls"). So "sac à dos" never yields "ados".
+        token ("caldodepollo"), or tokens shaped like the term itself ("caldo de pollo"), each
+        word possibly spelled out in one-character tokens ("envoie m o i une photo"), or only
+        one-character tokens ("n.u.d.e.s"), or only tokens of three characters or more (a
+        compound split in two: "school girls"). So "sac à dos" never yields "ados".
+        `shape=None` checks only the alignment (for a match the caller has vetted).
         """
         first = self.token_at(start)
         last = self.token_at(end - 1)
@@ -147,11 +195,80 @@ class Tokens:
         if last_end != end:
             return None
         if first != last:
+            if self._inside_spelled_word(first, last):
+                return None
             lengths = tuple(e - s for s, e in self.spans[first:last + 1])
-            if lengths != shape and any(n != 1 for n in lengths) \
-                    and any(n < 3 for n in lengths):
+            if shape is not None and lengths != shape and any(n != 1 for n in lengths) \
+                    and any(n < 3 for n in lengths) \
+                    and not _spelled_out(lengths, shape, self._ligatures(first, last)):
                 return None
         return self.spans[first][0], self.spans[last][1]
+
+    def word_cut(self, pos: int) -> bool:
+        """Whether words meet at glued position `pos`, for `squeeze`: at a token start, but
+        not inside a spelled-out word ("t_e_l_l" keeps its "ll" as one run, as "tell" does)."""
+        i = self.token_at(pos)
+        return i > 0 and self.starts[i] == pos and not self._spelled_pair(i - 1)
+
+    def _spelled_pair(self, i: int) -> bool:
+        """Whether tokens i and i + 1 are letters of one spelled-out word: both one letter,
+        and their gap is the gap of a neighbouring letter pair."""
+        if not (self._single(i) and self._single(i + 1)):
+            return False
+        gap = self._gap(i)
+        return (self._single(i + 2) and self._gap(i + 1) == gap) \
+            or (self._single(i - 1) and self._gap(i - 1) == gap)
+
+    def _ligatures(self, first: int, last: int) -> frozenset[int]:
+        return frozenset(i - first for i in range(first, last + 1)
+                         if self.text[self.spans[i][0]:self.spans[i][1]] in _LIGATURES)
+
+    def _gap(self, i: int) -> str:
+        """What separates token i from token i + 1."""
+        return self.text[self.spans[i][1]:self.spans[i + 1][0]]
+
+    def _single(self, i: int) -> bool:
+        """Whether token i is one letter (a lone digit, as in "a las 7 m y son", is a number,
+        not a spelled-out letter)."""
+        return 0 <= i < len(self.spans) and self.spans[i][1] - self.spans[i][0] == 1 \
+            and self.text[self.spans[i][0]].isalpha()
+
+    def _inside_spelled_word(self, first: int, last: int) -> bool:
+        """Whether a match starting or ending on one-letter tokens cuts a word spelled out
+        with one separator ("f.i.l.t.r.a.d.o" holds no "a.d.o"): a letter joined to the
+        match's edge by the gap the match's own letters use belongs to the same word. A
+        different gap ("s.e.n.d n.u.d.e.s") or a longer token marks a word's edge."""
+        if not self.text:
+            return False
+        if self._single(first - 1) and self._spelled_pair(first) \
+                and self._gap(first - 1) == self._gap(first):
+            return True
+        return self._single(last + 1) and self._spelled_pair(last - 1) \
+            and self._gap(last) == self._gap(last - 1)
+
+
+_LIGATURES = frozenset({"oe", "ae", "ss", "ij", "fi", "fl", "ff"})
+"""Two-letter tokens that are one character before folding (œ, æ, ß, ĳ, ﬁ, ﬂ, ﬀ)."""
+
+
+def _spelled_out(lengths: tuple[int, ...], shape: tuple[int, ...],
+                 ligatures: frozenset[int] = frozenset()) -> bool:
+    """Whether tokens of these lengths are the term's words, some spelled out letter by
+    letter: each word of length n is one token of length n, or one-letter tokens (and
+    `ligatures`, the indexes of tokens that fold from one character: "s œ u r") that add up
+    to n."""
+    i = 0
+    for n in shape:
+        if i < len(lengths) and lengths[i] == n:
+            i += 1
+            continue
+        total = 0
+        while total < n and i < len(lengths) and (lengths[i] == 1 or i in ligatures):
+            total += lengths[i]
+            i += 1
+        if total != n:
+            return False
+    return i == len(lengths)
 
 
 def glued(collapsed: str) -> str:
@@ -166,7 +283,16 @@ def tokens(collapsed: str) -> Tokens:
     for s, e in spans:
         starts.append(pos)
         pos += e - s
-    return Tokens("".join(collapsed[s:e] for s, e in spans), tuple(starts), spans)
+    return Tokens("".join(collapsed[s:e] for s, e in spans), tuple(starts), spans, collapsed)
+
+
+def final_z(glued_form: str) -> str | None:
+    """The spelled-out "n_u_d_z" form of a term ending in s (its last word's final s written
+    z), or None: `collapse` reads a z ending a word as s, but not a z standing alone, so a
+    term matches both spellings."""
+    if len(glued_form) >= 4 and glued_form.endswith("s") and not glued_form.endswith("ss"):
+        return glued_form[:-1] + "z"
+    return None
 
 
 def term_form(term: str) -> tuple[str, tuple[int, ...]]:

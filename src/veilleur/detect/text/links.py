@@ -17,11 +17,16 @@ from veilleur.detect.text.fold import Folded
 _DOT = r"(?:\s*(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}|\[point\]|\(point\))\s*" \
        r"|\s+(?:dot|point|punto)\s+)"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_SLASH = r"(?:\s*/\s*|\s+(?:slash|barre|barra|slach)\s+)"
+_SEGMENT = r"[^\s/<>\"'`]+"
+# The path's slashes may be spaced or spelled too ("mega . nz / folder / x", "discord dot gg
+# slash x"): every slash-like separator between segments belongs to the path.
 _CANDIDATE = re.compile(
     rf"(?<![a-z0-9@.-])(?P<host>{_LABEL}(?:{_DOT}{_LABEL})+)"
-    r"(?:\s*/\s*(?P<path>[^\s<>\"'`]*))?"
+    rf"(?:{_SLASH}(?P<path>(?:{_SEGMENT}(?:{_SLASH}{_SEGMENT})*)?))?"
 )
 _PLAIN_DOT = re.compile(_DOT)
+_PLAIN_SLASH = re.compile(_SLASH, re.IGNORECASE)
 _HINT = re.compile(r"hxxps?|h\s+t\s*t\s*p|ht\s+tp|htt\s+p")
 _TRAILING = ".,;:!?)]}>"
 KINDS = ("filehost", "invite", "telegram", "shortener")
@@ -81,7 +86,7 @@ class LinkExtractor:
         for m in _CANDIDATE.finditer(plain):
             raw_host = m.group("host")
             host = _PLAIN_DOT.sub(".", raw_host)
-            path = (m.group("path") or "").rstrip(_TRAILING).strip("/")
+            path = _PLAIN_SLASH.sub("/", m.group("path") or "").rstrip(_TRAILING).strip("/")
             found = self._classify(host, path.lower())
             if found is None:
                 continue
@@ -93,7 +98,8 @@ class LinkExtractor:
             if path:
                 start = m.start("path")
                 o_start, o_end = folded.span(start, start + len(m.group("path")))
-                original = folded.original[o_start:o_end].rstrip(_TRAILING).strip("/")
+                original = _PLAIN_SLASH.sub("/", folded.original[o_start:o_end]) \
+                    .rstrip(_TRAILING).strip("/")
                 path = original if original.lower() == path.lower() else path
             url = f"https://{host}/{path}" if path else f"https://{host}"
             links.append(Link(kind, domain, url, _code(kind, domain, path), obfuscated,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from veilleur.detect.base import PolicyDataError, load_policy_toml
-from veilleur.detect.text.fold import term_form
+from veilleur.detect.text.fold import final_z, term_form
 from veilleur.taxonomy import Category, TargetKind
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
@@ -185,6 +185,9 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                     if not glued:
                         raise PackError(f"terms.{set_name}: {raw!r} has no letters or digits")
                     terms.append(Term(variant, set_name, lang, glued, shape))
+                    z_form = final_z(glued)
+                    if z_form is not None:
+                        terms.append(Term(variant, set_name, lang, z_form, shape))
     patterns: list[Pattern] = []
     for set_name, items in _table(data, "patterns").items():
         for raw in _strings(items, f"patterns.{set_name}"):
