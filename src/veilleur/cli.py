@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from veilleur import __version__
-from veilleur.detect.base import PolicyDataError
+from veilleur.detect.base import DetectorSettings, PolicyDataError
 from veilleur.detect.media.banks import FORMATS as BANK_FORMATS
 from veilleur.ingest.discover import InputFile
 from veilleur.private import write_private
@@ -100,6 +100,9 @@ def scan(
     evidence_key: Annotated[Path | None, typer.Option(
         "--evidence-key", help="With --cases: evidence key file \\[default: "
         "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
+    no_learned: Annotated[bool, typer.Option(
+        "--no-learned", help="Switch off the learned tier (text.learned): rules only.")
+    ] = False,
 ) -> None:
     """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
     to_stdout = json_out == "-"
@@ -119,7 +122,8 @@ def scan(
     try:
         with progress:
             result = run_scan(paths, db_url=url, bank_paths=bank or (),
-                              hooks=_ProgressHooks(progress), cases=key)
+                              hooks=_ProgressHooks(progress), cases=key,
+                              settings=DetectorSettings(learned=not no_learned))
     except (StoreError, PolicyDataError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -162,13 +166,16 @@ def eval_(
         help="Exit 1 if any category's precision (per target kind) is below this.")] = None,
     min_recall: Annotated[float | None, typer.Option(
         help="Exit 1 if any category's recall (per target kind) is below this.")] = None,
+    no_learned: Annotated[bool, typer.Option(
+        "--no-learned", help="Switch off the learned tier (text.learned): rules only.")
+    ] = False,
 ) -> None:
     """Precision and recall per category and target kind on labelled exports; list errors."""
     from veilleur.evaluate import LabelError, evaluate
 
     out = Console()
     try:
-        result = evaluate(paths, labels)
+        result = evaluate(paths, labels, DetectorSettings(learned=not no_learned))
     except (LabelError, PolicyDataError) as exc:
         Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -566,11 +573,13 @@ from veilleur.cli_cases import register  # noqa: E402  (after the app it extends
 from veilleur.cli_compliance import register as register_compliance  # noqa: E402
 from veilleur.cli_schema import register as register_schema  # noqa: E402
 from veilleur.cli_service import register as register_service  # noqa: E402
+from veilleur.cli_train import register as register_train  # noqa: E402
 
 register(app)
 register_compliance(app)
 register_service(app)
 register_schema(app)
+register_train(app)
 
 
 def main() -> None:
