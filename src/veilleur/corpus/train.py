@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from veilleur.corpus.training_set import (
     examples,
     negative_examples,
 )
+from veilleur.detect.text.learned import MIN_WORDS_ALONE
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import FEATURES_VERSION, features, margins
 from veilleur.taxonomy import Category
@@ -54,13 +55,14 @@ class TrainConfig:
     bits: int = 18
     per_family: int = 60
     seed: int = 17
-    c: float = 8.0
+    c: float = 4.0
     """Inverse L2 strength of the logistic regression."""
     transformed_share: float = 0.5
-    target_precision: float = 0.95
-    alone_floor: float = 0.90
+    target_precision: float = 0.98
+    alone_floor: float = 0.95
     support_floor: float = 0.50
     place_share: float = 0.10
+    negative_families: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +160,25 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
         raise ValueError("no family falls in the train split: the corpus is too small")
     train_set = examples(clear["train"], config.per_family, config.seed, transforms,
                          config.transformed_share)
-    # An outside ordinary text weighs as one message of a family does.
-    train_set += negative_examples(negatives, 1.0 / config.per_family)
+    # Ordinary texts from outside the corpus weigh as `negative_families` families together.
+    if negatives:
+        train_set += negative_examples(
+            negatives, config.negative_families / len(set(negatives)))
     labels = sorted({e.label for e in train_set}, key=_label_order)
     if NONE not in labels or len(labels) < 2:
         raise ValueError("training needs 'none' families and at least one category's")
     y = np.array([labels.index(e.label) for e in train_set])
     weights = np.array([e.weight for e in train_set], dtype=np.float64)
+    # Ordinary talk of each place weighs the same: most ordinary families are written for
+    # servers, most grooming ones for direct messages, and the model must not learn that a
+    # private chat is suspect because it is private ("ok à plus").
+    where = {f.key: f.where for f in clear["train"]}
+    place = np.array([where.get(e.family, "any") for e in train_set])
+    is_none = y == labels.index(NONE)
+    groups = [g for g in ("dm", "guild", "any") if (is_none & (place == g)).any()]
+    for g in groups:
+        cell = is_none & (place == g)
+        weights[cell] *= weights[is_none].sum() / (len(groups) * weights[cell].sum())
     for i in range(len(labels)):  # every class weighs the same in total
         weights[y == i] *= len(train_set) / (len(labels) * weights[y == i].sum())
     x = matrix([e.text for e in train_set], config.bits)
@@ -205,15 +219,16 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
         | {f"{s}/{f.label}": sum(1 for g in splits[s] if g.label == f.label)
            for s in SPLITS for f in splits[s]},
         examples={"train": len(train_set), "tune": len(tune_set)})
+    where = {f.key: f.where for f in families}
     for split in ("tune", "test"):
         fams = splits[split]
         alone = [f for f in fams if f.alone]
         together = [f for f in fams if not f.alone]
         report.figures[split] = measure(model, examples(alone, config.per_family,
-                                                        config.seed))
+                                                        config.seed), where)
         if together:
             report.figures[f"{split}+conversation"] = measure(
-                model, examples(together, config.per_family, config.seed))
+                model, examples(together, config.per_family, config.seed), where)
         report.misses[split] = _weak_families(model, fams, config)
     return model, report
 
@@ -255,6 +270,7 @@ def _calibrate(model: LinearModel, tune: Sequence[Example], config: TrainConfig
     support = np.full(k, NEVER, np.float32)
     m = _margins(model, [e.text for e in tune])
     w = np.array([e.weight for e in tune])
+    long_enough = np.array([len(e.text.split()) >= MIN_WORDS_ALONE for e in tune], dtype=bool)
     for j, category in enumerate(model.categories):
         y = np.array([e.label == category.value for e in tune])
         if not y.any() or y.all() or model.bias[j] <= -30:
@@ -266,7 +282,8 @@ def _calibrate(model: LinearModel, tune: Sequence[Example], config: TrainConfig
             continue  # a model that ranks backwards on unseen families must not act
         calibration[j] = (a, bb)
         p = 0.5 * (1 + np.tanh(0.5 * (a * m[:, j] + bb)))
-        alone[j] = _alone_threshold(p, y, config)
+        # Only messages long enough to act alone choose the threshold of acting alone.
+        alone[j] = _alone_threshold(p[long_enough], y[long_enough], config)
         support[j] = config.support_floor
     return LinearModel(categories=model.categories, bits=model.bits, weights=model.weights,
                        bias=model.bias, calibration=calibration, alone=alone,
@@ -287,16 +304,25 @@ def _alone_threshold(p: NDArray[np.float64], y: NDArray[np.bool_], config: Train
     return NEVER
 
 
-def measure(model: LinearModel, items: Sequence[Example]) -> dict[str, Counts]:
-    """Message-level counts per category of the tier acting alone (p ≥ `alone`)."""
+def measure(model: LinearModel, items: Sequence[Example],
+            where: Mapping[str, str] | None = None) -> dict[str, Counts]:
+    """Message-level counts per category of the tier acting alone, as `text.learned` does:
+    p ≥ `alone`, enough words, in a place (the family's `where`) the category was learnt in.
+    """
     out: dict[str, Counts] = {}
     if not items:
         return out
     p = 0.5 * (1 + np.tanh(0.5 * (model.calibration[:, 0] * _margins(
         model, [e.text for e in items]) + model.calibration[:, 1])))
+    long_enough = np.array([len(e.text.split()) >= MIN_WORDS_ALONE for e in items])
+    places = model.meta.get("places", {})
     for j, category in enumerate(model.categories):
+        allowed = set(places.get(category.value, ("dm", "guild")))
+        in_place = np.array([
+            bool(allowed) if (w := (where or {}).get(e.family, "any")) == "any"
+            else w in allowed for e in items])
         y = np.array([e.label == category.value for e in items])
-        flagged = p[:, j] >= model.alone[j]
+        flagged = (p[:, j] >= model.alone[j]) & long_enough & in_place
         out[category.value] = Counts(
             tp=int((flagged & y).sum()), fp=int((flagged & ~y).sum()),
             fn=int((~flagged & y).sum()),
@@ -309,7 +335,8 @@ def _weak_families(model: LinearModel, fams: Sequence[Family], config: TrainConf
     """Families the tier gets mostly wrong (half their messages missed or flagged)."""
     weak = []
     for family in fams:
-        counts = measure(model, examples([family], config.per_family, config.seed))
+        counts = measure(model, examples([family], config.per_family, config.seed),
+                         {family.key: family.where})
         if family.category is None:
             fp = sum(c.fp for c in counts.values())
             total = max(1, min(config.per_family, family.variants()))

@@ -11,7 +11,7 @@ the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's th
   explanation (their terms are the finding's evidence) and the learned tier adds its
   probability to it;
 - p ≥ `alone` (the lowest probability at which the tier alone reached the target precision
-  on the tune families, never below 0.9): a signal of strength T to 0.95, a finding by itself,
+  on the tune families, never below 0.95): a signal of strength T to 0.95, a finding by itself,
   for phrasings no rule knows. The evidence says it is the learned tier and its probability.
 Each message gives at most one signal per category, keyed "learned": re-reading the same
 message changes nothing.
@@ -33,9 +33,10 @@ from veilleur.events import Event, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
 
 MODEL_DIR = "model"
-MIN_WORDS_ALONE = 3
-"""A message of fewer words never makes a finding alone: two words say too little for a model
-of n-grams ("yo" shares its grams with a greeting in a seller's template)."""
+MIN_WORDS_ALONE = 4
+"""A message of fewer words never makes a finding alone: three words say too little for a
+model of n-grams ("yo" shares its grams with a greeting in a seller's template, "ok à plus"
+with the end of a private chat)."""
 SUPPORT_MIN = 0.15
 SUPPORT_MAX = 0.5
 ALONE_MAX = 0.95
