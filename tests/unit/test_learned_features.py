@@ -99,6 +99,14 @@ def test_model_round_trip_is_identical_and_byte_stable(tmp_path: Path) -> None:
     assert np.allclose(back.probabilities(text), model.probabilities(text))
     p = back.probabilities(text)
     assert p.shape == (4,) and np.all((p > 0) & (p < 1))
+    # The compiled path equals the arithmetic the trainer calibrates with.
+    idx, val = features(text, model.bits)
+    d = (val[:, None] * model.weights[idx]).sum(axis=0) + model.bias
+    full = np.concatenate(([0.0], d))  # `none` is the reference class
+    margin = np.array([d[c] - np.log(np.exp(np.delete(full, c + 1)).sum()) for c in range(4)])
+    z = model.calibration[:, 0] * margin + model.calibration[:, 1]
+    assert np.allclose(p, 1 / (1 + np.exp(-z)), atol=1e-5)
+    assert back.probabilities_and_top(text)[1] == pytest.approx(p.max())
 
 
 def test_bad_model_files_are_refused_naming_the_file(tmp_path: Path) -> None:

@@ -105,8 +105,8 @@ class LearnedDetector:
         m = event.message
         if not m.content:
             return ()
-        probs = self.model.probabilities(m.content)
-        if probs.max() < self._lowest:  # the common case: one comparison, no signal
+        probs, top = self.model.probabilities_and_top(m.content)
+        if top < self._lowest:  # the common case: one comparison, no signal
             return ()
         target = Target(TargetKind.MESSAGE, m.id)
         context: dict[str, str | None] = {

@@ -61,6 +61,10 @@ class LinearModel:
 
     def probabilities(self, text: str) -> NDArray[np.float64]:
         """Each category's calibrated probability, in the order of `categories`."""
+        return probabilities(text, self.bits, self.weights, self.bias, self.calibration)[0]
+
+    def probabilities_and_top(self, text: str) -> tuple[NDArray[np.float64], float]:
+        """The calibrated probabilities and the largest of them, in one compiled call."""
         return probabilities(text, self.bits, self.weights, self.bias, self.calibration)
 
     # -- storage ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ very same `_grams` function, so the model always sees the features it was traine
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,7 +39,9 @@ def view(text: str) -> bytes:
     return plain.encode("ascii", "replace")
 
 
+@functools.cache
 def _kernels() -> Any:
+    # Imported on first use, once: numba is large and an import statement per call is not free.
     from veilleur.detect.text import ngrams_kernels
 
     return ngrams_kernels
@@ -71,12 +74,12 @@ def logits(text: str, bits: int, weights: NDArray[np.float32],
 
 def probabilities(text: str, bits: int, weights: NDArray[np.float32],
                   bias: NDArray[np.float32], calibration: NDArray[np.float32]
-                  ) -> NDArray[np.float64]:
-    """Each category's calibrated probability (see `linear.py`), in one compiled call."""
+                  ) -> tuple[NDArray[np.float64], float]:
+    """Each category's calibrated probability (see `linear.py`) and the largest, in one
+    compiled call."""
     raw = np.frombuffer(view(text), dtype=np.uint8)
-    result: NDArray[np.float64] = _kernels().probabilities(raw, bits, weights, bias,
-                                                           calibration)
-    return result
+    probs, top = _kernels().probabilities(raw, bits, weights, bias, calibration)
+    return probs, float(top)
 
 
 def margins(d: NDArray[np.float64]) -> NDArray[np.float64]:

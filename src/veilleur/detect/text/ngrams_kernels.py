@@ -123,7 +123,9 @@ def probabilities(raw: Any, bits: Any, weights: Any, bias: Any, calibration: Any
     d = logits(raw, bits, weights, bias).astype(np.float64)
     m = margins(d)
     out = np.empty(m.shape[0], np.float64)
+    top = 0.0
     for c in range(m.shape[0]):
         z = calibration[c, 0] * m[c] + calibration[c, 1]
         out[c] = 0.5 * (1.0 + np.tanh(0.5 * z))
-    return out
+        top = max(top, out[c])
+    return out, top
