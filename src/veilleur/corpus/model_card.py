@@ -97,8 +97,31 @@ def render_card(model: LinearModel, report: TrainReport) -> str:
         lines += [f"### {split}", "",
                   "| category | TP | FP | FN | precision [95 %] | recall [95 %] | supported |",
                   "|---|---|---|---|---|---|---|"]
-        lines += [_row(category, counts) for category, counts in figures.items()]
+        lines += [_row(category, counts) for category, counts in figures.items()
+                  if counts.positives or counts.fp]
         lines.append("")
+    if report.system:
+        lines += ["## With the rules (what a scan finds)", "",
+                  "The same messages posted one by one through the engine's text detectors "
+                  "(each in its own channel: a direct message for families written for direct "
+                  "messages; semantic layer off): the rules alone, then the rules with this "
+                  "model. Precision and recall per message, 95 % Wilson intervals.", ""]
+        for split, modes in report.system.items():
+            names = list(modes)
+            lines += [f"### {split}", "",
+                      "| category | " + " | ".join(
+                          f"{n} precision | {n} recall" for n in names) + " |",
+                      "|---|" + "---|---|" * len(names)]
+            for category in modes[names[0]]:
+                cells = []
+                for n in names:
+                    cnt = modes[n][category]
+                    p, (plo, phi) = cnt.precision()
+                    r, (rlo, rhi) = cnt.recall()
+                    cells += [f"{_pct(p)} [{plo:.2f}, {phi:.2f}] ({cnt.tp}/{cnt.tp + cnt.fp})",
+                              f"{_pct(r)} [{rlo:.2f}, {rhi:.2f}] ({cnt.tp}/{cnt.positives})"]
+                lines.append(f"| {category} | " + " | ".join(cells) + " |")
+            lines.append("")
     lines += ["## Known weaknesses", "",
               "- It reads one message at a time: grooming and sextortion spread over a "
               "conversation are the conversation detector's; a message that is only clear "

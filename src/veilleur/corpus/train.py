@@ -63,6 +63,8 @@ class TrainConfig:
     support_floor: float = 0.50
     place_share: float = 0.10
     negative_families: float = 10.0
+    with_rules: bool = True
+    """Also measure the engine (rules, rules + this model) on the families, for the card."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,8 @@ class TrainReport:
     examples: dict[str, int]
     figures: dict[str, dict[str, Counts]] = field(default_factory=dict)
     """Split (tune, test; `+conversation` for families that need one) → category → counts."""
+    system: dict[str, dict[str, dict[str, Counts]]] = field(default_factory=dict)
+    """Split → "rules" or "rules + learned" → category → counts of the engine's findings."""
     misses: dict[str, list[str]] = field(default_factory=dict)
     """Split → family keys whose messages the tier mostly misses or wrongly flags (tune only
     lists texts' families, never their text)."""
@@ -230,7 +234,22 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
             report.figures[f"{split}+conversation"] = measure(
                 model, examples(together, config.per_family, config.seed), where)
         report.misses[split] = _weak_families(model, fams, config)
+        if config.with_rules:
+            report.system[split] = _with_rules(model, examples(alone, config.per_family,
+                                                               config.seed), where)
     return model, report
+
+
+def _with_rules(model: LinearModel, items: Sequence[Example], where: Mapping[str, str]
+                ) -> dict[str, dict[str, Counts]]:
+    """The engine's findings on the messages: rules alone, then rules with this model."""
+    from veilleur.corpus.system_eval import counts, found
+
+    out: dict[str, dict[str, Counts]] = {}
+    for name, tier in (("rules", None), ("rules + learned", model)):
+        got = counts(items, found(items, where, tier), model.categories)
+        out[name] = {c: Counts(tp=tp, fp=fp, fn=fn) for c, (tp, fp, fn) in got.items()}
+    return out
 
 
 def places(families: Sequence[Family], share: float) -> dict[str, list[str]]:
