@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    := out
 
-.PHONY: install run serve test lint typecheck unit schemas train bench bench-media bench-replay bench-service clean
+.PHONY: install run serve test lint typecheck unit schemas bench bench-media bench-replay bench-service clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -39,12 +39,6 @@ schemas: $(STAMP)
 	$(BIN)/veilleur schema events --out schemas/events.schema.json
 	$(BIN)/veilleur serve --openapi docs/openapi.json
 
-# The learned tier (text.learned): model and MODEL_CARD.md from the corpus of phrasing families,
-# the project's labelled ordinary messages as extra negatives. Same corpus and seed, same bytes.
-train: $(STAMP)
-	$(BIN)/veilleur train --families src/veilleur/corpus/families \
-	    --out src/veilleur/policies/model --negatives tests/data/labelled/corpus.toml
-
 lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise src tests bench
 
@@ -57,6 +51,13 @@ unit: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck unit
+
+# The learned tier (text.learned): model and MODEL_CARD.md from the corpus of phrasing families,
+# the project's labelled ordinary messages as extra negatives. Same corpus and seed, same bytes.
+.PHONY: train
+train: $(STAMP)
+	$(BIN)/veilleur train --families src/veilleur/corpus/families \
+	    --out src/veilleur/policies/model --negatives tests/data/labelled/corpus.toml
 
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py --messages 1000000

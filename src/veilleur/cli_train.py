@@ -16,21 +16,21 @@ EXIT_FAILED = 1
 
 def train(
     families: Annotated[Path, typer.Option(
-        "--families", help="Folder of family files (*.toml) \\[default: the package's "
-        "corpus].")] = FAMILY_DIR,
+        "--families", show_default=False, help="Folder of family files (*.toml) \\[default: "
+        "the package's corpus].")] = FAMILY_DIR,
     out: Annotated[Path, typer.Option(
-        "--out", help="Where to write the model and MODEL_CARD.md \\[default: the package's "
-        "policies/model].")] = POLICY_DIR / MODEL_DIR,
+        "--out", show_default=False, help="Where to write the model and MODEL_CARD.md "
+        "\\[default: the package's policies/model].")] = POLICY_DIR / MODEL_DIR,
     negatives: Annotated[list[Path] | None, typer.Option(
         "--negatives", help="A labelled corpus file (tests/data/labelled/corpus.toml): its "
         "messages labelled none are added as ordinary text; repeatable.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the expansion (same seed, same bytes).")
                     ] = 17,
-    per_family: Annotated[int, typer.Option(help="Messages drawn from each family.")] = 60,
+    per_family: Annotated[int, typer.Option(help="Messages drawn from each family.")] = 120,
 ) -> None:
     """Train the learned tier on the train families, calibrate it on the tune families,
     measure it on tune and test; write the model and its card. Needs scikit-learn
-    (`pip install 'veilleur[train]'`)."""
+    (`pip install 'veilleur\\[train]'`)."""
     from dataclasses import replace
 
     from veilleur.corpus.families import FamilyError, load_families

@@ -158,3 +158,17 @@ def test_packaged_model_loads_and_reads_clear_messages() -> None:
                 "¿vienes a cenar mañana?"]
     for text in ordinary:
         assert [s for s in _signals(detector, _posted(text)) if s.strength >= 0.7] == [], text
+
+
+def test_system_eval_posts_each_message_alone_with_and_without_the_tier() -> None:
+    from veilleur.corpus.system_eval import counts, found
+    from veilleur.corpus.training_set import Example
+
+    model = _keyword_model("quietly", Category.GROOMING)
+    items = [Example("we talk about it quietly ok", "grooming", "t/g", 1.0),
+             Example("we meet at the match on sunday", "none", "t/n", 1.0)]
+    where = {"t/g": "dm", "t/n": "guild"}
+    assert found(items, where, None) == [set(), set()]
+    with_tier = found(items, where, model)
+    assert with_tier == [{"grooming"}, set()]
+    assert counts(items, with_tier, CATS)["grooming"] == (1, 0, 0)

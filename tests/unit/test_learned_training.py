@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from veilleur.cli import app
 from veilleur.corpus.families import Family, load_families, parse_families
-from veilleur.corpus.split import HELD_OUT_WRITERS, split_families, split_of
+from veilleur.corpus.split import HELD_OUT_WRITERS, split_of
 from veilleur.corpus.training_set import family_examples, labelled_negatives
 from veilleur.taxonomy import Category
 
@@ -54,6 +54,8 @@ def corpus(tmp_path: Path) -> Path:
 
 def test_split_is_by_family_deterministic_and_keeps_held_out_writers_unseen(
         corpus: Path) -> None:
+    from veilleur.corpus.train import split_families
+
     families = load_families(corpus)
     splits = split_families(families)
     again = split_families(reversed(families))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from veilleur.corpus.split import HELD_OUT_WRITERS, TRAIN_SHARE, TUNE_SHARE
+from veilleur.corpus.split import HELD_OUT_WRITERS, SHARES
 from veilleur.detect.text.ngrams import FEATURES_VERSION
 
 if TYPE_CHECKING:
@@ -50,8 +50,9 @@ def render_card(model: LinearModel, report: TrainReport) -> str:
         "## Data and split",
         "",
         "The corpus of phrasing families (`veilleur/corpus/families.py`). A family goes wholly "
-        f"to one split by a hash of its key: about {TRAIN_SHARE:.0%} train, "
-        f"{TUNE_SHARE:.0%} tune (calibration, thresholds), the rest test (never trained nor "
+        "to one split by a hash of its key (" + ", ".join(
+            f"{share} % {name}" for name, share in SHARES) + "; tune: calibration and "
+        "thresholds; test: never trained nor "
         f"tuned on). Writers {', '.join(sorted(HELD_OUT_WRITERS))} are always test.",
         "",
         "| split | families | " + " | ".join(f"`{c}`" for c in ("none", *(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from veilleur.corpus.families import CATEGORIES, Family
-from veilleur.corpus.split import SPLITS, Split, split_families
+from veilleur.corpus.split import SPLITS, split_of
 from veilleur.corpus.training_set import (
     NONE,
     Example,
@@ -53,7 +53,7 @@ NEVER = 2.0
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
     bits: int = 18
-    per_family: int = 60
+    per_family: int = 120
     seed: int = 17
     c: float = 4.0
     """Inverse L2 strength of the logistic regression."""
@@ -63,6 +63,8 @@ class TrainConfig:
     support_floor: float = 0.50
     place_share: float = 0.10
     negative_families: float = 10.0
+    none_weight: float = 2.0
+    """How much more ordinary talk weighs than each category (after balancing)."""
     with_rules: bool = True
     """Also measure the engine (rules, rules + this model) on the families, for the card."""
 
@@ -101,6 +103,14 @@ class TrainReport:
     misses: dict[str, list[str]] = field(default_factory=dict)
     """Split → family keys whose messages the tier mostly misses or wrongly flags (tune only
     lists texts' families, never their text)."""
+
+
+def split_families(families: Iterable[Family]) -> dict[str, list[Family]]:
+    """Families by split (`split.py`), each list in the order given."""
+    out: dict[str, list[Family]] = {name: [] for name in SPLITS}
+    for family in families:
+        out[split_of(family)].append(family)
+    return out
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -185,6 +195,7 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
         weights[cell] *= weights[is_none].sum() / (len(groups) * weights[cell].sum())
     for i in range(len(labels)):  # every class weighs the same in total
         weights[y == i] *= len(train_set) / (len(labels) * weights[y == i].sum())
+    weights[is_none] *= config.none_weight
     x = matrix([e.text for e in train_set], config.bits)
     clf = LogisticRegression(C=config.c, solver="lbfgs", max_iter=3000, tol=1e-5)
     clf.fit(x, y, sample_weight=weights)
@@ -379,4 +390,5 @@ def write(model: LinearModel, report: TrainReport, out: Path) -> tuple[Path, Pat
     return path, card
 
 
-__all__ = ["Counts", "Split", "TrainConfig", "TrainReport", "train", "wilson", "write"]
+__all__ = ["Counts", "TrainConfig", "TrainReport", "split_families", "train", "wilson",
+           "write"]

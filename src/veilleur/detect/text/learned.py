@@ -13,6 +13,9 @@ the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's th
 - p ≥ `alone` (the lowest probability at which the tier alone reached the target precision
   on the tune families, never below 0.95): a signal of strength T to 0.95, a finding by itself,
   for phrasings no rule knows. The evidence says it is the learned tier and its probability.
+  Two hard limits hold it to support instead: a message of fewer than `MIN_WORDS_ALONE`
+  words, and a place (direct message or server) where the category's families were not
+  written (the model's `places`: grooming and sextortion were learnt from private talks).
 Each message gives at most one signal per category, keyed "learned": re-reading the same
 message changes nothing.
 
