@@ -95,8 +95,10 @@ def test_a_clear_message_is_signalled_and_ordinary_text_is_not() -> None:
 
 def test_short_messages_and_unlearnt_places_only_support() -> None:
     detector = LearnedDetector(_keyword_model("quietly", Category.GROOMING), THRESHOLDS)
-    (short,) = _signals(detector, _posted("quietly ok"))
+    (short,) = _signals(detector, _posted("quietly ok ? !"))  # punctuation is no word
     assert short.strength < 0.7 and "too few words" in short.evidence
+    # Held back, it hints only: with a rule's weak signal (0.6) it makes no finding.
+    assert 1 - (1 - short.strength) * (1 - 0.6) < 0.7
     # Grooming was learnt from direct messages: in a server it only supports the rules.
     (server,) = _signals(detector, _posted("we talk about it quietly ok", guild="g1"))
     assert server.strength < 0.7 and "not server ones" in server.evidence

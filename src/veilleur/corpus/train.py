@@ -37,7 +37,7 @@ from veilleur.corpus.training_set import (
     examples,
     negative_examples,
 )
-from veilleur.detect.text.learned import MIN_WORDS_ALONE
+from veilleur.detect.text.learned import MIN_WORDS_ALONE, words
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import FEATURES_VERSION, features, margins
 from veilleur.taxonomy import Category
@@ -300,7 +300,7 @@ def _calibrate(model: LinearModel, tune: Sequence[Example], config: TrainConfig
     support = np.full(k, NEVER, np.float32)
     m = _margins(model, [e.text for e in tune])
     w = np.array([e.weight for e in tune])
-    long_enough = np.array([len(e.text.split()) >= MIN_WORDS_ALONE for e in tune], dtype=bool)
+    long_enough = np.array([words(e.text) >= MIN_WORDS_ALONE for e in tune], dtype=bool)
     for j, category in enumerate(model.categories):
         y = np.array([e.label == category.value for e in tune])
         if not y.any() or y.all() or model.bias[j] <= -30:
@@ -344,7 +344,7 @@ def measure(model: LinearModel, items: Sequence[Example],
         return out
     p = 0.5 * (1 + np.tanh(0.5 * (model.calibration[:, 0] * _margins(
         model, [e.text for e in items]) + model.calibration[:, 1])))
-    long_enough = np.array([len(e.text.split()) >= MIN_WORDS_ALONE for e in items])
+    long_enough = np.array([words(e.text) >= MIN_WORDS_ALONE for e in items])
     places = model.meta.get("places", {})
     for j, category in enumerate(model.categories):
         allowed = set(places.get(category.value, ("dm", "guild")))

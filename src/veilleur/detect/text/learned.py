@@ -13,9 +13,10 @@ the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's th
 - p ≥ `alone` (the lowest probability at which the tier alone reached the target precision
   on the tune families, never below 0.95): a signal of strength T to 0.95, a finding by itself,
   for phrasings no rule knows. The evidence says it is the learned tier and its probability.
-  Two hard limits hold it to support instead: a message of fewer than `MIN_WORDS_ALONE`
-  words, and a place (direct message or server) where the category's families were not
-  written (the model's `places`: grooming and sextortion were learnt from private talks).
+  Two hard limits hold it back to a hint (strength 0.15, which cannot tip a weak rule) instead:
+  a message of fewer than `MIN_WORDS_ALONE` words, and a place (direct message or server)
+  where the category's families were not written (the model's `places`: grooming and
+  sextortion were learnt from private talks).
 Each message gives at most one signal per category, keyed "learned": re-reading the same
 message changes nothing.
 
@@ -44,6 +45,12 @@ SUPPORT_MIN = 0.15
 SUPPORT_MAX = 0.5
 ALONE_MAX = 0.95
 _EXCERPT = 280
+
+
+def words(text: str) -> int:
+    """Words of a message: whitespace-separated tokens holding a letter or digit ("?" is none).
+    """
+    return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
 
 
 def strength(p: float, support: float, alone: float, threshold: float) -> float:
@@ -116,7 +123,7 @@ class LearnedDetector:
             "guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
         excerpt = m.content if len(m.content) <= _EXCERPT else m.content[:_EXCERPT - 1] + "…"
         place = "dm" if m.guild_id is None else "guild"
-        short = len(m.content.split()) < MIN_WORDS_ALONE
+        short = words(m.content) < MIN_WORDS_ALONE
         signals = []
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
@@ -130,12 +137,14 @@ class LearnedDetector:
                         f"{' and '.join(sorted(self._places[category])) or 'nowhere'}"
                         f" messages, not {'direct' if place == 'dm' else 'server'} ones")
             alone_here = p >= alone and not held
-            q = p if alone_here or p < alone else min(p, alone - 1e-6)
             role = (f"makes a finding alone from {alone:.2f}" if alone_here
                     else f"supports the rules from {support:.2f}")
+            # Held back, its probability is the least informative kind: it only hints, too
+            # weakly to tip a rule's weak signal ("t'as quel âge ?" between two pupils).
+            s = SUPPORT_MIN if held else strength(p, support, alone, threshold)
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target, category=category,
-                strength=strength(q, support, alone, threshold), key="learned",
+                strength=s, key="learned",
                 context=context, excerpt=excerpt,
                 evidence=f"learned tier: {category.value} probability {p:.2f} (it {role}"
                          f"{'; ' + held if held else ''}; model {self.version})"))
