@@ -62,6 +62,13 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# The learned tier (text.learned): model and MODEL_CARD.md from the corpus of phrasing families,
+# the project's labelled ordinary messages as extra negatives. Same corpus and seed, same bytes.
+.PHONY: train
+train: $(STAMP)
+	$(BIN)/veilleur train --families src/veilleur/corpus/families \
+	    --out src/veilleur/policies/model --negatives tests/data/labelled/corpus.toml
+
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py --messages 1000000
 

@@ -103,6 +103,9 @@ def scan(
     no_semantic: Annotated[bool, typer.Option(
         "--no-semantic", help="Switch the semantic tier off for this scan (the fast tier and "
         "the other detectors still run).")] = False,
+    no_learned: Annotated[bool, typer.Option(
+        "--no-learned", help="Switch the learned tier (text.learned) off for this scan.")
+    ] = False,
 ) -> None:
     """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
     to_stdout = json_out == "-"
@@ -123,7 +126,8 @@ def scan(
         with progress:
             result = run_scan(paths, db_url=url, bank_paths=bank or (),
                               hooks=_ProgressHooks(progress), cases=key,
-                              settings=DetectorSettings(semantic=not no_semantic))
+                              settings=DetectorSettings(semantic=not no_semantic,
+                                                        learned=not no_learned))
     except (StoreError, PolicyDataError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -526,12 +530,14 @@ from veilleur.cli_compliance import register as register_compliance  # noqa: E40
 from veilleur.cli_eval import register as register_eval  # noqa: E402
 from veilleur.cli_schema import register as register_schema  # noqa: E402
 from veilleur.cli_service import register as register_service  # noqa: E402
+from veilleur.cli_train import register as register_train  # noqa: E402
 
 register(app)
 register_compliance(app)
 register_service(app)
 register_schema(app)
 register_eval(app)
+register_train(app)
 
 
 def main() -> None:

@@ -124,6 +124,8 @@ def eval_(
         max=10_000_000)] = 200_000,
     no_semantic: Annotated[bool, typer.Option(
         "--no-semantic", help="Switch the semantic tier off.")] = False,
+    no_learned: Annotated[bool, typer.Option(
+        "--no-learned", help="Switch the learned tier (text.learned) off.")] = False,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here.")
                         ] = None,
     min_precision: Annotated[float | None, typer.Option(
@@ -146,7 +148,7 @@ def eval_(
         err.print("[red]error:[/] give labelled exports with --labels, or --corpus",
                   highlight=False)
         raise typer.Exit(EXIT_FAILED)
-    settings = DetectorSettings(semantic=not no_semantic)
+    settings = DetectorSettings(semantic=not no_semantic, learned=not no_learned)
     floors = _Floors(min_precision, min_recall)
     report: dict[str, Any] = {}
     problems: list[str] = []

@@ -75,6 +75,8 @@ class DetectorSettings:
     """The hash banks to match attachments against (stored banks and `--bank` files)."""
     semantic: bool = True
     """Use the semantic layer on borderline messages (when its encoder is installed)."""
+    learned: bool = True
+    """Run the learned tier (`text.learned`) on every message."""
     memory: Any = None
     """Where detectors with a memory (conversations, the platform graph) keep it: a
     `KeyedState` (the store's `StoredMemory`), or None for memory of this process only."""

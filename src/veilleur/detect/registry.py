@@ -54,9 +54,11 @@ def default_registry(*, plugins: bool = True) -> DetectorRegistry:
     from veilleur.detect.media.detector import HashMatchDetector
     from veilleur.detect.network.detector import NetworkDetector
     from veilleur.detect.text.detector import TextDetector
+    from veilleur.detect.text.learned import LearnedDetector
 
     registry = DetectorRegistry()
     registry.register(TextDetector.id, TextDetector.from_settings)
+    registry.register(LearnedDetector.id, LearnedDetector.from_settings)
     registry.register(HashMatchDetector.id, HashMatchDetector.from_settings)
     registry.register(ConversationDetector.id, ConversationDetector.from_settings)
     registry.register(NetworkDetector.id, NetworkDetector.from_settings)

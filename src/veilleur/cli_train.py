@@ -1,0 +1,79 @@
+"""Command line: `veilleur train`, the learned tier's model and card from the corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from veilleur.corpus.families import FAMILY_DIR
+from veilleur.detect.base import POLICY_DIR
+from veilleur.detect.text.learned import MODEL_DIR
+
+EXIT_FAILED = 1
+
+
+def train(
+    families: Annotated[Path, typer.Option(
+        "--families", show_default=False, help="Folder of family files (*.toml) \\[default: "
+        "the package's corpus].")] = FAMILY_DIR,
+    out: Annotated[Path, typer.Option(
+        "--out", show_default=False, help="Where to write the model and MODEL_CARD.md "
+        "\\[default: the package's policies/model].")] = POLICY_DIR / MODEL_DIR,
+    negatives: Annotated[list[Path] | None, typer.Option(
+        "--negatives", help="A labelled corpus file (tests/data/labelled/corpus.toml): its "
+        "messages labelled none are added as ordinary text; repeatable.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the expansion (same seed, same bytes).")
+                    ] = 17,
+    per_family: Annotated[int, typer.Option(help="Messages drawn from each family.")] = 120,
+) -> None:
+    """Train the learned tier on the train families, calibrate it on the tune families,
+    measure it on tune and test; write the model and its card. Needs scikit-learn
+    (`pip install 'veilleur\\[train]'`)."""
+    from dataclasses import replace
+
+    from veilleur.corpus.families import FamilyError, load_families
+    from veilleur.corpus.train import TrainConfig, write
+    from veilleur.corpus.train import train as fit
+    from veilleur.corpus.training_set import labelled_negatives
+
+    def fail(message: str) -> typer.Exit:
+        typer.echo(f"error: {message}", err=True)
+        return typer.Exit(EXIT_FAILED)
+
+    if not families.is_dir():
+        raise fail(f"{families}: not a folder of family files")
+    try:
+        loaded = load_families(families)
+        texts = [t for path in negatives or () for t in labelled_negatives(path)]
+    except (FamilyError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if not loaded:
+        raise fail(f"{families}: no family file (*.toml) in it")
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise fail("training needs scikit-learn: pip install 'veilleur[train]'") from None
+    if per_family < 1:
+        raise fail("--per-family must be at least 1")
+    config = replace(TrainConfig(), seed=seed, per_family=per_family)
+    try:
+        model, report = fit(loaded, negatives=texts, config=config)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    path, card = write(model, report, out)
+    typer.echo(f"model {model.version}: {path} ({path.stat().st_size} bytes), card: {card}")
+    for split, figures in report.figures.items():
+        for category, c in figures.items():
+            p, _ = c.precision()
+            r, _ = c.recall()
+            if c.positives or c.fp:
+                typer.echo(f"  {split:<18} {category:<11} precision "
+                           f"{'-' if p is None else f'{p:.3f}'}  recall "
+                           f"{'-' if r is None else f'{r:.3f}'}  ({c.tp} TP, {c.fp} FP, "
+                           f"{c.fn} FN)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

@@ -1,0 +1,151 @@
+"""`text.learned`: the learned tier, which reads every message.
+
+A linear model over hashed n-grams (`linear.py`, trained by `veilleur train` on the corpus of
+phrasing families) gives each category a calibrated probability p. How it joins the rules in
+the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's threshold:
+- p < `support`: nothing (most messages);
+- `support` ≤ p < `alone`: a supporting signal of strength 0.15 to 0.5, rising with p. It
+  never makes a finding alone (it is below T) and it cannot make one with a second
+  supporting signal either unless that one is already near T; with a rule's own weak signal
+  (0.5 to 0.65) it tips the finding once p is well above `support`. The rules keep the
+  explanation (their terms are the finding's evidence) and the learned tier adds its
+  probability to it;
+- p ≥ `alone` (the lowest probability at which the tier alone reached the target precision
+  on the tune families, never below 0.95): a signal of strength T to 0.95, a finding by itself,
+  for phrasings no rule knows. The evidence says it is the learned tier and its probability.
+  Two hard limits hold it back to a hint (strength 0.15, which cannot tip a weak rule) instead:
+  a message of fewer than `MIN_WORDS_ALONE` words, and a place (direct message or server)
+  where the category's families were not written (the model's `places`: grooming and
+  sextortion were learnt from private talks).
+Each message gives at most one signal per category, keyed "learned": re-reading the same
+message changes nothing.
+
+Switched off with `DetectorSettings(learned=False)` (`--no-learned` on `scan` and `eval`).
+Messages only: channels and servers come later.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from veilleur.decide.policy import load_policy
+from veilleur.detect.base import Context, DetectorSettings, Signal
+from veilleur.detect.text.linear import MODEL_FILE, LinearModel
+from veilleur.events import Event, MessagePosted
+from veilleur.taxonomy import Category, Target, TargetKind
+
+MODEL_DIR = "model"
+MIN_WORDS_ALONE = 4
+"""A message of fewer words never makes a finding alone: three words say too little for a
+model of n-grams ("yo" shares its grams with a greeting in a seller's template, "ok à plus"
+with the end of a private chat)."""
+SUPPORT_MIN = 0.15
+SUPPORT_MAX = 0.5
+ALONE_MAX = 0.95
+_EXCERPT = 280
+
+
+def words(text: str) -> int:
+    """Words of a message: whitespace-separated tokens holding a letter or digit ("?" is none).
+    """
+    return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
+
+
+def strength(p: float, support: float, alone: float, threshold: float) -> float:
+    """A signal's strength from a calibrated probability (0.0: no signal), see the module."""
+    if p >= alone:
+        span = 1.0 - alone
+        rise = (p - alone) / span if span > 0 else 1.0
+        return min(ALONE_MAX, threshold + (ALONE_MAX - threshold) * max(0.0, rise))
+    if p >= support:
+        rise = (p - support) / (alone - support) if alone > support else 0.0
+        top = min(SUPPORT_MAX, threshold - 0.05)  # support stays well below a finding
+        return SUPPORT_MIN + (top - SUPPORT_MIN) * min(1.0, rise)
+    return 0.0
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path, _stamp: tuple[int, int]) -> LinearModel:
+    return LinearModel.load(path)
+
+
+def load_model(policy_dir: Path) -> LinearModel:
+    """The policy folder's model (loaded once per process while the file is unchanged)."""
+    path = (policy_dir / MODEL_DIR / MODEL_FILE).resolve()
+    try:
+        st = path.stat()
+    except OSError as exc:
+        from veilleur.detect.text.linear import ModelError
+
+        raise ModelError(f"{path}: the learned tier's model is missing ({exc.strerror}); "
+                         "run `veilleur train` or switch the tier off (--no-learned)") from None
+    return _load(path, (st.st_mtime_ns, st.st_size))
+
+
+class LearnedDetector:
+    id = "text.learned"
+
+    def __init__(self, model: LinearModel | None,
+                 thresholds: Mapping[Category, float] | None = None) -> None:
+        self.model = model
+        self.version = model.version if model is not None else "off"
+        self._thresholds = dict(thresholds or {})
+        if model is not None:
+            self._bands = [
+                (c, float(model.support[j]), float(model.alone[j]),
+                 self._thresholds.get(c, 0.7))
+                for j, c in enumerate(model.categories)]
+            self._lowest = min((b[1] for b in self._bands), default=2.0)
+            places = model.meta.get("places", {})
+            self._places = {c: frozenset(places.get(c.value, ("dm", "guild")))
+                            for c in model.categories}
+
+    @classmethod
+    def from_settings(cls, settings: DetectorSettings) -> LearnedDetector:
+        if not settings.learned:
+            return cls(None)
+        policy = load_policy(settings.policy_dir / "policy.toml")
+        return cls(load_model(settings.policy_dir), policy.thresholds)
+
+    def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
+        if self.model is None or not isinstance(event, MessagePosted):
+            return ()
+        m = event.message
+        if not m.content:
+            return ()
+        probs, top = self.model.probabilities_and_top(m.content)
+        if top < self._lowest:  # the common case: one comparison, no signal
+            return ()
+        target = Target(TargetKind.MESSAGE, m.id)
+        context: dict[str, str | None] = {
+            "guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
+        excerpt = m.content if len(m.content) <= _EXCERPT else m.content[:_EXCERPT - 1] + "…"
+        place = "dm" if m.guild_id is None else "guild"
+        short = words(m.content) < MIN_WORDS_ALONE
+        signals = []
+        for j, (category, support, alone, threshold) in enumerate(self._bands):
+            p = float(probs[j])
+            if p < support:
+                continue
+            held = ""
+            if p >= alone and short:
+                held = "held to support: too few words to act alone"
+            elif p >= alone and place not in self._places[category]:
+                held = (f"held to support: it learnt {category.value} from "
+                        f"{' and '.join(sorted(self._places[category])) or 'nowhere'}"
+                        f" messages, not {'direct' if place == 'dm' else 'server'} ones")
+            alone_here = p >= alone and not held
+            role = (f"makes a finding alone from {alone:.2f}" if alone_here
+                    else f"supports the rules from {support:.2f}")
+            # Held back, its probability is the least informative kind: it only hints, too
+            # weakly to tip a rule's weak signal ("t'as quel âge ?" between two pupils).
+            s = SUPPORT_MIN if held else strength(p, support, alone, threshold)
+            signals.append(Signal(
+                detector=self.id, version=self.version, target=target, category=category,
+                strength=s, key="learned",
+                context=context, excerpt=excerpt,
+                evidence=f"learned tier: {category.value} probability {p:.2f} (it {role}"
+                         f"{'; ' + held if held else ''}; model {self.version})"))
+        return signals

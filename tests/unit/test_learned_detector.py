@@ -1,0 +1,176 @@
+"""`text.learned`: signals from calibrated probabilities, how they join the rules' in the
+policy's noisy-OR, where the tier may act alone, and the switch that turns it off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests import factories
+from veilleur.cli import app
+from veilleur.decide.policy import FindingBook, Policy
+from veilleur.detect.base import POLICY_DIR, DetectorSettings, Signal
+from veilleur.detect.registry import default_registry
+from veilleur.detect.text.learned import LearnedDetector, load_model, strength
+from veilleur.detect.text.linear import LinearModel, ModelError
+from veilleur.detect.text.ngrams import features
+from veilleur.engine import Engine
+from veilleur.events import Message, MessagePosted
+from veilleur.state import Directory, MemoryState
+from veilleur.taxonomy import Category, Target, TargetKind
+
+CATS = (Category.CSAM, Category.NCII, Category.GROOMING, Category.SEXTORTION)
+THRESHOLDS = dict.fromkeys(Category, 0.7)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _posted(text: str, *, guild: str | None = None, mid: str = "m1") -> MessagePosted:
+    return MessagePosted(ts=T0, message=Message(
+        id=mid, channel_id="c1", guild_id=guild, author_id="u1", content=text))
+
+
+def _keyword_model(word: str, category: Category, bits: int = 14) -> LinearModel:
+    """A hand-made model: the grams of `word` push `category`, nothing else does."""
+    k = len(CATS)
+    w = np.zeros((2**bits, k), np.float32)
+    idx, _ = features(word, bits)
+    w[idx, CATS.index(category)] = 6.0
+    return LinearModel(
+        categories=CATS, bits=bits, weights=w, bias=np.full(k, -4.0, np.float32),
+        calibration=np.array([[1.0, 0.0]] * k, np.float32),
+        alone=np.full(k, 0.9, np.float32), support=np.full(k, 0.5, np.float32),
+        version="text-linear-test", meta={"places": {"grooming": ["dm"], "csam": ["dm", "guild"]}})
+
+
+def _signals(detector: LearnedDetector, event: MessagePosted) -> list[Signal]:
+    return list(detector.detect(event, Directory(MemoryState())))
+
+
+def test_strength_bands_keep_support_below_the_threshold() -> None:
+    assert strength(0.3, 0.5, 0.9, 0.7) == 0.0
+    low, high = strength(0.5, 0.5, 0.9, 0.7), strength(0.8999, 0.5, 0.9, 0.7)
+    assert 0.0 < low < high < 0.7
+    assert strength(0.9, 0.5, 0.9, 0.7) == pytest.approx(0.7)
+    assert 0.7 < strength(0.97, 0.5, 0.9, 0.7) <= 0.95
+    assert strength(1.0, 0.5, 1.0, 0.7) == pytest.approx(0.95)  # no division by zero
+
+
+def test_learned_signal_joins_the_rules_in_the_noisy_or() -> None:
+    target = Target(TargetKind.MESSAGE, "m1")
+
+    def signal(detector: str, s: float) -> Signal:
+        return Signal(detector=detector, version="1", target=target,
+                      category=Category.GROOMING, strength=s, evidence=detector, key="k")
+
+    def score(*signals: Signal) -> float:
+        book = FindingBook(Policy("t", THRESHOLDS))
+        book.add(signals)
+        (finding,) = book.findings() or [None]
+        return 0.0 if finding is None else finding.score
+
+    weak, close = strength(0.6, 0.5, 0.9, 0.7), strength(0.85, 0.5, 0.9, 0.7)
+    assert score(signal("text.learned", close)) == 0.0  # support alone: no finding
+    assert score(signal("text.lexicon", 0.5)) == 0.0  # a weak rule alone: no finding
+    # A weak rule and a barely supporting tier: still nothing; a confident one tips it.
+    assert score(signal("text.lexicon", 0.5), signal("text.learned", weak)) == 0.0
+    assert score(signal("text.lexicon", 0.5), signal("text.learned", close)) >= 0.7
+    # Two signals of the tier on one message never add up: one key per message.
+    assert score(signal("text.learned", close), signal("text.learned", close)) == 0.0
+
+
+def test_a_clear_message_is_signalled_and_ordinary_text_is_not() -> None:
+    detector = LearnedDetector(_keyword_model("quietly", Category.GROOMING), THRESHOLDS)
+    (s,) = _signals(detector, _posted("we talk about it quietly ok"))
+    assert s.detector == "text.learned" and s.category is Category.GROOMING
+    assert s.strength >= 0.7 and s.key == "learned"
+    assert "learned tier" in s.evidence and "probability" in s.evidence
+    assert s.target == Target(TargetKind.MESSAGE, "m1")
+    assert _signals(detector, _posted("on joue ce soir après les cours ?")) == []
+    assert _signals(detector, _posted("")) == []
+
+
+def test_short_messages_and_unlearnt_places_only_support() -> None:
+    detector = LearnedDetector(_keyword_model("quietly", Category.GROOMING), THRESHOLDS)
+    (short,) = _signals(detector, _posted("quietly ok ? !"))  # punctuation is no word
+    assert short.strength < 0.7 and "too few words" in short.evidence
+    # Held back, it hints only: with a rule's weak signal (0.6) it makes no finding.
+    assert 1 - (1 - short.strength) * (1 - 0.6) < 0.7
+    # Grooming was learnt from direct messages: in a server it only supports the rules.
+    (server,) = _signals(detector, _posted("we talk about it quietly ok", guild="g1"))
+    assert server.strength < 0.7 and "not server ones" in server.evidence
+    csam = LearnedDetector(_keyword_model("quietly", Category.CSAM), THRESHOLDS)
+    (anywhere,) = _signals(csam, _posted("we talk about it quietly ok", guild="g1"))
+    assert anywhere.strength >= 0.7
+
+
+def test_the_switch_turns_the_tier_off() -> None:
+    off = LearnedDetector.from_settings(DetectorSettings(learned=False))
+    assert off.model is None
+    assert list(off.detect(_posted("anything at all here"), Directory(MemoryState()))) == []
+    assert "text.learned" in default_registry(plugins=False).ids()
+    engine = Engine.build(DetectorSettings(learned=False, semantic=False))
+    assert all(getattr(d, "model", "x") is None for d in engine.detectors
+               if d.id == "text.learned")
+
+
+def test_scan_and_eval_accept_no_learned(tmp_path: Path) -> None:
+    import json
+
+    doc = factories.export([factories.message("on se voit demain au match ?")])
+    (tmp_path / "e.json").write_text(json.dumps(doc), encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("", encoding="utf-8")
+    runner = CliRunner()
+    scan = runner.invoke(app, ["scan", str(tmp_path / "e.json"), "--db",
+                               str(tmp_path / "x.db"), "-q", "--no-learned"])
+    assert scan.exit_code == 0, scan.output
+    ev = runner.invoke(app, ["eval", str(tmp_path / "e.json"), "--labels", str(labels),
+                             "--no-learned"])
+    assert ev.exit_code == 0, ev.output
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="--no-learned"):
+        load_model(tmp_path)
+
+
+# -- the packaged model ------------------------------------------------------------------
+
+
+def test_packaged_model_loads_and_reads_clear_messages() -> None:
+    model = load_model(POLICY_DIR)
+    assert model.version.startswith("text-linear-")
+    assert (POLICY_DIR / "model" / "MODEL_CARD.md").is_file()
+    assert (POLICY_DIR / "model" / "text-linear.npz").stat().st_size < 3_000_000
+    detector = LearnedDetector(model, THRESHOLDS)
+    clear = {
+        Category.GROOMING: "efface nos messages et dis rien à tes parents, c'est notre secret",
+        Category.SEXTORTION: "envoie 50€ en carte cadeau avant ce soir sinon je montre tes "
+                             "photos à toute ton école",
+    }
+    for category, text in clear.items():
+        got = {s.category for s in _signals(detector, _posted(text))}
+        assert category in got, (category, text)
+    ordinary = ["on joue ce soir après les cours ?", "le pack de skins est dispo en boutique",
+                "mon petit frère est en CP cette année", "are you coming to practice tomorrow?",
+                "¿vienes a cenar mañana?"]
+    for text in ordinary:
+        assert [s for s in _signals(detector, _posted(text)) if s.strength >= 0.7] == [], text
+
+
+def test_system_eval_posts_each_message_alone_with_and_without_the_tier() -> None:
+    from veilleur.corpus.system_eval import counts, found
+    from veilleur.corpus.training_set import Example
+
+    model = _keyword_model("quietly", Category.GROOMING)
+    items = [Example("we talk about it quietly ok", "grooming", "t/g", 1.0),
+             Example("we meet at the match on sunday", "none", "t/n", 1.0)]
+    where = {"t/g": "dm", "t/n": "guild"}
+    assert found(items, where, None) == [set(), set()]
+    with_tier = found(items, where, model)
+    assert with_tier == [{"grooming"}, set()]
+    assert counts(items, with_tier, CATS)["grooming"] == (1, 0, 0)
