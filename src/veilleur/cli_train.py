@@ -27,6 +27,9 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the expansion (same seed, same bytes).")
                     ] = 17,
     per_family: Annotated[int, typer.Option(help="Messages drawn from each family.")] = 120,
+    no_transforms: Annotated[bool, typer.Option(
+        "--no-transforms", help="Train on the families' text only, without obfuscated copies "
+        "(look-alikes, leet, separators, hidden characters, spelled links).")] = False,
 ) -> None:
     """Train the learned tier on the train families, calibrate it on the tune families,
     measure it on tune and test; write the model and its card. Needs scikit-learn
@@ -37,6 +40,7 @@ def train(
     from veilleur.corpus.train import TrainConfig, write
     from veilleur.corpus.train import train as fit
     from veilleur.corpus.training_set import labelled_negatives
+    from veilleur.corpus.transforms import obfuscate
 
     def fail(message: str) -> typer.Exit:
         typer.echo(f"error: {message}", err=True)
@@ -59,7 +63,8 @@ def train(
         raise fail("--per-family must be at least 1")
     config = replace(TrainConfig(), seed=seed, per_family=per_family)
     try:
-        model, report = fit(loaded, negatives=texts, config=config)
+        model, report = fit(loaded, negatives=texts, config=config,
+                            transforms=() if no_transforms else (obfuscate,))
     except ValueError as exc:
         raise fail(str(exc)) from None
     path, card = write(model, report, out)

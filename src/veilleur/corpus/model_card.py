@@ -67,8 +67,11 @@ def render_card(model: LinearModel, report: TrainReport) -> str:
         "",
         f"Each family yields up to {cfg.per_family} messages (`families.expand`, seed "
         f"{cfg.seed}) and weighs the same in total; classes are balanced. "
-        f"Training examples: {report.examples.get('train', 0)} (transformed copies of about "
-        f"{cfg.transformed_share:.0%} of messages when obfuscation transforms are plugged in), "
+        f"Training examples: {report.examples.get('train', 0)} ("
+        + (f"obfuscated copies of about {cfg.transformed_share:.0%} of messages, each by "
+           f"`{'`, `'.join(model.meta['transforms'])}` (`corpus/transforms.py`: one or two "
+           "transforms chained)"
+           if model.meta.get("transforms") else "no obfuscated copies") + "), "
         "plus the ordinary messages of the project's labelled set when given "
         "(`--negatives`). L2 strength C = "
         f"{cfg.c}.",

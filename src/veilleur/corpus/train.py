@@ -124,9 +124,12 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def corpus_digest(families: Sequence[Family], negatives: Sequence[str]) -> str:
-    """What the model was trained from, as a digest (the model's version carries it)."""
+def corpus_digest(families: Sequence[Family], negatives: Sequence[str],
+                  recipe: object = None) -> str:
+    """What the model was trained from and how, as a digest (the model's version carries it)."""
     h = hashlib.sha256()
+    if recipe is not None:
+        h.update(repr(recipe).encode())
     for f in sorted(families, key=lambda f: f.key):
         h.update(json.dumps([f.key, f.label, f.alone, list(f.templates),
                              {k: list(v) for k, v in sorted(f.slots.items())}],
@@ -215,7 +218,8 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
             b[j] = intercept[i] - intercept[none]
     w = w.astype(np.float16).astype(np.float32)  # calibrate what the file will hold
     digest = corpus_digest([f for f in families if f in splits["train"]
-                            or f in splits["tune"]], negatives)
+                            or f in splits["tune"]], negatives,
+                           (config, [getattr(t, "__name__", "?") for t in transforms]))
     model = LinearModel(
         categories=MODEL_CATEGORIES, bits=config.bits, weights=w, bias=b,
         calibration=np.tile(np.array([1.0, 0.0], np.float32), (k, 1)),
@@ -224,6 +228,7 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
         meta={"seed": config.seed, "per_family": config.per_family, "c": config.c,
               "families_train": len(clear["train"]), "families_tune": len(clear["tune"]),
               "features": FEATURES_VERSION,
+              "transforms": [getattr(t, "__name__", "?") for t in transforms],
               "places": places(clear["train"] + clear["tune"], config.place_share)})
     tune_set = examples(clear["tune"], config.per_family, config.seed, transforms,
                         config.transformed_share)

@@ -449,3 +449,9 @@ def chain(text: str, rng: random.Random, k: int,
     for name in chosen:
         text = TRANSFORMS[name](text, rng)
     return text, chosen
+
+
+def obfuscate(text: str, rng: random.Random) -> str:
+    """One or two transforms drawn from all, as a writer hiding words would chain them: the
+    transform training and the evaluation's obfuscated sets apply."""
+    return chain(text, rng, rng.choice((1, 1, 2)))[0]
