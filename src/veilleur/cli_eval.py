@@ -126,6 +126,9 @@ def eval_(
         "--no-semantic", help="Switch the semantic tier off.")] = False,
     no_learned: Annotated[bool, typer.Option(
         "--no-learned", help="Switch the learned tier (text.learned) off.")] = False,
+    obfuscated: Annotated[bool, typer.Option(
+        "--obfuscated/--no-obfuscated", help="Also measure the unseen families' messages "
+        "obfuscated (one or two transforms of corpus/transforms.py each).")] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here.")
                         ] = None,
     min_precision: Annotated[float | None, typer.Option(
@@ -167,7 +170,8 @@ def eval_(
         problems += result.problems
         report["labelled"] = result.to_json()
     if corpus:
-        report["corpus"] = _corpus(out, err, families, per_family, benign, settings, floors)
+        report["corpus"] = _corpus(out, err, families, per_family, benign, settings, floors,
+                                   obfuscated)
     for problem in problems:
         out.print(f"[red]input problem:[/] {problem}", highlight=False)
     for failure in floors.failed:
@@ -178,10 +182,12 @@ def eval_(
 
 
 def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, benign: int,
-            settings: DetectorSettings, floors: _Floors) -> dict[str, Any]:
+            settings: DetectorSettings, floors: _Floors, obfuscated: bool = True
+            ) -> dict[str, Any]:
     from veilleur.corpus.families import FAMILY_DIR, FamilyError, load_families
     from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
     from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
+    from veilleur.corpus.transforms import obfuscate
 
     try:
         fams = load_families(folder or FAMILY_DIR)
@@ -198,6 +204,12 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
         if group:
             fr = measure_families(group, per_family=per_family, settings=settings)
             section[name] = _corpus_section(out, name, fr, floors, about)
+            if obfuscated and name != "tuned-on families":
+                # The same unseen messages as a writer dodging filters would spell them.
+                fr = measure_families(group, per_family=per_family, settings=settings,
+                                      transform=obfuscate)
+                section[f"{name}, obfuscated"] = _corpus_section(
+                    out, f"{name}, obfuscated", fr, floors, about)
     if benign:
         # Ordinary chat never tuned on: the ordinary writers', else unseen none families.
         ordinary = [f for f in fams if f.writer in ORDINARY_WRITERS] or [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,14 @@ def test_a_reviewer_takes_reveals_and_decides(live: Any, browser: Any, tmp_path:
     assert figure.count() == 1
     src = figure.locator("img").get_attribute("src")
     assert src is not None and "clear" not in src
-    page.wait_for_function("document.querySelector('figure.blurred img').naturalWidth > 0")
+    _wait_decoded(page, "figure.blurred img")
     assert page.locator("video[autoplay]").count() == 0
     page.screenshot(path=str(tmp_path / "case-blurred.png"), full_page=True)
     with s.rt.lock:
         assert "pic1" not in s.rt.casework.viewed_media
     page.keyboard.press("r")  # reveal the next blurred file, deliberately
     page.wait_for_selector("figure.revealed img")
-    page.wait_for_function("document.querySelector('figure.revealed img').naturalWidth > 0")
+    _wait_decoded(page, "figure.revealed img")
     with s.rt.lock:
         assert "pic1" in s.rt.casework.viewed_media
     page.keyboard.press("2")  # grooming, for every target
@@ -90,3 +91,14 @@ def test_an_anonymous_notice_from_the_form(live: Any, browser: Any) -> None:
     assert intake.source == "dsa_notice" and intake.target.id == "d3"
     assert intake.notifier is not None and "email" not in intake.notifier
     page.close()
+
+
+def _wait_decoded(page: Any, selector: str, timeout: float = 15.0) -> None:
+    """Scroll to the picture (it loads lazily) and wait until it is decoded. Polled from
+    here: `wait_for_function` compiles its predicate in the page, which the console's CSP
+    (no 'unsafe-eval') rightly refuses."""
+    page.locator(selector).scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout
+    while page.locator(selector).evaluate("img => img.naturalWidth") == 0:
+        assert time.monotonic() < deadline, f"{selector} not decoded in {timeout} s"
+        time.sleep(0.05)
