@@ -35,9 +35,9 @@ def test_hashes_are_fixed_values_not_pythons_salted_hash() -> None:
 
 
 PINNED_ON_JOUE = [
-    3336, 3134, 252, 590, 1130, 44, 1703, 2087, 333, 3777, 2265, 35, 1990, 2054, 4034, 1349,
-    2867, 2687, 2012, 1948, 2989, 691, 3395, 151, 1415, 1990, 2180, 1092, 1623]
-"""' on joue ': 8 bigrams, 7 trigrams, 6 four-grams, 5 five-grams, 2 words, 1 word bigram."""
+    668, 1006, 2329, 2077, 2516, 987, 3513, 2701, 3537, 3573, 4031, 485, 483, 2387, 1792, 1628,
+    271, 3806, 2225, 1972, 938, 726, 2104, 2355, 821, 1904, 2180, 1092, 1623]
+"""' on joue ': the 2- to 5-grams from each start in turn (26), 2 words, 1 word bigram."""
 
 
 def test_grams_read_the_folded_collapsed_view() -> None:

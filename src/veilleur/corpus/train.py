@@ -219,7 +219,8 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
     w = w.astype(np.float16).astype(np.float32)  # calibrate what the file will hold
     digest = corpus_digest([f for f in families if f in splits["train"]
                             or f in splits["tune"]], negatives,
-                           (config, [getattr(t, "__name__", "?") for t in transforms]))
+                           (config, FEATURES_VERSION,
+                            [getattr(t, "__name__", "?") for t in transforms]))
     model = LinearModel(
         categories=MODEL_CATEGORIES, bits=config.bits, weights=w, bias=b,
         calibration=np.tile(np.array([1.0, 0.0], np.float32), (k, 1)),

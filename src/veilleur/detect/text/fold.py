@@ -125,14 +125,35 @@ class Folded:
         return self._offsets[start], self._offsets[end - 1] + 1
 
 
+# The rules and the learned tier read the same message one after the other: the last text
+# folded and the last view collapsed are kept (by identity, so never a wrong hit) and each is
+# computed once. One tuple, read and replaced whole: safe across threads.
+_last_fold: tuple[str, Folded] = ("", Folded("", ""))
+_last_collapse: tuple[str, str] = ("", "")
+
+
 def fold(text: str) -> Folded:
-    if text.isascii():
-        return Folded(text, text.lower())
-    return Folded(text, text.translate(_TABLE))
+    global _last_fold
+    last = _last_fold
+    if last[0] is text:
+        return last[1]
+    folded = Folded(text, text.lower() if text.isascii() else text.translate(_TABLE))
+    _last_fold = (text, folded)
+    return folded
 
 
 def collapse(plain: str) -> str:
     """`plain` with the collapse map applied inside tokens that hold a letter (same length)."""
+    global _last_collapse
+    last = _last_collapse
+    if last[0] is plain:
+        return last[1]
+    collapsed = _collapse(plain)
+    _last_collapse = (plain, collapsed)
+    return collapsed
+
+
+def _collapse(plain: str) -> str:
     if _NEEDS_TOKENS.search(plain):
         # Tokens with leet characters are collapsed whole if they hold a letter ("n00dz",
         # "$ex") and left alone if not ("2024", "20$"); x and v never occur in the latter.

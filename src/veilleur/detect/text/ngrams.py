@@ -26,7 +26,7 @@ from veilleur.detect.text.fold import collapse, fold
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-FEATURES_VERSION = "ngrams-1"
+FEATURES_VERSION = "ngrams-2"
 """Changes whenever the features change: a model states the version it was trained with."""
 MAX_CHARS = 4096
 """Only the start of a very long message is read: the cost stays bounded."""

@@ -13,6 +13,7 @@ from numba import njit
 _BASIS = np.uint64(0xCBF29CE484222325)
 _PRIME = np.uint64(0x100000001B3)
 _MASK32 = np.uint64(0xFFFFFFFF)
+_SIZE = np.uint64(0x9E3779B97F4A7C15)
 
 @njit(cache=True, inline="always")
 def step(h: Any, byte: Any) -> Any:
@@ -49,12 +50,14 @@ def grams(raw: Any, bits: Any) -> Any:
     k = 0
     if m <= 1:
         return out[:0]
-    for size in range(2, 6):
-        for start in range(0, m - size + 1):
-            h = step(_BASIS, size)
-            for j in range(start, start + size):
-                h = step(h, buf[j])
-            out[k] = bucket(h, bits)
+    # One pass per start: the hash of each gram extends the one before (2 to 5 characters);
+    # the length is mixed in at the end so "ab" and a 3-gram never share a bucket by design.
+    for start in range(0, m - 1):
+        h = step(_BASIS, buf[start])
+        top = min(start + 5, m)
+        for j in range(start + 1, top):
+            h = step(h, buf[j])
+            out[k] = bucket(h ^ (np.uint64(j - start + 1) * _SIZE), bits)
             k += 1
     # Words: between spaces; unigrams, and bigrams with the word before.
     prev_start = -1
