@@ -1,0 +1,80 @@
+"""Write `generalization.toml`: what the engine achieves now on the measures of
+`tests/integration/test_generalization_floors.py`, minus a margin, rounded down.
+
+    .venv/bin/python tests/data/floors/make_floors.py [--margin 0.05]
+
+Run it when a detection change moves the figures up (and say so in the change's note); a
+floor is never lowered to let a regression through."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))
+
+PER_FAMILY = 4  # as in tests/integration/test_generalization_floors.py
+from veilleur.corpus.families import FAMILY_DIR, load_families  # noqa: E402
+from veilleur.corpus.measure import false_alarms, iter_groups, measure_families  # noqa: E402
+from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of  # noqa: E402
+from veilleur.corpus.transforms import obfuscate  # noqa: E402
+from veilleur.evaluate import evaluate  # noqa: E402
+from veilleur.taxonomy import TargetKind  # noqa: E402
+
+
+def _down(x: float, margin: float) -> float:
+    return max(0.0, math.floor((x - margin) * 100) / 100)
+
+
+def _section(name: str, scores: dict, margin: float) -> list[str]:  # type: ignore[type-arg]
+    lines = [f'["{name}"]']
+    for (category, kind), s in sorted(scores.items(), key=lambda kv: kv[0][0].value):
+        if kind is TargetKind.MESSAGE and s.tp + s.fn:
+            p = s.precision if s.precision is not None else 0.0
+            lines.append(f'{category.value} = {{ precision = {_down(p, margin)}, recall = '
+                         f'{_down(s.recall or 0.0, margin)} }}  # {s.tp}/{s.tp + s.fp}, '
+                         f'{s.tp}/{s.tp + s.fn}')
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--margin", type=float, default=0.05)
+    parser.add_argument("--eval-a", type=Path, default=HERE.parents[3] / "shared" / "testdata"
+                        / "eval-a")
+    args = parser.parse_args()
+    fams = load_families(FAMILY_DIR)
+    groups = dict(iter_groups([f for f in fams if f.writer not in ORDINARY_WRITERS], split_of,
+                              HELD_OUT_WRITERS))
+    out = ["# Written by make_floors.py: achieved minus the margin "
+           f"({args.margin}); per_family = {PER_FAMILY}.", ""]
+    for group in ("unseen families", "unseen writers"):
+        for obf in (False, True):
+            r = measure_families(groups[group], per_family=PER_FAMILY,
+                                 transform=obfuscate if obf else None)
+            out += _section(f"{group}{', obfuscated' if obf else ''}", r.result.scores,
+                            args.margin)
+    root = args.eval_a
+    res = evaluate([root], root / "labels.jsonl", bank_paths=[root / "bank.csv"])
+    out += _section("eval-a", res.scores, args.margin)
+    out.append('["eval-a targets"]')
+    for kind in TargetKind:
+        t = res.total(kind)
+        if t.tp + t.fn and t.tp:
+            out.append(f'{kind.value} = {{ precision = {_down(t.precision or 0, args.margin)}, '
+                       f'recall = {_down(t.recall or 0, args.margin)} }}  # {t.tp}/'
+                       f'{t.tp + t.fp}, {t.tp}/{t.tp + t.fn}')
+    fa = false_alarms([f for f in fams if f.writer in ORDINARY_WRITERS], 20_000)
+    ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50
+    out += ["", '["ordinary chat"]',
+            f"# measured {fa.per_million():.0f} per million on 20,000 messages (target: 10)",
+            f"message_findings_per_million = {ceiling}", ""]
+    (HERE / "generalization.toml").write_text("\n".join(out))
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
