@@ -33,6 +33,7 @@ from pathlib import Path
 from veilleur.decide.policy import load_policy
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
+from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -48,9 +49,9 @@ _EXCERPT = 280
 
 
 def words(text: str) -> int:
-    """Words of a message: whitespace-separated tokens holding a letter or digit ("?" is none).
-    """
-    return sum(1 for token in text.split() if any(ch.isalnum() for ch in token))
+    """Words of a message: whitespace-separated tokens holding a letter or digit ("?" is none),
+    read on the folded view ("ⓝⓤⓓⓔⓢ" and "🅽🆄🅳🅴🆂" are words; symbols to Python)."""
+    return sum(1 for token in view(text).split() if any(chr(b).isalnum() for b in token))
 
 
 def strength(p: float, support: float, alone: float, threshold: float) -> float:

@@ -2,10 +2,12 @@
 
 A text is read in the same obfuscation-proof view the rules read (`fold` then `collapse`:
 look-alikes, invisible characters and leet folded), every run of characters other than
-`[a-z0-9]` becomes one space, and the features are:
+`[a-z0-9]` becomes one space, a letter held three times or more is written once, and three
+or more one-character tokens in a row are joined ("n u d e s"); the features are:
 - character n-grams of lengths 2 to 5 of that view, padded with a space at both ends, so
   "nudes", "nudez" and "n00dz" share most of their grams;
-- word unigrams and bigrams.
+- word unigrams and bigrams, and each word's skeleton (first letter, inner consonants, last
+  letter: "nudes", "ndes" and "nds" share it).
 Each gram is hashed with FNV-1a (stable across processes and machines: never Python's salted
 `hash`) into `2**bits` buckets; a feature's value is its count divided by the square root of
 the number of grams, so long and short messages weigh alike.
@@ -26,7 +28,7 @@ from veilleur.detect.text.fold import collapse, fold
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-FEATURES_VERSION = "ngrams-2"
+FEATURES_VERSION = "ngrams-3"
 """Changes whenever the features change: a model states the version it was trained with."""
 MAX_CHARS = 4096
 """Only the start of a very long message is read: the cost stays bounded."""

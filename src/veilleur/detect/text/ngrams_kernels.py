@@ -27,26 +27,78 @@ def bucket(h: Any, bits: Any) -> Any:
     h ^= h >> np.uint64(32)
     return np.int64(h & ((np.uint64(1) << np.uint64(bits)) - np.uint64(1)) & _MASK32)
 
+@njit(cache=True, inline="always")
+def _alnum(c: Any) -> Any:
+    return (97 <= c <= 122) or (48 <= c <= 57)
+
+
+@njit(cache=True, inline="always")
+def _vowel(c: Any) -> Any:
+    return c == 97 or c == 101 or c == 105 or c == 111 or c == 117 or c == 121
+
+
 @njit(cache=True)
-def grams(raw: Any, bits: Any) -> Any:
-    # Normalise: [a-z0-9] kept, every other run one space, a space at both ends.
+def normalise(raw: Any) -> Any:
+    """[a-z0-9] kept, every other run one space, a space at both ends; a letter held three
+    times or more written once ("nuuudes"); three or more one-character tokens in a row
+    joined ("n u d e s", "n.u.d.e.s": the separators are gone by now)."""
     n = raw.shape[0]
     buf = np.empty(n + 2, np.uint8)
     m = 0
     buf[m] = 32
     m += 1
-    for i in range(n):
+    i = 0
+    while i < n:
         c = raw[i]
-        if (97 <= c <= 122) or (48 <= c <= 57):
+        if _alnum(c):
+            run = 1
+            while i + run < n and raw[i + run] == c:
+                run += 1
             buf[m] = c
             m += 1
-        elif buf[m - 1] != 32:
+            if run == 2:
+                buf[m] = c
+                m += 1
+            i += run
+            continue
+        if buf[m - 1] != 32:
             buf[m] = 32
             m += 1
+        i += 1
     if buf[m - 1] != 32:
         buf[m] = 32
         m += 1
-    out = np.empty(6 * m + 4, np.int64)
+    # Join runs of one-character tokens: positions 1, 3, 5 ... hold "x " pairs.
+    out = np.empty(m, np.uint8)
+    k = 0
+    out[k] = 32
+    k += 1
+    i = 1
+    while i < m:
+        if buf[i - 1] == 32 and buf[i] != 32 and buf[i + 1] == 32:  # a one-character token
+            j = i
+            while j + 3 <= m and buf[j + 1] == 32 and buf[j + 2] != 32 and (
+                    j + 3 == m or buf[j + 3] == 32):
+                j += 2
+            if j - i >= 4:  # three or more
+                for t in range(i, j + 1, 2):
+                    out[k] = buf[t]
+                    k += 1
+                out[k] = 32
+                k += 1
+                i = j + 2
+                continue
+        out[k] = buf[i]
+        k += 1
+        i += 1
+    return out[:k]
+
+
+@njit(cache=True)
+def grams(raw: Any, bits: Any) -> Any:
+    buf = normalise(raw)
+    m = buf.shape[0]
+    out = np.empty(7 * m + 4, np.int64)
     k = 0
     if m <= 1:
         return out[:0]
@@ -71,6 +123,16 @@ def grams(raw: Any, bits: Any) -> Any:
                     h = step(h, buf[j])
                 out[k] = bucket(h, bits)
                 k += 1
+                if i - start >= 3:
+                    # The word's skeleton: first letter, inner consonants, last letter, so
+                    # "nudes" and "ndes" or "nds" share a feature (dropped vowels).
+                    h = step(step(_BASIS, 0xF2), buf[start])
+                    for j in range(start + 1, i - 1):
+                        if not _vowel(buf[j]):
+                            h = step(h, buf[j])
+                    h = step(h, buf[i - 1])
+                    out[k] = bucket(h, bits)
+                    k += 1
                 if prev_start >= 0:
                     h = step(_BASIS, 0xF1)
                     for j in range(prev_start, prev_end):
