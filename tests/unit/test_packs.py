@@ -58,6 +58,10 @@ def test_range_expansion() -> None:
     (LANG + '[ages]\ncolour = ["x"]\n', RULE, "ages: unknown key 'colour'"),
     (LANG + '[patterns]\nminor = ["(unclosed"]\n', RULE, "missing ), unterminated"),
     (LANG.replace('["kid"]', '["!!"]'), RULE, "has no letters or digits"),
+    (LANG + '[patterns.age]\nwhen = "nope"\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.when: no term set 'nope'"),
+    (LANG + '[patterns.age]\nwhen = "minor"\nregexes = ["[0-9]+"]\n', RULE,
+     "unknown key(s) ['regexes']"),
 ])
 def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, rules: str,
                                                     message: str) -> None:
@@ -101,3 +105,14 @@ def test_a_framing_lowers_the_rules_of_its_categories(tmp_path: Path) -> None:
     assert hits("lewd kid, police said") == [("r", 0.4, ("f",))]
     assert hits("lewd kid, help me") == []
     assert hits("police said") == []
+
+
+def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path) -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    lang = LANG + ('[patterns.amount]\nwhen = "sexual"\n'
+                   'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
+    assert "amount" not in analyzer.analyze("kid, 20 coins").features

@@ -87,9 +87,14 @@ class TextAnalyzer:
         self._forms = list(by_form)
         self._terms = [by_form[f] for f in self._forms]
         self._matcher = ahocorasick_rs.AhoCorasick(self._forms) if self._forms else None
-        self._patterns = list(pack.patterns)
-        parts = [f"(?P<p{i}>{p.regex.pattern})" for i, p in enumerate(self._patterns)]
-        self._combined = re.compile("|".join(parts)) if parts else None
+        # The same pattern in several languages is tried once; patterns gated on a term set
+        # (`when`) are combined per gate and tried only when that set matched.
+        self._patterns = list({(p.set_name, p.regex.pattern, p.when): p
+                               for p in pack.patterns}.values())
+        gates: dict[str | None, list[str]] = {}
+        for i, p in enumerate(self._patterns):
+            gates.setdefault(p.when, []).append(f"(?P<p{i}>{p.regex.pattern})")
+        self._combined = [(gate, re.compile("|".join(parts))) for gate, parts in gates.items()]
         ages = pack.ages
         self._max_minor = ages.max_minor
         self._age_unit = _phrase_regex(ages.units, r"(?:[^a-z0-9]{0,2}(?:-|a|to)[^a-z0-9]{0,2}"
@@ -210,19 +215,20 @@ class TextAnalyzer:
 
     def _patterns_in(self, folded: Folded, features: dict[str, Hit]) -> None:
         # Patterns read numbers (prices, ...): they are tried only near the numbers.
-        if self._combined is None:
-            return
         plain = folded.plain
-        done = -1
-        for number in _NUMBER.finditer(plain):
-            if number.start() < done:
+        for gate, combined in self._combined:
+            if gate is not None and gate not in features:
                 continue
-            lo = max(0, number.start() - _WINDOW)
-            window_end = min(len(plain), number.end() + _WINDOW)
-            for m in self._combined.finditer(plain, lo, window_end):
-                if m.start() <= number.end() and m.end() >= number.start():
-                    self._pattern_hit(m, folded, features)
-                    done = max(done, m.end())
+            done = -1
+            for number in _NUMBER.finditer(plain):
+                if number.start() < done:
+                    continue
+                lo = max(0, number.start() - _WINDOW)
+                window_end = min(len(plain), number.end() + _WINDOW)
+                for m in combined.finditer(plain, lo, window_end):
+                    if m.start() <= number.end() and m.end() >= number.start():
+                        self._pattern_hit(m, folded, features)
+                        done = max(done, m.end())
 
     def _pattern_hit(self, m: re.Match[str], folded: Folded, features: dict[str, Hit]
                      ) -> None:

@@ -4,7 +4,9 @@ Layout of `policies/packs/`:
 - `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms,
   `[ages]` how ages are written (units, prefixes, what makes a number a duration), and
   `[patterns]` set → list of regular expressions over the plain view for other numbers
-  (prices, amounts): they are only tried near the digits of a text.
+  (prices, amounts): they are only tried near the digits of a text; a set written as a table
+  `[patterns.<set>]` with `when = "<term set>"` and `regex = [...]` is tried only on texts
+  where that term set matched (the cost stays off ordinary text).
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
   conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
@@ -61,6 +63,9 @@ class Pattern:
     set_name: str
     language: str
     regex: re.Pattern[str]
+    when: str | None = None
+    """A term set that must have matched for the pattern to be tried at all (cheap: most
+    texts with digits never pay for it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,11 @@ def load_packs(folder: Path) -> PolicyPack:
         versions.append(version)
         terms += t
         patterns += p
+    term_sets = {t.set_name for t in terms}
+    for pattern in patterns:
+        if pattern.when is not None and pattern.when not in term_sets:
+            raise PackError(f"{folder}: patterns.{pattern.set_name}.when: no term set "
+                            f"{pattern.when!r}")
     rules_path = folder / "rules.toml"
     data = _read(rules_path)
     known = ({t.set_name for t in terms} | {p.set_name for p in patterns} | set(LINK_FEATURES)
@@ -190,12 +200,22 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                         terms.append(Term(variant, set_name, lang, z_form, shape))
     patterns: list[Pattern] = []
     for set_name, items in _table(data, "patterns").items():
+        when = None
+        if isinstance(items, dict):  # {when = "<term set>", regex = [...]}
+            unknown = set(items) - {"when", "regex"}
+            if unknown:
+                raise PackError(f"patterns.{set_name}: unknown key(s) {sorted(unknown)} "
+                                "(when, regex)")
+            when = items.get("when")
+            if not isinstance(when, str) or not when:
+                raise PackError(f"patterns.{set_name}.when: a term set's name")
+            items = items.get("regex", [])
         for raw in _strings(items, f"patterns.{set_name}"):
             try:
                 regex = re.compile(raw)
             except re.error as exc:
                 raise PackError(f"patterns.{set_name}: {raw!r}: {exc}") from None
-            patterns.append(Pattern(set_name, lang, regex))
+            patterns.append(Pattern(set_name, lang, regex, when))
     return lang, version, terms, patterns
 
 
