@@ -2,7 +2,8 @@
 realistic traffic: servers and direct messages (20 %), ordinary chat with ~1 % of bad messages.
 Reports messages/s and the share of messages the semantic layer embedded.
 
-    python bench/text_end_to_end.py [--messages 100000] [--no-semantic] [--no-learned]
+    python bench/text_end_to_end.py [--messages 100000] [--repeat 3] [--no-semantic]
+        [--no-learned]
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--no-semantic", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Timed runs (fresh engine each); the fastest is reported.")
     parser.add_argument("--no-learned", action="store_true",
                         help="Rules only: without the learned tier (text.learned).")
     args = parser.parse_args()
@@ -65,27 +68,34 @@ def main() -> None:
             id=f"m{i}", channel_id=f"dm{rng.randrange(500)}" if direct
             else f"c{g}-{rng.randrange(5)}", guild_id=None if direct else f"g{g}",
             author_id=f"u{rng.randrange(1000)}", content=text)))
-    engine = Engine.build(DetectorSettings(semantic=not args.no_semantic,
-                                           learned=not args.no_learned),
-                          detector_ids=["text.lexicon"] + ([] if args.no_learned
-                                                           else ["text.learned"]))
-    detector = engine.detectors[0]
-    assert isinstance(detector, TextDetector)
-    if detector.semantic is not None:
-        detector.semantic.scores("warm up")  # load the encoder and embed the exemplars
-    for other in engine.detectors[1:]:  # compile the learned tier's kernels before timing
-        other.detect(events[-1], engine.directory)  # type: ignore[arg-type]
-    start, cpu = time.perf_counter(), time.process_time()
-    for event in events:
-        engine.process(event)  # type: ignore[arg-type]
-    elapsed = time.perf_counter() - start
-    # CPU time of this process: on a shared machine the wall clock also counts the others.
-    cpu = time.process_time() - cpu
+    runs = []
+    for _ in range(args.repeat):
+        engine = Engine.build(DetectorSettings(semantic=not args.no_semantic,
+                                               learned=not args.no_learned),
+                              detector_ids=["text.lexicon"] + ([] if args.no_learned
+                                                               else ["text.learned"]))
+        detector = engine.detectors[0]
+        assert isinstance(detector, TextDetector)
+        if detector.semantic is not None:
+            detector.semantic.scores("warm up")  # load the encoder and embed the exemplars
+        for other in engine.detectors[1:]:  # compile the learned tier's kernels before timing
+            other.detect(events[-1], engine.directory)  # type: ignore[arg-type]
+        start, cpu = time.perf_counter(), time.process_time()
+        for event in events:
+            engine.process(event)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - start
+        # CPU time of this process: on a shared machine the wall clock also counts the others.
+        runs.append((time.process_time() - cpu, elapsed, engine, detector))
+    # This machine's CPU budget varies from minute to minute: the fastest run is the closest
+    # to what the code costs; the median says how much the others wandered.
+    runs.sort(key=lambda r: r[0])
+    cpu, elapsed, engine, detector = runs[0]
     semantic = detector.semantic
     print(json.dumps({
-        "messages": args.messages, "seconds": round(elapsed, 2),
+        "messages": args.messages, "runs": args.repeat, "seconds": round(elapsed, 2),
         "messages_per_s": round(args.messages / elapsed),
         "cpu_seconds": round(cpu, 2), "messages_per_cpu_s": round(args.messages / cpu),
+        "median_messages_per_cpu_s": round(args.messages / runs[len(runs) // 2][0]),
         "semantic": semantic is not None,
         "learned": not args.no_learned,
         "borderline_share": round(detector.borderline / args.messages, 5),

@@ -116,9 +116,9 @@ class LearnedDetector:
         m = event.message
         if not m.content:
             return ()
-        probs, top = self.model.probabilities_and_top(m.content)
-        if top < self._lowest:  # the common case: one comparison, no signal
+        if self.model.top(m.content) < self._lowest:  # the common case: no signal
             return ()
+        probs = self.model.probabilities(m.content)
         target = Target(TargetKind.MESSAGE, m.id)
         context: dict[str, str | None] = {
             "guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}

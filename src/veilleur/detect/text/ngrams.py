@@ -84,6 +84,14 @@ def probabilities(text: str, bits: int, weights: NDArray[np.float32],
     return probs, float(top)
 
 
+def top_probability(text: str, bits: int, weights: NDArray[np.float32],
+                    bias: NDArray[np.float32], calibration: NDArray[np.float32]) -> float:
+    """The largest calibrated probability of a text: the learned tier's test on every
+    message (the probabilities themselves are computed only when it passes)."""
+    raw = np.frombuffer(view(text), dtype=np.uint8)
+    return float(_kernels().top_probability(raw, bits, weights, bias, calibration))
+
+
 def margins(d: NDArray[np.float64]) -> NDArray[np.float64]:
     """Log-odds of each category against every other class, from log-odds against `none`."""
     result: NDArray[np.float64] = _kernels().margins(np.ascontiguousarray(d, np.float64))

@@ -194,3 +194,9 @@ def probabilities(raw: Any, bits: Any, weights: Any, bias: Any, calibration: Any
         out[c] = 0.5 * (1.0 + np.tanh(0.5 * z))
         top = max(top, out[c])
     return out, top
+
+
+@njit(cache=True)
+def top_probability(raw: Any, bits: Any, weights: Any, bias: Any, calibration: Any) -> Any:
+    # The largest calibrated probability only: a float crosses back, no array is made.
+    return probabilities(raw, bits, weights, bias, calibration)[1]
