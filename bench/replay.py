@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.replay_scenarios import write_suite
 
+from veilleur.detect.base import DetectorSettings
 from veilleur.enforce.evidence import EvidenceKey
 from veilleur.sim.replay import run_replay
 
@@ -38,6 +39,8 @@ def main() -> None:
                     help="also keep the events and the casework in a SQLite database (as "
                     "`replay --db` does)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-learned", action="store_true",
+                    help="switch the learned tier (text.learned) off, to measure its cost")
     ap.add_argument("--keep", type=Path, help="write the suite and RESULT.json here")
     args = ap.parse_args()
 
@@ -67,7 +70,8 @@ def main() -> None:
     result = run_replay(events, oracle, reviewers=args.reviewers,
                         review_seconds=args.review_seconds, bank_paths=[bank],
                         baseline=not args.no_baseline, casework_factory=factory,
-                        store=writer, memory=memory)
+                        store=writer, memory=memory,
+                        settings=DetectorSettings(learned=not args.no_learned))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (folder / "RESULT.json").write_text(json.dumps(result.document, ensure_ascii=False))
     m = result.document["metrics"]

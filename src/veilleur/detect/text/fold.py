@@ -125,31 +125,35 @@ class Folded:
         return self._offsets[start], self._offsets[end - 1] + 1
 
 
-# The rules and the learned tier read the same message one after the other: the last text
-# folded and the last view collapsed are kept (by identity, so never a wrong hit) and each is
-# computed once. One tuple, read and replaced whole: safe across threads.
-_last_fold: tuple[str, Folded] = ("", Folded("", ""))
-_last_collapse: tuple[str, str] = ("", "")
+# The rules and the learned tier read the same message, other detectors (names, links)
+# fold other texts in between: the last few texts folded and views collapsed are kept (by
+# identity, so never a wrong hit) and each is computed once. Each memo is one tuple, read and
+# replaced whole: safe across threads.
+_MEMO = 4
+_folds: tuple[tuple[str, Folded], ...] = ()
+_collapses: tuple[tuple[str, str], ...] = ()
 
 
 def fold(text: str) -> Folded:
-    global _last_fold
-    last = _last_fold
-    if last[0] is text:
-        return last[1]
+    global _folds
+    memo = _folds
+    for seen, folded in memo:
+        if seen is text:
+            return folded
     folded = Folded(text, text.lower() if text.isascii() else text.translate(_TABLE))
-    _last_fold = (text, folded)
+    _folds = ((text, folded), *memo[:_MEMO - 1])
     return folded
 
 
 def collapse(plain: str) -> str:
     """`plain` with the collapse map applied inside tokens that hold a letter (same length)."""
-    global _last_collapse
-    last = _last_collapse
-    if last[0] is plain:
-        return last[1]
+    global _collapses
+    memo = _collapses
+    for seen, collapsed in memo:
+        if seen is plain:
+            return collapsed
     collapsed = _collapse(plain)
-    _last_collapse = (plain, collapsed)
+    _collapses = ((plain, collapsed), *memo[:_MEMO - 1])
     return collapsed
 
 

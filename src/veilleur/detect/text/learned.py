@@ -32,6 +32,7 @@ from pathlib import Path
 
 from veilleur.decide.policy import load_policy
 from veilleur.detect.base import Context, DetectorSettings, Signal
+from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
@@ -46,6 +47,7 @@ SUPPORT_MIN = 0.15
 SUPPORT_MAX = 0.5
 ALONE_MAX = 0.95
 _EXCERPT = 280
+_RECENT = 256
 
 
 def words(text: str) -> int:
@@ -89,10 +91,15 @@ class LearnedDetector:
     id = "text.learned"
 
     def __init__(self, model: LinearModel | None,
-                 thresholds: Mapping[Category, float] | None = None) -> None:
+                 thresholds: Mapping[Category, float] | None = None,
+                 analyzer: TextAnalyzer | None = None) -> None:
         self.model = model
         self.version = model.version if model is not None else "off"
         self._thresholds = dict(thresholds or {})
+        self._analyzer = analyzer
+        # Chat repeats itself ("gg", "mdr", a spam wave): the top probability of the last
+        # texts read is kept, as the analyzer keeps its analyses. Same text, same number.
+        self._recent: dict[str, float] = {}
         if model is not None:
             self._bands = [
                 (c, float(model.support[j]), float(model.alone[j]),
@@ -108,7 +115,8 @@ class LearnedDetector:
         if not settings.learned:
             return cls(None)
         policy = load_policy(settings.policy_dir / "policy.toml")
-        return cls(load_model(settings.policy_dir), policy.thresholds)
+        return cls(load_model(settings.policy_dir), policy.thresholds,
+                   TextAnalyzer.load(settings.policy_dir))
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.model is None or not isinstance(event, MessagePosted):
@@ -116,7 +124,13 @@ class LearnedDetector:
         m = event.message
         if not m.content:
             return ()
-        if self.model.top(m.content) < self._lowest:  # the common case: no signal
+        top = self._recent.get(m.content)
+        if top is None:
+            top = self.model.top(m.content)
+            if len(self._recent) >= _RECENT:
+                del self._recent[next(iter(self._recent))]
+            self._recent[m.content] = top
+        if top < self._lowest:  # the common case: no signal
             return ()
         probs = self.model.probabilities(m.content)
         target = Target(TargetKind.MESSAGE, m.id)
@@ -125,6 +139,10 @@ class LearnedDetector:
         excerpt = m.content if len(m.content) <= _EXCERPT else m.content[:_EXCERPT - 1] + "…"
         place = "dm" if m.guild_id is None else "guild"
         short = words(m.content) < MIN_WORDS_ALONE
+        # A supporting signal needs a rule (or a stage, a link ...) on the same message, and
+        # all of those start from the fast tier's features: with none, it would only cost.
+        # (The analysis is the one the rules just made, remembered by the shared analyzer.)
+        bare = self._analyzer is not None and not self._analyzer.analyze(m.content).features
         signals = []
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
@@ -138,6 +156,8 @@ class LearnedDetector:
                         f"{' and '.join(sorted(self._places[category])) or 'nowhere'}"
                         f" messages, not {'direct' if place == 'dm' else 'server'} ones")
             alone_here = p >= alone and not held
+            if bare and not alone_here:
+                continue
             role = (f"makes a finding alone from {alone:.2f}" if alone_here
                     else f"supports the rules from {support:.2f}")
             # Held back, its probability is the least informative kind: it only hints, too
