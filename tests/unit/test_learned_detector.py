@@ -117,20 +117,34 @@ def test_the_switch_turns_the_tier_off() -> None:
                if d.id == "text.learned")
 
 
-def test_scan_and_eval_accept_no_learned(tmp_path: Path) -> None:
+def test_scan_and_eval_switch_the_tiers_off(tmp_path: Path) -> None:
     import json
 
-    doc = factories.export([factories.message("on se voit demain au match ?")])
+    # Said in other words than the rules know: only the learned tier reads it.
+    text = "tu effaces bien tout après hein, personne doit savoir qu'on se parle"
+    doc = factories.dm_export([factories.message(text, id="901")])
     (tmp_path / "e.json").write_text(json.dumps(doc), encoding="utf-8")
     labels = tmp_path / "labels.jsonl"
-    labels.write_text("", encoding="utf-8")
+    labels.write_text('{"target": {"kind": "message", "id": "901"}, "category": "grooming"}\n',
+                      encoding="utf-8")
     runner = CliRunner()
-    scan = runner.invoke(app, ["scan", str(tmp_path / "e.json"), "--db",
-                               str(tmp_path / "x.db"), "-q", "--no-learned"])
-    assert scan.exit_code == 0, scan.output
-    ev = runner.invoke(app, ["eval", str(tmp_path / "e.json"), "--labels", str(labels),
-                             "--no-learned"])
-    assert ev.exit_code == 0, ev.output
+
+    def scanned(*flags: str) -> set[str]:
+        out = tmp_path / f"f{len(list(tmp_path.iterdir()))}.json"
+        r = runner.invoke(app, ["scan", str(tmp_path / "e.json"), "-q", "--json", str(out),
+                                *flags])
+        assert r.exit_code == 0, r.output
+        return {f["category"] for f in json.loads(out.read_text())["findings"]
+                if f["target"]["id"] == "901"}
+
+    assert scanned() == {"grooming"}
+    assert scanned("--no-semantic") == {"grooming"}
+    assert scanned("--no-learned", "--no-semantic") == set()
+    on = runner.invoke(app, ["eval", str(tmp_path / "e.json"), "--labels", str(labels),
+                             "--min-recall", "1"])
+    off = runner.invoke(app, ["eval", str(tmp_path / "e.json"), "--labels", str(labels),
+                              "--no-learned", "--no-semantic", "--min-recall", "1"])
+    assert (on.exit_code, off.exit_code) == (0, 1), (on.output, off.output)
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
