@@ -90,7 +90,15 @@ def _timestamp(value: Any) -> datetime:
         ts = datetime.fromisoformat(value)
     except ValueError as exc:
         raise _fault(f"is not an ISO 8601 timestamp: {value[:40]!r} ({exc})") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        # "0001-01-01T00:00:00+05:30" is a valid timestamp the schema allows, but in UTC it
+        # falls before year 1 (or after 9999): it is held at the first or last representable
+        # instant, hours off a date that no real event carries.
+        return (datetime.min if ts.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 _ID_SCHEMA: list[dict[str, Any]] = [{"type": "string", "minLength": 1}, {"type": "integer"}]

@@ -188,3 +188,49 @@ def test_system_eval_posts_each_message_alone_with_and_without_the_tier() -> Non
     with_tier = found(items, where, model)
     assert with_tier == [{"grooming"}, set()]
     assert counts(items, with_tier, CATS)["grooming"] == (1, 0, 0)
+
+
+def test_a_supporting_signal_needs_something_the_fast_tier_saw() -> None:
+    from dataclasses import replace
+
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    analyzer = TextAnalyzer.load(POLICY_DIR)
+    model = _keyword_model("quietly", Category.GROOMING)
+    model = replace(model, alone=np.full(len(CATS), 2.0, np.float32))  # support only
+    detector = LearnedDetector(model, THRESHOLDS, analyzer)
+    bare, seen = "we talk quietly tonight", "we talk quietly tonight, don't tell your parents"
+    assert not analyzer.analyze(bare).features and analyzer.analyze(seen).features
+    assert _signals(detector, _posted(bare)) == []
+    assert [s.category for s in _signals(detector, _posted(seen, mid="m2"))] == [
+        Category.GROOMING]
+    # Without an analyzer (as before), the supporting signal is made either way.
+    assert _signals(LearnedDetector(model, THRESHOLDS), _posted(bare, mid="m3"))
+
+
+def test_the_memory_of_recent_texts_survives_threads() -> None:
+    import sys
+    import threading
+
+    model = _keyword_model("quietly", Category.GROOMING)
+    detector = LearnedDetector(model, THRESHOLDS)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(3000):
+                list(detector.detect(_posted(f"t{n}-{i} quietly", mid=f"{n}-{i}"), None))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

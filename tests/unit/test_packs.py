@@ -62,6 +62,7 @@ def test_range_expansion() -> None:
      "patterns.age.when: no term set 'nope'"),
     (LANG + '[patterns.age]\nwhen = "minor"\nregexes = ["[0-9]+"]\n', RULE,
      "unknown key(s) ['regexes']"),
+    (LANG + '[patterns.age]\nwhen = "minor"\n', RULE, "'regex' (a list of expressions)"),
 ])
 def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, rules: str,
                                                     message: str) -> None:
@@ -116,3 +117,21 @@ def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path)
     analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
     assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
     assert "amount" not in analyzer.analyze("kid, 20 coins").features
+
+
+def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    analyzer = TextAnalyzer.load(POLICY_DIR)
+
+    def fired(text: str) -> set[str]:
+        from veilleur.taxonomy import TargetKind
+
+        return {h.rule.id for h in analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)}
+
+    for ordinary in ("me compré 2000 CP para el pack de operador",
+                     "el envío a C.P. 41001 sale en 5,90€, te mando el link de pago"):
+        assert "csam.cp_trade" not in fired(ordinary), ordinary
+    for trade in ("selling 500 cp vids, dm me", "selling cp 10000 files dm me",
+                  "pack cp 50e mp"):
+        assert "csam.cp_trade" in fired(trade), trade

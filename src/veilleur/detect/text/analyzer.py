@@ -9,11 +9,13 @@ dedicated reader.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import ahocorasick_rs
 
@@ -129,9 +131,7 @@ class TextAnalyzer:
         if cached is not None:
             return cached
         result = self._analyze(text)
-        if len(self._recent) >= 4:
-            self._recent.pop(next(iter(self._recent)))
-        self._recent[text] = result
+        remember(self._recent, text, result, 4)
         return result
 
     def _analyze(self, text: str) -> Analysis:
@@ -313,3 +313,13 @@ def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern
     if not alternatives:
         return None
     return re.compile(before + "|".join(alternatives) + after)
+
+
+def remember(recent: dict[Any, Any], key: Any, value: Any, size: int) -> None:
+    """Keep `key` in a small first-in-first-out memory. Threads of the service share it: two
+    may evict the same oldest entry, or find the memory emptied under them; neither is an
+    error (a memory only saves work)."""
+    if len(recent) >= size:
+        with contextlib.suppress(RuntimeError, StopIteration):
+            recent.pop(next(iter(recent)), None)
+    recent[key] = value

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from veilleur.decide.policy import load_policy
 from veilleur.detect.base import Context, DetectorSettings, Signal
-from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.analyzer import TextAnalyzer, remember
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
@@ -127,9 +127,7 @@ class LearnedDetector:
         top = self._recent.get(m.content)
         if top is None:
             top = self.model.top(m.content)
-            if len(self._recent) >= _RECENT:
-                del self._recent[next(iter(self._recent))]
-            self._recent[m.content] = top
+            remember(self._recent, m.content, top, _RECENT)
         if top < self._lowest:  # the common case: no signal
             return ()
         probs = self.model.probabilities(m.content)

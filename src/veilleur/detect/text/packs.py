@@ -209,7 +209,10 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
             when = items.get("when")
             if not isinstance(when, str) or not when:
                 raise PackError(f"patterns.{set_name}.when: a term set's name")
-            items = items.get("regex", [])
+            if not items.get("regex"):
+                raise PackError(f"patterns.{set_name}: 'regex' (a list of expressions) is "
+                                "missing or empty")
+            items = items["regex"]
         for raw in _strings(items, f"patterns.{set_name}"):
             try:
                 regex = re.compile(raw)
