@@ -87,3 +87,11 @@ def test_term_form() -> None:
 ])
 def test_fold_reads_what_a_reader_sees(text: str, plain: str) -> None:
     assert fold(text).plain == plain
+
+
+def test_accented_latin_letters_are_their_base_letter() -> None:
+    # decancer 0.4.1 reads "ó" as "p" and "ô" as "q": "dirección" must still be "direccion".
+    from veilleur.detect.text.fold import fold
+
+    assert fold("dirección código canción côté à Noël ñandú").plain == (
+        "direccion codigo cancion cote a noel nandu")

@@ -64,6 +64,15 @@ def fold_char(ch: str) -> str:
     if ch in _LOOKALIKES:
         return _LOOKALIKES[ch]
     if cat[0] in "LN":
+        # An accented Latin letter is its base letter ("ó" → "o"): decided here, before
+        # decancer, which reads some of them as other letters (0.4.1: "ó" → "p", "ô" → "q").
+        # Only Latin-1 and Latin Extended-A: further on, marked letters stand in for others
+        # (small-caps "ǫ" is a q).
+        if "\u00c0" <= ch <= "\u017f":
+            base = "".join(c for c in unicodedata.normalize("NFKD", ch)
+                           if not unicodedata.combining(c))
+            if base.isascii() and base.isalnum():
+                return base.lower()
         nfkc = unicodedata.normalize("NFKC", ch).lower()
         enclosed = _PARENTHESIZED.fullmatch(nfkc)
         if enclosed:  # "⒫", "⑴", "⒈": the letter or number without its brackets
