@@ -4,7 +4,9 @@ Synthetic direct messages between 100,000 accounts (a third with an age band the
 knows): ordinary chat in fr/en/es, ages stated now and then, and 1 % of conversations that
 go through grooming or sextortion stages (a tenth of DM traffic: they are long). Server
 messages are mixed in (the detector reads them only for stated ages). Prints messages per
-second for DMs and for server messages, the accounts flagged (and how many of them are the
+second for DMs and for server messages, the cost of one conversation update (p50, p99, max),
+the share of messages read by meaning (embedded: a child in the conversation, a speaker who is
+not one, and the learned tier's prefilter), the accounts flagged (and how many of them are the
 planted groomers), and peak memory (the generated events included).
 
     python bench/conversation.py [--messages 1000000] [--accounts 100000]
@@ -81,13 +83,18 @@ def main() -> None:
     server = [e for e in events if e.message.guild_id is not None]
     signals = 0
     accounts: set[str] = set()
+    costs = []
     start = time.perf_counter()
     for e in dm:
-        for sig in detector.detect(e, directory):
+        t = time.perf_counter()
+        found = detector.detect(e, directory)
+        costs.append(time.perf_counter() - t)
+        for sig in found:
             signals += 1
             if sig.target.kind.value == "user" and sig.strength >= 0.7:
                 accounts.add(sig.target.id)
     dm_s = time.perf_counter() - start
+    costs.sort()
     start = time.perf_counter()
     for e in server:
         signals += len(list(detector.detect(e, directory)))
@@ -95,6 +102,15 @@ def main() -> None:
     groomers = {f"u{2 * p}" for p in risky}
     result = {
         "dm_messages": len(dm), "dm_msgs_per_s": round(len(dm) / dm_s),
+        "update_us_p50": round(costs[len(costs) // 2] * 1e6, 1),
+        "update_us_p99": round(costs[int(len(costs) * 0.99)] * 1e6, 1),
+        "update_ms_max": round(costs[-1] * 1e3, 1),
+        "read_by_meaning": detector.meaning.read if detector.meaning else 0,
+        "embedded": detector.meaning.embedded if detector.meaning else 0,
+        "share_of_dm_read": round((detector.meaning.read if detector.meaning else 0)
+                                  / max(1, len(dm)), 4),
+        "share_of_all_read": round((detector.meaning.read if detector.meaning else 0)
+                                   / max(1, len(events)), 4),
         "server_messages": len(server), "server_msgs_per_s": round(len(server) / server_s),
         "signals": signals, "risky_conversations": len(risky),
         "accounts_flagged": len(accounts), "of_them_groomers": len(accounts & groomers),

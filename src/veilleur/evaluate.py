@@ -4,10 +4,11 @@ Labels use the oracle format of contracts §6, one JSON object a line:
 `{"target": {"kind": K, "id": ID}, "category": C}`, where C may also be `null` (a labelled
 negative: anything flagged there is a false positive) or `"ignore"` (not scored). Kinds are
 message, attachment, channel, guild (server) and user (account). A flagged message also flags
-its attachments. Every finding the labels do not name is a false positive, whatever its kind
-(an account flagged that nobody labelled is an accusation nobody asked for), among the kinds
-the labels cover: a labels file that names no account says nothing about accounts, and its
-account findings are not scored.
+its attachments. A finding on a message or attachment the labels do not name is a false
+positive; a channel, server or account the labels do not name is not scored, only counted
+(`unlabelled`): labellers name every message that matters but not every member of an abusive
+server, so the seller nobody thought to label says nothing about precision (the convention of
+eval-a's own scorer). A labels file that names no account says nothing about accounts.
 
 Each precision and recall comes with its 95 % Wilson interval: on tens of labels a point
 estimate says little, and the floors in tests are set against the interval's meaning.
@@ -105,6 +106,8 @@ class EvalResult:
     errors: list[EvalError] = field(default_factory=list)
     labels: int = 0
     findings: int = 0
+    unlabelled: dict[TargetKind, int] = field(default_factory=dict)
+    """Findings on channels, servers and accounts the labels do not name (not scored)."""
     problems: list[str] = field(default_factory=list)
 
     def total(self, kind: TargetKind) -> Score:
@@ -118,6 +121,7 @@ class EvalResult:
     def to_json(self) -> dict[str, object]:
         return {
             "labels": self.labels, "findings": self.findings,
+            "unlabelled": {k.value: n for k, n in sorted(self.unlabelled.items())},
             "scores": [{"category": c.value, "target_kind": k.value, **s.to_json()}
                        for (c, k), s in sorted(self.scores.items())],
             "totals": {k.value: self.total(k).to_json() for k in KINDS},
@@ -188,8 +192,12 @@ def score_findings(findings: Iterable[Finding], labels: Labels,
     for category in Category:
         for kind in KINDS:
             result.scores[(category, kind)] = Score()
+    named = {k[:2] for k in labels.positives} | labels.negatives
     for key in flagged.keys() | labels.positives:
         if key[:2] in labels.ignored or key[0] not in kinds:
+            continue
+        if key[0] not in (TargetKind.MESSAGE, TargetKind.ATTACHMENT) and key[:2] not in named:
+            result.unlabelled[key[0]] = result.unlabelled.get(key[0], 0) + 1
             continue
         score = result.scores[(key[2], key[0])]
         if key in flagged and key in labels.positives:

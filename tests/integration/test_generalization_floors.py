@@ -20,11 +20,12 @@ from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
 from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
 from veilleur.corpus.transforms import obfuscate
 from veilleur.evaluate import evaluate
-from veilleur.taxonomy import TargetKind
+from veilleur.taxonomy import Category, TargetKind
 
 FLOORS = tomllib.loads((Path(__file__).resolve().parents[1] / "data" / "floors"
                         / "generalization.toml").read_text())
 PER_FAMILY = 4
+SCENE_VARIANTS = 1
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,32 @@ def test_a_database_that_already_holds_the_exports_gives_the_same_findings(
     first = findings(fresh)
     findings(kept)
     assert first and findings(kept) == first
+
+
+@pytest.fixture(scope="module")
+def scene_groups() -> dict[str, list[Any]]:
+    from veilleur.corpus.scenes import load_scenes
+    from veilleur.corpus.split import HELD_OUT_SCENE_WRITERS, scene_split_of
+
+    scenes = load_scenes()
+    return {
+        "unseen scenes": [s for s in scenes if scene_split_of(s.key, s.writer) == "test"
+                          and s.writer not in HELD_OUT_SCENE_WRITERS],
+        "unseen scene writers": [s for s in scenes if s.writer in HELD_OUT_SCENE_WRITERS]}
+
+
+@pytest.mark.parametrize("group", ["unseen scenes", "unseen scene writers"])
+def test_accounts_channels_and_servers_of_scenes_never_tuned_on(
+        scene_groups: dict[str, list[Any]], group: str) -> None:
+    from veilleur.corpus.scene_measure import measure_scenes
+
+    result = measure_scenes(scene_groups[group], variants=SCENE_VARIANTS)
+    # The peer, the coach, the aunt, the child: never an account finding (issue 18).
+    assert result.wrong_accounts == []
+    for name, floor in FLOORS[group].items():
+        category, kind = name.split(".")
+        s = result.result.scores[(Category(category), TargetKind(kind))]
+        assert s.tp + s.fp == 0 or (s.precision or 0.0) >= floor["precision"], (
+            f"{group}: {name} precision {s.tp}/{s.tp + s.fp} below {floor['precision']}")
+        assert s.recall is not None and s.recall >= floor["recall"], (
+            f"{group}: {name} recall {s.tp}/{s.tp + s.fn} below {floor['recall']}")

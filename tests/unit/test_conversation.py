@@ -34,6 +34,10 @@ DAY = 60 * 24
     ("I'm 15", 15), ("i am 12 lol", 12), ("15 and you?", 15), ("I'm in 8th grade", 13),
     ("im a freshman", 14), ("tengo 12 años", 12), ("12 años y tú?", 12),
     ("estoy en 2º de la ESO", 13), ("estoy en segundo de la eso", 13),
+    # school years said in passing or as a short reply, in each school system
+    ("en 4e", 13), ("je passe en 5eme l'an prochain", 12), ("en secondaire 2", 13),
+    ("7th grade and u?", 12), ("year 8", 13), ("en séptimo", 12), ("octavo básico", 13),
+    ("voy en primero de secundaria", 12), ("3ro de secu", 14), ("primero medio", 14),
 ])
 def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int) -> None:
     claims = claims_in(fold(text).plain, POLICY, T, "m1")
@@ -42,7 +46,8 @@ def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int)
 
 @pytest.mark.parametrize("text", [
     "I'm 15 minutes away", "j'ai 2 chats", "ma soeur a 13 ans", "tengo 12 euros",
-    "the 8th grade teacher", "rdv à 14h",
+    "the 8th grade teacher", "rdv à 14h", "in 7th place lol", "5th avenue",
+    "j'ai 4 ans de foot", "en segundo",
 ])
 def test_other_numbers_are_not_ages(text: str) -> None:
     assert claims_in(fold(text).plain, POLICY, T, "m1") == []

@@ -49,8 +49,19 @@ def test_negatives_ignored_and_unlabelled_findings(tmp_path: Path) -> None:
     assert result.scores[(Category.CSAM, A)].tp == 1  # the flagged message flags its file
     assert result.scores[(Category.CSAM, U)].fp == 0  # no label speaks of accounts
     assert result.total(M).fp == 3
-    kinds = {e.kind for e in result.errors}
-    assert kinds == {"false positive", "false negative"}
+    assert {e.kind for e in result.errors} == {"false positive", "false negative"}
+
+
+def test_unlabelled_places_and_accounts_are_counted_not_scored(tmp_path: Path) -> None:
+    labels = load_labels(labels_file(tmp_path, [
+        ("user", "u1", "grooming"), ("user", "u2", None), ("message", "1", "csam")]))
+    result = score_findings(
+        [finding(U, "u1", Category.GROOMING), finding(U, "u2"), finding(U, "u3"),
+         finding(M, "7")], labels)
+    assert result.scores[(Category.GROOMING, U)].tp == 1
+    assert result.scores[(Category.CSAM, U)].fp == 1  # u2 is a labelled negative
+    assert result.unlabelled == {U: 1}  # u3: a member nobody labelled, not an error
+    assert result.scores[(Category.CSAM, M)].fp == 1  # an unlabelled message still is
 
 
 def test_bad_labels_are_named(tmp_path: Path) -> None:

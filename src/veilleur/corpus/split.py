@@ -30,3 +30,20 @@ def split_of(family: Family) -> str:
             return name
         bucket -= share
     return "test"
+
+
+HELD_OUT_SCENE_WRITERS = frozenset({"c4"})
+"""Scene writers whose every scene is unseen (c4: conversations in unusual shapes)."""
+SCENE_SHARES = (("tune", 50), ("test", 50))
+
+
+def scene_split_of(key: str, writer: str) -> str:
+    """`tune` (thresholds of the roll-up and the conversation tier are set on it) or `test`.
+
+    Scenes are not trained on: the learned tier reads messages, and scenes are whole places.
+    """
+    if writer in HELD_OUT_SCENE_WRITERS:
+        return "test"
+    bucket = int.from_bytes(hashlib.sha256(("scene:" + key).encode()).digest()[:4],
+                            "big") % 100
+    return "tune" if bucket < SCENE_SHARES[0][1] else "test"

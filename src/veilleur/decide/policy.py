@@ -65,6 +65,9 @@ class Finding:
     spans: tuple[tuple[int, int], ...] = ()
     signal_keys: tuple[str, ...] = ()
     """What was observed (rule ids, bank entries): casework reads risk from them."""
+    own_score: float | None = None
+    """The score without the signals observed only because of the place's context (None:
+    the same as `score`). What makes a message count for its channel and server."""
 
     def to_json(self) -> dict[str, Any]:
         """The finding as contracts §4 writes it."""
@@ -133,6 +136,8 @@ class FindingBook:
             spans=tuple(sorted({sp for s in signals if s.excerpt == first.excerpt
                                 for sp in s.spans})),
             signal_keys=tuple(s.key for s in signals),
+            own_score=(combine(s.strength for s in signals if not s.contextual)
+                       if any(s.contextual for s in signals) else None),
         )
 
 

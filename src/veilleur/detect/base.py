@@ -47,6 +47,9 @@ class Signal:
     excerpt: str | None = None
     spans: tuple[tuple[int, int], ...] = ()
     """Where in `excerpt`'s text the evidence lies (character offsets), for highlighting."""
+    contextual: bool = False
+    """Observed only because of where it was said (a rule that needs the channel's or the
+    server's suspicion): it never makes that place, or its server, a target in turn."""
 
 
 class Context(Protocol):
@@ -77,6 +80,9 @@ class DetectorSettings:
     """Use the semantic layer on borderline messages (when its encoder is installed)."""
     learned: bool = True
     """Run the learned tier (`text.learned`) on every message."""
+    rollup: bool = True
+    """Judge channels, servers and accounts from the findings on what they hold and say
+    (`decide/rollup.py`)."""
     memory: Any = None
     """Where detectors with a memory (conversations, the platform graph) keep it: a
     `KeyedState` (the store's `StoredMemory`), or None for memory of this process only."""

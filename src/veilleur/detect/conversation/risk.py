@@ -27,6 +27,8 @@ class StageEvent:
     at: datetime
     message_id: str
     excerpt: str
+    weight: float | None = None
+    """For stages found by meaning: what this reading is worth (the stage's weight scales it)."""
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Conversation:
     participants: set[str] = field(default_factory=set)
     stages: dict[str, dict[str, list[StageEvent]]] = field(default_factory=dict)
     """speaker → stage → the latest events of that stage."""
+    reads: dict[str, int] = field(default_factory=dict)
+    """Speaker → messages read by meaning (bounded by the policy)."""
     asked_age: str | None = None
     """Who asked "how old are you" last (the next number the other says is an answer)."""
     flagged: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
@@ -83,6 +87,11 @@ def relationship(speaker: AgeEstimate, others: list[AgeEstimate]) -> str:
     return min(found, key=order.index) if found else "unknown_to_unknown"
 
 
+def _decay(now: datetime, at: datetime, policy: ConversationPolicy) -> float:
+    age_days = max(0.0, (now - at).total_seconds() / 86400)
+    return math.pow(0.5, age_days / policy.half_life_days)
+
+
 def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
           policy: ConversationPolicy, now: datetime) -> list[Risk]:
     """The speaker's risk per category, worst first."""
@@ -99,18 +108,26 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
         events = [e for e in kept if e.at <= now]
         if stage is None or not events:
             continue
-        age_days = max(0.0, (now - events[-1].at).total_seconds() / 86400)
-        weight = stage.weight * math.pow(0.5, age_days / policy.half_life_days)
+        if stage.meaning:  # each reading adds up, each decayed by its own age
+            weight = 1.0 - math.prod(
+                1.0 - stage.weight * (e.weight or 0.0) * _decay(now, e.at, policy)
+                for e in events)
+        else:
+            weight = stage.weight * _decay(now, events[-1].at, policy)
         per_category.setdefault(stage.category, []).append((weight, name, events))
     if own.contradiction:
         deception: tuple[float, str, list[StageEvent]] = (policy.deception_weight,
                                                           "age_deception", [])
         for cat in per_category or {Category.GROOMING: []}:
             per_category.setdefault(cat, []).append(deception)
+    strong = policy.meaning.strong_weight if policy.meaning is not None else 0.0
     out = []
     for category, parts in per_category.items():
         if all(name == "age_deception" for _, name, _ in parts):
             continue  # a contradiction alone is evidence, not yet a conversation at risk
+        if all(name in stages and stages[name].meaning for _, name, _ in parts) and not any(
+                (e.weight or 0.0) >= strong for _, _, evs in parts for e in evs):
+            continue  # weak readings by meaning alone: a hint, never an accusation
         raw = 1.0 - math.prod(1.0 - w for w, _, _ in parts)
         timeline = tuple(sorted((e for _, _, evs in parts for e in evs), key=lambda e: e.at))
         names = tuple(sorted({n for _, n, _ in parts}))
@@ -121,7 +138,9 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
 
 def conversation_out(c: Conversation) -> dict[str, Any]:
     return {"participants": sorted(c.participants), "asked_age": c.asked_age,
-            "stages": {sp: {st: [[e.at.isoformat(), e.message_id, e.excerpt] for e in evs]
+            "reads": c.reads,
+            "stages": {sp: {st: [[e.at.isoformat(), e.message_id, e.excerpt]
+                                 + ([e.weight] if e.weight is not None else []) for e in evs]
                             for st, evs in stages.items()}
                        for sp, stages in c.stages.items()},
             "flagged": [[sp, cat, v, mid] for (sp, cat), (v, mid) in c.flagged.items()]}
@@ -130,7 +149,9 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
 def conversation_in(d: dict[str, Any]) -> Conversation:
     return Conversation(
         set(d["participants"]),
-        {sp: {st: [StageEvent(st, datetime.fromisoformat(at), mid, ex) for at, mid, ex in evs]
+        {sp: {st: [StageEvent(st, datetime.fromisoformat(e[0]), e[1], e[2],
+                              float(e[3]) if len(e) > 3 else None) for e in evs]
               for st, evs in stages.items()} for sp, stages in d["stages"].items()},
+        {str(k): int(v) for k, v in d.get("reads", {}).items()},
         d.get("asked_age"), {(f[0], f[1]): (f[2], f[3] if len(f) > 3 else "")
                              for f in d.get("flagged", [])})

@@ -325,7 +325,7 @@ class TextDetector:
                 detector=self.id, version=self.version, target=target,
                 category=hit.rule.category, strength=hit.strength,
                 evidence=_evidence(hit, where), key=hit.rule.id, context=context,
-                excerpt=excerpt, spans=spans,
+                excerpt=excerpt, spans=spans, contextual=bool(hit.context),
             ))
         # Links are evidence weighed by the rules: they join a finding, never make one.
         for category in {h.rule.category for h in hits}:

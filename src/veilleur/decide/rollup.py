@@ -1,0 +1,368 @@
+"""Channels, servers and accounts as targets, from the findings on what they hold and say.
+
+Detectors judge what they read: a message, a channel's name, a server's description, a
+conversation. Who is behind it and where it gathers is a question over findings, so it is
+answered here, after the policy: every message finding is remembered under its channel, its
+server and its author (by message id, so a message read again counts once), and each of
+those is judged again:
+- a channel from how many of its messages are found of a category and what share of its
+  talk they are; posts by the server's owner and by bots (rules, welcome embeds, role menus)
+  count more, because they say what the place is for;
+- a server from its found channels, and from its found messages as a share of its talk;
+- an account from its own found messages, wherever it wrote them, and from owning a server
+  found of a category.
+The category is always the content's: a channel whose found messages are about adults'
+stolen photos is found `ncii`, whatever its name suggests.
+
+State is in memory (per process, like the engine's book); pure apart from it: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from veilleur.decide.policy import Finding
+from veilleur.detect.base import Context, PolicyDataError, Signal, load_policy_toml
+from veilleur.events import Event, MessagePosted
+from veilleur.taxonomy import Category, Target, TargetKind
+
+DETECTOR = "targets.rollup"
+_CONVERSATION = "conversation.risk"
+_READ_ONLY = frozenset({"places.meaning"})
+
+
+class TargetsPolicyError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TargetsPolicy:
+    version: str
+    staff_weight: int
+    channel: Mapping[str, float]
+    guild: Mapping[str, float]
+    account: Mapping[str, float]
+    single_direct_categories: frozenset[Category] = frozenset()
+
+
+_FIELDS = {
+    "channel": ("min_messages", "min_share", "strength", "strong_messages", "strong_share",
+                "strong_strength", "staff_single"),
+    "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "strength",
+              "one_channel_strength"),
+    "account": ("min_messages", "strength", "strong_messages", "strong_strength",
+                "single_direct", "single_direct_strength", "owner_strength", "keep"),
+}
+
+
+def load_targets_policy(policy_dir: Path) -> TargetsPolicy:
+    path = policy_dir / "targets.toml"
+    return parse_targets_policy(load_policy_toml(path, TargetsPolicyError), str(path))
+
+
+def parse_targets_policy(data: Mapping[str, Any], where: str = "targets") -> TargetsPolicy:
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise TargetsPolicyError(f"{where}: missing 'version'")
+    staff = data.get("staff_weight", 1)
+    if not isinstance(staff, int) or isinstance(staff, bool) or not 1 <= staff <= 10:
+        raise TargetsPolicyError(f"{where}: 'staff_weight' must be a whole number 1-10")
+    unknown = set(data) - {"version", "staff_weight", "single_direct_categories", *_FIELDS}
+    if unknown:
+        raise TargetsPolicyError(f"{where}: unknown key(s) {sorted(unknown)}")
+    sections: dict[str, dict[str, float]] = {}
+    for name, fields in _FIELDS.items():
+        raw = data.get(name)
+        if not isinstance(raw, dict):
+            raise TargetsPolicyError(f"{where}: missing [{name}]")
+        extra = set(raw) - set(fields)
+        if extra:
+            raise TargetsPolicyError(f"{where}: [{name}] has unknown key(s) {sorted(extra)}")
+        out: dict[str, float] = {}
+        for f in fields:
+            value = raw.get(f)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise TargetsPolicyError(f"{where}: {name}.{f} must be a number >= 0")
+            if (f.endswith("strength") or f.endswith("share")
+                    or f in ("single_direct", "staff_single")) \
+                    and value > 1:
+                raise TargetsPolicyError(f"{where}: {name}.{f} must be at most 1")
+            if f in _COUNTS and (value != int(value) or not 1 <= value <= _MAX_COUNT):
+                raise TargetsPolicyError(f"{where}: {name}.{f} must be a whole number from 1 "
+                                         f"to {_MAX_COUNT}")
+            out[f] = float(value)
+        for low, high in (("min_messages", "strong_messages"), ("min_share", "strong_share"),
+                          ("strength", "strong_strength")):
+            if low in out and high in out and out[high] < out[low]:
+                raise TargetsPolicyError(f"{where}: {name}.{high} must be at least "
+                                         f"{name}.{low}")
+        sections[name] = out
+    raw_single = data.get("single_direct_categories", [])
+    try:
+        single = frozenset(Category(c) for c in raw_single)
+    except (ValueError, TypeError):
+        raise TargetsPolicyError(f"{where}: 'single_direct_categories' must list categories"
+                                 ) from None
+    return TargetsPolicy(version, staff, sections["channel"], sections["guild"],
+                         sections["account"], single)
+
+
+_COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep"})
+_MAX_COUNT = 50
+_MAX_TEXTS = 64
+"""Distinct texts remembered per account and category: more than any count a rule asks for."""
+
+
+@dataclass(slots=True)
+class _Found:
+    """The found messages of one category under one target (ids, each counted once)."""
+
+    weight: float = 0.0
+    ids: dict[str, float] = field(default_factory=dict)
+    """A few message ids and their weight, kept as evidence (and to count each once)."""
+    places: set[str] = field(default_factory=set)
+    direct_max: float = 0.0
+    staff_max: float = 0.0
+    """The strongest finding among the owner's and bots' posts."""
+    count: int = 0
+    excerpts: list[str] = field(default_factory=list)
+    texts: set[int] = field(default_factory=set)
+    """Hashes of the distinct texts (an account's one sentence pasted twice is one)."""
+
+
+@dataclass(slots=True)
+class _Place:
+    messages: int = 0
+    found: dict[Category, _Found] = field(default_factory=dict)
+    channels: dict[Category, set[str]] = field(default_factory=dict)
+    """For a server: its channels found of each category."""
+
+
+class Rollup:
+    """Remembers found messages under their channel, server and author; says which of those
+    are targets in their own right."""
+
+    def __init__(self, policy: TargetsPolicy,
+                 thresholds: Mapping[Category, float] | None = None,
+                 minor: Callable[[str], bool] | None = None) -> None:
+        self.policy = policy
+        self._thresholds = dict(thresholds or {})
+        self._minor = minor
+        """Whether an account is known to be a child (the conversation tier's estimate)."""
+        self.version = policy.version
+        self._channels: dict[str, _Place] = {}
+        self._guilds: dict[str, _Place] = {}
+        self._accounts: dict[str, _Place] = {}
+        self._seen: set[tuple[str, str]] = set()
+        """(message id, category) already counted: a message read again counts once."""
+        self._owned: set[tuple[str, Category]] = set()
+
+    @classmethod
+    def load(cls, policy_dir: Path, thresholds: Mapping[Category, float] | None = None,
+             minor: Callable[[str], bool] | None = None) -> Rollup:
+        return cls(load_targets_policy(policy_dir), thresholds, minor)
+
+    def threshold(self, category: Category) -> float:
+        return self._thresholds.get(category, 0.7)
+
+    # --- what is said where --------------------------------------------------------------
+
+    def observe(self, event: Event) -> None:
+        # Only servers' channels: a direct conversation is never a place found by share
+        # (its accounts are `conversation.risk`'s), and counting every DM would only grow.
+        if isinstance(event, MessagePosted) and event.message.guild_id is not None:
+            m = event.message
+            self._channels.setdefault(m.channel_id, _Place()).messages += 1
+            self._guilds.setdefault(event.message.guild_id, _Place()).messages += 1
+
+    # --- findings to targets -------------------------------------------------------------
+
+    def take(self, findings: Iterable[Finding], ctx: Context) -> list[Signal]:
+        """Signals on channels, servers and accounts from new or changed findings."""
+        out: list[Signal] = []
+        for f in findings:
+            kind = f.target.kind
+            if kind is TargetKind.MESSAGE:
+                out += self._message(f, ctx)
+            elif kind is TargetKind.CHANNEL:
+                out += self._channel_found(f, ctx)
+            elif kind is TargetKind.GUILD:
+                out += self._guild_found(f, ctx)
+        return out
+
+    def _message(self, f: Finding, ctx: Context) -> list[Signal]:
+        mid, cat = f.target.id, f.category
+        if (mid, cat.value) in self._seen:
+            return []
+        if f.own_score is not None and f.own_score < self.threshold(cat):
+            # Found only because of where it was said: the place's suspicion must not
+            # feed itself (nor the author: "pago por bizum" in a shop named like a catalogue).
+            return []
+        self._seen.add((mid, cat.value))
+        cid = f.context.get("channel_id")
+        gid = f.context.get("guild_id")
+        author = f.context.get("author_id")
+        if set(f.detectors) <= {_CONVERSATION}:
+            return []  # the conversation's own evidence, already on the account it names
+        if gid is None and cat is Category.GROOMING and author is not None \
+                and self._minor is not None and self._minor(author):
+            return []  # a child's words to another child are not grooming
+        staff = False
+        if gid is not None and author is not None:
+            guild = ctx.guild(gid)
+            user = ctx.user(author)
+            staff = (guild is not None and guild.owner_id == author) or (
+                user is not None and user.is_bot)
+        weight = float(self.policy.staff_weight if staff else 1)
+        excerpt = (f.excerpt or "")[:80]
+        out: list[Signal] = []
+        if cid is not None and gid is not None:
+            place = self._channels.setdefault(cid, _Place())
+            self._add(place, cat, mid, weight, excerpt, cid)
+            if staff:
+                found = place.found[cat]
+                found.staff_max = max(found.staff_max, f.score)
+            out += self._judge_channel(cid, gid, place, cat)
+        if gid is not None:
+            place = self._guilds.setdefault(gid, _Place())
+            self._add(place, cat, mid, weight, excerpt, cid or "")
+            out += self._judge_guild(gid, place, cat)
+        if author is not None and not (author and ctx.user(author) is not None
+                                       and ctx.user(author).is_bot):  # type: ignore[union-attr]
+            place = self._accounts.setdefault(author, _Place())
+            self._add(place, cat, mid, 1.0, excerpt, cid or "", direct=gid is None,
+                      score=f.score)
+            out += self._judge_account(author, place, cat, f.context)
+        return out
+
+    def _add(self, place: _Place, cat: Category, mid: str, weight: float, excerpt: str,
+             where: str, *, direct: bool = False, score: float = 0.0) -> None:
+        found = place.found.setdefault(cat, _Found())
+        found.weight += weight
+        found.count += 1
+        if len(found.places) < _MAX_TEXTS:
+            found.places.add(where)
+        if len(found.texts) < _MAX_TEXTS:  # no excerpt: the message itself is the unit
+            found.texts.add(hash(excerpt.casefold() if excerpt else "\x00" + mid))
+        if direct:
+            found.direct_max = max(found.direct_max, score)
+        if len(found.ids) < self.policy.account["keep"]:
+            found.ids[mid] = weight
+            if excerpt:
+                found.excerpts.append(excerpt)
+
+    def _judge_channel(self, cid: str, gid: str, place: _Place, cat: Category
+                       ) -> list[Signal]:
+        p = self.policy.channel
+        found = place.found[cat]
+        # Messages found through a path that was not observed here (a bank that learnt an
+        # old file, a restart) still have a channel: the talk is at least what was found.
+        talk = max(place.messages, found.count)
+        share = min(1.0, found.weight / talk)
+        distinct = len(found.texts)
+        strength = 0.0
+        # Weight (the owner's and bots' posts weigh more) sets the share; the count of
+        # different posts is never less than asked: one post, however official, is one.
+        # ... unless that post is the owner's or a bot's and unambiguous: a welcome embed or
+        # pinned rules found strongly say what the channel is for.
+        enough = distinct >= p["min_messages"] or found.staff_max >= p["staff_single"]
+        if distinct >= p["strong_messages"] and share >= p["strong_share"]:
+            strength = p["strong_strength"]
+        elif enough and share >= p["min_share"]:
+            strength = p["strength"]
+        if not strength:
+            return []
+        staff = (f", the owner's and bots' posts weighing {self.policy.staff_weight}"
+                 if found.weight > found.count else "")
+        return [self._signal(Target(TargetKind.CHANNEL, cid), cat, strength,
+                             f"{found.count} of its {talk} messages found {cat.value} "
+                             f"({share:.0%} of its talk{staff}): {self._quotes(found)}",
+                             {"guild_id": gid, "channel_id": cid})]
+
+    def _judge_guild(self, gid: str, place: _Place, cat: Category) -> list[Signal]:
+        p = self.policy.guild
+        found = place.found.get(cat)
+        if found is None:
+            return []
+        talk = max(place.messages, found.count)
+        share = min(1.0, found.weight / talk)
+        signals = []
+        if len(found.texts) >= p["min_messages"] and share >= p["min_share"]:
+            signals.append(self._signal(
+                Target(TargetKind.GUILD, gid), cat, p["strength"],
+                f"{found.count} of its {talk} messages found {cat.value} "
+                f"({share:.0%} of its talk, in {len(found.places)} channel(s)): "
+                f"{self._quotes(found)}", {"guild_id": gid}, key="messages"))
+        return signals
+
+    def _channel_found(self, f: Finding, ctx: Context) -> list[Signal]:
+        gid = f.context.get("guild_id")
+        if gid is None:
+            channel = ctx.channel(f.target.id)
+            gid = channel.guild_id if channel is not None else None
+        if gid is None:
+            return []
+        place = self._guilds.setdefault(gid, _Place())
+        channels = place.channels.setdefault(f.category, set())
+        if f.target.id in channels:
+            return []
+        channels.add(f.target.id)
+        p = self.policy.guild
+        if len(channels) >= p["min_channels"]:
+            strength, what = p["channels_strength"], f"{len(channels)} of its channels"
+        else:
+            strength, what = p["one_channel_strength"], "one of its channels"
+        return [self._signal(Target(TargetKind.GUILD, gid), f.category, strength,
+                             f"{what} found {f.category.value}", {"guild_id": gid},
+                             key=f"channels:{min(len(channels), int(p['min_channels']))}")]
+
+    def _guild_found(self, f: Finding, ctx: Context) -> list[Signal]:
+        if set(f.detectors) <= _READ_ONLY:
+            # A server found only from how its name or description reads: evidence about
+            # the place, too thin to accuse the person who named it.
+            return []
+        guild = ctx.guild(f.target.id)
+        owner = guild.owner_id if guild is not None else None
+        if owner is None or (owner, f.category) in self._owned:
+            return []
+        self._owned.add((owner, f.category))
+        return [self._signal(Target(TargetKind.USER, owner), f.category,
+                             self.policy.account["owner_strength"],
+                             f"owns server {f.target.id}, found {f.category.value}",
+                             {"guild_id": f.target.id, "author_id": owner},
+                             key=f"owner:{f.target.id}")]
+
+    def _judge_account(self, author: str, place: _Place, cat: Category,
+                       context: Mapping[str, str | None]) -> list[Signal]:
+        p = self.policy.account
+        found = place.found[cat]
+        distinct = len(found.texts)
+        strength = 0.0
+        if distinct >= p["strong_messages"]:
+            strength = p["strong_strength"]
+        elif distinct >= p["min_messages"]:
+            strength = p["strength"]
+        elif found.direct_max >= p["single_direct"] and \
+                cat in self.policy.single_direct_categories:
+            strength = p["single_direct_strength"]
+        if not strength:
+            return []
+        why = (f"one {cat.value} message of {found.direct_max:.2f} in a direct conversation"
+               if distinct < p["min_messages"] else
+               f"{distinct} different messages of its found {cat.value}")
+        return [self._signal(Target(TargetKind.USER, author), cat, strength,
+                             f"{why} in "
+                             f"{len(found.places)} place(s): {self._quotes(found)}",
+                             {"author_id": author, "guild_id": context.get("guild_id"),
+                              "channel_id": context.get("channel_id")})]
+
+    def _quotes(self, found: _Found) -> str:
+        return "; ".join(f"«{e}»" for e in found.excerpts[:4])
+
+    def _signal(self, target: Target, cat: Category, strength: float, evidence: str,
+                context: Mapping[str, str | None], key: str = "messages") -> Signal:
+        return Signal(DETECTOR, self.version, target, cat, round(strength, 4), evidence,
+                      key, dict(context))

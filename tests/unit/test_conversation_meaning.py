@@ -1,0 +1,141 @@
+"""Conversations read by meaning (detect/conversation/meaning.py): only where a child is in
+the conversation and the speaker is not one; readings add up to a stage; peers stay quiet.
+The encoder here is a stand-in (e5 is exercised by the scene measures): a text is embedded
+near the bank's grooming rows when it speaks of keeping things from parents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from veilleur.corpus.families import parse_families
+from veilleur.corpus.meaning_bank import build_bank
+from veilleur.decide.policy import load_policy
+from veilleur.detect.base import POLICY_DIR
+from veilleur.detect.conversation.config import load_conversation_policy
+from veilleur.detect.conversation.detector import ConversationDetector
+from veilleur.detect.conversation.meaning import MeaningBank, MeaningError, MeaningReader
+from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.engine import Engine
+from veilleur.events import Message, MessagePosted
+from veilleur.taxonomy import Category
+
+T = datetime(2026, 4, 1, 17, tzinfo=UTC)
+
+
+class Words:
+    """Texts about hiding things from parents lie on one axis, the rest on another."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        for t in texts:
+            hidden = any(w in t.lower() for w in ("parents", "secret", "mum", "mother"))
+            v = np.array([1.0, 0.05, 0.0] if hidden else [0.05, 1.0, 0.1], dtype=np.float32)
+            out.append(v / np.linalg.norm(v))
+        return np.vstack(out)
+
+
+def bank() -> MeaningBank:
+    rows = np.vstack([np.tile([1.0, 0.0, 0.0], (12, 1)), np.tile([0.0, 1.0, 0.0], (30, 1))])
+    return MeaningBank("test", {Category.GROOMING: rows[:12].astype(np.float32)},
+                       rows[12:].astype(np.float32), "words")
+
+
+def run(lines: list[tuple[str, str]], minor: str | None) -> tuple[set, MeaningReader]:
+    reader = MeaningReader(bank(), Words(), k=10)
+    detector = ConversationDetector(TextAnalyzer.load(POLICY_DIR),
+                                    load_conversation_policy(POLICY_DIR), meaning=reader)
+    engine = Engine([detector], load_policy(POLICY_DIR / "policy.toml"))
+    found = set()
+    people = {who for who, _ in lines}
+    for i, (who, text) in enumerate(lines):
+        if minor is not None and who == minor and i == 1:
+            text = "je suis en 5e"
+        others = tuple(p for p in people if p != who)
+        ev = MessagePosted(ts=T + timedelta(hours=i * 20), message=Message(
+            f"m{i}", "dm", None, who, text, recipient_ids=others))
+        found |= {(f.target.kind.value, f.target.id, f.category.value)
+                  for f in engine.process(ev)}
+    return found, reader
+
+
+TALK = [("man", "how was the match today, did you win"), ("kid", "(age)"),
+        ("man", "better not tell your parents we talk, they would not get it"),
+        ("kid", "ok"), ("man", "you can keep a secret from your mum right"),
+        ("man", "our chats stay secret, delete them before your parents look"),
+        ("kid", "lol ok"), ("man", "your mother does not need to know about this app")]
+
+
+def test_readings_add_up_to_the_adults_account_when_a_child_is_there() -> None:
+    found, reader = run(TALK, minor="kid")
+    assert ("user", "man", "grooming") in found
+    assert ("user", "kid", "grooming") not in found
+    assert reader.read >= 4
+
+
+def test_not_read_when_no_child_is_known_and_nothing_was_said() -> None:
+    found, reader = run(TALK, minor=None)
+    assert reader.read == 0 and not any(k == "user" for k, _, _ in found)
+
+
+def test_a_peer_who_is_a_child_is_not_read() -> None:
+    lines = [(("kid" if w == "man" else "kid2"), t) for w, t in TALK]
+    found, reader = run([("kid2", "je suis en 5e"), *lines], minor="kid")
+    assert not any(k == "user" for k, _, _ in found)
+    assert reader.read == 0  # children are not read: their words to each other stay theirs
+
+
+def test_weak_readings_alone_never_make_an_account() -> None:
+    from veilleur.detect.conversation.ages import AgeEstimate
+    from veilleur.detect.conversation.risk import Conversation, StageEvent, score
+
+    policy = load_conversation_policy(POLICY_DIR)
+    assert policy.meaning is not None
+    conv = Conversation(participants={"a", "k"})
+    for i in range(4):
+        conv.add("a", StageEvent("meaning_grooming", T, f"m{i}", "x",
+                                 policy.meaning.support_weight), policy.per_stage_events)
+    ages = {"a": AgeEstimate(40, False, 0.6, ()), "k": AgeEstimate(12, True, 0.6, ())}
+    assert score(conv, "a", ages, policy, T) == []
+    conv.add("a", StageEvent("meaning_grooming", T, "m9", "y", policy.meaning.strong_weight),
+             policy.per_stage_events)
+    assert score(conv, "a", ages, policy, T)[0].score >= 0.7
+
+
+def test_what_was_read_survives_the_store() -> None:
+    from veilleur.detect.conversation.risk import (
+        Conversation,
+        StageEvent,
+        conversation_in,
+        conversation_out,
+    )
+
+    conv = Conversation(participants={"a", "k"}, reads={"a": 7})
+    conv.add("a", StageEvent("meaning_grooming", T, "m1", "x", 0.5), 4)
+    conv.add("a", StageEvent("secrecy", T, "m2", "y"), 4)
+    back = conversation_in(conversation_out(conv))
+    assert back.reads == {"a": 7}
+    assert back.stages["a"]["meaning_grooming"][0].weight == 0.5
+    assert back.stages["a"]["secrecy"][0].weight is None
+
+
+def test_the_bank_holds_only_training_families_and_refuses_a_broken_file(
+        tmp_path: Path) -> None:
+    doc = {"writer": "zz", "family": [
+        {"id": f"f{i}", "category": cat, "lang": "en", "templates": [
+            "{a} one", "{a} two", "{a} three"], "slots": {"a": [f"x{j}" for j in range(9)]}}
+        for i, cat in enumerate(["grooming", "none"] * 30)]}
+    families = parse_families(doc, "t.toml")
+    path, rows = build_bank(families, Words(), tmp_path / "bank.npz", per_family=2)
+    from veilleur.corpus.split import split_of
+
+    assert rows == 2 * sum(1 for f in families if split_of(f) == "train")
+    loaded = MeaningBank.load(path)
+    assert set(loaded.by_category) == {Category.GROOMING} and len(loaded.ordinary)
+    (tmp_path / "bad.npz").write_bytes(b"not a bank")
+    with pytest.raises(MeaningError, match=r"bad\.npz"):
+        MeaningBank.load(tmp_path / "bad.npz")

@@ -1,0 +1,190 @@
+"""Channels, servers and accounts as targets from the findings on what they hold and say
+(decide/rollup.py): enough found messages, as a share of the talk, from the content's
+category; one post never taints a place; a place's own suspicion never feeds itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from veilleur.decide.policy import Finding
+from veilleur.decide.rollup import Rollup, TargetsPolicyError, parse_targets_policy
+from veilleur.detect.base import POLICY_DIR
+from veilleur.engine import Engine
+from veilleur.events import (
+    Channel,
+    ChannelCreated,
+    Guild,
+    GuildCreated,
+    Message,
+    MessagePosted,
+    User,
+)
+from veilleur.state import Directory, MemoryState
+from veilleur.taxonomy import Category, Target, TargetKind
+
+T = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.d = Directory(MemoryState())
+
+    def __getattr__(self, name: str):  # guild, channel, user
+        return getattr(self.d, name)
+
+
+def _found(mid: str, cat: Category, cid: str, gid: str | None, author: str,
+           score: float = 0.9, own: float | None = None, text: str | None = None
+           ) -> Finding:
+    return Finding(Target(TargetKind.MESSAGE, mid), cat, score, ("text.lexicon",), "e",
+                   {"guild_id": gid, "channel_id": cid, "author_id": author},
+                   f"message {mid}" if text is None else text, own_score=own)
+
+
+def _posts(rollup: Rollup, cid: str, gid: str | None, n: int) -> None:
+    for i in range(n):
+        rollup.observe(MessagePosted(ts=T, message=Message(f"{cid}-x{i}", cid, gid, "u", "hi")))
+
+
+def _targets(signals: list) -> dict[tuple[str, str], float]:
+    out: dict[tuple[str, str], float] = {}
+    for s in signals:
+        key = (s.target.kind.value, s.target.id)
+        out[key] = max(out.get(key, 0.0), s.strength)
+    return out
+
+
+def test_one_post_never_taints_a_channel_and_two_in_a_busy_one_do_not_either() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    _posts(rollup, "c1", "g1", 200)
+    got = _targets(rollup.take([_found("m1", Category.CSAM, "c1", "g1", "a"),
+                                _found("m2", Category.CSAM, "c1", "g1", "b")], ctx))
+    assert ("channel", "c1") not in got and ("guild", "g1") not in got
+    # In a small channel, the same two posts are what it is for.
+    _posts(rollup, "c2", "g2", 8)
+    got = _targets(rollup.take([_found("m3", Category.CSAM, "c2", "g2", "a")], ctx))
+    assert ("channel", "c2") not in got
+    got = _targets(rollup.take([_found("m4", Category.CSAM, "c2", "g2", "b")], ctx))
+    assert got[("channel", "c2")] >= 0.7
+
+
+def test_the_owners_and_bots_posts_weigh_more_but_one_post_is_still_one() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")))
+    ctx.d.apply(MessagePosted(ts=T, message=Message("w", "c1", "g1", "bot", "welcome"),
+                              author=User("bot", "bot", is_bot=True)))
+    _posts(rollup, "c1", "g1", 30)
+    got = _targets(rollup.take([_found("m1", Category.CSAM, "c1", "g1", "bot", score=0.8)],
+                               ctx))
+    assert ("channel", "c1") not in got  # one ambiguous welcome embed is one post
+    got = _targets(rollup.take([_found("m2", Category.CSAM, "c1", "g1", "boss", score=0.8)],
+                               ctx))
+    # two staff posts weigh four of thirty: over the share two members' posts would not reach
+    assert got[("channel", "c1")] >= 0.7
+    assert ("user", "bot") not in got  # a bot is the owner's tool, not a suspect
+    # Unambiguous pinned rules by the owner say what a channel is for, alone.
+    _posts(rollup, "c3", "g1", 10)
+    got = _targets(rollup.take([_found("m3", Category.NCII, "c3", "g1", "boss", score=0.9)],
+                               ctx))
+    assert got[("channel", "c3")] >= 0.7
+    found = Finding(Target(TargetKind.GUILD, "g1"), Category.CSAM, 0.9, ("text.lexicon",),
+                    "e", {"guild_id": "g1"})
+    assert _targets(rollup.take([found], ctx))[("user", "boss")] >= 0.7
+    # A server found only from how its name reads by meaning does not accuse its owner.
+    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g2", "y", owner_id="namer")))
+    named = Finding(Target(TargetKind.GUILD, "g2"), Category.NCII, 0.75, ("places.meaning",),
+                    "e", {"guild_id": "g2"})
+    assert rollup.take([named], ctx) == []
+
+
+def test_messages_found_elsewhere_never_make_a_share_above_the_whole() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()  # nothing observed: a restart, a bank
+    got = rollup.take([_found(f"m{i}", Category.CSAM, "c9", "g9", f"a{i}") for i in range(2)],
+                      ctx)
+    evidence = " ".join(s.evidence for s in got)
+    assert "2 of its 2 messages" in evidence and "200%" not in evidence
+
+
+def test_found_only_because_of_the_place_never_feeds_the_place() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    _posts(rollup, "c1", "g1", 3)
+    got = rollup.take([_found(f"m{i}", Category.CSAM, "c1", "g1", "a", own=0.0)
+                       for i in range(3)], ctx)
+    assert got == []
+
+
+def test_accounts_from_their_own_messages_counted_once_however_often_read() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, minor=lambda u: u.startswith("kid")), _Ctx()
+    one = _found("m1", Category.GROOMING, "dm1", None, "man", score=0.8)
+    assert _targets(rollup.take([one], ctx)) == {}
+    assert _targets(rollup.take([one], ctx)) == {}  # the same message read again
+    got = _targets(rollup.take([_found("m2", Category.GROOMING, "dm2", None, "man")], ctx))
+    assert got[("user", "man")] >= 0.7
+    # A child's words to another child never make a grooming account.
+    kid = [_found(f"k{i}", Category.GROOMING, "dm5", None, "kid1") for i in range(4)]
+    assert ("user", "kid1") not in _targets(rollup.take(kid, ctx))
+    # The conversation tier's own message findings are already on the account it names.
+    conv = [Finding(Target(TargetKind.MESSAGE, f"c{i}"), Category.GROOMING, 0.9,
+                    ("conversation.risk",), "e", {"guild_id": None, "channel_id": "dm6",
+                                                  "author_id": "adult"}, f"text {i}")
+            for i in range(3)]
+    assert rollup.take(conv, ctx) == []
+    # A single very strong demand in a direct conversation is enough to act on the account.
+    got = _targets(rollup.take([_found("m9", Category.SEXTORTION, "dm3", None, "x",
+                                       score=0.97)], ctx))
+    assert got[("user", "x")] >= 0.7
+    # One sentence pasted in two places is one thing said, not two.
+    pasted = [_found(f"p{i}", Category.CSAM, f"c{i}", "g", "fan", text="any young adult recs?")
+              for i in range(2)]
+    assert ("user", "fan") not in _targets(rollup.take(pasted, ctx))
+    # Findings without an excerpt are each their own message.
+    bare = [_found(f"b{i}", Category.CSAM, "c8", "g8", "seller", text="") for i in range(2)]
+    assert ("user", "seller") in _targets(rollup.take(bare, ctx))
+
+
+def test_the_category_follows_the_content() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    _posts(rollup, "c1", "g1", 4)
+    got = rollup.take([_found(f"m{i}", Category.NCII, "c1", "g1", f"a{i}") for i in range(3)],
+                      ctx)
+    assert {(s.target.kind.value, s.category) for s in got} >= {
+        ("channel", Category.NCII), ("guild", Category.NCII)}
+    assert all(s.category is Category.NCII for s in got)
+
+
+def test_bad_settings_are_named() -> None:
+    good = {"version": "v", "channel": {k: 1 for k in (
+        "min_messages", "min_share", "strength", "strong_messages", "strong_share",
+        "strong_strength", "staff_single")}, "guild": {k: 1 for k in (
+            "min_channels", "channels_strength", "min_messages", "min_share", "strength",
+            "one_channel_strength")}, "account": {k: 1 for k in (
+                "min_messages", "strength", "strong_messages", "strong_strength",
+                "single_direct", "single_direct_strength", "owner_strength", "keep")}}
+    parse_targets_policy(good)
+    with pytest.raises(TargetsPolicyError, match=r"channel.strength must be at most 1"):
+        parse_targets_policy({**good, "channel": {**good["channel"], "strength": 2}})
+    with pytest.raises(TargetsPolicyError, match=r"missing \[guild\]"):
+        parse_targets_policy({k: v for k, v in good.items() if k != "guild"})
+    with pytest.raises(TargetsPolicyError, match=r"channel.min_messages must be a whole"):
+        parse_targets_policy({**good, "channel": {**good["channel"], "min_messages": 0}})
+    with pytest.raises(TargetsPolicyError, match=r"strong_messages must be at least"):
+        parse_targets_policy({**good, "account": {**good["account"], "min_messages": 3}})
+
+
+def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets() -> None:
+    engine = Engine.build()
+    events = [GuildCreated(ts=T, guild=Guild("g1", "Le coin", owner_id="boss")),
+              ChannelCreated(ts=T, channel=Channel("c1", "g1", "discussion"))]
+    ads = ["PACK SPÉCIAL nudes ados 13-15 ans, 20€ en paysafecard, DM moi",
+           "vends pack cp mineures, teaser gratuit, le reste en VIP",
+           "nouveau pack de gamines 12 ans dispo, paiement crypto en mp"]
+    for i, text in enumerate([*ads, "salut", "merci"]):
+        events.append(MessagePosted(ts=T + timedelta(minutes=i), message=Message(
+            f"m{i}", "c1", "g1", "seller" if i < 3 else f"u{i}", text)))
+    found = {(f.target.kind.value, f.target.id, f.category.value)
+             for ev in events for f in engine.process(ev)}
+    assert {("channel", "c1", "csam"), ("guild", "g1", "csam"), ("user", "seller", "csam"),
+            ("user", "boss", "csam")} <= found
+    assert not any(k == "user" and i.startswith("u") for k, i, _ in found)
