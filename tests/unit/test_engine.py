@@ -119,8 +119,8 @@ def test_without_a_failure_handler_errors_surface() -> None:
 
 def test_registry() -> None:
     registry = default_registry(plugins=False)
-    assert registry.ids() == ["conversation.risk", "media.hash", "network.links", "text.learned",
-                              "text.lexicon"]
+    assert registry.ids() == ["conversation.risk", "media.hash", "network.links",
+                              "places.meaning", "text.learned", "text.lexicon"]
     with pytest.raises(UnknownDetectorError,
                        match=r"known: conversation\.risk, media\.hash, network\.links"):
         registry.create("nope", DetectorSettings())

@@ -125,6 +125,9 @@ class FindingBook:
     def _finding(self, key: tuple[Target, Category], entry: _Entry) -> Finding:
         signals = sorted(entry.signals.values(), key=lambda s: (-s.strength, s.detector, s.key))
         first = signals[0]
+        # The text shown is the strongest signal's that has one (a conversation's timeline
+        # signal names the message without quoting it).
+        quoted = next((s for s in signals if s.excerpt), first)
         return Finding(
             target=key[0],
             category=key[1],
@@ -132,8 +135,8 @@ class FindingBook:
             detectors=tuple(sorted({s.detector for s in signals})),
             evidence="; ".join(s.evidence for s in signals),
             context=first.context,
-            excerpt=first.excerpt,
-            spans=tuple(sorted({sp for s in signals if s.excerpt == first.excerpt
+            excerpt=quoted.excerpt,
+            spans=tuple(sorted({sp for s in signals if s.excerpt == quoted.excerpt
                                 for sp in s.spans})),
             signal_keys=tuple(s.key for s in signals),
             own_score=(combine(s.strength for s in signals if not s.contextual)

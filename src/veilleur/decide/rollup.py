@@ -51,8 +51,8 @@ class TargetsPolicy:
 _FIELDS = {
     "channel": ("min_messages", "min_share", "strength", "strong_messages", "strong_share",
                 "strong_strength", "staff_single"),
-    "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "strength",
-              "one_channel_strength"),
+    "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
+              "strength", "one_channel_strength"),
     "account": ("min_messages", "strength", "strong_messages", "strong_strength",
                 "single_direct", "single_direct_strength", "owner_strength", "keep"),
 }
@@ -110,8 +110,9 @@ def parse_targets_policy(data: Mapping[str, Any], where: str = "targets") -> Tar
                          sections["account"], single)
 
 
-_COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep"})
-_MAX_COUNT = 50
+_COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep", "min_talk"})
+_MAX_COUNT = 10_000
+_MAX_ACTIVE = 256
 _MAX_TEXTS = 64
 """Distinct texts remembered per account and category: more than any count a rule asks for."""
 
@@ -139,6 +140,20 @@ class _Place:
     found: dict[Category, _Found] = field(default_factory=dict)
     channels: dict[Category, set[str]] = field(default_factory=dict)
     """For a server: its channels found of each category."""
+    active: set[str] = field(default_factory=set)
+    """For a server: the channels where something was said (bounded)."""
+
+
+def _overshadowed(place: _Place, cat: Category) -> bool:
+    """Intimate images in a place found at least as much for children's: the place is what
+    the worse category says ("nudes" posted in a catalogue of minors is not a leak board)."""
+    if cat is not Category.NCII:
+        return False
+    csam, ncii = place.found.get(Category.CSAM), place.found.get(Category.NCII)
+    if csam is not None and (ncii is None or csam.count >= ncii.count):
+        return True
+    return len(place.channels.get(Category.CSAM, ())) >= max(
+        1, len(place.channels.get(Category.NCII, ())))
 
 
 class Rollup:
@@ -176,7 +191,10 @@ class Rollup:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             self._channels.setdefault(m.channel_id, _Place()).messages += 1
-            self._guilds.setdefault(event.message.guild_id, _Place()).messages += 1
+            guild = self._guilds.setdefault(event.message.guild_id, _Place())
+            guild.messages += 1
+            if len(guild.active) < _MAX_ACTIVE:
+                guild.active.add(m.channel_id)
 
     # --- findings to targets -------------------------------------------------------------
 
@@ -201,12 +219,14 @@ class Rollup:
             # Found only because of where it was said: the place's suspicion must not
             # feed itself (nor the author: "pago por bizum" in a shop named like a catalogue).
             return []
+        if set(f.detectors) <= {_CONVERSATION}:
+            # The conversation's own evidence, already on the account it names (not marked
+            # seen: if another tier finds the message too, it counts then).
+            return []
         self._seen.add((mid, cat.value))
         cid = f.context.get("channel_id")
         gid = f.context.get("guild_id")
         author = f.context.get("author_id")
-        if set(f.detectors) <= {_CONVERSATION}:
-            return []  # the conversation's own evidence, already on the account it names
         if gid is None and cat is Category.GROOMING and author is not None \
                 and self._minor is not None and self._minor(author):
             return []  # a child's words to another child are not grooming
@@ -258,6 +278,8 @@ class Rollup:
                        ) -> list[Signal]:
         p = self.policy.channel
         found = place.found[cat]
+        if _overshadowed(place, cat):
+            return []
         # Messages found through a path that was not observed here (a bank that learnt an
         # old file, a restart) still have a channel: the talk is at least what was found.
         talk = max(place.messages, found.count)
@@ -285,12 +307,16 @@ class Rollup:
     def _judge_guild(self, gid: str, place: _Place, cat: Category) -> list[Signal]:
         p = self.policy.guild
         found = place.found.get(cat)
-        if found is None:
+        if found is None or _overshadowed(place, cat):
             return []
         talk = max(place.messages, found.count)
         share = min(1.0, found.weight / talk)
         signals = []
-        if len(found.texts) >= p["min_messages"] and share >= p["min_share"]:
+        # A server's first messages are too few to say what it is for: the words its members
+        # use every day (a "pack" of skins, "CP" of a school year) look like trade before its
+        # talk shows they are ordinary there.
+        if len(found.texts) >= p["min_messages"] and share >= p["min_share"] \
+                and talk >= p["min_talk"]:
             signals.append(self._signal(
                 Target(TargetKind.GUILD, gid), cat, p["strength"],
                 f"{found.count} of its {talk} messages found {cat.value} "
@@ -310,9 +336,16 @@ class Rollup:
         if f.target.id in channels:
             return []
         channels.add(f.target.id)
+        if _overshadowed(place, f.category):
+            return []
         p = self.policy.guild
+        talking = channels & place.active
         if len(channels) >= p["min_channels"]:
             strength, what = p["channels_strength"], f"{len(channels)} of its channels"
+        elif talking and 2 * len(talking) >= len(place.active):
+            # Half the channels where anything is said: the server is what they are for.
+            strength, what = p["channels_strength"], (
+                f"{len(talking)} of the {len(place.active)} channels where its members talk")
         else:
             strength, what = p["one_channel_strength"], "one of its channels"
         return [self._signal(Target(TargetKind.GUILD, gid), f.category, strength,

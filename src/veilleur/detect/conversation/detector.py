@@ -182,7 +182,11 @@ class ConversationDetector:
         own = self.age(speaker, at)
         if own.minor is True and not own.contradiction:
             return []
-        if not conv.stages.get(speaker) and not any(
+        # What was said by now only: a conversation remembered from an earlier scan of the
+        # same messages must not open the gate early (read again, judged the same).
+        said = any(e.at < at for events in conv.stages.get(speaker, {}).values()
+                   for e in events)
+        if not said and not any(
                 self.age(p, at).minor is True for p in conv.participants if p != speaker):
             return []
         if self._learned is not None and self._columns:
@@ -210,7 +214,12 @@ class ConversationDetector:
         cat = risk.category
         context = {"guild_id": None, "channel_id": m.channel_id, "author_id": m.author_id}
         stages = {s.name: s for s in self.policy.stages}
-        mine = [s for s in carried if stages[s].category is cat]
+        # A reading by meaning marks a message only in a conversation already at risk: below
+        # that it is a hint for the account, too weak to accuse one message (a coach's "tes
+        # parents viennent ?" may read like grooming; with the learned tier's hint it would
+        # tip into a finding).
+        mine = [s for s in carried if stages[s].category is cat and (
+            not stages[s].meaning or risk.score >= self.policy.account_threshold)]
         out = []
         if mine:
             out.append(Signal(
