@@ -69,8 +69,9 @@ class Engine:
             ages = next((d for d in detectors if d.id == "conversation.risk"), None)
 
             def minor(user_id: str) -> bool:
+                # Known, not claimed: a groomer posing as a 16-year-old claims to be a child.
                 est = ages.age(user_id)  # type: ignore[union-attr]
-                return est.minor is True and not est.contradiction
+                return est.minor is True and not est.contradiction and est.confidence >= 0.9
 
             rollup = Rollup.load(settings.policy_dir, policy.thresholds,
                                  minor if ages is not None and hasattr(ages, "age") else None)

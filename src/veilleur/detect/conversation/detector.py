@@ -44,6 +44,9 @@ _MAYBE_AGE = re.compile(r"[0-9]|sixieme|cinquieme|quatrieme|troisieme|seconde|pr
                         r"sexto|s.ptimo|septimo|octavo|noveno|secundaria|secu\b")
 _EXCERPT = 80
 _MIN_WORDS = 3
+_MARKS = 0.85
+"""A reading by meaning marks its message once the conversation's risk is this share of the
+account threshold (0.6 of 0.7): near enough to be a conversation at risk."""
 """Shorter messages ("ok", "mdr t'es bête") carry too little meaning to be read."""
 
 
@@ -219,7 +222,7 @@ class ConversationDetector:
         # parents viennent ?" may read like grooming; with the learned tier's hint it would
         # tip into a finding).
         mine = [s for s in carried if stages[s].category is cat and (
-            not stages[s].meaning or risk.score >= self.policy.account_threshold)]
+            not stages[s].meaning or risk.score >= _MARKS * self.policy.account_threshold)]
         out = []
         if mine:
             out.append(Signal(
