@@ -129,7 +129,9 @@ class _Found:
     staff_max: float = 0.0
     """The strongest finding among the owner's and bots' posts."""
     count: int = 0
-    excerpts: list[str] = field(default_factory=list)
+    excerpts: list[tuple[str, str]] = field(default_factory=list)
+    """(message id, excerpt) of the first few: shown in id order, so the evidence does not
+    depend on which tier found a message first."""
     texts: set[int] = field(default_factory=set)
     """Hashes of the distinct texts (an account's one sentence pasted twice is one)."""
 
@@ -272,7 +274,7 @@ class Rollup:
         if len(found.ids) < self.policy.account["keep"]:
             found.ids[mid] = weight
             if excerpt:
-                found.excerpts.append(excerpt)
+                found.excerpts.append((mid, excerpt))
 
     def _judge_channel(self, cid: str, gid: str, place: _Place, cat: Category
                        ) -> list[Signal]:
@@ -393,7 +395,8 @@ class Rollup:
                               "channel_id": context.get("channel_id")})]
 
     def _quotes(self, found: _Found) -> str:
-        return "; ".join(f"«{e}»" for e in found.excerpts[:4])
+        shown = sorted(found.excerpts, key=lambda me: (len(me[0]), me[0]))[:4]
+        return "; ".join(f"«{e}»" for _, e in shown)
 
     def _signal(self, target: Target, cat: Category, strength: float, evidence: str,
                 context: Mapping[str, str | None], key: str = "messages") -> Signal:
