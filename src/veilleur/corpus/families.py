@@ -35,10 +35,10 @@ import itertools
 import random
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from veilleur.taxonomy import Category
 
@@ -144,9 +144,9 @@ def _family(writer: str, item: Mapping[str, Any], where: str, source: str) -> Fa
     if not isinstance(fid, str) or not _ID.match(fid):
         raise FamilyError(f"{where}: 'id' must match [a-z0-9-]+, got {fid!r}")
     where = f"{source}: family {fid!r}"
-    category = _choice(item, "category", CATEGORIES, where)
-    lang = _choice(item, "lang", LANGS, where)
-    place = _choice(item, "where", WHERE, where, default="any")
+    category = choice(item, "category", CATEGORIES, where, FamilyError)
+    lang = choice(item, "lang", LANGS, where, FamilyError)
+    place = choice(item, "where", WHERE, where, FamilyError, default="any")
     register = item.get("register", "")
     about = item.get("about", "")
     alone = item.get("alone", True)
@@ -167,29 +167,10 @@ def _family(writer: str, item: Mapping[str, Any], where: str, source: str) -> Fa
             isinstance(t, str) and t.strip() and len(t) <= _MAX_TEMPLATE for t in templates):
         raise FamilyError(f"{where}: 'templates' must be at least {MIN_TEMPLATES} non-empty "
                           f"strings of at most {_MAX_TEMPLATE} characters")
-    raw_slots = item.get("slots", {})
-    if not isinstance(raw_slots, dict):
-        raise FamilyError(f"{where}: 'slots' must be a table of lists")
-    slots: dict[str, tuple[str, ...]] = {}
-    for name, values in raw_slots.items():
-        if not re.fullmatch(r"[a-z0-9_]+", name):
-            raise FamilyError(f"{where}: slot name {name!r} must match [a-z0-9_]+")
-        if not isinstance(values, list) or not values or len(values) > _MAX_VALUES or not all(
-                isinstance(v, str) and not _BRACE.search(v) for v in values):
-            raise FamilyError(f"{where}: slot {name!r} must be a list of 1 to {_MAX_VALUES} "
-                              "strings without braces")
-        slots[name] = tuple(values)
+    slots = parse_slots(item.get("slots", {}), where, FamilyError)
     used: set[str] = set()
     for template in templates:
-        names = _SLOT.findall(template)
-        if _BRACE.search(_SLOT.sub("", template)):
-            raise FamilyError(f"{where}: a stray brace in template {template[:60]!r} (slots "
-                              "are {name})")
-        missing = [n for n in names if n not in slots]
-        if missing:
-            raise FamilyError(f"{where}: template {template[:60]!r} uses undefined slot(s) "
-                              f"{missing}")
-        used.update(names)
+        check_template(template, slots, where, FamilyError, used)
     unused = set(slots) - used
     if unused:
         raise FamilyError(f"{where}: slot(s) {sorted(unused)} used by no template")
@@ -204,37 +185,87 @@ def _family(writer: str, item: Mapping[str, Any], where: str, source: str) -> Fa
     return family
 
 
-def _choice(item: Mapping[str, Any], key: str, allowed: Sequence[str], where: str,
-            default: str | None = None) -> str:
+def choice(item: Mapping[str, Any], key: str, allowed: Sequence[str], where: str,
+           error: type[ValueError], default: str | None = None) -> str:
+    """`item[key]`, which must be one of `allowed`; `error` names the place otherwise."""
     value = item.get(key, default)
     if value not in allowed:
-        raise FamilyError(f"{where}: '{key}' must be one of {', '.join(allowed)}, got "
-                          f"{value!r}")
+        raise error(f"{where}: '{key}' must be one of {', '.join(allowed)}, got {value!r}")
     return str(value)
 
 
-def load_file(path: Path) -> list[Family]:
+def parse_slots(raw: Any, where: str, error: type[ValueError]) -> dict[str, tuple[str, ...]]:
+    """A `slots` table (name → list of values), checked; shared by families and scenes."""
+    if not isinstance(raw, dict):
+        raise error(f"{where}: 'slots' must be a table of lists")
+    slots: dict[str, tuple[str, ...]] = {}
+    for name, values in raw.items():
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            raise error(f"{where}: slot name {name!r} must match [a-z0-9_]+")
+        if not isinstance(values, list) or not values or len(values) > _MAX_VALUES or not all(
+                isinstance(v, str) and not _BRACE.search(v) for v in values):
+            raise error(f"{where}: slot {name!r} must be a list of 1 to {_MAX_VALUES} "
+                        "strings without braces")
+        slots[name] = tuple(values)
+    return slots
+
+
+def check_template(template: str, slots: Mapping[str, tuple[str, ...]], where: str,
+                   error: type[ValueError], used: set[str]) -> None:
+    """A template's slots are all defined and its braces are all slots; adds the slots it
+    uses to `used` (a slot no template uses is the caller's fault to name)."""
+    names = _SLOT.findall(template)
+    if _BRACE.search(_SLOT.sub("", template)):
+        raise error(f"{where}: a stray brace in template {template[:60]!r} (slots are "
+                    "{name})")
+    missing = [n for n in names if n not in slots]
+    if missing:
+        raise error(f"{where}: template {template[:60]!r} uses undefined slot(s) {missing}")
+    used.update(names)
+
+
+def read_doc(path: Path, error: type[ValueError]) -> dict[str, Any]:
+    """A corpus file's TOML document; `error` naming the file when it cannot be read."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise FamilyError(f"{path.name}: cannot read: {exc}") from None
-    return parse_families(doc, path.name)
+        raise error(f"{path.name}: cannot read: {exc}") from None
+
+
+Keyed = TypeVar("Keyed", bound="_HasKey")
+
+
+class _HasKey(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+def load_folder(folder: Path, load: Callable[[Path], list[Keyed]], error: type[ValueError],
+                noun: str) -> list[Keyed]:
+    """Every item of every writer's file in `folder`, in a stable order; a key in two files
+    is an error."""
+    out: list[Keyed] = []
+    keys: set[str] = set()
+    for path in sorted(folder.glob("*.toml")):
+        for item in load(path):
+            if item.key in keys:
+                raise error(f"{path.name}: {noun} {item.key!r} is in two files")
+            keys.add(item.key)
+            out.append(item)
+    return out
+
+
+def load_file(path: Path) -> list[Family]:
+    return parse_families(read_doc(path, FamilyError), path.name)
 
 
 def load_families(folder: Path = FAMILY_DIR) -> list[Family]:
     """Every family of every writer's file in `folder`, in a stable order."""
-    families: list[Family] = []
-    keys: set[str] = set()
-    for path in sorted(folder.glob("*.toml")):
-        for family in load_file(path):
-            if family.key in keys:
-                raise FamilyError(f"{path.name}: family {family.key!r} is in two files")
-            keys.add(family.key)
-            families.append(family)
-    return families
+    return load_folder(folder, load_file, FamilyError, "family")
 
 
-def _seed(*parts: object) -> int:
+def stable_seed(*parts: object) -> int:
+    """A seed from its parts, the same on every machine and run (not Python's `hash`)."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
@@ -253,7 +284,7 @@ def expand(family: Family, n: int, seed: int = 0) -> list[str]:
     Templates take turns so that every way of saying it is represented; within a template the
     slot values are drawn at random (all combinations are listed when there are few).
     """
-    rng = random.Random(_seed(seed, family.key))
+    rng = random.Random(stable_seed(seed, family.key))
     per_template: list[Iterator[str]] = []
     for template in family.templates:
         names = list(dict.fromkeys(_SLOT.findall(template)))

@@ -44,16 +44,23 @@ yields one variant deterministically.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veilleur.corpus.families import LANGS, fill
+from veilleur.corpus.families import (
+    LANGS,
+    check_template,
+    choice,
+    fill,
+    load_folder,
+    parse_slots,
+    read_doc,
+    stable_seed,
+)
 from veilleur.taxonomy import Category
 
 SCENE_DIR = Path(__file__).parent / "scenes"
@@ -156,38 +163,18 @@ def _str(item: Mapping[str, Any], key: str, where: str, *, required: bool = True
 
 def _choice(item: Mapping[str, Any], key: str, allowed: Sequence[str], where: str,
             default: str | None = None) -> str:
-    value = item.get(key, default)
-    if value not in allowed:
-        raise SceneError(f"{where}: '{key}' must be one of {', '.join(allowed)}, got {value!r}")
-    return str(value)
+    return choice(item, key, allowed, where, SceneError, default)
 
 
 def _slots(item: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]:
-    raw = item.get("slots", {})
-    if not isinstance(raw, dict):
-        raise SceneError(f"{where}: 'slots' must be a table of lists")
-    out: dict[str, tuple[str, ...]] = {}
-    for name, values in raw.items():
-        if not re.fullmatch(r"[a-z0-9_]+", name):
-            raise SceneError(f"{where}: slot name {name!r} must match [a-z0-9_]+")
-        if not isinstance(values, list) or not values or len(values) > 400 or not all(
-                isinstance(v, str) and not _BRACE.search(v) for v in values):
-            raise SceneError(f"{where}: slot {name!r} must be a list of 1 to 400 strings "
-                             "without braces")
-        out[name] = tuple(values)
-    return out
+    return parse_slots(item.get("slots", {}), where, SceneError)
 
 
 def _check_template(text: str, slots: Mapping[str, tuple[str, ...]], where: str,
                     used: set[str]) -> None:
     if len(text) > _MAX_TEXT:
         raise SceneError(f"{where}: {text[:40]!r}… is longer than {_MAX_TEXT} characters")
-    if _BRACE.search(_SLOT.sub("", text)):
-        raise SceneError(f"{where}: a stray brace in {text[:60]!r} (slots are {{name}})")
-    missing = [n for n in _SLOT.findall(text) if n not in slots]
-    if missing:
-        raise SceneError(f"{where}: {text[:60]!r} uses undefined slot(s) {missing}")
-    used.update(_SLOT.findall(text))
+    check_template(text, slots, where, SceneError, used)
 
 
 def _turns(raw: Any, where: str, *, allow_days: bool) -> tuple[Turn, ...]:
@@ -387,37 +374,20 @@ def parse_scenes(doc: Mapping[str, Any], source: str) -> list[Scene]:
 
 
 def load_file(path: Path) -> list[Scene]:
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SceneError(f"{path.name}: cannot read: {exc}") from None
-    return parse_scenes(doc, path.name)
+    return parse_scenes(read_doc(path, SceneError), path.name)
 
 
 def load_scenes(folder: Path = SCENE_DIR) -> list[Scene]:
     """Every scene of every writer's file in `folder`, in a stable order."""
-    out: list[Scene] = []
-    keys: set[str] = set()
-    for path in sorted(folder.glob("*.toml")):
-        for scene in load_file(path):
-            if scene.key in keys:
-                raise SceneError(f"{path.name}: scene {scene.key!r} is in two files")
-            keys.add(scene.key)
-            out.append(scene)
-    return out
+    return load_folder(folder, load_file, SceneError, "scene")
 
 
 # --- filling -------------------------------------------------------------------------------
 
-def _seed(*parts: object) -> int:
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
 def filler(scene: Scene, variant: int) -> dict[str, str]:
     """One value per slot for the scene's `variant`: a slot says the same thing throughout
     (the child's name, the app, the server's name), as in a real conversation."""
-    rng = random.Random(_seed(scene.key, variant))
+    rng = random.Random(stable_seed(scene.key, variant))
     return {name: rng.choice(values) for name, values in scene.slots.items()}
 
 

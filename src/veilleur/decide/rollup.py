@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from veilleur.decide.policy import Finding
-from veilleur.detect.base import Context, PolicyDataError, Signal, load_policy_toml
+from veilleur.detect.base import (
+    Context,
+    PolicyDataError,
+    Signal,
+    is_staff,
+    load_policy_toml,
+)
 from veilleur.events import Event, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -232,12 +238,9 @@ class Rollup:
         if gid is None and cat is Category.GROOMING and author is not None \
                 and self._minor is not None and self._minor(author):
             return []  # a child's words to another child are not grooming
-        staff = False
-        if gid is not None and author is not None:
-            guild = ctx.guild(gid)
-            user = ctx.user(author)
-            staff = (guild is not None and guild.owner_id == author) or (
-                user is not None and user.is_bot)
+        user = ctx.user(author)
+        bot = user is not None and user.is_bot
+        staff = is_staff(ctx, gid, author, user)
         weight = float(self.policy.staff_weight if staff else 1)
         excerpt = (f.excerpt or "")[:80]
         out: list[Signal] = []
@@ -252,8 +255,7 @@ class Rollup:
             place = self._guilds.setdefault(gid, _Place())
             self._add(place, cat, mid, weight, excerpt, cid or "")
             out += self._judge_guild(gid, place, cat)
-        if author is not None and not (author and ctx.user(author) is not None
-                                       and ctx.user(author).is_bot):  # type: ignore[union-attr]
+        if author is not None and not bot:
             place = self._accounts.setdefault(author, _Place())
             self._add(place, cat, mid, 1.0, excerpt, cid or "", direct=gid is None,
                       score=f.score)

@@ -62,6 +62,19 @@ class Context(Protocol):
     def user(self, user_id: str | None) -> User | None: ...
 
 
+def is_staff(ctx: Context, guild_id: str | None, author_id: str | None,
+             user: User | None = None) -> bool:
+    """A server post by its owner or by a bot (rules, welcome embeds, role menus,
+    announcements): what says what a place is for. `user`: the author, if already looked up."""
+    if guild_id is None or author_id is None:
+        return False
+    user = user if user is not None else ctx.user(author_id)
+    if user is not None and user.is_bot:
+        return True
+    guild = ctx.guild(guild_id)
+    return guild is not None and guild.owner_id == author_id
+
+
 class Detector(Protocol):
     id: str
     version: str

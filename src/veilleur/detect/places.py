@@ -21,6 +21,7 @@ from veilleur.detect.base import (
     DetectorSettings,
     PolicyDataError,
     Signal,
+    is_staff,
     load_policy_toml,
 )
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
@@ -130,11 +131,8 @@ class PlacesDetector:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             gid: str = event.message.guild_id
-            server = ctx.guild(gid)
-            user = event.author or ctx.user(m.author_id)
-            staff = (server is not None and server.owner_id == m.author_id) or (
-                user is not None and user.is_bot)
-            if not staff or self._staff_reads.get(gid, 0) >= self.policy.staff_reads:
+            if not is_staff(ctx, gid, m.author_id, event.author) \
+                    or self._staff_reads.get(gid, 0) >= self.policy.staff_reads:
                 return ()
             if len(m.content.split()) < _MIN_WORDS:
                 return ()

