@@ -21,10 +21,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/veilleur scan examples/demo --bank examples/demo-bank.csv \
 	    --db $(OUT)/demo.db --json $(OUT)/findings.json --html $(OUT)/report.html
-	$(BIN)/python bench/replay_scenarios.py $(OUT)/replay
+	$(BIN)/python bench/replay_scenarios.py $(OUT)/replay --follow-through
 	$(BIN)/veilleur replay $(OUT)/replay/events.jsonl --oracle $(OUT)/replay/oracle.jsonl \
-	    --bank $(OUT)/replay/bank.csv --reviewers 2 --review-seconds 300 \
-	    --db $(OUT)/demo.db --out $(OUT)/RESULT.json
+	    --bank $(OUT)/replay/bank.csv --milestones $(OUT)/replay/milestones.jsonl \
+	    --reviewers 2 --review-seconds 300 --db $(OUT)/demo.db --out $(OUT)/RESULT.json
 	$(BIN)/veilleur report transparency --year 2026 --db $(OUT)/demo.db --out $(OUT)/transparency
 	$(BIN)/veilleur audit verify --db $(OUT)/demo.db
 

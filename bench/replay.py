@@ -6,7 +6,10 @@ running alongside the genuine reports:
 - every CSAM item the engine finds itself removed within 1 h of being posted;
 - every authority order within its deadline; evidence preserved before any owner deletion;
 - no action on an innocent target; no report left without a decision or a logged reason;
-- 1 million events replayed in under 2 minutes.
+- 1 million events replayed in under 2 minutes;
+- (issue 18) extorters stopped < 1 h after their first threat, successor servers < 1 h after
+  their first sign, returning accounts >= 0.9 caught, groomers stopped before a picture
+  request is answered (`veilleur.sim.followthrough`, milestones written by the stories).
 
     python bench/replay.py --events 1000000 [--db] [--keep FOLDER]
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.replay_scenarios import write_suite
+from bench.replay_scenarios import MILESTONES, write_suite
 
 from veilleur.detect.base import DetectorSettings
 from veilleur.enforce.evidence import EvidenceKey
@@ -42,11 +45,15 @@ def main() -> None:
     ap.add_argument("--no-learned", action="store_true",
                     help="switch the learned tier (text.learned) off, to measure its cost")
     ap.add_argument("--keep", type=Path, help="write the suite and RESULT.json here")
+    ap.add_argument("--no-follow-through", action="store_true",
+                    help="leave out the unseen scene conversations and the regrouping "
+                    "networks (the suite as measured before them)")
     args = ap.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="veilleur-replay-"))
     t = time.perf_counter()
-    events, oracle, bank = write_suite(folder, background_events=args.events)
+    events, oracle, bank = write_suite(folder, background_events=args.events,
+                                       follow_through=not args.no_follow_through)
     print(f"suite written in {time.perf_counter() - t:.1f} s: {events}", flush=True)
 
     factory = None
@@ -71,6 +78,7 @@ def main() -> None:
                         review_seconds=args.review_seconds, bank_paths=[bank],
                         baseline=not args.no_baseline, casework_factory=factory,
                         store=writer, memory=memory,
+                        milestones_path=None if args.no_follow_through else folder / MILESTONES,
                         settings=DetectorSettings(learned=not args.no_learned))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (folder / "RESULT.json").write_text(json.dumps(result.document, ensure_ascii=False))
@@ -92,6 +100,12 @@ def main() -> None:
               f"{s['evidence_preserved_before_deletion']}/{s['owner_deletions_after_flag']}; "
               f"innocent actions {s['actions_on_innocent_targets']}; reports pending "
               f"{s['reports']['pending_at_end']}/{s['reports']['total']}; cases {s['cases']}")
+        for kind, f in s.get("follow_through", {}).items():
+            extra = (f"; before the picture request was answered {f['before_answer']}/"
+                     f"{f['with_answer']}" if "with_answer" in f else "")
+            print(f"  {kind}: stopped <= 1 h of the first sign {f['within_1h']}/{f['n']}, "
+                  f"never {f['never']}, median {f['seconds']['median']} s, p90 "
+                  f"{f['seconds']['p90']} s{extra}")
     if problems := list(result.problems):
         print(f"{len(problems)} input problem(s), first: {problems[0]}")
     print(f"files in {folder}")

@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import random
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class EventLog:
     events: list[tuple[datetime, int, dict[str, Any]]] = field(default_factory=list)
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
     bank: list[tuple[str, str, str]] = field(default_factory=list)
+    milestones: list[dict[str, Any]] = field(default_factory=list)
+    """When each story's harm showed itself (`veilleur.sim.followthrough`): not the oracle's,
+    never read by the engine."""
     n: int = 0
 
     def add(self, ts: datetime, event: dict[str, Any]) -> None:
@@ -53,6 +57,14 @@ class EventLog:
 
     def label(self, kind: str, id: str, category: str) -> None:
         self.labels[kind, id] = category
+
+    def milestone(self, kind: str, target_kind: str, tid: str, sign_at: datetime,
+                  answer_at: datetime | None = None) -> None:
+        m: dict[str, Any] = {"kind": kind, "target": {"kind": target_kind, "id": tid},
+                             "sign_at": _iso(sign_at)}
+        if answer_at is not None:
+            m["answer_at"] = _iso(answer_at)
+        self.milestones.append(m)
 
     # --- helpers that read like the platform ---------------------------------------------
 
@@ -117,7 +129,17 @@ class EventLog:
             w = csv.writer(f)
             w.writerow(["signal_type", "signal", "category", "note"])
             w.writerows(self.bank)
+        with (self.folder / MILESTONES).open("w", encoding="utf-8") as f:
+            for m in sorted(self.milestones, key=lambda m: (m["sign_at"], m["target"]["id"])):
+                f.write(json.dumps(m, ensure_ascii=False) + "\n")
         return events, oracle, bank
+
+
+MILESTONES = "milestones.jsonl"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
 
 
 def minutes(n: float) -> timedelta:
@@ -248,6 +270,7 @@ def victim_reports_extortionist(log: EventLog, t: datetime) -> None:
         if who == "ve-extortionist":
             log.label("message", mid, "sextortion")
     log.label("user", "ve-extortionist", "sextortion")
+    log.milestone("sextortion", "user", "ve-extortionist", t + minutes(40))
     log.report(t + minutes(70), "ve-report-1", "user", "user", "ve-extortionist",
                "sextortion", reporter_id="ve-victim",
                explanation="il menace d'envoyer mes photos à mes parents")
@@ -389,6 +412,7 @@ def network_regroups(log: EventLog, t: datetime) -> None:
     log.add(t2 + minutes(1), {"type": "invite_created", "invite": {
         "code": "nrbackup", "guild_id": "nr-guild-2", "inviter_id": "nr-member-3"}})
     log.label("guild", "nr-guild-2", "csam")
+    log.milestone("successor", "guild", "nr-guild-2", t2 + minutes(1))
     for i in range(12):
         log.join(t2 + minutes(5 + i), "nr-guild-2", f"nr-member-{i}")
     t3 = t + timedelta(days=1)
@@ -399,8 +423,177 @@ def network_regroups(log: EventLog, t: datetime) -> None:
     log.message(t3 + minutes(5), "nr-msg-2", "nr-chan-2", "nr-guild-2", "nr-boss-2",
                 "je suis de retour", attachments=[("nr-att-2", pic)])
     log.label("user", "nr-boss-2", "csam")
+    log.milestone("returning", "user", "nr-boss-2", t3)
     log.label("message", "nr-msg-2", "csam")
     log.label("attachment", "nr-att-2", "csam")
+
+
+# --- follow-through at scale: conversations written outside the engine's tuning, and networks
+# that regroup in several ways --------------------------------------------------------------
+
+# A request for a picture or a webcam, in the scene writers' languages: only to place the
+# grooming milestone (when the child answered it); the engine never reads this.
+_PICTURE_ASK = re.compile(r"phot|\bpics?\b|foto|selfie|cam\b|webcam|c[aá]mara|vid[eé]o|"
+                          r"\bnudes?\b|image|snap ?(?:me|moi)", re.I)
+_TURN = timedelta(minutes=3)
+
+
+def scene_conversations(log: EventLog, t: datetime, *, limit: int | None = None) -> None:
+    """Every unseen conversation of the scene corpus (the test half and the held-out writer:
+    never tuned on) as direct messages over its days: the suspect's decisive lines and account
+    labelled, the ordinary conversations (peers, coaches, family) a test of restraint. Every
+    other child is a minor the platform knows (age band), the rest say it or not at all."""
+    from veilleur.corpus.scenes import Conversation, filler, load_scenes, say
+    from veilleur.corpus.split import scene_split_of
+
+    scenes = [c for c in load_scenes() if isinstance(c, Conversation)
+              and scene_split_of(c.key, c.writer) == "test"]
+    for k, scene in enumerate(scenes[:limit]):
+        start = t + timedelta(minutes=20 * k)
+        prefix = f"sc{k}"
+        people = {p: f"{prefix}-{p}" for p in scene.people}
+        for p, uid in people.items():
+            band = "13_15" if scene.people[p] == "minor" and k % 2 == 0 else None
+            log.user(start, uid, f"{p}{k}", age_band=band)
+        cid = f"{prefix}-dm"
+        log.channel(start, cid, None, "dm", kind="dm")
+        values = filler(scene, 1)
+        breaks = sum(1 for turn in scene.turns if turn.new_day) or 1
+        day = timedelta(days=max(1, scene.days) / breaks)
+        at = start
+        sign: datetime | None = None
+        asked: datetime | None = None
+        answer: datetime | None = None
+        for j, turn in enumerate(scene.turns):
+            text = say(turn.text, values)
+            if not text:
+                continue
+            at = at + day if turn.new_day else at + _TURN
+            mid = f"{prefix}-m{j}"
+            author = people[turn.speaker]
+            log.message(at, mid, cid, None, author, text,
+                        recipients=[u for p, u in people.items() if p != turn.speaker])
+            suspect = scene.category is not None and turn.speaker == scene.suspect
+            if suspect and turn.decisive:
+                log.label("message", mid, scene.category.value)
+                sign = sign or at
+                if asked is None and _PICTURE_ASK.search(text):
+                    asked = at
+            elif asked is not None and answer is None and turn.speaker != scene.suspect:
+                answer = at
+        if scene.category is not None and scene.suspect and sign is not None:
+            uid = people[scene.suspect]
+            log.label("user", uid, scene.category.value)
+            log.milestone(scene.category.value, "user", uid, sign,
+                          answer if scene.category.value == "grooming" else None)
+
+
+_FALLEN = [("csam", "entraide 4e", "si ça ferme on se replie ici : discord . gg / {code}"),
+           ("ncii", "les ex de la fac", "backup si on saute : discord.gg/{code}"),
+           ("csam", "young models club", "if we get banned join discord . gg/{code}"),
+           ("ncii", "fotos de la prepa", "si nos cierran: discord gg {code}"),
+           ("csam", "echange photos", "nouveau lien au cas où : dsc . gg / {code}"),
+           ("ncii", "exposed girls", "new server if this one dies: discord.gg / {code}"),
+           ("csam", "club des petites", "on bouge ici bientôt discord . gg /{code}"),
+           ("ncii", "vos cousines", "serveur de secours : discord.gg/{code}")]
+
+
+def network_variants(log: EventLog, t: datetime) -> None:
+    """Eight servers fall (a trusted flagger's notice, a reviewer's confirmation) and come
+    back in a different way each: an announced invite, an echoed name, the owner's new
+    account, the same pictures, members in numbers only, a co-admin's server, members who
+    trickle in over two days, a member's server named like nothing. Each owner returns under
+    a new account: a near-identical name, the same pictures, the same servers in the same
+    order, or only a new account that joins the successor."""
+    for i, (category, name, announce) in enumerate(_FALLEN):
+        v = f"nv{i}"
+        t0 = t + timedelta(hours=2 * i)
+        owner, coadmin = f"{v}-owner", f"{v}-coadmin"
+        members = [f"{v}-member-{j}" for j in range(14)]
+        hangouts = [f"{v}-hangout-{j}" for j in range(3)]
+        log.user(t0, owner, f"{name.split()[0]}_boss{i}")
+        for j, gid in enumerate(hangouts):  # ordinary servers the owner is also in
+            log.guild(t0, gid, f"gaming squad {i}{j}", f"{v}-other-{j}")
+            log.channel(t0, f"{gid}-c", gid, "general")
+            log.join(t0 + minutes(1 + j), gid, owner)
+        fallen = f"{v}-fallen"
+        log.guild(t0 + minutes(5), fallen, name, owner)
+        log.channel(t0 + minutes(5), f"{fallen}-c", fallen, "general")
+        log.label("guild", fallen, category)
+        log.label("user", owner, category)
+        for j, uid in enumerate([coadmin, *members]):
+            log.join(t0 + minutes(6 + j), fallen, uid)
+        code = f"{v}back"
+        pics = [log.picture(f"{v}-pic-{j}", 20_000 + 10 * i + j) for j in range(2)]
+        for j, pic in enumerate(pics):
+            mid = f"{fallen}-m{j}"
+            # Straight after the server opens: before its name can have it removed.
+            log.message(t0 + minutes(5.5 + j / 4), mid, f"{fallen}-c", fallen, owner,
+                        "nouveau", attachments=[(f"{mid}-a", pic)])
+            log.label("message", mid, category)
+            log.label("attachment", f"{mid}-a", category)
+        if i % 8 == 0:
+            log.message(t0 + minutes(6), f"{fallen}-announce", f"{fallen}-c", fallen, owner,
+                        announce.format(code=code))
+        log.report(t0 + timedelta(hours=1), f"{v}-notice", "trusted_flagger", "guild", fallen,
+                   category, flagger="point-de-contact",
+                   explanation="serveur d'échange d'images sans consentement ou de mineurs")
+        # The successor, three hours later, and the owner's return.
+        t1 = t0 + timedelta(hours=3)
+        succ = f"{v}-succ"
+        back = f"{v}-back"
+        shape = i % 8
+        succ_owner = {2: back, 5: coadmin}.get(shape, members[0])
+        succ_name = {1: f"{name} 2", 7: "random chat"}.get(shape, f"chill {i}")
+        if shape == 2 or i % 4 == 0:  # a near-identical name
+            log.add(t1 - minutes(30), {"type": "user_seen", "user": {
+                "id": back, "name": f"{name.split()[0]}_boss{i}_", "created_at":
+                _iso(t1 - minutes(40))}})
+        else:
+            log.add(t1 - minutes(30), {"type": "user_seen", "user": {
+                "id": back, "name": f"someone{i}x", "created_at": _iso(t1 - minutes(40))}})
+        log.guild(t1, succ, succ_name, succ_owner)
+        log.channel(t1, f"{succ}-c", succ, "general")
+        log.label("guild", succ, category)
+        log.label("user", back, category)
+        sign = t1 if shape in (1, 2, 5) else None
+        if shape == 0:
+            log.add(t1 + minutes(1), {"type": "invite_created", "invite": {
+                "code": code, "guild_id": succ, "inviter_id": succ_owner}})
+            sign = t1 + minutes(1)
+        joiners = members[:4] if shape in (1, 3, 5) else members[:12]
+        for j, uid in enumerate(joiners):
+            gap = timedelta(hours=4 * j) if shape == 6 else minutes(3 + j)
+            log.join(t1 + gap, succ, uid)
+            sign = sign or t1 + gap
+        if shape == 3:  # a member re-posts the fallen server's picture
+            log.label("user", members[1], category)
+            mid = f"{succ}-repost"
+            log.message(t1 + minutes(20), mid, f"{succ}-c", succ, members[1], "on reprend",
+                        attachments=[(f"{mid}-a", pics[0])])
+            log.label("message", mid, category)
+            log.label("attachment", f"{mid}-a", category)
+        assert sign is not None
+        log.milestone("successor", "guild", succ, sign)
+        # How the owner's new account gives itself away (the successor's variants aside).
+        # The first sign is the first step that ties it to the owner: its name, the same
+        # picture, the third server joined in the same order, the successor joined.
+        ret = i % 4
+        named = shape == 2 or i % 4 == 0
+        log.milestone("returning", "user", back, t1 - minutes(30) if named else {
+            1: t1 + minutes(45), 2: t1 + minutes(42)}.get(ret, t1 + minutes(50)))
+        if ret == 1:
+            mid = f"{back}-repost"
+            log.join(t1 + minutes(40), hangouts[0], back)
+            log.message(t1 + minutes(45), mid, f"{hangouts[0]}-c", hangouts[0], back, "tiens",
+                        attachments=[(f"{mid}-a", pics[1])])
+            log.label("message", mid, category)
+            log.label("attachment", f"{mid}-a", category)
+        elif ret == 2:
+            for j, gid in enumerate(hangouts):
+                log.join(t1 + minutes(40 + j), gid, back)
+        elif shape != 2:
+            log.join(t1 + minutes(50), succ, back)
 
 
 STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
@@ -413,7 +606,12 @@ STORIES: dict[str, Callable[[EventLog, datetime], None]] = {
     "hotline_notice": hotline_notice,
     "notices_and_complaints": notices_and_complaints,
     "network_regroups": network_regroups,
+    "network_variants": network_variants,
+    "scene_conversations": scene_conversations,
 }
+# Measured, not promised: these hold conversations written outside the engine's tuning, some of
+# which it misses (`--follow-through`; the tests keep floors on them).
+FOLLOW_THROUGH = ("network_variants", "scene_conversations")
 
 
 TRADE = [
@@ -459,12 +657,14 @@ def background(log: EventLog, t: datetime, events: int, *, seed: int = 1,
 
 
 def write_suite(folder: Path, *, stories: list[str] | None = None, background_events: int = 0,
-                troll_reports: int = 1000, spacing_hours: float = 1.5
-                ) -> tuple[Path, Path, Path]:
+                troll_reports: int = 1000, spacing_hours: float = 1.5,
+                follow_through: bool = False) -> tuple[Path, Path, Path]:
     """The stories start `spacing_hours` apart, the troll campaign first: its thousand false
-    reports (from its sixth hour) run alongside the others' genuine ones."""
+    reports (from its sixth hour) run alongside the others' genuine ones. `follow_through`:
+    the stories of `FOLLOW_THROUGH` too (when `stories` does not name them)."""
     log = EventLog(folder)
-    for i, name in enumerate(stories or list(STORIES)):
+    names = stories or [n for n in STORIES if follow_through or n not in FOLLOW_THROUGH]
+    for i, name in enumerate(names):
         start = T0 + timedelta(hours=spacing_hours * i)
         if name == "troll_campaign":
             troll_campaign(log, start, reports=troll_reports)
@@ -481,9 +681,11 @@ def main() -> None:
     ap.add_argument("--background", type=int, default=0,
                     help="background events of ordinary traffic to add")
     ap.add_argument("--trolls", type=int, default=1000, help="false reports in the campaign")
+    ap.add_argument("--follow-through", action="store_true",
+                    help="also the unseen scene conversations and the regrouping networks")
     args = ap.parse_args()
     paths = write_suite(args.folder, background_events=args.background,
-                        troll_reports=args.trolls)
+                        troll_reports=args.trolls, follow_through=args.follow_through)
     for p in paths:
         print(p)
 

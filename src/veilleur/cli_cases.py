@@ -126,6 +126,10 @@ def replay(
     drain_hours: Annotated[float, typer.Option(
         "--drain-hours", min=0, help="Keep reviewing after the last event for at most this "
         "long, until the queues are empty.")] = 72.0,
+    milestones: Annotated[Path | None, typer.Option(
+        "--milestones", help="When each story's harm showed itself (JSON Lines: sextortion, "
+        "grooming, successor, returning; see the README): scores how soon each was stopped. "
+        "Never read by the engine.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run the whole loop under simulated time and write RESULT.json (contracts §6)."""
@@ -133,8 +137,8 @@ def replay(
     from veilleur.sim.replay import run_replay
 
     err = Console(stderr=True)
-    for path, what in ((events, "event log"), (oracle, "oracle")):
-        if not path.is_file():
+    for path, what in ((events, "event log"), (oracle, "oracle"), (milestones, "milestones")):
+        if path is not None and not path.is_file():
             raise _fail(f"{what} {path} is not a readable file")
     factory = None
     database = None
@@ -164,6 +168,7 @@ def replay(
                                 review_seconds=review_seconds, bank_paths=bank or (),
                                 baseline=baseline, drain_hours=drain_hours,
                                 casework_factory=factory, store=writer, memory=memory,
+                                milestones_path=milestones,
                                 on_bytes=lambda n: progress.advance(task, n))
     except (StoreError, PolicyDataError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -218,7 +223,27 @@ def _replay_summary(out: Console, metrics: dict[str, Any], events: int, seconds:
     row("reports pending at the end",
         lambda m: f'{m["reports"]["pending_at_end"]}/{m["reports"]["total"]}')
     row("cases", lambda m: m["cases"])
+    follow = [(k, label) for k, label in _FOLLOW if any(
+        k in metrics[s].get("follow_through", {}) for s in systems)]
+    for kind, label in follow:
+        row(f"{label} ≤ 1 h of its first sign", lambda m, k=kind: _follow(m, k, "within_1h"))
+        row(f"{label}, median time to stop", lambda m, k=kind: _fmt_s(
+            m.get("follow_through", {}).get(k, {}).get("seconds", {}).get("median")))
+        if kind == "grooming":
+            row("groomer stopped before a picture request was answered",
+                lambda m: _follow(m, "grooming", "before_answer", "with_answer"))
     out.print(table)
+
+
+_FOLLOW = (("sextortion", "extorter stopped"), ("grooming", "groomer stopped"),
+           ("successor", "successor server removed"), ("returning", "returning account stopped"))
+
+
+def _follow(m: dict[str, Any], kind: str, key: str, of: str = "n") -> str:
+    section = m.get("follow_through", {}).get(kind)
+    if not section:
+        return "-"
+    return f"{section.get(key, 0)}/{section.get(of, 0)}"
 
 
 @cases_app.command("list")

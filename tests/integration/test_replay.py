@@ -74,13 +74,13 @@ def test_result_follows_the_contract(result: dict) -> None:  # type: ignore[type
 def test_story_details(result: dict) -> None:  # type: ignore[type-arg]
     actions = result["actions"]
     by = {(a["action"], a["target"]["id"]): a for a in actions}
-    # The owner deleted two hours after the report: evidence was preserved at the report,
-    # and the server was deleted by the platform long before its owner tried.
+    # The owner deleted two hours after the report: evidence was preserved at the latest at
+    # the report (earlier when the learned tier reads one of its posts), and the server was
+    # deleted by the platform within the hour of the report, long before its owner tried.
     kept = [a["ts"] for a in actions if a["action"] == "preserve_evidence"
             and a["target"]["id"] == "od-guild"]
-    assert kept == ["2026-03-02T14:00:00Z"]
-    assert "2026-03-02T14:00:00Z" < by[("delete_guild", "od-guild")]["ts"] < \
-        "2026-03-02T15:00:00Z"
+    assert kept and kept[0] <= "2026-03-02T14:00:00Z"
+    assert by[("delete_guild", "od-guild")]["ts"] <= "2026-03-02T15:00:00Z"
     # The victim's extortionist: the engine caught the grooming before the threats, which
     # were then refused; her report found the account already suspended.
     suspended = by[("suspend_account", "ve-extortionist")]["ts"]
@@ -124,7 +124,9 @@ def test_cli_replay_keeps_casework_in_the_database(suite: tuple[Path, Path, Path
                             "--purpose", "test"])
     assert r.exit_code == 0, r.output
     shown = json.loads(r.stdout)
-    assert shown["guild"]["name"] == "soirée pyjama" and len(shown["messages"]) == 3
+    # What the server held when it was preserved (all three posts when at the report; the
+    # first two when the second was found, a minute before the third).
+    assert shown["guild"]["name"] == "soirée pyjama" and len(shown["messages"]) >= 2
     assert shown["attachments"][0]["sha256"]
     with con.connect() as c:
         assert c.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == before + 1
@@ -372,3 +374,29 @@ def test_the_announced_successor_is_found_and_removed(result: dict) -> None:  # 
     regroup = [p for p in result["prevented"] if p["subject"]["id"].startswith("nr-member")]
     assert len(regroup) >= 10
     assert any(p["subject"]["id"] == "nr-boss-2" for p in result["prevented"])
+
+
+@pytest.fixture(scope="module")
+def follow_through(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    from bench.replay_scenarios import FOLLOW_THROUGH, MILESTONES
+
+    folder = tmp_path_factory.mktemp("follow")
+    events, oracle, bank = write_suite(folder, stories=list(FOLLOW_THROUGH))
+    return run_replay(events, oracle, reviewers=2, review_seconds=300, bank_paths=[bank],
+                      baseline=False, milestones_path=folder / MILESTONES).document
+
+
+def test_follow_through_on_conversations_and_networks_written_apart(
+        follow_through: dict) -> None:  # type: ignore[type-arg]
+    """Floors, not promises: the unseen scene conversations are partly missed (README).
+    Measured on this suite: extorters 12/18 within 1 h, groomers 11/18 stopped before a
+    picture request was answered, successors 8/8, returning accounts 7/8."""
+    m = follow_through["metrics"]["engine"]
+    ft = m["follow_through"]
+    assert m["actions_on_innocent_targets"] == 0, m["innocent_actions"]
+    assert ft["successor"]["within_1h"] == ft["successor"]["n"] == 8
+    assert ft["returning"]["within_1h"] >= 7 and ft["returning"]["n"] == 8
+    assert ft["sextortion"]["within_1h"] >= 11 and ft["sextortion"]["n"] >= 15
+    assert ft["grooming"]["before_answer"] >= 10 and ft["grooming"]["with_answer"] >= 15
+    late = [r for r in ft["returning"]["rows"] if r["stopped_at"] is None]
+    assert len(late) <= 1  # the newcomer whose only tie is the successor it joined

@@ -293,3 +293,40 @@ def test_the_same_events_read_again_into_a_kept_graph_give_the_same_findings(tmp
     db.dispose()
     assert any(t == Target.of("guild", "g2") for t, *_ in runs[0])
     assert runs[1] == runs[0]
+
+
+def _suspended_owner(name: str) -> NetworkDetector:
+    """An owner (never a member of the server it owned) whose server fell and who was
+    suspended at hour 10."""
+    d = NetworkDetector.from_settings(DetectorSettings())
+    run(d, [UserSeen(ts=at(0), user=User("boss", name)),
+            GuildCreated(ts=at(0), guild=Guild("g1", "club", "boss")),
+            *[MemberJoined(ts=at(0.1 * i), guild_id="g1", user_id=f"m{i}") for i in range(12)]])
+    d.on_label(Target.of("guild", "g1"), "removed:csam", at(9))
+    d.on_label(Target.of("user", "boss"), "csam_confirmed", at(10))
+    return d
+
+
+def test_the_same_name_straight_after_the_suspension_is_queued_for_review() -> None:
+    d = _suspended_owner("ados_boss")
+    same = run(d, [UserSeen(ts=at(12), user=User("b2", "ados_boss_", created_at=at(11)))])
+    assert max(s.strength for s in same) >= 0.7  # a finding: a reviewer sees the link
+    assert "after the suspension of boss" in same[0].evidence
+    # a month later, or a short name that collides by chance, stays below the finding line
+    late = run(d, [UserSeen(ts=at(900), user=User("b3", "ados.boss", created_at=at(899)))])
+    assert all(s.strength < 0.7 for s in late)
+    d2 = _suspended_owner("max")
+    short = run(d2, [UserSeen(ts=at(12), user=User("b4", "max", created_at=at(11)))])
+    assert all(s.strength < 0.7 for s in short)
+
+
+def test_joining_the_successor_of_the_server_an_offender_owned_links_the_new_account() -> None:
+    d = _suspended_owner("xq_owner")
+    regroup: list[Event] = [GuildCreated(ts=at(11), guild=Guild("g2", "chill", "m0")),
+                            *[MemberJoined(ts=at(11.1 + i / 100), guild_id="g2",
+                                           user_id=f"m{i}") for i in range(12)]]
+    assert any(s.target == Target.of("guild", "g2") for s in run(d, regroup))
+    newcomer = run(d, [UserSeen(ts=at(12), user=User("n1", "someone", created_at=at(11.5))),
+                       MemberJoined(ts=at(12.5), guild_id="g2", user_id="n1")])
+    linked = [s for s in newcomer if s.target == Target.of("user", "n1")]
+    assert linked and "a successor of a server boss was in" in linked[-1].evidence

@@ -64,6 +64,7 @@ from veilleur.events import (
 from veilleur.taxonomy import Category, Target, TargetKind
 
 CONFIRMED_MEDIA = "enforce.confirmed_media"
+NETWORK = "network.links"
 BANNED_MEDIA = "banned_media"
 """Label of a confirmed file (`banned_media:<category>`): its re-uploads are blocked."""
 MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
@@ -373,6 +374,8 @@ class Casework:
                             if target not in case.targets:
                                 case.targets.append(target)
                     self._reprioritize(case)
+                    if live:  # stronger evidence may now reach an automatic rule's line
+                        self._auto_actions(intake, case, now)
             return intake
         intake = Intake(
             id=self._new_id("finding"), kind=IntakeKind.FINDING, source="engine",
@@ -382,7 +385,10 @@ class Casework:
             signal_keys=finding.signal_keys, evidence=finding.evidence)
         self._finding_intakes[key] = intake.id
         self._record_intake(intake, now)
-        if finding.target.kind is TargetKind.GUILD:
+        if finding.target.kind is TargetKind.GUILD and set(finding.detectors) - {NETWORK}:
+            # A server flagged for what it holds seeds the search for its successors; one
+            # flagged only as a successor waits for a reviewer (else one wrong seed flags a
+            # chain of look-alike servers, each the next one's seed).
             self._label(finding.target, f"flagged:{finding.category.value}", now, None)
         covered = self.enforcement.covering(intake.target)
         if covered is not None:

@@ -36,6 +36,7 @@ from veilleur.ingest.eventlog import read_eventlog
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
 from veilleur.sim.baseline import FifoBaseline
+from veilleur.sim.followthrough import read_milestones, score_followthrough
 from veilleur.sim.metrics import SystemRecord, Timeline, score
 from veilleur.sim.oracle import Oracle, read_oracle
 from veilleur.store.writer import StoreWriter
@@ -138,15 +139,19 @@ def run_replay(
     store: StoreWriter | None = None,
     on_bytes: Callable[[int], None] | None = None,
     memory: Any = None,
+    milestones_path: Path | None = None,
 ) -> ReplayResult:
     """`store`: also write the events themselves (messages, servers, names) to the database,
-    so that the stored casework can be picked up later (`veilleur review`)."""
+    so that the stored casework can be picked up later (`veilleur review`). `milestones_path`:
+    when each story's harm showed itself (`sim/followthrough.py`), to score how soon it was
+    stopped."""
     started = time.perf_counter()
     problems = ProblemLog()
     if reviewers < 1 or review_seconds <= 0:
         raise ValueError("reviewers must be >= 1 and review seconds > 0")
     policy = policy or load_case_policy()
     oracle = read_oracle(oracle_path, problems)
+    milestones = read_milestones(milestones_path, problems) if milestones_path else []
     banks = [b for p in bank_paths if (b := load_bank_file(p, problems)) is not None]
     settings = settings or DetectorSettings()
     matcher = combine([m for m in (settings.matcher, matcher_from_banks(banks))
@@ -208,6 +213,9 @@ def run_replay(
         records.append(SystemRecord("baseline_fifo", fifo.actions, fifo.prevented,
                                     fifo.intakes, fifo.content, len(fifo.cases)))
     metrics: dict[str, Any] = {r.name: score(r, timeline, end) for r in records}
+    if milestones:
+        for r in records:
+            metrics[r.name]["follow_through"] = score_followthrough(milestones, r.actions)
     metrics["simulation"] = {
         "events": n, "reviewers": reviewers, "review_seconds": review_seconds,
         "start": first.isoformat() if first else None, "end": end.isoformat(),

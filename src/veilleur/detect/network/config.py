@@ -67,7 +67,9 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
                         (returning, ("threshold", "weight_media", "weight_join_order",
                                      "join_order_min", "weight_name", "name_similarity",
                                      "weight_created_after", "created_window_days",
-                                     "weight_successor")),
+                                     "weight_successor", "weight_name_same",
+                                     "name_distinct_chars", "weight_created_soon",
+                                     "created_soon_hours")),
                         (catalogue, ("signs_for_signal", "weight_strong", "weight_two"))):
         missing = [k for k in keys if k not in table]
         if missing:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
@@ -175,7 +175,7 @@ class NetworkDetector:
             others: set[str] = set()
             for key in u.media:
                 others |= self.graph.media(key).users
-            for gid, _ in u.joins[:20]:
+            for gid in [g for g, _ in u.joins[:20]] + sorted(u.owns)[:20]:
                 others |= set(list(self.graph.guild(gid).members)[:500])
             for other in sorted(others - {target.id}):
                 out += self._returning(other, target.id, at)
@@ -295,8 +295,8 @@ class NetworkDetector:
             related |= {o for o in self.offenders if o in members}
             for fallen, succ in self.successors.items():
                 if joined in succ:
-                    related |= {o for o in self.offenders
-                                if o in self.graph.guild(fallen).members}
+                    f = self.graph.guild(fallen)
+                    related |= {o for o in self.offenders if o in f.members or o == f.owner}
         if named:
             name = self.graph.user(uid).name
             threshold = self.policy.returning["name_similarity"]
@@ -322,12 +322,16 @@ class NetworkDetector:
                              "the same order"))
         ratio = similar(u.name, o.name)
         if ratio >= p["name_similarity"]:
-            evidence.append((p["weight_name"], f"name «{u.name}» ≈ «{o.name}» ({ratio:.2f})"))
+            evidence.append((_name_weight(p, ratio, u.name),
+                             f"name «{u.name}» ≈ «{o.name}» ({ratio:.2f})"))
         window = timedelta(days=p["created_window_days"])
         if u.created_at is not None and suspended_at <= u.created_at <= suspended_at + window:
-            evidence.append((p["weight_created_after"], f"created {u.created_at:%Y-%m-%d}, "
-                             f"after the suspension of {offender} on {suspended_at:%Y-%m-%d}"))
-        was_in = {gid for gid, _ in o.joins}
+            soon = u.created_at - suspended_at <= timedelta(hours=p["created_soon_hours"])
+            evidence.append((p["weight_created_soon" if soon else "weight_created_after"],
+                             f"created {u.created_at:%Y-%m-%d %H:%M}, after the suspension of "
+                             f"{offender} on {suspended_at:%Y-%m-%d %H:%M}"))
+        # The servers it owned count as much as those it joined: an owner is not a member.
+        was_in = {gid for gid, _ in o.joins} | o.owns
         into = [gid for gid, _ in u.joins
                 if any(gid in self.successors.get(f, ()) for f in was_in)]
         if into:
@@ -395,6 +399,15 @@ class NetworkDetector:
         return [Signal(self.id, self.version, Target(TargetKind.GUILD, guild_id), category,
                        weight, f"server laid out as a catalogue: {layout}",
                        f"network.catalogue:{len(signs)}", {"guild_id": guild_id})]
+
+
+def _name_weight(p: Mapping[str, float], ratio: float, name: str) -> float:
+    """From `weight_name` at the similarity floor to `weight_name_same` for the same name,
+    for names long enough not to collide by chance; short ones keep the floor's weight."""
+    low, high, floor = p["weight_name"], p["weight_name_same"], p["name_similarity"]
+    if len(_NOT_ALNUM.sub("", name)) < p["name_distinct_chars"] or high <= low or floor >= 1:
+        return low
+    return low + (high - low) * min(1.0, max(0.0, (ratio - floor) / (1.0 - floor)))
 
 
 def _in_order(mine: list[str], theirs: list[str]) -> int:

@@ -1,0 +1,84 @@
+"""`places.meaning`: what is read by meaning, and what says too little to be read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from veilleur.cases.casework import Casework
+from veilleur.decide.policy import Finding
+from veilleur.detect.base import DetectorSettings
+from veilleur.detect.places import PlacesDetector, load_places_policy
+from veilleur.engine import Engine
+from veilleur.events import Channel, ChannelCreated, Guild, GuildCreated, Message, MessagePosted
+from veilleur.state import Directory, MemoryState
+from veilleur.taxonomy import Category, Target, TargetKind
+
+T = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+class Reader:
+    """Reads everything as non-consensual imagery, and remembers what it was asked."""
+
+    version = "stub"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def scores(self, texts: list[str]) -> list[dict[Category, float]]:
+        self.asked += texts
+        return [{Category.NCII: 0.95} for _ in texts]
+
+
+def detector() -> tuple[PlacesDetector, Reader]:
+    reader = Reader()
+    policy = load_places_policy(DetectorSettings().policy_dir)
+    return PlacesDetector(policy, reader), reader  # type: ignore[arg-type]
+
+
+def test_names_of_fewer_than_three_words_are_not_read_numbers_are_not_words() -> None:
+    d, reader = detector()
+    ctx = Directory(MemoryState())
+    short = [GuildCreated(ts=T, guild=Guild("g1", "gaming squad 22", "o")),
+             GuildCreated(ts=T, guild=Guild("g2", "serveur 12 345", "o")),
+             ChannelCreated(ts=T, channel=Channel("c1", "g1", "random-chat")),
+             ChannelCreated(ts=T, channel=Channel("c2", "g1", "general"))]
+    for e in short:
+        ctx.apply(e)
+        assert list(d.detect(e, ctx)) == []
+    assert reader.asked == []
+    long = GuildCreated(ts=T, guild=Guild("g3", "les ex de la fac", "o"))
+    ctx.apply(long)
+    signals = list(d.detect(long, ctx))
+    assert reader.asked == ["les ex de la fac"]
+    assert signals and signals[0].target == Target(TargetKind.GUILD, "g3")
+    topic = ChannelCreated(ts=T, channel=Channel("c3", "g3", "annonces",
+                                                 topic="les photos de la semaine"))
+    ctx.apply(topic)
+    assert list(d.detect(topic, ctx)) and reader.asked[-1] == "annonces\nles photos de la semaine"
+
+
+def test_the_owners_short_posts_are_not_read() -> None:
+    d, reader = detector()
+    ctx = Directory(MemoryState())
+    g = GuildCreated(ts=T, guild=Guild("g1", "club", "boss"))
+    ctx.apply(g)
+    for i, text in enumerate(("ok 12 34 56", "gg à tous 2", "bienvenue sur le serveur")):
+        e = MessagePosted(ts=T, message=Message(f"m{i}", "c", "g1", "boss", text))
+        ctx.apply(e)
+        list(d.detect(e, ctx))
+    assert reader.asked == ["bienvenue sur le serveur"]
+
+
+def test_a_server_flagged_only_as_a_successor_seeds_no_further_search() -> None:
+    cw = Casework(Engine.build())
+
+    def found(gid: str, detectors: tuple[str, ...]) -> None:
+        cw._intake_finding(Finding(Target(TargetKind.GUILD, gid), Category.CSAM, 0.8,
+                                   detectors, "x", {}), T)
+
+    found("inferred", ("network.links",))
+    found("held", ("places.meaning",))
+    found("both", ("network.links", "targets.rollup"))
+    labels = {t.id: sorted(v) for t, v in cw.labels.items()}
+    assert "inferred" not in labels
+    assert labels["held"] == ["flagged:csam"] and labels["both"] == ["flagged:csam"]
