@@ -37,6 +37,9 @@ def ms(kind: str, tkind: str, tid: str, sign: float, answer: float | None = None
 
 @pytest.mark.parametrize(("data", "words"), [
     ({"kind": "spam", "target": {"kind": "user", "id": "u"}, "sign_at": ts(0)}, "kind must"),
+    ({"kind": [], "target": {"kind": "user", "id": "u"}, "sign_at": ts(0)}, "kind must"),
+    ({"kind": {}, "target": {"kind": "user", "id": "u"}, "sign_at": ts(0)}, "kind must"),
+    ({**ms("sextortion", "user", "u", 0), "target": {"kind": "user", "id": 7}}, "non-empty"),
     (ms("successor", "user", "u", 0), "names a guild"),
     (ms("sextortion", "user", "", 0), "non-empty id"),
     ({**ms("sextortion", "user", "u", 0), "sign_at": "yesterday"}, "ISO 8601"),
@@ -53,7 +56,7 @@ def test_a_bad_milestone_says_what_is_wrong(data: object, words: str) -> None:
 
 def test_bad_lines_are_named_and_the_good_ones_still_count(tmp_path: Path) -> None:
     f = tmp_path / "m.jsonl"
-    f.write_text("\n".join([json.dumps(ms("sextortion", "user", "x", 0)), "{not json",
+    f.write_text("\n".join([json.dumps(ms("sextortion", "user", "x", 0)), '{"kind": []}',
                             json.dumps(ms("successor", "user", "g", 0)), "",
                             "x" * 5000, json.dumps(ms("returning", "user", "r", 1))]) + "\n")
     problems = ProblemLog()

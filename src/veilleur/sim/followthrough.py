@@ -72,7 +72,7 @@ def parse_milestone(data: Any) -> Milestone:
     if unknown:
         raise ValueError(f"unknown field(s) {sorted(unknown)}")
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     t = data.get("target")
     if not isinstance(t, dict) or not isinstance(t.get("id"), str) or not t["id"]:
@@ -106,7 +106,7 @@ def read_milestones(path: Path, problems: ProblemLog) -> list[Milestone]:
                 continue
             try:
                 out.append(parse_milestone(json.loads(line)))
-            except (ValueError, RecursionError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 problems.report(str(path), f"milestone skipped: {exc}", where)
     return out
 
