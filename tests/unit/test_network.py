@@ -330,3 +330,22 @@ def test_joining_the_successor_of_the_server_an_offender_owned_links_the_new_acc
                        MemberJoined(ts=at(12.5), guild_id="g2", user_id="n1")])
     linked = [s for s in newcomer if s.target == Target.of("user", "n1")]
     assert linked and "a successor of a server boss was in" in linked[-1].evidence
+
+
+def test_links_to_several_offenders_named_alike_are_one_suspicion_not_two() -> None:
+    from veilleur.decide.policy import FindingBook, load_policy
+
+    d = NetworkDetector.from_settings(DetectorSettings())
+    run(d, [UserSeen(ts=at(0), user=User("o1", "Jessica")),
+            UserSeen(ts=at(0), user=User("o2", "jessica."))])
+    d.on_label(Target.of("user", "o1"), "sextortion_confirmed", at(1))
+    d.on_label(Target.of("user", "o2"), "sextortion_confirmed", at(1))
+    signals = run(d, [UserSeen(ts=at(20), user=User("n1", "jessica", created_at=at(19)))])
+    assert {s.context["linked_to"] for s in signals} == {"o1", "o2"}  # both links named
+    book = FindingBook(load_policy(DetectorSettings().policy_dir / "policy.toml"))
+    found = book.add(signals)
+    assert found and max(f.score for f in found) <= 0.76  # one link's weight, not two
+    # a stronger link later lifts the score to its own, not beyond
+    later = run(d, [MessagePosted(ts=at(21), message=Message(
+        "q", "c", "s", "n1", "x", attachments=(photo("z1", "z"),)))])
+    assert later == []  # no file in common: nothing new

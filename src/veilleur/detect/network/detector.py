@@ -76,6 +76,8 @@ class NetworkDetector:
         self.successors: dict[str, set[str]] = {}
         """fallen server → servers signalled as its successors."""
         self._emitted: dict[tuple[str, str], float] = {}
+        self._links: dict[tuple[str, Category], dict[str, float]] = {}
+        """(account, category) → suspended account → strength signalled for that link."""
         self._signs: dict[str, dict[str, str]] = {}
         """server → catalogue sign → the channel name that showed it."""
 
@@ -344,8 +346,18 @@ class NetworkDetector:
         if score < self._emitted.get(key, 0.0) + 0.05:
             return []
         self._emitted[key] = score
+        # Links to several suspended accounts are one suspicion, not several (two offenders
+        # named alike must not double a namesake's score): the policy adds signals of
+        # different keys, so each link signals only what lifts the strongest link so far to
+        # its own score.
+        held = self._links.setdefault((uid, category), {})
+        others = _combine(v for o, v in held.items() if o != offender)
+        want = max(score, _combine(held.values()))
+        lift = 0.0 if others >= 1.0 else 1.0 - (1.0 - want) / (1.0 - others)
+        strength = max(lift, held.get(offender, 0.0))
+        held[offender] = strength
         return [Signal(
-            self.id, self.version, Target(TargetKind.USER, uid), category, round(score, 4),
+            self.id, self.version, Target(TargetKind.USER, uid), category, round(strength, 4),
             f"linked to suspended account {offender} ({category.value}, suspended "
             f"{suspended_at:%Y-%m-%d}): " + "; ".join(t for _, t in evidence),
             f"network.returning:{offender}", {"author_id": uid, "linked_to": offender})]
