@@ -435,7 +435,6 @@ def network_regroups(log: EventLog, t: datetime) -> None:
 # grooming milestone (when the child answered it); the engine never reads this.
 _PICTURE_ASK = re.compile(r"phot|\bpics?\b|foto|selfie|cam\b|webcam|c[aá]mara|vid[eé]o|"
                           r"\bnudes?\b|image|snap ?(?:me|moi)", re.I)
-_TURN = timedelta(minutes=3)
 
 
 def scene_conversations(log: EventLog, t: datetime, *, limit: int | None = None) -> None:
@@ -443,7 +442,7 @@ def scene_conversations(log: EventLog, t: datetime, *, limit: int | None = None)
     never tuned on) as direct messages over its days: the suspect's decisive lines and account
     labelled, the ordinary conversations (peers, coaches, family) a test of restraint. Every
     other child is a minor the platform knows (age band), the rest say it or not at all."""
-    from veilleur.corpus.scenes import Conversation, filler, load_scenes, say
+    from veilleur.corpus.scenes import Conversation, filler, load_scenes, timed_turns
     from veilleur.corpus.split import scene_split_of
 
     scenes = [c for c in load_scenes() if isinstance(c, Conversation)
@@ -457,18 +456,10 @@ def scene_conversations(log: EventLog, t: datetime, *, limit: int | None = None)
             log.user(start, uid, f"{p}{k}", age_band=band)
         cid = f"{prefix}-dm"
         log.channel(start, cid, None, "dm", kind="dm")
-        values = filler(scene, 1)
-        breaks = sum(1 for turn in scene.turns if turn.new_day) or 1
-        day = timedelta(days=max(1, scene.days) / breaks)
-        at = start
         sign: datetime | None = None
         asked: datetime | None = None
         answer: datetime | None = None
-        for j, turn in enumerate(scene.turns):
-            text = say(turn.text, values)
-            if not text:
-                continue
-            at = at + day if turn.new_day else at + _TURN
+        for j, turn, at, text in timed_turns(scene, filler(scene, 1), start):
             mid = f"{prefix}-m{j}"
             author = people[turn.speaker]
             log.message(at, mid, cid, None, author, text,

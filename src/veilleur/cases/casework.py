@@ -45,6 +45,7 @@ from veilleur.cases.sink import CaseworkSink, NullSink
 from veilleur.compliance.documents import Compliance, Document
 from veilleur.compliance.misuse import Step
 from veilleur.decide.policy import Finding
+from veilleur.detect.network.detector import NetworkDetector
 from veilleur.enforce.actions import RESTRICTING, Enforcement, Prevented, Stopped, subject_of
 from veilleur.enforce.blocklist import Confirmed, ConfirmedMedia
 from veilleur.enforce.evidence import EvidenceKey, EvidenceRecord, EvidenceVault
@@ -64,7 +65,6 @@ from veilleur.events import (
 from veilleur.taxonomy import Category, Target, TargetKind
 
 CONFIRMED_MEDIA = "enforce.confirmed_media"
-NETWORK = "network.links"
 BANNED_MEDIA = "banned_media"
 """Label of a confirmed file (`banned_media:<category>`): its re-uploads are blocked."""
 MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
@@ -385,7 +385,8 @@ class Casework:
             signal_keys=finding.signal_keys, evidence=finding.evidence)
         self._finding_intakes[key] = intake.id
         self._record_intake(intake, now)
-        if finding.target.kind is TargetKind.GUILD and set(finding.detectors) - {NETWORK}:
+        if finding.target.kind is TargetKind.GUILD and \
+                set(finding.detectors) - {NetworkDetector.id}:
             # A server flagged for what it holds seeds the search for its successors; one
             # flagged only as a successor waits for a reviewer (else one wrong seed flags a
             # chain of look-alike servers, each the next one's seed).

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from veilleur.corpus.scenes import Conversation, Scene, Server, filler, say
+from veilleur.corpus.scenes import Conversation, Scene, Server, filler, say, timed_turns
 from veilleur.detect.base import DetectorSettings
 from veilleur.engine import Engine
 from veilleur.evaluate import EvalResult, Key, Labels, Place, score_findings
@@ -38,7 +38,6 @@ from veilleur.taxonomy import Category, TargetKind
 
 _START = datetime(2026, 2, 2, 8, 0, tzinfo=UTC)
 _SCENE_SPAN = timedelta(days=100)
-_TURN_GAP = timedelta(minutes=3)
 _CATS = frozenset(c.value for c in Category)
 
 
@@ -122,9 +121,6 @@ def _conversation(run: _Run, scene: Conversation, values: dict[str, str], base: 
                   owner_of: dict[Place, str]) -> None:
     cid = f"{prefix}-dm"
     people = {p: f"{prefix}-{p}" for p in scene.people}
-    breaks = sum(1 for t in scene.turns if t.new_day) or 1
-    day = timedelta(days=max(1, scene.days) / breaks)
-    at = base
     for p, uid in people.items():
         place = (TargetKind.USER, uid)
         texts[place] = f"{scene.key}: {p} ({scene.people[p]})"
@@ -133,11 +129,7 @@ def _conversation(run: _Run, scene: Conversation, values: dict[str, str], base: 
             positives.add((TargetKind.USER, uid, scene.category))
         else:
             negatives.add(place)
-    for j, turn in enumerate(scene.turns):
-        text = say(turn.text, values)
-        if not text:
-            continue
-        at = at + day if turn.new_day else at + _TURN_GAP
+    for j, turn, at, text in timed_turns(scene, values, base):
         mid = f"{prefix}-m{j}"
         author = people[turn.speaker]
         others = [u for p, u in people.items() if p != turn.speaker]

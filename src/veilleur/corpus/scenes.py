@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -393,6 +394,25 @@ def filler(scene: Scene, variant: int) -> dict[str, str]:
 
 def say(text: str, values: Mapping[str, str]) -> str:
     return fill(text, values)
+
+
+TURN_GAP = timedelta(minutes=3)
+
+
+def timed_turns(scene: Conversation, values: Mapping[str, str], start: datetime
+                ) -> Iterator[tuple[int, Turn, datetime, str]]:
+    """The turns a conversation says (index, turn, when, text): `TURN_GAP` apart, the
+    scene's days spread evenly over its day breaks ("~"); a turn whose slots leave it empty
+    is not said and takes no time."""
+    breaks = sum(1 for t in scene.turns if t.new_day) or 1
+    day = timedelta(days=max(1, scene.days) / breaks)
+    at = start
+    for j, turn in enumerate(scene.turns):
+        text = say(turn.text, values)
+        if not text:
+            continue
+        at = at + day if turn.new_day else at + TURN_GAP
+        yield j, turn, at, text
 
 
 def main(argv: list[str]) -> int:
