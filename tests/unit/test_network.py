@@ -349,3 +349,69 @@ def test_links_to_several_offenders_named_alike_are_one_suspicion_not_two() -> N
     later = run(d, [MessagePosted(ts=at(21), message=Message(
         "q", "c", "s", "n1", "x", attachments=(photo("z1", "z"),)))])
     assert later == []  # no file in common: nothing new
+
+
+def _shipped_network_policy() -> dict:  # type: ignore[type-arg]
+    import tomllib
+
+    from veilleur.detect.base import POLICY_DIR
+
+    return tomllib.loads((POLICY_DIR / "network.toml").read_text())
+
+
+def test_a_network_policy_without_a_key_is_refused_naming_its_table() -> None:
+    import pytest
+
+    from veilleur.detect.network.config import NetworkPolicyError, parse_network_policy
+
+    data = _shipped_network_policy()
+    del data["returning"]["name_min_chars"]
+    with pytest.raises(NetworkPolicyError, match=r"\[returning\]: missing name_min_chars"):
+        parse_network_policy(data, "network.toml")
+
+
+def test_a_network_policy_number_must_be_finite() -> None:
+    import pytest
+
+    from veilleur.detect.network.config import NetworkPolicyError, parse_network_policy
+
+    for bad in (float("nan"), float("inf"), -1, True, "0.5"):
+        data = _shipped_network_policy()
+        data["successor"]["threshold"] = bad
+        with pytest.raises(NetworkPolicyError, match=r"successor\.threshold"):
+            parse_network_policy(data, "network.toml")
+    assert parse_network_policy(_shipped_network_policy()).returning["name_min_chars"] == 6
+
+
+def test_joining_the_big_public_servers_in_the_usual_order_is_no_link() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    crowd = [MemberJoined(ts=at(0), guild_id=f"big{g}", user_id=f"x{g}-{i}")
+             for g in range(3) for i in range(1001)]
+    path = [MemberJoined(ts=at(1 + g), guild_id=gid, user_id="boss")
+            for g, gid in enumerate(("big0", "big1", "big2", "s0", "s1", "s2"))]
+    run(d, [UserSeen(ts=at(0), user=User("boss", "zorglub")), *crowd, *path])
+    d.on_label(Target.of("user", "boss"), "csam_confirmed", at(10))
+    big = run(d, [UserSeen(ts=at(11), user=User("n1", "newbie", created_at=at(10.5))),
+                  *[MemberJoined(ts=at(12 + g), guild_id=f"big{g}", user_id="n1")
+                    for g in range(3)]])
+    assert not any("same order" in s.evidence for s in big)
+    small = run(d, [UserSeen(ts=at(11), user=User("n2", "other", created_at=at(10.5))),
+                    *[MemberJoined(ts=at(12 + g), guild_id=f"s{g}", user_id="n2")
+                      for g in range(3)]])
+    assert any("joined 3 of the same servers in the same order" in s.evidence for s in small)
+
+
+def test_an_account_already_known_is_looked_at_again_after_a_suspension() -> None:
+    # Events read a second time into a kept graph: the returning account is no news to the
+    # graph, but its first sighting since the suspension must still link it.
+    d = NetworkDetector.from_settings(DetectorSettings())
+    seen = UserSeen(ts=at(12), user=User("b2", "ados_boss_", created_at=at(11)))
+    assert run(d, [UserSeen(ts=at(0), user=User("boss", "ados_boss")), seen]) == []
+    d.on_label(Target.of("user", "boss"), "csam_confirmed", at(10))
+    again = run(d, [seen])
+    assert again and "linked to suspended account boss" in again[0].evidence
+    assert run(d, [seen]) == []  # and only once
+    # an account older than every suspension is not looked at again
+    old = UserSeen(ts=at(12), user=User("b3", "ados_boss__", created_at=at(1)))
+    run(d, [old])
+    assert run(d, [old]) == []

@@ -82,3 +82,24 @@ def test_a_server_flagged_only_as_a_successor_seeds_no_further_search() -> None:
     labels = {t.id: sorted(v) for t, v in cw.labels.items()}
     assert "inferred" not in labels
     assert labels["held"] == ["flagged:csam"] and labels["both"] == ["flagged:csam"]
+    # Found later for what it holds (a weaker score is still what it holds): it seeds then,
+    # and a stronger finding brings its evidence and detectors to the pending intake.
+    cw._intake_finding(Finding(Target(TargetKind.GUILD, "inferred"), Category.CSAM, 0.7,
+                               ("targets.rollup",), "its channels", {}), T)
+    assert sorted(cw.labels[Target(TargetKind.GUILD, "inferred")]) == ["flagged:csam"]
+    cw._intake_finding(Finding(Target(TargetKind.GUILD, "inferred"), Category.CSAM, 0.9,
+                               ("targets.rollup",), "its channels, stronger", {}), T)
+    intake = next(i for i in cw.intakes.values()
+                  if i.target == Target(TargetKind.GUILD, "inferred"))
+    assert intake.evidence == "its channels, stronger" and intake.score == 0.9
+    assert intake.detectors == ("network.links", "targets.rollup")
+
+
+def test_words_are_counted_as_the_rules_read_them_links_left_out() -> None:
+    from veilleur.detect.places import words
+
+    assert words("𝓷𝓾𝓭𝓮𝓼 vip access") == 3  # fancy letters are letters
+    assert words("n00dz vip 4cc3s") == 3  # leet spelled words are words
+    assert words("discord.gg/abcdef https://mega.nz/folder/xyz") == 0  # links alone say nothing
+    assert words("rejoignez discord.gg/abcdef") == 1
+    assert words("gaming squad 22") == 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -358,12 +358,20 @@ class Casework:
         """`live`: the policy's automatic actions apply (not to the past, read from exports)."""
         key = (finding.target, finding.category)
         iid = self._finding_intakes.get(key)
+        found_by = (detector,) if detector else finding.detectors
         if iid is not None:
             intake = self.intakes[iid]
+            if _holds(finding.target, found_by) and not _holds(finding.target,
+                                                               intake.detectors):
+                # Found first as a successor only, now for what it holds: it seeds now.
+                self._label(finding.target, f"flagged:{finding.category.value}", now, None)
             if finding.score > intake.score:
                 intake.score = finding.score
                 intake.signal_keys = tuple(dict.fromkeys((*intake.signal_keys,
                                                           *finding.signal_keys)))
+                # What the reviewer and an automatic rule read is the evidence as it is now.
+                intake.detectors = tuple(dict.fromkeys((*intake.detectors, *found_by)))
+                intake.evidence = finding.evidence or intake.evidence
                 self.sink.intake(intake)
                 if intake.pending and intake.case_id in self._open:
                     case = self.cases[intake.case_id]
@@ -381,12 +389,10 @@ class Casework:
             id=self._new_id("finding"), kind=IntakeKind.FINDING, source="engine",
             target=finding.target, category=finding.category, received_at=now,
             acknowledged_at=now, score=finding.score,
-            detectors=(detector,) if detector else finding.detectors,
-            signal_keys=finding.signal_keys, evidence=finding.evidence)
+            detectors=found_by, signal_keys=finding.signal_keys, evidence=finding.evidence)
         self._finding_intakes[key] = intake.id
         self._record_intake(intake, now)
-        if finding.target.kind is TargetKind.GUILD and \
-                set(finding.detectors) - {NetworkDetector.id}:
+        if _holds(finding.target, found_by):
             # A server flagged for what it holds seeds the search for its successors; one
             # flagged only as a successor waits for a reviewer (else one wrong seed flags a
             # chain of look-alike servers, each the next one's seed).
@@ -1169,3 +1175,8 @@ class Casework:
     def close(self) -> None:
         self.engine.close()
         self.sink.flush()
+
+
+def _holds(target: Target, detectors: Sequence[str]) -> bool:
+    """A server found for what it holds, not only as the successor of another."""
+    return target.kind is TargetKind.GUILD and bool(set(detectors) - {NetworkDetector.id})

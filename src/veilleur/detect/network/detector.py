@@ -73,6 +73,7 @@ class NetworkDetector:
         self.fallen: dict[str, tuple[Category, datetime, str]] = {}
         """server → (category, when, the label that said so)."""
         self.offenders: dict[str, tuple[Category, datetime]] = {}
+        self._first_suspension: datetime | None = None
         self.successors: dict[str, set[str]] = {}
         """fallen server → servers signalled as its successors."""
         self._emitted: dict[tuple[str, str], float] = {}
@@ -116,7 +117,12 @@ class NetworkDetector:
             u = g.user(event.user.id)
             name = _name(event.user.name)
             if (u.name, u.created_at) == (name, event.user.created_at or u.created_at):
-                return []  # nothing new about the account
+                # Nothing new about the account; but one created just after a suspension is
+                # looked at again: in a store that already knows it (events read a second
+                # time) this sighting may be the first since that suspension.
+                if not self._created_after_a_suspension(u.created_at):
+                    return []
+                return self._check_user(event.user.id, event.ts, named=True)
             u.name = name
             u.created_at = u.created_at or event.user.created_at
             g.put(u)
@@ -171,6 +177,7 @@ class NetworkDetector:
             if target.id in self.offenders:
                 return []
             self.offenders[target.id] = (category, at)
+            self._first_suspension = min(self._first_suspension or at, at)
             if not emit:
                 return []
             u = self.graph.user(target.id)
@@ -309,6 +316,12 @@ class NetworkDetector:
             out += self._returning(uid, offender, at)
         return out
 
+    def _created_after_a_suspension(self, created: datetime | None) -> bool:
+        if created is None or self._first_suspension is None or created < self._first_suspension:
+            return False  # (most accounts: older than any suspension, no loop)
+        window = timedelta(days=self.policy.returning["created_window_days"])
+        return any(at <= created <= at + window for _, at in self.offenders.values())
+
     def _returning(self, uid: str, offender: str, at: datetime) -> list[Signal]:
         p = self.policy.returning
         u, o = self.graph.user(uid), self.graph.user(offender)
@@ -318,7 +331,12 @@ class NetworkDetector:
         if shared:
             evidence.append((p["weight_media"], f"posted {len(shared)} file(s) {offender} "
                              "posted"))
-        order = _in_order([gid for gid, _ in u.joins], [gid for gid, _ in o.joins])
+        # Servers everybody joins (the big public ones, often in the same order) say nothing
+        # of who an account is: only servers of at most `join_order_max_members` count.
+        cap = p["join_order_max_members"]
+        small = [gid for gid, _ in o.joins if len(self.graph.guild(gid).members) <= cap]
+        order = _in_order([gid for gid, _ in u.joins], small) if len(small) >= p[
+            "join_order_min"] else 0
         if order >= p["join_order_min"]:
             evidence.append((p["weight_join_order"], f"joined {order} of the same servers in "
                              "the same order"))
@@ -417,7 +435,7 @@ def _name_weight(p: Mapping[str, float], ratio: float, name: str) -> float:
     """From `weight_name` at the similarity floor to `weight_name_same` for the same name,
     for names long enough not to collide by chance; short ones keep the floor's weight."""
     low, high, floor = p["weight_name"], p["weight_name_same"], p["name_similarity"]
-    if len(_NOT_ALNUM.sub("", name)) < p["name_distinct_chars"] or high <= low or floor >= 1:
+    if len(_NOT_ALNUM.sub("", name)) < p["name_min_chars"] or high <= low or floor >= 1:
         return low
     return low + (high - low) * min(1.0, max(0.0, (ratio - floor) / (1.0 - floor)))
 

@@ -89,8 +89,9 @@ class Graph:
         if owner and owner != g.owner:
             g.owner = owner
             u = self.user(owner)
-            u.owns.add(gid)
-            self.put(u)
+            if len(u.owns) < KEEP:  # bounded like joins: an export may name one owner of all
+                u.owns.add(gid)
+                self.put(u)
             self.edges += 1  # owner of
         self.put(g)
 
