@@ -93,7 +93,7 @@ def main() -> None:
         fa = false_alarms([f for f in fams if f.writer == writer], 20_000)
         ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50
         users = fa.findings[TargetKind.USER]
-        out += ["", f'["ordinary chat.{writer}"]',
+        out += ["", f'["ordinary chat".{writer}]',
                 f"# measured {fa.per_million():.0f} message findings per million and {users} "
                 "account findings on 20,000 messages (target: 10 and none)",
                 f"message_findings_per_million = {ceiling}",
