@@ -332,11 +332,14 @@ class NetworkDetector:
             evidence.append((p["weight_media"], f"posted {len(shared)} file(s) {offender} "
                              "posted"))
         # Servers everybody joins (the big public ones, often in the same order) say nothing
-        # of who an account is: only servers of at most `join_order_max_members` count.
+        # of who an account is: only servers of at most `join_order_max_members` count. Only
+        # servers both joined can match, so only theirs are looked up (dropping the others
+        # keeps the order of the rest).
+        mine = [gid for gid, _ in u.joins]
+        both = set(mine)
         cap = p["join_order_max_members"]
-        small = [gid for gid, _ in o.joins if len(self.graph.guild(gid).members) <= cap]
-        order = _in_order([gid for gid, _ in u.joins], small) if len(small) >= p[
-            "join_order_min"] else 0
+        order = _in_order(mine, [gid for gid, _ in o.joins if gid in both
+                                 and len(self.graph.guild(gid).members) <= cap])
         if order >= p["join_order_min"]:
             evidence.append((p["weight_join_order"], f"joined {order} of the same servers in "
                              "the same order"))
