@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.imagegen import make_image
 
+from veilleur.cases.models import iso
+
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 BENIGN = [
@@ -52,7 +54,7 @@ class EventLog:
     def add(self, ts: datetime, event: dict[str, Any]) -> None:
         self.n += 1
         self.events.append((ts, self.n, {"type": event.pop("type"),
-                                         "ts": ts.isoformat().replace("+00:00", "Z"),
+                                         "ts": iso(ts),
                                          **event}))
 
     def label(self, kind: str, id: str, category: str) -> None:
@@ -61,9 +63,9 @@ class EventLog:
     def milestone(self, kind: str, target_kind: str, tid: str, sign_at: datetime,
                   answer_at: datetime | None = None) -> None:
         m: dict[str, Any] = {"kind": kind, "target": {"kind": target_kind, "id": tid},
-                             "sign_at": _iso(sign_at)}
+                             "sign_at": iso(sign_at)}
         if answer_at is not None:
-            m["answer_at"] = _iso(answer_at)
+            m["answer_at"] = iso(answer_at)
         self.milestones.append(m)
 
     # --- helpers that read like the platform ---------------------------------------------
@@ -136,10 +138,6 @@ class EventLog:
 
 
 MILESTONES = "milestones.jsonl"
-
-
-def _iso(ts: datetime) -> str:
-    return ts.isoformat().replace("+00:00", "Z")
 
 
 def minutes(n: float) -> timedelta:
@@ -539,10 +537,10 @@ def network_variants(log: EventLog, t: datetime) -> None:
         if shape == 2 or i % 4 == 0:  # a near-identical name
             log.add(t1 - minutes(30), {"type": "user_seen", "user": {
                 "id": back, "name": f"{name.split()[0]}_boss{i}_", "created_at":
-                _iso(t1 - minutes(40))}})
+                iso(t1 - minutes(40))}})
         else:
             log.add(t1 - minutes(30), {"type": "user_seen", "user": {
-                "id": back, "name": f"someone{i}x", "created_at": _iso(t1 - minutes(40))}})
+                "id": back, "name": f"someone{i}x", "created_at": iso(t1 - minutes(40))}})
         log.guild(t1, succ, succ_name, succ_owner)
         log.channel(t1, f"{succ}-c", succ, "general")
         log.label("guild", succ, category)
