@@ -6,6 +6,7 @@ near the bank's grooming rows when it speaks of keeping things from parents."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,15 +47,24 @@ def bank() -> MeaningBank:
 
 
 def run(lines: list[tuple[str, str]], minor: str | None) -> tuple[set, MeaningReader]:
+    """The shipped policy; the minor (if any) says their school year as the second line."""
+    return run_with([(who, "je suis en 5e" if minor is not None and who == minor and i == 1
+                      else text) for i, (who, text) in enumerate(lines)])
+
+
+def run_with(lines: list[tuple[str, str]], *, learned: object = None, **settings: float
+             ) -> tuple[set, MeaningReader]:
+    """The lines as they are, with some of the reader's settings replaced."""
+    policy = load_conversation_policy(POLICY_DIR)
+    assert policy.meaning is not None
+    policy = replace(policy, meaning=replace(policy.meaning, **settings))
     reader = MeaningReader(bank(), Words(), k=10)
-    detector = ConversationDetector(TextAnalyzer.load(POLICY_DIR),
-                                    load_conversation_policy(POLICY_DIR), meaning=reader)
+    detector = ConversationDetector(TextAnalyzer.load(POLICY_DIR), policy, meaning=reader,
+                                    learned=learned)  # type: ignore[arg-type]
     engine = Engine([detector], load_policy(POLICY_DIR / "policy.toml"))
     found = set()
     people = {who for who, _ in lines}
     for i, (who, text) in enumerate(lines):
-        if minor is not None and who == minor and i == 1:
-            text = "je suis en 5e"
         others = tuple(p for p in people if p != who)
         ev = MessagePosted(ts=T + timedelta(hours=i * 20), message=Message(
             f"m{i}", "dm", None, who, text, recipient_ids=others))
@@ -139,3 +149,80 @@ def test_the_bank_holds_only_training_families_and_refuses_a_broken_file(
     (tmp_path / "bad.npz").write_bytes(b"not a bank")
     with pytest.raises(MeaningError, match=r"bad\.npz"):
         MeaningBank.load(tmp_path / "bad.npz")
+
+
+def test_what_came_before_the_childs_age_is_read_when_it_is_known() -> None:
+    # The adult's secrecy comes first, the child's age after: kept unread, then read.
+    lines = [("man", "better not tell your parents we talk, they would not get it"),
+             ("man", "you can keep a secret from your mum right"),
+             ("kid", "je suis en 5e"),
+             ("man", "our chats stay secret, delete them before your parents look"),
+             ("man", "your mother does not need to know about this app")]
+    found, reader = run_with(lines, unread=8)
+    assert ("user", "man", "grooming") in found
+    assert ("message", "m0", "grooming") in found  # the first message, read late, is evidence
+    assert reader.read == 4
+    found, reader = run_with(lines, unread=0)  # without: only what follows the age is read
+    assert ("message", "m0", "grooming") not in found
+    assert reader.read == 2
+
+
+def test_unread_messages_are_bounded_and_never_read_without_a_child() -> None:
+    lines = [("man", f"better not tell your parents about game {i} ok") for i in range(12)]
+    found, reader = run_with([*lines, ("kid2", "hello there friend")], unread=3)
+    assert reader.read == 0 and not any(k == "user" for k, _, _ in found)
+    found, reader = run_with([*lines, ("kid", "je suis en 5e"),
+                              ("man", "keep it a secret from your mum ok")], unread=3)
+    assert reader.read == 4  # the three latest kept, and the message that opened it
+
+
+class Sure:
+    """A learned tier that is sure of grooming where a text says "bridge", of nothing else."""
+
+    categories = (Category.CSAM, Category.GROOMING)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        return np.array([0.0, 0.99 if "bridge" in text else 0.2])
+
+
+def test_the_learned_tier_is_a_second_reader() -> None:
+    # Far from every bank row by meaning (no parents, no secret), sure by the learned tier.
+    lines = [("man", "how was the match today, did you win"), ("kid", "je suis en 5e"),
+             ("man", "meet me under the bridge after school ok"),
+             ("man", "the bridge at five, come alone this time"),
+             ("man", "i wait at the bridge, tell me when you leave")]
+    found, _ = run_with(lines, learned=Sure(), prefilter=0.0, learned_support=1.1,
+                        learned_strong=1.1)
+    assert ("user", "man", "grooming") not in found  # the learned tier does not read
+    found, _ = run_with(lines, learned=Sure(), prefilter=0.0, learned_support=0.5,
+                        learned_strong=0.9)
+    assert ("user", "man", "grooming") in found
+    assert ("user", "kid", "grooming") not in found
+
+
+def test_unread_survives_the_store() -> None:
+    from veilleur.detect.conversation.risk import Conversation, conversation_in, conversation_out
+
+    conv = Conversation(participants={"a", "k"}, unread={"a": [(T, "m1", "hello « x »")]})
+    assert conversation_in(conversation_out(conv)).unread == {"a": [(T, "m1", "hello « x »")]}
+    assert conversation_in({k: v for k, v in conversation_out(conv).items()
+                            if k != "unread"}).unread == {}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("learned_support = 0.9\nlearned_strong = 0.5", "meaning.learned_strong"),
+    ("unread = 51", "meaning.unread"),
+    ("unread = 2.5", "meaning.unread"),
+    ("learned_strong = -1", "meaning.learned_strong"),
+])
+def test_the_readers_settings_are_checked(tmp_path: Path, body: str, message: str) -> None:
+    from veilleur.detect.conversation.config import ConversationPolicyError
+
+    text = (POLICY_DIR / "conversation.toml").read_text(encoding="utf-8")
+    for key in ("learned_support", "learned_strong", "unread"):
+        text = "\n".join(line for line in text.splitlines()
+                         if not line.startswith(f"{key} ="))
+    text = text.replace("[meaning]\n", "[meaning]\n" + body + "\n", 1)
+    (tmp_path / "conversation.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConversationPolicyError, match=message):
+        load_conversation_policy(tmp_path)

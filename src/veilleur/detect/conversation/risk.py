@@ -45,6 +45,10 @@ class Conversation:
     flagged: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
     """(speaker, category) → the risk last reported and the message that reported it
     (reported again when it grows, or when that message is read again)."""
+    unread: dict[str, list[tuple[datetime, str, str]]] = field(default_factory=dict)
+    """Speaker → (time, message id, text) of their latest messages worth reading by meaning,
+    said before the conversation was known to be at stake (before the child said their age):
+    read when it is, so what came first is not lost."""
 
     def add(self, speaker: str, event: StageEvent, keep: int) -> None:
         events = self.stages.setdefault(speaker, {}).setdefault(event.stage, [])
@@ -143,7 +147,9 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
                                  + ([e.weight] if e.weight is not None else []) for e in evs]
                             for st, evs in stages.items()}
                        for sp, stages in c.stages.items()},
-            "flagged": [[sp, cat, v, mid] for (sp, cat), (v, mid) in c.flagged.items()]}
+            "flagged": [[sp, cat, v, mid] for (sp, cat), (v, mid) in c.flagged.items()],
+            "unread": {sp: [[at.isoformat(), mid, text] for at, mid, text in items]
+                       for sp, items in c.unread.items()}}
 
 
 def conversation_in(d: dict[str, Any]) -> Conversation:
@@ -154,4 +160,6 @@ def conversation_in(d: dict[str, Any]) -> Conversation:
               for st, evs in stages.items()} for sp, stages in d["stages"].items()},
         {str(k): int(v) for k, v in d.get("reads", {}).items()},
         d.get("asked_age"), {(f[0], f[1]): (f[2], f[3] if len(f) > 3 else "")
-                             for f in d.get("flagged", [])})
+                             for f in d.get("flagged", [])},
+        {str(sp): [(datetime.fromisoformat(i[0]), str(i[1]), str(i[2])) for i in items]
+         for sp, items in d.get("unread", {}).items()})
