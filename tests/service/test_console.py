@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
 
 from tests.factories import gradient_png
 from tests.service.conftest import Service, message, server_events
+from veilleur.service.casepage import OFFERED
 from veilleur.service.i18n import catalog
 from veilleur.store.models import AuditRow
 
@@ -139,6 +141,17 @@ def _roughness(img: Image.Image) -> float:
     return float(np.abs(np.diff(px, axis=1)).mean())
 
 
+def decision_form(page: str, category: str, csrf: str, **extra: str) -> dict[str, Any]:
+    """The decision form filled as a reviewer would: a violation of `category` on every
+    target, on the ground of the law, with every measure the form offers for it."""
+    fields: dict[str, Any] = {"csrf": csrf, **extra}
+    for i in re.findall(r'name="cat_(\d+)"', page):
+        fields |= {f"verdict_{i}": "violation", f"cat_{i}": category,
+                   f"ground_{i}": "illegal",
+                   f"measure_{i}": re.findall(rf'name="measure_{i}" value="([a-z_]+)"', page)}
+    return fields
+
+
 def test_a_decision_shows_its_statement_before_it_is_taken(service: Service, tmp_path: Path
                                                            ) -> None:
     case_id = _media_case(service, tmp_path)
@@ -149,25 +162,54 @@ def test_a_decision_shows_its_statement_before_it_is_taken(service: Service, tmp
     page = c.get(f"/console/cases/{case_id}").text
     targets = re.findall(r'name="cat_(\d+)"', page)
     assert targets
-    form = {"csrf": csrf, "explanation": "requests for pictures from a 13-year-old"}
-    form |= {f"cat_{i}": "grooming" for i in targets}
+    # Nothing is chosen for the reviewer: no verdict, category or ground comes preselected.
+    assert " checked" not in page.split('id="decision"')[1].split("</form>")[0]
+    assert " selected" not in page.split('id="decision"')[1].split("</form>")[0]
+    # A category alone is not a verdict: refused, with the targets still to choose.
+    half = {"csrf": csrf} | {f"cat_{i}": "grooming" for i in targets}
+    refused = c.post(f"/console/cases/{case_id}/preview", data=half)
+    assert refused.status_code == 422 and 'id="refused"' in refused.text
+    assert catalog("en")["refused_nothing"] in refused.text
+    assert c.post(f"/console/cases/{case_id}/decide", data=half).status_code == 422
+    form = decision_form(page, "grooming", csrf,
+                         explanation="requests for pictures from a 13-year-old")
+    # A value the form does not offer is refused too.
+    bad = {k: ["delete_guild"] if k.startswith("measure_") else v for k, v in form.items()}
+    assert c.post(f"/console/cases/{case_id}/preview", data=bad).status_code == 422
     preview = c.post(f"/console/cases/{case_id}/preview", data=form)
     assert preview.status_code == 200
     # The adult wrote in French: the letter is in French, with the reviewer's explanation.
     assert '<article class="letter">' in preview.text
     assert "requests for pictures from a 13-year-old" in preview.text
+    assert catalog("en")["m_remove_content"] in preview.text
     with service.rt.lock:
         assert not service.rt.casework.cases[case_id].decision_id  # nothing decided yet
     done = c.post(f"/console/cases/{case_id}/decide", data=form, follow_redirects=False)
-    assert done.status_code == 303 and "done=" in done.headers["location"]
+    assert done.status_code == 303 and done.headers["location"].startswith(
+        "/console/decisions/")
     with service.rt.lock:
         cw = service.rt.casework
         decision_id = cw.cases[case_id].decision_id
         assert decision_id is not None
+        decision = cw.decisions[decision_id]
+        # What was chosen, no more: every measure the form offered on each target.
+        assert all(td.violation and td.measures == OFFERED[td.target.kind.value]
+                   for td in decision.targets)
         letters = [d for d in cw.compliance.documents.values()
                    if d.kind == "statement_of_reasons"
                    and d.refs.get("decision_id") == decision_id]
+        actions = [a.id for a in cw.enforcement.actions.values()
+                   if a.decision_id == decision_id]
     assert letters and "requests for pictures from a 13-year-old" in (letters[0].body or "")
+    # The decision's page links each measure and each document, and each link opens.
+    shown = c.get(done.headers["location"]).text
+    for a in actions:
+        assert f'href="/console/actions/{a}"' in shown
+        assert c.get(f"/console/actions/{a}").status_code == 200
+    for d in letters:
+        assert f'href="/console/documents/{d.id}"' in shown
+        doc = c.get(f"/console/documents/{d.id}")
+        assert doc.status_code == 200 and "requests for pictures from a 13-year-old" in doc.text
 
 
 def test_appeals_notices_transparency_and_languages(service: Service, tmp_path: Path) -> None:
@@ -178,11 +220,13 @@ def test_appeals_notices_transparency_and_languages(service: Service, tmp_path: 
     service.login("rita")
     c = service.client
     notices = c.get("/console/notices").text
-    assert "DSA notice (Art. 16)" in notices and "(d) the bona fide statement" in notices
+    # The missing Art. 16 elements in the catalogue's words (the engine records them in
+    # English).
+    assert "DSA notice (Art. 16)" in notices and catalog("en")["miss_d"] in notices
     assert c.get("/console/appeals").status_code == 200
     t = c.get("/console/transparency").text
     assert t.count("<svg") == 2 and "Time from receipt to outcome" in t
-    assert set(catalog("fr")) == set(catalog("en"))
+    assert set(catalog("fr")) == set(catalog("en")) == set(catalog("es"))
     csrf = re.search(r'data-csrf="([^"]+)"', c.get("/console/").text).group(1)  # type: ignore[union-attr]
     c.post("/console/preferences", data={"csrf": csrf, "language": "fr", "blur": "strong"})
     assert "Signalements et leurs sources" not in c.get("/console/").text
