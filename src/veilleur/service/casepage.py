@@ -76,24 +76,39 @@ def source_code(intake: Intake) -> str:
     return "trusted_flagger" if intake.flagger else intake.source
 
 
-def clock_kind(clock: Clock) -> str:
-    """legal (an authority's order), flagger (a trusted flagger's cap), or internal."""
+def clock_kind(clock: Clock, flagger_cap: float | None = None) -> str:
+    """legal (an authority's order), flagger (a trusted flagger's cap, when it is what set
+    the time), or internal."""
     if clock.kind == "legal":
         return "legal"
-    return "flagger" if "trusted_flagger" in clock.basis else "internal"
+    if "trusted_flagger" in clock.basis and (flagger_cap is None
+                                             or clock.hours == flagger_cap):
+        return "flagger"
+    return "internal"
 
 
-def clock_json(clock: Clock, now: datetime, share: float) -> dict[str, Any]:
-    return {"kind": clock_kind(clock), "hours": clock.hours, "due": iso(clock.due),
+def clock_json(clock: Clock, now: datetime, share: float, cap: float | None = None
+               ) -> dict[str, Any]:
+    return {"kind": clock_kind(clock, cap), "hours": clock.hours, "due": iso(clock.due),
             "started_at": iso(clock.started_at), "status": clock.status(now, share)}
 
 
-def next_clock(case: Case, now: datetime, share: float) -> dict[str, Any] | None:
+def running_clocks(case: Case, now: datetime, share: float, cap: float | None = None
+                   ) -> list[dict[str, Any]]:
+    """Every clock still running, the one that runs out first first (a legal deadline shows
+    even when an internal target comes sooner)."""
+    running = [c for c in case.clocks if c.stopped_at is None and c.due is not None]
+    running.sort(key=lambda c: c.due or now)
+    return [clock_json(c, now, share, cap) for c in running]
+
+
+def next_clock(case: Case, now: datetime, share: float, cap: float | None = None
+               ) -> dict[str, Any] | None:
     """The running clock that runs out first."""
     running = [c for c in case.clocks if c.stopped_at is None and c.due is not None]
     if not running:
         return None
-    return clock_json(min(running, key=lambda c: c.due or now), now, share)
+    return clock_json(min(running, key=lambda c: c.due or now), now, share, cap)
 
 
 def label_json(label: str) -> dict[str, str | None]:
@@ -285,7 +300,7 @@ def suggestion(cw: Casework, case: Case, targets: list[dict[str, Any]]) -> dict[
 
 
 def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict[str, Any]:
-    share = cw.policy.at_risk_share
+    share, cap = cw.policy.at_risk_share, cw.policy.trusted_flagger_hours
     intakes = [cw.intakes[i] for i in case.intakes if i in cw.intakes]
     reports = [_intake(cw, i) for i in intakes if i.kind is not IntakeKind.FINDING]
     grouped, kinds = _findings(cw, [i for i in intakes if i.kind is IntakeKind.FINDING])
@@ -294,7 +309,8 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict
         att = cw.content.attachment(aid)
         files.append({"id": aid, "filename": att.filename if att else None,
                       "viewed": aid in cw.viewed_media,
-                      "kind": _kind(att.filename if att else None)})
+                      # Events from the API name no file: the stored path tells a video.
+                      "kind": _kind((att.filename or att.path) if att else None)})
     targets = [_in_context(cw, t, i, case) for i, t in enumerate(case.targets[:40])]
     guilds: dict[str, None] = {}
     for item in targets:
@@ -307,9 +323,9 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict
             "network": _network(cw, case),
             "factors": [{"name": f.name, "value": round(f.value * 100)} for f in case.factors
                         if f.value],
-            "clocks": [clock_json(c, now, share) for c in case.clocks],
+            "clocks": [clock_json(c, now, share, cap) for c in case.clocks],
             "history": _history(cw, case), "media": files,
-            "due": iso(case.next_due()), "next_clock": next_clock(case, now, share),
+            "due": iso(case.next_due()), "next_clock": next_clock(case, now, share, cap),
             "categories": CATEGORIES, "suggestion": suggestion(cw, case, targets)}
 
 

@@ -254,7 +254,8 @@ def _queue_rows(rt: Runtime, who: Login, cat: str = "", src: str = "",
             rows.append({"id": c.id, "priority": round(c.effective_priority(
                 cw.policy.at_risk_boost), 3), "category": category,
                 "targets": len(c.targets), "opened_at": iso(c.opened_at),
-                "due": iso(c.next_due()), "clock": casepage.next_clock(c, now, share),
+                "due": iso(c.next_due()), "clocks": casepage.running_clocks(
+                    c, now, share, cw.policy.trusted_flagger_hours),
                 "summary": casepage.summary(cw, c), "sources": chips,
                 "state": "breached" if "breached" in statuses or c.escalated
                 else "at_risk" if "at_risk" in statuses else "",
@@ -513,8 +514,8 @@ def _verdicts(cw: Casework, case: Case, fields: list[tuple[str, str]]
                 out[author] = Verdict(category, ground, measures=("suspend_account",),
                                       explanation=explanation)
     if missing:
-        raise Refused("refused_nothing" if len(missing) == len(case.targets)
-                      else "refused_incomplete", missing)
+        anything = any(one(f"verdict_{i}") for i in range(len(case.targets)))
+        raise Refused("refused_incomplete" if anything else "refused_nothing", missing)
     return out, added
 
 
