@@ -132,7 +132,7 @@ def test_nothing_is_chosen_c_is_refused_and_the_decision_links_what_it_did(
     # ... then chooses otherwise: no suspension, only the content removed.
     suspend = form.locator("input[value=suspend_account]:checked")
     assert suspend.count() >= 1
-    for i in range(suspend.count()):
+    for _ in range(suspend.count()):
         form.locator("input[value=suspend_account]:checked").first.uncheck()
     page.keyboard.press("Escape")
     page.keyboard.press("p")
@@ -165,7 +165,7 @@ def test_nothing_is_chosen_c_is_refused_and_the_decision_links_what_it_did(
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_the_public_notice_form_chooses_no_category(live: Any, browser: Any, lang: str
                                                     ) -> None:
-    s, server, _ = live
+    _, server, _ = live
     page = browser.new_page()
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
