@@ -116,6 +116,7 @@ def label_json(label: str) -> dict[str, str | None]:
     if label.endswith("_confirmed"):
         return {"kind": "confirmed", "category": label.removesuffix("_confirmed"), "raw": None}
     for prefix, kind in (("removed:", "removed"), ("violation:", "violation"),
+                         ("flagged:", "flagged"),
                          (BANNED_MEDIA + ":", "banned_media")):
         if label.startswith(prefix):
             return {"kind": kind, "category": label.removeprefix(prefix), "raw": None}
