@@ -109,8 +109,9 @@ def _keys_in_code(path: Path) -> list[tuple[str, int]]:
         literal = None
         if name == "_fail" and len(args) == 3:
             literal = args[2]
-        elif (name in ("Refused", "t") and args) or (isinstance(fn, ast.Call) and isinstance(fn.func, ast.Name) and \
-                fn.func.id == "Words" and args):
+        elif args and (name in ("Refused", "t") or (
+                isinstance(fn, ast.Call) and isinstance(fn.func, ast.Name)
+                and fn.func.id == "Words")):
             literal = args[0]
         if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
             keys.append((literal.value, node.lineno))
