@@ -338,3 +338,30 @@ def test_the_transparency_page_fits_and_explains(live: Any, browser: Any) -> Non
     text = page.inner_text("main")
     assert w["time_to_action_note"] in text and w["volumes_note"] in text
     page.close()
+
+
+def test_the_yearly_report_fits_hides_empty_rows_and_explains_its_figures(
+        live: Any, browser: Any) -> None:
+    from datetime import UTC, datetime
+
+    from tests.service.test_console import decision_form
+
+    s, server, cases = live
+    csrf = s.login("rita")
+    s.client.post(f"/console/cases/{cases['dm']}/take", data={"csrf": csrf})
+    form = decision_form(s.client.get(f"/console/cases/{cases['dm']}").text, "grooming", csrf)
+    assert s.client.post(f"/console/cases/{cases['dm']}/decide", data=form,
+                         follow_redirects=False).status_code == 303
+    page = browser.new_page()
+    page.set_viewport_size({"width": 760, "height": 900})
+    page.goto(f"{server.url}/transparency/{datetime.now(UTC).year}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 760
+    text = page.inner_text("body")
+    # Each figure of the automated means is said in words, as a share.
+    assert "Recall" in text and "of the targets reviewers found violating" in text
+    assert " %" in text.split("Recall", 1)[1]
+    # No empty per-language rows (they stay in the CSV files), and the page says so.
+    cells = page.locator("td").all_inner_texts()
+    assert "bg" not in cells and "mt" not in cells
+    assert "left out here; they are in the CSV file" in text
+    page.close()

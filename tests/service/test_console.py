@@ -261,3 +261,18 @@ def test_anyone_may_send_a_notice_and_follow_it(service: Service) -> None:
     assert status.status_code == 200 and reference in status.text
     assert "We have received your notice" in status.text or "received" in status.text
     assert c.get(link.replace("token=", "token=x")).status_code == 404
+
+
+def test_the_public_form_chooses_no_kind_and_asks_for_one(service: Service) -> None:
+    c = service.client
+    for lang in ("fr", "en"):
+        form = c.get(f"/notice?lang={lang}").text
+        assert len(re.findall(r'name="kind"', form)) == 5
+        assert " checked" not in form  # nothing preselected, child abuse neither
+        ticket = re.search(r'name="ticket" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        r = c.post("/notice", data={"ticket": ticket, "lang": lang,
+                                    "locations": "https://discord.com/channels/g1/g1-c1/g1-m1",
+                                    "explanation": "they sell pictures of children"})
+        assert r.status_code == 422
+        assert catalog(lang)["notice_choose_kind"] in r.text.replace("&#39;", "'")
+        assert " checked" not in r.text  # still nothing chosen for them

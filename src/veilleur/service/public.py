@@ -203,4 +203,20 @@ def transparency_html(year: int, rt: RuntimeDep) -> HTMLResponse:
     from veilleur.compliance import transparency as tr
 
     tables, period, policy = transparency_tables(rt, year)
-    return HTMLResponse(tr.html(tables, period, policy))
+    page = tr.html(tables, period, policy)
+    return HTMLResponse(page, headers={"Content-Security-Policy": _csp_for(page)})
+
+
+def _csp_for(page: str) -> str:
+    """The service's policy, with the page's own stylesheet allowed by its digest (the same
+    page is also a file in the zip, so its style is inline): without it the page had no
+    style at all, and its tables ran past the window."""
+    import base64
+    import re
+
+    from veilleur.service.app import CSP
+
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest())
+                      .decode() + "'" for m in re.findall(r"<style>(.*?)</style>", page,
+                                                          re.S))
+    return CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
