@@ -145,7 +145,7 @@ def name_of(cw: Casework, t: Target) -> dict[str, Any]:
                    where=(ch.name if ch and ch.name else None), dm=msg.guild_id is None)
         if t.kind is TargetKind.ATTACHMENT:
             att = content.attachment(t.id)
-            out["file"] = att.filename if att and att.filename else None
+            out["file"] = att.filename if att and att.filename else t.id
     elif t.kind is TargetKind.USER:
         out["name"] = _user(cw, t.id)["name"]
     elif t.kind is TargetKind.GUILD:
@@ -313,6 +313,16 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict
                       # Events from the API name no file: the stored path tells a video.
                       "kind": _kind((att.filename or att.path) if att else None)})
     targets = [_in_context(cw, t, i, case) for i, t in enumerate(case.targets[:40])]
+    # A conversation once around each message: its files point to it instead of repeating it.
+    shown: set[str] = set()
+    for item in targets:
+        convo = item.get("conversation")
+        focus = next((m["id"] for m in convo or () if m["focus"]), None)
+        if focus is None:
+            continue
+        if focus in shown:
+            item["conversation"], item["same_conversation"] = None, True
+        shown.add(focus)
     guilds: dict[str, None] = {}
     for item in targets:
         if item["guild"]:
