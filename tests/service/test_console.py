@@ -276,3 +276,17 @@ def test_the_public_form_chooses_no_kind_and_asks_for_one(service: Service) -> N
         assert r.status_code == 422
         assert catalog(lang)["notice_choose_kind"] in r.text.replace("&#39;", "'")
         assert " checked" not in r.text  # still nothing chosen for them
+
+
+def test_the_exposure_count_is_kept_across_a_restart(service: Service, tmp_path: Path
+                                                     ) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    assert 'id="exposure-all">0<' in c.get("/console/").text
+    r = c.post(f"/console/cases/{case_id}/media/pic1/reveal", data={"csrf": csrf})
+    assert r.status_code == 200
+    assert 'id="exposure-all">1<' in c.get("/console/").text
+    service.rt.extras.pop("exposure")  # what a new process starts with
+    assert 'id="exposure-all">1<' in c.get("/console/").text  # counted from the audit log
+    assert 'id="exposure-csam">0<' in c.get("/console/").text

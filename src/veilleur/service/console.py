@@ -73,28 +73,48 @@ class Reveals:
 class Exposure:
     """How many files each reviewer revealed today (UTC), and how many of them in child
     sexual abuse cases: shown to them, with a reminder to take a break every
-    `break_after_reveals`."""
+    `break_after_reveals`. Each reveal is in the audit log (`media.revealed`), from which a
+    restarted service counts the day again."""
 
-    def __init__(self) -> None:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
         self._counts: dict[tuple[str, str], list[int]] = {}
 
-    def add(self, user: str, now: datetime, *, csam: bool) -> int:
+    def _day(self, user: str, now: datetime) -> list[int]:
         day = now.date().isoformat()
-        counts = self._counts.setdefault((user, day), [0, 0])
-        counts[0] += 1
-        counts[1] += int(csam)
-        if len(self._counts) > 10_000:
+        counts = self._counts.get((user, day))
+        if counts is None:
+            counts = self._counts[user, day] = self._stored(user, day)
             for key in [k for k in self._counts if k[1] != day]:
                 del self._counts[key]
+        return counts
+
+    def _stored(self, user: str, day: str) -> list[int]:
+        import json
+
+        from sqlalchemy import select
+
+        from veilleur.store.models import AuditRow
+
+        with self.rt.db.connect() as conn:
+            details = conn.execute(select(AuditRow.detail).where(
+                AuditRow.kind == "media.revealed", AuditRow.actor == user,
+                AuditRow.at >= day)).scalars().all()
+        return [len(details), sum(bool(json.loads(d).get("csam")) for d in details)]
+
+    def add(self, user: str, now: datetime, *, csam: bool) -> int:
+        counts = self._day(user, now)
+        counts[0] += 1
+        counts[1] += int(csam)
         return counts[0]
 
     def today(self, user: str, now: datetime) -> dict[str, int]:
-        total, csam = self._counts.get((user, now.date().isoformat()), [0, 0])
+        total, csam = self._day(user, now)
         return {"all": total, "csam": csam}
 
 
 def exposure(rt: Runtime) -> Exposure:
-    found: Exposure = rt.extras.setdefault("exposure", Exposure())
+    found: Exposure = rt.extras.setdefault("exposure", Exposure(rt))
     return found
 
 
@@ -442,7 +462,10 @@ def reveal(request: Request, case_id: str, attachment_id: str, rt: RuntimeDep,
         cw.view_media(case.id, user, rt.clock(), only=[attachment_id])
         request_reveals(rt).grant(user, attachment_id)
         page = casepage.case_page(cw, case, rt.clock(), who.account.language)
-        count = exposure(rt).add(user, rt.clock(), csam=casepage.reserved(cw, case))
+        csam = casepage.reserved(cw, case)
+        count = exposure(rt).add(user, rt.clock(), csam=csam)  # counted before it is logged
+        cw.audit.append(rt.clock(), "media.revealed", user, case.id,
+                        {"attachment": attachment_id, "csam": csam})
     item = next(m for m in page["media"] if m["id"] == attachment_id)
     every = rt.settings.break_after_reveals
     return _page(request, "_media_revealed.html.j2", who, m=item, case_id=case_id,
