@@ -8,6 +8,7 @@ media are shown only to child-safety specialists; each POST carries the session'
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -79,14 +80,18 @@ class Exposure:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._counts: dict[tuple[str, str], list[int]] = {}
+        self._lock = threading.Lock()  # pages are answered from several threads
 
     def _day(self, user: str, now: datetime) -> list[int]:
         day = now.date().isoformat()
-        counts = self._counts.get((user, day))
+        with self._lock:
+            counts = self._counts.get((user, day))
         if counts is None:
-            counts = self._counts[user, day] = self._stored(user, day)
-            for key in [k for k in self._counts if k[1] != day]:
-                del self._counts[key]
+            stored = self._stored(user, day)
+            with self._lock:
+                counts = self._counts.setdefault((user, day), stored)
+                for key in [k for k in self._counts if k[1] != day]:
+                    del self._counts[key]
         return counts
 
     def _stored(self, user: str, day: str) -> list[int]:
@@ -104,9 +109,10 @@ class Exposure:
 
     def add(self, user: str, now: datetime, *, csam: bool) -> int:
         counts = self._day(user, now)
-        counts[0] += 1
-        counts[1] += int(csam)
-        return counts[0]
+        with self._lock:
+            counts[0] += 1
+            counts[1] += int(csam)
+            return counts[0]
 
     def today(self, user: str, now: datetime) -> dict[str, int]:
         total, csam = self._day(user, now)
@@ -302,7 +308,7 @@ def _hidden(rt: Runtime, who: Login) -> dict[str, Any] | None:
     now = rt.clock()
     with rt.lock:
         cw = rt.casework
-        waiting = [c for c in cw.cases.values() if c.status != "closed"
+        waiting = [c for c in cw.cases.values() if c.status == "open"
                    and c.merged_into is None and not _visible(rt, who, c)]
         if not waiting:
             return None
