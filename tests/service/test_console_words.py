@@ -96,6 +96,16 @@ def _keys_in_code(path: Path) -> list[tuple[str, int]]:
     is a sentence written in the code."""
     tree = ast.parse(path.read_text())
     keys, written = [], []
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef) and n.body
+                  and isinstance(n.body[0], ast.Expr)
+                  and isinstance(n.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):  # words of two or more, anywhere but a docstring
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                id(node) not in docstrings and len(node.value.split()) >= 2 and \
+                len(WORD.findall(node.value)) >= 2:
+            written.append(node.lineno)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -222,3 +232,14 @@ def test_every_key_a_template_names_is_in_the_catalogues() -> None:
     assert len(named) > 50
     for lang in LANGUAGES:
         assert sorted(named - set(catalog(lang))) == [], lang
+
+
+def test_the_code_audit_catches_a_sentence(tmp_path: Path) -> None:
+    for code in ('raise too_many(wait, "login attempts")\n',
+                 'raise HTTPException(404, f"no case {case_id}")\n'):
+        (tmp_path / "c.py").write_text('"""A docstring is not shown."""\n' + code)
+        with pytest.raises(AssertionError, match="messages written in the code"):
+            _keys_in_code(tmp_path / "c.py")
+    (tmp_path / "c.py").write_text('raise _fail(who, 404, "e_no_case")\n'
+                                   'url = f"/console/cases/{case_id}/take"\n')
+    assert _keys_in_code(tmp_path / "c.py") == [("e_no_case", 1)]

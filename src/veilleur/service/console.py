@@ -41,7 +41,6 @@ from veilleur.service.deps import (
     RuntimeDep,
     UserDep,
     client_address,
-    too_many,
 )
 from veilleur.service.i18n import Words, pick
 from veilleur.service.runtime import Runtime
@@ -211,7 +210,9 @@ def login_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
                  prelogin: Annotated[str, Form()]) -> Response:
     wait = g.public.take("login:" + client_address(request))
     if wait:
-        raise too_many(wait, "login attempts")
+        words = Words(pick(request.headers.get("accept-language")))
+        raise HTTPException(429, words("e_too_many").replace("{s}", str(int(wait) + 1)),
+                            headers={"Retry-After": str(int(wait) + 1)})
     if not same_token(prelogin, request.cookies.get(PRELOGIN)):
         raise HTTPException(403, Words(pick(request.headers.get("accept-language")))(
             "e_login_csrf"))
