@@ -59,7 +59,7 @@ def world(s: Service, tmp_path: Path) -> dict[str, str]:
     assert s.post("/v1/orders", {"id": "ORD-1", "target": {"kind": "message", "id": "x1"},
                                  "category_claimed": "sextortion", "authority": "OFMIN"}
                   ).status_code == 202
-    flagger = s.key_for(flagger="pointdecontact")
+    flagger = s.key_for(flagger="point-de-contact")
     assert s.client.post("/v1/flagger/notices", headers=flagger, json={
         "id": "PDC-1", "items": [{"target": {"kind": "message", "id": "f1"}}],
         "category_claimed": "ncii", "explanation": "intimate pictures of a pupil shared",
@@ -225,6 +225,8 @@ def test_clocks_are_named_with_their_deadline_in_local_time_and_basis(
         local = row.locator("time.local")
         assert local.get_attribute("data-local") == "1"  # shown in the browser's time zone
         assert "T" not in local.inner_text()
+    # The flagger by the name the registry gives it.
+    assert "Point de Contact" in page.inner_text("#reports")
     page.close()
 
 

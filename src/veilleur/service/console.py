@@ -731,7 +731,8 @@ def notices(request: Request, rt: RuntimeDep, who: UserDep, limit: int = 300) ->
             hidden = case is not None and not _visible(rt, who, case)
             notice = cw.compliance.notices.get(i.notice_id or i.id.removeprefix("report:"))
             rows.append({"id": i.id, "source": casepage.source_code(i),
-                         "flagger": i.flagger, "received_at": iso(i.received_at),
+                         "flagger": f.name if (f := cw.policy.flaggers.get(i.flagger or ""))
+                         else i.flagger, "received_at": iso(i.received_at),
                          "category": i.category.value if i.category else None,
                          "case_id": case.id if case else None, "hidden": hidden,
                          "resolution": i.resolution.value if i.resolution else None,
