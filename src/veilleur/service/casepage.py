@@ -225,7 +225,8 @@ def _intake(cw: Casework, i: Intake) -> dict[str, Any]:
     notifier = i.notifier or {}
     flagger = cw.policy.flaggers.get(i.flagger) if i.flagger else None
     return {"id": i.id, "kind": i.kind.value, "source": source_code(i), "chip": chip(i),
-            "flagger": flagger.name if flagger else i.flagger, "category": i.category.value if i.category else None,
+            "flagger": flagger.name if flagger else i.flagger,
+            "category": i.category.value if i.category else None,
             "received_at": iso(i.received_at), "explanation": i.explanation,
             "evidence": i.evidence, "score": round(i.score, 2),
             "detectors": [detector_key(x) for x in i.detectors],
