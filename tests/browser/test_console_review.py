@@ -230,11 +230,12 @@ def test_clocks_are_named_with_their_deadline_in_local_time_and_basis(
     page.close()
 
 
-def test_the_queue_gives_what_to_triage_on_and_filters_and_sorts(live: Any, browser: Any
-                                                                 ) -> None:
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_queue_gives_what_to_triage_on_and_filters_and_sorts(live: Any, browser: Any,
+                                                                 lang: str) -> None:
     s, server, cases = live
-    w = catalog("en")
-    page = login(browser, server, s, "rita")
+    w = catalog(lang)
+    page = login(browser, server, s, "rita", lang)
     row = page.locator(f"tr[data-case='{cases['dm']}']")
     text = row.inner_text()
     assert w["cat_grooming"] in row.locator("td.category").inner_text()
@@ -298,11 +299,12 @@ def test_the_case_page_shows_the_whole_conversation_by_name(live: Any, browser: 
     page.close()
 
 
-def test_exposure_is_counted_videos_stay_muted_and_a_case_goes_back(live: Any, browser: Any
-                                                                    ) -> None:
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_exposure_is_counted_videos_stay_muted_and_a_case_goes_back(live: Any, browser: Any,
+                                                                    lang: str) -> None:
     s, server, cases = live
-    w = catalog("en")
-    page = login(browser, server, s, "rita")
+    w = catalog(lang)
+    page = login(browser, server, s, "rita", lang)
     take(page, server, cases["dm"])
     assert page.inner_text("#exposure-all") == "0"
     page.keyboard.press("r")
@@ -330,10 +332,11 @@ def test_exposure_is_counted_videos_stay_muted_and_a_case_goes_back(live: Any, b
     page.close()
 
 
-def test_the_transparency_page_fits_and_explains(live: Any, browser: Any) -> None:
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_transparency_page_fits_and_explains(live: Any, browser: Any, lang: str) -> None:
     s, server, _ = live
-    w = catalog("en")
-    page = login(browser, server, s, "rita")
+    w = catalog(lang)
+    page = login(browser, server, s, "rita", lang)
     page.set_viewport_size({"width": 760, "height": 900})
     page.goto(f"{server.url}/console/transparency")
     assert page.evaluate("document.documentElement.scrollWidth") <= 760
