@@ -153,6 +153,10 @@ def test_nothing_is_chosen_c_is_refused_and_the_decision_links_what_it_did(
     page.locator("#actions a").first.click()
     page.wait_for_url("**/console/actions/*")
     page.go_back()
+    page.click("#case-link")  # the case, closed, leads back to its decision
+    page.wait_for_url(f"**/console/cases/{cases['dm']}")
+    page.click("#decision-link")
+    page.wait_for_url(f"**/console/decisions/{decision_id}")
     page.locator("#documents a", has_text=w["doc_statement_of_reasons"]).first.click()
     page.wait_for_url("**/console/documents/*")
     assert page.locator("pre.letter-body").count() == 1
