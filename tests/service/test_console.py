@@ -290,3 +290,49 @@ def test_the_exposure_count_is_kept_across_a_restart(service: Service, tmp_path:
     service.rt.extras.pop("exposure")  # what a new process starts with
     assert 'id="exposure-all">1<' in c.get("/console/").text  # counted from the audit log
     assert 'id="exposure-csam">0<' in c.get("/console/").text
+
+
+def test_a_reviewer_cannot_decide_child_abuse_and_a_case_so_decided_is_reserved(
+        service: Service, tmp_path: Path) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    page = c.get(f"/console/cases/{case_id}").text
+    form_html = page.split('id="decision"')[1].split("</form>")[0]
+    assert 'value="csam"' not in form_html and 'id="csam-hand-back"' in page
+    # Refused on the server too, for a form written by hand.
+    for path in ("preview", "decide"):
+        r = c.post(f"/console/cases/{case_id}/{path}", data=decision_form(page, "csam", csrf))
+        assert r.status_code == 422 and catalog("en")["refused_csam"] in r.text
+    with service.rt.lock:
+        assert not service.rt.casework.cases[case_id].decision_id
+    c.post(f"/console/cases/{case_id}/release", data={"csrf": csrf})
+    # A specialist decides it child sexual abuse: from then on it is theirs alone.
+    c.cookies.clear()
+    csrf = service.login("sam")
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    page = c.get(f"/console/cases/{case_id}").text
+    done = c.post(f"/console/cases/{case_id}/decide", data=decision_form(page, "csam", csrf),
+                  follow_redirects=False)
+    assert done.status_code == 303
+    with service.rt.lock:
+        cw = service.rt.casework
+        decision_id = cw.cases[case_id].decision_id
+        assert decision_id is not None
+        cw.cases[case_id].category = None  # reserved by what was decided, not the label
+        actions = [a.id for a in cw.enforcement.actions.values() if a.case_id == case_id]
+        documents = [d.id for d in cw.compliance.documents.values()
+                     if d.refs.get("decision_id") == decision_id]
+    assert actions and documents
+    c.cookies.clear()
+    csrf = service.login("rita")
+    assert c.get(f"/console/cases/{case_id}").status_code == 403
+    assert c.post(f"/console/cases/{case_id}/media/pic1/reveal",
+                  data={"csrf": csrf}).status_code == 403
+    # Reserved ids answer as unknown ones: their existence does not leak.
+    assert c.get(f"/console/decisions/{decision_id}").status_code == 404
+    for a in actions:
+        assert c.get(f"/console/actions/{a}").status_code == 404
+    for d in documents:
+        assert c.get(f"/console/documents/{d}").status_code == 404

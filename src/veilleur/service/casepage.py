@@ -49,8 +49,16 @@ def reserved(cw: Casework, case: Case) -> bool:
     """Whether only child-safety specialists may see the case (child sexual abuse)."""
     if case.category is Category.CSAM:
         return True
-    return any(cw.intakes[i].category is Category.CSAM for i in case.intakes
-               if i in cw.intakes)
+    if any(cw.intakes[i].category is Category.CSAM for i in case.intakes
+           if i in cw.intakes):
+        return True
+    # Decided as child sexual abuse (even by mistake, by someone who could not): from then
+    # on its media are confirmed, and only specialists see it.
+    decision = cw.decisions.get(case.decision_id or "")
+    if decision is not None and any(td.category is Category.CSAM for td in decision.targets):
+        return True
+    return any(a.category is Category.CSAM and a.case_id == case.id
+               for t in case.targets for a in cw.enforcement.on_target(t))
 
 
 def detector_key(detector: str) -> str:
@@ -251,7 +259,8 @@ def _findings(cw: Casework, findings: list[Intake]) -> tuple[list[dict[str, Any]
     return list(groups.values()), list(kinds)
 
 
-def _history(cw: Casework, case: Case) -> list[dict[str, Any]]:
+def _history(cw: Casework, case: Case, account: Account | None = None
+             ) -> list[dict[str, Any]]:
     """Earlier measures, labels and cases of the accounts in this case."""
     users: dict[str, None] = {}
     for t in case.targets:
@@ -266,7 +275,8 @@ def _history(cw: Casework, case: Case) -> list[dict[str, Any]]:
                     "reason": a.reason} for a in cw.enforcement.on_target(target)
                    if a.action in RESTRICTING]
         others = [c.id for c in cw.cases.values() if c.id != case.id and target in c.targets
-                  and c.merged_into is None][:10]
+                  and c.merged_into is None
+                  and (account is None or visible_to(account, cw, c))][:10]
         out.append({"user": _user(cw, uid),
                     "labels": [label_json(x) for x in sorted(cw.labels.get(target, ()))],
                     "actions": actions, "cases": others})
@@ -302,7 +312,10 @@ def suggestion(cw: Casework, case: Case, targets: list[dict[str, Any]]) -> dict[
             "case_measures": list(cw.policy.measures[cat].get("case", ()))}
 
 
-def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict[str, Any]:
+def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr",
+              account: Account | None = None) -> dict[str, Any]:
+    """`account`: who reads it (the links to other cases and the categories offered are
+    those this account may see and decide)."""
     share, cap = cw.policy.at_risk_share, cw.policy.trusted_flagger_hours
     intakes = [cw.intakes[i] for i in case.intakes if i in cw.intakes]
     reports = [_intake(cw, i) for i in intakes if i.kind is not IntakeKind.FINDING]
@@ -337,9 +350,11 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr") -> dict
             "factors": [{"name": f.name, "value": round(f.value * 100)} for f in case.factors
                         if f.value],
             "clocks": [clock_json(c, now, share, cap) for c in case.clocks],
-            "history": _history(cw, case), "media": files,
+            "history": _history(cw, case, account), "media": files,
             "due": iso(case.next_due()), "next_clock": next_clock(case, now, share, cap),
-            "categories": CATEGORIES, "suggestion": suggestion(cw, case, targets)}
+            "categories": [c for c in CATEGORIES if account is None or account.sees_csam
+                           or c != Category.CSAM.value],
+            "suggestion": suggestion(cw, case, targets)}
 
 
 def summary(cw: Casework, case: Case) -> dict[str, Any]:

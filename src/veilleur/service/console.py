@@ -370,7 +370,8 @@ def case_view(request: Request, case_id: str, rt: RuntimeDep, who: UserDep) -> H
     with rt.work() as cw:
         case = _case_for(rt, who, case_id)
         cw.view(case.id, rt.clock(), viewer=who.account.username)  # audited
-        page = casepage.case_page(cw, case, rt.clock(), who.account.language)
+        page = casepage.case_page(cw, case, rt.clock(), who.account.language,
+                                  who.account)
     return _page(request, "case.html.j2", who, page=page,
                  prefs=who.account.preferences, now=iso(rt.clock()))
 
@@ -468,7 +469,8 @@ def reveal(request: Request, case_id: str, attachment_id: str, rt: RuntimeDep,
         case = _own_file(rt, who, case_id, attachment_id)
         cw.view_media(case.id, user, rt.clock(), only=[attachment_id])
         request_reveals(rt).grant(user, attachment_id)
-        page = casepage.case_page(cw, case, rt.clock(), who.account.language)
+        page = casepage.case_page(cw, case, rt.clock(), who.account.language,
+                                  who.account)
         csam = casepage.reserved(cw, case)
         count = exposure(rt).add(user, rt.clock(), csam=csam)  # counted before it is logged
         cw.audit.append(rt.clock(), "media.revealed", user, case.id,
@@ -497,12 +499,13 @@ class Refused(Exception):  # noqa: N818 - an answer to the reviewer, not a fault
         self.missing = missing or []
 
 
-def _verdicts(cw: Casework, case: Case, fields: list[tuple[str, str]]
+def _verdicts(cw: Casework, case: Case, fields: list[tuple[str, str]], who: Login
               ) -> tuple[dict[Target, Verdict], list[Target]]:
     """What the reviewer chose, target by target; and the accounts added as targets (a
     message's author to suspend too). Nothing is assumed: a target without a verdict, or a
     violation without its category or ground, is refused, as is any value the form does not
-    offer."""
+    offer. Child sexual abuse is decided only by a specialist: anyone else hands the case
+    back (released, a specialist takes it)."""
     form: dict[str, list[str]] = {}
     for k, v in fields:
         form.setdefault(k, []).append(v)
@@ -529,6 +532,8 @@ def _verdicts(cw: Casework, case: Case, fields: list[tuple[str, str]]
             category = Category(value)
         except ValueError:
             raise Refused("refused_unknown") from None
+        if category is Category.CSAM and not who.account.sees_csam:
+            raise Refused("refused_csam")
         offered = casepage.OFFERED.get(t.kind.value, ())
         measures = tuple(dict.fromkeys(form.get(f"measure_{i}", ())))
         if ground not in ("illegal", "terms") or any(m not in offered for m in measures):
@@ -568,7 +573,7 @@ async def preview(request: Request, case_id: str, rt: RuntimeDep, who: UserDep
         cw = rt.casework
         case = _case_for(rt, who, case_id)
         try:
-            verdicts, added = _verdicts(cw, case, fields)
+            verdicts, added = _verdicts(cw, case, fields, who)
         except Refused as exc:
             return _refusal(request, who, exc, case_id)
         try:
@@ -597,7 +602,7 @@ async def decide(request: Request, case_id: str, rt: RuntimeDep, who: UserDep) -
             case = _case_for(rt, who, case_id)
             if case.status != "in_review" or case.locked_by != user:
                 raise _fail(who, 409, "e_not_held")
-            verdicts, added = _verdicts(cw, case, fields)
+            verdicts, added = _verdicts(cw, case, fields, who)
             case.targets.extend(added)  # a message's author, suspended too
             try:
                 decision = cw.decide(case.id, user, verdicts, rt.clock())
@@ -616,8 +621,9 @@ def _decision_for(rt: Runtime, who: Login, decision_id: str) -> Decision:
     if decision is None:
         raise _fail(who, 404, "e_no_decision")
     case = rt.casework.cases.get(decision.case_id)
+    # Not found, as for an id that does not exist: a reserved one must not leak existence.
     if case is None or not _visible(rt, who, case):
-        raise _fail(who, 403, "reserved")
+        raise _fail(who, 404, "e_no_decision")
     return decision
 
 
@@ -664,10 +670,9 @@ def action_page(request: Request, action_id: str, rt: RuntimeDep, who: UserDep
         cw = rt.casework
         a = cw.enforcement.actions.get(action_id)
         case = cw.cases.get(a.case_id or "") if a is not None else None
-        if a is None or case is None:
-            raise _fail(who, 404, "e_no_action")
-        if not _visible(rt, who, case):
-            raise _fail(who, 403, "reserved")
+        if a is None or case is None or not _visible(rt, who, case) or (
+                a.category is Category.CSAM and not who.account.sees_csam):
+            raise _fail(who, 404, "e_no_action")  # a reserved id: as if there were none
         item = _action_json(cw, a)
     return _page(request, "action.html.j2", who, a=item)
 
@@ -685,10 +690,11 @@ def document_page(request: Request, document_id: str, rt: RuntimeDep, who: UserD
         decision = cw.decisions.get(d.refs.get("decision_id") or "") if d else None
         case = cw.cases.get(decision.case_id if decision else d.refs.get("case_id") or ""
                             ) if d else None
-        if d is None or case is None:
+        # A report to NCMEC is about child sexual abuse whatever its case says; a reserved
+        # id answers as one that does not exist.
+        if d is None or case is None or not _visible(rt, who, case) or (
+                d.kind == "ncmec_report" and not who.account.sees_csam):
             raise _fail(who, 404, "e_no_document")
-        if not _visible(rt, who, case):
-            raise _fail(who, 403, "reserved")
         doc = _document_json(d)
     payload = json.dumps(doc["payload"], ensure_ascii=False, indent=2) \
         if doc["payload"] is not None else None

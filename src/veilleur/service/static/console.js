@@ -117,7 +117,12 @@
       var value = key === "0" ? "none" : "violation";
       var radio = fs.querySelector("input[type=radio][value=" + value + "]");
       if (radio) { radio.checked = true; }
-      if (key !== "0") { fs.querySelector("select.category").value = CATS[key]; }
+      // A category the form does not offer this person (child sexual abuse, to anyone but
+      // a specialist) is not chosen by its key either.
+      var sel = fs.querySelector("select.category");
+      if (key !== "0" && sel.querySelector("option[value=" + CATS[key] + "]")) {
+        sel.value = CATS[key];
+      }
     });
     changed();
   }
