@@ -336,3 +336,31 @@ def test_a_reviewer_cannot_decide_child_abuse_and_a_case_so_decided_is_reserved(
         assert c.get(f"/console/actions/{a}").status_code == 404
     for d in documents:
         assert c.get(f"/console/documents/{d}").status_code == 404
+
+
+def test_a_case_with_more_than_forty_targets_can_be_decided(service: Service, tmp_path: Path
+                                                            ) -> None:
+    from veilleur.taxonomy import Target, TargetKind
+
+    case_id = _media_case(service, tmp_path)
+    extra = [message(f"x{n}", f"message {n}", author="adult", channel="dm1", guild=None,
+                     ts=f"2026-11-20T10:{n:02d}:00Z") for n in range(44)]
+    assert service.post("/v1/events", {"events": extra}).json()["accepted"] == 44
+    service.drain()
+    with service.rt.lock:
+        case = service.rt.casework.cases[case_id]
+        case.targets.extend(Target(TargetKind.MESSAGE, f"x{n}") for n in range(44))
+        count = len(case.targets)
+    assert count >= 45
+    csrf = service.login("rita")
+    c = service.client
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    page = c.get(f"/console/cases/{case_id}").text
+    assert len(re.findall(r'name="cat_(\d+)"', page)) == count  # every one can be decided
+    done = c.post(f"/console/cases/{case_id}/decide",
+                  data=decision_form(page, "grooming", csrf), follow_redirects=False)
+    assert done.status_code == 303
+    with service.rt.lock:
+        decision = service.rt.casework.decisions[
+            service.rt.casework.cases[case_id].decision_id or ""]
+    assert len(decision.targets) == count

@@ -38,6 +38,9 @@ CHIPS = ("report", "flagger", "order", "engine", "complaint")
 """Where what is in a case came from, for the queue's filter."""
 AFTER = 5
 """Messages shown after the flagged one (the replies to it)."""
+IN_FULL = 40
+"""Targets shown with their whole context; those after them show their own message only
+(every target is still in the decision form: each one must be decided)."""
 
 
 def visible_to(account: Account, cw: Casework, case: Case) -> bool:
@@ -206,21 +209,24 @@ def _guild(cw: Casework, guild: str) -> dict[str, Any]:
             "gone": iso(gone[0]) if (gone := content.guild_deletion(guild)) else None}
 
 
-def _in_context(cw: Casework, t: Target, i: int, case: Case) -> dict[str, Any]:
+def _in_context(cw: Casework, t: Target, i: int, case: Case, *, full: bool = True
+                ) -> dict[str, Any]:
     content = cw.content
     item: dict[str, Any] = {"i": i, "target": t.to_json(), "name": name_of(cw, t),
                             "labels": [label_json(x) for x in sorted(cw.labels.get(t, ()))],
                             "offered": OFFERED.get(t.kind.value, ()), "author": None}
     msg = content.message_of(t)
     if msg is not None:
-        item["conversation"] = _conversation(cw, msg)
+        item["conversation"] = _conversation(cw, msg) if full else [
+            _message(cw, msg, msg.ts, focus=True)]
         author = Target(TargetKind.USER, msg.author_id)
         if author not in case.targets:
             item["author"] = _user(cw, msg.author_id)
     if t.kind is TargetKind.USER:
         item["user"] = _user(cw, t.id)
-        item["recent"] = [_message(cw, m) for m in content.recent_by_user(t.id, 10)]
-    if t.kind is TargetKind.CHANNEL:
+        item["recent"] = [_message(cw, m) for m in content.recent_by_user(t.id, 10)] \
+            if full else []
+    if t.kind is TargetKind.CHANNEL and full:
         item["conversation"] = [_message(cw, m) for m in content.recent_in_channel(t.id, 10)]
     item["guild"] = content.guild_of(t)
     gone = content.gone(t)
@@ -327,7 +333,8 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr",
                       "viewed": aid in cw.viewed_media,
                       # Events from the API name no file: the stored path tells a video.
                       "kind": _kind((att.filename or att.path) if att else None)})
-    targets = [_in_context(cw, t, i, case) for i, t in enumerate(case.targets[:40])]
+    targets = [_in_context(cw, t, i, case, full=i < IN_FULL)
+               for i, t in enumerate(case.targets)]
     # A conversation once around each message: its files point to it instead of repeating it.
     shown: set[str] = set()
     for item in targets:
@@ -344,7 +351,8 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr",
             guilds[item["guild"]] = None
     return {"case": case.to_json(now, share), "kind": case.kind,
             "locked_by": case.locked_by, "reserved": reserved(cw, case),
-            "targets": targets, "guilds": [_guild(cw, g) for g in list(guilds)[:10]],
+            "targets": targets, "in_full": IN_FULL,
+            "guilds": [_guild(cw, g) for g in list(guilds)[:10]],
             "reports": reports, "findings": grouped, "detector_kinds": kinds,
             "network": _network(cw, case),
             "factors": [{"name": f.name, "value": round(f.value * 100)} for f in case.factors
