@@ -364,3 +364,32 @@ def test_a_case_with_more_than_forty_targets_can_be_decided(service: Service, tm
         decision = service.rt.casework.decisions[
             service.rt.casework.cases[case_id].decision_id or ""]
     assert len(decision.targets) == count
+
+
+def test_a_file_revealed_again_counts_once_and_admins_reveal_nothing(
+        service: Service, tmp_path: Path) -> None:
+    from veilleur.taxonomy import Category
+
+    case_id = _media_case(service, tmp_path)
+    with service.rt.lock:
+        service.rt.casework.cases[case_id].category = Category.CSAM  # a specialist's case
+    csrf = service.login("ada")
+    c = service.client
+    assert c.post(f"/console/cases/{case_id}/media/pic1/reveal",
+                  data={"csrf": csrf}).status_code == 403
+    c.cookies.clear()
+    csrf = service.login("sam")
+    for _ in range(4):
+        r = c.post(f"/console/cases/{case_id}/media/pic1/reveal", data={"csrf": csrf})
+        assert r.status_code == 200
+    queue = c.get("/console/").text
+    assert 'id="exposure-all">1<' in queue and 'id="exposure-csam">1<' in queue
+    with service.rt.db.connect() as conn:
+        logged = list(conn.execute(select(AuditRow.actor).where(
+            AuditRow.kind == "media.revealed")).scalars())
+    assert logged == ["sam"]
+    service.rt.extras.pop("exposure")  # what a new process starts with
+    queue = c.get("/console/").text
+    assert 'id="exposure-all">1<' in queue and 'id="exposure-csam">1<' in queue
+    c.post(f"/console/cases/{case_id}/media/pic1/reveal", data={"csrf": csrf})
+    assert 'id="exposure-all">1<' in c.get("/console/").text

@@ -73,27 +73,29 @@ class Reveals:
 class Exposure:
     """How many files each reviewer revealed today (UTC), and how many of them in child
     sexual abuse cases: shown to them, with a reminder to take a break every
-    `break_after_reveals`. Each reveal is in the audit log (`media.revealed`), from which a
-    restarted service counts the day again."""
+    `break_after_reveals`. A file counts once a day per person however often it is
+    revealed again. Each first reveal of the day is in the audit log (`media.revealed`),
+    from which a restarted service counts the day's distinct files again."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._counts: dict[tuple[str, str], list[int]] = {}
+        # (user, day) -> each file revealed that day -> whether it was child sexual abuse
+        self._files: dict[tuple[str, str], dict[str, bool]] = {}
         self._lock = threading.Lock()  # pages are answered from several threads
 
-    def _day(self, user: str, now: datetime) -> list[int]:
+    def _day(self, user: str, now: datetime) -> dict[str, bool]:
         day = now.date().isoformat()
         with self._lock:
-            counts = self._counts.get((user, day))
-        if counts is None:
+            files = self._files.get((user, day))
+        if files is None:
             stored = self._stored(user, day)
             with self._lock:
-                counts = self._counts.setdefault((user, day), stored)
-                for key in [k for k in self._counts if k[1] != day]:
-                    del self._counts[key]
-        return counts
+                files = self._files.setdefault((user, day), stored)
+                for key in [k for k in self._files if k[1] != day]:
+                    del self._files[key]
+        return files
 
-    def _stored(self, user: str, day: str) -> list[int]:
+    def _stored(self, user: str, day: str) -> dict[str, bool]:
         import json
 
         from sqlalchemy import select
@@ -104,18 +106,26 @@ class Exposure:
             details = conn.execute(select(AuditRow.detail).where(
                 AuditRow.kind == "media.revealed", AuditRow.actor == user,
                 AuditRow.at >= day)).scalars().all()
-        return [len(details), sum(bool(json.loads(d).get("csam")) for d in details)]
+        files: dict[str, bool] = {}
+        for d in details:
+            item = json.loads(d)
+            key = str(item.get("attachment"))
+            files[key] = files.get(key, False) or bool(item.get("csam"))
+        return files
 
-    def add(self, user: str, now: datetime, *, csam: bool) -> int:
-        counts = self._day(user, now)
+    def add(self, user: str, now: datetime, attachment: str, *, csam: bool
+            ) -> tuple[int, bool]:
+        """The day's count after this reveal, and whether the file is new today."""
+        files = self._day(user, now)
         with self._lock:
-            counts[0] += 1
-            counts[1] += int(csam)
-            return counts[0]
+            new = attachment not in files
+            files[attachment] = files.get(attachment, False) or csam
+            return len(files), new
 
     def today(self, user: str, now: datetime) -> dict[str, int]:
-        total, csam = self._day(user, now)
-        return {"all": total, "csam": csam}
+        files = self._day(user, now)
+        with self._lock:
+            return {"all": len(files), "csam": sum(files.values())}
 
 
 def exposure(rt: Runtime) -> Exposure:
@@ -464,6 +474,7 @@ def reveal(request: Request, case_id: str, attachment_id: str, rt: RuntimeDep,
            who: UserDep, csrf: Annotated[str | None, Form()] = None) -> HTMLResponse:
     """One file, on purpose: recorded (NCMEC asks whether a person viewed each file)."""
     _check_csrf(request, who, csrf)
+    _reviewer(who)  # admins review nothing, and see no one's media
     user = who.account.username
     with rt.work() as cw:
         case = _own_file(rt, who, case_id, attachment_id)
@@ -472,13 +483,15 @@ def reveal(request: Request, case_id: str, attachment_id: str, rt: RuntimeDep,
         page = casepage.case_page(cw, case, rt.clock(), who.account.language,
                                   who.account)
         csam = casepage.reserved(cw, case)
-        count = exposure(rt).add(user, rt.clock(), csam=csam)  # counted before it is logged
-        cw.audit.append(rt.clock(), "media.revealed", user, case.id,
-                        {"attachment": attachment_id, "csam": csam})
+        # Counted before it is logged; the same file again today counts and logs nothing.
+        count, new = exposure(rt).add(user, rt.clock(), attachment_id, csam=csam)
+        if new:
+            cw.audit.append(rt.clock(), "media.revealed", user, case.id,
+                            {"attachment": attachment_id, "csam": csam})
     item = next(m for m in page["media"] if m["id"] == attachment_id)
     every = rt.settings.break_after_reveals
     return _page(request, "_media_revealed.html.j2", who, m=item, case_id=case_id,
-                 remind=count if every and count % every == 0 else None)
+                 remind=count if new and every and count % every == 0 else None)
 
 
 async def text_form(request: Request) -> list[tuple[str, str]]:
