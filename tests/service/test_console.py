@@ -393,3 +393,47 @@ def test_a_file_revealed_again_counts_once_and_admins_reveal_nothing(
     assert 'id="exposure-all">1<' in queue and 'id="exposure-csam">1<' in queue
     c.post(f"/console/cases/{case_id}/media/pic1/reveal", data={"csrf": csrf})
     assert 'id="exposure-all">1<' in c.get("/console/").text
+
+
+def test_suspending_the_author_too_preserves_and_audits_the_added_target(
+        service: Service, tmp_path: Path) -> None:
+    import pytest
+
+    from veilleur.cases.review import ReviewError, Verdict
+    from veilleur.taxonomy import Category, Target, TargetKind
+
+    case_id = _media_case(service, tmp_path)
+    other = message("x1", "me too", author="stranger", channel="dm1", guild=None,
+                    ts="2026-11-20T09:04:00Z")
+    assert service.post("/v1/events", {"events": [other]}).json()["accepted"] == 1
+    service.drain()
+    adult = Target(TargetKind.USER, "stranger")
+    with service.rt.lock:
+        service.rt.casework.cases[case_id].targets.append(Target(TargetKind.MESSAGE, "x1"))
+    csrf = service.login("rita")
+    c = service.client
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    with service.rt.lock:
+        cw = service.rt.casework
+        case = cw.cases[case_id]
+        assert adult not in case.targets
+        # Verdicts that do not decide add nothing to the case.
+        bad = {t: Verdict(Category.GROOMING, "nowhere") for t in [*case.targets, adult]}
+        with pytest.raises(ReviewError):
+            cw.decide(case_id, "rita", bad, service.rt.clock(), add=[adult])
+        assert adult not in case.targets and adult not in case.preserved
+    page = c.get(f"/console/cases/{case_id}").text
+    authors = re.findall(r'name="(author_\d+)"', page)
+    assert len(authors) == 1
+    form = decision_form(page, "grooming", csrf) | {authors[0]: "1"}
+    done = c.post(f"/console/cases/{case_id}/decide", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    with service.rt.lock:
+        cw = service.rt.casework
+        case = cw.cases[case_id]
+        assert adult in case.targets and adult in case.preserved
+        assert cw.vault.by_target.get(adult)
+    with service.rt.db.connect() as conn:
+        added = list(conn.execute(select(AuditRow.actor).where(
+            AuditRow.kind == "case.targets_added", AuditRow.subject == case_id)).scalars())
+    assert added == ["rita"]

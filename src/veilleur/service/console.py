@@ -616,9 +616,8 @@ async def decide(request: Request, case_id: str, rt: RuntimeDep, who: UserDep) -
             if case.status != "in_review" or case.locked_by != user:
                 raise _fail(who, 409, "e_not_held")
             verdicts, added = _verdicts(cw, case, fields, who)
-            case.targets.extend(added)  # a message's author, suspended too
-            try:
-                decision = cw.decide(case.id, user, verdicts, rt.clock())
+            try:  # a message's author, suspended too: added (preserved, audited) by casework
+                decision = cw.decide(case.id, user, verdicts, rt.clock(), add=added)
             except ReviewError:
                 raise _fail(who, 409, "e_not_held") from None
     except Refused as exc:
