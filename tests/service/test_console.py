@@ -437,3 +437,26 @@ def test_suspending_the_author_too_preserves_and_audits_the_added_target(
         added = list(conn.execute(select(AuditRow.actor).where(
             AuditRow.kind == "case.targets_added", AuditRow.subject == case_id)).scalars())
     assert added == ["rita"]
+
+
+def test_the_alert_counts_a_case_come_in_after_a_specialist_was_last_seen(
+        service: Service) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    service.post("/v1/events", {"events": server_events()})
+    service.drain()
+    now = service.rt.clock()
+    with service.rt.lock:
+        reserved = [c for c in service.rt.casework.cases.values() if c.status == "open"]
+        assert reserved
+        case = reserved[0]
+        clock = next(k for k in case.clocks if k.stopped_at is None)
+        # One clock started long ago, one after the specialist was last seen.
+        clock.started_at = now - timedelta(hours=5)
+        case.clocks.append(dataclasses.replace(clock, started_at=now - timedelta(hours=1)))
+    service.rt.extras["active"] = {"sam": ("specialist", now - timedelta(hours=2))}
+    service.login("rita")
+    assert 'id="hidden-alert"' in service.client.get("/console/").text
+    service.rt.extras["active"] = {"sam": ("specialist", now - timedelta(minutes=30))}
+    assert 'id="hidden-alert"' not in service.client.get("/console/").text

@@ -327,11 +327,12 @@ def _hidden(rt: Runtime, who: Login) -> dict[str, Any] | None:
         starts = [k.started_at for c in waiting for k in c.clocks if k.stopped_at is None]
         dues = [d for c in waiting if (d := c.next_due()) is not None]
     seen = last_active(rt, "specialist")
-    since = min(starts) if starts else oldest
     words = Words(who.account.language)
+    # The alert: a case whose clock started after a specialist was last active (the newest
+    # start counts, not the oldest: one seen case must not hide those that came after).
     return {"count": len(waiting), "age": words.duration(now - oldest),
             "due": iso(min(dues)) if dues else None,
-            "alert": seen is None or seen < since}
+            "alert": seen is None or any(seen < s for s in starts or [oldest])}
 
 
 def _filters(cat: str, src: str, sort: str) -> dict[str, str]:
