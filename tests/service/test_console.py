@@ -460,3 +460,17 @@ def test_the_alert_counts_a_case_come_in_after_a_specialist_was_last_seen(
     assert 'id="hidden-alert"' in service.client.get("/console/").text
     service.rt.extras["active"] = {"sam": ("specialist", now - timedelta(minutes=30))}
     assert 'id="hidden-alert"' not in service.client.get("/console/").text
+
+
+def test_a_refusal_is_a_whole_page_without_htmx_and_a_fragment_with_it(
+        service: Service, tmp_path: Path) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    plain = c.post(f"/console/cases/{case_id}/decide", data={"csrf": csrf})
+    assert plain.status_code == 422 and "<html" in plain.text and 'id="refused"' in plain.text
+    assert f'href="/console/cases/{case_id}"' in plain.text
+    swapped = c.post(f"/console/cases/{case_id}/preview", data={"csrf": csrf},
+                     headers={"HX-Request": "true"})
+    assert 'id="refused"' in swapped.text and "<html" not in swapped.text

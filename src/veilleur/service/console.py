@@ -569,11 +569,14 @@ def _verdicts(cw: Casework, case: Case, fields: list[tuple[str, str]], who: Logi
 
 
 def _refusal(request: Request, who: Login, exc: Refused, case_id: str) -> HTMLResponse:
-    resp = _page(request, "_refused.html.j2", who, key=exc.key, missing=exc.missing,
+    # htmx swaps the fragment in where the preview goes; a plain form post (no script) gets
+    # a whole page, with a way back to the case.
+    if request.headers.get("hx-request"):
+        return _page(request, "_refused.html.j2", who, key=exc.key, missing=exc.missing,
+                     case_id=case_id)
+    resp = _page(request, "refused.html.j2", who, key=exc.key, missing=exc.missing,
                  case_id=case_id)
-    # htmx swaps it in where the preview goes; a plain form post gets it as the answer.
-    if not request.headers.get("hx-request"):
-        resp.status_code = 422
+    resp.status_code = 422
     return resp
 
 
