@@ -474,3 +474,19 @@ def test_a_refusal_is_a_whole_page_without_htmx_and_a_fragment_with_it(
     swapped = c.post(f"/console/cases/{case_id}/preview", data={"csrf": csrf},
                      headers={"HX-Request": "true"})
     assert 'id="refused"' in swapped.text and "<html" not in swapped.text
+
+
+def test_the_replies_to_a_message_show_in_a_busy_channel(service: Service, tmp_path: Path
+                                                         ) -> None:
+    case_id = _media_case(service, tmp_path)
+    busy = [message(f"b{n}", f"reply number {n}", author="kid", channel="dm1", guild=None,
+                    ts=f"2026-11-20T{10 + n // 60:02d}:{n % 60:02d}:00Z") for n in range(250)]
+    for start in range(0, 250, 50):
+        r = service.post("/v1/events", {"events": busy[start:start + 50]}).json()
+        assert r["accepted"] == 50
+    service.drain()
+    service.login("rita")
+    page = service.client.get(f"/console/cases/{case_id}").text
+    context = page.split('id="context"')[1].split("</section>")[0]
+    assert "reply number 0" in context and "reply number 4" in context
+    assert "reply number 5" not in context  # the first few replies, not the latest

@@ -186,9 +186,8 @@ def _conversation(cw: Casework, msg: Any) -> list[dict[str, Any]]:
     content = cw.content
     before = content.recent_in_channel(msg.channel_id, cw.policy.context_messages,
                                        before=msg.id)
-    latest = content.recent_in_channel(msg.channel_id, 200)
-    ids = [m.id for m in latest]
-    after = latest[ids.index(msg.id) + 1:][:AFTER] if msg.id in ids else []
+    # Asked for directly: in a busy channel the replies may be far from the latest messages.
+    after = content.after_in_channel(msg.channel_id, msg.id, AFTER)
     return ([_message(cw, m, msg.ts) for m in before] + [_message(cw, msg, msg.ts, focus=True)]
             + [_message(cw, m, msg.ts) for m in after])
 
