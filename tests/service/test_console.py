@@ -490,3 +490,11 @@ def test_the_replies_to_a_message_show_in_a_busy_channel(service: Service, tmp_p
     context = page.split('id="context"')[1].split("</section>")[0]
     assert "reply number 0" in context and "reply number 4" in context
     assert "reply number 5" not in context  # the first few replies, not the latest
+
+
+def test_the_queue_takes_any_released_flag(service: Service) -> None:
+    service.login("rita")
+    c = service.client
+    assert c.get("/console/?released=x").status_code == 200
+    assert catalog("en")["released"] in c.get("/console/?released=1").text
+    assert catalog("en")["released"] not in c.get("/console/?released=x").text

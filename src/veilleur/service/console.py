@@ -343,11 +343,12 @@ def _filters(cat: str, src: str, sort: str) -> dict[str, str]:
 
 @router.get("/", response_class=HTMLResponse)
 def queue_page(request: Request, rt: RuntimeDep, who: UserDep,
-               done: str | None = None, released: int = 0, cat: str = "", src: str = "",
+               done: str | None = None, released: str = "", cat: str = "", src: str = "",
                sort: str = "queue") -> HTMLResponse:
     f = _filters(cat, src, sort)
+    # A flag from our own redirect: anything but "1" is no flag, never a 422 page.
     return _page(request, "queue.html.j2", who, rows=_queue_rows(rt, who, **f), done=done,
-                 released=released, hidden=_hidden(rt, who), filters=f,
+                 released=1 if released == "1" else 0, hidden=_hidden(rt, who), filters=f,
                  categories=casepage.CATEGORIES, chips=casepage.CHIPS, sorts=SORTS,
                  now=iso(rt.clock()))
 
