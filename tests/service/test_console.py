@@ -498,3 +498,29 @@ def test_the_queue_takes_any_released_flag(service: Service) -> None:
     assert c.get("/console/?released=x").status_code == 200
     assert catalog("en")["released"] in c.get("/console/?released=1").text
     assert catalog("en")["released"] not in c.get("/console/?released=x").text
+
+
+def test_an_ncmec_report_is_a_specialists_to_read_even_on_a_grooming_case(
+        service: Service, tmp_path: Path) -> None:
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login("rita")
+    c = service.client
+    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    page = c.get(f"/console/cases/{case_id}").text
+    done = c.post(f"/console/cases/{case_id}/decide",
+                  data=decision_form(page, "grooming", csrf), follow_redirects=False)
+    assert done.status_code == 303
+    with service.rt.lock:
+        cw = service.rt.casework
+        decision_id = cw.cases[case_id].decision_id
+        reports = [d.id for d in cw.compliance.documents.values() if d.kind == "ncmec_report"
+                   and d.refs.get("decision_id") == decision_id]
+    assert reports  # enticement of a child is reported to NCMEC
+    shown = c.get(done.headers["location"]).text
+    for d in reports:
+        assert d not in shown and c.get(f"/console/documents/{d}").status_code == 404
+    c.cookies.clear()
+    service.login("sam")
+    shown = c.get(done.headers["location"]).text
+    for d in reports:
+        assert d in shown and c.get(f"/console/documents/{d}").status_code == 200

@@ -658,8 +658,10 @@ def decision_page(request: Request, decision_id: str, rt: RuntimeDep, who: UserD
                     "measures": list(td.measures)} for td in decision.targets]
         actions = [_action_json(cw, a) for a in cw.enforcement.actions.values()
                    if a.decision_id == decision.id]
+        # A report to NCMEC is a specialist's to read: not listed (nor opened) for others.
         documents = [_document_json(d) for d in cw.compliance.documents.values()
-                     if d.refs.get("decision_id") == decision.id]
+                     if d.refs.get("decision_id") == decision.id
+                     and (d.kind != "ncmec_report" or who.account.sees_csam)]
     return _page(request, "decision.html.j2", who, decision={
         "id": decision.id, "case_id": decision.case_id, "reviewer": decision.reviewer,
         "decided_at": iso(decision.decided_at), "targets": targets},
