@@ -524,3 +524,22 @@ def test_an_ncmec_report_is_a_specialists_to_read_even_on_a_grooming_case(
     shown = c.get(done.headers["location"]).text
     for d in reports:
         assert d in shown and c.get(f"/console/documents/{d}").status_code == 200
+
+
+def test_the_history_links_only_to_cases_the_reader_may_see(service: Service, tmp_path: Path
+                                                            ) -> None:
+    from veilleur.taxonomy import Target, TargetKind
+
+    case_id = _media_case(service, tmp_path)
+    service.post("/v1/events", {"events": server_events()})
+    service.drain()
+    with service.rt.lock:
+        cw = service.rt.casework
+        other = next(c for c in cw.cases.values() if c.id != case_id
+                     and c.category is not None and c.category.value == "csam")
+        other.targets.append(Target(TargetKind.USER, "adult"))  # the same account in both
+    service.login("rita")
+    assert other.id not in service.client.get(f"/console/cases/{case_id}").text
+    service.client.cookies.clear()
+    service.login("sam")
+    assert other.id in service.client.get(f"/console/cases/{case_id}").text
