@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    := out
 
-.PHONY: install run serve test lint typecheck unit schemas eval bench bench-media bench-replay bench-service clean
+.PHONY: install run serve test lint typecheck unit schemas eval bench bench-media bench-replay bench-service screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -95,6 +95,10 @@ bench-replay: $(STAMP)
 # The service over loopback: batch ingest and synchronous verdicts (about 2 minutes).
 bench-service: $(STAMP)
 	$(BIN)/python bench/service.py --events 200000 --clients 4 --verdicts 3000
+
+# The README's pictures of the review console (Chromium; docs/console/*.png).
+screenshots: $(STAMP)
+	$(BIN)/python docs/console/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(OUT) bench/out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -54,6 +54,9 @@ def serve(
     metrics_from: Annotated[list[str] | None, typer.Option(
         "--metrics-from", help="Repeatable: an address or CIDR that may read /metrics "
         "without a key (default: a key with the 'metrics' scope is needed).")] = None,
+    break_after: Annotated[int, typer.Option(
+        "--break-after", min=1, help="Remind a reviewer to take a break after this many "
+        "revealed files in a day (and at each multiple).")] = 20,
 ) -> None:
     """The engine as an HTTP service: the API (/v1), the console (/console), the public
     notice form (/notice), /health and /metrics."""
@@ -82,7 +85,8 @@ def serve(
                                max_upload_bytes=_size("--max-upload", max_upload),
                                max_form_bytes=_size("--max-form-body", max_form_body),
                                trusted_proxies=tuple(trusted_proxy or ()),
-                               metrics_from=tuple(metrics_from or ()))
+                               metrics_from=tuple(metrics_from or ()),
+                               break_after_reveals=break_after)
     if secret:
         settings.secret = secret.encode()
     if openapi is not None:

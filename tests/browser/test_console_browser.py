@@ -34,7 +34,7 @@ def test_a_reviewer_takes_reveals_and_decides(live: Any, browser: Any, tmp_path:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.url}/console/")
-    assert case_id in page.inner_text("#queue-rows")
+    assert page.locator(f"#queue-rows tr[data-case='{case_id}']").count() == 1
     page.keyboard.press("n")  # take the top case
     page.wait_for_url(f"**/console/cases/{case_id}")
     figure = page.locator("figure.blurred")
@@ -51,7 +51,12 @@ def test_a_reviewer_takes_reveals_and_decides(live: Any, browser: Any, tmp_path:
     _wait_decoded(page, "figure.revealed img")
     with s.rt.lock:
         assert "pic1" in s.rt.casework.viewed_media
-    page.keyboard.press("2")  # grooming, for every target
+    # Nothing is chosen: `c` is refused, with the reason, and nothing is decided.
+    page.keyboard.press("c")
+    assert "Nothing is chosen yet" in page.inner_text("#decision-msg")
+    assert page.locator("#decision input:checked").count() == 0
+    page.keyboard.press("s")  # the engine's suggestion, applied on purpose
+    assert page.locator("#decision input[type=radio][value=violation]:checked").count() >= 1
     page.keyboard.press("p")
     page.wait_for_selector("#preview article.letter")
     letter = page.inner_text("#preview article.letter")
@@ -59,15 +64,18 @@ def test_a_reviewer_takes_reveals_and_decides(live: Any, browser: Any, tmp_path:
     with s.rt.lock:
         assert s.rt.casework.cases[case_id].decision_id is None  # shown, not yet decided
     page.keyboard.press("c")
-    page.wait_for_url("**/console/?done=*")
-    assert "decision" in page.url
+    page.wait_for_url("**/console/decisions/*")
     with s.rt.lock:
         cw = s.rt.casework
         decision_id = cw.cases[case_id].decision_id
         statements = [d for d in cw.compliance.documents.values()
                       if d.kind == "statement_of_reasons"
                       and d.refs.get("decision_id") == decision_id]
-    assert decision_id and statements
+    assert decision_id and statements and decision_id in page.url
+    assert page.locator("#actions a").count() >= 1
+    page.click(f"#documents a[href='/console/documents/{statements[0].id}']")
+    page.wait_for_url(f"**/console/documents/{statements[0].id}")
+    assert (statements[0].subject or "") in page.inner_text("main")
     page.close()
 
 

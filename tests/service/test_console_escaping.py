@@ -11,6 +11,7 @@ from typing import Any
 from tests.factories import gradient_png
 from tests.service.conftest import Service
 from tests.service.hostile import MARK, assert_safe, hostile, read
+from tests.service.test_console import decision_form
 
 T = "2026-11-20T09:0{}:00Z"
 USER, MSG, FILE = hostile("user-id", short=True), hostile("msg-id", short=True), \
@@ -85,15 +86,22 @@ def test_every_console_page_shows_hostile_text_as_text(service: Service, tmp_pat
     assert c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf}).status_code == 200
     page = c.get(f"/console/cases/{case_id}").text
     assert_safe(page, "content")
-    targets = re.findall(r'name="cat_(\d+)"', page)
-    form = {"csrf": csrf, "explanation": hostile("explanation"), hostile("key", short=True):
-            hostile("value")} | {f"cat_{i}": "grooming" for i in targets}
+    form = decision_form(page, "grooming", csrf, explanation=hostile("explanation")) | {
+        hostile("key", short=True): hostile("value")}
     preview = c.post(f"/console/cases/{case_id}/preview", data=form)
     assert preview.status_code == 200
     assert_safe(preview.text, "explanation")
     assert hostile("value") in read_values(preview.text)  # kept, as a value, for the decision
     done = c.post(f"/console/cases/{case_id}/decide", data=form, follow_redirects=False)
     assert done.status_code == 303
+    # The decision's page, and each measure and document it links, name hostile things as
+    # text.
+    decided = c.get(done.headers["location"]).text
+    assert_safe(decided)
+    for link in re.findall(r'href="(/console/(?:actions|documents)/[^"]+)"', decided):
+        shown = c.get(link)
+        assert shown.status_code == 200
+        assert_safe(shown.text)
     assert_safe(c.get("/console/", params={"done": hostile("done")}).text, "done")
     with service.rt.lock:
         decision_id = service.rt.casework.cases[case_id].decision_id

@@ -785,14 +785,34 @@ class Casework:
 
     # --- decisions -------------------------------------------------------------------------
 
+    def add_targets(self, case: Case, targets: Iterable[Target], now: datetime,
+                    actor: str) -> list[Target]:
+        """Targets a reviewer adds to a case (a message's author, to suspend too): their
+        evidence preserved, as for any target entering a case, and the addition audited.
+        Returns those that were new."""
+        new = [t for t in dict.fromkeys(targets) if t not in case.targets]
+        if not new:
+            return []
+        case.targets.extend(new)
+        self.audit.append(now, "case.targets_added", actor, case.id,
+                          {"targets": [t.to_json() for t in new]})
+        self._preserve(case, now)
+        self._touch(case)
+        return new
+
     def decide(self, case_id: str, reviewer: str, verdicts: Mapping[Target, Verdict],
-               now: datetime) -> Decision:
+               now: datetime, add: Iterable[Target] = ()) -> Decision:
+        """The reviewer's decision, target by target; `add`: targets the reviewer adds to the
+        case with it (`add_targets`), only once the verdicts are known to decide."""
         case = self.cases.get(case_id)
         if case is None:
             raise ReviewError(f"no case {case_id}")
         if case.status != "in_review" or case.locked_by != reviewer:
             raise ReviewError(f"case {case_id} is not locked by {reviewer}: take it first")
-        tds = target_decisions(case.targets, verdicts, self.policy)
+        added = [t for t in dict.fromkeys(add) if t not in case.targets]
+        # Checked before anything changes: verdicts that do not decide add nothing.
+        tds = target_decisions([*case.targets, *added], verdicts, self.policy)
+        self.add_targets(case, added, now, reviewer)
         risk_now = self.imminent_risk(case, tds) is not None
         complaint = case.kind == "complaint"
         decision = Decision(self._new_id("decision"), case.id, now, reviewer, False, tds,

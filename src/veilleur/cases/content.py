@@ -92,6 +92,13 @@ class ContentView(ABC):
     def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
         ...
 
+    def after_in_channel(self, channel_id: str, after: str, n: int) -> list[MessageRecord]:
+        """The first `n` messages of the channel after `after` (the replies to it), oldest
+        first, however many came since."""
+        latest = self.recent_in_channel(channel_id, 1000)
+        ids = [m.id for m in latest]
+        return latest[ids.index(after) + 1:][:n] if after in ids else []
+
     @abstractmethod
     def apply(self, event: Event) -> None:
         """Learn from an event."""
@@ -307,6 +314,13 @@ class ContentIndex(ContentView):
         if before is not None and before in ids:
             ids = ids[:ids.index(before)]
         return [self.messages[i] for i in ids[-n:] if i in self.messages] if n else []
+
+    def after_in_channel(self, channel_id: str, after: str, n: int) -> list[MessageRecord]:
+        ids = list(self._recent_channel.get(channel_id, ()))
+        if not n or after not in ids:
+            return []
+        start = ids.index(after) + 1
+        return [self.messages[i] for i in ids[start:start + n] if i in self.messages]
 
     def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
         ids = list(self._recent_user.get(user_id, ()))[-n:] if n else []

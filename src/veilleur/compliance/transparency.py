@@ -488,6 +488,22 @@ def _indicator(table: Table, indicator: str, scope: str) -> str:
     return ""
 
 
+def _nonzero(cell: str) -> bool:
+    try:
+        return float(cell) != 0
+    except ValueError:
+        return False
+
+
+def _percent(share: str | None) -> str:
+    """`0.2055` as `20.5 % (0.2055)`: a share a reader takes in at once, and the figure the
+    CSV holds."""
+    try:
+        return f"{float(share or ''):.1%}".replace("%", " %") + f" ({share})"
+    except ValueError:
+        return "—"
+
+
 def html(tables: Sequence[Table], period: Period, policy: CompliancePolicy) -> str:
     from jinja2 import FileSystemLoader
 
@@ -527,19 +543,28 @@ def html(tables: Sequence[Table], period: Period, policy: CompliancePolicy) -> s
         {"title": "Complaints by outcome (Part 7)",
          "svg": bar_chart([o for o in outcomes if o[1]]), "note": ""},
         {"title": "Measures by automation (Part 8)", "svg": bar_chart([a for a in auto if a[1]]),
-         "note": "Automated means: accuracy {Accuracy}, precision {Precision}, recall "
-                 "{Recall} (per decided target; blank when nothing was decided)."
-                 .format(**{k: v or "—" for k, v in accuracy.items()})},
+         "note": "How well the engine's flags matched what reviewers decided, per decided "
+                 "target (a target the engine flagged is a predicted violation; the "
+                 "reviewer's decision is the truth). Accuracy {Accuracy}: the share of "
+                 "decided targets where the flag and the decision agreed. Precision "
+                 "{Precision}: of the targets the engine flagged, the share reviewers found "
+                 "violating. Recall {Recall}: of the targets reviewers found violating, the "
+                 "share the engine had flagged (the rest came from reports, notices or "
+                 "orders). A dash: nothing was decided in the period."
+                 .format(**{k: _percent(v) for k, v in accuracy.items()})},
     ]
     shown = []
     for t in tables:
         value_cols = [i for i, h in enumerate(t.header)
                       if not h.startswith(("Applicability", "Service", "Reporting period",
                                            "Contextual", "Description"))]
+        # Rows with nothing to report (blank or zero everywhere: e.g. one a language, for
+        # very large platforms only) stay in the CSV files, not on the page.
         rows = [[row[i] for i in value_cols] for row in t.rows
-                if any(row[i] not in ("", "0") for i in value_cols[1:])]
+                if any(_nonzero(row[i]) for i in value_cols)]
         shown.append({"title": t.name.replace("_", " "),
-                      "header": [t.header[i] for i in value_cols], "rows": rows})
+                      "header": [t.header[i] for i in value_cols], "rows": rows,
+                      "left_out": len(t.rows) - len(rows)})
     env = html_environment(FileSystemLoader(TEMPLATES))
     return env.get_template("transparency.html.j2").render(
         period=period, policy=policy, cards=cards, charts=charts, tables=shown)

@@ -38,7 +38,7 @@ SCOPES = {
 }
 FLAGGER_SCOPES = ("flagger",)
 ROLES = ("reviewer", "specialist", "admin")
-LANGUAGES = ("fr", "en")
+LANGUAGES = ("fr", "en", "es")
 SESSION_HOURS = 12
 _hasher = PasswordHasher()
 

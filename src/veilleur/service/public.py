@@ -61,7 +61,8 @@ def parse_locations(text: str) -> list[NoticeItem]:
 
 @router.get("/notice", response_class=HTMLResponse)
 def notice_form(request: Request, g: GuardsDep, lang: str | None = None) -> HTMLResponse:
-    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"))
+    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"),
+                                                      among=("fr", "en"))
     return _page(request, "notice.html.j2", None, lang=language, ticket=g.tickets.issue(),
                  kinds=KINDS, error=None, values={})
 
@@ -70,9 +71,10 @@ def notice_form(request: Request, g: GuardsDep, lang: str | None = None) -> HTML
              dependencies=[Depends(public_rate)])
 def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
                   locations: Annotated[str, Form(max_length=20_000)],
-                  kind: Annotated[str, Form()], explanation: Annotated[str, Form(
+                  explanation: Annotated[str, Form(
                       max_length=20_000)],
-                  ticket: Annotated[str, Form()], lang: Annotated[str, Form()] = "fr",
+                  ticket: Annotated[str, Form()], kind: Annotated[str, Form()] = "",
+                  lang: Annotated[str, Form()] = "fr",
                   name: Annotated[str, Form(max_length=200)] = "",
                   email: Annotated[str, Form(max_length=320)] = "",
                   bona_fide: Annotated[str | None, Form()] = None,
@@ -88,7 +90,7 @@ def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
         return resp
 
     if website:  # only robots fill the hidden field
-        return again("not accepted", 400)
+        return again("notice_not_accepted", 400)
     wait = g.form.take("form")
     if wait:
         raise too_many(wait, "notices right now")
@@ -97,13 +99,13 @@ def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
         return again(problem)
     items = parse_locations(locations)
     if not items:
-        return again("say where the content is (a link or an id a line)"
-                     if language == "en" else "indiquez où se trouve le contenu")
+        return again("notice_no_location")
+    if not kind:
+        return again("notice_choose_kind")
     if kind not in KINDS:
         return again(f"unknown kind {kind!r}")
     if not explanation.strip():
-        return again("explain why the content is illegal" if language == "en"
-                     else "expliquez pourquoi le contenu est illicite")
+        return again("notice_no_why")
     notifier = NotifierIn(name=name.strip() or None, email=email.strip() or None,
                           language=language, channel="web")
     body = NoticeIn(items=items[:100], category_claimed=None if kind == "other" else kind,
@@ -149,7 +151,8 @@ def notice_status(request: Request, reference: str, token: str, rt: RuntimeDep,
             if doc.kind in ("notice_ack", "decision_notice") and \
                     doc.refs.get("notice_id") == reference and doc.body:
                 letters.append({"kind": doc.kind, "subject": doc.subject, "body": doc.body})
-    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"))
+    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"),
+                                                      among=("fr", "en"))
     return _page(request, "notice_status.html.j2", None, lang=language, reference=reference,
                  items=items, letters=letters)
 
@@ -200,4 +203,20 @@ def transparency_html(year: int, rt: RuntimeDep) -> HTMLResponse:
     from veilleur.compliance import transparency as tr
 
     tables, period, policy = transparency_tables(rt, year)
-    return HTMLResponse(tr.html(tables, period, policy))
+    page = tr.html(tables, period, policy)
+    return HTMLResponse(page, headers={"Content-Security-Policy": _csp_for(page)})
+
+
+def _csp_for(page: str) -> str:
+    """The service's policy, with the page's own stylesheet allowed by its digest (the same
+    page is also a file in the zip, so its style is inline): without it the page had no
+    style at all, and its tables ran past the window."""
+    import base64
+    import re
+
+    from veilleur.service.app import CSP
+
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest())
+                      .decode() + "'" for m in re.findall(r"<style>(.*?)</style>", page,
+                                                          re.S))
+    return CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())

@@ -115,6 +115,9 @@ class ServiceSettings:
     login_window_minutes: float = 15.0
     lockout_minutes: float = 5.0
     """The first lock's length; each lock after it (no success between) doubles, to a day."""
+    break_after_reveals: int = 20
+    """The console reminds a reviewer to take a break after this many revealed files in a
+    day (and again at each multiple)."""
 
 
 class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault

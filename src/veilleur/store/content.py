@@ -132,6 +132,18 @@ class StoredContent(ContentView):
             rows = s.execute(q.order_by(MessageRow.ts.desc()).limit(n)).scalars().all()
             return [self._record(s, r) for r in reversed(rows)]
 
+    def after_in_channel(self, channel_id: str, after: str, n: int) -> list[MessageRecord]:
+        if not n:
+            return []
+        with Session(self.db) as s:
+            a = s.get(MessageRow, after)
+            if a is None:
+                return []
+            rows = s.execute(select(MessageRow).where(
+                MessageRow.channel_id == channel_id, MessageRow.ts > a.ts
+            ).order_by(MessageRow.ts).limit(n)).scalars().all()
+            return [self._record(s, r) for r in rows]
+
     def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
         if not n:
             return []
@@ -231,6 +243,10 @@ class LayeredContent(ContentView):
                           ) -> list[MessageRecord]:
         return (self.memory.recent_in_channel(channel_id, n, before)
                 or self.stored.recent_in_channel(channel_id, n, before))
+
+    def after_in_channel(self, channel_id: str, after: str, n: int) -> list[MessageRecord]:
+        return (self.memory.after_in_channel(channel_id, after, n)
+                or self.stored.after_in_channel(channel_id, after, n))
 
     def recent_by_user(self, user_id: str, n: int) -> list[MessageRecord]:
         return self.memory.recent_by_user(user_id, n) or self.stored.recent_by_user(user_id, n)
