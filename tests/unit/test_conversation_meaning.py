@@ -226,3 +226,33 @@ def test_the_readers_settings_are_checked(tmp_path: Path, body: str, message: st
     (tmp_path / "conversation.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConversationPolicyError, match=message):
         load_conversation_policy(tmp_path)
+
+
+class SureOfNitro:
+    """A learned tier sure that any Nitro offer is grooming."""
+
+    categories = (Category.GROOMING, Category.SEXTORTION)
+
+    def probabilities(self, text: str) -> np.ndarray:
+        return np.array([0.99 if "nitro" in text else 0.0, 0.0])
+
+
+def test_a_stage_the_rules_named_keeps_its_category() -> None:
+    # "A Nitro for a nude" is the rules' sextortion stage of gifts: the readers, however sure
+    # of grooming, do not add a grooming reading to that message.
+    policy = load_conversation_policy(POLICY_DIR)
+    assert policy.meaning is not None
+    policy = replace(policy, meaning=replace(policy.meaning, prefilter=0.0))
+    detector = ConversationDetector(TextAnalyzer.load(POLICY_DIR), policy,
+                                    meaning=MeaningReader(bank(), Words(), k=10),
+                                    learned=SureOfNitro())  # type: ignore[arg-type]
+    engine = Engine([detector], load_policy(POLICY_DIR / "policy.toml"))
+    for i, (who, text) in enumerate([("kid", "je suis en 5e"),
+                                     ("man", "je t'offre un nitro contre une nude"),
+                                     ("man", "un nitro pour toi si tu gagnes le match")]):
+        engine.process(MessagePosted(ts=T + timedelta(hours=i), message=Message(
+            f"m{i}", "dm", None, who, text, recipient_ids=("kid" if who == "man" else "man",))))
+    stages = detector._state.get("conv.dm", "dm").stages["man"]
+    assert "gifts_offers" in stages
+    read = {e.message_id for e in stages.get("meaning_grooming", [])}
+    assert "m1" not in read  # named by the rules: theirs

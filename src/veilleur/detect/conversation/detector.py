@@ -215,11 +215,22 @@ class ConversationDetector:
         batch = [*earlier, (at, message_id, text)]
         conv.reads[speaker] = conv.reads.get(speaker, 0) + len(batch)
         votes = self.meaning.scores([x for _, _, x in batch])
+        # Where the rules named a message's stage, its category is theirs: "a Nitro for a
+        # nude" is the sextortion stage of gifts, however near the grooming families it reads.
+        named: dict[str, set[Category]] = {}
+        by_name = {s.name: s for s in self.policy.stages}
+        for name, events in conv.stages.get(speaker, {}).items():
+            stage = by_name.get(name)
+            if stage is not None and not stage.meaning:
+                for e in events:
+                    named.setdefault(e.message_id, set()).add(stage.category)
         carried: list[str] = []
         any_earlier = False
         for (t, mid, x), scores in zip(batch, votes, strict=True):
             probs_of = learned if mid == message_id else self._learned_probs(x)
             for stage in self._by_meaning:
+                if mid in named and stage.category not in named[mid]:
+                    continue
                 weight = self._reading(scores.get(stage.category, 0.0),
                                        probs_of.get(stage.category, 0.0))
                 if weight is None:
