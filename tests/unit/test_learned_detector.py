@@ -234,3 +234,38 @@ def test_the_memory_of_recent_texts_survives_threads() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+class _Sure:
+    """A model sure of grooming for any text (only the detector's own rules are tested)."""
+
+    version = "sure"
+    categories = (Category.GROOMING,)
+    support = np.array([0.5])
+    alone = np.array([0.95])
+    meta: dict[str, object] = {}  # noqa: RUF012 (read only)
+
+    def top(self, text: str) -> float:
+        return 0.99
+
+    def probabilities(self, text: str) -> np.ndarray:
+        return np.array([0.99])
+
+
+def test_grooming_is_held_to_support_when_the_speaker_says_a_childs_age() -> None:
+    from veilleur.detect.base import DetectorSettings
+    from veilleur.detect.text.learned import LearnedDetector
+
+    real = LearnedDetector.from_settings(DetectorSettings())
+    detector = LearnedDetector(_Sure(), {Category.GROOMING: 0.7},  # type: ignore[arg-type]
+                               says_minor=real._says_minor)
+
+    def evidence(text: str, guild: str | None = None) -> str:
+        (s,) = detector.detect(MessagePosted(ts=datetime(2026, 3, 1, tzinfo=UTC), message=Message(
+            "m1", "c1", guild, "u1", text)), None)  # type: ignore[arg-type]
+        return s.evidence
+
+    assert "held to support: its speaker says they are a minor" in evidence(
+        "pareil 14, t'es en quelle classe ?")
+    assert "makes a finding alone" in evidence("tu es en quelle classe, dis moi tout")
+    assert "makes a finding alone" in evidence("moi j'ai 35 ans, t'es en quelle classe ?")

@@ -65,6 +65,7 @@ class ConversationDetector:
         self._state = state if state is not None else MemoryState()
         self._stage_of = [(s, s.sets) for s in policy.stages if not s.meaning]
         self._by_meaning = [s for s in policy.stages if s.meaning]
+        self._meaning_names = frozenset(s.name for s in self._by_meaning)
         self._learned = learned
         self._columns: list[int] = []
         if learned is not None:
@@ -198,18 +199,27 @@ class ConversationDetector:
             if max(learned.values()) < settings.prefilter:
                 return [], False
         # What was said by now only: a conversation remembered from an earlier scan of the
-        # same messages must not open the gate early (read again, judged the same).
-        said = any(e.at < at for events in conv.stages.get(speaker, {}).values()
-                   for e in events)
+        # same messages must not open the gate early (read again, judged the same). Stages
+        # found by the rules only: a reading by meaning may carry an earlier time than when it
+        # was made (an unread message read late), so it would open the gate earlier on a
+        # second scan than on the first.
+        said = any(e.at < at for name, events in conv.stages.get(speaker, {}).items()
+                   if name not in self._meaning_names for e in events)
         if not said and not any(
                 self.age(p, at).minor is True for p in conv.participants if p != speaker):
             if settings.unread:
                 kept = conv.unread.setdefault(speaker, [])
                 if all(mid != message_id for _, mid, _ in kept):
-                    kept.append((at, message_id, text[:_UNREAD_CHARS]))
-                    del kept[:-settings.unread]
+                    # Bounded among what was said by now: entries later than this message
+                    # come from an earlier scan of the same messages and stay as they are.
+                    past = sorted([*(k for k in kept if k[0] <= at),
+                                   (at, message_id, text[:_UNREAD_CHARS])])
+                    kept[:] = past[-settings.unread:] + [k for k in kept if k[0] > at]
             return [], False
-        earlier = [(t, mid, x) for t, mid, x in conv.unread.pop(speaker, []) if t < at]
+        pending = conv.unread.pop(speaker, [])
+        earlier = [(t, mid, x) for t, mid, x in pending if t < at]
+        if later := [k for k in pending if k[0] > at]:
+            conv.unread[speaker] = later
         room = settings.max_reads - conv.reads.get(speaker, 0)
         earlier = earlier[-(room - 1):] if room > 1 else []
         batch = [*earlier, (at, message_id, text)]
@@ -235,7 +245,9 @@ class ConversationDetector:
                                        probs_of.get(stage.category, 0.0))
                 if weight is None:
                     continue
-                conv.add(speaker, StageEvent(stage.name, t, mid, x[:_EXCERPT], weight),
+                # Dated when it was read, not when it was said: a reading made late must
+                # not count at an earlier message when the same messages are read again.
+                conv.add(speaker, StageEvent(stage.name, at, mid, x[:_EXCERPT], weight),
                          self.policy.per_stage_events)
                 if mid == message_id:
                     carried.append(stage.name)

@@ -56,9 +56,11 @@ class Conversation:
         # conversation) is already counted: counting it twice would inflate the risk.
         if any(e.message_id == event.message_id for e in events):
             return
-        events.append(event)
-        events.sort(key=lambda e: e.at)
-        del events[:-keep]
+        # Bounded among what was said by then: events later than this one come from an
+        # earlier scan of the same messages; evicting older ones for them would make the
+        # risk at this message depend on what the store already held.
+        past = sorted([*(e for e in events if e.at <= event.at), event], key=lambda e: e.at)
+        events[:] = past[-keep:] + [e for e in events if e.at > event.at]
 
 
 @dataclass(frozen=True, slots=True)

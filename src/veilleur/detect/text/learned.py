@@ -27,7 +27,8 @@ Messages only: channels and servers come later.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from veilleur.decide.policy import load_policy
@@ -37,6 +38,8 @@ from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
 from veilleur.taxonomy import Category, Target, TargetKind
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # claims_in wants a time; only the ages count
 
 MODEL_DIR = "model"
 MIN_WORDS_ALONE = 4
@@ -92,8 +95,10 @@ class LearnedDetector:
 
     def __init__(self, model: LinearModel | None,
                  thresholds: Mapping[Category, float] | None = None,
-                 analyzer: TextAnalyzer | None = None) -> None:
+                 analyzer: TextAnalyzer | None = None,
+                 says_minor: Callable[[str], bool] | None = None) -> None:
         self.model = model
+        self._says_minor = says_minor
         self.version = model.version if model is not None else "off"
         self._thresholds = dict(thresholds or {})
         self._analyzer = analyzer
@@ -115,8 +120,18 @@ class LearnedDetector:
         if not settings.learned:
             return cls(None)
         policy = load_policy(settings.policy_dir / "policy.toml")
+        from veilleur.detect.conversation.ages import claims_in
+        from veilleur.detect.conversation.config import load_conversation_policy
+        from veilleur.detect.text.fold import fold
+
+        ages = load_conversation_policy(settings.policy_dir)
+
+        def says_minor(text: str) -> bool:
+            plain = fold(text).plain
+            return any(c.age < ages.adult for c in claims_in(plain, ages, _EPOCH, ""))
+
         return cls(load_model(settings.policy_dir), policy.thresholds,
-                   TextAnalyzer.load(settings.policy_dir))
+                   TextAnalyzer.load(settings.policy_dir), says_minor)
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.model is None or not isinstance(event, MessagePosted):
@@ -149,6 +164,12 @@ class LearnedDetector:
             held = ""
             if p >= alone and short:
                 held = "held to support: too few words to act alone"
+            elif (p >= alone and category is Category.GROOMING and place == "dm"
+                  and self._says_minor is not None and self._says_minor(m.content)):
+                # Grooming is an adult's: a speaker who gives a child's age in the very
+                # message ("pareil 14, t'es en quelle classe ?") is most often a peer; the
+                # conversation tier, which knows who is who, judges it.
+                held = "held to support: its speaker says they are a minor"
             elif p >= alone and place not in self._places[category]:
                 held = (f"held to support: it learnt {category.value} from "
                         f"{' and '.join(sorted(self._places[category])) or 'nowhere'}"
