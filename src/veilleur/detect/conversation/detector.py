@@ -236,7 +236,7 @@ class ConversationDetector:
                     named.setdefault(e.message_id, set()).add(stage.category)
         carried: list[str] = []
         any_earlier = False
-        for (t, mid, x), scores in zip(batch, votes, strict=True):
+        for (_said_at, mid, x), scores in zip(batch, votes, strict=True):
             probs_of = learned if mid == message_id else self._learned_probs(x)
             for stage in self._by_meaning:
                 if mid in named and stage.category not in named[mid]:
