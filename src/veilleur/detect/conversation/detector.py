@@ -66,6 +66,7 @@ class ConversationDetector:
         self._stage_of = [(s, s.sets) for s in policy.stages if not s.meaning]
         self._by_meaning = [s for s in policy.stages if s.meaning]
         self._meaning_names = frozenset(s.name for s in self._by_meaning)
+        self._stages = {s.name: s for s in policy.stages}
         self._learned = learned
         self._columns: list[int] = []
         if learned is not None:
@@ -192,12 +193,6 @@ class ConversationDetector:
         own = self.age(speaker, at)
         if own.minor is True and not own.contradiction:
             return [], False
-        learned: dict[Category, float] = {}
-        if self._learned is not None and self._columns:
-            probs = self._learned.probabilities(text)
-            learned = {self._learned.categories[j]: float(probs[j]) for j in self._columns}
-            if max(learned.values()) < settings.prefilter:
-                return [], False
         # What was said by now only: a conversation remembered from an earlier scan of the
         # same messages must not open the gate early (read again, judged the same). Stages
         # found by the rules only: a reading by meaning may carry an earlier time than when it
@@ -205,8 +200,14 @@ class ConversationDetector:
         # second scan than on the first.
         said = any(e.at < at for name, events in conv.stages.get(speaker, {}).items()
                    if name not in self._meaning_names for e in events)
-        if not said and not any(
-                self.age(p, at).minor is True for p in conv.participants if p != speaker):
+        at_stake = said or any(
+            self.age(p, at).minor is True for p in conv.participants if p != speaker)
+        if not at_stake and not settings.unread:
+            return [], False  # nothing to read or keep: the learned tier is not asked
+        learned = self._learned_probs(text)
+        if learned and max(learned.values()) < settings.prefilter:
+            return [], False
+        if not at_stake:
             if settings.unread:
                 kept = conv.unread.setdefault(speaker, [])
                 if all(mid != message_id for _, mid, _ in kept):
@@ -228,9 +229,8 @@ class ConversationDetector:
         # Where the rules named a message's stage, its category is theirs: "a Nitro for a
         # nude" is the sextortion stage of gifts, however near the grooming families it reads.
         named: dict[str, set[Category]] = {}
-        by_name = {s.name: s for s in self.policy.stages}
         for name, events in conv.stages.get(speaker, {}).items():
-            stage = by_name.get(name)
+            stage = self._stages.get(name)
             if stage is not None and not stage.meaning:
                 for e in events:
                     named.setdefault(e.message_id, set()).add(stage.category)
@@ -280,7 +280,7 @@ class ConversationDetector:
                  ages: dict[str, AgeEstimate]) -> list[Signal]:
         cat = risk.category
         context = {"guild_id": None, "channel_id": m.channel_id, "author_id": m.author_id}
-        stages = {s.name: s for s in self.policy.stages}
+        stages = self._stages
         # A reading by meaning marks a message only in a conversation already at risk: below
         # that it is a hint for the account, too weak to accuse one message (a coach's "tes
         # parents viennent ?" may read like grooming; with the learned tier's hint it would
