@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -243,3 +244,77 @@ def test_the_code_audit_catches_a_sentence(tmp_path: Path) -> None:
     (tmp_path / "c.py").write_text('raise _fail(who, 404, "e_no_case")\n'
                                    'url = f"/console/cases/{case_id}/take"\n')
     assert _keys_in_code(tmp_path / "c.py") == [("e_no_case", 1)]
+
+
+POLICIES = SERVICE.parent / "policies"
+
+
+def test_every_shipped_rule_and_stage_has_its_words() -> None:
+    """A finding's reasons are named from its rule ids and conversation stages: each one the
+    engine ships has a name in every catalogue (a rule a site adds falls back on a general
+    word)."""
+    import tomllib
+
+    rules = [r["id"] for r in tomllib.loads((POLICIES / "packs/rules.toml").read_text())
+             ["rules"] if not r["id"].startswith("framing.")]
+    stages = tomllib.loads((POLICIES / "conversation.toml").read_text())["stages"]
+    assert len(rules) > 30 and len(stages) > 10
+    wanted = {"rule_" + r.replace(".", "_") for r in rules} | {"stage_" + s for s in stages}
+    for lang in LANGUAGES:
+        assert sorted(wanted - set(catalog(lang))) == [], lang
+
+
+def test_a_findings_reasons_are_read_from_what_the_engine_observed(
+        service: Service, tmp_path: Path) -> None:
+    from tests.browser.test_console_review import world
+    from veilleur.service.casepage import reasons
+
+    world(service, tmp_path)
+    cw = service.rt.casework
+    with service.rt.lock:
+        got = reasons(cw, ("grooming.secrecy_image", "semantic", "learned",
+                           "bank:test-bank:e1", "confirmed:a1", "meaning:channel",
+                           "network.successor:g-exp", "network.returning:adult",
+                           "network.catalogue:3", "mega.nz/folder/x",
+                           "conversation:dm1:age_probing+image_request",
+                           "conversation:dm1:grooming:meeting", "sextortion.site_rule",
+                           "messages", "channels:2", "owner:g-exp", "something"))
+    keys = [(r["key"], r["fallback"]) for r in got]
+    assert [k for k, _ in keys] == [
+        "rule_grooming_secrecy_image", "why_semantic", "why_learned", "why_bank",
+        "why_confirmed", "why_place_channel", "why_successor", "why_returning",
+        "why_catalogue", "why_link", "stage_age_probing", "stage_image_request",
+        "why_conversation", "why_urgent", "stage_meeting", "rule_sextortion_site_rule",
+        "why_rollup_messages", "why_rollup_channels", "why_rollup_owner", "why_other"]
+    assert dict(keys)["rule_sextortion_site_rule"] == "why_rule"  # a site's own rule
+    named = {r["key"]: r for r in got}
+    assert named["why_returning"]["name"]["name"] == "marc"
+    assert named["why_bank"]["text"] == "test-bank"
+    assert named["why_link"]["text"] == "mega.nz/folder/x"
+    assert named["why_rollup_owner"]["name"]["id"] == "g-exp"
+    assert all(r["key"] in catalog("en") or r["fallback"] in catalog("en") for r in got)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_case_page_says_why_in_the_readers_language(service: Service, tmp_path: Path,
+                                                        lang: str) -> None:
+    """The grooming message's finding is explained by its rule's name in the reader's
+    language; the engine's English sentence is only the record, folded away."""
+    from tests.browser.test_console_review import world
+
+    cases = world(service, tmp_path)
+    set_preferences(service.rt.db, "rita", language=lang)
+    service.client.cookies.clear()
+    service.login("rita")
+    page = service.client.get(f"/console/cases/{cases['dm']}").text
+    with service.rt.lock:
+        keys = {k for i in service.rt.casework.intakes.values()
+                if i.case_id == cases["dm"] for k in i.signal_keys}
+    rules = sorted(k for k in keys if k.startswith("grooming."))
+    assert rules, keys
+    words = catalog(lang)
+    shown = _text(page)
+    for rule in rules:
+        assert words["rule_" + rule.replace(".", "_")] in shown
+    assert words["why_record"] in unescape(page)
+    assert "(rule grooming." not in shown  # the record's sentence is folded away

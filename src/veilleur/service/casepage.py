@@ -19,8 +19,8 @@ from veilleur.enforce.actions import RESTRICTING
 from veilleur.service.auth import Account
 from veilleur.taxonomy import Category, Target, TargetKind
 
-DETECTORS = ("text.lexicon", "media.hash", "enforce.confirmed_media", "conversation.risk",
-             "network.links")
+DETECTORS = ("text.lexicon", "text.semantic", "text.learned", "places.meaning", "media.hash",
+             "enforce.confirmed_media", "conversation.risk", "network.links", "targets.rollup")
 """Detectors whose findings the catalogues explain (`det_` + the id with `_` for `.`)."""
 CATEGORIES = [c.value for c in Category]
 OFFERED: dict[str, tuple[str, ...]] = {
@@ -66,6 +66,57 @@ def reserved(cw: Casework, case: Case) -> bool:
 
 def detector_key(detector: str) -> str:
     return "det_" + detector.replace(".", "_") if detector in DETECTORS else "det_other"
+
+
+def reasons(cw: Casework, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Why the engine found it, read from what it observed (the signal keys: rule ids, bank
+    entries, conversation stages, links): each a catalogue key, with the key to fall back on
+    when the catalogue has no word for this one (a rule a site added), and what it names from
+    the platform (a link, a server, an account). The engine's own sentence stays the record."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(key: str, fallback: str = "why_other", name: dict[str, Any] | None = None,
+            text: str | None = None) -> None:
+        out.setdefault((key, text or (name or {}).get("id") or ""),
+                       {"key": key, "fallback": fallback, "name": name, "text": text})
+
+    for k in keys:
+        head, _, rest = k.partition(":")
+        if k in ("semantic", "learned"):
+            add("why_" + k)
+        elif head == "bank":
+            add("why_bank", text=rest.partition(":")[0] or None)
+        elif head == "confirmed":
+            add("why_confirmed")
+        elif head == "meaning":
+            add("why_place_" + rest)
+        elif head == "network.successor":
+            add("why_successor", name=name_of(cw, Target(TargetKind.GUILD, rest)))
+        elif head == "network.returning":
+            add("why_returning", name=name_of(cw, Target(TargetKind.USER, rest)))
+        elif k == "messages" or head in ("channels", "owner"):
+            add("why_rollup_" + (head or k), name=name_of(cw, Target(TargetKind.GUILD, rest))
+                if head == "owner" else None)
+        elif head == "network.catalogue":
+            add("why_catalogue")
+        elif head == "conversation":
+            # conversation:CHANNEL:stage+stage (a message's stages) or
+            # conversation:CHANNEL:category[:urgent+stages] (the account's)
+            parts = rest.split(":")[1:]
+            if parts and parts[0] in CATEGORIES:
+                add("why_conversation")
+                if len(parts) > 1:
+                    add("why_urgent")
+                parts = parts[1:]
+            for stage in (x for p in parts for x in p.split("+") if x):
+                add("stage_" + stage, "why_conversation")
+        elif k.partition(".")[0] in CATEGORIES and " " not in k and "/" not in k:
+            add("rule_" + k.replace(".", "_"), "why_rule")
+        elif "." in k or "/" in k:
+            add("why_link", text=k)
+        else:
+            add("why_other")
+    return list(out.values())
 
 
 def chip(intake: Intake) -> str:
@@ -260,7 +311,7 @@ def _findings(cw: Casework, findings: list[Intake]) -> tuple[list[dict[str, Any]
         kinds.update(dict.fromkeys(keys))
         g["findings"].append({"category": f.category.value if f.category else None,
                               "score": round(f.score * 100), "detectors": keys,
-                              "evidence": f.evidence})
+                              "why": reasons(cw, f.signal_keys), "evidence": f.evidence})
     return list(groups.values()), list(kinds)
 
 
