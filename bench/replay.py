@@ -56,28 +56,17 @@ def main() -> None:
                                        follow_through=not args.no_follow_through)
     print(f"suite written in {time.perf_counter() - t:.1f} s: {events}", flush=True)
 
-    factory = None
-    writer = None
-    memory = None
-    if args.db:
-        from functools import partial
-
-        from veilleur.store.casework import database_casework
+    database = url = key = None
+    if args.db:  # the casework, the events and the detectors' memory, as `replay --db`
         from veilleur.store.db import connect
-        from veilleur.store.writer import StoreWriter
 
-        database = connect(f"sqlite:///{folder / 'replay.db'}")
-        factory = partial(database_casework, database, EvidenceKey.generate())
-
-        writer = StoreWriter(database)  # the events too, as `replay --db` keeps them
-        from veilleur.store.memory import StoredMemory
-
-        memory = StoredMemory(database)  # and the detectors' memory
+        url = f"sqlite:///{folder / 'replay.db'}"
+        database, key = connect(url), EvidenceKey.generate()
 
     result = run_replay(events, oracle, reviewers=args.reviewers,
                         review_seconds=args.review_seconds, bank_paths=[bank],
-                        baseline=not args.no_baseline, casework_factory=factory,
-                        store=writer, memory=memory,
+                        baseline=not args.no_baseline,
+                        db=database, db_url=url, evidence_key=key,
                         milestones_path=None if args.no_follow_through else folder / MILESTONES,
                         settings=DetectorSettings(learned=not args.no_learned))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

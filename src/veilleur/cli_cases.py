@@ -140,23 +140,10 @@ def replay(
     for path, what in ((events, "event log"), (oracle, "oracle"), (milestones, "milestones")):
         if path is not None and not path.is_file():
             raise _fail(f"{what} {path} is not a readable file")
-    factory = None
-    database = None
-    writer = None
-    memory = None
+    database = url = key = None
     if db is not None:
-        from functools import partial
-
-        from veilleur.store.casework import database_casework
-        from veilleur.store.writer import StoreWriter
-
         url, database = _open_db(db, create=True)
-        factory = partial(database_casework, database, evidence_key_for(url, evidence_key))
-
-        writer = StoreWriter(database)
-        from veilleur.store.memory import StoredMemory
-
-        memory = StoredMemory(database)
+        key = evidence_key_for(url, evidence_key)
 
     progress = Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(),
                         TimeRemainingColumn(), console=err, transient=True,
@@ -167,7 +154,7 @@ def replay(
             result = run_replay(events, oracle, reviewers=reviewers,
                                 review_seconds=review_seconds, bank_paths=bank or (),
                                 baseline=baseline, drain_hours=drain_hours,
-                                casework_factory=factory, store=writer, memory=memory,
+                                db=database, db_url=url, evidence_key=key,
                                 milestones_path=milestones,
                                 on_bytes=lambda n: progress.advance(task, n))
     except (StoreError, PolicyDataError, ValueError) as exc:
@@ -482,9 +469,9 @@ def _casework(db: str | None, evidence_key: Path | None, reviewer: str, *,
     Commands that change casework are refused while a running service holds the database
     (it holds the cases in memory and would write over them); `read_only` ones (a look,
     audited through the shared chain) go ahead."""
+    from veilleur.deployment import stored_casework
     from veilleur.detect.base import PolicyDataError
     from veilleur.service.auth import AuthError, reviewer_account
-    from veilleur.store.casework import load_casework
 
     url, database = _open_db(db)
     try:
@@ -493,8 +480,8 @@ def _casework(db: str | None, evidence_key: Path | None, reviewer: str, *,
         database.dispose()
         raise _fail(str(exc)) from None
     try:
-        return load_casework(database, evidence_key_for(url, evidence_key),
-                             read_only=read_only), account
+        return stored_casework(database, evidence_key_for(url, evidence_key),
+                               read_only=read_only), account
     except (PolicyDataError, StoreError) as exc:
         raise _fail(str(exc)) from None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,20 +13,16 @@ from sqlalchemy.orm import Session
 from veilleur import __version__
 from veilleur.cases.models import Case
 from veilleur.decide.policy import Finding
+from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.base import Detector, DetectorSettings
-from veilleur.detect.media.banks import HashBank, load_bank_file
-from veilleur.detect.media.matcher import combine, matcher_from_banks
+from veilleur.detect.media.banks import HashBank
 from veilleur.enforce.evidence import EvidenceKey
-from veilleur.engine import Engine
 from veilleur.events import Event
 from veilleur.ingest.discover import InputFile, Opened, discover_inputs, read_input
 from veilleur.ingest.media import MediaReader
 from veilleur.ingest.problems import ProblemLog
-from veilleur.live import live_casework, stored_settings
 from veilleur.state import Directory
-from veilleur.store.db import StoreError, connect
 from veilleur.store.models import ScanRow
-from veilleur.store.writer import StoreWriter
 
 
 @dataclass
@@ -95,41 +91,26 @@ def run_scan(
     `cases` (an evidence key; needs a database): findings also go through casework, adding
     to the stored cases: grouped, prioritised, with clocks from now, evidence preserved,
     ready for `veilleur review`."""
-    if cases is not None and db_url is None:
-        raise StoreError("opening cases needs a database (--db)")
     hooks = hooks or ScanHooks()
     problems = ProblemLog()
-    banks = [b for p in bank_paths if (b := load_bank_file(p, problems)) is not None]
-    settings = settings or DetectorSettings()
-
-    db = connect(db_url) if db_url is not None else None
-    writer = StoreWriter(db, batch_size=batch_size) if db is not None else None
-    if db is not None and db_url is not None:
-        # Conversations and the graph continue from one scan to the next.
-        settings = stored_settings(settings, db, db_url, index_dir=index_dir,
-                                   extra=matcher_from_banks(banks))
-    else:
-        settings = replace(settings, matcher=combine(
-            [m for m in (settings.matcher, matcher_from_banks(banks)) if m is not None]))
-    matcher = settings.matcher
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine",
                         f"detector {detector.id} failed on a {event.type} event: "
                         f"{type(exc).__name__}: {exc}")
 
-    casework = None
-    if cases is not None and db is not None and writer is not None:
-        casework = live_casework(db, cases, settings, writer=writer, on_failure=failure)
-        engine = casework.engine
-    else:
-        engine = Engine.build(settings, store=writer, on_detector_failure=failure)
+    deployment = assemble(Settings(
+        mode=Mode.LIVE if cases is not None else Mode.DETECT, db_url=db_url,
+        bank_files=tuple(bank_paths), index_dir=index_dir,
+        detectors=settings or DetectorSettings(), evidence_key=cases,
+        batch_size=batch_size), problems=problems, on_failure=failure)
+    engine, casework, matcher = deployment.engine, deployment.casework, deployment.matcher
     opened = Opened()
     inputs = discover_inputs(paths, problems, opened)
     if skip:  # resolved paths not to read (a labels file beside the exports it labels)
         inputs = [i for i in inputs if i.path.resolve() not in skip]
     result = ScanResult(findings=[], problems=problems, inputs=inputs,
-                        directory=engine.directory, banks=banks, opened=opened)
+                        directory=engine.directory, banks=deployment.banks, opened=opened)
     media = MediaReader(features=matcher is not None and matcher.wants_features)
     hooks.start(sum(i.size for i in inputs), len(inputs))
     for item in inputs:
@@ -139,15 +120,13 @@ def run_scan(
             else:
                 engine.process(event)
         hooks.file_done(item)
+    deployment.close()
     if casework is not None:
-        casework.close()
         touched = {i.case_id for i in casework.intakes.values()
                    if i.received_at >= result.started_at and i.case_id}
         result.cases = sorted((c for c in casework.cases.values() if c.id in touched
                                and c.merged_into is None),
                               key=lambda c: (-c.priority, c.opened_at))
-    else:
-        engine.close()
     result.findings = engine.findings()
     result.messages = engine.stats.messages
     result.events = engine.stats.events
@@ -155,9 +134,9 @@ def run_scan(
     result.attachments_remote = media.remote_refs
     result.attachments_decoded = media.decoded
     result.finished_at = datetime.now(UTC)
-    if db is not None:
-        _record_scan(db, result)
-        db.dispose()
+    if deployment.db is not None:
+        _record_scan(deployment.db, result)
+    deployment.dispose()
     return result
 
 

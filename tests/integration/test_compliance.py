@@ -377,8 +377,9 @@ def test_the_transparency_report_from_a_stored_run(suite: tuple[Path, Path, Path
 
 
 def test_documents_and_their_clocks_survive_a_restart(tmp_path: Path) -> None:
+    from veilleur.deployment import stored_casework
     from veilleur.enforce.evidence import EvidenceKey
-    from veilleur.store.casework import database_casework, load_casework
+    from veilleur.store.casework import database_casework
     from veilleur.store.content import StoredState
     from veilleur.store.db import connect
     from veilleur.store.writer import StoreWriter
@@ -392,7 +393,7 @@ def test_documents_and_their_clocks_survive_a_restart(tmp_path: Path) -> None:
         first.handle(e)
     confirm_media(first)
     first.close()
-    again = load_casework(db, key)
+    again = stored_casework(db, key)
     kinds = {d.kind for d in again.compliance.documents.values()}
     assert {"statement_of_reasons", "tdb_statement"} <= kinds
     decision = next(iter(again.decisions))
@@ -403,7 +404,7 @@ def test_documents_and_their_clocks_survive_a_restart(tmp_path: Path) -> None:
     assert case is not None and case.kind == "complaint"
     again.decide(case.id, "rev-2", {tgt("message", "m1"): Verdict(None)}, at(95))
     again.close()
-    third = load_casework(db, key)
+    third = stored_casework(db, key)
     assert third.enforcement.covering(tgt("message", "m1")) is None
     assert not third.labels.get(tgt("attachment", "a1"))  # lifted labels stay lifted
     assert third.confirmed.match(None, sha256="ab" * 32) is None

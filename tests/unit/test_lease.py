@@ -16,10 +16,11 @@ import pytest
 from sqlalchemy import Engine, insert, text
 
 from tests.service.conftest import message
+from veilleur.deployment import stored_casework
 from veilleur.enforce.evidence import EvidenceKey
 from veilleur.store import lease
 from veilleur.store.auditlog import audit_entries
-from veilleur.store.casework import ReadOnlyCaseworkError, load_casework, set_hold
+from veilleur.store.casework import ReadOnlyCaseworkError, set_hold
 from veilleur.store.db import connect
 from veilleur.store.models import LeaseRow
 
@@ -87,10 +88,10 @@ def test_casework_writers_are_refused_while_a_service_holds_the_database(
     now = datetime.now(UTC)  # the writers judge the lease at the time they run
     lease.take(db, "service-a", now)
     with pytest.raises(lease.DatabaseHeld):
-        load_casework(db, key)  # review next / decide / revert / release, a scan, a replay
+        stored_casework(db, key)  # review next / decide / revert / release, a scan, a replay
     with pytest.raises(lease.DatabaseHeld):
         set_hold(db, "ev-1", "court order", actor="cli", at=now)
-    looking = load_casework(db, key, read_only=True)  # review show
+    looking = stored_casework(db, key, read_only=True)  # review show
     looking.view(case_id, now, viewer="rita")
     looking.sink.flush()
     assert [e.kind for e in audit_entries(db)][-1] == "case.viewed"
@@ -103,6 +104,6 @@ def test_a_case_whose_items_were_lost_is_taken_up(tmp_path: Path, db: Engine) ->
     case_id, key = _stored_case(tmp_path)
     with db.begin() as conn:
         conn.execute(text("DELETE FROM intakes"))
-    cw = load_casework(db, key)
+    cw = stored_casework(db, key)
     view = cw.view(case_id, NOW, viewer="rita")
     assert view["id"] == case_id and view["items"] == []

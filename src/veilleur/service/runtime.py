@@ -40,13 +40,13 @@ from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, Decision, iso
 from veilleur.cases.review import Verdict
 from veilleur.confine import RefusedPathError, locate
-from veilleur.detect.base import Detector, DetectorSettings
+from veilleur.deployment import Mode, Settings, assemble, fresh_content
+from veilleur.detect.base import Detector
 from veilleur.detect.media.decode import Limits
 from veilleur.events import LEGAL_TYPES, PLATFORM_TYPES, Attachment, Event, Message, MessagePosted
 from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader, is_remote
-from veilleur.live import fresh_content, live_casework, stored_settings
 from veilleur.private import tighten
 from veilleur.service.inbox import VERDICT, Inbox, Pending, event_key, journal_database
 from veilleur.store import lease
@@ -205,17 +205,18 @@ class Runtime:
         self.url = database_url(settings.db)
         self.db = connect(self.url)
         self.key = key_for_database(self.url, settings.evidence_key)
-        # The checkpoints write the buffers; the writer's own threshold is only a backstop.
-        self.writer = StoreWriter(self.db, batch_size=50_000)
-        self.detector_settings = stored_settings(DetectorSettings(), self.db, self.url)
         self.lease = secrets.token_hex(16)
         """This runtime's token for the database's lease (taken by `hold`)."""
         self._failure: str | None = None
         self._lease_renewed = 0.0
-        self.casework: Casework = live_casework(self.db, self.key, self.detector_settings,
-                                                writer=self.writer,
-                                                on_failure=self._detector_failed,
-                                                lease=self.lease)
+        # The checkpoints write the buffers; the writer's own threshold is only a backstop.
+        deployment = assemble(Settings(mode=Mode.LIVE, db_url=self.url, evidence_key=self.key,
+                                       lease=self.lease, batch_size=50_000),
+                              db=self.db, on_failure=self._detector_failed)
+        assert deployment.writer is not None and deployment.casework is not None
+        self.writer: StoreWriter = deployment.writer
+        self.detector_settings = deployment.engine_settings
+        self.casework: Casework = deployment.casework
         self.inbox = Inbox(journal_database(self.db, self.url))
         self.verdict_log = Inbox(journal_database(self.db, self.url, "-verdicts"),
                                  verdicts=True)

@@ -19,18 +19,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import Engine as Database
+
 from veilleur import __version__
 from veilleur.cases.casework import Casework
 from veilleur.cases.config import CasePolicy, load_case_policy
-from veilleur.cases.ids import CountedTails
 from veilleur.cases.priority import flagger_statistics
 from veilleur.cases.review import Verdict
 from veilleur.compliance.documents import Compliance
+from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.base import Detector, DetectorSettings
-from veilleur.detect.media.banks import load_bank_file
-from veilleur.detect.media.matcher import combine, matcher_from_banks
 from veilleur.enforce.evidence import EvidenceKey
-from veilleur.engine import Engine
 from veilleur.events import Event
 from veilleur.ingest.eventlog import read_eventlog
 from veilleur.ingest.media import MediaReader
@@ -39,7 +38,6 @@ from veilleur.sim.baseline import FifoBaseline
 from veilleur.sim.followthrough import read_milestones, score_followthrough
 from veilleur.sim.metrics import SystemRecord, Timeline, score
 from veilleur.sim.oracle import Oracle, read_oracle
-from veilleur.store.writer import StoreWriter
 from veilleur.taxonomy import Target
 
 
@@ -135,16 +133,17 @@ def run_replay(
     policy: CasePolicy | None = None,
     baseline: bool = True,
     drain_hours: float = 72.0,
-    casework_factory: Callable[[Engine, CasePolicy], Casework] | None = None,
-    store: StoreWriter | None = None,
+    db: Database | None = None,
+    db_url: str | None = None,
+    evidence_key: EvidenceKey | None = None,
     on_bytes: Callable[[int], None] | None = None,
-    memory: Any = None,
     milestones_path: Path | None = None,
 ) -> ReplayResult:
-    """`store`: also write the events themselves (messages, servers, names) to the database,
-    so that the stored casework can be picked up later (`veilleur review`). `milestones_path`:
-    when each story's harm showed itself (`sim/followthrough.py`), to score how soon it was
-    stopped."""
+    """`db` (open, at `db_url`): keep the casework, the events themselves (messages,
+    servers, names) and the detectors' memory in that database, so that the stored casework
+    can be picked up later (`veilleur review`); `evidence_key` seals its evidence. Without
+    it the run is held in memory. `milestones_path`: when each story's harm showed itself
+    (`sim/followthrough.py`), to score how soon it was stopped."""
     started = time.perf_counter()
     problems = ProblemLog()
     if reviewers < 1 or review_seconds <= 0:
@@ -152,22 +151,17 @@ def run_replay(
     policy = policy or load_case_policy()
     oracle = read_oracle(oracle_path, problems)
     milestones = read_milestones(milestones_path, problems) if milestones_path else []
-    banks = [b for p in bank_paths if (b := load_bank_file(p, problems)) is not None]
-    settings = settings or DetectorSettings()
-    matcher = combine([m for m in (settings.matcher, matcher_from_banks(banks))
-                       if m is not None])
-    settings = replace(settings, matcher=matcher)
-    if memory is not None:
-        settings = replace(settings, memory=memory)
 
     def failure(detector: Detector, event: Event, exc: Exception) -> None:
         problems.report(event.source or "engine", f"detector {detector.id} failed on a "
                         f"{event.type} event: {type(exc).__name__}: {exc}")
 
-    engine = Engine.build(settings, store=store, on_detector_failure=failure)
-    casework = (casework_factory(engine, policy) if casework_factory is not None
-                else Casework(engine, policy, key=EvidenceKey.generate(), keep_audit=False,
-                              id_tail=CountedTails()))  # a simulation: runs compare
+    deployment = assemble(Settings(
+        mode=Mode.SIMULATED, db_url=db_url, bank_files=tuple(bank_paths),
+        detectors=settings or DetectorSettings(), evidence_key=evidence_key,
+        case_policy=policy), db=db, problems=problems, on_failure=failure)
+    engine, casework, matcher = deployment.engine, deployment.casework, deployment.matcher
+    assert casework is not None
     systems: list[tuple[str, _System, SimulatedReviewers]] = [
         ("engine", casework, SimulatedReviewers(casework, oracle, reviewers, review_seconds,
                                                 "engine"))]

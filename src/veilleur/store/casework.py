@@ -280,26 +280,17 @@ def save_document(db: Engine, document: Document) -> None:
     sink.flush()
 
 
-def load_casework(db: Engine, key: EvidenceKey, *, policy: CasePolicy | None = None,
-                  engine: DetectionEngine | None = None, content: ContentView | None = None,
+def load_casework(db: Engine, key: EvidenceKey, *, engine: DetectionEngine,
+                  content: ContentView, policy: CasePolicy | None = None,
                   read_only: bool = False, lease: str | None = None) -> Casework:
     """Stored casework, live again in this process: reads through the store, writes through
     the store, continues the audit chain. Close it (or flush `casework.sink`) when done.
+    The engine and the content view are the deployment's (`deployment.assemble`).
 
-    `engine` and `content` default to a detection engine writing to the store and a view
-    reading from it; a scan passes its own (content seen in memory first). `read_only`: only
-    audit entries are written (a look at a case); otherwise `DatabaseHeld` is raised while a
-    service other than `lease` (the service's own token) holds the database."""
-    from veilleur.detect.base import DetectorSettings
-    from veilleur.store.content import StoredContent, StoredState
-    from veilleur.store.memory import StoredMemory
-    from veilleur.store.writer import StoreWriter
-
-    if engine is None:
-        engine = DetectionEngine.build(DetectorSettings(memory=StoredMemory(db)),
-                                       store=StoreWriter(db), state=StoredState(db))
-    casework = database_casework(db, key, engine, policy,
-                                 content=content or StoredContent(db, engine.directory),
+    `read_only`: only audit entries are written (a look at a case); otherwise `DatabaseHeld`
+    is raised while a service other than `lease` (the service's own token) holds the
+    database."""
+    casework = database_casework(db, key, engine, policy, content=content,
                                  read_only=read_only, lease=lease)
     casework.restore(snapshot(db))
     return casework
