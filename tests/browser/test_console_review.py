@@ -240,6 +240,51 @@ def test_the_public_notice_form_speaks_spanish(live: Any, browser: Any) -> None:
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
+def test_key_1_is_a_specialists_a_reviewer_is_told_so(live: Any, browser: Any, lang: str
+                                                      ) -> None:
+    """A reviewer may not decide child sexual abuse: their `1` chooses nothing (never a
+    violation without a category) and says why, in their words; a specialist's `1` chooses
+    it on every target, leaving the ground to them."""
+    s, server, cases = live
+    w = catalog(lang)
+    reserved = w["key_reserved"].replace("{key}", "1").replace("{category}", w["cat_csam"])
+    page = login(browser, server, s, "rita", lang)
+    take(page, server, cases["dm"])
+    form = page.locator("#decision")
+    page.keyboard.press("1")
+    assert page.inner_text("#decision-msg") == reserved
+    assert form.locator("input:checked").count() == 0  # nothing chosen
+    assert form.locator("select.category").evaluate_all("els => els.map(e => e.value)") \
+        == [""] * form.locator("fieldset.target-choice").count()
+    page.keyboard.press("2")  # a category theirs to choose
+    assert page.inner_text("#decision-msg") == ""
+    assert form.locator("input[value=violation]:checked").count() == \
+        form.locator("fieldset.target-choice").count()
+    assert set(form.locator("select.category").evaluate_all(
+        "els => els.map(e => e.value)")) == {"grooming"}
+    page.keyboard.press("1")  # what was chosen stays as it was
+    assert page.inner_text("#decision-msg") == reserved
+    assert set(form.locator("select.category").evaluate_all(
+        "els => els.map(e => e.value)")) == {"grooming"}
+    page.close()
+    spec = login(browser, server, s, "sam", lang)
+    take(spec, server, cases["csam"])
+    assert spec.get_attribute("body", "data-key-reserved") is None
+    form = spec.locator("#decision")
+    targets = form.locator("fieldset.target-choice").count()
+    spec.keyboard.press("1")
+    assert spec.inner_text("#decision-msg") == ""
+    assert form.locator("input[value=violation]:checked").count() == targets
+    assert form.locator("select.category").evaluate_all("els => els.map(e => e.value)") \
+        == ["csam"] * targets
+    assert set(form.locator("select.ground").evaluate_all(
+        "els => els.map(e => e.value)")) == {""}  # the ground is still theirs to choose
+    spec.keyboard.press("c")
+    assert spec.inner_text("#decision-msg") == w["refused_incomplete"]
+    spec.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
 def test_cases_kept_from_a_role_are_counted_with_an_alert(live: Any, browser: Any,
                                                           lang: str) -> None:
     s, server, cases = live
