@@ -96,7 +96,8 @@ bench-replay: $(STAMP)
 bench-service: $(STAMP)
 	$(BIN)/python bench/service.py --events 200000 --clients 4 --verdicts 3000
 
-# The README's pictures of the review console (Chromium; docs/console/*.png).
+# The README's pictures of the review console, from the demo data (examples/demo scanned
+# into a temporary database; Chromium; docs/console/*.png).
 screenshots: $(STAMP)
 	$(BIN)/python docs/console/screenshots.py
 

@@ -166,7 +166,7 @@ def test_nothing_is_chosen_c_is_refused_and_the_decision_links_what_it_did(
     page.close()
 
 
-@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("lang", ["fr", "en", "es"])
 def test_the_public_notice_form_chooses_no_category(live: Any, browser: Any, lang: str
                                                     ) -> None:
     _, server, _ = live
@@ -186,6 +186,102 @@ def test_the_public_notice_form_chooses_no_category(live: Any, browser: Any, lan
     page.wait_for_selector("#reference")
     assert catalog(lang)["notice_thanks"] in page.inner_text("h1")
     page.close()
+
+
+def test_the_public_notice_form_speaks_spanish(live: Any, browser: Any) -> None:
+    """Asked by the browser or chosen in the link, the form is in Spanish; so are its
+    refusals, the acknowledgement and the status page, which says our letters (French and
+    English only) are written in English."""
+    s, server, _ = live
+    w = catalog("es")
+    page = browser.new_page()
+    page.set_extra_http_headers({"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"})
+    page.goto(f"{server.url}/notice")
+    assert page.get_attribute("html", "lang") == "es"
+    assert page.inner_text("h1") == w["notice_title"]
+    assert page.locator("input[name=kind]:checked").count() == 0
+    labels = page.locator("label.choice").all_inner_texts()
+    assert all(w["kind_" + k] in labels[i] for i, k in enumerate(
+        ("csam", "grooming", "sextortion", "ncii", "other")))
+    # Chosen in the link, whatever the browser asks for.
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    page.goto(f"{server.url}/notice?lang=es")
+    assert page.inner_text("h1") == w["notice_title"]
+    assert w["notice_send"] in page.inner_text("button[type=submit]")
+    page.fill("textarea[name=locations]", "https://discord.com/channels/@me/dm1/d3")
+    page.check("input[name=kind][value=grooming]")
+    page.fill("textarea[name=explanation]", "   ")  # the browser lets spaces through
+    page.click("button[type=submit]")
+    page.wait_for_selector("#notice-error")
+    assert w["notice_no_why"] in page.inner_text("#notice-error")
+    assert page.locator("input[name=kind][value=grooming]:checked").count() == 1  # kept
+    page.fill("textarea[name=explanation]", "un adulto pide fotos a una niña de 13 años")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#reference")
+    assert page.inner_text("h1") == w["notice_thanks"]
+    assert w["notice_keep"] in page.inner_text("main")
+    letters_in = w["notice_letters_language"].replace("{language}", w["language_en"])
+    assert page.inner_text("#letters-language") == letters_in
+    reference = page.inner_text("#reference")
+    Service.drain(s)
+    page.click("#status-link")
+    page.wait_for_selector("#notice-items")
+    assert page.get_attribute("html", "lang") == "es"
+    assert w["notice_status"] in page.inner_text("h1") and reference in page.inner_text("h1")
+    assert w["notice_waiting"] in page.inner_text("#notice-items")
+    letter = page.locator("article.letter")
+    assert letter.count() == 1 and letter.get_attribute("lang") == "en"
+    assert letter.locator(".letter-language").inner_text() == \
+        w["notice_letter_language"].replace("{language}", w["language_en"])
+    with s.rt.lock:
+        notifier = s.rt.casework.intakes[f"report:{reference}-1"].notifier
+    assert notifier is not None and notifier["language"] == "es"  # as the notifier wrote
+    page.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_key_1_is_a_specialists_a_reviewer_is_told_so(live: Any, browser: Any, lang: str
+                                                      ) -> None:
+    """A reviewer may not decide child sexual abuse: their `1` chooses nothing (never a
+    violation without a category) and says why, in their words; a specialist's `1` chooses
+    it on every target, leaving the ground to them."""
+    s, server, cases = live
+    w = catalog(lang)
+    reserved = w["key_reserved"].replace("{key}", "1").replace("{category}", w["cat_csam"])
+    page = login(browser, server, s, "rita", lang)
+    take(page, server, cases["dm"])
+    form = page.locator("#decision")
+    page.keyboard.press("1")
+    assert page.inner_text("#decision-msg") == reserved
+    assert form.locator("input:checked").count() == 0  # nothing chosen
+    assert form.locator("select.category").evaluate_all("els => els.map(e => e.value)") \
+        == [""] * form.locator("fieldset.target-choice").count()
+    page.keyboard.press("2")  # a category theirs to choose
+    assert page.inner_text("#decision-msg") == ""
+    assert form.locator("input[value=violation]:checked").count() == \
+        form.locator("fieldset.target-choice").count()
+    assert set(form.locator("select.category").evaluate_all(
+        "els => els.map(e => e.value)")) == {"grooming"}
+    page.keyboard.press("1")  # what was chosen stays as it was
+    assert page.inner_text("#decision-msg") == reserved
+    assert set(form.locator("select.category").evaluate_all(
+        "els => els.map(e => e.value)")) == {"grooming"}
+    page.close()
+    spec = login(browser, server, s, "sam", lang)
+    take(spec, server, cases["csam"])
+    assert spec.get_attribute("body", "data-key-reserved") is None
+    form = spec.locator("#decision")
+    targets = form.locator("fieldset.target-choice").count()
+    spec.keyboard.press("1")
+    assert spec.inner_text("#decision-msg") == ""
+    assert form.locator("input[value=violation]:checked").count() == targets
+    assert form.locator("select.category").evaluate_all("els => els.map(e => e.value)") \
+        == ["csam"] * targets
+    assert set(form.locator("select.ground").evaluate_all(
+        "els => els.map(e => e.value)")) == {""}  # the ground is still theirs to choose
+    spec.keyboard.press("c")
+    assert spec.inner_text("#decision-msg") == w["refused_incomplete"]
+    spec.close()
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])

@@ -200,6 +200,17 @@ class Compliance:
             texts += [m.content for m in self.cw.content.recent_by_user(user_id, 20)]
         return language_of(texts, self.policy.languages, self.policy.default_language)
 
+    def notifier_language(self, asked: str | None, texts: Iterable[str] = ()) -> str:
+        """The language a notifier's letters (acknowledgement, decision notice) are written
+        in: the one they asked for, when documents are written in it (`provider.languages`
+        of the compliance policy), else, when they asked for none, the one their words are
+        in; otherwise `provider.default_language`. Letters are written in French and English
+        only: a notifier who used the public form in Spanish is written to in the default
+        language, and the form's pages tell them so in Spanish."""
+        lang = asked or language_of(list(texts), self.policy.languages,
+                                    self.policy.default_language)
+        return lang if lang in self.policy.languages else self.policy.default_language
+
     def affected_user(self, target: Target) -> str | None:
         content = self.cw.content
         if target.kind is TargetKind.USER:
@@ -343,10 +354,8 @@ class Compliance:
         recipient = self._notifier_address(notice)
         if recipient is None:
             return  # an anonymous notice: there is no one to acknowledge to (16(4))
-        lang = notice.notifier.get("language") or language_of(
-            [report.explanation or ""], self.policy.languages, self.policy.default_language)
-        if lang not in self.policy.languages:
-            lang = self.policy.default_language
+        lang = self.notifier_language(notice.notifier.get("language"),
+                                      [report.explanation or ""])
         items = [self._describe_for_notifier(self.cw.intakes[i].target, lang)
                  for i in notice.items]
         tf = self.cw.policy.flaggers.get(report.flagger or "")
@@ -418,11 +427,8 @@ class Compliance:
         recipient = self._notifier_address(notice)
         if recipient is None:
             return
-        lang = notice.notifier.get("language") or language_of(
-            [i.explanation or "" for i in items], self.policy.languages,
-            self.policy.default_language)
-        if lang not in self.policy.languages:
-            lang = self.policy.default_language
+        lang = self.notifier_language(notice.notifier.get("language"),
+                                      [i.explanation or "" for i in items])
         rows = []
         decisions = []
         for i in items:

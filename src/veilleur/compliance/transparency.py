@@ -460,8 +460,11 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, width: int = 640) -> Markup:
         return Markup('<p class="note">No data.</p>')
     top = max(v for _, v in bars) or 1.0
     label_w, row_h = 260, 24
-    parts = [f'<svg role="img" width="{width}" height="{row_h * len(bars) + 8}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+    # The viewBox lets a narrower box (the console's cards) scale the chart down whole:
+    # without it the figure after the longest bar was cut off.
+    height = row_h * len(bars) + 8
+    parts = [f'<svg role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
     for i, (label, value) in enumerate(bars):
         y = 4 + i * row_h
         w = (width - label_w - 60) * value / top

@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from veilleur.service.api import NoticeIn, NoticeItem, NotifierIn, TargetIn, notice_events
+from veilleur.service.auth import LANGUAGES
 from veilleur.service.console import _page
-from veilleur.service.deps import GuardsDep, RuntimeDep, public_rate, too_many
-from veilleur.service.i18n import pick
+from veilleur.service.deps import GuardsDep, RuntimeDep, client_address, public_rate
+from veilleur.service.i18n import Words, pick
 from veilleur.service.runtime import Busy
 from veilleur.store.models import PublicNoticeRow
 
@@ -59,51 +60,85 @@ def parse_locations(text: str) -> list[NoticeItem]:
     return items
 
 
+def _language(request: Request, asked: str | None) -> str:
+    """The notifier's language: the one they chose (`?lang=`, or the form's own field), else
+    the first of ours their browser asks for."""
+    if asked is not None and asked in LANGUAGES:
+        return asked
+    return pick(request.headers.get("accept-language"))
+
+
+def _letters_in(rt: RuntimeDep, language: str) -> str:
+    """The language our letters to this notifier are written in (documents are French and
+    English only: see `Documents.notifier_language`)."""
+    with rt.lock:
+        return rt.casework.compliance.notifier_language(language)
+
+
+def _busy(words: Words, seconds: int) -> tuple[str, dict[str, str]]:
+    """'Too many notices: send it again in N s', and the header that says the same."""
+    return (words("notice_busy").replace("{s}", str(seconds)),
+            {"Retry-After": str(seconds)})
+
+
+def notice_rate(request: Request, g: GuardsDep, lang: str | None = None) -> None:
+    """The per-address limit, said in the notifier's language."""
+    wait = g.public.take(client_address(request))
+    if wait:
+        message, headers = _busy(Words(_language(request, lang)), int(wait) + 1)
+        raise HTTPException(429, message, headers=headers)
+
+
 @router.get("/notice", response_class=HTMLResponse)
 def notice_form(request: Request, g: GuardsDep, lang: str | None = None) -> HTMLResponse:
-    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"),
-                                                      among=("fr", "en"))
-    return _page(request, "notice.html.j2", None, lang=language, ticket=g.tickets.issue(),
-                 kinds=KINDS, error=None, values={})
+    return _page(request, "notice.html.j2", None, lang=_language(request, lang),
+                 ticket=g.tickets.issue(), kinds=KINDS, error=None, values={})
 
 
-@router.post("/notice", response_class=HTMLResponse,
-             dependencies=[Depends(public_rate)])
+@router.post("/notice", response_class=HTMLResponse)
 def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
-                  locations: Annotated[str, Form(max_length=20_000)],
-                  explanation: Annotated[str, Form(
-                      max_length=20_000)],
-                  ticket: Annotated[str, Form()], kind: Annotated[str, Form()] = "",
-                  lang: Annotated[str, Form()] = "fr",
-                  name: Annotated[str, Form(max_length=200)] = "",
-                  email: Annotated[str, Form(max_length=320)] = "",
+                  ticket: Annotated[str, Form()] = "",
+                  locations: Annotated[str, Form()] = "",
+                  explanation: Annotated[str, Form()] = "",
+                  kind: Annotated[str, Form()] = "",
+                  lang: Annotated[str, Form()] = "",
+                  name: Annotated[str, Form()] = "",
+                  email: Annotated[str, Form()] = "",
                   bona_fide: Annotated[str | None, Form()] = None,
                   website: Annotated[str, Form()] = "") -> Response:
-    language = lang if lang in ("fr", "en") else "fr"
+    language = _language(request, lang)
+    words = Words(language)
     values = {"locations": locations, "kind": kind, "explanation": explanation,
               "name": name, "email": email}
 
-    def again(error: str, status: int = 422) -> HTMLResponse:
+    def again(key: str, status: int = 422, message: str | None = None,
+              headers: dict[str, str] | None = None) -> HTMLResponse:
+        """The form again, as the notifier filled it, with what is wrong in their words."""
         resp = _page(request, "notice.html.j2", None, lang=language,
-                     ticket=g.tickets.issue(), kinds=KINDS, error=error, values=values)
+                     ticket=g.tickets.issue(), kinds=KINDS, error=message or words(key),
+                     values=values)
         resp.status_code = status
+        resp.headers.update(headers or {})
         return resp
 
-    if website:  # only robots fill the hidden field
+    # Floods first: per address, then (but for robots) for everyone.
+    wait = g.public.take(client_address(request))
+    if not wait and website:  # only robots fill the hidden field
         return again("notice_not_accepted", 400)
-    wait = g.form.take("form")
+    wait = wait or g.form.take("form")
     if wait:
-        raise too_many(wait, "notices right now")
+        return again("notice_busy", 429, *_busy(words, int(wait) + 1))
+    if max(len(locations), len(explanation)) > 20_000 or len(name) > 200 or \
+            len(email) > 320:
+        return again("notice_too_long")
     problem = g.tickets.redeem(ticket)
     if problem:
         return again(problem)
     items = parse_locations(locations)
     if not items:
         return again("notice_no_location")
-    if not kind:
+    if kind not in KINDS:  # none chosen, or one the form does not offer
         return again("notice_choose_kind")
-    if kind not in KINDS:
-        return again(f"unknown kind {kind!r}")
     if not explanation.strip():
         return again("notice_no_why")
     notifier = NotifierIn(name=name.strip() or None, email=email.strip() or None,
@@ -116,28 +151,30 @@ def notice_submit(request: Request, rt: RuntimeDep, g: GuardsDep,
         # Not the address: the audit log names who handed a notice in, and is never erased.
         result = rt.accept(events, "public-form", kinds=("report",))
     except Busy as exc:
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}
-                            ) from None
-    if result.rejected:
-        return again(result.rejected[0]["error"])
+        return again("notice_busy", 429, *_busy(words, exc.retry_after))
+    if result.rejected:  # what the engine's validation says is for the logs, not the notifier
+        return again("notice_rejected")
     token = secrets.token_urlsafe(24)
     with Session(rt.db) as s, s.begin():
         s.add(PublicNoticeRow(reference=notice_id, token_hash=_digest(token),
                               report_ids=[e["report"]["id"] for e in events],
                               created_at=rt.clock()))
-    link = f"/notice/{notice_id}?token={token}"
+    link = f"/notice/{notice_id}?token={token}&lang={language}"
     return _page(request, "notice_ack.html.j2", None, lang=language, reference=notice_id,
-                 link=link, items=len(events))
+                 link=link, items=len(events), letters_in=_letters_in(rt, language))
 
 
 @router.get("/notice/{reference}", response_class=HTMLResponse,
-            dependencies=[Depends(public_rate)])
-def notice_status(request: Request, reference: str, token: str, rt: RuntimeDep,
+            dependencies=[Depends(notice_rate)])
+def notice_status(request: Request, reference: str, rt: RuntimeDep, token: str = "",
                   lang: str | None = None) -> HTMLResponse:
+    language = _language(request, lang)
     with Session(rt.db) as s:
         row = s.get(PublicNoticeRow, reference)
         if row is None or not hmac.compare_digest(row.token_hash, _digest(token)):
-            raise HTTPException(404, "no such notice (check the link you were given)")
+            resp = _page(request, "notice_missing.html.j2", None, lang=language)
+            resp.status_code = 404
+            return resp
         report_ids = list(row.report_ids)
     letters: list[dict[str, Any]] = []
     items = []
@@ -150,11 +187,11 @@ def notice_status(request: Request, reference: str, token: str, rt: RuntimeDep,
         for doc in cw.compliance.documents.values():
             if doc.kind in ("notice_ack", "decision_notice") and \
                     doc.refs.get("notice_id") == reference and doc.body:
-                letters.append({"kind": doc.kind, "subject": doc.subject, "body": doc.body})
-    language = lang if lang in ("fr", "en") else pick(request.headers.get("accept-language"),
-                                                      among=("fr", "en"))
+                letters.append({"kind": doc.kind, "subject": doc.subject, "body": doc.body,
+                                "language": doc.language})
     return _page(request, "notice_status.html.j2", None, lang=language, reference=reference,
-                 items=items, letters=letters)
+                 items=items, letters=letters, letters_in=_letters_in(rt, language),
+                 token=token)
 
 
 # --- transparency (public by nature: DSA Art. 15 and 24) -------------------------------------

@@ -69,22 +69,23 @@ class FormTickets:
         return f"{issued}.{nonce}.{self._sign(issued, nonce)}"
 
     def redeem(self, ticket: str, now: float | None = None) -> str | None:
-        """None when good (and now used), else what is wrong with it."""
+        """None when good (and now used), else what is wrong with it: a key of the public
+        form's catalogues (`service/i18n/*.toml`), for the notifier to read in their language."""
         now = time.time() if now is None else now
         try:
             issued, nonce, sig = ticket.split(".")
             age = now - float(issued)
         except ValueError:
-            return "the form ticket is missing or damaged: reload the form"
+            return "notice_ticket_damaged"
         if not hmac.compare_digest(sig, self._sign(issued, nonce)):
-            return "the form ticket is not ours: reload the form"
+            return "notice_ticket_damaged"
         if age < self.min_age:
-            return "the form was sent too fast: wait a moment and send it again"
+            return "notice_too_fast"
         if age > self.max_age:
-            return "the form has expired: reload it"
+            return "notice_expired"
         with self._lock:
             if ticket in self._used:
-                return "this form was already sent"
+                return "notice_already_sent"
             self._used[ticket] = None
             while len(self._used) > self._remember:
                 self._used.popitem(last=False)

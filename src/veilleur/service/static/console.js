@@ -110,19 +110,23 @@
     changed();
   }
 
+  // `0`: no violation on every target; `1`-`4`: a violation of that category on every
+  // target (the ground and the measures stay the reviewer's to choose). A category the form
+  // does not offer this person (child sexual abuse, to anyone but a specialist) is not
+  // chosen by its key: the form is left as it was, and the reviewer is told why, in their
+  // words (the page's data-key-reserved), never half-chosen as a violation without category.
   function setAll(key) {
     var f = form();
     if (!f) { return; }
+    if (key !== "0" && !f.querySelector("select.category option[value=" + CATS[key] + "]")) {
+      say(document.body.getAttribute("data-key-reserved") || "");
+      return;
+    }
     f.querySelectorAll("fieldset.target-choice").forEach(function (fs) {
       var value = key === "0" ? "none" : "violation";
       var radio = fs.querySelector("input[type=radio][value=" + value + "]");
       if (radio) { radio.checked = true; }
-      // A category the form does not offer this person (child sexual abuse, to anyone but
-      // a specialist) is not chosen by its key either.
-      var sel = fs.querySelector("select.category");
-      if (key !== "0" && sel.querySelector("option[value=" + CATS[key] + "]")) {
-        sel.value = CATS[key];
-      }
+      if (key !== "0") { fs.querySelector("select.category").value = CATS[key]; }
     });
     changed();
   }
