@@ -392,3 +392,28 @@ def test_the_case_page_says_why_in_the_readers_language(service: Service, tmp_pa
         assert words["rule_" + rule.replace(".", "_")] in shown
     assert words["why_record"] in unescape(page)
     assert "(rule grooming." not in shown  # the record's sentence is folded away
+
+
+def test_a_conversation_is_shown_once_with_every_flagged_message_and_its_gaps(
+        service: Service, tmp_path: Path) -> None:
+    """The groomer's two flagged messages in one DM are one conversation, shown once, both
+    marked; times between messages read as durations; a reviewer's keyboard help does not
+    offer the key for a category only specialists decide."""
+    from tests.browser.test_console_review import world
+
+    cases = world(service, tmp_path)
+    set_preferences(service.rt.db, "rita", language="en")
+    service.client.cookies.clear()
+    service.login("rita")
+    page = service.client.get(f"/console/cases/{cases['dm']}").text
+    words = catalog("en")
+    assert page.count('<ol class="conversation">') == 1
+    convo = page[page.index('<ol class="conversation">'):]
+    convo = convo[:convo.index("</ol>")]
+    assert convo.count('<li class="focus">') == 2  # "t'as quel âge ?" and the photo request
+    assert convo.count('<li class="after">') == 2  # the child's answers
+    assert "j&#39;ai 13 ans" in convo or "j'ai 13 ans" in unescape(convo)
+    assert f"+2 {words['u_min']}" in unescape(convo)  # 09:03 → 09:05
+    assert words["same_conversation"] in unescape(page)
+    assert unescape(words["shortcut_help_reviewer"]) in unescape(page)
+    assert words["shortcut_help"] not in unescape(page)

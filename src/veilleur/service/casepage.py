@@ -10,7 +10,7 @@ which templates show as text. No word for a reviewer is written here."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from veilleur.cases.casework import BANNED_MEDIA, Casework
@@ -38,6 +38,8 @@ CHIPS = ("report", "flagger", "order", "engine", "complaint")
 """Where what is in a case came from, for the queue's filter."""
 AFTER = 5
 """Messages shown after the flagged one (the replies to it)."""
+MERGED = 60
+"""Messages at most in the one conversation shown for a channel."""
 IN_FULL = 40
 """Targets shown with their whole context; those after them show their own message only
 (every target is still in the decision form: each one must be decided)."""
@@ -223,13 +225,23 @@ def name_of(cw: Casework, t: Target) -> dict[str, Any]:
     return out
 
 
-def _message(cw: Casework, m: Any, focus_ts: datetime | None = None, *,
-             focus: bool = False) -> dict[str, Any]:
-    return {"id": m.id, "ts": iso(m.ts), "author": _user(cw, m.author_id),
+def _message(cw: Casework, m: Any, *, focus: bool = False) -> dict[str, Any]:
+    return {"id": m.id, "ts": iso(m.ts), "at": m.ts, "author": _user(cw, m.author_id),
             "content": m.content, "files": len(m.attachments), "focus": focus,
-            "deleted_by": m.deleted_by,
-            "offset_min": None if focus_ts is None else
-            round((m.ts - focus_ts).total_seconds() / 60)}
+            "deleted_by": m.deleted_by, "gap": None, "after": False}
+
+
+def _timed(convo: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In time order, each message with the time since the one before it (a reader sees
+    "3 h later", not minutes counted from one message), and whether it came after the
+    first flagged one (a reply)."""
+    convo.sort(key=lambda m: (m["at"], m["id"]))
+    seen_focus = False
+    for prev, m in zip([None, *convo], convo, strict=False):
+        m["gap"] = None if prev is None else max(timedelta(0), m["at"] - prev["at"])
+        m["after"] = seen_focus and not m["focus"]
+        seen_focus = seen_focus or m["focus"]
+    return convo
 
 
 def _conversation(cw: Casework, msg: Any) -> list[dict[str, Any]]:
@@ -239,8 +251,8 @@ def _conversation(cw: Casework, msg: Any) -> list[dict[str, Any]]:
                                        before=msg.id)
     # Asked for directly: in a busy channel the replies may be far from the latest messages.
     after = content.after_in_channel(msg.channel_id, msg.id, AFTER)
-    return ([_message(cw, m, msg.ts) for m in before] + [_message(cw, msg, msg.ts, focus=True)]
-            + [_message(cw, m, msg.ts) for m in after])
+    return ([_message(cw, m) for m in before] + [_message(cw, msg, focus=True)]
+            + [_message(cw, m) for m in after])
 
 
 def _guild(cw: Casework, guild: str) -> dict[str, Any]:
@@ -267,8 +279,9 @@ def _in_context(cw: Casework, t: Target, i: int, case: Case, *, full: bool = Tru
                             "offered": OFFERED.get(t.kind.value, ()), "author": None}
     msg = content.message_of(t)
     if msg is not None:
+        item["channel"] = msg.channel_id
         item["conversation"] = _conversation(cw, msg) if full else [
-            _message(cw, msg, msg.ts, focus=True)]
+            _message(cw, msg, focus=True)]
         author = Target(TargetKind.USER, msg.author_id)
         if author not in case.targets:
             item["author"] = _user(cw, msg.author_id)
@@ -385,16 +398,7 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr",
                       "kind": _kind((att.filename or att.path) if att else None)})
     targets = [_in_context(cw, t, i, case, full=i < IN_FULL)
                for i, t in enumerate(case.targets)]
-    # A conversation once around each message: its files point to it instead of repeating it.
-    shown: set[str] = set()
-    for item in targets:
-        convo = item.get("conversation")
-        focus = next((m["id"] for m in convo or () if m["focus"]), None)
-        if focus is None:
-            continue
-        if focus in shown:
-            item["conversation"], item["same_conversation"] = None, True
-        shown.add(focus)
+    _one_conversation_per_channel(targets)
     guilds: dict[str, None] = {}
     for item in targets:
         if item["guild"]:
@@ -413,6 +417,39 @@ def case_page(cw: Casework, case: Case, now: datetime, lang: str = "fr",
             "categories": [c for c in CATEGORIES if account is None or account.sees_csam
                            or c != Category.CSAM.value],
             "suggestion": suggestion(cw, case, targets)}
+
+
+def _one_conversation_per_channel(targets: list[dict[str, Any]]) -> None:
+    """The case's messages in one channel (a groomer's four messages in one DM, a message and
+    its files) are one conversation, shown once at the first of them, with every one flagged;
+    the others point to it. Past `MERGED` messages, the flagged ones and those nearest them
+    are kept."""
+    hosts: dict[str, dict[str, Any]] = {}
+    for item in targets:
+        convo, channel = item.get("conversation"), item.get("channel")
+        if not convo or channel is None or item["target"]["kind"] not in (
+                "message", "attachment"):
+            continue
+        host = hosts.setdefault(channel, item)
+        if host is not item:
+            have = {m["id"]: m for m in host["conversation"]}
+            for m in convo:
+                if m["id"] in have:
+                    have[m["id"]]["focus"] |= m["focus"]
+                else:
+                    host["conversation"].append(m)
+            item["conversation"], item["same_conversation"] = None, True
+    for host in hosts.values():
+        convo = _timed(host["conversation"])
+        if len(convo) > MERGED:
+            flagged = [i for i, m in enumerate(convo) if m["focus"]]
+            keep = sorted(range(len(convo)),
+                          key=lambda i: min(abs(i - f) for f in flagged))[:MERGED]
+            convo = _timed([convo[i] for i in sorted(keep)])
+        host["conversation"] = convo
+    for item in targets:  # a channel's recent messages, listed for a channel target
+        if item.get("conversation") and item.get("channel") is None:
+            item["conversation"] = _timed(item["conversation"])
 
 
 def summary(cw: Casework, case: Case) -> dict[str, Any]:
