@@ -345,13 +345,13 @@ def test_a_refusing_database_is_an_error_message(capsys: pytest.CaptureFixture[s
     import typer
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    from veilleur.cli_cases import _database_errors
+    from veilleur.cli.common import database_errors
 
-    @_database_errors
+    @database_errors
     def locked() -> None:
         raise OperationalError("UPDATE cases", {}, Exception("database is locked"))
 
-    @_database_errors
+    @database_errors
     def raced() -> None:
         raise IntegrityError("INSERT audit_log", {}, Exception("UNIQUE constraint failed"))
 

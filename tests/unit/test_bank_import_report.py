@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from veilleur.cli_bank_import import file_json, file_lines
+from veilleur.cli.bank_report import file_json, file_lines
 from veilleur.store.banks import ImportReport
 
 

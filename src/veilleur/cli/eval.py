@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from veilleur.cli.common import EXIT_FAILED, EXIT_OK, fail
 from veilleur.detect.base import DetectorSettings, PolicyDataError
 from veilleur.evaluate import KINDS, EvalResult, Score, fraction
 from veilleur.private import write_private
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from veilleur.corpus.measure import FalseAlarms, FamilyResult
     from veilleur.corpus.scene_measure import SceneResult
 
-EXIT_OK, EXIT_FAILED = 0, 1
 _SHOWN_MISSES = 12
 
 
@@ -184,8 +184,7 @@ def eval_(
         try:
             result = evaluate(paths, labels, settings, bank_paths=bank or ())
         except (LabelError, PolicyDataError) as exc:
-            err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_FAILED) from None
+            raise fail(str(exc)) from None
         out.print(_table(f"Evaluation: {result.labels} labels, {result.findings} findings",
                          result, KINDS, floors))
         if result.unlabelled:
@@ -209,8 +208,8 @@ def eval_(
     raise typer.Exit(EXIT_FAILED if floors.failed or problems else EXIT_OK)
 
 
-def _scenes(out: Console, err: Console, folder: Path | None, variants: int,
-            settings: DetectorSettings, floors: _Floors) -> dict[str, Any]:
+def _scenes(out: Console, folder: Path | None, variants: int, settings: DetectorSettings,
+            floors: _Floors) -> dict[str, Any]:
     """Whole conversations and servers: accounts, channels and servers scored."""
     from veilleur.corpus.scene_measure import measure_scenes
     from veilleur.corpus.scenes import SCENE_DIR, SceneError, load_scenes
@@ -221,8 +220,7 @@ def _scenes(out: Console, err: Console, folder: Path | None, variants: int,
     try:
         scenes = load_scenes(folder or SCENE_DIR)
     except SceneError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(str(exc)) from None
     about = {s.key: s.about for s in scenes}
     groups = {
         "tuned-on scenes": [s for s in scenes if scene_split_of(s.key, s.writer) == "tune"],
@@ -249,8 +247,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
     try:
         fams = load_families(folder or FAMILY_DIR)
     except FamilyError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(str(exc)) from None
     if not fams:
         err.print(f"[red]error:[/] no family in {folder or FAMILY_DIR}", highlight=False)
         raise typer.Exit(EXIT_FAILED)
@@ -267,7 +264,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
                                       transform=obfuscate)
                 section[f"{name}, obfuscated"] = _corpus_section(
                     out, f"{name}, obfuscated", fr, floors, about)
-    section.update(_scenes(out, err, scenes_folder, variants, settings, floors))
+    section.update(_scenes(out, scenes_folder, variants, settings, floors))
     if benign:
         # Ordinary chat never tuned on: the ordinary writers', else unseen none families.
         ordinary = [f for f in fams if f.writer in ORDINARY_WRITERS] or [

@@ -1,205 +1,24 @@
-"""Command line: `veilleur scan`, `eval`, `hash`, `bank ...`, `--version`; casework commands
-(`replay`, `cases`, `audit`, `evidence`) come from `cli_cases.py`."""
+"""Command line for hash banks: `bank import`, `add`, `list`, `stats`, `disable`."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
-from veilleur import __version__
-from veilleur.detect.base import DetectorSettings, PolicyDataError
+from veilleur.cli.bank_report import file_json, file_lines
+from veilleur.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, DbOption, fail, open_db
 from veilleur.detect.media.banks import FORMATS as BANK_FORMATS
-from veilleur.ingest.discover import InputFile
-from veilleur.private import write_private
-from veilleur.scan import ScanHooks, ScanResult, run_scan
-from veilleur.store.db import StoreError, database_url
+from veilleur.taxonomy import Category
 
 if TYPE_CHECKING:
     from veilleur.store.banks import BankStore
-from veilleur.taxonomy import Category
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-app = typer.Typer(
-    name="veilleur",
-    help="Veilleur: child-safety engine for chat platforms.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"veilleur {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """Veilleur: child-safety engine for chat platforms."""
-
-
-class _ProgressHooks(ScanHooks):
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task = progress.add_task("scanning", total=None)
-        self.files_done_bytes = 0
-
-    def start(self, total_bytes: int, inputs: int) -> None:
-        self.progress.update(self.task, total=total_bytes,
-                             description=f"scanning {inputs} file(s)")
-
-    def advance(self, n_bytes: int) -> None:
-        self.progress.advance(self.task, n_bytes)
-
-    def file_done(self, item: InputFile) -> None:
-        # A file that stopped early (truncated, not JSON) never reported all its bytes.
-        self.files_done_bytes += item.size
-        self.progress.update(self.task, completed=self.files_done_bytes)
-
-
-@app.command()
-def scan(
-    paths: Annotated[list[Path], typer.Argument(
-        help="DiscordChatExporter JSON exports, JSONL event logs, or folders of them.")],
-    bank: Annotated[list[Path] | None, typer.Option(
-        "--bank", help="Hash bank CSV (signal_type,signal,category); repeatable.")] = None,
-    json_out: Annotated[str | None, typer.Option(
-        "--json", help="Write the findings document here ('-' for standard output).")] = None,
-    html_out: Annotated[Path | None, typer.Option(
-        "--html", help="Write a readable HTML report here.")] = None,
-    db: Annotated[str | None, typer.Option(
-        "--db", help="Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
-    )] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or tables.")
-                     ] = False,
-    cases: Annotated[bool, typer.Option(
-        "--cases", help="Also open cases from the findings (grouped, prioritised, clocks from "
-        "now, evidence preserved) for `veilleur review`.")] = False,
-    evidence_key: Annotated[Path | None, typer.Option(
-        "--evidence-key", help="With --cases: evidence key file \\[default: "
-        "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
-    no_semantic: Annotated[bool, typer.Option(
-        "--no-semantic", help="Switch the encoder off for this scan: the semantic tier, and "
-        "conversations and servers read by meaning (the fast tier and the other detectors "
-        "still run).")] = False,
-    no_learned: Annotated[bool, typer.Option(
-        "--no-learned", help="Switch the learned tier (text.learned) off for this scan.")
-    ] = False,
-) -> None:
-    """Scan exports and event logs; write findings; exit 2 if some input could not be read."""
-    to_stdout = json_out == "-"
-    out = Console(stderr=to_stdout)
-    err = Console(stderr=True)
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TimeRemainingColumn(), console=err, transient=True,
-        disable=quiet or not err.is_terminal,
-    )
-    url = database_url(db)
-    key = None
-    if cases:
-        from veilleur.cli_cases import evidence_key_for
-
-        key = evidence_key_for(url, evidence_key)
-    try:
-        with progress:
-            result = run_scan(paths, db_url=url, bank_paths=bank or (),
-                              hooks=_ProgressHooks(progress), cases=key,
-                              settings=DetectorSettings(semantic=not no_semantic,
-                                                        learned=not no_learned))
-    except (StoreError, PolicyDataError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
-
-    for problem in result.problems:
-        err.print(f"[red]error:[/] {problem}", highlight=False, markup=True, soft_wrap=True)
-
-    from veilleur.report.findings_json import dumps
-
-    if json_out is not None:
-        text = dumps(result.findings, inputs=result.inputs, problems=result.problems)
-        if to_stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            _write_atomic(Path(json_out), text)
-    if html_out is not None:
-        from veilleur.report.html import render_html
-
-        _write_atomic(html_out, render_html(result))
-    if result.nothing_read:
-        # Exit 1, not 2: there is no partial result to use, only paths to correct.
-        err.print(f"opened: {result.opened.describe()}", highlight=False, soft_wrap=True)
-        err.print(f"[red]error:[/] {result.opened.nothing_read()}", highlight=False,
-                  soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED)
-    if not quiet:
-        _summary(out, result, json_out if not to_stdout else None, html_out)
-    raise typer.Exit(EXIT_OK if result.complete else EXIT_BAD_INPUT)
-
-
-@app.command("hash")
-def hash_(
-    files: Annotated[list[Path], typer.Argument(help="Images or videos to hash.")],
-    json_out: Annotated[str | None, typer.Option(
-        "--json", help="Write the JSON list here ('-' for standard output).")] = None,
-) -> None:
-    """MD5, SHA-256 and PDQ (with quality) of each file; video files list sampled frames.
-
-    Exit 2 if some file could not be read or decoded (it gets an "error"; the others are
-    still hashed).
-    """
-    from veilleur.detect.media.hashing import hash_file
-
-    results = [hash_file(f, lookups=False) for f in files]
-    doc = [r.to_json() for r in results]
-    text = json.dumps(doc, indent=2) + "\n"
-    if json_out == "-":
-        sys.stdout.write(text)
-    elif json_out is not None:
-        _write_atomic(Path(json_out), text)
-    else:
-        table = Table(header_style="bold")
-        for col in ("file", "md5", "pdq", "quality", "error"):
-            table.add_column(col, overflow="fold")
-        for r in results:
-            table.add_row(r.file, r.md5 or "-", r.pdq.hex if r.pdq else (
-                f"{len(r.frames)} frames" if r.frames else "-"),
-                str(r.pdq.quality) if r.pdq else "-", r.error or "")
-        Console().print(table)
-    err = Console(stderr=True)
-    for r in results:
-        if r.error:
-            err.print(f"[red]error:[/] {r.file}: {r.error}", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_BAD_INPUT if any(r.error for r in results) else EXIT_OK)
-
 
 bank_app = typer.Typer(help="Hash banks: import, list, stats, disable.", no_args_is_help=True)
-app.add_typer(bank_app, name="bank")
-
-_DB_HELP = "Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
 
 
 def _bank_store(db: str | None, index_dir: Path | None, *, create: bool = False
@@ -207,14 +26,8 @@ def _bank_store(db: str | None, index_dir: Path | None, *, create: bool = False
     """`create`: the command adds banks, so a new database may be made for them; the others
     only read or change banks that exist."""
     from veilleur.store.banks import BankStore, default_index_dir
-    from veilleur.store.db import connect
 
-    url = database_url(db)
-    try:
-        engine = connect(url, create=create)
-    except StoreError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
+    url, engine = open_db(db, create=create)
     return BankStore(engine, index_dir or default_index_dir(url))
 
 
@@ -271,7 +84,7 @@ def bank_import(
     note: Annotated[str | None, typer.Option(help="A note kept with the bank.")] = None,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the per-file counts as JSON on standard output.")] = False,
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     index_dir: Annotated[Path | None, typer.Option(
         help="PDQ index folder \\[default: beside the SQLite file, or $VEILLEUR_INDEX_DIR].")
         ] = None,
@@ -279,7 +92,6 @@ def bank_import(
     """Import bank files in order; what the source withdrew is disabled, what it changed is
     updated; past media re-checked. The first file nothing can be read from stops the import
     (a feed's pages apply in order): the files before it stay imported."""
-    from veilleur.cli_bank_import import file_json, file_lines
     from veilleur.decide.policy import load_policy
     from veilleur.detect.base import POLICY_DIR
     from veilleur.detect.media.banks import read_bank_file
@@ -360,7 +172,7 @@ def bank_add(
     category: Annotated[str, typer.Option(help="Their category (csam, ncii, ...).")],
     note: Annotated[str | None, typer.Option(help="A note for every entry.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
 ) -> None:
     """Enrol pictures in a deny bank: digests, PDQ and local features (crop-tolerant)."""
@@ -375,8 +187,7 @@ def bank_add(
         report, failed = store.enrol(name, pictures, actor=_cli_actor(actor), category=cat,
                                      note=note, policy=load_policy(POLICY_DIR / "policy.toml"))
     except BankError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(str(exc)) from None
     for path, reason in failed:
         err.print(f"[red]error:[/] {path}: {reason}", highlight=False, soft_wrap=True)
     Console().print(f"bank '{name}': {len(pictures) - len(failed)} picture(s) enrolled, "
@@ -387,7 +198,7 @@ def bank_add(
 
 
 @bank_app.command("list")
-def bank_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+def bank_list(db: DbOption = None,
               index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
               json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
               ) -> None:
@@ -419,7 +230,7 @@ def bank_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = N
 
 
 @bank_app.command("stats")
-def bank_stats(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+def bank_stats(db: DbOption = None,
                index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")
                                     ] = None,
                json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -462,7 +273,7 @@ def bank_disable(
         "--entry", help="Disable only this hash value (repeatable).")] = None,
     enable: Annotated[bool, typer.Option("--enable", help="Re-enable instead.")] = False,
     actor: Annotated[str | None, typer.Option("--actor", help=_ACTOR_HELP)] = None,
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     index_dir: Annotated[Path | None, typer.Option(help="PDQ index folder.")] = None,
 ) -> None:
     """Stop a bank (or some entries) from matching; logged, reversible with --enable."""
@@ -472,74 +283,10 @@ def bank_disable(
     try:
         n = store.set_enabled(name, enable, entry or (), actor=_cli_actor(actor))
     except BankError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_FAILED) from None
+        raise fail(str(exc)) from None
     what = f"{n} entr{'y' if n == 1 else 'ies'}" if entry else f"bank '{name}'"
     Console().print(f"{'enabled' if enable else 'disabled'} {what}", highlight=False)
 
 
-def _summary(out: Console, result: ScanResult, json_out: str | None, html_out: Path | None
-             ) -> None:
-    table = Table(title="Veilleur scan", show_header=False)
-    table.add_column("")
-    table.add_column("", justify="right")
-    failed = result.inputs_failed
-    table.add_row("input files", f"{len(result.inputs)}" + (f" ({failed} with problems)"
-                                                           if failed else ""))
-    table.add_row("  opened", result.opened.describe())
-    table.add_row("messages read", f"{result.messages:,}")
-    table.add_row("attachments hashed (local)", f"{result.attachments_local:,}")
-    table.add_row("  of which pictures or videos (PDQ)", f"{result.attachments_decoded:,}")
-    table.add_row("attachments referenced (remote)", f"{result.attachments_remote:,}")
-    counts = Counter(f.category for f in result.findings)
-    for category in Category:
-        table.add_row(f"findings: {category.value}", str(counts[category]))
-    table.add_row("input problems", str(len(result.problems)))
-    out.print(table)
-    if result.findings:
-        top = Table(title="Top findings", header_style="bold")
-        for col in ("score", "category", "target", "evidence"):
-            top.add_column(col, overflow="fold")
-        for f in result.findings[:10]:
-            top.add_row(f"{f.score:.2f}", f.category.value, f"{f.target.kind.value} {f.target.id}",
-                        f.evidence)
-        out.print(top)
-    if result.cases:
-        top = Table(title=f"Cases opened or added to ({len(result.cases)}): "
-                    "`veilleur review next` takes the first", header_style="bold")
-        for col in ("case", "priority", "category", "next due", "targets", "why"):
-            top.add_column(col, overflow="fold")
-        for c in result.cases[:10]:
-            why = max(c.factors, key=lambda f: f.contribution, default=None)
-            due = c.next_due()
-            top.add_row(c.id, f"{c.priority:.2f}", c.category.value if c.category else "-",
-                        due.isoformat(timespec="minutes") if due else "-", str(len(c.targets)),
-                        f"{why.name}: {why.why}" if why else "")
-        out.print(top)
-    for label, path in (("findings JSON", json_out), ("HTML report", html_out)):
-        if path is not None:
-            out.print(f"{label}: {path}", highlight=False)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # Findings quote the messages they are about: owner-only, like the database.
-    write_private(path, text)
-
-
-from veilleur.cli_cases import register  # noqa: E402  (after the app it extends)
-from veilleur.cli_compliance import register as register_compliance  # noqa: E402
-from veilleur.cli_eval import register as register_eval  # noqa: E402
-from veilleur.cli_schema import register as register_schema  # noqa: E402
-from veilleur.cli_service import register as register_service  # noqa: E402
-from veilleur.cli_train import register as register_train  # noqa: E402
-
-register(app)
-register_compliance(app)
-register_service(app)
-register_schema(app)
-register_eval(app)
-register_train(app)
-
-
-def main() -> None:
-    app()
+def register(app: typer.Typer) -> None:
+    app.add_typer(bank_app, name="bank")

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
+from veilleur.cli.common import EXIT_FAILED
 from veilleur.corpus.families import FAMILY_DIR
 from veilleur.detect.base import POLICY_DIR
 from veilleur.detect.text.learned import MODEL_DIR
-
-EXIT_FAILED = 1
 
 
 def train(

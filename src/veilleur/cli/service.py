@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from veilleur.cli_cases import DbOption, KeyOption, _database_errors, _fail, _open_db
+from veilleur.cli.common import DbOption, KeyOption, database_errors, fail, open_db
 
 keys_app = typer.Typer(help="API keys for platforms and trusted flaggers.",
                        no_args_is_help=True)
@@ -75,7 +75,7 @@ def serve(
         parse_networks(trusted_proxy or ())
         parse_networks(metrics_from or (), "--metrics-from")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     secret = os.environ.get("VEILLEUR_SECRET")
     settings = ServiceSettings(db=db, evidence_key=evidence_key, media_root=media_root,
                                max_backlog=max_backlog, secure_cookies=secure_cookies,
@@ -105,7 +105,7 @@ def serve(
         runtime = Runtime(settings)
         runtime.hold()  # a second service on this database is refused here, by name
     except (StoreError, EvidenceError, FileModeError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     app = create_app(runtime=runtime)
     import gc
 
@@ -134,14 +134,14 @@ def _size(option: str, text: str) -> int:
     try:
         size = parse_size(text)
     except ValueError as exc:
-        raise _fail(f"{option}: {exc}") from None
+        raise fail(f"{option}: {exc}") from None
     if size < 1024:
-        raise _fail(f"{option}: {text} is too small (at least 1KiB)")
+        raise fail(f"{option}: {text} is too small (at least 1KiB)")
     return size
 
 
 @keys_app.command("create")
-@_database_errors
+@database_errors
 def keys_create(
     name: Annotated[str, typer.Argument(help="Who the key is for (e.g. the platform).")],
     scope: Annotated[list[str] | None, typer.Option(
@@ -156,12 +156,12 @@ def keys_create(
     """Create a key; its secret is printed once, never stored."""
     from veilleur.service.auth import AuthError, create_key
 
-    _, database = _open_db(db, create=True)
+    _, database = open_db(db, create=True)
     try:
         key, secret = create_key(database, name, scope or [], datetime.now(UTC),
                                  flagger=flagger)
     except AuthError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         database.dispose()
     Console(stderr=True).print(f"key {key.id} ({', '.join(key.scopes)}); keep the secret, "
@@ -170,11 +170,11 @@ def keys_create(
 
 
 @keys_app.command("list")
-@_database_errors
+@database_errors
 def keys_list(db: DbOption = None) -> None:
     from veilleur.service.auth import list_keys
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         rows = list_keys(database)
     finally:
@@ -188,14 +188,14 @@ def keys_list(db: DbOption = None) -> None:
 
 
 @keys_app.command("revoke")
-@_database_errors
+@database_errors
 def keys_revoke(key_id: str, db: DbOption = None) -> None:
     from veilleur.service.auth import revoke_key
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         if not revoke_key(database, key_id, datetime.now(UTC)):
-            raise _fail(f"no active key {key_id}")
+            raise fail(f"no active key {key_id}")
     finally:
         database.dispose()
     Console().print(f"key {key_id} revoked", highlight=False)
@@ -206,7 +206,7 @@ def _password(password_file: Path | None) -> str:
         try:
             return password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise _fail(f"cannot read {password_file}: {exc.strerror or exc}") from None
+            raise fail(f"cannot read {password_file}: {exc.strerror or exc}") from None
     if os.environ.get("VEILLEUR_PASSWORD"):
         return os.environ["VEILLEUR_PASSWORD"]
     return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
@@ -218,7 +218,7 @@ PasswordFile = Annotated[Path | None, typer.Option(
 
 
 @accounts_app.command("add")
-@_database_errors
+@database_errors
 def accounts_add(
     username: str,
     role: Annotated[str, typer.Option("--role", help="reviewer, specialist (alone sees "
@@ -230,22 +230,22 @@ def accounts_add(
     from veilleur.service.auth import AuthError, add_account
 
     password = _password(password_file)
-    _, database = _open_db(db, create=True)
+    _, database = open_db(db, create=True)
     try:
         add_account(database, username, password, role, datetime.now(UTC), language=language)
     except AuthError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         database.dispose()
     Console().print(f"account {username} ({role}) created", highlight=False)
 
 
 @accounts_app.command("list")
-@_database_errors
+@database_errors
 def accounts_list(db: DbOption = None) -> None:
     from veilleur.service.auth import list_accounts
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         rows = list_accounts(database)
     finally:
@@ -258,39 +258,39 @@ def accounts_list(db: DbOption = None) -> None:
 
 
 @accounts_app.command("password")
-@_database_errors
+@database_errors
 def accounts_password(username: str, password_file: PasswordFile = None,
                       db: DbOption = None) -> None:
     """Set a new password (and close the account's sessions)."""
     from veilleur.service.auth import AuthError, set_password
 
     password = _password(password_file)
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         set_password(database, username, password)
     except AuthError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         database.dispose()
     Console().print(f"password of {username} changed", highlight=False)
 
 
 @accounts_app.command("disable")
-@_database_errors
+@database_errors
 def accounts_disable(username: str, db: DbOption = None) -> None:
     from veilleur.service.auth import AuthError, disable_account
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         disable_account(database, username, datetime.now(UTC))
     except AuthError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         database.dispose()
     Console().print(f"account {username} disabled", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(_database_errors(serve))
+    app.command("serve")(database_errors(serve))
     app.add_typer(keys_app, name="keys")
     app.add_typer(accounts_app, name="accounts")

@@ -14,14 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from veilleur.cli_cases import (
+from veilleur.cli.common import (
     EXIT_BAD_INPUT,
     DbOption,
     KeyOption,
-    _database_errors,
-    _fail,
-    _open_db,
+    database_errors,
     evidence_key_for,
+    fail,
+    open_db,
 )
 from veilleur.private import write_private
 
@@ -34,7 +34,7 @@ report_app = typer.Typer(help="Reports the law asks for.", no_args_is_help=True)
 
 
 @documents_app.command("list")
-@_database_errors
+@database_errors
 def documents_list(
     db: DbOption = None,
     kind: Annotated[str | None, typer.Option("--kind", help="e.g. statement_of_reasons, "
@@ -46,7 +46,7 @@ def documents_list(
     """List stored documents, oldest first."""
     from veilleur.store.casework import documents
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         docs = documents(database, kind=kind, status=status)
     finally:
@@ -66,7 +66,7 @@ def documents_list(
 
 
 @documents_app.command("show")
-@_database_errors
+@database_errors
 def documents_show(
     document: Annotated[str, typer.Argument(help="Document id.")],
     db: DbOption = None,
@@ -75,13 +75,13 @@ def documents_show(
     """Print one document: a letter as text, a payload as JSON or XML."""
     from veilleur.store.casework import documents
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         found = documents(database, doc_id=document)
     finally:
         database.dispose()
     if not found:
-        raise _fail(f"no document {document!r}", EXIT_BAD_INPUT)
+        raise fail(f"no document {document!r}", EXIT_BAD_INPUT)
     d = found[0]
     if as_json:
         sys.stdout.write(json.dumps(d.to_json(), ensure_ascii=False, indent=1) + "\n")
@@ -98,12 +98,12 @@ def documents_show(
 def _secret(env: str) -> str:
     value = os.environ.get(env)
     if not value:
-        raise _fail(f"${env} is empty: put the credential in that environment variable")
+        raise fail(f"${env} is empty: put the credential in that environment variable")
     return value
 
 
 @tdb_app.command("submit")
-@_database_errors
+@database_errors
 def tdb_submit(
     url: Annotated[str, typer.Option("--url", help="API base, e.g. https://transparency.dsa."
                                      "ec.europa.eu/api/v1/ (or the sandbox's).")],
@@ -118,7 +118,7 @@ def tdb_submit(
     from veilleur.compliance.tdb_client import TdbAuthError, TdbSubmitter
     from veilleur.store.casework import documents, save_document
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         docs = documents(database, kind="tdb_statement")
         known = {d.refs["puid"] for d in docs if d.status == "submitted"}
@@ -129,7 +129,7 @@ def tdb_submit(
                 out = TdbSubmitter(client, _secret(token_env), base_url=url).submit(
                     [d.payload for d in ready], known=known)
             except TdbAuthError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
         for puid, uuid in out.submitted.items():
             d = by_puid[puid]
             d.status = "submitted"
@@ -154,7 +154,7 @@ def tdb_submit(
 
 
 @ncmec_app.command("submit")
-@_database_errors
+@database_errors
 def ncmec_submit(
     url: Annotated[str, typer.Option("--url", help="ispws base: https://exttest.cybertip.org/"
                                      "ispws (test) or https://report.cybertip.org/ispws.")],
@@ -182,7 +182,7 @@ def ncmec_submit(
         save_document,
     )
 
-    url_db, database = _open_db(db)
+    url_db, database = open_db(db)
     filed = failed = 0
     try:
         key = evidence_key_for(url_db, evidence_key)
@@ -222,7 +222,7 @@ def ncmec_submit(
 
 
 @report_app.command("transparency")
-@_database_errors
+@database_errors
 def report_transparency(
     year: Annotated[int, typer.Option("--year", min=2024, max=2100)],
     out: Annotated[Path, typer.Option("--out", help="Folder for the CSV parts and the HTML.")
@@ -234,7 +234,7 @@ def report_transparency(
     from veilleur.compliance.config import load_compliance_policy
     from veilleur.store.casework import snapshot
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     try:
         snap = snapshot(database)
     finally:

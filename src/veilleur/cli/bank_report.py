@@ -1,6 +1,7 @@
 """What `veilleur bank import` says about each file: the same counts as text and as JSON.
 
-Pure: an `ImportReport` in, lines or a JSON-ready dict out. The command does the I/O.
+Pure: an `ImportReport` in, lines or a JSON-ready dict out. The command (`banks.py`) does
+the I/O.
 """
 
 from __future__ import annotations

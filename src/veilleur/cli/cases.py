@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,21 +13,23 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from veilleur.store.db import StoreError, database_url
+from veilleur.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    DbOption,
+    KeyOption,
+    database_errors,
+    evidence_key_for,
+    fail,
+    open_db,
+    write_atomic,
+)
+from veilleur.store.db import StoreError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine as Database
-
     from veilleur.cases.casework import Casework
-    from veilleur.enforce.evidence import EvidenceKey
     from veilleur.service.auth import Account
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-_DB_HELP = "Database URL or SQLite file path \\[default: $VEILLEUR_DB or ./veilleur.db]."
-_KEY_HELP = ("Evidence key file (base64 of 32 bytes) \\[default: $VEILLEUR_EVIDENCE_KEY, else "
-             "DB.evidence-key beside a SQLite file, created on first use].")
-DbOption = Annotated[str | None, typer.Option("--db", help=_DB_HELP)]
-KeyOption = Annotated[Path | None, typer.Option("--evidence-key", help=_KEY_HELP)]
 
 cases_app = typer.Typer(help="Cases: list them, with breached and at-risk clocks first.",
                         no_args_is_help=True)
@@ -38,55 +38,6 @@ review_app = typer.Typer(help="Review stored cases: take the next, see it in con
                          no_args_is_help=True)
 evidence_app = typer.Typer(help="Preserved evidence: list, open (logged), legal holds, purge.",
                            no_args_is_help=True)
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _database_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """A database that refuses (locked, unreachable, a concurrent writer) is an error message,
-    never a traceback."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-
-        try:
-            command(*args, **kwargs)
-        except StoreError as exc:  # a running service holds the database, ...
-            raise _fail(str(exc)) from None
-        except IntegrityError:
-            raise _fail("another process wrote casework to the database at the same moment; "
-                        "this command's changes were not kept: run it again") from None
-        except SQLAlchemyError as exc:
-            raise _fail(f"database error: {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0]}") from None
-
-    return run
-
-
-def _open_db(db: str | None, *, create: bool = False) -> tuple[str, Database]:
-    """`create`: only commands that write a first record (replay, accounts, keys) may make a
-    new database; the others read what a scan stored, and refuse a missing file."""
-    from veilleur.store.db import connect
-
-    url = database_url(db)
-    try:
-        return url, connect(url, create=create)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
-
-
-def evidence_key_for(url: str, key_file: Path | None) -> EvidenceKey:
-    """The evidence key for a database (see `enforce.evidence.key_for_database`)."""
-    from veilleur.enforce.evidence import EvidenceError, key_for_database
-
-    try:
-        return key_for_database(url, key_file)
-    except EvidenceError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _now(at: str | None) -> datetime:
@@ -98,12 +49,12 @@ def _now(at: str | None) -> datetime:
     try:
         ts = as_utc(parse_iso(at))
     except ValueError:
-        raise _fail(f"--at must be an ISO 8601 time, got {at!r}") from None
+        raise fail(f"--at must be an ISO 8601 time, got {at!r}") from None
     assert ts is not None
     return ts
 
 
-@_database_errors
+@database_errors
 def replay(
     events: Annotated[Path, typer.Argument(help="Event log (JSON Lines, contracts §5).")],
     oracle: Annotated[Path, typer.Option("--oracle", help="ORACLE.jsonl: the truth the "
@@ -139,10 +90,10 @@ def replay(
     err = Console(stderr=True)
     for path, what in ((events, "event log"), (oracle, "oracle"), (milestones, "milestones")):
         if path is not None and not path.is_file():
-            raise _fail(f"{what} {path} is not a readable file")
+            raise fail(f"{what} {path} is not a readable file")
     database = url = key = None
     if db is not None:
-        url, database = _open_db(db, create=True)
+        url, database = open_db(db, create=True)
         key = evidence_key_for(url, evidence_key)
 
     progress = Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(),
@@ -158,15 +109,13 @@ def replay(
                                 milestones_path=milestones,
                                 on_bytes=lambda n: progress.advance(task, n))
     except (StoreError, PolicyDataError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         if database is not None:
             database.dispose()
     for problem in result.problems:
         err.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
-    from veilleur.cli import _write_atomic
-
-    _write_atomic(out, json.dumps(result.document, ensure_ascii=False, indent=1))
+    write_atomic(out, json.dumps(result.document, ensure_ascii=False, indent=1))
     if not quiet:
         _replay_summary(Console(), result.document["metrics"], result.events, result.seconds)
         Console().print(f"RESULT.json: {out}", highlight=False)
@@ -234,7 +183,7 @@ def _follow(m: dict[str, Any], kind: str, key: str, of: str = "n") -> str:
 
 
 @cases_app.command("list")
-@_database_errors
+@database_errors
 def cases_list(
     db: DbOption = None,
     clocks: Annotated[str | None, typer.Option(
@@ -250,10 +199,10 @@ def cases_list(
     from veilleur.store.casework import clock_status, list_cases
 
     if clocks not in (None, "breached", "at-risk", "late"):
-        raise _fail("--clocks takes breached, at-risk or late")
+        raise fail("--clocks takes breached, at-risk or late")
     now = _now(at)
     share = load_case_policy().at_risk_share
-    _, database = _open_db(db)
+    _, database = open_db(db)
     rows = list_cases(database)
     database.dispose()
     for r in rows:
@@ -285,7 +234,7 @@ def cases_list(
 
 
 @cases_app.command("flaggers")
-@_database_errors
+@database_errors
 def cases_flaggers(db: DbOption = None,
                    json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Trusted flaggers' notices and accuracy (upheld / decided), for DSA 22(6) follow-up."""
@@ -293,7 +242,7 @@ def cases_flaggers(db: DbOption = None,
     from veilleur.cases.priority import flagger_statistics
     from veilleur.store.casework import flagger_notices
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     stats = flagger_statistics(flagger_notices(database), load_case_policy())
     database.dispose()
     if json_out:
@@ -311,7 +260,7 @@ def cases_flaggers(db: DbOption = None,
 
 
 @audit_app.command("verify")
-@_database_errors
+@database_errors
 def audit_verify(
     db: DbOption = None,
     anchor: Annotated[list[str] | None, typer.Option(
@@ -325,9 +274,9 @@ def audit_verify(
     for a in anchor or ():
         seq, _, digest = a.partition(":")
         if not seq.isdigit() or len(digest) != 64:
-            raise _fail(f"--anchor {a!r}: write SEQ:HASH as `veilleur audit head` prints it")
+            raise fail(f"--anchor {a!r}: write SEQ:HASH as `veilleur audit head` prints it")
         anchors[int(seq)] = digest.lower()
-    _, database = _open_db(db)
+    _, database = open_db(db)
     result = verify_audit(database, anchors)
     database.dispose()
     if result.ok:
@@ -335,26 +284,26 @@ def audit_verify(
                         + (f" ({len(anchors)} anchor(s) matched)" if anchors else ""),
                         highlight=False)
         return
-    raise _fail(f"audit log broken at entry {result.broken_at}: {result.problem} "
+    raise fail(f"audit log broken at entry {result.broken_at}: {result.problem} "
                 f"({result.entries:,} entries verified before it)")
 
 
 @audit_app.command("head")
-@_database_errors
+@database_errors
 def audit_head_cmd(db: DbOption = None
                    ) -> None:
     """Print the latest entry as SEQ:HASH, to publish or keep outside the database (a
     notary, a ticket, an e-mail to legal); `audit verify --anchor` checks against it."""
     from veilleur.store.casework import audit_head
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     seq, digest = audit_head(database)
     database.dispose()
     sys.stdout.write(f"{seq}:{digest}\n")
 
 
 @evidence_app.command("list")
-@_database_errors
+@database_errors
 def evidence_list(
     db: DbOption = None,
     case: Annotated[str | None, typer.Option("--case", help="Only this case's records.")
@@ -363,7 +312,7 @@ def evidence_list(
     """Preserved records (metadata only: nothing is decrypted, nothing is logged)."""
     from veilleur.store.casework import evidence_rows
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     rows = evidence_rows(database, case)
     database.dispose()
     table = Table(title=f"Evidence ({len(rows)})", header_style="bold")
@@ -377,7 +326,7 @@ def evidence_list(
 
 
 @evidence_app.command("show")
-@_database_errors
+@database_errors
 def evidence_show(
     record: Annotated[str, typer.Argument(help="Evidence record id.")],
     actor: Annotated[str, typer.Option("--actor", help="Who is looking (audited).")],
@@ -395,12 +344,12 @@ def evidence_show(
     from veilleur.enforce.evidence import EvidenceError
     from veilleur.store.casework import open_evidence
 
-    url, database = _open_db(db)
+    url, database = open_db(db)
     try:
         doc = open_evidence(database, record, evidence_key_for(url, evidence_key), actor=actor,
                             purpose=purpose, at=datetime.now(UTC))
     except EvidenceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         database.dispose()
     for att in doc.get("attachments", ()):
@@ -414,7 +363,7 @@ def evidence_show(
                 written = write_inside(export_media, name, base64.b64decode(raw),
                                        "export folder")
             except (RefusedPathError, OSError) as exc:
-                raise _fail(f"cannot write attachment {att.get('id')!r}: {exc}") from None
+                raise fail(f"cannot write attachment {att.get('id')!r}: {exc}") from None
             att["exported_to"] = str(written)
         elif raw:
             att["bytes"] = "preserved (use --export-media DIR to write the file)"
@@ -422,7 +371,7 @@ def evidence_show(
 
 
 @evidence_app.command("hold")
-@_database_errors
+@database_errors
 def evidence_hold(
     record: Annotated[str, typer.Argument(help="Evidence record id.")],
     reason: Annotated[str | None, typer.Option(
@@ -436,18 +385,18 @@ def evidence_hold(
     from veilleur.store.casework import set_hold
 
     if not release and not reason:
-        raise _fail("a hold needs --reason (or --release to lift one)")
-    _, database = _open_db(db)
+        raise fail("a hold needs --reason (or --release to lift one)")
+    _, database = open_db(db)
     found = set_hold(database, record, None if release else reason, actor=actor,
                      at=datetime.now(UTC))
     database.dispose()
     if not found:
-        raise _fail(f"no evidence record {record!r}")
+        raise fail(f"no evidence record {record!r}")
     Console().print(f"{'released' if release else 'held'}: {record}", highlight=False)
 
 
 @evidence_app.command("purge")
-@_database_errors
+@database_errors
 def evidence_purge(
     actor: Annotated[str, typer.Option("--actor", help="Who (audited).")] = "cli",
     db: DbOption = None,
@@ -456,7 +405,7 @@ def evidence_purge(
     """Empty records whose retention ended and that no legal hold keeps (audited)."""
     from veilleur.store.casework import purge_expired
 
-    _, database = _open_db(db)
+    _, database = open_db(db)
     ids = purge_expired(database, actor=actor, at=_now(at))
     database.dispose()
     Console().print(f"purged {len(ids)} record(s)", highlight=False)
@@ -473,17 +422,17 @@ def _casework(db: str | None, evidence_key: Path | None, reviewer: str, *,
     from veilleur.detect.base import PolicyDataError
     from veilleur.service.auth import AuthError, reviewer_account
 
-    url, database = _open_db(db)
+    url, database = open_db(db)
     try:
         account = reviewer_account(database, reviewer)
     except AuthError as exc:
         database.dispose()
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         return stored_casework(database, evidence_key_for(url, evidence_key),
                                read_only=read_only), account
     except (PolicyDataError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _visible_case(cw: Casework, account: Account, case_id: str) -> None:
@@ -492,9 +441,9 @@ def _visible_case(cw: Casework, account: Account, case_id: str) -> None:
 
     case = cw.cases.get(case_id)
     if case is None:
-        raise _fail(f"no case {case_id}")
+        raise fail(f"no case {case_id}")
     if not visible_to(account, cw, case):
-        raise _fail(f"case {case_id} is reserved to child-safety specialists; account "
+        raise fail(f"case {case_id} is reserved to child-safety specialists; account "
                     f"{account.username!r} has the {account.role} role")
 
 
@@ -550,7 +499,7 @@ def _show_case(view: dict[str, Any], as_json: bool) -> None:
 
 
 @review_app.command("next")
-@_database_errors
+@database_errors
 def review_next(
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who takes the case (audited).")],
     db: DbOption = None,
@@ -574,7 +523,7 @@ def review_next(
 
 
 @review_app.command("show")
-@_database_errors
+@database_errors
 def review_show(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who looks (audited).")],
@@ -596,7 +545,7 @@ def review_show(
         if media:
             view["media_viewed"] = cw.view_media(case_id, reviewer, now)
     except ReviewError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     cw.sink.flush()
     _show_case(view, json_out)
 
@@ -613,7 +562,7 @@ def _verdicts(specs: list[str], others: str | None, targets: list[Any], *, groun
         try:
             return Category(text.lower())
         except ValueError:
-            raise _fail(f"{where}: unknown category {text!r} (csam, grooming, sextortion, "
+            raise fail(f"{where}: unknown category {text!r} (csam, grooming, sextortion, "
                         "ncii, or none)") from None
 
     out = {}
@@ -623,13 +572,13 @@ def _verdicts(specs: list[str], others: str | None, targets: list[Any], *, groun
         try:
             target = Target.of(kind, tid)
         except ValueError:
-            raise _fail(f"--verdict {spec!r}: write KIND:ID=CATEGORY, e.g. "
+            raise fail(f"--verdict {spec!r}: write KIND:ID=CATEGORY, e.g. "
                         "message:123=csam or user:9=none") from None
         out[target] = Verdict(category(cat, spec), ground, None, duration, scope, explanation)
     missing = [t for t in targets if t not in out]
     if missing and others is None:
         names = ", ".join(f"{t.kind.value}:{t.id}" for t in missing)
-        raise _fail(f"no verdict for {names}: give one each, or --others none|CATEGORY")
+        raise fail(f"no verdict for {names}: give one each, or --others none|CATEGORY")
     for t in missing:
         out[t] = Verdict(category(others or "none", "--others"), ground, None, duration,
                          scope, explanation)
@@ -637,7 +586,7 @@ def _verdicts(specs: list[str], others: str | None, targets: list[Any], *, groun
 
 
 @review_app.command("decide")
-@_database_errors
+@database_errors
 def review_decide(
     case_id: Annotated[str, typer.Argument(help="Case id (taken with `review next`).")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who decides (audited).")],
@@ -663,7 +612,7 @@ def review_decide(
     from veilleur.cases.review import ReviewError
 
     if ground not in ("illegal", "terms"):
-        raise _fail("--ground is 'illegal' or 'terms'")
+        raise fail("--ground is 'illegal' or 'terms'")
     cw, account = _casework(db, evidence_key, reviewer)
     _visible_case(cw, account, case_id)
     case = cw.cases[case_id]
@@ -673,7 +622,7 @@ def review_decide(
     try:
         decision = cw.decide(case_id, reviewer, verdicts, datetime.now(UTC))
     except ReviewError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     cw.sink.flush()
     actions = [a.to_json() for a in cw.enforcement.actions.values()
                if a.decision_id == decision.id]
@@ -689,7 +638,7 @@ def review_decide(
 
 
 @review_app.command("revert")
-@_database_errors
+@database_errors
 def review_revert(
     action_id: Annotated[str, typer.Argument(help="Id of an automatic action.")],
     reviewer: Annotated[str, typer.Option("--reviewer", help="Who reverts it (audited).")],
@@ -702,12 +651,12 @@ def review_revert(
     cw, _ = _casework(db, evidence_key, reviewer)
     action = cw.enforcement.actions.get(action_id)
     if action is None:
-        raise _fail(f"no action {action_id!r}")
+        raise fail(f"no action {action_id!r}")
     if not action.automated or action.action == "preserve_evidence":
-        raise _fail(f"{action_id} ({action.action}) is not an automatic restriction: only "
+        raise fail(f"{action_id} ({action.action}) is not an automatic restriction: only "
                     "those are reverted here")
     if not action.active:
-        raise _fail(f"{action_id} was already reverted on {action.reverted_at}")
+        raise fail(f"{action_id} was already reverted on {action.reverted_at}")
     cw.revert(action_id, reviewer, reason, datetime.now(UTC))
     cw.sink.flush()
     Console().print(f"reverted {action_id} ({action.action} "
@@ -715,7 +664,7 @@ def review_revert(
 
 
 @review_app.command("release")
-@_database_errors
+@database_errors
 def review_release(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
     reviewer: Annotated[str, typer.Option("--reviewer")],
@@ -729,7 +678,7 @@ def review_release(
     try:
         cw.release(case_id, reviewer, datetime.now(UTC))
     except ReviewError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     cw.sink.flush()
     Console().print(f"released {case_id}", highlight=False)
 
