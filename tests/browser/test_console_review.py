@@ -390,6 +390,15 @@ def test_the_case_page_shows_the_whole_conversation_by_name(live: Any, browser: 
         assert signals.count(w[key]) <= 1
     heads = page.locator("#signals .finding-group h3").all_inner_texts()
     assert len(heads) == len(set(heads))
+    # Why, in the reader's words: the rule and the stages by name; the engine's English
+    # sentence folded away as the record.
+    assert w["rule_grooming_secrecy_image"] in signals
+    assert w["stage_image_request"] in signals
+    assert "(rule grooming." not in signals
+    assert page.locator("#signals details .evidence").first.is_hidden()
+    # One conversation for the DM, with both of the adult's flagged messages marked.
+    assert page.locator("#context ol.conversation:not(.recent)").count() == 1
+    assert convo.locator("li.focus").count() == 2
     # A server known only from its messages: its size is unknown, not zero.
     page.goto(f"{server.url}/console/cases/{cases['order']}")
     servers = page.inner_text("#servers")
