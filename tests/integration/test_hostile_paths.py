@@ -196,7 +196,7 @@ def test_without_a_media_root_the_service_reads_no_local_file(layout: Path) -> N
         out = rt.accept(raws, "api:test", kinds=PLATFORM_TYPES)
         assert len(out.accepted) == len(refs)
         assert all("no media folder" in item["warnings"][0] for item in out.accepted)
-        assert rt.wait_idle(60)
+        assert rt.wait_idle(300)
         with rt.lock:
             for name in refs:
                 stored = rt.casework.content.attachment(name)

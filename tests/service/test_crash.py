@@ -173,7 +173,7 @@ def test_a_verdict_answered_before_a_crash_is_taken_in_after_it(tmp_path: Path) 
     second = Runtime(settings)
     assert second.backlog == 1
     second.start()
-    assert second.wait_idle(30)
+    assert second.wait_idle(300)
     second.stop()
     store = connect(f"sqlite:///{tmp_path / 'v.db'}", migrate=False)
     with store.connect() as conn:

@@ -79,7 +79,7 @@ def test_a_write_the_store_refuses_stops_the_engine_and_the_restart_recovers(
     rt = Runtime(ServiceSettings(db=str(tmp_path / "v.db"), evidence_key=tmp_path / "evidence.key",
                                  media_root=tmp_path / "media"))
     with TestClient(create_app(runtime=rt)) as client:
-        assert rt.wait_idle(30)
+        assert rt.wait_idle(300)
         assert client.get("/health").status_code == 200
         assert [c["category"] for c in list_cases(rt.db)] == ["csam"]
         assert verify_audit(rt.db).ok

@@ -175,7 +175,7 @@ class ConversationDetector:
         if carried or read_earlier or self.age(m.author_id, event.ts).contradiction:
             ages = {p: self.age(p, event.ts) for p in conv.participants}
             for risk in score(conv, m.author_id, ages, self.policy, event.ts):
-                signals += self._signals(m, conv, risk, carried, ages)
+                signals += self._signals(m, conv, risk, carried, ages, event.ts)
         self._state.put("conv.dm", m.channel_id, conv)
         return signals
 
@@ -277,7 +277,7 @@ class ConversationDetector:
     # --- signals ---------------------------------------------------------------------------
 
     def _signals(self, m: Any, conv: Conversation, risk: Risk, carried: list[str],
-                 ages: dict[str, AgeEstimate]) -> list[Signal]:
+                 ages: dict[str, AgeEstimate], at: datetime) -> list[Signal]:
         cat = risk.category
         context = {"guild_id": None, "channel_id": m.channel_id, "author_id": m.author_id}
         stages = self._stages
@@ -296,10 +296,13 @@ class ConversationDetector:
                 f"{risk.score:.2f} ({risk.relationship.replace('_', ' ')})",
                 f"conversation:{m.channel_id}:{'+'.join(sorted(mine))}", context,
                 m.content[:300]))
-        last, by = conv.flagged.get((m.author_id, cat.value), (0.0, ""))
-        # The message that made the last report, read again, reports again: a scan's
-        # findings do not depend on whether the database already held the conversation.
-        again = by == m.id and risk.score >= last
+        reports = conv.flagged.get((m.author_id, cat.value), [])
+        # Only the reports made before this message count: a scan's findings do not depend
+        # on whether the database already held the conversation (read again, the messages
+        # that reported report again, and no later report keeps them quiet).
+        again = any(mid == m.id for _, _, mid in reports)
+        last = max(((t, v) for t, v, mid in reports if t < at or (t == at and mid < m.id)),
+                   default=(at, 0.0))[1]  # the latest report's risk
         # A meeting or a threat said now is news even when the risk was already high: the
         # account's signal names it (casework reads it as a child at risk now).
         urgent_now = any(stages[s].urgent for s in mine)
@@ -307,7 +310,7 @@ class ConversationDetector:
                 risk.score < last + 0.05 and not again and not urgent_now):
             return out
         if not again:
-            conv.flagged[m.author_id, cat.value] = (risk.score, m.id)
+            conv.report(m.author_id, cat.value, at, risk.score, m.id)
         urgent = sorted(s for s in risk.stages if s in stages and stages[s].urgent)
         timeline = "; ".join(f"{e.at:%Y-%m-%d %H:%M} {e.stage.replace('_', ' ')} «{e.excerpt}»"
                              for e in risk.events[-12:])

@@ -13,12 +13,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from veilleur.detect.conversation.ages import AgeEstimate
 from veilleur.detect.conversation.config import ConversationPolicy
 from veilleur.taxonomy import Category
+
+_REPORTS = 16
+"""Reports remembered per speaker and category (the latest, among those made by then)."""
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +46,21 @@ class Conversation:
     """Speaker → messages read by meaning (bounded by the policy)."""
     asked_age: str | None = None
     """Who asked "how old are you" last (the next number the other says is an answer)."""
-    flagged: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
-    """(speaker, category) → the risk last reported and the message that reported it
-    (reported again when it grows, or when that message is read again)."""
+    flagged: dict[tuple[str, str], list[tuple[datetime, float, str]]] = field(
+        default_factory=dict)
+    """(speaker, category) → the latest reports: when, the risk reported, the message that
+    reported it (reported again when it grows, or when that message is read again)."""
     unread: dict[str, list[tuple[datetime, str, str]]] = field(default_factory=dict)
     """Speaker → (time, message id, text) of their latest messages worth reading by meaning,
     said before the conversation was known to be at stake (before the child said their age):
     read when it is, so what came first is not lost."""
+
+    def report(self, speaker: str, category: str, at: datetime, risk: float,
+               message_id: str) -> None:
+        """Remember a report, bounded among those made by then (as `add` bounds events)."""
+        reports = self.flagged.setdefault((speaker, category), [])
+        past = sorted([*(r for r in reports if r[0] <= at), (at, risk, message_id)])
+        reports[:] = past[-_REPORTS:] + [r for r in reports if r[0] > at]
 
     def add(self, speaker: str, event: StageEvent, keep: int) -> None:
         events = self.stages.setdefault(speaker, {}).setdefault(event.stage, [])
@@ -59,7 +71,10 @@ class Conversation:
         # Bounded among what was said by then: events later than this one come from an
         # earlier scan of the same messages; evicting older ones for them would make the
         # risk at this message depend on what the store already held.
-        past = sorted([*(e for e in events if e.at <= event.at), event], key=lambda e: e.at)
+        # In time, then by message: readings made together share a time, and which of them
+        # stay must not depend on the order they were made in.
+        past = sorted([*(e for e in events if e.at <= event.at), event],
+                      key=lambda e: (e.at, e.message_id))
         events[:] = past[-keep:] + [e for e in events if e.at > event.at]
 
 
@@ -135,7 +150,8 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
                 (e.weight or 0.0) >= strong for _, _, evs in parts for e in evs):
             continue  # weak readings by meaning alone: a hint, never an accusation
         raw = 1.0 - math.prod(1.0 - w for w, _, _ in parts)
-        timeline = tuple(sorted((e for _, _, evs in parts for e in evs), key=lambda e: e.at))
+        timeline = tuple(sorted((e for _, _, evs in parts for e in evs),
+                                key=lambda e: (e.at, e.message_id)))
         names = tuple(sorted({n for _, n, _ in parts}))
         out.append(Risk(category, raw * factor, raw, factor, rel, names, timeline))
     out.sort(key=lambda r: -r.score)
@@ -149,7 +165,8 @@ def conversation_out(c: Conversation) -> dict[str, Any]:
                                  + ([e.weight] if e.weight is not None else []) for e in evs]
                             for st, evs in stages.items()}
                        for sp, stages in c.stages.items()},
-            "flagged": [[sp, cat, v, mid] for (sp, cat), (v, mid) in c.flagged.items()],
+            "flagged": [[sp, cat, [[t.isoformat(), v, mid] for t, v, mid in reports]]
+                        for (sp, cat), reports in c.flagged.items()],
             "unread": {sp: [[at.isoformat(), mid, text] for at, mid, text in items]
                        for sp, items in c.unread.items()}}
 
@@ -161,7 +178,13 @@ def conversation_in(d: dict[str, Any]) -> Conversation:
                               float(e[3]) if len(e) > 3 else None) for e in evs]
               for st, evs in stages.items()} for sp, stages in d["stages"].items()},
         {str(k): int(v) for k, v in d.get("reads", {}).items()},
-        d.get("asked_age"), {(f[0], f[1]): (f[2], f[3] if len(f) > 3 else "")
-                             for f in d.get("flagged", [])},
+        d.get("asked_age"), {(f[0], f[1]): _reports_in(f) for f in d.get("flagged", [])},
         {str(sp): [(datetime.fromisoformat(i[0]), str(i[1]), str(i[2])) for i in items]
          for sp, items in d.get("unread", {}).items()})
+
+
+def _reports_in(f: list[Any]) -> list[tuple[datetime, float, str]]:
+    if isinstance(f[2], list):
+        return [(datetime.fromisoformat(r[0]), float(r[1]), str(r[2])) for r in f[2]]
+    # Kept before reports had a time: one report, before anything read from now on.
+    return [(_LONG_AGO, float(f[2]), str(f[3]) if len(f) > 3 else "")]
