@@ -1,0 +1,100 @@
+"""The bot end to end, without a network: discord.py's real objects from payloads, the real
+runtime (`veilleur serve`'s) on SQLite, a fake HTTP client. A member posts a teaser with a
+spaced mega link in a channel named like a catalogue: the bot holds it, times the author out
+as the server's policy says, logs it with the evidence's hash and the message's link (never
+the link to the files), and the evidence was sealed before the deletion."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from tests.bot import fakes as f
+from veilleur.bot.client import Handlers
+from veilleur.bot.execute import Executor
+from veilleur.bot.intake import EmbeddedEngine
+from veilleur.bot.policy import parse_policy
+from veilleur.service.runtime import Runtime, ServiceSettings
+from veilleur.taxonomy import Target, TargetKind
+
+MEMBER = (700_000_000_000_000_123, "vendeur")
+MOD_LOG = 555_000_000_000_000_001
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
+                                 evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=0.05))
+    rt.start()
+    yield rt
+    rt.stop()
+
+
+def bot(rt: Runtime, guild_id: int, calls: list[str]) -> tuple[Handlers, Any]:
+    http = f.http()
+    http.delete_message.side_effect = lambda *a, **k: calls.append("delete")
+    engine = EmbeddedEngine(rt)
+    real = engine.evidence_of
+
+    async def evidence_of(message_id: int) -> Any:
+        found = await real(message_id)
+        calls.append(f"evidence {len(found)}")
+        return found
+
+    policy = parse_policy({"guild_id": str(guild_id), "mod_log_channel": str(MOD_LOG),
+                           "automatic": {"csam": ["hold_message", "timeout"]}}, "test")
+    handlers = Handlers(engine, {guild_id: policy}, Executor(http, evidence_of),
+                        self_id=lambda: f.BOT_ID)
+    return handlers, http
+
+
+def test_a_teaser_with_a_spaced_mega_link_in_a_catalogue_channel_is_held_and_logged(
+        runtime: Runtime) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = bot(runtime, g.id, calls)
+    mid = f.snowflake(f.later(5))
+    lure = f.message(st, catalogue, mid, MEMBER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    hello = f.message(st, catalogue, f.snowflake(f.later(6)), (701, "quelqu'un"), "bonjour")
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)   # the server and its channels, journaled first
+        handlers.message(lure)
+        handlers.message(hello)
+        await handlers.settle()
+        handlers.delete(discord.RawMessageDeleteEvent({"id": str(mid), "channel_id":
+                                                       str(catalogue.id),
+                                                       "guild_id": str(g.id)}))
+        await handlers.settle()
+
+    asyncio.run(scene())
+    # Evidence first: sealed by the engine, checked by the executor, then the deletion.
+    assert calls == ["evidence 1", "delete"]
+    [record] = runtime.evidence_of(Target(TargetKind.MESSAGE, str(mid)))
+    http.delete_message.assert_awaited_once()
+    assert http.delete_message.await_args.args == (catalogue.id, mid)
+    assert http.edit_member.await_args.args == (g.id, MEMBER[0])
+    # The mod log: the message's link, the evidence's hash, the case; not the mega link.
+    [log_call] = http.send_message.await_args_list
+    assert log_call.args == (MOD_LOG,)
+    text = log_call.kwargs["params"].payload["content"]
+    assert f"https://discord.com/channels/{g.id}/{catalogue.id}/{mid}" in text
+    assert f"{record[0]} sha256 {record[1]}" in text
+    assert "csam" in text and "case " in text
+    assert "mega.nz" not in text and "mega . nz" not in text
+    # The ordinary message was read and left alone; the deletion was journaled as ours.
+    assert runtime.wait_idle(10)
+    assert runtime.stats["failed"] == 0
+    assert runtime.stats["verdicts"] == 2
+    assert handlers.removed == set()
