@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ class Handlers:
     """What each gateway event does, apart from the connection (tests drive it with
     discord.py's real objects and a fake HTTP client)."""
 
-    def __init__(self, engine: EmbeddedEngine, policies: dict[int, ServerPolicy],
+    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy],
                  executor: Executor, *, self_id: Callable[[], int | None],
                  clock: Callable[[], datetime] = discord.utils.utcnow) -> None:
         self.engine = engine
@@ -142,7 +142,7 @@ class Handlers:
 
 
 class VeilleurBot(discord.Client):
-    def __init__(self, engine: EmbeddedEngine, policies: dict[int, ServerPolicy]) -> None:
+    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy]) -> None:
         super().__init__(intents=permissions.intents(),
                          allowed_mentions=discord.AllowedMentions.none())
         self.engine = engine

@@ -1,0 +1,136 @@
+"""Command line for the Discord bot: `bot` (run it), `bot invite-link` (the install URL)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from veilleur.cli.common import DbOption, KeyOption, fail
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from veilleur.bot.policy import ServerPolicy
+
+TOKEN_ENV = "VEILLEUR_DISCORD_TOKEN"
+
+bot_app = typer.Typer(help="The Discord bot: the engine inside the servers that install it.")
+
+
+def read_token(token_file: Path | None) -> str:
+    """The bot's token from `token_file`, else `$VEILLEUR_DISCORD_TOKEN`; never from the
+    command line (other users of the machine can read it there) and never printed."""
+    if token_file is not None:
+        try:
+            mode = token_file.stat().st_mode
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"--token-file {token_file}: cannot read it: "
+                       f"{getattr(exc, 'strerror', None) or exc}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            Console(stderr=True).print(f"warning: {token_file} can be read by other users; "
+                                       f"`chmod 600 {token_file}`", highlight=False)
+        where = f"--token-file {token_file}"
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        where = f"${TOKEN_ENV}"
+    if not token:
+        raise fail(f"no bot token: give --token-file FILE or set ${TOKEN_ENV}"
+                   if token_file is None else f"{where} is empty")
+    if any(c.isspace() for c in token):
+        raise fail(f"{where} does not hold a bot token (it has spaces or several lines)")
+    return token
+
+
+@bot_app.callback(invoke_without_command=True)
+def bot(
+    ctx: typer.Context,
+    token_file: Annotated[Path | None, typer.Option(
+        "--token-file", help=f"File holding the bot's token \\[default: ${TOKEN_ENV}]. "
+        "Never given on the command line.")] = None,
+    db: DbOption = None,
+    evidence_key: KeyOption = None,
+    policy: Annotated[list[Path] | None, typer.Option(
+        "--policy", help="Repeatable: a server's policy file (TOML), or a folder of them. "
+        "A server without one is watched and nothing is done automatically.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the bot, with the engine embedded (the same runtime as `veilleur serve`, on
+    --db): every event is journaled before it is handled, messages are judged, and the
+    containment each server's policy makes automatic is carried out, evidence first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import logging
+
+    from veilleur.bot.policy import BotPolicyError, load_policies
+
+    token = read_token(token_file)
+    try:
+        policies = load_policies(policy or [])
+    except BotPolicyError as exc:
+        raise fail(str(exc)) from None
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_embedded(token, db, evidence_key, policies)
+
+
+def run_embedded(token: str, db: str | None, evidence_key: Path | None,
+                 policies: Mapping[int, ServerPolicy]) -> None:
+    import discord
+
+    from veilleur.bot.client import VeilleurBot
+    from veilleur.bot.intake import EmbeddedEngine
+    from veilleur.enforce.evidence import EvidenceError
+    from veilleur.private import FileModeError
+    from veilleur.service.runtime import Runtime, ServiceSettings
+    from veilleur.store.db import StoreError
+
+    try:
+        runtime = Runtime(ServiceSettings(db=db, evidence_key=evidence_key))
+        runtime.start()  # holds the database's lease: no `serve` on it at the same time
+    except (StoreError, EvidenceError, FileModeError) as exc:
+        raise fail(str(exc)) from None
+    Console(stderr=True).print(f"veilleur bot: engine on {runtime.url.split('@')[-1]}, "
+                               f"{len(policies)} server policies", highlight=False)
+    try:
+        VeilleurBot(EmbeddedEngine(runtime), policies).run(token, log_handler=None)
+    except discord.LoginFailure:
+        raise fail("Discord refused the token (check the file or the variable)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise fail("Discord refused the intents: switch on Message Content and Server "
+                   "Members in the developer portal (Bot page)") from None
+    finally:
+        runtime.stop()
+
+
+@bot_app.command("invite-link")
+def invite_link(
+    client_id: Annotated[str, typer.Option("--client-id", help="The application's id "
+                                           "(developer portal, General Information).")],
+) -> None:
+    """Print the URL that installs the bot with exactly the permissions it needs (no
+    Administrator), and the intents to switch on."""
+    from veilleur.bot.permissions import INTENTS, NEEDED, invite_link, label
+
+    try:
+        url = invite_link(client_id)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(url)
+    err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    err.print("Permissions asked:")
+    for need in NEEDED:
+        err.print(f"  {label(need.name)} ({need.scope.value}): {need.why}")
+    err.print("Intents (Bot page; privileged ones must be switched on there):")
+    for name, what, privileged in INTENTS:
+        err.print(f"  {name}: {what}" + (" [privileged]" if privileged else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bot_app, name="bot")

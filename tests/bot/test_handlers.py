@@ -1,0 +1,130 @@
+"""The gateway's handlers: every event kind reaches the engine in the order it came, the
+bot's own messages are never read back, a deletion the bot made is a moderator's, and the
+`/veilleur diagnose` reply."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import discord
+
+from tests.bot import fakes as f
+from veilleur.bot.client import Handlers, diagnosis_text
+from veilleur.bot.execute import Executor
+from veilleur.bot.plan import Answer, Evidence
+from veilleur.bot.policy import parse_policy
+
+AUTHOR = (700_000_000_000_000_009, "lea")
+
+
+class FakeEngine:
+    def __init__(self, verdict: str = "allow") -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+        self.verdict = verdict
+
+    async def send(self, raws: list[dict[str, Any]]) -> int:
+        self.seen += [("send", r) for r in raws]
+        return len(raws)
+
+    async def judge(self, raw: dict[str, Any]) -> Answer:
+        self.seen.append(("judge", raw))
+        return Answer.of({"verdict": self.verdict, "findings": [
+            {"category": "grooming", "score": 0.9, "evidence": "e"}]},
+            (Evidence("ev-1", "00" * 32),))
+
+    async def evidence_of(self, _message_id: int) -> tuple[Evidence, ...]:
+        return (Evidence("ev-1", "00" * 32),)
+
+
+def handlers(engine: FakeEngine, policies: dict[int, Any] | None = None
+             ) -> tuple[Handlers, Any]:
+    http = f.http()
+    h = Handlers(engine, policies or {}, Executor(http, engine.evidence_of),  # type: ignore[arg-type]
+                 self_id=lambda: f.BOT_ID, clock=lambda: f.T0)
+    return h, http
+
+
+def test_every_event_kind_reaches_the_engine_in_order() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    m = f.member(st, g, *AUTHOR)
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "salut")
+    edited = f.message(st, ch, msg.id, AUTHOR, "salut !", edited=f.later(1))
+    invite = discord.Invite(state=st, guild=g, channel=ch, data={
+        "code": "Zz9", "guild": {"id": str(g.id), "name": g.name},
+        "channel": {"id": str(ch.id), "name": ch.name, "type": 0},
+        "inviter": f.user_data(*AUTHOR)})
+    automod = discord.AutoModAction(state=st, data={
+        "guild_id": str(g.id), "action": {"type": 2, "metadata": {"channel_id": "1"}},
+        "rule_id": "3", "rule_trigger_type": 1, "user_id": str(AUTHOR[0]),
+        "channel_id": str(ch.id), "message_id": str(f.snowflake()), "content": "x",
+        "matched_keyword": "x"})
+    engine = FakeEngine()
+    h, _http = handlers(engine)
+
+    async def feed() -> None:
+        h.intake.start()
+        h.guild_available(g)
+        h.channel(ch)
+        h.member_joined(m)
+        h.message(msg)
+        h.message(f.message(st, ch, f.snowflake(), (f.BOT_ID, "veilleur"), "mod log"))
+        h.edit(discord.RawMessageUpdateEvent({"id": str(msg.id), "channel_id": str(ch.id),
+                                              "content": "salut !"}, edited))
+        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
+                                                "channel_id": str(ch.id)}))
+        h.bulk_delete(discord.RawBulkMessageDeleteEvent({"ids": ["1"],
+                                                         "channel_id": str(ch.id)}))
+        h.guild_updated(g, f.guild(st, g.id, "Le Salon 2"))
+        h.member_updated(m, f.member(st, g, AUTHOR[0], "lea2"))
+        h.invite(invite)
+        h.automod(automod)
+        h.banned(g, m._user)
+        h.member_left(discord.RawMemberRemoveEvent({"guild_id": str(g.id),
+                                                    "user": f.user_data(*AUTHOR)}, m._user))
+        h.channel_deleted(ch)  # no type in the format: nothing sent
+        await h.settle()
+
+    asyncio.run(feed())
+    assert [(how, raw["type"]) for how, raw in engine.seen] == [
+        ("send", "guild_created"), ("send", "channel_created"), ("send", "channel_created"),
+        ("send", "user_seen"), ("send", "member_joined"), ("judge", "message"),
+        ("judge", "message"), ("send", "message_deleted"), ("send", "message_deleted"),
+        ("send", "guild_updated"), ("send", "user_seen"), ("send", "invite_created"),
+        ("judge", "message"), ("send", "member_left"), ("send", "member_left")]
+    assert engine.seen[7][1]["by"] == "author"
+
+
+def test_a_message_the_bot_held_is_deleted_by_a_moderator_and_the_author_is_never_told(
+        ) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "…")
+    policy = parse_policy({"guild_id": str(g.id), "notice_in_channel": ["csam"],
+                           "automatic": {"grooming": ["hold_message"]}}, "t")
+    engine = FakeEngine("review")
+    h, http = handlers(engine, {g.id: policy})
+
+    async def feed() -> None:
+        h.intake.start()
+        h.message(msg)
+        await h.settle()
+        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
+                                                "channel_id": str(ch.id)}))
+        await h.settle()
+
+    asyncio.run(feed())
+    http.delete_message.assert_awaited_once()
+    http.send_message.assert_not_awaited()  # silent, and this server has no mod log
+    assert engine.seen[-1][1]["type"] == "message_deleted"
+    assert engine.seen[-1][1]["by"] == "moderator"
+
+
+def test_the_diagnose_reply() -> None:
+    assert "Nothing is missing" in diagnosis_text([])
+    assert diagnosis_text(["#a: missing View Channel"]) == \
+        "The bot lacks:\n- #a: missing View Channel"
+    assert len(diagnosis_text(["x" * 100] * 100)) <= 2000
