@@ -5,6 +5,7 @@ bot's own messages are never read back, a deletion the bot made is a moderator's
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -27,7 +28,9 @@ class FakeEngine:
         self.seen += [("send", r) for r in raws]
         return len(raws)
 
-    async def judge(self, raw: dict[str, Any]) -> Answer:
+    spool = Path("/nonexistent-spool")
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
         self.seen.append(("judge", raw))
         return Answer.of({"verdict": self.verdict, "findings": [
             {"category": "grooming", "score": 0.9, "evidence": "e"}]},

@@ -62,7 +62,7 @@ def test_the_mod_log_carries_hashes_reasons_and_the_link_never_a_file_url() -> N
     assert "https://discord.com/channels/1/2/3" in text
     assert "ev-1 sha256 " + "ab" * 32 in text
     assert "csam 0.95" in text and "case C-1" in text
-    assert "Attachments (not shown, never reposted): 5" in text
+    assert "Attachments (not shown, never reposted): 5 (not fetched)" in text
     assert "Done: held the message" in text and "Not done: quarantine" in text
     assert "cdn.discordapp" not in text and "mega.nz" not in text
     assert "hxxps://mega[.]nz/folder/x" in text

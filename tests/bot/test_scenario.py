@@ -98,3 +98,55 @@ def test_a_teaser_with_a_spaced_mega_link_in_a_catalogue_channel_is_held_and_log
     assert runtime.stats["failed"] == 0
     assert runtime.stats["verdicts"] == 2
     assert handlers.removed == set()
+
+
+def picture() -> bytes:
+    """A generated picture (a gradient): the bank entry below names it."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (96, 96))
+    img.putdata([(x * 2, y * 2, (x + y) % 256) for y in range(96) for x in range(96)])
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_clear(
+        runtime: Runtime) -> None:
+    import hashlib
+    from unittest.mock import AsyncMock
+
+    from sqlalchemy import select
+
+    from veilleur.store.models import AttachmentRow
+
+    st = f.state()
+    data = picture()
+    st.http.get_from_cdn = AsyncMock(return_value=data)
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "photos")
+    small, big, doc = f.snowflake(), f.snowflake(), f.snowflake()
+    m = f.message(st, ch, f.snowflake(f.later(2)), MEMBER, "regarde", attachments=[
+        f.attachment(small, "a.png", size=len(data)),
+        f.attachment(big, "b.png", size=50 * 1024 * 1024),
+        f.attachment(doc, "c.pdf", size=100, content_type="application/pdf")])
+    handlers, _http = bot(runtime, g.id, [])
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(m)
+        await handlers.settle()
+
+    asyncio.run(scene())
+    st.http.get_from_cdn.assert_awaited_once()  # only the small picture was fetched
+    runtime.sync()
+    with runtime.db.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(AttachmentRow))}
+    assert rows[str(small)].sha256 == hashlib.sha256(data).hexdigest()
+    assert rows[str(small)].md5 == hashlib.md5(data).hexdigest()
+    assert rows[str(big)].sha256 is None and rows[str(big)].url.startswith("https://cdn.")
+    assert rows[str(doc)].sha256 is None
+    assert list(runtime.upload_dir.glob("*")) == []  # the clear copy is gone

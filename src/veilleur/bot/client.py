@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from veilleur.bot import events as bev
-from veilleur.bot import permissions
+from veilleur.bot import media, permissions
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import EmbeddedEngine, Intake
 from veilleur.bot.plan import MessageRef, plan
@@ -38,8 +40,11 @@ class Handlers:
 
     def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy],
                  executor: Executor, *, self_id: Callable[[], int | None],
-                 clock: Callable[[], datetime] = discord.utils.utcnow) -> None:
+                 clock: Callable[[], datetime] = discord.utils.utcnow,
+                 fetch_cap: int = media.DEFAULT_CAP) -> None:
         self.engine = engine
+        self.fetch_cap = fetch_cap
+        """Pictures and videos up to this size are fetched and hashed (0: none)."""
         self.policies = policies
         self.executor = executor
         self.self_id = self_id
@@ -60,11 +65,26 @@ class Handlers:
     async def _send(self, raws: list[dict[str, Any]]) -> None:
         await self.engine.send(raws)
 
-    def judge(self, raw: dict[str, Any], ref: MessageRef) -> None:
-        self.intake.put(lambda: self._judge(raw, ref))
+    def judge(self, raw: dict[str, Any], ref: MessageRef,
+              message: discord.Message | None = None) -> None:
+        self.intake.put(lambda: self._judge(raw, ref, message))
 
-    async def _judge(self, raw: dict[str, Any], ref: MessageRef) -> None:
-        answer = await self.engine.judge(raw)
+    async def _judge(self, raw: dict[str, Any], ref: MessageRef,
+                     message: discord.Message | None) -> None:
+        fetched: dict[int, str] = {}
+        if message is not None and message.attachments and self.fetch_cap > 0:
+            fetched = await media.fetch(message.attachments, self.engine.spool,
+                                        cap=self.fetch_cap)
+            if fetched:
+                raw = bev.message(message, fetched)
+                # Files are named by their SHA-256 (`store_upload`).
+                ref = replace(ref, attachment_sha256=tuple(
+                    (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
+        try:
+            answer = await self.engine.judge(raw, fetched=bool(fetched))
+        finally:
+            # Hashed, and sealed if a case opened: the clear copy goes.
+            await asyncio.to_thread(media.discard, fetched.values())
         p = plan(answer, ref, self.policy(ref.guild_id))
         if p.empty:
             return
@@ -88,14 +108,14 @@ class Handlers:
     def message(self, m: discord.Message) -> None:
         if m.author.id == self.self_id():
             return
-        self.judge(bev.message(m), ref_of(m))
+        self.judge(bev.message(m), ref_of(m), m)
 
     def edit(self, raw: discord.RawMessageUpdateEvent) -> None:
         if raw.message.author.id == self.self_id():
             return
         r = bev.edited(raw)
         if r is not None:
-            self.judge(r, ref_of(raw.message))
+            self.judge(r, ref_of(raw.message), raw.message)
 
     def delete(self, raw: discord.RawMessageDeleteEvent) -> None:
         by = "moderator" if raw.message_id in self.removed else "author"

@@ -6,13 +6,15 @@ Each event carries an `event_id` made from Discord's ids, so a gateway resend af
 is a duplicate the journal drops. What the format has no type for is said here, not
 invented (`NOT_IN_FORMAT`); the bot logs those and sends nothing.
 
-Attachments are sent as references (Discord's URL, id and content type), never fetched: the
-wire format's attachment has no size or digest field, and the engine never fetches a URL, so
-such media is not hashed by the bot (see the README's "Discord bot").
+An attachment is sent as Discord's reference (URL, id, content type) unless the bot fetched
+it (`media.py`: pictures and videos under a size cap), in which case the event names the
+local file and the engine hashes it. The wire format's attachment has no size or digest
+field: the engine computes digests itself, from a file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +39,8 @@ NOT_IN_FORMAT: dict[str, str] = {
                        "execution on a posted message is sent as that message",
     "thread_parent": "a channel has no parent in the format: a thread's forum or channel name "
                      "is not sent",
-    "attachment_size": "an attachment has no size or digest field: it is sent as a reference",
+    "attachment_size": "an attachment has no size or digest field: a file too large to fetch "
+                       "is sent as a reference, unhashed",
 }
 """Discord events, and parts of them, that the wire format cannot carry."""
 
@@ -72,15 +75,18 @@ def user(u: discord.User | discord.Member, at: datetime) -> Raw:
                            "created_at": iso(u.created_at)}})
 
 
-def message(m: discord.Message) -> Raw:
-    """`message`: the text, author, place (server or direct message) and attachments."""
+def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw:
+    """`message`: the text, author, place (server or direct message) and attachments
+    (`fetched`: the local files of those the bot downloaded, by attachment id)."""
+    fetched = fetched or {}
     at = m.edited_at or m.created_at
     edit = f":{m.edited_at.timestamp():.3f}" if m.edited_at else ""
     body: Raw = {
         "id": str(m.id), "channel_id": str(m.channel.id),
         "guild_id": str(m.guild.id) if m.guild else None,
         "author_id": str(m.author.id), "content": m.content,
-        "attachments": [{"id": str(a.id), "path": a.url, "content_type": _cut(a.content_type)}
+        "attachments": [{"id": str(a.id), "path": fetched.get(a.id, a.url),
+                         "content_type": _cut(a.content_type)}
                         for a in m.attachments[:MAX_ATTACHMENTS]],
     }
     if m.guild is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from veilleur.bot.plan import Answer, Evidence
@@ -52,13 +53,20 @@ class EmbeddedEngine:
             self._sent = max(self._sent, item["seq"])
         return len(result.accepted)
 
-    async def judge(self, raw: dict[str, Any]) -> Answer:
-        """The engine's answer on a message event, once what was sent before it is in."""
+    @property
+    def spool(self) -> Path:
+        """Where fetched attachments wait for the engine (its own upload folder)."""
+        return self.runtime.upload_dir
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+        """The engine's answer on a message event, once what was sent before it is in.
+        `fetched`: its attachment paths are files the bot wrote under `spool`."""
         while not self.runtime.taken_in(self._sent):
             if self.runtime.failure is not None:
                 raise EngineDown(self.runtime.failure)
             await asyncio.sleep(self.poll_seconds)
-        verdict = await self._patiently(lambda: self.runtime.verdict(raw, SOURCE))
+        verdict = await self._patiently(lambda: self.runtime.verdict(
+            raw, SOURCE, trusted_paths=fetched))
         evidence = await self.evidence_of(int(raw["message"]["id"]))
         return Answer.of(verdict, evidence)
 

@@ -31,8 +31,10 @@ def text(plan: Plan, outcomes: list[Outcome]) -> str:
         head += " · silent (the author is not told)"
     lines = [head, f"Message: {ref.link} by <@{ref.author_id}> ({ref.author_id})"]
     if ref.attachment_ids:
-        lines.append("Attachments (not shown, never reposted): "
-                     + ", ".join(str(i) for i in ref.attachment_ids))
+        digests = dict(ref.attachment_sha256)
+        lines.append("Attachments (not shown, never reposted): " + ", ".join(
+            f"{i} sha256 {digests[i]}" if i in digests else f"{i} (not fetched)"
+            for i in ref.attachment_ids))
     if a.evidence:
         lines.append("Evidence sealed: " + "; ".join(f"{e.record_id} sha256 {e.sha256}"
                                                      for e in a.evidence))

@@ -28,6 +28,8 @@ class MessageRef:
     message_id: int
     author_id: int
     attachment_ids: tuple[int, ...] = ()
+    attachment_sha256: tuple[tuple[int, str], ...] = ()
+    """(id, SHA-256) of the attachments the bot fetched and the engine hashed."""
 
     @property
     def link(self) -> str:
