@@ -59,12 +59,14 @@ def test_the_bot_runs_the_runtime_on_the_database_and_gets_the_token_from_the_fi
     def run(self: discord.Client, token: str, **kw: Any) -> None:
         seen["token"], seen["db"] = token, self.engine.runtime.url  # type: ignore[attr-defined]
         seen["alive"] = self.engine.runtime.alive  # type: ignore[attr-defined]
+        seen["cap"] = self.fetch_cap  # type: ignore[attr-defined]
         raise discord.LoginFailure("Improper token has been passed.")
 
     monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
     r = runner.invoke(app, ["bot", "--token-file", str(token_file),
-                            "--db", str(tmp_path / "b.db")])
-    assert seen == {"token": TOKEN, "db": f"sqlite:///{tmp_path / 'b.db'}", "alive": True}
+                            "--db", str(tmp_path / "b.db"), "--fetch-mb", "2"])
+    assert seen == {"token": TOKEN, "db": f"sqlite:///{tmp_path / 'b.db'}", "alive": True,
+                    "cap": 2 * 1024 * 1024}
     assert r.exit_code == 1 and "Discord refused the token" in r.stderr
     assert TOKEN not in r.output
     token_file.chmod(0o644)

@@ -162,10 +162,12 @@ class Handlers:
 
 
 class VeilleurBot(discord.Client):
-    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy]) -> None:
+    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy], *,
+                 fetch_cap: int = media.DEFAULT_CAP) -> None:
         super().__init__(intents=permissions.intents(),
                          allowed_mentions=discord.AllowedMentions.none())
         self.engine = engine
+        self.fetch_cap = fetch_cap
         self.policies = policies
         self.handlers: Handlers | None = None
         self.tree = app_commands.CommandTree(self)
@@ -179,7 +181,8 @@ class VeilleurBot(discord.Client):
     async def setup_hook(self) -> None:
         self.handlers = Handlers(self.engine, self.policies,
                                  Executor(self.http, self.engine.evidence_of),
-                                 self_id=lambda: self.user.id if self.user else None)
+                                 self_id=lambda: self.user.id if self.user else None,
+                                 fetch_cap=self.fetch_cap)
         self.handlers.intake.start()
         await self.tree.sync()
 

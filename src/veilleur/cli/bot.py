@@ -59,6 +59,10 @@ def bot(
     policy: Annotated[list[Path] | None, typer.Option(
         "--policy", help="Repeatable: a server's policy file (TOML), or a folder of them. "
         "A server without one is watched and nothing is done automatically.")] = None,
+    fetch_mb: Annotated[int, typer.Option(
+        "--fetch-mb", min=0, max=100, help="Pictures and videos up to this many MiB are "
+        "downloaded and hashed (then not kept in clear); larger ones stay references. 0: "
+        "none.")] = 8,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the bot, with the engine embedded (the same runtime as `veilleur serve`, on
@@ -77,11 +81,11 @@ def bot(
         raise fail(str(exc)) from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_embedded(token, db, evidence_key, policies)
+    run_embedded(token, db, evidence_key, policies, fetch_mb * 1024 * 1024)
 
 
 def run_embedded(token: str, db: str | None, evidence_key: Path | None,
-                 policies: Mapping[int, ServerPolicy]) -> None:
+                 policies: Mapping[int, ServerPolicy], fetch_cap: int) -> None:
     import discord
 
     from veilleur.bot.client import VeilleurBot
@@ -99,7 +103,8 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
     Console(stderr=True).print(f"veilleur bot: engine on {runtime.url.split('@')[-1]}, "
                                f"{len(policies)} server policies", highlight=False)
     try:
-        VeilleurBot(EmbeddedEngine(runtime), policies).run(token, log_handler=None)
+        VeilleurBot(EmbeddedEngine(runtime), policies, fetch_cap=fetch_cap).run(
+            token, log_handler=None)
     except discord.LoginFailure:
         raise fail("Discord refused the token (check the file or the variable)") from None
     except discord.PrivilegedIntentsRequired:
