@@ -86,3 +86,10 @@ def test_a_folder_holds_one_file_per_server_and_two_for_one_server_are_refused(
     write(tmp_path, GOOD, "c.toml")
     with pytest.raises(BotPolicyError, match=r"c\.toml: guild_id: .* already has a policy"):
         load_policies([tmp_path])
+
+
+def test_the_readme_example_loads() -> None:
+    example = Path(__file__).parents[2] / "examples" / "bot" / "server-policy.toml"
+    p = load_policy(example)
+    assert p.actions_for("csam") == ("hold_message", "quarantine")
+    assert p.locale == "fr" and p.quarantine_role == 323456789012345678
