@@ -60,12 +60,18 @@ def test_without_evidence_nothing_is_removed_and_the_mod_log_says_so() -> None:
     assert "Not done: hold_message: kept in place" in log.kwargs["params"].payload["content"]
 
 
-def test_missing_permissions_are_named_and_do_not_stop_the_rest() -> None:
+def failing(**errors: Exception) -> tuple[Any, Executor, Any]:
+    """The CSAM plan carried out while each named HTTP call raises its error."""
     http = f.http()
-    http.delete_message.side_effect = f.forbidden(50013)
-    http.add_role.side_effect = f.forbidden(50013)
+    for call, error in errors.items():
+        getattr(http, call).side_effect = error
     ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
-    outcomes = run(ex, csam_plan())
+    return http, ex, run(ex, csam_plan())
+
+
+def test_missing_permissions_are_named_and_do_not_stop_the_rest() -> None:
+    http, ex, outcomes = failing(delete_message=f.forbidden(50013),
+                                 add_role=f.forbidden(50013))
     assert [o.done for o in outcomes] == [False, True, False]
     assert "missing permission Manage Messages in channel 22" in outcomes[0].detail
     assert "missing permission Manage Roles in the server" in outcomes[2].detail
@@ -76,20 +82,14 @@ def test_missing_permissions_are_named_and_do_not_stop_the_rest() -> None:
 
 
 def test_a_rate_limit_is_reported_once_and_never_retried() -> None:
-    http = f.http()
-    http.edit_member.side_effect = f.rate_limited()
-    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
-    outcomes = run(ex, csam_plan())
+    http, _ex, outcomes = failing(edit_member=f.rate_limited())
     assert http.edit_member.await_count == 1
     assert not outcomes[1].done and "rate limit: not retried" in outcomes[1].detail
 
 
 def test_a_message_already_gone_is_not_a_problem_and_a_closed_mod_log_is_noted() -> None:
-    http = f.http()
-    http.delete_message.side_effect = f.forbidden(10008)
-    http.send_message.side_effect = f.forbidden(50013)
-    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
-    outcomes = run(ex, csam_plan())
+    _http, ex, outcomes = failing(delete_message=f.forbidden(10008),
+                                  send_message=f.forbidden(50013))
     assert "already gone" in outcomes[0].detail
     assert ex.problems == ["mod log 99: cannot write (missing permission Send Messages)"]
 

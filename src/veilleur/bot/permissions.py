@@ -88,6 +88,11 @@ def missing_intents(have: discord.Intents) -> list[str]:
             for name, what, privileged in INTENTS if not getattr(have, name)]
 
 
+def _lacking(allowed: discord.Permissions, scope: Scope, where: str) -> list[str]:
+    return [f"missing permission {label(n.name)} {where} (to {n.why})"
+            for n in NEEDED if n.scope is scope and not getattr(allowed, n.name)]
+
+
 def diagnose(guild: discord.Guild, have: discord.Intents, *,
              mod_log: int | None = None, quarantine_role: int | None = None,
              channels: Iterable[discord.abc.GuildChannel] | None = None) -> list[str]:
@@ -98,21 +103,14 @@ def diagnose(guild: discord.Guild, have: discord.Intents, *,
     me = guild.me
     if me is None:
         return [*problems, f"the bot is not a member of {guild.name}"]
-    server = me.guild_permissions
-    for need in NEEDED:
-        if need.scope is Scope.GUILD and not getattr(server, need.name):
-            problems.append(f"missing permission {label(need.name)} on the server "
-                            f"(to {need.why})")
+    problems += _lacking(me.guild_permissions, Scope.GUILD, "on the server")
     if mod_log is not None:
         log_channel = guild.get_channel(mod_log)
         if log_channel is None:
             problems.append(f"the mod-log channel {mod_log} does not exist")
         else:
-            allowed = log_channel.permissions_for(me)
-            for need in NEEDED:
-                if need.scope is Scope.MOD_LOG and not getattr(allowed, need.name):
-                    problems.append(f"missing permission {label(need.name)} in "
-                                    f"#{log_channel.name} (to {need.why})")
+            problems += _lacking(log_channel.permissions_for(me), Scope.MOD_LOG,
+                                 f"in #{log_channel.name}")
     if quarantine_role is not None:
         role = guild.get_role(quarantine_role)
         if role is None:
