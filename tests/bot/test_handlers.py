@@ -131,3 +131,74 @@ def test_the_diagnose_reply() -> None:
     assert diagnosis_text(["#a: missing View Channel"]) == \
         "The bot lacks:\n- #a: missing View Channel"
     assert len(diagnosis_text(["x" * 100] * 100)) <= 2000
+
+
+def test_gateway_payloads_reach_the_handlers_through_discord_pys_own_parsers() -> None:
+    """The bot's `on_*` methods are the ones discord.py dispatches: raw gateway payloads go
+    through discord.py's `ConnectionState.parse_*`, as they would from the socket."""
+    from veilleur.bot.client import VeilleurBot
+
+    engine = FakeEngine()
+    gid, cid, mid, uid = f.snowflake(), f.snowflake(), f.snowflake(), 700_000_000_000_000_042
+    author = f.user_data(uid, "lea")
+    member = {"roles": [], "joined_at": f.T0.isoformat(), "deaf": False, "mute": False,
+              "flags": 0}
+    msg = {"id": str(mid), "channel_id": str(cid), "guild_id": str(gid), "author": author,
+           "content": "salut", "timestamp": f.T0.isoformat(), "edited_timestamp": None,
+           "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [],
+           "attachments": [], "embeds": [], "pinned": False, "type": 0, "member": member}
+    channel = {"id": str(cid), "type": 0, "name": "general", "position": 0,
+               "permission_overwrites": [], "guild_id": str(gid)}
+
+    async def feed() -> None:
+        bot = VeilleurBot(engine, {})  # type: ignore[arg-type]
+        await bot._async_setup_hook()
+        st = bot._connection
+        st._chunk_guilds = False  # no socket to ask for members on
+        st.user = discord.ClientUser(state=st, data=f.user_data(f.BOT_ID, "veilleur")
+                                     | {"bot": True, "verified": True, "mfa_enabled": False})
+        bot.handlers = Handlers(engine, {}, Executor(f.http(), engine.evidence_of),
+                                self_id=lambda: f.BOT_ID)
+        bot.handlers.intake.start()
+        st.parse_guild_create({"id": str(gid), "name": "Le Salon", "owner_id": "5",
+                               "roles": [{"id": str(gid), "name": "@everyone",
+                                          "permissions": "0", "position": 0, "color": 0,
+                                          "hoist": False, "managed": False,
+                                          "mentionable": False}],
+                               "channels": [channel], "member_count": 1,
+                               "members": [{"user": f.user_data(f.BOT_ID, "veilleur"),
+                                            **member}]})
+        st.parse_channel_update(channel | {"name": "general-2"})
+        st.parse_guild_member_add({"guild_id": str(gid), "user": author, **member})
+        st.parse_message_create(msg)
+        st.parse_message_update({**msg, "content": "salut !",
+                                 "edited_timestamp": f.later(1).isoformat()})
+        st.parse_message_delete({"id": str(mid), "channel_id": str(cid), "guild_id": str(gid)})
+        st.parse_message_delete_bulk({"ids": ["1", "2"], "channel_id": str(cid),
+                                      "guild_id": str(gid)})
+        st.parse_invite_create({"code": "Zz9", "guild_id": str(gid), "channel_id": str(cid),
+                                "inviter": author, "created_at": f.T0.isoformat(),
+                                "max_age": 0, "max_uses": 0, "temporary": False, "uses": 0})
+        st.parse_guild_ban_add({"guild_id": str(gid), "user": author})
+        st.parse_guild_member_remove({"guild_id": str(gid), "user": author})
+        st.parse_guild_update({"id": str(gid), "name": "Le Salon 2", "owner_id": "5",
+                               "roles": []})
+        st.parse_auto_moderation_action_execution({
+            "guild_id": str(gid), "action": {"type": 2, "metadata": {"channel_id": str(cid)}},
+            "rule_id": "3", "rule_trigger_type": 1, "user_id": str(uid),
+            "channel_id": str(cid), "message_id": str(f.snowflake()), "content": "mot",
+            "matched_keyword": "mot"})
+        for _ in range(5):  # discord.py schedules each on_* as a task
+            await asyncio.sleep(0)
+        await bot.handlers.settle()
+        await bot.close()
+
+    asyncio.run(feed())
+    assert [(how, raw["type"]) for how, raw in engine.seen] == [
+        ("send", "guild_created"), ("send", "channel_created"), ("send", "channel_created"),
+        ("send", "user_seen"), ("send", "member_joined"), ("judge", "message"),
+        ("judge", "message"), ("send", "message_deleted"), ("send", "message_deleted"),
+        ("send", "message_deleted"), ("send", "invite_created"), ("send", "member_left"),
+        ("send", "member_left"), ("send", "guild_updated"), ("judge", "message")]
+    assert engine.seen[2][1]["channel"]["name"] == "general-2"
+    assert engine.seen[6][1]["message"]["content"] == "salut !"
