@@ -150,3 +150,59 @@ def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_c
     assert rows[str(big)].sha256 is None and rows[str(big)].url.startswith("https://cdn.")
     assert rows[str(doc)].sha256 is None
     assert list(runtime.upload_dir.glob("*")) == []  # the clear copy is gone
+
+
+def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
+        tmp_path: Path) -> None:
+    """A generated picture is entered in a bank (as a hotline's list would hold a known
+    file); posted in an ordinary channel, it is fetched, matched, sealed, held, and the mod
+    log names it by SHA-256 only."""
+    import hashlib
+    from unittest.mock import AsyncMock
+
+    from typer.testing import CliRunner
+
+    from veilleur.cli import app
+
+    data = picture()
+    sha = hashlib.sha256(data).hexdigest()
+    bank = tmp_path / "bank.csv"
+    bank.write_text(f"signal_type,signal,category\nsha256,{sha},csam\n", encoding="utf-8")
+    db = str(tmp_path / "bot.db")
+    r = CliRunner().invoke(app, ["bank", "import", str(bank), "--db", db])
+    assert r.exit_code == 0, r.output
+    rt = Runtime(ServiceSettings(db=db, evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=0.05))
+    rt.start()
+    try:
+        st = f.state()
+        st.http.get_from_cdn = AsyncMock(return_value=data)
+        g = f.guild(st, f.snowflake(), "Le Salon")
+        ch = f.text_channel(st, g, f.snowflake(), "general")
+        aid, mid = f.snowflake(), f.snowflake(f.later(4))
+        m = f.message(st, ch, mid, MEMBER, "",
+                      attachments=[f.attachment(aid, "x.png", size=len(data))])
+        calls: list[str] = []
+        handlers, http = bot(rt, g.id, calls)
+
+        async def scene() -> None:
+            handlers.intake.start()
+            handlers.guild_available(g)
+            handlers.message(m)
+            await handlers.settle()
+
+        asyncio.run(scene())
+        assert calls == ["evidence 1", "delete"]
+        text = http.send_message.await_args.kwargs["params"].payload["content"]
+        assert f"Attachments (not shown, never reposted): {aid} sha256 {sha}" in text
+        assert "csam" in text and "cdn.discordapp" not in text
+        assert list(rt.upload_dir.glob("*")) == []
+        # The picture's bytes are in the sealed evidence; the clear copy is gone.
+        import base64
+
+        [(record_id, _)] = rt.evidence_of(Target(TargetKind.MESSAGE, str(mid)))
+        doc = rt.casework.vault.open(record_id, actor="test", purpose="check", at=f.T0)
+        [att] = doc["attachments"]
+        assert att["sha256"] == sha and base64.b64decode(att["bytes_b64"]) == data
+    finally:
+        rt.stop()
