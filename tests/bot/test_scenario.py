@@ -54,6 +54,18 @@ def bot(rt: Runtime, guild_id: int, calls: list[str]) -> tuple[Handlers, Any]:
     return handlers, http
 
 
+def play(handlers: Handlers, g: discord.Guild, *messages: discord.Message) -> None:
+    """The server as the bot finds it, then each message, until all is carried out."""
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        for m in messages:
+            handlers.message(m)
+        await handlers.settle()
+
+    asyncio.run(scene())
+
+
 def test_a_teaser_with_a_spaced_mega_link_in_a_catalogue_channel_is_held_and_logged(
         runtime: Runtime) -> None:
     st = f.state()
@@ -134,13 +146,7 @@ def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_c
         f.attachment(doc, "c.pdf", size=100, content_type="application/pdf")])
     handlers, _http = bot(runtime, g.id, [])
 
-    async def scene() -> None:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(m)
-        await handlers.settle()
-
-    asyncio.run(scene())
+    play(handlers, g, m)
     st.http.get_from_cdn.assert_awaited_once()  # only the small picture was fetched
     runtime.sync()
     with runtime.db.connect() as conn:
@@ -185,13 +191,7 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
         calls: list[str] = []
         handlers, http = bot(rt, g.id, calls)
 
-        async def scene() -> None:
-            handlers.intake.start()
-            handlers.guild_available(g)
-            handlers.message(m)
-            await handlers.settle()
-
-        asyncio.run(scene())
+        play(handlers, g, m)
         assert calls == ["evidence 1", "delete"]
         text = http.send_message.await_args.kwargs["params"].payload["content"]
         assert f"Attachments (not shown, never reposted): {aid} sha256 {sha}" in text
