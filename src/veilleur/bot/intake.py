@@ -67,7 +67,9 @@ class EmbeddedEngine:
             await asyncio.sleep(self.poll_seconds)
         verdict = await self._patiently(lambda: self.runtime.verdict(
             raw, SOURCE, trusted_paths=fetched))
-        evidence = await self.evidence_of(int(raw["message"]["id"]))
+        # An allowed message has no case and no sealed evidence: no second trip.
+        evidence = (await self.evidence_of(int(raw["message"]["id"]))
+                    if verdict.get("verdict") != "allow" else ())
         return Answer.of(verdict, evidence)
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]:
