@@ -15,6 +15,7 @@ import discord
 import pytest
 
 from tests.bot import fakes as f
+from veilleur.bot import events as bev
 from veilleur.bot.client import Handlers
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import EmbeddedEngine
@@ -206,3 +207,34 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
         assert att["sha256"] == sha and base64.b64decode(att["bytes_b64"]) == data
     finally:
         rt.stop()
+
+
+def test_a_message_edited_into_a_lure_is_read_again_and_a_resend_is_a_duplicate(
+        runtime: Runtime) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    calls: list[str] = []
+    handlers, http = bot(runtime, g.id, calls)
+    mid = f.snowflake(f.later(5))
+    first = f.message(st, catalogue, mid, MEMBER, "bonjour")
+    edited = f.message(st, catalogue, mid, MEMBER,
+                       "teaser du pack, le reste en VIP sur mega . nz / folder / y",
+                       edited=f.later(7))
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(first)
+        await handlers.settle()
+        assert calls == [] and runtime.stats["verdicts"] == 1
+        handlers.edit(discord.RawMessageUpdateEvent(
+            {"id": str(mid), "channel_id": str(catalogue.id), "content": edited.content},
+            edited))
+        await handlers.settle()
+        # A gateway resume sends the server again: every event is a duplicate.
+        assert await handlers.engine.send(bev.guild(g, f.T0)) == 0
+
+    asyncio.run(scene())
+    assert calls == ["evidence 1", "delete"]
+    assert http.delete_message.await_args.args == (catalogue.id, mid)
