@@ -202,3 +202,30 @@ def test_gateway_payloads_reach_the_handlers_through_discord_pys_own_parsers() -
         ("send", "member_left"), ("send", "guild_updated"), ("judge", "message")]
     assert engine.seen[2][1]["channel"]["name"] == "general-2"
     assert engine.seen[6][1]["message"]["content"] == "salut !"
+
+
+def test_when_the_engine_stops_the_bot_stops_taking_events() -> None:
+    from veilleur.service.runtime import EngineDown
+
+    class DownEngine(FakeEngine):
+        async def send(self, raws: list[dict[str, Any]]) -> int:
+            self.seen += [("send", r) for r in raws]
+            raise EngineDown("the store refused a checkpoint")
+
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    engine = DownEngine()
+    downs: list[str] = []
+    h = Handlers(engine, {}, Executor(f.http(), engine.evidence_of),  # type: ignore[arg-type]
+                 self_id=lambda: f.BOT_ID, on_down=downs.append)
+
+    async def feed() -> None:
+        h.intake.start()
+        h.guild_available(g)
+        h.message(f.message(st, f.text_channel(st, g, f.snowflake(), "x"), f.snowflake(),
+                            AUTHOR, "salut"))
+        await h.settle()
+
+    asyncio.run(feed())
+    assert downs == ["the store refused a checkpoint"]
+    assert [how for how, _ in engine.seen] == ["send"]  # the message never judged

@@ -41,7 +41,8 @@ class Handlers:
     def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy],
                  executor: Executor, *, self_id: Callable[[], int | None],
                  clock: Callable[[], datetime] = discord.utils.utcnow,
-                 fetch_cap: int = media.DEFAULT_CAP) -> None:
+                 fetch_cap: int = media.DEFAULT_CAP,
+                 on_down: Callable[[str], None] | None = None) -> None:
         self.engine = engine
         self.fetch_cap = fetch_cap
         """Pictures and videos up to this size are fetched and hashed (0: none)."""
@@ -49,7 +50,7 @@ class Handlers:
         self.executor = executor
         self.self_id = self_id
         self.clock = clock
-        self.intake = Intake()
+        self.intake = Intake(on_down)
         self.removed: set[int] = set()
         """Messages the bot took down: their deletion is a moderator's, not the author's."""
         self._acting: set[asyncio.Task[Any]] = set()
@@ -170,6 +171,7 @@ class VeilleurBot(discord.Client):
         self.fetch_cap = fetch_cap
         self.policies = policies
         self.handlers: Handlers | None = None
+        self.engine_failure: str | None = None
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(commands(self))
 
@@ -182,9 +184,13 @@ class VeilleurBot(discord.Client):
         self.handlers = Handlers(self.engine, self.policies,
                                  Executor(self.http, self.engine.evidence_of),
                                  self_id=lambda: self.user.id if self.user else None,
-                                 fetch_cap=self.fetch_cap)
+                                 fetch_cap=self.fetch_cap, on_down=self._engine_down)
         self.handlers.intake.start()
         await self.tree.sync()
+
+    def _engine_down(self, why: str) -> None:
+        self.engine_failure = why
+        asyncio.get_running_loop().create_task(self.close())
 
     async def on_ready(self) -> None:
         for g in self.guilds:

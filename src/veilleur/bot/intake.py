@@ -95,11 +95,17 @@ Work = Callable[[], Awaitable[None]]
 
 class Intake:
     """One task takes the bot's work in the order the gateway gave it; the gateway's
-    handlers only enqueue (they never wait on the engine)."""
+    handlers only enqueue (they never wait on the engine). What is in this queue is not yet
+    accepted: a crash loses it (Discord does not send it again), as it would lose what the
+    gateway had not delivered."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_down: Callable[[str], None] | None = None) -> None:
         self.queue: asyncio.Queue[Work] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.on_down = on_down
+        """Called once if the engine stops: the bot then stops too, so that nothing more is
+        taken from Discord that nobody will handle; a restart takes the journal in again."""
+        self.down: str | None = None
 
     def put(self, work: Work) -> None:
         self.queue.put_nowait(work)
@@ -115,7 +121,13 @@ class Intake:
         while True:
             work = await self.queue.get()
             try:
-                await work()
+                if self.down is None:
+                    await work()
+            except EngineDown as exc:
+                self.down = exc.why
+                log.error("%s; the bot stops", exc)
+                if self.on_down is not None:
+                    self.on_down(exc.why)
             except Exception:  # one bad event never stops the intake
                 log.exception("the bot could not hand an event to the engine")
             finally:

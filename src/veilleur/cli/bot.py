@@ -103,8 +103,8 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
     Console(stderr=True).print(f"veilleur bot: engine on {runtime.url.split('@')[-1]}, "
                                f"{len(policies)} server policies", highlight=False)
     try:
-        VeilleurBot(EmbeddedEngine(runtime), policies, fetch_cap=fetch_cap).run(
-            token, log_handler=None)
+        client = VeilleurBot(EmbeddedEngine(runtime), policies, fetch_cap=fetch_cap)
+        client.run(token, log_handler=None)
     except discord.LoginFailure:
         raise fail("Discord refused the token (check the file or the variable)") from None
     except discord.PrivilegedIntentsRequired:
@@ -112,6 +112,9 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
                    "Members in the developer portal (Bot page)") from None
     finally:
         runtime.stop()
+    if client.engine_failure is not None:
+        raise fail(f"the engine stopped ({client.engine_failure}); what was accepted is in "
+                   "the journal and is taken in again at the next start")
 
 
 @bot_app.command("invite-link")
