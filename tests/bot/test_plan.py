@@ -67,3 +67,14 @@ def test_the_mod_log_carries_hashes_reasons_and_the_link_never_a_file_url() -> N
     assert "cdn.discordapp" not in text and "mega.nz" not in text
     assert "hxxps://mega[.]nz/folder/x" in text
     assert text.count("https://") == 1
+
+
+def test_the_mod_log_speaks_the_servers_language() -> None:
+    fr = parse_policy({"guild_id": "1", "locale": "fr", "mod_log_channel": "9",
+                       "automatic": {"grooming": ["hold_message", "timeout"]}}, "test")
+    p = plan(answer("review", ("grooming", 0.9)), REF, fr)
+    text = modlog.text(p, [Outcome(p.actions[0], True, "held the message"),
+                           Outcome(p.actions[1], False, "timeout: missing permission")])
+    assert "dossier C-1" in text and "silencieux (l'auteur n'est pas prévenu)" in text
+    assert "Fait: message retenu" in text and "Pas fait: timeout: missing permission" in text
+    assert "Preuves scellées: ev-1 sha256" in text

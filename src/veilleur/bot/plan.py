@@ -113,6 +113,8 @@ class Plan:
     """Grooming or sextortion: nothing is said where the offender can read it."""
     mod_log: int | None
     """The channel the plan and its outcome are logged in (None: the bot's log only)."""
+    locale: str = "en"
+    """The server's language, for the mod log and the notice."""
 
     @property
     def empty(self) -> bool:
@@ -129,7 +131,7 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     notice if the policy wants one and the case is not one that acts silently."""
     if answer.verdict == "allow" or ref.guild_id is None:
         # A direct message has no server, no mod log and no one to time out in it.
-        return Plan(ref, answer, (), False, None)
+        return Plan(ref, answer, (), False, None, policy.locale)
     cats = answer.categories
     keys = [c.value for c in cats] + ([BLOCKED] if answer.verdict == "block" else [])
     wanted = {a for k in keys for a in policy.actions_for(k)}
@@ -146,7 +148,7 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     removed = any(a.removes for a in actions)
     if removed and not silent and any(k in policy.notice_in_channel for k in keys):
         actions.append(Action(Kind.NOTICE, ref, NOTICE_TEXT[policy.locale]))
-    return Plan(ref, answer, tuple(actions), silent, policy.mod_log_channel)
+    return Plan(ref, answer, tuple(actions), silent, policy.mod_log_channel, policy.locale)
 
 
 def _reason(answer: Answer) -> str:
