@@ -229,3 +229,28 @@ def test_when_the_engine_stops_the_bot_stops_taking_events() -> None:
     asyncio.run(feed())
     assert downs == ["the store refused a checkpoint"]
     assert [how for how, _ in engine.seen] == ["send"]  # the message never judged
+
+
+def test_the_diagnose_slash_command_answers_privately_with_what_is_missing() -> None:
+    from unittest.mock import AsyncMock, MagicMock
+
+    from veilleur.bot.client import VeilleurBot
+    from veilleur.bot.permissions import permissions
+
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon", bot_permissions=permissions())
+    f.text_channel(st, g, f.snowflake(), "general", overwrites=[
+        {"id": str(g.me.top_role.id), "type": 0, "allow": "0",
+         "deny": str(discord.Permissions(manage_messages=True).value)}])
+    bot = VeilleurBot(FakeEngine(), {})  # type: ignore[arg-type]
+    group = bot.tree.get_command("veilleur")
+    assert isinstance(group, discord.app_commands.Group)
+    assert group.default_permissions == discord.Permissions(manage_guild=True)
+    command = group.get_command("diagnose")
+    assert isinstance(command, discord.app_commands.Command)
+    interaction = MagicMock(guild=g)
+    interaction.response.send_message = AsyncMock()
+    asyncio.run(command.callback(interaction))  # type: ignore[call-arg]
+    text = interaction.response.send_message.await_args.args[0]
+    assert text == "The bot lacks:\n- #general: missing Manage Messages"
+    assert interaction.response.send_message.await_args.kwargs == {"ephemeral": True}
