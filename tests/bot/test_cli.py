@@ -73,3 +73,16 @@ def test_the_bot_runs_the_runtime_on_the_database_and_gets_the_token_from_the_fi
     r = runner.invoke(app, ["bot", "--token-file", str(token_file),
                             "--db", str(tmp_path / "b.db")])
     assert "can be read by other users" in r.stderr and TOKEN not in r.output
+
+
+def test_the_client_mode_needs_an_api_key_from_a_file_or_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLEUR_DISCORD_TOKEN", TOKEN)
+    monkeypatch.delenv("VEILLEUR_API_KEY", raising=False)
+    r = runner.invoke(app, ["bot", "--api", "http://127.0.0.1:8000"])
+    assert r.exit_code == 1
+    assert "no API key: give --api-key-file FILE or set $VEILLEUR_API_KEY" in r.stderr
+    monkeypatch.setenv("VEILLEUR_API_KEY", "vk_secret")
+    r = runner.invoke(app, ["bot", "--api", "ftp://host"])
+    assert r.exit_code == 1 and "--api must be the service's http(s) URL" in r.stderr
+    assert "vk_secret" not in r.output and TOKEN not in r.output

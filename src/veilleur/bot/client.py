@@ -21,7 +21,7 @@ from discord import app_commands
 from veilleur.bot import events as bev
 from veilleur.bot import media, permissions
 from veilleur.bot.execute import Executor
-from veilleur.bot.intake import EmbeddedEngine, Intake
+from veilleur.bot.intake import Engine, Intake
 from veilleur.bot.plan import MessageRef, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
 
@@ -38,7 +38,7 @@ class Handlers:
     """What each gateway event does, apart from the connection (tests drive it with
     discord.py's real objects and a fake HTTP client)."""
 
-    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy],
+    def __init__(self, engine: Engine, policies: Mapping[int, ServerPolicy],
                  executor: Executor, *, self_id: Callable[[], int | None],
                  clock: Callable[[], datetime] = discord.utils.utcnow,
                  fetch_cap: int = media.DEFAULT_CAP,
@@ -73,8 +73,9 @@ class Handlers:
     async def _judge(self, raw: dict[str, Any], ref: MessageRef,
                      message: discord.Message | None) -> None:
         fetched: dict[int, str] = {}
-        if message is not None and message.attachments and self.fetch_cap > 0:
-            fetched = await media.fetch(message.attachments, self.engine.spool,
+        spool = self.engine.spool
+        if message is not None and message.attachments and self.fetch_cap > 0 and spool:
+            fetched = await media.fetch(message.attachments, spool,
                                         cap=self.fetch_cap)
             if fetched:
                 raw = bev.message(message, fetched)
@@ -163,7 +164,7 @@ class Handlers:
 
 
 class VeilleurBot(discord.Client):
-    def __init__(self, engine: EmbeddedEngine, policies: Mapping[int, ServerPolicy], *,
+    def __init__(self, engine: Engine, policies: Mapping[int, ServerPolicy], *,
                  fetch_cap: int = media.DEFAULT_CAP) -> None:
         super().__init__(intents=permissions.intents(),
                          allowed_mentions=discord.AllowedMentions.none())

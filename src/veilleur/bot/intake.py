@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from veilleur.bot.plan import Answer, Evidence
 from veilleur.events import PLATFORM_TYPES
@@ -26,6 +26,21 @@ SOURCE = "bot:discord"
 """The journal's stamp on what the bot hands in (`received_by`)."""
 
 T = TypeVar("T")
+
+
+class Engine(Protocol):
+    """What the bot needs of an engine: embedded (`EmbeddedEngine`) or a running service
+    (`remote.ServiceEngine`)."""
+
+    @property
+    def spool(self) -> Path | None:
+        """Where fetched attachments wait for the engine; None: they are not fetched."""
+
+    async def send(self, raws: list[dict[str, Any]]) -> int: ...
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer: ...
+
+    async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
 
 
 class EmbeddedEngine:

@@ -637,12 +637,12 @@ class Runtime:
         m = event.message
         out: dict[str, Any] = {"message_id": m.id, "verdict": "allow", "reasons": [],
                                "findings": [], "case_id": None}
+        targets = [Target(TargetKind.MESSAGE, m.id),
+                   *(Target(TargetKind.ATTACHMENT, a.id) for a in m.attachments)]
         if stopped:
             out["verdict"] = "block"
             out["reasons"] = [p.reason for p in stopped]
-            return out
-        targets = [Target(TargetKind.MESSAGE, m.id),
-                   *(Target(TargetKind.ATTACHMENT, a.id) for a in m.attachments)]
+            return out | self._sealed(targets)
         for t in targets:
             action = self.casework.enforcement.covering(t)
             if action is not None and action.active:
@@ -666,7 +666,14 @@ class Runtime:
             # A file the banks could not be asked about is not known to be harmless.
             out["verdict"] = "review"
             out["reasons"] += unchecked
-        return out
+        return out | (self._sealed(targets) if out["verdict"] != "allow" else {})
+
+    def _sealed(self, targets: list[Target]) -> dict[str, Any]:
+        """The evidence records sealed for the message and its files: a client that takes
+        the message down (the Discord bot on a remote service) checks them first."""
+        vault = self.casework.vault
+        return {"evidence": [{"target": t.to_json(), "id": i, "sha256": vault.records[i].sha256}
+                             for t in targets for i in vault.by_target.get(t, ())]}
 
     # --- people ----------------------------------------------------------------------------
 
