@@ -106,3 +106,19 @@ def test_the_mod_log_mentions_nobody_and_unfolds_no_preview() -> None:
 
 def test_kinds_are_the_planned_ones() -> None:
     assert [a.kind for a in csam_plan().actions] == [Kind.HOLD, Kind.TIMEOUT, Kind.QUARANTINE]
+
+
+def test_a_permission_refused_once_is_not_asked_again_for_a_while() -> None:
+    """No bursts of 403: after a 50013, the same action in the same place waits."""
+    now = [0.0]
+    http = f.http()
+    http.delete_message.side_effect = f.forbidden(50013)
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0, monotonic=lambda: now[0])
+    first = run(ex, csam_plan())
+    second = run(ex, csam_plan())
+    assert http.delete_message.await_count == 1
+    assert "not tried: missing permission Manage Messages" in second[0].detail
+    assert first[1].done and second[1].done  # the time-out is another permission
+    now[0] = 601.0
+    run(ex, csam_plan())
+    assert http.delete_message.await_count == 2

@@ -6,7 +6,10 @@
   message's case opens, which `Runtime.verdict` does before it answers, so in practice the
   record is there.
 - **Failures are findings, not crashes.** 50013 (Missing Permissions) becomes a problem
-  naming the permission and the place (as `diagnose` would); 10008 (Unknown Message) means
+  naming the permission and the place (as `diagnose` would), and that action is not tried
+  again there for `forbidden_seconds` (a server that withholds a permission would otherwise
+  get a 403 for every flagged message: Discord bans clients that pile up refused requests);
+  10008 (Unknown Message) means
   someone removed it first; a 429 that discord.py's own rate limiter (per route, with the
   `Retry-After` it is given) could not absorb is reported and never retried here: no
   storms. One action failing does not stop the next.
@@ -17,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +51,9 @@ EvidenceOf = Callable[[int], Awaitable[tuple[Evidence, ...]]]
 
 class Executor:
     def __init__(self, http: Any, evidence_of: EvidenceOf, *,
-                 clock: Callable[[], datetime] = discord.utils.utcnow) -> None:
+                 clock: Callable[[], datetime] = discord.utils.utcnow,
+                 forbidden_seconds: float = 600.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.http = http
         """discord.py's HTTPClient (`client.http`): its requests honour Discord's rate
         limits."""
@@ -55,6 +61,10 @@ class Executor:
         self.clock = clock
         self.problems: list[str] = []
         """Every failure so far, for `diagnose` and the bot's log."""
+        self.forbidden_seconds = forbidden_seconds
+        self.monotonic = monotonic
+        self._forbidden: dict[tuple[str, int | None, int | None], float] = {}
+        """(permission, server, channel or None) Discord refused with 50013, until when."""
 
     async def carry_out(self, plan: Plan) -> list[Outcome]:
         outcomes = [await self._one(a) for a in plan.actions]
@@ -62,8 +72,18 @@ class Executor:
             await self._log(plan, outcomes)
         return outcomes
 
+    def _where(self, a: Action) -> tuple[str, int | None, int | None]:
+        channel = a.ref.channel_id if a.kind in (Kind.HOLD, Kind.DELETE, Kind.NOTICE) else None
+        return PERMISSION_OF[a.kind], a.ref.guild_id, channel
+
     async def _one(self, a: Action) -> Outcome:
         ref = a.ref
+        refused_until = self._forbidden.get(self._where(a))
+        if refused_until is not None and self.monotonic() < refused_until:
+            return Outcome(a, False, f"{a.kind.value}: not tried: missing permission "
+                                     f"{label(PERMISSION_OF[a.kind])}, as Discord said "
+                                     f"less than {self.forbidden_seconds / 60:.0f} minutes "
+                                     "ago")
         try:
             if a.removes:
                 evidence = await self.evidence_of(ref.message_id)
@@ -89,6 +109,7 @@ class Executor:
         where = f"channel {a.ref.channel_id}" if a.kind in (Kind.HOLD, Kind.DELETE,
                                                             Kind.NOTICE) else "the server"
         if exc.code == MISSING_PERMISSIONS:
+            self._forbidden[self._where(a)] = self.monotonic() + self.forbidden_seconds
             return self._problem(a, f"missing permission {label(PERMISSION_OF[a.kind])} in "
                                     f"{where} (guild {a.ref.guild_id})")
         if exc.code == UNKNOWN_MESSAGE:
