@@ -236,6 +236,8 @@ class Runtime:
         self._verdict_results: dict[int, dict[str, Any]] = {}
         self._recent_verdicts: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._last_seq = 0
+        self._taken_seq = 0
+        """The last inbox row whose take-in has finished (`taken_in`)."""
         self._last_checkpoint = time.monotonic()
         self._io = threading.Lock()
         self._waiting = 0
@@ -356,6 +358,19 @@ class Runtime:
             time.sleep(0.02)
         return False
 
+    def taken_in(self, seq: int) -> bool:
+        """Whether the inbox row `seq` (and every row before it) has been handled by
+        casework. A front door that needs an answer in order (the Discord bot: a channel's
+        creation before a message in it) waits for this before asking for a verdict."""
+        return self._taken_seq >= seq
+
+    def evidence_of(self, target: Target) -> list[tuple[str, str]]:
+        """The evidence records sealed for `target` so far: (record id, SHA-256 of what was
+        sealed). A front door checks this before it removes anything."""
+        with self._turn():
+            vault = self.casework.vault
+            return [(i, vault.records[i].sha256) for i in vault.by_target.get(target, ())]
+
     # --- accepting -------------------------------------------------------------------------
 
     def parse(self, raw: Any, source: str, media: MediaReader | None = None) -> Event:
@@ -461,6 +476,7 @@ class Runtime:
                 self._last_seq = row.seq
                 with self.lock:
                     self._take_in(row)
+                self._taken_seq = row.seq
                 if self._waiting:
                     # Python's locks are not fair: let a verdict or a reviewer in first.
                     time.sleep(0.0002)
@@ -621,12 +637,12 @@ class Runtime:
         m = event.message
         out: dict[str, Any] = {"message_id": m.id, "verdict": "allow", "reasons": [],
                                "findings": [], "case_id": None}
+        targets = [Target(TargetKind.MESSAGE, m.id),
+                   *(Target(TargetKind.ATTACHMENT, a.id) for a in m.attachments)]
         if stopped:
             out["verdict"] = "block"
             out["reasons"] = [p.reason for p in stopped]
-            return out
-        targets = [Target(TargetKind.MESSAGE, m.id),
-                   *(Target(TargetKind.ATTACHMENT, a.id) for a in m.attachments)]
+            return out | self._sealed(targets)
         for t in targets:
             action = self.casework.enforcement.covering(t)
             if action is not None and action.active:
@@ -650,7 +666,14 @@ class Runtime:
             # A file the banks could not be asked about is not known to be harmless.
             out["verdict"] = "review"
             out["reasons"] += unchecked
-        return out
+        return out | (self._sealed(targets) if out["verdict"] != "allow" else {})
+
+    def _sealed(self, targets: list[Target]) -> dict[str, Any]:
+        """The evidence records sealed for the message and its files: a client that takes
+        the message down (the Discord bot on a remote service) checks them first."""
+        vault = self.casework.vault
+        return {"evidence": [{"target": t.to_json(), "id": i, "sha256": vault.records[i].sha256}
+                             for t in targets for i in vault.by_target.get(t, ())]}
 
     # --- people ----------------------------------------------------------------------------
 

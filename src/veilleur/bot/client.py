@@ -1,0 +1,284 @@
+"""The gateway side: a discord.py client whose handlers turn each event into the engine's
+events (`events.py`) and enqueue them (`intake.Intake`); messages come back with the
+engine's answer, planned under the server's policy and carried out (`execute.py`).
+
+The bot's own messages (its mod log quotes what it found) are never read back in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from veilleur.bot import events as bev
+from veilleur.bot import media, permissions
+from veilleur.bot.execute import Executor
+from veilleur.bot.intake import Engine, Intake
+from veilleur.bot.plan import MessageRef, plan
+from veilleur.bot.policy import ServerPolicy, default_policy
+
+log = logging.getLogger("veilleur.bot")
+
+
+def ref_of(m: discord.Message) -> MessageRef:
+    return MessageRef(guild_id=m.guild.id if m.guild else None, channel_id=m.channel.id,
+                      message_id=m.id, author_id=m.author.id,
+                      attachment_ids=tuple(a.id for a in m.attachments))
+
+
+class Handlers:
+    """What each gateway event does, apart from the connection (tests drive it with
+    discord.py's real objects and a fake HTTP client)."""
+
+    def __init__(self, engine: Engine, policies: Mapping[int, ServerPolicy],
+                 executor: Executor, *, self_id: Callable[[], int | None],
+                 clock: Callable[[], datetime] = discord.utils.utcnow,
+                 fetch_cap: int = media.DEFAULT_CAP,
+                 on_down: Callable[[str], None] | None = None) -> None:
+        self.engine = engine
+        self.fetch_cap = fetch_cap
+        """Pictures and videos up to this size are fetched and hashed (0: none)."""
+        self.policies = policies
+        self.executor = executor
+        self.self_id = self_id
+        self.clock = clock
+        self.intake = Intake(on_down)
+        self.removed: set[int] = set()
+        """Messages the bot took down: their deletion is a moderator's, not the author's."""
+        self._acting: set[asyncio.Task[Any]] = set()
+
+    def policy(self, guild_id: int | None) -> ServerPolicy:
+        return self.policies.get(guild_id or 0) or default_policy(guild_id or 0)
+
+    def send(self, *raws: dict[str, Any] | None) -> None:
+        kept = [r for r in raws if r is not None]
+        if kept:
+            self.intake.put(lambda: self._send(kept))
+
+    async def _send(self, raws: list[dict[str, Any]]) -> None:
+        await self.engine.send(raws)
+
+    def judge(self, raw: dict[str, Any], ref: MessageRef,
+              message: discord.Message | None = None) -> None:
+        self.intake.put(lambda: self._judge(raw, ref, message))
+
+    async def _judge(self, raw: dict[str, Any], ref: MessageRef,
+                     message: discord.Message | None) -> None:
+        fetched: dict[int, str] = {}
+        spool = self.engine.spool
+        if message is not None and message.attachments and self.fetch_cap > 0 and spool:
+            fetched = await media.fetch(message.attachments, spool,
+                                        cap=self.fetch_cap)
+            if fetched:
+                raw = bev.message(message, fetched)
+                # Files are named by their SHA-256 (`store_upload`).
+                ref = replace(ref, attachment_sha256=tuple(
+                    (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
+        try:
+            answer = await self.engine.judge(raw, fetched=bool(fetched))
+        finally:
+            # Hashed, and sealed if a case opened: the clear copy goes.
+            await asyncio.to_thread(media.discard, fetched.values())
+        p = plan(answer, ref, self.policy(ref.guild_id))
+        if p.empty:
+            return
+        self.removed.update(a.ref.message_id for a in p.actions if a.removes)
+        # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
+        task = asyncio.get_running_loop().create_task(self.executor.carry_out(p))
+        self._acting.add(task)
+        task.add_done_callback(self._acting.discard)
+
+    async def settle(self) -> None:
+        """Until everything enqueued is taken in and every plan carried out (tests)."""
+        await self.intake.drain()
+        while self._acting:
+            await asyncio.gather(*self._acting)
+
+    # --- the gateway's events ------------------------------------------------------------
+
+    def guild_available(self, g: discord.Guild) -> None:
+        self.send(*bev.guild(g, self.clock()))
+
+    def message(self, m: discord.Message) -> None:
+        if m.author.id == self.self_id():
+            return
+        self.judge(bev.message(m), ref_of(m), m)
+
+    def edit(self, raw: discord.RawMessageUpdateEvent) -> None:
+        if raw.message.author.id == self.self_id():
+            return
+        r = bev.edited(raw)
+        if r is not None:
+            self.judge(r, ref_of(raw.message), raw.message)
+
+    def delete(self, raw: discord.RawMessageDeleteEvent) -> None:
+        by = "moderator" if raw.message_id in self.removed else "author"
+        self.removed.discard(raw.message_id)
+        self.send(bev.deleted(raw, self.clock(), by=by))
+
+    def bulk_delete(self, raw: discord.RawBulkMessageDeleteEvent) -> None:
+        self.send(*bev.bulk_deleted(raw, self.clock()))
+
+    def channel(self, c: discord.abc.GuildChannel | discord.Thread) -> None:
+        self.send(bev.channel(c, self.clock()))
+
+    def channel_deleted(self, c: discord.abc.GuildChannel) -> None:
+        log.info("channel %s deleted in %s: %s", c.id, c.guild.id,
+                 bev.NOT_IN_FORMAT["channel_delete"])
+
+    def guild_updated(self, before: discord.Guild, after: discord.Guild) -> None:
+        self.send(bev.guild_updated(before, after, self.clock()))
+
+    def member_joined(self, m: discord.Member) -> None:
+        self.send(*bev.member_joined(m))
+
+    def member_left(self, raw: discord.RawMemberRemoveEvent) -> None:
+        self.send(bev.member_left(raw, self.clock()))
+
+    def member_updated(self, before: discord.Member, after: discord.Member) -> None:
+        self.send(bev.member_updated(before, after, self.clock()))
+
+    def invite(self, i: discord.Invite) -> None:
+        self.send(bev.invite_created(i, self.clock()))
+
+    def automod(self, e: discord.AutoModAction) -> None:
+        r = bev.automod(e, self.clock())
+        if r is None:
+            log.info("AutoMod rule %s acted on %s in %s: %s", e.rule_id, e.user_id,
+                     e.guild_id, bev.NOT_IN_FORMAT["automod_blocked"])
+            return
+        self.judge(r, MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0,
+                                 e.user_id))
+
+    def banned(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
+        log.info("member %s banned from %s: %s", u.id, g.id, bev.NOT_IN_FORMAT["member_ban"])
+        self.send(bev.banned(g, u, self.clock()))
+
+
+class VeilleurBot(discord.Client):
+    def __init__(self, engine: Engine, policies: Mapping[int, ServerPolicy], *,
+                 fetch_cap: int = media.DEFAULT_CAP) -> None:
+        super().__init__(intents=permissions.intents(),
+                         allowed_mentions=discord.AllowedMentions.none())
+        self.engine = engine
+        self.fetch_cap = fetch_cap
+        self.policies = policies
+        self.handlers: Handlers | None = None
+        self.engine_failure: str | None = None
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(commands(self))
+
+    @property
+    def on(self) -> Handlers:
+        assert self.handlers is not None, "setup_hook has not run"
+        return self.handlers
+
+    async def setup_hook(self) -> None:
+        self.handlers = Handlers(self.engine, self.policies,
+                                 Executor(self.http, self.engine.evidence_of),
+                                 self_id=lambda: self.user.id if self.user else None,
+                                 fetch_cap=self.fetch_cap, on_down=self._engine_down)
+        self.handlers.intake.start()
+        await self.tree.sync()
+
+    def _engine_down(self, why: str) -> None:
+        self.engine_failure = why
+        asyncio.get_running_loop().create_task(self.close())
+
+    async def on_ready(self) -> None:
+        for g in self.guilds:
+            self.on.guild_available(g)
+            self._diagnose(g)
+
+    async def on_guild_join(self, g: discord.Guild) -> None:
+        self.on.guild_available(g)
+        self._diagnose(g)
+
+    def _diagnose(self, g: discord.Guild) -> None:
+        p = self.policies.get(g.id)
+        for problem in permissions.diagnose(
+                g, self.intents, mod_log=p.mod_log_channel if p else None,
+                quarantine_role=p.quarantine_role if p else None):
+            log.warning("%s (%s): %s", g.name, g.id, problem)
+
+    async def on_message(self, m: discord.Message) -> None:
+        self.on.message(m)
+
+    async def on_raw_message_edit(self, raw: discord.RawMessageUpdateEvent) -> None:
+        self.on.edit(raw)
+
+    async def on_raw_message_delete(self, raw: discord.RawMessageDeleteEvent) -> None:
+        self.on.delete(raw)
+
+    async def on_raw_bulk_message_delete(self, raw: discord.RawBulkMessageDeleteEvent
+                                         ) -> None:
+        self.on.bulk_delete(raw)
+
+    async def on_guild_channel_create(self, c: discord.abc.GuildChannel) -> None:
+        self.on.channel(c)
+
+    async def on_guild_channel_update(self, _before: discord.abc.GuildChannel,
+                                      after: discord.abc.GuildChannel) -> None:
+        self.on.channel(after)
+
+    async def on_guild_channel_delete(self, c: discord.abc.GuildChannel) -> None:
+        self.on.channel_deleted(c)
+
+    async def on_thread_create(self, t: discord.Thread) -> None:
+        self.on.channel(t)
+
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        self.on.guild_updated(before, after)
+
+    async def on_member_join(self, m: discord.Member) -> None:
+        self.on.member_joined(m)
+
+    async def on_raw_member_remove(self, raw: discord.RawMemberRemoveEvent) -> None:
+        self.on.member_left(raw)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        self.on.member_updated(before, after)
+
+    async def on_invite_create(self, i: discord.Invite) -> None:
+        self.on.invite(i)
+
+    async def on_automod_action(self, e: discord.AutoModAction) -> None:
+        self.on.automod(e)
+
+    async def on_member_ban(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
+        self.on.banned(g, u)
+
+
+def commands(bot: VeilleurBot) -> app_commands.Group:
+    group = app_commands.Group(name="veilleur", description="Veilleur, child safety",
+                               guild_only=True,
+                               default_permissions=discord.Permissions(manage_guild=True))
+
+    @group.command(name="diagnose",
+                   description="What the bot lacks here: permissions per channel, intents")
+    async def diagnose(interaction: discord.Interaction) -> None:
+        g = interaction.guild
+        if g is None:
+            return
+        p = bot.policies.get(g.id)
+        problems = permissions.diagnose(g, bot.intents,
+                                        mod_log=p.mod_log_channel if p else None,
+                                        quarantine_role=p.quarantine_role if p else None)
+        await interaction.response.send_message(diagnosis_text(problems), ephemeral=True)
+
+    return group
+
+
+def diagnosis_text(problems: list[str]) -> str:
+    if not problems:
+        return "Nothing is missing: every permission and intent the bot needs is granted."
+    text = "The bot lacks:\n" + "\n".join(f"- {p}" for p in problems)
+    return text if len(text) <= 2000 else text[:1999] + "…"

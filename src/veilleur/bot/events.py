@@ -1,0 +1,212 @@
+"""Discord in, the engine's events out: pure functions from discord.py's objects (and raw
+gateway events) to the wire format of `veilleur.eventformat` (contracts §5), which `check`
+validates.
+
+Each event carries an `event_id` made from Discord's ids, so a gateway resend after a resume
+is a duplicate the journal drops. What the format has no type for is said here, not
+invented (`NOT_IN_FORMAT`); the bot logs those and sends nothing.
+
+An attachment is sent as Discord's reference (URL, id, content type) unless the bot fetched
+it (`media.py`: pictures and videos under a size cap), in which case the event names the
+local file and the engine hashes it. The wire format's attachment has no size or digest
+field: the engine computes digests itself, from a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from veilleur import eventformat
+
+Raw = dict[str, Any]
+
+MAX_ATTACHMENTS = 10
+"""Discord allows 10 files a message; more is not a real message."""
+MAX_FIELD = 512
+"""A filename or content type longer than this is cut (they are only labels)."""
+
+NOT_IN_FORMAT: dict[str, str] = {
+    "message_edit": "no `message_edited` type: an edit is sent as a `message` event for the "
+                    "same id with the new text (the store keeps the first version)",
+    "channel_delete": "no `channel_deleted` type: nothing is sent",
+    "member_ban": "no `member_banned` type: the leave is sent (`member_left`), the ban only "
+                  "logged",
+    "automod_blocked": "no AutoMod type: a blocked message (no message id) is not sent; an "
+                       "execution on a posted message is sent as that message",
+    "thread_parent": "a channel has no parent in the format: a thread's forum or channel name "
+                     "is not sent",
+    "attachment_size": "an attachment has no size or digest field: a file too large to fetch "
+                       "is sent as a reference, unhashed",
+}
+"""Discord events, and parts of them, that the wire format cannot carry."""
+
+_KINDS = {
+    discord.ChannelType.text: "text", discord.ChannelType.voice: "voice",
+    discord.ChannelType.stage_voice: "voice", discord.ChannelType.private: "dm",
+    discord.ChannelType.group: "group_dm", discord.ChannelType.category: "category",
+    discord.ChannelType.news: "news", discord.ChannelType.forum: "forum",
+    discord.ChannelType.media: "forum", discord.ChannelType.public_thread: "thread",
+    discord.ChannelType.private_thread: "thread", discord.ChannelType.news_thread: "thread",
+}
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def check(raw: Raw) -> Raw:
+    """`raw`, once the event format has validated it (`EventFormatError` otherwise)."""
+    eventformat.validate(raw)
+    return raw
+
+
+def _cut(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_FIELD]
+
+
+def user(u: discord.User | discord.Member, at: datetime) -> Raw:
+    """`user_seen`: an account's name and creation time (Discord's, from its id)."""
+    return check({"type": "user_seen", "ts": iso(at), "event_id": f"discord:user:{u.id}:{u.name}",
+                  "user": {"id": str(u.id), "name": u.name,
+                           "created_at": iso(u.created_at)}})
+
+
+def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw:
+    """`message`: the text, author, place (server or direct message) and attachments
+    (`fetched`: the local files of those the bot downloaded, by attachment id)."""
+    fetched = fetched or {}
+    at = m.edited_at or m.created_at
+    edit = f":{m.edited_at.timestamp():.3f}" if m.edited_at else ""
+    body: Raw = {
+        "id": str(m.id), "channel_id": str(m.channel.id),
+        "guild_id": str(m.guild.id) if m.guild else None,
+        "author_id": str(m.author.id), "content": m.content,
+        "attachments": [{"id": str(a.id), "path": fetched.get(a.id, a.url),
+                         "content_type": _cut(a.content_type)}
+                        for a in m.attachments[:MAX_ATTACHMENTS]],
+    }
+    if m.guild is None:
+        # Everyone in the conversation but the author (the bot itself, in a DM with it).
+        people = [*(getattr(m.channel, "recipients", None) or ()),
+                  *(p for p in (getattr(m.channel, "recipient", None),
+                                getattr(m.channel, "me", None)) if p is not None)]
+        ids = dict.fromkeys(str(p.id) for p in people if p.id != m.author.id)
+        body["recipient_ids"] = list(ids)
+    return check({"type": "message", "ts": iso(at),
+                  "event_id": f"discord:message:{m.id}{edit}", "message": body})
+
+
+def edited(raw: discord.RawMessageUpdateEvent) -> Raw | None:
+    """An edit (raw, so edits of messages out of the cache come too): the message again
+    with its new text (see `NOT_IN_FORMAT`). None when the text did not change (an embed
+    unfurled)."""
+    if "content" not in raw.data:
+        return None
+    return message(raw.message)
+
+
+def deleted(raw: discord.RawMessageDeleteEvent, at: datetime, *, by: str = "author") -> Raw:
+    """`message_deleted`. Discord does not say who deleted a message: `by` is the author
+    unless the bot knows better (its own containment, a moderator in the audit log)."""
+    return check({"type": "message_deleted", "ts": iso(at),
+                  "event_id": f"discord:deleted:{raw.message_id}",
+                  "message_id": str(raw.message_id), "by": by})
+
+
+def bulk_deleted(raw: discord.RawBulkMessageDeleteEvent, at: datetime) -> list[Raw]:
+    """A bulk deletion is a moderator's or a bot's (members cannot bulk delete)."""
+    return [check({"type": "message_deleted", "ts": iso(at),
+                   "event_id": f"discord:deleted:{i}", "message_id": str(i),
+                   "by": "moderator"}) for i in sorted(raw.message_ids)]
+
+
+def channel(c: discord.abc.GuildChannel | discord.Thread, at: datetime) -> Raw:
+    """`channel_created`, for a creation and for an update (same id: the store keeps the
+    newest name and topic)."""
+    topic = getattr(c, "topic", None)
+    return check({"type": "channel_created", "ts": iso(at),
+                  "event_id": f"discord:channel:{c.id}:{c.name}:{topic or ''}"[:120],
+                  "channel": {"id": str(c.id), "guild_id": str(c.guild.id), "name": c.name,
+                              "topic": topic, "kind": _KINDS.get(c.type, "other")}})
+
+
+def _guild(g: discord.Guild) -> Raw:
+    return {"id": str(g.id), "name": g.name,
+            "owner_id": str(g.owner_id) if g.owner_id else None,
+            "description": g.description}
+
+
+def guild(g: discord.Guild, at: datetime) -> list[Raw]:
+    """A server the bot joins (or finds at start): `guild_created`, then its channels."""
+    first = check({"type": "guild_created", "ts": iso(at),
+                   "event_id": f"discord:guild:{g.id}", "guild": _guild(g)})
+    return [first, *(channel(c, at) for c in g.channels)]
+
+
+def guild_updated(before: discord.Guild, after: discord.Guild, at: datetime) -> Raw | None:
+    """`guild_updated` when the name, description or owner changed."""
+    if (before.name, before.description, before.owner_id) == \
+            (after.name, after.description, after.owner_id):
+        return None
+    return check({"type": "guild_updated", "ts": iso(at),
+                  "event_id": f"discord:guild:{after.id}:{iso(at)}", "guild": _guild(after)})
+
+
+def member_joined(m: discord.Member) -> list[Raw]:
+    """The account (its age on Discord matters), then its join. Discord does not say which
+    invite was used."""
+    at = m.joined_at or m.created_at
+    return [user(m, at), check({
+        "type": "member_joined", "ts": iso(at),
+        "event_id": f"discord:joined:{m.guild.id}:{m.id}:{at.timestamp():.0f}",
+        "guild_id": str(m.guild.id), "user_id": str(m.id)})]
+
+
+def member_left(raw: discord.RawMemberRemoveEvent, at: datetime) -> Raw:
+    return check({"type": "member_left", "ts": iso(at),
+                  "event_id": f"discord:left:{raw.guild_id}:{raw.user.id}:{at.timestamp():.0f}",
+                  "guild_id": str(raw.guild_id), "user_id": str(raw.user.id)})
+
+
+def member_updated(before: discord.Member, after: discord.Member, at: datetime) -> Raw | None:
+    """A new name is the account seen again (`user_seen`); roles and the rest are not
+    the engine's."""
+    if (before.name, before.display_name) == (after.name, after.display_name):
+        return None
+    return user(after, at)
+
+
+def invite_created(i: discord.Invite, at: datetime) -> Raw | None:
+    """`invite_created`; an invite without an inviter (a widget's) names none and is not
+    sent."""
+    if i.guild is None or i.inviter is None:
+        return None
+    return check({"type": "invite_created", "ts": iso(i.created_at or at),
+                  "event_id": f"discord:invite:{i.code}",
+                  "invite": {"code": i.code, "guild_id": str(i.guild.id),
+                             "inviter_id": str(i.inviter.id)}})
+
+
+def automod(e: discord.AutoModAction, at: datetime) -> Raw | None:
+    """An AutoMod execution on a posted message is that message (the same event id, so it
+    is a duplicate when the gateway also sent it); a blocked one has no message and no type
+    in the format (`NOT_IN_FORMAT`)."""
+    if e.message_id is None or e.channel_id is None or not e.content:
+        return None
+    return check({"type": "message", "ts": iso(at),
+                  "event_id": f"discord:message:{e.message_id}",
+                  "message": {"id": str(e.message_id), "channel_id": str(e.channel_id),
+                              "guild_id": str(e.guild_id), "author_id": str(e.user_id),
+                              "content": e.content}})
+
+
+def banned(g: discord.Guild, u: discord.User | discord.Member, at: datetime) -> Raw:
+    """A ban: the format has no type for it, so it is the member's leave (Discord sends the
+    leave too; a second leave changes nothing)."""
+    return check({"type": "member_left", "ts": iso(at),
+                  "event_id": f"discord:left:{g.id}:{u.id}:{at.timestamp():.0f}",
+                  "guild_id": str(g.id), "user_id": str(u.id)})

@@ -1,0 +1,144 @@
+"""Carrying a plan out through Discord, evidence first.
+
+- **Evidence before removal.** Before a message is held or deleted the executor asks the
+  engine for the evidence it sealed for that message (`evidence_of`); without any, the
+  message stays where it is and the mod log says why. The engine seals evidence when the
+  message's case opens, which `Runtime.verdict` does before it answers, so in practice the
+  record is there.
+- **Failures are findings, not crashes.** 50013 (Missing Permissions) becomes a problem
+  naming the permission and the place (as `diagnose` would), and that action is not tried
+  again there for `forbidden_seconds` (a server that withholds a permission would otherwise
+  get a 403 for every flagged message: Discord bans clients that pile up refused requests);
+  10008 (Unknown Message) means
+  someone removed it first; a 429 that discord.py's own rate limiter (per route, with the
+  `Retry-After` it is given) could not absorb is reported and never retried here: no
+  storms. One action failing does not stop the next.
+- **The mod log last**, as text with hashes and links (`modlog.text`), mentions disabled and
+  previews suppressed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+from discord.http import handle_message_parameters
+
+from veilleur.bot import modlog
+from veilleur.bot.modlog import Outcome
+from veilleur.bot.permissions import label
+from veilleur.bot.plan import Action, Evidence, Kind, Plan
+
+log = logging.getLogger("veilleur.bot")
+
+MISSING_PERMISSIONS = 50013
+UNKNOWN_MESSAGE = 10008
+PERMISSION_OF = {Kind.HOLD: "manage_messages", Kind.DELETE: "manage_messages",
+                 Kind.TIMEOUT: "moderate_members", Kind.QUARANTINE: "manage_roles",
+                 Kind.NOTICE: "send_messages"}
+DONE = {Kind.HOLD: "held the message (removed from the channel; its text is in the sealed "
+                   "evidence for review)",
+        Kind.DELETE: "deleted the message", Kind.TIMEOUT: "timed the author out for {m} min",
+        Kind.QUARANTINE: "gave the author the quarantine role",
+        Kind.NOTICE: "left a notice in the channel"}
+
+EvidenceOf = Callable[[int], Awaitable[tuple[Evidence, ...]]]
+
+
+class Executor:
+    def __init__(self, http: Any, evidence_of: EvidenceOf, *,
+                 clock: Callable[[], datetime] = discord.utils.utcnow,
+                 forbidden_seconds: float = 600.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.http = http
+        """discord.py's HTTPClient (`client.http`): its requests honour Discord's rate
+        limits."""
+        self.evidence_of = evidence_of
+        self.clock = clock
+        self.problems: list[str] = []
+        """Every failure so far, for `diagnose` and the bot's log."""
+        self.forbidden_seconds = forbidden_seconds
+        self.monotonic = monotonic
+        self._forbidden: dict[tuple[str, int | None, int | None], float] = {}
+        """(permission, server, channel or None) Discord refused with 50013, until when."""
+
+    async def carry_out(self, plan: Plan) -> list[Outcome]:
+        outcomes = [await self._one(a) for a in plan.actions]
+        if plan.mod_log is not None:
+            await self._log(plan, outcomes)
+        return outcomes
+
+    def _where(self, a: Action) -> tuple[str, int | None, int | None]:
+        channel = a.ref.channel_id if a.kind in (Kind.HOLD, Kind.DELETE, Kind.NOTICE) else None
+        return PERMISSION_OF[a.kind], a.ref.guild_id, channel
+
+    async def _one(self, a: Action) -> Outcome:
+        ref = a.ref
+        refused_until = self._forbidden.get(self._where(a))
+        if refused_until is not None and self.monotonic() < refused_until:
+            return Outcome(a, False, f"{a.kind.value}: not tried: missing permission "
+                                     f"{label(PERMISSION_OF[a.kind])}, as Discord said "
+                                     f"less than {self.forbidden_seconds / 60:.0f} minutes "
+                                     "ago")
+        try:
+            if a.removes:
+                evidence = await self.evidence_of(ref.message_id)
+                if not evidence:
+                    return self._problem(a, "kept in place: the engine holds no evidence of "
+                                            "it yet (evidence comes before any removal)")
+                await self.http.delete_message(ref.channel_id, ref.message_id,
+                                               reason=a.reason)
+            elif a.kind is Kind.TIMEOUT:
+                until = self.clock() + timedelta(minutes=a.minutes or 60)
+                await self.http.edit_member(ref.guild_id, ref.author_id, reason=a.reason,
+                                            communication_disabled_until=until.isoformat())
+            elif a.kind is Kind.QUARANTINE:
+                await self.http.add_role(ref.guild_id, ref.author_id, a.role_id,
+                                         reason=a.reason)
+            elif a.kind is Kind.NOTICE:
+                await self._send(ref.channel_id, a.reason)
+        except discord.HTTPException as exc:
+            return self._failed(a, exc)
+        return Outcome(a, True, DONE[a.kind].format(m=a.minutes))
+
+    def _failed(self, a: Action, exc: discord.HTTPException) -> Outcome:
+        where = f"channel {a.ref.channel_id}" if a.kind in (Kind.HOLD, Kind.DELETE,
+                                                            Kind.NOTICE) else "the server"
+        if exc.code == MISSING_PERMISSIONS:
+            self._forbidden[self._where(a)] = self.monotonic() + self.forbidden_seconds
+            return self._problem(a, f"missing permission {label(PERMISSION_OF[a.kind])} in "
+                                    f"{where} (guild {a.ref.guild_id})")
+        if exc.code == UNKNOWN_MESSAGE:
+            return Outcome(a, False, "the message was already gone (removed by someone else)")
+        if exc.status == 429:
+            return self._problem(a, "Discord's rate limit: not retried (discord.py waited "
+                                    "what it was told; the moderators decide)")
+        return self._problem(a, f"Discord refused ({exc.status}, code {exc.code})")
+
+    def _problem(self, a: Action, detail: str) -> Outcome:
+        line = f"{a.kind.value} on message {a.ref.message_id}: {detail}"
+        self.problems.append(line)
+        log.warning("%s", line)
+        return Outcome(a, False, f"{a.kind.value}: {detail}")
+
+    async def _send(self, channel_id: int, content: str) -> None:
+        with handle_message_parameters(
+                content=content, allowed_mentions=discord.AllowedMentions.none(),
+                flags=discord.MessageFlags(suppress_embeds=True)) as params:
+            await self.http.send_message(channel_id, params=params)
+
+    async def _log(self, plan: Plan, outcomes: list[Outcome]) -> None:
+        assert plan.mod_log is not None
+        try:
+            await self._send(plan.mod_log, modlog.text(plan, outcomes))
+        except discord.HTTPException as exc:
+            why = (f"missing permission {label('send_messages')}"
+                   if exc.code == MISSING_PERMISSIONS else f"{exc.status}, code {exc.code}")
+            line = f"mod log {plan.mod_log}: cannot write ({why})"
+            self.problems.append(line)
+            log.warning("%s; the plan for %s was: %s", line, plan.ref.link,
+                        [o.detail for o in outcomes])

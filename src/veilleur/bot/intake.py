@@ -1,0 +1,149 @@
+"""Into the engine: the same `Runtime` as `veilleur serve`, embedded in the bot's process.
+
+Every event goes through the runtime's journals before anything else happens to it (accepted
+means on disk; a crash loses nothing accepted, the restart takes it in again). Messages are
+asked for a verdict (journaled in the verdicts' journal, then handled at once) after every
+event the bot sent before them has been taken in, so a catalogue channel's name is known
+when its first message is read. The engine runs in threads (`asyncio.to_thread`): the
+gateway's loop never waits on it, only the bot's own intake task does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from veilleur.bot.plan import Answer, Evidence
+from veilleur.events import PLATFORM_TYPES
+from veilleur.service.runtime import Busy, EngineDown, Runtime
+from veilleur.taxonomy import Target, TargetKind
+
+log = logging.getLogger("veilleur.bot")
+SOURCE = "bot:discord"
+"""The journal's stamp on what the bot hands in (`received_by`)."""
+
+T = TypeVar("T")
+
+
+class Engine(Protocol):
+    """What the bot needs of an engine: embedded (`EmbeddedEngine`) or a running service
+    (`remote.ServiceEngine`)."""
+
+    @property
+    def spool(self) -> Path | None:
+        """Where fetched attachments wait for the engine; None: they are not fetched."""
+
+    async def send(self, raws: list[dict[str, Any]]) -> int: ...
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer: ...
+
+    async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
+
+
+class EmbeddedEngine:
+    def __init__(self, runtime: Runtime, *, busy_tries: int = 30,
+                 poll_seconds: float = 0.01) -> None:
+        self.runtime = runtime
+        self.busy_tries = busy_tries
+        self.poll_seconds = poll_seconds
+        self._sent = 0
+        """The last inbox row this bot journaled: verdicts wait until it is taken in."""
+        self.rejected: list[str] = []
+
+    async def send(self, raws: list[dict[str, Any]]) -> int:
+        """Journal `raws` in order (durable when this returns); the number accepted (a
+        resend after a gateway resume is a duplicate, dropped)."""
+        if not raws:
+            return 0
+        result = await self._patiently(lambda: self.runtime.accept(
+            raws, SOURCE, kinds=PLATFORM_TYPES))
+        for bad in result.rejected:
+            line = f"event {raws[bad['index']].get('type')} refused: {bad['error']}"
+            self.rejected.append(line)
+            log.error("%s", line)
+        for item in result.accepted:
+            self._sent = max(self._sent, item["seq"])
+        return len(result.accepted)
+
+    @property
+    def spool(self) -> Path:
+        """Where fetched attachments wait for the engine (its own upload folder)."""
+        return self.runtime.upload_dir
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+        """The engine's answer on a message event, once what was sent before it is in.
+        `fetched`: its attachment paths are files the bot wrote under `spool`."""
+        while not self.runtime.taken_in(self._sent):
+            if self.runtime.failure is not None:
+                raise EngineDown(self.runtime.failure)
+            await asyncio.sleep(self.poll_seconds)
+        verdict = await self._patiently(lambda: self.runtime.verdict(
+            raw, SOURCE, trusted_paths=fetched))
+        # An allowed message has no case and no sealed evidence: no second trip.
+        evidence = (await self.evidence_of(int(raw["message"]["id"]))
+                    if verdict.get("verdict") != "allow" else ())
+        return Answer.of(verdict, evidence)
+
+    async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]:
+        """What the engine sealed for the message (asked again right before a removal)."""
+        found = await asyncio.to_thread(self.runtime.evidence_of,
+                                        Target(TargetKind.MESSAGE, str(message_id)))
+        return tuple(Evidence(i, sha) for i, sha in found)
+
+    async def _patiently(self, call: Callable[[], T]) -> T:
+        """`call` in a thread; a full backlog (`Busy`) is waited out as the runtime asks,
+        a bounded number of times (the events stay in the bot's queue meanwhile)."""
+        for _ in range(self.busy_tries - 1):
+            try:
+                return await asyncio.to_thread(call)
+            except Busy as exc:
+                log.warning("the engine is behind (%s); waiting %d s", exc, exc.retry_after)
+                await asyncio.sleep(exc.retry_after)
+        return await asyncio.to_thread(call)
+
+
+Work = Callable[[], Awaitable[None]]
+
+
+class Intake:
+    """One task takes the bot's work in the order the gateway gave it; the gateway's
+    handlers only enqueue (they never wait on the engine). What is in this queue is not yet
+    accepted: a crash loses it (Discord does not send it again), as it would lose what the
+    gateway had not delivered."""
+
+    def __init__(self, on_down: Callable[[str], None] | None = None) -> None:
+        self.queue: asyncio.Queue[Work] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.on_down = on_down
+        """Called once if the engine stops: the bot then stops too, so that nothing more is
+        taken from Discord that nobody will handle; a restart takes the journal in again."""
+        self.down: str | None = None
+
+    def put(self, work: Work) -> None:
+        self.queue.put_nowait(work)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="intake")
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+    async def _run(self) -> None:
+        while True:
+            work = await self.queue.get()
+            try:
+                if self.down is None:
+                    await work()
+            except EngineDown as exc:
+                self.down = exc.why
+                log.error("%s; the bot stops", exc)
+                if self.on_down is not None:
+                    self.on_down(exc.why)
+            except Exception:  # one bad event never stops the intake
+                log.exception("the bot could not hand an event to the engine")
+            finally:
+                self.queue.task_done()

@@ -1,0 +1,96 @@
+"""What the mod log says about a plan once carried out: text only, with the case, the
+categories and scores, the message's link, the attachments' ids, the sealed evidence's
+digests, the reasons, and what was done or could not be. Never a picture, never a file's
+URL (Discord's attachment URL *is* the picture): suspected abuse media is not reposted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from veilleur.bot.plan import Action, Kind, Plan
+
+MAX_REASON = 300
+MAX_TEXT = 2000  # Discord's limit for a message
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action: Action
+    done: bool
+    detail: str
+    """What happened ("held", "missing permission Manage Messages in #x", ...)."""
+
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {"case": "case", "silent": "silent (the author is not told)", "message": "Message",
+           "by": "by", "attachments": "Attachments (not shown, never reposted)",
+           "not_fetched": "not fetched", "evidence": "Evidence sealed",
+           "no_evidence": "none yet (nothing was removed)", "why": "Why", "done": "Done",
+           "not_done": "Not done", "nothing": "nothing automatic; a moderator decides"},
+    "fr": {"case": "dossier", "silent": "silencieux (l'auteur n'est pas prévenu)",
+           "message": "Message", "by": "de",
+           "attachments": "Pièces jointes (non montrées, jamais republiées)",
+           "not_fetched": "non téléchargée", "evidence": "Preuves scellées",
+           "no_evidence": "aucune encore (rien n'a été retiré)", "why": "Pourquoi",
+           "done": "Fait", "not_done": "Pas fait",
+           "nothing": "rien d'automatique ; un modérateur décide"},
+}
+"""The mod log's words in the server's language (`locale` in its policy). What failed is
+said in English, with Discord's English permission names, as in the bot's own log."""
+
+DONE_WORDS = {
+    "fr": {Kind.HOLD: "message retenu (retiré du salon ; son texte est dans les preuves "
+                      "scellées pour l'examen)",
+           Kind.DELETE: "message supprimé", Kind.TIMEOUT: "auteur exclu temporairement "
+                                                          "{m} min",
+           Kind.QUARANTINE: "rôle de quarantaine donné à l'auteur",
+           Kind.NOTICE: "avis laissé dans le salon"},
+}
+
+
+def done_words(o: Outcome, locale: str) -> str:
+    words = DONE_WORDS.get(locale)
+    return words[o.action.kind].format(m=o.action.minutes) if words else o.detail
+
+
+def text(plan: Plan, outcomes: list[Outcome]) -> str:
+    a, ref = plan.answer, plan.ref
+    w = WORDS.get(plan.locale, WORDS["en"])
+    scores = ", ".join(f"{c.value} {max(f.score for f in a.findings if f.category is c):.2f}"
+                       for c in a.categories) or a.verdict
+    head = f"**Veilleur** · {scores}" + (f" · {w['case']} {a.case_id}" if a.case_id else "")
+    if plan.silent:
+        head += f" · {w['silent']}"
+    lines = [head, f"{w['message']}: {ref.link} {w['by']} <@{ref.author_id}> "
+                   f"({ref.author_id})"]
+    if ref.attachment_ids:
+        digests = dict(ref.attachment_sha256)
+        lines.append(f"{w['attachments']}: " + ", ".join(
+            f"{i} sha256 {digests[i]}" if i in digests else f"{i} ({w['not_fetched']})"
+            for i in ref.attachment_ids))
+    sealed = "; ".join(f"{e.record_id} sha256 {e.sha256}" for e in a.evidence)
+    lines.append(f"{w['evidence']}: {sealed or w['no_evidence']}")
+    for reason in a.reasons[:3]:
+        lines.append(f"{w['why']}: {defang(_one_line(reason))[:MAX_REASON]}")
+    done = [done_words(o, plan.locale) for o in outcomes if o.done]
+    failed = [o.detail for o in outcomes if not o.done]
+    lines.append(f"{w['done']}: " + ("; ".join(done) if done else w["nothing"]))
+    if failed:
+        lines.append(f"{w['not_done']}: " + "; ".join(failed))
+    out = "\n".join(lines)
+    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
+
+
+def _one_line(s: str) -> str:
+    return " ".join(s.split())
+
+
+_SCHEME = re.compile(r"(?i)\bhttp(s?)://")
+_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z]{2,}\b)")
+
+
+def defang(s: str) -> str:
+    """A reason quotes the message, and a lure's link must not become a link (nor unfold a
+    preview) in the mod log: `https://mega.nz/x` is written `hxxps://mega[.]nz/x`."""
+    return _DOT.sub("[.]", _SCHEME.sub(r"hxxp\1://", s))

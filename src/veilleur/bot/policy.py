@@ -1,0 +1,151 @@
+"""A server's policy, as data: where the mod log goes, the quarantine role, and what the bot
+does by itself. One TOML file per server, validated before use; every error names the file
+and the key.
+
+Only reversible containment may be automatic: holding or deleting a message (its evidence
+is kept first), a time-out, the quarantine role. Bans and kicks take a moderator: a file
+that asks for them automatically is refused. Grooming and sextortion act silently: no
+notice in the channel, whatever the file says (a notice asked for them is refused too).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from veilleur.detect.base import PolicyDataError
+from veilleur.taxonomy import Category
+
+AUTOMATIC = ("hold_message", "delete_message", "timeout", "quarantine")
+"""The containment the bot may do by itself: each can be undone (a held message's text is
+in the sealed evidence; a time-out ends; a role is taken back)."""
+MODERATOR_ONLY = {"ban": "a ban", "kick": "a kick", "escalate": "an escalation"}
+BLOCKED = "blocked"
+"""The `[automatic]` key for what the engine refuses outright (media already confirmed)."""
+SILENT = frozenset({Category.GROOMING, Category.SEXTORTION})
+"""Warning a groomer or an extortionist tells them to delete and move elsewhere."""
+LOCALES = ("fr", "en")
+MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest time-out
+_KEYS = {"guild_id", "locale", "mod_log_channel", "quarantine_role", "timeout_minutes",
+         "notice_in_channel", "automatic"}
+
+
+class BotPolicyError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPolicy:
+    guild_id: int
+    locale: str = "en"
+    mod_log_channel: int | None = None
+    quarantine_role: int | None = None
+    timeout_minutes: int = 60
+    notice_in_channel: frozenset[str] = frozenset()
+    """Categories (or `blocked`) whose holds leave a neutral notice in the channel."""
+    automatic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per category value (or `blocked`), the containment done at once."""
+    source: str = "(default)"
+
+    def actions_for(self, key: str) -> tuple[str, ...]:
+        return self.automatic.get(key, ())
+
+
+def default_policy(guild_id: int) -> ServerPolicy:
+    """A server without a file: the bot watches and feeds the engine, and does nothing by
+    itself (the engine's cases still open)."""
+    return ServerPolicy(guild_id=guild_id)
+
+
+def _snowflake(where: str, key: str, value: Any) -> int:
+    if (isinstance(value, str) and value.isdigit()) or \
+            (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return int(value)
+    raise BotPolicyError(f"{where}: {key}: must be a Discord id (digits), got {value!r}")
+
+
+def parse_policy(data: Mapping[str, Any], where: str) -> ServerPolicy:
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise BotPolicyError(f"{where}: {unknown[0]}: unknown key (the keys are "
+                             f"{', '.join(sorted(_KEYS))})")
+    if "guild_id" not in data:
+        raise BotPolicyError(f"{where}: guild_id: missing (the server this file is for)")
+    guild_id = _snowflake(where, "guild_id", data["guild_id"])
+    locale = data.get("locale", "en")
+    if locale not in LOCALES:
+        raise BotPolicyError(f"{where}: locale: must be one of {', '.join(LOCALES)}, "
+                             f"got {locale!r}")
+    mod_log = data.get("mod_log_channel")
+    role = data.get("quarantine_role")
+    minutes = data.get("timeout_minutes", 60)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or \
+            not 1 <= minutes <= MAX_TIMEOUT_MINUTES:
+        raise BotPolicyError(f"{where}: timeout_minutes: must be a whole number of minutes "
+                             f"from 1 to {MAX_TIMEOUT_MINUTES} (28 days), got {minutes!r}")
+    keys = [c.value for c in Category] + [BLOCKED]
+    table = data.get("automatic", {})
+    if not isinstance(table, Mapping):
+        raise BotPolicyError(f"{where}: automatic: must be a table of category = [actions]")
+    automatic: dict[str, tuple[str, ...]] = {}
+    for key, actions in table.items():
+        entry = f"automatic.{key}"
+        if key not in keys:
+            raise BotPolicyError(f"{where}: {entry}: unknown category (the keys are "
+                                 f"{', '.join(keys)})")
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            raise BotPolicyError(f"{where}: {entry}: must be a list of action names")
+        for action in actions:
+            if action in MODERATOR_ONLY:
+                raise BotPolicyError(
+                    f"{where}: {entry}: {action!r} cannot be automatic: "
+                    f"{MODERATOR_ONLY[action]} is not reversible containment and takes a "
+                    f"moderator's click (automatic: {', '.join(AUTOMATIC)})")
+            if action not in AUTOMATIC:
+                raise BotPolicyError(f"{where}: {entry}: unknown action {action!r} "
+                                     f"(automatic: {', '.join(AUTOMATIC)})")
+        if "quarantine" in actions and role is None:
+            raise BotPolicyError(f"{where}: {entry}: 'quarantine' needs quarantine_role")
+        automatic[key] = tuple(dict.fromkeys(actions))
+    notice = data.get("notice_in_channel", [])
+    if not isinstance(notice, list) or not all(isinstance(n, str) for n in notice):
+        raise BotPolicyError(f"{where}: notice_in_channel: must be a list of categories")
+    for key in notice:
+        if key not in keys:
+            raise BotPolicyError(f"{where}: notice_in_channel: unknown category {key!r}")
+        if key in SILENT:
+            raise BotPolicyError(f"{where}: notice_in_channel: {key} acts silently (a notice "
+                                 "warns the offender); remove it")
+    return ServerPolicy(
+        guild_id=guild_id, locale=locale,
+        mod_log_channel=None if mod_log is None else _snowflake(where, "mod_log_channel",
+                                                                  mod_log),
+        quarantine_role=None if role is None else _snowflake(where, "quarantine_role", role),
+        timeout_minutes=minutes, notice_in_channel=frozenset(notice),
+        automatic=automatic, source=where)
+
+
+def load_policy(path: Path) -> ServerPolicy:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BotPolicyError(f"{path}: cannot load: {exc}") from None
+    return parse_policy(data, str(path))
+
+
+def load_policies(paths: list[Path]) -> dict[int, ServerPolicy]:
+    """Files, or folders of `*.toml`, one server each; two files for one server are an
+    error."""
+    files = [p for path in paths
+             for p in (sorted(path.glob("*.toml")) if path.is_dir() else [path])]
+    out: dict[int, ServerPolicy] = {}
+    for file in files:
+        policy = load_policy(file)
+        if policy.guild_id in out:
+            raise BotPolicyError(f"{file}: guild_id: {policy.guild_id} already has a policy "
+                                 f"({out[policy.guild_id].source})")
+        out[policy.guild_id] = policy
+    return out

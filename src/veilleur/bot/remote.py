@@ -1,0 +1,123 @@
+"""The bot as a client of a running `veilleur serve` (`veilleur bot --api URL`), so that many
+servers' bots share one engine.
+
+Events go to `POST /v1/events` (journaled by the service before it answers), messages to
+`POST /v1/verdict`, with an API key holding the `events` and `verdict` scopes. A message's
+verdict is asked once the service's backlog is empty after the bot sent other events (read
+from `/health`, waited for at most `order_seconds`: a busy shared service may hold a
+catalogue channel's creation behind other servers' traffic). The evidence check before a
+removal is the service's answer: its verdict lists the records it sealed for the message.
+
+Not in this mode: fetching attachments (they are sent as references), and a queue on disk
+while the service is unreachable: the bot retries for a while, then stops (what the service
+accepted is safe in its journal; what the bot held in memory is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from veilleur.bot.plan import Answer, Evidence
+from veilleur.service.runtime import EngineDown
+
+log = logging.getLogger("veilleur.bot")
+
+
+class ServiceEngine:
+    @property
+    def spool(self) -> Path | None:
+        """No local folder: attachments are not fetched in this mode."""
+        return None
+
+    def __init__(self, url: str, key: str, *, client: httpx.AsyncClient | None = None,
+                 tries: int = 6, order_seconds: float = 2.0) -> None:
+        self.url = url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.tries = tries
+        self.order_seconds = order_seconds
+        self._unordered = False
+        """Events were sent since the last verdict: wait for the service to take them in."""
+        self._evidence: dict[int, tuple[Evidence, ...]] = {}
+        self.rejected: list[str] = []
+
+    async def send(self, raws: list[dict[str, Any]]) -> int:
+        if not raws:
+            return 0
+        body = (await self._post("/v1/events", {"events": raws})).json()
+        for bad in body.get("rejected", ()):
+            line = f"event {raws[bad['index']].get('type')} refused: {bad['error']}"
+            self.rejected.append(line)
+            log.error("%s", line)
+        self._unordered = True
+        return int(body.get("accepted", 0))
+
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+        if self._unordered:
+            await self._caught_up()
+        verdict = (await self._post("/v1/verdict", raw)).json()
+        mid = int(raw["message"]["id"])
+        evidence = tuple(Evidence(e["id"], e["sha256"]) for e in verdict.get("evidence", ())
+                         if e.get("target") == {"kind": "message", "id": str(mid)})
+        if evidence:
+            self._evidence[mid] = evidence
+            while len(self._evidence) > 10_000:
+                self._evidence.pop(next(iter(self._evidence)))
+        return Answer.of(verdict, evidence)
+
+    async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]:
+        return self._evidence.get(message_id, ())
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _caught_up(self) -> None:
+        end = time.monotonic() + self.order_seconds
+        while time.monotonic() < end:
+            try:
+                r = await self.client.get(f"{self.url}/health")
+                if r.json().get("backlog", 0) == 0:
+                    break
+            except (httpx.HTTPError, ValueError):
+                break  # the verdict's own call says what is wrong
+            await asyncio.sleep(0.05)
+        self._unordered = False
+
+    async def _post(self, path: str, body: Any) -> httpx.Response:
+        """One call, retried while the service is busy (429, as long as it says) or out of
+        reach (backing off); a stopped engine (503) or giving up stops the bot."""
+        why = ""
+        for attempt in range(self.tries):
+            try:
+                r = await self.client.post(f"{self.url}{path}", json=body,
+                                           headers=self.headers)
+            except httpx.TransportError as exc:
+                why = f"the service at {self.url} is unreachable ({type(exc).__name__})"
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** attempt))
+                continue
+            if r.status_code == 429:
+                why = "the service is busy"
+                await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                continue
+            if r.status_code == 503:
+                raise EngineDown(_detail(r))
+            if r.status_code in (401, 403):
+                raise EngineDown(f"the service refused the API key ({r.status_code}: "
+                                 f"{_detail(r)}); it needs the events and verdict scopes")
+            if r.status_code >= 400:
+                raise ValueError(f"{path}: {r.status_code}: {_detail(r)}")
+            return r
+        raise EngineDown(f"{why}, {self.tries} tries")
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("detail", r.text))[:300]
+    except ValueError:
+        return r.text[:300]

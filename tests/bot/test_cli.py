@@ -1,0 +1,88 @@
+"""`veilleur bot`: the token from a file or the environment only, never echoed; a bad policy
+file stops the start with its name and key; `bot invite-link` prints the install URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from typer.testing import CliRunner
+
+from veilleur.cli import app
+
+runner = CliRunner()
+TOKEN = "MTIz.fake-token-for-tests.abc"
+
+
+def test_invite_link_prints_the_url_and_the_intents() -> None:
+    r = runner.invoke(app, ["bot", "invite-link", "--client-id", "123456789012345678"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].startswith(
+        "https://discord.com/oauth2/authorize?client_id=123456789012345678&permissions=")
+    assert "message_content: what messages say [privileged]" in r.stderr
+    assert "Administrator" not in r.output
+    bad = runner.invoke(app, ["bot", "invite-link", "--client-id", "abc"])
+    assert bad.exit_code == 1 and "application's number" in bad.stderr
+
+
+def test_no_token_option_exists_and_no_token_is_an_error(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.delenv("VEILLEUR_DISCORD_TOKEN", raising=False)
+    r = runner.invoke(app, ["bot", "--token", TOKEN])
+    assert r.exit_code == 2 and "No such option" in r.output
+    r = runner.invoke(app, ["bot"])
+    assert r.exit_code == 1 and "give --token-file FILE or set $VEILLEUR_DISCORD_TOKEN" \
+        in r.stderr
+
+
+def test_a_bad_policy_stops_the_start_naming_file_and_key(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("VEILLEUR_DISCORD_TOKEN", TOKEN)
+    policy = tmp_path / "salon.toml"
+    policy.write_text('guild_id = "1"\n[automatic]\ncsam = ["ban"]\n', encoding="utf-8")
+    r = runner.invoke(app, ["bot", "--policy", str(policy), "--db", str(tmp_path / "b.db")])
+    assert r.exit_code == 1
+    assert f"{policy}: automatic.csam: 'ban' cannot be automatic" in r.stderr
+    assert TOKEN not in r.output
+
+
+def test_the_bot_runs_the_runtime_on_the_database_and_gets_the_token_from_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    seen: dict[str, Any] = {}
+
+    def run(self: discord.Client, token: str, **kw: Any) -> None:
+        seen["token"], seen["db"] = token, self.engine.runtime.url  # type: ignore[attr-defined]
+        seen["alive"] = self.engine.runtime.alive  # type: ignore[attr-defined]
+        seen["cap"] = self.fetch_cap  # type: ignore[attr-defined]
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
+    r = runner.invoke(app, ["bot", "--token-file", str(token_file),
+                            "--db", str(tmp_path / "b.db"), "--fetch-mb", "2"])
+    assert seen == {"token": TOKEN, "db": f"sqlite:///{tmp_path / 'b.db'}", "alive": True,
+                    "cap": 2 * 1024 * 1024}
+    assert r.exit_code == 1 and "Discord refused the token" in r.stderr
+    assert TOKEN not in r.output
+    token_file.chmod(0o644)
+    r = runner.invoke(app, ["bot", "--token-file", str(token_file),
+                            "--db", str(tmp_path / "b.db")])
+    assert "can be read by other users" in r.stderr and TOKEN not in r.output
+
+
+def test_the_client_mode_needs_an_api_key_from_a_file_or_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEILLEUR_DISCORD_TOKEN", TOKEN)
+    monkeypatch.delenv("VEILLEUR_API_KEY", raising=False)
+    r = runner.invoke(app, ["bot", "--api", "http://127.0.0.1:8000"])
+    assert r.exit_code == 1
+    assert "no API key: give --api-key-file FILE or set $VEILLEUR_API_KEY" in r.stderr
+    monkeypatch.setenv("VEILLEUR_API_KEY", "vk_secret")
+    r = runner.invoke(app, ["bot", "--api", "ftp://host"])
+    assert r.exit_code == 1 and "--api must be the service's http(s) URL" in r.stderr
+    assert "vk_secret" not in r.output and TOKEN not in r.output

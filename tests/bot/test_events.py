@@ -1,0 +1,158 @@
+"""Each Discord event the bot listens to becomes the engine's events, in the wire format
+(`eventformat` validates every one), with Discord's ids as event ids."""
+
+from __future__ import annotations
+
+from unittest.mock import MagicMock
+
+import discord
+
+from tests.bot import fakes as f
+from veilleur import eventformat
+from veilleur.bot import events as bev
+
+AUTHOR = (700_000_000_000_000_007, "lea")
+
+
+def _types(raws: list[dict]) -> list[str]:
+    return [eventformat.validate(r).type for r in raws]
+
+
+def setup() -> tuple[MagicMock, discord.Guild, discord.TextChannel]:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general", topic="on parle")
+    return st, g, ch
+
+
+def test_a_message_in_a_server_carries_text_place_author_and_attachment_references() -> None:
+    st, g, ch = setup()
+    mid = f.snowflake(f.later(3))
+    m = f.message(st, ch, mid, AUTHOR, "salut", attachments=[f.attachment(f.snowflake())])
+    raw = bev.message(m)
+    assert raw["type"] == "message" and raw["event_id"] == f"discord:message:{mid}"
+    body = raw["message"]
+    assert body["guild_id"] == str(g.id) and body["channel_id"] == str(ch.id)
+    assert body["author_id"] == str(AUTHOR[0]) and body["content"] == "salut"
+    [att] = body["attachments"]
+    assert att["path"].startswith("https://cdn.discordapp.com/")  # a reference, not fetched
+    assert att["content_type"] == "image/png"
+    assert raw["ts"].startswith("2026-12-01T10:03")  # the time Discord's id carries
+    event = eventformat.validate(raw)
+    assert event.type == "message"
+
+
+def test_attachments_are_bounded_in_number_and_label_length() -> None:
+    st, _g, ch = setup()
+    many = [f.attachment(f.snowflake(), content_type="image/" + "x" * 2000) for _ in range(14)]
+    raw = bev.message(f.message(st, ch, f.snowflake(), AUTHOR, "", attachments=many))
+    atts = raw["message"]["attachments"]
+    assert len(atts) == bev.MAX_ATTACHMENTS
+    assert all(len(a["content_type"]) <= bev.MAX_FIELD for a in atts)
+
+
+def test_a_direct_message_has_no_server_and_names_its_recipient() -> None:
+    st = f.state()
+    dm = f.dm_channel(st, f.snowflake(), AUTHOR)
+    raw = bev.message(f.message(st, dm, f.snowflake(), AUTHOR, "coucou"))
+    assert raw["message"]["guild_id"] is None
+    assert raw["message"]["recipient_ids"] == [str(f.BOT_ID)]
+
+
+def test_an_edit_is_the_message_again_with_its_new_text_and_its_own_event_id() -> None:
+    st, _g, ch = setup()
+    mid = f.snowflake()
+    m = f.message(st, ch, mid, AUTHOR, "now different", edited=f.later(9))
+    raw = bev.edited(discord.RawMessageUpdateEvent({"id": str(mid), "channel_id": str(ch.id),
+                                                    "content": "now different"}, m))
+    assert raw is not None and raw["message"]["content"] == "now different"
+    assert raw["event_id"] != bev.message(f.message(st, ch, mid, AUTHOR, "first"))["event_id"]
+    assert raw["ts"].startswith("2026-12-01T10:09")
+    # An embed unfolding is an update without text: nothing to send.
+    assert bev.edited(discord.RawMessageUpdateEvent({"id": str(mid),
+                                                     "channel_id": str(ch.id)}, m)) is None
+
+
+def test_deletions_raw_and_bulk() -> None:
+    _st, g, ch = setup()
+    one = bev.deleted(discord.RawMessageDeleteEvent({"id": "42", "channel_id": str(ch.id),
+                                                     "guild_id": str(g.id)}), f.T0)
+    assert one["message_id"] == "42" and one["by"] == "author"
+    bulk = bev.bulk_deleted(discord.RawBulkMessageDeleteEvent(
+        {"ids": ["43", "44"], "channel_id": str(ch.id), "guild_id": str(g.id)}), f.T0)
+    assert [b["message_id"] for b in bulk] == ["43", "44"]
+    assert {b["by"] for b in bulk} == {"moderator"}
+    assert _types([one, *bulk]) == ["message_deleted"] * 3
+
+
+def test_channels_created_and_updated_carry_name_topic_and_kind() -> None:
+    st, g, _ch = setup()
+    c = f.text_channel(st, g, f.snowflake(), "catalogue-vip", topic="packs")
+    thread_like = f.text_channel(st, g, f.snowflake(), "annonces", kind=5)  # news
+    raws = [bev.channel(c, f.T0), bev.channel(thread_like, f.T0)]
+    assert _types(raws) == ["channel_created", "channel_created"]
+    assert raws[0]["channel"] | {} == {"id": str(c.id), "guild_id": str(g.id),
+                                      "name": "catalogue-vip", "topic": "packs",
+                                      "kind": "text"}
+    assert raws[1]["channel"]["kind"] == "news"
+    renamed = f.text_channel(st, g, c.id, "catalogue-vip-2", topic="packs")
+    assert bev.channel(renamed, f.T0)["event_id"] != raws[0]["event_id"]
+
+
+def test_a_server_joined_is_the_server_then_its_channels_and_its_updates() -> None:
+    st, g, ch = setup()
+    raws = bev.guild(g, f.T0)
+    assert _types(raws) == ["guild_created", "channel_created"]
+    assert raws[0]["guild"]["name"] == "Le Salon" and raws[1]["channel"]["id"] == str(ch.id)
+    after = f.guild(st, g.id, "Le Salon (nouveau)")
+    up = bev.guild_updated(g, after, f.T0)
+    assert up is not None and up["type"] == "guild_updated"
+    assert up["guild"]["name"] == "Le Salon (nouveau)"
+    assert bev.guild_updated(g, g, f.T0) is None
+
+
+def test_joins_leaves_member_updates_and_bans() -> None:
+    st, g, _ch = setup()
+    m = f.member(st, g, AUTHOR[0], AUTHOR[1], joined=f.later(1))
+    raws = bev.member_joined(m)
+    assert _types(raws) == ["user_seen", "member_joined"]
+    assert raws[0]["user"]["created_at"]  # the account's age, from its id
+    left = bev.member_left(discord.RawMemberRemoveEvent({"guild_id": str(g.id),
+                                                         "user": f.user_data(*AUTHOR)},
+                                                        m._user), f.later(2))
+    assert left["type"] == "member_left" and left["user_id"] == str(AUTHOR[0])
+    renamed = f.member(st, g, AUTHOR[0], "lea_officiel")
+    seen = bev.member_updated(m, renamed, f.later(3))
+    assert seen is not None and seen["user"]["name"] == "lea_officiel"
+    assert bev.member_updated(m, m, f.later(3)) is None
+    ban = bev.banned(g, m._user, f.later(4))
+    assert eventformat.validate(ban).type == "member_left"
+
+
+def test_invites_need_an_inviter() -> None:
+    st, g, ch = setup()
+    data = {"code": "AbCd12", "guild": {"id": str(g.id), "name": g.name},
+            "channel": {"id": str(ch.id), "name": ch.name, "type": 0},
+            "inviter": f.user_data(*AUTHOR), "created_at": f.T0.isoformat()}
+    inv = discord.Invite(state=st, data=data, guild=g, channel=ch)
+    raw = bev.invite_created(inv, f.T0)
+    assert raw is not None and raw["invite"] == {"code": "AbCd12", "guild_id": str(g.id),
+                                                 "inviter_id": str(AUTHOR[0])}
+    no_inviter = discord.Invite(state=st, data={k: v for k, v in data.items()
+                                                if k != "inviter"}, guild=g, channel=ch)
+    assert bev.invite_created(no_inviter, f.T0) is None
+
+
+def test_automod_executions_on_a_posted_message_are_that_message() -> None:
+    st, g, ch = setup()
+    mid = f.snowflake()
+    data = {"guild_id": str(g.id), "action": {"type": 2, "metadata": {"channel_id": "1"}},
+            "rule_id": "3", "rule_trigger_type": 1, "user_id": str(AUTHOR[0]),
+            "channel_id": str(ch.id), "message_id": str(mid), "content": "mot interdit",
+            "matched_keyword": "interdit", "matched_content": "interdit"}
+    raw = bev.automod(discord.AutoModAction(data=data, state=st), f.T0)
+    assert raw is not None and raw["event_id"] == f"discord:message:{mid}"
+    assert raw["message"]["content"] == "mot interdit"
+    blocked = {**data, "action": {"type": 1}, "message_id": None}
+    assert bev.automod(discord.AutoModAction(data=blocked, state=st), f.T0) is None
+    assert "automod_blocked" in bev.NOT_IN_FORMAT

@@ -1,0 +1,124 @@
+"""The executor: evidence is asked for before any removal (and none means no removal),
+50013 becomes a problem naming the permission, a 429 is reported and not retried, the mod
+log is text with mentions off and previews suppressed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.bot import fakes as f
+from veilleur.bot.execute import Executor
+from veilleur.bot.plan import Answer, Evidence, Kind, MessageRef, plan
+from veilleur.bot.policy import parse_policy
+
+REF = MessageRef(guild_id=11, channel_id=22, message_id=33, author_id=44)
+POLICY = parse_policy({"guild_id": "11", "mod_log_channel": "99", "quarantine_role": "88",
+                       "automatic": {"csam": ["hold_message", "timeout", "quarantine"]}},
+                      "test")
+SEALED = (Evidence("ev-7", "cd" * 32),)
+
+
+def csam_plan() -> Any:
+    return plan(Answer.of({"verdict": "review", "case_id": "C-9", "reasons": ["r"],
+                           "findings": [{"category": "csam", "score": 0.97, "evidence": "e"}]},
+                          SEALED), REF, POLICY)
+
+
+def run(executor: Executor, p: Any) -> Any:
+    return asyncio.run(executor.carry_out(p))
+
+
+def recording(calls: list[str], evidence: tuple[Evidence, ...]) -> Any:
+    async def evidence_of(message_id: int) -> tuple[Evidence, ...]:
+        calls.append(f"evidence {message_id}")
+        return evidence
+    return evidence_of
+
+
+def test_evidence_is_checked_before_the_message_is_removed() -> None:
+    calls: list[str] = []
+    http = f.http()
+    http.delete_message.side_effect = lambda *a, **k: calls.append("delete")
+    outcomes = run(Executor(http, recording(calls, SEALED), clock=lambda: f.T0), csam_plan())
+    assert calls == ["evidence 33", "delete"]
+    assert [o.done for o in outcomes] == [True, True, True]
+    http.delete_message.assert_awaited_once_with(22, 33, reason="Veilleur case C-9: csam")
+    kw = http.edit_member.await_args.kwargs
+    assert kw["communication_disabled_until"] == f.later(60).isoformat()
+    http.add_role.assert_awaited_once_with(11, 44, 88, reason="Veilleur case C-9: csam")
+
+
+def test_without_evidence_nothing_is_removed_and_the_mod_log_says_so() -> None:
+    http = f.http()
+    ex = Executor(http, recording([], ()), clock=lambda: f.T0)
+    outcomes = run(ex, csam_plan())
+    http.delete_message.assert_not_awaited()
+    assert not outcomes[0].done and "no evidence" in outcomes[0].detail
+    log = http.send_message.await_args
+    assert log.args == (99,)
+    assert "Not done: hold_message: kept in place" in log.kwargs["params"].payload["content"]
+
+
+def failing(**errors: Exception) -> tuple[Any, Executor, Any]:
+    """The CSAM plan carried out while each named HTTP call raises its error."""
+    http = f.http()
+    for call, error in errors.items():
+        getattr(http, call).side_effect = error
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
+    return http, ex, run(ex, csam_plan())
+
+
+def test_missing_permissions_are_named_and_do_not_stop_the_rest() -> None:
+    http, ex, outcomes = failing(delete_message=f.forbidden(50013),
+                                 add_role=f.forbidden(50013))
+    assert [o.done for o in outcomes] == [False, True, False]
+    assert "missing permission Manage Messages in channel 22" in outcomes[0].detail
+    assert "missing permission Manage Roles in the server" in outcomes[2].detail
+    assert len(ex.problems) == 2
+    content = http.send_message.await_args.kwargs["params"].payload["content"]
+    assert "Done: timed the author out for 60 min" in content
+    assert "Manage Messages" in content
+
+
+def test_a_rate_limit_is_reported_once_and_never_retried() -> None:
+    http, _ex, outcomes = failing(edit_member=f.rate_limited())
+    assert http.edit_member.await_count == 1
+    assert not outcomes[1].done and "rate limit: not retried" in outcomes[1].detail
+
+
+def test_a_message_already_gone_is_not_a_problem_and_a_closed_mod_log_is_noted() -> None:
+    _http, ex, outcomes = failing(delete_message=f.forbidden(10008),
+                                  send_message=f.forbidden(50013))
+    assert "already gone" in outcomes[0].detail
+    assert ex.problems == ["mod log 99: cannot write (missing permission Send Messages)"]
+
+
+def test_the_mod_log_mentions_nobody_and_unfolds_no_preview() -> None:
+    http = f.http()
+    run(Executor(http, recording([], SEALED), clock=lambda: f.T0), csam_plan())
+    payload = http.send_message.await_args.kwargs["params"].payload
+    assert payload["allowed_mentions"] == {"parse": []}
+    assert payload["flags"] & 4  # SUPPRESS_EMBEDS
+    assert "ev-7 sha256 " + "cd" * 32 in payload["content"]
+    assert "<@44>" in payload["content"]
+
+
+def test_kinds_are_the_planned_ones() -> None:
+    assert [a.kind for a in csam_plan().actions] == [Kind.HOLD, Kind.TIMEOUT, Kind.QUARANTINE]
+
+
+def test_a_permission_refused_once_is_not_asked_again_for_a_while() -> None:
+    """No bursts of 403: after a 50013, the same action in the same place waits."""
+    now = [0.0]
+    http = f.http()
+    http.delete_message.side_effect = f.forbidden(50013)
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0, monotonic=lambda: now[0])
+    first = run(ex, csam_plan())
+    second = run(ex, csam_plan())
+    assert http.delete_message.await_count == 1
+    assert "not tried: missing permission Manage Messages" in second[0].detail
+    assert first[1].done and second[1].done  # the time-out is another permission
+    now[0] = 601.0
+    run(ex, csam_plan())
+    assert http.delete_message.await_count == 2
