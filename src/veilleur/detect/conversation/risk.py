@@ -126,7 +126,9 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
         stage = stages.get(name)
         # Only what was said up to now: a conversation remembered from an earlier scan of
         # the same messages must not lend their future to the messages read again.
-        events = [e for e in kept if e.at <= now]
+        # The latest of them, bounded here as `add` bounds them: a list kept from an earlier
+        # scan holds older events again (re-added as they are read again), never fewer.
+        events = [e for e in kept if e.at <= now][-policy.per_stage_events:]
         if stage is None or not events:
             continue
         if stage.meaning:  # each reading adds up, each decayed by its own age
