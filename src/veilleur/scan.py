@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from veilleur import __version__
 from veilleur.cases.models import Case
 from veilleur.decide.policy import Finding
-from veilleur.deployment import Mode, Settings, assemble
+from veilleur.deployment import Deployment, Mode, Settings, assemble
 from veilleur.detect.base import Detector, DetectorSettings
 from veilleur.detect.media.banks import HashBank
 from veilleur.enforce.evidence import EvidenceKey
@@ -104,6 +105,19 @@ def run_scan(
         bank_files=tuple(bank_paths), index_dir=index_dir,
         detectors=settings or DetectorSettings(), evidence_key=cases,
         batch_size=batch_size), problems=problems, on_failure=failure)
+    try:
+        return _scan(deployment, paths, problems, hooks, skip)
+    except BaseException:
+        # What was read is written (a scan read again adds nothing twice), and the database
+        # is let go, before the error goes on.
+        with suppress(Exception):
+            deployment.close()
+        deployment.dispose()
+        raise
+
+
+def _scan(deployment: Deployment, paths: Sequence[Path], problems: ProblemLog,
+          hooks: ScanHooks, skip: Sequence[Path]) -> ScanResult:
     engine, casework, matcher = deployment.engine, deployment.casework, deployment.matcher
     opened = Opened()
     inputs = discover_inputs(paths, problems, opened)

@@ -125,3 +125,28 @@ def _fast():
     from veilleur.detect.base import DetectorSettings
 
     return DetectorSettings(semantic=False, learned=False)
+
+
+def test_a_scan_that_fails_midway_keeps_what_it_read_and_lets_the_database_go(
+        tmp_path: Path, url: str) -> None:
+    import json
+
+    from veilleur.scan import ScanHooks, run_scan
+    from veilleur.store.models import FindingRow, MessageRow
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(e) + "\n" for e in GROOMING))
+
+    class Broken(ScanHooks):
+        def file_done(self, item: object) -> None:
+            raise RuntimeError("the progress bar broke")
+
+    with pytest.raises(RuntimeError, match="progress bar"):
+        run_scan([tmp_path / "in"], db_url=url, settings=_fast(), hooks=Broken())
+    db = connect(url)
+    try:
+        with Session(db) as s:
+            assert s.scalar(select(func.count()).select_from(MessageRow)) == len(GROOMING)
+            assert s.scalar(select(func.count()).select_from(FindingRow))
+    finally:
+        db.dispose()

@@ -432,6 +432,7 @@ def _casework(db: str | None, evidence_key: Path | None, reviewer: str, *,
         return stored_casework(database, evidence_key_for(url, evidence_key),
                                read_only=read_only), account
     except (PolicyDataError, StoreError) as exc:
+        database.dispose()
         raise fail(str(exc)) from None
 
 

@@ -204,15 +204,20 @@ class Runtime:
         self.clock = clock
         self.url = database_url(settings.db)
         self.db = connect(self.url)
-        self.key = key_for_database(self.url, settings.evidence_key)
         self.lease = secrets.token_hex(16)
         """This runtime's token for the database's lease (taken by `hold`)."""
         self._failure: str | None = None
         self._lease_renewed = 0.0
         # The checkpoints write the buffers; the writer's own threshold is only a backstop.
-        deployment = assemble(Settings(mode=Mode.LIVE, db_url=self.url, evidence_key=self.key,
-                                       lease=self.lease, batch_size=50_000),
-                              db=self.db, on_failure=self._detector_failed)
+        try:
+            self.key = key_for_database(self.url, settings.evidence_key)
+            deployment = assemble(Settings(mode=Mode.LIVE, db_url=self.url,
+                                           evidence_key=self.key, lease=self.lease,
+                                           batch_size=50_000),
+                                  db=self.db, on_failure=self._detector_failed)
+        except BaseException:
+            self.db.dispose()
+            raise
         assert deployment.writer is not None and deployment.casework is not None
         self.writer: StoreWriter = deployment.writer
         self.detector_settings = deployment.engine_settings
