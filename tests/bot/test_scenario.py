@@ -238,3 +238,29 @@ def test_a_message_edited_into_a_lure_is_read_again_and_a_resend_is_a_duplicate(
     asyncio.run(scene())
     assert calls == ["evidence 1", "delete"]
     assert http.delete_message.await_args.args == (catalogue.id, mid)
+
+
+def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> None:
+    """The runtime writes at its checkpoints; with none due for an hour, the verdict's own
+    checkpoint must be written before the bot deletes anything (a crash then loses
+    nothing)."""
+    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
+                                 evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=3600, checkpoint_events=10**6))
+    rt.start()
+    try:
+        st = f.state()
+        g = f.guild(st, f.snowflake(), "Le Salon")
+        catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+        mid = f.snowflake(f.later(5))
+        lure = f.message(st, catalogue, mid, MEMBER,
+                         "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+        calls: list[str] = []
+        handlers, http = bot(rt, g.id, calls)
+        pending: list[int] = []
+        http.delete_message.side_effect = lambda *a, **k: pending.append(
+            len(rt._uncommitted_verdicts) + len(rt._pending_writes))
+        play(handlers, g, lure)
+        assert pending == [0]
+    finally:
+        rt.stop()

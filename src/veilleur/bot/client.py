@@ -24,6 +24,7 @@ from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
 from veilleur.bot.plan import MessageRef, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
+from veilleur.service.runtime import EngineDown
 
 log = logging.getLogger("veilleur.bot")
 
@@ -84,8 +85,13 @@ class Handlers:
                     (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
         try:
             answer = await self.engine.judge(raw, fetched=bool(fetched))
+        except EngineDown:
+            # The journal holds the message naming these files: the restart reads them.
+            fetched = {}
+            raise
         finally:
-            # Hashed, and sealed if a case opened: the clear copy goes.
+            # Hashed, and sealed durably if a case opened (`Engine.judge`): the clear copy
+            # goes.
             await asyncio.to_thread(media.discard, fetched.values())
         p = plan(answer, ref, self.policy(ref.guild_id))
         if p.empty:

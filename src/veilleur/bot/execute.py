@@ -3,8 +3,9 @@
 - **Evidence before removal.** Before a message is held or deleted the executor asks the
   engine for the evidence it sealed for that message (`evidence_of`); without any, the
   message stays where it is and the mod log says why. The engine seals evidence when the
-  message's case opens, which `Runtime.verdict` does before it answers, so in practice the
-  record is there.
+  message's case opens, which `Runtime.verdict` does before it answers, and the engine's
+  answer comes only once that record is written to disk (a crash after the removal loses
+  nothing).
 - **Failures are findings, not crashes.** 50013 (Missing Permissions) becomes a problem
   naming the permission and the place (as `diagnose` would), and that action is not tried
   again there for `forbidden_seconds` (a server that withholds a permission would otherwise

@@ -38,7 +38,9 @@ class Engine(Protocol):
 
     async def send(self, raws: list[dict[str, Any]]) -> int: ...
 
-    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer: ...
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+        """The answer on a message; when it is not `allow`, the evidence the engine sealed
+        for it is durable when this returns (the bot acts on it next)."""
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
 
@@ -82,6 +84,11 @@ class EmbeddedEngine:
             await asyncio.sleep(self.poll_seconds)
         verdict = await self._patiently(lambda: self.runtime.verdict(
             raw, SOURCE, trusted_paths=fetched))
+        if verdict.get("verdict") != "allow":
+            # The runtime writes at its next checkpoint: until then the sealed evidence is
+            # only in memory. It is written now, before anyone acts on the answer (a
+            # removal, the clear copy of a fetched file going).
+            await asyncio.to_thread(self.runtime.sync)
         # An allowed message has no case and no sealed evidence: no second trip.
         evidence = (await self.evidence_of(int(raw["message"]["id"]))
                     if verdict.get("verdict") != "allow" else ())

@@ -10,9 +10,10 @@ encrypted evidence. Right after the verdict the clear copy is removed (`discard`
 else (larger, another type, a download that fails) is sent as Discord's reference, never
 fetched again.
 
-The window: a crash between the download and the verdict's checkpoint leaves the journaled
-event pointing at a file that is gone when it is taken in again; the engine then records
-the attachment as missing media (its reference kept) rather than guess.
+Durability: a message the engine does not allow is answered only once the checkpoint that
+writes its sealed evidence is on disk (`EmbeddedEngine.judge`), and only then does the clear
+copy go; if the engine stops first, the copy stays for the restart, which takes the
+journaled message in again from it.
 """
 
 from __future__ import annotations

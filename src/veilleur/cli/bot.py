@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
@@ -141,6 +142,9 @@ def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
     from veilleur.bot.client import VeilleurBot
 
     client = VeilleurBot(engine, policies, fetch_cap=fetch_cap)
+    # A service manager stops the bot with SIGTERM: it is taken as Ctrl-C (discord.py closes
+    # the connection, then the engine stops cleanly: what is in memory is written).
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         client.run(token, log_handler=None)
     except discord.LoginFailure:
@@ -148,6 +152,8 @@ def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
     except discord.PrivilegedIntentsRequired:
         raise fail("Discord refused the intents: switch on Message Content and Server "
                    "Members in the developer portal (Bot page)") from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
     if client.engine_failure is not None:
         raise fail(f"the engine stopped ({client.engine_failure}); what was accepted is in "
                    "the journal and is taken in again at the next start")
