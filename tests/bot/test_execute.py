@@ -122,3 +122,22 @@ def test_a_permission_refused_once_is_not_asked_again_for_a_while() -> None:
     now[0] = 601.0
     run(ex, csam_plan())
     assert http.delete_message.await_count == 2
+
+
+def test_a_message_whose_attachment_was_not_hashed_is_not_removed() -> None:
+    """The message's own evidence is not enough: an attachment the bot could not fetch
+    is not in it, and deleting the message would lose it."""
+    from dataclasses import replace as but
+
+    http = f.http()
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
+    ref = but(REF, attachment_ids=(5, 6), attachment_sha256=((5, "ab" * 32),))
+    p = plan(csam_plan().answer, ref, POLICY)
+    outcomes = run(ex, p)
+    http.delete_message.assert_not_awaited()
+    assert not outcomes[0].done and "attachment(s) 6 could not be fetched" in outcomes[0].detail
+    # Every attachment hashed: removed.
+    ok = plan(csam_plan().answer, but(ref, attachment_sha256=((5, "ab" * 32),
+                                                               (6, "cd" * 32))), POLICY)
+    run(ex, ok)
+    http.delete_message.assert_awaited_once()

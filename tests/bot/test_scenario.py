@@ -148,14 +148,15 @@ def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_c
     handlers, _http = bot(runtime, g.id, [])
 
     play(handlers, g, m)
-    st.http.get_from_cdn.assert_awaited_once()  # only the small picture was fetched
+    # Every file under the cap is fetched, whatever its declared type; the big one is not.
+    assert st.http.get_from_cdn.await_count == 2
     runtime.sync()
     with runtime.db.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(AttachmentRow))}
     assert rows[str(small)].sha256 == hashlib.sha256(data).hexdigest()
     assert rows[str(small)].md5 == hashlib.md5(data).hexdigest()
     assert rows[str(big)].sha256 is None and rows[str(big)].url.startswith("https://cdn.")
-    assert rows[str(doc)].sha256 is None
+    assert rows[str(doc)].sha256 == hashlib.sha256(data).hexdigest()
     assert list(runtime.upload_dir.glob("*")) == []  # the clear copy is gone
 
 
@@ -264,3 +265,80 @@ def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> No
         assert pending == [0]
     finally:
         rt.stop()
+
+
+def test_a_known_picture_renamed_with_another_type_is_hashed_and_matched(
+        tmp_path: Path) -> None:
+    """A bank's picture posted as `notes.dat`, `application/octet-stream`: it is fetched,
+    decoded by its own bytes, matched and held like the picture it is."""
+    import hashlib
+    from unittest.mock import AsyncMock
+
+    from typer.testing import CliRunner
+
+    from veilleur.cli import app
+
+    data = picture()
+    sha = hashlib.sha256(data).hexdigest()
+    bank = tmp_path / "bank.csv"
+    bank.write_text(f"signal_type,signal,category\nsha256,{sha},csam\n", encoding="utf-8")
+    db = str(tmp_path / "bot.db")
+    r = CliRunner().invoke(app, ["bank", "import", str(bank), "--db", db])
+    assert r.exit_code == 0, r.output
+    rt = Runtime(ServiceSettings(db=db, evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=0.05))
+    rt.start()
+    try:
+        st = f.state()
+        st.http.get_from_cdn = AsyncMock(return_value=data)
+        g = f.guild(st, f.snowflake(), "Le Salon")
+        ch = f.text_channel(st, g, f.snowflake(), "general")
+        aid, mid = f.snowflake(), f.snowflake(f.later(4))
+        m = f.message(st, ch, mid, MEMBER, "", attachments=[f.attachment(
+            aid, "notes.dat", size=len(data), content_type="application/octet-stream")])
+        calls: list[str] = []
+        handlers, _http = bot(rt, g.id, calls)
+        play(handlers, g, m)
+        assert calls == ["evidence 1", "delete"]
+        assert list(rt.upload_dir.glob("*")) == []
+    finally:
+        rt.stop()
+
+
+@pytest.mark.parametrize("failure", ["client_error", "timeout"])
+def test_a_failed_download_still_judges_the_message_and_leaves_no_clear_file(
+        runtime: Runtime, failure: str, caplog: pytest.LogCaptureFixture) -> None:
+    import aiohttp
+
+    from veilleur.bot import media
+
+    st = f.state()
+    data = picture()
+
+    async def cdn(url: str) -> bytes:
+        if url.endswith("bad.png"):
+            if failure == "timeout":
+                await asyncio.sleep(30)
+            raise aiohttp.ClientPayloadError("connection reset")
+        return data
+
+    st.http.get_from_cdn = cdn
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "photos")
+    good, bad = f.snowflake(), f.snowflake()
+    mid = f.snowflake(f.later(3))
+    m = f.message(st, ch, mid, MEMBER, "regarde", attachments=[
+        f.attachment(good, "good.png", size=len(data)),
+        f.attachment(bad, "bad.png", size=len(data))])
+    handlers, _http = bot(runtime, g.id, [])
+    real = media.fetch
+
+    async def quick(*a: Any, **k: Any) -> Any:
+        return await real(*a, **k, timeout=0.2)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(media, "fetch", quick)
+        play(handlers, g, m)
+    assert runtime.stats["verdicts"] == 1  # judged, without the file that failed
+    assert list(runtime.upload_dir.glob("*")) == []
+    assert f"attachment {bad} sent as a reference, unhashed" in caplog.text

@@ -75,24 +75,26 @@ class Handlers:
                      message: discord.Message | None) -> None:
         fetched: dict[int, str] = {}
         spool = self.engine.spool
-        if message is not None and message.attachments and self.fetch_cap > 0 and spool:
-            fetched = await media.fetch(message.attachments, spool,
-                                        cap=self.fetch_cap)
-            if fetched:
-                raw = bev.message(message, fetched)
-                # Files are named by their SHA-256 (`store_upload`).
-                ref = replace(ref, attachment_sha256=tuple(
-                    (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
+        keep = False
         try:
+            if message is not None and message.attachments and self.fetch_cap > 0 and spool:
+                await media.fetch(message.attachments, spool, cap=self.fetch_cap,
+                                  into=fetched)
+                if fetched:
+                    raw = bev.message(message, fetched)
+                    # Files are named by their SHA-256 (`store_upload`).
+                    ref = replace(ref, attachment_sha256=tuple(
+                        (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
             answer = await self.engine.judge(raw, fetched=bool(fetched))
         except EngineDown:
-            # The journal holds the message naming these files: the restart reads them.
-            fetched = {}
+            # The journal may hold the message naming these files: the restart reads them.
+            keep = True
             raise
         finally:
             # Hashed, and sealed durably if a case opened (`Engine.judge`): the clear copy
-            # goes.
-            await asyncio.to_thread(media.discard, fetched.values())
+            # goes, whatever happened.
+            if not keep:
+                await asyncio.to_thread(media.discard, fetched.values())
         p = plan(answer, ref, self.policy(ref.guild_id))
         if p.empty:
             return

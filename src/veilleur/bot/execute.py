@@ -2,10 +2,12 @@
 
 - **Evidence before removal.** Before a message is held or deleted the executor asks the
   engine for the evidence it sealed for that message (`evidence_of`); without any, the
-  message stays where it is and the mod log says why. The engine seals evidence when the
-  message's case opens, which `Runtime.verdict` does before it answers, and the engine's
-  answer comes only once that record is written to disk (a crash after the removal loses
-  nothing).
+  message stays where it is and the mod log says why. The same holds for every attachment
+  of the message: one the bot could not fetch and have hashed (too large, a download that
+  failed) is not in the sealed evidence, so the message is not removed. The engine seals
+  evidence when the message's case opens, which `Runtime.verdict` does before it answers,
+  and the engine's answer comes only once that record is written to disk (a crash after the
+  removal loses nothing).
 - **Failures are findings, not crashes.** 50013 (Missing Permissions) becomes a problem
   naming the permission and the place (as `diagnose` would), and that action is not tried
   again there for `forbidden_seconds` (a server that withholds a permission would otherwise
@@ -91,6 +93,13 @@ class Executor:
                 if not evidence:
                     return self._problem(a, "kept in place: the engine holds no evidence of "
                                             "it yet (evidence comes before any removal)")
+                hashed = {i for i, _ in ref.attachment_sha256}
+                unsealed = [i for i in ref.attachment_ids if i not in hashed]
+                if unsealed:
+                    return self._problem(a, "kept in place: attachment(s) "
+                                            f"{', '.join(map(str, unsealed))} could not be "
+                                            "fetched and hashed, so no evidence holds their "
+                                            "bytes (evidence comes before any removal)")
                 await self.http.delete_message(ref.channel_id, ref.message_id,
                                                reason=a.reason)
             elif a.kind is Kind.TIMEOUT:
