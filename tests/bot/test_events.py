@@ -151,7 +151,9 @@ def test_automod_executions_on_a_posted_message_are_that_message() -> None:
             "channel_id": str(ch.id), "message_id": str(mid), "content": "mot interdit",
             "matched_keyword": "interdit", "matched_content": "interdit"}
     raw = bev.automod(discord.AutoModAction(data=data, state=st), f.T0)
-    assert raw is not None and raw["event_id"] == f"discord:message:{mid}"
+    # Its own event id: the gateway's message (with its files) is not dropped as a repeat.
+    assert raw is not None and raw["event_id"] == f"discord:automod:{mid}:3:2"
+    assert raw["message"]["id"] == str(mid)
     assert raw["message"]["content"] == "mot interdit"
     blocked = {**data, "action": {"type": 1}, "message_id": None}
     assert bev.automod(discord.AutoModAction(data=blocked, state=st), f.T0) is None

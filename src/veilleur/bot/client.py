@@ -22,7 +22,7 @@ from veilleur.bot import events as bev
 from veilleur.bot import media, permissions
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
-from veilleur.bot.plan import MessageRef, plan
+from veilleur.bot.plan import Kind, MessageRef, Plan, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
 from veilleur.service.runtime import EngineDown
 
@@ -55,6 +55,8 @@ class Handlers:
         self.removed: set[int] = set()
         """Messages the bot took down: their deletion is a moderator's, not the author's."""
         self._acting: set[asyncio.Task[Any]] = set()
+        self._planned: dict[int, set[Kind]] = {}
+        """Per message (the latest 10,000), the actions already planned for it."""
 
     def policy(self, guild_id: int | None) -> ServerPolicy:
         return self.policies.get(guild_id or 0) or default_policy(guild_id or 0)
@@ -95,7 +97,7 @@ class Handlers:
             # goes, whatever happened.
             if not keep:
                 await asyncio.to_thread(media.discard, fetched.values())
-        p = plan(answer, ref, self.policy(ref.guild_id))
+        p = self._once(plan(answer, ref, self.policy(ref.guild_id)))
         if p.empty:
             return
         self.removed.update(a.ref.message_id for a in p.actions if a.removes)
@@ -103,6 +105,25 @@ class Handlers:
         task = asyncio.get_running_loop().create_task(self.executor.carry_out(p))
         self._acting.add(task)
         task.add_done_callback(self._acting.discard)
+
+    def _once(self, p: Plan) -> Plan:
+        """`p` without what was already planned for the same message: the engine marks an
+        exact repeat (`Answer.duplicate`), but an AutoMod execution and the message itself
+        are two events about one message, each judged. What is new (a picture matched
+        once the message's files were read) is still done and logged."""
+        if p.empty:
+            return p
+        done = self._planned.get(p.ref.message_id)
+        if done is None:
+            done = self._planned[p.ref.message_id] = set()
+            while len(self._planned) > 10_000:
+                self._planned.pop(next(iter(self._planned)))
+        elif {a.kind for a in p.actions} <= done:
+            log.info("message %s: already acted on, nothing new to do", p.ref.message_id)
+            return replace(p, actions=(), mod_log=None)
+        fresh = tuple(a for a in p.actions if a.kind not in done)
+        done.update(a.kind for a in fresh)
+        return replace(p, actions=fresh)
 
     async def settle(self) -> None:
         """Until everything enqueued is taken in and every plan carried out (tests)."""

@@ -192,13 +192,15 @@ def invite_created(i: discord.Invite, at: datetime) -> Raw | None:
 
 
 def automod(e: discord.AutoModAction, at: datetime) -> Raw | None:
-    """An AutoMod execution on a posted message is that message (the same event id, so it
-    is a duplicate when the gateway also sent it); a blocked one has no message and no type
-    in the format (`NOT_IN_FORMAT`)."""
+    """An AutoMod execution on a posted message is that message, with an event id of its
+    own (per rule and action): when it comes before the gateway's message, the message
+    itself (with its attachments) is still judged, not dropped as a repeat. A blocked one
+    has no message and no type in the format (`NOT_IN_FORMAT`)."""
     if e.message_id is None or e.channel_id is None or not e.content:
         return None
     return check({"type": "message", "ts": iso(at),
-                  "event_id": f"discord:message:{e.message_id}",
+                  "event_id": f"discord:automod:{e.message_id}:{e.rule_id}:"
+                              f"{e.action.type.value}",
                   "message": {"id": str(e.message_id), "channel_id": str(e.channel_id),
                               "guild_id": str(e.guild_id), "author_id": str(e.user_id),
                               "content": e.content}})
