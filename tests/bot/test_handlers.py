@@ -307,3 +307,28 @@ def test_an_answer_marked_duplicate_plans_nothing() -> None:
     policy = parse_policy({"guild_id": "1", "mod_log_channel": "99",
                            "automatic": {"csam": ["hold_message", "timeout"]}}, "t")
     assert plan(answer, MessageRef(1, 2, 3, 4), policy).empty
+
+
+def test_a_deletion_the_bot_could_not_make_leaves_a_later_one_to_the_author() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "…")
+    policy = parse_policy({"guild_id": str(g.id),
+                           "automatic": {"csam": ["delete_message"]}}, "t")
+    engine = FakeEngine("review", ("csam",))
+    h, http = handlers(engine, {g.id: policy})
+    http.delete_message.side_effect = f.forbidden()
+
+    async def feed() -> None:
+        h.intake.start()
+        h.message(msg)
+        await h.settle()
+        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
+                                                "channel_id": str(ch.id)}))
+        await h.settle()
+
+    asyncio.run(feed())
+    http.delete_message.assert_awaited_once()
+    assert engine.seen[-1][1]["type"] == "message_deleted"
+    assert engine.seen[-1][1]["by"] == "author"

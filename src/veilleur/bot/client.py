@@ -52,8 +52,9 @@ class Handlers:
         self.self_id = self_id
         self.clock = clock
         self.intake = Intake(on_down)
-        self.removed: set[int] = set()
-        """Messages the bot took down: their deletion is a moderator's, not the author's."""
+        self.removed = executor.removed
+        """Messages the bot took down (marked by the executor once the deletion is asked,
+        unmarked if it fails): their deletion is a moderator's, not the author's."""
         self._acting: set[asyncio.Task[Any]] = set()
         self._planned: dict[int, set[Kind]] = {}
         """Per message (the latest 10,000), the actions already planned for it."""
@@ -100,7 +101,6 @@ class Handlers:
         p = self._once(plan(answer, ref, self.policy(ref.guild_id)))
         if p.empty:
             return
-        self.removed.update(a.ref.message_id for a in p.actions if a.removes)
         # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
         task = asyncio.get_running_loop().create_task(self.executor.carry_out(p))
         self._acting.add(task)

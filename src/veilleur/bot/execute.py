@@ -66,6 +66,9 @@ class Executor:
         """Every failure so far, for `diagnose` and the bot's log."""
         self.forbidden_seconds = forbidden_seconds
         self.monotonic = monotonic
+        self.removed: set[int] = set()
+        """Messages this executor took down (or is taking down): their deletion event is a
+        moderator's, not the author's."""
         self._forbidden: dict[tuple[str, int | None, int | None], float] = {}
         """(permission, server, channel or None) Discord refused with 50013, until when."""
 
@@ -100,8 +103,15 @@ class Executor:
                                             f"{', '.join(map(str, unsealed))} could not be "
                                             "fetched and hashed, so no evidence holds their "
                                             "bytes (evidence comes before any removal)")
-                await self.http.delete_message(ref.channel_id, ref.message_id,
-                                               reason=a.reason)
+                # Marked while the call is out: Discord's deletion event may come before
+                # its answer. Unmarked if it failed: a later deletion is the author's.
+                self.removed.add(ref.message_id)
+                try:
+                    await self.http.delete_message(ref.channel_id, ref.message_id,
+                                                   reason=a.reason)
+                except BaseException:
+                    self.removed.discard(ref.message_id)
+                    raise
             elif a.kind is Kind.TIMEOUT:
                 until = self.clock() + timedelta(minutes=a.minutes or 60)
                 await self.http.edit_member(ref.guild_id, ref.author_id, reason=a.reason,
