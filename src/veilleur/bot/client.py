@@ -212,11 +212,18 @@ class VeilleurBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.handlers = Handlers(self.engine, self.policies,
-                                 Executor(self.http, self.engine.evidence_of),
+                                 Executor(self.http, self.engine.evidence_of,
+                                          granted=self._granted),
                                  self_id=lambda: self.user.id if self.user else None,
                                  fetch_cap=self.fetch_cap, on_down=self._engine_down)
         self.handlers.intake.start()
         await self.tree.sync()
+
+    def _granted(self, guild_id: int | None, permission: str) -> bool | None:
+        g = self.get_guild(guild_id) if guild_id else None
+        if g is None or g.me is None:
+            return None
+        return bool(getattr(g.me.guild_permissions, permission))
 
     def _engine_down(self, why: str) -> None:
         self.engine_failure = why
