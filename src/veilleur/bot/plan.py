@@ -147,6 +147,10 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     if "hold_message" in wanted or "delete_message" in wanted:
         kind = Kind.HOLD if "hold_message" in wanted else Kind.DELETE
         actions.append(Action(kind, ref, why))
+    if silent:
+        # Another category in the same answer may want a time-out or the role: the author
+        # would see it (the policy refuses them for these categories themselves).
+        wanted -= {"timeout", "quarantine"}
     if "timeout" in wanted:
         actions.append(Action(Kind.TIMEOUT, ref, why, minutes=policy.timeout_minutes))
     if "quarantine" in wanted and policy.quarantine_role is not None:
