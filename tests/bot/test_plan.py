@@ -81,3 +81,38 @@ def test_the_mod_log_speaks_the_servers_language() -> None:
     assert "dossier C-1" in text and "silencieux (l'auteur n'est pas prévenu)" in text
     assert "Fait: message retenu" in text and "Pas fait: timeout: missing permission" in text
     assert "Preuves scellées: ev-1 sha256" in text
+
+
+def test_every_link_is_defanged_whatever_its_scheme_or_host() -> None:
+    assert modlog.defang("https://93.184.216.34/x") == "hxxps://93[.]184[.]216[.]34/x"
+    assert modlog.defang("voir ftp://files.example/a") == "voir ftp[:]//files[.]example/a"
+    assert modlog.defang("mega.co.nz") == "mega[.]co[.]nz"
+
+
+def test_platform_strings_cannot_format_or_mention_in_the_mod_log() -> None:
+    a = Answer.of({"verdict": "review", "case_id": "C-1",
+                   "reasons": ["||secret|| `code` *b* _i_ ~~s~~ > q <@&123> </ban:1>"],
+                   "findings": [{"category": "csam", "score": 0.9, "evidence": "e"}]})
+    p = plan(a, REF, POLICY)
+    text = modlog.text(p, [])
+    why = next(line for line in text.splitlines() if line.startswith("Why: "))
+    for raw in ("||secret||", "`code`", "*b*", "_i_", "~~s~~", "<@&123>", "</ban:1>"):
+        assert raw not in why, raw
+    assert r"\|\|secret\|\|" in why and r"\<@&123\>" in why and r"\> q" in why
+
+
+def test_a_long_mod_log_keeps_what_was_done_and_cuts_the_reasons() -> None:
+    ref = MessageRef(1, 2, 3, 4, attachment_ids=tuple(range(10**17, 10**17 + 10)))
+    a = Answer.of({"verdict": "review", "case_id": "C-1",
+                   "reasons": ["mot " * 200, "autre " * 200, "encore " * 200],
+                   "findings": [{"category": "csam", "score": 0.9, "evidence": "e"}]},
+                  tuple(Evidence(f"ev-{i}", "ab" * 32) for i in range(12)))
+    p = plan(a, ref, POLICY)
+    outcomes = [Outcome(p.actions[0], True, "held"),
+                Outcome(p.actions[1], False, "quarantine: missing permission Manage Roles")]
+    text = modlog.text(p, outcomes)
+    assert len(text) <= 2000
+    assert text.splitlines()[-2] == "Done: held"
+    assert text.splitlines()[-1] == ("Not done: quarantine: missing permission Manage "
+                                     "Roles")
+    assert "ev-11 sha256" in text
