@@ -85,6 +85,13 @@ def test_the_client_mode_needs_an_api_key_from_a_file_or_the_environment(
     monkeypatch.setenv("VEILLEUR_API_KEY", "vk_secret")
     r = runner.invoke(app, ["bot", "--api", "ftp://host"])
     assert r.exit_code == 1 and "--api must be the service's http(s) URL" in r.stderr
+    # Plain http would carry the key in clear: only to this machine.
+    for url in ("http://veilleur.example:8000", "http://10.0.0.5", "http://localhost.evil.example"):
+        r = runner.invoke(app, ["bot", "--api", url])
+        assert r.exit_code == 1 and "send the API key in clear" in r.stderr, url
+    from veilleur.cli.bot import loopback
+    assert loopback("http://127.0.0.1:8000") and loopback("http://[::1]:8000")
+    assert loopback("http://localhost:8000") and not loopback("http://10.0.0.5")
     assert "vk_secret" not in r.output and TOKEN not in r.output
 
 

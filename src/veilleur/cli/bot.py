@@ -126,6 +126,9 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
 
     if not api.startswith(("http://", "https://")):
         raise fail(f"--api must be the service's http(s) URL, got {api!r}")
+    if api.startswith("http://") and not loopback(api):
+        raise fail(f"--api {api!r}: plain http would send the API key in clear; use https "
+                   "(http is accepted only to this machine: localhost, 127.0.0.1, ::1)")
     engine = ServiceEngine(api, key)
     Console(stderr=True).print(f"veilleur bot: client of {engine.url}, {len(policies)} "
                                "server policies", highlight=False)
@@ -133,6 +136,23 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
         run_bot(token, engine, policies, 0)
     finally:
         asyncio.run(engine.close())
+
+
+def loopback(url: str) -> bool:
+    """Whether `url` names this machine (a loopback address or `localhost`)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
