@@ -332,3 +332,21 @@ def test_a_deletion_the_bot_could_not_make_leaves_a_later_one_to_the_author() ->
     http.delete_message.assert_awaited_once()
     assert engine.seen[-1][1]["type"] == "message_deleted"
     assert engine.seen[-1][1]["by"] == "author"
+
+
+def test_the_intake_queue_is_bounded_and_says_so_when_full(
+        caplog: Any) -> None:
+    from veilleur.bot.intake import Intake
+
+    async def nothing() -> None:
+        return None
+
+    async def fill() -> Intake:
+        intake = Intake(most=3)
+        for _ in range(5):
+            intake.put(nothing)
+        return intake
+
+    intake = asyncio.run(fill())
+    assert intake.queue.qsize() == 3 and intake.dropped == 2
+    assert "the bot's queue is full" in caplog.text

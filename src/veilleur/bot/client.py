@@ -202,6 +202,7 @@ class VeilleurBot(discord.Client):
         self.policies = policies
         self.handlers: Handlers | None = None
         self.engine_failure: str | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(commands(self))
 
@@ -227,7 +228,14 @@ class VeilleurBot(discord.Client):
 
     def _engine_down(self, why: str) -> None:
         self.engine_failure = why
-        asyncio.get_running_loop().create_task(self.close())
+        # Kept: a task nobody references may be collected before it ends.
+        self._closing = asyncio.get_running_loop().create_task(self.close())
+
+    async def close(self) -> None:
+        await super().close()
+        closing = self._closing
+        if closing is not None and closing is not asyncio.current_task():
+            await asyncio.shield(closing)
 
     async def on_ready(self) -> None:
         for g in self.guilds:

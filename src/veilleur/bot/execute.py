@@ -171,6 +171,7 @@ class Executor:
     def _problem(self, a: Action, detail: str) -> Outcome:
         line = f"{a.kind.value} on message {a.ref.message_id}: {detail}"
         self.problems.append(line)
+        del self.problems[:-1000]  # the newest; every one is in the log
         log.warning("%s", line)
         return Outcome(a, False, f"{a.kind.value}: {detail}")
 
@@ -198,5 +199,6 @@ class Executor:
                 self._forbidden[closed] = self.monotonic() + self.forbidden_seconds
             line = f"mod log {plan.mod_log}: cannot write ({why})"
             self.problems.append(line)
+            del self.problems[:-1000]
             log.warning("%s; the plan for %s was: %s", line, plan.ref.link,
                         [o.detail for o in outcomes])

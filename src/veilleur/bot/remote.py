@@ -55,6 +55,7 @@ class ServiceEngine:
         for bad in body.get("rejected", ()):
             line = f"event {raws[bad['index']].get('type')} refused: {bad['error']}"
             self.rejected.append(line)
+            del self.rejected[:-1000]
             log.error("%s", line)
         self._unordered = True
         return int(body.get("accepted", 0))
