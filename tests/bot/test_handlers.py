@@ -104,6 +104,19 @@ def test_every_event_kind_reaches_the_engine_in_order() -> None:
     assert engine.seen[7][1]["by"] == "author"
 
 
+def posted_then_deleted(h: Handlers, msg: discord.Message) -> None:
+    """`msg` posted and judged (its plan carried out), then deleted."""
+    async def feed() -> None:
+        h.intake.start()
+        h.message(msg)
+        await h.settle()
+        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
+                                                "channel_id": str(msg.channel.id)}))
+        await h.settle()
+
+    asyncio.run(feed())
+
+
 def test_a_message_the_bot_held_is_deleted_by_a_moderator_and_the_author_is_never_told(
         ) -> None:
     st = f.state()
@@ -117,15 +130,7 @@ def test_a_message_the_bot_held_is_deleted_by_a_moderator_and_the_author_is_neve
     engine = FakeEngine("review", ("grooming", "csam"))
     h, http = handlers(engine, {g.id: policy})
 
-    async def feed() -> None:
-        h.intake.start()
-        h.message(msg)
-        await h.settle()
-        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
-                                                "channel_id": str(ch.id)}))
-        await h.settle()
-
-    asyncio.run(feed())
+    posted_then_deleted(h, msg)
     http.delete_message.assert_awaited_once()
     http.send_message.assert_not_awaited()  # silent, and this server has no mod log
     assert engine.seen[-1][1]["type"] == "message_deleted"
@@ -320,15 +325,7 @@ def test_a_deletion_the_bot_could_not_make_leaves_a_later_one_to_the_author() ->
     h, http = handlers(engine, {g.id: policy})
     http.delete_message.side_effect = f.forbidden()
 
-    async def feed() -> None:
-        h.intake.start()
-        h.message(msg)
-        await h.settle()
-        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
-                                                "channel_id": str(ch.id)}))
-        await h.settle()
-
-    asyncio.run(feed())
+    posted_then_deleted(h, msg)
     http.delete_message.assert_awaited_once()
     assert engine.seen[-1][1]["type"] == "message_deleted"
     assert engine.seen[-1][1]["by"] == "author"

@@ -160,20 +160,12 @@ def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_c
     assert list(runtime.upload_dir.glob("*")) == []  # the clear copy is gone
 
 
-def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
-        tmp_path: Path) -> None:
-    """A generated picture is entered in a bank (as a hotline's list would hold a known
-    file); posted in an ordinary channel, it is fetched, matched, sealed, held, and the mod
-    log names it by SHA-256 only."""
-    import hashlib
-    from unittest.mock import AsyncMock
-
+def banked(tmp_path: Path, sha: str) -> Runtime:
+    """A started runtime on a database whose hash bank lists `sha` as csam."""
     from typer.testing import CliRunner
 
     from veilleur.cli import app
 
-    data = picture()
-    sha = hashlib.sha256(data).hexdigest()
     bank = tmp_path / "bank.csv"
     bank.write_text(f"signal_type,signal,category\nsha256,{sha},csam\n", encoding="utf-8")
     db = str(tmp_path / "bot.db")
@@ -182,6 +174,24 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
     rt = Runtime(ServiceSettings(db=db, evidence_key=tmp_path / "evidence.key",
                                  checkpoint_seconds=0.05))
     rt.start()
+    return rt
+
+
+@pytest.mark.parametrize(("name", "declared"), [
+    ("x.png", "image/png"),
+    # Renamed, with another type: still fetched, decoded by its own bytes, matched.
+    ("notes.dat", "application/octet-stream")])
+def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
+        tmp_path: Path, name: str, declared: str) -> None:
+    """A generated picture is entered in a bank (as a hotline's list would hold a known
+    file); posted in an ordinary channel, it is fetched, matched, sealed, held, and the mod
+    log names it by SHA-256 only."""
+    import hashlib
+    from unittest.mock import AsyncMock
+
+    data = picture()
+    sha = hashlib.sha256(data).hexdigest()
+    rt = banked(tmp_path, sha)
     try:
         st = f.state()
         st.http.get_from_cdn = AsyncMock(return_value=data)
@@ -189,7 +199,8 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
         ch = f.text_channel(st, g, f.snowflake(), "general")
         aid, mid = f.snowflake(), f.snowflake(f.later(4))
         m = f.message(st, ch, mid, MEMBER, "",
-                      attachments=[f.attachment(aid, "x.png", size=len(data))])
+                      attachments=[f.attachment(aid, name, size=len(data),
+                                                content_type=declared)])
         calls: list[str] = []
         handlers, http = bot(rt, g.id, calls)
 
@@ -263,44 +274,6 @@ def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> No
             len(rt._uncommitted_verdicts) + len(rt._pending_writes))
         play(handlers, g, lure)
         assert pending == [0]
-    finally:
-        rt.stop()
-
-
-def test_a_known_picture_renamed_with_another_type_is_hashed_and_matched(
-        tmp_path: Path) -> None:
-    """A bank's picture posted as `notes.dat`, `application/octet-stream`: it is fetched,
-    decoded by its own bytes, matched and held like the picture it is."""
-    import hashlib
-    from unittest.mock import AsyncMock
-
-    from typer.testing import CliRunner
-
-    from veilleur.cli import app
-
-    data = picture()
-    sha = hashlib.sha256(data).hexdigest()
-    bank = tmp_path / "bank.csv"
-    bank.write_text(f"signal_type,signal,category\nsha256,{sha},csam\n", encoding="utf-8")
-    db = str(tmp_path / "bot.db")
-    r = CliRunner().invoke(app, ["bank", "import", str(bank), "--db", db])
-    assert r.exit_code == 0, r.output
-    rt = Runtime(ServiceSettings(db=db, evidence_key=tmp_path / "evidence.key",
-                                 checkpoint_seconds=0.05))
-    rt.start()
-    try:
-        st = f.state()
-        st.http.get_from_cdn = AsyncMock(return_value=data)
-        g = f.guild(st, f.snowflake(), "Le Salon")
-        ch = f.text_channel(st, g, f.snowflake(), "general")
-        aid, mid = f.snowflake(), f.snowflake(f.later(4))
-        m = f.message(st, ch, mid, MEMBER, "", attachments=[f.attachment(
-            aid, "notes.dat", size=len(data), content_type="application/octet-stream")])
-        calls: list[str] = []
-        handlers, _http = bot(rt, g.id, calls)
-        play(handlers, g, m)
-        assert calls == ["evidence 1", "delete"]
-        assert list(rt.upload_dir.glob("*")) == []
     finally:
         rt.stop()
 

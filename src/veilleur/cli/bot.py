@@ -63,15 +63,16 @@ def bot(
         "--policy", help="Repeatable: a server's policy file (TOML), or a folder of them. "
         "A server without one is watched and nothing is done automatically.")] = None,
     api: Annotated[str | None, typer.Option(
-        "--api", help="A running `veilleur serve` (its URL) to be the client of, instead of "
-        "an embedded engine; the API key needs the events and verdict scopes.")] = None,
+        "--api", help="A running `veilleur serve` (its https URL; http only to this "
+        "machine) to be the client of, instead of an embedded engine; the API key needs the "
+        "events and verdict scopes.")] = None,
     api_key_file: Annotated[Path | None, typer.Option(
         "--api-key-file", help=f"With --api: file holding the API key \\[default: "
                                f"${API_KEY_ENV}].")] = None,
     fetch_mb: Annotated[int, typer.Option(
-        "--fetch-mb", min=0, max=100, help="Pictures and videos up to this many MiB are "
-        "downloaded and hashed (then not kept in clear); larger ones stay references. 0: "
-        "none.")] = 8,
+        "--fetch-mb", min=0, max=100, help="Attachments up to this many MiB, whatever "
+        "their declared type, are downloaded and hashed (then not kept in clear); larger "
+        "ones stay references. 0: none.")] = 8,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the bot, with the engine embedded (the same runtime as `veilleur serve`, on
