@@ -71,11 +71,11 @@ class Handlers:
         await self.engine.send(raws)
 
     def judge(self, raw: dict[str, Any], ref: MessageRef,
-              message: discord.Message | None = None) -> None:
-        self.intake.put(lambda: self._judge(raw, ref, message))
+              message: discord.Message | None = None, *, may_remove: bool = True) -> None:
+        self.intake.put(lambda: self._judge(raw, ref, message, may_remove))
 
     async def _judge(self, raw: dict[str, Any], ref: MessageRef,
-                     message: discord.Message | None) -> None:
+                     message: discord.Message | None, may_remove: bool = True) -> None:
         fetched: dict[int, str] = {}
         spool = self.engine.spool
         keep = False
@@ -98,7 +98,13 @@ class Handlers:
             # goes, whatever happened.
             if not keep:
                 await asyncio.to_thread(media.discard, fetched.values())
-        p = self._once(plan(answer, ref, self.policy(ref.guild_id)))
+        p = plan(answer, ref, self.policy(ref.guild_id))
+        if not may_remove:
+            # AutoMod's report does not list the message's files: the message's own event
+            # (fetched, hashed) is what may take it down.
+            p = replace(p, actions=tuple(a for a in p.actions
+                                         if not a.removes and a.kind is not Kind.NOTICE))
+        p = self._once(p)
         if p.empty:
             return
         # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
@@ -184,8 +190,8 @@ class Handlers:
             log.info("AutoMod rule %s acted on %s in %s: %s", e.rule_id, e.user_id,
                      e.guild_id, bev.NOT_IN_FORMAT["automod_blocked"])
             return
-        self.judge(r, MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0,
-                                 e.user_id))
+        ref = MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0, e.user_id)
+        self.judge(r, ref, may_remove=False)
 
     def banned(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
         log.info("member %s banned from %s: %s", u.id, g.id, bev.NOT_IN_FORMAT["member_ban"])
