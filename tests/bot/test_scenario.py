@@ -261,12 +261,7 @@ def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> No
                                  checkpoint_seconds=3600, checkpoint_events=10**6))
     rt.start()
     try:
-        st = f.state()
-        g = f.guild(st, f.snowflake(), "Le Salon")
-        catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-        mid = f.snowflake(f.later(5))
-        lure = f.message(st, catalogue, mid, MEMBER,
-                         "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+        g, _catalogue, lure = f.catalogue_lure(f.state(), MEMBER)
         calls: list[str] = []
         handlers, http = bot(rt, g.id, calls)
         pending: list[int] = []
