@@ -140,3 +140,14 @@ def http() -> MagicMock:
 
 def later(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
+
+
+def catalogue_lure(st: MagicMock, author: tuple[int, str], tag: str = "x"
+                   ) -> tuple[discord.Guild, discord.TextChannel, discord.Message]:
+    """A server with a channel named like a catalogue, and a teaser posted in it (a spaced
+    mega link, `tag` its folder)."""
+    g = guild(st, snowflake(), "Le Salon")
+    catalogue = text_channel(st, g, snowflake(), "teaser-mineure")
+    lure = message(st, catalogue, snowflake(later(5)), author,
+                   f"teaser du pack, le reste en VIP sur mega . nz / folder / {tag}")
+    return g, catalogue, lure

@@ -85,4 +85,36 @@ def test_the_client_mode_needs_an_api_key_from_a_file_or_the_environment(
     monkeypatch.setenv("VEILLEUR_API_KEY", "vk_secret")
     r = runner.invoke(app, ["bot", "--api", "ftp://host"])
     assert r.exit_code == 1 and "--api must be the service's http(s) URL" in r.stderr
+    # Plain http would carry the key in clear: only to this machine.
+    for url in ("http://veilleur.example:8000", "http://10.0.0.5", "http://localhost.evil.example"):
+        r = runner.invoke(app, ["bot", "--api", url])
+        assert r.exit_code == 1 and "send the API key in clear" in r.stderr, url
+    from veilleur.cli.bot import loopback
+    assert loopback("http://127.0.0.1:8000") and loopback("http://[::1]:8000")
+    assert loopback("http://localhost:8000") and not loopback("http://10.0.0.5")
     assert "vk_secret" not in r.output and TOKEN not in r.output
+
+
+def test_sigterm_stops_the_bot_as_ctrl_c_does_and_the_runtime_stops_cleanly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import time
+
+    monkeypatch.setenv("VEILLEUR_DISCORD_TOKEN", TOKEN)
+    seen: dict[str, Any] = {}
+
+    def run(self: discord.Client, token: str, **kw: Any) -> None:
+        seen["runtime"] = self.engine.runtime  # type: ignore[attr-defined]
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except KeyboardInterrupt:  # discord.py's run closes the client on Ctrl-C
+            seen["interrupted"] = True
+
+    monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
+    before = signal.getsignal(signal.SIGTERM)
+    r = runner.invoke(app, ["bot", "--db", str(tmp_path / "b.db")])
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert seen.get("interrupted") is True, r.output
+    assert not seen["runtime"].alive  # stopped: what was in memory was written

@@ -151,8 +151,27 @@ def test_automod_executions_on_a_posted_message_are_that_message() -> None:
             "channel_id": str(ch.id), "message_id": str(mid), "content": "mot interdit",
             "matched_keyword": "interdit", "matched_content": "interdit"}
     raw = bev.automod(discord.AutoModAction(data=data, state=st), f.T0)
-    assert raw is not None and raw["event_id"] == f"discord:message:{mid}"
+    # Its own event id: the gateway's message (with its files) is not dropped as a repeat.
+    assert raw is not None and raw["event_id"] == f"discord:automod:{mid}:3:2"
+    assert raw["message"]["id"] == str(mid)
     assert raw["message"]["content"] == "mot interdit"
     blocked = {**data, "action": {"type": 1}, "message_id": None}
     assert bev.automod(discord.AutoModAction(data=blocked, state=st), f.T0) is None
     assert "automod_blocked" in bev.NOT_IN_FORMAT
+
+
+def test_channel_changes_are_never_dropped_as_repeats() -> None:
+    """A change past the 120th character, and a name changed back, are new events."""
+    st, g, _ch = setup()
+    long_name = "n" * 100
+    first = f.text_channel(st, g, 4242, long_name, topic="a")
+    late = f.text_channel(st, g, 4242, long_name, topic="b")
+    a, b = bev.channel(first, f.T0), bev.channel(late, f.later(1))
+    assert a["event_id"] != b["event_id"] and len(a["event_id"]) <= 120
+    named_a = f.text_channel(st, g, 4243, "a")
+    named_b = f.text_channel(st, g, 4243, "b")
+    ids = {bev.channel(named_a, f.T0)["event_id"], bev.channel(named_b, f.later(1))["event_id"],
+           bev.channel(named_a, f.later(2))["event_id"]}
+    assert len(ids) == 3
+    # A replay of one update is still a repeat.
+    assert bev.channel(named_a, f.T0)["event_id"] == bev.channel(named_a, f.T0)["event_id"]

@@ -82,9 +82,19 @@ def test_missing_permissions_are_named_and_do_not_stop_the_rest() -> None:
 
 
 def test_a_rate_limit_is_reported_once_and_never_retried() -> None:
-    http, _ex, outcomes = failing(edit_member=f.rate_limited())
+    http, ex, outcomes = failing(edit_member=f.rate_limited())
     assert http.edit_member.await_count == 1
     assert not outcomes[1].done and "rate limit: not retried" in outcomes[1].detail
+    # Reported once (the bot's log, the mod log), and the rest of the plan went on.
+    assert ex.problems == [f"timeout on message {REF.message_id}: Discord's rate limit: "
+                           "not retried (discord.py waited what it was told; the moderators "
+                           "decide)"]
+    assert [o.done for o in outcomes] == [True, False, True]
+    content = http.send_message.await_args.kwargs["params"].payload["content"]
+    assert "Not done: timeout: Discord's rate limit" in content
+    # The next plan asks again (a rate limit is not a refusal): one call, not a storm.
+    run(ex, csam_plan())
+    assert http.edit_member.await_count == 2
 
 
 def test_a_message_already_gone_is_not_a_problem_and_a_closed_mod_log_is_noted() -> None:
@@ -122,3 +132,59 @@ def test_a_permission_refused_once_is_not_asked_again_for_a_while() -> None:
     now[0] = 601.0
     run(ex, csam_plan())
     assert http.delete_message.await_count == 2
+
+
+def test_a_message_whose_attachment_was_not_hashed_is_not_removed() -> None:
+    """The message's own evidence is not enough: an attachment the bot could not fetch
+    is not in it, and deleting the message would lose it."""
+    from dataclasses import replace as but
+
+    http = f.http()
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0)
+    ref = but(REF, attachment_ids=(5, 6), attachment_sha256=((5, "ab" * 32),))
+    p = plan(csam_plan().answer, ref, POLICY)
+    outcomes = run(ex, p)
+    http.delete_message.assert_not_awaited()
+    assert not outcomes[0].done and "attachment(s) 6 could not be fetched" in outcomes[0].detail
+    # Every attachment hashed: removed.
+    ok = plan(csam_plan().answer, but(ref, attachment_sha256=((5, "ab" * 32),
+                                                               (6, "cd" * 32))), POLICY)
+    run(ex, ok)
+    http.delete_message.assert_awaited_once()
+
+
+def test_a_time_out_refused_for_one_higher_ranked_member_does_not_stop_the_others() -> None:
+    from dataclasses import replace as but
+
+    http = f.http()
+    http.edit_member.side_effect = [f.forbidden(50013), None]
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0,
+                  granted=lambda _g, _p: True)  # the bot may time members out
+    first = run(ex, csam_plan())
+    assert "member 44" in first[1].detail and "above the bot" in first[1].detail
+    other = plan(csam_plan().answer, but(REF, author_id=45, message_id=34), POLICY)
+    assert run(ex, other)[1].done
+    assert http.edit_member.await_count == 2
+    again = run(ex, csam_plan())  # the same member waits
+    assert "not tried" in again[1].detail and http.edit_member.await_count == 2
+    # Without the permission, the whole server waits.
+    http2 = f.http()
+    http2.edit_member.side_effect = f.forbidden(50013)
+    ex2 = Executor(http2, recording([], SEALED), clock=lambda: f.T0,
+                   granted=lambda _g, _p: False)
+    run(ex2, csam_plan())
+    assert "not tried" in run(ex2, other)[1].detail and http2.edit_member.await_count == 1
+
+
+def test_a_closed_mod_log_is_not_written_to_again_for_a_while() -> None:
+    now = [0.0]
+    http = f.http()
+    http.send_message.side_effect = f.forbidden(50013)
+    ex = Executor(http, recording([], SEALED), clock=lambda: f.T0, monotonic=lambda: now[0])
+    for _ in range(3):
+        run(ex, csam_plan())
+    assert http.send_message.await_count == 1
+    assert len([p for p in ex.problems if p.startswith("mod log")]) == 1
+    now[0] = 601.0
+    run(ex, csam_plan())
+    assert http.send_message.await_count == 2

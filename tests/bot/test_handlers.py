@@ -20,9 +20,12 @@ AUTHOR = (700_000_000_000_000_009, "lea")
 
 
 class FakeEngine:
-    def __init__(self, verdict: str = "allow") -> None:
+    def __init__(self, verdict: str = "allow", categories: tuple[str, ...] = ("grooming",),
+                 duplicate: bool = False) -> None:
         self.seen: list[tuple[str, dict[str, Any]]] = []
         self.verdict = verdict
+        self.categories = categories
+        self.duplicate = duplicate
 
     async def send(self, raws: list[dict[str, Any]]) -> int:
         self.seen += [("send", r) for r in raws]
@@ -32,9 +35,10 @@ class FakeEngine:
 
     async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
         self.seen.append(("judge", raw))
-        return Answer.of({"verdict": self.verdict, "findings": [
-            {"category": "grooming", "score": 0.9, "evidence": "e"}]},
-            (Evidence("ev-1", "00" * 32),))
+        return Answer.of({"verdict": self.verdict, "duplicate": self.duplicate,
+                          "findings": [{"category": c, "score": 0.9, "evidence": "e"}
+                                       for c in self.categories]},
+                         (Evidence("ev-1", "00" * 32),))
 
     async def evidence_of(self, _message_id: int) -> tuple[Evidence, ...]:
         return (Evidence("ev-1", "00" * 32),)
@@ -100,26 +104,33 @@ def test_every_event_kind_reaches_the_engine_in_order() -> None:
     assert engine.seen[7][1]["by"] == "author"
 
 
+def posted_then_deleted(h: Handlers, msg: discord.Message) -> None:
+    """`msg` posted and judged (its plan carried out), then deleted."""
+    async def feed() -> None:
+        h.intake.start()
+        h.message(msg)
+        await h.settle()
+        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
+                                                "channel_id": str(msg.channel.id)}))
+        await h.settle()
+
+    asyncio.run(feed())
+
+
 def test_a_message_the_bot_held_is_deleted_by_a_moderator_and_the_author_is_never_told(
         ) -> None:
     st = f.state()
     g = f.guild(st, f.snowflake(), "Le Salon")
     ch = f.text_channel(st, g, f.snowflake(), "general")
     msg = f.message(st, ch, f.snowflake(), AUTHOR, "…")
+    # csam alone would leave a notice: grooming found with it silences the channel.
     policy = parse_policy({"guild_id": str(g.id), "notice_in_channel": ["csam"],
-                           "automatic": {"grooming": ["hold_message"]}}, "t")
-    engine = FakeEngine("review")
+                           "automatic": {"grooming": ["hold_message"],
+                                         "csam": ["hold_message"]}}, "t")
+    engine = FakeEngine("review", ("grooming", "csam"))
     h, http = handlers(engine, {g.id: policy})
 
-    async def feed() -> None:
-        h.intake.start()
-        h.message(msg)
-        await h.settle()
-        h.delete(discord.RawMessageDeleteEvent({"id": str(msg.id),
-                                                "channel_id": str(ch.id)}))
-        await h.settle()
-
-    asyncio.run(feed())
+    posted_then_deleted(h, msg)
     http.delete_message.assert_awaited_once()
     http.send_message.assert_not_awaited()  # silent, and this server has no mod log
     assert engine.seen[-1][1]["type"] == "message_deleted"
@@ -254,3 +265,88 @@ def test_the_diagnose_slash_command_answers_privately_with_what_is_missing() -> 
     text = interaction.response.send_message.await_args.args[0]
     assert text == "The bot lacks:\n- #general: missing Manage Messages"
     assert interaction.response.send_message.await_args.kwargs == {"ephemeral": True}
+
+
+def automod_action(st: Any, g: Any, ch: Any, mid: int) -> discord.AutoModAction:
+    return discord.AutoModAction(state=st, data={
+        "guild_id": str(g.id), "action": {"type": 2, "metadata": {"channel_id": "1"}},
+        "rule_id": "3", "rule_trigger_type": 1, "user_id": str(AUTHOR[0]),
+        "channel_id": str(ch.id), "message_id": str(mid), "content": "x",
+        "matched_keyword": "x"})
+
+
+def test_a_repeat_is_acted_on_once() -> None:
+    """An embed's unfurl re-sends the message, the gateway replays after a resume, AutoMod
+    reports the same message: one mod-log post, one time-out."""
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "…")
+    policy = parse_policy({"guild_id": str(g.id), "mod_log_channel": "99",
+                           "automatic": {"csam": ["hold_message", "timeout"]}}, "t")
+    engine = FakeEngine("review", ("csam",))
+    h, http = handlers(engine, {g.id: policy})
+
+    async def feed() -> None:
+        h.intake.start()
+        h.automod(automod_action(st, g, ch, msg.id))  # AutoMod's report came first
+        h.message(msg)
+        await h.settle()
+        engine.duplicate = True  # the engine had answered this event already
+        h.message(msg)
+        await h.settle()
+
+    asyncio.run(feed())
+    # The message itself was judged (AutoMod's event did not stand in for it).
+    assert [how for how, _ in engine.seen] == ["judge", "judge", "judge"]
+    assert engine.seen[0][1]["event_id"] != engine.seen[1][1]["event_id"]
+    http.edit_member.assert_awaited_once()
+    # AutoMod's report (no files listed) timed out and logged; the message's own event held
+    # it (its files checked) and logged that; the repeat did nothing.
+    http.delete_message.assert_awaited_once()
+    assert http.send_message.await_count == 2
+
+
+def test_an_answer_marked_duplicate_plans_nothing() -> None:
+    from veilleur.bot.plan import MessageRef, plan
+
+    answer = Answer.of({"verdict": "review", "duplicate": True, "findings": [
+        {"category": "csam", "score": 0.9, "evidence": "e"}]})
+    policy = parse_policy({"guild_id": "1", "mod_log_channel": "99",
+                           "automatic": {"csam": ["hold_message", "timeout"]}}, "t")
+    assert plan(answer, MessageRef(1, 2, 3, 4), policy).empty
+
+
+def test_a_deletion_the_bot_could_not_make_leaves_a_later_one_to_the_author() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "…")
+    policy = parse_policy({"guild_id": str(g.id),
+                           "automatic": {"csam": ["delete_message"]}}, "t")
+    engine = FakeEngine("review", ("csam",))
+    h, http = handlers(engine, {g.id: policy})
+    http.delete_message.side_effect = f.forbidden()
+
+    posted_then_deleted(h, msg)
+    http.delete_message.assert_awaited_once()
+    assert engine.seen[-1][1]["type"] == "message_deleted"
+    assert engine.seen[-1][1]["by"] == "author"
+
+
+def test_the_intake_queue_is_bounded_and_says_so_when_full(
+        caplog: Any) -> None:
+    from veilleur.bot.intake import Intake
+
+    async def nothing() -> None:
+        return None
+
+    async def fill() -> Intake:
+        intake = Intake(most=3)
+        for _ in range(5):
+            intake.put(nothing)
+        return intake
+
+    intake = asyncio.run(fill())
+    assert intake.queue.qsize() == 3 and intake.dropped == 2
+    assert "the bot's queue is full" in caplog.text

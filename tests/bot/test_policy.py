@@ -19,7 +19,8 @@ notice_in_channel = ["ncii"]
 
 [automatic]
 csam = ["hold_message", "quarantine"]
-grooming = ["hold_message", "timeout"]
+grooming = ["hold_message"]
+ncii = ["delete_message", "timeout"]
 blocked = ["delete_message"]
 """
 
@@ -34,7 +35,8 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     p = load_policy(write(tmp_path, GOOD))
     assert p.guild_id == 123456789012345678 and p.locale == "fr"
     assert p.mod_log_channel == 223456789012345678
-    assert p.actions_for("grooming") == ("hold_message", "timeout")
+    assert p.actions_for("grooming") == ("hold_message",)
+    assert p.actions_for("ncii") == ("delete_message", "timeout")
     assert p.actions_for("sextortion") == ()
     assert p.timeout_minutes == 120 and p.notice_in_channel == {"ncii"}
 
@@ -48,7 +50,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
 ])
 def test_automatic_bans_kicks_and_unknown_actions_are_refused(
         tmp_path: Path, change: str, message: str) -> None:
-    text = GOOD.replace('grooming = ["hold_message", "timeout"]', change)
+    text = GOOD.replace('grooming = ["hold_message"]', change)
     path = write(tmp_path, text)
     with pytest.raises(BotPolicyError) as err:
         load_policy(path)
@@ -61,6 +63,11 @@ def test_automatic_bans_kicks_and_unknown_actions_are_refused(
      "notice_in_channel: grooming acts silently"),
     (GOOD.replace('notice_in_channel = ["ncii"]', 'notice_in_channel = ["sextortion"]'),
      "notice_in_channel: sextortion acts silently"),
+    (GOOD.replace('grooming = ["hold_message"]', 'grooming = ["hold_message", "timeout"]'),
+     "automatic.grooming: 'timeout' cannot be automatic for grooming: the author sees a "
+     "time-out"),
+    (GOOD.replace('grooming = ["hold_message"]', 'sextortion = ["quarantine"]'),
+     "automatic.sextortion: 'quarantine' cannot be automatic for sextortion"),
     (GOOD.replace("timeout_minutes = 120", "timeout_minutes = 50000"), "timeout_minutes:"),
     (GOOD.replace('locale = "fr"', 'locale = "de"'), "locale: must be one of fr, en"),
     (GOOD.replace('mod_log_channel = "223456789012345678"', 'mod_log_channel = "#mods"'),
@@ -93,3 +100,4 @@ def test_the_readme_example_loads() -> None:
     p = load_policy(example)
     assert p.actions_for("csam") == ("hold_message", "quarantine")
     assert p.locale == "fr" and p.quarantine_role == 323456789012345678
+    assert p.actions_for("grooming") == ("hold_message",)

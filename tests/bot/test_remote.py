@@ -43,12 +43,8 @@ def engine_for(app: Any, key: str) -> ServiceEngine:
 def test_the_bot_on_a_remote_service_holds_a_lure_after_the_service_sealed_evidence(
         service: tuple[Runtime, Any, str]) -> None:
     _rt, app, key = service
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    mid = f.snowflake(f.later(5))
-    lure = f.message(st, catalogue, mid, MEMBER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / z")
+    g, catalogue, lure = f.catalogue_lure(f.state(), MEMBER, "z")
+    mid = lure.id
     calls: list[str] = []
     http = f.http()
     http.delete_message.side_effect = lambda *a, **k: calls.append("delete")

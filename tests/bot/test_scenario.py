@@ -148,31 +148,24 @@ def test_pictures_are_fetched_under_a_cap_hashed_by_the_engine_and_not_kept_in_c
     handlers, _http = bot(runtime, g.id, [])
 
     play(handlers, g, m)
-    st.http.get_from_cdn.assert_awaited_once()  # only the small picture was fetched
+    # Every file under the cap is fetched, whatever its declared type; the big one is not.
+    assert st.http.get_from_cdn.await_count == 2
     runtime.sync()
     with runtime.db.connect() as conn:
         rows = {r.id: r for r in conn.execute(select(AttachmentRow))}
     assert rows[str(small)].sha256 == hashlib.sha256(data).hexdigest()
     assert rows[str(small)].md5 == hashlib.md5(data).hexdigest()
     assert rows[str(big)].sha256 is None and rows[str(big)].url.startswith("https://cdn.")
-    assert rows[str(doc)].sha256 is None
+    assert rows[str(doc)].sha256 == hashlib.sha256(data).hexdigest()
     assert list(runtime.upload_dir.glob("*")) == []  # the clear copy is gone
 
 
-def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
-        tmp_path: Path) -> None:
-    """A generated picture is entered in a bank (as a hotline's list would hold a known
-    file); posted in an ordinary channel, it is fetched, matched, sealed, held, and the mod
-    log names it by SHA-256 only."""
-    import hashlib
-    from unittest.mock import AsyncMock
-
+def banked(tmp_path: Path, sha: str) -> Runtime:
+    """A started runtime on a database whose hash bank lists `sha` as csam."""
     from typer.testing import CliRunner
 
     from veilleur.cli import app
 
-    data = picture()
-    sha = hashlib.sha256(data).hexdigest()
     bank = tmp_path / "bank.csv"
     bank.write_text(f"signal_type,signal,category\nsha256,{sha},csam\n", encoding="utf-8")
     db = str(tmp_path / "bot.db")
@@ -181,6 +174,24 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
     rt = Runtime(ServiceSettings(db=db, evidence_key=tmp_path / "evidence.key",
                                  checkpoint_seconds=0.05))
     rt.start()
+    return rt
+
+
+@pytest.mark.parametrize(("name", "declared"), [
+    ("x.png", "image/png"),
+    # Renamed, with another type: still fetched, decoded by its own bytes, matched.
+    ("notes.dat", "application/octet-stream")])
+def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
+        tmp_path: Path, name: str, declared: str) -> None:
+    """A generated picture is entered in a bank (as a hotline's list would hold a known
+    file); posted in an ordinary channel, it is fetched, matched, sealed, held, and the mod
+    log names it by SHA-256 only."""
+    import hashlib
+    from unittest.mock import AsyncMock
+
+    data = picture()
+    sha = hashlib.sha256(data).hexdigest()
+    rt = banked(tmp_path, sha)
     try:
         st = f.state()
         st.http.get_from_cdn = AsyncMock(return_value=data)
@@ -188,7 +199,8 @@ def test_a_picture_in_a_hash_bank_is_held_with_its_digest_in_the_mod_log(
         ch = f.text_channel(st, g, f.snowflake(), "general")
         aid, mid = f.snowflake(), f.snowflake(f.later(4))
         m = f.message(st, ch, mid, MEMBER, "",
-                      attachments=[f.attachment(aid, "x.png", size=len(data))])
+                      attachments=[f.attachment(aid, name, size=len(data),
+                                                content_type=declared)])
         calls: list[str] = []
         handlers, http = bot(rt, g.id, calls)
 
@@ -238,3 +250,63 @@ def test_a_message_edited_into_a_lure_is_read_again_and_a_resend_is_a_duplicate(
     asyncio.run(scene())
     assert calls == ["evidence 1", "delete"]
     assert http.delete_message.await_args.args == (catalogue.id, mid)
+
+
+def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> None:
+    """The runtime writes at its checkpoints; with none due for an hour, the verdict's own
+    checkpoint must be written before the bot deletes anything (a crash then loses
+    nothing)."""
+    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
+                                 evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=3600, checkpoint_events=10**6))
+    rt.start()
+    try:
+        g, _catalogue, lure = f.catalogue_lure(f.state(), MEMBER)
+        calls: list[str] = []
+        handlers, http = bot(rt, g.id, calls)
+        pending: list[int] = []
+        http.delete_message.side_effect = lambda *a, **k: pending.append(
+            len(rt._uncommitted_verdicts) + len(rt._pending_writes))
+        play(handlers, g, lure)
+        assert pending == [0]
+    finally:
+        rt.stop()
+
+
+@pytest.mark.parametrize("failure", ["client_error", "timeout"])
+def test_a_failed_download_still_judges_the_message_and_leaves_no_clear_file(
+        runtime: Runtime, failure: str, caplog: pytest.LogCaptureFixture) -> None:
+    import aiohttp
+
+    from veilleur.bot import media
+
+    st = f.state()
+    data = picture()
+
+    async def cdn(url: str) -> bytes:
+        if url.endswith("bad.png"):
+            if failure == "timeout":
+                await asyncio.sleep(30)
+            raise aiohttp.ClientPayloadError("connection reset")
+        return data
+
+    st.http.get_from_cdn = cdn
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "photos")
+    good, bad = f.snowflake(), f.snowflake()
+    mid = f.snowflake(f.later(3))
+    m = f.message(st, ch, mid, MEMBER, "regarde", attachments=[
+        f.attachment(good, "good.png", size=len(data)),
+        f.attachment(bad, "bad.png", size=len(data))])
+    handlers, _http = bot(runtime, g.id, [])
+    real = media.fetch
+
+    async def quick(*a: Any, **k: Any) -> Any:
+        return await real(*a, **k, timeout=0.2)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(media, "fetch", quick)
+        play(handlers, g, m)
+    assert runtime.stats["verdicts"] == 1  # judged, without the file that failed
+    assert list(runtime.upload_dir.glob("*")) == []
+    assert f"attachment {bad} sent as a reference, unhashed" in caplog.text

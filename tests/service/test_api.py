@@ -95,6 +95,8 @@ def test_verdicts_allow_hold_and_block(any_service: Service) -> None:
                                          author="u8", channel="g1-c1", guild="g1")).json()
     assert held["verdict"] == "review" and held["case_id"]
     assert held["findings"][0]["category"] == "csam"
+    # Its sealed evidence is written before the answer (the client may delete on it).
+    assert held["evidence"] and s.rt._uncommitted_verdicts == []
     # The same message again is answered from the journal, not taken in twice.
     again = s.post("/v1/verdict", message("v2", "vends pack cp mineures, paiement paypal",
                                           author="u8", channel="g1-c1", guild="g1")).json()

@@ -22,8 +22,9 @@ from veilleur.bot import events as bev
 from veilleur.bot import media, permissions
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
-from veilleur.bot.plan import MessageRef, plan
+from veilleur.bot.plan import Kind, MessageRef, Plan, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
+from veilleur.service.runtime import EngineDown
 
 log = logging.getLogger("veilleur.bot")
 
@@ -51,9 +52,12 @@ class Handlers:
         self.self_id = self_id
         self.clock = clock
         self.intake = Intake(on_down)
-        self.removed: set[int] = set()
-        """Messages the bot took down: their deletion is a moderator's, not the author's."""
+        self.removed = executor.removed
+        """Messages the bot took down (marked by the executor once the deletion is asked,
+        unmarked if it fails): their deletion is a moderator's, not the author's."""
         self._acting: set[asyncio.Task[Any]] = set()
+        self._planned: dict[int, set[Kind]] = {}
+        """Per message (the latest 10,000), the actions already planned for it."""
 
     def policy(self, guild_id: int | None) -> ServerPolicy:
         return self.policies.get(guild_id or 0) or default_policy(guild_id or 0)
@@ -67,34 +71,65 @@ class Handlers:
         await self.engine.send(raws)
 
     def judge(self, raw: dict[str, Any], ref: MessageRef,
-              message: discord.Message | None = None) -> None:
-        self.intake.put(lambda: self._judge(raw, ref, message))
+              message: discord.Message | None = None, *, may_remove: bool = True) -> None:
+        self.intake.put(lambda: self._judge(raw, ref, message, may_remove))
 
     async def _judge(self, raw: dict[str, Any], ref: MessageRef,
-                     message: discord.Message | None) -> None:
+                     message: discord.Message | None, may_remove: bool = True) -> None:
         fetched: dict[int, str] = {}
         spool = self.engine.spool
-        if message is not None and message.attachments and self.fetch_cap > 0 and spool:
-            fetched = await media.fetch(message.attachments, spool,
-                                        cap=self.fetch_cap)
-            if fetched:
-                raw = bev.message(message, fetched)
-                # Files are named by their SHA-256 (`store_upload`).
-                ref = replace(ref, attachment_sha256=tuple(
-                    (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
+        keep = False
         try:
+            if message is not None and message.attachments and self.fetch_cap > 0 and spool:
+                await media.fetch(message.attachments, spool, cap=self.fetch_cap,
+                                  into=fetched)
+                if fetched:
+                    raw = bev.message(message, fetched)
+                    # Files are named by their SHA-256 (`store_upload`).
+                    ref = replace(ref, attachment_sha256=tuple(
+                        (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
             answer = await self.engine.judge(raw, fetched=bool(fetched))
+        except EngineDown:
+            # The journal may hold the message naming these files: the restart reads them.
+            keep = True
+            raise
         finally:
-            # Hashed, and sealed if a case opened: the clear copy goes.
-            await asyncio.to_thread(media.discard, fetched.values())
+            # Hashed, and sealed durably if a case opened (`Engine.judge`): the clear copy
+            # goes, whatever happened.
+            if not keep:
+                await asyncio.to_thread(media.discard, fetched.values())
         p = plan(answer, ref, self.policy(ref.guild_id))
+        if not may_remove:
+            # AutoMod's report does not list the message's files: the message's own event
+            # (fetched, hashed) is what may take it down.
+            p = replace(p, actions=tuple(a for a in p.actions
+                                         if not a.removes and a.kind is not Kind.NOTICE))
+        p = self._once(p)
         if p.empty:
             return
-        self.removed.update(a.ref.message_id for a in p.actions if a.removes)
         # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
         task = asyncio.get_running_loop().create_task(self.executor.carry_out(p))
         self._acting.add(task)
         task.add_done_callback(self._acting.discard)
+
+    def _once(self, p: Plan) -> Plan:
+        """`p` without what was already planned for the same message: the engine marks an
+        exact repeat (`Answer.duplicate`), but an AutoMod execution and the message itself
+        are two events about one message, each judged. What is new (a picture matched
+        once the message's files were read) is still done and logged."""
+        if p.empty:
+            return p
+        done = self._planned.get(p.ref.message_id)
+        if done is None:
+            done = self._planned[p.ref.message_id] = set()
+            while len(self._planned) > 10_000:
+                self._planned.pop(next(iter(self._planned)))
+        elif {a.kind for a in p.actions} <= done:
+            log.info("message %s: already acted on, nothing new to do", p.ref.message_id)
+            return replace(p, actions=(), mod_log=None)
+        fresh = tuple(a for a in p.actions if a.kind not in done)
+        done.update(a.kind for a in fresh)
+        return replace(p, actions=fresh)
 
     async def settle(self) -> None:
         """Until everything enqueued is taken in and every plan carried out (tests)."""
@@ -155,8 +190,8 @@ class Handlers:
             log.info("AutoMod rule %s acted on %s in %s: %s", e.rule_id, e.user_id,
                      e.guild_id, bev.NOT_IN_FORMAT["automod_blocked"])
             return
-        self.judge(r, MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0,
-                                 e.user_id))
+        ref = MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0, e.user_id)
+        self.judge(r, ref, may_remove=False)
 
     def banned(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
         log.info("member %s banned from %s: %s", u.id, g.id, bev.NOT_IN_FORMAT["member_ban"])
@@ -173,6 +208,7 @@ class VeilleurBot(discord.Client):
         self.policies = policies
         self.handlers: Handlers | None = None
         self.engine_failure: str | None = None
+        self._closing: asyncio.Task[None] | None = None
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(commands(self))
 
@@ -183,15 +219,29 @@ class VeilleurBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.handlers = Handlers(self.engine, self.policies,
-                                 Executor(self.http, self.engine.evidence_of),
+                                 Executor(self.http, self.engine.evidence_of,
+                                          granted=self._granted),
                                  self_id=lambda: self.user.id if self.user else None,
                                  fetch_cap=self.fetch_cap, on_down=self._engine_down)
         self.handlers.intake.start()
         await self.tree.sync()
 
+    def _granted(self, guild_id: int | None, permission: str) -> bool | None:
+        g = self.get_guild(guild_id) if guild_id else None
+        if g is None or g.me is None:
+            return None
+        return bool(getattr(g.me.guild_permissions, permission))
+
     def _engine_down(self, why: str) -> None:
         self.engine_failure = why
-        asyncio.get_running_loop().create_task(self.close())
+        # Kept: a task nobody references may be collected before it ends.
+        self._closing = asyncio.get_running_loop().create_task(self.close())
+
+    async def close(self) -> None:
+        await super().close()
+        closing = self._closing
+        if closing is not None and closing is not asyncio.current_task():
+            await asyncio.shield(closing)
 
     async def on_ready(self) -> None:
         for g in self.guilds:

@@ -14,6 +14,7 @@ field: the engine computes digests itself, from a file.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -64,13 +65,20 @@ def check(raw: Raw) -> Raw:
     return raw
 
 
+def _digest(*parts: str) -> str:
+    """A short digest of `parts`, for an event id that must change with them (and stay
+    short whatever their length)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 def _cut(text: str | None) -> str | None:
     return None if text is None else text[:MAX_FIELD]
 
 
 def user(u: discord.User | discord.Member, at: datetime) -> Raw:
     """`user_seen`: an account's name and creation time (Discord's, from its id)."""
-    return check({"type": "user_seen", "ts": iso(at), "event_id": f"discord:user:{u.id}:{u.name}",
+    return check({"type": "user_seen", "ts": iso(at),
+                  "event_id": f"discord:user:{u.id}:{_digest(u.name)}:{at.timestamp():.3f}",
                   "user": {"id": str(u.id), "name": u.name,
                            "created_at": iso(u.created_at)}})
 
@@ -124,12 +132,19 @@ def bulk_deleted(raw: discord.RawBulkMessageDeleteEvent, at: datetime) -> list[R
                    "by": "moderator"}) for i in sorted(raw.message_ids)]
 
 
-def channel(c: discord.abc.GuildChannel | discord.Thread, at: datetime) -> Raw:
+def channel(c: discord.abc.GuildChannel | discord.Thread, at: datetime, *,
+            change: bool = True) -> Raw:
     """`channel_created`, for a creation and for an update (same id: the store keeps the
-    newest name and topic)."""
+    newest name and topic). The event id holds a digest of what is sent (a long name or a
+    topic changed late is not cut off into a repeat) and, for a `change` the gateway
+    reported, its time, so that a name changed back (A, B, then A again) is sent again too.
+    A server's layout found at start (`change=False`) has no time in its ids: found again
+    after a reconnection, it is a repeat."""
     topic = getattr(c, "topic", None)
     return check({"type": "channel_created", "ts": iso(at),
-                  "event_id": f"discord:channel:{c.id}:{c.name}:{topic or ''}"[:120],
+                  "event_id": f"discord:channel:{c.id}:"
+                              f"{_digest(c.name, topic or '', str(c.type))}"
+                              + (f":{at.timestamp():.3f}" if change else ""),
                   "channel": {"id": str(c.id), "guild_id": str(c.guild.id), "name": c.name,
                               "topic": topic, "kind": _KINDS.get(c.type, "other")}})
 
@@ -144,7 +159,7 @@ def guild(g: discord.Guild, at: datetime) -> list[Raw]:
     """A server the bot joins (or finds at start): `guild_created`, then its channels."""
     first = check({"type": "guild_created", "ts": iso(at),
                    "event_id": f"discord:guild:{g.id}", "guild": _guild(g)})
-    return [first, *(channel(c, at) for c in g.channels)]
+    return [first, *(channel(c, at, change=False) for c in g.channels)]
 
 
 def guild_updated(before: discord.Guild, after: discord.Guild, at: datetime) -> Raw | None:
@@ -192,13 +207,15 @@ def invite_created(i: discord.Invite, at: datetime) -> Raw | None:
 
 
 def automod(e: discord.AutoModAction, at: datetime) -> Raw | None:
-    """An AutoMod execution on a posted message is that message (the same event id, so it
-    is a duplicate when the gateway also sent it); a blocked one has no message and no type
-    in the format (`NOT_IN_FORMAT`)."""
+    """An AutoMod execution on a posted message is that message, with an event id of its
+    own (per rule and action): when it comes before the gateway's message, the message
+    itself (with its attachments) is still judged, not dropped as a repeat. A blocked one
+    has no message and no type in the format (`NOT_IN_FORMAT`)."""
     if e.message_id is None or e.channel_id is None or not e.content:
         return None
     return check({"type": "message", "ts": iso(at),
-                  "event_id": f"discord:message:{e.message_id}",
+                  "event_id": f"discord:automod:{e.message_id}:{e.rule_id}:"
+                              f"{e.action.type.value}",
                   "message": {"id": str(e.message_id), "channel_id": str(e.channel_id),
                               "guild_id": str(e.guild_id), "author_id": str(e.user_id),
                               "content": e.content}})

@@ -2,14 +2,19 @@
 
 - **Evidence before removal.** Before a message is held or deleted the executor asks the
   engine for the evidence it sealed for that message (`evidence_of`); without any, the
-  message stays where it is and the mod log says why. The engine seals evidence when the
-  message's case opens, which `Runtime.verdict` does before it answers, so in practice the
-  record is there.
+  message stays where it is and the mod log says why. The same holds for every attachment
+  of the message: one the bot could not fetch and have hashed (too large, a download that
+  failed) is not in the sealed evidence, so the message is not removed. The engine seals
+  evidence when the message's case opens, which `Runtime.verdict` does before it answers,
+  and the engine's answer comes only once that record is written to disk (a crash after the
+  removal loses nothing).
 - **Failures are findings, not crashes.** 50013 (Missing Permissions) becomes a problem
   naming the permission and the place (as `diagnose` would), and that action is not tried
-  again there for `forbidden_seconds` (a server that withholds a permission would otherwise
-  get a 403 for every flagged message: Discord bans clients that pile up refused requests);
-  10008 (Unknown Message) means
+  again there for `forbidden_seconds` (there: the channel for a message; for a time-out the
+  member, when the bot holds Moderate Members, since the cause is then that member's rank,
+  else the server; the mod log's channel for the mod log): a server that withholds a
+  permission would otherwise get a 403 for every flagged message, and Discord bans clients
+  that pile up refused requests. 10008 (Unknown Message) means
   someone removed it first; a 429 that discord.py's own rate limiter (per route, with the
   `Retry-After` it is given) could not absorb is reported and never retried here: no
   storms. One action failing does not stop the next.
@@ -47,13 +52,19 @@ DONE = {Kind.HOLD: "held the message (removed from the channel; its text is in t
         Kind.NOTICE: "left a notice in the channel"}
 
 EvidenceOf = Callable[[int], Awaitable[tuple[Evidence, ...]]]
+Granted = Callable[[int | None, str], bool | None]
+"""Whether the bot holds a permission server-wide (from the gateway's cache; None: not
+known)."""
+Where = tuple[str, int | None, str, int | None]
+"""(permission, server, "channel" | "member" | "server", its id) of a refusal."""
 
 
 class Executor:
     def __init__(self, http: Any, evidence_of: EvidenceOf, *,
                  clock: Callable[[], datetime] = discord.utils.utcnow,
                  forbidden_seconds: float = 600.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 granted: Granted = lambda _guild, _permission: None) -> None:
         self.http = http
         """discord.py's HTTPClient (`client.http`): its requests honour Discord's rate
         limits."""
@@ -63,8 +74,14 @@ class Executor:
         """Every failure so far, for `diagnose` and the bot's log."""
         self.forbidden_seconds = forbidden_seconds
         self.monotonic = monotonic
-        self._forbidden: dict[tuple[str, int | None, int | None], float] = {}
-        """(permission, server, channel or None) Discord refused with 50013, until when."""
+        self.removed: set[int] = set()
+        """Messages this executor took down (or is taking down): their deletion event is a
+        moderator's, not the author's."""
+        self.granted = granted
+        self._forbidden: dict[Where, float] = {}
+        """Where Discord refused a permission with 50013, until when. A time-out refused
+        while the bot holds Moderate Members server-wide is the member's rank (above the
+        bot's, or the owner): only that member waits, not the whole server."""
 
     async def carry_out(self, plan: Plan) -> list[Outcome]:
         outcomes = [await self._one(a) for a in plan.actions]
@@ -72,14 +89,27 @@ class Executor:
             await self._log(plan, outcomes)
         return outcomes
 
-    def _where(self, a: Action) -> tuple[str, int | None, int | None]:
-        channel = a.ref.channel_id if a.kind in (Kind.HOLD, Kind.DELETE, Kind.NOTICE) else None
-        return PERMISSION_OF[a.kind], a.ref.guild_id, channel
+    def _places(self, a: Action) -> list[Where]:
+        """Where a refusal of this action may have been recorded, narrowest first."""
+        perm, guild = PERMISSION_OF[a.kind], a.ref.guild_id
+        if a.kind in (Kind.HOLD, Kind.DELETE, Kind.NOTICE):
+            return [(perm, guild, "channel", a.ref.channel_id)]
+        if a.kind is Kind.TIMEOUT:
+            return [(perm, guild, "member", a.ref.author_id), (perm, guild, "server", None)]
+        return [(perm, guild, "server", None)]
+
+    def _refused(self, a: Action) -> Where:
+        """Where a 50013 on this action applies."""
+        places = self._places(a)
+        if a.kind is Kind.TIMEOUT and \
+                self.granted(a.ref.guild_id, PERMISSION_OF[a.kind]) is not False:
+            return places[0]  # the bot may time members out: this one outranks it
+        return places[-1]
 
     async def _one(self, a: Action) -> Outcome:
         ref = a.ref
-        refused_until = self._forbidden.get(self._where(a))
-        if refused_until is not None and self.monotonic() < refused_until:
+        now = self.monotonic()
+        if any(now < self._forbidden.get(w, now) for w in self._places(a)):
             return Outcome(a, False, f"{a.kind.value}: not tried: missing permission "
                                      f"{label(PERMISSION_OF[a.kind])}, as Discord said "
                                      f"less than {self.forbidden_seconds / 60:.0f} minutes "
@@ -90,8 +120,22 @@ class Executor:
                 if not evidence:
                     return self._problem(a, "kept in place: the engine holds no evidence of "
                                             "it yet (evidence comes before any removal)")
-                await self.http.delete_message(ref.channel_id, ref.message_id,
-                                               reason=a.reason)
+                hashed = {i for i, _ in ref.attachment_sha256}
+                unsealed = [i for i in ref.attachment_ids if i not in hashed]
+                if unsealed:
+                    return self._problem(a, "kept in place: attachment(s) "
+                                            f"{', '.join(map(str, unsealed))} could not be "
+                                            "fetched and hashed, so no evidence holds their "
+                                            "bytes (evidence comes before any removal)")
+                # Marked while the call is out: Discord's deletion event may come before
+                # its answer. Unmarked if it failed: a later deletion is the author's.
+                self.removed.add(ref.message_id)
+                try:
+                    await self.http.delete_message(ref.channel_id, ref.message_id,
+                                                   reason=a.reason)
+                except BaseException:
+                    self.removed.discard(ref.message_id)
+                    raise
             elif a.kind is Kind.TIMEOUT:
                 until = self.clock() + timedelta(minutes=a.minutes or 60)
                 await self.http.edit_member(ref.guild_id, ref.author_id, reason=a.reason,
@@ -109,7 +153,12 @@ class Executor:
         where = f"channel {a.ref.channel_id}" if a.kind in (Kind.HOLD, Kind.DELETE,
                                                             Kind.NOTICE) else "the server"
         if exc.code == MISSING_PERMISSIONS:
-            self._forbidden[self._where(a)] = self.monotonic() + self.forbidden_seconds
+            place = self._refused(a)
+            self._forbidden[place] = self.monotonic() + self.forbidden_seconds
+            if place[2] == "member":
+                return self._problem(a, f"Discord refused it for member {a.ref.author_id} "
+                                        "(their highest role is above the bot's, or they own "
+                                        f"the server; guild {a.ref.guild_id})")
             return self._problem(a, f"missing permission {label(PERMISSION_OF[a.kind])} in "
                                     f"{where} (guild {a.ref.guild_id})")
         if exc.code == UNKNOWN_MESSAGE:
@@ -122,6 +171,7 @@ class Executor:
     def _problem(self, a: Action, detail: str) -> Outcome:
         line = f"{a.kind.value} on message {a.ref.message_id}: {detail}"
         self.problems.append(line)
+        del self.problems[:-1000]  # the newest; every one is in the log
         log.warning("%s", line)
         return Outcome(a, False, f"{a.kind.value}: {detail}")
 
@@ -133,12 +183,22 @@ class Executor:
 
     async def _log(self, plan: Plan, outcomes: list[Outcome]) -> None:
         assert plan.mod_log is not None
+        closed: Where = ("send_messages", plan.ref.guild_id, "mod_log", plan.mod_log)
+        now = self.monotonic()
+        if now < self._forbidden.get(closed, now):
+            # Refused a moment ago: not asked again (one 403 per flagged message otherwise).
+            log.warning("mod log %s closed to the bot; the plan for %s was: %s",
+                        plan.mod_log, plan.ref.link, [o.detail for o in outcomes])
+            return
         try:
             await self._send(plan.mod_log, modlog.text(plan, outcomes))
         except discord.HTTPException as exc:
             why = (f"missing permission {label('send_messages')}"
                    if exc.code == MISSING_PERMISSIONS else f"{exc.status}, code {exc.code}")
+            if exc.status in (403, 404):  # no access, or no such channel: it will not change
+                self._forbidden[closed] = self.monotonic() + self.forbidden_seconds
             line = f"mod log {plan.mod_log}: cannot write ({why})"
             self.problems.append(line)
+            del self.problems[:-1000]
             log.warning("%s; the plan for %s was: %s", line, plan.ref.link,
                         [o.detail for o in outcomes])

@@ -38,7 +38,9 @@ class Engine(Protocol):
 
     async def send(self, raws: list[dict[str, Any]]) -> int: ...
 
-    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer: ...
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+        """The answer on a message; when it is not `allow`, the evidence the engine sealed
+        for it is durable when this returns (the bot acts on it next)."""
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
 
@@ -63,6 +65,7 @@ class EmbeddedEngine:
         for bad in result.rejected:
             line = f"event {raws[bad['index']].get('type')} refused: {bad['error']}"
             self.rejected.append(line)
+            del self.rejected[:-MAX_KEPT]
             log.error("%s", line)
         for item in result.accepted:
             self._sent = max(self._sent, item["seq"])
@@ -82,6 +85,11 @@ class EmbeddedEngine:
             await asyncio.sleep(self.poll_seconds)
         verdict = await self._patiently(lambda: self.runtime.verdict(
             raw, SOURCE, trusted_paths=fetched))
+        if verdict.get("verdict") != "allow":
+            # The runtime writes at its next checkpoint: until then the sealed evidence is
+            # only in memory. It is written now, before anyone acts on the answer (a
+            # removal, the clear copy of a fetched file going).
+            await asyncio.to_thread(self.runtime.sync)
         # An allowed message has no case and no sealed evidence: no second trip.
         evidence = (await self.evidence_of(int(raw["message"]["id"]))
                     if verdict.get("verdict") != "allow" else ())
@@ -106,16 +114,25 @@ class EmbeddedEngine:
 
 
 Work = Callable[[], Awaitable[None]]
+MAX_QUEUE = 10_000
+"""Events the bot holds in memory for the engine at most; past it, new ones are dropped and
+logged (memory stays bounded when the engine falls far behind)."""
+MAX_KEPT = 1000
+"""Lines kept in `rejected` and `Executor.problems` (the newest; all are in the log)."""
 
 
 class Intake:
     """One task takes the bot's work in the order the gateway gave it; the gateway's
     handlers only enqueue (they never wait on the engine). What is in this queue is not yet
     accepted: a crash loses it (Discord does not send it again), as it would lose what the
-    gateway had not delivered."""
+    gateway had not delivered. It holds `most` items at most: past that, new work is dropped
+    with an error in the log rather than grow without end."""
 
-    def __init__(self, on_down: Callable[[str], None] | None = None) -> None:
-        self.queue: asyncio.Queue[Work] = asyncio.Queue()
+    def __init__(self, on_down: Callable[[str], None] | None = None, *,
+                 most: int = MAX_QUEUE) -> None:
+        self.queue: asyncio.Queue[Work] = asyncio.Queue(most)
+        self.dropped = 0
+        """Work refused because the queue was full (the engine far behind)."""
         self._task: asyncio.Task[None] | None = None
         self.on_down = on_down
         """Called once if the engine stops: the bot then stops too, so that nothing more is
@@ -123,7 +140,14 @@ class Intake:
         self.down: str | None = None
 
     def put(self, work: Work) -> None:
-        self.queue.put_nowait(work)
+        try:
+            self.queue.put_nowait(work)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("the bot's queue is full (%d events waiting for the engine): "
+                          "%d event(s) dropped so far, never seen by the engine",
+                          self.queue.maxsize, self.dropped)
 
     def start(self) -> None:
         if self._task is None:

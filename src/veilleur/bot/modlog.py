@@ -64,21 +64,31 @@ def text(plan: Plan, outcomes: list[Outcome]) -> str:
         head += f" · {w['silent']}"
     lines = [head, f"{w['message']}: {ref.link} {w['by']} <@{ref.author_id}> "
                    f"({ref.author_id})"]
+    cuttable: list[tuple[int, str]] = []
+    """Cut first when the text is over Discord's limit: what was done must stay."""
     if ref.attachment_ids:
         digests = dict(ref.attachment_sha256)
-        lines.append(f"{w['attachments']}: " + ", ".join(
+        cuttable.append((0, f"{w['attachments']}: " + ", ".join(
             f"{i} sha256 {digests[i]}" if i in digests else f"{i} ({w['not_fetched']})"
-            for i in ref.attachment_ids))
+            for i in ref.attachment_ids)))
     sealed = "; ".join(f"{e.record_id} sha256 {e.sha256}" for e in a.evidence)
     lines.append(f"{w['evidence']}: {sealed or w['no_evidence']}")
     for reason in a.reasons[:3]:
-        lines.append(f"{w['why']}: {defang(_one_line(reason))[:MAX_REASON]}")
+        cuttable.append((1, f"{w['why']}: {quoted(reason)[:MAX_REASON]}"))
     done = [done_words(o, plan.locale) for o in outcomes if o.done]
-    failed = [o.detail for o in outcomes if not o.done]
-    lines.append(f"{w['done']}: " + ("; ".join(done) if done else w["nothing"]))
+    failed = [o.detail for o in outcomes if not o.done]  # the bot's own words
+    tail = [f"{w['done']}: " + ("; ".join(done) if done else w["nothing"])]
     if failed:
-        lines.append(f"{w['not_done']}: " + "; ".join(failed))
-    out = "\n".join(lines)
+        tail.append(f"{w['not_done']}: " + "; ".join(failed))
+    room = MAX_TEXT - len("\n".join(lines + tail)) - 1
+    kept: list[list[str]] = [[], []]  # before the evidence line, after it
+    for slot, line in cuttable:
+        if room <= 1:
+            break
+        line = line if len(line) < room else line[:room - 2] + "…"
+        kept[slot].append(line)
+        room -= len(line) + 1
+    out = "\n".join(lines[:2] + kept[0] + lines[2:] + kept[1] + tail)
     return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
 
 
@@ -86,11 +96,28 @@ def _one_line(s: str) -> str:
     return " ".join(s.split())
 
 
-_SCHEME = re.compile(r"(?i)\bhttp(s?)://")
-_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z]{2,}\b)")
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://")
+_DOT = re.compile(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z0-9])")
+_MARKDOWN = re.compile(r"([\\`*_~|<>#\[\]()])")
+
+
+def quoted(s: str) -> str:
+    """A string that came from the platform (a reason quoting the message, Discord's
+    words), on one line, inert in the mod log: its links defanged and Discord's markdown
+    and `<...>` mention and command syntax escaped (`||x||` is no spoiler, `<@1>` no
+    mention)."""
+    return defang(_MARKDOWN.sub(r"\\\1", _one_line(s)))
 
 
 def defang(s: str) -> str:
     """A reason quotes the message, and a lure's link must not become a link (nor unfold a
-    preview) in the mod log: `https://mega.nz/x` is written `hxxps://mega[.]nz/x`."""
-    return _DOT.sub("[.]", _SCHEME.sub(r"hxxp\1://", s))
+    preview) in the mod log, whatever its scheme or host (a name or an address):
+    `https://mega.nz/x` is written `hxxps://mega[.]nz/x`, `ftp://1.2.3.4`
+    `ftp[:]//1[.]2[.]3[.]4`: every dot between letters or digits is bracketed."""
+    def scheme(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.lower() in ("http", "https"):
+            return "hxxp" + name[4:] + "://"
+        return f"{name}[:]//"
+
+    return _DOT.sub("[.]", _SCHEME.sub(scheme, s))

@@ -60,6 +60,9 @@ class Answer:
     findings: tuple[Finding, ...] = ()
     case_id: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    duplicate: bool = False
+    """The engine had already answered this event (a gateway replay, an embed's unfurl
+    re-sending the message): it was acted on then, nothing is done again."""
 
     @classmethod
     def of(cls, verdict: Mapping[str, Any], evidence: tuple[Evidence, ...] = ()) -> Answer:
@@ -70,7 +73,8 @@ class Answer:
                                           else None, float(f.get("score") or 0.0),
                                           str(f.get("evidence") or ""))
                                   for f in verdict.get("findings") or ()),
-                   case_id=verdict.get("case_id"), evidence=evidence)
+                   case_id=verdict.get("case_id"), evidence=evidence,
+                   duplicate=verdict.get("duplicate") is True)
 
     @property
     def categories(self) -> tuple[Category, ...]:
@@ -129,7 +133,9 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     """The containment `policy` makes automatic for this answer, in the order it is done:
     the message first (evidence checked by the executor before), then the author, then a
     notice if the policy wants one and the case is not one that acts silently."""
-    if answer.verdict == "allow" or ref.guild_id is None:
+    if answer.verdict == "allow" or ref.guild_id is None or answer.duplicate:
+        # A repeat was planned and carried out the first time: a second mod-log post, a
+        # second time-out (which could shorten a moderator's longer one) would be wrong.
         # A direct message has no server, no mod log and no one to time out in it.
         return Plan(ref, answer, (), False, None, policy.locale)
     cats = answer.categories
@@ -141,6 +147,10 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     if "hold_message" in wanted or "delete_message" in wanted:
         kind = Kind.HOLD if "hold_message" in wanted else Kind.DELETE
         actions.append(Action(kind, ref, why))
+    if silent:
+        # Another category in the same answer may want a time-out or the role: the author
+        # would see it (the policy refuses them for these categories themselves).
+        wanted -= {"timeout", "quarantine"}
     if "timeout" in wanted:
         actions.append(Action(Kind.TIMEOUT, ref, why, minutes=policy.timeout_minutes))
     if "quarantine" in wanted and policy.quarantine_role is not None:

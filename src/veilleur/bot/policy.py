@@ -5,7 +5,9 @@ and the key.
 Only reversible containment may be automatic: holding or deleting a message (its evidence
 is kept first), a time-out, the quarantine role. Bans and kicks take a moderator: a file
 that asks for them automatically is refused. Grooming and sextortion act silently: no
-notice in the channel, whatever the file says (a notice asked for them is refused too).
+notice in the channel and no sanction the author is shown (a time-out, a role): a file that
+asks for either for them is refused; only the message is held or deleted, which Discord
+does not tell its author.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ BLOCKED = "blocked"
 """The `[automatic]` key for what the engine refuses outright (media already confirmed)."""
 SILENT = frozenset({Category.GROOMING, Category.SEXTORTION})
 """Warning a groomer or an extortionist tells them to delete and move elsewhere."""
+VISIBLE = {"timeout": "a time-out", "quarantine": "a new role"}
+"""Containment the author is shown by Discord: never automatic for a `SILENT` category."""
 LOCALES = ("fr", "en")
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest time-out
 _KEYS = {"guild_id", "locale", "mod_log_channel", "quarantine_role", "timeout_minutes",
@@ -107,6 +111,12 @@ def parse_policy(data: Mapping[str, Any], where: str) -> ServerPolicy:
             if action not in AUTOMATIC:
                 raise BotPolicyError(f"{where}: {entry}: unknown action {action!r} "
                                      f"(automatic: {', '.join(AUTOMATIC)})")
+        visible = [a for a in actions if a in VISIBLE]
+        if key in SILENT and visible:
+            raise BotPolicyError(
+                f"{where}: {entry}: {visible[0]!r} cannot be automatic for {key}: the "
+                f"author sees {VISIBLE[visible[0]]}, which warns them (it acts silently: "
+                "hold_message or delete_message only)")
         if "quarantine" in actions and role is None:
             raise BotPolicyError(f"{where}: {entry}: 'quarantine' needs quarantine_role")
         automatic[key] = tuple(dict.fromkeys(actions))

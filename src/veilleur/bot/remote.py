@@ -6,7 +6,8 @@ Events go to `POST /v1/events` (journaled by the service before it answers), mes
 verdict is asked once the service's backlog is empty after the bot sent other events (read
 from `/health`, waited for at most `order_seconds`: a busy shared service may hold a
 catalogue channel's creation behind other servers' traffic). The evidence check before a
-removal is the service's answer: its verdict lists the records it sealed for the message.
+removal is the service's answer: its verdict lists the records it sealed for the message,
+written to disk before it answers.
 
 Not in this mode: fetching attachments (they are sent as references), and a queue on disk
 while the service is unreachable: the bot retries for a while, then stops (what the service
@@ -54,6 +55,7 @@ class ServiceEngine:
         for bad in body.get("rejected", ()):
             line = f"event {raws[bad['index']].get('type')} refused: {bad['error']}"
             self.rejected.append(line)
+            del self.rejected[:-1000]
             log.error("%s", line)
         self._unordered = True
         return int(body.get("accepted", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
@@ -62,15 +63,16 @@ def bot(
         "--policy", help="Repeatable: a server's policy file (TOML), or a folder of them. "
         "A server without one is watched and nothing is done automatically.")] = None,
     api: Annotated[str | None, typer.Option(
-        "--api", help="A running `veilleur serve` (its URL) to be the client of, instead of "
-        "an embedded engine; the API key needs the events and verdict scopes.")] = None,
+        "--api", help="A running `veilleur serve` (its https URL; http only to this "
+        "machine) to be the client of, instead of an embedded engine; the API key needs the "
+        "events and verdict scopes.")] = None,
     api_key_file: Annotated[Path | None, typer.Option(
         "--api-key-file", help=f"With --api: file holding the API key \\[default: "
                                f"${API_KEY_ENV}].")] = None,
     fetch_mb: Annotated[int, typer.Option(
-        "--fetch-mb", min=0, max=100, help="Pictures and videos up to this many MiB are "
-        "downloaded and hashed (then not kept in clear); larger ones stay references. 0: "
-        "none.")] = 8,
+        "--fetch-mb", min=0, max=100, help="Attachments up to this many MiB, whatever "
+        "their declared type, are downloaded and hashed (then not kept in clear); larger "
+        "ones stay references. 0: none.")] = 8,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the bot, with the engine embedded (the same runtime as `veilleur serve`, on
@@ -125,6 +127,9 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
 
     if not api.startswith(("http://", "https://")):
         raise fail(f"--api must be the service's http(s) URL, got {api!r}")
+    if api.startswith("http://") and not loopback(api):
+        raise fail(f"--api {api!r}: plain http would send the API key in clear; use https "
+                   "(http is accepted only to this machine: localhost, 127.0.0.1, ::1)")
     engine = ServiceEngine(api, key)
     Console(stderr=True).print(f"veilleur bot: client of {engine.url}, {len(policies)} "
                                "server policies", highlight=False)
@@ -134,6 +139,23 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
         asyncio.run(engine.close())
 
 
+def loopback(url: str) -> bool:
+    """Whether `url` names this machine (a loopback address or `localhost`)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
             fetch_cap: int) -> None:
     import discord
@@ -141,6 +163,9 @@ def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
     from veilleur.bot.client import VeilleurBot
 
     client = VeilleurBot(engine, policies, fetch_cap=fetch_cap)
+    # A service manager stops the bot with SIGTERM: it is taken as Ctrl-C (discord.py closes
+    # the connection, then the engine stops cleanly: what is in memory is written).
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         client.run(token, log_handler=None)
     except discord.LoginFailure:
@@ -148,6 +173,8 @@ def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
     except discord.PrivilegedIntentsRequired:
         raise fail("Discord refused the intents: switch on Message Content and Server "
                    "Members in the developer portal (Bot page)") from None
+    finally:
+        signal.signal(signal.SIGTERM, before)
     if client.engine_failure is not None:
         raise fail(f"the engine stopped ({client.engine_failure}); what was accepted is in "
                    "the journal and is taken in again at the next start")

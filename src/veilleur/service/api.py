@@ -245,6 +245,10 @@ async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool 
             result = await run_in_threadpool(rt.verdict, raw, source, trusted_paths=trusted)
     except (FieldError, BadEventError) as exc:
         raise HTTPException(422, str(exc)) from None
+    if result.get("evidence"):
+        # A client removes the message on this answer: what was sealed is written first
+        # (the runtime's own checkpoint may be a second away; a crash would lose it).
+        await run_in_threadpool(rt.sync)
     m.verdicts.labels(result["verdict"]).inc()
     m.verdict_seconds.observe(time.perf_counter() - started)
     return result
