@@ -256,7 +256,7 @@ def test_the_diagnose_slash_command_answers_privately_with_what_is_missing() -> 
     bot = VeilleurBot(FakeEngine(), {})  # type: ignore[arg-type]
     group = bot.tree.get_command("veilleur")
     assert isinstance(group, discord.app_commands.Group)
-    assert group.default_permissions == discord.Permissions(manage_guild=True)
+    assert group.default_permissions is None  # members use `report`; `diagnose` checks
     command = group.get_command("diagnose")
     assert isinstance(command, discord.app_commands.Command)
     interaction = MagicMock(guild=g)
@@ -265,6 +265,9 @@ def test_the_diagnose_slash_command_answers_privately_with_what_is_missing() -> 
     text = interaction.response.send_message.await_args.args[0]
     assert text == "The bot lacks:\n- #general: missing Manage Messages"
     assert interaction.response.send_message.await_args.kwargs == {"ephemeral": True}
+    interaction.permissions.manage_guild = False
+    asyncio.run(command.callback(interaction))  # type: ignore[call-arg]
+    assert interaction.response.send_message.await_args.args[0].startswith("Only members")
 
 
 def automod_action(st: Any, g: Any, ch: Any, mid: int) -> discord.AutoModAction:

@@ -20,6 +20,7 @@ from discord import app_commands
 
 from veilleur.bot import events as bev
 from veilleur.bot import media, permissions
+from veilleur.bot import report as rep
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
 from veilleur.bot.plan import Kind, MessageRef, Plan, plan
@@ -58,6 +59,7 @@ class Handlers:
         self._acting: set[asyncio.Task[Any]] = set()
         self._planned: dict[int, set[Kind]] = {}
         """Per message (the latest 10,000), the actions already planned for it."""
+        self.reports = rep.Reports(lambda body: self.engine.report(body), executor.post)
 
     def policy(self, guild_id: int | None) -> ServerPolicy:
         return self.policies.get(guild_id or 0) or default_policy(guild_id or 0)
@@ -137,6 +139,34 @@ class Handlers:
         while self._acting:
             await asyncio.gather(*self._acting)
 
+    async def report(self, interaction: discord.Interaction, category: str, *,
+                     link: str | None = None, member: discord.abc.User | None = None,
+                     message: discord.Message | None = None,
+                     explanation: str | None = None) -> str:
+        """A member's report on a message (its link, or the message itself from the
+        context menu) or a member; the words of the private answer."""
+        g = interaction.guild
+        p = self.policy(g.id if g else None)
+        w = rep.words(p.locale)
+        if g is None:
+            return w["bad_link"]
+        if message is not None:
+            target = rep.Target("message", message.id, ref_of(message).link)
+        elif link:
+            found = rep.parse_link(link, g.id)
+            if found is None:
+                return w["bad_link"]
+            target = rep.Target("message", found[1], MessageRef(
+                g.id, found[0], found[1], 0).link)
+        elif member is not None:
+            target = rep.Target("user", member.id, "")
+        else:
+            return w["no_target"]
+        return await self.reports.report(
+            report_id=f"discord-{interaction.id}", guild_id=g.id,
+            reporter_id=interaction.user.id, target=target, category=category,
+            explanation=explanation, locale=p.locale, mod_log=p.mod_log_channel)
+
     # --- the gateway's events ------------------------------------------------------------
 
     def guild_available(self, g: discord.Guild) -> None:
@@ -211,6 +241,7 @@ class VeilleurBot(discord.Client):
         self._closing: asyncio.Task[None] | None = None
         self.tree = app_commands.CommandTree(self)
         self.tree.add_command(commands(self))
+        self.tree.add_command(report_menu(self))
 
     @property
     def on(self) -> Handlers:
@@ -224,6 +255,7 @@ class VeilleurBot(discord.Client):
                                  self_id=lambda: self.user.id if self.user else None,
                                  fetch_cap=self.fetch_cap, on_down=self._engine_down)
         self.handlers.intake.start()
+        await self.tree.set_translator(French())
         await self.tree.sync()
 
     def _granted(self, guild_id: int | None, permission: str) -> bool | None:
@@ -308,9 +340,10 @@ class VeilleurBot(discord.Client):
 
 
 def commands(bot: VeilleurBot) -> app_commands.Group:
+    # Open to every member (`report`); `diagnose` checks Manage Server itself (Discord's
+    # default permissions apply to a whole group).
     group = app_commands.Group(name="veilleur", description="Veilleur, child safety",
-                               guild_only=True,
-                               default_permissions=discord.Permissions(manage_guild=True))
+                               guild_only=True)
 
     @group.command(name="diagnose",
                    description="What the bot lacks here: permissions per channel, intents")
@@ -318,13 +351,93 @@ def commands(bot: VeilleurBot) -> app_commands.Group:
         g = interaction.guild
         if g is None:
             return
+        if not interaction.permissions.manage_guild:
+            await interaction.response.send_message(
+                "Only members who manage the server may ask this.", ephemeral=True)
+            return
         p = bot.policies.get(g.id)
         problems = permissions.diagnose(g, bot.intents,
                                         mod_log=p.mod_log_channel if p else None,
                                         quarantine_role=p.quarantine_role if p else None)
         await interaction.response.send_message(diagnosis_text(problems), ephemeral=True)
 
+    @group.command(name="report", description=_("Report a message or a member to the "
+                                                 "moderators, privately"))
+    @app_commands.describe(category=_("What it is about"),
+                           message_link=_("The message's link (Copy Message Link)"),
+                           member=_("Or the member"),
+                           explanation=_("Optional: what happened, briefly"))
+    @app_commands.choices(category=[app_commands.Choice(name=_(rep.LABELS["en"][c]), value=c)
+                                    for c in rep.CATEGORIES])
+    async def report(interaction: discord.Interaction, category: app_commands.Choice[str],
+                     message_link: app_commands.Range[str, 1, 200] | None = None,
+                     member: discord.Member | None = None,
+                     explanation: app_commands.Range[str, 1, rep.MAX_EXPLANATION] | None
+                     = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await bot.on.report(interaction, category.value, link=message_link,
+                                   member=member, explanation=explanation)
+        await interaction.followup.send(text, ephemeral=True)
+
     return group
+
+
+def _(text: str) -> app_commands.locale_str:
+    return app_commands.locale_str(text)
+
+
+FRENCH = {"Report to moderators": "Signaler aux modérateurs",
+          "Report a message or a member to the moderators, privately":
+              "Signaler un message ou un membre aux modérateurs, en privé",
+          "What it is about": "De quoi il s'agit",
+          "The message's link (Copy Message Link)": "Le lien du message (Copier le lien)",
+          "Or the member": "Ou le membre",
+          "Optional: what happened, briefly": "Facultatif : ce qui s'est passé, en bref",
+          **{rep.LABELS["en"][c]: rep.LABELS["fr"][c] for c in rep.CATEGORIES}}
+
+
+class French(app_commands.Translator):
+    """The commands' names and choices in French for members whose Discord speaks it
+    (Discord shows commands in each member's own language, not the server's)."""
+
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
+                        context: app_commands.TranslationContextTypes) -> str | None:
+        return FRENCH.get(string.message) if locale is discord.Locale.french else None
+
+
+def report_menu(bot: VeilleurBot) -> app_commands.ContextMenu:
+    """"Report to moderators" on a message: the category is chosen in a private menu
+    (nothing preselected), in the server's language; choosing files the report."""
+    async def callback(interaction: discord.Interaction, message: discord.Message) -> None:
+        locale = bot.on.policy(interaction.guild.id if interaction.guild else None).locale
+        await interaction.response.send_message(
+            rep.words(locale)["choose"], view=CategoryView(bot.on, message, locale),
+            ephemeral=True)
+
+    menu = app_commands.ContextMenu(name=_("Report to moderators"), callback=callback,
+                                    type=discord.AppCommandType.message)
+    menu.guild_only = True
+    return menu
+
+
+class CategoryView(discord.ui.View):
+    def __init__(self, handlers: Handlers, message: discord.Message, locale: str) -> None:
+        super().__init__(timeout=300)
+        self.handlers = handlers
+        self.message = message
+        labels = rep.LABELS.get(locale, rep.LABELS["en"])
+        self.choose: discord.ui.Select[CategoryView] = discord.ui.Select(
+            placeholder=rep.words(locale)["choose"], min_values=1, max_values=1,
+            options=[discord.SelectOption(label=labels[c], value=c) for c in rep.CATEGORIES])
+        self.choose.callback = self.chosen  # type: ignore[method-assign]
+        self.add_item(self.choose)
+
+    async def chosen(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()  # the menu's own message becomes the answer
+        text = await self.handlers.report(interaction, self.choose.values[0],
+                                          message=self.message)
+        self.stop()
+        await interaction.edit_original_response(content=text, view=None)
 
 
 def diagnosis_text(problems: list[str]) -> str:

@@ -175,6 +175,11 @@ class Executor:
         log.warning("%s", line)
         return Outcome(a, False, f"{a.kind.value}: {detail}")
 
+    async def post(self, channel_id: int, content: str) -> None:
+        """A text line in a channel (a member's report in the mod log): no mention pings,
+        no previews."""
+        await self._send(channel_id, content)
+
     async def _send(self, channel_id: int, content: str) -> None:
         with handle_message_parameters(
                 content=content, allowed_mentions=discord.AllowedMentions.none(),

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from veilleur.bot.plan import Answer, Evidence
 from veilleur.events import PLATFORM_TYPES
-from veilleur.service.runtime import Busy, EngineDown, Runtime
+from veilleur.service.runtime import Busy, EngineDown, Runtime, report_event
 from veilleur.taxonomy import Target, TargetKind
 
 log = logging.getLogger("veilleur.bot")
@@ -43,6 +43,10 @@ class Engine(Protocol):
         for it is durable when this returns (the bot acts on it next)."""
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
+
+    async def report(self, body: dict[str, Any]) -> None:
+        """A member's report (`POST /v1/reports`'s body) journaled as a user report (durable
+        when this returns); a refused one raises `ValueError`."""
 
 
 class EmbeddedEngine:
@@ -70,6 +74,15 @@ class EmbeddedEngine:
         for item in result.accepted:
             self._sent = max(self._sent, item["seq"])
         return len(result.accepted)
+
+    async def report(self, body: dict[str, Any]) -> None:
+        """As the API's `/v1/reports` does: a `user` report, through the report door."""
+        report = body | {"source": "user"}
+        result = await self._patiently(lambda: self.runtime.accept(
+            [report_event(self.runtime.clock(), report)], SOURCE, kinds=("report",)))
+        if result.rejected:
+            raise ValueError(f"report {body.get('id')} refused: "
+                             f"{result.rejected[0]['error']}")
 
     @property
     def spool(self) -> Path:

@@ -2,7 +2,8 @@
 servers' bots share one engine.
 
 Events go to `POST /v1/events` (journaled by the service before it answers), messages to
-`POST /v1/verdict`, with an API key holding the `events` and `verdict` scopes. A message's
+`POST /v1/verdict`, members' reports to `POST /v1/reports`, with an API key holding the
+`events`, `verdict` and `reports` scopes. A message's
 verdict is asked once the service's backlog is empty after the bot sent other events (read
 from `/health`, waited for at most `order_seconds`: a busy shared service may hold a
 catalogue channel's creation behind other servers' traffic). The evidence check before a
@@ -76,6 +77,10 @@ class ServiceEngine:
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]:
         return self._evidence.get(message_id, ())
 
+    async def report(self, body: dict[str, Any]) -> None:
+        """`POST /v1/reports` (the key's `reports` scope)."""
+        await self._post("/v1/reports", body)
+
     async def close(self) -> None:
         await self.client.aclose()
 
@@ -111,7 +116,7 @@ class ServiceEngine:
                 raise EngineDown(_detail(r))
             if r.status_code in (401, 403):
                 raise EngineDown(f"the service refused the API key ({r.status_code}: "
-                                 f"{_detail(r)}); it needs the events and verdict scopes")
+                                 f"{_detail(r)}); it needs the events, verdict and reports scopes")
             if r.status_code >= 400:
                 raise ValueError(f"{path}: {r.status_code}: {_detail(r)}")
             return r

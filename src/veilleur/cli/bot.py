@@ -65,7 +65,7 @@ def bot(
     api: Annotated[str | None, typer.Option(
         "--api", help="A running `veilleur serve` (its https URL; http only to this "
         "machine) to be the client of, instead of an embedded engine; the API key needs the "
-        "events and verdict scopes.")] = None,
+        "events, verdict and reports scopes.")] = None,
     api_key_file: Annotated[Path | None, typer.Option(
         "--api-key-file", help=f"With --api: file holding the API key \\[default: "
                                f"${API_KEY_ENV}].")] = None,

@@ -25,7 +25,7 @@ from veilleur.eventschema import batch_schema, verdict_schema
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
 from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
-from veilleur.service.runtime import BadEventError, Busy, Runtime
+from veilleur.service.runtime import BadEventError, Busy, Runtime, report_event
 from veilleur.service.uploads import safe_suffix, store_upload
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -179,9 +179,7 @@ async def _json(request: Request) -> Any:
 
 
 def _report_event(rt: Runtime, report: dict[str, Any]) -> dict[str, Any]:
-    clean = {k: v for k, v in report.items() if v is not None}
-    return {"type": "report", "ts": iso(rt.clock()), "event_id": f"report:{report['id']}",
-            "report": clean}
+    return report_event(rt.clock(), report)
 
 
 def _target(t: TargetIn) -> dict[str, str]:

@@ -195,6 +195,14 @@ def unchecked_media(message: Message) -> list[str]:
     return reasons
 
 
+def report_event(now: datetime, report: dict[str, Any]) -> dict[str, Any]:
+    """A report (a `ReportIn`'s fields, with its `source`) as the journal's `report` event:
+    the API's report doors and the Discord bot's `/veilleur report` make it the same way."""
+    clean = {k: v for k, v in report.items() if v is not None}
+    return {"type": "report", "ts": iso(now), "event_id": f"report:{report['id']}",
+            "report": clean}
+
+
 class Runtime:
     def __init__(self, settings: ServiceSettings, *,
                  clock: Callable[[], datetime] = utcnow) -> None:
