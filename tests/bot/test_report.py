@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
@@ -18,7 +19,7 @@ from tests.bot import fakes as f
 from tests.bot.test_remote import engine_for
 from tests.bot.test_scenario import MEMBER, MOD_LOG, bot, play, runtime  # noqa: F401
 from veilleur.bot import report as rep
-from veilleur.bot.client import CategoryView, Handlers, VeilleurBot
+from veilleur.bot.client import CategoryView, French, Handlers, VeilleurBot
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import EmbeddedEngine
 from veilleur.bot.policy import parse_policy
@@ -203,7 +204,6 @@ def test_in_api_mode_the_report_goes_to_v1_reports(tmp_path: Path) -> None:
     rt = Runtime(ServiceSettings(db=str(tmp_path / "s.db"),
                                  evidence_key=tmp_path / "evidence.key",
                                  checkpoint_seconds=0.05))
-    from datetime import UTC, datetime
     _, key = create_key(rt.db, "discord-bot", ["events", "verdict", "reports"],
                         datetime.now(UTC))
     rt.start()
@@ -227,3 +227,23 @@ def test_in_api_mode_the_report_goes_to_v1_reports(tmp_path: Path) -> None:
         assert intake.reporter_id == str(REPORTER[0]) and intake.source == "user"
     finally:
         rt.stop()
+
+
+def test_the_commands_are_named_in_french_for_members_whose_discord_speaks_it() -> None:
+    b = VeilleurBot(MagicMock(), {})
+    menu = b.tree.get_command("Report to moderators", type=discord.AppCommandType.message)
+    assert menu is not None
+    group = b.tree.get_command("veilleur")
+    assert isinstance(group, discord.app_commands.Group)
+
+    async def payloads() -> tuple[dict[str, Any], dict[str, Any]]:
+        return (await menu.get_translated_payload(b.tree, French()),
+                await group.get_translated_payload(b.tree, French()))
+
+    menu_payload, group_payload = asyncio.run(payloads())
+    assert menu_payload["name_localizations"] == {"fr": "Signaler aux modérateurs"}
+    report = next(o for o in group_payload["options"] if o["name"] == "report")
+    category = next(o for o in report["options"] if o["name"] == "category")
+    assert category["required"] is True
+    assert {c["name_localizations"]["fr"] for c in category["choices"]} == \
+        set(rep.LABELS["fr"].values())
