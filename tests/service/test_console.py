@@ -50,6 +50,14 @@ def _media_case(s: Service, tmp_path: Path) -> str:
     return case.id
 
 
+def _taken(service: Service, tmp_path: Path, who: str = "rita") -> tuple[str, str, str]:
+    """The media case, taken by `who`: its id, the session's CSRF token and its page."""
+    case_id = _media_case(service, tmp_path)
+    csrf = service.login(who)
+    service.client.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
+    return case_id, csrf, service.client.get(f"/console/cases/{case_id}").text
+
+
 def test_login_needs_the_form_token_and_the_right_password(service: Service) -> None:
     c = service.client
     assert c.get("/console/", follow_redirects=False).headers["location"] == "/console/login"
@@ -294,11 +302,8 @@ def test_the_exposure_count_is_kept_across_a_restart(service: Service, tmp_path:
 
 def test_a_reviewer_cannot_decide_child_abuse_and_a_case_so_decided_is_reserved(
         service: Service, tmp_path: Path) -> None:
-    case_id = _media_case(service, tmp_path)
-    csrf = service.login("rita")
+    case_id, csrf, page = _taken(service, tmp_path)
     c = service.client
-    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
-    page = c.get(f"/console/cases/{case_id}").text
     form_html = page.split('id="decision"')[1].split("</form>")[0]
     assert 'value="csam"' not in form_html and 'id="csam-hand-back"' in page
     # Refused on the server too, for a form written by hand.
@@ -502,11 +507,8 @@ def test_the_queue_takes_any_released_flag(service: Service) -> None:
 
 def test_an_ncmec_report_is_a_specialists_to_read_even_on_a_grooming_case(
         service: Service, tmp_path: Path) -> None:
-    case_id = _media_case(service, tmp_path)
-    csrf = service.login("rita")
+    case_id, csrf, page = _taken(service, tmp_path)
     c = service.client
-    c.post(f"/console/cases/{case_id}/take", data={"csrf": csrf})
-    page = c.get(f"/console/cases/{case_id}").text
     done = c.post(f"/console/cases/{case_id}/decide",
                   data=decision_form(page, "grooming", csrf), follow_redirects=False)
     assert done.status_code == 303
