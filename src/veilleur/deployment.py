@@ -98,7 +98,7 @@ class Deployment:
         and casework may still be read afterwards. The database stays open: `dispose`."""
         if self.casework is not None:
             self.casework.close()
-        elif self.settings.mode is not Mode.REVIEW:
+        else:
             self.engine.close()
 
     def dispose(self) -> None:

@@ -97,7 +97,7 @@ def reasons(cw: Casework, keys: tuple[str, ...]) -> list[dict[str, Any]]:
         elif head == "network.returning":
             add("why_returning", name=name_of(cw, Target(TargetKind.USER, rest)))
         elif k == "messages" or head in ("channels", "owner"):
-            add("why_rollup_" + (head or k), name=name_of(cw, Target(TargetKind.GUILD, rest))
+            add("why_rollup_" + head, name=name_of(cw, Target(TargetKind.GUILD, rest))
                 if head == "owner" else None)
         elif head == "network.catalogue":
             add("why_catalogue")
