@@ -132,9 +132,18 @@ def rate_limited() -> discord.HTTPException:
 def http() -> MagicMock:
     """discord.py's HTTPClient with every call a coroutine mock."""
     h = MagicMock(name="HTTPClient")
-    for name in ("delete_message", "edit_member", "add_role", "send_message",
-                 "get_message"):
+    for name in ("delete_message", "edit_member", "add_role", "get_message",
+                 "add_user_to_thread", "ban", "remove_role", "edit_incident_actions"):
         setattr(h, name, AsyncMock(name=name, return_value=None))
+    # Discord answers a message or a thread with the object made, and its id.
+    h.send_message = AsyncMock(name="send_message",
+                               side_effect=lambda *_a, **_k: {"id": str(snowflake())})
+    h.start_thread_without_message = AsyncMock(
+        name="start_thread_without_message", side_effect=lambda *_a, **_k: {
+            "id": str(snowflake()), "type": 12})
+    h.start_private_message = AsyncMock(
+        name="start_private_message", side_effect=lambda *_a, **_k: {
+            "id": str(snowflake()), "type": 1})
     return h
 
 

@@ -98,13 +98,26 @@ def test_a_teaser_with_a_spaced_mega_link_in_a_catalogue_channel_is_held_and_log
     http.delete_message.assert_awaited_once()
     assert http.delete_message.await_args.args == (catalogue.id, mid)
     assert http.edit_member.await_args.args == (g.id, MEMBER[0])
-    # The mod log: the message's link, the evidence's hash, the case; not the mega link.
-    [log_call] = http.send_message.await_args_list
-    assert log_call.args == (MOD_LOG,)
+    # The case: numbered 1 on this server, a private thread in the mod-log channel, and one
+    # line in the mod log with the severity, the deadline and the four buttons.
+    [thread_call] = http.start_thread_without_message.await_args_list
+    assert thread_call.args == (MOD_LOG,) and thread_call.kwargs["type"] == 12
+    assert thread_call.kwargs["invitable"] is False
+    head_call, log_call = http.send_message.await_args_list
+    assert head_call.args == (MOD_LOG,)
+    head = head_call.kwargs["params"].payload
+    assert "Case #1" in head["content"] and "severity critical" in head["content"]
+    assert [c["custom_id"] for row in head["components"] for c in row["components"]] == [
+        f"veilleur:case:{a}:{g.id}:1" for a in ("confirm", "clear", "escalate", "undo")]
+    # The case's thread: the message's link, the evidence's hash, the case; no mega link.
+    case = handlers.moderation.book.get(g.id, 1)
+    assert case is not None and case.thread_id is not None
+    assert log_call.args == (case.thread_id,)
+    assert case.head_channel == MOD_LOG and case.head_message is not None
     text = log_call.kwargs["params"].payload["content"]
     assert f"https://discord.com/channels/{g.id}/{catalogue.id}/{mid}" in text
     assert f"{record[0]} sha256 {record[1]}" in text
-    assert "csam" in text and "case " in text
+    assert "csam" in text and "case #1 (" in text
     assert "mega.nz" not in text and "mega . nz" not in text
     # The ordinary message was read and left alone; the deletion was journaled as ours.
     assert runtime.wait_idle(10)

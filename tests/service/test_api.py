@@ -228,8 +228,18 @@ def test_decisions_by_api_need_the_case_targets(service: Service) -> None:
     r = service.post(f"/v1/cases/{case_id}/decision", {"reviewer": "tess", "verdicts": [
         {"target": {"kind": "message", "id": "elsewhere"}, "category": "csam"}]})
     assert r.status_code == 409 and "not in the case" in r.json()["detail"]
+    # Partial: only the named target; the case stays open for the rest.
+    view = service.get(f"/v1/cases/{case_id}").json()
+    first = view["targets"][0]
+    r = service.post(f"/v1/cases/{case_id}/decision", {"reviewer": "tess", "partial": True,
+                                                       "verdicts": [{"target": first}]})
+    assert r.status_code == 200, r.text
+    assert [t["target"] for t in r.json()["targets"]] == [first]
+    view = service.get(f"/v1/cases/{case_id}").json()
+    assert view["status"] == "open" and view["decided_targets"] == [first]
     r = service.post(f"/v1/cases/{case_id}/decision", {"reviewer": "tess", "verdicts": []})
     assert r.status_code == 200 and r.json()["targets"][0]["violation"] is False
+    assert first not in [t["target"] for t in r.json()["targets"]]
     decision = service.get(f"/v1/decisions/{r.json()['id']}").json()
     assert decision["reviewer"] == "tess (api:platform)"
     with service.rt.db.connect() as conn:

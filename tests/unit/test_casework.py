@@ -296,3 +296,36 @@ def test_a_meeting_proposed_to_a_minor_is_referred_to_the_authorities(cw: Casewo
     assert decision.case_measures == ("report_ncmec", "refer_authority")
     refer = [a for a in cw.enforcement.actions.values() if a.action == "refer_authority"]
     assert refer and refer[0].target == tgt("user", "adult")
+
+
+def test_a_partial_decision_decides_the_named_targets_and_leaves_the_rest_open(
+        cw: Casework) -> None:
+    """A community's moderators decide their server's message and its author; the server
+    and its owner stay open for the platform's reviewers, who then decide only those."""
+    post(cw, "m1", 1)
+    report(cw, "r1", 2, "message", "m1")
+    report(cw, "r2", 2, "guild", "g1", reporter="r2")
+    case = cw.take_next("mod", at(3))
+    assert case is not None and tgt("guild", "g1") in case.targets
+    with pytest.raises(ReviewError, match="nothing left to decide"):
+        cw.decide(case.id, "mod", {}, at(4), partial=True)
+    first = cw.decide(case.id, "mod", {tgt("message", "m1"): Verdict(CSAM),
+                                       tgt("user", "u1"): Verdict(CSAM)}, at(4),
+                      partial=True)
+    assert {td.target for td in first.targets} == {tgt("message", "m1"), tgt("user", "u1")}
+    # Open again for the rest; the report on the message is answered, the server's is not.
+    assert case.status == "open" and case.locked_by is None and case.decision_id is None
+    assert case.id in {c.id for c in cw.queue(at(5))}
+    assert not cw.intakes["report:r1"].pending and cw.intakes["report:r2"].pending
+    assert cw.decided_targets(case) == {tgt("message", "m1"), tgt("user", "u1")}
+    assert cw.enforcement.suspended("u1", at(5)) is not None
+    # The platform's reviewer: the targets already decided are not decided again (a
+    # verdict on them is ignored, not a reversal).
+    cw.take(case.id, "alice", at(6))
+    second = cw.decide(case.id, "alice", {tgt("message", "m1"): Verdict(None),
+                                          tgt("guild", "g1"): Verdict(None)}, at(7))
+    assert {td.target for td in second.targets} == {tgt("guild", "g1"), tgt("user", "owner")}
+    assert not any(td.violation for td in second.targets)
+    assert case.status == "closed" and case.decision_id == second.id
+    assert cw.enforcement.suspended("u1", at(8)) is not None
+    assert not cw.intakes["report:r2"].pending

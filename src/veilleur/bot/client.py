@@ -21,10 +21,13 @@ from discord import app_commands
 from veilleur.bot import events as bev
 from veilleur.bot import media, permissions
 from veilleur.bot import report as rep
+from veilleur.bot.casebook import Casebook
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
+from veilleur.bot.moderation import Moderation
 from veilleur.bot.plan import Kind, MessageRef, Plan, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
+from veilleur.bot.views import AppealButton, CaseButton, appeal_button, case_buttons, moderator
 from veilleur.service.runtime import EngineDown
 
 log = logging.getLogger("veilleur.bot")
@@ -44,7 +47,9 @@ class Handlers:
                  executor: Executor, *, self_id: Callable[[], int | None],
                  clock: Callable[[], datetime] = discord.utils.utcnow,
                  fetch_cap: int = media.DEFAULT_CAP,
-                 on_down: Callable[[str], None] | None = None) -> None:
+                 on_down: Callable[[str], None] | None = None,
+                 book: Casebook | None = None,
+                 names: Callable[[int], str | None] = lambda _guild: None) -> None:
         self.engine = engine
         self.fetch_cap = fetch_cap
         """Pictures and videos up to this size are fetched and hashed (0: none)."""
@@ -60,6 +65,12 @@ class Handlers:
         self._planned: dict[int, set[Kind]] = {}
         """Per message (the latest 10,000), the actions already planned for it."""
         self.reports = rep.Reports(lambda body: self.engine.report(body), executor.post)
+        self.moderation = Moderation(engine, executor.http, book or Casebook(":memory:"),
+                                     self.policy, executor, buttons=case_buttons,
+                                     names=names, clock=clock)
+        self.moderation.appeal_button = appeal_button
+        self.sharing = frozenset(g for g, p in policies.items() if p.share_watch_list)
+        """The servers that opted in to the shared watch list."""
 
     def policy(self, guild_id: int | None) -> ServerPolicy:
         return self.policies.get(guild_id or 0) or default_policy(guild_id or 0)
@@ -100,6 +111,8 @@ class Handlers:
             # goes, whatever happened.
             if not keep:
                 await asyncio.to_thread(media.discard, fetched.values())
+        if ref.attachment_sha256 and self.sharing:
+            await self.moderation.watch_files(ref, self.sharing)
         p = plan(answer, ref, self.policy(ref.guild_id))
         if not may_remove:
             # AutoMod's report does not list the message's files: the message's own event
@@ -110,9 +123,13 @@ class Handlers:
         if p.empty:
             return
         # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
-        task = asyncio.get_running_loop().create_task(self.executor.carry_out(p))
+        task = asyncio.get_running_loop().create_task(self._act(p))
         self._acting.add(task)
         task.add_done_callback(self._acting.discard)
+
+    async def _act(self, p: Plan) -> None:
+        outcomes = await self.executor.carry_out(p, log=False)
+        await self.moderation.logged(p, outcomes)
 
     def _once(self, p: Plan) -> Plan:
         """`p` without what was already planned for the same message: the engine marks an
@@ -162,10 +179,19 @@ class Handlers:
             target = rep.Target("user", member.id, "")
         else:
             return w["no_target"]
-        return await self.reports.report(
-            report_id=f"discord-{interaction.id}", guild_id=g.id,
+        report_id = f"discord-{interaction.id}"
+        said = await self.reports.report(
+            report_id=report_id, guild_id=g.id,
             reporter_id=interaction.user.id, target=target, category=category,
             explanation=explanation, locale=p.locale, mod_log=p.mod_log_channel)
+        if said == w["ack"].format(ref=report_id):
+            # Numbered and logged with its buttons once the engine has it (beside the
+            # intake: the reporter's answer does not wait for it).
+            task = asyncio.get_running_loop().create_task(self.moderation.reported(
+                report_id, g.id, target.kind, target.id))
+            self._acting.add(task)
+            task.add_done_callback(self._acting.discard)
+        return said
 
     # --- the gateway's events ------------------------------------------------------------
 
@@ -204,6 +230,9 @@ class Handlers:
 
     def member_joined(self, m: discord.Member) -> None:
         self.send(*bev.member_joined(m))
+        if m.guild.id in self.sharing:
+            self.intake.put(lambda: self.moderation.watch_join(m.guild.id, m.id, m.name,
+                                                               self.sharing))
 
     def member_left(self, raw: discord.RawMemberRemoveEvent) -> None:
         self.send(bev.member_left(raw, self.clock()))
@@ -230,12 +259,13 @@ class Handlers:
 
 class VeilleurBot(discord.Client):
     def __init__(self, engine: Engine, policies: Mapping[int, ServerPolicy], *,
-                 fetch_cap: int = media.DEFAULT_CAP) -> None:
+                 fetch_cap: int = media.DEFAULT_CAP, book: Casebook | None = None) -> None:
         super().__init__(intents=permissions.intents(),
                          allowed_mentions=discord.AllowedMentions.none())
         self.engine = engine
         self.fetch_cap = fetch_cap
         self.policies = policies
+        self.book = book
         self.handlers: Handlers | None = None
         self.engine_failure: str | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -253,10 +283,16 @@ class VeilleurBot(discord.Client):
                                  Executor(self.http, self.engine.evidence_of,
                                           granted=self._granted),
                                  self_id=lambda: self.user.id if self.user else None,
-                                 fetch_cap=self.fetch_cap, on_down=self._engine_down)
+                                 fetch_cap=self.fetch_cap, on_down=self._engine_down,
+                                 book=self.book, names=self._name)
         self.handlers.intake.start()
+        self.add_dynamic_items(CaseButton, AppealButton)
         await self.tree.set_translator(French())
         await self.tree.sync()
+
+    def _name(self, guild_id: int) -> str | None:
+        g = self.get_guild(guild_id)
+        return g.name if g else None
 
     def _granted(self, guild_id: int | None, permission: str) -> bool | None:
         g = self.get_guild(guild_id) if guild_id else None
@@ -379,6 +415,41 @@ def commands(bot: VeilleurBot) -> app_commands.Group:
                                    member=member, explanation=explanation)
         await interaction.followup.send(text, ephemeral=True)
 
+    @group.command(name="case", description=_("A case of this server, and a note added to "
+                                               "it (moderators)"))
+    @app_commands.describe(number=_("The case number"),
+                           note=_("Optional: a note added to the case (never overwritten)"))
+    async def case(interaction: discord.Interaction,
+                   number: app_commands.Range[int, 1, 999_999_999],
+                   note: app_commands.Range[str, 1, 1000] | None = None) -> None:
+        g = interaction.guild
+        if g is None:
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        policy = bot.on.policy(g.id)
+        who = moderator(interaction, policy.moderator_roles)
+        text = await bot.on.moderation.case(g.id, number, who, note)
+        entry = bot.on.moderation.book.get(g.id, number) if who.moderates else None
+        await interaction.followup.send(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(),
+            view=case_buttons(g.id, number, policy.locale) if entry else
+            discord.utils.MISSING)
+
+    @group.command(name="warn", description=_("Warn a member, privately (moderators)"))
+    @app_commands.describe(member=_("The member"), reason=_("What they are warned about"),
+                           case=_("Optional: the case it belongs to"))
+    async def warn(interaction: discord.Interaction, member: discord.Member,
+                   reason: app_commands.Range[str, 1, 500],
+                   case: app_commands.Range[int, 1, 999_999_999] | None = None) -> None:
+        g = interaction.guild
+        if g is None:
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        who = moderator(interaction, bot.on.policy(g.id).moderator_roles)
+        text = await bot.on.moderation.warn(g.id, member.id, reason, who, case)
+        await interaction.followup.send(text, ephemeral=True,
+                                        allowed_mentions=discord.AllowedMentions.none())
+
     return group
 
 
@@ -393,6 +464,15 @@ FRENCH = {"Report to moderators": "Signaler aux modérateurs",
           "The message's link (Copy Message Link)": "Le lien du message (Copier le lien)",
           "Or the member": "Ou le membre",
           "Optional: what happened, briefly": "Facultatif : ce qui s'est passé, en bref",
+          "A case of this server, and a note added to it (moderators)":
+              "Un dossier de ce serveur, et une note à y ajouter (modérateurs)",
+          "The case number": "Le numéro du dossier",
+          "Optional: a note added to the case (never overwritten)":
+              "Facultatif : une note ajoutée au dossier (jamais écrasée)",
+          "Warn a member, privately (moderators)":
+              "Avertir un membre, en privé (modérateurs)",
+          "The member": "Le membre", "What they are warned about": "Le motif",
+          "Optional: the case it belongs to": "Facultatif : le dossier concerné",
           **{rep.LABELS["en"][c]: rep.LABELS["fr"][c] for c in rep.CATEGORIES}}
 
 

@@ -83,10 +83,12 @@ class Executor:
         while the bot holds Moderate Members server-wide is the member's rank (above the
         bot's, or the owner): only that member waits, not the whole server."""
 
-    async def carry_out(self, plan: Plan) -> list[Outcome]:
+    async def carry_out(self, plan: Plan, *, log: bool = True) -> list[Outcome]:
+        """The plan's actions in order; then its mod-log post, unless `log` is False (the
+        case's workflow writes it: `moderation.Moderation.logged`)."""
         outcomes = [await self._one(a) for a in plan.actions]
-        if plan.mod_log is not None:
-            await self._log(plan, outcomes)
+        if log and plan.mod_log is not None:
+            await self.log(plan, outcomes)
         return outcomes
 
     def _places(self, a: Action) -> list[Where]:
@@ -186,8 +188,11 @@ class Executor:
                 flags=discord.MessageFlags(suppress_embeds=True)) as params:
             await self.http.send_message(channel_id, params=params)
 
-    async def _log(self, plan: Plan, outcomes: list[Outcome]) -> None:
-        assert plan.mod_log is not None
+    async def log(self, plan: Plan, outcomes: list[Outcome], *, text: str | None = None
+                  ) -> None:
+        """The plan and what became of it, in the mod log (`text`: already written)."""
+        if plan.mod_log is None:
+            return
         closed: Where = ("send_messages", plan.ref.guild_id, "mod_log", plan.mod_log)
         now = self.monotonic()
         if now < self._forbidden.get(closed, now):
@@ -196,7 +201,7 @@ class Executor:
                         plan.mod_log, plan.ref.link, [o.detail for o in outcomes])
             return
         try:
-            await self._send(plan.mod_log, modlog.text(plan, outcomes))
+            await self._send(plan.mod_log, text or modlog.text(plan, outcomes))
         except discord.HTTPException as exc:
             why = (f"missing permission {label('send_messages')}"
                    if exc.code == MISSING_PERMISSIONS else f"{exc.status}, code {exc.code}")

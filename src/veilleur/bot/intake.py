@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from veilleur.bot.plan import Answer, Evidence
+from veilleur.cases.models import iso
+from veilleur.cases.review import ReviewError, Verdict
 from veilleur.events import PLATFORM_TYPES
 from veilleur.service.runtime import Busy, EngineDown, Runtime, report_event
-from veilleur.taxonomy import Target, TargetKind
+from veilleur.taxonomy import Category, Target, TargetKind
 
 log = logging.getLogger("veilleur.bot")
 SOURCE = "bot:discord"
@@ -47,6 +49,30 @@ class Engine(Protocol):
     async def report(self, body: dict[str, Any]) -> None:
         """A member's report (`POST /v1/reports`'s body) journaled as a user report (durable
         when this returns); a refused one raises `ValueError`."""
+
+    async def case_view(self, case_id: str, viewer: str) -> dict[str, Any] | None:
+        """The engine's view of a case (`GET /v1/cases/{id}`: its targets in context, its
+        clocks, its decision), following merges; None if there is none. The look is
+        audited as `viewer`'s."""
+
+    async def decide(self, case_id: str, reviewer: str,
+                     verdicts: Mapping[tuple[str, str], str | None]) -> dict[str, Any]:
+        """A moderator's decision on their server's part of the case, (kind, id) ->
+        category or None (no violation), partial: the case stays open for what is not
+        theirs; the decision (`POST /v1/cases/{id}/decision`'s answer). A refused one
+        raises `ValueError` naming why."""
+
+    async def report_case(self, report_id: str) -> str | None:
+        """The case a report filed by this bot joined, once the engine has taken it in
+        (None: not yet, or none)."""
+
+    async def complaint(self, body: dict[str, Any]) -> None:
+        """An Art. 20 complaint (`POST /v1/appeals`'s body), journaled; a refused one raises
+        `ValueError`."""
+
+    async def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]
+                    ) -> None:
+        """One entry in the engine's audit chain, where it has one this bot may write."""
 
 
 class EmbeddedEngine:
@@ -83,6 +109,54 @@ class EmbeddedEngine:
         if result.rejected:
             raise ValueError(f"report {body.get('id')} refused: "
                              f"{result.rejected[0]['error']}")
+
+    async def case_view(self, case_id: str, viewer: str) -> dict[str, Any] | None:
+        def view() -> dict[str, Any] | None:
+            with self.runtime.work() as cw:
+                cid: str | None = case_id
+                for _ in range(100):  # a merge chain ends; a cycle would be a bug
+                    case = cw.cases.get(cid or "")
+                    if case is None or case.merged_into is None:
+                        break
+                    cid = case.merged_into
+                if cid not in cw.cases:
+                    return None
+                return cw.view(cid, self.runtime.clock(), viewer=viewer)
+
+        return await self._patiently(view)
+
+    async def decide(self, case_id: str, reviewer: str,
+                     verdicts: Mapping[tuple[str, str], str | None]) -> dict[str, Any]:
+        parsed = {Target.of(kind, tid): Verdict(Category(c) if c else None)
+                  for (kind, tid), c in verdicts.items()}
+        try:
+            decision = await self._patiently(lambda: self.runtime.decide(
+                case_id, reviewer, parsed, partial=True))
+        except ReviewError as exc:
+            raise ValueError(str(exc)) from None
+        return decision.to_json()
+
+    async def report_case(self, report_id: str) -> str | None:
+        def find() -> str | None:
+            self.runtime.wait_idle(30)
+            with self.runtime.lock:
+                intake = self.runtime.casework.intakes.get(f"report:{report_id}")
+                return intake.case_id if intake else None
+
+        return await asyncio.to_thread(find)
+
+    async def complaint(self, body: dict[str, Any]) -> None:
+        event = {"type": "complaint", "ts": iso(self.runtime.clock()),
+                 "event_id": f"complaint:{body['id']}", "complaint": body}
+        result = await self._patiently(lambda: self.runtime.accept(
+            [event], SOURCE, kinds=("complaint",)))
+        if result.rejected:
+            raise ValueError(f"appeal {body.get('id')} refused: "
+                             f"{result.rejected[0]['error']}")
+
+    async def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]
+                    ) -> None:
+        await self._patiently(lambda: self.runtime.audit(kind, actor, subject, detail))
 
     @property
     def spool(self) -> Path:

@@ -54,12 +54,14 @@ def done_words(o: Outcome, locale: str) -> str:
     return words[o.action.kind].format(m=o.action.minutes) if words else o.detail
 
 
-def text(plan: Plan, outcomes: list[Outcome]) -> str:
+def text(plan: Plan, outcomes: list[Outcome], *, number: int | None = None) -> str:
+    """`number`: the server's number for the case (`casebook.py`)."""
     a, ref = plan.answer, plan.ref
     w = WORDS.get(plan.locale, WORDS["en"])
     scores = ", ".join(f"{c.value} {max(f.score for f in a.findings if f.category is c):.2f}"
                        for c in a.categories) or a.verdict
-    head = f"**Veilleur** · {scores}" + (f" · {w['case']} {a.case_id}" if a.case_id else "")
+    case = f" #{number} ({a.case_id})" if number is not None else f" {a.case_id}"
+    head = f"**Veilleur** · {scores}" + (f" · {w['case']}{case}" if a.case_id else "")
     if plan.silent:
         head += f" · {w['silent']}"
     lines = [head, f"{w['message']}: {ref.link} {w['by']} <@{ref.author_id}> "

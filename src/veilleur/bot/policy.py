@@ -34,7 +34,7 @@ VISIBLE = {"timeout": "a time-out", "quarantine": "a new role"}
 LOCALES = ("fr", "en")
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest time-out
 _KEYS = {"guild_id", "locale", "mod_log_channel", "quarantine_role", "timeout_minutes",
-         "notice_in_channel", "automatic"}
+         "notice_in_channel", "automatic", "moderator_roles", "country", "share_watch_list"}
 
 
 class BotPolicyError(PolicyDataError):
@@ -53,6 +53,14 @@ class ServerPolicy:
     automatic: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Per category value (or `blocked`), the containment done at once."""
     source: str = "(default)"
+    moderator_roles: frozenset[int] = frozenset()
+    """Roles whose members may use the case buttons and commands, besides those holding
+    Manage Messages."""
+    country: str | None = None
+    """ISO 3166 code of the server's country: the hotline an escalation names."""
+    share_watch_list: bool = False
+    """Opt-in: this server's confirmed offenders and files are listed for the other servers
+    that opted in, and theirs are alerted on here."""
 
     def actions_for(self, key: str) -> tuple[str, ...]:
         return self.automatic.get(key, ())
@@ -129,7 +137,21 @@ def parse_policy(data: Mapping[str, Any], where: str) -> ServerPolicy:
         if key in SILENT:
             raise BotPolicyError(f"{where}: notice_in_channel: {key} acts silently (a notice "
                                  "warns the offender); remove it")
+    roles = data.get("moderator_roles", [])
+    if not isinstance(roles, list):
+        raise BotPolicyError(f"{where}: moderator_roles: must be a list of role ids")
+    country = data.get("country")
+    if country is not None and not (isinstance(country, str) and len(country) == 2
+                                    and country.isascii() and country.isalpha()):
+        raise BotPolicyError(f"{where}: country: must be a two-letter ISO 3166 code "
+                             f"(\"FR\"), got {country!r}")
+    share = data.get("share_watch_list", False)
+    if not isinstance(share, bool):
+        raise BotPolicyError(f"{where}: share_watch_list: must be true or false, got "
+                             f"{share!r}")
     return ServerPolicy(
+        moderator_roles=frozenset(_snowflake(where, "moderator_roles", r) for r in roles),
+        country=country.upper() if country else None, share_watch_list=share,
         guild_id=guild_id, locale=locale,
         mod_log_channel=None if mod_log is None else _snowflake(where, "mod_log_channel",
                                                                   mod_log),

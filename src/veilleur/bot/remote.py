@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -83,6 +85,72 @@ class ServiceEngine:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    # A moderator's click waits on these: answered at once, never queued or retried at
+    # length; a failure is told to the moderator (`ValueError`), the bot goes on.
+
+    async def case_view(self, case_id: str, viewer: str) -> dict[str, Any] | None:
+        """`GET /v1/cases/{id}` (the key's `cases:read` scope; audited as the key's)."""
+        r = await self._ask("GET", f"/v1/cases/{quote(case_id, safe='')}")
+        if r.status_code == 404:
+            return None
+        view = self._ok(r, "cases:read").json()
+        merged = view.get("merged_into")
+        if merged and merged != case_id:
+            return await self.case_view(str(merged), viewer)
+        return dict(view)
+
+    async def decide(self, case_id: str, reviewer: str,
+                     verdicts: Mapping[tuple[str, str], str | None]) -> dict[str, Any]:
+        """`POST /v1/cases/{id}/decision` (the key's `cases:decide` scope)."""
+        body = {"reviewer": reviewer[:64], "partial": True, "verdicts": [
+            {"target": {"kind": kind, "id": tid}, "category": category}
+            for (kind, tid), category in verdicts.items()]}
+        r = await self._ask("POST", f"/v1/cases/{quote(case_id, safe='')}/decision", body)
+        return dict(self._ok(r, "cases:decide").json())
+
+    async def report_case(self, report_id: str, *, tries: int = 20) -> str | None:
+        """`GET /v1/reports/{id}` until the service has taken the report in (about 10 s at
+        most: past that the moderators find the case in the console)."""
+        for _ in range(tries):
+            try:
+                r = await self._ask("GET", f"/v1/reports/{quote(report_id, safe='')}")
+            except ValueError:
+                return None
+            if r.status_code == 200:
+                case = r.json().get("case_id")
+                return str(case) if case else None
+            if r.status_code != 404:
+                return None
+            await asyncio.sleep(0.5)
+        return None
+
+    async def complaint(self, body: dict[str, Any]) -> None:
+        """`POST /v1/appeals` (the key's `appeals` scope)."""
+        self._ok(await self._ask("POST", "/v1/appeals", body), "appeals")
+
+    async def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]
+                    ) -> None:
+        """The service's audit chain has no door for a client: its decisions and appeals
+        are audited there; the rest is in the bot's log."""
+        log.info("audit %s by %s on %s: %s", kind, actor, subject, detail)
+
+    async def _ask(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        try:
+            return await self.client.request(method, f"{self.url}{path}", json=body,
+                                              headers=self.headers)
+        except httpx.TransportError as exc:
+            raise ValueError(f"the service at {self.url} is unreachable "
+                             f"({type(exc).__name__})") from None
+
+    @staticmethod
+    def _ok(r: httpx.Response, scope: str) -> httpx.Response:
+        if r.status_code in (401, 403):
+            raise ValueError(f"the service refused the API key ({r.status_code}); this "
+                             f"needs its {scope} scope")
+        if r.status_code >= 400:
+            raise ValueError(f"{r.status_code}: {_detail(r)}")
+        return r
 
     async def _caught_up(self) -> None:
         end = time.monotonic() + self.order_seconds

@@ -738,6 +738,7 @@ class Casework:
             item["labels"] = sorted(self.labels.get(t, ()))
             targets.append(item)
         return {**case.to_json(now, self.policy.at_risk_share), "targets_in_context": targets,
+                "decided_targets": [t.to_json() for t in sorted(self.decided_targets(case))],
                 "items": [self.intakes[i].to_json() | {"evidence": self.intakes[i].evidence,
                                                        "explanation":
                                                        self.intakes[i].explanation}
@@ -800,18 +801,37 @@ class Casework:
         self._touch(case)
         return new
 
+    def decided_targets(self, case: Case) -> set[Target]:
+        """The case's targets a partial decision already decided."""
+        return {td.target for d in self.decisions.values() if d.case_id == case.id
+                for td in d.targets}
+
     def decide(self, case_id: str, reviewer: str, verdicts: Mapping[Target, Verdict],
-               now: datetime, add: Iterable[Target] = ()) -> Decision:
+               now: datetime, add: Iterable[Target] = (), *, partial: bool = False
+               ) -> Decision:
         """The reviewer's decision, target by target; `add`: targets the reviewer adds to the
-        case with it (`add_targets`), only once the verdicts are known to decide."""
+        case with it (`add_targets`), only once the verdicts are known to decide.
+
+        Targets an earlier partial decision decided are not decided again. `partial`: only
+        the targets named in `verdicts` are decided (a community's moderators decide their
+        server's messages and members, not the server itself or its owner, which a case
+        often holds too); the case stays open for the rest, and only the items about
+        decided targets are answered. Otherwise every target left is decided, the unnamed
+        ones as not violating, and the case closes."""
         case = self.cases.get(case_id)
         if case is None:
             raise ReviewError(f"no case {case_id}")
         if case.status != "in_review" or case.locked_by != reviewer:
             raise ReviewError(f"case {case_id} is not locked by {reviewer}: take it first")
         added = [t for t in dict.fromkeys(add) if t not in case.targets]
+        done = self.decided_targets(case)
+        left = [t for t in [*case.targets, *added] if t not in done]
+        verdicts = {t: v for t, v in verdicts.items() if t not in done}
+        scope = [t for t in left if t in verdicts] if partial else left
+        if not scope:
+            raise ReviewError(f"case {case_id}: nothing left to decide among these targets")
         # Checked before anything changes: verdicts that do not decide add nothing.
-        tds = target_decisions([*case.targets, *added], verdicts, self.policy)
+        tds = target_decisions(scope, verdicts, self.policy)
         self.add_targets(case, added, now, reviewer)
         risk_now = self.imminent_risk(case, tds) is not None
         complaint = case.kind == "complaint"
@@ -833,16 +853,30 @@ class Casework:
                 self._clear(td.target, case, reviewer, now)
         self._case_measures(decision, confirmed, case, now)
         self.compliance.decided(decision, case, now)
+        decided = {td.target for td in tds}
+        rest = [t for t in left if t not in decided]
         for iid in case.intakes:
             intake = self.intakes[iid]
-            if intake.pending:
+            if intake.pending and (not rest or intake.target in decided):
                 upheld = any(t in confirmed for t in (intake.target,
                                                       *self.content.containers(intake.target)))
                 if intake.kind is IntakeKind.REPORT:
                     self.records.record(intake, upheld)
                 self._resolve(intake, Resolution.UPHELD if upheld else Resolution.REJECTED,
                               now, f"decision {decision.id}")
-        case.reviewed_at, case.decision_id = now, decision.id
+        case.reviewed_at = now
+        if rest:
+            # The others' part waits for its own reviewer.
+            case.status, case.locked_by, case.lock_until = "open", None, None
+            self._open.add(case.id)
+            self.audit.append(now, "case.partly_decided", reviewer, case.id,
+                              {"decision": decision.id,
+                               "left": [t.to_json() for t in rest]})
+            self._reprioritize(case)
+            self._touch(case)
+            self._sweep(now)
+            return decision
+        case.decision_id = decision.id
         self._close(case, now, f"decided ({decision.id})")
         self._sweep(now)
         return decision

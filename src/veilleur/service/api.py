@@ -140,6 +140,10 @@ class TargetVerdict(BaseModel):
 class DecisionIn(BaseModel):
     reviewer: str = Field(min_length=1, max_length=64, description="The person deciding.")
     verdicts: list[TargetVerdict]
+    partial: bool = Field(default=False, description=(
+        "Decide only the targets named (a community's moderators decide their server's "
+        "messages and members); the case stays open for the rest. Otherwise the targets "
+        "not named are found not violating and the case closes."))
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -412,7 +416,7 @@ def post_decision(case_id: str, body: DecisionIn, rt: RuntimeDep,
     reasons, TDB statements, NCMEC report) are written with it and listed here."""
     try:
         decision = rt.decide(case_id, f"{body.reviewer} (api:{key.name})",
-                             parse_verdicts(body.verdicts))
+                             parse_verdicts(body.verdicts), partial=body.partial)
     except ReviewError as exc:
         raise HTTPException(409, str(exc)) from None
     return decision_json(rt, decision.id)

@@ -714,14 +714,15 @@ class Runtime:
             self.checkpoint()
         self._write_behind()
 
-    def decide(self, case_id: str, reviewer: str, verdicts: dict[Target, Verdict]
-               ) -> Decision:
+    def decide(self, case_id: str, reviewer: str, verdicts: dict[Target, Verdict], *,
+               partial: bool = False) -> Decision:
+        """`partial`: only the named targets (`Casework.decide`)."""
         with self.work() as cw:
             now = self.clock()
             case = cw.cases.get(case_id)
             if case is not None and case.locked_by != reviewer:
                 cw.take(case_id, reviewer, now)
-            return cw.decide(case_id, reviewer, verdicts, now)
+            return cw.decide(case_id, reviewer, verdicts, now, partial=partial)
 
     def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]) -> None:
         """One entry in the audit chain, as the engine writes its own (chained in the database

@@ -1,0 +1,603 @@
+"""The moderators' workflow on Discord, tied to the engine's casework.
+
+- **Case numbers**: each engine case a server sees gets the server's next number
+  (`casebook.py`). Its first sight opens a private thread in the mod-log channel (details,
+  evidence references, every later event of the case) and posts one line in the mod log
+  with the case's category, severity and deadline, and four buttons.
+- **Buttons** (`views.py`): *Confirm* decides the case in the engine (the moderator is the
+  reviewer, named in the decision), then carries the decision out here: a message still up
+  is removed (its evidence checked first), an account the decision suspends is banned on
+  the moderator's click, if they may ban themselves, with `delete_message_seconds=0` and a
+  direct message first with the case number and an *Appeal* button. *Not a violation*
+  decides the case the other way (the engine's feedback: reports rejected, the finding
+  cleared) and takes back what the bot did automatically. *Escalate* prepares what the
+  moderator files by hand (Discord Trust & Safety with the DSA notice filled in, the
+  country's hotline), in the thread. *Undo* takes back the bot's reversible actions.
+- A case holding anything outside this server (another server's messages, a DM reported
+  elsewhere) is not decided here: a decision names every target of its case, so this
+  server's moderators would be deciding for others; their view is kept as a note. A child
+  sexual abuse case is never *cleared* here (a specialist does, in the console); it may be
+  confirmed (erring toward the child).
+- **Notes are added, never overwritten**: every decision, escalation, undo, warning,
+  appeal and moderator's note is a new line in the case's record and its thread.
+- **Watch list** (opt-in per server, `share_watch_list`): a confirmed offender and the
+  SHA-256 of a confirmed case's files are listed for the other servers that opted in; a
+  listed account joining, or a listed file posted, raises an alert in the mod log with the
+  evidence reference. Nothing is done automatically on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import discord
+from discord.http import handle_message_parameters
+
+from veilleur.bot import workflow as wf
+from veilleur.bot.casebook import UNDOABLE, Casebook, CaseEntry
+from veilleur.bot.execute import MISSING_PERMISSIONS, Executor
+from veilleur.bot.intake import Engine
+from veilleur.bot.modlog import Outcome, quoted
+from veilleur.bot.modlog import text as modlog_text
+from veilleur.bot.permissions import label
+from veilleur.bot.plan import Action, Answer, Kind, MessageRef, Plan
+from veilleur.bot.policy import SILENT, ServerPolicy
+from veilleur.taxonomy import Category
+
+log = logging.getLogger("veilleur.bot")
+
+APPEALS_PER_DAY = 3
+"""A person's appeals in 24 h, all servers together (then: try tomorrow)."""
+CANNOT_DM = 50007
+
+
+@dataclass(frozen=True, slots=True)
+class Moderator:
+    """Who clicked or typed, and what Discord lets them do in the server."""
+
+    id: int
+    name: str
+    moderates: bool
+    """Manage Messages in the server, or one of the policy's moderator roles."""
+    bans: bool
+    """Ban Members in the server: the bot never lends its own."""
+
+    @property
+    def reviewer(self) -> str:
+        return f"discord:{self.id} ({self.name})"[:64]
+
+
+Buttons = Callable[[int, int, str], Any]
+"""(guild id, case number, locale) -> the case's buttons (a discord.ui.View)."""
+
+
+class Moderation:
+    def __init__(self, engine: Engine, http: Any, book: Casebook,
+                 policy_of: Callable[[int | None], ServerPolicy], executor: Executor, *,
+                 buttons: Buttons | None = None,
+                 names: Callable[[int], str | None] = lambda _guild: None,
+                 clock: Callable[[], datetime] = discord.utils.utcnow) -> None:
+        self.engine = engine
+        self.http = http
+        self.book = book
+        self.policy_of = policy_of
+        self.executor = executor
+        self.buttons = buttons
+        self.names = names
+        """A server's name (the gateway's cache), for the direct messages."""
+        self.clock = clock
+
+    # --- the engine's plans, logged per case ----------------------------------------------
+
+    async def logged(self, plan: Plan, outcomes: list[Outcome]) -> None:
+        """After a plan is carried out: its case numbered, its actions recorded (for undo),
+        and the mod log written (the case's line and thread the first time)."""
+        ref, answer = plan.ref, plan.answer
+        if ref.guild_id is None or answer.case_id is None:
+            await self.executor.log(plan, outcomes)
+            return
+        entry = self.number(ref.guild_id, answer.case_id, answer)
+        self.book.add_targets(ref.guild_id, entry.number, [
+            ("message", str(ref.message_id)), ("user", str(ref.author_id)),
+            *(("sha256", sha) for _, sha in ref.attachment_sha256)])
+        for o in outcomes:
+            if o.done:
+                self.book.acted(ref.guild_id, entry.number, o.action.kind.value, self.clock(),
+                                "bot", channel_id=ref.channel_id, message_id=ref.message_id,
+                                member_id=ref.author_id, role_id=o.action.role_id)
+        if plan.mod_log is None:
+            return
+        text = modlog_text(plan, outcomes, number=entry.number)
+        thread = await self.opened(entry, plan.mod_log, plan.locale)
+        if thread is None:
+            await self.executor.log(plan, outcomes, text=text)
+        else:
+            await self.say(thread, text)
+
+    def number(self, guild_id: int, case_id: str, answer: Answer | None = None, *,
+               category: str | None = None) -> CaseEntry:
+        if answer is not None and answer.categories:
+            category = answer.categories[0].value
+        entry, _ = self.book.number(guild_id, case_id, self.clock(), category)
+        return entry
+
+    async def reported(self, report_id: str, guild_id: int, kind: str, target_id: int
+                       ) -> CaseEntry | None:
+        """A member's report, once the engine has taken it in: its case numbered here and
+        logged (line, buttons, thread) like the engine's own findings."""
+        case_id = await self.engine.report_case(report_id)
+        if case_id is None:
+            log.info("report %s: no case yet; it is in the console's queue", report_id)
+            return None
+        view = await self.engine.case_view(case_id, "veilleur-bot")
+        entry = self.number(guild_id, case_id,
+                            category=(view or {}).get("category") or None)
+        self.book.add_targets(guild_id, entry.number, [(kind, str(target_id))])
+        policy = self.policy_of(guild_id)
+        if policy.mod_log_channel is not None:
+            thread = await self.opened(entry, policy.mod_log_channel, policy.locale)
+            if thread is not None:
+                await self.say(thread, f"**Veilleur** · {wf.words(policy.locale)['case']} "
+                                       f"#{entry.number} · report `{quoted(report_id)}` · "
+                                       f"{kind} {target_id}")
+        return self.book.get(guild_id, entry.number)
+
+    async def opened(self, entry: CaseEntry, mod_log: int, locale: str) -> int | None:
+        """The case's thread (made, with its line in the mod log, at the case's first
+        sight); None when the bot cannot make one (the case's text then goes to the mod
+        log itself)."""
+        if entry.head_message is not None:
+            return entry.thread_id
+        view = await self._view(entry, "veilleur-bot")
+        name = f"{wf.words(locale)['case'].lower()}-{entry.number}"
+        if entry.category:
+            name += f"-{entry.category}"
+        thread: int | None = None
+        try:
+            made = await self.http.start_thread_without_message(
+                mod_log, name=name[:100], auto_archive_duration=10080, type=12,
+                invitable=False, reason=f"Veilleur case {entry.case_id}")
+            thread = int(made["id"])
+        except discord.HTTPException as exc:
+            self._problem(f"case #{entry.number}: no private thread in channel {mod_log} "
+                          f"({self._why(exc, 'create_private_threads')}); the case is "
+                          "logged in the channel itself")
+        head = wf.head(entry.number, view or {"id": entry.case_id,
+                                              "category": entry.category},
+                       locale, thread)
+        message_id = await self.say(mod_log, head, buttons=(entry.guild_id, entry.number,
+                                                            locale))
+        self.book.logged_at(entry.guild_id, entry.number, mod_log, message_id, thread)
+        return thread
+
+    async def say(self, channel_id: int, content: str, *,
+                  buttons: tuple[int, int, str] | None = None) -> int | None:
+        """A text message (no mention pings, no previews); its id, or None if refused."""
+        view = self.buttons(*buttons) if buttons and self.buttons else None
+        try:
+            with handle_message_parameters(
+                    content=wf.fit(content), view=view or discord.utils.MISSING,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    flags=discord.MessageFlags(suppress_embeds=True)) as params:
+                sent = await self.http.send_message(channel_id, params=params)
+        except discord.HTTPException as exc:
+            self._problem(f"cannot write in channel {channel_id} "
+                          f"({self._why(exc, 'send_messages')})")
+            return None
+        return int(sent["id"]) if isinstance(sent, Mapping) and "id" in sent else None
+
+    async def to_case(self, entry: CaseEntry, content: str) -> None:
+        """A line for the case: in its thread, else in the mod log."""
+        policy = self.policy_of(entry.guild_id)
+        where = entry.thread_id or entry.head_channel or policy.mod_log_channel
+        if where is not None:
+            for part in wf.chunks(content):
+                await self.say(where, part)
+
+    # --- the buttons -------------------------------------------------------------------------
+
+    async def click(self, action: str, guild_id: int, number: int, who: Moderator) -> str:
+        """A case button pressed; the private answer to the moderator."""
+        policy = self.policy_of(guild_id)
+        w = wf.words(policy.locale)
+        if not who.moderates:
+            return w["not_moderator"]
+        entry = self.book.get(guild_id, number)
+        if entry is None:
+            return w["no_case"].format(n=number)
+        await self.joined_thread(entry, who.id)
+        if action == "confirm":
+            return await self.confirm(entry, who, policy)
+        if action == "clear":
+            return await self.clear(entry, who, policy)
+        if action == "escalate":
+            return await self.escalate(entry, who, policy)
+        if action == "undo":
+            return await self.undo(entry, who, policy)
+        return w["no_case"].format(n=number)
+
+    async def joined_thread(self, entry: CaseEntry, member_id: int) -> None:
+        """A moderator who acts on a case is added to its private thread."""
+        if entry.thread_id is None:
+            return
+        try:
+            await self.http.add_user_to_thread(entry.thread_id, member_id)
+        except discord.HTTPException as exc:
+            self._problem(f"case #{entry.number}: cannot add {member_id} to its thread "
+                          f"({self._why(exc, 'manage_threads')})")
+
+    async def _view(self, entry: CaseEntry, viewer: str) -> dict[str, Any] | None:
+        try:
+            return await self.engine.case_view(entry.case_id, viewer)
+        except ValueError as exc:
+            log.warning("case %s: the engine's view: %s", entry.case_id, exc)
+            return None
+
+    async def _decidable(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy
+                         ) -> tuple[dict[str, Any] | None, wf.Scope | None, str | None]:
+        """The case's view and this server's part of it, or why it is not decided here."""
+        w = wf.words(policy.locale)
+        try:
+            view = await self.engine.case_view(entry.case_id, f"discord:{who.id}")
+        except ValueError as exc:
+            return None, None, w["engine_refused"].format(why=quoted(str(exc)))
+        if view is None:
+            return None, None, w["no_case"].format(n=entry.number)
+        scope = wf.scope(view, entry.guild_id, entry.targets)
+        if not scope.here:
+            if scope.decided or view.get("decision_id"):
+                return view, None, w["already"].format(n=entry.number, decision=quoted(
+                    str(view.get("decision_id") or view.get("status"))))
+            return view, None, w["elsewhere"].format(n=entry.number, what=_names(scope.left))
+        return view, scope, None
+
+    async def confirm(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
+        w = wf.words(policy.locale)
+        view, scope, refused = await self._decidable(entry, who, policy)
+        if refused is not None or view is None or scope is None:
+            self._note(entry, who, "confirm (not decided here)", "decision")
+            return refused or w["no_case"].format(n=entry.number)
+        category = view.get("category") or entry.category
+        try:
+            decision = await self.engine.decide(entry.case_id, who.reviewer,
+                                                {t: category for t in scope.here})
+        except ValueError as exc:
+            return w["engine_refused"].format(why=quoted(str(exc)))
+        self.book.decided(entry.guild_id, entry.number, str(decision.get("id")))
+        done = await self._carry_out(entry, view, decision, who, policy)
+        if policy.share_watch_list:
+            self._list(entry, decision, category)
+        said = w["confirmed"].format(n=entry.number, who=f"<@{who.id}>",
+                                     decision=quoted(str(decision.get("id"))))
+        if scope.left:
+            done.append(w["left"].format(what=_names(scope.left)))
+        self._note(entry, who, f"confirmed: decision {decision.get('id')}", "decision")
+        await self.to_case(entry, "\n".join([said, *(f"- {d}" for d in done)]))
+        return "\n".join([said, *(f"- {d}" for d in done)])
+
+    async def clear(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
+        w = wf.words(policy.locale)
+        view, scope, refused = await self._decidable(entry, who, policy)
+        category = (view or {}).get("category") or entry.category
+        if refused is None and category == Category.CSAM.value:
+            refused = w["csam_clear"]
+        if refused is not None or view is None or scope is None:
+            self._note(entry, who, "not a violation (not decided here)", "decision")
+            return refused or w["no_case"].format(n=entry.number)
+        try:
+            decision = await self.engine.decide(entry.case_id, who.reviewer,
+                                                dict.fromkeys(scope.here))
+        except ValueError as exc:
+            return w["engine_refused"].format(why=quoted(str(exc)))
+        self.book.decided(entry.guild_id, entry.number, str(decision.get("id")))
+        self.book.unlist(entry.guild_id, entry.number)
+        undone = await self._undo_all(entry, who)
+        said = w["cleared"].format(n=entry.number, who=f"<@{who.id}>",
+                                   decision=quoted(str(decision.get("id"))))
+        self._note(entry, who, f"not a violation: decision {decision.get('id')}", "decision")
+        if scope.left:
+            undone.append(w["left"].format(what=_names(scope.left)))
+        lines = [said, *(f"- {u}" for u in undone)]
+        await self.to_case(entry, "\n".join(lines))
+        return "\n".join(lines)
+
+    async def escalate(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
+        w = wf.words(policy.locale)
+        view = await self._view(entry, f"discord:{who.id}")
+        if view is None:
+            return w["no_case"].format(n=entry.number)
+        links, accounts, records = [], [], []
+        for item in view.get("targets_in_context") or ():
+            t = item.get("target") or {}
+            if str((item.get("guild") or {}).get("id")) != str(entry.guild_id) and \
+                    (t.get("kind"), t.get("id")) not in entry.targets:
+                continue  # another server's: not this server's to report
+            msg = item.get("message")
+            if t.get("kind") == "message" and msg:
+                links.append(MessageRef(entry.guild_id, int(msg["channel_id"]),
+                                        int(t["id"]), 0).link)
+                accounts.append(str(msg.get("author_id")))
+                records += [(e.record_id, e.sha256)
+                            for e in await self.engine.evidence_of(int(t["id"]))]
+            elif t.get("kind") == "user":
+                accounts.append(str(t["id"]))
+        parts = wf.escalation(entry.number, view, links, accounts, records, policy.country,
+                              policy.locale)
+        where = entry.thread_id or entry.head_channel or policy.mod_log_channel
+        if where is not None:
+            for part in parts:
+                await self.say(where, part)
+        self._note(entry, who, "escalation prepared", "escalation")
+        await self.engine.audit("case.escalated", who.reviewer, entry.case_id,
+                                {"via": "discord", "guild_id": str(entry.guild_id),
+                                 "number": entry.number, "country": policy.country,
+                                 "links": links})
+        if where is None:  # no mod log: the moderator gets it privately
+            return parts[0]
+        return w["escalated"].format(n=entry.number, who=f"<@{who.id}>")
+
+    async def undo(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
+        w = wf.words(policy.locale)
+        undone = await self._undo_all(entry, who)
+        if not undone:
+            return w["nothing_undo"].format(n=entry.number)
+        said = w["undone"].format(n=entry.number, who=f"<@{who.id}>", what="; ".join(undone))
+        self._note(entry, who, said, "undo")
+        await self.to_case(entry, said)
+        return said
+
+    async def _undo_all(self, entry: CaseEntry, who: Moderator) -> list[str]:
+        out = []
+        for a in self.book.actions(entry.guild_id, entry.number):
+            if a.undone_at is not None or a.kind not in UNDOABLE:
+                continue
+            try:
+                if a.kind == "timeout" and a.member_id:
+                    await self.http.edit_member(entry.guild_id, a.member_id,
+                                                communication_disabled_until=None,
+                                                reason=f"Veilleur: undo by {who.id}")
+                    what = f"time-out of {a.member_id}"
+                elif a.kind == "quarantine" and a.member_id and a.role_id:
+                    await self.http.remove_role(entry.guild_id, a.member_id, a.role_id,
+                                                reason=f"Veilleur: undo by {who.id}")
+                    what = f"quarantine role of {a.member_id}"
+                else:
+                    continue
+            except discord.HTTPException as exc:
+                out.append(f"{a.kind} of {a.member_id}: not undone "
+                           f"({self._why(exc, 'moderate_members')})")
+                continue
+            self.book.undone(a.id, self.clock(), who.reviewer)
+            out.append(what)
+        return out
+
+    async def _carry_out(self, entry: CaseEntry, view: Mapping[str, Any],
+                         decision: Mapping[str, Any], who: Moderator,
+                         policy: ServerPolicy) -> list[str]:
+        """The decision on Discord: messages still up removed (evidence checked first),
+        suspended accounts banned, each on this moderator's click."""
+        w = wf.words(policy.locale)
+        removed = {a.message_id for a in self.book.actions(entry.guild_id, entry.number)
+                   if a.kind in ("hold_message", "delete_message", "delete")}
+        where = {str(i["target"]["id"]): i.get("message") for i in
+                 view.get("targets_in_context") or () if i.get("message")}
+        done: list[str] = []
+        for td in decision.get("targets") or ():
+            t, measures = td.get("target") or {}, td.get("measures") or ()
+            if not td.get("violation"):
+                continue
+            if t.get("kind") == "message" and "remove_content" in measures:
+                mid = int(t["id"])
+                msg = where.get(str(mid))
+                if mid in removed or not msg or msg.get("deleted_by"):
+                    continue
+                ref = MessageRef(entry.guild_id, int(msg["channel_id"]), mid,
+                                 int(msg.get("author_id") or 0))
+                outcomes = await self.executor.carry_out(Plan(
+                    ref, Answer("review", case_id=entry.case_id),
+                    (Action(Kind.DELETE, ref, f"Veilleur case {entry.case_id}: decided by "
+                                              f"{who.id}"[:512]),), False, None))
+                if outcomes and outcomes[0].done:
+                    self.book.acted(entry.guild_id, entry.number, "delete_message",
+                                    self.clock(), who.reviewer, channel_id=ref.channel_id,
+                                    message_id=mid, member_id=ref.author_id)
+                    done.append(w["removed"].format(id=mid))
+                else:
+                    done.append(w["kept"].format(id=mid, why=outcomes[0].detail
+                                                 if outcomes else "?"))
+            elif t.get("kind") == "user" and "suspend_account" in measures:
+                done.append(await self.ban(entry, int(t["id"]), who, policy,
+                                           category=td.get("category")))
+        return done
+
+    async def ban(self, entry: CaseEntry, member_id: int, who: Moderator,
+                  policy: ServerPolicy, *, category: str | None) -> str:
+        """A ban on a moderator's click: the person is told first (case number, appeal
+        button), the ban keeps their messages (evidence first)."""
+        w = wf.words(policy.locale)
+        if not who.bans:
+            return w["ban_refused"].format(id=member_id, why=w["no_ban_right"])
+        server = quoted(self.names(entry.guild_id) or str(entry.guild_id))
+        await self.direct(member_id, wf.dm(policy.locale)["ban"].format(
+            server=server, n=entry.number, category=wf.category_words(category,
+                                                                      policy.locale)),
+            appeal=(entry.guild_id, entry.number, policy.locale))
+        try:
+            await self.http.ban(member_id, entry.guild_id, delete_message_seconds=0,
+                                reason=f"Veilleur case {entry.case_id}: confirmed by "
+                                       f"{who.id}"[:512])
+        except discord.HTTPException as exc:
+            return w["ban_refused"].format(id=member_id, why=self._why(exc, "ban_members"))
+        self.book.acted(entry.guild_id, entry.number, "ban", self.clock(), who.reviewer,
+                        member_id=member_id)
+        return w["banned"].format(id=member_id)
+
+    async def direct(self, user_id: int, content: str, *,
+                     appeal: tuple[int, int, str] | None = None) -> bool:
+        """A direct message (with the appeal button); False if Discord refused it (closed
+        DMs, no shared server)."""
+        try:
+            channel = await self.http.start_private_message(user_id)
+            view = self.appeal_button(*appeal) if appeal and self.appeal_button else None
+            with handle_message_parameters(
+                    content=wf.fit(content), view=view or discord.utils.MISSING,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    flags=discord.MessageFlags(suppress_embeds=True)) as params:
+                await self.http.send_message(int(channel["id"]), params=params)
+        except discord.HTTPException as exc:
+            log.info("direct message to %s refused (%s, code %s)", user_id, exc.status,
+                     exc.code)
+            return False
+        return True
+
+    appeal_button: Buttons | None = None
+    """(guild id, case number, locale) -> the *Appeal* button's view (set by the client)."""
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def case(self, guild_id: int, number: int, who: Moderator, note: str | None
+                   ) -> str:
+        """`/veilleur case`: the case, and a note added to it."""
+        policy = self.policy_of(guild_id)
+        w = wf.words(policy.locale)
+        if not who.moderates:
+            return w["not_moderator"]
+        entry = self.book.get(guild_id, number)
+        if entry is None:
+            return w["no_case"].format(n=number)
+        await self.joined_thread(entry, who.id)
+        if note:
+            self.book.note(guild_id, number, who.id, self.clock(), note)
+            await self.to_case(entry, f"{w['notes']} · <@{who.id}>: {quoted(note)}")
+        view = await self._view(entry, f"discord:{who.id}")
+        return wf.summary(number, view or {"id": entry.case_id, "category": entry.category},
+                          policy.locale, self.book.actions(guild_id, number),
+                          self.book.notes(guild_id, number), entry.thread_id)
+
+    async def warn(self, guild_id: int, member_id: int, reason: str, who: Moderator,
+                   number: int | None) -> str:
+        """`/veilleur warn`: recorded, and sent to the member, unless a case on them acts
+        silently (a warning would tell a groomer or an extortionist to hide)."""
+        policy = self.policy_of(guild_id)
+        w = wf.words(policy.locale)
+        if not who.moderates:
+            return w["not_moderator"]
+        member = f"<@{member_id}>"
+        for entry in self.book.open_cases_of(guild_id, member_id):
+            if entry.category in {c.value for c in SILENT}:
+                self.book.note(guild_id, entry.number, who.id, self.clock(),
+                               f"warning not sent: {reason}", "warning")
+                return w["warn_silent"].format(member=member, n=entry.number,
+                                               category=wf.category_words(entry.category,
+                                                                          policy.locale))
+        count = self.book.warn(guild_id, member_id, who.id, self.clock(), reason, number)
+        related = self.book.get(guild_id, number) if number else None
+        if related is not None:
+            self.book.note(guild_id, related.number, who.id, self.clock(),
+                           f"warned {member_id}: {reason}", "warning")
+            await self.to_case(related, f"<@{who.id}> → {member}: {quoted(reason)}")
+        elif policy.mod_log_channel is not None:
+            await self.say(policy.mod_log_channel,
+                           f"**Veilleur** · <@{who.id}> → {member} ({member_id}): "
+                           f"{quoted(reason)}")
+        sent = await self.direct(member_id, wf.dm(policy.locale)["warn"].format(
+            server=quoted(self.names(guild_id) or str(guild_id)), reason=quoted(reason)))
+        said = w["warned"].format(member=member, count=count)
+        return said if sent else f"{said}\n{w['warn_dm_failed']}"
+
+    async def appeal(self, guild_id: int, number: int, user_id: int, text: str,
+                     reference: str) -> str:
+        """The *Appeal* button's form sent: an Art. 20 complaint in the engine, once per
+        case and person, at most `APPEALS_PER_DAY` a day."""
+        policy = self.policy_of(guild_id)
+        d = wf.dm(policy.locale)
+        entry = self.book.get(guild_id, number)
+        if entry is None:
+            return d["appeal_unknown"]
+        if self.book.appealed(guild_id, number, user_id):
+            return d["appeal_again"].format(n=number)
+        now = self.clock()
+        if self.book.appeals_since(user_id, now - timedelta(days=1)) >= APPEALS_PER_DAY:
+            return d["appeal_cooldown"]
+        view = await self._view(entry, "veilleur-bot")
+        body = {"id": reference, "target": {"kind": "user", "id": str(user_id)},
+                "by": "affected", "complainant_id": str(user_id),
+                "explanation": text[:4000]}
+        decision = entry.decision_id or (view or {}).get("decision_id")
+        if decision:
+            body["decision_id"] = str(decision)
+        try:
+            await self.engine.complaint(body)
+        except ValueError as exc:
+            log.warning("appeal on %s #%s: %s", guild_id, number, exc)
+            return wf.words(policy.locale)["engine_refused"].format(why=quoted(str(exc)))
+        self.book.appeal(reference, guild_id, number, user_id, now)
+        self.book.note(guild_id, number, user_id, now, text[:1000], "appeal")
+        await self.to_case(entry, f"**Appeal** `{quoted(reference)}` · <@{user_id}> "
+                                  f"({user_id}): {quoted(text)[:1500]}")
+        return d["appealed"].format(n=number, ref=quoted(reference))
+
+    # --- the watch list ------------------------------------------------------------------
+
+    def _list(self, entry: CaseEntry, decision: Mapping[str, Any], category: str | None
+              ) -> None:
+        evidence = f"case #{entry.number}, engine {entry.case_id}, decision {decision.get('id')}"
+        for td in decision.get("targets") or ():
+            t = td.get("target") or {}
+            if td.get("violation") and t.get("kind") == "user":
+                self.book.list_offender("user", str(t["id"]), entry.guild_id, entry.number,
+                                        category, self.clock(), evidence)
+        for kind, value in entry.targets:
+            if kind == "sha256":
+                self.book.list_offender("sha256", value, entry.guild_id, entry.number,
+                                        category, self.clock(), evidence)
+
+    def sharing(self, policies: Mapping[int, ServerPolicy]) -> frozenset[int]:
+        return frozenset(g for g, p in policies.items() if p.share_watch_list)
+
+    async def watch_join(self, guild_id: int, member_id: int, member_name: str,
+                         sharing: frozenset[int]) -> None:
+        policy = self.policy_of(guild_id)
+        if guild_id not in sharing or policy.mod_log_channel is None:
+            return
+        for hit in self.book.listed("user", str(member_id), sharing, guild_id):
+            await self.say(policy.mod_log_channel, wf.words(policy.locale)["listed"].format(
+                member=quoted(member_name), id=member_id,
+                category=wf.category_words(hit.category, policy.locale), n=hit.number,
+                at=hit.at[:10], evidence=quoted(hit.evidence)))
+
+    async def watch_files(self, ref: MessageRef, sharing: frozenset[int]) -> None:
+        policy = self.policy_of(ref.guild_id)
+        if ref.guild_id is None or ref.guild_id not in sharing or \
+                policy.mod_log_channel is None:
+            return
+        for _, sha in ref.attachment_sha256:
+            for hit in self.book.listed("sha256", sha, sharing, ref.guild_id):
+                await self.say(policy.mod_log_channel,
+                               wf.words(policy.locale)["listed_file"].format(
+                                   link=ref.link, category=wf.category_words(
+                                       hit.category, policy.locale), n=hit.number, sha=sha))
+
+    # --- small helpers -------------------------------------------------------------------
+
+    def _note(self, entry: CaseEntry, who: Moderator, text: str, kind: str) -> None:
+        self.book.note(entry.guild_id, entry.number, who.id, self.clock(), text, kind)
+
+    def _why(self, exc: discord.HTTPException, permission: str) -> str:
+        if exc.code == MISSING_PERMISSIONS:
+            return f"missing permission {label(permission)}"
+        return f"Discord refused: {exc.status}, code {exc.code}"
+
+    def _problem(self, line: str) -> None:
+        self.executor.problems.append(line)
+        del self.executor.problems[:-1000]
+        log.warning("%s", line)
+
+
+def _names(targets: tuple[tuple[str, str], ...]) -> str:
+    shown = ", ".join(f"{kind} {quoted(tid)}" for kind, tid in targets[:5])
+    return shown + (f" (+{len(targets) - 5})" if len(targets) > 5 else "") if shown else "—"

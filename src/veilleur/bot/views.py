@@ -1,0 +1,112 @@
+"""The buttons: the four on each case's line in the mod log, and *Appeal* in the direct
+message to a person acted against. Their state is in their custom id (`veilleur:case:
+<action>:<server>:<number>`, `veilleur:appeal:<server>:<number>`), so they keep working
+after the bot restarts (discord.py's dynamic items); what they do is
+`moderation.Moderation`'s.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from veilleur.bot import workflow as wf
+
+if TYPE_CHECKING:
+    from veilleur.bot.moderation import Moderation, Moderator
+
+ACTIONS = ("confirm", "clear", "escalate", "undo")
+STYLES = {"confirm": discord.ButtonStyle.danger, "clear": discord.ButtonStyle.success,
+          "escalate": discord.ButtonStyle.primary, "undo": discord.ButtonStyle.secondary}
+
+
+def moderation_of(interaction: discord.Interaction) -> Moderation:
+    bot: Any = interaction.client
+    return bot.on.moderation  # type: ignore[no-any-return]
+
+
+def moderator(interaction: discord.Interaction, roles: frozenset[int]) -> Moderator:
+    from veilleur.bot.moderation import Moderator
+
+    user = interaction.user
+    mine = {r.id for r in getattr(user, "roles", ())}
+    perms = interaction.permissions
+    return Moderator(user.id, user.name, bool(perms.manage_messages or mine & roles),
+                     bool(perms.ban_members))
+
+
+class CaseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                 template=r"veilleur:case:(?P<action>confirm|clear|escalate|undo):"
+                          r"(?P<guild>[0-9]{1,20}):(?P<number>[0-9]{1,9})"):
+    def __init__(self, action: str, guild_id: int, number: int, locale: str = "en") -> None:
+        super().__init__(discord.ui.Button(
+            label=wf.words(locale)[action], style=STYLES[action],
+            custom_id=f"veilleur:case:{action}:{guild_id}:{number}"))
+        self.action, self.guild_id, self.number = action, guild_id, number
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction,
+                             item: discord.ui.Item[Any], match: Any) -> CaseButton:
+        return cls(match["action"], int(match["guild"]), int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if interaction.guild is None or interaction.guild.id != self.guild_id:
+            await interaction.response.send_message("—", ephemeral=True)
+            return
+        mod = moderation_of(interaction)
+        policy = mod.policy_of(self.guild_id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await mod.click(self.action, self.guild_id, self.number,
+                               moderator(interaction, policy.moderator_roles))
+        await interaction.followup.send(wf.fit(text), ephemeral=True,
+                                        allowed_mentions=discord.AllowedMentions.none())
+
+
+def case_buttons(guild_id: int, number: int, locale: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for action in ACTIONS:
+        view.add_item(CaseButton(action, guild_id, number, locale))
+    return view
+
+
+class AppealButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                   template=r"veilleur:appeal:(?P<guild>[0-9]{1,20}):(?P<number>[0-9]{1,9})"):
+    def __init__(self, guild_id: int, number: int, locale: str = "en") -> None:
+        super().__init__(discord.ui.Button(
+            label=wf.dm(locale)["appeal_button"], style=discord.ButtonStyle.primary,
+            custom_id=f"veilleur:appeal:{guild_id}:{number}"))
+        self.guild_id, self.number = guild_id, number
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction,
+                             item: discord.ui.Item[Any], match: Any) -> AppealButton:
+        return cls(int(match["guild"]), int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        locale = moderation_of(interaction).policy_of(self.guild_id).locale
+        await interaction.response.send_modal(AppealForm(self.guild_id, self.number, locale))
+
+
+def appeal_button(guild_id: int, number: int, locale: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(AppealButton(guild_id, number, locale))
+    return view
+
+
+class AppealForm(discord.ui.Modal):
+    def __init__(self, guild_id: int, number: int, locale: str) -> None:
+        d = wf.dm(locale)
+        super().__init__(title=d["appeal_title"].format(n=number)[:45], timeout=900)
+        self.guild_id, self.number = guild_id, number
+        self.why: discord.ui.TextInput[AppealForm] = discord.ui.TextInput(
+            label=d["appeal_label"][:45], style=discord.TextStyle.paragraph, min_length=1,
+            max_length=1000)
+        self.add_item(self.why)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await moderation_of(interaction).appeal(
+            self.guild_id, self.number, interaction.user.id, self.why.value,
+            f"discord-{interaction.id}")
+        await interaction.followup.send(wf.fit(text), ephemeral=True)

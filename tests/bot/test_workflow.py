@@ -1,0 +1,424 @@
+"""The moderators' workflow end to end, without a network: the real runtime on SQLite, the
+real buttons (parsed from their custom ids, as discord.py does after a restart), a fake
+HTTP client. A catalogue server's teaser is held and numbered; a minor reports the adult
+who writes to them in DMs (invisible to a bot); a moderator confirms through the button:
+the engine decides, the author is told with an appeal button, then banned with their
+messages kept; the person appeals; undo, escalation, notes and warnings behave."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import discord
+import pytest
+
+from tests.bot import fakes as f
+from veilleur.bot import workflow as wf
+from veilleur.bot.casebook import Casebook
+from veilleur.bot.client import Handlers
+from veilleur.bot.execute import Executor
+from veilleur.bot.intake import EmbeddedEngine
+from veilleur.bot.moderation import Moderator
+from veilleur.bot.policy import parse_policy
+from veilleur.bot.views import AppealButton, CaseButton
+from veilleur.service.runtime import Runtime, ServiceSettings
+
+SELLER = (700_000_000_000_000_123, "vendeur")
+ADULT = (700_000_000_000_000_200, "grand_frere_du_serveur")
+MINOR = (700_000_000_000_000_300, "lea_13")
+MOD = (700_000_000_000_000_400, "modo")
+MOD_LOG = 555_000_000_000_000_001
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
+                                 evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=0.05))
+    rt.start()
+    yield rt
+    rt.stop()
+
+
+def setup(rt: Runtime, tmp_path: Path, gid: int, calls: list[str], **policy: Any
+          ) -> tuple[Handlers, Any]:
+    http = f.http()
+    http.delete_message.side_effect = lambda *a, **k: calls.append("delete")
+    http.ban.side_effect = lambda *a, **k: calls.append("ban")
+    opened = http.start_private_message.side_effect
+
+    def dm(*a: Any, **k: Any) -> Any:
+        calls.append("dm")
+        return opened(*a, **k)
+
+    http.start_private_message.side_effect = dm
+    sent = http.send_message.side_effect
+
+    def send(channel: int, **k: Any) -> Any:
+        calls.append(f"send {channel}")
+        return sent(channel, **k)
+
+    http.send_message.side_effect = send
+    engine = EmbeddedEngine(rt)
+    real = engine.evidence_of
+
+    async def evidence_of(message_id: int) -> Any:
+        found = await real(message_id)
+        calls.append(f"evidence {len(found)}")
+        return found
+
+    data = {"guild_id": str(gid), "mod_log_channel": str(MOD_LOG), "locale": "fr",
+            "country": "FR", "automatic": {"csam": ["hold_message"]}} | policy
+    handlers = Handlers(engine, {gid: parse_policy(data, "test")},
+                        Executor(http, evidence_of), self_id=lambda: f.BOT_ID,
+                        book=Casebook(tmp_path / "bot-records.sqlite"))
+    return handlers, http
+
+
+def interaction(handlers: Handlers, g: discord.Guild | None, user: tuple[int, str],
+                perms: discord.Permissions, iid: int | None = None) -> MagicMock:
+    """What discord.py hands a button's callback: the client (with the handlers), the
+    server, the person and their permissions there."""
+    i = MagicMock(name="Interaction")
+    i.client.on = handlers
+    i.guild = g
+    i.id = iid or f.snowflake()
+    i.user = MagicMock(id=user[0], roles=[])
+    i.user.name = user[1]
+    i.permissions = perms
+    i.response.defer = AsyncMock()
+    i.response.send_modal = AsyncMock()
+    i.response.send_message = AsyncMock()
+    i.followup.send = AsyncMock()
+    return i
+
+
+async def press(handlers: Handlers, custom_id: str, i: MagicMock) -> str:
+    """A button pressed, as discord.py routes it: parsed back from its custom id."""
+    for kind in (CaseButton, AppealButton):
+        match = kind.__discord_ui_compiled_template__.fullmatch(custom_id)
+        if match:
+            item: Any = await kind.from_custom_id(i, MagicMock(), match)
+            await item.callback(i)
+            break
+    else:
+        raise AssertionError(f"no button for {custom_id}")
+    if i.followup.send.await_args is None:
+        return ""
+    return str(i.followup.send.await_args.args[0])
+
+
+MODERATOR = discord.Permissions(manage_messages=True, ban_members=True)
+
+
+def test_a_held_teaser_is_numbered_confirmed_by_button_banned_after_a_dm_and_appealed(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls)
+    mid = f.snowflake(f.later(5))
+    lure = f.message(st, catalogue, mid, SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> dict[str, Any]:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        out: dict[str, Any] = {}
+        case = handlers.moderation.book.get(g.id, 1)
+        assert case is not None
+        # A member without Manage Messages cannot decide.
+        member = interaction(handlers, g, (701, "membre"), discord.Permissions.none())
+        out["refused"] = await press(handlers, f"veilleur:case:confirm:{g.id}:1", member)
+        calls.append("-- confirm --")
+        mod = interaction(handlers, g, MOD, MODERATOR)
+        out["confirmed"] = await press(handlers, f"veilleur:case:confirm:{g.id}:1", mod)
+        out["again"] = await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+                                   interaction(handlers, g, MOD, MODERATOR))
+        # The banned seller appeals from the direct message's button.
+        seller = interaction(handlers, None, SELLER, discord.Permissions.none())
+        await press(handlers, f"veilleur:appeal:{g.id}:1", seller)
+        form = seller.response.send_modal.await_args.args[0]
+        form.why._value = "je vendais des skins de jeu"
+        await form.on_submit(seller)
+        out["appealed"] = str(seller.followup.send.await_args.args[0])
+        again = interaction(handlers, None, SELLER, discord.Permissions.none())
+        await press(handlers, f"veilleur:appeal:{g.id}:1", again)
+        form = again.response.send_modal.await_args.args[0]
+        form.why._value = "encore"
+        await form.on_submit(again)
+        out["appealed_again"] = str(again.followup.send.await_args.args[0])
+        return out
+
+    out = asyncio.run(scene())
+    assert "Seuls les modérateurs" in out["refused"]
+    # Held (evidence first), then the moderator's click: the engine's decision, the DM with
+    # the appeal button, then the ban, messages kept.
+    assert calls.index("evidence 1") < calls.index("delete") < calls.index("-- confirm --")
+    assert "confirmé" in out["confirmed"] and "décision" in out["confirmed"]
+    case = handlers.moderation.book.get(g.id, 1)
+    assert case is not None
+    with runtime.lock:
+        engine_case = runtime.casework.cases[case.case_id]
+        [decision] = [d for d in runtime.casework.decisions.values()
+                      if d.case_id == case.case_id]
+        # The server's part is decided; the server itself and its owner are not its
+        # moderators' to judge: the case stays open for them, in the console.
+        assert engine_case.status == "open"
+        assert {t.kind.value for t in runtime.casework.decided_targets(engine_case)} <= {
+            "message", "user", "channel"}
+    assert case.decision_id == decision.id
+    assert "Laissé à la console" in out["confirmed"] and "guild" in out["confirmed"]
+    assert decision.reviewer.startswith(f"discord:{MOD[0]}")
+    assert all(td.target.id != "5" for td in decision.targets)  # the owner: not theirs
+    assert any(td.violation and td.target.id == str(mid) for td in decision.targets)
+    assert any(td.violation and td.target.id == str(SELLER[0])
+               and "suspend_account" in td.measures for td in decision.targets)
+    # Told first (the case number and the appeal button), then banned, messages kept.
+    http.ban.assert_awaited_once()
+    assert http.ban.await_args.args == (SELLER[0], g.id)
+    assert http.ban.await_args.kwargs["delete_message_seconds"] == 0
+    assert calls.index("dm") < calls.index("ban")
+    [dm] = [c for c in http.send_message.await_args_list
+            if "veilleur:appeal" in str(c.kwargs["params"].payload.get("components"))]
+    assert "dossier n°1" in dm.kwargs["params"].payload["content"]
+    # The held message is not removed twice.
+    http.delete_message.assert_awaited_once()
+    assert "déjà décidé" in out["again"]
+    # The appeal: an Art. 20 complaint in the engine, once.
+    assert "enregistrée" in out["appealed"]
+    assert "déjà contesté" in out["appealed_again"]
+    runtime.wait_idle(30)
+    with runtime.lock:
+        complaints = [i for i in runtime.casework.intakes.values()
+                      if i.id.startswith("complaint:discord-")]
+    assert len(complaints) == 1
+    notes = handlers.moderation.book.notes(g.id, 1)
+    # Added, never overwritten: the decision, the second click's view, the appeal.
+    assert [n.kind for n in notes] == ["decision", "decision", "appeal"]
+    assert complaints[0].case_id is not None
+
+
+def test_a_minors_report_on_an_adult_opens_a_case_a_warning_would_tip_off(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """DMs are invisible to a bot: the minor's report is how it reaches the engine. The
+    grooming case acts silently: a moderator's /warn on that adult is refused."""
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls)
+    adult = f.member(st, g, ADULT[0], ADULT[1])
+    who = Moderator(MOD[0], MOD[1], True, True)
+
+    async def scene() -> tuple[str, str, str]:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        i = interaction(handlers, g, MINOR, discord.Permissions.none())
+        said = await handlers.report(i, "grooming", member=adult,
+                                     explanation="il me demande de garder le secret")
+        await handlers.settle()  # the report's case, numbered and logged with its buttons
+        warned = await handlers.moderation.warn(g.id, ADULT[0], "sois correct", who, None)
+        other = await handlers.moderation.warn(g.id, 701, "pas de spam", who, None)
+        return said, warned, other
+
+    said, warned, other = asyncio.run(scene())
+    assert "discord-" in said
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None
+    assert entry.category == "grooming" and entry.targets == (("user", str(ADULT[0])),)
+    assert entry.thread_id is not None and entry.head_message is not None
+    with runtime.lock:
+        assert any(t.id == str(ADULT[0]) for t in runtime.casework.cases[entry.case_id].targets)
+    assert "agit en silence" in warned
+    assert not [c for c in http.start_private_message.await_args_list
+                if c.args == (ADULT[0],)]
+    assert "averti (1 avertissement" in other
+    assert [c.args for c in http.start_private_message.await_args_list][-1] == (701,)
+
+
+def test_not_a_violation_takes_back_the_time_out_and_undo_says_what_cannot_be(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en",
+                           automatic={"csam": ["timeout"], "ncii": ["timeout"]})
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> tuple[str, str, str]:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        mod = interaction(handlers, g, MOD, MODERATOR)
+        undo = await press(handlers, f"veilleur:case:undo:{g.id}:1", mod)
+        nothing = await press(handlers, f"veilleur:case:undo:{g.id}:1",
+                              interaction(handlers, g, MOD, MODERATOR))
+        clear = await press(handlers, f"veilleur:case:clear:{g.id}:1",
+                            interaction(handlers, g, MOD, MODERATOR))
+        return undo, nothing, clear
+
+    undo, nothing, clear = asyncio.run(scene())
+    # The time-out was the bot's: undone (Discord's null ends it), once.
+    assert http.edit_member.await_count == 2
+    assert http.edit_member.await_args.kwargs["communication_disabled_until"] is None
+    assert "undid time-out" in undo
+    assert "nothing the bot did can be undone" in nothing
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None
+    # Never cleared by a server's moderators: a specialist does, in the console.
+    assert entry.category == "csam" and "specialist" in clear
+    assert [a.undone_at is not None for a in handlers.moderation.book.actions(g.id, 1)] == [
+        True]
+
+
+def test_escalation_prepares_discord_and_the_french_hotlines_with_links_not_pictures(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls)
+    mid = f.snowflake(f.later(5))
+    lure = f.message(st, catalogue, mid, SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> str:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        return await press(handlers, f"veilleur:case:escalate:{g.id}:1",
+                           interaction(handlers, g, MOD, MODERATOR))
+
+    said = asyncio.run(scene())
+    assert "signalement préparé" in said.lower()
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None and entry.thread_id is not None
+    posted = [c.kwargs["params"].payload["content"]
+              for c in http.send_message.await_args_list if c.args == (entry.thread_id,)]
+    text = "\n".join(posted)
+    assert f"https://discord.com/channels/{g.id}/{catalogue.id}/{mid}" in text
+    assert "internet-signalement.gouv.fr" in text and "dis.gd/request" in text
+    assert "bonne foi" in text and "sha256" in text
+    assert "cdn.discordapp" not in text and "mega.nz" not in text
+    assert all(len(p) <= 2000 for p in posted)
+    # In the engine's audit chain, as the moderator's.
+    from sqlalchemy import select
+
+    from veilleur.store.models import AuditRow
+
+    runtime.sync()
+    with runtime.db.connect() as conn:
+        actors = list(conn.execute(select(AuditRow.actor).where(
+            AuditRow.kind == "case.escalated", AuditRow.subject == entry.case_id)).scalars())
+    assert actors == [f"discord:{MOD[0]} ({MOD[1]})"]
+
+
+def test_the_case_command_adds_notes_that_are_never_overwritten(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    who = Moderator(MOD[0], MOD[1], True, False)
+    nobody = Moderator(701, "membre", False, False)
+
+    async def scene() -> tuple[str, str, str]:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        await handlers.moderation.case(g.id, 1, who, "seen <@&1> @everyone")
+        second = await handlers.moderation.case(g.id, 1, who, "asked the owner")
+        missing = await handlers.moderation.case(g.id, 7, who, None)
+        refused = await handlers.moderation.case(g.id, 1, nobody, "x")
+        return second, missing, refused
+
+    second, missing, refused = asyncio.run(scene())
+    assert "Case #1" in second and "severity critical" in second
+    assert "seen" in second and "asked the owner" in second
+    assert "<@&1>" not in second and "\\<@&1\\>" in second  # quoted inert
+    assert "No case #7" in missing and "Only the server's moderators" in refused
+    assert [n.text for n in handlers.moderation.book.notes(g.id, 1)] == [
+        "seen <@&1> @everyone", "asked the owner"]
+    # The moderator who asked was added to the case's private thread.
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None
+    assert (entry.thread_id, MOD[0]) in [c.args for c in
+                                         http.add_user_to_thread.await_args_list]
+
+
+def test_the_shared_watch_list_alerts_opted_in_servers_only(tmp_path: Path) -> None:
+    from veilleur.bot.casebook import Casebook
+
+    book = Casebook(tmp_path / "records.sqlite")
+    now = f.T0
+    entry, new = book.number(1, "case-a", now, "csam")
+    assert new and entry.number == 1
+    assert book.number(1, "case-a", now, "csam") == (entry, False)
+    assert book.number(1, "case-b", now, None)[0].number == 2
+    assert book.number(2, "case-a", now, None)[0].number == 1  # per server
+    book.list_offender("user", "42", 1, 1, "csam", now, "case #1")
+    assert [x.guild_id for x in book.listed("user", "42", frozenset({1, 2}), 2)] == [1]
+    assert book.listed("user", "42", frozenset({2}), 2) == []  # server 1 did not opt in
+    assert book.listed("user", "42", frozenset({1, 2}), 1) == []  # not its own
+    book.unlist(1, 1)
+    assert book.listed("user", "42", frozenset({1, 2}), 2) == []
+    assert (tmp_path / "records.sqlite").stat().st_mode & 0o077 == 0
+
+
+def test_a_servers_moderators_decide_their_part_and_leave_the_rest_to_the_console() -> None:
+    view = {"targets_in_context": [
+        {"target": {"kind": "message", "id": "m1"}, "guild": {"id": "1"}},
+        {"target": {"kind": "user", "id": "u1"}},
+        {"target": {"kind": "message", "id": "m2"}, "guild": {"id": "2"}}]}
+    s = wf.scope(view, 1, [("user", "u1")])
+    assert s.here == (("message", "m1"), ("user", "u1"))
+    assert s.left == (("message", "m2"),)
+    # An account this server never showed the engine (the owner a roll-up named), and the
+    # server itself, are left to the console.
+    s = wf.scope({"targets_in_context": [*view["targets_in_context"][:2],
+                                         {"target": {"kind": "guild", "id": "1"},
+                                          "guild": {"id": "1"}}],
+                  "decided_targets": [{"kind": "message", "id": "m1"}]}, 1, [])
+    assert s.here == () and s.left == (("user", "u1"), ("guild", "1"))
+    assert s.decided == (("message", "m1"),)
+
+
+def test_hotlines_by_country_and_category() -> None:
+    assert [u for _, u in wf.hotlines("fr", "sextortion")] == [
+        "https://www.internet-signalement.gouv.fr", "https://www.3018.fr"]
+    assert [u for _, u in wf.hotlines("US", "csam")] == [
+        "https://report.cybertip.org", "https://www.inhope.org"]
+    assert [u for _, u in wf.hotlines(None, None)] == ["https://report.cybertip.org"]
+
+
+def test_deadline_is_the_earliest_running_clock() -> None:
+    t = f.T0
+    view = {"clocks": [{"due": (t + timedelta(hours=24)).isoformat()},
+                       {"due": (t + timedelta(hours=1)).isoformat(),
+                        "stopped_at": t.isoformat()},
+                       {"due": (t + timedelta(hours=4)).isoformat()}]}
+    assert wf.deadline(view) == t + timedelta(hours=4)
+    assert wf.deadline({}) is None
+    assert f"<t:{int((t + timedelta(hours=4)).timestamp())}:R>" in wf.head(3, view, "en",
+                                                                        None)
