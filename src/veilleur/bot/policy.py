@@ -34,7 +34,8 @@ VISIBLE = {"timeout": "a time-out", "quarantine": "a new role"}
 LOCALES = ("fr", "en")
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest time-out
 _KEYS = {"guild_id", "locale", "mod_log_channel", "quarantine_role", "timeout_minutes",
-         "notice_in_channel", "automatic", "moderator_roles", "country", "share_watch_list"}
+         "notice_in_channel", "automatic", "moderator_roles", "country", "share_watch_list",
+         "wave"}
 
 
 class BotPolicyError(PolicyDataError):
@@ -61,6 +62,8 @@ class ServerPolicy:
     share_watch_list: bool = False
     """Opt-in: this server's confirmed offenders and files are listed for the other servers
     that opted in, and theirs are alerted on here."""
+    wave: WavePolicy | None = None
+    """A raid's thresholds (`[wave]`); None: waves are not watched."""
 
     def actions_for(self, key: str) -> tuple[str, ...]:
         return self.automatic.get(key, ())
@@ -157,7 +160,7 @@ def parse_policy(data: Mapping[str, Any], where: str) -> ServerPolicy:
                                                                   mod_log),
         quarantine_role=None if role is None else _snowflake(where, "quarantine_role", role),
         timeout_minutes=minutes, notice_in_channel=frozenset(notice),
-        automatic=automatic, source=where)
+        automatic=automatic, source=where, wave=parse_wave(data.get("wave"), where))
 
 
 def load_policy(path: Path) -> ServerPolicy:
@@ -181,3 +184,53 @@ def load_policies(paths: list[Path]) -> dict[int, ServerPolicy]:
                                  f"({out[policy.guild_id].source})")
         out[policy.guild_id] = policy
     return out
+
+
+MAX_PAUSE_MINUTES = 24 * 60  # Discord pauses invites and DMs for 24 hours at most
+_WAVE_KEYS = {"flagged": 5, "joins": 20, "young_joins": 10, "young_days": 7,
+              "window_seconds": 300, "pause_minutes": 60, "automatic": False}
+_WAVE_RANGES = {"flagged": (0, 1000), "joins": (0, 1000), "young_joins": (0, 1000),
+                "young_days": (1, 90), "window_seconds": (10, 3600),
+                "pause_minutes": (1, MAX_PAUSE_MINUTES)}
+
+
+@dataclass(frozen=True, slots=True)
+class WavePolicy:
+    """A wave (a raid) in one server: this many flagged messages, joins, or joins of
+    accounts younger than `young_days`, within `window_seconds` (a threshold of 0 is off).
+    Pausing invites and DMs is reversible and ends by itself (24 hours at most), so it may
+    be `automatic`; else the mod log proposes it. Bans always take a moderator."""
+    flagged: int = 5
+    joins: int = 20
+    young_joins: int = 10
+    young_days: int = 7
+    window_seconds: int = 300
+    pause_minutes: int = 60
+    automatic: bool = False
+
+
+def parse_wave(table: Any, where: str) -> WavePolicy | None:
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise BotPolicyError(f"{where}: wave: must be a table ([wave] with "
+                             f"{', '.join(_WAVE_KEYS)})")
+    unknown = sorted(set(table) - set(_WAVE_KEYS))
+    if unknown:
+        raise BotPolicyError(f"{where}: wave.{unknown[0]}: unknown key (the keys are "
+                             f"{', '.join(_WAVE_KEYS)})")
+    values = dict(_WAVE_KEYS) | dict(table)
+    for key, (low, high) in _WAVE_RANGES.items():
+        v = values[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            cap = " (24 hours: Discord's longest pause)" if key == "pause_minutes" else ""
+            off = " (0: off)" if low == 0 else ""
+            raise BotPolicyError(f"{where}: wave.{key}: must be a whole number from {low} "
+                                 f"to {high}{cap}{off}, got {v!r}")
+    if not isinstance(values["automatic"], bool):
+        raise BotPolicyError(f"{where}: wave.automatic: must be true or false, got "
+                             f"{values['automatic']!r}")
+    if not (values["flagged"] or values["joins"] or values["young_joins"]):
+        raise BotPolicyError(f"{where}: wave: flagged, joins and young_joins are all 0: "
+                             "nothing would start a wave (remove [wave] instead)")
+    return WavePolicy(**values)
