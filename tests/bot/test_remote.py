@@ -1,6 +1,8 @@
 """The bot as a client of a running service (`--api`): the same scenario through the real
 API (`/v1/events`, `/v1/verdict`) in process; the evidence the service lists in its verdict
-is what the executor checks before the hold."""
+is what the executor checks before the hold. With a fake service (`httpx.MockTransport`):
+the queue on disk while it is unreachable, replayed in order (after a restart too), new items
+behind it, a refused item dropped alone, 429 waited out, a refused key stopping the bot."""
 
 from __future__ import annotations
 
@@ -379,3 +381,49 @@ def test_the_service_takes_a_resend_as_a_duplicate(tmp_path: Path) -> None:
     finally:
         rt.stop()
     assert got == [0, (202, 0), False, 1, (202, 1), True]
+
+
+def test_the_bot_does_nothing_on_a_message_the_service_could_not_judge_and_sends_it_later(
+        tmp_path: Path) -> None:
+    svc = FakeService()
+    g, _catalogue, lure = f.catalogue_lure(f.state(), MEMBER, "z")
+    http = f.http()
+    policy = parse_policy({"guild_id": str(g.id), "mod_log_channel": str(MOD_LOG),
+                           "automatic": {"csam": ["hold_message"]}}, "test")
+
+    async def scene() -> None:
+        engine = queued_engine(svc, tmp_path / "q")
+        h = Handlers(engine, {g.id: policy}, Executor(http, engine.evidence_of),
+                     self_id=lambda: f.BOT_ID)
+        h.intake.start()
+        h.guild_available(g)
+        h.message(lure)
+        await h.settle()
+        assert h.intake.down is None  # the bot goes on
+        svc.up = True
+        assert await engine.drain() == 0.0
+        await engine.close()
+
+    asyncio.run(scene())
+    http.delete_message.assert_not_called()
+    http.send_message.assert_not_called()
+    assert [b.get("type") for _, b in svc.got][-1] == "message"
+    assert svc.got[-1][1]["message"]["id"] == str(lure.id)
+
+
+def test_without_a_queue_an_unreachable_service_stops_the_bot_after_its_tries() -> None:
+    svc = FakeService()
+    clock = Clock()
+
+    async def scene() -> None:
+        engine = ServiceEngine("http://veilleur.test", "vk_x",
+                               client=httpx.AsyncClient(transport=httpx.MockTransport(svc)),
+                               tries=3, sleep=clock.sleep, clock=clock)
+        try:
+            await engine.send([event(1)])
+        finally:
+            await engine.close()
+
+    with pytest.raises(EngineDown, match=r"unreachable.*3 tries"):
+        asyncio.run(scene())
+    assert clock.slept == [0.5, 1.0]

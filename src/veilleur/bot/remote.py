@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ BAD = (400, 413, 422)
 UNREACHABLE = (500, 502, 503, 504)
 """The service (or the proxy before it) is not answering for now."""
 MAX_RETRY_AFTER = 3600.0
+BATCH_BYTES = 4 * 1024 * 1024
+"""A replayed batch of events holds at most this much (the service takes 8 MiB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +203,13 @@ class ServiceEngine:
 
     async def _enqueue(self, items: list[tuple[str, Any]]) -> int:
         assert self.queue is not None
-        stored = await asyncio.to_thread(self.queue.put, items)
+        try:
+            stored = await asyncio.to_thread(self.queue.put, items)
+        except (sqlite3.Error, OSError) as exc:  # the disk is full, the file went away...
+            self.queue.refused += len(items)
+            log.error("the bot's disk queue %s could not be written (%s): %d item(s) lost, "
+                      "%d so far", self.queue.file, exc, len(items), self.queue.refused)
+            return 0
         if self._wake is not None:
             self._wake.set()
         return stored
@@ -258,8 +267,10 @@ class ServiceEngine:
                 continue  # only unreadable rows, skipped
             group = [items[0]]
             if items[0].path == EVENTS:
+                size = items[0].size
                 for item in items[1:]:
-                    if item.path != EVENTS:
+                    size += item.size
+                    if item.path != EVENTS or size > BATCH_BYTES:
                         break
                     group.append(item)
             wait = await self._hand_in(group)
@@ -308,7 +319,7 @@ class ServiceEngine:
                             answer.get("verdict"), answer.get("case_id"))
         await asyncio.to_thread(self.queue.remove, group)
         self._backoff = self.retry_seconds
-        self._split = self.batch
+        self._split = min(self.batch, self._split * 2)
         return 0.0
 
     def _later(self) -> float:
