@@ -427,3 +427,25 @@ def test_without_a_queue_an_unreachable_service_stops_the_bot_after_its_tries() 
     with pytest.raises(EngineDown, match=r"unreachable.*3 tries"):
         asyncio.run(scene())
     assert clock.slept == [0.5, 1.0]
+
+
+def test_a_full_queue_refuses_and_says_so_the_member_is_told_to_try_again(
+        tmp_path: Path) -> None:
+    from veilleur.bot.diskqueue import DiskQueue
+
+    svc = FakeService()
+
+    async def scene() -> None:
+        engine = ServiceEngine("http://veilleur.test", "vk_x",
+                               client=httpx.AsyncClient(transport=httpx.MockTransport(svc)),
+                               queue=DiskQueue(tmp_path / "q", max_rows=2), background=False)
+        assert await engine.send([event(1), event(2), event(3)]) == 2
+        answer = await engine.judge(message(4))
+        assert not answer.queued and answer.verdict == "allow"
+        assert "queue is full" in answer.reasons[0]
+        with pytest.raises(RuntimeError, match="disk queue is full"):
+            await engine.report({"id": "r5", "target": {"kind": "user", "id": "9"}})
+        assert engine.queue is not None and engine.queue.refused == 3
+        await engine.close()
+
+    asyncio.run(scene())
