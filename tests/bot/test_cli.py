@@ -118,3 +118,31 @@ def test_sigterm_stops_the_bot_as_ctrl_c_does_and_the_runtime_stops_cleanly(
     assert signal.getsignal(signal.SIGTERM) == before
     assert seen.get("interrupted") is True, r.output
     assert not seen["runtime"].alive  # stopped: what was in memory was written
+
+
+def test_the_client_mode_keeps_its_queue_in_the_folder_given_one_bot_per_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from veilleur.bot.diskqueue import DiskQueue
+
+    monkeypatch.setenv("VEILLEUR_DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("VEILLEUR_API_KEY", "vk_secret")
+    seen: dict[str, Any] = {}
+
+    def run(self: discord.Client, token: str, **kw: Any) -> None:
+        seen["queue"] = self.engine.queue  # type: ignore[attr-defined]
+
+    monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
+    folder = tmp_path / "state" / "queue"
+    r = runner.invoke(app, ["bot", "--api", "http://127.0.0.1:8000", "--queue", str(folder),
+                            "--queue-mb", "2"])
+    assert r.exit_code == 0, r.output
+    assert seen["queue"].folder == folder and seen["queue"].max_bytes == 2 * 1024 * 1024
+    assert f"queue on disk in {folder} (0 waiting)" in " ".join(r.stderr.split())
+    assert (folder / "queue.db").stat().st_mode & 0o077 == 0
+    held = DiskQueue(folder)
+    try:
+        r = runner.invoke(app, ["bot", "--api", "http://127.0.0.1:8000", "--queue",
+                                str(folder)])
+    finally:
+        held.close()
+    assert r.exit_code == 1 and "in use by another bot" in r.stderr

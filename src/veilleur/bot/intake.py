@@ -42,7 +42,9 @@ class Engine(Protocol):
 
     async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
         """The answer on a message; when it is not `allow`, the evidence the engine sealed
-        for it is durable when this returns (the bot acts on it next)."""
+        for it is durable when this returns (the bot acts on it next). A service that cannot
+        be reached is answered `allow` marked `queued` (`remote.ServiceEngine`): judged
+        later, nothing is done now."""
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
 

@@ -63,6 +63,10 @@ class Answer:
     duplicate: bool = False
     """The engine had already answered this event (a gateway replay, an embed's unfurl
     re-sending the message): it was acted on then, nothing is done again."""
+    queued: bool = False
+    """Not judged yet: the service was unreachable and the message waits in the bot's queue
+    on disk (`remote.ServiceEngine`); the service judges it later, the bot does nothing now
+    (acting needs the evidence the service seals)."""
 
     @classmethod
     def of(cls, verdict: Mapping[str, Any], evidence: tuple[Evidence, ...] = ()) -> Answer:
@@ -133,10 +137,12 @@ def plan(answer: Answer, ref: MessageRef, policy: ServerPolicy) -> Plan:
     """The containment `policy` makes automatic for this answer, in the order it is done:
     the message first (evidence checked by the executor before), then the author, then a
     notice if the policy wants one and the case is not one that acts silently."""
-    if answer.verdict == "allow" or ref.guild_id is None or answer.duplicate:
+    if (answer.verdict == "allow" or ref.guild_id is None or answer.duplicate
+            or answer.queued):
         # A repeat was planned and carried out the first time: a second mod-log post, a
         # second time-out (which could shorten a moderator's longer one) would be wrong.
-        # A direct message has no server, no mod log and no one to time out in it.
+        # A direct message has no server, no mod log and no one to time out in it. A queued
+        # message has no answer yet.
         return Plan(ref, answer, (), False, None, policy.locale)
     cats = answer.categories
     keys = [c.value for c in cats] + ([BLOCKED] if answer.verdict == "block" else [])

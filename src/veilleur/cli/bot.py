@@ -69,6 +69,15 @@ def bot(
     api_key_file: Annotated[Path | None, typer.Option(
         "--api-key-file", help=f"With --api: file holding the API key \\[default: "
                                f"${API_KEY_ENV}].")] = None,
+    queue: Annotated[Path | None, typer.Option(
+        "--queue", help="With --api: the folder (created owner-only) of the queue on disk "
+        "where events wait, in order, while the service is unreachable; replayed when it "
+        "answers again, and at the next start \\[default: ./veilleur-bot-queue]. One bot "
+        "per folder.")] = None,
+    queue_mb: Annotated[int, typer.Option(
+        "--queue-mb", min=1, max=1_000_000, help="With --api: the queue holds at most this "
+        "many MiB of events; past it, new ones are refused (and counted in the log), never "
+        "what is already queued.")] = 512,
     fetch_mb: Annotated[int, typer.Option(
         "--fetch-mb", min=0, max=100, help="Attachments up to this many MiB, whatever "
         "their declared type, are downloaded and hashed (then not kept in clear); larger "
@@ -94,7 +103,7 @@ def bot(
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if api is not None and key is not None:
-        run_client(token, api, key, policies)
+        run_client(token, api, key, policies, queue=queue, queue_mb=queue_mb)
     else:
         run_embedded(token, db, evidence_key, policies, fetch_mb * 1024 * 1024)
 
@@ -120,19 +129,30 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
         runtime.stop()
 
 
-def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPolicy]) -> None:
+def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPolicy], *,
+               queue: Path | None = None, queue_mb: int = 512) -> None:
     import asyncio
 
+    from veilleur.bot.diskqueue import DEFAULT_FOLDER, DiskQueue, QueueError
     from veilleur.bot.remote import ServiceEngine
+    from veilleur.private import FileModeError
 
     if not api.startswith(("http://", "https://")):
         raise fail(f"--api must be the service's http(s) URL, got {api!r}")
     if api.startswith("http://") and not loopback(api):
         raise fail(f"--api {api!r}: plain http would send the API key in clear; use https "
                    "(http is accepted only to this machine: localhost, 127.0.0.1, ::1)")
-    engine = ServiceEngine(api, key)
+    folder = queue or DEFAULT_FOLDER
+    try:
+        disk = DiskQueue(folder, max_bytes=queue_mb * 1024 * 1024)
+    except (QueueError, FileModeError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"--queue {folder}: {exc.strerror or exc}") from None
+    engine = ServiceEngine(api, key, queue=disk)
     Console(stderr=True).print(f"veilleur bot: client of {engine.url}, {len(policies)} "
-                               "server policies", highlight=False)
+                               f"server policies, queue on disk in {folder} "
+                               f"({len(disk)} waiting)", highlight=False)
     try:
         run_bot(token, engine, policies, 0)
     finally:
