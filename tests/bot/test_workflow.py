@@ -422,3 +422,69 @@ def test_deadline_is_the_earliest_running_clock() -> None:
     assert wf.deadline({}) is None
     assert f"<t:{int((t + timedelta(hours=4)).timestamp())}:R>" in wf.head(3, view, "en",
                                                                         None)
+
+
+def test_a_wave_pauses_invites_and_dms_and_a_moderator_lifts_it_and_bans_the_accounts(
+        runtime: Runtime, tmp_path: Path) -> None:
+    from veilleur.bot.views import WaveButton
+
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en", automatic={},
+                           wave={"flagged": 2, "joins": 0, "young_joins": 0,
+                                 "automatic": True})
+    http.bulk_ban = AsyncMock(side_effect=lambda _g, user_ids, **_k: {
+        "banned_users": [str(u) for u in user_ids], "failed_users": []})
+    sellers = [(700_000_000_000_001_000 + i, f"v{i}") for i in range(2)]
+    lures = [f.message(st, catalogue, f.snowflake(f.later(5 + i)), who,
+                       f"teaser du pack, le reste en VIP sur mega . nz / folder / {i}")
+             for i, who in enumerate(sellers)]
+
+    async def scene() -> tuple[str, str, str, str]:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        for m in lures:
+            handlers.message(m)
+        await handlers.settle()
+        wave_id = handlers.moderation.book.latest_wave(g.id)
+        assert wave_id is not None
+        plain = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}", interaction(
+            handlers, g, MOD, discord.Permissions(manage_messages=True)))
+        lifted = await press_wave(handlers, f"veilleur:wave:lift:{g.id}:{wave_id}",
+                                  interaction(handlers, g, MOD, MODERATOR))
+        banned = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}",
+                                  interaction(handlers, g, MOD, MODERATOR))
+        again = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}",
+                                 interaction(handlers, g, MOD, MODERATOR))
+        return plain, lifted, banned, again
+
+    async def press_wave(handlers: Handlers, custom_id: str, i: MagicMock) -> str:
+        match = WaveButton.__discord_ui_compiled_template__.fullmatch(custom_id)
+        assert match is not None
+        item = await WaveButton.from_custom_id(i, MagicMock(), match)
+        await item.callback(i)
+        return str(i.followup.send.await_args.args[0])
+
+    plain, lifted, banned, again = asyncio.run(scene())
+    # Paused automatically (reversible, time-limited), both fields, under 24 hours.
+    pause, resume = http.edit_incident_actions.await_args_list
+    payload = pause.kwargs["payload"]
+    assert payload["invites_disabled_until"] == payload["dms_disabled_until"] is not None
+    assert resume.kwargs["payload"] == {"invites_disabled_until": None,
+                                       "dms_disabled_until": None}
+    # The mod log's line carries the wave's buttons; no mention, ids only.
+    [line] = [c.kwargs["params"].payload for c in http.send_message.await_args_list
+              if "components" in c.kwargs["params"].payload
+              and "veilleur:wave" in str(c.kwargs["params"].payload["components"])]
+    assert [c["custom_id"].split(":")[2] for row in line["components"]
+            for c in row["components"]] == ["lift", "ban"]
+    # A moderator without Ban Members cannot ban through the bot.
+    assert "Ban Members" in plain or "lack" in plain
+    assert "resumed" in lifted
+    http.bulk_ban.assert_awaited_once()
+    assert set(http.bulk_ban.await_args.kwargs["user_ids"]) == {s[0] for s in sellers}
+    assert http.bulk_ban.await_args.kwargs["delete_message_seconds"] == 0
+    assert str(sellers[0][0]) in banned and "Already done" in again

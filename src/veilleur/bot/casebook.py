@@ -41,15 +41,20 @@ CREATE TABLE IF NOT EXISTS warnings (
 CREATE TABLE IF NOT EXISTS appeals (
     id TEXT PRIMARY KEY, guild_id INTEGER NOT NULL, number INTEGER NOT NULL,
     member_id INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS waves (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id INTEGER NOT NULL, at TEXT NOT NULL,
+    until TEXT NOT NULL, paused INTEGER NOT NULL, accounts TEXT NOT NULL DEFAULT '[]',
+    lifted_at TEXT, lifted_by TEXT, banned_at TEXT, banned_by TEXT);
 CREATE TABLE IF NOT EXISTS watch (
     kind TEXT NOT NULL, value TEXT NOT NULL, guild_id INTEGER NOT NULL, number INTEGER NOT NULL,
     category TEXT, at TEXT NOT NULL, evidence TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (kind, value, guild_id));
 """
 
-UNDOABLE = ("timeout", "quarantine", "pause")
-"""What Discord lets the bot take back. A deleted message cannot be put back on Discord
-(its text is in the sealed evidence); a ban is lifted by a moderator in Discord."""
+UNDOABLE = ("timeout", "quarantine")
+"""What Discord lets the bot take back on a case. A deleted message cannot be put back on
+Discord (its text is in the sealed evidence); a ban is lifted by a moderator in Discord; a
+wave's pause has its own button."""
 
 
 class CasebookError(RuntimeError):
@@ -110,6 +115,18 @@ class Listed:
     category: str | None
     at: str
     evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    id: int
+    guild_id: int
+    at: str
+    until: str
+    paused: bool
+    accounts: tuple[int, ...]
+    lifted_at: str | None
+    banned_at: str | None
 
 
 class Casebook:
@@ -281,6 +298,40 @@ class Casebook:
         except sqlite3.IntegrityError:
             return False
         return True
+
+    # --- waves ------------------------------------------------------------------------------
+
+    def wave(self, guild_id: int, at: datetime, until: datetime, paused: bool,
+             accounts: tuple[int, ...]) -> int:
+        cur = self._write("INSERT INTO waves (guild_id, at, until, paused, accounts) VALUES "
+                          "(?, ?, ?, ?, ?)", (guild_id, at.isoformat(), until.isoformat(),
+                                              int(paused), json.dumps(list(accounts))))
+        return int(cur.lastrowid or 0)
+
+    def wave_grew(self, wave_id: int, until: datetime, accounts: tuple[int, ...]) -> None:
+        self._write("UPDATE waves SET until=?, accounts=? WHERE id=?",
+                    (until.isoformat(), json.dumps(list(accounts)), wave_id))
+
+    def wave_of(self, guild_id: int, wave_id: int) -> Wave | None:
+        rows = self._rows("SELECT id, guild_id, at, until, paused, accounts, lifted_at, "
+                          "banned_at FROM waves WHERE guild_id=? AND id=?",
+                          (guild_id, wave_id))
+        if not rows:
+            return None
+        r = rows[0]
+        return Wave(r[0], r[1], r[2], r[3], bool(r[4]),
+                    tuple(int(a) for a in json.loads(r[5])), r[6], r[7])
+
+    def latest_wave(self, guild_id: int) -> int | None:
+        rows = self._rows("SELECT MAX(id) FROM waves WHERE guild_id=?", (guild_id,))
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def wave_done(self, wave_id: int, what: str, at: datetime, by: str) -> bool:
+        """`what`: 'lifted' or 'banned'; False if it was already done (a second click)."""
+        column = {"lifted": "lifted", "banned": "banned"}[what]
+        cur = self._write(f"UPDATE waves SET {column}_at=?, {column}_by=? WHERE id=? AND "
+                          f"{column}_at IS NULL", (at.isoformat(), by, wave_id))
+        return cur.rowcount == 1
 
     # --- the shared watch list (opt-in) ----------------------------------------------------
 

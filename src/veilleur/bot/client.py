@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,16 @@ from veilleur.bot.intake import Engine, Intake
 from veilleur.bot.moderation import Moderation
 from veilleur.bot.plan import Kind, MessageRef, Plan, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
-from veilleur.bot.views import AppealButton, CaseButton, appeal_button, case_buttons, moderator
+from veilleur.bot.views import (
+    AppealButton,
+    CaseButton,
+    WaveButton,
+    appeal_button,
+    case_buttons,
+    moderator,
+    wave_buttons,
+)
+from veilleur.bot.wave import Waves
 from veilleur.service.runtime import EngineDown
 
 log = logging.getLogger("veilleur.bot")
@@ -69,6 +78,9 @@ class Handlers:
                                      self.policy, executor, buttons=case_buttons,
                                      names=names, clock=clock)
         self.moderation.appeal_button = appeal_button
+        self.moderation.wave_buttons = wave_buttons
+        self.waves = Waves(lambda g: self.policy(g).wave)
+        self.moderation.on_lift = self.waves.end
         self.sharing = frozenset(g for g, p in policies.items() if p.share_watch_list)
         """The servers that opted in to the shared watch list."""
 
@@ -113,6 +125,11 @@ class Handlers:
                 await asyncio.to_thread(media.discard, fetched.values())
         if ref.attachment_sha256 and self.sharing:
             await self.moderation.watch_files(ref, self.sharing)
+        if answer.verdict != "allow" and ref.guild_id is not None and not answer.duplicate:
+            wave = self.waves.observe_flagged(ref.guild_id, ref.author_id, self.clock(),
+                                              message_id=ref.message_id)
+            if wave is not None:
+                self._beside(self.moderation.wave(wave))
         p = plan(answer, ref, self.policy(ref.guild_id))
         if not may_remove:
             # AutoMod's report does not list the message's files: the message's own event
@@ -123,7 +140,12 @@ class Handlers:
         if p.empty:
             return
         # Carried out beside the intake: Discord's rate limits never hold the engine's queue.
-        task = asyncio.get_running_loop().create_task(self._act(p))
+        self._beside(self._act(p))
+
+    def _beside(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Carried out beside the intake (Discord's rate limits never hold the engine's
+        queue), kept until done (`settle`)."""
+        task = asyncio.get_running_loop().create_task(work)
         self._acting.add(task)
         task.add_done_callback(self._acting.discard)
 
@@ -187,10 +209,7 @@ class Handlers:
         if said == w["ack"].format(ref=report_id):
             # Numbered and logged with its buttons once the engine has it (beside the
             # intake: the reporter's answer does not wait for it).
-            task = asyncio.get_running_loop().create_task(self.moderation.reported(
-                report_id, g.id, target.kind, target.id))
-            self._acting.add(task)
-            task.add_done_callback(self._acting.discard)
+            self._beside(self.moderation.reported(report_id, g.id, target.kind, target.id))
         return said
 
     # --- the gateway's events ------------------------------------------------------------
@@ -230,6 +249,9 @@ class Handlers:
 
     def member_joined(self, m: discord.Member) -> None:
         self.send(*bev.member_joined(m))
+        wave = self.waves.observe_join(m.guild.id, m.id, m.created_at, self.clock())
+        if wave is not None:
+            self.intake.put(lambda: self.moderation.wave(wave))
         if m.guild.id in self.sharing:
             self.intake.put(lambda: self.moderation.watch_join(m.guild.id, m.id, m.name,
                                                                self.sharing))
@@ -286,7 +308,7 @@ class VeilleurBot(discord.Client):
                                  fetch_cap=self.fetch_cap, on_down=self._engine_down,
                                  book=self.book, names=self._name)
         self.handlers.intake.start()
-        self.add_dynamic_items(CaseButton, AppealButton)
+        self.add_dynamic_items(CaseButton, AppealButton, WaveButton)
         await self.tree.set_translator(French())
         await self.tree.sync()
 

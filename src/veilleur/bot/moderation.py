@@ -37,6 +37,8 @@ from typing import Any
 import discord
 from discord.http import handle_message_parameters
 
+from veilleur.bot import incidents
+from veilleur.bot import wave as wave_mod
 from veilleur.bot import workflow as wf
 from veilleur.bot.casebook import UNDOABLE, Casebook, CaseEntry
 from veilleur.bot.execute import MISSING_PERMISSIONS, Executor
@@ -46,6 +48,8 @@ from veilleur.bot.modlog import text as modlog_text
 from veilleur.bot.permissions import label
 from veilleur.bot.plan import Action, Answer, Kind, MessageRef, Plan
 from veilleur.bot.policy import SILENT, ServerPolicy
+from veilleur.bot.wave import Step, WaveDecision
+from veilleur.cases.models import parse_iso
 from veilleur.taxonomy import Category
 
 log = logging.getLogger("veilleur.bot")
@@ -89,6 +93,12 @@ class Moderation:
         self.buttons = buttons
         self.names = names
         """A server's name (the gateway's cache), for the direct messages."""
+        self.appeal_button: Buttons | None = None
+        """(server, case number, language) -> the *Appeal* button (set by the client)."""
+        self.wave_buttons: Callable[[int, int, str, bool, bool], Any] | None = None
+        """(server, wave id, language, paused, has accounts) -> the wave's buttons."""
+        self.on_lift: Callable[[int], None] = lambda _guild: None
+        """The wave detector told that a pause was lifted early (`wave.Waves.end`)."""
         self.clock = clock
 
     # --- the engine's plans, logged per case ----------------------------------------------
@@ -175,9 +185,12 @@ class Moderation:
         return thread
 
     async def say(self, channel_id: int, content: str, *,
-                  buttons: tuple[int, int, str] | None = None) -> int | None:
-        """A text message (no mention pings, no previews); its id, or None if refused."""
-        view = self.buttons(*buttons) if buttons and self.buttons else None
+                  buttons: tuple[int, int, str] | None = None, view: Any = None
+                  ) -> int | None:
+        """A text message (no mention pings, no previews); its id, or None if refused.
+        `buttons`: the case's (server, number, language); `view`: other buttons."""
+        if buttons and self.buttons:
+            view = self.buttons(*buttons)
         try:
             with handle_message_parameters(
                     content=wf.fit(content), view=view or discord.utils.MISSING,
@@ -454,9 +467,6 @@ class Moderation:
             return False
         return True
 
-    appeal_button: Buttons | None = None
-    """(guild id, case number, locale) -> the *Appeal* button's view (set by the client)."""
-
     # --- commands ------------------------------------------------------------------------
 
     async def case(self, guild_id: int, number: int, who: Moderator, note: str | None
@@ -540,6 +550,77 @@ class Moderation:
         await self.to_case(entry, f"**Appeal** `{quoted(reference)}` · <@{user_id}> "
                                   f"({user_id}): {quoted(text)[:1500]}")
         return d["appealed"].format(n=number, ref=quoted(reference))
+
+    # --- waves ----------------------------------------------------------------------------
+
+    async def wave(self, d: WaveDecision) -> None:
+        """A wave (raid) seen: the pause if the policy makes it automatic, then a line in
+        the mod log with its buttons (pause or lift, and the listed accounts' bulk ban on a
+        moderator's click)."""
+        g = d.guild_id
+        policy = self.policy_of(g)
+        result = None
+        if d.pause:
+            result = await incidents.pause(self.http, g, d.until,
+                                           f"Veilleur wave: {d.why()}", now=self.clock())
+        paused = bool(result and result.done)
+        latest = self.book.latest_wave(g)
+        if d.step is Step.START or latest is None:
+            wave_id = self.book.wave(g, self.clock(), d.until, paused, d.accounts)
+        else:
+            wave_id = latest
+            self.book.wave_grew(wave_id, d.until, d.accounts)
+        if result is not None and not result.done:
+            self._problem(result.detail)
+        if policy.mod_log_channel is None:
+            return
+        view = (self.wave_buttons(g, wave_id, policy.locale, paused, bool(d.accounts))
+                if self.wave_buttons else None)
+        await self.say(policy.mod_log_channel, wave_mod.text(
+            d, policy.locale, guild_name=self.names(g),
+            problem=result.detail if result and not result.done else None), view=view)
+
+    async def wave_click(self, action: str, guild_id: int, wave_id: int, who: Moderator
+                         ) -> str:
+        """A wave's button: `pause` (when it was only proposed), `lift` (end the pause
+        now), `ban` (the accounts whose messages were flagged in it, messages kept)."""
+        policy = self.policy_of(guild_id)
+        w = wf.words(policy.locale)
+        if not who.moderates:
+            return w["not_moderator"]
+        found = self.book.wave_of(guild_id, wave_id)
+        if found is None:
+            return w["no_wave"]
+        now = self.clock()
+        if action == "ban":
+            if not who.bans:
+                return w["ban_refused"].format(id=len(found.accounts), why=w["no_ban_right"])
+            if not self.book.wave_done(wave_id, "banned", now, who.reviewer):
+                return w["wave_again"]
+            bans = await incidents.bulk_ban(self.http, guild_id, found.accounts,
+                                            f"Veilleur wave {wave_id}: bulk ban by {who.id}")
+            for member in bans.banned:
+                self.book.acted(guild_id, None, "ban", now, who.reviewer, member_id=member)
+            line = wave_mod.ban_text(guild_id, who.id, bans.banned, bans.failed,
+                                     bans.problems, policy.locale)
+        elif action == "lift":
+            if not self.book.wave_done(wave_id, "lifted", now, who.reviewer):
+                return w["wave_again"]
+            result = await incidents.resume(self.http, guild_id)
+            if result.done:
+                self.on_lift(guild_id)
+            line = w["wave_lifted" if result.done else "wave_failed"].format(
+                who=f"<@{who.id}>", why=result.detail)
+        else:
+            until = max(parse_iso(found.until) or now, now + timedelta(minutes=10))
+            result = await incidents.pause(self.http, guild_id, until,
+                                           f"Veilleur wave {wave_id}: paused by {who.id}",
+                                           now=now)
+            line = w["wave_paused" if result.done else "wave_failed"].format(
+                who=f"<@{who.id}>", why=result.detail)
+        if policy.mod_log_channel is not None:
+            await self.say(policy.mod_log_channel, line)
+        return line
 
     # --- the watch list ------------------------------------------------------------------
 

@@ -110,3 +110,44 @@ class AppealForm(discord.ui.Modal):
             self.guild_id, self.number, interaction.user.id, self.why.value,
             f"discord-{interaction.id}")
         await interaction.followup.send(wf.fit(text), ephemeral=True)
+
+
+WAVE_LABELS = {"pause": "pause", "lift": "lift", "ban": "ban_wave"}
+WAVE_STYLES = {"pause": discord.ButtonStyle.primary, "lift": discord.ButtonStyle.secondary,
+               "ban": discord.ButtonStyle.danger}
+
+
+class WaveButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                 template=r"veilleur:wave:(?P<action>pause|lift|ban):(?P<guild>[0-9]{1,20}):"
+                          r"(?P<wave>[0-9]{1,12})"):
+    def __init__(self, action: str, guild_id: int, wave_id: int, locale: str = "en") -> None:
+        super().__init__(discord.ui.Button(
+            label=wf.words(locale)[WAVE_LABELS[action]], style=WAVE_STYLES[action],
+            custom_id=f"veilleur:wave:{action}:{guild_id}:{wave_id}"))
+        self.action, self.guild_id, self.wave_id = action, guild_id, wave_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction,
+                             item: discord.ui.Item[Any], match: Any) -> WaveButton:
+        return cls(match["action"], int(match["guild"]), int(match["wave"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if interaction.guild is None or interaction.guild.id != self.guild_id:
+            await interaction.response.send_message("—", ephemeral=True)
+            return
+        mod = moderation_of(interaction)
+        policy = mod.policy_of(self.guild_id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await mod.wave_click(self.action, self.guild_id, self.wave_id,
+                                    moderator(interaction, policy.moderator_roles))
+        await interaction.followup.send(wf.fit(text), ephemeral=True,
+                                        allowed_mentions=discord.AllowedMentions.none())
+
+
+def wave_buttons(guild_id: int, wave_id: int, locale: str, paused: bool, accounts: bool
+                 ) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(WaveButton("lift" if paused else "pause", guild_id, wave_id, locale))
+    if accounts:
+        view.add_item(WaveButton("ban", guild_id, wave_id, locale))
+    return view

@@ -61,6 +61,13 @@ WORDS: dict[str, dict[str, str]] = {
         "listed": "**Watch list** · {member} ({id}) joined; confirmed by another server "
                   "that shares the list: {category}, case #{n} there, {at}. Evidence: "
                   "{evidence}. Nothing is done automatically: look at their messages.",
+        "no_wave": "No such wave on this server.",
+        "wave_again": "Already done for this wave.",
+        "wave_lifted": "Invites and DMs resumed by {who}.",
+        "wave_paused": "Invites and DMs paused by {who} ({why}).",
+        "wave_failed": "Not done: {why}",
+        "pause": "Pause invites and DMs", "lift": "Resume invites and DMs",
+        "ban_wave": "Ban the listed accounts",
         "listed_file": "**Watch list** · message {link} has a file another server "
                        "confirmed ({category}, case #{n} there), sha256 {sha}.",
     },
@@ -105,6 +112,13 @@ WORDS: dict[str, dict[str, str]] = {
                   "serveur qui partage la liste : {category}, dossier n°{n} là-bas, {at}. "
                   "Preuves : {evidence}. Rien n'est fait automatiquement : regardez ses "
                   "messages.",
+        "no_wave": "Pas de vague de ce numéro sur ce serveur.",
+        "wave_again": "Déjà fait pour cette vague.",
+        "wave_lifted": "Invitations et MP rétablis par {who}.",
+        "wave_paused": "Invitations et MP suspendus par {who} ({why}).",
+        "wave_failed": "Pas fait : {why}",
+        "pause": "Suspendre invitations et MP", "lift": "Rétablir invitations et MP",
+        "ban_wave": "Bannir les comptes listés",
         "listed_file": "**Liste partagée** · le message {link} porte un fichier confirmé par "
                        "un autre serveur ({category}, dossier n°{n} là-bas), sha256 {sha}.",
     },
