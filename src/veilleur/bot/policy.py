@@ -35,7 +35,10 @@ LOCALES = ("fr", "en")
 MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord's longest time-out
 _KEYS = {"guild_id", "locale", "mod_log_channel", "quarantine_role", "timeout_minutes",
          "notice_in_channel", "automatic", "moderator_roles", "country", "share_watch_list",
-         "wave"}
+         "wave", "automod", "automod_keyword_rules"}
+AUTOMOD_KEYWORD_RULES = (1, 2)
+"""How many of the server's keyword rules (Discord allows 6) Veilleur's AutoMod rules may
+take: the rest stay the server's own."""
 
 
 class BotPolicyError(PolicyDataError):
@@ -64,6 +67,10 @@ class ServerPolicy:
     that opted in, and theirs are alerted on here."""
     wave: WavePolicy | None = None
     """A raid's thresholds (`[wave]`); None: waves are not watched."""
+    automod: bool = False
+    """Keep Veilleur's AutoMod rules in the server (`bot.automod`): opt-in, since it changes
+    the server's AutoMod."""
+    automod_keyword_rules: int = 2
 
     def actions_for(self, key: str) -> tuple[str, ...]:
         return self.automatic.get(key, ())
@@ -160,7 +167,8 @@ def parse_policy(data: Mapping[str, Any], where: str) -> ServerPolicy:
                                                                   mod_log),
         quarantine_role=None if role is None else _snowflake(where, "quarantine_role", role),
         timeout_minutes=minutes, notice_in_channel=frozenset(notice),
-        automatic=automatic, source=where, wave=parse_wave(data.get("wave"), where))
+        automatic=automatic, source=where, wave=parse_wave(data.get("wave"), where),
+        **_automod(data, where))
 
 
 def load_policy(path: Path) -> ServerPolicy:
@@ -234,3 +242,16 @@ def parse_wave(table: Any, where: str) -> WavePolicy | None:
         raise BotPolicyError(f"{where}: wave: flagged, joins and young_joins are all 0: "
                              "nothing would start a wave (remove [wave] instead)")
     return WavePolicy(**values)
+
+
+def _automod(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    on = data.get("automod", False)
+    if not isinstance(on, bool):
+        raise BotPolicyError(f"{where}: automod: must be true or false, got {on!r}")
+    rules = data.get("automod_keyword_rules", 2)
+    if not isinstance(rules, int) or isinstance(rules, bool) or \
+            rules not in AUTOMOD_KEYWORD_RULES:
+        raise BotPolicyError(f"{where}: automod_keyword_rules: must be 1 or 2 (Discord allows "
+                             "6 keyword rules per server; the others stay the server's), "
+                             f"got {rules!r}")
+    return {"automod": on, "automod_keyword_rules": rules}
