@@ -188,3 +188,21 @@ def test_a_closed_mod_log_is_not_written_to_again_for_a_while() -> None:
     now[0] = 601.0
     run(ex, csam_plan())
     assert http.send_message.await_count == 2
+
+
+def test_a_french_servers_mod_log_says_what_failed_in_french() -> None:
+    from dataclasses import replace
+
+    from veilleur.bot.modlog import text
+
+    http, ex, outcomes = failing(delete_message=f.forbidden(50013), edit_member=f.rate_limited(),
+                                 add_role=f.forbidden(50013))
+    p = replace(csam_plan(), locale="fr")
+    content = text(p, outcomes)
+    assert ("Pas fait: retenue du message : permission manquante Gérer les messages dans le "
+            "salon 22") in content
+    assert "exclusion temporaire : limite de débit de Discord" in content
+    assert "rôle de quarantaine : permission manquante Gérer les rôles sur le serveur" in content
+    assert "missing" not in content and "refused" not in content
+    # The bot's log keeps English.
+    assert "missing permission Manage Messages in channel 22" in outcomes[0].detail

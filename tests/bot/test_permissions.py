@@ -19,7 +19,10 @@ def test_the_install_link_asks_exactly_for_the_table_and_never_administrator() -
     # discord.py lists view_channel under its older name, read_messages.
     names = {"view_channel" if n == "read_messages" else n for n, on in asked if on}
     assert names == {n.name for n in perms.NEEDED}
-    assert not asked.administrator and not asked.ban_members and not asked.kick_members
+    assert not asked.administrator and not asked.kick_members
+    # Bans only on a moderator's click: asked, and its reason says so.
+    assert asked.ban_members
+    assert "moderator's click" in next(n.why for n in perms.NEEDED if n.name == "ban_members")
     assert q["client_id"] == ["123456789012345678"]
     assert q["scope"] == ["bot applications.commands"]
     with pytest.raises(ValueError, match="application's number"):
@@ -56,7 +59,7 @@ def test_diagnose_names_each_missing_permission_per_channel() -> None:
     assert (f"#{secret.name}: missing View Channel, Read Message History, "
             "Manage Messages, Manage Channels") in text
     assert "intent members is off" in text
-    assert "Send Messages" not in text  # the mod log may be written
+    assert "permission Send Messages in" not in text  # the mod log may be written
 
 
 def test_diagnose_is_quiet_when_everything_is_granted_and_checks_the_quarantine_role() -> None:
@@ -73,3 +76,21 @@ def test_diagnose_is_quiet_when_everything_is_granted_and_checks_the_quarantine_
     assert "@staff is not below the bot's highest role" in problem
     assert perms.diagnose(g2, perms.intents(), mod_log=1) == [
         "the mod-log channel 1 does not exist"]
+
+
+def test_diagnose_speaks_french_for_a_french_server() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon",
+                bot_permissions=discord.Permissions(view_channel=True))
+    log = f.text_channel(st, g, f.snowflake(), "moderation")
+    text = "\n".join(perms.diagnose(g, discord.Intents.default(), mod_log=log.id,
+                                    locale="fr"))
+    assert "permission manquante Bannir des membres sur le serveur" in text
+    assert "Créer des fils privés dans #moderation" in text
+    assert "#moderation : il manque Voir les anciens messages, Gérer les messages" in text
+    assert "activez-le dans le portail des développeurs" in text
+    assert "missing" not in text
+    from veilleur.bot.client import diagnosis_text
+
+    assert diagnosis_text([], "fr").startswith("Rien ne manque")
+    assert diagnosis_text(["x"], "fr").startswith("Il manque au bot :")

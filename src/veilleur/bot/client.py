@@ -18,8 +18,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from veilleur.bot import automod, media, permissions
 from veilleur.bot import events as bev
-from veilleur.bot import media, permissions
 from veilleur.bot import report as rep
 from veilleur.bot.casebook import Casebook
 from veilleur.bot.execute import Executor
@@ -337,13 +337,29 @@ class VeilleurBot(discord.Client):
         for g in self.guilds:
             self.on.guild_available(g)
             self._diagnose(g)
+            self._automod(g)
 
     async def on_guild_join(self, g: discord.Guild) -> None:
         self.on.guild_available(g)
         self._diagnose(g)
+        self._automod(g)
+
+    def _automod(self, g: discord.Guild) -> None:
+        """Veilleur's AutoMod rules made what the server's policy asks (removed when it
+        asks for none), beside the gateway's loop. Only servers with a policy file: the
+        bot changes nothing in a server that did not say what it wants."""
+        p = self.policies.get(g.id)
+        if p is None or self.user is None:
+            return
+        self.on._beside(self._sync_automod(g.id, self.user.id, p))
+
+    async def _sync_automod(self, guild_id: int, bot_id: int, p: ServerPolicy) -> None:
+        report = await automod.keep_in_sync(self.http, guild_id, bot_id, p)
+        (log.warning if report.failed else log.info)("%s", report.summary())
 
     def _diagnose(self, g: discord.Guild) -> None:
         p = self.policies.get(g.id)
+        # The bot's own log stays in English, whatever the server's language.
         for problem in permissions.diagnose(
                 g, self.intents, mod_log=p.mod_log_channel if p else None,
                 quarantine_role=p.quarantine_role if p else None):
@@ -409,15 +425,18 @@ def commands(bot: VeilleurBot) -> app_commands.Group:
         g = interaction.guild
         if g is None:
             return
+        locale = (bot.policies.get(g.id) or default_policy(g.id)).locale
         if not interaction.permissions.manage_guild:
-            await interaction.response.send_message(
-                "Only members who manage the server may ask this.", ephemeral=True)
+            await interaction.response.send_message(DIAGNOSIS[locale]["only"],
+                                                    ephemeral=True)
             return
         p = bot.policies.get(g.id)
         problems = permissions.diagnose(g, bot.intents,
                                         mod_log=p.mod_log_channel if p else None,
-                                        quarantine_role=p.quarantine_role if p else None)
-        await interaction.response.send_message(diagnosis_text(problems), ephemeral=True)
+                                        quarantine_role=p.quarantine_role if p else None,
+                                        locale=locale)
+        await interaction.response.send_message(diagnosis_text(problems, locale),
+                                                ephemeral=True)
 
     @group.command(name="report", description=_("Report a message or a member to the "
                                                  "moderators, privately"))
@@ -542,8 +561,20 @@ class CategoryView(discord.ui.View):
         await interaction.edit_original_response(content=text, view=None)
 
 
-def diagnosis_text(problems: list[str]) -> str:
+DIAGNOSIS = {
+    "en": {"only": "Only members who manage the server may ask this.",
+           "fine": "Nothing is missing: every permission and intent the bot needs is granted.",
+           "lacks": "The bot lacks:"},
+    "fr": {"only": "Seuls les membres qui gèrent le serveur peuvent le demander.",
+           "fine": "Rien ne manque : le bot a toutes les permissions et intents qu'il lui "
+                   "faut.",
+           "lacks": "Il manque au bot :"},
+}
+
+
+def diagnosis_text(problems: list[str], locale: str = "en") -> str:
+    w = DIAGNOSIS.get(locale, DIAGNOSIS["en"])
     if not problems:
-        return "Nothing is missing: every permission and intent the bot needs is granted."
-    text = "The bot lacks:\n" + "\n".join(f"- {p}" for p in problems)
+        return w["fine"]
+    text = w["lacks"] + "\n" + "\n".join(f"- {p}" for p in problems)
     return text if len(text) <= 2000 else text[:1999] + "…"

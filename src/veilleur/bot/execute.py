@@ -112,23 +112,26 @@ class Executor:
         ref = a.ref
         now = self.monotonic()
         if any(now < self._forbidden.get(w, now) for w in self._places(a)):
+            minutes = f"{self.forbidden_seconds / 60:.0f}"
             return Outcome(a, False, f"{a.kind.value}: not tried: missing permission "
                                      f"{label(PERMISSION_OF[a.kind])}, as Discord said "
-                                     f"less than {self.forbidden_seconds / 60:.0f} minutes "
-                                     "ago")
+                                     f"less than {minutes} minutes ago", "not_tried",
+                           self._perm(a, minutes=minutes))
         try:
             if a.removes:
                 evidence = await self.evidence_of(ref.message_id)
                 if not evidence:
-                    return self._problem(a, "kept in place: the engine holds no evidence of "
+                    return self._problem(a, "no_evidence",
+                                         "kept in place: the engine holds no evidence of "
                                             "it yet (evidence comes before any removal)")
                 hashed = {i for i, _ in ref.attachment_sha256}
                 unsealed = [i for i in ref.attachment_ids if i not in hashed]
                 if unsealed:
-                    return self._problem(a, "kept in place: attachment(s) "
+                    return self._problem(a, "unsealed", "kept in place: attachment(s) "
                                             f"{', '.join(map(str, unsealed))} could not be "
                                             "fetched and hashed, so no evidence holds their "
-                                            "bytes (evidence comes before any removal)")
+                                            "bytes (evidence comes before any removal)",
+                                         ids=", ".join(map(str, unsealed)))
                 # Marked while the call is out: Discord's deletion event may come before
                 # its answer. Unmarked if it failed: a later deletion is the author's.
                 self.removed.add(ref.message_id)
@@ -152,30 +155,42 @@ class Executor:
         return Outcome(a, True, DONE[a.kind].format(m=a.minutes))
 
     def _failed(self, a: Action, exc: discord.HTTPException) -> Outcome:
-        where = f"channel {a.ref.channel_id}" if a.kind in (Kind.HOLD, Kind.DELETE,
-                                                            Kind.NOTICE) else "the server"
+        in_channel = a.kind in (Kind.HOLD, Kind.DELETE, Kind.NOTICE)
+        where = f"channel {a.ref.channel_id}" if in_channel else "the server"
+        where_fr = f"dans le salon {a.ref.channel_id}" if in_channel else "sur le serveur"
         if exc.code == MISSING_PERMISSIONS:
             place = self._refused(a)
             self._forbidden[place] = self.monotonic() + self.forbidden_seconds
             if place[2] == "member":
-                return self._problem(a, f"Discord refused it for member {a.ref.author_id} "
+                return self._problem(a, "outranks",
+                                     f"Discord refused it for member {a.ref.author_id} "
                                         "(their highest role is above the bot's, or they own "
-                                        f"the server; guild {a.ref.guild_id})")
-            return self._problem(a, f"missing permission {label(PERMISSION_OF[a.kind])} in "
-                                    f"{where} (guild {a.ref.guild_id})")
+                                        f"the server; guild {a.ref.guild_id})",
+                                     member=str(a.ref.author_id))
+            return self._problem(a, "missing",
+                                 f"missing permission {label(PERMISSION_OF[a.kind])} in "
+                                 f"{where} (guild {a.ref.guild_id})",
+                                 **dict(self._perm(a, where=where_fr)))
         if exc.code == UNKNOWN_MESSAGE:
-            return Outcome(a, False, "the message was already gone (removed by someone else)")
+            return Outcome(a, False, "the message was already gone (removed by someone else)",
+                           "gone")
         if exc.status == 429:
-            return self._problem(a, "Discord's rate limit: not retried (discord.py waited "
+            return self._problem(a, "rate_limit",
+                                 "Discord's rate limit: not retried (discord.py waited "
                                     "what it was told; the moderators decide)")
-        return self._problem(a, f"Discord refused ({exc.status}, code {exc.code})")
+        return self._problem(a, "refused", f"Discord refused ({exc.status}, code {exc.code})",
+                             status=str(exc.status), code=str(exc.code))
 
-    def _problem(self, a: Action, detail: str) -> Outcome:
+    @staticmethod
+    def _perm(a: Action, **more: str) -> tuple[tuple[str, str], ...]:
+        return (("perm", label(PERMISSION_OF[a.kind], "fr")), *more.items())
+
+    def _problem(self, a: Action, why: str, detail: str, **params: str) -> Outcome:
         line = f"{a.kind.value} on message {a.ref.message_id}: {detail}"
         self.problems.append(line)
         del self.problems[:-1000]  # the newest; every one is in the log
         log.warning("%s", line)
-        return Outcome(a, False, f"{a.kind.value}: {detail}")
+        return Outcome(a, False, f"{a.kind.value}: {detail}", why, tuple(params.items()))
 
     async def post(self, channel_id: int, content: str) -> None:
         """A text line in a channel (a member's report in the mod log): no mention pings,

@@ -19,7 +19,43 @@ class Outcome:
     action: Action
     done: bool
     detail: str
-    """What happened ("held", "missing permission Manage Messages in #x", ...)."""
+    """What happened ("held", "missing permission Manage Messages in #x", ...), in English
+    for the bot's log."""
+    why: str | None = None
+    """A failure's kind (`FAILURES`), for the mod log in the server's language."""
+    params: tuple[tuple[str, str], ...] = ()
+
+    def said(self, locale: str) -> str:
+        """A failure in the server's language (the log keeps `detail`)."""
+        table = FAILURES.get(locale)
+        if self.why is None or table is None or self.why not in table:
+            return self.detail
+        kind = KIND_WORDS.get(locale, {}).get(self.action.kind, self.action.kind.value)
+        return table[self.why].format(kind=kind, **dict(self.params))
+
+
+FAILURES = {
+    "fr": {
+        "not_tried": "{kind} : pas tenté : permission manquante {perm}, d'après Discord il y "
+                     "a moins de {minutes} minutes",
+        "no_evidence": "{kind} : laissé en place : le moteur n'en a encore aucune preuve (les "
+                       "preuves d'abord, avant tout retrait)",
+        "unsealed": "{kind} : laissé en place : pièce(s) jointe(s) {ids} non téléchargée(s) "
+                    "ni hachée(s), donc absentes des preuves (les preuves d'abord)",
+        "outranks": "{kind} : refusé par Discord pour le membre {member} (son rôle le plus "
+                    "haut est au-dessus de celui du bot, ou il possède le serveur)",
+        "missing": "{kind} : permission manquante {perm} {where}",
+        "gone": "{kind} : le message n'existait déjà plus (retiré par quelqu'un d'autre)",
+        "rate_limit": "{kind} : limite de débit de Discord : pas réessayé (les modérateurs "
+                      "décident)",
+        "refused": "{kind} : refusé par Discord ({status}, code {code})",
+    },
+}
+"""The executor's failures in the servers' languages other than English (its `detail`)."""
+
+KIND_WORDS = {"fr": {Kind.HOLD: "retenue du message", Kind.DELETE: "suppression du message",
+                     Kind.TIMEOUT: "exclusion temporaire",
+                     Kind.QUARANTINE: "rôle de quarantaine", Kind.NOTICE: "avis"}}
 
 
 WORDS: dict[str, dict[str, str]] = {
@@ -36,8 +72,8 @@ WORDS: dict[str, dict[str, str]] = {
            "done": "Fait", "not_done": "Pas fait",
            "nothing": "rien d'automatique ; un modérateur décide"},
 }
-"""The mod log's words in the server's language (`locale` in its policy). What failed is
-said in English, with Discord's English permission names, as in the bot's own log."""
+"""The mod log's words in the server's language (`locale` in its policy); what failed too
+(`FAILURES`), with Discord's permission names in that language."""
 
 DONE_WORDS = {
     "fr": {Kind.HOLD: "message retenu (retiré du salon ; son texte est dans les preuves "
@@ -78,7 +114,7 @@ def text(plan: Plan, outcomes: list[Outcome], *, number: int | None = None) -> s
     for reason in a.reasons[:3]:
         cuttable.append((1, f"{w['why']}: {quoted(reason)[:MAX_REASON]}"))
     done = [done_words(o, plan.locale) for o in outcomes if o.done]
-    failed = [o.detail for o in outcomes if not o.done]  # the bot's own words
+    failed = [o.said(plan.locale) for o in outcomes if not o.done]
     tail = [f"{w['done']}: " + ("; ".join(done) if done else w["nothing"])]
     if failed:
         tail.append(f"{w['not_done']}: " + "; ".join(failed))

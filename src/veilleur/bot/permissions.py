@@ -41,10 +41,69 @@ NEEDED: tuple[Need, ...] = (
     Need("manage_roles", Scope.GUILD, "give the quarantine role (containment)"),
     Need("view_audit_log", Scope.GUILD, "learn who banned or deleted"),
     Need("manage_guild", Scope.GUILD,
-         "receive AutoMod executions (Discord sends them only with this permission)"),
+         "receive AutoMod executions (Discord sends them only with this permission), keep "
+         "its AutoMod rules, pause invites and DMs during a wave"),
+    Need("ban_members", Scope.GUILD,
+         "ban on a moderator's click, never by itself (the moderator needs Ban Members too)"),
+    Need("create_private_threads", Scope.MOD_LOG,
+         "open a private thread per case in the mod-log channel"),
+    Need("send_messages_in_threads", Scope.MOD_LOG, "write in the cases' threads"),
+    Need("manage_threads", Scope.MOD_LOG,
+         "add the moderators who act on a case to its private thread"),
 )
-"""Everything the bot asks for, and nothing else: no Administrator, no ban or kick (a
-moderator does those)."""
+"""Everything the bot asks for, and nothing else: no Administrator, no kick. Bans only on a
+moderator's click (the bot checks the moderator holds Ban Members), never automatic."""
+
+FRENCH_LABELS = {
+    "view_channel": "Voir les salons", "read_message_history": "Voir les anciens messages",
+    "manage_messages": "Gérer les messages", "manage_channels": "Gérer les salons",
+    "send_messages": "Envoyer des messages", "moderate_members": "Exclure temporairement "
+    "des membres", "manage_roles": "Gérer les rôles", "view_audit_log": "Voir les logs du "
+    "serveur", "manage_guild": "Gérer le serveur", "ban_members": "Bannir des membres",
+    "create_private_threads": "Créer des fils privés",
+    "send_messages_in_threads": "Envoyer des messages dans les fils",
+    "manage_threads": "Gérer les fils"}
+"""Discord's own names for the permissions in its French settings."""
+
+FRENCH_WHY = {
+    "view_channel": "voir le salon et ses messages",
+    "read_message_history": "relire un message pour garder sa preuve et son lien",
+    "manage_messages": "retenir ou supprimer un message (confinement)",
+    "manage_channels": "recevoir les créations d'invitations (Discord ne les envoie "
+                       "qu'avec cette permission)",
+    "send_messages": "écrire le journal de modération",
+    "moderate_members": "exclure temporairement un membre (confinement)",
+    "manage_roles": "donner le rôle de quarantaine (confinement)",
+    "view_audit_log": "savoir qui a banni ou supprimé",
+    "manage_guild": "recevoir les actions d'AutoMod, tenir ses règles AutoMod, suspendre "
+                    "invitations et MP pendant une vague",
+    "ban_members": "bannir sur le clic d'un modérateur, jamais seul (le modérateur doit "
+                   "aussi avoir Bannir des membres)",
+    "create_private_threads": "ouvrir un fil privé par dossier dans le salon de modération",
+    "send_messages_in_threads": "écrire dans les fils des dossiers",
+    "manage_threads": "ajouter au fil privé d'un dossier les modérateurs qui agissent"}
+
+WORDS = {
+    "en": {"on_server": "on the server", "in": "in", "missing_permission":
+           "missing permission {perm} {where} (to {why})", "channel_missing":
+           "#{channel}: missing {perms}", "not_member": "the bot is not a member of {name}",
+           "no_mod_log": "the mod-log channel {id} does not exist",
+           "no_role": "the quarantine role {id} does not exist",
+           "role_high": "the quarantine role @{role} is not below the bot's highest role "
+                        "(@{top}): it cannot be given",
+           "intent": "intent {name} is off ({what}", "portal":
+           "; switch it on in the developer portal)"},
+    "fr": {"on_server": "sur le serveur", "in": "dans", "missing_permission":
+           "permission manquante {perm} {where} (pour {why})", "channel_missing":
+           "#{channel} : il manque {perms}", "not_member":
+           "le bot n'est pas membre de {name}",
+           "no_mod_log": "le salon de modération {id} n'existe pas",
+           "no_role": "le rôle de quarantaine {id} n'existe pas",
+           "role_high": "le rôle de quarantaine @{role} n'est pas sous le rôle le plus haut "
+                        "du bot (@{top}) : il ne peut pas être donné",
+           "intent": "l'intent {name} est désactivé ({what}", "portal":
+           " ; activez-le dans le portail des développeurs)"},
+}
 
 INTENTS: tuple[tuple[str, str, bool], ...] = (
     ("guilds", "servers and channels", False),
@@ -77,51 +136,63 @@ def invite_link(client_id: str) -> str:
     return f"https://discord.com/oauth2/authorize?{query}"
 
 
-def label(permission: str) -> str:
-    """'manage_messages' -> 'Manage Messages', as Discord's settings name it."""
+def label(permission: str, locale: str = "en") -> str:
+    """'manage_messages' -> 'Manage Messages', as Discord's settings name it (in French:
+    'Gérer les messages')."""
+    if locale == "fr" and permission in FRENCH_LABELS:
+        return FRENCH_LABELS[permission]
     return permission.replace("_", " ").title().replace("Guild", "Server")
 
 
-def missing_intents(have: discord.Intents) -> list[str]:
-    return [f"intent {name} is off ({what}"
-            + ("; switch it on in the developer portal)" if privileged else ")")
+def _why(need: Need, locale: str) -> str:
+    return FRENCH_WHY.get(need.name, need.why) if locale == "fr" else need.why
+
+
+def missing_intents(have: discord.Intents, locale: str = "en") -> list[str]:
+    w = WORDS.get(locale, WORDS["en"])
+    return [w["intent"].format(name=name, what=what) + (w["portal"] if privileged else ")")
             for name, what, privileged in INTENTS if not getattr(have, name)]
 
 
-def _lacking(allowed: discord.Permissions, scope: Scope, where: str) -> list[str]:
-    return [f"missing permission {label(n.name)} {where} (to {n.why})"
+def _lacking(allowed: discord.Permissions, scope: Scope, where: str, locale: str
+             ) -> list[str]:
+    w = WORDS.get(locale, WORDS["en"])
+    return [w["missing_permission"].format(perm=label(n.name, locale), where=where,
+                                           why=_why(n, locale))
             for n in NEEDED if n.scope is scope and not getattr(allowed, n.name)]
 
 
 def diagnose(guild: discord.Guild, have: discord.Intents, *,
              mod_log: int | None = None, quarantine_role: int | None = None,
-             channels: Iterable[discord.abc.GuildChannel] | None = None) -> list[str]:
-    """Each thing the bot lacks in `guild`, one line each: intents, server-wide permissions,
-    the mod-log channel's, the quarantine role's place, and each watched channel's missing
-    permissions (by name)."""
-    problems = missing_intents(have)
+             channels: Iterable[discord.abc.GuildChannel] | None = None,
+             locale: str = "en") -> list[str]:
+    """Each thing the bot lacks in `guild`, one line each, in the server's language:
+    intents, server-wide permissions, the mod-log channel's, the quarantine role's place,
+    and each watched channel's missing permissions (by name)."""
+    w = WORDS.get(locale, WORDS["en"])
+    problems = missing_intents(have, locale)
     me = guild.me
     if me is None:
-        return [*problems, f"the bot is not a member of {guild.name}"]
-    problems += _lacking(me.guild_permissions, Scope.GUILD, "on the server")
+        return [*problems, w["not_member"].format(name=guild.name)]
+    problems += _lacking(me.guild_permissions, Scope.GUILD, w["on_server"], locale)
     if mod_log is not None:
         log_channel = guild.get_channel(mod_log)
         if log_channel is None:
-            problems.append(f"the mod-log channel {mod_log} does not exist")
+            problems.append(w["no_mod_log"].format(id=mod_log))
         else:
             problems += _lacking(log_channel.permissions_for(me), Scope.MOD_LOG,
-                                 f"in #{log_channel.name}")
+                                 f"{w['in']} #{log_channel.name}", locale)
     if quarantine_role is not None:
         role = guild.get_role(quarantine_role)
         if role is None:
-            problems.append(f"the quarantine role {quarantine_role} does not exist")
+            problems.append(w["no_role"].format(id=quarantine_role))
         elif role >= me.top_role:
-            problems.append(f"the quarantine role @{role.name} is not below the bot's "
-                            f"highest role (@{me.top_role.name}): it cannot be given")
+            problems.append(w["role_high"].format(role=role.name, top=me.top_role.name))
     for channel in guild.text_channels if channels is None else channels:
         allowed = channel.permissions_for(me)
-        lacking = [label(n.name) for n in NEEDED
+        lacking = [label(n.name, locale) for n in NEEDED
                    if n.scope is Scope.CHANNEL and not getattr(allowed, n.name)]
         if lacking:
-            problems.append(f"#{channel.name}: missing {', '.join(lacking)}")
+            problems.append(w["channel_missing"].format(channel=channel.name,
+                                                        perms=", ".join(lacking)))
     return problems
