@@ -60,13 +60,16 @@ def test_the_bot_runs_the_runtime_on_the_database_and_gets_the_token_from_the_fi
         seen["token"], seen["db"] = token, self.engine.runtime.url  # type: ignore[attr-defined]
         seen["alive"] = self.engine.runtime.alive  # type: ignore[attr-defined]
         seen["cap"] = self.fetch_cap  # type: ignore[attr-defined]
+        seen["state"] = self.book.path  # type: ignore[attr-defined]
         raise discord.LoginFailure("Improper token has been passed.")
 
     monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
     r = runner.invoke(app, ["bot", "--token-file", str(token_file),
                             "--db", str(tmp_path / "b.db"), "--fetch-mb", "2"])
     assert seen == {"token": TOKEN, "db": f"sqlite:///{tmp_path / 'b.db'}", "alive": True,
-                    "cap": 2 * 1024 * 1024}
+                    "cap": 2 * 1024 * 1024, "state": str(tmp_path / "b.bot.sqlite")}
+    # The bot's own records, beside the engine's database, owner-only.
+    assert (tmp_path / "b.bot.sqlite").stat().st_mode & 0o077 == 0
     assert r.exit_code == 1 and "Discord refused the token" in r.stderr
     assert TOKEN not in r.output
     token_file.chmod(0o644)
@@ -130,6 +133,7 @@ def test_the_client_mode_keeps_its_queue_in_the_folder_given_one_bot_per_folder(
 
     def run(self: discord.Client, token: str, **kw: Any) -> None:
         seen["queue"] = self.engine.queue  # type: ignore[attr-defined]
+        seen["state"] = self.book.path  # type: ignore[attr-defined]
 
     monkeypatch.setattr("veilleur.bot.client.VeilleurBot.run", run)
     folder = tmp_path / "state" / "queue"
@@ -137,6 +141,7 @@ def test_the_client_mode_keeps_its_queue_in_the_folder_given_one_bot_per_folder(
                             "--queue-mb", "2"])
     assert r.exit_code == 0, r.output
     assert seen["queue"].folder == folder and seen["queue"].max_bytes == 2 * 1024 * 1024
+    assert seen["state"] == str(folder / "records.sqlite")
     assert f"queue on disk in {folder} (0 waiting)" in " ".join(r.stderr.split())
     assert (folder / "queue.db").stat().st_mode & 0o077 == 0
     held = DiskQueue(folder)

@@ -195,7 +195,7 @@ def test_a_french_servers_mod_log_says_what_failed_in_french() -> None:
 
     from veilleur.bot.modlog import text
 
-    http, ex, outcomes = failing(delete_message=f.forbidden(50013), edit_member=f.rate_limited(),
+    _, _, outcomes = failing(delete_message=f.forbidden(50013), edit_member=f.rate_limited(),
                                  add_role=f.forbidden(50013))
     p = replace(csam_plan(), locale="fr")
     content = text(p, outcomes)

@@ -488,3 +488,92 @@ def test_a_wave_pauses_invites_and_dms_and_a_moderator_lifts_it_and_bans_the_acc
     assert set(http.bulk_ban.await_args.kwargs["user_ids"]) == {s[0] for s in sellers}
     assert http.bulk_ban.await_args.kwargs["delete_message_seconds"] == 0
     assert str(sellers[0][0]) in banned and "Already done" in again
+
+
+def test_the_catalogue_scenario_down_to_the_successors_invite_posted_elsewhere(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """A catalogue server appears; a member posts a teaser with a spaced mega link; a minor
+    reports the adult who writes to them in DMs; the bot holds and logs, the cases open, a
+    moderator confirms through the button (evidence sealed before the deletion); the
+    platform's specialist decides the server and its owner in the console; the members
+    regroup in a successor; its invite, posted later in another server, is held there."""
+    from veilleur.cases.review import Verdict
+    from veilleur.taxonomy import Category, Target
+
+    st = f.state()
+    owner = 777_000_000_000_000_001
+    g = f.guild(st, f.snowflake(), "ADØS NXDES", owner=owner)
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    community = f.guild(st, f.snowflake(), "Entraide Devoirs")
+    general = f.text_channel(st, community, f.snowflake(), "general")
+    community_log = f.snowflake()
+    f.text_channel(st, community, community_log, "moderation")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls)
+    handlers.policies[community.id] = parse_policy(  # type: ignore[index]
+        {"guild_id": str(community.id), "mod_log_channel": str(community_log),
+         "automatic": {"csam": ["hold_message"]}}, "community")
+    members = [f.member(st, g, 800_000_000_000_000_000 + i, f"m{i}") for i in range(12)]
+    adult = f.member(st, g, ADULT[0], ADULT[1])
+    teaser = f.snowflake(f.later(5))
+    lure = f.message(st, catalogue, teaser, SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    g2 = f.guild(st, f.snowflake(f.later(60)), "ados nxdes 2", owner=members[3].id)
+    lobby = f.text_channel(st, g2, f.snowflake(f.later(60)), "general")
+    invite = discord.Invite(state=st, guild=g2, channel=lobby, data={
+        "code": "backup1", "guild": {"id": str(g2.id), "name": g2.name},
+        "channel": {"id": str(lobby.id), "name": "general", "type": 0},
+        "inviter": f.user_data(members[3].id, "m3"), "created_at": f.later(60).isoformat()})
+    # Later than the console's decision, which the runtime takes on its own (real) clock.
+    recruiting = f.snowflake(discord.utils.utcnow() + timedelta(minutes=5))
+    recruit = f.message(st, general, recruiting, (members[5].id, "m5"),
+                        "venez on est là maintenant discord . gg / backup1")
+
+    async def scene() -> str:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.guild_available(community)
+        for m in members:
+            handlers.member_joined(m)
+        handlers.message(lure)
+        await handlers.report(interaction(handlers, g, MINOR, discord.Permissions.none()),
+                              "grooming", member=adult, explanation="il me donne du nitro")
+        await handlers.settle()
+        said = await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+                           interaction(handlers, g, MOD, MODERATOR))
+        entry = handlers.moderation.book.get(g.id, 1)
+        assert entry is not None
+        # The platform's specialist decides what the server's moderators could not.
+        runtime.decide(entry.case_id, "specialist", {
+            Target.of("guild", str(g.id)): Verdict(Category.CSAM),
+            Target.of("user", str(owner)): Verdict(Category.CSAM)})
+        handlers.guild_available(g2)
+        handlers.invite(invite)
+        for m in members:
+            handlers.member_joined(f.member(st, g2, m.id, m.name, joined=f.later(70)))
+        await handlers.settle()
+        handlers.message(recruit)
+        await handlers.settle()
+        return said
+
+    said = asyncio.run(scene())
+    assert "confirmé" in said
+    # Evidence sealed, then the teaser held; the report got its own case number.
+    assert calls.index("evidence 1") < calls.index("delete")
+    report_case = handlers.moderation.book.get(g.id, 2)
+    assert report_case is not None and report_case.category == "grooming"
+    # The invite to the successor, posted later in another server, is held there, as a case
+    # of that server, with the reason named.
+    deleted = [c.args for c in http.delete_message.await_args_list]
+    assert (general.id, recruiting) in deleted
+    held = handlers.moderation.book.get(community.id, 1)
+    assert held is not None and held.category == "csam"
+    with runtime.lock:
+        intakes = [i for i in runtime.casework.intakes.values()
+                   if i.target == Target.of("message", str(recruiting))]
+    assert intakes and any(k.startswith("network.invite:") for k in intakes[0].signal_keys)
+    thread_text = "\n".join(c.kwargs["params"].payload["content"]
+                            for c in http.send_message.await_args_list
+                            if c.args == (held.thread_id,))
+    assert "invites \\(code backup1\\)" in thread_text  # quoted inert

@@ -348,7 +348,8 @@ def test_a_findings_reasons_are_read_from_what_the_engine_observed(
     with service.rt.lock:
         got = reasons(cw, ("grooming.secrecy_image", "semantic", "learned",
                            "bank:test-bank:e1", "confirmed:a1", "meaning:channel",
-                           "network.successor:g-exp", "network.returning:adult",
+                           "network.successor:g-exp", "network.invite:g-exp",
+                           "network.returning:adult",
                            "network.catalogue:3", "mega.nz/folder/x",
                            "conversation:dm1:age_probing+image_request",
                            "conversation:dm1:grooming:meeting", "sextortion.site_rule",
@@ -356,7 +357,8 @@ def test_a_findings_reasons_are_read_from_what_the_engine_observed(
     keys = [(r["key"], r["fallback"]) for r in got]
     assert [k for k, _ in keys] == [
         "rule_grooming_secrecy_image", "why_semantic", "why_learned", "why_bank",
-        "why_confirmed", "why_place_channel", "why_successor", "why_returning",
+        "why_confirmed", "why_place_channel", "why_successor", "why_invite_fallen",
+        "why_returning",
         "why_catalogue", "why_link", "stage_age_probing", "stage_image_request",
         "why_conversation", "why_urgent", "stage_meeting", "rule_sextortion_site_rule",
         "why_rollup_messages", "why_rollup_channels", "why_rollup_owner", "why_other"]

@@ -415,3 +415,28 @@ def test_an_account_already_known_is_looked_at_again_after_a_suspension() -> Non
     old = UserSeen(ts=at(12), user=User("b3", "ados_boss__", created_at=at(1)))
     run(d, [old])
     assert run(d, [old]) == []
+
+
+def test_an_invite_to_the_successor_posted_anywhere_later_is_itself_a_finding() -> None:
+    """Once a successor is known, its invite posted in another server (the regrouping
+    recruiting) is flagged on the message; an invite to an ordinary server is not."""
+    cw = Casework(Engine.build())
+    for e in fallen_network():
+        cw.handle(e)
+    case = cw.take_next("rev", at(4.7))
+    assert case is not None
+    labels = {Target.of("guild", "g1"): Category.CSAM, Target.of("user", "boss"): Category.CSAM}
+    cw.decide(case.id, "rev", {t: Verdict(labels.get(t)) for t in case.targets}, at(4.8))
+    for i in range(12):
+        cw.handle(MemberJoined(ts=at(6 + i / 10), guild_id="g2", user_id=f"m{i}"))
+    cw.handle(InviteCreated(ts=at(7), code="gamingfr", guild_id="big", inviter_id="admin"))
+    for mid, text in (("p9", "venez, on est ici maintenant discord.gg/backup1"),
+                      ("p10", "le serveur gaming : discord.gg/gamingfr")):
+        cw.handle(MessagePosted(ts=at(8), message=Message(mid, "cx", "big", "b7", text)))
+    found = [i for i in cw.intakes.values() if i.target == Target.of("message", "p9")]
+    assert found and found[0].category is Category.CSAM
+    # The successor, once its case was opened, is itself held as fallen: either way the
+    # finding names the server it invites to.
+    assert any(k.startswith("network.invite:g") for k in found[0].signal_keys)
+    assert "invites (code backup1)" in (found[0].evidence or "")
+    assert not [i for i in cw.intakes.values() if i.target == Target.of("message", "p10")]

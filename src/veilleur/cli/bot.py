@@ -17,6 +17,7 @@ from veilleur.cli.common import DbOption, KeyOption, fail
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from veilleur.bot.casebook import Casebook
     from veilleur.bot.intake import Engine
     from veilleur.bot.policy import ServerPolicy
 
@@ -65,7 +66,8 @@ def bot(
     api: Annotated[str | None, typer.Option(
         "--api", help="A running `veilleur serve` (its https URL; http only to this "
         "machine) to be the client of, instead of an embedded engine; the API key needs the "
-        "events, verdict and reports scopes.")] = None,
+        "events, verdict and reports scopes, and for the moderators' buttons cases:read, "
+        "cases:decide and appeals.")] = None,
     api_key_file: Annotated[Path | None, typer.Option(
         "--api-key-file", help=f"With --api: file holding the API key \\[default: "
                                f"${API_KEY_ENV}].")] = None,
@@ -78,6 +80,11 @@ def bot(
         "--queue-mb", min=1, max=1_000_000, help="With --api: the queue holds at most this "
         "many MiB of events; past it, new ones are refused (and counted in the log), never "
         "what is already queued.")] = 512,
+    state: Annotated[Path | None, typer.Option(
+        "--state", help="The bot's own records (SQLite, owner-only): the servers' case "
+        "numbers, their threads, the actions taken (for undo), notes, warnings, appeals, "
+        "the shared watch list \\[default: beside the --db file, or in the --queue folder "
+        "with --api].")] = None,
     fetch_mb: Annotated[int, typer.Option(
         "--fetch-mb", min=0, max=100, help="Attachments up to this many MiB, whatever "
         "their declared type, are downloaded and hashed (then not kept in clear); larger "
@@ -102,14 +109,43 @@ def bot(
         raise fail(str(exc)) from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if api is not None and key is not None:
-        run_client(token, api, key, policies, queue=queue, queue_mb=queue_mb)
-    else:
-        run_embedded(token, db, evidence_key, policies, fetch_mb * 1024 * 1024)
+    if api is not None:
+        check_api(api)  # before anything is made on disk
+    book = open_records(state or default_state(db, api, queue))
+    try:
+        if api is not None and key is not None:
+            run_client(token, api, key, policies, book, queue=queue, queue_mb=queue_mb)
+        else:
+            run_embedded(token, db, evidence_key, policies, book, fetch_mb * 1024 * 1024)
+    finally:
+        book.close()
+
+
+def default_state(db: str | None, api: str | None, queue: Path | None) -> Path:
+    """Beside the engine's SQLite file (`veilleur.db` -> `veilleur.bot.sqlite`), in the
+    queue's folder in client mode, else in the current folder."""
+    from veilleur.bot.diskqueue import DEFAULT_FOLDER
+
+    if api is not None:
+        return (queue or DEFAULT_FOLDER) / "records.sqlite"
+    path = (db or "veilleur.db").removeprefix("sqlite:///")
+    if "://" in path:  # PostgreSQL: no file to sit beside
+        return Path("veilleur-bot.sqlite")
+    return Path(path).with_suffix(".bot.sqlite")
+
+
+def open_records(path: Path) -> Casebook:
+    from veilleur.bot.casebook import Casebook, CasebookError
+
+    try:
+        return Casebook(path)
+    except CasebookError as exc:
+        raise fail(f"--state: {exc}") from None
 
 
 def run_embedded(token: str, db: str | None, evidence_key: Path | None,
-                 policies: Mapping[int, ServerPolicy], fetch_cap: int) -> None:
+                 policies: Mapping[int, ServerPolicy], book: Casebook,
+                 fetch_cap: int) -> None:
     from veilleur.bot.intake import EmbeddedEngine
     from veilleur.enforce.evidence import EvidenceError
     from veilleur.private import FileModeError
@@ -124,24 +160,20 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
     Console(stderr=True).print(f"veilleur bot: engine on {runtime.url.split('@')[-1]}, "
                                f"{len(policies)} server policies", highlight=False)
     try:
-        run_bot(token, EmbeddedEngine(runtime), policies, fetch_cap)
+        run_bot(token, EmbeddedEngine(runtime), policies, book, fetch_cap)
     finally:
         runtime.stop()
 
 
-def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPolicy], *,
-               queue: Path | None = None, queue_mb: int = 512) -> None:
+def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPolicy],
+               book: Casebook, *, queue: Path | None = None, queue_mb: int = 512) -> None:
     import asyncio
 
     from veilleur.bot.diskqueue import DEFAULT_FOLDER, DiskQueue, QueueError
     from veilleur.bot.remote import ServiceEngine
     from veilleur.private import FileModeError
 
-    if not api.startswith(("http://", "https://")):
-        raise fail(f"--api must be the service's http(s) URL, got {api!r}")
-    if api.startswith("http://") and not loopback(api):
-        raise fail(f"--api {api!r}: plain http would send the API key in clear; use https "
-                   "(http is accepted only to this machine: localhost, 127.0.0.1, ::1)")
+    check_api(api)
     folder = queue or DEFAULT_FOLDER
     try:
         disk = DiskQueue(folder, max_bytes=queue_mb * 1024 * 1024)
@@ -154,9 +186,17 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
                                f"server policies, queue on disk in {folder} "
                                f"({len(disk)} waiting)", highlight=False)
     try:
-        run_bot(token, engine, policies, 0)
+        run_bot(token, engine, policies, book, 0)
     finally:
         asyncio.run(engine.close())
+
+
+def check_api(api: str) -> None:
+    if not api.startswith(("http://", "https://")):
+        raise fail(f"--api must be the service's http(s) URL, got {api!r}")
+    if api.startswith("http://") and not loopback(api):
+        raise fail(f"--api {api!r}: plain http would send the API key in clear; use https "
+                   "(http is accepted only to this machine: localhost, 127.0.0.1, ::1)")
 
 
 def loopback(url: str) -> bool:
@@ -177,12 +217,12 @@ def loopback(url: str) -> bool:
 
 
 def run_bot(token: str, engine: Engine, policies: Mapping[int, ServerPolicy],
-            fetch_cap: int) -> None:
+            book: Casebook, fetch_cap: int) -> None:
     import discord
 
     from veilleur.bot.client import VeilleurBot
 
-    client = VeilleurBot(engine, policies, fetch_cap=fetch_cap)
+    client = VeilleurBot(engine, policies, fetch_cap=fetch_cap, book=book)
     # A service manager stops the bot with SIGTERM: it is taken as Ctrl-C (discord.py closes
     # the connection, then the engine stops cleanly: what is in memory is written).
     before = signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -94,6 +94,8 @@ def reasons(cw: Casework, keys: tuple[str, ...]) -> list[dict[str, Any]]:
             add("why_place_" + rest)
         elif head == "network.successor":
             add("why_successor", name=name_of(cw, Target(TargetKind.GUILD, rest)))
+        elif head == "network.invite":
+            add("why_invite_fallen", name=name_of(cw, Target(TargetKind.GUILD, rest)))
         elif head == "network.returning":
             add("why_returning", name=name_of(cw, Target(TargetKind.USER, rest)))
         elif k == "messages" or head in ("channels", "owner"):

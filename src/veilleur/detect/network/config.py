@@ -35,7 +35,8 @@ class NetworkPolicy:
 REQUIRED = {
     "successor": ("threshold", "members_some", "members_many", "weight_members_some",
                   "weight_members_many", "weight_pointed", "weight_name", "name_similarity",
-                  "weight_owner_same", "weight_owner_member", "weight_media", "window_days"),
+                  "weight_owner_same", "weight_owner_member", "weight_media", "window_days",
+                  "invite_to_fallen"),
     "returning": ("threshold", "weight_media", "weight_join_order", "join_order_min",
                   "join_order_max_members",
                   "weight_name", "name_similarity", "weight_created_after",

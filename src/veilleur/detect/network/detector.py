@@ -76,6 +76,9 @@ class NetworkDetector:
         self._first_suspension: datetime | None = None
         self.successors: dict[str, set[str]] = {}
         """fallen server → servers signalled as its successors."""
+        self._successor_since: dict[str, datetime] = {}
+        """When each successor was signalled strongly in this run (an invite to it is a
+        finding from then on)."""
         self._emitted: dict[tuple[str, str], float] = {}
         self._links: dict[tuple[str, Category], dict[str, float]] = {}
         """(account, category) → suspended account → strength signalled for that link."""
@@ -148,6 +151,8 @@ class NetworkDetector:
                     target = self.graph.invite_guild(link.code)
                     if target is not None and m.guild_id in self.fallen:
                         out += self._check_guild(target, event.ts)
+                    if target is not None and target != m.guild_id:
+                        out += self._invites_to_fallen(m.id, link.code, target, event.ts)
         if m.guild_id is not None and media:
             out += self._check_guild(m.guild_id, event.ts)
         if media:
@@ -240,6 +245,8 @@ class NetworkDetector:
         evidence: list[tuple[float, str]] = []
         if g.created_at and f.created_at and g.created_at < f.created_at:
             return []  # a successor is newer than what it succeeds
+        if g.created_at and g.created_at > at:
+            return []  # not made yet (a graph kept from an earlier scan knows it)
         window = timedelta(days=p["window_days"])
         # Only who had joined by now: a graph kept from an earlier scan of the same events
         # must not lend their future to the events read again.
@@ -280,6 +287,7 @@ class NetworkDetector:
             return []
         self._emitted[key] = score
         if score >= p["threshold"]:
+            self._successor_since.setdefault(gid, at)
             self.successors.setdefault(fallen, set()).add(gid)
             self.graph.state.put("network.successors", fallen, self.successors[fallen])
         return [Signal(
@@ -287,6 +295,33 @@ class NetworkDetector:
             f"successor of server {fallen} «{f.name}» ({label} on {fell_at:%Y-%m-%d}): "
             + "; ".join(t for _, t in evidence),
             f"network.successor:{fallen}", {"guild_id": gid, "fallen_guild_id": fallen})]
+
+    def _invites_to_fallen(self, mid: str, code: str, gid: str, at: datetime
+                           ) -> list[Signal]:
+        """A message inviting to a removed server, or to a strong successor of one: the
+        regrouping recruits where its members are (a community server, a DM)."""
+        # Only what was known when the message was posted: a graph kept from an earlier
+        # scan knows successors found later.
+        if gid in self.fallen and self.fallen[gid][1] <= at:
+            fallen: str | None = gid
+        else:
+            since = self._successor_since.get(gid)
+            fallen = next((f for f, succ in self.successors.items()
+                           if gid in succ and f in self.fallen), None) \
+                if since is not None and since <= at else None
+        if fallen is None:
+            return []
+        category, fell_at, label = self.fallen[fallen]
+        f = self.graph.guild(fallen)
+        what = ("the removed server" if fallen == gid else
+                f"server {gid} «{self.graph.guild(gid).name}», a successor of the removed "
+                "server")
+        return [Signal(
+            self.id, self.version, Target(TargetKind.MESSAGE, mid), category,
+            self.policy.successor["invite_to_fallen"],
+            f"invites (code {code}) to {what} {fallen} «{f.name}» ({label} on "
+            f"{fell_at:%Y-%m-%d})", f"network.invite:{fallen}",
+            {"guild_id": gid, "fallen_guild_id": fallen, "code": code})]
 
     # --- returning offenders ---------------------------------------------------------------
 
