@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from veilleur.bot.policy import BotPolicyError, load_policies, load_policy
+from veilleur.bot.policy import BotPolicyError, load_policies, load_policy, parse_policy
 
 GOOD = """
 guild_id = "123456789012345678"
@@ -101,3 +101,18 @@ def test_the_readme_example_loads() -> None:
     assert p.actions_for("csam") == ("hold_message", "quarantine")
     assert p.locale == "fr" and p.quarantine_role == 323456789012345678
     assert p.actions_for("grooming") == ("hold_message",)
+    assert p.country == "FR" and p.moderator_roles == frozenset({423456789012345678})
+    assert p.share_watch_list is False
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("country", "France", "two-letter ISO 3166 code"),
+    ("country", 33, "two-letter ISO 3166 code"),
+    ("moderator_roles", "123", "must be a list of role ids"),
+    ("moderator_roles", ["modos"], "moderator_roles: must be a Discord id"),
+    ("share_watch_list", "yes", "share_watch_list: must be true or false"),
+])
+def test_the_workflow_keys_are_checked_naming_file_and_key(key: str, value: object,
+                                                           says: str) -> None:
+    with pytest.raises(BotPolicyError, match=f"srv.toml: .*{says}"):
+        parse_policy({"guild_id": "1", key: value}, "srv.toml")
