@@ -98,6 +98,12 @@ def interaction(handlers: Handlers, g: discord.Guild | None, user: tuple[int, st
     return i
 
 
+def entries(handlers: Handlers, guild_id: int) -> list[Any]:
+    """A server's cases in the bot's records."""
+    found = (handlers.moderation.book.get(guild_id, n) for n in range(1, 20))
+    return [e for e in found if e is not None]
+
+
 async def press(handlers: Handlers, custom_id: str, i: MagicMock) -> str:
     """A button pressed, as discord.py routes it: parsed back from its custom id."""
     for kind in (CaseButton, AppealButton):
@@ -545,7 +551,10 @@ def test_the_catalogue_scenario_down_to_the_successors_invite_posted_elsewhere(
         entry = handlers.moderation.book.get(g.id, 1)
         assert entry is not None
         # The platform's specialist decides what the server's moderators could not.
-        runtime.decide(entry.case_id, "specialist", {
+        with runtime.lock:  # the report may have joined the catalogue's case, or it this
+            live = runtime.casework._live(entry.case_id)
+        assert live is not None
+        runtime.decide(live.id, "specialist", {
             Target.of("guild", str(g.id)): Verdict(Category.CSAM),
             Target.of("user", str(owner)): Verdict(Category.CSAM)})
         handlers.guild_available(g2)
@@ -561,14 +570,15 @@ def test_the_catalogue_scenario_down_to_the_successors_invite_posted_elsewhere(
     assert "confirmé" in said
     # Evidence sealed, then the teaser held; the report got its own case number.
     assert calls.index("evidence 1") < calls.index("delete")
-    report_case = handlers.moderation.book.get(g.id, 2)
-    assert report_case is not None and report_case.category == "grooming"
+    # (Its engine case may be the catalogue's: reports on one server join one case.)
+    assert any(("user", str(ADULT[0])) in e.targets for e in entries(handlers, g.id))
     # The invite to the successor, posted later in another server, is held there, as a case
     # of that server, with the reason named.
     deleted = [c.args for c in http.delete_message.await_args_list]
     assert (general.id, recruiting) in deleted
-    held = handlers.moderation.book.get(community.id, 1)
-    assert held is not None and held.category == "csam"
+    [held] = [e for e in entries(handlers, community.id)
+              if ("message", str(recruiting)) in e.targets]
+    assert held.category == "csam"
     with runtime.lock:
         intakes = [i for i in runtime.casework.intakes.values()
                    if i.target == Target.of("message", str(recruiting))]
@@ -577,3 +587,102 @@ def test_the_catalogue_scenario_down_to_the_successors_invite_posted_elsewhere(
                             for c in http.send_message.await_args_list
                             if c.args == (held.thread_id,))
     assert "invites \\(code backup1\\)" in thread_text  # quoted inert
+
+
+def test_refusals_are_said_not_raised_thread_ban_and_direct_message(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """No private thread allowed: the case goes to the mod log itself. Closed DMs: the ban
+    still happens. A ban Discord refuses (50013): the moderator is told which permission."""
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    http.start_thread_without_message.side_effect = f.forbidden(50013)
+    http.start_private_message.side_effect = f.forbidden(50007)
+    http.ban.side_effect = f.forbidden(50013)
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> str:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        return await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+                           interaction(handlers, g, MOD, MODERATOR))
+
+    said = asyncio.run(scene())
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None and entry.thread_id is None
+    texts = [c.kwargs["params"].payload["content"] for c in http.send_message.await_args_list
+             if c.args == (MOD_LOG,)]
+    assert texts[0].startswith("**Veilleur · Case #1**")
+    assert any("Message: https://discord.com/channels/" in t for t in texts[1:])
+    assert any("no private thread" in p and "Create Private Threads" in p
+               for p in handlers.executor.problems)
+    assert "ban of" in said and "Ban Members" in said
+    http.ban.assert_awaited_once()
+
+
+def test_the_watch_list_alerts_an_opted_in_server_when_a_confirmed_account_joins(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    other = f.guild(st, f.snowflake(), "Autre <@&1> serveur")
+    other_log = f.snowflake()
+    quiet = f.guild(st, f.snowflake(), "Sans liste")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en",
+                           share_watch_list=True)
+    for server, log_channel, share in ((other, other_log, True), (quiet, f.snowflake(), False)):
+        handlers.policies[server.id] = parse_policy(  # type: ignore[index]
+            {"guild_id": str(server.id), "mod_log_channel": str(log_channel),
+             "share_watch_list": share}, "other")
+    handlers.sharing = frozenset({g.id, other.id})
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+                    interaction(handlers, g, MOD, MODERATOR))
+        handlers.member_joined(f.member(st, other, SELLER[0], "vendeur <@&1>"))
+        handlers.member_joined(f.member(st, quiet, SELLER[0], SELLER[1]))
+        await handlers.settle()
+
+    asyncio.run(scene())
+    [alert] = [c.kwargs["params"].payload["content"] for c in http.send_message.await_args_list
+               if c.args == (other_log,)]
+    assert alert.startswith("**Watch list**") and str(SELLER[0]) in alert
+    assert "child sexual abuse material" in alert and "case #1" in alert
+    assert "<@&1>" not in alert  # the member's name, quoted inert
+    assert not [c for c in http.send_message.await_args_list if c.args[0] not in (
+        other_log, MOD_LOG) and "Watch list" in c.kwargs["params"].payload["content"]]
+    http.ban.assert_awaited_once()  # once, by the moderator's click; the join bans nobody
+
+
+def test_appeals_are_limited_per_person_and_day(runtime: Runtime, tmp_path: Path) -> None:
+
+    calls: list[str] = []
+    handlers, _ = setup(runtime, tmp_path, 1, calls, locale="en")
+    book: Casebook = handlers.moderation.book
+    for n in range(1, 5):
+        book.number(1, f"case-{n}", f.T0, "ncii")
+    handlers.moderation.clock = lambda: f.T0
+
+    async def scene() -> list[str]:
+        out = []
+        for n in range(1, 5):
+            out.append(await handlers.moderation.appeal(1, n, 42, "wrong", f"discord-{n}"))
+        return out
+
+    said = asyncio.run(scene())
+    assert [s.startswith("Your appeal") for s in said] == [True, True, True, False]
+    assert "tomorrow" in said[3]

@@ -276,7 +276,9 @@ class Moderation:
             return refused or w["no_case"].format(n=entry.number)
         category = view.get("category") or entry.category
         try:
-            decision = await self.engine.decide(entry.case_id, who.reviewer,
+            # The view's id: the case this one was merged into, if it was.
+            decision = await self.engine.decide(str(view.get("id") or entry.case_id),
+                                                who.reviewer,
                                                 {t: category for t in scope.here})
         except ValueError as exc:
             return w["engine_refused"].format(why=quoted(str(exc)))
@@ -302,7 +304,9 @@ class Moderation:
             self._note(entry, who, "not a violation (not decided here)", "decision")
             return refused or w["no_case"].format(n=entry.number)
         try:
-            decision = await self.engine.decide(entry.case_id, who.reviewer,
+            # The view's id: the case this one was merged into, if it was.
+            decision = await self.engine.decide(str(view.get("id") or entry.case_id),
+                                                who.reviewer,
                                                 dict.fromkeys(scope.here))
         except ValueError as exc:
             return w["engine_refused"].format(why=quoted(str(exc)))
