@@ -686,3 +686,30 @@ def test_appeals_are_limited_per_person_and_day(runtime: Runtime, tmp_path: Path
     said = asyncio.run(scene())
     assert [s.startswith("Your appeal") for s in said] == [True, True, True, False]
     assert "tomorrow" in said[3]
+
+
+def test_a_case_merged_into_another_keeps_its_number(tmp_path: Path) -> None:
+    """The engine merges two open cases of one server into one: the number follows the
+    merged case, so moderators see one case once."""
+    from veilleur.bot.moderation import Moderation
+    from veilleur.bot.plan import Answer, MessageRef, Plan
+
+    class Views:
+        async def case_view(self, case_id: str, viewer: str) -> dict[str, Any]:
+            return {"id": case_id, "category": "ncii",
+                    "merged_from": ["case-a"] if case_id == "case-b" else []}
+
+    http = f.http()
+    book = Casebook(tmp_path / "records.sqlite")
+    policy = parse_policy({"guild_id": "1", "mod_log_channel": "9"}, "test")
+    mod = Moderation(Views(), http, book, lambda _g: policy,  # type: ignore[arg-type]
+                     Executor(http, AsyncMock(return_value=())), clock=lambda: f.T0)
+    ref = MessageRef(1, 2, 3, 4)
+
+    async def scene() -> None:
+        for case in ("case-a", "case-b"):
+            await mod.logged(Plan(ref, Answer("review", case_id=case), (), False, 9), [])
+
+    asyncio.run(scene())
+    entry = book.get(1, 1)
+    assert entry is not None and entry.case_id == "case-b" and book.get(1, 2) is None

@@ -216,6 +216,12 @@ class Casebook:
         self._write("UPDATE cases SET head_channel=?, head_message=?, thread_id=? WHERE "
                     "guild_id=? AND number=?", (channel, message, thread, guild_id, number))
 
+    def moved(self, guild_id: int, number: int, case_id: str) -> None:
+        """The engine merged the case into `case_id`: the number now stands for that one
+        (the merged case takes nothing more in)."""
+        self._write("UPDATE cases SET case_id=? WHERE guild_id=? AND number=?",
+                    (case_id, guild_id, number))
+
     def decided(self, guild_id: int, number: int, decision_id: str) -> None:
         self._write("UPDATE cases SET decision_id=? WHERE guild_id=? AND number=?",
                     (decision_id, guild_id, number))

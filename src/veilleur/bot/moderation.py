@@ -110,6 +110,7 @@ class Moderation:
         if ref.guild_id is None or answer.case_id is None:
             await self.executor.log(plan, outcomes)
             return
+        await self.follow_merges(ref.guild_id, answer.case_id)
         entry = self.number(ref.guild_id, answer.case_id, answer)
         self.book.add_targets(ref.guild_id, entry.number, [
             ("message", str(ref.message_id)), ("user", str(ref.author_id)),
@@ -128,6 +129,26 @@ class Moderation:
         else:
             await self.say(thread, text)
 
+    async def follow_merges(self, guild_id: int, case_id: str) -> None:
+        """A case new to this server may be one it numbered under another id, merged into
+        it since (two reports on one server become one case): the number follows it, so
+        moderators see one case once."""
+        if self.book.by_case(guild_id, case_id) is not None:
+            return
+        view = await self._view_of(case_id)
+        for old in (view or {}).get("merged_from") or ():
+            known = self.book.by_case(guild_id, str(old))
+            if known is not None:
+                self.book.moved(guild_id, known.number, case_id)
+                return
+
+    async def _view_of(self, case_id: str) -> dict[str, Any] | None:
+        try:
+            return await self.engine.case_view(case_id, "veilleur-bot")
+        except ValueError as exc:
+            log.warning("case %s: the engine's view: %s", case_id, exc)
+            return None
+
     def number(self, guild_id: int, case_id: str, answer: Answer | None = None, *,
                category: str | None = None) -> CaseEntry:
         if answer is not None and answer.categories:
@@ -143,7 +164,8 @@ class Moderation:
         if case_id is None:
             log.info("report %s: no case yet; it is in the console's queue", report_id)
             return None
-        view = await self.engine.case_view(case_id, "veilleur-bot")
+        await self.follow_merges(guild_id, case_id)
+        view = await self._view_of(case_id)
         entry = self.number(guild_id, case_id,
                             category=(view or {}).get("category") or None)
         self.book.add_targets(guild_id, entry.number, [(kind, str(target_id))])

@@ -166,6 +166,8 @@ class Casework:
         self._open: set[str] = set()
         self._by_key: dict[str, str] = {}
         self._merged_into: dict[str, str] = {}
+        self._merged_from: dict[str, list[str]] = {}
+        """The reverse of `_merged_into`: case -> the cases merged straight into it."""
         self._finding_intakes: dict[tuple[Target, Category], str] = {}
         self._cleared: dict[Target, datetime] = {}
         self._schedule: list[tuple[datetime, int, str, Clock, str]] = []
@@ -203,6 +205,7 @@ class Casework:
             self.cases[case.id] = case
             if case.merged_into:
                 self._merged_into[case.id] = case.merged_into
+                self._merged_from.setdefault(case.merged_into, []).append(case.id)
             if case.status == "closed":
                 continue
             if case.status == "open":
@@ -528,6 +531,7 @@ class Casework:
         other.close_reason = f"merged into {into.id}"
         self._open.discard(other.id)
         self._merged_into[other.id] = into.id
+        self._merged_from.setdefault(into.id, []).append(other.id)
         self.audit.append(now, "case.merged", "engine", other.id, {"into": into.id})
         self._touch(other)
 
@@ -739,6 +743,7 @@ class Casework:
             targets.append(item)
         return {**case.to_json(now, self.policy.at_risk_share), "targets_in_context": targets,
                 "decided_targets": [t.to_json() for t in sorted(self.decided_targets(case))],
+                "merged_from": self.merged_from(case.id),
                 "items": [self.intakes[i].to_json() | {"evidence": self.intakes[i].evidence,
                                                        "explanation":
                                                        self.intakes[i].explanation}
@@ -800,6 +805,17 @@ class Casework:
         self._preserve(case, now)
         self._touch(case)
         return new
+
+    def merged_from(self, case_id: str) -> list[str]:
+        """The cases merged into this one, directly or through others."""
+        found: list[str] = []
+        todo = [case_id]
+        while todo and len(found) < 1000:
+            for other in self._merged_from.get(todo.pop(), ()):
+                if other not in found:
+                    found.append(other)
+                    todo.append(other)
+        return sorted(found)
 
     def decided_targets(self, case: Case) -> set[Target]:
         """The case's targets a partial decision already decided."""
