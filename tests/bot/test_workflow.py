@@ -713,3 +713,39 @@ def test_a_case_merged_into_another_keeps_its_number(tmp_path: Path) -> None:
     asyncio.run(scene())
     entry = book.get(1, 1)
     assert entry is not None and entry.case_id == "case-b" and book.get(1, 2) is None
+
+
+def test_a_ban_made_in_discord_is_recorded_on_the_members_case_with_who_and_why(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    seller = f.member(st, g, SELLER[0], SELLER[1])
+
+    async def audit() -> tuple[int, str | None]:
+        return MOD[0], "vente <@&1> @everyone"
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        handlers.banned(g, seller, audit)
+        await handlers.settle()
+        handlers.banned(g, seller, audit)  # Discord's second event: recorded once
+        await handlers.settle()
+
+    asyncio.run(scene())
+    bans = [a for a in handlers.moderation.book.actions(g.id, 1) if a.kind == "ban"]
+    assert len(bans) == 1 and bans[0].by == f"discord:{MOD[0]}"
+    entry = handlers.moderation.book.get(g.id, 1)
+    assert entry is not None
+    [line] = [c.kwargs["params"].payload["content"] for c in http.send_message.await_args_list
+              if c.args == (entry.thread_id,) and "banned in Discord" in
+              c.kwargs["params"].payload["content"]]
+    assert f"<@{MOD[0]}>" in line and "<@&1>" not in line and "vente" in line

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -274,9 +274,17 @@ class Handlers:
         ref = MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0, e.user_id)
         self.judge(r, ref, may_remove=False)
 
-    def banned(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
+    def banned(self, g: discord.Guild, u: discord.User | discord.Member,
+               by: Callable[[], Awaitable[tuple[int, str | None] | None]] | None = None
+               ) -> None:
+        """`by`: who banned and why, from the audit log (read beside the intake)."""
         log.info("member %s banned from %s: %s", u.id, g.id, bev.NOT_IN_FORMAT["member_ban"])
         self.send(bev.banned(g, u, self.clock()))
+        if self.moderation.book.open_cases_of(g.id, u.id):
+            async def record() -> None:
+                who = await by() if by is not None else None
+                await self.moderation.banned_elsewhere(g.id, u.id, who)
+            self._beside(record())
 
 
 class VeilleurBot(discord.Client):
@@ -410,7 +418,19 @@ class VeilleurBot(discord.Client):
         self.on.automod(e)
 
     async def on_member_ban(self, g: discord.Guild, u: discord.User | discord.Member) -> None:
-        self.on.banned(g, u)
+        self.on.banned(g, u, lambda: who_banned(g, u.id))
+
+
+async def who_banned(g: discord.Guild, user_id: int) -> tuple[int, str | None] | None:
+    """The moderator and reason of a member's latest ban, from the audit log (View Audit
+    Log); None if the bot cannot read it or finds none."""
+    try:
+        async for entry in g.audit_logs(limit=10, action=discord.AuditLogAction.ban):
+            if entry.target is not None and entry.target.id == user_id and entry.user:
+                return entry.user.id, entry.reason
+    except discord.HTTPException as exc:
+        log.info("audit log of %s not readable (%s, code %s)", g.id, exc.status, exc.code)
+    return None
 
 
 def commands(bot: VeilleurBot) -> app_commands.Group:

@@ -648,6 +648,28 @@ class Moderation:
             await self.say(policy.mod_log_channel, line)
         return line
 
+    # --- bans made in Discord ---------------------------------------------------------------
+
+    async def banned_elsewhere(self, guild_id: int, member_id: int,
+                               by: tuple[int, str | None] | None) -> None:
+        """A ban a moderator made in Discord itself (not through the bot): recorded on the
+        member's cases here, with who banned and why from the audit log (`by`: None when
+        the bot cannot read it), so the case's record is whole."""
+        now = self.clock()
+        if any(a.kind == "ban" and a.member_id == member_id and a.undone_at is None
+               for e in self.book.open_cases_of(guild_id, member_id)
+               for a in self.book.actions(guild_id, e.number)):
+            return  # the bot's own ban, on a moderator's click
+        who = f"discord:{by[0]}" if by else "discord (audit log not readable)"
+        for entry in self.book.open_cases_of(guild_id, member_id):
+            self.book.acted(guild_id, entry.number, "ban", now, who, member_id=member_id)
+            reason = f": {quoted(by[1])[:300]}" if by and by[1] else ""
+            line = (f"**Veilleur** · {member_id} banned in Discord by "
+                    + (f"<@{by[0]}>" if by else "someone (the bot cannot read the audit log: "
+                       "View Audit Log)") + reason)
+            self.book.note(guild_id, entry.number, by[0] if by else 0, now, line, "ban")
+            await self.to_case(entry, line)
+
     # --- the watch list ------------------------------------------------------------------
 
     def _list(self, entry: CaseEntry, decision: Mapping[str, Any], category: str | None
