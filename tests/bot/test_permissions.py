@@ -94,3 +94,12 @@ def test_diagnose_speaks_french_for_a_french_server() -> None:
 
     assert diagnosis_text([], "fr").startswith("Rien ne manque")
     assert diagnosis_text(["x"], "fr").startswith("Il manque au bot :")
+
+
+def test_diagnose_quotes_the_servers_own_names_inert() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon",
+                bot_permissions=discord.Permissions(view_channel=True))
+    f.text_channel(st, g, f.snowflake(), "x<@&1>`**y**`")
+    text = "\n".join(perms.diagnose(g, perms.intents()))
+    assert "<@&1>" not in text and "**y**" not in text and "\\<@&1\\>" in text

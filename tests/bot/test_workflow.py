@@ -180,10 +180,12 @@ def test_a_held_teaser_is_numbered_confirmed_by_button_banned_after_a_dm_and_app
         # The server's part is decided; the server itself and its owner are not its
         # moderators' to judge: the case stays open for them, in the console.
         assert engine_case.status == "open"
-        assert {t.kind.value for t in runtime.casework.decided_targets(engine_case)} <= {
-            "message", "user", "channel"}
+        assert {(t.kind.value, t.id) for t in runtime.casework.decided_targets(
+            engine_case)} == {("message", str(mid)), ("user", str(SELLER[0]))}
     assert case.decision_id == decision.id
-    assert "Laissé à la console" in out["confirmed"] and "guild" in out["confirmed"]
+    # What is left is named by kind and count: no other place's ids.
+    assert "Laissé à la console" in out["confirmed"]
+    assert "le serveur lui-même" in out["confirmed"] and "1 salon(s)" in out["confirmed"]
     assert decision.reviewer.startswith(f"discord:{MOD[0]}")
     assert all(td.target.id != "5" for td in decision.targets)  # the owner: not theirs
     assert any(td.violation and td.target.id == str(mid) for td in decision.targets)
@@ -393,21 +395,30 @@ def test_the_shared_watch_list_alerts_opted_in_servers_only(tmp_path: Path) -> N
 
 
 def test_a_servers_moderators_decide_their_part_and_leave_the_rest_to_the_console() -> None:
-    view = {"targets_in_context": [
-        {"target": {"kind": "message", "id": "m1"}, "guild": {"id": "1"}},
+    view = {"category": "ncii", "targets_in_context": [
+        {"target": {"kind": "message", "id": "m1"}, "guild": {"id": "1"},
+         "message": {"author_id": "u1", "channel_id": "c"}},
         {"target": {"kind": "user", "id": "u1"}},
-        {"target": {"kind": "message", "id": "m2"}, "guild": {"id": "2"}}]}
-    s = wf.scope(view, 1, [("user", "u1")])
+        {"target": {"kind": "message", "id": "m3"}, "guild": {"id": "1"},
+         "message": {"author_id": "bystander", "channel_id": "c"}},
+        {"target": {"kind": "user", "id": "bystander"}},
+        {"target": {"kind": "message", "id": "m2"}, "guild": {"id": "2"}},
+        {"target": {"kind": "guild", "id": "1"}, "guild": {"id": "1"}}],
+        "items": [{"target": {"kind": "message", "id": "m1"}, "category": "grooming"}]}
+    known = [("message", "m1"), ("user", "u1"), ("message", "m2")]
+    s = wf.scope(view, 1, known)
+    # What this server flagged, here; a bystander in the case's context, another server's
+    # message (even one it knows) and the server itself are left.
     assert s.here == (("message", "m1"), ("user", "u1"))
-    assert s.left == (("message", "m2"),)
-    # An account this server never showed the engine (the owner a roll-up named), and the
-    # server itself, are left to the console.
-    s = wf.scope({"targets_in_context": [*view["targets_in_context"][:2],
-                                         {"target": {"kind": "guild", "id": "1"},
-                                          "guild": {"id": "1"}}],
-                  "decided_targets": [{"kind": "message", "id": "m1"}]}, 1, [])
-    assert s.here == () and s.left == (("user", "u1"), ("guild", "1"))
-    assert s.decided == (("message", "m1"),)
+    assert s.left == (("message", "m3"), ("user", "bystander"), ("message", "m2"),
+                      ("guild", "1"))
+    # Each target its own category: the message's, and its author's from it.
+    assert s.categories == {("message", "m1"): "grooming", ("user", "u1"): "grooming"}
+    assert set(s.named) == {"u1", "bystander"}
+    # Clearing decides messages only: an account's clearance is the platform's.
+    assert wf.scope(view, 1, known, clearing=True).here == (("message", "m1"),)
+    done = wf.scope(view | {"decided_targets": [{"kind": "message", "id": "m1"}]}, 1, known)
+    assert done.decided == (("message", "m1"),) and done.here == (("user", "u1"),)
 
 
 def test_hotlines_by_country_and_category() -> None:
@@ -459,8 +470,12 @@ def test_a_wave_pauses_invites_and_dms_and_a_moderator_lifts_it_and_bans_the_acc
         assert wave_id is not None
         plain = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}", interaction(
             handlers, g, MOD, discord.Permissions(manage_messages=True)))
+        refused = await press_wave(handlers, f"veilleur:wave:lift:{g.id}:{wave_id}",
+                                   interaction(handlers, g, MOD, MODERATOR))
+        assert "Manage Server" in refused  # the bot's own is not lent
         lifted = await press_wave(handlers, f"veilleur:wave:lift:{g.id}:{wave_id}",
-                                  interaction(handlers, g, MOD, MODERATOR))
+                                  interaction(handlers, g, MOD, discord.Permissions(
+                                      manage_messages=True, manage_guild=True)))
         banned = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}",
                                   interaction(handlers, g, MOD, MODERATOR))
         again = await press_wave(handlers, f"veilleur:wave:ban:{g.id}:{wave_id}",
@@ -546,10 +561,10 @@ def test_the_catalogue_scenario_down_to_the_successors_invite_posted_elsewhere(
         await handlers.report(interaction(handlers, g, MINOR, discord.Permissions.none()),
                               "grooming", member=adult, explanation="il me donne du nitro")
         await handlers.settle()
-        said = await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+        # The teaser's case (the report's may have been numbered first).
+        [entry] = [e for e in entries(handlers, g.id) if ("message", str(teaser)) in e.targets]
+        said = await press(handlers, f"veilleur:case:confirm:{g.id}:{entry.number}",
                            interaction(handlers, g, MOD, MODERATOR))
-        entry = handlers.moderation.book.get(g.id, 1)
-        assert entry is not None
         # The platform's specialist decides what the server's moderators could not.
         with runtime.lock:  # the report may have joined the catalogue's case, or it this
             live = runtime.casework._live(entry.case_id)
@@ -673,19 +688,23 @@ def test_appeals_are_limited_per_person_and_day(runtime: Runtime, tmp_path: Path
     calls: list[str] = []
     handlers, _ = setup(runtime, tmp_path, 1, calls, locale="en")
     book: Casebook = handlers.moderation.book
-    for n in range(1, 5):
+    for n in range(1, 6):
         book.number(1, f"case-{n}", f.T0, "ncii")
+        # Acted against in each, by a decision (what an appeal contests).
+        book.acted(1, n, "ban", f.T0, "discord:9 (m)", member_id=42, decision_id=f"d{n}")
     handlers.moderation.clock = lambda: f.T0
 
     async def scene() -> list[str]:
-        out = []
+        out = [await handlers.moderation.appeal(1, 5, 7, "not me", "discord-x")]
         for n in range(1, 5):
             out.append(await handlers.moderation.appeal(1, n, 42, "wrong", f"discord-{n}"))
         return out
 
     said = asyncio.run(scene())
-    assert [s.startswith("Your appeal") for s in said] == [True, True, True, False]
-    assert "tomorrow" in said[3]
+    # Someone else (a forwarded or forged button) appeals nobody's case.
+    assert "can no longer be appealed" in said[0]
+    assert [s.startswith("Your appeal") for s in said[1:]] == [True, True, True, False]
+    assert "tomorrow" in said[4]
 
 
 def test_a_case_merged_into_another_keeps_its_number(tmp_path: Path) -> None:
@@ -749,3 +768,120 @@ def test_a_ban_made_in_discord_is_recorded_on_the_members_case_with_who_and_why(
               if c.args == (entry.thread_id,) and "banned in Discord" in
               c.kwargs["params"].payload["content"]]
     assert f"<@{MOD[0]}>" in line and "<@&1>" not in line and "vente" in line
+
+
+def test_confirm_never_removes_a_message_whose_files_are_in_no_evidence(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """The files were not fetched (cap 0): neither the automatic hold nor a moderator's
+    confirmation removes the message; they are told why."""
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    handlers.fetch_cap = 0
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x",
+                     attachments=[f.attachment(f.snowflake())])
+
+    async def scene() -> str:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+        return await press(handlers, f"veilleur:case:confirm:{g.id}:1",
+                           interaction(handlers, g, MOD, MODERATOR))
+
+    said = asyncio.run(scene())
+    http.delete_message.assert_not_awaited()
+    assert "kept in place" in said and "could not be fetched and hashed" in said
+
+
+def test_one_case_gets_one_thread_however_many_of_its_messages_come_at_once(
+        runtime: Runtime, tmp_path: Path) -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    made = http.start_thread_without_message.side_effect
+
+    async def slow(*a: Any, **k: Any) -> Any:
+        await asyncio.sleep(0.05)  # Discord's answer takes a while; the others arrive
+        return made(*a, **k)
+
+    http.start_thread_without_message.side_effect = slow
+    lures = [f.message(st, catalogue, f.snowflake(f.later(5 + i)), SELLER,
+                       f"teaser du pack, le reste en VIP sur mega . nz / folder / {i}")
+             for i in range(4)]
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        for m in lures:
+            handlers.message(m)
+        await handlers.settle()
+
+    asyncio.run(scene())
+    cases = entries(handlers, g.id)
+    assert http.start_thread_without_message.await_count == len(cases) == 1
+
+
+def test_a_decision_the_engine_refuses_leaves_the_case_in_the_queue(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """The case is taken for the decision only: refused, it goes back to the console's
+    queue (its clocks visible), not locked for half an hour."""
+    from veilleur.cases.review import ReviewError, Verdict
+    from veilleur.taxonomy import Category, Target
+
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    calls: list[str] = []
+    handlers, _ = setup(runtime, tmp_path, g.id, calls)
+    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
+                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+
+    async def scene() -> None:
+        handlers.intake.start()
+        handlers.guild_available(g)
+        handlers.message(lure)
+        await handlers.settle()
+
+    asyncio.run(scene())
+    runtime.wait_idle(30)
+    with runtime.lock:
+        case = next(iter(runtime.casework.cases.values()))
+    with pytest.raises(ReviewError):
+        runtime.decide(case.id, "discord:1 (a)", {Target.of("message", "nope"):
+                                                  Verdict(Category.CSAM)}, partial=True)
+    assert case.status == "open" and case.locked_by is None
+
+
+def test_a_groomer_is_told_of_the_ban_only_once_it_is_done(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """Grooming acts silently: a ban Discord refuses must not have warned them; the
+    direct message with the appeal comes after the ban."""
+    from veilleur.bot.moderation import Moderator
+
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, 1, calls, locale="en")
+    book = handlers.moderation.book
+    entry, _ = book.number(1, "case-g", f.T0, "grooming")
+    who = Moderator(MOD[0], MOD[1], True, True)
+    policy = handlers.policy(1)
+
+    async def scene() -> tuple[str, str]:
+        done = await handlers.moderation.ban(entry, ADULT[0], who, policy,
+                                             category="grooming", decision_id="d1")
+        http.ban.side_effect = f.forbidden(50013)
+        refused = await handlers.moderation.ban(entry, ADULT[0] + 1, who, policy,
+                                                category="grooming", decision_id="d1")
+        return done, refused
+
+    done, refused = asyncio.run(scene())
+    # (`setup` records "ban" and "dm".) The refused one: no ban, and no message either.
+    assert [c for c in calls if c in ("ban", "dm")] == ["ban", "dm"]
+    assert "banned" in done and "not done" in refused

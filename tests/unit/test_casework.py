@@ -319,13 +319,39 @@ def test_a_partial_decision_decides_the_named_targets_and_leaves_the_rest_open(
     assert not cw.intakes["report:r1"].pending and cw.intakes["report:r2"].pending
     assert cw.decided_targets(case) == {tgt("message", "m1"), tgt("user", "u1")}
     assert cw.enforcement.suspended("u1", at(5)) is not None
-    # The platform's reviewer: the targets already decided are not decided again (a
-    # verdict on them is ignored, not a reversal).
+    # The platform's reviewer: the targets already decided are not decided again (the
+    # same verdict on them is ignored; a different one is refused, below).
     cw.take(case.id, "alice", at(6))
-    second = cw.decide(case.id, "alice", {tgt("message", "m1"): Verdict(None),
+    second = cw.decide(case.id, "alice", {tgt("message", "m1"): Verdict(CSAM),
                                           tgt("guild", "g1"): Verdict(None)}, at(7))
     assert {td.target for td in second.targets} == {tgt("guild", "g1"), tgt("user", "owner")}
     assert not any(td.violation for td in second.targets)
     assert case.status == "closed" and case.decision_id == second.id
     assert cw.enforcement.suspended("u1", at(8)) is not None
     assert not cw.intakes["report:r2"].pending
+
+
+def test_a_partly_decided_target_is_changed_only_by_new_information(cw: Casework) -> None:
+    """A second reviewer cannot silently overturn an earlier partial decision (that is a
+    complaint's job): refused, naming the decision. A report on the target that came in
+    after it (a trusted flagger disagreeing) puts it back to be decided, and the report is
+    answered by that new decision, not rejected by the old one."""
+    post(cw, "m1", 1)
+    report(cw, "r1", 2, "message", "m1")
+    report(cw, "r2", 2, "guild", "g1", reporter="r2")
+    case = cw.take_next("mod", at(3))
+    assert case is not None
+    first = cw.decide(case.id, "mod", {tgt("message", "m1"): Verdict(None)}, at(4),
+                      partial=True)
+    cw.take(case.id, "alice", at(5))
+    with pytest.raises(ReviewError, match=f"decided in {first.id} by mod"):
+        cw.decide(case.id, "alice", {tgt("message", "m1"): Verdict(CSAM)}, at(6))
+    cw.release(case.id, "alice", at(6))
+    report(cw, "tf", 7, "message", "m1", source=ReportSource.TRUSTED_FLAGGER, flagger="tf1",
+           reporter=None)
+    tf = cw.intakes["report:tf"]
+    assert tf.case_id == case.id and tf.pending
+    cw.take(case.id, "alice", at(8))
+    final = cw.decide(case.id, "alice", {tgt("message", "m1"): Verdict(CSAM)}, at(9))
+    assert any(td.target == tgt("message", "m1") and td.violation for td in final.targets)
+    assert tf.resolution is Resolution.UPHELD and case.status == "closed"

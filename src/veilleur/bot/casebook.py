@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS cases (
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id INTEGER NOT NULL, number INTEGER,
     kind TEXT NOT NULL, channel_id INTEGER, message_id INTEGER, member_id INTEGER,
-    role_id INTEGER, by TEXT NOT NULL, at TEXT NOT NULL, undone_at TEXT, undone_by TEXT);
+    role_id INTEGER, by TEXT NOT NULL, at TEXT NOT NULL, undone_at TEXT, undone_by TEXT,
+    decision_id TEXT);
 CREATE INDEX IF NOT EXISTS actions_case ON actions (guild_id, number);
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id INTEGER NOT NULL, number INTEGER NOT NULL,
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS warnings (
     by INTEGER NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL, number INTEGER);
 CREATE TABLE IF NOT EXISTS appeals (
     id TEXT PRIMARY KEY, guild_id INTEGER NOT NULL, number INTEGER NOT NULL,
-    member_id INTEGER NOT NULL, at TEXT NOT NULL);
+    member_id INTEGER NOT NULL, at TEXT NOT NULL, UNIQUE (guild_id, number, member_id));
 CREATE TABLE IF NOT EXISTS waves (
     id INTEGER PRIMARY KEY AUTOINCREMENT, guild_id INTEGER NOT NULL, at TEXT NOT NULL,
     until TEXT NOT NULL, paused INTEGER NOT NULL, accounts TEXT NOT NULL DEFAULT '[]',
@@ -55,6 +56,12 @@ UNDOABLE = ("timeout", "quarantine")
 """What Discord lets the bot take back on a case. A deleted message cannot be put back on
 Discord (its text is in the sealed evidence); a ban is lifted by a moderator in Discord; a
 wave's pause has its own button."""
+
+
+MAX_TARGETS = 500
+"""What one server showed the engine about one case, kept at most (the first ones)."""
+MAX_ID = 2 ** 63 - 1
+"""SQLite's largest integer: a Discord id past it is not one (a forged button)."""
 
 
 class CasebookError(RuntimeError):
@@ -92,6 +99,7 @@ class ActionEntry:
     by: str
     at: str
     undone_at: str | None
+    decision_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +208,15 @@ class Casebook:
         return self._entry(rows[0] if rows else None)
 
     def get(self, guild_id: int, number: int) -> CaseEntry | None:
+        if not (0 < guild_id <= MAX_ID and 0 < number <= MAX_ID):
+            return None
         rows = self._rows(f"SELECT {self._COLUMNS} FROM cases WHERE guild_id=? AND number=?",
                           (guild_id, number))
         return self._entry(rows[0] if rows else None)
 
     def open_cases_of(self, guild_id: int, member_id: int) -> list[CaseEntry]:
-        """This server's cases naming the member (as an author or a reported member)."""
+        """This server's cases naming the member (as an author or a reported member),
+        decided or not (the engine says which are still open)."""
         needle = json.dumps(["user", str(member_id)])
         rows = self._rows(f"SELECT {self._COLUMNS} FROM cases WHERE guild_id=? AND "
                           "instr(targets, ?) > 0", (guild_id, needle))
@@ -233,7 +244,8 @@ class Casebook:
                 (known,) = self.db.execute("SELECT targets FROM cases WHERE guild_id=? AND "
                                            "number=?", (guild_id, number)).fetchone()
                 have = [tuple(t) for t in json.loads(known)]
-                merged = list(dict.fromkeys([*have, *targets]))
+                # Bounded: a raid by one account must not grow one row without end.
+                merged = list(dict.fromkeys([*have, *targets]))[:MAX_TARGETS]
                 self.db.execute("UPDATE cases SET targets=? WHERE guild_id=? AND number=?",
                                 (json.dumps(merged), guild_id, number))
                 self.db.execute("COMMIT")
@@ -245,18 +257,30 @@ class Casebook:
 
     def acted(self, guild_id: int, number: int | None, kind: str, at: datetime, by: str, *,
               channel_id: int | None = None, message_id: int | None = None,
-              member_id: int | None = None, role_id: int | None = None) -> int:
+              member_id: int | None = None, role_id: int | None = None,
+              decision_id: str | None = None) -> int:
+        """`decision_id`: the engine's decision the action carries out (what an appeal of
+        it contests)."""
         cur = self._write("INSERT INTO actions (guild_id, number, kind, channel_id, message_id,"
-                          " member_id, role_id, by, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          (guild_id, number, kind, channel_id, message_id, member_id,
-                           role_id, by, at.isoformat()))
+                          " member_id, role_id, by, at, decision_id) VALUES (?, ?, ?, ?, ?, ?,"
+                          " ?, ?, ?, ?)", (guild_id, number, kind, channel_id, message_id,
+                                           member_id, role_id, by, at.isoformat(),
+                                           decision_id))
         return int(cur.lastrowid or 0)
+
+    def acted_on(self, guild_id: int, member_id: int, kind: str | None = None
+                 ) -> list[ActionEntry]:
+        """The actions on a member in this server, any case (and none: a wave's ban)."""
+        return [ActionEntry(*r) for r in self._rows(
+            "SELECT id, guild_id, number, kind, channel_id, message_id, member_id, role_id, "
+            "by, at, undone_at, decision_id FROM actions WHERE guild_id=? AND member_id=? "
+            "AND (? IS NULL OR kind=?) ORDER BY id", (guild_id, member_id, kind, kind))]
 
     def actions(self, guild_id: int, number: int) -> list[ActionEntry]:
         return [ActionEntry(*r) for r in self._rows(
             "SELECT id, guild_id, number, kind, channel_id, message_id, member_id, role_id, "
-            "by, at, undone_at FROM actions WHERE guild_id=? AND number=? ORDER BY id",
-            (guild_id, number))]
+            "by, at, undone_at, decision_id FROM actions WHERE guild_id=? AND number=? "
+            "ORDER BY id", (guild_id, number))]
 
     def undone(self, action_id: int, at: datetime, by: str) -> None:
         self._write("UPDATE actions SET undone_at=?, undone_by=? WHERE id=? AND undone_at IS "
@@ -287,6 +311,10 @@ class Casebook:
         return bool(self._rows("SELECT 1 FROM appeals WHERE guild_id=? AND number=? AND "
                                "member_id=?", (guild_id, number, member_id)))
 
+    def appeal_failed(self, appeal_id: str) -> None:
+        """The engine refused it: the member may try again."""
+        self._write("DELETE FROM appeals WHERE id=?", (appeal_id,))
+
     def appeals_since(self, member_id: int, since: datetime) -> int:
         (n,) = self._rows("SELECT COUNT(*) FROM appeals WHERE member_id=? AND at>=?",
                           (member_id, since.isoformat()))[0]
@@ -294,9 +322,8 @@ class Casebook:
 
     def appeal(self, appeal_id: str, guild_id: int, number: int, member_id: int,
                at: datetime) -> bool:
-        """Recorded once (False: this appeal, or one on this case by this member, exists)."""
-        if self.appealed(guild_id, number, member_id):
-            return False
+        """Recorded once (False: this appeal, or one on this case by this member, exists;
+        the database's constraint decides between two at the same time)."""
         try:
             self._write("INSERT INTO appeals (id, guild_id, number, member_id, at) VALUES "
                         "(?, ?, ?, ?, ?)", (appeal_id, guild_id, number, member_id,
@@ -319,6 +346,8 @@ class Casebook:
                     (until.isoformat(), json.dumps(list(accounts)), wave_id))
 
     def wave_of(self, guild_id: int, wave_id: int) -> Wave | None:
+        if not (0 < guild_id <= MAX_ID and 0 < wave_id <= MAX_ID):
+            return None
         rows = self._rows("SELECT id, guild_id, at, until, paused, accounts, lifted_at, "
                           "banned_at FROM waves WHERE guild_id=? AND id=?",
                           (guild_id, wave_id))

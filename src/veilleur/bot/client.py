@@ -124,7 +124,7 @@ class Handlers:
             if not keep:
                 await asyncio.to_thread(media.discard, fetched.values())
         if ref.attachment_sha256 and self.sharing:
-            await self.moderation.watch_files(ref, self.sharing)
+            self._beside(self.moderation.watch_files(ref, self.sharing))
         if answer.verdict != "allow" and ref.guild_id is not None and not answer.duplicate:
             wave = self.waves.observe_flagged(ref.guild_id, ref.author_id, self.clock(),
                                               message_id=ref.message_id)
@@ -249,12 +249,12 @@ class Handlers:
 
     def member_joined(self, m: discord.Member) -> None:
         self.send(*bev.member_joined(m))
+        # Discord's side beside the intake: a raid's rate limits never hold the engine.
         wave = self.waves.observe_join(m.guild.id, m.id, m.created_at, self.clock())
         if wave is not None:
-            self.intake.put(lambda: self.moderation.wave(wave))
+            self._beside(self.moderation.wave(wave))
         if m.guild.id in self.sharing:
-            self.intake.put(lambda: self.moderation.watch_join(m.guild.id, m.id, m.name,
-                                                               self.sharing))
+            self._beside(self.moderation.watch_join(m.guild.id, m.id, m.name, self.sharing))
 
     def member_left(self, raw: discord.RawMemberRemoveEvent) -> None:
         self.send(bev.member_left(raw, self.clock()))

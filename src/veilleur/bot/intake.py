@@ -138,14 +138,20 @@ class EmbeddedEngine:
             raise ValueError(str(exc)) from None
         return decision.to_json()
 
-    async def report_case(self, report_id: str) -> str | None:
+    async def report_case(self, report_id: str, *, seconds: float = 30.0) -> str | None:
+        """Asked a few times a second, never waited on in a thread (members' reports must
+        not hold the threads every engine call needs)."""
         def find() -> str | None:
-            self.runtime.wait_idle(30)
             with self.runtime.lock:
                 intake = self.runtime.casework.intakes.get(f"report:{report_id}")
                 return intake.case_id if intake else None
 
-        return await asyncio.to_thread(find)
+        for _ in range(max(1, int(seconds / 0.25))):
+            found = await asyncio.to_thread(find)
+            if found is not None or self.runtime.failure is not None:
+                return found
+            await asyncio.sleep(0.25)
+        return None
 
     async def complaint(self, body: dict[str, Any]) -> None:
         event = {"type": "complaint", "ts": iso(self.runtime.clock()),

@@ -28,9 +28,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,8 @@ from veilleur.taxonomy import Category
 
 log = logging.getLogger("veilleur.bot")
 
+APPEAL_WINDOW = timedelta(days=183)
+"""Six months (DSA Art. 20(1)) from the action the bot carried out."""
 APPEALS_PER_DAY = 3
 """A person's appeals in 24 h, all servers together (then: try tomorrow)."""
 CANNOT_DM = 50007
@@ -69,6 +72,8 @@ class Moderator:
     """Manage Messages in the server, or one of the policy's moderator roles."""
     bans: bool
     """Ban Members in the server: the bot never lends its own."""
+    manages: bool = False
+    """Manage Server (pausing and resuming invites and DMs)."""
 
     @property
     def reviewer(self) -> str:
@@ -99,6 +104,7 @@ class Moderation:
         """(server, wave id, language, paused, has accounts) -> the wave's buttons."""
         self.on_lift: Callable[[int], None] = lambda _guild: None
         """The wave detector told that a pause was lifted early (`wave.Waves.end`)."""
+        self._opening: dict[tuple[int, int], asyncio.Lock] = {}
         self.clock = clock
 
     # --- the engine's plans, logged per case ----------------------------------------------
@@ -181,9 +187,21 @@ class Moderation:
     async def opened(self, entry: CaseEntry, mod_log: int, locale: str) -> int | None:
         """The case's thread (made, with its line in the mod log, at the case's first
         sight); None when the bot cannot make one (the case's text then goes to the mod
-        log itself)."""
-        if entry.head_message is not None:
-            return entry.thread_id
+        log itself). One at a time per case: several flagged messages of one case come
+        together, and each would open its own thread."""
+        key = (entry.guild_id, entry.number)
+        lock = self._opening.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                fresh = self.book.get(entry.guild_id, entry.number) or entry
+                if fresh.head_message is not None or fresh.head_channel is not None:
+                    return fresh.thread_id
+                return await self._open(fresh, mod_log, locale)
+        finally:
+            if not lock.locked() and self._opening.get(key) is lock:
+                del self._opening[key]
+
+    async def _open(self, entry: CaseEntry, mod_log: int, locale: str) -> int | None:
         view = await self._view(entry, "veilleur-bot")
         name = f"{wf.words(locale)['case'].lower()}-{entry.number}"
         if entry.category:
@@ -272,7 +290,8 @@ class Moderation:
             log.warning("case %s: the engine's view: %s", entry.case_id, exc)
             return None
 
-    async def _decidable(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy
+    async def _decidable(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy, *,
+                         clearing: bool = False
                          ) -> tuple[dict[str, Any] | None, wf.Scope | None, str | None]:
         """The case's view and this server's part of it, or why it is not decided here."""
         w = wf.words(policy.locale)
@@ -282,12 +301,15 @@ class Moderation:
             return None, None, w["engine_refused"].format(why=quoted(str(exc)))
         if view is None:
             return None, None, w["no_case"].format(n=entry.number)
-        scope = wf.scope(view, entry.guild_id, entry.targets)
+        scope = wf.scope(view, entry.guild_id, entry.targets, clearing=clearing)
+        if str(who.id) in scope.named:
+            return view, None, w["self"].format(n=entry.number)
         if not scope.here:
             if scope.decided or view.get("decision_id"):
                 return view, None, w["already"].format(n=entry.number, decision=quoted(
                     str(view.get("decision_id") or view.get("status"))))
-            return view, None, w["elsewhere"].format(n=entry.number, what=_names(scope.left))
+            return view, None, w["elsewhere"].format(n=entry.number,
+                                                     what=_kinds(scope.left, policy.locale))
         return view, scope, None
 
     async def confirm(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
@@ -296,50 +318,48 @@ class Moderation:
         if refused is not None or view is None or scope is None:
             self._note(entry, who, "confirm (not decided here)", "decision")
             return refused or w["no_case"].format(n=entry.number)
-        category = view.get("category") or entry.category
         try:
-            # The view's id: the case this one was merged into, if it was.
+            # The view's id: the case this one was merged into, if it was. Each target its
+            # own category (a bystander is not here at all: `workflow.scope`).
             decision = await self.engine.decide(str(view.get("id") or entry.case_id),
-                                                who.reviewer,
-                                                {t: category for t in scope.here})
+                                                who.reviewer, dict(scope.categories))
         except ValueError as exc:
             return w["engine_refused"].format(why=quoted(str(exc)))
         self.book.decided(entry.guild_id, entry.number, str(decision.get("id")))
         done = await self._carry_out(entry, view, decision, who, policy)
         if policy.share_watch_list:
-            self._list(entry, decision, category)
+            self._list(entry, decision)
         said = w["confirmed"].format(n=entry.number, who=f"<@{who.id}>",
                                      decision=quoted(str(decision.get("id"))))
         if scope.left:
-            done.append(w["left"].format(what=_names(scope.left)))
+            done.append(w["left"].format(what=_kinds(scope.left, policy.locale)))
         self._note(entry, who, f"confirmed: decision {decision.get('id')}", "decision")
         await self.to_case(entry, "\n".join([said, *(f"- {d}" for d in done)]))
         return "\n".join([said, *(f"- {d}" for d in done)])
 
     async def clear(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
+        """Messages and files of this server only (`workflow.scope`, clearing)."""
         w = wf.words(policy.locale)
-        view, scope, refused = await self._decidable(entry, who, policy)
-        category = (view or {}).get("category") or entry.category
-        if refused is None and category == Category.CSAM.value:
+        view, scope, refused = await self._decidable(entry, who, policy, clearing=True)
+        if refused is None and scope is not None and view is not None and (
+                view.get("category") == Category.CSAM.value
+                or Category.CSAM.value in scope.categories.values()):
             refused = w["csam_clear"]
         if refused is not None or view is None or scope is None:
             self._note(entry, who, "not a violation (not decided here)", "decision")
             return refused or w["no_case"].format(n=entry.number)
         try:
-            # The view's id: the case this one was merged into, if it was.
             decision = await self.engine.decide(str(view.get("id") or entry.case_id),
-                                                who.reviewer,
-                                                dict.fromkeys(scope.here))
+                                                who.reviewer, dict.fromkeys(scope.here))
         except ValueError as exc:
             return w["engine_refused"].format(why=quoted(str(exc)))
         self.book.decided(entry.guild_id, entry.number, str(decision.get("id")))
-        self.book.unlist(entry.guild_id, entry.number)
         undone = await self._undo_all(entry, who)
         said = w["cleared"].format(n=entry.number, who=f"<@{who.id}>",
                                    decision=quoted(str(decision.get("id"))))
         self._note(entry, who, f"not a violation: decision {decision.get('id')}", "decision")
         if scope.left:
-            undone.append(w["left"].format(what=_names(scope.left)))
+            undone.append(w["left"].format(what=_kinds(scope.left, policy.locale)))
         lines = [said, *(f"- {u}" for u in undone)]
         await self.to_case(entry, "\n".join(lines))
         return "\n".join(lines)
@@ -434,8 +454,13 @@ class Moderation:
                 msg = where.get(str(mid))
                 if mid in removed or not msg or msg.get("deleted_by"):
                     continue
+                files = [a for a in msg.get("attachments") or ()
+                         if str(a.get("id", "")).isdigit()]
                 ref = MessageRef(entry.guild_id, int(msg["channel_id"]), mid,
-                                 int(msg.get("author_id") or 0))
+                                 int(msg.get("author_id") or 0),
+                                 attachment_ids=tuple(int(a["id"]) for a in files),
+                                 attachment_sha256=tuple((int(a["id"]), str(a["sha256"]))
+                                                         for a in files if a.get("sha256")))
                 outcomes = await self.executor.carry_out(Plan(
                     ref, Answer("review", case_id=entry.case_id),
                     (Action(Kind.DELETE, ref, f"Veilleur case {entry.case_id}: decided by "
@@ -450,21 +475,27 @@ class Moderation:
                                                  if outcomes else "?"))
             elif t.get("kind") == "user" and "suspend_account" in measures:
                 done.append(await self.ban(entry, int(t["id"]), who, policy,
-                                           category=td.get("category")))
+                                           category=td.get("category"),
+                                           decision_id=str(decision.get("id"))))
         return done
 
     async def ban(self, entry: CaseEntry, member_id: int, who: Moderator,
-                  policy: ServerPolicy, *, category: str | None) -> str:
-        """A ban on a moderator's click: the person is told first (case number, appeal
-        button), the ban keeps their messages (evidence first)."""
+                  policy: ServerPolicy, *, category: str | None, decision_id: str) -> str:
+        """A ban on a moderator's click, keeping the person's messages (evidence first).
+        They are told (case number, appeal button) before it, while a shared server still
+        lets the bot write to them; for grooming and sextortion after it, once it is done
+        (a ban Discord refuses must not have warned them)."""
         w = wf.words(policy.locale)
         if not who.bans:
             return w["ban_refused"].format(id=member_id, why=w["no_ban_right"])
         server = quoted(self.names(entry.guild_id) or str(entry.guild_id))
-        await self.direct(member_id, wf.dm(policy.locale)["ban"].format(
+        text = wf.dm(policy.locale)["ban"].format(
             server=server, n=entry.number, category=wf.category_words(category,
-                                                                      policy.locale)),
-            appeal=(entry.guild_id, entry.number, policy.locale))
+                                                                      policy.locale))
+        silent = category in {c.value for c in SILENT}
+        if not silent:
+            await self.direct(member_id, text,
+                              appeal=(entry.guild_id, entry.number, policy.locale))
         try:
             await self.http.ban(member_id, entry.guild_id, delete_message_seconds=0,
                                 reason=f"Veilleur case {entry.case_id}: confirmed by "
@@ -472,7 +503,10 @@ class Moderation:
         except discord.HTTPException as exc:
             return w["ban_refused"].format(id=member_id, why=self._why(exc, "ban_members"))
         self.book.acted(entry.guild_id, entry.number, "ban", self.clock(), who.reviewer,
-                        member_id=member_id)
+                        member_id=member_id, decision_id=decision_id)
+        if silent:
+            await self.direct(member_id, text,
+                              appeal=(entry.guild_id, entry.number, policy.locale))
         return w["banned"].format(id=member_id)
 
     async def direct(self, user_id: int, content: str, *,
@@ -523,8 +557,13 @@ class Moderation:
         if not who.moderates:
             return w["not_moderator"]
         member = f"<@{member_id}>"
+        silent = {c.value for c in SILENT}
         for entry in self.book.open_cases_of(guild_id, member_id):
-            if entry.category in {c.value for c in SILENT}:
+            # The case's category now (it may have become grooming since it was numbered).
+            live = (await self._view_of(entry.case_id) or {}).get("category")
+            if live in silent and entry.category not in silent:
+                entry = replace(entry, category=live)
+            if entry.category in silent:
                 self.book.note(guild_id, entry.number, who.id, self.clock(),
                                f"warning not sent: {reason}", "warning")
                 return w["warn_silent"].format(member=member, n=entry.number,
@@ -554,24 +593,29 @@ class Moderation:
         entry = self.book.get(guild_id, number)
         if entry is None:
             return d["appeal_unknown"]
+        now = self.clock()
+        # Only the person acted against in this case, within the complaint window (a
+        # button forwarded or forged is no one's appeal).
+        acted = [a for a in self.book.actions(guild_id, number)
+                 if a.member_id == user_id and a.decision_id
+                 and (parse_iso(a.at) or now) >= now - APPEAL_WINDOW]
+        if not acted:
+            return d["appeal_unknown"]
         if self.book.appealed(guild_id, number, user_id):
             return d["appeal_again"].format(n=number)
-        now = self.clock()
         if self.book.appeals_since(user_id, now - timedelta(days=1)) >= APPEALS_PER_DAY:
             return d["appeal_cooldown"]
-        view = await self._view(entry, "veilleur-bot")
+        if not self.book.appeal(reference, guild_id, number, user_id, now):
+            return d["appeal_again"].format(n=number)  # a second form sent meanwhile
         body = {"id": reference, "target": {"kind": "user", "id": str(user_id)},
                 "by": "affected", "complainant_id": str(user_id),
-                "explanation": text[:4000]}
-        decision = entry.decision_id or (view or {}).get("decision_id")
-        if decision:
-            body["decision_id"] = str(decision)
+                "decision_id": acted[-1].decision_id, "explanation": text[:4000]}
         try:
             await self.engine.complaint(body)
         except ValueError as exc:
+            self.book.appeal_failed(reference)
             log.warning("appeal on %s #%s: %s", guild_id, number, exc)
             return wf.words(policy.locale)["engine_refused"].format(why=quoted(str(exc)))
-        self.book.appeal(reference, guild_id, number, user_id, now)
         self.book.note(guild_id, number, user_id, now, text[:1000], "appeal")
         await self.to_case(entry, f"**Appeal** `{quoted(reference)}` · <@{user_id}> "
                                   f"({user_id}): {quoted(text)[:1500]}")
@@ -614,6 +658,8 @@ class Moderation:
         w = wf.words(policy.locale)
         if not who.moderates:
             return w["not_moderator"]
+        if action in ("pause", "lift") and not who.manages:
+            return w["not_manager"]  # the bot's Manage Server is not lent
         found = self.book.wave_of(guild_id, wave_id)
         if found is None:
             return w["no_wave"]
@@ -630,10 +676,11 @@ class Moderation:
             line = wave_mod.ban_text(guild_id, who.id, bans.banned, bans.failed,
                                      bans.problems, policy.locale)
         elif action == "lift":
-            if not self.book.wave_done(wave_id, "lifted", now, who.reviewer):
+            if found.lifted_at is not None:
                 return w["wave_again"]
             result = await incidents.resume(self.http, guild_id)
-            if result.done:
+            if result.done:  # marked only once Discord did it: a failed lift may be retried
+                self.book.wave_done(wave_id, "lifted", now, who.reviewer)
                 self.on_lift(guild_id)
             line = w["wave_lifted" if result.done else "wave_failed"].format(
                 who=f"<@{who.id}>", why=result.detail)
@@ -656,10 +703,8 @@ class Moderation:
         member's cases here, with who banned and why from the audit log (`by`: None when
         the bot cannot read it), so the case's record is whole."""
         now = self.clock()
-        if any(a.kind == "ban" and a.member_id == member_id and a.undone_at is None
-               for e in self.book.open_cases_of(guild_id, member_id)
-               for a in self.book.actions(guild_id, e.number)):
-            return  # the bot's own ban, on a moderator's click
+        if any(a.undone_at is None for a in self.book.acted_on(guild_id, member_id, "ban")):
+            return  # the bot's own ban (a case's, or a wave's bulk ban), already recorded
         who = f"discord:{by[0]}" if by else "discord (audit log not readable)"
         for entry in self.book.open_cases_of(guild_id, member_id):
             self.book.acted(guild_id, entry.number, "ban", now, who, member_id=member_id)
@@ -672,18 +717,24 @@ class Moderation:
 
     # --- the watch list ------------------------------------------------------------------
 
-    def _list(self, entry: CaseEntry, decision: Mapping[str, Any], category: str | None
-              ) -> None:
+    def _list(self, entry: CaseEntry, decision: Mapping[str, Any]) -> None:
+        """The accounts the decision confirmed, and the files of the case's messages here
+        when it confirmed one, each with its own category."""
         evidence = f"case #{entry.number}, engine {entry.case_id}, decision {decision.get('id')}"
-        for td in decision.get("targets") or ():
+        confirmed = [td for td in decision.get("targets") or () if td.get("violation")]
+        for td in confirmed:
             t = td.get("target") or {}
-            if td.get("violation") and t.get("kind") == "user":
+            if t.get("kind") == "user":
                 self.book.list_offender("user", str(t["id"]), entry.guild_id, entry.number,
-                                        category, self.clock(), evidence)
-        for kind, value in entry.targets:
-            if kind == "sha256":
-                self.book.list_offender("sha256", value, entry.guild_id, entry.number,
-                                        category, self.clock(), evidence)
+                                        td.get("category"), self.clock(), evidence)
+        messages = [td for td in confirmed if (td.get("target") or {}).get("kind") == "message"]
+        if messages:
+            category = max((td.get("category") or "" for td in messages),
+                           key=lambda c: wf.RANK.get(c, 0)) or None
+            for kind, value in entry.targets:
+                if kind == "sha256":
+                    self.book.list_offender("sha256", value, entry.guild_id, entry.number,
+                                            category, self.clock(), evidence)
 
     def sharing(self, policies: Mapping[int, ServerPolicy]) -> frozenset[int]:
         return frozenset(g for g, p in policies.items() if p.share_watch_list)
@@ -727,6 +778,18 @@ class Moderation:
         log.warning("%s", line)
 
 
-def _names(targets: tuple[tuple[str, str], ...]) -> str:
-    shown = ", ".join(f"{kind} {quoted(tid)}" for kind, tid in targets[:5])
-    return shown + (f" (+{len(targets) - 5})" if len(targets) > 5 else "") if shown else "—"
+KIND_WORDS = {"en": {"guild": "the server itself", "user": "account(s)",
+                     "message": "message(s)", "channel": "channel(s)", "attachment": "file(s)"},
+              "fr": {"guild": "le serveur lui-même", "user": "compte(s)",
+                     "message": "message(s)", "channel": "salon(s)",
+                     "attachment": "fichier(s)"}}
+
+
+def _kinds(targets: tuple[tuple[str, str], ...], locale: str) -> str:
+    """What is left, by kind and count: other servers' ids are not this server's to see."""
+    words = KIND_WORDS.get(locale, KIND_WORDS["en"])
+    counts: dict[str, int] = {}
+    for kind, _ in targets:
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(words.get(k, k) if k == "guild" else f"{n} {words.get(k, k)}"
+                     for k, n in counts.items()) or "—"

@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 import discord
 
+from veilleur.bot.modlog import quoted
+
 
 class Scope(Enum):
     CHANNEL = "channel"
@@ -166,14 +168,15 @@ def diagnose(guild: discord.Guild, have: discord.Intents, *,
              mod_log: int | None = None, quarantine_role: int | None = None,
              channels: Iterable[discord.abc.GuildChannel] | None = None,
              locale: str = "en") -> list[str]:
-    """Each thing the bot lacks in `guild`, one line each, in the server's language:
+    """Each thing the bot lacks in `guild`, one line each, in the server's language (the
+    server's own names quoted inert: they are the platform's strings):
     intents, server-wide permissions, the mod-log channel's, the quarantine role's place,
     and each watched channel's missing permissions (by name)."""
     w = WORDS.get(locale, WORDS["en"])
     problems = missing_intents(have, locale)
     me = guild.me
     if me is None:
-        return [*problems, w["not_member"].format(name=guild.name)]
+        return [*problems, w["not_member"].format(name=quoted(guild.name))]
     problems += _lacking(me.guild_permissions, Scope.GUILD, w["on_server"], locale)
     if mod_log is not None:
         log_channel = guild.get_channel(mod_log)
@@ -181,18 +184,19 @@ def diagnose(guild: discord.Guild, have: discord.Intents, *,
             problems.append(w["no_mod_log"].format(id=mod_log))
         else:
             problems += _lacking(log_channel.permissions_for(me), Scope.MOD_LOG,
-                                 f"{w['in']} #{log_channel.name}", locale)
+                                 f"{w['in']} #{quoted(log_channel.name)}", locale)
     if quarantine_role is not None:
         role = guild.get_role(quarantine_role)
         if role is None:
             problems.append(w["no_role"].format(id=quarantine_role))
         elif role >= me.top_role:
-            problems.append(w["role_high"].format(role=role.name, top=me.top_role.name))
+            problems.append(w["role_high"].format(role=quoted(role.name),
+                                                  top=quoted(me.top_role.name)))
     for channel in guild.text_channels if channels is None else channels:
         allowed = channel.permissions_for(me)
         lacking = [label(n.name, locale) for n in NEEDED
                    if n.scope is Scope.CHANNEL and not getattr(allowed, n.name)]
         if lacking:
-            problems.append(w["channel_missing"].format(channel=channel.name,
+            problems.append(w["channel_missing"].format(channel=quoted(channel.name),
                                                         perms=", ".join(lacking)))
     return problems

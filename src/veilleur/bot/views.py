@@ -33,12 +33,12 @@ def moderator(interaction: discord.Interaction, roles: frozenset[int]) -> Modera
     mine = {r.id for r in getattr(user, "roles", ())}
     perms = interaction.permissions
     return Moderator(user.id, user.name, bool(perms.manage_messages or mine & roles),
-                     bool(perms.ban_members))
+                     bool(perms.ban_members), bool(perms.manage_guild))
 
 
 class CaseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                  template=r"veilleur:case:(?P<action>confirm|clear|escalate|undo):"
-                          r"(?P<guild>[0-9]{1,20}):(?P<number>[0-9]{1,9})"):
+                          r"(?P<guild>[0-9]{1,19}):(?P<number>[0-9]{1,9})"):
     def __init__(self, action: str, guild_id: int, number: int, locale: str = "en") -> None:
         super().__init__(discord.ui.Button(
             label=wf.words(locale)[action], style=STYLES[action],
@@ -71,7 +71,7 @@ def case_buttons(guild_id: int, number: int, locale: str) -> discord.ui.View:
 
 
 class AppealButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                   template=r"veilleur:appeal:(?P<guild>[0-9]{1,20}):(?P<number>[0-9]{1,9})"):
+                   template=r"veilleur:appeal:(?P<guild>[0-9]{1,19}):(?P<number>[0-9]{1,9})"):
     def __init__(self, guild_id: int, number: int, locale: str = "en") -> None:
         super().__init__(discord.ui.Button(
             label=wf.dm(locale)["appeal_button"], style=discord.ButtonStyle.primary,
@@ -109,7 +109,8 @@ class AppealForm(discord.ui.Modal):
         text = await moderation_of(interaction).appeal(
             self.guild_id, self.number, interaction.user.id, self.why.value,
             f"discord-{interaction.id}")
-        await interaction.followup.send(wf.fit(text), ephemeral=True)
+        await interaction.followup.send(wf.fit(text), ephemeral=True,
+                                        allowed_mentions=discord.AllowedMentions.none())
 
 
 WAVE_LABELS = {"pause": "pause", "lift": "lift", "ban": "ban_wave"}
@@ -118,7 +119,7 @@ WAVE_STYLES = {"pause": discord.ButtonStyle.primary, "lift": discord.ButtonStyle
 
 
 class WaveButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                 template=r"veilleur:wave:(?P<action>pause|lift|ban):(?P<guild>[0-9]{1,20}):"
+                 template=r"veilleur:wave:(?P<action>pause|lift|ban):(?P<guild>[0-9]{1,19}):"
                           r"(?P<wave>[0-9]{1,12})"):
     def __init__(self, action: str, guild_id: int, wave_id: int, locale: str = "en") -> None:
         super().__init__(discord.ui.Button(

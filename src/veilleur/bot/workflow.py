@@ -11,7 +11,7 @@ file URL is ever written, only ids, digests and message links.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,8 @@ WORDS: dict[str, dict[str, str]] = {
         "elsewhere": "Nothing in case #{n} is this server's to decide ({what}): it is "
                      "decided in Veilleur's console. Your view is recorded as a note.",
         "left": "Left for Veilleur's console (not this server's to decide): {what}.",
+        "self": "You are named in case #{n}: another moderator decides it.",
+        "not_manager": "Only members who manage the server (Manage Server) may do this.",
         "csam_clear": "A child sexual abuse case is cleared only by a specialist, in "
                       "Veilleur's console. Your view is recorded as a note.",
         "already": "Case #{n} is already decided ({decision}).",
@@ -85,6 +87,9 @@ WORDS: dict[str, dict[str, str]] = {
         "elsewhere": "Rien dans le dossier n°{n} n'est à décider par ce serveur ({what}) : "
                      "il se décide dans la console de Veilleur. Votre avis est noté.",
         "left": "Laissé à la console de Veilleur (pas à décider par ce serveur) : {what}.",
+        "self": "Vous êtes visé par le dossier n°{n} : un autre modérateur le décide.",
+        "not_manager": "Seuls les membres qui gèrent le serveur (Gérer le serveur) peuvent "
+                       "le faire.",
         "csam_clear": "Un dossier d'abus sexuel sur mineur ne se classe que par un "
                       "spécialiste, dans la console de Veilleur. Votre avis est noté.",
         "already": "Le dossier n°{n} est déjà décidé ({decision}).",
@@ -186,22 +191,31 @@ class Scope:
 
     here: tuple[tuple[str, str], ...]
     left: tuple[tuple[str, str], ...]
-    """Not theirs (the server itself, its owner, another server's messages): the case
-    stays open for them, in the console."""
+    """Not theirs (the server itself, its owner, a member they never flagged, another
+    server's messages): the case stays open for them, in the console."""
     decided: tuple[tuple[str, str], ...] = ()
+    categories: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    """Per target here, its own category (what was found or reported about it, or about
+    the messages of an account), not the whole case's."""
+    named: tuple[str, ...] = ()
+    """The accounts the case names (a moderator among them does not decide it)."""
 
 
-def scope(view: Mapping[str, Any], guild_id: int, known: Iterable[tuple[str, str]]) -> Scope:
-    """A server's moderators decide what the engine places in their server (its messages,
-    channels, files), and the accounts their server showed the engine about the case (the
-    authors of its messages in the case, a reported member). Not the server itself, nor an
-    owner or account they did not see (judging one's own server is not theirs to do: a "no
-    violation" would keep reports on it from review for weeks), nor anything elsewhere.
-    Their decision is partial: the rest stays open for the console."""
+RANK = {"csam": 4, "sextortion": 3, "grooming": 2, "ncii": 1}
+
+
+def scope(view: Mapping[str, Any], guild_id: int, known: Iterable[tuple[str, str]], *,
+          clearing: bool = False) -> Scope:
+    """A server's moderators decide what their server flagged or had reported (`known`:
+    the messages the bot saw flagged here, their authors, the members reported here) and
+    the engine places in their server. Not the server itself, nor anyone or anything the
+    case holds only as context (a bystander who posted a picture nearby, the owner a
+    roll-up named), nor anything elsewhere. Clearing (*not a violation*) decides messages
+    and files only: an account's clearance would answer reports filed in other servers and
+    keep new ones from review for weeks, which is the platform's call. The decision is
+    partial: the rest stays open for the console."""
     mine = set(known)
     items = list(view.get("targets_in_context") or ())
-    mine |= {("user", str(i["message"].get("author_id"))) for i in items
-             if i.get("message") and str((i.get("guild") or {}).get("id")) == str(guild_id)}
     decided = {(str(t.get("kind")), str(t.get("id"))) for t in view.get("decided_targets")
                or ()}
     here: list[tuple[str, str]] = []
@@ -213,13 +227,36 @@ def scope(view: Mapping[str, Any], guild_id: int, known: Iterable[tuple[str, str
         guild = (item.get("guild") or {}).get("id")
         if key in decided:
             done.append(key)
-        elif key[0] == "guild" or key[0] == "user":
-            (here if key[0] == "user" and key in mine else left).append(key)
+        elif key not in mine or key[0] == "guild":
+            left.append(key)
+        elif key[0] == "user":
+            (left if clearing else here).append(key)
         elif str(guild) == str(guild_id):
             here.append(key)
         else:
             left.append(key)
-    return Scope(tuple(here), tuple(left), tuple(done))
+    return Scope(tuple(here), tuple(left), tuple(done), _categories(view, here),
+                 tuple(str((i.get("target") or {}).get("id")) for i in items
+                       if (i.get("target") or {}).get("kind") == "user"))
+
+
+def _categories(view: Mapping[str, Any], keys: Iterable[tuple[str, str]]
+                ) -> dict[tuple[str, str], str | None]:
+    """Each target's own category: the gravest found or reported about it, for an account
+    also about its messages in the case; else the case's."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for item in view.get("items") or ():
+        t, cat = item.get("target") or {}, item.get("category")
+        if cat:
+            found.setdefault((str(t.get("kind")), str(t.get("id"))), []).append(str(cat))
+    for item in view.get("targets_in_context") or ():
+        t, msg = item.get("target") or {}, item.get("message")
+        if msg and msg.get("author_id") is not None:
+            own = found.get(("message", str(t.get("id"))), [])
+            found.setdefault(("user", str(msg["author_id"])), []).extend(own)
+    default = view.get("category")
+    return {k: max(found[k], key=lambda c: RANK.get(c, 0)) if found.get(k) else default
+            for k in keys}
 
 
 def summary(number: int, view: Mapping[str, Any] | None, locale: str,
@@ -234,7 +271,7 @@ def summary(number: int, view: Mapping[str, Any] | None, locale: str,
                 if view.get("decision_id") else "")]
     acts = [f"- {a.at[:16]} {a.kind}" + (f" <@{a.member_id}>" if a.member_id else "")
             + (f" msg {a.message_id}" if a.message_id else "")
-            + (f" ({a.by})" if a.by else "") + (" — undone" if a.undone_at else "")
+            + (f" ({quoted(a.by)})" if a.by else "") + (" — undone" if a.undone_at else "")
             for a in actions]
     if acts:
         lines += [f"{w['actions']}:", *acts[-10:]]

@@ -167,6 +167,8 @@ class Casework:
         self._by_key: dict[str, str] = {}
         self._merged_into: dict[str, str] = {}
         self._merged_from: dict[str, list[str]] = {}
+        self._decisions_of: dict[str, list[str]] = {}
+        """Case -> its decisions (several when partial ones came first)."""
         """The reverse of `_merged_into`: case -> the cases merged straight into it."""
         self._finding_intakes: dict[tuple[Target, Category], str] = {}
         self._cleared: dict[Target, datetime] = {}
@@ -215,6 +217,7 @@ class Casework:
             self._schedule_clocks(case)
         for d in sorted(snap.decisions, key=lambda d: d.decided_at):
             self.decisions[d.id] = d
+            self._decisions_of.setdefault(d.case_id, []).append(d.id)
             for td in d.targets:
                 if not td.violation:
                     self._cleared[td.target] = d.decided_at
@@ -724,7 +727,13 @@ class Casework:
             if msg is not None:
                 item["message"] = {"content": msg.content, "author_id": msg.author_id,
                                    "channel_id": msg.channel_id, "ts": iso(msg.ts),
-                                   "deleted_by": msg.deleted_by}
+                                   "deleted_by": msg.deleted_by,
+                                   # Which files were read and hashed (the others' bytes
+                                   # are in no evidence: a removal waits for them).
+                                   "attachments": [
+                                       {"id": aid, "sha256": a.sha256 if a else None}
+                                       for aid in msg.attachments[:50]
+                                       for a in (self.content.attachment(aid),)]}
                 ch = self.content.directory.channel(msg.channel_id)
                 item["channel_name"] = ch.name if ch else None
             if t.kind is TargetKind.USER:
@@ -819,7 +828,11 @@ class Casework:
 
     def decided_targets(self, case: Case) -> set[Target]:
         """The case's targets a partial decision already decided."""
-        return {td.target for d in self.decisions.values() if d.case_id == case.id
+        return set(self._earlier(case))
+
+    def _earlier(self, case: Case) -> dict[Target, tuple[Decision, TargetDecision]]:
+        return {td.target: (d, td) for d in (self.decisions[i] for i in
+                                             self._decisions_of.get(case.id, ()))
                 for td in d.targets}
 
     def decide(self, case_id: str, reviewer: str, verdicts: Mapping[Target, Verdict],
@@ -840,9 +853,23 @@ class Casework:
         if case.status != "in_review" or case.locked_by != reviewer:
             raise ReviewError(f"case {case_id} is not locked by {reviewer}: take it first")
         added = [t for t in dict.fromkeys(add) if t not in case.targets]
-        done = self.decided_targets(case)
-        left = [t for t in [*case.targets, *added] if t not in done]
-        verdicts = {t: v for t, v in verdicts.items() if t not in done}
+        earlier = self._earlier(case)
+        # A report about a decided target that came in after its decision (a trusted
+        # flagger disagreeing) puts it back to be decided: new information, new review.
+        for iid in case.intakes:
+            intake = self.intakes[iid]
+            settled = earlier.get(intake.target)
+            if intake.pending and settled and intake.received_at > settled[0].decided_at:
+                del earlier[intake.target]
+        for t, v in verdicts.items():
+            if t in earlier and (v.category is not None) != earlier[t][1].violation:
+                d = earlier[t][0]
+                raise ReviewError(
+                    f"{t.kind.value}:{t.id} was decided in {d.id} by {d.reviewer} "
+                    f"({'a violation' if earlier[t][1].violation else 'no violation'}); a "
+                    "decision is changed through a complaint against it, not a second one")
+        left = [t for t in [*case.targets, *added] if t not in earlier]
+        verdicts = {t: v for t, v in verdicts.items() if t not in earlier}
         scope = [t for t in left if t in verdicts] if partial else left
         if not scope:
             raise ReviewError(f"case {case_id}: nothing left to decide among these targets")
@@ -855,6 +882,7 @@ class Casework:
                             () if complaint else
                             case_measures(tds, self.policy, risk_now=risk_now))
         self.decisions[decision.id] = decision
+        self._decisions_of.setdefault(case.id, []).append(decision.id)
         self.stats.decisions += 1
         self.audit.append(now, "decision", reviewer, case.id, decision.to_json())
         self.sink.decision(decision)
@@ -871,11 +899,15 @@ class Casework:
         self.compliance.decided(decision, case, now)
         decided = {td.target for td in tds}
         rest = [t for t in left if t not in decided]
+        # An item about a target an earlier partial decision settled (a report that came
+        # in since) is answered by that decision's outcome.
+        confirmed_ever = set(confirmed) | {t for t, (_, td) in earlier.items() if td.violation}
         for iid in case.intakes:
             intake = self.intakes[iid]
             if intake.pending and (not rest or intake.target in decided):
-                upheld = any(t in confirmed for t in (intake.target,
-                                                      *self.content.containers(intake.target)))
+                upheld = any(t in confirmed_ever for t in (intake.target,
+                                                           *self.content.containers(
+                                                               intake.target)))
                 if intake.kind is IntakeKind.REPORT:
                     self.records.record(intake, upheld)
                 self._resolve(intake, Resolution.UPHELD if upheld else Resolution.REJECTED,

@@ -38,7 +38,7 @@ from typing import Any
 
 from veilleur.cases.casework import Casework
 from veilleur.cases.models import Case, Decision, iso
-from veilleur.cases.review import Verdict
+from veilleur.cases.review import ReviewError, Verdict
 from veilleur.confine import RefusedPathError, locate
 from veilleur.deployment import Mode, Settings, assemble, fresh_content
 from veilleur.detect.base import Detector
@@ -720,9 +720,15 @@ class Runtime:
         with self.work() as cw:
             now = self.clock()
             case = cw.cases.get(case_id)
-            if case is not None and case.locked_by != reviewer:
+            took = case is not None and case.locked_by != reviewer
+            if took:
                 cw.take(case_id, reviewer, now)
-            return cw.decide(case_id, reviewer, verdicts, now, partial=partial)
+            try:
+                return cw.decide(case_id, reviewer, verdicts, now, partial=partial)
+            except ReviewError:
+                if took:  # taken for this decision only: back in the queue, clocks visible
+                    cw.release(case_id, reviewer, now)
+                raise
 
     def audit(self, kind: str, actor: str, subject: str, detail: dict[str, Any]) -> None:
         """One entry in the audit chain, as the engine writes its own (chained in the database

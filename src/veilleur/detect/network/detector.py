@@ -173,6 +173,10 @@ class NetworkDetector:
             known = self.graph.state.get("network.successors", target.id)
             if known:
                 self.successors[target.id] = set(known)
+                for gid in known:  # when each was found: invites to it count from then
+                    since = self.graph.state.get("network.successor_since", gid)
+                    if since is not None:
+                        self._successor_since.setdefault(gid, since)
             if not emit:
                 return []
             for candidate in self._candidates(target.id):
@@ -287,7 +291,9 @@ class NetworkDetector:
             return []
         self._emitted[key] = score
         if score >= p["threshold"]:
-            self._successor_since.setdefault(gid, at)
+            if gid not in self._successor_since:
+                self._successor_since[gid] = at
+                self.graph.state.put("network.successor_since", gid, at)
             self.successors.setdefault(fallen, set()).add(gid)
             self.graph.state.put("network.successors", fallen, self.successors[fallen])
         return [Signal(

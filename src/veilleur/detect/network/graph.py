@@ -212,5 +212,6 @@ CODECS: dict[str, tuple[Any, Any]] = {
     "graph.invite": (lambda v: v, lambda v: v),
     "graph.pointed": (lambda v: sorted(v), lambda v: set(v)),
     "network.successors": (lambda v: sorted(v), lambda v: set(v)),
+    "network.successor_since": (lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v)),
 }
 """namespace → (to JSON, from JSON)."""
