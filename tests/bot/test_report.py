@@ -17,7 +17,7 @@ import pytest
 
 from tests.bot import fakes as f
 from tests.bot.test_remote import engine_for
-from tests.bot.test_scenario import MEMBER, MOD_LOG, bot, play, runtime  # noqa: F401
+from tests.bot.test_scenario import MEMBER, MOD_LOG, bot, play
 from veilleur.bot import report as rep
 from veilleur.bot.client import CategoryView, French, Handlers, VeilleurBot
 from veilleur.bot.execute import Executor
@@ -89,7 +89,7 @@ def test_the_cooldown_refuses_a_flood_then_lets_the_member_report_again() -> Non
 
 
 def test_a_slash_report_on_a_message_link_joins_the_case_of_the_held_message(
-        runtime: Runtime) -> None:  # noqa: F811
+        runtime: Runtime) -> None:
     st = f.state()
     g, catalogue, lure = f.catalogue_lure(st, MEMBER, "r")
     handlers, http = bot(runtime, g.id, [])
@@ -118,7 +118,7 @@ def test_a_slash_report_on_a_message_link_joins_the_case_of_the_held_message(
 
 
 def test_a_member_report_opens_a_case_and_french_servers_are_answered_in_french(
-        runtime: Runtime) -> None:  # noqa: F811
+        runtime: Runtime) -> None:
     st = f.state()
     g = f.guild(st, f.snowflake(), "Le Salon")
     http = f.http()

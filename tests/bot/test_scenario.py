@@ -7,7 +7,6 @@ the link to the files), and the evidence was sealed before the deletion."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,6 @@ from veilleur.taxonomy import Target, TargetKind
 
 MEMBER = (700_000_000_000_000_123, "vendeur")
 MOD_LOG = 555_000_000_000_000_001
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
-                                 evidence_key=tmp_path / "evidence.key",
-                                 checkpoint_seconds=0.05))
-    rt.start()
-    yield rt
-    rt.stop()
 
 
 def bot(rt: Runtime, guild_id: int, calls: list[str]) -> tuple[Handlers, Any]:

@@ -8,7 +8,7 @@ messages kept; the person appeals; undo, escalation, notes and warnings behave."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,23 +26,13 @@ from veilleur.bot.intake import EmbeddedEngine
 from veilleur.bot.moderation import Moderator
 from veilleur.bot.policy import parse_policy
 from veilleur.bot.views import AppealButton, CaseButton
-from veilleur.service.runtime import Runtime, ServiceSettings
+from veilleur.service.runtime import Runtime
 
 SELLER = (700_000_000_000_000_123, "vendeur")
 ADULT = (700_000_000_000_000_200, "grand_frere_du_serveur")
 MINOR = (700_000_000_000_000_300, "lea_13")
 MOD = (700_000_000_000_000_400, "modo")
 MOD_LOG = 555_000_000_000_000_001
-
-
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(ServiceSettings(db=str(tmp_path / "bot.db"),
-                                 evidence_key=tmp_path / "evidence.key",
-                                 checkpoint_seconds=0.05))
-    rt.start()
-    yield rt
-    rt.stop()
 
 
 def setup(rt: Runtime, tmp_path: Path, gid: int, calls: list[str], **policy: Any
@@ -78,6 +68,42 @@ def setup(rt: Runtime, tmp_path: Path, gid: int, calls: list[str], **policy: Any
                         Executor(http, evidence_of), self_id=lambda: f.BOT_ID,
                         book=Casebook(tmp_path / "bot-records.sqlite"))
     return handlers, http
+
+
+@dataclass
+class Salon:
+    """A server with a channel named like a catalogue and a mod-log channel, the bot's
+    handlers on the real runtime, and what the fake Discord was asked (`calls`)."""
+
+    st: Any
+    g: discord.Guild
+    catalogue: discord.TextChannel
+    handlers: Handlers
+    http: Any
+    calls: list[str]
+
+    def lure(self, tag: str = "x", author: tuple[int, str] = SELLER, minutes: int = 5
+             ) -> discord.Message:
+        return f.message(self.st, self.catalogue, f.snowflake(f.later(minutes)), author,
+                         f"teaser du pack, le reste en VIP sur mega . nz / folder / {tag}")
+
+    async def begin(self, *messages: discord.Message) -> None:
+        """The bot started, the server seen, the messages judged and acted on."""
+        self.handlers.intake.start()
+        self.handlers.guild_available(self.g)
+        for m in messages:
+            self.handlers.message(m)
+        await self.handlers.settle()
+
+
+def salon(runtime: Runtime, tmp_path: Path, **policy: Any) -> Salon:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
+    f.text_channel(st, g, MOD_LOG, "mod-log")
+    calls: list[str] = []
+    handlers, http = setup(runtime, tmp_path, g.id, calls, **policy)
+    return Salon(st, g, catalogue, handlers, http, calls)
 
 
 def interaction(handlers: Handlers, g: discord.Guild | None, user: tuple[int, str],
@@ -124,21 +150,13 @@ MODERATOR = discord.Permissions(manage_messages=True, ban_members=True)
 
 def test_a_held_teaser_is_numbered_confirmed_by_button_banned_after_a_dm_and_appealed(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls)
-    mid = f.snowflake(f.later(5))
-    lure = f.message(st, catalogue, mid, SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    w = salon(runtime, tmp_path)
+    g, calls, handlers, http = w.g, w.calls, w.handlers, w.http
+    lure = w.lure()
+    mid = lure.id
 
     async def scene() -> dict[str, Any]:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         out: dict[str, Any] = {}
         case = handlers.moderation.book.get(g.id, 1)
         assert case is not None
@@ -256,21 +274,13 @@ def test_a_minors_report_on_an_adult_opens_a_case_a_warning_would_tip_off(
 
 def test_not_a_violation_takes_back_the_time_out_and_undo_says_what_cannot_be(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en",
+    w = salon(runtime, tmp_path, locale="en",
                            automatic={"csam": ["timeout"], "ncii": ["timeout"]})
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    g, handlers, http = w.g, w.handlers, w.http
+    lure = w.lure()
 
     async def scene() -> tuple[str, str, str]:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         mod = interaction(handlers, g, MOD, MODERATOR)
         undo = await press(handlers, f"veilleur:case:undo:{g.id}:1", mod)
         nothing = await press(handlers, f"veilleur:case:undo:{g.id}:1",
@@ -295,21 +305,13 @@ def test_not_a_violation_takes_back_the_time_out_and_undo_says_what_cannot_be(
 
 def test_escalation_prepares_discord_and_the_french_hotlines_with_links_not_pictures(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls)
-    mid = f.snowflake(f.later(5))
-    lure = f.message(st, catalogue, mid, SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    w = salon(runtime, tmp_path)
+    g, catalogue, handlers, http = w.g, w.catalogue, w.handlers, w.http
+    lure = w.lure()
+    mid = lure.id
 
     async def scene() -> str:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         return await press(handlers, f"veilleur:case:escalate:{g.id}:1",
                            interaction(handlers, g, MOD, MODERATOR))
 
@@ -339,22 +341,14 @@ def test_escalation_prepares_discord_and_the_french_hotlines_with_links_not_pict
 
 def test_the_case_command_adds_notes_that_are_never_overwritten(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    w = salon(runtime, tmp_path, locale="en")
+    g, handlers, http = w.g, w.handlers, w.http
+    lure = w.lure()
     who = Moderator(MOD[0], MOD[1], True, False)
     nobody = Moderator(701, "membre", False, False)
 
     async def scene() -> tuple[str, str, str]:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         await handlers.moderation.case(g.id, 1, who, "seen <@&1> @everyone")
         second = await handlers.moderation.case(g.id, 1, who, "asked the owner")
         missing = await handlers.moderation.case(g.id, 7, who, None)
@@ -445,14 +439,10 @@ def test_a_wave_pauses_invites_and_dms_and_a_moderator_lifts_it_and_bans_the_acc
         runtime: Runtime, tmp_path: Path) -> None:
     from veilleur.bot.views import WaveButton
 
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en", automatic={},
+    w = salon(runtime, tmp_path, locale="en", automatic={},
                            wave={"flagged": 2, "joins": 0, "young_joins": 0,
                                  "automatic": True})
+    st, g, catalogue, handlers, http = w.st, w.g, w.catalogue, w.handlers, w.http
     http.bulk_ban = AsyncMock(side_effect=lambda _g, user_ids, **_k: {
         "banned_users": [str(u) for u in user_ids], "failed_users": []})
     sellers = [(700_000_000_000_001_000 + i, f"v{i}") for i in range(2)]
@@ -608,23 +598,15 @@ def test_refusals_are_said_not_raised_thread_ban_and_direct_message(
         runtime: Runtime, tmp_path: Path) -> None:
     """No private thread allowed: the case goes to the mod log itself. Closed DMs: the ban
     still happens. A ban Discord refuses (50013): the moderator is told which permission."""
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    w = salon(runtime, tmp_path, locale="en")
+    g, handlers, http = w.g, w.handlers, w.http
     http.start_thread_without_message.side_effect = f.forbidden(50013)
     http.start_private_message.side_effect = f.forbidden(50007)
     http.ban.side_effect = f.forbidden(50013)
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    lure = w.lure()
 
     async def scene() -> str:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         return await press(handlers, f"veilleur:case:confirm:{g.id}:1",
                            interaction(handlers, g, MOD, MODERATOR))
 
@@ -643,29 +625,19 @@ def test_refusals_are_said_not_raised_thread_ban_and_direct_message(
 
 def test_the_watch_list_alerts_an_opted_in_server_when_a_confirmed_account_joins(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
+    w = salon(runtime, tmp_path, locale="en", share_watch_list=True)
+    st, g, handlers, http = w.st, w.g, w.handlers, w.http
     other = f.guild(st, f.snowflake(), "Autre <@&1> serveur")
     other_log = f.snowflake()
     quiet = f.guild(st, f.snowflake(), "Sans liste")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en",
-                           share_watch_list=True)
     for server, log_channel, share in ((other, other_log, True), (quiet, f.snowflake(), False)):
         handlers.policies[server.id] = parse_policy(  # type: ignore[index]
             {"guild_id": str(server.id), "mod_log_channel": str(log_channel),
              "share_watch_list": share}, "other")
     handlers.sharing = frozenset({g.id, other.id})
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
 
     async def scene() -> None:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(w.lure())
         await press(handlers, f"veilleur:case:confirm:{g.id}:1",
                     interaction(handlers, g, MOD, MODERATOR))
         handlers.member_joined(f.member(st, other, SELLER[0], "vendeur <@&1>"))
@@ -736,24 +708,16 @@ def test_a_case_merged_into_another_keeps_its_number(tmp_path: Path) -> None:
 
 def test_a_ban_made_in_discord_is_recorded_on_the_members_case_with_who_and_why(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
+    w = salon(runtime, tmp_path, locale="en")
+    st, g, handlers, http = w.st, w.g, w.handlers, w.http
+    lure = w.lure()
     seller = f.member(st, g, SELLER[0], SELLER[1])
 
     async def audit() -> tuple[int, str | None]:
         return MOD[0], "vente <@&1> @everyone"
 
     async def scene() -> None:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         handlers.banned(g, seller, audit)
         await handlers.settle()
         handlers.banned(g, seller, audit)  # Discord's second event: recorded once
@@ -774,22 +738,15 @@ def test_confirm_never_removes_a_message_whose_files_are_in_no_evidence(
         runtime: Runtime, tmp_path: Path) -> None:
     """The files were not fetched (cap 0): neither the automatic hold nor a moderator's
     confirmation removes the message; they are told why."""
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    w = salon(runtime, tmp_path, locale="en")
+    st, g, catalogue, handlers, http = w.st, w.g, w.catalogue, w.handlers, w.http
     handlers.fetch_cap = 0
     lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
                      "teaser du pack, le reste en VIP sur mega . nz / folder / x",
                      attachments=[f.attachment(f.snowflake())])
 
     async def scene() -> str:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
+        await w.begin(lure)
         return await press(handlers, f"veilleur:case:confirm:{g.id}:1",
                            interaction(handlers, g, MOD, MODERATOR))
 
@@ -800,12 +757,8 @@ def test_confirm_never_removes_a_message_whose_files_are_in_no_evidence(
 
 def test_one_case_gets_one_thread_however_many_of_its_messages_come_at_once(
         runtime: Runtime, tmp_path: Path) -> None:
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    f.text_channel(st, g, MOD_LOG, "mod-log")
-    calls: list[str] = []
-    handlers, http = setup(runtime, tmp_path, g.id, calls, locale="en")
+    w = salon(runtime, tmp_path, locale="en")
+    st, g, catalogue, handlers, http = w.st, w.g, w.catalogue, w.handlers, w.http
     made = http.start_thread_without_message.side_effect
 
     async def slow(*a: Any, **k: Any) -> Any:
@@ -836,21 +789,8 @@ def test_a_decision_the_engine_refuses_leaves_the_case_in_the_queue(
     from veilleur.cases.review import ReviewError, Verdict
     from veilleur.taxonomy import Category, Target
 
-    st = f.state()
-    g = f.guild(st, f.snowflake(), "Le Salon")
-    catalogue = f.text_channel(st, g, f.snowflake(), "teaser-mineure")
-    calls: list[str] = []
-    handlers, _ = setup(runtime, tmp_path, g.id, calls)
-    lure = f.message(st, catalogue, f.snowflake(f.later(5)), SELLER,
-                     "teaser du pack, le reste en VIP sur mega . nz / folder / x")
-
-    async def scene() -> None:
-        handlers.intake.start()
-        handlers.guild_available(g)
-        handlers.message(lure)
-        await handlers.settle()
-
-    asyncio.run(scene())
+    w = salon(runtime, tmp_path)
+    asyncio.run(w.begin(w.lure()))
     runtime.wait_idle(30)
     with runtime.lock:
         case = next(iter(runtime.casework.cases.values()))

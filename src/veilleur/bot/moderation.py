@@ -256,13 +256,9 @@ class Moderation:
     async def click(self, action: str, guild_id: int, number: int, who: Moderator) -> str:
         """A case button pressed; the private answer to the moderator."""
         policy = self.policy_of(guild_id)
-        w = wf.words(policy.locale)
-        if not who.moderates:
-            return w["not_moderator"]
-        entry = self.book.get(guild_id, number)
-        if entry is None:
-            return w["no_case"].format(n=number)
-        await self.joined_thread(entry, who.id)
+        entry = await self._entry_for(guild_id, number, who, policy)
+        if isinstance(entry, str):
+            return entry
         if action == "confirm":
             return await self.confirm(entry, who, policy)
         if action == "clear":
@@ -271,7 +267,19 @@ class Moderation:
             return await self.escalate(entry, who, policy)
         if action == "undo":
             return await self.undo(entry, who, policy)
-        return w["no_case"].format(n=number)
+        return wf.words(policy.locale)["no_case"].format(n=number)
+
+    async def _entry_for(self, guild_id: int, number: int, who: Moderator,
+                         policy: ServerPolicy) -> CaseEntry | str:
+        """The case a moderator asks about (added to its thread), or why not."""
+        w = wf.words(policy.locale)
+        if not who.moderates:
+            return w["not_moderator"]
+        entry = self.book.get(guild_id, number)
+        if entry is None:
+            return w["no_case"].format(n=number)
+        await self.joined_thread(entry, who.id)
+        return entry
 
     async def joined_thread(self, entry: CaseEntry, member_id: int) -> None:
         """A moderator who acts on a case is added to its private thread."""
@@ -534,12 +542,9 @@ class Moderation:
         """`/veilleur case`: the case, and a note added to it."""
         policy = self.policy_of(guild_id)
         w = wf.words(policy.locale)
-        if not who.moderates:
-            return w["not_moderator"]
-        entry = self.book.get(guild_id, number)
-        if entry is None:
-            return w["no_case"].format(n=number)
-        await self.joined_thread(entry, who.id)
+        entry = await self._entry_for(guild_id, number, who, policy)
+        if isinstance(entry, str):
+            return entry
         if note:
             self.book.note(guild_id, number, who.id, self.clock(), note)
             await self.to_case(entry, f"{w['notes']} · <@{who.id}>: {quoted(note)}")

@@ -7,6 +7,7 @@ after the bot restarts (discord.py's dynamic items); what they do is
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -36,6 +37,21 @@ def moderator(interaction: discord.Interaction, roles: frozenset[int]) -> Modera
                      bool(perms.ban_members), bool(perms.manage_guild))
 
 
+async def answered(interaction: discord.Interaction, guild_id: int,
+                   act: Callable[[Moderation, Moderator], Awaitable[str]]) -> None:
+    """A moderator's button: only in the server its id names (a button copied elsewhere
+    does nothing), answered privately, mentions off."""
+    if interaction.guild is None or interaction.guild.id != guild_id:
+        await interaction.response.send_message("—", ephemeral=True)
+        return
+    mod = moderation_of(interaction)
+    who = moderator(interaction, mod.policy_of(guild_id).moderator_roles)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    text = await act(mod, who)
+    await interaction.followup.send(wf.fit(text), ephemeral=True,
+                                    allowed_mentions=discord.AllowedMentions.none())
+
+
 class CaseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
                  template=r"veilleur:case:(?P<action>confirm|clear|escalate|undo):"
                           r"(?P<guild>[0-9]{1,19}):(?P<number>[0-9]{1,9})"):
@@ -51,16 +67,8 @@ class CaseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(match["action"], int(match["guild"]), int(match["number"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        if interaction.guild is None or interaction.guild.id != self.guild_id:
-            await interaction.response.send_message("—", ephemeral=True)
-            return
-        mod = moderation_of(interaction)
-        policy = mod.policy_of(self.guild_id)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await mod.click(self.action, self.guild_id, self.number,
-                               moderator(interaction, policy.moderator_roles))
-        await interaction.followup.send(wf.fit(text), ephemeral=True,
-                                        allowed_mentions=discord.AllowedMentions.none())
+        await answered(interaction, self.guild_id,
+                       lambda mod, who: mod.click(self.action, self.guild_id, self.number, who))
 
 
 def case_buttons(guild_id: int, number: int, locale: str) -> discord.ui.View:
@@ -133,16 +141,8 @@ class WaveButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         return cls(match["action"], int(match["guild"]), int(match["wave"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        if interaction.guild is None or interaction.guild.id != self.guild_id:
-            await interaction.response.send_message("—", ephemeral=True)
-            return
-        mod = moderation_of(interaction)
-        policy = mod.policy_of(self.guild_id)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        text = await mod.wave_click(self.action, self.guild_id, self.wave_id,
-                                    moderator(interaction, policy.moderator_roles))
-        await interaction.followup.send(wf.fit(text), ephemeral=True,
-                                        allowed_mentions=discord.AllowedMentions.none())
+        await answered(interaction, self.guild_id, lambda mod, who: mod.wave_click(
+            self.action, self.guild_id, self.wave_id, who))
 
 
 def wave_buttons(guild_id: int, wave_id: int, locale: str, paused: bool, accounts: bool
