@@ -194,6 +194,9 @@ class Message(_Wire):
     recipient_ids: list[Text] | None = Field(
         default=None, description="Who a direct message is sent to.")
     attachments: list[Attachment] | None = None
+    edited_at: OptTimestamp = Field(default=None, description=(
+        "Set when this is an edit of a message sent before (same id): its text replaces "
+        "the stored one if it is newer, and it is judged again."))
 
 
 class Target(_Wire):
@@ -350,7 +353,7 @@ class MessageEvent(_Event):
         return ev.MessagePosted(ts=self.ts, source=b.source, message=ev.Message(
             id=m.id, channel_id=m.channel_id, guild_id=m.guild_id, author_id=m.author_id,
             content=m.content or "", attachments=attachments,
-            recipient_ids=tuple(m.recipient_ids or ())))
+            recipient_ids=tuple(m.recipient_ids or ()), edited_at=m.edited_at))
 
 
 class MessageDeletedEvent(_Event):

@@ -252,6 +252,11 @@ def test_a_message_edited_into_a_lure_is_read_again_and_a_resend_is_a_duplicate(
     asyncio.run(scene())
     assert calls == ["evidence 1", "delete"]
     assert http.delete_message.await_args.args == (catalogue.id, mid)
+    # What the case holds, and a reviewer reads, is the message as it reads now.
+    runtime.sync()
+    with runtime.lock:
+        stored = runtime.casework.content.message(str(mid))
+    assert stored is not None and "mega . nz" in stored.content
 
 
 def test_nothing_is_removed_before_the_evidence_is_durable(tmp_path: Path) -> None:

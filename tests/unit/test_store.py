@@ -84,6 +84,29 @@ def test_messages_keep_their_first_version(db: Engine) -> None:
         assert conn.scalar(select(MessageRow.content)) == "first"
 
 
+@pytest.mark.parametrize("batch", [1, 100])
+def test_an_edit_replaces_the_text_only_when_newer(db: Engine, batch: int) -> None:
+    """An edit (a newer `edited_at`) is what the message says now: a case preserves it and
+    a reviewer reads it. A repeat without one, or an older edit arriving late, changes
+    nothing. The same within one batch and across batches."""
+    from datetime import timedelta
+
+    writer = StoreWriter(db, batch_size=batch)
+
+    def post(content: str, edited: int | None) -> None:
+        writer.add(MessagePosted(ts=T0, message=Message(
+            id="m", channel_id="c", guild_id=None, author_id="u", content=content,
+            edited_at=None if edited is None else T0 + timedelta(minutes=edited))))
+
+    for content, edited in (("hello", None), ("lure", 5), ("repeat", None), ("older", 2)):
+        post(content, edited)
+    writer.flush()
+    with db.connect() as conn:
+        row = conn.execute(select(MessageRow.content, MessageRow.edited_at)).one()
+    assert row.content == "lure" and row.edited_at.replace(tzinfo=UTC) == T0 + timedelta(
+        minutes=5)
+
+
 def test_partial_guild_update_keeps_what_it_leaves_out(db: Engine) -> None:
     writer = StoreWriter(db)
     writer.add(GuildCreated(ts=T0, guild=Guild(id="g", name="old", owner_id="o")))

@@ -31,8 +31,6 @@ MAX_FIELD = 512
 """A filename or content type longer than this is cut (they are only labels)."""
 
 NOT_IN_FORMAT: dict[str, str] = {
-    "message_edit": "no `message_edited` type: an edit is sent as a `message` event for the "
-                    "same id with the new text (the store keeps the first version)",
     "channel_delete": "no `channel_deleted` type: nothing is sent",
     "member_ban": "no `member_banned` type: the leave is sent (`member_left`), the ban only "
                   "logged",
@@ -97,6 +95,8 @@ def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw
                          "content_type": _cut(a.content_type)}
                         for a in m.attachments[:MAX_ATTACHMENTS]],
     }
+    if m.edited_at is not None:
+        body["edited_at"] = iso(m.edited_at)  # its text replaces the stored one
     if m.guild is None:
         # Everyone in the conversation but the author (the bot itself, in a DM with it).
         people = [*(getattr(m.channel, "recipients", None) or ()),
@@ -110,8 +110,8 @@ def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw
 
 def edited(raw: discord.RawMessageUpdateEvent) -> Raw | None:
     """An edit (raw, so edits of messages out of the cache come too): the message again
-    with its new text (see `NOT_IN_FORMAT`). None when the text did not change (an embed
-    unfurled)."""
+    with its new text and `edited_at` (the store then keeps the new text). None when the
+    text did not change (an embed unfurled)."""
     if "content" not in raw.data:
         return None
     return message(raw.message)

@@ -253,6 +253,9 @@ class ContentIndex(ContentView):
     def apply(self, event: Event) -> None:
         if isinstance(event, MessagePosted):
             m = event.message
+            known = self.messages.get(m.id)
+            if known is not None and m.edited_at is None:
+                return  # a repeat of the same message: the first version stays (the store's rule)
             self.messages[m.id] = MessageRecord(
                 m.id, event.ts, m.channel_id, m.guild_id, m.author_id, m.content,
                 tuple(a.id for a in m.attachments), m.recipient_ids)

@@ -59,13 +59,22 @@ _MODES: list[tuple[Table, tuple[str, ...], str]] = [
     (_GUILDS, ("id",), "merge"),
     (_CHANNELS, ("id",), "merge"),
     (_USERS, ("id",), "merge"),
-    (_MESSAGES, ("id",), "first"),
+    (_MESSAGES, ("id",), "edits"),
     (_ATTACHMENTS, ("id",), "merge"),
     (_MEDIA, ("attachment_id",), "merge"),
     (_EVENTS, ("dedup_key",), "first"),
     (_MATCHES, ("attachment_id", "entry_id"), "first"),
 ]
 _MERGED = {t.name for t, _, mode in _MODES if mode == "merge"}
+_EDITED = {t.name for t, _, mode in _MODES if mode == "edits"}
+"""Messages: the first version is kept, unless an edit comes (a newer `edited_at`): its
+text replaces the stored one, so what a case preserves and a reviewer reads is what the
+message says now (an innocent message edited into a lure)."""
+
+
+def _newer_edit(row: dict[str, Any], old: dict[str, Any]) -> bool:
+    return row.get("edited_at") is not None and (
+        old.get("edited_at") is None or row["edited_at"] > old["edited_at"])
 
 
 def _nothing() -> None:
@@ -149,6 +158,8 @@ class StoreWriter:
             rows[key] = row
         elif table.name in _MERGED:
             old.update((k, v) for k, v in row.items() if v is not None)
+        elif table.name in _EDITED and _newer_edit(row, old):
+            old.update(content=row["content"], edited_at=row["edited_at"])
 
     def flush(self) -> None:
         self.detach()()
@@ -172,7 +183,10 @@ class StoreWriter:
                     if batch:
                         merged = tuple(c for c in batch[0] if c not in keys) \
                             if mode == "merge" else ()
-                        _upsert(conn, table, batch, keys, (), merged)
+                        if mode == "edits":
+                            _upsert_edits(conn, table, batch, keys)
+                        else:
+                            _upsert(conn, table, batch, keys, (), merged)
                 for table, row_id, ts, by in deletions:
                     conn.execute(
                         update(table)
@@ -214,6 +228,19 @@ def save_findings(engine: Engine, findings: Iterable[Finding], policy_version: s
         _upsert(conn, _FINDINGS, rows, ("target_kind", "target_id", "category"),
                 ("score", "detectors", "evidence", "context", "policy_version", "last_seen"),
                 ())
+
+
+def _upsert_edits(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                  keys: tuple[str, ...]) -> None:
+    """Insert, or take an edit's text when it is newer than what is stored."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    newer = stmt.excluded.edited_at.is_not(None) & (
+        table.c.edited_at.is_(None) | (stmt.excluded.edited_at > table.c.edited_at))
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={"content": stmt.excluded.content,
+                                         "edited_at": stmt.excluded.edited_at},
+        where=newer), list(rows))
 
 
 def _upsert(
