@@ -7,6 +7,7 @@ behind it, a refused item dropped alone, 429 waited out, a refused key stopping 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,8 +121,10 @@ class FakeService:
             await during()
         if self.answers:
             return self.answers.pop(0)
-        body = json.loads(request.content)
         path = request.url.path
+        if path == "/v1/verdict/message":
+            return self._message(request)
+        body = json.loads(request.content)
         if path == "/v1/events":
             if any(e.get("event_id") in self.bad_ids for e in body["events"]):
                 return httpx.Response(422, json={"detail": "a bad event in the batch"})
@@ -135,6 +138,33 @@ class FakeService:
             return httpx.Response(200, json={"message_id": body["message"]["id"],
                                              "verdict": "allow", "findings": []})
         return httpx.Response(202, json={"accepted": 1, "duplicates": 0, "rejected": []})
+
+    message_answer: dict[str, Any] | None = None
+    """What `/v1/verdict/message` answers (default: allow)."""
+
+    def _message(self, request: httpx.Request) -> httpx.Response:
+        """A multipart message: its `event` and its file parts, by part name."""
+        import email
+        import email.policy
+        import json
+
+        head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
+        form = email.message_from_bytes(head + request.content, policy=email.policy.HTTP)
+        parts: dict[str, bytes] = {}
+        event: Any = None
+        for part in form.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True)
+            if name == "event":
+                event = json.loads(data)
+            else:
+                parts[str(name)] = data
+        self.got.append(("/v1/verdict/message", {"event": event, "parts": parts,
+                                                  "raw": request.content}))
+        answer = self.message_answer or {"verdict": "allow", "findings": []}
+        return httpx.Response(200, json={"message_id": event["message"]["id"]} | answer | {
+            "files": [{"attachment_id": n.removeprefix("file:"),
+                       "sha256": hashlib.sha256(d).hexdigest()} for n, d in parts.items()]})
 
     def ids(self) -> list[str]:
         return [b.get("event_id") or b.get("id") for _, b in self.got]
@@ -449,3 +479,192 @@ def test_a_full_queue_refuses_and_says_so_the_member_is_told_to_try_again(
         await engine.close()
 
     asyncio.run(scene())
+
+
+# --- attachments: fetched by the bot, sent with the message ---------------------------------
+
+
+def two_pictures(st: Any, tag: int) -> tuple[Any, Any, dict[int, bytes]]:
+    """A server, and a message in an ordinary channel carrying two generated pictures
+    (Discord's CDN, faked, gives each its own bytes)."""
+    from unittest.mock import AsyncMock
+
+    from tests.factories import gradient_png
+
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "general")
+    a1, a2 = f.snowflake(), f.snowflake()
+    data = {a1: gradient_png(64, 64, seed=tag), a2: gradient_png(64, 64, seed=tag + 1)}
+    by_url = {f"https://cdn.discordapp.com/attachments/1/{a}/p{a}.png": d
+              for a, d in data.items()}
+    st.http.get_from_cdn = AsyncMock(side_effect=lambda url: by_url[url])
+    m = f.message(st, ch, f.snowflake(f.later(3)), MEMBER, "regarde", attachments=[
+        f.attachment(a, f"p{a}.png", size=len(d)) for a, d in data.items()])
+    return g, m, data
+
+
+def hold_policy(guild_id: int) -> Any:
+    return parse_policy({"guild_id": str(guild_id), "mod_log_channel": str(MOD_LOG),
+                         "automatic": {"csam": ["hold_message"]}}, "test")
+
+
+def test_fetched_files_go_with_the_message_in_one_call_and_the_local_copies_go(
+        tmp_path: Path) -> None:
+    svc = FakeService()
+    svc.up = True
+    st = f.state()
+    g, m, data = two_pictures(st, 20)
+    svc.message_answer = {
+        "verdict": "review", "case_id": None,
+        "findings": [{"target": {"kind": "attachment", "id": str(next(iter(data)))},
+                      "category": "csam", "score": 1.0, "evidence": "bank test-bank"}],
+        "evidence": [{"target": {"kind": "message", "id": str(m.id)}, "id": "ev-9",
+                      "sha256": "ab" * 32}]}
+    http = f.http()
+    spool = tmp_path / "q" / "spool"
+
+    async def scene() -> None:
+        engine = queued_engine(svc, tmp_path / "q")
+        assert engine.spool == spool and spool.stat().st_mode & 0o077 == 0
+        h = Handlers(engine, {g.id: hold_policy(g.id)}, Executor(http, engine.evidence_of),
+                     self_id=lambda: f.BOT_ID)
+        h.intake.start()
+        h.guild_available(g)
+        h.message(m)
+        await h.settle()
+        assert [e.record_id for e in await engine.evidence_of(m.id)] == ["ev-9"]
+        await engine.close()
+
+    asyncio.run(scene())
+    [(path, sent)] = [(p, b) for p, b in svc.got if p != "/v1/events"]
+    assert path == "/v1/verdict/message"
+    # One part per file, named by its attachment, holding its bytes.
+    assert sent["parts"] == {f"file:{a}": d for a, d in data.items()}
+    # The service sees Discord's references, never the bot's folder.
+    atts = sent["event"]["message"]["attachments"]
+    assert [a["path"] for a in atts] == [
+        f"https://cdn.discordapp.com/attachments/1/{a}/p{a}.png" for a in data]
+    assert sent["event"]["event_id"] == f"discord:message:{m.id}"
+    assert str(tmp_path).encode() not in sent["raw"]
+    assert list(spool.iterdir()) == []  # the clear copies are gone
+    # Every file was sent and hashed: the message may be taken down, evidence first.
+    http.delete_message.assert_awaited_once()
+    text = http.send_message.await_args.kwargs["params"].payload["content"]
+    for a, d in data.items():
+        assert f"{a} sha256 {hashlib.sha256(d).hexdigest()}" in text
+
+
+def test_while_the_service_is_down_a_message_is_queued_with_its_references_only(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    svc = FakeService()
+    st = f.state()
+    g, m, data = two_pictures(st, 30)
+    http = f.http()
+
+    async def timeout() -> None:
+        raise httpx.ReadTimeout("no answer")
+
+    async def scene() -> None:
+        engine = queued_engine(svc, tmp_path / "q")
+        h = Handlers(engine, {g.id: hold_policy(g.id)}, Executor(http, engine.evidence_of),
+                     self_id=lambda: f.BOT_ID)
+        h.intake.start()
+        h.guild_available(g)
+        h.message(m)  # unreachable: queued as a plain event
+        await h.settle()
+        assert engine.queue is not None
+        queued = engine.queue.head(10)
+        assert [i.path for i in queued][-1] == "/v1/events"
+        svc.up = True
+        assert await engine.drain() == 0.0
+        svc.during = timeout  # sent, the answer lost: queued for the verdicts' journal
+        h.message(m)
+        await h.settle()
+        [again] = engine.queue.head(10)
+        assert again.path == "/v1/verdict"
+        for item in (queued[-1], again):
+            assert [a["path"] for a in item.body["message"]["attachments"]] == [
+                f"https://cdn.discordapp.com/attachments/1/{a}/p{a}.png" for a in data]
+            assert str(tmp_path) not in str(item.body)
+        assert list((tmp_path / "q" / "spool").iterdir()) == []
+        await engine.close()
+
+    asyncio.run(scene())
+    http.delete_message.assert_not_called()
+    assert caplog.text.count("were not hashed") == 2
+    # The multipart call was tried (and lost) once; nothing else carried the files.
+    assert [p for p, _ in svc.got] == ["/v1/events"] * 3
+
+
+def test_a_crash_s_clear_copies_are_removed_at_the_next_start(tmp_path: Path) -> None:
+    from veilleur.bot.diskqueue import DiskQueue
+
+    spool = tmp_path / "q" / "spool"
+    spool.mkdir(parents=True)
+    (spool / "ab.png").write_bytes(b"left by a crash")
+    engine = ServiceEngine("http://veilleur.test", "vk_x", queue=DiskQueue(tmp_path / "q"),
+                           background=False)
+    assert engine.spool == spool and list(spool.iterdir()) == []
+    asyncio.run(engine.close())
+
+
+def test_a_banked_picture_sent_by_the_bot_is_hashed_by_the_service_and_held(
+        tmp_path: Path) -> None:
+    """Through the real API: two fetched files in one call, one listed in a test bank; the
+    service hashes both, seals them, answers with the evidence; the bot holds the message."""
+    import base64
+
+    from veilleur.detect.media.banks import BankEntry, ParsedBank
+    from veilleur.store.banks import BankStore
+    from veilleur.store.db import connect
+    from veilleur.taxonomy import Category, Target, TargetKind
+
+    st = f.state()
+    g, m, data = two_pictures(st, 40)
+    known = next(iter(data.values()))
+    db = connect(f"sqlite:///{tmp_path / 's.db'}")
+    BankStore(db, tmp_path / "index").import_entries("test-bank", ParsedBank("csv", [
+        BankEntry("sha256", hashlib.sha256(known).hexdigest(), Category.CSAM)]), actor="test")
+    db.dispose()
+    rt = Runtime(ServiceSettings(db=str(tmp_path / "s.db"),
+                                 evidence_key=tmp_path / "evidence.key",
+                                 checkpoint_seconds=0.05))
+    _, key = create_key(rt.db, "discord-bot", ["events", "verdict"], datetime.now(UTC))
+    rt.start()
+    app = create_app(runtime=rt, start=False)
+    calls: list[str] = []
+    http = f.http()
+    http.delete_message.side_effect = lambda *a, **k: calls.append("delete")
+
+    async def scene() -> None:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+        engine = ServiceEngine("http://veilleur.test", key, client=client,
+                               spool=tmp_path / "spool")
+
+        async def evidence_of(message_id: int) -> Any:
+            found = await engine.evidence_of(message_id)
+            calls.append(f"evidence {len(found)}")
+            return found
+
+        h = Handlers(engine, {g.id: hold_policy(g.id)}, Executor(http, evidence_of),
+                     self_id=lambda: f.BOT_ID)
+        h.intake.start()
+        h.guild_available(g)
+        h.message(m)
+        await h.settle()
+        await engine.close()
+
+    try:
+        asyncio.run(scene())
+        assert calls == ["evidence 1", "delete"]
+        assert list((tmp_path / "spool").iterdir()) == []
+        assert sorted(p.name for p in rt.upload_dir.iterdir()) == sorted(
+            f"{hashlib.sha256(d).hexdigest()}.png" for d in data.values())
+        # Both files' bytes are in the sealed evidence, and no path of the bot's.
+        [(record_id, _)] = rt.evidence_of(Target(TargetKind.MESSAGE, str(m.id)))
+        doc = rt.casework.vault.open(record_id, actor="test", purpose="check", at=f.T0)
+        got = {a["id"]: base64.b64decode(a["bytes_b64"]) for a in doc["attachments"]}
+        assert got == {str(a): d for a, d in data.items()}
+        assert str(tmp_path / "spool") not in str(doc)
+    finally:
+        rt.stop()

@@ -102,6 +102,7 @@ class Handlers:
     async def _judge(self, raw: dict[str, Any], ref: MessageRef,
                      message: discord.Message | None, may_remove: bool = True) -> None:
         fetched: dict[int, str] = {}
+        references: dict[str, Any] | None = None
         spool = self.engine.spool
         keep = False
         try:
@@ -109,11 +110,17 @@ class Handlers:
                 await media.fetch(message.attachments, spool, cap=self.fetch_cap,
                                   into=fetched)
                 if fetched:
+                    references = bev.message(message)
                     raw = bev.message(message, fetched)
                     # Files are named by their SHA-256 (`store_upload`).
                     ref = replace(ref, attachment_sha256=tuple(
                         (i, Path(p).name.split(".")[0]) for i, p in fetched.items()))
-            answer = await self.engine.judge(raw, fetched=bool(fetched))
+            if fetched:
+                # A service is sent the event as Discord references the files (never the
+                # bot's local paths), with the files themselves (`remote.ServiceEngine`).
+                answer = await self.engine.judge(raw, fetched=True, references=references)
+            else:
+                answer = await self.engine.judge(raw)
         except EngineDown:
             # The journal may hold the message naming these files: the restart reads them.
             keep = True

@@ -40,11 +40,14 @@ class Engine(Protocol):
 
     async def send(self, raws: list[dict[str, Any]]) -> int: ...
 
-    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False,
+                    references: dict[str, Any] | None = None) -> Answer:
         """The answer on a message; when it is not `allow`, the evidence the engine sealed
         for it is durable when this returns (the bot acts on it next). A service that cannot
         be reached is answered `allow` marked `queued` (`remote.ServiceEngine`): judged
-        later, nothing is done now."""
+        later, nothing is done now. `fetched`: `raw`'s attachment paths are files the bot
+        wrote under `spool`; `references`: the same event with Discord's references instead
+        (what a remote service is sent beside the files, and what is queued)."""
 
     async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]: ...
 
@@ -171,9 +174,11 @@ class EmbeddedEngine:
         """Where fetched attachments wait for the engine (its own upload folder)."""
         return self.runtime.upload_dir
 
-    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False,
+                    references: dict[str, Any] | None = None) -> Answer:
         """The engine's answer on a message event, once what was sent before it is in.
-        `fetched`: its attachment paths are files the bot wrote under `spool`."""
+        `fetched`: its attachment paths are files the bot wrote under `spool` (the engine's
+        upload folder: `references` is not needed)."""
         while not self.runtime.taken_in(self._sent):
             if self.runtime.failure is not None:
                 raise EngineDown(self.runtime.failure)

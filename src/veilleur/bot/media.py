@@ -14,6 +14,10 @@ bytes in the encrypted evidence. Right after the verdict the clear copy is remov
 reference (the message is judged without its bytes, and the bot logs why); such a message
 is never removed automatically (`execute.py`: every attachment needs its evidence first).
 
+In client mode (`remote.py`) the folder is the bot's own (`<queue folder>/spool`, owner-only)
+and the files go to the service with the message (`POST /v1/verdict/message`), which hashes
+and seals them; the event the service sees names Discord's references, never these paths.
+
 Durability: a message the engine does not allow is answered only once the checkpoint that
 writes its sealed evidence is on disk (`EmbeddedEngine.judge`), and only then does the clear
 copy go; if the engine stops first, the copy stays for the restart, which takes the

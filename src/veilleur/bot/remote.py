@@ -2,7 +2,8 @@
 servers' bots share one engine.
 
 Events go to `POST /v1/events` (journaled by the service before it answers), messages to
-`POST /v1/verdict`, members' reports to `POST /v1/reports`, with an API key holding the
+`POST /v1/verdict` (with the files the bot fetched: `POST /v1/verdict/message`), members'
+reports to `POST /v1/reports`, with an API key holding the
 `events`, `verdict` and `reports` scopes. A message's
 verdict is asked once the service's backlog is empty after the bot sent other events (read
 from `/health`, waited for at most `order_seconds`: a busy shared service may hold a
@@ -28,12 +29,23 @@ it would never be accepted (a refused batch is split first, so that only the bad
 goes). A refused key (401, 403) stops the bot, queue kept. The queue survives a restart: it
 is sent first.
 
-Not in this mode: fetching attachments (they are sent as references).
+Attachments: the bot fetches them as in embedded mode (`media.py`, under `--fetch-mb`),
+into a private folder of its own (`spool`: `<queue folder>/spool`, owner-only), and a message
+with files goes to `POST /v1/verdict/message` in one multipart call: its event as Discord
+references its files (the service never sees a local path) and one part `file:<attachment
+id>` per file fetched. The service hashes them, seals them in the evidence if a case opens,
+and answers as `/v1/verdict` does; the bot's local copies are removed once the call returns
+(`Handlers._judge`). When the service cannot be reached, the message is queued with its
+references only (the local copies go all the same): the service judges it later without
+its files' bytes, and the log says so. Clear copies left by a crash are removed at the next
+start (nothing queued names them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -47,11 +59,16 @@ import httpx
 
 from veilleur.bot.diskqueue import DiskQueue, Item
 from veilleur.bot.plan import Answer, Evidence
+from veilleur.private import private_dir
 from veilleur.service.runtime import EngineDown
 
 log = logging.getLogger("veilleur.bot")
 
 EVENTS, VERDICT, REPORTS = "/v1/events", "/v1/verdict", "/v1/reports"
+MESSAGE = "/v1/verdict/message"
+"""A message with the files the bot fetched (multipart); never queued: the queue holds the
+message with its references."""
+FILE_PART = "file:"
 BAD = (400, 413, 422)
 """The item itself is refused: sending it again will not change that."""
 UNREACHABLE = (500, 502, 503, 504)
@@ -78,11 +95,14 @@ class Outcome:
 class ServiceEngine:
     @property
     def spool(self) -> Path | None:
-        """No local folder: attachments are not fetched in this mode."""
-        return None
+        """Where fetched attachments wait for the call that sends them (owner-only; the
+        queue's folder's `spool`, or the one given); None without either: attachments are
+        sent as references."""
+        return self._spool
 
     def __init__(self, url: str, key: str, *, client: httpx.AsyncClient | None = None,
-                 queue: DiskQueue | None = None, tries: int = 6, order_seconds: float = 2.0,
+                 queue: DiskQueue | None = None, spool: Path | None = None,
+                 tries: int = 6, order_seconds: float = 2.0,
                  busy_seconds: float = 60.0, retry_seconds: float = 2.0,
                  max_backoff: float = 60.0, batch: int = 500,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -94,6 +114,15 @@ class ServiceEngine:
         self.queue = queue
         """Where items wait while the service is unreachable (None: the bot retries `tries`
         times, then stops)."""
+        if spool is None and queue is not None:
+            spool = queue.folder / "spool"
+        self._spool = private_dir(spool) if spool is not None else None
+        if self._spool is not None:
+            # Clear copies a crash left: nothing queued names them (the queue holds
+            # references), so they are of no use and are not kept.
+            for left in self._spool.iterdir():
+                if left.is_file():
+                    left.unlink(missing_ok=True)
         self.tries = tries
         self.order_seconds = order_seconds
         self.busy_seconds = busy_seconds
@@ -138,20 +167,34 @@ class ServiceEngine:
             self._unordered = True
             return int(body.get("accepted", 0))
 
-    async def judge(self, raw: dict[str, Any], *, fetched: bool = False) -> Answer:
+    async def judge(self, raw: dict[str, Any], *, fetched: bool = False,
+                    references: dict[str, Any] | None = None) -> Answer:
+        """`fetched`: `raw` names files the bot wrote under `spool`; they are sent with
+        `references` (the same event as Discord references its files), or with `raw`
+        without those paths: the service never sees a local path."""
         self._start()
+        files = self._files(raw) if fetched else {}
+        if files:
+            raw = self._plain(references if references is not None else raw, files)
+        path = MESSAGE if files else VERDICT
         async with self._order:
             if self._behind():
-                return await self._queued(EVENTS, raw)
+                return await self._queued(EVENTS, raw, files)
             if self._unordered:
                 await self._caught_up()
-            out = await self._direct(VERDICT, raw)
+            out = await self._direct(path, raw, files)
             if out.kind == "down":
                 # Sent and lost on the way back: the verdicts' journal knows a repeat.
                 log.warning("%s: message %s queued on disk, judged when the service is "
                             "back", out.why, raw.get("message", {}).get("id"))
-                return await self._queued(VERDICT if out.sent else EVENTS, raw)
-            verdict = self._ok(out, VERDICT).json()
+                return await self._queued(VERDICT if out.sent else EVENTS, raw, files)
+            verdict = self._ok(out, path).json()
+        if files:
+            taken = {str(f.get("attachment_id")) for f in verdict.get("files") or ()}
+            missing = sorted(set(files) - taken)
+            if missing:
+                log.error("message %s: the service did not say it took attachment(s) %s",
+                          raw["message"]["id"], ", ".join(missing))
         mid = int(raw["message"]["id"])
         evidence = tuple(Evidence(e["id"], e["sha256"]) for e in verdict.get("evidence", ())
                          if e.get("target") == {"kind": "message", "id": str(mid)})
@@ -281,7 +324,42 @@ class ServiceEngine:
             self._wake.set()
         return stored
 
-    async def _queued(self, path: str, raw: dict[str, Any]) -> Answer:
+    def _files(self, raw: dict[str, Any]) -> dict[str, Path]:
+        """The attachments of `raw` that are files the bot fetched (under `spool`), by id."""
+        if self._spool is None:
+            return {}
+        spool = self._spool.resolve()
+        out = {}
+        for a in (raw.get("message") or {}).get("attachments") or ():
+            where = a.get("path")
+            if not where or "://" in where:
+                continue
+            p = Path(where).resolve()
+            if p.is_relative_to(spool) and p.is_file():
+                out[str(a["id"])] = p
+        return out
+
+    def _plain(self, event: dict[str, Any], files: Mapping[str, Path]) -> dict[str, Any]:
+        """`event` as the service may see it: no attachment names a local file of the bot
+        (one that does loses its path; a file sent replaces it)."""
+        spool = self._spool.resolve() if self._spool is not None else None
+        message = dict(event["message"])
+        kept = []
+        for a in message.get("attachments") or ():
+            where = a.get("path")
+            local = bool(where) and "://" not in where and (
+                str(a.get("id")) in files
+                or (spool is not None and Path(where).resolve().is_relative_to(spool)))
+            kept.append({k: v for k, v in a.items() if k != "path"} if local else a)
+        message["attachments"] = kept
+        return {**event, "message": message}
+
+    async def _queued(self, path: str, raw: dict[str, Any],
+                      files: Mapping[str, Path] | None = None) -> Answer:
+        if files:
+            log.warning("message %s queued with its attachments as references: file(s) %s "
+                        "were not hashed (the bot's copies are not kept)",
+                        raw.get("message", {}).get("id"), ", ".join(files))
         if await self._enqueue([(path, raw)]):
             return Answer("allow", ("queued: the service is unreachable; it judges the "
                                     "message when it is back",), queued=True)
@@ -395,13 +473,14 @@ class ServiceEngine:
 
     # --- calls -----------------------------------------------------------------------------
 
-    async def _direct(self, path: str, body: Any) -> Outcome:
+    async def _direct(self, path: str, body: Any,
+                      files: Mapping[str, Path] | None = None) -> Outcome:
         """One call in line: a 429 waited out while `busy_seconds` last (then it is `down`:
         queued, and the replay waits as the service asked); with no queue, an unreachable
         service is tried `tries` times before the bot stops."""
         waited, attempt = 0.0, 0
         while True:
-            out = await self._call(path, body)
+            out = await self._call(path, body, files)
             if out.kind == "busy":
                 if self.queue is not None:
                     if waited + out.wait > self.busy_seconds:
@@ -421,9 +500,14 @@ class ServiceEngine:
             else:
                 return out
 
-    async def _call(self, path: str, body: Any) -> Outcome:
+    async def _call(self, path: str, body: Any,
+                    files: Mapping[str, Path] | None = None) -> Outcome:
         try:
-            r = await self.client.post(f"{self.url}{path}", json=body, headers=self.headers)
+            if files:
+                r = await self._multipart(path, body, files)
+            else:
+                r = await self.client.post(f"{self.url}{path}", json=body,
+                                           headers=self.headers)
         except httpx.TransportError as exc:
             sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
                                   | httpx.PoolTimeout)
@@ -443,6 +527,22 @@ class ServiceEngine:
         if r.status_code >= 400:
             return Outcome("odd", f"{path}: {r.status_code}: {_detail(r)}", r)
         return Outcome("ok", "", r)
+
+    async def _multipart(self, path: str, event: dict[str, Any],
+                         files: Mapping[str, Path]) -> httpx.Response:
+        """The event and its files in one call (`POST /v1/verdict/message`): a part
+        `file:<attachment id>` per file, named by its own name (its SHA-256), never its
+        folder. The files are opened for each try and streamed, not read whole."""
+        types = {str(a.get("id")): a.get("content_type")
+                 for a in event["message"].get("attachments") or ()}
+        with contextlib.ExitStack() as stack:
+            parts = [(f"{FILE_PART}{aid}",
+                      (p.name, stack.enter_context(open(p, "rb")),
+                       types.get(aid) or "application/octet-stream"))
+                     for aid, p in files.items()]
+            return await self.client.post(
+                f"{self.url}{path}", data={"event": json.dumps(event, ensure_ascii=False)},
+                files=parts, headers=self.headers)
 
     def _ok(self, out: Outcome, path: str) -> httpx.Response:
         if out.kind != "ok" or out.response is None:

@@ -88,7 +88,8 @@ def bot(
     fetch_mb: Annotated[int, typer.Option(
         "--fetch-mb", min=0, max=100, help="Attachments up to this many MiB, whatever "
         "their declared type, are downloaded and hashed (then not kept in clear); larger "
-        "ones stay references. 0: none.")] = 8,
+        "ones stay references. 0: none. With --api they are sent to the service with the "
+        "message (POST /v1/verdict/message).")] = 8,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Run the bot, with the engine embedded (the same runtime as `veilleur serve`, on
@@ -114,7 +115,8 @@ def bot(
     book = open_records(state or default_state(db, api, queue))
     try:
         if api is not None and key is not None:
-            run_client(token, api, key, policies, book, queue=queue, queue_mb=queue_mb)
+            run_client(token, api, key, policies, book, queue=queue, queue_mb=queue_mb,
+                       fetch_cap=fetch_mb * 1024 * 1024)
         else:
             run_embedded(token, db, evidence_key, policies, book, fetch_mb * 1024 * 1024)
     finally:
@@ -166,7 +168,8 @@ def run_embedded(token: str, db: str | None, evidence_key: Path | None,
 
 
 def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPolicy],
-               book: Casebook, *, queue: Path | None = None, queue_mb: int = 512) -> None:
+               book: Casebook, *, queue: Path | None = None, queue_mb: int = 512,
+               fetch_cap: int = 8 * 1024 * 1024) -> None:
     import asyncio
 
     from veilleur.bot.diskqueue import DEFAULT_FOLDER, DiskQueue, QueueError
@@ -181,12 +184,16 @@ def run_client(token: str, api: str, key: str, policies: Mapping[int, ServerPoli
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"--queue {folder}: {exc.strerror or exc}") from None
-    engine = ServiceEngine(api, key, queue=disk)
+    try:
+        engine = ServiceEngine(api, key, queue=disk)  # fetched files: <queue>/spool
+    except OSError as exc:
+        disk.close()
+        raise fail(f"--queue {folder}: its spool folder: {exc.strerror or exc}") from None
     Console(stderr=True).print(f"veilleur bot: client of {engine.url}, {len(policies)} "
                                f"server policies, queue on disk in {folder} "
                                f"({len(disk)} waiting)", highlight=False)
     try:
-        run_bot(token, engine, policies, book, 0)
+        run_bot(token, engine, policies, book, fetch_cap)
     finally:
         asyncio.run(engine.close())
 

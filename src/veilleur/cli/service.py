@@ -45,7 +45,10 @@ def serve(
         "--max-bank-body", help="Largest body of POST /v1/banks/NAME/entries.")] = "32MiB",
     max_upload: Annotated[str, typer.Option(
         "--max-upload", help="Largest body of POST /v1/verdict/upload (the file and its "
-        "fields).")] = "64MiB",
+        "fields), and of each file of POST /v1/verdict/message.")] = "64MiB",
+    max_message_upload: Annotated[str, typer.Option(
+        "--max-message-upload", help="Largest body of POST /v1/verdict/message (a message "
+        "event and its files, at most 10).")] = "128MiB",
     max_form_body: Annotated[str, typer.Option(
         "--max-form-body", help="Largest console or notice form.")] = "512KiB",
     trusted_proxy: Annotated[list[str] | None, typer.Option(
@@ -83,6 +86,8 @@ def serve(
                                max_batch_bytes=_size("--max-batch-body", max_batch_body),
                                max_bank_bytes=_size("--max-bank-body", max_bank_body),
                                max_upload_bytes=_size("--max-upload", max_upload),
+                               max_message_bytes=_size("--max-message-upload",
+                                                       max_message_upload),
                                max_form_bytes=_size("--max-form-body", max_form_body),
                                trusted_proxies=tuple(trusted_proxy or ()),
                                metrics_from=tuple(metrics_from or ()),

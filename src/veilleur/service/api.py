@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from veilleur.cases.models import iso
 from veilleur.cases.review import ReviewError, Verdict
@@ -24,7 +25,8 @@ from veilleur.events import PLATFORM_TYPES
 from veilleur.eventschema import batch_schema, verdict_schema
 from veilleur.service.auth import ApiKey
 from veilleur.service.deps import MetricsDep, RuntimeDep, scope
-from veilleur.service.jsonbody import INLINE_BYTES, JsonRoute, read_batch
+from veilleur.service.jsonbody import INLINE_BYTES, BadJsonError, JsonRoute, loads, read_batch
+from veilleur.service.limits import SCOPE_KEY, BodyLimits, BodyTooLarge, size_text
 from veilleur.service.runtime import BadEventError, Busy, Runtime, report_event
 from veilleur.service.uploads import safe_suffix, store_upload
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -274,6 +276,137 @@ async def post_verdict_upload(
         "attachments": [{"id": attachment_id, "path": str(path),
                          "content_type": file.content_type}]}}
     return await _verdict(rt, m, raw, f"api:{key.name}", trusted=True)
+
+
+MAX_FILES = 10
+"""Files one message may carry (Discord's maximum)."""
+FILE_PART = "file:"
+"""A file part of `POST /v1/verdict/message` is named `file:<attachment id>`."""
+MESSAGE_FORM_SCHEMA = {"type": "object", "required": ["event"], "properties": {
+    "event": {"type": "string", "description": "The message event, as JSON (the body "
+              "`POST /v1/verdict` takes)."}},
+    "additionalProperties": {"type": "string", "format": "binary", "description":
+                             "`file:<attachment id>`: that attachment's file."}}
+
+
+@router.post("/verdict/message", summary="Verdict on one message with its files (multipart)",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "multipart/form-data": {"schema": MESSAGE_FORM_SCHEMA}}}})
+async def post_verdict_message(request: Request, rt: RuntimeDep, m: MetricsDep,
+                               key: Annotated[ApiKey, Depends(scope("verdict"))]
+                               ) -> dict[str, Any]:
+    """A message and the files it carries, judged at once. The form holds one field `event`,
+    the message event as JSON exactly as `POST /v1/verdict` takes it (event id, time,
+    recipients, attachments with their ids), and one file part per attachment sent, named
+    `file:<attachment id>` (e.g. `file:1187`): at most 10, each at most the upload size
+    (`--max-upload`), the whole body at most `--max-message-upload`. Each file is kept in
+    the upload folder (by SHA-256), hashed (MD5, SHA-256, PDQ) and matched against the
+    banks and confirmed media, and its attachment in the event names it; the path the event
+    gave for that attachment is not read. Attachments without a file part keep their
+    reference (an http(s) URL is never fetched). Then the message is judged as by
+    `POST /v1/verdict` (journaled; the same event again is a `duplicate`); the answer also
+    lists the files taken (`files`: attachment id and SHA-256).
+
+    Refused: a part naming an attachment the event does not have, two parts for one
+    attachment, any other part (422); more than 10 files, a file over the upload size (413);
+    an `event` that is not JSON (400) or not a valid message event (422)."""
+    from veilleur.ingest.fields import FieldError
+
+    source = f"api:{key.name}"
+    raw, files = await _message_form(request, rt)
+    if "type" not in raw:
+        raw = {"type": "message", "ts": iso(rt.clock()), **raw}
+    try:
+        message = raw.get("message") if isinstance(raw, dict) else None
+        attachments = message.get("attachments") if isinstance(message, dict) else None
+        listed = [a for a in attachments if isinstance(a, dict)] \
+            if isinstance(attachments, list) else []
+        ids = [str(a.get("id")) for a in listed]
+        unknown = [aid for aid in files if aid not in ids]
+        if unknown:
+            raise HTTPException(422, f"part '{FILE_PART}{unknown[0]}' names no attachment "
+                                "of the message (its attachments: "
+                                f"{', '.join(ids) or 'none'})")
+        for aid, upload in files.items():
+            if upload.size is not None and upload.size > rt.settings.max_upload_bytes:
+                raise HTTPException(413, f"part '{FILE_PART}{aid}' is larger than the "
+                                    f"{size_text(rt.settings.max_upload_bytes)} a file may "
+                                    "hold")
+        # Checked as /v1/verdict checks it (where its references point included), without
+        # the paths the files replace.
+        for a in listed:
+            if str(a.get("id")) in files:
+                a["path"] = None
+        try:
+            await run_in_threadpool(rt.parse, raw, source)
+        except (FieldError, BadEventError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        taken = []
+        for a in listed:
+            part = files.get(str(a.get("id")))
+            if part is None:
+                continue
+            path = await run_in_threadpool(store_upload, part.file, rt.upload_dir,
+                                           safe_suffix(part.filename))
+            a["path"] = str(path)
+            if not a.get("content_type") and part.content_type:
+                a["content_type"] = part.content_type[:512]
+            taken.append({"attachment_id": str(a["id"]), "sha256": path.name.split(".")[0]})
+    finally:
+        for upload in files.values():
+            await upload.close()
+    result = await _verdict(rt, m, raw, source, trusted=True)
+    return result | {"files": taken}
+
+
+async def _message_form(request: Request, rt: Runtime
+                        ) -> tuple[dict[str, Any], dict[str, StarletteUpload]]:
+    """The `event` (parsed, bounded as a JSON body is) and the file parts, by attachment
+    id."""
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES,
+                                  max_part_size=rt.settings.max_body_bytes)
+    except BodyTooLarge:
+        raise
+    except StarletteHTTPException as exc:
+        if "Too many files" in str(exc.detail):
+            raise HTTPException(413, f"a message carries at most {MAX_FILES} files "
+                                "(Discord's maximum); got more") from None
+        raise HTTPException(400, f"the form cannot be read: {exc.detail}") from None
+    files: dict[str, StarletteUpload] = {}
+    events: list[str] = []
+    try:
+        for name, value in form.multi_items():
+            if name == "event" and isinstance(value, str):
+                events.append(value)
+            elif name.startswith(FILE_PART) and not isinstance(value, str):
+                aid = name.removeprefix(FILE_PART)
+                if aid in files:
+                    raise HTTPException(422, f"two parts '{name}': one file per attachment")
+                files[aid] = value
+            else:
+                what = "a text field" if isinstance(value, str) else "a file"
+                raise HTTPException(422, f"part {name[:80]!r} ({what}) is not taken: the form "
+                                    f"holds the field 'event' and files named "
+                                    f"'{FILE_PART}<attachment id>'")
+        if len(events) != 1:
+            raise HTTPException(422, "the form needs one field 'event' (the message event "
+                                f"as JSON), got {len(events)}")
+        try:
+            limits = request.scope.get(SCOPE_KEY)
+            raw = loads(events[0].encode(), limits.depth if isinstance(limits, BodyLimits)
+                        else BodyLimits().depth)
+        except BadJsonError as exc:
+            raise HTTPException(400, f"event: {exc}") from None
+        if not isinstance(raw, dict):
+            raise HTTPException(422, "event: a verdict is asked for one JSON object (a "
+                                f"message event), not {type(raw).__name__}")
+    except BaseException:
+        await form.close()
+        raise
+    return raw, files
 
 
 # --- reports, notices, orders, appeals ------------------------------------------------------

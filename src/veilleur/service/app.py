@@ -89,7 +89,8 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
     # Added before `headers`, so inside it: a 413 is counted and gets the same headers.
     app.add_middleware(BodyLimit, limits=BodyLimits(
         json=s.max_body_bytes, batch=s.max_batch_bytes, bank=s.max_bank_bytes,
-        upload=s.max_upload_bytes, form=s.max_form_bytes, depth=s.max_json_depth))
+        upload=s.max_upload_bytes, message=s.max_message_bytes,
+        form=s.max_form_bytes, depth=s.max_json_depth))
 
     @app.middleware("http")
     async def headers(request: Request,

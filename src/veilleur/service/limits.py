@@ -33,7 +33,10 @@ class BodyLimits:
     bank: int = 32 * MIB
     """`POST /v1/banks/{name}/entries`: up to 100,000 entries."""
     upload: int = 64 * MIB
-    """`POST /v1/verdict/upload`: the file and its form fields."""
+    """`POST /v1/verdict/upload`: the file and its form fields (also the most one file of
+    `POST /v1/verdict/message` may hold)."""
+    message: int = 128 * MIB
+    """`POST /v1/verdict/message`: a message event and its files (at most 10)."""
     form: int = 512 * KIB
     """The console's and the public notice's forms."""
     depth: int = 32
@@ -44,6 +47,8 @@ class BodyLimits:
         if method == "POST":
             if path == "/v1/verdict/upload":
                 return self.upload, "an upload"
+            if path == "/v1/verdict/message":
+                return self.message, "a message with its files"
             if path == "/v1/events":
                 return self.batch, "a batch of events"
             if _BANK_ENTRIES.fullmatch(path):

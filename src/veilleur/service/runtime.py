@@ -101,7 +101,10 @@ class ServiceSettings:
     max_bank_bytes: int = 32 * 1024 * 1024
     """`POST /v1/banks/{name}/entries`."""
     max_upload_bytes: int = 64 * 1024 * 1024
-    """`POST /v1/verdict/upload`: the file and its fields."""
+    """`POST /v1/verdict/upload`: the file and its fields; and the largest file of
+    `POST /v1/verdict/message`."""
+    max_message_bytes: int = 128 * 1024 * 1024
+    """`POST /v1/verdict/message`: the message event and all its files."""
     max_form_bytes: int = 512 * 1024
     """The console's and the public notice's forms."""
     max_json_depth: int = 32
