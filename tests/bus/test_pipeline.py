@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
 
 from tests.bus.conftest import CHAT, LURES, message, read_topic, start_worker, stop
@@ -14,6 +15,7 @@ from veilleur.store.casework import snapshot
 from veilleur.store.db import connect
 
 
+@pytest.mark.slow
 def test_events_become_findings_and_casework(broker: testbroker.Tansu, prefix: str,
                                              tmp_path: Path) -> None:
     names = topics.names(prefix)

@@ -119,12 +119,13 @@ def test_a_failing_detector_does_not_stop_the_stream() -> None:
     assert answer["findings"] and stage.stats["detector_failures"] == 1
 
 
-def _sink(db: Path) -> SinkStage:
-    return SinkStage(str(db), clock=lambda: datetime(2026, 3, 1, 13, tzinfo=UTC))
+def _sink(url: str, key: Path) -> SinkStage:
+    return SinkStage(url, evidence_key=key,
+                     clock=lambda: datetime(2026, 3, 1, 13, tzinfo=UTC))
 
 
-def _finding_rows(db: Path) -> list[tuple[str, str]]:
-    engine = connect(f"sqlite:///{db}")
+def _finding_rows(url: str) -> list[tuple[str, str]]:
+    engine = connect(url)
     try:
         return sorted((i.target.kind.value + ":" + i.target.id, str(i.category))
                       for i in snapshot(engine).intakes)
@@ -132,29 +133,31 @@ def _finding_rows(db: Path) -> list[tuple[str, str]]:
         engine.dispose()
 
 
-def test_the_sink_takes_a_finding_once(stage: DetectStage, tmp_path: Path) -> None:
+def test_the_sink_takes_a_finding_once(stage: DetectStage, db_url: str,
+                                       tmp_path: Path) -> None:
+    """On SQLite and on PostgreSQL (the production store)."""
     answers = [a for i, text in enumerate([LURES[0], LURES[1], CHAT[1]])
                for a in stage.answer(json.dumps(message(f"s{i}", "g7", "c7", "u7", text)))]
     assert len(answers) == 2
-    db = tmp_path / "cases.db"
-    sink = _sink(db)
+    key = tmp_path / "evidence.key"
+    sink = _sink(db_url, key)
     for a in answers + answers:  # delivered twice
         sink.take(json.dumps(a).encode(), "findings[0]")
     sink.take(b"{not json", "findings[0]@9")
     sink.take(json.dumps({"findings": [{"target": {}}]}), "findings[0]@10")
     sink.checkpoint()
     assert sink.stats["bad"] == 2 and sink.stats["messages"] == 4
-    first = _finding_rows(db)
+    first = _finding_rows(db_url)
     assert {"message:s0", "message:s1"} <= {t for t, _ in first}
     assert len(first) == len(set(first)) == sink.stats["new_intakes"]
     sink.close()
     # A sink started again (its casework read back from the database) adds nothing.
-    again = _sink(db)
+    again = _sink(db_url, key)
     for a in answers:
         again.take(a)
     again.close()
     assert again.stats["new_intakes"] == 0
-    assert _finding_rows(db) == first
+    assert _finding_rows(db_url) == first
 
 
 def test_the_stream_without_workers(broker: testbroker.Tansu, prefix: str,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +68,9 @@ class SinkStage:
         self.casework = deployment.casework
         self.writer = deployment.writer
         self._reader = MediaReader(Limits(), read_local=False)
+        self._applied: OrderedDict[str, None] = OrderedDict()
+        """Events lately applied to the content view (a second delivery is not applied
+        again: the index would count the message twice)."""
         self.stats: Counter[str] = Counter()
 
     def take(self, value: bytes | str | dict[str, Any], where: str = "") -> None:
@@ -85,10 +88,14 @@ class SinkStage:
                       type(exc).__name__, exc)
             return
         self.stats["messages"] += 1
-        if event is not None:
+        event_id = str(msg.get("event_id", ""))
+        if event is not None and event_id not in self._applied:
             # Where the message lives, for grouping; the store keeps an event once.
             self.casework.content.apply(event)
             self.writer.add(event)
+            self._applied[event_id] = None
+            while len(self._applied) > 100_000:
+                self._applied.popitem(last=False)
         before = len(self.casework.intakes)
         self.casework.take_findings(findings, self.clock())
         self.stats["findings"] += len(findings)
@@ -102,6 +109,9 @@ class SinkStage:
             if not lease.renew(self.db, self.lease, now):
                 raise RuntimeError("the sink lost its hold on the database to another process")
             self._renewed = now
+        # The clocks of cases run in the database's casework: the sink keeps them, as the
+        # service's engine thread does between events.
+        self.casework.tick(self.clock())
         self.writer.flush()
         self.casework.sink.flush()
         # One line per checkpoint: what an operator (and the kill test) reads of progress.
