@@ -60,13 +60,16 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
     producer = EventProducer(broker, prefix=prefix, partitions=partitions)
     env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONWARNINGS": "ignore"}
     logs = [folder / f"{prefix}{k}.log" for k in range(processes)]
-    workers = [subprocess.Popen(
-        [sys.executable, "-m", "veilleur", "worker", "--stage", "detect", "--broker", broker,
-         "--topic-prefix", prefix, "--group", f"{prefix}detect",
-         "--partitions", str(partitions), "--session-timeout-ms", str(session_timeout_ms),
-         "--state-dir", str(folder / f"{prefix}{k}-state")],
-        stdout=open(logs[k], "wb"), stderr=subprocess.STDOUT, env=env,  # noqa: SIM115
-        stdin=subprocess.DEVNULL) for k in range(processes)]
+    workers = []
+    for k in range(processes):
+        with open(logs[k], "wb") as out:  # the worker has its own copy
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "veilleur", "worker", "--stage", "detect",
+                 "--broker", broker, "--topic-prefix", prefix, "--group", f"{prefix}detect",
+                 "--partitions", str(partitions),
+                 "--session-timeout-ms", str(session_timeout_ms),
+                 "--state-dir", str(folder / f"{prefix}{k}-state")],
+                stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL))
     # The group settles before the first event: a join during the run is not measured.
     while not all(p.exists() and "detect worker" in p.read_text() for p in logs):
         if any(w.poll() is not None for w in workers):

@@ -52,9 +52,9 @@ def start_worker(broker: testbroker.Tansu, stage: str, prefix: str, folder: Path
     for k, v in testbroker.PRODUCER_OPTIONS.items():
         cmd += ["--producer-option", f"{k}={v}"]
     env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONWARNINGS": "ignore"}
-    log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - the process owns it
-    return subprocess.Popen(cmd + (extra or []), stdout=log, stderr=subprocess.STDOUT,
-                            env=env, stdin=subprocess.DEVNULL)
+    with open(folder / f"{name}.log", "wb") as log:  # the process has its own copy
+        return subprocess.Popen(cmd + (extra or []), stdout=log, stderr=subprocess.STDOUT,
+                                env=env, stdin=subprocess.DEVNULL)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:

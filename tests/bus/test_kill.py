@@ -5,6 +5,7 @@ exist exactly once, and the count per key is exact."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import threading
@@ -184,3 +185,69 @@ def _wait(db: Path, done: Any, timeout: float = 90.0) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+@pytest.mark.slow
+def test_a_killed_sink_loses_nothing_and_nothing_is_doubled(
+        broker: testbroker.Tansu, prefix: str, tmp_path: Path) -> None:
+    """The sink killed with SIGKILL while findings keep coming; a new sink in the same group
+    takes the database's lease (the dead process's is given up with it) and the findings
+    from the last committed offset, and casework holds each once, none missing.
+
+    Quix commits right after the sink's write, so a kill seldom falls between the two; a
+    sink reading everything again is the other test's (`sink-again`)."""
+    from confluent_kafka import Producer
+
+    from veilleur.bus.config import BusConfig, ensure_topics
+    from veilleur.bus.detect import DetectStage
+
+    names = topics.names(prefix)
+    ensure_topics(BusConfig(broker=broker.address, group="", prefix=prefix, partitions=4))
+    stage = DetectStage(worker="in-test")
+    producer = Producer({"bootstrap.servers": broker.address,
+                         **testbroker.PRODUCER_OPTIONS})
+    expected: Counter[str] = Counter()
+    sent: set[str] = set()
+
+    def findings_of(rounds: range) -> None:
+        nonlocal expected
+        for n in rounds:
+            events, lures = round_of(n)
+            expected += lures
+            sent.update(lure_ids(events))
+            for e in events:
+                for answer in stage.answer(json.dumps(e)):
+                    producer.produce(names[topics.FINDINGS], json.dumps(answer).encode(),
+                                     answer["key"].encode())
+            assert producer.flush(10) == 0
+
+    db = tmp_path / "cases.db"
+    findings_of(range(0, 6))
+    first = start_worker(broker, "sink", prefix, tmp_path, name="sink-1",
+                         extra=["--db", str(db)])
+    try:
+        assert _wait(db, lambda rows: len(rows) > 0)
+        feeder = threading.Thread(target=findings_of, args=(range(6, 12),))
+        feeder.start()
+        time.sleep(0.3)
+        stop(first, signal.SIGKILL)
+        feeder.join()
+    finally:
+        stop(first)
+    taken_before = len(_rows(db))
+    second = start_worker(broker, "sink", prefix, tmp_path, name="sink-2",
+                          extra=["--db", str(db)])
+    try:
+        wanted = {e.removeprefix("id:ev-") for e in sent}
+        assert _wait(db, lambda rows: {r[1] for r in rows if r[0] == "message"} >= wanted), \
+            (tmp_path / "sink-2.log").read_text()[-2000:]
+    finally:
+        stop(second)
+    assert second.returncode == 0, (tmp_path / "sink-2.log").read_text()[-2000:]
+    rows = _rows(db)
+    assert len(rows) == len(set(rows)) > taken_before
+    per_key: Counter[str] = Counter()
+    for kind, mid, _ in rows:
+        if kind == "message":
+            per_key[place(int(mid.split("-p")[1].split("-")[0]))[2]] += 1
+    assert per_key == expected

@@ -58,10 +58,14 @@ def start(log: Path | None = None, timeout: float = 10.0) -> Tansu:
     port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [str(binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    try:
+        process = subprocess.Popen(
+            [str(binary()), "broker", "--listener-url", url, "--advertised-listener-url",
+             url, "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+    finally:
+        if not isinstance(out, int):
+            out.close()  # the broker has its own copy
     broker = Tansu(process, port)
     end = time.monotonic() + timeout
     while True:
