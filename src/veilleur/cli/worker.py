@@ -44,6 +44,9 @@ def worker(
     partitions: Annotated[int, typer.Option(
         "--partitions", min=1, help="Partitions of the topics this worker creates (existing "
         "topics are used as they are).")] = 12,
+    replication: Annotated[int, typer.Option(
+        "--replication", min=1, help="Replication factor of the topics this worker creates "
+        "(3 on a real cluster).")] = 1,
     session_timeout_ms: Annotated[int, typer.Option(
         "--session-timeout-ms", min=1000, help="How soon a dead worker's partitions go to "
         "the others.")] = 10_000,
@@ -77,7 +80,8 @@ def worker(
         raise fail("--db and --evidence-key are the sink's: a detect worker keeps its memory "
                    "in its process and writes no database", EXIT_BAD_INPUT)
     config = BusConfig(broker=broker, group=group or f"veilleur-{stage.value}", prefix=prefix,
-                       partitions=partitions, session_timeout_ms=session_timeout_ms,
+                       partitions=partitions, replication=replication,
+                       session_timeout_ms=session_timeout_ms,
                        commit_interval=commit_interval, state_dir=state_dir,
                        producer=_options(producer_option, "--producer-option"),
                        consumer=_options(consumer_option, "--consumer-option"))
