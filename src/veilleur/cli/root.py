@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from veilleur import __version__
-from veilleur.cli import banks, bot, cases, compliance, scan, schema, service, train
+from veilleur.cli import banks, bot, cases, compliance, scan, schema, service, train, worker
 from veilleur.cli import eval as eval_commands  # the module, not the builtin
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ cases.register(app)  # replay, cases, audit, evidence, review
 compliance.register(app)  # documents, tdb, ncmec, report
 service.register(app)  # serve, keys, accounts
 bot.register(app)  # bot, bot invite-link
+worker.register(app)  # worker --stage detect|sink (the bus)
 schema.register(app)  # schema events
 eval_commands.register(app)  # eval
 train.register(app)  # train

@@ -1,0 +1,70 @@
+"""What travels on `findings` and on the dead-letter topic: plain JSON, versioned.
+
+A findings message is one event's answer from the detect stage: the event's id (its
+idempotency key, `service.inbox.event_key`), the event as it came (the sink learns from it
+where the message lives, for casework's grouping), and the findings the event created or
+changed, each complete enough to be rebuilt as the engine's `Finding` (casework reads its
+signal keys and own score, not only contracts §4's fields).
+
+Delivery is at least once: the same event may be answered twice (a worker killed before it
+committed its offsets, the partition read again by another). The sink takes a finding in
+once per *finding key* (target and category, casework's own rule), so a second answer adds
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from veilleur.decide.policy import Finding
+from veilleur.taxonomy import Category, Target
+
+VERSION = 1
+
+
+def finding_key(finding: Finding) -> str:
+    """The key the sink de-duplicates on: one intake per target and category."""
+    return f"{finding.target.kind.value}:{finding.target.id}/{finding.category.value}"
+
+
+def finding_to_json(finding: Finding) -> dict[str, Any]:
+    return {
+        **finding.to_json(),
+        "key": finding_key(finding),
+        "score": finding.score,  # unrounded: a second answer must compare equal, not higher
+        "excerpt": finding.excerpt,
+        "spans": [list(s) for s in finding.spans],
+        "signal_keys": list(finding.signal_keys),
+        "own_score": finding.own_score,
+    }
+
+
+def finding_from_json(raw: Mapping[str, Any]) -> Finding:
+    target = raw["target"]
+    return Finding(
+        target=Target.of(target["kind"], target["id"]),
+        category=Category(raw["category"]),
+        score=float(raw["score"]),
+        detectors=tuple(raw["detectors"]),
+        evidence=raw["evidence"],
+        context=dict(raw["context"]),
+        excerpt=raw.get("excerpt"),
+        spans=tuple((int(a), int(b)) for a, b in raw.get("spans", ())),
+        signal_keys=tuple(raw.get("signal_keys", ())),
+        own_score=raw.get("own_score"),
+    )
+
+
+def findings_message(event_id: str, event: Mapping[str, Any], findings: list[Finding],
+                     worker: str) -> dict[str, Any]:
+    return {"v": VERSION, "event_id": event_id, "event": dict(event), "worker": worker,
+            "findings": [finding_to_json(f) for f in findings]}
+
+
+def dead_letter(error: str, raw: bytes | str | None, *, stage: str, where: str
+                ) -> dict[str, Any]:
+    """Input a stage could not take, kept with why. The input is kept as text (bytes that
+    are not UTF-8 are replaced: the dead letter must itself be JSON)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return {"v": VERSION, "stage": stage, "error": error, "where": where, "input": text}
