@@ -169,6 +169,8 @@ class Channel(_Wire):
     kind: Text | None = Field(default=None, description=(
         f"One of {', '.join(KNOWN_CHANNEL_KINDS)}; missing or null is text, another value "
         "is kept as 'other'."))
+    parent_id: OptId = Field(default=None, description=(
+        "A thread's channel, or the category a channel sits in."))
 
 
 class Invite(_Wire):
@@ -304,7 +306,22 @@ class ChannelCreatedEvent(_Event):
         except ValueError:
             kind = ev.ChannelKind.OTHER  # kept, not refused: platforms add kinds
         return ev.ChannelCreated(ts=self.ts, source=b.source, channel=ev.Channel(
-            id=c.id, guild_id=c.guild_id, name=c.name or "", topic=c.topic, kind=kind))
+            id=c.id, guild_id=c.guild_id, name=c.name or "", topic=c.topic, kind=kind,
+            parent_id=c.parent_id))
+
+
+class ChannelDeletedEvent(_Event):
+    """A channel deleted with its messages (an extension: optional)."""
+
+    type: Literal["channel_deleted"]
+    channel_id: Id
+    guild_id: OptId = None
+    by: ev.MessageDeletedBy = Field(description=(
+        "Who deleted it: `moderator` for the server's own staff or owner."))
+
+    def build(self, b: Build) -> ev.Event:
+        return ev.ChannelDeleted(ts=self.ts, source=b.source, channel_id=self.channel_id,
+                                 guild_id=self.guild_id, by=self.by)
 
 
 class MemberJoinedEvent(_Event):
@@ -417,15 +434,16 @@ class ComplaintEvent(_Event):
 
 PlatformEvent = Annotated[
     UserSeenEvent | GuildCreatedEvent | GuildUpdatedEvent | GuildDeletedEvent
-    | ChannelCreatedEvent | MemberJoinedEvent | MemberLeftEvent | InviteCreatedEvent
-    | MessageEvent | MessageDeletedEvent,
+    | ChannelCreatedEvent | ChannelDeletedEvent | MemberJoinedEvent | MemberLeftEvent
+    | InviteCreatedEvent | MessageEvent | MessageDeletedEvent,
     Field(discriminator="type")]
 """What a platform observes and sends to `POST /v1/events` (`events.PLATFORM_TYPES`)."""
 
 AnyEvent = Annotated[
     UserSeenEvent | GuildCreatedEvent | GuildUpdatedEvent | GuildDeletedEvent
-    | ChannelCreatedEvent | MemberJoinedEvent | MemberLeftEvent | InviteCreatedEvent
-    | MessageEvent | MessageDeletedEvent | ReportEvent | OrderUpdateEvent | ComplaintEvent,
+    | ChannelCreatedEvent | ChannelDeletedEvent | MemberJoinedEvent | MemberLeftEvent
+    | InviteCreatedEvent | MessageEvent | MessageDeletedEvent | ReportEvent | OrderUpdateEvent
+    | ComplaintEvent,
     Field(discriminator="type")]
 """Every event an event log (`veilleur scan`, `veilleur replay`) may hold."""
 
@@ -435,7 +453,8 @@ PLATFORM_EVENT: TypeAdapter[PlatformEvent] = TypeAdapter(PlatformEvent)
 MODELS: dict[str, type[_Event]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (UserSeenEvent, GuildCreatedEvent, GuildUpdatedEvent, GuildDeletedEvent,
-              ChannelCreatedEvent, MemberJoinedEvent, MemberLeftEvent, InviteCreatedEvent,
+              ChannelCreatedEvent, ChannelDeletedEvent, MemberJoinedEvent, MemberLeftEvent,
+              InviteCreatedEvent,
               MessageEvent, MessageDeletedEvent, ReportEvent, OrderUpdateEvent, ComplaintEvent)}
 """Each event type's model, by its `type`."""
 

@@ -256,6 +256,18 @@ class ComplaintFiled(_Event):
     complaint: Complaint
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelDeleted(_Event):
+    """Extension of contracts §5 (optional event type): a channel deleted with its
+    messages (an owner emptying a server before it is reported: what was kept is the
+    evidence, and every case shows its messages gone and by whom)."""
+
+    type: Literal["channel_deleted"] = "channel_deleted"
+    channel_id: str
+    guild_id: str | None = None
+    by: MessageDeletedBy
+
+
 LEGAL_TYPES = frozenset({"report", "complaint", "order_update"})
 """Event types that carry legal weight: a report names a notifier, may be a trusted flagger's
 (Art. 22) or an authority's order with a legal clock (LCEN 6-1); an order update stops or
@@ -265,7 +277,8 @@ each (never as raw platform events); an operator's own event log (the CLI) is tr
 
 PLATFORM_TYPES = frozenset({
     "user_seen", "guild_created", "guild_updated", "guild_deleted", "channel_created",
-    "member_joined", "member_left", "invite_created", "message", "message_deleted"})
+    "channel_deleted", "member_joined", "member_left", "invite_created", "message",
+    "message_deleted"})
 """What a platform observes and may send as raw events (`/v1/events`)."""
 
 
@@ -275,6 +288,7 @@ Event = (
     | GuildUpdated
     | GuildDeleted
     | ChannelCreated
+    | ChannelDeleted
     | MemberJoined
     | MemberLeft
     | InviteCreated

@@ -155,9 +155,34 @@ def test_automod_executions_on_a_posted_message_are_that_message() -> None:
     assert raw is not None and raw["event_id"] == f"discord:automod:{mid}:3:2"
     assert raw["message"]["id"] == str(mid)
     assert raw["message"]["content"] == "mot interdit"
+    # A blocked attempt never existed on Discord: sent as a message of its own (an id made
+    # from the attempt), the block and the alert within ten seconds being one event.
     blocked = {**data, "action": {"type": 1}, "message_id": None}
-    assert bev.automod(discord.AutoModAction(data=blocked, state=st), f.T0) is None
-    assert "automod_blocked" in bev.NOT_IN_FORMAT
+    alert = {**data, "action": {"type": 2, "metadata": {"channel_id": "1"}},
+             "message_id": None}
+    first = bev.automod(discord.AutoModAction(data=blocked, state=st), f.T0)
+    second = bev.automod(discord.AutoModAction(data=alert, state=st), f.later(0))
+    assert first is not None and second is not None
+    assert first["event_id"] == second["event_id"] != raw["event_id"]
+    assert first["message"]["id"].isdigit() and first["message"]["id"] != str(mid)
+    assert first["message"]["content"] == "mot interdit"
+    later = bev.automod(discord.AutoModAction(data=blocked, state=st), f.later(1))
+    assert later is not None and later["event_id"] != first["event_id"]  # a new attempt
+    no_text = {**blocked, "content": ""}
+    assert bev.automod(discord.AutoModAction(data=no_text, state=st), f.T0) is None
+
+
+def test_a_thread_names_its_channel_and_a_channel_its_category() -> None:
+    st, g, ch = setup()
+    thread = discord.Thread(guild=g, state=st, data={
+        "id": str(f.snowflake()), "guild_id": str(g.id), "parent_id": str(ch.id),
+        "owner_id": str(AUTHOR[0]), "name": "vos ex", "type": 11, "message_count": 0,
+        "member_count": 0, "rate_limit_per_user": 0, "thread_metadata": {
+            "archived": False, "auto_archive_duration": 1440,
+            "archive_timestamp": f.T0.isoformat(), "locked": False}})
+    raw = bev.channel(thread, f.T0)
+    assert raw["channel"]["parent_id"] == str(ch.id)
+    assert eventformat.validate(raw).channel.parent_id == str(ch.id)  # type: ignore[attr-defined]
 
 
 def test_channel_changes_are_never_dropped_as_repeats() -> None:

@@ -91,7 +91,7 @@ def test_every_event_kind_reaches_the_engine_in_order() -> None:
         h.banned(g, m._user)
         h.member_left(discord.RawMemberRemoveEvent({"guild_id": str(g.id),
                                                     "user": f.user_data(*AUTHOR)}, m._user))
-        h.channel_deleted(ch)  # no type in the format: nothing sent
+        h.channel_deleted(ch)  # its stored messages are marked gone
         await h.settle()
 
     asyncio.run(feed())
@@ -100,7 +100,8 @@ def test_every_event_kind_reaches_the_engine_in_order() -> None:
         ("send", "user_seen"), ("send", "member_joined"), ("judge", "message"),
         ("judge", "message"), ("send", "message_deleted"), ("send", "message_deleted"),
         ("send", "guild_updated"), ("send", "user_seen"), ("send", "invite_created"),
-        ("judge", "message"), ("send", "member_left"), ("send", "member_left")]
+        ("judge", "message"), ("send", "member_left"), ("send", "member_left"),
+        ("send", "channel_deleted")]
     assert engine.seen[7][1]["by"] == "author"
 
 

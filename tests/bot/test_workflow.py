@@ -27,6 +27,7 @@ from veilleur.bot.moderation import Moderator
 from veilleur.bot.policy import parse_policy
 from veilleur.bot.views import AppealButton, CaseButton
 from veilleur.service.runtime import Runtime
+from veilleur.taxonomy import Target, TargetKind
 
 SELLER = (700_000_000_000_000_123, "vendeur")
 ADULT = (700_000_000_000_000_200, "grand_frere_du_serveur")
@@ -825,3 +826,56 @@ def test_a_groomer_is_told_of_the_ban_only_once_it_is_done(
     # (`setup` records "ban" and "dm".) The refused one: no ban, and no message either.
     assert [c for c in calls if c in ("ban", "dm")] == ["ban", "dm"]
     assert "banned" in done and "not done" in refused
+
+
+def test_an_attempt_automod_blocked_is_judged_kept_as_evidence_and_never_removed(
+        runtime: Runtime, tmp_path: Path) -> None:
+    w = salon(runtime, tmp_path, locale="en")
+    data = {"guild_id": str(w.g.id), "action": {"type": 1}, "rule_id": "3",
+            "rule_trigger_type": 1, "user_id": str(SELLER[0]),
+            "channel_id": str(w.catalogue.id), "message_id": None,
+            "content": "teaser du pack, le reste en VIP sur mega . nz / folder / z",
+            "matched_keyword": "pack", "matched_content": "pack"}
+
+    async def scene() -> None:
+        await w.begin()
+        w.handlers.automod(discord.AutoModAction(data=data, state=w.st))
+        w.handlers.automod(discord.AutoModAction(data=data | {"action": {
+            "type": 2, "metadata": {"channel_id": "1"}}}, state=w.st))
+        await w.handlers.settle()
+
+    asyncio.run(scene())
+    w.http.delete_message.assert_not_awaited()  # it never existed on Discord
+    [entry] = entries(w.handlers, w.g.id)
+    assert ("user", str(SELLER[0])) in entry.targets
+    runtime.wait_idle(30)
+    runtime.sync()
+    with runtime.lock:
+        stored = [runtime.casework.content.message(i) for k, i in entry.targets
+                  if k == "message"]
+    assert [m.content for m in stored if m] == [data["content"]]
+    assert runtime.stats["verdicts"] == 1  # the block and its alert: one attempt
+
+
+def test_a_deleted_channel_shows_its_messages_gone_in_the_case(
+        runtime: Runtime, tmp_path: Path) -> None:
+    """An owner emptying the server after the hold: the case keeps its evidence and says
+    the message is gone, and by whom."""
+    w = salon(runtime, tmp_path, locale="en")
+    lure = w.lure()
+
+    async def scene() -> None:
+        await w.begin(lure)
+        w.handlers.channel_deleted(w.catalogue)
+        await w.handlers.settle()
+
+    asyncio.run(scene())
+    runtime.wait_idle(30)
+    runtime.sync()
+    [entry] = entries(w.handlers, w.g.id)
+    with runtime.lock:
+        view = runtime.casework.view(entry.case_id, runtime.clock())
+    [item] = [i for i in view["targets_in_context"]
+              if i["target"] == {"kind": "message", "id": str(lure.id)}]
+    assert item["gone"]["by"] == "moderator"
+    assert runtime.evidence_of(Target(TargetKind.MESSAGE, str(lure.id)))

@@ -99,12 +99,13 @@ user = obj({"id": ident}, {"name": opt_text, "created_at": opt_ts,
 guild = obj({"id": ident}, {"name": opt_text, "owner_id": opt_ident, "description": opt_text})
 channel = obj({"id": ident}, {"guild_id": opt_ident, "name": opt_text, "topic": opt_text,
                               "kind": sometimes(st.sampled_from(["text", "dm", "stage"])
-                                                | st.none())})
+                                                | st.none()), "parent_id": opt_ident})
 attachment = obj({"id": ident}, {"path": opt_text, "content_type": opt_text})
 message = obj({"id": ident, "channel_id": ident, "author_id": ident}, {
     "guild_id": opt_ident, "content": opt_text,
     "recipient_ids": sometimes(st.lists(text, max_size=3) | st.none()),
-    "attachments": sometimes(st.lists(attachment, max_size=2) | st.none())})
+    "attachments": sometimes(st.lists(attachment, max_size=2) | st.none()),
+    "edited_at": sometimes(timestamps() | st.none())})
 report = obj({"id": ident, "source": choice(["user", "dsa_notice", "trusted_flagger",
                                              "authority"]), "target": target}, {
     "category_claimed": opt_text, "explanation": opt_text, "reporter_id": opt_ident,
@@ -122,6 +123,9 @@ FIELDS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "guild_updated": ({"guild": guild}, {}),
     "guild_deleted": ({"guild_id": ident, "by": choice(["owner", "platform"])}, {}),
     "channel_created": ({"channel": channel}, {}),
+    "channel_deleted": ({"channel_id": ident, "by": choice(["author", "moderator",
+                                                            "platform"])},
+                        {"guild_id": opt_ident}),
     "member_joined": ({"guild_id": ident, "user_id": ident}, {"invite_code": opt_text}),
     "member_left": ({"guild_id": ident, "user_id": ident}, {}),
     "invite_created": ({"invite": obj({"code": text, "guild_id": ident,

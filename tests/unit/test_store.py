@@ -193,3 +193,26 @@ def test_bad_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("this is not sqlite " * 100)
     with pytest.raises(StoreError, match="cannot open database"):
         connect(database_url(str(bad)))
+
+
+def test_a_deleted_channel_marks_its_stored_messages_gone(db: Engine) -> None:
+    """An owner deleting a channel takes its messages with it: each stored one is marked
+    gone (and by whom), so every case shows it; a message posted later, or elsewhere, is
+    not."""
+    from datetime import timedelta
+
+    from veilleur.events import ChannelDeleted
+
+    writer = StoreWriter(db)
+    for mid, channel, minutes in (("m1", "c", 0), ("m2", "c", 1), ("m3", "other", 1)):
+        writer.add(MessagePosted(ts=T0 + timedelta(minutes=minutes), message=Message(
+            id=mid, channel_id=channel, guild_id="g", author_id="u", content="x")))
+    writer.flush()
+    writer.add(ChannelDeleted(ts=T0 + timedelta(minutes=5), channel_id="c", guild_id="g",
+                              by="moderator"))
+    writer.add(MessagePosted(ts=T0 + timedelta(minutes=9), message=Message(
+        id="m4", channel_id="c", guild_id="g", author_id="u", content="recreated")))
+    writer.flush()
+    with db.connect() as conn:
+        rows = dict(conn.execute(select(MessageRow.id, MessageRow.deleted_by)).all())
+    assert rows == {"m1": "moderator", "m2": "moderator", "m3": None, "m4": None}

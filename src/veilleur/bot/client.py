@@ -248,8 +248,7 @@ class Handlers:
         self.send(bev.channel(c, self.clock()))
 
     def channel_deleted(self, c: discord.abc.GuildChannel) -> None:
-        log.info("channel %s deleted in %s: %s", c.id, c.guild.id,
-                 bev.NOT_IN_FORMAT["channel_delete"])
+        self.send(bev.channel_deleted(c, self.clock()))
 
     def guild_updated(self, before: discord.Guild, after: discord.Guild) -> None:
         self.send(bev.guild_updated(before, after, self.clock()))
@@ -276,9 +275,11 @@ class Handlers:
         r = bev.automod(e, self.clock())
         if r is None:
             log.info("AutoMod rule %s acted on %s in %s: %s", e.rule_id, e.user_id,
-                     e.guild_id, bev.NOT_IN_FORMAT["automod_blocked"])
+                     e.guild_id, bev.NOT_IN_FORMAT["automod_unsendable"])
             return
-        ref = MessageRef(e.guild_id, e.channel_id or 0, e.message_id or 0, e.user_id)
+        # A blocked attempt has no message on Discord (its id is the attempt's): nothing
+        # to remove, ever; the author may still be contained as the policy says.
+        ref = MessageRef(e.guild_id, e.channel_id or 0, int(r["message"]["id"]), e.user_id)
         self.judge(r, ref, may_remove=False)
 
     def banned(self, g: discord.Guild, u: discord.User | discord.Member,

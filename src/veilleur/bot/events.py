@@ -31,13 +31,10 @@ MAX_FIELD = 512
 """A filename or content type longer than this is cut (they are only labels)."""
 
 NOT_IN_FORMAT: dict[str, str] = {
-    "channel_delete": "no `channel_deleted` type: nothing is sent",
     "member_ban": "no `member_banned` type: the leave is sent (`member_left`), the ban only "
                   "logged",
-    "automod_blocked": "no AutoMod type: a blocked message (no message id) is not sent; an "
-                       "execution on a posted message is sent as that message",
-    "thread_parent": "a channel has no parent in the format: a thread's forum or channel name "
-                     "is not sent",
+    "automod_unsendable": "an AutoMod execution without a channel or without the text (a "
+                          "member's profile, or no Message Content intent) is not sent",
     "attachment_size": "an attachment has no size or digest field: a file too large to fetch "
                        "is sent as a reference, unhashed",
 }
@@ -141,12 +138,26 @@ def channel(c: discord.abc.GuildChannel | discord.Thread, at: datetime, *,
     A server's layout found at start (`change=False`) has no time in its ids: found again
     after a reconnection, it is a repeat."""
     topic = getattr(c, "topic", None)
+    # A thread's channel (or forum), a channel's category: where it sits says what it is.
+    parent = getattr(c, "parent_id", None) if isinstance(c, discord.Thread) else \
+        getattr(c, "category_id", None)
+    body = {"id": str(c.id), "guild_id": str(c.guild.id), "name": c.name, "topic": topic,
+            "kind": _KINDS.get(c.type, "other")}
+    if parent is not None:
+        body["parent_id"] = str(parent)
     return check({"type": "channel_created", "ts": iso(at),
                   "event_id": f"discord:channel:{c.id}:"
-                              f"{_digest(c.name, topic or '', str(c.type))}"
+                              f"{_digest(c.name, topic or '', str(c.type), str(parent))}"
                               + (f":{at.timestamp():.3f}" if change else ""),
-                  "channel": {"id": str(c.id), "guild_id": str(c.guild.id), "name": c.name,
-                              "topic": topic, "kind": _KINDS.get(c.type, "other")}})
+                  "channel": body})
+
+
+def channel_deleted(c: discord.abc.GuildChannel, at: datetime) -> Raw:
+    """`channel_deleted` (an extension of the format): its stored messages are marked gone,
+    by the server's staff (Discord does not say who: someone with Manage Channels)."""
+    return check({"type": "channel_deleted", "ts": iso(at),
+                  "event_id": f"discord:channel-deleted:{c.id}",
+                  "channel_id": str(c.id), "guild_id": str(c.guild.id), "by": "moderator"})
 
 
 def _guild(g: discord.Guild) -> Raw:
@@ -210,13 +221,34 @@ def automod(e: discord.AutoModAction, at: datetime) -> Raw | None:
     """An AutoMod execution on a posted message is that message, with an event id of its
     own (per rule and action): when it comes before the gateway's message, the message
     itself (with its attachments) is still judged, not dropped as a repeat. A blocked one
-    has no message and no type in the format (`NOT_IN_FORMAT`)."""
-    if e.message_id is None or e.channel_id is None or not e.content:
+    is an attempt (`_blocked`)."""
+    if e.channel_id is None or not e.content:
         return None
+    if e.message_id is None:
+        return _blocked(e, at)
     return check({"type": "message", "ts": iso(at),
                   "event_id": f"discord:automod:{e.message_id}:{e.rule_id}:"
                               f"{e.action.type.value}",
                   "message": {"id": str(e.message_id), "channel_id": str(e.channel_id),
+                              "guild_id": str(e.guild_id), "author_id": str(e.user_id),
+                              "content": e.content}})
+
+
+def _blocked(e: discord.AutoModAction, at: datetime) -> Raw:
+    """A message AutoMod blocked never existed on Discord, but trying to post it is a sign
+    about its author: it is sent as a message of its own, its id made from the attempt
+    (Discord gives none), so the engine judges it, a case opens on the author if it is
+    flagged, and what they tried to post is in the sealed evidence. The executions of one
+    attempt (the block, the alert) within the same ten seconds are one event."""
+    seen = f"{e.guild_id}:{e.channel_id}:{e.user_id}:{e.rule_id}:{_digest(e.content)}"
+    window = int(at.timestamp() // 10)
+    key = hashlib.sha256(f"{seen}:{window}".encode()).hexdigest()
+    # A number, as a message id is (below Discord's snowflakes of today: no collision in
+    # practice), so the bot's lookups by id work the same.
+    attempt = int(key[:15], 16)
+    return check({"type": "message", "ts": iso(at),
+                  "event_id": f"discord:automod-blocked:{key[:32]}",
+                  "message": {"id": str(attempt), "channel_id": str(e.channel_id),
                               "guild_id": str(e.guild_id), "author_id": str(e.user_id),
                               "content": e.content}})
 

@@ -44,6 +44,8 @@ def partition_key(event: ev.Event) -> str:
         return f"guild:{event.guild.id}"
     if isinstance(event, ev.GuildDeleted | ev.MemberJoined | ev.MemberLeft):
         return f"guild:{event.guild_id}"
+    if isinstance(event, ev.ChannelDeleted):
+        return f"guild:{event.guild_id}" if event.guild_id else f"dm:{event.channel_id}"
     if isinstance(event, ev.ChannelCreated):
         c = event.channel
         return f"guild:{c.guild_id}" if c.guild_id else f"dm:{c.id}"

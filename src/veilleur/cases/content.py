@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from veilleur.events import (
+    ChannelDeleted,
     Event,
     GuildCreated,
     GuildDeleted,
@@ -271,6 +272,12 @@ class ContentIndex(ContentView):
             rec = self.messages.get(event.message_id)
             if rec is not None and rec.deleted_at is None:
                 rec.deleted_at, rec.deleted_by = event.ts, event.by
+        elif isinstance(event, ChannelDeleted):
+            # Rare (a channel, not a message): a pass over what is held is affordable.
+            for rec in self.messages.values():
+                if rec.channel_id == event.channel_id and rec.deleted_at is None \
+                        and rec.ts <= event.ts:
+                    rec.deleted_at, rec.deleted_by = event.ts, event.by
         elif isinstance(event, MemberJoined):
             self.members[event.guild_id] = self.members.get(event.guild_id, 0) + 1
         elif isinstance(event, MemberLeft):

@@ -20,6 +20,7 @@ from veilleur.detect.base import Signal
 from veilleur.detect.media.detector import HashMatchDetector
 from veilleur.events import ChannelCreated as ChannelEvent
 from veilleur.events import (
+    ChannelDeleted,
     Event,
     GuildCreated,
     GuildDeleted,
@@ -87,6 +88,8 @@ class StoreWriter:
         self.batch_size = batch_size
         self._rows: dict[str, dict[Any, dict[str, Any]]] = {t.name: {} for t, _, _ in _MODES}
         self._deletions: list[tuple[Table, str, datetime, str]] = []
+        self._emptied: list[tuple[str, datetime, str]] = []
+        """Channels deleted: every message stored in them is marked gone."""
         self._pending = 0
 
     def add(self, event: Event) -> None:
@@ -108,6 +111,8 @@ class StoreWriter:
                 self._deletions.append((_MESSAGES, event.message_id, event.ts, event.by))
             elif isinstance(event, GuildDeleted):
                 self._deletions.append((_GUILDS, event.guild_id, event.ts, event.by))
+            elif isinstance(event, ChannelDeleted):
+                self._emptied.append((event.channel_id, event.ts, event.by))
             key = canonical_key(event)
             self._put(_EVENTS, key, {"dedup_key": key, "type": event.type, "ts": event.ts,
                                      "payload": to_plain(event)})
@@ -167,13 +172,15 @@ class StoreWriter:
     def detach(self) -> Callable[[], None]:
         """Take what is buffered and return the write of it: a service takes the rows under
         its lock and writes them after releasing it."""
-        if not self._pending and not self._deletions:
+        if not self._pending and not self._deletions and not self._emptied:
             return _nothing
         rows = {table.name: list(self._rows[table.name].values()) for table, _, _ in _MODES}
         deletions = list(self._deletions)
+        emptied = list(self._emptied)
         for table, _, _ in _MODES:
             self._rows[table.name].clear()
         self._deletions.clear()
+        self._emptied.clear()
         self._pending = 0
 
         def write() -> None:
@@ -193,6 +200,12 @@ class StoreWriter:
                         .where(table.c.id == row_id, table.c.deleted_at.is_(None))
                         .values(deleted_at=ts, deleted_by=by)
                     )
+                for channel_id, ts, by in emptied:
+                    conn.execute(
+                        update(_MESSAGES)
+                        .where(_MESSAGES.c.channel_id == channel_id,
+                               _MESSAGES.c.deleted_at.is_(None), _MESSAGES.c.ts <= ts)
+                        .values(deleted_at=ts, deleted_by=by))
 
         return write
 
