@@ -879,3 +879,36 @@ def test_a_deleted_channel_shows_its_messages_gone_in_the_case(
               if i["target"] == {"kind": "message", "id": str(lure.id)}]
     assert item["gone"]["by"] == "moderator"
     assert runtime.evidence_of(Target(TargetKind.MESSAGE, str(lure.id)))
+
+
+def test_a_proposed_pause_is_the_moderators_click(runtime: Runtime, tmp_path: Path) -> None:
+    """A policy that does not make the pause automatic proposes it: the line's button is
+    *Pause*, and a moderator holding Manage Server presses it (once it is done, the next
+    wave's line offers *Resume*)."""
+    from veilleur.bot.views import WaveButton
+
+    w = salon(runtime, tmp_path, locale="fr", automatic={},
+              wave={"flagged": 2, "joins": 0, "young_joins": 0, "automatic": False})
+    lures = [w.lure(str(i), (700_000_000_000_002_000 + i, f"v{i}"), 5 + i) for i in range(2)]
+
+    async def scene() -> str:
+        await w.begin(*lures)
+        wave_id = w.handlers.moderation.book.latest_wave(w.g.id)
+        i = interaction(w.handlers, w.g, MOD, discord.Permissions(manage_messages=True,
+                                                                  manage_guild=True))
+        match = WaveButton.__discord_ui_compiled_template__.fullmatch(
+            f"veilleur:wave:pause:{w.g.id}:{wave_id}")
+        assert match is not None
+        item = await WaveButton.from_custom_id(i, MagicMock(), match)
+        await item.callback(i)
+        return str(i.followup.send.await_args.args[0])
+
+    said = asyncio.run(scene())
+    [line] = [c.kwargs["params"].payload for c in w.http.send_message.await_args_list
+              if "veilleur:wave" in str(c.kwargs["params"].payload.get("components"))]
+    assert [c["custom_id"].split(":")[2] for row in line["components"]
+            for c in row["components"]] == ["pause", "ban"]
+    # Not paused by itself; paused on the click, until the wave's end.
+    [pause] = w.http.edit_incident_actions.await_args_list
+    assert pause.kwargs["payload"]["invites_disabled_until"] is not None
+    assert "suspendus par" in said
