@@ -25,6 +25,7 @@ from veilleur.bot.casebook import Casebook
 from veilleur.bot.execute import Executor
 from veilleur.bot.intake import Engine, Intake
 from veilleur.bot.moderation import Moderation
+from veilleur.bot.modlog import fit
 from veilleur.bot.plan import Kind, MessageRef, Plan, plan
 from veilleur.bot.policy import ServerPolicy, default_policy
 from veilleur.bot.views import (
@@ -73,7 +74,12 @@ class Handlers:
         self._acting: set[asyncio.Task[Any]] = set()
         self._planned: dict[int, set[Kind]] = {}
         """Per message (the latest 10,000), the actions already planned for it."""
-        self.reports = rep.Reports(lambda body: self.engine.report(body), executor.post)
+        # A report the engine took is numbered and logged with its buttons once it is in
+        # a case (beside the intake: the reporter's answer does not wait for it).
+        self.reports = rep.Reports(
+            lambda body: self.engine.report(body), executor.post,
+            filed=lambda rid, guild, t: self._beside(self.moderation.reported(
+                rid, guild, t.kind, t.id)))
         self.moderation = Moderation(engine, executor.http, book or Casebook(":memory:"),
                                      self.policy, executor, buttons=case_buttons,
                                      names=names, clock=clock)
@@ -208,16 +214,10 @@ class Handlers:
             target = rep.Target("user", member.id, "")
         else:
             return w["no_target"]
-        report_id = f"discord-{interaction.id}"
-        said = await self.reports.report(
-            report_id=report_id, guild_id=g.id,
+        return await self.reports.report(
+            report_id=f"discord-{interaction.id}", guild_id=g.id,
             reporter_id=interaction.user.id, target=target, category=category,
             explanation=explanation, locale=p.locale, mod_log=p.mod_log_channel)
-        if said == w["ack"].format(ref=report_id):
-            # Numbered and logged with its buttons once the engine has it (beside the
-            # intake: the reporter's answer does not wait for it).
-            self._beside(self.moderation.reported(report_id, g.id, target.kind, target.id))
-        return said
 
     # --- the gateway's events ------------------------------------------------------------
 
@@ -604,5 +604,4 @@ def diagnosis_text(problems: list[str], locale: str = "en") -> str:
     w = DIAGNOSIS.get(locale, DIAGNOSIS["en"])
     if not problems:
         return w["fine"]
-    text = w["lacks"] + "\n" + "\n".join(f"- {p}" for p in problems)
-    return text if len(text) <= 2000 else text[:1999] + "…"
+    return fit(w["lacks"] + "\n" + "\n".join(f"- {p}" for p in problems))

@@ -187,10 +187,14 @@ class Executor:
 
     def _problem(self, a: Action, why: str, detail: str, **params: str) -> Outcome:
         line = f"{a.kind.value} on message {a.ref.message_id}: {detail}"
-        self.problems.append(line)
-        del self.problems[:-1000]  # the newest; every one is in the log
+        self.noted(line)
         log.warning("%s", line)
         return Outcome(a, False, f"{a.kind.value}: {detail}", why, tuple(params.items()))
+
+    def noted(self, line: str) -> None:
+        """A failure kept for `diagnose` (the newest 1,000; every one is in the log)."""
+        self.problems.append(line)
+        del self.problems[:-1000]
 
     async def post(self, channel_id: int, content: str) -> None:
         """A text line in a channel (a member's report in the mod log): no mention pings,
@@ -198,10 +202,7 @@ class Executor:
         await self._send(channel_id, content)
 
     async def _send(self, channel_id: int, content: str) -> None:
-        with handle_message_parameters(
-                content=content, allowed_mentions=discord.AllowedMentions.none(),
-                flags=discord.MessageFlags(suppress_embeds=True)) as params:
-            await self.http.send_message(channel_id, params=params)
+        await send_text(self.http, channel_id, content)
 
     async def log(self, plan: Plan, outcomes: list[Outcome], *, text: str | None = None
                   ) -> None:
@@ -223,7 +224,17 @@ class Executor:
             if exc.status in (403, 404):  # no access, or no such channel: it will not change
                 self._forbidden[closed] = self.monotonic() + self.forbidden_seconds
             line = f"mod log {plan.mod_log}: cannot write ({why})"
-            self.problems.append(line)
-            del self.problems[:-1000]
+            self.noted(line)
             log.warning("%s; the plan for %s was: %s", line, plan.ref.link,
                         [o.detail for o in outcomes])
+
+
+async def send_text(http: Any, channel_id: int, content: str, *, view: Any = None) -> Any:
+    """A text message as the bot sends every one: no mention pings, no previews (a lure's
+    link quoted in a reason must not unfold), with buttons if `view`; Discord's answer (the
+    message made)."""
+    with handle_message_parameters(
+            content=content, view=view if view is not None else discord.utils.MISSING,
+            allowed_mentions=discord.AllowedMentions.none(),
+            flags=discord.MessageFlags(suppress_embeds=True)) as params:
+        return await http.send_message(channel_id, params=params)

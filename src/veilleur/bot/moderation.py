@@ -13,11 +13,11 @@
   cleared) and takes back what the bot did automatically. *Escalate* prepares what the
   moderator files by hand (Discord Trust & Safety with the DSA notice filled in, the
   country's hotline), in the thread. *Undo* takes back the bot's reversible actions.
-- A case holding anything outside this server (another server's messages, a DM reported
-  elsewhere) is not decided here: a decision names every target of its case, so this
-  server's moderators would be deciding for others; their view is kept as a note. A child
-  sexual abuse case is never *cleared* here (a specialist does, in the console); it may be
-  confirmed (erring toward the child).
+- A server's moderators decide only their server's part of a case: what it flagged or had
+  reported (`workflow.scope`); the decision is partial, the rest (the server itself, its
+  owner, what is elsewhere) stays open in the console. A child sexual abuse case is never
+  *cleared* here (a specialist does, in the console); it may be confirmed (erring toward
+  the child). A moderator named in a case does not decide it.
 - **Notes are added, never overwritten**: every decision, escalation, undo, warning,
   appeal and moderator's note is a new line in the case's record and its thread.
 - **Watch list** (opt-in per server, `share_watch_list`): a confirmed offender and the
@@ -36,15 +36,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import discord
-from discord.http import handle_message_parameters
 
 from veilleur.bot import incidents
 from veilleur.bot import wave as wave_mod
 from veilleur.bot import workflow as wf
 from veilleur.bot.casebook import UNDOABLE, Casebook, CaseEntry
-from veilleur.bot.execute import MISSING_PERMISSIONS, Executor
+from veilleur.bot.execute import MISSING_PERMISSIONS, Executor, send_text
 from veilleur.bot.intake import Engine
-from veilleur.bot.modlog import Outcome, quoted
+from veilleur.bot.modlog import Outcome, fit, quoted
 from veilleur.bot.modlog import text as modlog_text
 from veilleur.bot.permissions import label
 from veilleur.bot.plan import Action, Answer, Kind, MessageRef, Plan
@@ -59,7 +58,6 @@ APPEAL_WINDOW = timedelta(days=183)
 """Six months (DSA Art. 20(1)) from the action the bot carried out."""
 APPEALS_PER_DAY = 3
 """A person's appeals in 24 h, all servers together (then: try tomorrow)."""
-CANNOT_DM = 50007
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +114,7 @@ class Moderation:
         if ref.guild_id is None or answer.case_id is None:
             await self.executor.log(plan, outcomes)
             return
-        await self.follow_merges(ref.guild_id, answer.case_id)
+        first = await self.follow_merges(ref.guild_id, answer.case_id)
         entry = self.number(ref.guild_id, answer.case_id, answer)
         self.book.add_targets(ref.guild_id, entry.number, [
             ("message", str(ref.message_id)), ("user", str(ref.author_id)),
@@ -129,28 +127,31 @@ class Moderation:
         if plan.mod_log is None:
             return
         text = modlog_text(plan, outcomes, number=entry.number)
-        thread = await self.opened(entry, plan.mod_log, plan.locale)
+        thread = await self.opened(entry, plan.mod_log, plan.locale, view=first)
         if thread is None:
             await self.executor.log(plan, outcomes, text=text)
         else:
             await self.say(thread, text)
 
-    async def follow_merges(self, guild_id: int, case_id: str) -> None:
+    async def follow_merges(self, guild_id: int, case_id: str) -> dict[str, Any] | None:
         """A case new to this server may be one it numbered under another id, merged into
         it since (two reports on one server become one case): the number follows it, so
-        moderators see one case once."""
+        moderators see one case once. The engine's view of a case new to this server (what
+        its first line in the mod log shows), None for one it knows."""
         if self.book.by_case(guild_id, case_id) is not None:
-            return
+            return None
         view = await self._view_of(case_id)
         for old in (view or {}).get("merged_from") or ():
             known = self.book.by_case(guild_id, str(old))
             if known is not None:
                 self.book.moved(guild_id, known.number, case_id)
-                return
+                break
+        return view
 
-    async def _view_of(self, case_id: str) -> dict[str, Any] | None:
+    async def _view_of(self, case_id: str, viewer: str = "veilleur-bot"
+                       ) -> dict[str, Any] | None:
         try:
-            return await self.engine.case_view(case_id, "veilleur-bot")
+            return await self.engine.case_view(case_id, viewer)
         except ValueError as exc:
             log.warning("case %s: the engine's view: %s", case_id, exc)
             return None
@@ -170,21 +171,22 @@ class Moderation:
         if case_id is None:
             log.info("report %s: no case yet; it is in the console's queue", report_id)
             return None
-        await self.follow_merges(guild_id, case_id)
-        view = await self._view_of(case_id)
+        view = await self.follow_merges(guild_id, case_id) or await self._view_of(case_id)
         entry = self.number(guild_id, case_id,
                             category=(view or {}).get("category") or None)
         self.book.add_targets(guild_id, entry.number, [(kind, str(target_id))])
         policy = self.policy_of(guild_id)
         if policy.mod_log_channel is not None:
-            thread = await self.opened(entry, policy.mod_log_channel, policy.locale)
+            thread = await self.opened(entry, policy.mod_log_channel, policy.locale,
+                                       view=view)
             if thread is not None:
                 await self.say(thread, f"**Veilleur** · {wf.words(policy.locale)['case']} "
                                        f"#{entry.number} · report `{quoted(report_id)}` · "
                                        f"{kind} {target_id}")
         return self.book.get(guild_id, entry.number)
 
-    async def opened(self, entry: CaseEntry, mod_log: int, locale: str) -> int | None:
+    async def opened(self, entry: CaseEntry, mod_log: int, locale: str, *,
+                     view: Mapping[str, Any] | None = None) -> int | None:
         """The case's thread (made, with its line in the mod log, at the case's first
         sight); None when the bot cannot make one (the case's text then goes to the mod
         log itself). One at a time per case: several flagged messages of one case come
@@ -196,13 +198,14 @@ class Moderation:
                 fresh = self.book.get(entry.guild_id, entry.number) or entry
                 if fresh.head_message is not None or fresh.head_channel is not None:
                     return fresh.thread_id
-                return await self._open(fresh, mod_log, locale)
+                return await self._open(fresh, mod_log, locale, view)
         finally:
             if not lock.locked() and self._opening.get(key) is lock:
                 del self._opening[key]
 
-    async def _open(self, entry: CaseEntry, mod_log: int, locale: str) -> int | None:
-        view = await self._view(entry, "veilleur-bot")
+    async def _open(self, entry: CaseEntry, mod_log: int, locale: str,
+                    view: Mapping[str, Any] | None) -> int | None:
+        view = view or await self._view_of(entry.case_id)
         name = f"{wf.words(locale)['case'].lower()}-{entry.number}"
         if entry.category:
             name += f"-{entry.category}"
@@ -232,11 +235,7 @@ class Moderation:
         if buttons and self.buttons:
             view = self.buttons(*buttons)
         try:
-            with handle_message_parameters(
-                    content=wf.fit(content), view=view or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions.none(),
-                    flags=discord.MessageFlags(suppress_embeds=True)) as params:
-                sent = await self.http.send_message(channel_id, params=params)
+            sent = await send_text(self.http, channel_id, fit(content), view=view)
         except discord.HTTPException as exc:
             self._problem(f"cannot write in channel {channel_id} "
                           f"({self._why(exc, 'send_messages')})")
@@ -290,13 +289,6 @@ class Moderation:
         except discord.HTTPException as exc:
             self._problem(f"case #{entry.number}: cannot add {member_id} to its thread "
                           f"({self._why(exc, 'manage_threads')})")
-
-    async def _view(self, entry: CaseEntry, viewer: str) -> dict[str, Any] | None:
-        try:
-            return await self.engine.case_view(entry.case_id, viewer)
-        except ValueError as exc:
-            log.warning("case %s: the engine's view: %s", entry.case_id, exc)
-            return None
 
     async def _decidable(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy, *,
                          clearing: bool = False
@@ -374,7 +366,7 @@ class Moderation:
 
     async def escalate(self, entry: CaseEntry, who: Moderator, policy: ServerPolicy) -> str:
         w = wf.words(policy.locale)
-        view = await self._view(entry, f"discord:{who.id}")
+        view = await self._view_of(entry.case_id, f"discord:{who.id}")
         if view is None:
             return w["no_case"].format(n=entry.number)
         links, accounts, records = [], [], []
@@ -449,7 +441,7 @@ class Moderation:
         suspended accounts banned, each on this moderator's click."""
         w = wf.words(policy.locale)
         removed = {a.message_id for a in self.book.actions(entry.guild_id, entry.number)
-                   if a.kind in ("hold_message", "delete_message", "delete")}
+                   if a.kind in (Kind.HOLD.value, Kind.DELETE.value)}
         where = {str(i["target"]["id"]): i.get("message") for i in
                  view.get("targets_in_context") or () if i.get("message")}
         done: list[str] = []
@@ -524,11 +516,7 @@ class Moderation:
         try:
             channel = await self.http.start_private_message(user_id)
             view = self.appeal_button(*appeal) if appeal and self.appeal_button else None
-            with handle_message_parameters(
-                    content=wf.fit(content), view=view or discord.utils.MISSING,
-                    allowed_mentions=discord.AllowedMentions.none(),
-                    flags=discord.MessageFlags(suppress_embeds=True)) as params:
-                await self.http.send_message(int(channel["id"]), params=params)
+            await send_text(self.http, int(channel["id"]), fit(content), view=view)
         except discord.HTTPException as exc:
             log.info("direct message to %s refused (%s, code %s)", user_id, exc.status,
                      exc.code)
@@ -548,7 +536,7 @@ class Moderation:
         if note:
             self.book.note(guild_id, number, who.id, self.clock(), note)
             await self.to_case(entry, f"{w['notes']} · <@{who.id}>: {quoted(note)}")
-        view = await self._view(entry, f"discord:{who.id}")
+        view = await self._view_of(entry.case_id, f"discord:{who.id}")
         return wf.summary(number, view or {"id": entry.case_id, "category": entry.category},
                           policy.locale, self.book.actions(guild_id, number),
                           self.book.notes(guild_id, number), entry.thread_id)
@@ -741,9 +729,6 @@ class Moderation:
                     self.book.list_offender("sha256", value, entry.guild_id, entry.number,
                                             category, self.clock(), evidence)
 
-    def sharing(self, policies: Mapping[int, ServerPolicy]) -> frozenset[int]:
-        return frozenset(g for g, p in policies.items() if p.share_watch_list)
-
     async def watch_join(self, guild_id: int, member_id: int, member_name: str,
                          sharing: frozenset[int]) -> None:
         policy = self.policy_of(guild_id)
@@ -778,8 +763,7 @@ class Moderation:
         return f"Discord refused: {exc.status}, code {exc.code}"
 
     def _problem(self, line: str) -> None:
-        self.executor.problems.append(line)
-        del self.executor.problems[:-1000]
+        self.executor.noted(line)
         log.warning("%s", line)
 
 

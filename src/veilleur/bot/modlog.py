@@ -126,8 +126,12 @@ def text(plan: Plan, outcomes: list[Outcome], *, number: int | None = None) -> s
         line = line if len(line) < room else line[:room - 2] + "…"
         kept[slot].append(line)
         room -= len(line) + 1
-    out = "\n".join(lines[:2] + kept[0] + lines[2:] + kept[1] + tail)
-    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
+    return fit("\n".join(lines[:2] + kept[0] + lines[2:] + kept[1] + tail))
+
+
+def fit(text: str) -> str:
+    """Within one Discord message (cut with an ellipsis)."""
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def _one_line(s: str) -> str:

@@ -123,9 +123,12 @@ class Reports:
 
     def __init__(self, file: Callable[[dict[str, Any]], Awaitable[Any]],
                  post: Callable[[int, str], Awaitable[None]], *,
-                 cooldown: Cooldown | None = None) -> None:
+                 cooldown: Cooldown | None = None,
+                 filed: Callable[[str, int, Target], None] = lambda *_: None) -> None:
         self.file = file
         """The engine's report intake (`Engine.report`)."""
+        self.filed = filed
+        """Told of each report the engine took (report id, server, target)."""
         self.post = post
         """Sends a text line to a channel (the mod log), without mentions or previews."""
         self.cooldown = cooldown or Cooldown()
@@ -145,6 +148,7 @@ class Reports:
         except Exception:
             log.exception("report %s could not be handed to the engine", report_id)
             return w["failed"]
+        self.filed(report_id, guild_id, target)
         if mod_log is not None:
             shown = (target.link if target.kind == "message"
                      else f"{w['member']} {target.id}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from veilleur.bot import workflow as wf
+from veilleur.bot.modlog import fit
 
 if TYPE_CHECKING:
     from veilleur.bot.moderation import Moderation, Moderator
@@ -48,7 +49,7 @@ async def answered(interaction: discord.Interaction, guild_id: int,
     who = moderator(interaction, mod.policy_of(guild_id).moderator_roles)
     await interaction.response.defer(ephemeral=True, thinking=True)
     text = await act(mod, who)
-    await interaction.followup.send(wf.fit(text), ephemeral=True,
+    await interaction.followup.send(fit(text), ephemeral=True,
                                     allowed_mentions=discord.AllowedMentions.none())
 
 
@@ -117,7 +118,7 @@ class AppealForm(discord.ui.Modal):
         text = await moderation_of(interaction).appeal(
             self.guild_id, self.number, interaction.user.id, self.why.value,
             f"discord-{interaction.id}")
-        await interaction.followup.send(wf.fit(text), ephemeral=True,
+        await interaction.followup.send(fit(text), ephemeral=True,
                                         allowed_mentions=discord.AllowedMentions.none())
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
-from veilleur.bot.modlog import MAX_TEXT, quoted
+from veilleur.bot.modlog import MAX_TEXT, fit, quoted
 from veilleur.bot.policy import MAX_PAUSE_MINUTES, WavePolicy
 
 MAX_EVENTS = 5000
@@ -310,8 +310,7 @@ def text(d: WaveDecision, locale: str = "en", *, problem: str | None = None,
     room = MAX_TEXT - len("\n".join(lines)) - 1
     lines.append(_ids(w["accounts"], d.accounts, room, w) if d.accounts
                  else f"{w['accounts']}: {w['none']}")
-    out = "\n".join(lines)
-    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
+    return fit("\n".join(lines))
 
 
 def ban_text(guild_id: int, moderator_id: int, banned: tuple[int, ...],
@@ -326,5 +325,4 @@ def ban_text(guild_id: int, moderator_id: int, banned: tuple[int, ...],
                       room, w))
     if failed:
         lines.append(_ids(f"{w['ban_failed']} ({len(failed)})", failed, room, w))
-    out = "\n".join(lines + tail)
-    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT - 1] + "…"
+    return fit("\n".join(lines + tail))

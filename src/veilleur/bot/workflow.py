@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from veilleur.bot.modlog import MAX_TEXT, quoted
+from veilleur.bot.modlog import MAX_TEXT, fit, quoted
 from veilleur.cases.models import parse_iso
 from veilleur.taxonomy import Category
 
@@ -53,7 +53,6 @@ WORDS: dict[str, dict[str, str]] = {
         "no_ban_right": "you lack Ban Members yourself",
         "removed": "removed message {id}", "kept": "message {id} kept in place: {why}",
         "escalated": "Case #{n}: escalation prepared by {who}, in the case's thread.",
-        "note_added": "Note added to case #{n}.",
         "warned": "{member} warned ({count} warning(s) on this server).",
         "warn_silent": "Not sent: {member} is named in case #{n} ({category}), which acts "
                        "silently: a warning would tell them to hide. Recorded as a note.",
@@ -105,7 +104,6 @@ WORDS: dict[str, dict[str, str]] = {
         "no_ban_right": "vous n'avez pas vous-même la permission Bannir des membres",
         "removed": "message {id} retiré", "kept": "message {id} laissé en place : {why}",
         "escalated": "Dossier n°{n} : signalement préparé par {who}, dans le fil du dossier.",
-        "note_added": "Note ajoutée au dossier n°{n}.",
         "warned": "{member} averti ({count} avertissement(s) sur ce serveur).",
         "warn_silent": "Non envoyé : {member} est visé par le dossier n°{n} ({category}), "
                        "qui agit en silence : un avertissement lui dirait de se cacher. "
@@ -280,10 +278,6 @@ def summary(number: int, view: Mapping[str, Any] | None, locale: str,
     if said:
         lines += [f"{w['notes']}:", *said[-10:]]
     return fit("\n".join(lines))
-
-
-def fit(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def chunks(text: str, size: int = MAX_TEXT) -> list[str]:

@@ -167,9 +167,9 @@ class Casework:
         self._by_key: dict[str, str] = {}
         self._merged_into: dict[str, str] = {}
         self._merged_from: dict[str, list[str]] = {}
+        """The reverse of `_merged_into`: case -> the cases merged straight into it."""
         self._decisions_of: dict[str, list[str]] = {}
         """Case -> its decisions (several when partial ones came first)."""
-        """The reverse of `_merged_into`: case -> the cases merged straight into it."""
         self._finding_intakes: dict[tuple[Target, Category], str] = {}
         self._cleared: dict[Target, datetime] = {}
         self._schedule: list[tuple[datetime, int, str, Clock, str]] = []
