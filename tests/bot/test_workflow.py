@@ -912,3 +912,46 @@ def test_a_proposed_pause_is_the_moderators_click(runtime: Runtime, tmp_path: Pa
     [pause] = w.http.edit_incident_actions.await_args_list
     assert pause.kwargs["payload"]["invites_disabled_until"] is not None
     assert "suspendus par" in said
+
+
+def test_escalation_reports_only_what_this_server_flagged_not_the_cases_context(
+        tmp_path: Path) -> None:
+    """An engine case holds context (a bystander's post nearby, another server's message):
+    the report a moderator files names only what their server flagged or had reported."""
+    from veilleur.bot.moderation import Moderation
+    from veilleur.bot.plan import Evidence
+
+    class Views:
+        async def case_view(self, case_id: str, viewer: str) -> dict[str, Any]:
+            return {"id": case_id, "category": "csam", "targets_in_context": [
+                {"target": {"kind": "message", "id": "11"}, "guild": {"id": "1"},
+                 "message": {"author_id": "21", "channel_id": "5"}},
+                {"target": {"kind": "message", "id": "12"}, "guild": {"id": "1"},
+                 "message": {"author_id": "22", "channel_id": "5"}},
+                {"target": {"kind": "message", "id": "13"}, "guild": {"id": "2"},
+                 "message": {"author_id": "23", "channel_id": "6"}},
+                {"target": {"kind": "user", "id": "21"}}]}
+
+        async def evidence_of(self, message_id: int) -> tuple[Evidence, ...]:
+            return (Evidence(f"ev-{message_id}", "ab" * 32),)
+
+        async def audit(self, *_: Any) -> None:
+            return None
+
+    http = f.http()
+    book = Casebook(tmp_path / "records.sqlite")
+    policy = parse_policy({"guild_id": "1", "mod_log_channel": "9", "country": "FR"},
+                          "test")
+    mod = Moderation(Views(), http, book, lambda _g: policy,  # type: ignore[arg-type]
+                     Executor(http, AsyncMock(return_value=())), clock=lambda: f.T0)
+    entry, _ = book.number(1, "case-x", f.T0, "csam")
+    book.add_targets(1, entry.number, [("message", "11"), ("user", "21")])
+    said = asyncio.run(mod.click("escalate", 1, entry.number,
+                                 Moderator(MOD[0], MOD[1], True, False)))
+    assert "escalation prepared" in said
+    text = "\n".join(c.kwargs["params"].payload["content"]
+                     for c in http.send_message.await_args_list)
+    assert "/1/5/11" in text and "ev-11" in text
+    assert "/1/5/12" not in text and "ev-12" not in text and "22" not in text.split(
+        "Accounts (ids):")[1].split("\n")[0]
+    assert "/2/6/13" not in text and "ev-13" not in text

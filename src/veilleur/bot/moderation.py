@@ -372,9 +372,10 @@ class Moderation:
         links, accounts, records = [], [], []
         for item in view.get("targets_in_context") or ():
             t = item.get("target") or {}
-            if str((item.get("guild") or {}).get("id")) != str(entry.guild_id) and \
-                    (t.get("kind"), t.get("id")) not in entry.targets:
-                continue  # another server's: not this server's to report
+            if (str(t.get("kind")), str(t.get("id"))) not in entry.targets:
+                # Not what this server flagged or had reported: another server's, or the
+                # case's context (a bystander's post nearby) is not theirs to report.
+                continue
             msg = item.get("message")
             if t.get("kind") == "message" and msg:
                 links.append(MessageRef(entry.guild_id, int(msg["channel_id"]),
