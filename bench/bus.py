@@ -12,9 +12,11 @@ findings' production and the offset commits are.
     python bench/bus.py --events 50000 --partitions 8
 
 The same events also go once through the same engine in this process (`embedded`): the
-reference for the findings (events are keyed by place, so what the engine remembers across
-places, such as one account's posts in several servers, is split between processes) and
-for the cost of the bus itself.
+reference for the findings and for the cost of the bus itself. Workers run with their
+memory in Quix's state store and shared memory on the labels topic (`--state on`, the
+default), and with memory in each process only (`--state off`, where one account's posts in
+servers read by two processes are counted apart): the cost of the state store, and what it
+changes in the findings.
 
 Tansu is a test broker; a real cluster's numbers come from the same command pointed at it
 (`--broker HOST:PORT`). The machine's cores bound what two processes can add.
@@ -44,7 +46,7 @@ from veilleur.bus.producer import EventProducer
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 SRC = Path(__file__).resolve().parent.parent / "src"
 STOPPED = re.compile(r"stopped: read=(\d+) events=(\d+) findings=(\d+) dead=(\d+) "
-                     r"first=([\d.]+) last=([\d.]+)")
+                     r"labels_in=(\d+) labels_out=(\d+) first=([\d.]+) last=([\d.]+)")
 PROGRESS = re.compile(r"progress: read=(\d+)")
 
 
@@ -55,7 +57,7 @@ def traffic(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: int,
-        folder: Path, session_timeout_ms: int) -> dict[str, Any]:
+        folder: Path, session_timeout_ms: int, state: bool) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     producer = EventProducer(broker, prefix=prefix, partitions=partitions)
     env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONWARNINGS": "ignore"}
@@ -68,7 +70,8 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
                  "--broker", broker, "--topic-prefix", prefix, "--group", f"{prefix}detect",
                  "--partitions", str(partitions),
                  "--session-timeout-ms", str(session_timeout_ms),
-                 "--state-dir", str(folder / f"{prefix}{k}-state")],
+                 "--state-dir", str(folder / f"{prefix}{k}-state"),
+                 "--state" if state else "--no-state"],
                 stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL))
     # The group settles before the first event: a join during the run is not measured.
     while not all(p.exists() and "detect worker" in p.read_text() for p in logs):
@@ -102,14 +105,17 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
     if not all(stops):
         raise RuntimeError("a worker did not report when it stopped: " + str(logs))
     per = [{"read": int(s[1]), "events": int(s[2]), "findings": int(s[3]),
-            "dead": int(s[4]), "first": float(s[5]), "last": float(s[6])}
+            "dead": int(s[4]), "labels_in": int(s[5]), "labels_out": int(s[6]),
+            "first": float(s[7]), "last": float(s[8])}
            for s in stops if s is not None]
     span = max(p["last"] for p in per) - min(p["first"] for p in per if p["read"])
     read = sum(p["read"] for p in per)
     if read < len(events):
         raise RuntimeError(f"the workers read {read} of {len(events)} events: {per}")
-    return {"processes": processes, "events": len(events), "read": read,
+    return {"processes": processes, "state": state, "events": len(events), "read": read,
             "findings": sum(p["findings"] for p in per),
+            "labels_out": sum(p["labels_out"] for p in per),
+            "labels_in": sum(p["labels_in"] for p in per),
             "dead_letters": sum(p["dead"] for p in per),
             "seconds": round(span, 2), "events_per_s": round(read / span),
             "events_per_s_per_process": round(read / span / processes),
@@ -142,6 +148,9 @@ def main() -> None:
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--broker", help="HOST:PORT of a real cluster (default: start Tansu)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--state", choices=["on", "off"], nargs="+", default=["on", "off"],
+                    help="on: memory in Quix's state store and labels (the default of "
+                    "workers); off: --no-state, memory in each process only")
     args = ap.parse_args()
     events = traffic(args.events, args.seed)
     load = os.getloadavg()[0]  # the machine is shared: say how busy it was
@@ -151,8 +160,10 @@ def main() -> None:
     results = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for n in args.processes:
-                results.append(run(broker, events, n, args.partitions, Path(tmp), session))
+            for state in args.state:
+                for n in args.processes:
+                    results.append(run(broker, events, n, args.partitions, Path(tmp),
+                                       session, state == "on"))
     finally:
         if tansu is not None:
             tansu.stop()

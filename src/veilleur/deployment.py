@@ -168,7 +168,11 @@ def _assemble(settings: Settings, db: Database | None, banks: list[HashBank],
                                  content=content, lease=settings.lease)
         return done(engine, casework, writer)
 
-    engine = Engine.build(detectors, store=writer, on_detector_failure=on_failure)
+    # Memory given without a database (a stream worker's state store) keeps everything:
+    # the directory, the book and the roll-up with the detectors' own.
+    memory = detectors.memory if db is None else None
+    engine = Engine.build(detectors, store=writer, on_detector_failure=on_failure,
+                          state=memory, memory=memory)
     if mode is Mode.DETECT:
         return done(engine, None, writer)
     policy = settings.case_policy or load_case_policy(detectors.policy_dir)

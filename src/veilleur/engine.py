@@ -37,12 +37,15 @@ class Engine:
         store: StoreWriter | None = None,
         on_detector_failure: DetectorFailure | None = None,
         rollup: Rollup | None = None,
+        memory: KeyedState | None = None,
     ) -> None:
+        """`state`: the directory of names (guilds, channels, users); `memory`: the book's
+        (and the roll-up's, given to `build`), in this process's memory by default."""
         self.detectors = list(detectors)
         self.rollup = rollup
         self.policy = policy
         self.directory = Directory(state if state is not None else MemoryState())
-        self.book = FindingBook(policy)
+        self.book = FindingBook(policy, memory)
         self.store = store
         self.stats = EngineStats()
         self._on_failure = on_detector_failure
@@ -57,6 +60,7 @@ class Engine:
         store: StoreWriter | None = None,
         state: KeyedState | None = None,
         on_detector_failure: DetectorFailure | None = None,
+        memory: KeyedState | None = None,
     ) -> Engine:
         settings = settings or DetectorSettings()
         registry = registry or default_registry()
@@ -74,9 +78,10 @@ class Engine:
                 return est.minor is True and not est.contradiction and est.confidence >= 0.9
 
             rollup = Rollup.load(settings.policy_dir, policy.thresholds,
-                                 minor if ages is not None and hasattr(ages, "age") else None)
+                                 minor if ages is not None and hasattr(ages, "age") else None,
+                                 state=memory)
         return cls(detectors, policy, state=state, store=store,
-                   on_detector_failure=on_detector_failure, rollup=rollup)
+                   on_detector_failure=on_detector_failure, rollup=rollup, memory=memory)
 
     def process(self, event: Event) -> list[Finding]:
         """Run one event through every stage; return the findings it created or changed."""
@@ -126,6 +131,11 @@ class Engine:
             if on_label is not None:
                 signals.extend(on_label(target, label, at))
         return self.accept(signals)
+
+    def account_again(self, user_id: str) -> list[Finding]:
+        """An account's roll-up judged again (what another process counted of it was
+        merged in): the findings it makes or changes."""
+        return self.accept(self.rollup.judge_account(user_id)) if self.rollup else []
 
     def remember(self, target: Target, label: str, at: datetime) -> None:
         """A label read back from the store: detectors rebuild their memory, nothing new

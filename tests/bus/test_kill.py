@@ -203,7 +203,7 @@ def test_a_killed_sink_loses_nothing_and_nothing_is_doubled(
 
     names = topics.names(prefix)
     ensure_topics(BusConfig(broker=broker.address, group="", prefix=prefix, partitions=4))
-    stage = DetectStage(worker="in-test")
+    stage = DetectStage(worker="in-test", memory=False)
     producer = Producer({"bootstrap.servers": broker.address,
                          **testbroker.PRODUCER_OPTIONS})
     expected: Counter[str] = Counter()

@@ -40,17 +40,22 @@ class BusConfig:
     linger.ms=0)."""
     consumer: dict[str, Any] = field(default_factory=dict)
 
-    def topic_config(self) -> TopicConfig:
+    def topic_config(self, *, compact: bool = False) -> TopicConfig:
         # Quix reads retention from the topics it creates; Tansu fails without both set.
+        extra = {"retention.ms": str(self.retention_ms),
+                 "retention.bytes": str(self.retention_bytes)}
+        if compact:  # the last message per key is kept, whatever its age
+            extra.update({"cleanup.policy": "compact", "retention.ms": "-1"})
         return TopicConfig(num_partitions=self.partitions, replication_factor=self.replication,
-                           extra_config={"retention.ms": str(self.retention_ms),
-                                         "retention.bytes": str(self.retention_bytes)})
+                           extra_config=extra)
 
 
-def application(config: BusConfig, *, offset_reset: str = "earliest") -> Application:
+def application(config: BusConfig, *, offset_reset: str = "earliest", state: bool = False
+                ) -> Application:
     """A Quix application in the stage's consumer group, at least once (Tansu's
     transactions are not real; exactly-once waits for a real cluster and the sink's
-    de-duplication makes at-least-once safe)."""
+    de-duplication makes at-least-once safe). `state`: the stage keeps state in Quix's
+    store, backed by changelog topics (what a worker taking a partition over restores)."""
     return Application(
         broker_address=config.broker,
         consumer_group=config.group,
@@ -61,7 +66,7 @@ def application(config: BusConfig, *, offset_reset: str = "earliest") -> Applica
         producer_extra_config=dict(config.producer),
         state_dir=str(config.state_dir) if config.state_dir else None,
         processing_guarantee="at-least-once",
-        use_changelog_topics=False,  # no Quix state yet: nothing to recover
+        use_changelog_topics=state,
         loglevel="WARNING",
     )
 
@@ -73,7 +78,7 @@ def topic(app: Application, config: BusConfig, name: str, *, value: str = "json"
     full = topics.names(config.prefix)[name]
     return app.topic(full, value_deserializer=value, value_serializer=value,  # type: ignore[arg-type]
                      key_serializer=key, key_deserializer=key,  # type: ignore[arg-type]
-                     config=config.topic_config())
+                     config=config.topic_config(compact=name in topics.COMPACTED))
 
 
 def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
@@ -91,10 +96,13 @@ def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
     admin = AdminClient({"bootstrap.servers": config.broker})
     names = topics.names(config.prefix)
     existing = set(admin.list_topics(timeout=timeout).topics)
-    tc = config.topic_config()
-    new = [NewTopic(names[t], num_partitions=tc.num_partitions,
-                    replication_factor=tc.replication_factor, config=dict(tc.extra_config))
-           for t in which if names[t] not in existing]
+    new = []
+    for t in which:
+        if names[t] not in existing:
+            tc = config.topic_config(compact=t in topics.COMPACTED)
+            new.append(NewTopic(names[t], num_partitions=tc.num_partitions,
+                                replication_factor=tc.replication_factor,
+                                config=dict(tc.extra_config)))
     for name, future in admin.create_topics(new, request_timeout=timeout).items() if new \
             else ():
         try:

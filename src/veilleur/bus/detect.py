@@ -1,27 +1,23 @@
 """The detect stage: events in, findings out, through the embedded engine unchanged.
 
 `DetectStage` is the stage's logic without a broker: one message's bytes in, what goes out
-(a findings message, a dead letter, or nothing). Its engine comes from `deployment.assemble`
-like every front door's, with the same detectors and policy as `veilleur scan` (no fork).
-`run` wraps it in a Quix Streams application in the stage's consumer group.
+(a findings message, a dead letter, labels, or nothing). Its engine comes from
+`deployment.assemble` like every front door's, with the same detectors and policy as
+`veilleur scan` (no fork). `run` wraps it in a Quix Streams application in the stage's
+consumer group.
 
 Input that cannot be taken (not JSON, not a valid event, a type that is casework's) goes to
 the dead-letter topic with why, and is committed like any other message: the worker never
 stops on input, and nothing is dropped without a trace.
 
-Detector state lives in this process's memory (`MemoryState` and the detectors' own, as in
-`veilleur scan` without a database). What that means on a bus: a partition's memory is the
-worker's that reads it; when a worker dies, the worker that takes its partitions over starts
-their memory empty and reads again only from the last committed offset. Findings that need
-only the message itself (the rules, the learned tier, the banks) come out the same; what
-builds up over many events (a conversation's stages, a server's profile, roll-ups to
-channels and servers) starts again for those keys. And what spans places is split between
-workers even without a failure: an account's posts in several servers are counted by
-several engines, so its roll-up to the account may not be reached (on the benchmark's mix,
-50,000 events split by place between two engines: 32 of the 37 findings; the 5 missing are
-accounts advertising in several servers; every message finding is there). Putting the
-memory in Quix's state store (RocksDB with changelog topics, behind `KeyedState`) and the
-cross-place memory on a topic every worker reads are the next steps of issue 21.
+The engine's memory (detectors', the book's, the roll-up's) is a `state.BusState`: what
+belongs to a place is in the Quix state of the event's key (RocksDB and its changelog topic),
+so a worker that takes a partition over goes on with that place's memory as last committed;
+what spans places (accounts, the platform graph) is replicated through the `labels` topic.
+A label that changes an account here (its count grew in another worker's servers) has the
+account judged again, and what that finds goes out like an event's findings. Casework's
+labels (a server removed, an account confirmed) come on the same topic; every worker takes
+them, and what they make a detector find goes out from each (the sink keeps one).
 """
 
 from __future__ import annotations
@@ -29,12 +25,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
+import threading
 import time
 from collections import Counter
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from veilleur.bus import topics, wire
+from veilleur.bus.state import CASEWORK, BusState, LabelError, label_key
 from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.base import Detector
 from veilleur.detect.media.decode import Limits
@@ -43,6 +44,7 @@ from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.fields import FieldError
 from veilleur.ingest.media import MediaReader
 from veilleur.service.inbox import event_key
+from veilleur.taxonomy import Category, Target
 
 log = logging.getLogger("veilleur.bus.detect")
 STAGE = "detect"
@@ -50,11 +52,19 @@ _NO_MEDIA_ROOT = Path("/nonexistent-media-root")
 
 
 class DetectStage:
-    def __init__(self, settings: Settings | None = None, *, worker: str | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, worker: str | None = None,
+                 memory: bool = True) -> None:
+        """`memory` False: the engine's memory is this process's only (what a worker
+        taking partitions over starts without; the benchmark compares)."""
         settings = settings or Settings(mode=Mode.DETECT)
         if settings.mode is not Mode.DETECT or settings.db_url is not None:
             # Casework is the sink's; a worker that wrote the store would race its peers.
             raise ValueError("the detect stage runs a DETECT deployment without a database")
+        self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
+        self.memory = BusState(self.worker) if memory else None
+        if self.memory is not None:
+            settings = replace(settings, detectors=replace(settings.detectors,
+                                                           memory=self.memory))
         self.deployment = assemble(settings, on_failure=self._detector_failed)
         self.engine = self.deployment.engine
         matcher = self.deployment.matcher
@@ -63,8 +73,12 @@ class DetectStage:
         self._reader = MediaReader(Limits(), features=matcher is not None
                                    and matcher.wants_features, folder="media folder",
                                    read_local=False)
-        self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         self.stats: Counter[str] = Counter()
+        self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        """Labels read from the topic (by `LabelReader`), taken in order under `lock`, by
+        the stream before its next event or by the reader when the stream is idle."""
+        self.lock = threading.Lock()
+        """The engine is one thread's at a time: the stream's, or the labels reader's."""
         self.first_at: float | None = None
         """Wall time of the first message read (the benchmark's start)."""
         self.last_at: float | None = None
@@ -76,9 +90,18 @@ class DetectStage:
         log.error("detector %s failed on a %s event: %s: %s", detector.id, event.type,
                   type(exc).__name__, exc)
 
-    def answer(self, value: bytes | str | None, where: str = "") -> list[dict[str, Any]]:
+    def answer(self, value: bytes | str | None, where: str = "", state: Any = None
+               ) -> list[dict[str, Any]]:
         """What one message of `events` produces: zero or one findings message (with its
-        partition key under "key"), or one dead letter (with "error")."""
+        partition key under "key"), or one dead letter (with "error"); and labels (with
+        and findings that labels taken first made. `state`: the Quix state of the message's
+        key."""
+        with self.lock:
+            out = self._take_labels()
+            return out + self._answer(value, where, state)
+
+    def _answer(self, value: bytes | str | None, where: str, state: Any
+                ) -> list[dict[str, Any]]:
         self.stats["read"] += 1
         now = time.time()
         if self.first_at is None:
@@ -101,12 +124,17 @@ class DetectStage:
         if event.type not in PLATFORM_TYPES:
             return [self._dead(f"{event.type!r} events are casework's and enter through the "
                                "service's own doors, not the bus", value, where)]
+        if self.memory is not None:
+            self.memory.bind(state)
         try:
             found = self.engine.process(event)
         except Exception as exc:  # the engine itself (not one detector): kept, logged
             log.exception("the engine failed on an event at %s", where)
             return [self._dead(f"the engine failed: {type(exc).__name__}: {exc}", value,
                                where)]
+        finally:
+            if self.memory is not None:
+                self.memory.release()
         self.stats["events"] += 1
         if not found:
             return []
@@ -114,6 +142,95 @@ class DetectStage:
         message = wire.findings_message(event_key(raw), raw, found, self.worker)
         message["key"] = topics.partition_key(event)
         return [message]
+
+    # --- shared memory -------------------------------------------------------------------
+
+    def due_labels(self) -> list[dict[str, Any]]:
+        """What changed in shared memory since the last call, as labels (with their key on
+        the topic under "key"). Sent before each commit of the events' offsets
+        (`LabelPublisher`): a committed event's changes are on the topic."""
+        if self.memory is None:
+            return []
+        with self.lock:
+            labels = self.memory.labels()
+        self.stats["labels_out"] += len(labels)
+        return [{"label": lab, "key": label_key(lab)} for lab in labels]
+
+    def take_labels(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Take the labels read so far (at most `limit`); the findings they make."""
+        with self.lock:
+            return self._take_labels(limit)
+
+    def _take_labels(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for _ in range(limit):
+            try:
+                value = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            out += self.take_label(value)
+        return out
+
+    def take_label(self, value: bytes | str) -> list[dict[str, Any]]:
+        try:
+            raw = json.loads(value)
+            if isinstance(raw, dict) and raw.get("ns") == CASEWORK:
+                if raw.get("v") != 1:
+                    raise LabelError("not a label of this version")
+                found = self._casework(raw.get("value"))
+            else:
+                found = self._merged(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError, LabelError) as exc:
+            self.stats["bad_labels"] += 1
+            log.warning("label not taken: %s", exc)
+            return []
+        except Exception:  # the engine on a label: logged, the stream goes on
+            self.stats["bad_labels"] += 1
+            log.exception("the engine failed on a label")
+            return []
+        self.stats["labels_in"] += 1
+        if not found:
+            return []
+        self.stats["findings"] += len(found)
+        first = found[0]
+        message = wire.findings_message(f"label:{first.target.kind.value}:{first.target.id}",
+                                        None, found, self.worker)
+        message["key"] = f"{first.target.kind.value}:{first.target.id}"
+        return [message]
+
+    def _merged(self, raw: Any) -> list[Any]:
+        """Another worker's change to shared memory, merged. An account it changed is
+        judged again; an account's book entry it made stronger is a finding changed."""
+        assert self.memory is not None
+        entry = _book_target(raw) if isinstance(raw, dict) and raw.get("ns") == "book.user" \
+            else None
+        before = self.engine.book.finding(*entry) if entry is not None else None
+        taken = self.memory.take(raw)
+        if taken is None:
+            return []
+        namespace, key = taken
+        if namespace == "rollup.account":
+            return self.engine.account_again(key)
+        if entry is not None:
+            after = self.engine.book.finding(*entry)
+            if after is not None and (before is None or after.score > before.score):
+                return [after]
+        return []
+
+    def _casework(self, value: Any) -> list[Any]:
+        """Casework's label (a server removed, an account confirmed): remembered, and what
+        it makes a detector find."""
+        if not isinstance(value, dict) or not isinstance(value.get("label"), str):
+            raise LabelError("a casework label needs a 'target', a 'label' and an 'at'")
+        try:
+            target = Target.of(value["target"]["kind"], str(value["target"]["id"]))
+            at = datetime.fromisoformat(value["at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LabelError(f"a casework label needs a 'target', a 'label' and an 'at' "
+                             f"({type(exc).__name__}: {exc})") from None
+        if at.tzinfo is None:
+            raise LabelError("a casework label's 'at' needs its time zone")
+        return self.engine.label(target, value["label"], at)
 
     def _dead(self, error: str, value: bytes | str | None, where: str) -> dict[str, Any]:
         self.stats["dead"] += 1
@@ -125,23 +242,56 @@ def is_dead(answer: dict[str, Any]) -> bool:
     return "error" in answer
 
 
-def run(config: Any, settings: Settings | None = None) -> None:
-    """Run the stage until SIGINT or SIGTERM (Quix stops after committing what was done).
-    `config`: a `config.BusConfig`."""
-    from veilleur.bus.config import application
+def is_findings(answer: dict[str, Any]) -> bool:
+    return "findings" in answer
 
-    stage = DetectStage(settings)
-    app = application(config)
+
+def _book_target(raw: dict[str, Any]) -> tuple[Target, Category]:
+    """The target and category of a `book.user` label's key ("user:ID<US>category")."""
+    try:
+        target, category = str(raw["key"]).split("\x1f")
+        kind, _, ident = target.partition(":")
+        return Target.of(kind, ident), Category(category)
+    except (KeyError, ValueError) as exc:
+        raise LabelError(f"not an account's book entry: {raw.get('key')!r}") from exc
+
+
+def run(config: Any, settings: Settings | None = None, *, memory: bool = True,
+        labels_timeout: float = 300.0) -> None:
+    """Run the stage until SIGINT or SIGTERM (Quix stops after committing what was done).
+    `config`: a `config.BusConfig`. With `memory`, the labels topic is read to its end
+    before the first event (at most `labels_timeout` seconds, then the worker starts with
+    what it has and says so)."""
+    from veilleur.bus.config import application
+    from veilleur.bus.labels import LabelReader
+
+    stage = DetectStage(settings, memory=memory)
+    app = application(config, state=memory)
     dataframe(app, config, stage)
+    reader = None
+    if memory:
+        reader = LabelReader(config, stage)
+        reader.start()
+        if not reader.ready.wait(labels_timeout):
+            log.warning("the labels topic was not read to its end in %.0f s: starting with "
+                        "what was read (%d labels)", labels_timeout, reader.read)
+        else:
+            log.info("labels read: %d", reader.read)
     log.info("detect worker %s on %s", stage.worker, config.broker)
-    app.run()
-    log.info("stopped: read=%d events=%d findings=%d dead=%d first=%.3f last=%.3f",
-             stage.stats["read"], stage.stats["events"], stage.stats["findings"],
-             stage.stats["dead"], stage.first_at or 0.0, stage.last_at or 0.0)
+    try:
+        app.run()
+    finally:
+        if reader is not None:
+            reader.stop()
+    log.info("stopped: read=%d events=%d findings=%d dead=%d labels_in=%d labels_out=%d "
+             "first=%.3f last=%.3f", stage.stats["read"], stage.stats["events"],
+             stage.stats["findings"], stage.stats["dead"], stage.stats["labels_in"],
+             stage.stats["labels_out"], stage.first_at or 0.0, stage.last_at or 0.0)
 
 
 def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
-    """The stage's stream on `app` (a Quix `Application`): events in, two branches out."""
+    """The stage's stream on `app` (a Quix `Application`): events in; findings, dead
+    letters and (before each commit) labels out."""
     from quixstreams import message_context
 
     from veilleur.bus.config import topic
@@ -151,12 +301,29 @@ def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
     findings = topic(app, config, topics.FINDINGS)
     dead = topic(app, config, topics.DEAD_LETTERS)
 
-    def answer(value: bytes, _key: Any, _ts: int, _headers: Any) -> list[dict[str, Any]]:
+    def where() -> str:
         ctx = message_context()
-        return stage.answer(value, f"{ctx.topic}[{ctx.partition}]@{ctx.offset}")
+        return f"{ctx.topic}[{ctx.partition}]@{ctx.offset}"
 
-    answers = app.dataframe(events).apply(answer, expand=True, metadata=True)
-    # Two branches of one stream: findings keyed by the event's place, dead letters aside.
-    answers.filter(lambda a: not is_dead(a)).to_topic(findings, key=lambda a: a["key"])
+    if stage.memory is not None:
+        def remembered(value: bytes, _key: Any, _ts: int, _headers: Any, state: Any
+                       ) -> list[dict[str, Any]]:
+            return stage.answer(value, where(), state)
+
+        answers = app.dataframe(events).apply(remembered, stateful=True, expand=True,
+                                              metadata=True)
+    else:
+        def answer(value: bytes, _key: Any, _ts: int, _headers: Any) -> list[dict[str, Any]]:
+            return stage.answer(value, where())
+
+        answers = app.dataframe(events).apply(answer, expand=True, metadata=True)
+    # Branches of one stream: findings keyed by their place, dead letters aside.
+    answers.filter(is_findings).to_topic(findings, key=lambda a: a["key"])
     answers.filter(is_dead).to_topic(dead, key=lambda a: a["where"])
+    if stage.memory is not None:
+        # Quix flushes its sinks before it commits: what the committed events changed in
+        # shared memory is on the labels topic first.
+        from veilleur.bus.labels import LabelPublisher
+
+        answers.sink(LabelPublisher(config, stage))
     return answers

@@ -13,9 +13,9 @@ the *place* an event belongs to:
 - `message:<id>` for a deletion, which names only the message.
 
 An account's events in several places do not meet: what the engine keeps per account
-across places (ages said in one DM and read in another, suspended accounts, the platform
-graph) is cross-key memory, which issue 21 has travel as labels on a topic every worker
-reads; this slice keeps it per worker (see `detect.py`).
+across places (ages said in one DM and read in another, its roll-up, suspended accounts,
+the platform graph) is shared memory, which travels as labels on `labels`, a topic every
+worker reads whole (`state.py`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,16 @@ FINDINGS = "findings"
 DEAD_LETTERS = "events-dead"
 """Input a worker could not take (not JSON, not an event, a type not detected here), with
 why: kept, never dropped, never the end of a worker."""
+LABELS = "labels"
+"""Shared memory (accounts, the platform graph) and casework's labels, read whole by every
+detect worker; compacted: the last label per key (`bus/state.py`)."""
+COMPACTED = frozenset({LABELS})
 
 
 def names(prefix: str = "") -> dict[str, str]:
     """The topics' names under a deployment's prefix (several deployments on one cluster;
     each test its own)."""
-    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS)}
+    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, LABELS)}
 
 
 def partition_key(event: ev.Event) -> str:

@@ -56,9 +56,11 @@ def finding_from_json(raw: Mapping[str, Any]) -> Finding:
     )
 
 
-def findings_message(event_id: str, event: Mapping[str, Any], findings: list[Finding],
+def findings_message(event_id: str, event: Mapping[str, Any] | None, findings: list[Finding],
                      worker: str) -> dict[str, Any]:
-    return {"v": VERSION, "event_id": event_id, "event": dict(event), "worker": worker,
+    """`event` None: findings a label made (no event of the platform's behind them)."""
+    return {"v": VERSION, "event_id": event_id,
+            "event": dict(event) if event is not None else None, "worker": worker,
             "findings": [finding_to_json(f) for f in findings]}
 
 

@@ -62,6 +62,10 @@ def worker(
     ] = None,
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Quix's state folder [default: ./state].")] = None,
+    memory: Annotated[bool, typer.Option(
+        "--state/--no-state", help="(detect) Keep the engine's memory in Quix's state store "
+        "and share accounts' and the graph's through the labels topic; --no-state keeps it "
+        "in this process only (lost when the worker dies).")] = True,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """One stage of the engine as a Quix Streams worker on a Kafka log; run N of them with
@@ -78,7 +82,7 @@ def worker(
         raise fail("the sink stage writes casework: give --db", EXIT_BAD_INPUT)
     if stage is Stage.DETECT and (db is not None or evidence_key is not None):
         raise fail("--db and --evidence-key are the sink's: a detect worker keeps its memory "
-                   "in its process and writes no database", EXIT_BAD_INPUT)
+                   "in Quix's state store and writes no database", EXIT_BAD_INPUT)
     config = BusConfig(broker=broker, group=group or f"veilleur-{stage.value}", prefix=prefix,
                        partitions=partitions, replication=replication,
                        session_timeout_ms=session_timeout_ms,
@@ -89,7 +93,8 @@ def worker(
         from veilleur.bus import detect
         from veilleur.deployment import Mode, Settings
 
-        detect.run(config, Settings(mode=Mode.DETECT, bank_files=tuple(bank or ())))
+        detect.run(config, Settings(mode=Mode.DETECT, bank_files=tuple(bank or ())),
+                   memory=memory)
     else:
         from veilleur.bus import sink
 

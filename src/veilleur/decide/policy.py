@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from veilleur.detect.base import PolicyDataError, Signal, load_policy_toml
-from veilleur.taxonomy import Category, Target
+from veilleur.state import KeyedState, MemoryState
+from veilleur.taxonomy import Category, Target, TargetKind
 
 
 class PolicyError(PolicyDataError):
@@ -87,36 +88,80 @@ class _Entry:
     score: float = 0.0
 
 
-class FindingBook:
-    """Accumulates signals per (target, category) and says which are findings."""
+def book_namespace(target: Target) -> str:
+    """Where a target's entries are kept: an account's apart (`book.user`), because its
+    signals come from everywhere it writes, while a message's, a channel's or a server's
+    come from one place (a stream worker keeps those with the place, and shares these)."""
+    return "book.user" if target.kind is TargetKind.USER else "book"
 
-    def __init__(self, policy: Policy) -> None:
+
+def book_key(target: Target, category: Category) -> str:
+    return f"{target.kind.value}:{target.id}\x1f{category.value}"
+
+
+def merge_entries(a: _Entry, b: _Entry) -> _Entry:
+    """One target's entry as two processes saw it: each observation at its strongest (a
+    stream's workers share accounts' entries; any order, or twice, gives the same)."""
+    signals = dict(b.signals)
+    for obs, s in a.signals.items():
+        if obs not in signals or s.strength > signals[obs].strength:
+            signals[obs] = s
+    return _Entry(signals, combine(s.strength for s in signals.values()))
+
+
+STATE: dict[str, Any] = {"book": _Entry, "book.user": _Entry}
+"""What each namespace keeps (for stores that encode it: `statecodec`)."""
+
+
+class FindingBook:
+    """Accumulates signals per (target, category) and says which are findings.
+
+    Entries live behind `KeyedState` (in memory by default; a stream worker's state store),
+    put back after every change."""
+
+    def __init__(self, policy: Policy, state: KeyedState | None = None) -> None:
         self.policy = policy
-        self._entries: dict[tuple[Target, Category], _Entry] = {}
+        self._state = state if state is not None else MemoryState()
+        self._keys: dict[tuple[Target, Category], None] = {}
+        """The entries this process made or changed, in order (what `findings` lists)."""
+
+    def _entry(self, key: tuple[Target, Category]) -> _Entry:
+        entry: _Entry | None = self._state.get(book_namespace(key[0]), book_key(*key))
+        return entry if entry is not None else _Entry()
 
     def add(self, signals: Iterable[Signal]) -> list[Finding]:
         """Record signals; return the findings that are new or changed by them."""
-        touched: set[tuple[Target, Category]] = set()
+        touched: dict[tuple[Target, Category], _Entry] = {}
         for s in signals:
             key = (s.target, s.category)
-            entry = self._entries.setdefault(key, _Entry())
+            entry = touched.get(key) or self._entry(key)
             obs = (s.detector, s.key)
             old = entry.signals.get(obs)
             if old is None or s.strength > old.strength:
                 entry.signals[obs] = s
-                touched.add(key)
+                touched[key] = entry
         changed = []
-        for key in touched:
-            entry = self._entries[key]
+        for key, entry in touched.items():
             entry.score = combine(s.strength for s in entry.signals.values())
+            self._state.put(book_namespace(key[0]), book_key(*key), entry)
+            self._keys[key] = None
             if entry.score >= self.policy.threshold(key[1]):
                 changed.append(self._finding(key, entry))
         return changed
 
+    def finding(self, target: Target, category: Category) -> Finding | None:
+        """The target's finding of `category` as the book holds it now (None below the
+        threshold)."""
+        entry = self._entry((target, category))
+        if entry.score < self.policy.threshold(category):
+            return None
+        return self._finding((target, category), entry)
+
     def findings(self) -> list[Finding]:
+        entries = ((key, self._entry(key)) for key in self._keys)
         out = [
             self._finding(key, entry)
-            for key, entry in self._entries.items()
+            for key, entry in entries
             if entry.score >= self.policy.threshold(key[1])
         ]
         out.sort(key=lambda f: (-f.score, f.category.value, f.target))

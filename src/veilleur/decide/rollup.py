@@ -14,11 +14,16 @@ those is judged again:
 The category is always the content's: a channel whose found messages are about adults'
 stolen photos is found `ncii`, whatever its name suggests.
 
-State is in memory (per process, like the engine's book); pure apart from it: no I/O.
+What is remembered lives behind `KeyedState` (namespaces `rollup.channel`, `rollup.guild`,
+`rollup.account`, `rollup.seen`; their types in `STATE`), in memory by default, so a stream
+worker can keep it in its state store; pure apart from it: no I/O. A remembered place is put
+back after every change (a store outside the process keeps what was put, not what was
+changed in place).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,7 @@ from veilleur.detect.base import (
     load_policy_toml,
 )
 from veilleur.events import Event, MessagePosted
+from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 DETECTOR = "targets.rollup"
@@ -152,6 +158,41 @@ class _Place:
     """For a server: the channels where something was said (bounded)."""
 
 
+def _text_key(text: str) -> int:
+    """A text's key among an account's distinct texts: the same in every process (Python's
+    own `hash` of a string changes from one process to the next, and this is kept)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                          digest_size=8).digest(), "big") >> 1
+
+
+def merge_places(a: _Place, b: _Place) -> _Place:
+    """One account's place as two processes counted it (a stream's workers, each with the
+    servers it reads): what both saw, so merging in any order, or twice, gives the same.
+    Counts and weights take the larger (each process counts only its own messages: the
+    distinct texts, which judge an account, are exact)."""
+    found: dict[Category, _Found] = {}
+    for cat in a.found.keys() | b.found.keys():
+        x, y = a.found.get(cat, _Found()), b.found.get(cat, _Found())
+        excerpts = dict(y.excerpts)
+        excerpts.update(x.excerpts)
+        found[cat] = _Found(
+            weight=max(x.weight, y.weight), ids=dict(sorted({**y.ids, **x.ids}.items())[:64]),
+            places=set(sorted(x.places | y.places)[:_MAX_TEXTS]),
+            direct_max=max(x.direct_max, y.direct_max),
+            staff_max=max(x.staff_max, y.staff_max), count=max(x.count, y.count),
+            excerpts=sorted(excerpts.items())[:_MAX_TEXTS],
+            texts=set(sorted(x.texts | y.texts)[:_MAX_TEXTS]))
+    channels = {c: a.channels.get(c, set()) | b.channels.get(c, set())
+                for c in a.channels.keys() | b.channels.keys()}
+    return _Place(max(a.messages, b.messages), found, channels,
+                  set(sorted(a.active | b.active)[:_MAX_ACTIVE]))
+
+
+STATE: dict[str, Any] = {"rollup.channel": _Place, "rollup.guild": _Place,
+                         "rollup.account": _Place, "rollup.seen": bool}
+"""What each namespace keeps (for stores that encode it: `statecodec`)."""
+
+
 def _overshadowed(place: _Place, cat: Category) -> bool:
     """Intimate images in a place found at least as much for children's: the place is what
     the worse category says ("nudes" posted in a catalogue of minors is not a leak board)."""
@@ -170,23 +211,27 @@ class Rollup:
 
     def __init__(self, policy: TargetsPolicy,
                  thresholds: Mapping[Category, float] | None = None,
-                 minor: Callable[[str], bool] | None = None) -> None:
+                 minor: Callable[[str], bool] | None = None,
+                 state: KeyedState | None = None) -> None:
         self.policy = policy
         self._thresholds = dict(thresholds or {})
         self._minor = minor
         """Whether an account is known to be a child (the conversation tier's estimate)."""
         self.version = policy.version
-        self._channels: dict[str, _Place] = {}
-        self._guilds: dict[str, _Place] = {}
-        self._accounts: dict[str, _Place] = {}
-        self._seen: set[tuple[str, str]] = set()
-        """(message id, category) already counted: a message read again counts once."""
+        self._state = state if state is not None else MemoryState()
+        # `rollup.seen`: (message id, category) already counted: a message read again
+        # counts once.
         self._owned: set[tuple[str, Category]] = set()
 
     @classmethod
     def load(cls, policy_dir: Path, thresholds: Mapping[Category, float] | None = None,
-             minor: Callable[[str], bool] | None = None) -> Rollup:
-        return cls(load_targets_policy(policy_dir), thresholds, minor)
+             minor: Callable[[str], bool] | None = None,
+             state: KeyedState | None = None) -> Rollup:
+        return cls(load_targets_policy(policy_dir), thresholds, minor, state)
+
+    def _place(self, namespace: str, key: str) -> _Place:
+        place: _Place | None = self._state.get(namespace, key)
+        return place if place is not None else _Place()
 
     def threshold(self, category: Category) -> float:
         return self._thresholds.get(category, 0.7)
@@ -198,11 +243,14 @@ class Rollup:
         # (its accounts are `conversation.risk`'s), and counting every DM would only grow.
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
-            self._channels.setdefault(m.channel_id, _Place()).messages += 1
-            guild = self._guilds.setdefault(event.message.guild_id, _Place())
+            channel = self._place("rollup.channel", m.channel_id)
+            channel.messages += 1
+            self._state.put("rollup.channel", m.channel_id, channel)
+            guild = self._place("rollup.guild", event.message.guild_id)
             guild.messages += 1
             if len(guild.active) < _MAX_ACTIVE:
                 guild.active.add(m.channel_id)
+            self._state.put("rollup.guild", event.message.guild_id, guild)
 
     # --- findings to targets -------------------------------------------------------------
 
@@ -221,7 +269,8 @@ class Rollup:
 
     def _message(self, f: Finding, ctx: Context) -> list[Signal]:
         mid, cat = f.target.id, f.category
-        if (mid, cat.value) in self._seen:
+        seen = f"{mid}\x1f{cat.value}"
+        if self._state.get("rollup.seen", seen):
             return []
         if f.own_score is not None and f.own_score < self.threshold(cat):
             # Found only because of where it was said: the place's suspicion must not
@@ -231,7 +280,7 @@ class Rollup:
             # The conversation's own evidence, already on the account it names (not marked
             # seen: if another tier finds the message too, it counts then).
             return []
-        self._seen.add((mid, cat.value))
+        self._state.put("rollup.seen", seen, True)
         cid = f.context.get("channel_id")
         gid = f.context.get("guild_id")
         author = f.context.get("author_id")
@@ -245,20 +294,23 @@ class Rollup:
         excerpt = (f.excerpt or "")[:80]
         out: list[Signal] = []
         if cid is not None and gid is not None:
-            place = self._channels.setdefault(cid, _Place())
+            place = self._place("rollup.channel", cid)
             self._add(place, cat, mid, weight, excerpt, cid)
             if staff:
                 found = place.found[cat]
                 found.staff_max = max(found.staff_max, f.score)
+            self._state.put("rollup.channel", cid, place)
             out += self._judge_channel(cid, gid, place, cat)
         if gid is not None:
-            place = self._guilds.setdefault(gid, _Place())
+            place = self._place("rollup.guild", gid)
             self._add(place, cat, mid, weight, excerpt, cid or "")
+            self._state.put("rollup.guild", gid, place)
             out += self._judge_guild(gid, place, cat)
         if author is not None and not bot:
-            place = self._accounts.setdefault(author, _Place())
+            place = self._place("rollup.account", author)
             self._add(place, cat, mid, 1.0, excerpt, cid or "", direct=gid is None,
                       score=f.score)
+            self._state.put("rollup.account", author, place)
             out += self._judge_account(author, place, cat, f.context)
         return out
 
@@ -270,7 +322,7 @@ class Rollup:
         if len(found.places) < _MAX_TEXTS:
             found.places.add(where)
         if len(found.texts) < _MAX_TEXTS:  # no excerpt: the message itself is the unit
-            found.texts.add(hash(excerpt.casefold() if excerpt else "\x00" + mid))
+            found.texts.add(_text_key(excerpt.casefold() if excerpt else "\x00" + mid))
         if direct:
             found.direct_max = max(found.direct_max, score)
         if len(found.ids) < self.policy.account["keep"]:
@@ -335,11 +387,12 @@ class Rollup:
             gid = channel.guild_id if channel is not None else None
         if gid is None:
             return []
-        place = self._guilds.setdefault(gid, _Place())
+        place = self._place("rollup.guild", gid)
         channels = place.channels.setdefault(f.category, set())
         if f.target.id in channels:
             return []
         channels.add(f.target.id)
+        self._state.put("rollup.guild", gid, place)
         if _overshadowed(place, f.category):
             return []
         p = self.policy.guild
@@ -371,6 +424,15 @@ class Rollup:
                              f"owns server {f.target.id}, found {f.category.value}",
                              {"guild_id": f.target.id, "author_id": owner},
                              key=f"owner:{f.target.id}")]
+
+    def judge_account(self, author: str) -> list[Signal]:
+        """The account judged again from what is remembered of it, in every category (its
+        count grew elsewhere: another process's merged in)."""
+        place: _Place | None = self._state.get("rollup.account", author)
+        if place is None:
+            return []
+        return [s for cat in sorted(place.found, key=lambda c: c.value)
+                for s in self._judge_account(author, place, cat, {})]
 
     def _judge_account(self, author: str, place: _Place, cat: Category,
                        context: Mapping[str, str | None]) -> list[Signal]:

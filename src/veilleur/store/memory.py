@@ -39,9 +39,13 @@ class StoredMemory:
         self.max_cache = max_cache
         """Past this many cached keys, the cache is emptied after a flush (long runs)."""
         self._cache: dict[tuple[str, str], Any] = {}
+        self._process: dict[tuple[str, str], Any] = {}
+        """Namespaces without a codec: this process's only, never trimmed."""
         self._dirty: set[tuple[str, str]] = set()
 
     def get(self, namespace: str, key: str) -> Any | None:
+        if namespace not in self.codecs:
+            return self._process.get((namespace, key))
         found = self._cache.get((namespace, key), _MISSING)
         if found is not _MISSING:
             return found
@@ -57,11 +61,13 @@ class StoredMemory:
         return value
 
     def put(self, namespace: str, key: str, value: Any) -> None:
+        if namespace not in self.codecs:
+            self._process[namespace, key] = value
+            return
         self._cache[namespace, key] = value
-        if namespace in self.codecs:
-            self._dirty.add((namespace, key))
-            if len(self._dirty) >= self.batch:
-                self.flush()
+        self._dirty.add((namespace, key))
+        if len(self._dirty) >= self.batch:
+            self.flush()
 
     def flush(self) -> None:
         self.detach()()

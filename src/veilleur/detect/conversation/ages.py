@@ -139,3 +139,12 @@ def record_in(d: dict[str, Any]) -> AgeRecord:
     return AgeRecord(AgeBand(d["band"]) if d.get("band") else None,
                      [AgeClaim(a, k, datetime.fromisoformat(at), mid, text)
                       for a, k, at, mid, text in d["claims"]])
+
+
+def merge_records(a: AgeRecord, b: AgeRecord) -> AgeRecord:
+    """One account's age as two processes learnt it (a stream's workers, each with the
+    conversations it reads): the platform's band if either knows it, every claim once."""
+    out = AgeRecord(a.band or b.band, list(a.claims))
+    for claim in sorted(b.claims, key=lambda c: (c.at, c.message_id)):
+        out.add(claim)
+    return out

