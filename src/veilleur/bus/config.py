@@ -40,11 +40,19 @@ class BusConfig:
     linger.ms=0)."""
     consumer: dict[str, Any] = field(default_factory=dict)
 
-    def topic_config(self) -> TopicConfig:
+    def topic_config(self, name: str = topics.EVENTS) -> TopicConfig:
+        """The config of topic `name` (one of `topics.names`' keys) when a worker makes it."""
         # Quix reads retention from the topics it creates; Tansu fails without both set.
+        if name in topics.COMPACTED:
+            # Compacted: the last message per key is kept whatever its age (retention.ms -1),
+            # older ones with the same key go; a null value would delete the key.
+            extra = {"cleanup.policy": "compact", "retention.ms": "-1",
+                     "retention.bytes": "-1"}
+        else:
+            extra = {"retention.ms": str(self.retention_ms),
+                     "retention.bytes": str(self.retention_bytes)}
         return TopicConfig(num_partitions=self.partitions, replication_factor=self.replication,
-                           extra_config={"retention.ms": str(self.retention_ms),
-                                         "retention.bytes": str(self.retention_bytes)})
+                           extra_config=extra)
 
 
 def application(config: BusConfig, *, offset_reset: str = "earliest") -> Application:
@@ -73,7 +81,7 @@ def topic(app: Application, config: BusConfig, name: str, *, value: str = "json"
     full = topics.names(config.prefix)[name]
     return app.topic(full, value_deserializer=value, value_serializer=value,  # type: ignore[arg-type]
                      key_serializer=key, key_deserializer=key,  # type: ignore[arg-type]
-                     config=config.topic_config())
+                     config=config.topic_config(name))
 
 
 def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
@@ -91,9 +99,10 @@ def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
     admin = AdminClient({"bootstrap.servers": config.broker})
     names = topics.names(config.prefix)
     existing = set(admin.list_topics(timeout=timeout).topics)
-    tc = config.topic_config()
-    new = [NewTopic(names[t], num_partitions=tc.num_partitions,
-                    replication_factor=tc.replication_factor, config=dict(tc.extra_config))
+    configs = {t: config.topic_config(t) for t in which}
+    new = [NewTopic(names[t], num_partitions=configs[t].num_partitions,
+                    replication_factor=configs[t].replication_factor,
+                    config=dict(configs[t].extra_config))
            for t in which if names[t] not in existing]
     for name, future in admin.create_topics(new, request_timeout=timeout).items() if new \
             else ():

@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from veilleur.bus import topics, wire
+from veilleur.bus import media, topics, wire
 from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.base import Detector
 from veilleur.detect.media.decode import Limits
@@ -50,7 +50,8 @@ _NO_MEDIA_ROOT = Path("/nonexistent-media-root")
 
 
 class DetectStage:
-    def __init__(self, settings: Settings | None = None, *, worker: str | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, worker: str | None = None,
+                 media_root: Path | None = None) -> None:
         settings = settings or Settings(mode=Mode.DETECT)
         if settings.mode is not Mode.DETECT or settings.db_url is not None:
             # Casework is the sink's; a worker that wrote the store would race its peers.
@@ -58,11 +59,12 @@ class DetectStage:
         self.deployment = assemble(settings, on_failure=self._detector_failed)
         self.engine = self.deployment.engine
         matcher = self.deployment.matcher
-        # Attachments are matched by what the event says of them; no local file is read
-        # (a worker has no media folder in this slice).
+        # Attachments are read from `media_root` (a folder every worker mounts, read-only)
+        # when one is given, confined to it; else no local file is read at all.
+        self._media_root = media_root or _NO_MEDIA_ROOT
         self._reader = MediaReader(Limits(), features=matcher is not None
                                    and matcher.wants_features, folder="media folder",
-                                   read_local=False)
+                                   read_local=media_root is not None)
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         self.stats: Counter[str] = Counter()
         self.first_at: float | None = None
@@ -78,7 +80,8 @@ class DetectStage:
 
     def answer(self, value: bytes | str | None, where: str = "") -> list[dict[str, Any]]:
         """What one message of `events` produces: zero or one findings message (with its
-        partition key under "key"), or one dead letter (with "error")."""
+        partition key under "key") and one sighting per hashed attachment (`media.answers`),
+        or one dead letter (with "error")."""
         self.stats["read"] += 1
         now = time.time()
         if self.first_at is None:
@@ -94,7 +97,7 @@ class DetectStage:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return [self._dead(f"not valid JSON: {exc}", value, where)]
         try:
-            event = parse_event(raw, _NO_MEDIA_ROOT, self._reader, "bus")
+            event = parse_event(raw, self._media_root, self._reader, "bus")
         except FieldError as exc:
             return [self._dead(f"not a valid event: {exc}", value, where)]
         assert isinstance(raw, dict)  # every valid event is an object
@@ -108,12 +111,15 @@ class DetectStage:
             return [self._dead(f"the engine failed: {type(exc).__name__}: {exc}", value,
                                where)]
         self.stats["events"] += 1
+        # Each hashed attachment also goes on media-hashes, for retroactive matching.
+        seen = media.answers(event, event_key(raw))
+        self.stats["media"] += len(seen)
         if not found:
-            return []
+            return seen
         self.stats["findings"] += len(found)
         message = wire.findings_message(event_key(raw), raw, found, self.worker)
         message["key"] = topics.partition_key(event)
-        return [message]
+        return [message, *seen]
 
     def _dead(self, error: str, value: bytes | str | None, where: str) -> dict[str, Any]:
         self.stats["dead"] += 1
@@ -125,12 +131,13 @@ def is_dead(answer: dict[str, Any]) -> bool:
     return "error" in answer
 
 
-def run(config: Any, settings: Settings | None = None) -> None:
+def run(config: Any, settings: Settings | None = None, *,
+        media_root: Path | None = None) -> None:
     """Run the stage until SIGINT or SIGTERM (Quix stops after committing what was done).
     `config`: a `config.BusConfig`."""
     from veilleur.bus.config import application
 
-    stage = DetectStage(settings)
+    stage = DetectStage(settings, media_root=media_root)
     app = application(config)
     dataframe(app, config, stage)
     log.info("detect worker %s on %s", stage.worker, config.broker)
@@ -141,7 +148,7 @@ def run(config: Any, settings: Settings | None = None) -> None:
 
 
 def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
-    """The stage's stream on `app` (a Quix `Application`): events in, two branches out."""
+    """The stage's stream on `app` (a Quix `Application`): events in, three branches out."""
     from quixstreams import message_context
 
     from veilleur.bus.config import topic
@@ -150,13 +157,18 @@ def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
     events = topic(app, config, topics.EVENTS, value="bytes", key="bytes")
     findings = topic(app, config, topics.FINDINGS)
     dead = topic(app, config, topics.DEAD_LETTERS)
+    media_hashes = topic(app, config, topics.MEDIA_HASHES)
 
     def answer(value: bytes, _key: Any, _ts: int, _headers: Any) -> list[dict[str, Any]]:
         ctx = message_context()
         return stage.answer(value, f"{ctx.topic}[{ctx.partition}]@{ctx.offset}")
 
     answers = app.dataframe(events).apply(answer, expand=True, metadata=True)
-    # Two branches of one stream: findings keyed by the event's place, dead letters aside.
-    answers.filter(lambda a: not is_dead(a)).to_topic(findings, key=lambda a: a["key"])
+    # Three branches of one stream: findings keyed by the event's place, dead letters
+    # aside, and each hashed attachment's sighting keyed by the attachment (compacted).
+    answers.filter(lambda a: not is_dead(a) and not media.is_sighting(a)).to_topic(
+        findings, key=lambda a: a["key"])
     answers.filter(is_dead).to_topic(dead, key=lambda a: a["where"])
+    answers.filter(media.is_sighting).apply(media.unwrap).to_topic(
+        media_hashes, key=lambda s: s["attachment_id"])
     return answers

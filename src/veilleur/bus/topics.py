@@ -27,12 +27,17 @@ FINDINGS = "findings"
 DEAD_LETTERS = "events-dead"
 """Input a worker could not take (not JSON, not an event, a type not detected here), with
 why: kept, never dropped, never the end of a worker."""
+MEDIA_HASHES = "media-hashes"
+"""Every attachment's hashes and where it was posted, keyed by attachment id and compacted
+(the last word per attachment is kept, with no time limit): what a retroactive replay
+(`retro.py`) reads when a bank learns new entries. `media.py` says what a message holds."""
+COMPACTED = frozenset({MEDIA_HASHES})
 
 
 def names(prefix: str = "") -> dict[str, str]:
     """The topics' names under a deployment's prefix (several deployments on one cluster;
     each test its own)."""
-    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS)}
+    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, MEDIA_HASHES)}
 
 
 def partition_key(event: ev.Event) -> str:
