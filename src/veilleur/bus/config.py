@@ -86,13 +86,15 @@ def topic(app: Application, config: BusConfig, name: str, *, value: str = "json"
 
 def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
                                                                 topics.FINDINGS,
-                                                                topics.DEAD_LETTERS),
+                                                                topics.DEAD_LETTERS,
+                                                                topics.MEDIA_HASHES),
                   timeout: float = 30.0) -> None:
     """Create the topics that are missing, with the config's partitions and retention.
 
     A producer calls this before its first event: a broker that creates topics on first use
-    would make them with its own defaults (Tansu: without the retention Quix needs), and
-    the workers would then read a topic unlike the one they expect."""
+    would make them with its own defaults (Tansu: without the retention Quix needs;
+    media-hashes without compaction, its old sightings then deleted after the default
+    retention), and the workers would then read a topic unlike the one they expect."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
