@@ -130,3 +130,56 @@ def test_a_retro_replay_finds_the_past_media_the_new_entries_match(
         stop(sink)
     assert sink.returncode == 0, (tmp_path / "sink.log").read_text()
     assert taken == want  # once each, though the retro findings came twice
+
+
+@pytest.mark.slow
+def test_a_retro_run_killed_halfway_goes_on_when_run_again(
+        broker: testbroker.Tansu, prefix: str, tmp_path: Path) -> None:
+    """SIGKILL after its first commit; the same --run again reads only what was not
+    committed, and between them every planted match is found (at least once: the sink
+    takes a finding once)."""
+    import re
+    import signal
+
+    from bench.bus_retro import entries, put, sightings
+
+    from veilleur.bus.config import BusConfig, ensure_topics
+
+    n = 30_000
+    items, codes, shas = sightings(n, seed=3)
+    bank = tmp_path / "new.csv"
+    want = entries(bank, 200, codes, shas, seed=3)
+    ensure_topics(BusConfig(broker=broker.address, group="", prefix=prefix, partitions=4),
+                  (topics.MEDIA_HASHES, topics.FINDINGS))
+    put(broker.address, prefix + topics.MEDIA_HASHES, items, dict(testbroker.PRODUCER_OPTIONS))
+    del items
+    cmd = [sys.executable, "-m", "veilleur", "worker", "--stage", "retro", "--json",
+           "--broker", broker.address, "--topic-prefix", prefix,
+           "--session-timeout-ms", str(testbroker.SESSION_TIMEOUT_MS),
+           "--entries", str(bank), "--run", "halfway"]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONWARNINGS": "ignore"}
+    log = tmp_path / "halfway.log"
+    with open(log, "wb") as out:
+        victim = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=out, env=env,
+                                  stdin=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 60
+        while "committed: read=" not in log.read_text() and time.monotonic() < end \
+                and victim.poll() is None:
+            time.sleep(0.02)
+    finally:
+        if victim.poll() is None:
+            os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+    assert victim.returncode == -signal.SIGKILL, log.read_text()[-2000:]
+    committed = [int(r) for r in re.findall(r"committed: read=(\d+)", log.read_text())]
+    assert committed and committed[-1] < n
+
+    rest = retro_run(broker, prefix, bank, "halfway")
+    assert rest["resumed"] and rest["bad"] == 0
+    # From where it had committed (a commit between the last line logged and the kill
+    # would leave even less): nothing committed is read again.
+    assert 0 < rest["read"] <= n - committed[-1]
+    found = read_topic(broker, prefix + topics.FINDINGS, until=lambda ms: {
+        f["target"]["id"] for m in ms for f in m["findings"]} >= want, timeout=30)
+    assert {f["target"]["id"] for m in found for f in m["findings"]} == want

@@ -110,7 +110,8 @@ def read_sighting(value: bytes | str | None) -> Sighting:
     if value is None:
         raise SightingError("no value (a deleted key)")
     try:
-        raw = json.loads(value)
+        # decoded here: json's own detection of the encoding of bytes costs as much again
+        raw = json.loads(value.decode("utf-8") if isinstance(value, bytes) else value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SightingError(f"not valid JSON: {exc}") from None
     except RecursionError:
@@ -138,12 +139,7 @@ def read_sighting(value: bytes | str | None) -> Sighting:
     labels = raw.get("lookup_labels") or []
     if not isinstance(lookups, list) or len(lookups) > MAX_LOOKUPS:
         raise SightingError(f"lookups must be a list of at most {MAX_LOOKUPS} PDQ hashes")
-    codes = []
-    for i, code in enumerate(lookups):
-        if not isinstance(code, str) or not _HEX["pdq"].fullmatch(code.lower()):
-            raise SightingError(f"lookups[{i}] {_shown(code)} is not a PDQ hash (64 hex "
-                              "characters)")
-        codes.append(bytes.fromhex(code))
+    codes = _codes(lookups)
     if not isinstance(labels, list) or not all(isinstance(x, str) and len(x) <= 100
                                                for x in labels):
         raise SightingError("lookup_labels must be a list of short texts")
@@ -151,8 +147,35 @@ def read_sighting(value: bytes | str | None) -> Sighting:
         raise SightingError("no hash: md5, sha256 and lookups are all empty")
     pdq = PdqHash.from_hex(pdq_hex, int(quality or 0)) if pdq_hex is not None else None
     hashes = MediaHashes(file=filename or att, md5=md5, sha256=sha256, kind=kind, pdq=pdq,
-                         lookups=tuple(codes), lookup_labels=tuple(labels[:len(codes)]))
+                         lookups=codes, lookup_labels=tuple(labels[:len(codes)]))
     return Sighting(att, filename, message, ts, event_id, hashes)
+
+
+def _codes(lookups: list[Any]) -> tuple[bytes, ...]:
+    """The lookups as 32-byte codes. All at once when they are well formed (the common
+    case, and most of a replay's reading), else one by one to name the first bad one."""
+    if all(isinstance(c, str) and len(c) == 64 for c in lookups):
+        try:
+            # 64 characters per code making 32 bytes each are all hex digits (fromhex would
+            # skip spaces, which then make fewer bytes)
+            joined = bytes.fromhex("".join(lookups))
+            if len(joined) == 32 * len(lookups):
+                return tuple(joined[i:i + 32] for i in range(0, len(joined), 32))
+        except ValueError:
+            pass
+    codes = []
+    for i, code in enumerate(lookups):
+        try:
+            # 64 characters that make 32 bytes are 64 hex digits (fromhex skips spaces)
+            raw_code = bytes.fromhex(code) if isinstance(code, str) and len(code) == 64 \
+                else b""
+        except ValueError:
+            raw_code = b""
+        if len(raw_code) != 32:
+            raise SightingError(f"lookups[{i}] {_shown(code)} is not a PDQ hash (64 hex "
+                                "characters)")
+        codes.append(raw_code)
+    return tuple(codes)  # not reached: the all-at-once reading failed for a reason
 
 
 def message_event(sighting: Sighting) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from veilleur.decide.policy import Finding, FindingBook, Policy, load_policy
 from veilleur.detect.base import POLICY_DIR
 from veilleur.detect.media.banks import HashBank, load_bank_file
 from veilleur.detect.media.detector import HashMatchDetector, match_signals
+from veilleur.detect.media.index import PdqIndex
 from veilleur.detect.media.matcher import BankMatcher, matcher_from_banks
 from veilleur.events import Attachment
 from veilleur.ingest.problems import ProblemLog
@@ -77,7 +78,12 @@ def load_entries(paths: Sequence[Path]) -> tuple[list[HashBank], list[str]]:
 
 
 class RetroMatcher:
-    """Sightings in, findings out, against the new entries only (pure: no broker)."""
+    """Sightings in, findings out, against the new entries only (pure: no broker).
+
+    As the embedded look back does (`BankStore.retro_match`), a batch of sightings is first
+    sifted for candidates (a digest among the new entries', or a lookup within the widest
+    radius of one of their PDQs: one search for the whole batch), and each candidate is
+    then matched by the `BankMatcher` itself, which applies each bank's own radius."""
 
     def __init__(self, banks: Sequence[HashBank], policy: Policy | None = None) -> None:
         matcher = matcher_from_banks(banks)
@@ -85,7 +91,47 @@ class RetroMatcher:
             raise RetroError("the entry files hold no entry to match")
         self.matcher: BankMatcher = matcher
         self.policy = policy or load_policy(POLICY_DIR / "policy.toml")
-        self.entries = sum(1 for b in banks for e in b.entries if e.enabled)
+        live = [(b, e) for b in banks for e in b.entries if e.enabled]
+        self.entries = len(live)
+        self._exact = {(e.signal_type, e.signal) for _, e in live if e.signal_type != "pdq"}
+        codes = [bytes.fromhex(e.signal) for _, e in live if e.signal_type == "pdq"]
+        self._radius = max((b.pdq_threshold for b, e in live if e.signal_type == "pdq"),
+                           default=0)
+        self._codes = codes
+        self._index: PdqIndex | None = None
+
+    def candidates(self, batch: Sequence[media.Sighting]) -> list[bool]:
+        """Which sightings may match (a superset of those that do)."""
+        hit = [bool((h.md5 and ("md5", h.md5) in self._exact)
+                    or (h.sha256 and ("sha256", h.sha256) in self._exact))
+               for h in (s.hashes for s in batch)]
+        if not self._codes:
+            return hit
+        queries: list[bytes] = []
+        owners: list[int] = []
+        for i, s in enumerate(batch):
+            if s.hashes.matchable:
+                queries.extend(s.hashes.lookups)
+                owners.extend([i] * len(s.hashes.lookups))
+        if not queries:
+            return hit
+        # Index the larger side, search with the smaller (the search's answer is sized by
+        # its queries): a few new entries against a batch's many lookups, or a whole list
+        # against a small batch.
+        if len(self._codes) < len(queries):
+            lookups = PdqIndex(capacity=len(queries), radius_hint=self._radius)
+            lookups.add(queries, sort=False)
+            lookups.compact()
+            slots = lookups.search_arrays(self._codes, self._radius)[:, 1]
+        else:
+            if self._index is None:
+                self._index = PdqIndex(capacity=len(self._codes), radius_hint=self._radius)
+                self._index.add(self._codes, sort=False)
+                self._index.compact()
+            slots = self._index.search_arrays(queries, self._radius)[:, 0]
+        for q in set(slots.tolist()):
+            hit[owners[q]] = True
+        return hit
 
     def findings(self, sighting: media.Sighting) -> tuple[int, list[Finding]]:
         """(matches, findings) of one attachment: its findings as the embedded look back
@@ -150,28 +196,43 @@ class Summary:
 def take(matcher: RetroMatcher, summary: Summary, value: bytes | str | None, where: str,
          worker: str) -> dict[str, Any] | None:
     """One media-hashes message: the findings message to write, if its attachment matched."""
-    summary.read += 1
-    if value is None:
-        summary.deleted += 1  # a tombstone: the key was deleted, not a fault
-        return None
-    try:
-        sighting = media.read_sighting(value)
-    except media.SightingError as exc:
-        summary.bad_message(str(exc), where)
-        return None
-    summary.checked += 1
-    n, found = matcher.findings(sighting)
-    if not n:
-        return None
-    summary.matched_media += 1
-    summary.matches += n
-    summary.findings += len(found)
-    if not found:  # matches below the policy's threshold: nothing for casework
-        return None
-    message = wire.findings_message(sighting.event_id, media.message_event(sighting), found,
-                                   worker)
-    message["key"] = sighting.place
-    return message
+    [answer] = take_batch(matcher, summary, [(value, where)], worker)
+    return answer
+
+
+def take_batch(matcher: RetroMatcher, summary: Summary,
+               batch: Sequence[tuple[bytes | str | None, str]], worker: str
+               ) -> list[dict[str, Any] | None]:
+    """Messages (value, where) in; for each, the findings message to write or None."""
+    read: list[tuple[int, media.Sighting]] = []
+    for i, (value, where) in enumerate(batch):
+        summary.read += 1
+        if value is None:
+            summary.deleted += 1  # a tombstone: the key was deleted, not a fault
+            continue
+        try:
+            read.append((i, media.read_sighting(value)))
+        except media.SightingError as exc:
+            summary.bad_message(str(exc), where)
+    summary.checked += len(read)
+    out: list[dict[str, Any] | None] = [None] * len(batch)
+    flagged = matcher.candidates([s for _, s in read])
+    for (i, sighting), maybe in zip(read, flagged, strict=True):
+        if not maybe:
+            continue
+        n, found = matcher.findings(sighting)
+        if not n:
+            continue
+        summary.matched_media += 1
+        summary.matches += n
+        summary.findings += len(found)
+        if not found:  # matches below the policy's threshold: nothing for casework
+            continue
+        message = wire.findings_message(sighting.event_id, media.message_event(sighting),
+                                        found, worker)
+        message["key"] = sighting.place
+        out[i] = message
+    return out
 
 
 def run(config: Any, banks: Sequence[HashBank], run_name: str, *,
@@ -245,10 +306,11 @@ def _replay(consumer: Any, producer: Any, matcher: RetroMatcher, summary: Summar
         msgs = consumer.consume(num_messages=batch, timeout=1.0)
         if not msgs and time.monotonic() - last_progress > idle_timeout:
             left = {p: f"{position[p]}/{end[p]}" for p in start if p not in done}
-            _checkpoint(consumer, producer, source, position, failed)
+            _checkpoint(consumer, producer, source, position, failed, summary)
             raise RetroError(f"the broker gave nothing for {idle_timeout:.0f} s with messages "
                              f"left to read (partition: offset/end {left}); what was read is "
                              "committed: run again with the same --run to go on")
+        chunk: list[tuple[bytes | None, str]] = []
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -259,27 +321,30 @@ def _replay(consumer: Any, producer: Any, matcher: RetroMatcher, summary: Summar
             if p in done or offset >= end[p]:
                 _finish(consumer, source, p, done)
                 continue  # posted after this run began: the detect workers' to match
-            last_progress = time.monotonic()
-            answer = take(matcher, summary, msg.value(), f"{source}[{p}]@{offset}", worker)
+            chunk.append((msg.value(), f"{source}[{p}]@{offset}"))
             position[p] = offset + 1
-            since_commit += 1
-            if answer is not None:
-                body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
-                while True:
-                    try:
-                        producer.produce(target, body, answer["key"].encode(),
-                                         on_delivery=delivered)
-                        break
-                    except BufferError:  # the local queue is full: let it drain
-                        producer.poll(0.05)
-                summary.messages_written += 1
             if position[p] >= end[p]:
                 _finish(consumer, source, p, done)
+        if chunk:
+            last_progress = time.monotonic()
+            since_commit += len(chunk)
+        for answer in take_batch(matcher, summary, chunk, worker):
+            if answer is None:
+                continue
+            body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+            while True:
+                try:
+                    producer.produce(target, body, answer["key"].encode(),
+                                     on_delivery=delivered)
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    producer.poll(0.05)
+            summary.messages_written += 1
         producer.poll(0)
         if since_commit >= batch * 5:
-            _checkpoint(consumer, producer, source, position, failed)
+            _checkpoint(consumer, producer, source, position, failed, summary)
             since_commit = 0
-    _checkpoint(consumer, producer, source, position, failed)
+    _checkpoint(consumer, producer, source, position, failed, summary)
 
 
 def _finish(consumer: Any, source: str, partition: int, done: set[int]) -> None:
@@ -289,7 +354,7 @@ def _finish(consumer: Any, source: str, partition: int, done: set[int]) -> None:
 
 
 def _checkpoint(consumer: Any, producer: Any, source: str, position: dict[int, int],
-                failed: list[str]) -> None:
+                failed: list[str], summary: Summary) -> None:
     """Offsets committed only once the findings before them are on the broker."""
     left = producer.flush(60)
     if left or failed:
@@ -298,3 +363,6 @@ def _checkpoint(consumer: Any, producer: Any, source: str, position: dict[int, i
                          "the last commit counts as done: run again with the same --run")
     consumer.commit(offsets=[TopicPartition(source, p, o) for p, o in position.items()],
                     asynchronous=False)
+    # What a run stopped halfway will not read again when run with its name.
+    log.info("committed: read=%d of %d, matched=%d, written=%d", summary.read,
+             summary.to_read, summary.matched_media, summary.messages_written)
