@@ -3,10 +3,11 @@
 N sightings (what the detect stage writes for each hashed attachment: MD5, SHA-256, the PDQ
 and its lookups, where it was posted) are put on a fresh compacted `media-hashes` topic of
 the test broker (Tansu, memory only); then `veilleur worker --stage retro` is run once with
-a bank file of new entries and timed from its start to its end (its own summary: reading,
-checking every field, matching, the findings' production, the offset commits; the start of
-the process and the loading of the engine's policy are counted too, the run being a
-command that ends).
+a bank file of new entries. The rate is the run's own summary: from its start (the matcher
+built, the group's offsets and the high watermarks read) to its end (every message read,
+checked and matched, the findings acknowledged, the offsets committed); the process's start
+and imports are in `process_seconds` only. The run's peak memory is its resident set
+(`ru_maxrss`).
 
     python bench/bus_retro.py --messages 100000 --entries 1000
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -146,6 +148,8 @@ def main() -> None:
         started = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, env=env, stdin=subprocess.DEVNULL)
         wall = time.monotonic() - started
+        # The only child waited for so far: the retro run's peak memory (KB on Linux).
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:
             raise SystemExit(done.stderr.decode()[-3000:])
         summary = json.loads(done.stdout)
@@ -157,6 +161,7 @@ def main() -> None:
                "partitions": args.partitions, "put_seconds": round(put_s, 2),
                "retro_seconds": summary["seconds"], "process_seconds": round(wall, 2),
                "hashes_per_second": summary["hashes_per_second"],
+               "retro_peak_rss_mb": round(peak_mb),
                "checked": summary["checked"], "matched": summary["matched_media"],
                "planted": len(want), "exactly_the_planted": found == want}
     print(json.dumps(figures, indent=1))

@@ -183,3 +183,14 @@ def test_a_retro_run_killed_halfway_goes_on_when_run_again(
     found = read_topic(broker, prefix + topics.FINDINGS, until=lambda ms: {
         f["target"]["id"] for m in ms for f in m["findings"]} >= want, timeout=30)
     assert {f["target"]["id"] for m in found for f in m["findings"]} == want
+
+
+def test_a_retro_run_without_media_hashes_says_so(broker: testbroker.Tansu, prefix: str,
+                                                  tmp_path: Path) -> None:
+    from tests.bus.test_cli import run as cli
+
+    bank = tmp_path / "b.csv"
+    bank.write_text("signal_type,signal,category\n" f"md5,{'a' * 32},csam\n")
+    code, out = cli("--stage", "retro", "--broker", broker.address, "--topic-prefix", prefix,
+                    "--entries", str(bank), "--run", "nothing")
+    assert code == 1 and "no topic" in out and "media-hashes" in out, out
