@@ -117,6 +117,8 @@ def main() -> None:
     ap.add_argument("--broker", help="HOST:PORT of a broker [default: a Tansu started here]")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, help="Also write the figures here.")
+    ap.add_argument("--consumer-option", action="append", default=[],
+                    help="NAME=VALUE for the run's consumer (librdkafka), repeatable.")
     args = ap.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bus-retro-"))
@@ -144,6 +146,8 @@ def main() -> None:
                "--run", "bench", "--session-timeout-ms", str(testbroker.SESSION_TIMEOUT_MS)]
         for k, v in options.items():
             cmd += ["--producer-option", f"{k}={v}"]
+        for option in args.consumer_option:
+            cmd += ["--consumer-option", option]
         env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONWARNINGS": "ignore"}
         started = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, env=env, stdin=subprocess.DEVNULL)
