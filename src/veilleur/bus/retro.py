@@ -250,6 +250,9 @@ def run(config: Any, banks: Sequence[HashBank], run_name: str, *,
     consumer = Consumer({"bootstrap.servers": config.broker, "group.id": config.group,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "enable.partition.eof": False,
+                         # librdkafka's read-ahead is most of a run's memory past its code
+                         # (64 MB by default); 16 MB keeps a batch of large messages ready.
+                         "queued.max.messages.kbytes": 16384,
                          "session.timeout.ms": config.session_timeout_ms, **config.consumer})
     try:
         meta = consumer.list_topics(source, timeout=30).topics.get(source)
