@@ -244,3 +244,19 @@ def test_the_sink_takes_retro_findings_once(posted: dict[str, Any], tmp_path: Pa
         engine.dispose()
     atts = sorted(i.target.id for i in intakes if i.target.kind is TargetKind.ATTACHMENT)
     assert atts == sorted(NEW_MATCHES)
+
+
+def test_a_worker_keeps_the_hashes_of_few_files(posted: dict[str, Any]) -> None:
+    """A detect worker never ends: its reader forgets the oldest files' hashes past its
+    limit (a scan keeps every file of its run)."""
+    from veilleur.ingest.media import MediaReader
+
+    reader = MediaReader(read_local=True, cache_limit=2)
+    folder = posted["folder"]
+    first = [reader.attachment(id=f"x{s}", ref=f"p{s}.png", base_dir=folder).sha256
+             for s in (1, 2, 3, 1)]
+    assert len(reader._cache) == 2 and first[0] == first[3] and reader.decoded == 4
+    unbounded = MediaReader(read_local=True)
+    for s in (1, 2, 3, 1):
+        unbounded.attachment(id=f"x{s}", ref=f"p{s}.png", base_dir=folder)
+    assert len(unbounded._cache) == 3 and unbounded.decoded == 3

@@ -64,7 +64,7 @@ class DetectStage:
         self._media_root = media_root or _NO_MEDIA_ROOT
         self._reader = MediaReader(Limits(), features=matcher is not None
                                    and matcher.wants_features, folder="media folder",
-                                   read_local=media_root is not None)
+                                   read_local=media_root is not None, cache_limit=1024)
         self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
         self.stats: Counter[str] = Counter()
         self.first_at: float | None = None
