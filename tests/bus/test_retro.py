@@ -260,3 +260,18 @@ def test_a_worker_keeps_the_hashes_of_few_files(posted: dict[str, Any]) -> None:
     for s in (1, 2, 3, 1):
         unbounded.attachment(id=f"x{s}", ref=f"p{s}.png", base_dir=folder)
     assert len(unbounded._cache) == 3 and unbounded.decoded == 3
+
+
+def test_many_lookups_are_searched_in_parts(posted: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's lookups are searched a bounded number at a time; the matches are those of
+    one search."""
+    monkeypatch.setattr(retro, "MAX_QUERIES", 15)  # a part: one or two pictures' lookups
+    banks, _ = retro.load_entries([posted["new"]])
+    matcher = retro.RetroMatcher(banks)
+    seen = sightings_of(posted["answers"])
+    summary = retro.Summary("t", "g")
+    answers = retro.take_batch(matcher, summary, [(json.dumps(v), k) for k, v in seen.items()],
+                               "retro:t")
+    assert {k for k, a in zip(seen, answers, strict=True) if a is not None} == NEW_MATCHES
+    assert summary.checked == len(seen)

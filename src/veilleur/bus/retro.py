@@ -45,6 +45,9 @@ from veilleur.ingest.problems import ProblemLog
 
 log = logging.getLogger("veilleur.bus.retro")
 STAGE = "retro"
+MAX_QUERIES = 100_000
+"""PDQ lookups searched at once (a batch of 2,000 pictures has ~20,000; hostile messages
+with 4,096 lookups each are searched in parts, so a batch's memory stays bounded)."""
 MAX_REASONS = 50
 """Distinct reasons kept in the summary (hostile input could make each message's differ)."""
 
@@ -113,8 +116,14 @@ class RetroMatcher:
             if s.hashes.matchable:
                 queries.extend(s.hashes.lookups)
                 owners.extend([i] * len(s.hashes.lookups))
-        if not queries:
-            return hit
+            if len(queries) >= MAX_QUERIES:  # a batch of videos' frames: searched in parts
+                self._sift(queries, owners, hit)
+                queries, owners = [], []
+        if queries:
+            self._sift(queries, owners, hit)
+        return hit
+
+    def _sift(self, queries: list[bytes], owners: list[int], hit: list[bool]) -> None:
         # Index the larger side, search with the smaller (the search's answer is sized by
         # its queries): a few new entries against a batch's many lookups, or a whole list
         # against a small batch.
@@ -131,7 +140,6 @@ class RetroMatcher:
             slots = self._index.search_arrays(queries, self._radius)[:, 0]
         for q in set(slots.tolist()):
             hit[owners[q]] = True
-        return hit
 
     def findings(self, sighting: media.Sighting) -> tuple[int, list[Finding]]:
         """(matches, findings) of one attachment: its findings as the embedded look back
