@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from veilleur.cli import app
@@ -31,3 +33,31 @@ def test_librdkafka_settings_are_name_value() -> None:
 def test_the_command_is_listed() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert "worker" in result.output
+
+
+def test_a_retro_run_needs_its_entries() -> None:
+    code, out = run("--stage", "retro", "--broker", "127.0.0.1:1")
+    assert code == 2 and "give --entries" in out
+
+
+def test_retro_options_are_the_retro_stages(tmp_path: Path) -> None:
+    bank = tmp_path / "b.csv"
+    bank.write_text("signal_type,signal,category\n" f"md5,{'a' * 32},csam\n")
+    code, out = run("--stage", "detect", "--broker", "127.0.0.1:1", "--entries", str(bank))
+    assert code == 2 and "retro stage's" in out
+    code, out = run("--stage", "retro", "--broker", "127.0.0.1:1", "--entries", str(bank),
+                    "--bank", str(bank))
+    assert code == 2 and "detect stage's" in out
+    code, out = run("--stage", "retro", "--broker", "127.0.0.1:1", "--entries", str(bank),
+                    "--run", "../x y")
+    assert code == 2 and "--run" in out
+    code, out = run("--stage", "detect", "--broker", "127.0.0.1:1", "--media-root",
+                    str(tmp_path / "nowhere"))
+    assert code == 2 and "no such folder" in out
+
+
+def test_unreadable_entries_stop_a_retro_run_before_the_broker(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.csv"
+    junk.write_text("not,a,bank\n")
+    code, out = run("--stage", "retro", "--broker", "127.0.0.1:1", "--entries", str(junk))
+    assert code == 2 and "cannot read the new entries" in out and "nothing was checked" in out

@@ -7,6 +7,8 @@ One module per concern:
 - `detect.py`: the detect stage (events in, findings out), the embedded engine unchanged;
 - `sink.py`: the sink stage (findings in, casework in the database);
 - `producer.py`: accepted events put on `events` (what `serve --bus` will use);
+- `media.py`: what travels on `media-hashes` (each hashed attachment, compacted), checked;
+- `retro.py`: retroactive matching, a bounded replay of `media-hashes` against new entries;
 - `testbroker.py`: Tansu, the memory-only broker of the tests and the benchmark.
 
 Only this package and `cli/` import quixstreams or confluent-kafka (the `bus` extra): the

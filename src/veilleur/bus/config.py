@@ -40,12 +40,17 @@ class BusConfig:
     linger.ms=0)."""
     consumer: dict[str, Any] = field(default_factory=dict)
 
-    def topic_config(self, *, compact: bool = False) -> TopicConfig:
+    def topic_config(self, name: str = topics.EVENTS) -> TopicConfig:
+        """The config of topic `name` (one of `topics.names`' keys) when a worker makes it."""
         # Quix reads retention from the topics it creates; Tansu fails without both set.
-        extra = {"retention.ms": str(self.retention_ms),
-                 "retention.bytes": str(self.retention_bytes)}
-        if compact:  # the last message per key is kept, whatever its age
-            extra.update({"cleanup.policy": "compact", "retention.ms": "-1"})
+        if name in topics.COMPACTED:
+            # Compacted: the last message per key is kept whatever its age (retention.ms -1),
+            # older ones with the same key go; a null value would delete the key.
+            extra = {"cleanup.policy": "compact", "retention.ms": "-1",
+                     "retention.bytes": "-1"}
+        else:
+            extra = {"retention.ms": str(self.retention_ms),
+                     "retention.bytes": str(self.retention_bytes)}
         return TopicConfig(num_partitions=self.partitions, replication_factor=self.replication,
                            extra_config=extra)
 
@@ -78,31 +83,31 @@ def topic(app: Application, config: BusConfig, name: str, *, value: str = "json"
     full = topics.names(config.prefix)[name]
     return app.topic(full, value_deserializer=value, value_serializer=value,  # type: ignore[arg-type]
                      key_serializer=key, key_deserializer=key,  # type: ignore[arg-type]
-                     config=config.topic_config(compact=name in topics.COMPACTED))
+                     config=config.topic_config(name))
 
 
 def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
                                                                 topics.FINDINGS,
-                                                                topics.DEAD_LETTERS),
+                                                                topics.DEAD_LETTERS,
+                                                                topics.MEDIA_HASHES),
                   timeout: float = 30.0) -> None:
     """Create the topics that are missing, with the config's partitions and retention.
 
     A producer calls this before its first event: a broker that creates topics on first use
-    would make them with its own defaults (Tansu: without the retention Quix needs), and
-    the workers would then read a topic unlike the one they expect."""
+    would make them with its own defaults (Tansu: without the retention Quix needs;
+    media-hashes without compaction, its old sightings then deleted after the default
+    retention), and the workers would then read a topic unlike the one they expect."""
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": config.broker})
     names = topics.names(config.prefix)
     existing = set(admin.list_topics(timeout=timeout).topics)
-    new = []
-    for t in which:
-        if names[t] not in existing:
-            tc = config.topic_config(compact=t in topics.COMPACTED)
-            new.append(NewTopic(names[t], num_partitions=tc.num_partitions,
-                                replication_factor=tc.replication_factor,
-                                config=dict(tc.extra_config)))
+    configs = {t: config.topic_config(t) for t in which}
+    new = [NewTopic(names[t], num_partitions=configs[t].num_partitions,
+                    replication_factor=configs[t].replication_factor,
+                    config=dict(configs[t].extra_config))
+           for t in which if names[t] not in existing]
     for name, future in admin.create_topics(new, request_timeout=timeout).items() if new \
             else ():
         try:

@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from veilleur.bus import topics, wire
+from veilleur.bus import media, topics, wire
 from veilleur.bus.state import CASEWORK, BusState, LabelError, label_key
 from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.base import Detector
@@ -53,7 +53,7 @@ _NO_MEDIA_ROOT = Path("/nonexistent-media-root")
 
 class DetectStage:
     def __init__(self, settings: Settings | None = None, *, worker: str | None = None,
-                 memory: bool = True) -> None:
+                 memory: bool = True, media_root: Path | None = None) -> None:
         """`memory` False: the engine's memory is this process's only (what a worker
         taking partitions over starts without; the benchmark compares)."""
         settings = settings or Settings(mode=Mode.DETECT)
@@ -68,11 +68,12 @@ class DetectStage:
         self.deployment = assemble(settings, on_failure=self._detector_failed)
         self.engine = self.deployment.engine
         matcher = self.deployment.matcher
-        # Attachments are matched by what the event says of them; no local file is read
-        # (a worker has no media folder in this slice).
+        # Attachments are read from `media_root` (a folder every worker mounts, read-only)
+        # when one is given, confined to it; else no local file is read at all.
+        self._media_root = media_root or _NO_MEDIA_ROOT
         self._reader = MediaReader(Limits(), features=matcher is not None
                                    and matcher.wants_features, folder="media folder",
-                                   read_local=False)
+                                   read_local=media_root is not None, cache_limit=1024)
         self.stats: Counter[str] = Counter()
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         """Labels read from the topic (by `LabelReader`), taken in order under `lock`, by
@@ -93,9 +94,9 @@ class DetectStage:
     def answer(self, value: bytes | str | None, where: str = "", state: Any = None
                ) -> list[dict[str, Any]]:
         """What one message of `events` produces: zero or one findings message (with its
-        partition key under "key"), or one dead letter (with "error"); and labels (with
-        and findings that labels taken first made. `state`: the Quix state of the message's
-        key."""
+        partition key under "key") and one sighting per hashed attachment (`media.answers`),
+        or one dead letter (with "error"); and findings that labels taken first made.
+        `state`: the Quix state of the message's key."""
         with self.lock:
             out = self._take_labels()
             return out + self._answer(value, where, state)
@@ -117,7 +118,7 @@ class DetectStage:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return [self._dead(f"not valid JSON: {exc}", value, where)]
         try:
-            event = parse_event(raw, _NO_MEDIA_ROOT, self._reader, "bus")
+            event = parse_event(raw, self._media_root, self._reader, "bus")
         except FieldError as exc:
             return [self._dead(f"not a valid event: {exc}", value, where)]
         assert isinstance(raw, dict)  # every valid event is an object
@@ -136,12 +137,15 @@ class DetectStage:
             if self.memory is not None:
                 self.memory.release()
         self.stats["events"] += 1
+        # Each hashed attachment also goes on media-hashes, for retroactive matching.
+        seen = media.answers(event, event_key(raw))
+        self.stats["media"] += len(seen)
         if not found:
-            return []
+            return seen
         self.stats["findings"] += len(found)
         message = wire.findings_message(event_key(raw), raw, found, self.worker)
         message["key"] = topics.partition_key(event)
-        return [message]
+        return [message, *seen]
 
     # --- shared memory -------------------------------------------------------------------
 
@@ -257,7 +261,7 @@ def _book_target(raw: dict[str, Any]) -> tuple[Target, Category]:
 
 
 def run(config: Any, settings: Settings | None = None, *, memory: bool = True,
-        labels_timeout: float = 300.0) -> None:
+        media_root: Path | None = None, labels_timeout: float = 300.0) -> None:
     """Run the stage until SIGINT or SIGTERM (Quix stops after committing what was done).
     `config`: a `config.BusConfig`. With `memory`, the labels topic is read to its end
     before the first event (at most `labels_timeout` seconds, then the worker starts with
@@ -265,7 +269,7 @@ def run(config: Any, settings: Settings | None = None, *, memory: bool = True,
     from veilleur.bus.config import application
     from veilleur.bus.labels import LabelReader
 
-    stage = DetectStage(settings, memory=memory)
+    stage = DetectStage(settings, memory=memory, media_root=media_root)
     app = application(config, state=memory)
     dataframe(app, config, stage)
     reader = None
@@ -291,7 +295,7 @@ def run(config: Any, settings: Settings | None = None, *, memory: bool = True,
 
 def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
     """The stage's stream on `app` (a Quix `Application`): events in; findings, dead
-    letters and (before each commit) labels out."""
+    letters, attachments' sightings and (before each commit) labels out."""
     from quixstreams import message_context
 
     from veilleur.bus.config import topic
@@ -300,6 +304,7 @@ def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
     events = topic(app, config, topics.EVENTS, value="bytes", key="bytes")
     findings = topic(app, config, topics.FINDINGS)
     dead = topic(app, config, topics.DEAD_LETTERS)
+    media_hashes = topic(app, config, topics.MEDIA_HASHES)
 
     def where() -> str:
         ctx = message_context()
@@ -317,9 +322,12 @@ def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
             return stage.answer(value, where())
 
         answers = app.dataframe(events).apply(answer, expand=True, metadata=True)
-    # Branches of one stream: findings keyed by their place, dead letters aside.
+    # Branches of one stream: findings keyed by their place, dead letters aside, each
+    # hashed attachment's sighting keyed by the attachment (compacted).
     answers.filter(is_findings).to_topic(findings, key=lambda a: a["key"])
     answers.filter(is_dead).to_topic(dead, key=lambda a: a["where"])
+    answers.filter(media.is_sighting).apply(media.unwrap).to_topic(
+        media_hashes, key=lambda s: s["attachment_id"])
     if stage.memory is not None:
         # Quix flushes its sinks before it commits: what the committed events changed in
         # shared memory is on the labels topic first.

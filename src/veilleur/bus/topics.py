@@ -27,16 +27,20 @@ FINDINGS = "findings"
 DEAD_LETTERS = "events-dead"
 """Input a worker could not take (not JSON, not an event, a type not detected here), with
 why: kept, never dropped, never the end of a worker."""
+MEDIA_HASHES = "media-hashes"
+"""Every attachment's hashes and where it was posted, keyed by attachment id and compacted
+(the last word per attachment is kept, with no time limit): what a retroactive replay
+(`retro.py`) reads when a bank learns new entries. `media.py` says what a message holds."""
 LABELS = "labels"
 """Shared memory (accounts, the platform graph) and casework's labels, read whole by every
 detect worker; compacted: the last label per key (`bus/state.py`)."""
-COMPACTED = frozenset({LABELS})
+COMPACTED = frozenset({MEDIA_HASHES, LABELS})
 
 
 def names(prefix: str = "") -> dict[str, str]:
     """The topics' names under a deployment's prefix (several deployments on one cluster;
     each test its own)."""
-    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, LABELS)}
+    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, MEDIA_HASHES, LABELS)}
 
 
 def partition_key(event: ev.Event) -> str:

@@ -1,6 +1,7 @@
-"""Command line: `veilleur worker --stage detect|sink --broker HOST:PORT`, one stage of the
-engine on a Kafka log (`veilleur.bus`). Needs the `bus` extra (quixstreams); the rest of
-the command line does not, so everything bus-related is imported inside the command."""
+"""Command line: `veilleur worker --stage detect|sink|retro --broker HOST:PORT`, one stage of
+the engine on a Kafka log (`veilleur.bus`); `retro` is a bounded replay that ends. Needs the
+`bus` extra (quixstreams); the rest of the command line does not, so everything bus-related
+is imported inside the command."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from veilleur.cli.common import EXIT_BAD_INPUT, DbOption, KeyOption, database_er
 class Stage(StrEnum):
     DETECT = "detect"
     SINK = "sink"
+    RETRO = "retro"
 
 
 def _options(values: list[str] | None, what: str) -> dict[str, Any]:
@@ -32,7 +34,8 @@ def _options(values: list[str] | None, what: str) -> dict[str, Any]:
 @database_errors
 def worker(
     stage: Annotated[Stage, typer.Option("--stage", help="detect: events -> findings; sink: "
-                                         "findings -> casework in --db.")],
+                                         "findings -> casework in --db; retro: media seen "
+                                         "before -> findings on --entries, once.")],
     broker: Annotated[str, typer.Option("--broker", help="HOST:PORT of a Kafka broker.")],
     db: DbOption = None,
     evidence_key: KeyOption = None,
@@ -54,6 +57,19 @@ def worker(
         "--commit-interval", min=0.0, help="Seconds between offset commits.")] = 1.0,
     bank: Annotated[list[Path] | None, typer.Option(
         "--bank", help="Repeatable (detect): a hash bank file to match.")] = None,
+    media_root: Annotated[Path | None, typer.Option(
+        "--media-root", help="(detect) The folder attachment paths are read from (every "
+        "worker mounts it); without it no local file is read and only hashes the event "
+        "carries are known.")] = None,
+    entries: Annotated[list[Path] | None, typer.Option(
+        "--entries", help="Repeatable (retro): a bank file of the entries just added; the "
+        "media seen before are checked against these only.")] = None,
+    run_name: Annotated[str | None, typer.Option(
+        "--run", help="(retro) The run's name; its consumer group is veilleur-retro-RUN. "
+        "Give a run that stopped halfway its name again to go on from where it committed "
+        "[default: the time now].")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="(retro) Print the summary as one JSON object.")] = False,
     producer_option: Annotated[list[str] | None, typer.Option(
         "--producer-option", help="Repeatable: NAME=VALUE, a librdkafka producer setting.")
     ] = None,
@@ -80,9 +96,28 @@ def worker(
         raise fail(f"the bus needs its extra: pip install 'veilleur[bus]' ({exc})") from None
     if stage is Stage.SINK and db is None:
         raise fail("the sink stage writes casework: give --db", EXIT_BAD_INPUT)
-    if stage is Stage.DETECT and (db is not None or evidence_key is not None):
-        raise fail("--db and --evidence-key are the sink's: a detect worker keeps its memory "
-                   "in Quix's state store and writes no database", EXIT_BAD_INPUT)
+    if stage is not Stage.SINK and (db is not None or evidence_key is not None):
+        raise fail("--db and --evidence-key are the sink's: a detect or retro worker writes "
+                   "no database (a detect worker keeps its memory in Quix's state store)",
+                   EXIT_BAD_INPUT)
+    if stage is Stage.RETRO and not entries:
+        raise fail("the retro stage checks past media against new entries: give --entries "
+                   "FILE (the entries just added)", EXIT_BAD_INPUT)
+    if stage is not Stage.RETRO and (entries or run_name):
+        raise fail("--entries and --run are the retro stage's", EXIT_BAD_INPUT)
+    if stage is not Stage.DETECT and (bank or media_root is not None):
+        raise fail("--bank and --media-root are the detect stage's (retro: --entries)",
+                   EXIT_BAD_INPUT)
+    if media_root is not None and not media_root.is_dir():
+        raise fail(f"--media-root {media_root}: no such folder", EXIT_BAD_INPUT)
+    if stage is Stage.RETRO:
+        import datetime as dt
+
+        run_name = run_name or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        if not run_name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise fail(f"--run {run_name!r}: letters, digits, '-', '_' and '.' only",
+                       EXIT_BAD_INPUT)
+        group = group or f"veilleur-retro-{run_name}"
     config = BusConfig(broker=broker, group=group or f"veilleur-{stage.value}", prefix=prefix,
                        partitions=partitions, replication=replication,
                        session_timeout_ms=session_timeout_ms,
@@ -94,11 +129,48 @@ def worker(
         from veilleur.deployment import Mode, Settings
 
         detect.run(config, Settings(mode=Mode.DETECT, bank_files=tuple(bank or ())),
-                   memory=memory)
+                   media_root=media_root, memory=memory)
+    elif stage is Stage.RETRO:
+        assert run_name is not None and entries
+        _retro(config, entries, run_name, as_json)
     else:
         from veilleur.bus import sink
 
         sink.run(config, db, evidence_key=evidence_key)
+
+
+def _retro(config: Any, entries: list[Path], run_name: str, as_json: bool) -> None:
+    import json
+
+    from veilleur.bus import retro
+
+    try:
+        banks, problems = retro.load_entries(entries)
+    except retro.RetroError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+    try:
+        summary = retro.run(config, banks, run_name, entry_problems=problems)
+    except retro.RetroError as exc:
+        raise fail(f"retro run {run_name!r} stopped: {exc}") from None
+    doc = summary.to_json()
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    typer.echo(f"retro run {run_name} (consumer group {config.group}): "
+               f"{doc['entries']:,} new entries; {doc['read']:,} media-hashes messages read "
+               f"from {doc['partitions']} partitions in {doc['seconds']:.1f} s "
+               f"({doc['hashes_per_second']:,}/s)" + (", resumed" if doc["resumed"] else ""))
+    typer.echo(f"  {doc['checked']:,} media checked, {doc['matched_media']:,} matched "
+               f"({doc['matches']:,} matches), {doc['findings']:,} findings in "
+               f"{doc['messages_written']:,} messages on findings")
+    if doc["deleted"]:
+        typer.echo(f"  {doc['deleted']:,} deleted keys passed over")
+    if doc["bad"]:
+        typer.echo(f"  {doc['bad']:,} messages skipped:")
+        for reason, n in list(doc["bad_reasons"].items())[:10]:
+            typer.echo(f"    {n:,} × {reason}")
+    for note in doc["entry_problems"]:
+        typer.echo(f"  entries: {note}")
 
 
 def register(app: typer.Typer) -> None:

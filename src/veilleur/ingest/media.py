@@ -47,8 +47,11 @@ class MediaReader:
 
     def __init__(self, limits: Limits | None = None, *, features: bool = False,
                  folder: str = "export folder", read_local: bool = True,
-                 own_folders: tuple[Path, ...] = ()) -> None:
+                 own_folders: tuple[Path, ...] = (), cache_limit: int | None = None) -> None:
         self._cache: dict[Path, MediaHashes] = {}
+        self.cache_limit = cache_limit
+        """Files whose hashes are kept (the oldest go first); None: every file of the run.
+        A process that never ends (a bus worker) sets one."""
         self.limits = limits or Limits()
         self.folder = folder
         """What `base_dir` is called in problems ("attachment path 'x' leaves the ...")."""
@@ -112,18 +115,21 @@ class MediaReader:
         return None
 
     def _hashes(self, path: Path, base_dir: Path) -> MediaHashes:
-        if path not in self._cache:
+        hashes = self._cache.get(path)
+        if hashes is None:
             try:
                 f: BinaryIO = open_inside(path, base_dir, self.folder)
             except OSError as exc:
                 return MediaHashes(file=str(path),
                                    error=f"cannot read file: {exc.strerror or exc}")
             with f:
-                self._cache[path] = hash_open(f, str(path), self.limits,
-                                              features=self.features)
-            if self._cache[path].kind is not None:
+                hashes = hash_open(f, str(path), self.limits, features=self.features)
+            self._cache[path] = hashes
+            while self.cache_limit is not None and len(self._cache) > self.cache_limit:
+                del self._cache[next(iter(self._cache))]
+            if hashes.kind is not None:
                 self.decoded += 1
-        return self._cache[path]
+        return hashes
 
     @staticmethod
     def _should_decode(att: Attachment, hashes: MediaHashes) -> bool:
