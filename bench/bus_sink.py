@@ -2,6 +2,8 @@
 on PostgreSQL, and what a sink restarted on that casework costs.
 
     PYTHONPATH=src:. .venv/bin/python bench/bus_sink.py --messages 5000 --db sqlite postgresql
+    PYTHONPATH=src:. .venv/bin/python bench/bus_sink.py --messages 3000 --batch 200 \
+        --profile 2000   # where the time goes once 2,000 messages are in
 
 The findings messages are the detect stage's own answers (`DetectStage.answer`) to synthetic
 trade adverts (`replay_scenarios.TRADE`: solicitation vocabulary only), each message from
@@ -78,6 +80,24 @@ def feed(sink: SinkStage, messages: list[bytes], batch: int) -> float:
     return time.perf_counter() - t
 
 
+def profile(url: str, key: Path, messages: list[bytes], batch: int, skip: int) -> None:
+    """Where the sink's time goes once `skip` messages are in: cProfile of the next `batch`
+    messages and their checkpoint, the top 25 functions by cumulative time, on stderr."""
+    import cProfile
+    import pstats
+
+    sink = SinkStage(url, evidence_key=key)
+    try:
+        feed(sink, messages[:skip], batch)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        feed(sink, messages[skip:skip + batch], batch)
+        profiler.disable()
+    finally:
+        sink.close()
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+
+
 def one(url: str, key: Path, messages: list[bytes], batch: int) -> dict[str, Any]:
     findings = sum(len(json.loads(m)["findings"]) for m in messages)
     sink = SinkStage(url, evidence_key=key)
@@ -117,11 +137,18 @@ def main() -> None:
                     "(default: messages/10; as many as messages: few findings share a case)")
     ap.add_argument("--accounts", type=int, help="accounts posting them (default: messages/4)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", type=int, metavar="SKIP",
+                    help="instead: profile the sink (SQLite) on --batch messages after SKIP")
     args = ap.parse_args()
     load = round(os.getloadavg()[0], 2)
     t = time.perf_counter()
     messages = answers(args.messages, args.seed, args.servers, args.accounts)
     made_s = time.perf_counter() - t
+    if args.profile is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            profile(f"sqlite:///{tmp}/casework.db", Path(tmp) / "evidence.key", messages,
+                    args.batch, args.profile)
+        return
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         key = Path(tmp) / "evidence.key"

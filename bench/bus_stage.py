@@ -32,21 +32,25 @@ event, and how many messages the semantic layer and the conversation reader embe
 accounts, half direct conversations of as many messages between two new accounts; repeated
 text, so the text tiers' bounded memories do not count): RSS after each step and bytes per
 place between steps. This is the per-key state a worker holds in memory today
-(`MemoryState` and the detectors' own), the state Quix's store would hold per partition.
+(`MemoryState` and the detectors' own), the state Quix's store would hold per partition; at
+the end, the same state pickled, per place (what it would weigh serialized, in a store or a
+changelog, rather than as Python objects).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
+import pickle
 import random
 import resource
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -227,12 +231,38 @@ def place_events(start: int, stop: int, per: int = 4) -> list[dict[str, Any]]:
     return out
 
 
+def pickled(stage: DetectStage) -> int:
+    """Bytes of the containers (dicts, lists, sets, deques) reachable from the engine's
+    directory, roll-up and detectors, pickled whole: about what a store would hold for them
+    serialized (a store keyed per place repeats keys a whole pickle shares, so this is a
+    lower bound). Containers that cannot be pickled (compiled matchers) are left out."""
+    total = 0
+
+    def walk(obj: Any, depth: int) -> None:
+        nonlocal total
+        for value in vars(obj).values():
+            if isinstance(value, dict | list | set | deque):
+                with contextlib.suppress(Exception):  # a compiled matcher inside: not state
+                    total += len(pickle.dumps(value, protocol=5))
+            elif depth < 2 and hasattr(value, "__dict__") \
+                    and type(value).__module__.startswith("veilleur"):
+                walk(value, depth + 1)
+
+    engine = stage.engine
+    total += len(pickle.dumps(engine.directory._state, protocol=5))  # type: ignore[attr-defined]
+    for part in [engine.rollup, *engine.detectors]:
+        if part is not None:
+            walk(part, 0)
+    return total
+
+
 def memory(steps: list[int], per: int) -> dict[str, Any]:
     stage = DetectStage()
     for body in place_events(10**9, 10**9 + 200):  # load what every worker loads once
         stage.answer(json.dumps(body).encode())
     gc.collect()
     base = rss_mb()
+    base_pickled = pickled(stage)
     rows, done, last_rss = [], 0, base
     for target in sorted(steps):
         bodies = [json.dumps(e).encode() for e in place_events(done, target, per)]
@@ -248,7 +278,9 @@ def memory(steps: list[int], per: int) -> dict[str, Any]:
                                                         / (target - done)),
                      "events_per_s": round(len(bodies) / seconds)})
         done, last_rss = target, now
+    serialized = (pickled(stage) - base_pickled) / max(1, done)
     return {"messages_per_place": per, "start_rss_mb": round(base), "steps": rows,
+            "pickled_bytes_per_place": round(serialized),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
