@@ -71,12 +71,16 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def feed(sink: SinkStage, messages: list[bytes], batch: int) -> float:
+def feed(sink: SinkStage, messages: list[bytes], batch: int,
+         per_batch: list[float] | None = None) -> float:
     t = time.perf_counter()
     for i in range(0, len(messages), batch):
+        b = time.perf_counter()
         for m in messages[i:i + batch]:
             sink.take(m, "bench")
         sink.checkpoint()
+        if per_batch is not None:
+            per_batch.append(time.perf_counter() - b)
     return time.perf_counter() - t
 
 
@@ -102,7 +106,8 @@ def one(url: str, key: Path, messages: list[bytes], batch: int) -> dict[str, Any
     findings = sum(len(json.loads(m)["findings"]) for m in messages)
     sink = SinkStage(url, evidence_key=key)
     try:
-        first = feed(sink, messages, batch)
+        per_batch: list[float] = []
+        first = feed(sink, messages, batch, per_batch)
         intakes = sink.stats["new_intakes"]
         cases = len(getattr(sink.casework, "cases", {}))
         again = feed(sink, messages, batch)
@@ -119,7 +124,9 @@ def one(url: str, key: Path, messages: list[bytes], batch: int) -> dict[str, Any
             "cases": cases, "batch": batch,
             "first_delivery": {"seconds": round(first, 2),
                                "messages_per_s": round(len(messages) / first),
-                               "findings_per_s": round(findings / first)},
+                               "findings_per_s": round(findings / first),
+                               "ms_per_message_by_batch": [round(1000 * x / batch, 1)
+                                                           for x in per_batch]},
             "second_delivery": {"seconds": round(again, 2),
                                 "messages_per_s": round(len(messages) / again),
                                 "intakes_added": added_again},
