@@ -249,7 +249,7 @@ def pickled(stage: DetectStage) -> int:
                 walk(value, depth + 1)
 
     engine = stage.engine
-    total += len(pickle.dumps(engine.directory._state, protocol=5))  # type: ignore[attr-defined]
+    total += len(pickle.dumps(engine.directory._state, protocol=5))
     for part in [engine.rollup, *engine.detectors]:
         if part is not None:
             walk(part, 0)
@@ -258,8 +258,8 @@ def pickled(stage: DetectStage) -> int:
 
 def memory(steps: list[int], per: int) -> dict[str, Any]:
     stage = DetectStage()
-    for body in place_events(10**9, 10**9 + 200):  # load what every worker loads once
-        stage.answer(json.dumps(body).encode())
+    for warm in place_events(10**9, 10**9 + 200):  # load what every worker loads once
+        stage.answer(json.dumps(warm).encode())
     gc.collect()
     base = rss_mb()
     base_pickled = pickled(stage)
