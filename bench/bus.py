@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from replay_scenarios import EventLog, background
-from veilleur.bus import testbroker
+from veilleur.bus import testbroker, wire
 from veilleur.bus.producer import EventProducer
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -112,7 +112,9 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
     read = sum(p["read"] for p in per)
     if read < len(events):
         raise RuntimeError(f"the workers read {read} of {len(events)} events: {per}")
+    keys = finding_keys(broker, prefix)
     return {"processes": processes, "state": state, "events": len(events), "read": read,
+            "distinct_findings": len(keys), "finding_keys": keys,
             "findings": sum(p["findings"] for p in per),
             "labels_out": sum(p["labels_out"] for p in per),
             "labels_in": sum(p["labels_in"] for p in per),
@@ -121,6 +123,34 @@ def run(broker: str, events: list[dict[str, Any]], processes: int, partitions: i
             "events_per_s_per_process": round(read / span / processes),
             "read_per_process": [p["read"] for p in per],
             "produce_events_per_s": round(len(events) / put_s)}
+
+
+def finding_keys(broker: str, prefix: str) -> list[str]:
+    """Every finding the workers wrote, once per target and category (the sink's rule):
+    the topic read whole, every partition up to its end (no group to join)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from veilleur.bus import topics
+
+    name = topics.names(prefix)[topics.FINDINGS]
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": f"{prefix}count",
+                         "enable.auto.commit": False})
+    parts = sorted(consumer.list_topics(name, timeout=30).topics[name].partitions)
+    end = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=30)[1]
+           for p in parts}
+    end = {p: high for p, high in end.items() if high > 0}
+    consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in parts])
+    keys: set[str] = set()
+    deadline = time.monotonic() + 120
+    while end and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error() is not None:
+            continue
+        keys.update(f["key"] for f in json.loads(msg.value())["findings"])
+        if msg.offset() + 1 >= end.get(msg.partition(), 0):
+            end.pop(msg.partition(), None)
+    consumer.close()
+    return sorted(keys)
 
 
 def embedded(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,11 +164,14 @@ def embedded(events: list[dict[str, Any]]) -> dict[str, Any]:
     reader = MediaReader(read_local=False)
     started = time.perf_counter()
     found = 0
+    keys: set[str] = set()
     for raw in events:
-        found += len(engine.process(parse_event(raw, Path("/nonexistent"), reader, "bench")))
+        new = engine.process(parse_event(raw, Path("/nonexistent"), reader, "bench"))
+        found += len(new)
+        keys.update(wire.finding_key(f) for f in new)
     seconds = time.perf_counter() - started
-    return {"findings": found, "seconds": round(seconds, 2),
-            "events_per_s": round(len(events) / seconds)}
+    return {"findings": found, "distinct_findings": len(keys), "finding_keys": sorted(keys),
+            "seconds": round(seconds, 2), "events_per_s": round(len(events) / seconds)}
 
 
 def main() -> None:
@@ -167,10 +200,16 @@ def main() -> None:
     finally:
         if tansu is not None:
             tansu.stop()
+    reference = embedded(events)
+    for r in results:  # what each run found against the embedded engine, by key
+        mine = set(r.pop("finding_keys"))
+        r["missing_vs_embedded"] = sorted(set(reference["finding_keys"]) - mine)
+        r["extra_vs_embedded"] = sorted(mine - set(reference["finding_keys"]))
+    reference.pop("finding_keys")
     print(json.dumps({"bench": "bus.detect", "broker": "tansu" if tansu else args.broker,
                       "cores": os.cpu_count(), "partitions": args.partitions,
                       "load_before": round(load, 2),
-                      "embedded": embedded(events), "runs": results}, indent=2))
+                      "embedded": reference, "runs": results}, indent=2))
 
 
 if __name__ == "__main__":

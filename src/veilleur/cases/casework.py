@@ -18,7 +18,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,6 +165,8 @@ class Casework:
         self._prefix = id_prefix
         self._id_tail = id_tail
         self._open: set[str] = set()
+        self._deferred: dict[str, Case] | None = None
+        """Inside `batch`: the cases to weigh again when it ends."""
         self._by_key: dict[str, str] = {}
         self._merged_into: dict[str, str] = {}
         self._merged_from: dict[str, list[str]] = {}
@@ -239,6 +242,24 @@ class Casework:
                                    md5=att.md5, sha256=att.sha256, pdq=att.pdq)
         self.vault.restore(snap.evidence)
         self.compliance.restore(snap.documents)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many intakes at once (a bus sink's batch of findings): each case touched is
+        weighed again once, when the batch ends, not at every intake. Weighing reads every
+        intake of the case, so a case that grows by n intakes one at a time costs O(n²);
+        a batch costs O(n) per case. Nothing reads a priority inside a batch (the caller
+        holds casework for its length)."""
+        if self._deferred is not None:  # nested: the outer batch weighs
+            yield
+            return
+        self._deferred = {}
+        try:
+            yield
+        finally:
+            deferred, self._deferred = self._deferred, None
+            for case in deferred.values():
+                self._reprioritize(case)
 
     def take_findings(self, findings: Iterable[Finding], now: datetime) -> list[Intake]:
         """Findings that came from outside an event (a bank that learnt an old file)."""
@@ -556,6 +577,9 @@ class Casework:
             case.clocks[case.clocks.index(current)] = clock
 
     def _reprioritize(self, case: Case) -> None:
+        if self._deferred is not None:
+            self._deferred[case.id] = case
+            return
         intakes = [self.intakes[i] for i in case.intakes]
         pending = [i for i in intakes if i.pending] or intakes
         guilds = {g for t in case.targets if (g := self.content.guild_of(t)) is not None}
@@ -582,7 +606,9 @@ class Casework:
         """Snapshot every target new to the case, and `refresh` (a target reported again)
         when its last snapshot is older than the policy's refresh interval."""
         stale = timedelta(minutes=self.policy.refresh_minutes)
-        for t in case.targets:
+        # Only what is new to the case, and the target reported again (a case of thousands
+        # of targets is not walked whole at every intake).
+        for t in [t for t in case.targets if t == refresh or t not in case.preserved]:
             if t in case.preserved:
                 last = self.vault.by_target.get(t)
                 if t != refresh or not last or \
