@@ -27,12 +27,19 @@ FINDINGS = "findings"
 DEAD_LETTERS = "events-dead"
 """Input a worker could not take (not JSON, not an event, a type not detected here), with
 why: kept, never dropped, never the end of a worker."""
+ACTIONS = "actions"
+"""Enforcement actions casework took or lifted (`wire.action_message`), keyed by their
+target (`message:<id>`, `user:<id>`...): what a platform's enforcement service carries out,
+a target's actions in order."""
+DOCUMENTS = "documents"
+"""The documents the law asks for (statements of reasons, notifiers' replies, NCMEC
+reports...; `wire.document_message`), keyed by document id: what a records system keeps."""
 
 
 def names(prefix: str = "") -> dict[str, str]:
     """The topics' names under a deployment's prefix (several deployments on one cluster;
     each test its own)."""
-    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS)}
+    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, ACTIONS, DOCUMENTS)}
 
 
 def partition_key(event: ev.Event) -> str:
