@@ -243,7 +243,7 @@ async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool 
 
     started = time.perf_counter()
     try:
-        if inline:
+        if inline and rt.bus is None:  # on a bus a verdict waits for the broker: a thread
             result = rt.verdict(raw, source, trusted_paths=trusted)
         else:
             result = await run_in_threadpool(rt.verdict, raw, source, trusted_paths=trusted)
