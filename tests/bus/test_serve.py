@@ -378,3 +378,49 @@ def test_the_command_serves_on_the_bus_and_stops_on_sigterm(
             assert conn.execute(select(func.count()).select_from(LeaseRow)).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_decision_s_items_wait_in_the_outbox_while_the_broker_does_not_take_them(
+        broker: testbroker.Tansu, prefix: str, tmp_path: Path) -> None:
+    """A verdict (judged by the service's own engine) opens a case; its decision's actions
+    and documents are written while the publisher's broker does not answer: they stay in
+    the outbox, nothing on the topics; once it answers, they go out, each once."""
+    from confluent_kafka import Producer
+
+    from veilleur.bus import outbox
+
+    names = topics.names(prefix)
+    (tmp_path / "media").mkdir()
+    with serving(str(tmp_path / "v.db"), tmp_path, bus=bus_settings(broker, prefix)) as s:
+        held = s.post("/v1/verdict", message("v1", "g1", "g1-c1", "u8", LURES[0])).json()
+        assert held["verdict"] == "review" and held["case_id"], held
+        on_log = read_topic(broker, names[topics.EVENTS], until=lambda ms: len(ms) >= 1)
+        assert [m["message"]["id"] for m in on_log] == ["v1"]
+        publisher = s.rt.bus.publisher
+        working = publisher._producer
+        publisher._producer = Producer({"bootstrap.servers":
+                                        f"127.0.0.1:{testbroker.free_port()}",
+                                        "message.timeout.ms": 1000})
+        publisher.timeout = 1.0
+        case = s.get(f"/v1/cases/{held['case_id']}").json()
+        d = s.post(f"/v1/cases/{held['case_id']}/decision", {"reviewer": "rita", "verdicts": [
+            {"target": t, "category": "csam"} for t in case["targets"]]})
+        assert d.status_code == 200, d.text
+        doc_ids = {doc["id"] for doc in d.json()["documents"]}
+        assert doc_ids
+        assert wait_for(lambda: publisher.stats["failed_rounds"] >= 1, 30)
+        waiting = outbox.backlog(s.rt.db)
+        assert waiting >= len(doc_ids) + 1  # the documents and at least one action
+        publisher._producer, publisher.timeout = working, 10.0
+        s.rt.bus.wake_outbox()
+        assert wait_for(lambda: outbox.backlog(s.rt.db) == 0, 30)
+    documents = read_topic(broker, names[topics.DOCUMENTS],
+                           until=lambda ms: {m["id"] for m in ms} >= doc_ids, timeout=30)
+    actions = read_topic(broker, names[topics.ACTIONS], until=lambda ms: False, timeout=5)
+    assert Counter(m["id"] for m in documents) == Counter(doc_ids)
+    assert actions and max(Counter(m["id"] for m in actions).values()) == 1
+    decided = [m for m in actions if m["action"]["decision_id"] == d.json()["id"]]
+    assert decided and all(not m["action"]["automated"] for m in decided)
+    # The rest are the engine's own (evidence preserved at the verdict), published before.
+    assert all(m["action"]["automated"] for m in actions if m not in decided)
