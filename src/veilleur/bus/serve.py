@@ -211,8 +211,8 @@ class BusLink:
                 self.background.stop()
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.settings.url, "group": self.settings.group,
-                **self.stats, "outbox_published": self.publisher.stats["published"],
+        # Counts only: /health answers anyone, and the broker's address is not theirs.
+        return {**self.stats, "outbox_published": self.publisher.stats["published"],
                 "outbox_failed_rounds": self.publisher.stats["failed_rounds"],
                 **{f"findings_{k}": v for k, v in self.taker.stats.items()}}
 
