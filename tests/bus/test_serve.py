@@ -310,9 +310,14 @@ def test_a_broker_gone_gets_503_and_nothing_said_accepted(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_the_command_serves_on_the_bus_and_stops_on_sigterm(
+def test_the_command_survives_kill_9_and_stops_on_sigterm(
         broker: testbroker.Tansu, prefix: str, tmp_path: Path) -> None:
+    """`veilleur serve --bus` as a process: killed with SIGKILL right after it has taken
+    findings (before its checkpoint may have written them and committed their offsets),
+    started again, it reads them again and holds each once, none missing; then SIGTERM
+    stops it cleanly (lease given back)."""
     import signal
+    import sqlite3
 
     import httpx
 
@@ -333,13 +338,13 @@ def test_the_command_serves_on_the_bus_and_stops_on_sigterm(
            "--session-timeout-ms", str(testbroker.SESSION_TIMEOUT_MS)]
     for k, v in testbroker.PRODUCER_OPTIONS.items():
         cmd += ["--producer-option", f"{k}={v}"]
-    detect = start_worker(broker, "detect", prefix, tmp_path, name="detect")
-    with open(tmp_path / "serve.log", "wb") as log:
-        serve = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                 stdin=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        headers = {"Authorization": f"Bearer {secret}"}
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        with open(tmp_path / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       stdin=subprocess.DEVNULL)
 
         def up() -> bool:
             try:
@@ -347,24 +352,50 @@ def test_the_command_serves_on_the_bus_and_stops_on_sigterm(
             except httpx.HTTPError:
                 return False
 
-        assert wait_for(up, 90), (tmp_path / "serve.log").read_text()[-2000:]
-        r = httpx.post(f"{url}/v1/events", headers=headers, timeout=30, json={"events": [
-            message("m1", "g1", "c1", "u1", LURES[0])]})
-        assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
-        assert wait_for(lambda: httpx.get(f"{url}/v1/cases", headers=headers, timeout=5)
-                        .json()["cases"], 90), (tmp_path / "detect.log").read_text()[-2000:]
-        health = httpx.get(f"{url}/health", timeout=5).json()
-        assert health["bus"]["events_put"] == 1 and health["bus"]["findings_messages"] >= 1
+        assert wait_for(up, 90), (tmp_path / f"{name}.log").read_text()[-2000:]
+        return process
+
+    def taken() -> int:
+        return int(httpx.get(f"{url}/health", timeout=5).json()["bus"]["findings_messages"])
+
+    lures = [message(f"k{i}", f"g{i % 3}", f"c{i % 3}", f"u{i}", LURES[i % 2])
+             for i in range(6)]
+    detect = start_worker(broker, "detect", prefix, tmp_path, name="detect")
+    serve = first = start("serve-1")
+    try:
+        r = httpx.post(f"{url}/v1/events", headers=headers, timeout=30,
+                       json={"events": lures})
+        assert r.status_code == 202 and r.json()["accepted"] == len(lures), r.text
+        assert wait_for(lambda: taken() >= 1, 90), (tmp_path / "detect.log").read_text()[-2000:]
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        serve = start("serve-2")
+
+        def held() -> set[str]:
+            with sqlite3.connect(db) as con:
+                return {r[0] for r in con.execute(
+                    "SELECT target_id FROM intakes WHERE kind = 'finding' AND "
+                    "target_kind = 'message'")}
+
+        want = {m["message"]["id"] for m in lures}
+        assert wait_for(lambda: held() >= want, 90), \
+            (tmp_path / "serve-2.log").read_text()[-2000:]
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=60)
     finally:
         stop(serve)
         stop(detect)
+    assert first.returncode == -signal.SIGKILL
     # uvicorn shuts down, then raises the signal it caught again: -SIGTERM after a clean
     # stop; the lease given back says the service's own stop ran.
-    text = (tmp_path / "serve.log").read_text()
+    text = (tmp_path / "serve-2.log").read_text()
     assert serve.returncode in (0, -signal.SIGTERM), text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT target_kind, target_id, category FROM intakes WHERE "
+                           "kind = 'finding'").fetchall()
+    assert len(rows) == len(set(rows))  # taken again after the kill, held once
+    assert {t for k, t, _ in rows if k == "message"} == want
     engine = connect(f"sqlite:///{db}")
     try:
         from datetime import UTC, datetime
