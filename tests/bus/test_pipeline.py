@@ -85,7 +85,9 @@ def _wait_for_intakes(db: Path, messages: set[str], timeout: float = 60.0) -> li
         intakes = []
         if db.exists():
             try:
-                engine = connect(f"sqlite:///{db}")
+                # Never migrate here: the sink is making this database (two migrations
+                # racing fail one of them).
+                engine = connect(f"sqlite:///{db}", migrate=False)
                 try:
                     intakes = snapshot(engine).intakes
                 finally:
