@@ -61,3 +61,25 @@ def test_unreadable_entries_stop_a_retro_run_before_the_broker(tmp_path: Path) -
     junk.write_text("not,a,bank\n")
     code, out = run("--stage", "retro", "--broker", "127.0.0.1:1", "--entries", str(junk))
     assert code == 2 and "cannot read the new entries" in out and "nothing was checked" in out
+
+
+def test_serve_checks_its_bus_before_anything(tmp_path: object) -> None:
+    def serve(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, ["serve", "--db", f"{tmp_path}/v.db", *args])
+        return result.exit_code, result.output + (result.stderr or "")
+
+    code, out = serve("--bus", "k1:9092")
+    assert code == 2 and "kafka://HOST:PORT" in out
+    code, out = serve("--bus", "kafka://k1:port")
+    assert code == 2 and "is not HOST:PORT" in out
+    code, out = serve("--producer-option", "linger.ms=0")
+    assert code == 2 and "go with --bus" in out
+    code, out = serve("--bus", "kafka://127.0.0.1:9", "--producer-option", "linger.ms")
+    assert code == 2 and "NAME=VALUE" in out
+    # A broker that does not answer: the service does not start, and says why.
+    from veilleur.bus import testbroker
+
+    address = f"127.0.0.1:{testbroker.free_port()}"
+    code, out = serve("--bus", f"kafka://{address}", "--bus-timeout", "1",
+                      "--evidence-key", f"{tmp_path}/evidence.key")
+    assert code == 1 and f"cannot reach the bus at kafka://{address}" in out, out

@@ -69,6 +69,12 @@ def test_events_become_findings_and_casework(broker: testbroker.Tansu, prefix: s
         stop(sink)
     assert sink.returncode == 0, (tmp_path / "sink.log").read_text()
     assert {i.target.id for i in taken if i.target.kind.value == "message"} == {"m2", "m3"}
+    # What casework did on its own (evidence preserved) went out on `actions` after the
+    # database had it, keyed by target, once each.
+    actions = read_topic(broker, names[topics.ACTIONS], until=lambda ms: False, timeout=5)
+    assert actions and len({m["id"] for m in actions}) == len(actions)
+    assert {m["action"]["target"]["id"] for m in actions} >= {"m2", "m3"}
+    assert all(m["v"] == 1 and m["action"]["automated"] for m in actions)
 
 
 def _wait_for_intakes(db: Path, messages: set[str], timeout: float = 60.0) -> list:  # type: ignore[type-arg]
@@ -79,7 +85,9 @@ def _wait_for_intakes(db: Path, messages: set[str], timeout: float = 60.0) -> li
         intakes = []
         if db.exists():
             try:
-                engine = connect(f"sqlite:///{db}")
+                # Never migrate here: the sink is making this database (two migrations
+                # racing fail one of them).
+                engine = connect(f"sqlite:///{db}", migrate=False)
                 try:
                     intakes = snapshot(engine).intakes
                 finally:

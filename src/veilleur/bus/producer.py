@@ -1,4 +1,5 @@
-"""Accepted events onto `events`: what `veilleur serve --bus kafka://HOST:PORT` will use.
+"""Accepted events onto `events`: what `veilleur serve --bus kafka://HOST:PORT` uses, and a
+platform's own front door may.
 
 Each event is checked with the event format (`eventformat`, through `parse_event`) before it
 is put on the log, keyed by its place (`topics.partition_key`), and `put` returns once the
@@ -34,19 +35,24 @@ class Put:
 
 class EventProducer:
     def __init__(self, broker: str, *, prefix: str = "",
-                 options: dict[str, Any] | None = None, partitions: int = 12) -> None:
+                 options: dict[str, Any] | None = None, partitions: int = 12,
+                 timeout: float = 30.0) -> None:
+        """`timeout`: seconds a `put` waits for the broker before it fails (and a message
+        not acknowledged by then is dropped from the local queue, never sent later)."""
         from veilleur.bus.config import BusConfig, ensure_topics
 
         self.topic = topics.names(prefix)[topics.EVENTS]
+        self.timeout = timeout
         # Made here if missing, as the workers make them (not by the broker's defaults).
         ensure_topics(BusConfig(broker=broker, group="", prefix=prefix,
-                                partitions=partitions))
+                                partitions=partitions), timeout=timeout)
         # acks=all: an event is accepted when the replicas have it, not when a leader does.
         self._producer = Producer({"bootstrap.servers": broker, "acks": "all",
+                                   "message.timeout.ms": int(timeout * 1000),
                                    **(options or {})})
         self._reader = MediaReader(Limits(), read_local=False)  # nothing read, only checked
 
-    def put(self, raws: list[Any], *, timeout: float = 30.0) -> Put:
+    def put(self, raws: list[Any], *, timeout: float | None = None) -> Put:
         out = Put()
         failed: list[str] = []
 
@@ -73,7 +79,8 @@ class EventProducer:
                 except BufferError:  # the local queue is full: let it drain, then go on
                     self._producer.poll(0.05)
             out.accepted.append(event_key(raw))
-        left = self._producer.flush(timeout)
+        # Past message.timeout.ms a message fails; the margin lets its failure be reported.
+        left = self._producer.flush(timeout if timeout is not None else self.timeout + 5.0)
         if left or failed:
             raise RuntimeError(f"the broker did not acknowledge {left + len(failed)} events "
                                f"({failed[0] if failed else 'timed out'}); send them again "

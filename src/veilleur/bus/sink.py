@@ -16,6 +16,13 @@ findings message:
 
 `checkpoint` makes what was taken in durable; `CaseworkSink` (Quix) calls it before Quix
 commits the offsets, so a message is committed only once its findings are in the database.
+Then the actions and documents casework wrote go out on `actions` and `documents` from the
+database's outbox (`bus.outbox`: recorded with them, published once acknowledged).
+
+`FindingsTaker` is the taking in itself, shared with `veilleur serve --bus` (`bus.serve`),
+which takes the findings on its own engine thread: one way to turn findings into casework.
+The two never write one database at once: each holds its lease (`store.lease`), and the
+second is refused with the first named.
 """
 
 from __future__ import annotations
@@ -29,14 +36,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from veilleur.bus import wire
+from veilleur.bus.outbox import Publisher
+from veilleur.cases.casework import Casework
 from veilleur.deployment import Mode, Settings, assemble
 from veilleur.detect.media.decode import Limits
 from veilleur.enforce.evidence import key_for_database
 from veilleur.ingest.eventlog import parse_event
 from veilleur.ingest.media import MediaReader
 from veilleur.store import lease
+from veilleur.store.casework import DatabaseSink
 from veilleur.store.db import connect, database_url
+from veilleur.store.writer import StoreWriter
 
 log = logging.getLogger("veilleur.bus.sink")
 
@@ -45,35 +58,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SinkStage:
-    def __init__(self, db: str | None, *, evidence_key: Path | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
-        self.url = database_url(db)
-        self.clock = clock
-        self.db = connect(self.url)
-        self.lease = secrets.token_hex(16)
-        try:
-            lease.take(self.db, self.lease, utcnow())  # judged on the wall clock, always
-            self._renewed = utcnow()
-            deployment = assemble(Settings(mode=Mode.LIVE, db_url=self.url,
-                                           evidence_key=key_for_database(self.url,
-                                                                         evidence_key),
-                                           lease=self.lease, batch_size=50_000),
-                                  db=self.db)
-        except BaseException:
-            self.db.dispose()
-            raise
-        assert deployment.casework is not None and deployment.writer is not None
-        self.deployment = deployment
-        self.casework = deployment.casework
-        self.writer = deployment.writer
+class FindingsTaker:
+    """Findings messages into one live casework: the sink stage's and `serve --bus`'s one
+    way of taking them (the caller holds whatever lock guards its casework, and makes what
+    was taken durable at its checkpoints before the offsets are committed)."""
+
+    def __init__(self, casework: Casework, writer: StoreWriter) -> None:
+        self.casework = casework
+        self.writer = writer
         self._reader = MediaReader(Limits(), read_local=False)
         self._applied: OrderedDict[str, None] = OrderedDict()
         """Events lately applied to the content view (a second delivery is not applied
         again: the index would count the message twice)."""
         self.stats: Counter[str] = Counter()
 
-    def take(self, value: bytes | str | dict[str, Any], where: str = "") -> None:
+    def applied(self, event_id: str) -> None:
+        """`event_id` was applied to casework by its owner (a verdict in `serve --bus`)."""
+        self._applied[event_id] = None
+
+    def take(self, value: bytes | str | dict[str, Any], where: str = "", *,
+             now: datetime | None = None) -> None:
         """One findings message; a malformed one is logged and counted, never raised (the
         stream goes on; the message stays on the topic to be read again)."""
         try:
@@ -97,13 +101,61 @@ class SinkStage:
             while len(self._applied) > 100_000:
                 self._applied.popitem(last=False)
         before = len(self.casework.intakes)
-        self.casework.take_findings(findings, self.clock())
+        with self.casework.batch():  # an event's findings often join one case: weighed once
+            self.casework.take_findings(findings, now or utcnow())
         self.stats["findings"] += len(findings)
         self.stats["new_intakes"] += len(self.casework.intakes) - before
 
+
+def outbox_on(casework: Casework) -> None:
+    """The casework writer on a bus records its actions and documents for the bus
+    (`bus.outbox`), in the transactions that write them."""
+    sink = casework.sink
+    if not isinstance(sink, DatabaseSink):
+        raise TypeError("casework on a bus is written to a database")
+    sink.outbox = True
+
+
+class SinkStage:
+    def __init__(self, db: str | None, *, evidence_key: Path | None = None,
+                 clock: Callable[[], datetime] = utcnow,
+                 publisher: Callable[[Engine], Publisher] | None = None) -> None:
+        """`publisher`: makes the outbox's publisher on the stage's database (None: the
+        outbox stays in the database, for a later writer or a test to publish)."""
+        self.url = database_url(db)
+        self.clock = clock
+        self.db = connect(self.url)
+        self.lease = secrets.token_hex(16)
+        try:
+            # Judged on the wall clock, always; refused (by name) while a service holds it.
+            lease.take(self.db, self.lease, utcnow(), role="sink")
+            self._renewed = utcnow()
+            deployment = assemble(Settings(mode=Mode.LIVE, db_url=self.url,
+                                           evidence_key=key_for_database(self.url,
+                                                                         evidence_key),
+                                           lease=self.lease, batch_size=50_000),
+                                  db=self.db)
+        except BaseException:
+            self.db.dispose()
+            raise
+        assert deployment.casework is not None and deployment.writer is not None
+        self.deployment = deployment
+        self.casework = deployment.casework
+        self.writer = deployment.writer
+        outbox_on(self.casework)
+        self.taker = FindingsTaker(self.casework, self.writer)
+        self.stats = self.taker.stats
+        self.publisher = publisher(self.db) if publisher is not None else None
+        if self.publisher is not None:  # what an earlier writer left unpublished
+            self.publisher.publish()
+
+    def take(self, value: bytes | str | dict[str, Any], where: str = "") -> None:
+        self.taker.take(value, where, now=self.clock())
+
     def checkpoint(self) -> None:
         """What was taken in so far, in the database (raises if it cannot be: Quix then
-        does not commit, and the messages are read again)."""
+        does not commit, and the messages are read again); then the actions and documents
+        it made, on the bus (a failure there is kept for the next checkpoint)."""
         now = utcnow()
         if (now - self._renewed) >= lease.RENEW_EVERY:
             if not lease.renew(self.db, self.lease, now):
@@ -114,6 +166,8 @@ class SinkStage:
         self.casework.tick(self.clock())
         self.writer.flush()
         self.casework.sink.flush()
+        if self.publisher is not None:
+            self.publisher.publish()
         # One line per checkpoint: what an operator (and the kill test) reads of progress.
         log.info("checkpoint: messages=%d findings=%d new_intakes=%d bad=%d",
                  self.stats["messages"], self.stats["findings"], self.stats["new_intakes"],
@@ -134,7 +188,7 @@ def run(config: Any, db: str | None, *, evidence_key: Path | None = None) -> Non
     from quixstreams.sinks import BatchingSink, SinkBatch
 
     from veilleur.bus import topics
-    from veilleur.bus.config import application, topic
+    from veilleur.bus.config import application, ensure_topics, topic
 
     class CaseworkSink(BatchingSink):
         """Quix flushes a sink before it commits the offsets of what the sink was given."""
@@ -142,11 +196,16 @@ def run(config: Any, db: str | None, *, evidence_key: Path | None = None) -> Non
         def write(self, batch: SinkBatch) -> None:
             if batch.empty():
                 return
-            for item in batch:
-                stage.take(item.value, f"{batch.topic}[{batch.partition}]@{item.offset}")
+            # Each case the batch touches is weighed once, at its end, not at every finding
+            # (a case growing by n findings one at a time costs O(n²)).
+            with stage.casework.batch():
+                for item in batch:
+                    stage.take(item.value, f"{batch.topic}[{batch.partition}]@{item.offset}")
             stage.checkpoint()
 
-    stage = SinkStage(db, evidence_key=evidence_key)
+    ensure_topics(config, (topics.ACTIONS, topics.DOCUMENTS))
+    stage = SinkStage(db, evidence_key=evidence_key, publisher=lambda engine: Publisher(
+        engine, config.broker, prefix=config.prefix, options=dict(config.producer)))
     try:
         app = application(config)
         findings = topic(app, config, topics.FINDINGS, value="bytes", key="bytes")

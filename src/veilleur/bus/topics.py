@@ -34,13 +34,21 @@ MEDIA_HASHES = "media-hashes"
 LABELS = "labels"
 """Shared memory (accounts, the platform graph) and casework's labels, read whole by every
 detect worker; compacted: the last label per key (`bus/state.py`)."""
+ACTIONS = "actions"
+"""Enforcement actions casework took or lifted (`wire.action_message`), keyed by their
+target (`message:<id>`, `user:<id>`...): what a platform's enforcement service carries out,
+a target's actions in order."""
+DOCUMENTS = "documents"
+"""The documents the law asks for (statements of reasons, notifiers' replies, NCMEC
+reports...; `wire.document_message`), keyed by document id: what a records system keeps."""
 COMPACTED = frozenset({MEDIA_HASHES, LABELS})
 
 
 def names(prefix: str = "") -> dict[str, str]:
     """The topics' names under a deployment's prefix (several deployments on one cluster;
     each test its own)."""
-    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, MEDIA_HASHES, LABELS)}
+    return {t: prefix + t for t in (EVENTS, FINDINGS, DEAD_LETTERS, MEDIA_HASHES, LABELS,
+                                    ACTIONS, DOCUMENTS)}
 
 
 def partition_key(event: ev.Event) -> str:

@@ -1,4 +1,5 @@
-"""What travels on `findings` and on the dead-letter topic: plain JSON, versioned.
+"""What travels on `findings`, the dead-letter topic, `actions` and `documents`: plain
+JSON, each message with its format's version under "v".
 
 A findings message is one event's answer from the detect stage: the event's id (its
 idempotency key, `service.inbox.event_key`), the event as it came (the sink learns from it
@@ -10,6 +11,22 @@ Delivery is at least once: the same event may be answered twice (a worker killed
 committed its offsets, the partition read again by another). The sink takes a finding in
 once per *finding key* (target and category, casework's own rule), so a second answer adds
 nothing.
+
+`actions` and `documents` carry what casework wrote, once the database has it (the
+writer's outbox, `bus.outbox`): one message per distinct state of an item, with the item's
+stable id and `rev`, a digest of that state. Delivery is at least once (a writer killed
+between the broker's acknowledgement and marking the row publishes it again at start): a
+consumer keeps the pair (id, rev) it has seen and ignores a repeat; a new rev of the same
+id is the item changed (an action lifted, a document sent), in order on its key.
+
+    actions   key: the target ("message:<id>", "user:<id>", ...)
+      {"v": 1, "id": action id, "rev": digest, "action": Action JSON (`cases.models.Action`:
+       action, target, case_id, decision_id, automated, category, reason, ts, and
+       reverted_at/reverted_by/revert_reason once lifted)}
+    documents key: the document id
+      {"v": 1, "id": document id, "rev": digest, "document": Document JSON
+       (`compliance.documents.Document`: kind, created_at, recipient, language, subject,
+       body, payload, refs, status, errors)}
 """
 
 from __future__ import annotations
@@ -70,3 +87,23 @@ def dead_letter(error: str, raw: bytes | str | None, *, stage: str, where: str
     are not UTF-8 are replaced: the dead letter must itself be JSON)."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return {"v": VERSION, "stage": stage, "error": error, "where": where, "input": text}
+
+
+def action_message(item_id: str, rev: str, action: Mapping[str, Any]) -> dict[str, Any]:
+    return {"v": VERSION, "id": item_id, "rev": rev, "action": dict(action)}
+
+
+def document_message(item_id: str, rev: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    return {"v": VERSION, "id": item_id, "rev": rev, "document": dict(document)}
+
+
+def casework_label(item_id: str, rev: str, label: Mapping[str, Any]) -> dict[str, Any]:
+    """Casework's label on `labels` (`bus/state.py`'s format, namespace `casework`): what
+    the detect workers remember of a decision (a server removed, an account confirmed)."""
+    return {"v": VERSION, "ns": "casework", "key": item_id, "value": dict(label),
+            "worker": "casework", "rev": rev}
+
+
+OUTBOX_MESSAGES = {"actions": action_message, "documents": document_message,
+                   "labels": casework_label}
+"""The message of an outbox row, by its topic."""

@@ -13,7 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from veilleur.cli.common import DbOption, KeyOption, database_errors, fail, open_db
+from veilleur.cli.common import (
+    EXIT_BAD_INPUT,
+    DbOption,
+    KeyOption,
+    database_errors,
+    fail,
+    open_db,
+)
 
 keys_app = typer.Typer(help="API keys for platforms and trusted flaggers.",
                        no_args_is_help=True)
@@ -60,6 +67,35 @@ def serve(
     break_after: Annotated[int, typer.Option(
         "--break-after", min=1, help="Remind a reviewer to take a break after this many "
         "revealed files in a day (and at each multiple).")] = 20,
+    bus: Annotated[str | None, typer.Option(
+        "--bus", help="kafka://HOST:PORT: put accepted platform events on the bus's "
+        "'events' topic (detected by `veilleur worker --stage detect`) and take their "
+        "'findings' into this service's casework; actions and documents go out on "
+        "'actions' and 'documents'.")] = None,
+    topic_prefix: Annotated[str, typer.Option(
+        "--topic-prefix", help="With --bus: put in front of every topic's name (as the "
+        "workers' --topic-prefix).")] = "",
+    bus_group: Annotated[str, typer.Option(
+        "--bus-group", help="With --bus: the service's consumer group on 'findings'.")
+    ] = "veilleur-serve",
+    bus_partitions: Annotated[int, typer.Option(
+        "--bus-partitions", min=1, help="With --bus: partitions of the topics the service "
+        "creates if missing.")] = 12,
+    bus_replication: Annotated[int, typer.Option(
+        "--bus-replication", min=1, help="With --bus: replication of the topics the "
+        "service creates (3 on a real cluster).")] = 1,
+    bus_timeout: Annotated[float, typer.Option(
+        "--bus-timeout", min=0.5, help="With --bus: seconds a request waits for the "
+        "broker's acknowledgement before it is refused with 503.")] = 10.0,
+    session_timeout_ms: Annotated[int, typer.Option(
+        "--session-timeout-ms", min=1000, help="With --bus: the findings consumer's "
+        "session timeout.")] = 10_000,
+    producer_option: Annotated[list[str] | None, typer.Option(
+        "--producer-option", help="With --bus, repeatable: NAME=VALUE, a librdkafka "
+        "producer setting.")] = None,
+    consumer_option: Annotated[list[str] | None, typer.Option(
+        "--consumer-option", help="With --bus, repeatable: NAME=VALUE, a librdkafka "
+        "consumer setting.")] = None,
 ) -> None:
     """The engine as an HTTP service: the API (/v1), the console (/console), the public
     notice form (/notice), /health and /metrics."""
@@ -79,6 +115,28 @@ def serve(
         parse_networks(metrics_from or (), "--metrics-from")
     except ValueError as exc:
         raise fail(str(exc)) from None
+    bus_settings = None
+    if bus is not None:
+        try:
+            from veilleur.bus.serve import BusSettings, broker_of
+        except ImportError as exc:
+            raise fail(f"--bus needs the bus extra: pip install 'veilleur[bus]' ({exc})"
+                       ) from None
+        from veilleur.cli.worker import options
+
+        try:
+            broker_of(bus)
+        except ValueError as exc:
+            raise fail(str(exc), EXIT_BAD_INPUT) from None
+        bus_settings = BusSettings(
+            url=bus, prefix=topic_prefix, group=bus_group, partitions=bus_partitions,
+            replication=bus_replication, timeout=bus_timeout,
+            session_timeout_ms=session_timeout_ms,
+            producer=options(producer_option, "--producer-option"),
+            consumer=options(consumer_option, "--consumer-option"))
+    elif producer_option or consumer_option or topic_prefix:
+        raise fail("--topic-prefix, --producer-option and --consumer-option go with --bus",
+                   EXIT_BAD_INPUT)
     secret = os.environ.get("VEILLEUR_SECRET")
     settings = ServiceSettings(db=db, evidence_key=evidence_key, media_root=media_root,
                                max_backlog=max_backlog, secure_cookies=secure_cookies,
@@ -91,7 +149,7 @@ def serve(
                                max_form_bytes=_size("--max-form-body", max_form_body),
                                trusted_proxies=tuple(trusted_proxy or ()),
                                metrics_from=tuple(metrics_from or ()),
-                               break_after_reveals=break_after)
+                               break_after_reveals=break_after, bus=bus_settings)
     if secret:
         settings.secret = secret.encode()
     if openapi is not None:
@@ -99,6 +157,7 @@ def serve(
 
         with tempfile.TemporaryDirectory() as tmp:  # the document needs no real database
             settings.db, settings.evidence_key = f"{tmp}/openapi.db", None
+            settings.bus = None
             runtime = Runtime(settings)
             doc = create_app(runtime=runtime, start=False).openapi()
             runtime.db.dispose()
@@ -108,8 +167,16 @@ def serve(
         return
     try:
         runtime = Runtime(settings)
-        runtime.hold()  # a second service on this database is refused here, by name
     except (StoreError, EvidenceError, FileModeError) as exc:
+        raise fail(str(exc)) from None
+    except RuntimeError as exc:  # --bus: the broker does not answer
+        raise fail(str(exc)) from None
+    try:
+        runtime.hold()  # a second service (or a sink) on this database is refused, by name
+    except StoreError as exc:
+        if runtime.bus is not None:
+            runtime.bus.close()
+        runtime.db.dispose()
         raise fail(str(exc)) from None
     app = create_app(runtime=runtime)
     import gc

@@ -20,7 +20,7 @@ class Stage(StrEnum):
     RETRO = "retro"
 
 
-def _options(values: list[str] | None, what: str) -> dict[str, Any]:
+def options(values: list[str] | None, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in values or ():
         name, sep, value = item.partition("=")
@@ -122,8 +122,8 @@ def worker(
                        partitions=partitions, replication=replication,
                        session_timeout_ms=session_timeout_ms,
                        commit_interval=commit_interval, state_dir=state_dir,
-                       producer=_options(producer_option, "--producer-option"),
-                       consumer=_options(consumer_option, "--consumer-option"))
+                       producer=options(producer_option, "--producer-option"),
+                       consumer=options(consumer_option, "--consumer-option"))
     if stage is Stage.DETECT:
         from veilleur.bus import detect
         from veilleur.deployment import Mode, Settings

@@ -209,9 +209,12 @@ async def post_events(request: Request, rt: RuntimeDep, m: MetricsDep,
                       key: Annotated[ApiKey, Depends(scope("events"))]) -> dict[str, Any]:
     """Each item is one of the event types below (the same definitions as
     `schemas/events.schema.json`, with `type` as discriminator), checked on its own.
-    Accepted events are journaled before the answer: they survive a crash. Malformed ones
-    are listed in `rejected` with their index, the field and what is wrong; the others are
-    kept. A full backlog answers 429 with `Retry-After`, for the whole batch.
+    Accepted events are journaled before the answer: they survive a crash (with
+    `serve --bus`, they are on the bus's `events` topic, acknowledged by the broker; a broker
+    that does not acknowledge answers 503 with `Retry-After`, and nothing in the batch is
+    accepted). Malformed ones are listed in `rejected` with their index, the field and what
+    is wrong; the others are kept. A full backlog answers 429 with `Retry-After`, for the
+    whole batch.
 
     Only what a platform observes is taken here: reports, notices, orders, order updates and
     complaints carry legal weight and enter through their own scoped endpoints (such an
@@ -227,7 +230,9 @@ async def post_verdict(request: Request, rt: RuntimeDep, m: MetricsDep,
                        key: Annotated[ApiKey, Depends(scope("verdict"))]) -> dict[str, Any]:
     """The body is a contracts §5 `message` event, or just `{"message": {...}}` (now). The
     message is taken in at once: `block` (refused or removed), `review` (held: a case has it),
-    or `allow`."""
+    or `allow`. With `serve --bus` it is also put on the bus's `events` topic first (the
+    detect workers' memory of its conversation has it), then judged by the service's own
+    engine; a broker that does not acknowledge answers 503 with `Retry-After`."""
     raw = await _json(request)
     # A large message (up to the body limit) is judged in a thread, like an upload.
     return await _verdict(rt, m, raw, f"api:{key.name}",
@@ -243,7 +248,7 @@ async def _verdict(rt: Runtime, m: Any, raw: Any, source: str, *, trusted: bool 
 
     started = time.perf_counter()
     try:
-        if inline:
+        if inline and rt.bus is None:  # on a bus a verdict waits for the broker: a thread
             result = rt.verdict(raw, source, trusted_paths=trusted)
         else:
             result = await run_in_threadpool(rt.verdict, raw, source, trusted_paths=trusted)

@@ -26,7 +26,7 @@ from veilleur.service.jsonbody import invalid_body
 from veilleur.service.limits import BodyLimit, BodyLimits
 from veilleur.service.metrics import Metrics
 from veilleur.service.ratelimit import Buckets, FormTickets, Rate
-from veilleur.service.runtime import EngineDown, Runtime, ServiceSettings
+from veilleur.service.runtime import BusDown, EngineDown, Runtime, ServiceSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
@@ -136,6 +136,12 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
         return await http_error(request, FastAPIHTTPException(
             503, str(exc), headers={"Retry-After": "30"}))
 
+    @app.exception_handler(BusDown)
+    async def bus_down(request: Request, exc: BusDown) -> Response:
+        # serve --bus: the broker did not acknowledge; nothing of the request was accepted.
+        return await http_error(request, FastAPIHTTPException(
+            503, str(exc), headers={"Retry-After": str(exc.retry_after)}))
+
     @app.get("/", include_in_schema=False)
     def root() -> Response:
         return RedirectResponse("/console/", status_code=303)
@@ -151,6 +157,8 @@ def create_app(settings: ServiceSettings | None = None, *, runtime: Runtime | No
                                 "uptime_s": round(time.time() - rt.started_at.timestamp())}
         if failure is not None:
             body["engine_error"] = failure
+        if rt.bus is not None:
+            body["bus"] = rt.bus.describe()
         try:
             with rt.db.connect() as conn:
                 conn.execute(text("SELECT 1"))

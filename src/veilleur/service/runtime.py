@@ -19,6 +19,15 @@
   lost, a fault), the service says so (`failure`): /health and everything that would accept
   work answer 503 (`EngineDown`) rather than take in what nobody will handle, and nothing
   more is written over the hole; a restart takes the journal in again.
+- **On a bus** (`serve --bus`, `settings.bus`; `bus.serve.BusLink`): accepted platform events
+  go on the bus's `events` topic, acknowledged by the broker before the answer (accepted
+  means on the log; a broker that does not acknowledge is `BusDown`, HTTP 503, nothing of
+  the batch accepted), instead of the inbox. The engine thread takes the detect workers'
+  `findings` into casework as it takes inbox rows, under the lock, and their offsets are
+  committed once the checkpoint holding them is written. Reports, notices, orders, order
+  updates and complaints still enter through the inbox (casework's, never on the bus). A
+  verdict goes on `events` and is then judged here, by the service's own engine. Actions
+  and documents go out on `actions` and `documents` from the database's outbox.
 """
 
 from __future__ import annotations
@@ -121,6 +130,10 @@ class ServiceSettings:
     break_after_reveals: int = 20
     """The console reminds a reviewer to take a break after this many revealed files in a
     day (and again at each multiple)."""
+    bus: Any = None
+    """A `bus.serve.BusSettings` (`serve --bus kafka://HOST:PORT`): platform events go on the
+    bus's `events` topic and casework takes the detect workers' `findings`; None: the
+    embedded engine."""
 
 
 class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault
@@ -132,6 +145,14 @@ class Busy(RuntimeError):  # noqa: N818 - an answer (HTTP 429), not a fault
 
 class BadEventError(ValueError):
     pass
+
+
+class BusDown(RuntimeError):  # noqa: N818 - an answer (HTTP 503), not a fault
+    """The bus did not acknowledge (serve --bus): nothing of the request is accepted."""
+
+    def __init__(self, why: str, retry_after: int = 10) -> None:
+        super().__init__(why)
+        self.retry_after = retry_after
 
 
 class EngineDown(RuntimeError):  # noqa: N818 - an answer (HTTP 503), not a fault
@@ -157,16 +178,20 @@ class Accepted:
 class _Unread(MediaReader):
     """Accept-time parsing: checks where an attachment points, reads nothing."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, *, bus: bool = False) -> None:
         super().__init__()
         self.root = root.resolve() if root is not None else None
+        self.bus = bus
         self.warnings: list[str] = []
 
     def attachment(self, *, id: str, ref: str | None, base_dir: Path,
                    filename: str | None = None, size: int | None = None,
                    content_type: str | None = None) -> Attachment:
         if ref and not is_remote(ref):
-            if self.root is None:
+            if self.bus:
+                self.warnings.append(f"attachment {id}: the bus's detect workers read no "
+                                     "local file; its file will not be hashed")
+            elif self.root is None:
                 self.warnings.append(f"attachment {id}: this service has no media folder "
                                      "(--media-root); its file will not be hashed")
             else:
@@ -262,7 +287,8 @@ class Runtime:
         self._settled = time.monotonic()
         self._pending_writes: list[tuple[list[Callable[[], None]],
                                          list[tuple[Inbox, list[int],
-                                                    dict[int, dict[str, Any]]]]]] = []
+                                                    dict[int, dict[str, Any]]]],
+                                         dict[tuple[str, int], int]]] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -271,6 +297,17 @@ class Runtime:
                       "checkpoints": 0, "verdicts": 0}
         self.extras: dict[str, Any] = {}
         """Per-service state of the front doors (the console's reveals)."""
+        self.bus: Any = None
+        """The `bus.serve.BusLink` of `serve --bus`, else None."""
+        self._uncommitted_findings = 0
+        if settings.bus is not None:
+            from veilleur.bus.serve import BusLink
+
+            try:
+                self.bus = BusLink(settings.bus, self.db, self.casework, self.writer)
+            except BaseException:
+                self.db.dispose()
+                raise
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -278,7 +315,8 @@ class Runtime:
         """Take the database's lease (`store.lease.DatabaseHeld` if another service has it)."""
         # The lease is judged by other processes against their wall clock, never against
         # this runtime's (a test's or a benchmark's fixed clock).
-        lease.take(self.db, self.lease, utcnow())
+        lease.take(self.db, self.lease, utcnow(),
+                   role="serve --bus" if self.bus is not None else lease.SERVE)
         self._lease_renewed = time.monotonic()
 
     def start(self) -> None:
@@ -286,6 +324,8 @@ class Runtime:
         stop), then keep up."""
         if self._thread is None:
             self.hold()
+            if self.bus is not None:
+                self.bus.start()
             self._thread = threading.Thread(target=self._run, name="veilleur-engine",
                                             daemon=True)
             self._thread.start()
@@ -305,6 +345,12 @@ class Runtime:
         else:
             log.error("stopping without writing what is in memory: %s; the restart takes "
                       "the journal in again", self.failure)
+        if self.bus is not None and self._thread is not None:
+            try:  # what the last checkpoint wrote is committed; the outbox goes out
+                self.bus.close()
+            except Exception:
+                log.exception("the bus did not close cleanly (the restart reads again what "
+                              "was not committed)")
         if self._thread is not None:
             try:
                 lease.release(self.db, self.lease)
@@ -411,6 +457,7 @@ class Runtime:
         out = Accepted()
         items: list[tuple[str, str, str]] = []
         where: list[tuple[int, str, list[str]]] = []
+        on_bus: list[tuple[int, str, Any, list[str]]] = []
         for i, raw in enumerate(raws):
             kind = raw.get("type") if isinstance(raw, dict) else None
             if isinstance(kind, str) and kind in KNOWN_TYPES and kind not in kinds:
@@ -418,7 +465,8 @@ class Runtime:
                 out.rejected.append({"index": i, "error": f"{kind!r} events are refused "
                                      f"here: {why}"})
                 continue
-            reader = _Unread(self.media_root)
+            reader = _Unread(self.media_root, bus=self.bus is not None
+                             and kind in PLATFORM_TYPES)
             try:
                 event = self.parse(raw, source, reader)
             except FieldError as exc:
@@ -429,11 +477,17 @@ class Runtime:
                                      "refused here: not taken through this door"})
                 continue
             key = event_key(raw)
+            if self.bus is not None and event.type in PLATFORM_TYPES:
+                # Detection is the bus's: the event goes on `events` as it came.
+                on_bus.append((i, key, raw, reader.warnings))
+                continue
             stamped = {**raw, RECEIVED_BY: source}
             items.append((key, event.type, json.dumps(stamped, ensure_ascii=False,
                                                       separators=(",", ":"))))
             where.append((i, key, reader.warnings))
-        added = self.inbox.add(items, self.clock())
+        if on_bus:
+            self._put_on_bus(on_bus, out)
+        added = self.inbox.add(items, self.clock()) if items else {}
         for i, key, warnings in where:
             item: dict[str, Any] = {"index": i, "key": key}
             if warnings:
@@ -444,7 +498,31 @@ class Runtime:
                 out.duplicates.append(item | {"duplicate": True})
         if out.accepted:
             self._wake.set()
+        out.accepted.sort(key=lambda item: item["index"])
+        out.rejected.sort(key=lambda item: item["index"])
+        out.duplicates.sort(key=lambda item: item["index"])
         return out
+
+    def _put_on_bus(self, items: list[tuple[int, str, Any, list[str]]], out: Accepted
+                    ) -> None:
+        """Platform events on the bus's `events` (serve --bus): accepted once the broker has
+        acknowledged them all; else `BusDown` and nothing of the batch is accepted."""
+        fresh: list[tuple[int, str, Any, dict[str, Any]]] = []
+        for i, key, raw, warnings in items:
+            item: dict[str, Any] = {"index": i, "key": key}
+            if warnings:
+                item["warnings"] = warnings
+            if self.bus.seen(key) or any(key == k for _, k, _, _ in fresh):
+                out.duplicates.append(item | {"duplicate": True})
+            else:
+                fresh.append((i, key, raw, item))
+        put = self.bus.put([raw for _, _, raw, _ in fresh], [k for _, k, _, _ in fresh])
+        refused = {r["index"]: r["error"] for r in put.rejected}
+        for j, (i, _, _, item) in enumerate(fresh):
+            if j in refused:  # the producer checks the format as this door did: named
+                out.rejected.append({"index": i, "error": refused[j]})
+            else:
+                out.accepted.append(item)
 
     # --- taking in -------------------------------------------------------------------------
 
@@ -479,13 +557,18 @@ class Runtime:
                 log.exception("cannot read the inbox")
                 self._stopping.wait(1.0)
                 continue
+            taken = self._take_findings(0.0 if rows else 0.25) if self.bus is not None else 0
             if not rows:
                 with self.lock:
                     self.casework.tick(self.clock())
-                    if (self._uncommitted or self._uncommitted_verdicts) and self._due():
+                    if (self._uncommitted or self._uncommitted_verdicts
+                            or self._uncommitted_findings) and self._due():
                         self.checkpoint()
                 self._write_behind()
-                self._wake.wait(0.25)
+                if self.bus is not None:
+                    self.bus.commit()
+                if not taken and self.bus is None:  # the bus's poll waited already
+                    self._wake.wait(0.25)
                 self._wake.clear()
                 continue
             for row in rows:
@@ -502,6 +585,27 @@ class Runtime:
                     self._write_behind()
                 if self._stopping.is_set():
                     break
+
+    def _take_findings(self, timeout: float) -> int:
+        """The detect workers' findings into casework (serve --bus), one message at a time
+        under the lock, checkpointing as the inbox does; their offsets are committed once
+        the checkpoint that holds them is written."""
+        self.bus.commit()  # what the last checkpoints wrote (a request's, or this thread's)
+        messages = self.bus.poll(500, timeout)
+        for message in messages:
+            with self.lock:
+                self.bus.take(message, self.clock())
+                self._uncommitted_findings += 1
+            if self._waiting:
+                time.sleep(0.0002)  # a verdict or a reviewer first, as between inbox rows
+            if self._due():
+                with self.lock:
+                    self.checkpoint()
+                self._write_behind()
+                self.bus.commit()
+            if self._stopping.is_set():
+                break
+        return len(messages)
 
     def _recover_verdicts(self) -> None:
         """Verdicts answered before a crash whose effects were not yet in the store: their
@@ -534,7 +638,7 @@ class Runtime:
 
     def _due(self) -> bool:
         return (len(self._uncommitted) + len(self._uncommitted_verdicts)
-                >= self.settings.checkpoint_events
+                + self._uncommitted_findings >= self.settings.checkpoint_events
                 or time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_seconds)
 
     def checkpoint(self) -> None:
@@ -551,10 +655,12 @@ class Runtime:
                 (self.verdict_log, self._uncommitted_verdicts, self._verdict_results)]
         self._uncommitted, self._results = [], {}
         self._uncommitted_verdicts, self._verdict_results = [], {}
+        offsets = self.bus.offsets() if self.bus is not None else {}
+        self._uncommitted_findings = 0
         self._last_checkpoint = time.monotonic()
         self.stats["checkpoints"] += 1
         self._trim()
-        self._pending_writes.append((writes, done))
+        self._pending_writes.append((writes, done, offsets))
 
     def _write_behind(self) -> None:
         """Do the writes `checkpoint` took, after the lock is released. A write that keeps
@@ -562,10 +668,12 @@ class Runtime:
         batches (which refer to it) would leave holes; its journal rows stay not done and
         the restart takes them in again."""
         while self._pending_writes:
-            writes, done = self._pending_writes.pop(0)
+            writes, done, offsets = self._pending_writes.pop(0)
             try:
-                if self._failure is None:
-                    self._write(writes, done)
+                if self._failure is None and self._write(writes, done) \
+                        and self.bus is not None:
+                    # Written: the findings' offsets may be committed, the outbox published.
+                    self.bus.written(offsets)
             finally:
                 self._io.release()
         self._check()
@@ -575,7 +683,7 @@ class Runtime:
             self.verdict_log.settle()
 
     def _write(self, writes: list[Callable[[], None]],
-               done: list[tuple[Inbox, list[int], dict[int, dict[str, Any]]]]) -> None:
+               done: list[tuple[Inbox, list[int], dict[int, dict[str, Any]]]]) -> bool:
         written = 0  # a write is one transaction: one that committed is not run again
         for attempt in range(3):
             try:
@@ -584,15 +692,16 @@ class Runtime:
                     written += 1
                 for journal, seqs, results in done:
                     journal.mark_done(seqs, self.clock(), results)
-                return
+                return True
             except Exception as exc:
                 log.exception("a checkpoint's write failed (attempt %d of 3)", attempt + 1)
                 if attempt == 2:
                     first = str(exc).splitlines()[0] if str(exc) else ""
                     self._fail(f"the store refused a checkpoint: {type(exc).__name__}: "
                                f"{first}"[:300])
-                    return
+                    return False
                 time.sleep(0.5 * 2 ** attempt)
+        return False
 
     def _trim(self) -> None:
         """Memory stays bounded: what this process holds is in the store now."""
@@ -633,6 +742,8 @@ class Runtime:
         event = self.parse(raw, source, self._reader)
         if not isinstance(event, MessagePosted):
             raise BadEventError(f"a verdict is asked for a message event, not {event.type!r}")
+        if self.bus is not None:
+            self._verdict_on_bus(raw, key)
         added = self.verdict_log.add([(key, VERDICT, json.dumps(raw, ensure_ascii=False))],
                                      self.clock())
         seq = added.get(key)
@@ -648,6 +759,28 @@ class Runtime:
                 self._recent_verdicts.popitem(last=False)
         self.stats["verdicts"] += 1
         return result | {"ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    def _verdict_on_bus(self, raw: dict[str, Any], key: str) -> None:
+        """serve --bus: a message judged here goes on `events` too, before it is judged, so
+        the detect workers' memory (its conversation, its server) has it as it has every
+        other message, and what they find with that memory comes back as casework (the
+        findings they share with this verdict are taken once). Its files were read here;
+        the workers read no local file, so their paths stay here (the findings on the
+        files are this verdict's). `BusDown` if the broker does not acknowledge it: no
+        verdict on a message the bus does not have."""
+        copy = dict(raw)
+        message = copy.get("message")
+        if isinstance(message, dict) and isinstance(message.get("attachments"), list):
+            copy["message"] = {**message, "attachments": [
+                {k: v for k, v in a.items() if k != "path"} if isinstance(a, dict) else a
+                for a in message["attachments"]]}
+        put = self.bus.put([copy], [key])
+        # Casework applies the message here; its findings coming back from the bus must not
+        # apply it to the content view a second time.
+        self.bus.taker.applied(key)
+        if put.rejected:  # an attachment with nothing left but its path: not for the bus
+            log.warning("a verdict's message was not put on the bus: %s",
+                        put.rejected[0]["error"])
 
     def _judge(self, event: MessagePosted, stopped: list[Any]) -> dict[str, Any]:
         m = event.message

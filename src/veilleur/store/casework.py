@@ -8,6 +8,7 @@ audit records are chained onto the database's head when they are written, under 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from veilleur.store.lease import refuse_if_held
 from veilleur.store.models import (
     ActionRow,
     AuditRow,
+    BusOutboxRow,
     CaseRow,
     DecisionRow,
     DocumentRow,
@@ -46,10 +48,10 @@ from veilleur.taxonomy import Target
 
 _T: dict[str, Table] = {r.__tablename__: r.__table__  # type: ignore[misc]
                         for r in (IntakeRow, CaseRow, DecisionRow, ActionRow, EvidenceRow,
-                                  LabelRow, DocumentRow)}
+                                  LabelRow, DocumentRow, BusOutboxRow)}
 _KEYS = {"intakes": ("id",), "cases": ("id",), "decisions": ("id",), "actions": ("id",),
          "evidence": ("id",), "labels": ("target_kind", "target_id", "label"),
-         "documents": ("id",)}
+         "documents": ("id",), "bus_outbox": ("topic", "item_id", "rev")}
 _UPSERT = {"intakes", "cases", "actions", "evidence", "labels", "documents"}
 
 
@@ -64,10 +66,14 @@ class DatabaseSink:
     casework: its looks are audited, and anything else it would write is refused here rather
     than written over the service's state."""
 
-    def __init__(self, db: Engine, *, batch: int = 2000, audit_only: bool = False) -> None:
+    def __init__(self, db: Engine, *, batch: int = 2000, audit_only: bool = False,
+                 outbox: bool = False) -> None:
         self.db = db
         self.batch = batch
         self.audit_only = audit_only
+        self.outbox = outbox
+        """On a bus: each action and document written is also recorded, in the same
+        transaction, as to be published (`bus.outbox`); off for the embedded service."""
         self._rows: dict[str, dict[Any, dict[str, Any]]] = {name: {} for name in _T}
         self._cases: dict[str, Case] = {}
         self._audit: list[AuditRecord] = []
@@ -132,6 +138,18 @@ class DatabaseSink:
             "automated": action.automated,
             "category": action.category.value if action.category else None,
             "reverted_at": action.reverted_at, "body": action.to_json()})
+        if self.outbox:
+            self._to_publish("actions", action.id, f"{action.target.kind.value}:"
+                             f"{action.target.id}", action.ts, action.to_json())
+
+    def _to_publish(self, topic: str, item_id: str, key: str, at: datetime,
+                    body: dict[str, Any]) -> None:
+        # One row per distinct state of an item (its digest): written again unchanged, it
+        # is not published again; changed (an action lifted, a document sent), it is.
+        rev = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                        default=str).encode()).hexdigest()[:32]
+        self._put("bus_outbox", {"topic": topic, "item_id": item_id, "rev": rev, "key": key,
+                                 "created_at": at, "published_at": None, "body": body})
 
     def evidence(self, record: EvidenceRecord) -> None:
         self._put("evidence", {
@@ -153,6 +171,11 @@ class DatabaseSink:
         self._put("labels", {"target_kind": target.kind.value, "target_id": target.id,
                              "label": label, "set_at": at, "case_id": case_id,
                              "removed_at": None})
+        if self.outbox:  # the detect workers remember it too (a server removed: successors)
+            where = f"{target.kind.value}:{target.id}"
+            self._to_publish("labels", f"{where}\x1f{label}", f"casework\x1f{where}\x1f{label}",
+                             at, {"target": target.to_json(), "label": label,
+                                  "at": at.isoformat(), "case_id": case_id})
 
     def label_removed(self, target: Target, label: str, at: datetime) -> None:
         key = (target.kind.value, target.id, label)
@@ -173,6 +196,9 @@ class DatabaseSink:
             "case_id": document.refs.get("case_id"),
             "recipient_role": document.recipient.get("role") or "",
             "body": document.to_json()})
+        if self.outbox:
+            self._to_publish("documents", document.id, document.id, document.created_at,
+                             document.to_json())
 
     def claim(self, case_id: str, reviewer: str, now: datetime, until: datetime) -> bool:
         """An exclusive lock in the database itself: one conditional update, so two

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -353,6 +354,8 @@ class LeaseRow(Base):
     host: Mapped[str] = mapped_column(String(255))
     since: Mapped[datetime]
     renewed_at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(String(32), server_default="serve")
+    """What holds it: `serve`, `serve --bus` or `worker --stage sink` (named in refusals)."""
 
 
 class LabelRow(Base):
@@ -379,6 +382,24 @@ class DocumentRow(Base):
     case_id: Mapped[str | None] = mapped_column(String(64))
     recipient_role: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]]
+
+
+class BusOutboxRow(Base):
+    """An action or a document to put on the bus (`bus.outbox`): written in the transaction
+    that writes the item, marked (and its copy of the body dropped) once the broker has it."""
+
+    __tablename__ = "bus_outbox"
+    __table_args__ = (UniqueConstraint("topic", "item_id", "rev", name="uq_bus_outbox_item"),
+                      Index("ix_bus_outbox_published_at", "published_at"))
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[str] = mapped_column(String(64))
+    rev: Mapped[str] = mapped_column(String(32))
+    """A digest of the item as written: one row (one publish) per distinct state."""
+    key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class MemoryRow(Base):
