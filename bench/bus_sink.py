@@ -11,8 +11,9 @@ one of `--messages`/4 accounts in one of `--messages`/10 servers (`--accounts`, 
 so nearly every finding is a new intake, and findings on one server or account join one
 case, which grows: the sink's costly path (each intake re-weighs its whole case). With as
 many servers and accounts as messages, few findings share a case: the cheap path. They are handed to
-`SinkStage.take` as Quix's `BatchingSink` hands them, with `SinkStage.checkpoint` (the
-database write before the offsets are committed) every `--batch` messages. Then:
+`SinkStage.take` as Quix's `BatchingSink` hands them (inside `Casework.batch`, each case
+weighed once per batch), with `SinkStage.checkpoint` (the database write before the offsets
+are committed) every `--batch` messages. Then:
 - the same messages a second time (at-least-once delivery after a worker's failover: the
   sink must add nothing, and how fast it says so);
 - a new `SinkStage` on the same database (a sink's failover: the lease, casework read back):
@@ -39,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL
+from bus_stage import rss_mb
 from replay_scenarios import TRADE
 from veilleur.bus.detect import DetectStage
 from veilleur.bus.sink import SinkStage
@@ -63,21 +65,14 @@ def answers(n: int, seed: int, servers: int | None = None,
     return out[:n]
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 def feed(sink: SinkStage, messages: list[bytes], batch: int,
          per_batch: list[float] | None = None) -> float:
     t = time.perf_counter()
     for i in range(0, len(messages), batch):
         b = time.perf_counter()
-        for m in messages[i:i + batch]:
-            sink.take(m, "bench")
+        with sink.casework.batch():  # as the sink's Quix BatchingSink hands them
+            for m in messages[i:i + batch]:
+                sink.take(m, "bench")
         sink.checkpoint()
         if per_batch is not None:
             per_batch.append(time.perf_counter() - b)

@@ -51,8 +51,8 @@ def test_a_place_goes_on_in_the_process_that_takes_it_over() -> None:
     assert ("channel", "c1", "csam") in expected
 
     store = KeyedBytes()
-    before = findings(run(DetectStage(worker="first"), FIRST, store))
-    after = findings(run(DetectStage(worker="second"), SECOND, store))
+    before = findings(run(DetectStage(worker="first", memory=True), FIRST, store))
+    after = findings(run(DetectStage(worker="second", memory=True), SECOND, store))
     assert targets(before + after) == expected
     assert ("channel", "c1", "csam") in targets(after)
 
@@ -72,7 +72,7 @@ def test_an_account_is_judged_from_every_place_it_writes_in() -> None:
     assert account, "the scan finds the account from its two posts"
 
     store = KeyedBytes()
-    one, two = DetectStage(worker="one"), DetectStage(worker="two")
+    one, two = DetectStage(worker="one", memory=True), DetectStage(worker="two", memory=True)
     first = run(one, in_g1, store)
     second = run(two, in_g2, store)
     assert ("user", "seller", "csam") not in targets(findings(first + second))
@@ -93,7 +93,7 @@ def test_an_account_is_judged_from_every_place_it_writes_in() -> None:
 
 
 def test_bad_labels_are_counted_and_skipped() -> None:
-    stage = DetectStage(worker="w")
+    stage = DetectStage(worker="w", memory=True)
     for bad in (b"\xff", b"[1", json.dumps({"v": 9}).encode(),
                 json.dumps(label("text.talk", "g1", {}, "other")).encode(),
                 json.dumps(label("graph.user", "u1", {"id": 3}, "other")).encode(),
@@ -105,11 +105,16 @@ def test_bad_labels_are_counted_and_skipped() -> None:
     assert stage.take_labels() == []
     assert stage.stats["bad_labels"] == 7 and stage.stats["labels_in"] == 0
     # ... and the stream goes on.
-    assert findings(stage.answer(json.dumps(message("c1", "g3", "c3", "u3", LURES[0]))))
+    assert findings(stage.answer(json.dumps(message("c1", "g3", "c3", "u3", LURES[0])), "",
+                                 KeyedBytes().of("guild:g3")))
+    # A stage keeping its memory in a store is never given an event without the key's state
+    # (the place's memory would be lost to this process's scratch).
+    with pytest.raises(ValueError, match="state store"):
+        stage.answer(json.dumps(message("c2", "g3", "c3", "u3", LURES[0])))
 
 
 def test_casework_labels_are_remembered() -> None:
-    stage = DetectStage(worker="w")
+    stage = DetectStage(worker="w", memory=True)
     at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     stage.inbox.put(json.dumps({"v": 1, "ns": "casework", "key": "guild:g9", "worker": "sink",
                                 "value": {"target": {"kind": "guild", "id": "g9"},

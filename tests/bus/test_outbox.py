@@ -134,3 +134,27 @@ def test_the_lease_names_the_other_casework_writer(tmp_path: Path) -> None:
         assert "stop the sink first" in str(held.value)
     finally:
         db.dispose()
+
+
+def test_casework_labels_reach_the_detect_workers_through_the_outbox(tmp_path: Path) -> None:
+    """A server removed is recorded for the bus with the label, and its message on `labels`
+    is what a detect worker takes (it remembers the server as fallen)."""
+    from veilleur.bus.detect import DetectStage
+    from veilleur.store.models import BusOutboxRow
+
+    db = connect(f"sqlite:///{tmp_path / 'o.db'}")
+    try:
+        sink = DatabaseSink(db, outbox=True)
+        sink.label(Target(TargetKind.GUILD, "g9"), "removed:csam", NOW, "C-1")
+        sink.flush()
+        [row] = outbox.pending(db)
+        assert (row.topic, row.key) == ("labels", "casework\x1fguild:g9\x1fremoved:csam")
+        assert isinstance(row, BusOutboxRow)
+        stage = DetectStage(worker="w", memory=True)
+        stage.inbox.put(outbox.message(row))
+        stage.take_labels()
+        network = next(d for d in stage.engine.detectors if hasattr(d, "fallen"))
+        assert network.fallen["g9"][:2] == (Category.CSAM, NOW)  # type: ignore[attr-defined]
+        assert stage.stats["labels_in"] == 1 and stage.stats["bad_labels"] == 0
+    finally:
+        db.dispose()

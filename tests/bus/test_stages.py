@@ -125,7 +125,7 @@ def test_one_engine_the_embedded_one(stage: DetectStage) -> None:
     assert [f for e in events for a in fresh.answer(json.dumps(e))
             for f in a["findings"]] == from_scan
     store = KeyedBytes()
-    stored = DetectStage(worker="stored")
+    stored = DetectStage(worker="stored", memory=True)
     assert [f for e in events for a in stored.answer(json.dumps(e), "", store.of("guild:g5"))
             if "findings" in a for f in a["findings"]] == from_scan
 

@@ -53,9 +53,10 @@ _NO_MEDIA_ROOT = Path("/nonexistent-media-root")
 
 class DetectStage:
     def __init__(self, settings: Settings | None = None, *, worker: str | None = None,
-                 memory: bool = True, media_root: Path | None = None) -> None:
-        """`memory` False: the engine's memory is this process's only (what a worker
-        taking partitions over starts without; the benchmark compares)."""
+                 memory: bool = False, media_root: Path | None = None) -> None:
+        """`memory` True: the engine's memory in a state store, the message key's handed to
+        each `answer` (the worker's, Quix's); False: this process's only (what a worker
+        taking partitions over starts without)."""
         settings = settings or Settings(mode=Mode.DETECT)
         if settings.mode is not Mode.DETECT or settings.db_url is not None:
             # Casework is the sink's; a worker that wrote the store would race its peers.
@@ -126,6 +127,9 @@ class DetectStage:
             return [self._dead(f"{event.type!r} events are casework's and enter through the "
                                "service's own doors, not the bus", value, where)]
         if self.memory is not None:
+            if state is None:  # a place's memory would go to this process's scratch
+                raise ValueError("this stage keeps its memory in a state store: give the "
+                                 "message key's state")
             self.memory.bind(state)
         try:
             found = self.engine.process(event)

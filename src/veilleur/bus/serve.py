@@ -82,7 +82,8 @@ class BusLink:
                            partitions=settings.partitions, replication=settings.replication)
         try:
             ensure_topics(config, (topics.EVENTS, topics.FINDINGS, topics.DEAD_LETTERS,
-                                   topics.ACTIONS, topics.DOCUMENTS), timeout=settings.timeout)
+                                   topics.ACTIONS, topics.DOCUMENTS, topics.LABELS,
+                                   topics.MEDIA_HASHES), timeout=settings.timeout)
             self.producer = EventProducer(self.broker, prefix=settings.prefix,
                                           options=dict(settings.producer),
                                           partitions=settings.partitions,

@@ -203,7 +203,7 @@ def run(config: Any, db: str | None, *, evidence_key: Path | None = None) -> Non
                     stage.take(item.value, f"{batch.topic}[{batch.partition}]@{item.offset}")
             stage.checkpoint()
 
-    ensure_topics(config, (topics.ACTIONS, topics.DOCUMENTS))
+    ensure_topics(config, (topics.ACTIONS, topics.DOCUMENTS, topics.LABELS))
     stage = SinkStage(db, evidence_key=evidence_key, publisher=lambda engine: Publisher(
         engine, config.broker, prefix=config.prefix, options=dict(config.producer)))
     try:
