@@ -83,10 +83,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=50_000)
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--state", choices=["on", "off"], default="on",
+                    help="the worker's memory in Quix's state store (on) or its process (off)")
     args = ap.parse_args()
     bench = Path(__file__).resolve().parent / "bus.py"
     child = subprocess.Popen([sys.executable, str(bench), "--events", str(args.events),
-                              "--partitions", str(args.partitions), "--processes", "1"],
+                              "--partitions", str(args.partitions), "--processes", "1",
+                              "--state", args.state],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     last: dict[int, tuple[float, str]] = {}
     series: dict[int, list[tuple[float, float]]] = {}

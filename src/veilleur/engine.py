@@ -132,6 +132,14 @@ class Engine:
                 signals.extend(on_label(target, label, at))
         return self.accept(signals)
 
+    def forget(self) -> None:
+        """Drop what detectors derived from the state in this process (a stream worker whose
+        partitions changed hands: another may have changed their state meanwhile)."""
+        for detector in self.detectors:
+            forget = getattr(detector, "forget", None)
+            if forget is not None:
+                forget()
+
     def account_again(self, user_id: str) -> list[Finding]:
         """An account's roll-up judged again (what another process counted of it was
         merged in): the findings it makes or changes."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -132,7 +133,7 @@ def _decoder(tp: Any) -> Decode:
     if tp is int:
         return lambda raw: _expect(int, raw, "a whole number")
     if tp is float:
-        return lambda raw: float(_expect((int, float), raw, "a number"))
+        return _float
     if tp is datetime:
         return _datetime
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -156,6 +157,13 @@ def _decoder(tp: Any) -> Decode:
         dk, dv = _decoder(args[0]), _decoder(args[1])
         return lambda raw: {dk(_pair(p)[0]): dv(p[1]) for p in _expect(list, raw, "a list")}
     raise CodecError(f"no codec for type {tp}")
+
+
+def _float(raw: Any) -> float:
+    value = float(_expect((int, float), raw, "a number"))
+    if not math.isfinite(value):  # JSON parsers take NaN and Infinity; no kept value is one
+        raise CodecError(f"expected a finite number, got {value}")
+    return value
 
 
 def _none(raw: Any) -> None:

@@ -147,3 +147,154 @@ def test_state_kept_with_a_place_is_bytes_and_read_back() -> None:
         again.get("nowhere", "x")
     with pytest.raises(LabelError):
         again.take(label("text.guild_text", "g1", "x", "other"))
+
+
+def _guild(gid: str, name: str, owner: str, ts: str) -> dict[str, Any]:
+    return {"type": "guild_created", "ts": ts, "event_id": f"g-{gid}",
+            "guild": {"id": gid, "name": name, "owner_id": owner}}
+
+
+def _casework(gid: str, at: datetime) -> bytes:
+    return json.dumps({"v": 1, "ns": "casework", "key": f"guild:{gid}", "worker": "casework",
+                       "value": {"target": {"kind": "guild", "id": gid},
+                                 "label": "removed:csam", "at": at.isoformat()}}).encode()
+
+
+def _key(e: dict[str, Any]) -> str:
+    if "guild" in e:
+        return f"guild:{e['guild']['id']}"
+    if "invite" in e:
+        return f"guild:{e['invite']['guild_id']}"
+    return f"guild:{e['message']['guild_id']}"
+
+
+def _exchange(*stages: DetectStage) -> None:
+    """Every worker reads the whole labels topic (its own labels included)."""
+    labels = [lab for s in stages for lab in s.due_labels()]
+    for lab in labels:
+        for s in stages:
+            s.inbox.put(json.dumps(lab["label"]).encode())
+    for s in stages:
+        s.take_labels()
+
+
+def test_a_successor_found_by_one_worker_is_known_to_the_others() -> None:
+    """Server F is removed; worker a reads its successor T (same owner, the name echoed)
+    and T's invite; worker b reads a message in another server inviting to T: the invite is
+    a finding there too, as in one engine."""
+    at = datetime(2026, 3, 3, tzinfo=UTC)
+    before = [_guild("F", "Pack Club", "boss", "2026-03-01T10:00:00Z")]
+    on_a = [_guild("T", "Pack Club 2", "boss", "2026-03-04T10:00:00Z"),
+            {"type": "invite_created", "ts": "2026-03-04T10:01:00Z", "event_id": "inv",
+             "invite": {"code": "AbCdEf", "guild_id": "T", "inviter_id": "boss"}}]
+    on_b = [message("m1", "G", "c9", "rec", "venez ici https://discord.gg/AbCdEf",
+                    "2026-03-05T10:00:00Z")]
+    from veilleur.taxonomy import Target
+
+    scan = assemble(Settings(mode=Mode.DETECT)).engine
+    for e in before:
+        scan.process(parsed(e))
+    scan.label(Target.of("guild", "F"), "removed:csam", at)
+    expected = {(f.target.kind.value, f.target.id, f.category.value)
+                for e in on_a + on_b for f in scan.process(parsed(e))}
+    assert ("message", "m1", "csam") in expected
+
+    store = KeyedBytes()
+    a, b = DetectStage(worker="a", memory=True), DetectStage(worker="b", memory=True)
+    for e in before:
+        a.answer(json.dumps(e), "", store.of(_key(e)))
+    _exchange(a, b)
+    for s in (a, b):
+        s.inbox.put(_casework("F", at))
+    got = set()
+    for e in on_a:
+        got |= targets(findings(a.answer(json.dumps(e), "", store.of(_key(e)))))
+    _exchange(a, b)
+    for e in on_b:
+        got |= targets(findings(b.answer(json.dumps(e), "", store.of(_key(e)))))
+    assert ("message", "m1", "csam") in got
+
+
+def test_a_starting_worker_does_not_send_old_findings_again() -> None:
+    """A worker reading the topic it missed merges what it reads without judging (what it
+    made was sent when it was new); from then on, labels judge."""
+    store = KeyedBytes()
+    one, two = DetectStage(worker="one", memory=True), DetectStage(worker="two", memory=True)
+    run(one, [message("b1", "g1", "c1", "seller", LURES[0])], store)
+    run(two, [message("b2", "g2", "c2", "seller", LURES[1])], store)
+    labels = one.due_labels() + two.due_labels()
+    for lab in labels:
+        for s in (one, two):
+            s.inbox.put(json.dumps(lab["label"]).encode())
+    assert ("user", "seller", "csam") in targets(findings(one.take_labels()
+                                                          + two.take_labels()))
+    topic = labels + one.due_labels() + two.due_labels()
+    topic.sort(key=lambda lab: lab["label"]["ns"] != "rollup.account")  # any order
+    three = DetectStage(worker="three", memory=True)
+    three.judging = False  # what `run` sets until the reader has caught up
+    for lab in topic:
+        three.inbox.put(json.dumps(lab["label"]).encode())
+    assert findings(three.take_labels()) == []
+    assert three.stats["labels_in"] == len(topic)
+
+
+def test_hostile_labels_change_nothing() -> None:
+    """Labels are checked as events are: a made-up signal on an account, a strength out of
+    range, a number that is no number, text no UTF-8 can hold: skipped and counted."""
+    stage = DetectStage(worker="w", memory=True)
+    run(stage, [message("h1", "g1", "c1", "u1", LURES[0]),
+                message("h2", "g1", "c1", "u1", LURES[1])], KeyedBytes())
+    [entry] = [lab["label"] for lab in stage.due_labels()
+               if lab["label"]["ns"] == "book.user"]
+    signal = entry["value"]["signals"][0][1]
+
+    def forged(**change: Any) -> bytes:
+        value = json.loads(json.dumps(entry["value"]))
+        value["signals"][0][1] = {**signal, **change}
+        return json.dumps({**entry, "value": value, "worker": "x"}).encode()
+
+    other = DetectStage(worker="o", memory=True)
+    for bad in (forged(target={"kind": "user", "id": "victim"}),
+                forged(strength=7.0),
+                forged(strength=float("nan")),
+                forged(evidence="\ud800")):
+        other.inbox.put(bad)
+    assert other.take_labels() == []
+    assert other.stats["bad_labels"] == 4 and other.memory is not None
+    assert other.memory.replica == {}
+
+
+def test_text_no_utf8_can_hold_is_a_dead_letter() -> None:
+    stage = DetectStage(worker="w", memory=True)
+    store = KeyedBytes()
+    body = json.dumps(message("s1", "g1", "c1", "u1", "salut"))  # ensure_ascii: "\ud800"
+    bad = body.replace("salut", "sal\\ud800ut").encode()
+    [dead] = stage.answer(bad, "events[0]@1", store.of("guild:g1"))
+    assert "surrogate" in dead["error"] and stage.stats["dead"] == 1
+    pair = body.replace("salut", "sal\\ud83d\\ude00ut").encode()  # an emoji: a whole pair
+    assert all("error" not in a for a in stage.answer(pair, "events[0]@2",
+                                                       store.of("guild:g1")))
+
+
+def test_workers_started_alike_are_told_apart() -> None:
+    """A container restarted in place has the same host and pid: its labels must not be
+    taken for the new process's own."""
+    assert DetectStage().worker != DetectStage().worker
+
+
+def test_a_label_too_large_for_a_broker_is_not_sent_and_the_commit_goes_on() -> None:
+    """A server's members in one label can pass what a broker takes (1 MB by default): the
+    label is left out, said and counted, and the flush before the commit does not fail (it
+    would fail at every start: the worker would never get past that server)."""
+    from veilleur.bus.config import BusConfig
+    from veilleur.bus.labels import MAX_LABEL_BYTES, LabelPublisher
+    from veilleur.detect.network.graph import GuildNode
+
+    stage = DetectStage(worker="w", memory=True)
+    assert stage.memory is not None
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    stage.memory.put("graph.guild", "big", GuildNode(
+        "big", "big", None, None, {f"member-{i:06d}": at for i in range(30_000)}))
+    publisher = LabelPublisher(BusConfig(broker="127.0.0.1:1", group="g"), stage, timeout=1)
+    publisher.flush()
+    assert stage.stats["labels_too_large"] == 1 and MAX_LABEL_BYTES < 2**20

@@ -105,3 +105,60 @@ def test_merging_book_entries_keeps_each_observation_at_its_strongest() -> None:
     merged = merge_entries(a, b)
     assert merged == merge_entries(b, a) == merge_entries(merged, a)
     assert merged.score == pytest.approx(1 - 0.4 * 0.5)
+
+
+_when = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31),
+                     timezones=st.just(UTC))
+
+
+@st.composite
+def records(draw: st.DrawFn) -> object:
+    from veilleur.detect.conversation.ages import AgeClaim, AgeRecord
+    from veilleur.events import AgeBand
+
+    claims = [AgeClaim(draw(st.integers(9, 40)), "said", draw(_when),
+                       draw(st.none() | _ids), "t") for _ in range(draw(st.integers(0, 15)))]
+    unique = list({(c.message_id, c.age): c for c in claims}.values())
+    return AgeRecord(draw(st.none() | st.sampled_from(list(AgeBand))), unique)
+
+
+@st.composite
+def guilds(draw: st.DrawFn) -> object:
+    from veilleur.detect.network.graph import GuildNode
+
+    return GuildNode("g", draw(st.sampled_from(["", "a", "b"])),
+                     draw(st.none() | st.sampled_from(["o1", "o2"])), draw(st.none() | _when),
+                     {u: draw(_when) for u in draw(st.sets(_ids, max_size=4))},
+                     draw(st.sets(_ids, max_size=3)), draw(st.sets(_ids, max_size=3)),
+                     {k: "m" for k in draw(st.sets(_ids, max_size=2))},
+                     {k: "c" for k in draw(st.sets(_ids, max_size=2))},
+                     {k: draw(st.integers(1, 5)) for k in draw(st.sets(_ids, max_size=2))})
+
+
+@st.composite
+def users(draw: st.DrawFn) -> object:
+    from veilleur.detect.network.graph import UserNode
+
+    return UserNode("u", draw(st.sampled_from(["", "x", "y"])), draw(st.none() | _when),
+                    sorted({(g, draw(_when)) for g in draw(st.sets(_ids, max_size=4))},
+                           key=lambda j: (j[1], j[0])),
+                    draw(st.sets(_ids, max_size=3)), draw(st.sets(_ids, max_size=3)))
+
+
+@pytest.mark.parametrize(("namespace", "values"), [
+    ("conv.age", records()), ("graph.guild", guilds()), ("graph.user", users()),
+    ("graph.pointed", st.sets(_ids, max_size=4)), ("network.successors", st.sets(_ids)),
+    ("network.successor_since", _when), ("graph.invite", _ids)])
+def test_every_shared_merge_is_order_free(namespace: str, values: st.SearchStrategy[object]
+                                          ) -> None:
+    """Every shared namespace merges as a join: commutative, associative, idempotent (the
+    labels of several workers arrive in any order, and again after a restart)."""
+    m = merges()[namespace]
+
+    @given(values, values, values)
+    def check(a: object, b: object, c: object) -> None:
+        assert m(a, b) == m(b, a)
+        assert m(m(a, b), c) == m(a, m(b, c))
+        assert m(m(a, b), b) == m(a, b)
+
+    check()

@@ -7,6 +7,7 @@ producer batch) through the same fields, so no code path exists only for the tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,14 @@ class BusConfig:
                            extra_config=extra)
 
 
-def application(config: BusConfig, *, offset_reset: str = "earliest", state: bool = False
-                ) -> Application:
+def application(config: BusConfig, *, offset_reset: str = "earliest", state: bool = False,
+                on_assign: Callable[[], None] | None = None) -> Application:
     """A Quix application in the stage's consumer group, at least once (Tansu's
     transactions are not real; exactly-once waits for a real cluster and the sink's
     de-duplication makes at-least-once safe). `state`: the stage keeps state in Quix's
     store, backed by changelog topics (what a worker taking a partition over restores)."""
-    return Application(
+    cls = Application if on_assign is None else _hooked(on_assign)
+    return cls(
         broker_address=config.broker,
         consumer_group=config.group,
         auto_offset_reset=offset_reset,  # type: ignore[arg-type]
@@ -74,6 +76,19 @@ def application(config: BusConfig, *, offset_reset: str = "earliest", state: boo
         use_changelog_topics=state,
         loglevel="WARNING",
     )
+
+
+def _hooked(on_assign: Callable[[], None]) -> type[Application]:
+    """An Application that calls `on_assign` whenever partitions are assigned to it. Quix
+    3.28 has no public hook for it; its consumer calls the application's `_on_assign`
+    (quixstreams is pinned, and a test checks the method is still there)."""
+
+    class Hooked(Application):
+        def _on_assign(self, consumer: Any, topic_partitions: Any) -> None:
+            on_assign()
+            super()._on_assign(consumer, topic_partitions)
+
+    return Hooked
 
 
 def topic(app: Application, config: BusConfig, name: str, *, value: str = "json",

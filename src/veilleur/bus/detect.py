@@ -26,8 +26,10 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
@@ -49,6 +51,7 @@ from veilleur.taxonomy import Category, Target
 log = logging.getLogger("veilleur.bus.detect")
 STAGE = "detect"
 _NO_MEDIA_ROOT = Path("/nonexistent-media-root")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class DetectStage:
@@ -61,7 +64,9 @@ class DetectStage:
         if settings.mode is not Mode.DETECT or settings.db_url is not None:
             # Casework is the sink's; a worker that wrote the store would race its peers.
             raise ValueError("the detect stage runs a DETECT deployment without a database")
-        self.worker = worker or f"{os.uname().nodename}:{os.getpid()}"
+        # The host and process, and a random part: a container restarted in place is often
+        # the same host and pid 1, and a worker skips its own labels.
+        self.worker = worker or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.memory = BusState(self.worker) if memory else None
         if self.memory is not None:
             settings = replace(settings, detectors=replace(settings.detectors,
@@ -79,6 +84,10 @@ class DetectStage:
         self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         """Labels read from the topic (by `LabelReader`), taken in order under `lock`, by
         the stream before its next event or by the reader when the stream is idle."""
+        self.judging = True
+        """Whether a label growing an account has it judged again. Off while a starting
+        worker reads the topic it missed (what those labels made was sent when they were
+        new; judging them again would send every account ever found once more)."""
         self.lock = threading.Lock()
         """The engine is one thread's at a time: the stream's, or the labels reader's."""
         self.first_at: float | None = None
@@ -92,18 +101,18 @@ class DetectStage:
         log.error("detector %s failed on a %s event: %s: %s", detector.id, event.type,
                   type(exc).__name__, exc)
 
-    def answer(self, value: bytes | str | None, where: str = "", state: Any = None
-               ) -> list[dict[str, Any]]:
+    def answer(self, value: bytes | str | None, where: str = "", state: Any = None,
+               key: bytes | str | None = None) -> list[dict[str, Any]]:
         """What one message of `events` produces: zero or one findings message (with its
         partition key under "key") and one sighting per hashed attachment (`media.answers`),
         or one dead letter (with "error"); and findings that labels taken first made.
         `state`: the Quix state of the message's key."""
         with self.lock:
             out = self._take_labels()
-            return out + self._answer(value, where, state)
+            return out + self._answer(value, where, state, key)
 
-    def _answer(self, value: bytes | str | None, where: str, state: Any
-                ) -> list[dict[str, Any]]:
+    def _answer(self, value: bytes | str | None, where: str, state: Any,
+                key: bytes | str | None = None) -> list[dict[str, Any]]:
         self.stats["read"] += 1
         now = time.time()
         if self.first_at is None:
@@ -118,6 +127,10 @@ class DetectStage:
             raw = json.loads(value) if value is not None else None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return [self._dead(f"not valid JSON: {exc}", value, where)]
+        if not _text_ok(value, raw):
+            return [self._dead("not valid text: half of a UTF-16 surrogate pair alone "
+                               "(\\uD800-\\uDFFF), which no UTF-8 text can hold", value,
+                               where)]
         try:
             event = parse_event(raw, self._media_root, self._reader, "bus")
         except FieldError as exc:
@@ -126,6 +139,8 @@ class DetectStage:
         if event.type not in PLATFORM_TYPES:
             return [self._dead(f"{event.type!r} events are casework's and enter through the "
                                "service's own doors, not the bus", value, where)]
+        if key is not None:
+            self._check_key(key, event, where)
         if self.memory is not None:
             if state is None:  # a place's memory would go to this process's scratch
                 raise ValueError("this stage keeps its memory in a state store: give the "
@@ -151,6 +166,18 @@ class DetectStage:
         message["key"] = topics.partition_key(event)
         return [message, *seen]
 
+    def _check_key(self, key: bytes | str, event: Event, where: str) -> None:
+        """An event keyed otherwise than by its place is read, but its place's memory is
+        then split across keys (and workers): said, counted."""
+        wanted = topics.partition_key(event)
+        got = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        if got != wanted:
+            self.stats["wrong_key"] += 1
+            n = self.stats["wrong_key"]
+            if n <= 10 or n % 1000 == 0:
+                log.warning("event at %s keyed %r, not by its place %r (%d so far): key events "
+                            "with bus.topics.partition_key", where, got[:80], wanted, n)
+
     # --- shared memory -------------------------------------------------------------------
 
     def due_labels(self) -> list[dict[str, Any]]:
@@ -161,8 +188,27 @@ class DetectStage:
             return []
         with self.lock:
             labels = self.memory.labels()
-        self.stats["labels_out"] += len(labels)
+            self.stats["labels_out"] += len(labels)
         return [{"label": lab, "key": label_key(lab)} for lab in labels]
+
+    def forget(self) -> None:
+        """Partitions were assigned: what this process derived from places' state may be
+        stale (another worker held them meanwhile)."""
+        with self.lock:
+            self.engine.forget()
+            if self.memory is not None:
+                self.memory.forget()
+
+    def unsent(self, labels: list[dict[str, Any]]) -> None:
+        """Labels the broker did not take: sent again with the next."""
+        if self.memory is not None:
+            with self.lock:
+                self.memory.unsent(labels)
+                self.stats["labels_out"] -= len(labels)
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self.lock:
+            self.stats[what] += n
 
     def take_labels(self, limit: int = 10_000) -> list[dict[str, Any]]:
         """Take the labels read so far (at most `limit`); the findings they make."""
@@ -217,6 +263,8 @@ class DetectStage:
         if taken is None:
             return []
         namespace, key = taken
+        if not self.judging:
+            return []
         if namespace == "rollup.account":
             return self.engine.account_again(key)
         if entry is not None:
@@ -244,6 +292,24 @@ class DetectStage:
         self.stats["dead"] += 1
         log.warning("dead letter (%s): %s", where or "?", error)
         return wire.dead_letter(error, value, stage=STAGE, where=where)
+
+
+def _text_ok(value: bytes | str | None, raw: Any) -> bool:
+    """Whether what was read can be written again as UTF-8 (JSON's escapes admit half a
+    surrogate pair, which every encoder downstream refuses: the findings, the state, the
+    labels). Checked in full only when an escape of one is there."""
+    if isinstance(value, str):
+        try:
+            value = value.encode()
+        except UnicodeEncodeError:
+            return False
+    if value is None or not _SURROGATE.search(value):
+        return True
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_dead(answer: dict[str, Any]) -> bool:
@@ -274,16 +340,18 @@ def run(config: Any, settings: Settings | None = None, *, memory: bool = True,
     from veilleur.bus.labels import LabelReader
 
     stage = DetectStage(settings, memory=memory, media_root=media_root)
-    app = application(config, state=memory)
+    app = application(config, state=memory, on_assign=stage.forget)
     dataframe(app, config, stage)
     reader = None
     if memory:
         reader = LabelReader(config, stage)
+        stage.judging = False
         reader.start()
         if not reader.ready.wait(labels_timeout):
             log.warning("the labels topic was not read to its end in %.0f s: starting with "
                         "what was read (%d labels)", labels_timeout, reader.read)
-        else:
+            stage.judging = True
+        else:  # the reader judged nothing it read up to the end, and judges from now on
             log.info("labels read: %d", reader.read)
     log.info("detect worker %s on %s", stage.worker, config.broker)
     try:
@@ -315,15 +383,15 @@ def dataframe(app: Any, config: Any, stage: DetectStage) -> Any:
         return f"{ctx.topic}[{ctx.partition}]@{ctx.offset}"
 
     if stage.memory is not None:
-        def remembered(value: bytes, _key: Any, _ts: int, _headers: Any, state: Any
+        def remembered(value: bytes, key: Any, _ts: int, _headers: Any, state: Any
                        ) -> list[dict[str, Any]]:
-            return stage.answer(value, where(), state)
+            return stage.answer(value, where(), state, key)
 
         answers = app.dataframe(events).apply(remembered, stateful=True, expand=True,
                                               metadata=True)
     else:
-        def answer(value: bytes, _key: Any, _ts: int, _headers: Any) -> list[dict[str, Any]]:
-            return stage.answer(value, where())
+        def answer(value: bytes, key: Any, _ts: int, _headers: Any) -> list[dict[str, Any]]:
+            return stage.answer(value, where(), key=key)
 
         answers = app.dataframe(events).apply(answer, expand=True, metadata=True)
     # Branches of one stream: findings keyed by their place, dead letters aside, each

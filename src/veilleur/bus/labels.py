@@ -17,17 +17,19 @@ finds what another worker's labels complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
 from typing import Any
 
+import orjson
 from quixstreams.sinks import BaseSink
 
 from veilleur.bus import topics
 
 log = logging.getLogger("veilleur.bus.labels")
+MAX_LABEL_BYTES = 512 * 1024
+"""Half of a broker's default largest message (1 MB): a label over it is not sent."""
 
 
 class LabelReader:
@@ -55,6 +57,7 @@ class LabelReader:
             self.failed = f"{type(exc).__name__}: {exc}"
             log.exception("the labels topic cannot be read: shared memory stays this "
                           "worker's own")
+            self.stage.judging = True
             self.ready.set()
 
     def _follow(self) -> None:
@@ -83,7 +86,7 @@ class LabelReader:
                     end[p] = high
             consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in parts])
             if not end:
-                self.ready.set()
+                self._caught_up(producer, findings)
             while not self._stop.is_set():
                 msg = consumer.poll(0.2)
                 if msg is None:
@@ -102,16 +105,26 @@ class LabelReader:
                 if p in end and offset is not None and offset + 1 >= end[p]:
                     del end[p]
                     if not end:
-                        self._take(producer, findings)
-                        self.ready.set()
+                        self._caught_up(producer, findings)
         finally:
             consumer.close()
             producer.flush(10)
 
+    def _caught_up(self, producer: Any, topic: str) -> None:
+        """The topic read to where it ended at the start: what was read is taken without
+        judging (what it made was sent when it was new), and from now on labels judge."""
+        self._take(producer, topic)
+        self.stage.judging = True
+        self.ready.set()
+
     def _take(self, producer: Any, topic: str) -> None:
         for message in self.stage.take_labels():
-            body = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-            producer.produce(topic, body.encode(), str(message["key"]).encode())
+            try:
+                body = orjson.dumps(message)
+            except (TypeError, orjson.JSONEncodeError) as exc:
+                log.error("findings made by labels not sent: %s", exc)
+                continue
+            producer.produce(topic, body, str(message["key"]).encode())
         if len(producer):
             left = producer.flush(30)
             if left:  # what they made is made again when the labels are read again
@@ -136,23 +149,47 @@ class LabelPublisher(BaseSink):
         pass  # the labels are the engine's, taken at flush time
 
     def flush(self) -> None:
-        failed: list[str] = []
+        from confluent_kafka import KafkaException
 
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
-                failed.append(str(err))
+        failed: list[str] = []
+        unsent: list[dict[str, Any]] = []
+
+        def delivered(item: dict[str, Any]) -> Any:
+            def on(err: Any, _msg: Any) -> None:
+                if err is not None:
+                    failed.append(str(err))
+                    unsent.append(item["label"])
+            return on
 
         for item in self.stage.due_labels():
-            body = json.dumps(item["label"], ensure_ascii=False, separators=(",", ":"))
+            try:
+                body = orjson.dumps(item["label"])
+            except (TypeError, orjson.JSONEncodeError) as exc:  # never the commit's end
+                self.stage.count("labels_unwritable")
+                log.error("label %r not sent: %s", item["key"], exc)
+                continue
+            if len(body) > MAX_LABEL_BYTES:
+                # A whole server's members in one label: over what brokers take by default;
+                # the server stays shared as far as its last label went (said, counted).
+                self.stage.count("labels_too_large")
+                log.warning("label %r not sent: %d bytes (at most %d)", item["key"],
+                            len(body), MAX_LABEL_BYTES)
+                continue
             while True:
                 try:
-                    self._producer.produce(self.topic, body.encode(), item["key"].encode(),
-                                           on_delivery=delivered)
+                    self._producer.produce(self.topic, body, item["key"].encode(),
+                                           on_delivery=delivered(item))
                     break
                 except BufferError:
                     self._producer.poll(0.05)
+                except KafkaException as exc:
+                    self.stage.count("labels_refused")
+                    log.error("label %r refused by the producer: %s", item["key"], exc)
+                    break
         left = self._producer.flush(self.timeout)
         if left or failed:
-            # Not committed: the events are read again and change the same keys again.
+            # Not committed: the events are read again; what did not go is changed again
+            # so that it goes with the next labels, whatever the events change.
+            self.stage.unsent(unsent)
             raise RuntimeError(f"{left + len(failed)} labels not acknowledged by the broker "
                                f"({failed[0] if failed else 'timed out'})")

@@ -3,20 +3,31 @@
 Events are keyed by the place they belong to (`topics.partition_key`), so what the engine
 remembers splits in two:
 
-- **Kept with the place** (`LOCAL`): a server's directory entries, its text profile and
+- **Kept with the place**: its channels' directory entries, a server's text profile and
   talk, its channels' and its own roll-up counts, a conversation's stages, the book entries
   of its messages, channels and the server itself. These live in the Quix state of the
   message's key (RocksDB, backed by a changelog topic): a worker that takes a partition over
   restores them from the changelog and goes on where the last commit left them, and a
   message read again after a failure finds the state as it was before it.
-- **Shared across places** (`MERGES`): accounts (their names, ages said in one conversation
-  and read in another, their roll-up and book entries, fed by every server they write in)
-  and the platform graph (servers, accounts, media, invites, successors). Every worker keeps
+- **Shared across places** (`merges()`): accounts (their names, ages said in one
+  conversation and read in another, their roll-up and book entries, fed by every server they
+  write in), servers' directory entries (a server's owner is read where it is found, also
+  from another place: a successor found from a casework label) and the platform graph
+  (servers, accounts, media, invites, successors). Every worker keeps
   a replica in memory; what a worker changes goes out as a label on the `labels` topic (one
-  per changed key, at most once a second), and every worker merges the labels of the others
-  into its replica. Merges keep what both sides saw (unions, maxima, the earliest time), so
-  the order labels arrive in, or reading one twice, does not matter. A worker reads the
-  whole topic (compacted: the last label per key) before it takes events, then follows it.
+  per changed key, before each commit of the events' offsets), and every worker merges the
+  labels of the others into its replica. Merges keep what both sides saw (unions, maxima,
+  the earliest time, a deterministic choice on ties), so the order labels arrive in, or
+  reading one twice, does not matter; names are the exception (the first known stays: a
+  rename reaches the others only through a new node). A worker reads the whole topic
+  (compacted: the last label per key) before it takes events, then follows it.
+
+The labels topic is as trusted as the events topic: anyone who can write it can make a
+worker believe things (as anyone who can write `events` can make it find things). Give
+write access to both to the workers and the casework writer only (Kafka ACLs); what is read
+is still checked (types, finite numbers, strengths between 0 and 1, an entry's signals on
+the key's own account and category, text that is valid UTF-8) and what fails is counted and
+skipped, never a crash.
 
 Outside any event (a label from casework, a server removed, makes the network detector
 signal its successors), places' namespaces are this process's scratch: what is found then
@@ -29,6 +40,7 @@ can write.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,12 +48,14 @@ import orjson
 
 from veilleur.statecodec import CodecError, codec
 
+log = logging.getLogger("veilleur.bus.state")
+
 Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 LABEL_VERSION = 1
 CASEWORK = "casework"
+"""The namespace of casework's labels (a server removed, an account confirmed)."""
 _MAX_SCRATCH = 100_000
 _MAX_DECODED = 200_000
-"""The namespace of casework's labels (a server removed, an account confirmed)."""
 
 
 def codecs() -> dict[str, Codec]:
@@ -67,8 +81,25 @@ def merges() -> dict[str, Callable[[Any, Any], Any]]:
     from veilleur.detect.conversation.ages import merge_records
     from veilleur.detect.network.graph import MERGES
 
-    return {**MERGES, "user": lambda mine, theirs: theirs, "conv.age": merge_records,
+    return {**MERGES, "user": merge_fields, "guild": merge_fields, "conv.age": merge_records,
             "rollup.account": merge_places, "book.user": merge_entries}
+
+
+def merge_fields(a: Any, b: Any) -> Any:
+    """A directory entry (an account, a server: its name, owner, description) as two
+    processes know it: each field either knows; where both know different things, the same
+    pick whatever the order (entries keep no time of change)."""
+    import dataclasses
+
+    def pick(x: Any, y: Any) -> Any:
+        if x is None or x == "":
+            return y
+        if y is None or y == "" or x == y:
+            return x
+        return max(x, y, key=repr)
+
+    return dataclasses.replace(a, **{f.name: pick(getattr(a, f.name), getattr(b, f.name))
+                                     for f in dataclasses.fields(a)})
 
 
 class LabelError(ValueError):
@@ -97,6 +128,8 @@ class BusState:
         """The last bytes written of each place's key, with their value (not decoded again
         while the store holds the same bytes)."""
         self._scratch: dict[tuple[str, str], Any] = {}
+        self.unwritable = 0
+        """Values that could not be encoded (not kept; logged)."""
         """Places' namespaces read or written outside any of their events (a label from
         casework that makes a detector signal a server): this process's only."""
 
@@ -150,7 +183,14 @@ class BusState:
         try:
             for namespace, key in self._written:
                 value = self._local[namespace, key]
-                body = orjson.dumps(self._codecs[namespace][0](value))
+                try:
+                    body = orjson.dumps(self._codecs[namespace][0](value))
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    # Not kept rather than a worker stopped on every start (the event is
+                    # read again after a crash): said, counted.
+                    self.unwritable += 1
+                    log.error("%s %r not kept: %s", namespace, key, exc)
+                    continue
                 self._quix.set_bytes(_state_key(namespace, key), body)
                 if len(self._decoded) >= _MAX_DECODED:
                     self._decoded.clear()
@@ -159,6 +199,11 @@ class BusState:
             self._quix = None
             self._local.clear()
             self._written.clear()
+
+    def forget(self) -> None:
+        """Drop the decoded values kept beside their bytes (they are checked against the
+        store's bytes anyway; this only frees them when partitions change hands)."""
+        self._decoded.clear()
 
     def _bound(self, namespace: str) -> Any:
         if namespace not in self._codecs:
@@ -186,6 +231,13 @@ class BusState:
         self._dirty.clear()
         return out
 
+    def unsent(self, labels: list[dict[str, Any]]) -> None:
+        """Labels that did not reach the topic: changed again, to go with the next ones."""
+        for lab in labels:
+            k = (str(lab["ns"]), str(lab["key"]))
+            if k in self.replica:
+                self._dirty[k] = None
+
     def take(self, raw: Any) -> tuple[str, str] | None:
         """Merge another worker's label into the replica; (namespace, key) when it changed
         something this worker knows, None for its own labels. Raises `LabelError`."""
@@ -201,13 +253,28 @@ class BusState:
         if merge is None:
             raise LabelError(f"{namespace!r} is not a shared namespace")
         try:
+            orjson.dumps(raw.get("value"))  # text this worker could not write again
             theirs = self._decode(namespace, raw.get("value"))
-        except CodecError as exc:
+        except (CodecError, TypeError, orjson.JSONEncodeError) as exc:
             raise LabelError(str(exc)) from None
+        if namespace == "book.user":
+            _check_entry(key, theirs)
         k = (namespace, key)
         mine = self.replica.get(k)
         self.replica[k] = theirs if mine is None else merge(mine, theirs)
         return k
+
+
+def _check_entry(key: str, entry: Any) -> None:
+    """An account's book entry from a label: its signals are on the key's own account and
+    category, each of a strength a detector can give (0 to 1)."""
+    from veilleur.decide.policy import book_key
+
+    for signal in entry.signals.values():
+        if book_key(signal.target, signal.category) != key:
+            raise LabelError(f"book.user {key!r}: a signal on another target or category")
+        if not 0.0 <= signal.strength <= 1.0:
+            raise LabelError(f"book.user {key!r}: a strength of {signal.strength}")
 
 
 def label(namespace: str, key: str, value: Any, worker: str) -> dict[str, Any]:

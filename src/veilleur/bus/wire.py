@@ -85,7 +85,8 @@ def dead_letter(error: str, raw: bytes | str | None, *, stage: str, where: str
                 ) -> dict[str, Any]:
     """Input a stage could not take, kept with why. The input is kept as text (bytes that
     are not UTF-8 are replaced: the dead letter must itself be JSON)."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else \
+        raw.encode("utf-8", "replace").decode() if raw is not None else None
     return {"v": VERSION, "stage": stage, "error": error, "where": where, "input": text}
 
 

@@ -577,18 +577,20 @@ class Casework:
             case.clocks[case.clocks.index(current)] = clock
 
     def _reprioritize(self, case: Case) -> None:
+        intakes = [self.intakes[i] for i in case.intakes]
+        pending = [i for i in intakes if i.pending] or intakes
+        cats = [i.category for i in pending if i.category is not None]
+        # The category at once, even in a batch: what is recorded meanwhile (evidence
+        # preserved for a new target) names it.
+        case.category = max(cats, key=lambda c: self.policy.severity_of(c.value), default=None)
         if self._deferred is not None:
             self._deferred[case.id] = case
             return
-        intakes = [self.intakes[i] for i in case.intakes]
-        pending = [i for i in intakes if i.pending] or intakes
         guilds = {g for t in case.targets if (g := self.content.guild_of(t)) is not None}
         members = [self.content.member_count(g) for g in guilds]
         case.priority, case.factors = prioritize(
             pending, members, policy=self.policy, records=self.records,
             minor_at_risk=self.minor_in_dm(case))
-        cats = [i.category for i in pending if i.category is not None]
-        case.category = max(cats, key=lambda c: self.policy.severity_of(c.value), default=None)
         self._touch(case)
 
     def minor_in_dm(self, case: Case) -> bool:
@@ -606,8 +608,8 @@ class Casework:
         """Snapshot every target new to the case, and `refresh` (a target reported again)
         when its last snapshot is older than the policy's refresh interval."""
         stale = timedelta(minutes=self.policy.refresh_minutes)
-        # Only what is new to the case, and the target reported again (a case of thousands
-        # of targets is not walked whole at every intake).
+        # Only what is new to the case, and the target reported again, are looked at closely
+        # (the filter itself still reads each target once).
         for t in [t for t in case.targets if t == refresh or t not in case.preserved]:
             if t in case.preserved:
                 last = self.vault.by_target.get(t)

@@ -104,9 +104,14 @@ def merge_entries(a: _Entry, b: _Entry) -> _Entry:
     stream's workers share accounts' entries; any order, or twice, gives the same)."""
     signals = dict(b.signals)
     for obs, s in a.signals.items():
-        if obs not in signals or s.strength > signals[obs].strength:
+        if obs not in signals or _rank(s) > _rank(signals[obs]):
             signals[obs] = s
     return _Entry(signals, combine(s.strength for s in signals.values()))
+
+
+def _rank(s: Signal) -> tuple[float, str, str]:
+    # The strongest, and on a tie the same one whichever side it came from.
+    return (s.strength, s.evidence, s.excerpt or "")
 
 
 STATE: dict[str, Any] = {"book": _Entry, "book.user": _Entry}
@@ -122,8 +127,10 @@ class FindingBook:
     def __init__(self, policy: Policy, state: KeyedState | None = None) -> None:
         self.policy = policy
         self._state = state if state is not None else MemoryState()
-        self._keys: dict[tuple[Target, Category], None] = {}
-        """The entries this process made or changed, in order (what `findings` lists)."""
+        self._keys: dict[tuple[Target, Category], None] | None = {} if state is None else None
+        """The entries this process made or changed, in order (what `findings` lists). Not
+        kept when the entries live in a store of their own (a stream worker, which never
+        lists its findings and would only grow this): `findings` is then empty."""
 
     def _entry(self, key: tuple[Target, Category]) -> _Entry:
         entry: _Entry | None = self._state.get(book_namespace(key[0]), book_key(*key))
@@ -144,7 +151,8 @@ class FindingBook:
         for key, entry in touched.items():
             entry.score = combine(s.strength for s in entry.signals.values())
             self._state.put(book_namespace(key[0]), book_key(*key), entry)
-            self._keys[key] = None
+            if self._keys is not None:
+                self._keys[key] = None
             if entry.score >= self.policy.threshold(key[1]):
                 changed.append(self._finding(key, entry))
         return changed
@@ -158,7 +166,7 @@ class FindingBook:
         return self._finding((target, category), entry)
 
     def findings(self) -> list[Finding]:
-        entries = ((key, self._entry(key)) for key in self._keys)
+        entries = ((key, self._entry(key)) for key in self._keys or ())
         out = [
             self._finding(key, entry)
             for key, entry in entries

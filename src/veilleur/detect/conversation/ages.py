@@ -144,7 +144,13 @@ def record_in(d: dict[str, Any]) -> AgeRecord:
 def merge_records(a: AgeRecord, b: AgeRecord) -> AgeRecord:
     """One account's age as two processes learnt it (a stream's workers, each with the
     conversations it reads): the platform's band if either knows it, every claim once."""
-    out = AgeRecord(a.band or b.band, list(a.claims))
-    for claim in sorted(b.claims, key=lambda c: (c.at, c.message_id)):
-        out.add(claim)
-    return out
+    bands = sorted({x.band for x in (a, b) if x.band is not None}, key=lambda band: band.value)
+    def order(c: AgeClaim) -> tuple[datetime, str, int, str, str]:
+        return (c.at, c.message_id or "", c.age, c.kind, c.text)
+
+    claims: dict[tuple[str | None, int], AgeClaim] = {}
+    for c in sorted((*a.claims, *b.claims), key=order):
+        claims[c.message_id, c.age] = c  # one claim once: its latest reading
+    newest = sorted(claims.values(), key=order)[-12:]
+    # The same whichever side came first: the newest twelve, and one band when they differ.
+    return AgeRecord(bands[0] if bands else None, newest)

@@ -74,11 +74,10 @@ class NetworkDetector:
         """server → (category, when, the label that said so)."""
         self.offenders: dict[str, tuple[Category, datetime]] = {}
         self._first_suspension: datetime | None = None
-        self.successors: dict[str, set[str]] = {}
-        """fallen server → servers signalled as its successors."""
-        self._successor_since: dict[str, datetime] = {}
-        """When each successor was signalled strongly in this run (an invite to it is a
-        finding from then on)."""
+        # Kept state, read at each use (on a bus other workers' successors merge in):
+        # `network.successors`: fallen server → servers signalled as its successors;
+        # `network.successor_since`: when each was first signalled strongly (an invite to it
+        # is a finding from then on).
         self._emitted: dict[tuple[str, str], float] = {}
         self._links: dict[tuple[str, Category], dict[str, float]] = {}
         """(account, category) → suspended account → strength signalled for that link."""
@@ -170,13 +169,6 @@ class NetworkDetector:
             if target.id in self.fallen:
                 return []
             self.fallen[target.id] = (Category(cat), at, label)
-            known = self.graph.state.get("network.successors", target.id)
-            if known:
-                self.successors[target.id] = set(known)
-                for gid in known:  # when each was found: invites to it count from then
-                    since = self.graph.state.get("network.successor_since", gid)
-                    if since is not None:
-                        self._successor_since.setdefault(gid, since)
             if not emit:
                 return []
             for candidate in self._candidates(target.id):
@@ -291,16 +283,21 @@ class NetworkDetector:
             return []
         self._emitted[key] = score
         if score >= p["threshold"]:
-            if gid not in self._successor_since:
-                self._successor_since[gid] = at
+            if self.graph.state.get("network.successor_since", gid) is None:
                 self.graph.state.put("network.successor_since", gid, at)
-            self.successors.setdefault(fallen, set()).add(gid)
-            self.graph.state.put("network.successors", fallen, self.successors[fallen])
+            known = self.successors_of(fallen)
+            if gid not in known:
+                self.graph.state.put("network.successors", fallen, known | {gid})
         return [Signal(
             self.id, self.version, Target(TargetKind.GUILD, gid), category, round(score, 4),
             f"successor of server {fallen} «{f.name}» ({label} on {fell_at:%Y-%m-%d}): "
             + "; ".join(t for _, t in evidence),
             f"network.successor:{fallen}", {"guild_id": gid, "fallen_guild_id": fallen})]
+
+    def successors_of(self, fallen: str) -> set[str]:
+        """The servers signalled as successors of `fallen` (by any process)."""
+        known: set[str] | None = self.graph.state.get("network.successors", fallen)
+        return set(known) if known else set()
 
     def _invites_to_fallen(self, mid: str, code: str, gid: str, at: datetime
                            ) -> list[Signal]:
@@ -311,9 +308,8 @@ class NetworkDetector:
         if gid in self.fallen and self.fallen[gid][1] <= at:
             fallen: str | None = gid
         else:
-            since = self._successor_since.get(gid)
-            fallen = next((f for f, succ in self.successors.items()
-                           if gid in succ and f in self.fallen), None) \
+            since: datetime | None = self.graph.state.get("network.successor_since", gid)
+            fallen = next((f for f in self.fallen if gid in self.successors_of(f)), None) \
                 if since is not None and since <= at else None
         if fallen is None:
             return []
@@ -343,8 +339,8 @@ class NetworkDetector:
         if joined is not None:
             members = self.graph.guild(joined).members
             related |= {o for o in self.offenders if o in members}
-            for fallen, succ in self.successors.items():
-                if joined in succ:
+            for fallen in self.fallen:
+                if joined in self.successors_of(fallen):
                     f = self.graph.guild(fallen)
                     related |= {o for o in self.offenders if o in f.members or o == f.owner}
         if named:
@@ -397,7 +393,7 @@ class NetworkDetector:
         # The servers it owned count as much as those it joined: an owner is not a member.
         was_in = {gid for gid, _ in o.joins} | o.owns
         into = [gid for gid, _ in u.joins
-                if any(gid in self.successors.get(f, ()) for f in was_in)]
+                if any(gid in self.successors_of(f) for f in was_in if f in self.fallen)]
         if into:
             evidence.append((p["weight_successor"], f"joined {into[0]}, a successor of a server "
                              f"{offender} was in"))

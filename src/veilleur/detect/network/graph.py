@@ -224,7 +224,14 @@ CODECS: dict[str, tuple[Any, Any]] = {
 # order, or twice, gives the same node.
 
 def _first(a: Any, b: Any) -> Any:
-    return a if a not in (None, "") else b
+    """What either knows; when both know different things, the same pick whatever the
+    order (the nodes keep no time of change: a rename reaches other processes only as a
+    new node would)."""
+    if a in (None, ""):
+        return b
+    if b in (None, ""):
+        return a
+    return max(a, b)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -255,7 +262,7 @@ MERGES: dict[str, Any] = {
     "graph.user": _merge_user,
     "graph.media": lambda a, b: MediaNode(a.key, set(sorted(a.guilds | b.guilds)[:KEEP]),
                                           set(sorted(a.users | b.users)[:KEEP])),
-    "graph.invite": lambda a, b: a,
+    "graph.invite": min,
     "graph.pointed": lambda a, b: a | b,
     "network.successors": lambda a, b: a | b,
     "network.successor_since": min,
