@@ -86,7 +86,7 @@ def answered(broker: str, prefix: str, event_id: str, timeout: float) -> float |
         while time.monotonic() < end:
             msg = consumer.poll(0.2)
             if msg is not None and msg.error() is None and \
-                    json.loads(msg.value()).get("event_id") == event_id:
+                    json.loads(msg.value()).get("event_id") == f"id:{event_id}":
                 return time.monotonic()
     finally:
         consumer.close()
