@@ -66,8 +66,8 @@ def test_a_place_memory_survives_its_worker_killed(
         answers = read_topic(broker, names[topics.FINDINGS],
                              until=lambda ms: _found(ms, "channel") >= channels, timeout=120)
         assert _found(answers, "channel") >= channels, _log(tmp_path, "heir")
-        heir_id = f":{heir.pid}"
-        assert all(m["worker"].endswith(heir_id) for m in answers
+        heir_id = f":{heir.pid}:"
+        assert all(heir_id in m["worker"] for m in answers
                    if any(f["target"]["kind"] == "channel" for f in m["findings"]))
     finally:
         stop(victim)

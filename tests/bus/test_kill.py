@@ -86,7 +86,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_is_doubled(
                                  until=lambda ms, w=want: {m["event_id"] for m in ms} >= w)
             round_workers = {m["worker"] for m in answers if m["event_id"] in want}
             if len(round_workers) == 2:
-                workers = {w: int(w.rsplit(":", 1)[1]) for w in round_workers}
+                workers = {w: int(w.split(":")[1]) for w in round_workers}
                 break
         assert len(workers) == 2, "the two workers never shared the partitions"
         victim_id = next(w for w, pid in workers.items() if pid == victim.pid)

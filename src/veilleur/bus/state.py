@@ -62,12 +62,14 @@ def codecs() -> dict[str, Codec]:
     """Every namespace the engine keeps, with its codec."""
     from veilleur.decide import policy, rollup
     from veilleur.detect import places
+    from veilleur.detect.network import detector as network
     from veilleur.detect.text import detector as text
     from veilleur.events import Channel, Guild, User
     from veilleur.store.memory import default_codecs
 
     out: dict[str, Codec] = dict(default_codecs())
     typed: dict[str, Any] = {**text.STATE, **rollup.STATE, **policy.STATE, **places.STATE,
+                             **network.STATE,
                              "guild": Guild, "channel": Channel, "user": User}
     for namespace, tp in typed.items():
         out[namespace] = codec(tp)

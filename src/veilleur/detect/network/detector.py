@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from typing import Any
 
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.network.config import NetworkPolicy, load_network_policy
@@ -59,6 +60,12 @@ def similar(a: str, b: str, floor: float = 0.0) -> float:
 
 def _combine(weights: Iterable[float]) -> float:
     return 1.0 - math.prod(1.0 - w for w in weights)
+
+
+STATE: dict[str, Any] = {"network.signs": dict[str, str]}
+"""Kept state beyond the graph's (`graph.CODECS`), for stores that encode it (a stream
+worker's). Not in the database's store: a server's catalogue signs are read again from its
+channels by each scan, so a second scan into the same database finds what the first did."""
 
 
 class NetworkDetector:

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from veilleur.state import KeyedState
-from veilleur.statecodec import codec
 
 KEEP = 200
 
@@ -214,7 +213,6 @@ CODECS: dict[str, tuple[Any, Any]] = {
     "graph.pointed": (lambda v: sorted(v), lambda v: set(v)),
     "network.successors": (lambda v: sorted(v), lambda v: set(v)),
     "network.successor_since": (lambda v: v.isoformat(), lambda v: datetime.fromisoformat(v)),
-    "network.signs": codec(dict[str, str]),
 }
 """namespace → (to JSON, from JSON)."""
 
