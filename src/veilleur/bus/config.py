@@ -101,6 +101,18 @@ def topic(app: Application, config: BusConfig, name: str, *, value: str = "json"
                      config=config.topic_config(name))
 
 
+def produce(producer: Any, topic: str, value: bytes, key: bytes | str,
+            on_delivery: Callable[[Any, Any], None] | None = None) -> None:
+    """`producer.produce`, waiting while librdkafka's local queue is full (it raises
+    BufferError then) instead of failing: the queue drains as the broker acknowledges."""
+    while True:
+        try:
+            producer.produce(topic, value, key, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def ensure_topics(config: BusConfig, which: tuple[str, ...] = (topics.EVENTS,
                                                                 topics.FINDINGS,
                                                                 topics.DEAD_LETTERS,

@@ -151,6 +151,8 @@ class LabelPublisher(BaseSink):
     def flush(self) -> None:
         from confluent_kafka import KafkaException
 
+        from veilleur.bus.config import produce
+
         failed: list[str] = []
         unsent: list[dict[str, Any]] = []
 
@@ -175,17 +177,12 @@ class LabelPublisher(BaseSink):
                 log.warning("label %r not sent: %d bytes (at most %d)", item["key"],
                             len(body), MAX_LABEL_BYTES)
                 continue
-            while True:
-                try:
-                    self._producer.produce(self.topic, body, item["key"].encode(),
-                                           on_delivery=delivered(item))
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-                except KafkaException as exc:
-                    self.stage.count("labels_refused")
-                    log.error("label %r refused by the producer: %s", item["key"], exc)
-                    break
+            try:
+                produce(self._producer, self.topic, body, item["key"].encode(),
+                        delivered(item))
+            except KafkaException as exc:
+                self.stage.count("labels_refused")
+                log.error("label %r refused by the producer: %s", item["key"], exc)
         left = self._producer.flush(self.timeout)
         if left or failed:
             # Not committed: the events are read again; what did not go is changed again

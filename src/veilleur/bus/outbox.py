@@ -107,6 +107,8 @@ class Publisher:
         return done
 
     def _put(self, rows: list[BusOutboxRow]) -> list[int]:
+        from veilleur.bus.config import produce
+
         acked: list[int] = []
         errors: list[str] = []
 
@@ -119,14 +121,8 @@ class Publisher:
             return on
 
         for row in rows:
-            topic = self.names[row.topic]
-            while True:
-                try:
-                    self._producer.produce(topic, message(row), row.key.encode(),
-                                           on_delivery=delivered(row.seq))
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
+            produce(self._producer, self.names[row.topic], message(row), row.key.encode(),
+                    delivered(row.seq))
         left = self._producer.flush(self.timeout)
         if left or errors:
             log.error("the broker did not acknowledge %d of %d outbox items (%s); they stay "

@@ -53,6 +53,8 @@ class EventProducer:
         self._reader = MediaReader(Limits(), read_local=False)  # nothing read, only checked
 
     def put(self, raws: list[Any], *, timeout: float | None = None) -> Put:
+        from veilleur.bus.config import produce
+
         out = Put()
         failed: list[str] = []
 
@@ -71,13 +73,7 @@ class EventProducer:
                                      "casework's: not put on the bus"})
                 continue
             body = json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode()
-            while True:
-                try:
-                    self._producer.produce(self.topic, body, topics.partition_key(event),
-                                           on_delivery=delivered)
-                    break
-                except BufferError:  # the local queue is full: let it drain, then go on
-                    self._producer.poll(0.05)
+            produce(self._producer, self.topic, body, topics.partition_key(event), delivered)
             out.accepted.append(event_key(raw))
         # Past message.timeout.ms a message fails; the margin lets its failure be reported.
         left = self._producer.flush(timeout if timeout is not None else self.timeout + 5.0)

@@ -34,6 +34,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from veilleur.bus import media, topics, wire
+from veilleur.bus.config import produce
 from veilleur.decide.policy import Finding, FindingBook, Policy, load_policy
 from veilleur.detect.base import POLICY_DIR
 from veilleur.detect.media.banks import HashBank, load_bank_file
@@ -343,13 +344,7 @@ def _replay(consumer: Any, producer: Any, matcher: RetroMatcher, summary: Summar
             if answer is None:
                 continue
             body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
-            while True:
-                try:
-                    producer.produce(target, body, answer["key"].encode(),
-                                     on_delivery=delivered)
-                    break
-                except BufferError:  # the local queue is full: let it drain
-                    producer.poll(0.05)
+            produce(producer, target, body, answer["key"].encode(), delivered)
             summary.messages_written += 1
         producer.poll(0)
         if since_commit >= batch * 5:
