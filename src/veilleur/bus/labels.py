@@ -26,6 +26,7 @@ import orjson
 from quixstreams.sinks import BaseSink
 
 from veilleur.bus import topics
+from veilleur.bus.config import produce
 
 log = logging.getLogger("veilleur.bus.labels")
 MAX_LABEL_BYTES = 512 * 1024
@@ -124,7 +125,7 @@ class LabelReader:
             except (TypeError, orjson.JSONEncodeError) as exc:
                 log.error("findings made by labels not sent: %s", exc)
                 continue
-            producer.produce(topic, body, str(message["key"]).encode())
+            produce(producer, topic, body, str(message["key"]).encode())
         if len(producer):
             left = producer.flush(30)
             if left:  # what they made is made again when the labels are read again
@@ -150,8 +151,6 @@ class LabelPublisher(BaseSink):
 
     def flush(self) -> None:
         from confluent_kafka import KafkaException
-
-        from veilleur.bus.config import produce
 
         failed: list[str] = []
         unsent: list[dict[str, Any]] = []
