@@ -25,7 +25,8 @@ Mixes (both are wire JSON, as a platform puts them on `events`):
 
 Reports the mix (shares of event types, direct messages, attachments), events per second of
 wall time and per CPU-second, per-event latency p50/p99/max by kind of event, findings per
-event, and how many messages the semantic layer and the conversation reader embedded.
+event, and how many messages the semantic layer and each reader by meaning (the
+conversation tier, the learned tier's second reader, places) read and embedded.
 
 `--memory N1 N2 ...`: the stage's resident memory as the number of distinct places grows
 (half servers with a channel, a join and `--messages-per-place` messages (4) from two new
@@ -193,7 +194,10 @@ def embeddings(stage: DetectStage) -> dict[str, int]:
             out["text_embedded"] = int(getattr(semantic, "embedded", 0))
         meaning = getattr(d, "meaning", None)
         if meaning is not None:
-            out["conversation_read_by_meaning"] = int(getattr(meaning, "read", 0))
+            name = {"conversation.risk": "conversation", "text.learned": "learned",
+                    "places.meaning": "places"}.get(d.id, d.id)
+            out[f"{name}_read_by_meaning"] = int(getattr(meaning, "read", 0))
+            out[f"{name}_embedded"] = int(getattr(meaning, "embedded", 0))
     return out
 
 

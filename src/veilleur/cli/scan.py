@@ -73,9 +73,9 @@ def scan(
         "--evidence-key", help="With --cases: evidence key file \\[default: "
         "$VEILLEUR_EVIDENCE_KEY, else DB.evidence-key beside a SQLite file].")] = None,
     no_semantic: Annotated[bool, typer.Option(
-        "--no-semantic", help="Switch the encoder off for this scan: the semantic tier, and "
-        "conversations and servers read by meaning (the fast tier and the other detectors "
-        "still run).")] = False,
+        "--no-semantic", help="Switch the encoder off for this scan: the semantic tier, the "
+        "learned tier's second reader, and conversations and servers read by meaning (the "
+        "fast tier and the other detectors still run).")] = False,
     no_learned: Annotated[bool, typer.Option(
         "--no-learned", help="Switch the learned tier (text.learned) off for this scan.")
     ] = False,

