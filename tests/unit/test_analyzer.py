@@ -64,6 +64,45 @@ def test_hard_negatives_are_quiet(text: str) -> None:
     assert rules(text) == set()
 
 
+# Adults-only terms and children's things for sale name a minor without offering one; a news
+# headline or a moderator's removal notice quotes the words. The same words offering a minor
+# still fire.
+@pytest.mark.parametrize(("text", "quiet"), [
+    ("comms open! NSFW for 18+ only, minors DNI", "csam.sexual_minor"),
+    ("i won't draw NSFW of characters who are minors", "csam.sexual_minor"),
+    ("commissions NSFW : majeurs uniquement, pas de mineurs", "csam.sexual_minor"),
+    ("si eres menor no me escribas por comis NSFW", "csam.sexual_minor"),
+    ("vends pyjamas garçon 8 ans, très bon état, 10€ le lot", "csam.trade_minor_paid"),
+    ("vendo ropa niña talla 10 años, 15€ el lote", "csam.trade_minor_paid"),
+    ("selling my son's clothes, 10 yo, $20 for the bundle, like new", "csam.trade_minor_paid"),
+])
+def test_adults_only_terms_and_children_s_goods_are_no_offer(text: str, quiet: str) -> None:
+    assert quiet not in rules(text)
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("Enquête : des serveurs s'échangeaient des photos intimes volées de lycéennes",
+     "csam.sexual_minor"),
+    ("Inside the Telegram groups where men traded stolen photos of co-workers",
+     "ncii.stolen_intimate"),
+    ("Des photos volées d'une membre ont été postées ici. Tout est supprimé.",
+     "ncii.stolen_intimate"),
+])
+def test_news_and_removal_notices_lower_the_rule(text: str, rule: str) -> None:
+    hit = next(h for h in A.rules(A.analyze(text), TargetKind.MESSAGE) if h.rule.id == rule)
+    assert hit.strength < 0.7 and hit.lowered_by
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("pack nudes ados 14 ans, 20€ en dm", "csam.sexual_minor"),
+    ("vendo pack fotos niña 12 años por paypal", "csam.trade_minor_paid"),
+    ("ton compte a été exclu sinon j'envoie les captures à tes potes",
+     "sextortion.threat_images"),
+])
+def test_offers_still_fire_beside_the_new_exclusions(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
 def test_context_decides_for_trade_talk() -> None:
     text = "Teaser du pack, le reste en VIP"
     assert rules(text) == set()

@@ -254,6 +254,30 @@ def test_a_verification_rule_demanding_intimate_photos_is_a_sign_of_the_server()
     assert not [s for s in benign if s.strength >= 0.7]
 
 
+def _homework_server(*posts: tuple[str, str]) -> list[float]:
+    """The strengths of the signals on a server with a homework channel and these posts."""
+    d = NetworkDetector.from_settings(DetectorSettings())
+    events: list[Event] = [GuildCreated(ts=at(0), guild=Guild("a", "le salon", "o")),
+                           ChannelCreated(ts=at(0), channel=Channel("h", "a", "devoirs"))]
+    events += [MessagePosted(ts=at(1 + i), message=Message(f"p{i}", "h", "a", who, text))
+               for i, (who, text) in enumerate(posts)]
+    return [s.strength for s in run(d, events)]
+
+
+def test_an_adults_only_age_check_is_no_verification_demand() -> None:
+    """A homework channel and an adult server's age check ("NSFW reserved to verified members,
+    adults only") are not a catalogue: the check refuses minors, it demands no picture."""
+    assert max(_homework_server(
+        ("o", "Le contenu NSFW est réservé aux membres vérifiés (majeurs uniquement), vérif "
+              "d'âge par un admin"),
+        ("bot", "welcome!! grab roles in #roles, verify in #verify to see the NSFW channels")),
+        default=0.0) < 0.45
+    # The same welcome asking for a nude to be verified is the catalogue's sign.
+    assert max(_homework_server(
+        ("bot", "welcome!! verify in #verify to see the NSFW channels: send a nude with your "
+                "username"))) >= 0.45
+
+
 def test_the_graph_keeps_channels_links_and_survives_its_codec() -> None:
     from veilleur.detect.network.graph import CODECS
 

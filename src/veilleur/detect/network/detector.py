@@ -40,6 +40,7 @@ from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_NSFW = re.compile(r"n\W?s\W?f\W?w", re.IGNORECASE)
 FALLEN_LABELS = ("removed", "violation", "flagged")
 
 
@@ -148,7 +149,8 @@ class NetworkDetector:
         if m.guild_id is not None:
             # The text detector has just read this text: the shared analyzer remembers it.
             analysis = self.analyzer.analyze(m.content)
-            out += self._verification_rule(m.guild_id, m.id, set(analysis.features))
+            out += self._verification_rule(m.guild_id, m.id, m.content,
+                                           set(analysis.features))
             for link in analysis.links:
                 if link.kind != "invite":
                     self.graph.linked(m.guild_id, link.kind, link.url)
@@ -454,12 +456,19 @@ class NetworkDetector:
         signs: dict[str, str] | None = self.graph.state.get("network.signs", guild_id)
         return dict(signs) if signs is not None else {}
 
-    def _verification_rule(self, guild_id: str, message_id: str, features: set[str]
-                           ) -> list[Signal]:
-        """Entry "verification" demanding an intimate photo: a sign of the server itself."""
+    def _verification_rule(self, guild_id: str, message_id: str, text: str,
+                           features: set[str]) -> list[Signal]:
+        """Entry "verification" demanding an intimate photo: a sign of the server itself.
+
+        An adults-only server checking that members are of age ("NSFW reserved to verified
+        members, adults only", "verify in #verify to see the NSFW channels") names the same
+        words and demands nothing of the kind: "NSFW" there names channels, not a picture."""
         if "verification" not in features or \
                 not features & {"sexual", "image_request", "intimate_image"} or \
-                "prevention" in features:
+                features & {"prevention", "age_restriction"}:
+            return []
+        if not features & {"image_request", "intimate_image"} and "sexual" not in \
+                self.analyzer.analyze(_NSFW.sub(" ", text)).features:
             return []
         signs = self._signs_of(guild_id)
         if "verification_demand" in signs:
