@@ -64,43 +64,49 @@ def test_hard_negatives_are_quiet(text: str) -> None:
     assert rules(text) == set()
 
 
-# Adults-only terms and children's things for sale name a minor without offering one; a news
-# headline or a moderator's removal notice quotes the words. The same words offering a minor
-# still fire.
-@pytest.mark.parametrize(("text", "quiet"), [
-    ("comms open! NSFW for 18+ only, minors DNI", "csam.sexual_minor"),
-    ("i won't draw NSFW of characters who are minors", "csam.sexual_minor"),
-    ("commissions NSFW : majeurs uniquement, pas de mineurs", "csam.sexual_minor"),
-    ("si eres menor no me escribas por comis NSFW", "csam.sexual_minor"),
-    ("vends pyjamas garçon 8 ans, très bon état, 10€ le lot", "csam.trade_minor_paid"),
-    ("vendo ropa niña talla 10 años, 15€ el lote", "csam.trade_minor_paid"),
-    ("selling my son's clothes, 10 yo, $20 for the bundle, like new", "csam.trade_minor_paid"),
+# Adults-only terms name a minor only to turn one away; an age in a sale of children's things
+# is a size; a news report quotes the words. The same words beside a genuine offer, a minor
+# or an age outside the refusal, or pictures in the sale still fire.
+@pytest.mark.parametrize("text", [
+    "comms open! NSFW for 18+ only, minors DNI",
+    "NSFW art for adults only, no minor characters",
+    "commissions NSFW : majeurs uniquement, pas de mineurs",
+    "comis NSFW solo mayores de edad, prohibido menores",
+    "vends poussette et siège auto, 4 ans, très bon état, 40€",
+    "vendo chaqueta niño talla 10 años, buen estado, 15€",
+    "selling my son's stroller and car seat, 4 yo, gently used, $20",
 ])
-def test_adults_only_terms_and_children_s_goods_are_no_offer(text: str, quiet: str) -> None:
-    assert quiet not in rules(text)
+def test_a_minor_refused_or_an_age_that_is_a_size_is_no_offer(text: str) -> None:
+    assert not {r for r in rules(text) if r.startswith("csam.")}
 
 
 @pytest.mark.parametrize(("text", "rule"), [
-    ("Enquête : des serveurs s'échangeaient des photos intimes volées de lycéennes",
-     "csam.sexual_minor"),
-    ("Inside the Telegram groups where men traded stolen photos of co-workers",
-     "ncii.stolen_intimate"),
-    ("Des photos volées d'une membre ont été postées ici. Tout est supprimé.",
-     "ncii.stolen_intimate"),
+    ("Selon les enquêteurs, des serveurs s'échangeaient des photos intimes volées de "
+     "lycéennes", "csam.sexual_minor"),
+    ("An investigation found men traded stolen photos of co-workers", "ncii.stolen_intimate"),
 ])
-def test_news_and_removal_notices_lower_the_rule(text: str, rule: str) -> None:
+def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     hit = next(h for h in A.rules(A.analyze(text), TargetKind.MESSAGE) if h.rule.id == rule)
     assert hit.strength < 0.7 and hit.lowered_by
 
 
 @pytest.mark.parametrize(("text", "rule"), [
-    ("pack nudes ados 14 ans, 20€ en dm", "csam.sexual_minor"),
+    ("teen nudes 14yo, $20 in dm. 18+ only lol", "csam.sexual_minor"),
+    ("pack nudes ados 14 ans 20€ en dm, pas de mineurs ici", "csam.sexual_minor"),
+    ("under 18 only: nudes pack 14yo $20", "csam.sexual_minor"),
+    ("fotos de menores no censuradas, nudes pack 20€", "csam.sexual_minor"),
+    ("vends photos ado 13 ans sans vêtements 20€ en dm", "csam.trade_minor_paid"),
+    ("pack niña 12 años ropa interior, 20€ por paypal", "csam.trade_minor_paid"),
+    ("vends manteau fille 10 ans, photos en mp, 20€", "csam.trade_minor_paid"),
     ("vendo pack fotos niña 12 años por paypal", "csam.trade_minor_paid"),
-    ("ton compte a été exclu sinon j'envoie les captures à tes potes",
-     "sextortion.threat_images"),
 ])
 def test_offers_still_fire_beside_the_new_exclusions(text: str, rule: str) -> None:
     assert rule in rules(text)
+
+
+def test_a_name_refusing_minors_still_names_them_when_it_offers_them() -> None:
+    assert "csam.name_minor_images" in rules("teen pics - 18+ only", TargetKind.CHANNEL)
+    assert rules("nsfw art - adults only, no minors", TargetKind.CHANNEL) == set()
 
 
 def test_context_decides_for_trade_talk() -> None:

@@ -40,7 +40,14 @@ from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-_NSFW = re.compile(r"n\W?s\W?f\W?w", re.IGNORECASE)
+_NSFW = r"n[\W_]?s[\W_]?f[\W_]?w"
+_NSFW_PLACE = re.compile(
+    r"\b(?:contenu|content|contenido|salons?|channels?|canal(?:es)?|sections?|zones?|acces|"
+    r"access|acceso|unlock|debloquer|desbloquear)[\W_]+" + _NSFW + "|" + _NSFW +
+    r"(?=[\W_]*(?:channels?|chans?|salons?|canal(?:es)?|roles?|sections?|zones?|categor\w*|"
+    r"content|contenu|contenido)\b)")
+""""NSFW" naming a place or its content ("the NSFW channels", "le contenu NSFW", "unlock
+NSFW"), in the folded text; "send nsfw" names a picture and stays."""
 FALLEN_LABELS = ("removed", "violation", "flagged")
 
 
@@ -460,16 +467,19 @@ class NetworkDetector:
                            features: set[str]) -> list[Signal]:
         """Entry "verification" demanding an intimate photo: a sign of the server itself.
 
-        An adults-only server checking that members are of age ("NSFW reserved to verified
-        members, adults only", "verify in #verify to see the NSFW channels") names the same
-        words and demands nothing of the kind: "NSFW" there names channels, not a picture."""
+        An adults-only server's welcome ("verify in #verify to see the NSFW channels", "le
+        contenu NSFW est réservé aux membres vérifiés") names the same words and demands no
+        picture: "NSFW" there names a place, and once such names are set aside, a sexual word,
+        an image request or an intimate-image word must remain."""
         if "verification" not in features or \
                 not features & {"sexual", "image_request", "intimate_image"} or \
-                features & {"prevention", "age_restriction"}:
+                "prevention" in features:
             return []
-        if not features & {"image_request", "intimate_image"} and "sexual" not in \
-                self.analyzer.analyze(_NSFW.sub(" ", text)).features:
-            return []
+        if not features & {"image_request", "intimate_image"}:
+            plain = fold(text).plain
+            bare = _NSFW_PLACE.sub(" ", plain)
+            if bare != plain and "sexual" not in self.analyzer.analyze(bare).features:
+                return []
         signs = self._signs_of(guild_id)
         if "verification_demand" in signs:
             return []

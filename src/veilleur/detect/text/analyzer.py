@@ -78,6 +78,18 @@ class RuleHit:
         return self.rule.weight if self.weight is None else self.weight
 
 
+
+_MINOR = "minor"
+_REFUSAL = "age_restriction"
+_GOODS = "child_goods"
+_SPANNED = frozenset({_MINOR, _REFUSAL})
+_PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
+
+
+def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
+    return any(lo <= span[0] and span[1] <= hi for lo, hi in outer)
+
+
 class TextAnalyzer:
     def __init__(self, pack: PolicyPack, links: LinkExtractor) -> None:
         self.pack = pack
@@ -138,10 +150,21 @@ class TextAnalyzer:
         folded = fold(text)
         features: dict[str, Hit] = {}
         counts: dict[str, int] = {}
-        self._terms_in(folded, features, counts)
+        spans: dict[str, list[tuple[int, int]]] = {}
+        self._terms_in(folded, features, counts, spans)
+        refusals = spans.get(_REFUSAL, [])
+        if refusals and _MINOR in features and all(
+                _inside(span, refusals) for span in spans.get(_MINOR, [])):
+            # "no minors", "NSFW 18+ only": the minor is turned away, not offered. Any other
+            # minor word, or an age outside the refusal, still counts.
+            del features[_MINOR]
+            counts.pop(_MINOR, None)
         if _DIGIT.search(folded.plain):
-            self._ages_in(folded, features)
+            self._ages_in(folded, features, refusals)
             self._patterns_in(folded, features)
+        if _GOODS in features and features.keys() & _PICTURED:
+            # Children's things for sale say nothing of pictures, nudity or private offers.
+            del features[_GOODS]
         links = tuple(self.links.extract(folded))
         for link in links:
             span = link.span
@@ -153,8 +176,8 @@ class TextAnalyzer:
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
         return [self.analyze(t) for t in texts]
 
-    def _terms_in(self, folded: Folded, features: dict[str, Hit], counts: dict[str, int]
-                  ) -> None:
+    def _terms_in(self, folded: Folded, features: dict[str, Hit], counts: dict[str, int],
+                  spans: dict[str, list[tuple[int, int]]]) -> None:
         if self._matcher is None:
             return
         collapsed = collapse(folded.plain)
@@ -169,27 +192,32 @@ class TextAnalyzer:
             for index, start, end in matches:
                 for term in self._terms[index]:
                     self._term_hit(term, toks.accepts(start, end, term.shape), features,
-                                   counts, seen)
+                                   counts, seen, spans)
         if held:
             if self._held is None:  # built on first need: most traffic never holds a letter
                 self._held = HeldTerms(self.pack.terms)
             for term, span in self._held.find(
                     view, lambda: toks if matches else tokens(collapsed)):
-                self._term_hit(term, span, features, counts, seen)
+                self._term_hit(term, span, features, counts, seen, spans)
 
     @staticmethod
     def _term_hit(term: Term, span: tuple[int, int] | None, features: dict[str, Hit],
-                  counts: dict[str, int], seen: set[tuple[str, int]]) -> None:
+                  counts: dict[str, int], seen: set[tuple[str, int]],
+                  spans: dict[str, list[tuple[int, int]]]) -> None:
         if span is None or (term.set_name, span[0]) in seen:
             return
         seen.add((term.set_name, span[0]))
+        if term.set_name in _SPANNED:
+            spans.setdefault(term.set_name, []).append(span)
         if term.set_name in features:
             counts[term.set_name] = counts.get(term.set_name, 1) + 1
         else:
             features[term.set_name] = Hit(term.set_name, term.text, span)
 
-    def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
-        """A minor's age: a small number with a unit after it or a prefix before it."""
+    def _ages_in(self, folded: Folded, features: dict[str, Hit],
+                 refusals: list[tuple[int, int]]) -> None:
+        """A minor's age: a small number with a unit after it or a prefix before it (not
+        inside an adults-only statement: "no one under 18")."""
         if "minor" in features or (self._age_unit is None and self._age_prefix is None):
             return
         plain = folded.plain
@@ -210,6 +238,8 @@ class TextAnalyzer:
                                       and self._age_not_before.match(plain, end)):
                     continue
                 start = prefix.start()
+            if refusals and _inside((start, end), refusals):
+                continue
             features["minor"] = Hit("minor", plain[start:end].strip(), (start, end))
             return
 
