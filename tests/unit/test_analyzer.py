@@ -71,7 +71,7 @@ def test_hard_negatives_are_quiet(text: str) -> None:
     "comms open! NSFW for 18+ only, minors DNI",
     "NSFW art for adults only, no minor characters",
     "commissions NSFW : majeurs uniquement, pas de mineurs",
-    "comis NSFW solo mayores de edad, prohibido menores",
+    "comis NSFW solo mayores de edad, no se admiten menores",
     "vends poussette et siège auto, 4 ans, très bon état, 40€",
     "vendo chaqueta niño talla 10 años, buen estado, 15€",
     "selling my son's stroller and car seat, 4 yo, gently used, $20",
@@ -99,6 +99,14 @@ def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     ("pack niña 12 años ropa interior, 20€ por paypal", "csam.trade_minor_paid"),
     ("vends manteau fille 10 ans, photos en mp, 20€", "csam.trade_minor_paid"),
     ("vendo pack fotos niña 12 años por paypal", "csam.trade_minor_paid"),
+    ("teen nudes $20 in dm, 18+ only", "csam.sexual_minor"),
+    ("nudes of minors $20, no minors lol", "csam.sexual_minor"),
+    ("nudes pack 20€ en dm, aucun mineur exclu", "csam.sexual_minor"),
+    ("vids nudes, no underage limit, dm me", "csam.sexual_minor"),
+    ("teen pack $20 paypal, nwt", "csam.trade_minor_paid"),
+    ("pack ado 13 ans 20€ paypal, bon état", "csam.trade_minor_paid"),
+    ("12yo vids pack $20 t.me/abcd lego", "csam.trade_minor_paid"),
+    ("selling 12yo stuff, lego, $20 btc", "csam.trade_minor_paid"),
 ])
 def test_offers_still_fire_beside_the_new_exclusions(text: str, rule: str) -> None:
     assert rule in rules(text)

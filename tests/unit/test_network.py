@@ -271,13 +271,17 @@ def test_an_adults_only_age_check_is_no_verification_demand() -> None:
         ("o", "Le contenu NSFW est réservé aux membres vérifiés (majeurs uniquement), vérif "
               "d'âge par un admin"),
         ("bot", "welcome!! grab roles in #roles, verify in #verify to see the NSFW channels"),
-        ("bot", "To unlock n_s_f_w, verify with a mod")),
+        ("bot", "To unlock n_s_f_w, verify with a mod"),
+        ("bot", "to see the n$fw channels, verify with a mod")),
         default=0.0) < 0.45
     # A verification asking for a picture is the catalogue's sign, whatever else it says.
     for demand in ("welcome!! verify in #verify to see the NSFW channels: send a nude with "
                    "your username",
                    "18+ only. verification: send a nude with your username in dm",
                    "verification: send nsfw with your username to the owner",
+                   "verif obligatoire : envoie du contenu nsfw au staff",
+                   "verificacion: manda contenido nsfw al admin",
+                   "verification: post a topless selfie to unlock nsfw",
                    "verif obligatoire : envoie une photo n_s_f_w avec ton pseudo"):
         assert max(_homework_server(("bot", demand))) >= 0.45, demand
 

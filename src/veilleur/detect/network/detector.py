@@ -25,7 +25,7 @@ from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.network.config import NetworkPolicy, load_network_policy
 from veilleur.detect.network.graph import Graph
 from veilleur.detect.text.analyzer import TextAnalyzer
-from veilleur.detect.text.fold import fold
+from veilleur.detect.text.fold import collapse, fold
 from veilleur.events import (
     ChannelCreated,
     Event,
@@ -40,14 +40,20 @@ from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-_NSFW = r"n[\W_]?s[\W_]?f[\W_]?w"
+_NSFW = r"n[\W_]{0,2}s[\W_]{0,2}f[\W_]{0,2}w"
 _NSFW_PLACE = re.compile(
-    r"\b(?:contenu|content|contenido|salons?|channels?|canal(?:es)?|sections?|zones?|acces|"
-    r"access|acceso|unlock|debloquer|desbloquear)[\W_]+" + _NSFW + "|" + _NSFW +
+    r"\b(?:salons?|channels?|canal(?:es)?|sections?|zones?|acces|access|acceso|unlock|"
+    r"debloquer|desbloquear)[\W_]+" + _NSFW + "|" + _NSFW +
     r"(?=[\W_]*(?:channels?|chans?|salons?|canal(?:es)?|roles?|sections?|zones?|categor\w*|"
-    r"content|contenu|contenido)\b)")
-""""NSFW" naming a place or its content ("the NSFW channels", "le contenu NSFW", "unlock
-NSFW"), in the folded text; "send nsfw" names a picture and stays."""
+    r"access|acces|acceso)\b)"
+    r"|\b(?:le|the|el)[\W_]+(?:contenu|content|contenido)[\W_]+" + _NSFW +
+    r"(?=[\W_]+(?:est|is|es|sera|will)\b)")
+""""NSFW" naming a place ("the NSFW channels", "unlock NSFW", "NSFW access", "the NSFW
+content is reserved to"), read in the folded, collapsed text (look-alikes and leet undone,
+v and x read as u); "send nsfw content" names a picture."""
+_ASKS = re.compile(r"\b(?:send|post|upload|dm|en[vu]oi\w*|poste|manda\w*|en[vu]ia\w*|sube|"
+                   r"selfie|pics?|photos?|fotos?|[vu]ideos?)\b")
+"""What a verification demanding a picture says beside it, once a place's "NSFW" is set aside."""
 FALLEN_LABELS = ("removed", "violation", "flagged")
 
 
@@ -476,9 +482,10 @@ class NetworkDetector:
                 "prevention" in features:
             return []
         if not features & {"image_request", "intimate_image"}:
-            plain = fold(text).plain
+            plain = collapse(fold(text).plain)
             bare = _NSFW_PLACE.sub(" ", plain)
-            if bare != plain and "sexual" not in self.analyzer.analyze(bare).features:
+            if bare != plain and _ASKS.search(bare) is None and \
+                    "sexual" not in self.analyzer.analyze(bare).features:
                 return []
         signs = self._signs_of(guild_id)
         if "verification_demand" in signs:

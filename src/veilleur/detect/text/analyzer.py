@@ -82,12 +82,34 @@ class RuleHit:
 _MINOR = "minor"
 _REFUSAL = "age_restriction"
 _GOODS = "child_goods"
-_SPANNED = frozenset({_MINOR, _REFUSAL})
+_SPANNED = frozenset({_MINOR, _REFUSAL, "trade"})
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
+
+
+_REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
+                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
+                       r"allowed|ok|autorises?|permitid[oa]s?)\b")
+_SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
+                      "selling", "for sale"})
+"""The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
+"teaser") already name content: beside them a child's age is no size."""
+_CRYPTO = frozenset({"btc", "crypto", "paysafecard", "psc"})
 
 
 def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
     return any(lo <= span[0] and span[1] <= hi for lo, hi in outer)
+
+
+def _a_sale_of_goods(features: Mapping[str, Hit], trade: list[tuple[int, int]],
+                     plain: str) -> bool:
+    """Children's things for sale excuse a minor's age only as a size: an age (not a minor
+    word), sold with plain selling words only, with no word of pictures, nudity or a private
+    offer, no link and no anonymous payment."""
+    minor, payment = features.get(_MINOR), features.get("payment")
+    return (minor is not None and _DIGIT.search(minor.text) is not None
+            and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
+            and not features.keys() & _PICTURED and "link_any" not in features
+            and (payment is None or payment.text not in _CRYPTO))
 
 
 class TextAnalyzer:
@@ -152,25 +174,26 @@ class TextAnalyzer:
         counts: dict[str, int] = {}
         spans: dict[str, list[tuple[int, int]]] = {}
         self._terms_in(folded, features, counts, spans)
-        refusals = spans.get(_REFUSAL, [])
+        plain = folded.plain
+        # "no minors excluded", "no underage limit": the words of a refusal turned around.
+        refusals = [sp for sp in spans.get(_REFUSAL, []) if not _REVERSED.match(plain, sp[1])]
         if refusals and _MINOR in features and all(
                 _inside(span, refusals) for span in spans.get(_MINOR, [])):
             # "no minors", "NSFW 18+ only": the minor is turned away, not offered. Any other
             # minor word, or an age outside the refusal, still counts.
             del features[_MINOR]
             counts.pop(_MINOR, None)
-        if _DIGIT.search(folded.plain):
-            self._ages_in(folded, features, refusals)
+        if _DIGIT.search(plain):
+            self._ages_in(folded, features)
             self._patterns_in(folded, features)
-        if _GOODS in features and features.keys() & _PICTURED:
-            # Children's things for sale say nothing of pictures, nudity or private offers.
-            del features[_GOODS]
         links = tuple(self.links.extract(folded))
         for link in links:
             span = link.span
             for name in (f"link_{link.kind}", "link_any",
                          *(("link_obfuscated",) if link.obfuscated else ())):
                 features.setdefault(name, Hit(name, link.url, span))
+        if _GOODS in features and not _a_sale_of_goods(features, spans.get("trade", []), plain):
+            del features[_GOODS]
         return Analysis(folded, features, links, counts)
 
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
@@ -214,10 +237,8 @@ class TextAnalyzer:
         else:
             features[term.set_name] = Hit(term.set_name, term.text, span)
 
-    def _ages_in(self, folded: Folded, features: dict[str, Hit],
-                 refusals: list[tuple[int, int]]) -> None:
-        """A minor's age: a small number with a unit after it or a prefix before it (not
-        inside an adults-only statement: "no one under 18")."""
+    def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
+        """A minor's age: a small number with a unit after it or a prefix before it."""
         if "minor" in features or (self._age_unit is None and self._age_prefix is None):
             return
         plain = folded.plain
@@ -238,8 +259,6 @@ class TextAnalyzer:
                                       and self._age_not_before.match(plain, end)):
                     continue
                 start = prefix.start()
-            if refusals and _inside((start, end), refusals):
-                continue
             features["minor"] = Hit("minor", plain[start:end].strip(), (start, end))
             return
 
