@@ -34,6 +34,21 @@ _SPELLED = r"(?:[^a-z0-9\s]\s?|\s)?"
 _WINDOW = 24
 """Characters around a number in which patterns are tried (longest context: "moins de")."""
 
+# A minor refused ("no minors", "18+ only") and an age that is a size (children's goods).
+_MINOR = "minor"
+_REFUSAL = "age_restriction"
+_GOODS = "child_goods"
+_SPANNED = frozenset({_MINOR, _REFUSAL, "trade"})
+_PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
+_REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
+                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
+                       r"allowed|ok|autorises?|permitid[oa]s?)\b")
+_SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
+                      "selling", "for sale"})
+"""The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
+"teaser") already name content: beside them a child's age is no size."""
+_CRYPTO = frozenset({"btc", "crypto", "paysafecard", "psc"})
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -76,24 +91,6 @@ class RuleHit:
     @property
     def strength(self) -> float:
         return self.rule.weight if self.weight is None else self.weight
-
-
-
-_MINOR = "minor"
-_REFUSAL = "age_restriction"
-_GOODS = "child_goods"
-_SPANNED = frozenset({_MINOR, _REFUSAL, "trade"})
-_PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
-
-
-_REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
-                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
-                       r"allowed|ok|autorises?|permitid[oa]s?)\b")
-_SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
-                      "selling", "for sale"})
-"""The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
-"teaser") already name content: beside them a child's age is no size."""
-_CRYPTO = frozenset({"btc", "crypto", "paysafecard", "psc"})
 
 
 def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
