@@ -107,6 +107,7 @@ def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     ("pack ado 13 ans 20€ paypal, bon état", "csam.trade_minor_paid"),
     ("12yo vids pack $20 t.me/abcd lego", "csam.trade_minor_paid"),
     ("selling 12yo stuff, lego, $20 btc", "csam.trade_minor_paid"),
+    ("vends poussette 12 ans, bon état, 40€ paypal ou btc", "csam.trade_minor_paid"),
 ])
 def test_offers_still_fire_beside_the_new_exclusions(text: str, rule: str) -> None:
     assert rule in rules(text)

@@ -38,7 +38,7 @@ _WINDOW = 24
 _MINOR = "minor"
 _REFUSAL = "age_restriction"
 _GOODS = "child_goods"
-_SPANNED = frozenset({_MINOR, _REFUSAL, "trade"})
+_SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment"})
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
 _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
                        r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
@@ -97,16 +97,16 @@ def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
     return any(lo <= span[0] and span[1] <= hi for lo, hi in outer)
 
 
-def _a_sale_of_goods(features: Mapping[str, Hit], trade: list[tuple[int, int]],
+def _a_sale_of_goods(features: Mapping[str, Hit], spans: Mapping[str, list[tuple[int, int]]],
                      plain: str) -> bool:
     """Children's things for sale excuse a minor's age only as a size: an age (not a minor
     word), sold with plain selling words only, with no word of pictures, nudity or a private
-    offer, no link and no anonymous payment."""
-    minor, payment = features.get(_MINOR), features.get("payment")
+    offer, no link and no anonymous payment (among every payment word, not only the first)."""
+    minor, trade = features.get(_MINOR), spans.get("trade", [])
     return (minor is not None and _DIGIT.search(minor.text) is not None
             and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
             and not features.keys() & _PICTURED and "link_any" not in features
-            and (payment is None or payment.text not in _CRYPTO))
+            and not any(plain[a:b].strip() in _CRYPTO for a, b in spans.get("payment", [])))
 
 
 class TextAnalyzer:
@@ -189,7 +189,7 @@ class TextAnalyzer:
             for name in (f"link_{link.kind}", "link_any",
                          *(("link_obfuscated",) if link.obfuscated else ())):
                 features.setdefault(name, Hit(name, link.url, span))
-        if _GOODS in features and not _a_sale_of_goods(features, spans.get("trade", []), plain):
+        if _GOODS in features and not _a_sale_of_goods(features, spans, plain):
             del features[_GOODS]
         return Analysis(folded, features, links, counts)
 
