@@ -76,6 +76,13 @@ bank: $(STAMP)
 	$(BIN)/veilleur train --meaning-bank --families src/veilleur/corpus/families \
 	    --out src/veilleur/policies/model
 
+# The meaning head (the learned tier's second reader): a small network over embedded training
+# families and ordinary chat; after `train`, whose model picks the chat it is asked about.
+.PHONY: head
+head: $(STAMP)
+	$(BIN)/veilleur train --meaning-head --families src/veilleur/corpus/families \
+	    --out src/veilleur/policies/model
+
 bench: $(STAMP)
 	$(BIN)/python bench/scan_throughput.py --messages 1000000
 

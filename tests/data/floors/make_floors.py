@@ -20,7 +20,12 @@ PER_FAMILY = 4  # as in tests/integration/test_generalization_floors.py
 SCENE_VARIANTS = 1  # likewise
 from veilleur.corpus.families import FAMILY_DIR, load_families  # noqa: E402
 from veilleur.corpus.measure import false_alarms, iter_groups, measure_families  # noqa: E402
-from veilleur.corpus.split import HELD_OUT_WRITERS, ORDINARY_WRITERS, split_of  # noqa: E402
+from veilleur.corpus.split import (  # noqa: E402
+    HELD_OUT_WRITERS,
+    NOT_SCORED,
+    ORDINARY_WRITERS,
+    split_of,
+)
 from veilleur.corpus.transforms import obfuscate  # noqa: E402
 from veilleur.evaluate import evaluate  # noqa: E402
 from veilleur.taxonomy import TargetKind  # noqa: E402
@@ -48,7 +53,7 @@ def main() -> None:
                         / "eval-a")
     args = parser.parse_args()
     fams = load_families(FAMILY_DIR)
-    groups = dict(iter_groups([f for f in fams if f.writer not in ORDINARY_WRITERS], split_of,
+    groups = dict(iter_groups([f for f in fams if f.writer not in NOT_SCORED], split_of,
                               HELD_OUT_WRITERS))
     out = ["# Written by make_floors.py: achieved minus the margin "
            f"({args.margin}); per_family = {PER_FAMILY}.", ""]

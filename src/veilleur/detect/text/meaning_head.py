@@ -1,0 +1,126 @@
+"""The meaning head: a small network that reads a message's embedding and names its category.
+
+The meaning bank's vote (`detect/conversation/meaning.py`) asks which training messages a
+text lies nearest to; a paraphrase that lies between several families, or far from all of
+them, gets a split vote and is left alone. The head learns the regions of the embedding
+space instead (one hidden layer over multilingual-e5-small's vectors), trained on the bank's
+messages and on ordinary and hard-negative chat (`corpus/meaning_head.py`, `veilleur train
+--meaning-head`). It is the second reader's second voice (`detect/text/learned.py`): either
+voice reaching its own bar confirms the learned tier's uncertain probability.
+
+Stored as one `.npz` without pickle: `w1` (dimensions × hidden), `b1`, `w2` (hidden ×
+classes), `b2`, `classes` (`none` first, then categories), `version`, `encoder`, `band` (see
+`MeaningHead.band`) and `bank` (the version of the messages it learnt from).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from veilleur.detect.base import PolicyDataError
+from veilleur.detect.text.semantic import Matrix
+from veilleur.taxonomy import Category
+
+HEAD_FILE = Path("model") / "meaning-head.npz"
+MAX_HIDDEN = 4096
+"""A bound on what a hostile or corrupt file can make the engine allocate per message."""
+MAX_BYTES = 64 << 20
+"""A bound on each array of the file, checked before it is inflated (the shipped head's
+largest is 0.4 MB)."""
+
+
+class HeadError(PolicyDataError):
+    pass
+
+
+@dataclass(frozen=True)
+class MeaningHead:
+    version: str
+    encoder_name: str
+    categories: tuple[Category, ...]
+    w1: Matrix
+    b1: Matrix
+    w2: Matrix
+    b2: Matrix
+    band: float = 0.0
+    """The lowest learned probability of the ordinary chat it was trained on: asked below
+    it, it would read chat it never saw."""
+
+    @classmethod
+    def load(cls, path: Path, encoder: str) -> MeaningHead:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                for name in data.files:  # sizes from the zip's directory, before inflating
+                    if data.zip.getinfo(f"{name}.npy").file_size > MAX_BYTES:
+                        raise HeadError(f"{path}: '{name}' is larger than {MAX_BYTES} bytes")
+                raw = {n: data[n] for n in ("w1", "b1", "w2", "b2", "classes", "version",
+                                            "encoder", "band")}
+        except HeadError:
+            raise
+        except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+            raise HeadError(f"{path}: cannot load the meaning head: {exc!r}") from None
+        texts = {n: raw[n] for n in ("version", "encoder")}
+        if any(a.ndim != 0 or a.dtype.kind != "U" for a in texts.values()):
+            raise HeadError(f"{path}: 'version' and 'encoder' must be strings")
+        if str(texts["encoder"]) != encoder:
+            raise HeadError(f"{path}: trained on {str(texts['encoder'])!r} vectors, not "
+                            f"{encoder!r}: retrain it (veilleur train --meaning-head)")
+        if raw["classes"].ndim != 1 or raw["classes"].dtype.kind != "U":
+            raise HeadError(f"{path}: 'classes' must be a list of names")
+        classes = [str(v) for v in raw["classes"]]
+        if not classes or classes[0] != "none" or len(set(classes)) != len(classes):
+            raise HeadError(f"{path}: classes must be 'none' then distinct categories")
+        try:
+            categories = tuple(Category(c) for c in classes[1:])
+        except ValueError as exc:
+            raise HeadError(f"{path}: {exc}") from None
+        numbers = {n: raw[n] for n in ("w1", "b1", "w2", "b2", "band")}
+        if any(a.dtype.kind != "f" for a in numbers.values()):
+            raise HeadError(f"{path}: the meaning head's weights must be floating-point")
+        w1, b1, w2, b2 = (numbers[n].astype(np.float32) for n in ("w1", "b1", "w2", "b2"))
+        hidden = w1.shape[1] if w1.ndim == 2 else -1
+        if (w1.ndim != 2 or not 0 < hidden <= MAX_HIDDEN or b1.shape != (hidden,)
+                or w2.shape != (hidden, len(classes)) or b2.shape != (len(classes),)):
+            raise HeadError(f"{path}: the meaning head's layers do not fit together")
+        band = numbers["band"]
+        if band.ndim != 0 or not 0.0 <= float(band) < 1.0:
+            raise HeadError(f"{path}: 'band' must be a probability")
+        if not all(np.isfinite(a).all() for a in (w1, b1, w2, b2)):
+            raise HeadError(f"{path}: the meaning head holds non-finite weights")
+        return cls(str(texts["version"]), str(texts["encoder"]), categories, w1, b1, w2, b2,
+                   float(band))
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.w1.shape[0])
+
+    def probabilities(self, vectors: Matrix) -> list[dict[Category, float]]:
+        """Each text's probability of every category (rows: unit-norm embeddings)."""
+        hidden = np.maximum(vectors @ self.w1 + self.b1, 0.0)
+        logits = hidden @ self.w2 + self.b2
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        # A vector that was not finite reads as nothing (its logits are NaN).
+        p = np.nan_to_num(p, nan=0.0)
+        return [{c: float(row[i + 1]) for i, c in enumerate(self.categories)} for row in p]
+
+
+@lru_cache(maxsize=4)
+def _head(path: Path, encoder: str, _stamp: tuple[int, int]) -> MeaningHead:
+    return MeaningHead.load(path, encoder)
+
+
+def load_head(policy_dir: Path, encoder: str) -> MeaningHead | None:
+    """The package's head, or None when it is absent (the second reader then votes alone)."""
+    path = policy_dir / HEAD_FILE
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _head(path, encoder, (st.st_mtime_ns, st.st_size))
