@@ -446,7 +446,8 @@ def _with_head(head_from: float, bank_confirm: float | None = None) -> LearnedDe
     assert base.model is not None and base.meaning is not None
     head = MeaningHead("head-test", "words", CATS, **_head_layers())
     reader = MeaningReader(base.meaning.bank, _Meaning(), head=head)
-    model = replace(base.model, support=np.full(4, 0.8, np.float32))
+    model = replace(base.model, support=np.full(4, 0.8, np.float32),
+                    alone=np.full(4, 0.95, np.float32))
     return LearnedDetector(model, THRESHOLDS, meaning=reader,
                            confirm={} if bank_confirm is None else {Category.CSAM: bank_confirm},
                            confirm_version="confirm-test",
@@ -456,13 +457,19 @@ def _with_head(head_from: float, bank_confirm: float | None = None) -> LearnedDe
 def test_the_head_confirms_a_probability_below_support() -> None:
     detector = _with_head(head_from=0.5)
     (sure,) = _signals(detector, _posted(_NEAR, guild="g1"))
-    assert sure.strength >= 0.7 and "meaning head gives csam 0.99" in sure.evidence
+    assert sure.strength >= 0.7 and "from 0.9900 the two readers" in sure.evidence
+    assert "meaning head gives csam 0.99" in sure.evidence
     assert "head-test" in sure.version
     # Read as ordinary by the head: below support, nothing at all (not even a hint).
     assert _signals(detector, _posted(_FAR, guild="g1")) == []
-    # Below the head's `from`: not embedded.
+    # Below the head's `from` (p 0.75 reaches this support of 0.5, so the loop runs): a
+    # supporting hint only, nothing embedded.
     low = _with_head(head_from=0.9)
-    assert _signals(low, _posted(_NEAR, guild="g1")) == []
+    assert low.model is not None
+    low._bands = [(c, 0.5, a, t) for c, _, a, t in low._bands]
+    low._lowest = 0.5
+    (hint,) = _signals(low, _posted(_NEAR, guild="g1"))
+    assert hint.strength < 0.7 and "meaning head" not in hint.evidence
     assert low.meaning is not None and low.meaning.read == 0
     # Held back (a place it did not learn from): not read, whatever the head would say.
     held = _with_head(head_from=0.5)
@@ -624,3 +631,31 @@ def test_quoted_vocabulary_is_not_read_by_the_second_reader() -> None:
     assert detector.meaning is not None and detector.meaning.read == 0
     (plain,) = _signals(detector, _posted(_NEAR, guild="g1", mid="m2"))
     assert plain.strength >= 0.7 and detector.meaning.read == 1
+
+
+def test_hostile_head_files_are_refused_not_crashed_on(tmp_path: Path) -> None:
+    """Empty, corrupt, lying headers, extra or duplicate members: one HeadError each."""
+    import zipfile
+
+    from veilleur.detect.conversation.meaning import ENCODER
+    from veilleur.detect.text.meaning_head import HEAD_FILE, HeadError, MeaningHead
+
+    good = (POLICY_DIR / HEAD_FILE).read_bytes()
+    cases = {"empty.npz": b"", "flipped.npz": good[:100] + bytes([good[100] ^ 0xFF])
+             + good[101:]}
+    for name, body in cases.items():
+        (tmp_path / name).write_bytes(body)
+    liar = tmp_path / "liar.npz"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 4), }"
+    npy = b"\x93NUMPY\x01\x00" + (len(header) + 1).to_bytes(2, "little") + header + b"\n"
+    with zipfile.ZipFile(POLICY_DIR / HEAD_FILE) as src, zipfile.ZipFile(liar, "w") as out:
+        for item in src.namelist():
+            out.writestr(item, npy if item == "w1.npy" else src.read(item))
+    extra = tmp_path / "extra.npz"
+    with zipfile.ZipFile(POLICY_DIR / HEAD_FILE) as src, zipfile.ZipFile(extra, "w") as out:
+        for item in src.namelist():
+            out.writestr(item, src.read(item))
+        out.writestr("version", b"\0" * 1000)
+    for path in [tmp_path / "empty.npz", tmp_path / "flipped.npz", liar, extra]:
+        with pytest.raises(HeadError):
+            MeaningHead.load(path, ENCODER)

@@ -267,7 +267,8 @@ def _corpus(out: Console, err: Console, folder: Path | None, per_family: int, be
                     out, f"{name}, obfuscated", fr, floors, about)
     section.update(_scenes(out, scenes_folder, variants, settings, floors))
     if benign:
-        # Ordinary chat never tuned on: the ordinary writers', else unseen none families.
+        # Ordinary chat: the ordinary writers' (b8, b13, b17 blind; b1, b6, b15 studied, and
+        # half of their families taught the meaning head), else unseen none families.
         ordinary = [f for f in fams if f.writer in ORDINARY_WRITERS] or [
             f for f in fams if f.category is None and split_of(f) == "test"]
         if ordinary:

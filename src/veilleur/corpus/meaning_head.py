@@ -16,7 +16,8 @@ One hidden layer (scikit-learn's `MLPClassifier`, ReLU, softmax out), classes we
 count alike and `none` twice (a missed paraphrase is recovered by the rules, the conversation
 tier or a report; a false alarm lands on an innocent). The vectors are rounded to float16 as a
 bank stores them, so a bank file of the same messages can stand in for embedding them again;
-the same corpus gives the same head on the same machine.
+the draws and the network's initialisation are seeded (whether two runs give the same bytes
+also depends on the BLAS's threads: not checked, unlike the n-gram model).
 """
 
 from __future__ import annotations

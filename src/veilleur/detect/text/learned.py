@@ -321,8 +321,8 @@ class LearnedDetector:
                     f"from {self._confirm[category]:.2f} the two readers make a finding")
         head = (reading.head or {}).get(category, 0.0)
         if by_head and head >= self._head[category]:
-            return (f"the meaning head gives {category.value} {head:.3f}, and from "
-                    f"{self._head[category]:.3f} the two readers make a finding")
+            return (f"the meaning head gives {category.value} {head:.4f}, and from "
+                    f"{self._head[category]:.4f} the two readers make a finding")
         return None
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:

@@ -54,16 +54,15 @@ class MeaningHead:
     @classmethod
     def load(cls, path: Path, encoder: str) -> MeaningHead:
         try:
+            _check_members(path)
             with np.load(path, allow_pickle=False) as data:
-                for name in data.files:  # sizes from the zip's directory, before inflating
-                    if data.zip.getinfo(f"{name}.npy").file_size > MAX_BYTES:
-                        raise HeadError(f"{path}: '{name}' is larger than {MAX_BYTES} bytes")
-                raw = {n: data[n] for n in ("w1", "b1", "w2", "b2", "classes", "version",
-                                            "encoder", "band")}
+                raw = {n: data[n] for n in _MEMBERS}
         except HeadError:
             raise
-        except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        except Exception as exc:  # any unreadable file (truncated, corrupt, lying) is one refusal
             raise HeadError(f"{path}: cannot load the meaning head: {exc!r}") from None
+        if not all(isinstance(a, np.ndarray) for a in raw.values()):
+            raise HeadError(f"{path}: every member must be an array")
         texts = {n: raw[n] for n in ("version", "encoder")}
         if any(a.ndim != 0 or a.dtype.kind != "U" for a in texts.values()):
             raise HeadError(f"{path}: 'version' and 'encoder' must be strings")
@@ -109,6 +108,29 @@ class MeaningHead:
         # A vector that was not finite reads as nothing (its logits are NaN).
         p = np.nan_to_num(p, nan=0.0)
         return [{c: float(row[i + 1]) for i, c in enumerate(self.categories)} for row in p]
+
+
+_MEMBERS = ("w1", "b1", "w2", "b2", "classes", "version", "encoder", "band", "bank")
+
+
+def _check_members(path: Path) -> None:
+    """The file holds exactly the head's arrays, each no larger than `MAX_BYTES` by its own
+    header, read before numpy allocates anything (a header may claim terabytes)."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        if sorted(names) != sorted(f"{n}.npy" for n in _MEMBERS):
+            raise HeadError(f"{path}: not a meaning head (members {sorted(names)[:12]})")
+        for name in names:
+            with archive.open(name) as fh:
+                version = np.lib.format.read_magic(fh)
+                header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                          else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = header(fh)
+                size = dtype.itemsize
+                for n in shape:
+                    size *= n
+                if size > MAX_BYTES:
+                    raise HeadError(f"{path}: '{name}' is larger than {MAX_BYTES} bytes")
 
 
 @lru_cache(maxsize=4)
