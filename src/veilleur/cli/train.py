@@ -32,8 +32,8 @@ def train(
         ] = False,
     meaning_head: Annotated[bool, typer.Option(
         "--meaning-head", help="Train only the meaning head (policies/model/meaning-head.npz: "
-        "a small network over the bank's vectors and ordinary chat, for the second reader) "
-        "from the bank and the model in --out, and stop.")] = False,
+        "a small network over embedded training messages and ordinary chat, for the second "
+        "reader) with the model in --out, and stop.")] = False,
     no_transforms: Annotated[bool, typer.Option(
         "--no-transforms", help="Train on the families' text only, without obfuscated copies "
         "(look-alikes, leet, separators, hidden characters, spelled links).")] = False,

@@ -33,10 +33,16 @@ def bank_rows(families: Sequence[Family], per_family: int, seed: int
     return texts, labels
 
 
-def rows_digest(texts: Sequence[str], labels: Sequence[str]) -> str:
-    """What a bank's version names: its messages and labels (`meaning-<digest>`)."""
-    return hashlib.sha256("\x1f".join(f"{lab}\x1e{t}" for t, lab in zip(
+def bank_version(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """A bank's version: `meaning-` and a digest of its messages and labels."""
+    return "meaning-" + hashlib.sha256("\x1f".join(f"{lab}\x1e{t}" for t, lab in zip(
         texts, labels, strict=True)).encode()).hexdigest()[:12]
+
+
+def embed(encoder: Encoder, texts: Sequence[str], batch: int = 64) -> np.ndarray:
+    """The texts' vectors in batches, as a bank stores them (float16)."""
+    rows = [encoder.encode(list(texts[i:i + batch])) for i in range(0, len(texts), batch)]
+    return np.vstack(rows).astype(np.float16)
 
 
 def build_bank(families: Sequence[Family], encoder: Encoder, out: Path, *,
@@ -44,11 +50,10 @@ def build_bank(families: Sequence[Family], encoder: Encoder, out: Path, *,
     texts, labels = bank_rows(families, per_family, seed)
     if not texts or "none" not in labels or len(set(labels)) < 2:
         raise ValueError("the bank needs training families of ordinary talk and of abuse")
-    rows = [encoder.encode(texts[i:i + batch]) for i in range(0, len(texts), batch)]
-    x = np.vstack(rows).astype(np.float16)
-    digest = rows_digest(texts, labels)
+    x = embed(encoder, texts, batch)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as fh:  # np.savez_compressed on a path would add ".npz" by itself
-        np.savez_compressed(fh, x=x, labels=np.array(labels), version=np.array(
-            f"meaning-{digest}"), encoder=np.array(ENCODER))
+        np.savez_compressed(fh, x=x, labels=np.array(labels),
+                            version=np.array(bank_version(texts, labels)),
+                            encoder=np.array(ENCODER))
     return out, len(texts)

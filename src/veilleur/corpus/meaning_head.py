@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from veilleur.corpus.families import Family, expand
-from veilleur.corpus.meaning_bank import bank_rows, rows_digest
+from veilleur.corpus.meaning_bank import bank_rows, bank_version, embed
 from veilleur.corpus.split import ORDINARY_WRITERS, teaches_head
 from veilleur.detect.conversation.meaning import ENCODER
 from veilleur.detect.text.learned import MIN_WORDS_ALONE, words
@@ -103,23 +103,18 @@ def build_head(families: Sequence[Family], encoder: Encoder, model: LinearModel,
     train families again when it holds exactly the head's messages (its version is their
     digest, `meaning_bank.build_bank` with `BANK_PER_FAMILY` and `BANK_SEED`)."""
     texts, labels = bank_rows(families, BANK_PER_FAMILY, BANK_SEED)
-    digest = rows_digest(texts, labels)
-    bank_x = _cached(cache, f"meaning-{digest}", len(texts))
+    version = bank_version(texts, labels)
+    bank_x = _cached(cache, version, len(texts))
     if bank_x is None:
-        bank_x = _embed(encoder, texts, batch)
+        bank_x = embed(encoder, texts, batch).astype(np.float32)
     negatives, none_labels = head_negatives(families, model)
-    extra = _embed(encoder, negatives, batch) if negatives else np.zeros(
+    extra = embed(encoder, negatives, batch).astype(np.float32) if negatives else np.zeros(
         (0, bank_x.shape[1]), np.float32)
     x = np.vstack([bank_x, extra])
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
     classes = ["none", *(c.value for c in model.categories)]
     layers = fit_head(x, [*labels, *none_labels], classes)
-    return write_head(layers, classes, out, f"meaning-{digest}"), len(x)
-
-
-def _embed(encoder: Encoder, texts: Sequence[str], batch: int) -> np.ndarray:
-    rows = [encoder.encode(list(texts[i:i + batch])) for i in range(0, len(texts), batch)]
-    return np.vstack(rows).astype(np.float16).astype(np.float32)
+    return write_head(layers, classes, out, version), len(x)
 
 
 def _cached(path: Path | None, version: str, rows: int) -> np.ndarray | None:

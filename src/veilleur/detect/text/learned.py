@@ -352,9 +352,9 @@ class LearnedDetector:
         # Quoted vocabulary (a victim's plea, a moderator's warning, a news report, prevention)
         # lies near what it quotes, by meaning too: the second reader is not asked for the
         # categories a framing lowers (the rules' own reading of it stands).
-        framed = frozenset(c for f in (self._analyzer.framings(analysis, TargetKind.MESSAGE)
-                                       if self._analyzer is not None and analysis is not None
-                                       else ()) for c in f.lowers)
+        framings = (self._analyzer.framings(analysis, TargetKind.MESSAGE)
+                    if self._analyzer is not None and analysis is not None else [])
+        framed = frozenset(c for f in framings for c in f.lowers)
         signals = []
         # Read once per message, and only where a hold-back asks for it.
         says_minor = functools.cache(
