@@ -90,9 +90,7 @@ class Engine:
         if event.type == "message":
             self.stats.messages += 1
         self.directory.apply(event)
-        if self.rollup is not None:
-            self.rollup.observe(event)
-        signals: list[Signal] = []
+        signals: list[Signal] = self.rollup.observe(event) if self.rollup is not None else []
         for detector in self.detectors:
             try:
                 signals.extend(detector.detect(event, self.directory))

@@ -69,6 +69,24 @@ def test_the_owners_short_posts_are_not_read() -> None:
     assert reader.asked == ["bienvenue sur le serveur"]
 
 
+def test_an_owners_post_says_what_its_channel_is_for_read_once() -> None:
+    d, reader = detector()
+    ctx = Directory(MemoryState())
+    g = GuildCreated(ts=T, guild=Guild("g1", "club", "boss"))
+    ctx.apply(g)
+    e = MessagePosted(ts=T, message=Message("m1", "rules", "g1", "boss",
+                                            "postez vos photos de la semaine ici"))
+    ctx.apply(e)
+    got = {(s.target.kind, s.target.id, s.key) for s in d.detect(e, ctx)}
+    assert (TargetKind.MESSAGE, "m1", "meaning:staff") in got
+    assert (TargetKind.CHANNEL, "rules", "meaning:staff_channel") in got
+    assert reader.asked == ["postez vos photos de la semaine ici"]
+    member = MessagePosted(ts=T, message=Message("m2", "rules", "g1", "someone",
+                                                 "postez vos photos de la semaine ici"))
+    ctx.apply(member)
+    assert list(d.detect(member, ctx)) == []  # a member's post is chat, read elsewhere
+
+
 def test_a_server_flagged_only_as_a_successor_seeds_no_further_search() -> None:
     cw = Casework(Engine.build())
 

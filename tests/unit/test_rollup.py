@@ -157,11 +157,13 @@ def test_the_category_follows_the_content() -> None:
 def test_bad_settings_are_named() -> None:
     good = {"version": "v", "channel": {k: 1 for k in (
         "min_messages", "min_share", "strength", "strong_messages", "strong_share",
-        "strong_strength", "staff_single")}, "guild": {k: 1 for k in (
+        "strong_strength", "staff_single", "found_server_messages",
+        "found_server_strength")}, "guild": {k: 1 for k in (
             "min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
             "strength", "one_channel_strength")}, "account": {k: 1 for k in (
                 "min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength", "keep")}}
+                "single_direct", "single_direct_strength", "owner_strength",
+                "owner_post_strength", "keep")}}
     parse_targets_policy(good)
     with pytest.raises(TargetsPolicyError, match=r"channel.strength must be at most 1"):
         parse_targets_policy({**good, "channel": {**good["channel"], "strength": 2}})
@@ -171,6 +173,91 @@ def test_bad_settings_are_named() -> None:
         parse_targets_policy({**good, "channel": {**good["channel"], "min_messages": 0}})
     with pytest.raises(TargetsPolicyError, match=r"strong_messages must be at least"):
         parse_targets_policy({**good, "account": {**good["account"], "min_messages": 3}})
+    with pytest.raises(TargetsPolicyError, match=r"found_server_messages must be a whole"):
+        parse_targets_policy({**good, "channel": {**good["channel"],
+                                                  "found_server_messages": 0.5}})
+    # A server's finding must never make every channel in it a finding alone.
+    with pytest.raises(TargetsPolicyError, match=r"found_server_strength must stay below"):
+        Rollup(parse_targets_policy(good), {c: 0.7 for c in Category})
+    Rollup(parse_targets_policy({**good, "channel": {**good["channel"],
+                                                      "found_server_strength": 0.5}}))
+
+
+def _server(rollup: Rollup, ctx: _Ctx, gid: str, cat: Category, score: float = 0.9,
+            detectors: tuple[str, ...] = ("text.lexicon",)) -> list:
+    return rollup.take([Finding(Target(TargetKind.GUILD, gid), cat, score, detectors, "e",
+                                {"guild_id": gid})], ctx)
+
+
+def test_in_a_server_found_of_a_category_one_found_post_makes_its_channel() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    for cid in ("folder", "lobby", "busy"):
+        _posts(rollup, cid, "g1", 40 if cid == "busy" else 4)
+    one = [_found("m1", Category.CSAM, "folder", "g1", "a"),
+           _found("m2", Category.CSAM, "busy", "g1", "b")]
+    got = rollup.take(one, ctx)
+    assert not any(s.target.kind is TargetKind.CHANNEL and s.strength >= 0.7 for s in got)
+    got = _server(rollup, ctx, "g1", Category.CSAM)
+    strong = {s.target.id: s for s in got
+              if s.target.kind is TargetKind.CHANNEL and s.strength >= 0.7}
+    # the folder's one post is a share of its talk; one post in forty is not
+    assert set(strong) == {"folder"} and strong["folder"].contextual
+    assert "in a server found csam" in strong["folder"].evidence
+    # Every talking channel gets the server's finding as evidence that joins its own...
+    joins = {s.target.id: s.strength for s in got if s.key == "server"}
+    assert set(joins) == {"folder", "lobby", "busy"}
+    assert all(v < 0.7 for v in joins.values())
+    # ... and so does a channel that starts talking later, once.
+    got = rollup.observe(MessagePosted(ts=T, message=Message("n1", "new", "g1", "u", "hi")))
+    assert [(s.target.id, s.key) for s in got] == [("new", "server")]
+    assert rollup.observe(MessagePosted(ts=T, message=Message("n2", "new", "g1", "u", "x"))
+                          ) == []
+    # Another category, or another server, is not lifted.
+    got = rollup.take([_found("m3", Category.NCII, "lobby", "g1", "c")], ctx)
+    assert not any(s.target.kind is TargetKind.CHANNEL for s in got)
+    assert _server(rollup, ctx, "g1", Category.CSAM) == []  # known already: said once
+    _posts(rollup, "elsewhere", "g2", 4)
+    got = rollup.take([_found("m5", Category.CSAM, "elsewhere", "g2", "e")], ctx)
+    assert not any(s.target.kind is TargetKind.CHANNEL for s in got)
+
+
+def test_a_channel_found_because_its_server_is_does_not_make_the_server() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    lifted = Finding(Target(TargetKind.CHANNEL, "c1"), Category.CSAM, 0.8,
+                     ("targets.rollup",), "e", {"guild_id": "g1", "channel_id": "c1"},
+                     own_score=0.45)
+    assert rollup.take([lifted], ctx) == []
+    own = Finding(Target(TargetKind.CHANNEL, "c2"), Category.CSAM, 0.8, ("text.lexicon",),
+                  "e", {"guild_id": "g1", "channel_id": "c2"})
+    assert [s.target for s in rollup.take([own], ctx)] == [Target(TargetKind.GUILD, "g1")]
+
+
+def test_a_server_with_a_found_channel_is_judged_again_when_its_talk_is_enough() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    min_talk = int(rollup.policy.guild["min_talk"])
+
+    def talk(gid: str) -> list:
+        out = []
+        for i in range(min_talk + 5):
+            out += rollup.observe(MessagePosted(ts=T, message=Message(
+                f"{gid}-t{i}", f"{gid}-chat", gid, "u", "salut")))
+        return [(s.target.id, s.category) for s in out if s.target.kind is TargetKind.GUILD]
+
+    # A catalogue's rules and price list come first, found before its talk says anything.
+    got = rollup.take([_found(f"r{i}", Category.CSAM, "rules", "g1", f"a{i}")
+                       for i in range(3)], ctx)
+    assert ("channel", "rules") in _targets(got)
+    assert not any(s.target.kind is TargetKind.GUILD and s.key == "messages" for s in got)
+    for s in got:  # the channel finding reaches the server, as in the engine
+        if s.target.kind is TargetKind.CHANNEL:
+            rollup.take([Finding(s.target, s.category, s.strength, (s.detector,), "e",
+                                 dict(s.context))], ctx)
+    assert talk("g1") == [("g1", Category.CSAM)]  # once, at its twentieth message
+    # Early finds scattered over channels (a gaming server's first "pack", "CP") are not
+    # judged again: no channel of theirs was found.
+    rollup.take([_found(f"p{i}", Category.CSAM, f"c{i}", "g2", f"b{i}") for i in range(3)],
+                ctx)
+    assert talk("g2") == []
 
 
 def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets() -> None:
@@ -189,3 +276,24 @@ def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets(
             } <= found
     assert ("user", "boss", "csam") not in found  # owning it only joins other evidence
     assert not any(k == "user" and i.startswith("u") for k, i, _ in found)
+
+
+def test_one_found_post_by_the_owner_of_a_server_found_of_its_category() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")))
+    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g2", "y", owner_id="other")))
+    _posts(rollup, "c1", "g1", 30)
+    # One found post alone never makes an account, nor owning a found server alone ...
+    assert ("user", "boss") not in _targets(
+        rollup.take([_found("m1", Category.CSAM, "c1", "g1", "boss")], ctx))
+    got = [s for s in _server(rollup, ctx, "g1", Category.CSAM)
+           if s.target == Target(TargetKind.USER, "boss")]
+    assert sorted(s.strength for s in got) == [0.45, 0.5]  # ... together they do (noisy-OR)
+    assert any("by the owner of a server found csam" in s.evidence for s in got)
+    # The same the other way round: the server first, the owner's post after.
+    _server(rollup, ctx, "g2", Category.NCII)
+    got = _targets(rollup.take([_found("m2", Category.NCII, "c1", "g1", "other")], ctx))
+    assert got[("user", "other")] == 0.5
+    # Owning a server of another category is not it.
+    got = _targets(rollup.take([_found("m3", Category.NCII, "c1", "g1", "boss")], ctx))
+    assert ("user", "boss") not in got

@@ -62,11 +62,13 @@ class TargetsPolicy:
 
 _FIELDS = {
     "channel": ("min_messages", "min_share", "strength", "strong_messages", "strong_share",
-                "strong_strength", "staff_single"),
+                "strong_strength", "staff_single", "found_server_messages",
+                "found_server_strength"),
     "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
               "strength", "one_channel_strength"),
     "account": ("min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength", "keep"),
+                "single_direct", "single_direct_strength", "owner_strength",
+                "owner_post_strength", "keep"),
 }
 
 
@@ -122,7 +124,8 @@ def parse_targets_policy(data: Mapping[str, Any], where: str = "targets") -> Tar
                          sections["account"], single)
 
 
-_COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep", "min_talk"})
+_COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep", "min_talk",
+                     "found_server_messages"})
 _MAX_COUNT = 10_000
 _MAX_ACTIVE = 256
 _MAX_TEXTS = 64
@@ -189,7 +192,7 @@ def merge_places(a: _Place, b: _Place) -> _Place:
 
 
 STATE: dict[str, Any] = {"rollup.channel": _Place, "rollup.guild": _Place,
-                         "rollup.account": _Place, "rollup.seen": bool}
+                         "rollup.account": _Place, "rollup.seen": bool, "rollup.known": bool}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
 
@@ -205,6 +208,10 @@ def _overshadowed(place: _Place, cat: Category) -> bool:
         1, len(place.channels.get(Category.NCII, ())))
 
 
+def _known_key(gid: str, cat: Category) -> str:
+    return f"{gid}\x1f{cat.value}"
+
+
 class Rollup:
     """Remembers found messages under their channel, server and author; says which of those
     are targets in their own right."""
@@ -215,6 +222,12 @@ class Rollup:
                  state: KeyedState | None = None) -> None:
         self.policy = policy
         self._thresholds = dict(thresholds or {})
+        lowest = min(self.threshold(c) for c in Category)
+        if policy.channel["found_server_strength"] >= lowest:
+            raise TargetsPolicyError(
+                f"{policy.version}: channel.found_server_strength must stay below the lowest "
+                f"finding threshold ({lowest}): a server found never makes each of its "
+                "channels a finding alone")
         self._minor = minor
         """Whether an account is known to be a child (the conversation tier's estimate)."""
         self.version = policy.version
@@ -238,19 +251,38 @@ class Rollup:
 
     # --- what is said where --------------------------------------------------------------
 
-    def observe(self, event: Event) -> None:
+    def observe(self, event: Event) -> list[Signal]:
+        """Counts what is said where; a channel that starts talking in a server found of a
+        category gets that server's finding as evidence, and a server whose talk just grew
+        enough for its share to say something is judged again."""
         # Only servers' channels: a direct conversation is never a place found by share
         # (its accounts are `conversation.risk`'s), and counting every DM would only grow.
-        if isinstance(event, MessagePosted) and event.message.guild_id is not None:
-            m = event.message
-            channel = self._place("rollup.channel", m.channel_id)
-            channel.messages += 1
-            self._state.put("rollup.channel", m.channel_id, channel)
-            guild = self._place("rollup.guild", event.message.guild_id)
-            guild.messages += 1
-            if len(guild.active) < _MAX_ACTIVE:
-                guild.active.add(m.channel_id)
-            self._state.put("rollup.guild", event.message.guild_id, guild)
+        if not isinstance(event, MessagePosted) or event.message.guild_id is None:
+            return []
+        m = event.message
+        gid = event.message.guild_id
+        channel = self._place("rollup.channel", m.channel_id)
+        channel.messages += 1
+        self._state.put("rollup.channel", m.channel_id, channel)
+        guild = self._place("rollup.guild", gid)
+        guild.messages += 1
+        out: list[Signal] = []
+        if m.channel_id not in guild.active and len(guild.active) < _MAX_ACTIVE:
+            guild.active.add(m.channel_id)
+            out += [self._in_server(gid, m.channel_id, cat) for cat in Category
+                    if self._state.get("rollup.known", _known_key(gid, cat))]
+        self._state.put("rollup.guild", gid, guild)
+        if guild.messages != self.policy.guild["min_talk"]:
+            return out
+        # A catalogue's rules and price list are found first, before the talk its share
+        # needs: it is judged again when that talk is there, in the categories where one of
+        # its channels is found too. Found messages alone would not do: a gaming server's
+        # first "pack" and "CP" are found before its talk shows they are ordinary there
+        # (never a channel: one post never taints one), and would make it a catalogue at
+        # its twentieth message (tested).
+        return out + [s for cat in sorted(guild.found, key=lambda c: c.value)
+                      if guild.channels.get(cat)
+                      for s in self._judge_guild(gid, guild, cat)]
 
     # --- findings to targets -------------------------------------------------------------
 
@@ -347,18 +379,24 @@ class Rollup:
         # ... unless that post is the owner's or a bot's and unambiguous: a welcome embed or
         # pinned rules found strongly say what the channel is for.
         enough = distinct >= p["min_messages"] or found.staff_max >= p["staff_single"]
+        # ... or the server is found of the same category: a catalogue's folders each hold a
+        # line or two that is unambiguous only there, and the server says what they are.
+        in_found = not enough and distinct >= p["found_server_messages"] \
+            and bool(self._state.get("rollup.known", _known_key(gid, cat)))
         if distinct >= p["strong_messages"] and share >= p["strong_share"]:
             strength = p["strong_strength"]
-        elif enough and share >= p["min_share"]:
+        elif (enough or in_found) and share >= p["min_share"]:
             strength = p["strength"]
         if not strength:
             return []
         staff = (f", the owner's and bots' posts weighing {self.policy.staff_weight}"
                  if found.weight > found.count else "")
+        server = f", in a server found {cat.value}" if in_found else ""
         return [self._signal(Target(TargetKind.CHANNEL, cid), cat, strength,
                              f"{found.count} of its {talk} messages found {cat.value} "
-                             f"({share:.0%} of its talk{staff}): {self._quotes(found)}",
-                             {"guild_id": gid, "channel_id": cid})]
+                             f"({share:.0%} of its talk{staff}{server}): "
+                             f"{self._quotes(found)}",
+                             {"guild_id": gid, "channel_id": cid}, contextual=in_found)]
 
     def _judge_guild(self, gid: str, place: _Place, cat: Category) -> list[Signal]:
         p = self.policy.guild
@@ -387,6 +425,8 @@ class Rollup:
             gid = channel.guild_id if channel is not None else None
         if gid is None:
             return []
+        if f.own_score is not None and f.own_score < self.threshold(f.category):
+            return []  # found because its server is: it does not make the server in turn
         place = self._place("rollup.guild", gid)
         channels = place.channels.setdefault(f.category, set())
         if f.target.id in channels:
@@ -410,6 +450,35 @@ class Rollup:
                              key=f"channels:{min(len(channels), int(p['min_channels']))}")]
 
     def _guild_found(self, f: Finding, ctx: Context) -> list[Signal]:
+        return self._server_channels(f.target.id, f.category) + self._owner(f, ctx)
+
+    def _server_channels(self, gid: str, cat: Category) -> list[Signal]:
+        """The server is found of `cat` from now on: its channels that hold found messages
+        of it are judged again (what was too little alone may be enough there)."""
+        key = _known_key(gid, cat)
+        if self._state.get("rollup.known", key):
+            return []
+        self._state.put("rollup.known", key, True)
+        guild: _Place | None = self._state.get("rollup.guild", gid)
+        found = guild.found.get(cat) if guild is not None else None
+        out: list[Signal] = []
+        for cid in sorted(found.places if found is not None else ()):
+            place: _Place | None = self._state.get("rollup.channel", cid) if cid else None
+            if place is not None and cat in place.found:
+                out += self._judge_channel(cid, gid, place, cat)
+        return out + [self._in_server(gid, cid, cat)
+                      for cid in sorted(guild.active if guild is not None else ())]
+
+    def _in_server(self, gid: str, cid: str, cat: Category) -> Signal:
+        """A channel where members talk, in a server found of `cat`: evidence that joins
+        what its own name, topic or posts say (noisy-OR), never a finding alone."""
+        return self._signal(Target(TargetKind.CHANNEL, cid), cat,
+                            self.policy.channel["found_server_strength"],
+                            f"in server {gid}, found {cat.value}",
+                            {"guild_id": gid, "channel_id": cid}, key="server",
+                            contextual=True)
+
+    def _owner(self, f: Finding, ctx: Context) -> list[Signal]:
         if set(f.detectors) <= _READ_ONLY:
             # A server found only from how its name or description reads: evidence about
             # the place, too thin to accuse the person who named it.
@@ -419,11 +488,15 @@ class Rollup:
         if owner is None or (owner, f.category) in self._owned:
             return []
         self._owned.add((owner, f.category))
-        return [self._signal(Target(TargetKind.USER, owner), f.category,
-                             self.policy.account["owner_strength"],
-                             f"owns server {f.target.id}, found {f.category.value}",
-                             {"guild_id": f.target.id, "author_id": owner},
-                             key=f"owner:{f.target.id}")]
+        out = [self._signal(Target(TargetKind.USER, owner), f.category,
+                            self.policy.account["owner_strength"],
+                            f"owns server {f.target.id}, found {f.category.value}",
+                            {"guild_id": f.target.id, "author_id": owner},
+                            key=f"owner:{f.target.id}")]
+        place: _Place | None = self._state.get("rollup.account", owner)
+        if place is not None and f.category in place.found:
+            out += self._judge_account(owner, place, f.category, {"guild_id": f.target.id})
+        return out
 
     def judge_account(self, author: str) -> list[Signal]:
         """The account judged again from what is remembered of it, in every category (its
@@ -447,11 +520,16 @@ class Rollup:
         elif found.direct_max >= p["single_direct"] and \
                 cat in self.policy.single_direct_categories:
             strength = p["single_direct_strength"]
+        elif distinct and (author, cat) in self._owned:
+            strength = p["owner_post_strength"]
         if not strength:
             return []
-        why = (f"one {cat.value} message of {found.direct_max:.2f} in a direct conversation"
-               if distinct < p["min_messages"] else
-               f"{distinct} different messages of its found {cat.value}")
+        if distinct >= p["min_messages"]:
+            why = f"{distinct} different messages of its found {cat.value}"
+        elif strength == p["owner_post_strength"] and (author, cat) in self._owned:
+            why = f"one found {cat.value} message by the owner of a server found {cat.value}"
+        else:
+            why = f"one {cat.value} message of {found.direct_max:.2f} in a direct conversation"
         return [self._signal(Target(TargetKind.USER, author), cat, strength,
                              f"{why} in "
                              f"{len(found.places)} place(s): {self._quotes(found)}",
@@ -463,6 +541,7 @@ class Rollup:
         return "; ".join(f"«{e}»" for _, e in shown)
 
     def _signal(self, target: Target, cat: Category, strength: float, evidence: str,
-                context: Mapping[str, str | None], key: str = "messages") -> Signal:
+                context: Mapping[str, str | None], key: str = "messages",
+                contextual: bool = False) -> Signal:
         return Signal(DETECTOR, self.version, target, cat, round(strength, 4), evidence,
-                      key, dict(context))
+                      key, dict(context), contextual=contextual)

@@ -32,7 +32,9 @@ from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, M
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
-KINDS = ("guild", "channel", "staff")
+KINDS = ("guild", "channel", "staff", "staff_channel")
+"""What a read signals on: a server (its name, description), a channel (its name, topic), a
+staff post itself, or the channel a staff post is in (what the owner says a place is for)."""
 _MIN_WORDS = 3
 """Words (two letters or more; numbers are not words) a text needs to be read by meaning,
 a server's or channel's name and topic included: shorter, the nearest bank messages vote
@@ -150,7 +152,8 @@ class PlacesDetector:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             gid: str = event.message.guild_id
-            if not is_staff(ctx, gid, m.author_id, event.author):
+            if not (self._by_kind["staff"] or self._by_kind["staff_channel"]) \
+                    or not is_staff(ctx, gid, m.author_id, event.author):
                 return ()
             read: int = self._state.get("places.staff_reads", gid) or 0
             if read >= self.policy.staff_reads:
@@ -158,19 +161,29 @@ class PlacesDetector:
             if words(m.content) < _MIN_WORDS:
                 return ()
             self._state.put("places.staff_reads", gid, read + 1)
-            return self._read("staff", m.content, Target(TargetKind.MESSAGE, m.id),
-                              {"guild_id": gid, "channel_id": m.channel_id,
-                               "author_id": m.author_id},
-                              "a post by the server's owner or a bot")
+            context: dict[str, str | None] = {"guild_id": gid, "channel_id": m.channel_id,
+                                               "author_id": m.author_id}
+            votes = self._votes(m.content)
+            return self._signals("staff", votes, m.content, Target(TargetKind.MESSAGE, m.id),
+                                 context, "a post by the server's owner or a bot") + \
+                self._signals("staff_channel", votes, m.content,
+                              Target(TargetKind.CHANNEL, m.channel_id), context,
+                              "a post by the server's owner or a bot in it")
         return ()
 
     def _read(self, kind: str, text: str, target: Target, context: dict[str, str | None],
               where: str) -> list[Signal]:
-        reads = self._by_kind[kind]
-        if not reads or words(text) < _MIN_WORDS:
+        if not self._by_kind[kind] or words(text) < _MIN_WORDS:
             return []
+        return self._signals(kind, self._votes(text), text, target, context, where)
+
+    def _votes(self, text: str) -> Mapping[Category, float]:
         assert self.reader is not None
-        votes = self.reader.scores([text])[0]
+        return self.reader.scores([text])[0]
+
+    def _signals(self, kind: str, votes: Mapping[Category, float], text: str, target: Target,
+                 context: dict[str, str | None], where: str) -> list[Signal]:
+        reads = self._by_kind[kind]
         excerpt = text if len(text) <= _EXCERPT else text[:_EXCERPT - 1] + "…"
         out = []
         for r in reads:
