@@ -8,8 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from veilleur.detect.conversation.ages import AgeRecord, answered_age, claims_in, estimate
-from veilleur.detect.conversation.config import load_conversation_policy
+from veilleur.detect.conversation.ages import (
+    AgeRecord,
+    answered,
+    asks_age,
+    claims_in,
+    estimate,
+)
+from veilleur.detect.conversation.config import (
+    ConversationPolicyError,
+    load_conversation_policy,
+    parse_conversation_policy,
+)
 from veilleur.detect.text.fold import fold
 from veilleur.engine import Engine
 from veilleur.events import (
@@ -38,6 +48,9 @@ DAY = 60 * 24
     ("en 4e", 13), ("je passe en 5eme l'an prochain", 12), ("en secondaire 2", 13),
     ("7th grade and u?", 12), ("year 8", 13), ("en séptimo", 12), ("octavo básico", 13),
     ("voy en primero de secundaria", 12), ("3ro de secu", 14), ("primero medio", 14),
+    # "me too" and present-tense "we're in" school years
+    ("moi en 3e", 14), ("pareil, 3e !", 14), ("we're both in 8th grade lol", 13),
+    ("im in 10th at the high school", 15),
 ])
 def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int) -> None:
     claims = claims_in(fold(text).plain, POLICY, T, "m1")
@@ -48,6 +61,8 @@ def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int)
     "I'm 15 minutes away", "j'ai 2 chats", "ma soeur a 13 ans", "tengo 12 euros",
     "the 8th grade teacher", "rdv à 14h", "in 7th place lol", "5th avenue",
     "j'ai 4 ans de foot", "en segundo",
+    # an adult remembering school, a race, a queue
+    "we were in 8th grade when we met", "im in 5th place lol", "we're in 3rd row",
 ])
 def test_other_numbers_are_not_ages(text: str) -> None:
     assert claims_in(fold(text).plain, POLICY, T, "m1") == []
@@ -68,8 +83,50 @@ def test_estimates_keep_evidence_and_catch_contradictions() -> None:
     assert estimate(rec, POLICY, T - timedelta(days=1)).minor is None
     band = estimate(AgeRecord(band=AgeBand.AGE_13_15), POLICY)
     assert band.minor is True and band.confidence == pytest.approx(0.95)
-    assert answered_age("13") == 13 and answered_age("14 et toi") == 14
-    assert answered_age("on se voit à 14h demain avec les autres") is None
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("So you are 13 or 14?", True), ("how old are u btw", True), ("what grade r u", True),
+    ("t'as 13 ou 14 ans ?", True), ("c quoi ton âge", True), ("t'es en quelle classe ?", True),
+    ("¿Cuántos años cumples?", True), ("tienes 12 o 13?", True), ("r u 18?", True),
+    ("are you coming at 5?", False), ("on se voit à 14h ?", False), ("you have 2 lives?", False),
+    ("tienes 5 minutos?", False),
+])
+def test_age_questions_beyond_the_term_lists(question: str, asks: bool) -> None:
+    assert asks_age(fold(question).plain, POLICY) is asks
+
+
+@pytest.mark.parametrize(("reply", "age"), [
+    ("13", 13), ("14 et toi", 14), ("12 but i'll be 13 in may", 12), ("14, en 3e. et toi ?", 14),
+    ("15 si, como tu", 15), ("7th lol", 12), ("year 8", 13), ("en 4e", 13), ("cinquième", 12),
+    ("on se voit à 14h demain avec les autres", None), ("5 min", None), ("20€ max", None),
+    ("30 dollars", None), ("2nd place", None),
+    ("13 " + "mais bon c'est pas la question, on parlait d'autre chose avant " * 2, None),
+])
+def test_a_reply_to_an_age_question_gives_an_age(reply: str, age: int | None) -> None:
+    got = answered(fold(reply).plain, POLICY, T, "m1")
+    assert [c.age for c in got][:1] == ([age] if age is not None else [])
+
+
+def test_age_rules_are_validated() -> None:
+    base = {"version": "v", "risk": {"half_life_days": 1, "account_threshold": 0.7,
+                                     "max_group": 6, "per_stage_events": 4},
+            "relationship": {k: 1 for k in ("adult_to_minor", "unknown_to_minor",
+                                            "adult_to_unknown", "unknown_to_unknown",
+                                            "minor_to_minor", "to_adult")},
+            "ages": {"adult": 18, "platform_confidence": 0.9, "claim_confidence": 0.6,
+                     "grade_confidence": 0.5, "deception_weight": 0.5},
+            "stages": {"s": {"category": "grooming", "weight": 0.5, "sets": ["secrecy"]}},
+            "suppress": {"sets": []}}
+    parse_conversation_policy(base)
+    for bad, match in (({"probes": [{"regex": "("}]}, r"probes #1: bad regex"),
+                       ({"probes": ["how old"]}, r"probes #1: must be a table"),
+                       ({"answers": [{"regex": "x"}]}, r"answers #1: the regex needs"),
+                       ({"answers": [{"regex": "(?P<age>x)", "offset": "5"}]},
+                        r"answers #1.offset"),
+                       ({"answer_words": 0}, r"answer_words")):
+        with pytest.raises(ConversationPolicyError, match=match):
+            parse_conversation_policy({**base, **bad})
 
 
 def conversation(lines: list[tuple[str, str, float]], users: dict[str, AgeBand | None]
@@ -167,3 +224,19 @@ def test_benign_look_alikes_stay_quiet(lines: list[tuple[str, str, float]],
                                        users: dict[str, AgeBand | None]) -> None:
     found = conversation(lines, users)
     assert not [k for k in found if k[0] == "user"], found
+
+
+def test_an_age_answered_to_a_question_is_the_repliers_only_right_after_it() -> None:
+    engine = Engine.build()
+    det = next(d for d in engine.detectors if d.id == "conversation.risk")
+    lines = [("man", "so you're 12 or 13?"), ("man", "13 right"),  # the asker's own words
+             ("kid", "12 but i'll be 13 in may"), ("kid2", "14")]   # the reply is read once
+    engine.process(ChannelCreated(ts=T, channel=Channel("dm1", None, "dm",
+                                                        kind=ChannelKind.DM)))
+    for i, (who, text) in enumerate(lines):
+        engine.process(MessagePosted(ts=T + timedelta(minutes=i), message=Message(
+            f"m{i}", "dm1", None, who, text, recipient_ids=("x",))))
+    kid = det.age("kid")  # type: ignore[attr-defined]
+    assert kid.age == 12 and kid.minor is True and "answer 12" in kid.evidence[0]
+    assert det.age("man").minor is None  # type: ignore[attr-defined]
+    assert det.age("kid2").minor is None  # type: ignore[attr-defined]

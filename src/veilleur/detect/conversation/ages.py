@@ -1,7 +1,8 @@
 """How old an account is, from what the platform knows and what people say. Pure.
 
 Claims come from the account's own words ("j'ai 13 ans", "I'm 15", "tengo 12", "en 4ème",
-"in 8th grade", "2º de la ESO") and from a number answered to "how old are you". The estimate
+"in 8th grade", "2º de la ESO") and from the reply to an age or school-year question ("13",
+"12 but i'll be 13 in may", "7th lol"; `answers` in the policy). The estimate
 keeps its evidence. A minor's age claimed and, later, an adult's (or the reverse) is a
 contradiction: the account is then treated as the adult it admitted to be, and the deception
 is itself a signal.
@@ -9,17 +10,16 @@ is itself a signal.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from veilleur.detect.conversation.config import ConversationPolicy
+from veilleur.detect.conversation.config import ClaimRule, ConversationPolicy
 from veilleur.events import AgeBand
 
 BAND_AGE = {AgeBand.UNDER_13: 12, AgeBand.AGE_13_15: 14, AgeBand.AGE_16_17: 16,
             AgeBand.ADULT: 30}
-_BARE_NUMBER = re.compile(r"^\D{0,12}(\d{1,2})\D{0,12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +36,32 @@ class AgeClaim:
 def claims_in(text: str, policy: ConversationPolicy, at: datetime,
               message_id: str | None) -> list[AgeClaim]:
     """The ages a message states about its author (folded text)."""
+    return _claims(policy.claims, "said", text, at, message_id)
+
+
+def answered(text: str, policy: ConversationPolicy, at: datetime,
+             message_id: str | None) -> list[AgeClaim]:
+    """The age a reply to an age or school-year question gives (folded text): "13", "12 but
+    i'll be 13 in may", "14, en 3e. et toi ?". Only a short reply is one."""
+    if len(text.split()) > policy.answer_words:
+        return []
+    return _claims(policy.answers, "answer", text, at, message_id)
+
+
+def asks_age(text: str, policy: ConversationPolicy) -> bool:
+    """A question about the other's age or school year, beyond the packs' terms (folded)."""
+    return any(p.search(text) for p in policy.probes)
+
+
+def _claims(rules: Iterable[ClaimRule], said: str, text: str, at: datetime,
+            message_id: str | None) -> list[AgeClaim]:
     out = []
-    for rule in policy.claims:
+    for rule in rules:
         for m in rule.regex.finditer(text):
             groups = m.groupdict()
             if groups.get("age"):
                 age = int(groups["age"]) + rule.offset
-                kind = "said"
+                kind = said
             else:
                 grade = groups.get("grade") or ""
                 if rule.grades is not None:
@@ -55,15 +74,6 @@ def claims_in(text: str, policy: ConversationPolicy, at: datetime,
             if 6 <= age <= 99:
                 out.append(AgeClaim(age, kind, at, message_id, m.group().strip()))
     return out
-
-
-def answered_age(text: str) -> int | None:
-    """A short reply that is just a number ("13", "15 et toi"): an answer to an age question."""
-    m = _BARE_NUMBER.match(text.strip())
-    if m is None or len(text.split()) > 4:
-        return None
-    age = int(m.group(1))
-    return age if 8 <= age <= 80 else None
 
 
 @dataclass

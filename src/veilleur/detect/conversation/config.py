@@ -58,6 +58,13 @@ class ConversationPolicy:
     suppress: frozenset[str]
     claims: tuple[ClaimRule, ...]
     meaning: MeaningSettings | None = None
+    probes: tuple[re.Pattern[str], ...] = ()
+    """Questions about the other's age or school year, beyond the packs' `age_probe` terms
+    ("so you're 13 or 14?"): the reply that follows is read with `answers`."""
+    answers: tuple[ClaimRule, ...] = ()
+    """Ages said as a reply to such a question ("12 but i'll be 13 in may", "7th lol"): only
+    read then, in a reply of at most `answer_words` words."""
+    answer_words: int = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,21 +138,39 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             raise fail(f"stages.{name}.sets", "must list term sets of the language packs")
         stages.append(Stage(name, category, num(raw, "weight", f"stages.{name}", 0, 1),
                             frozenset(sets), bool(raw.get("urgent", False)), by_meaning))
-    claims = []
-    for i, raw in enumerate(data.get("claims", [])):
-        entry = f"claims #{i + 1}"
+    def regex_of(raw: Any, entry: str) -> re.Pattern[str]:
+        if not isinstance(raw, dict):
+            raise fail(entry, "must be a table with a 'regex'")
         try:
-            regex = re.compile(raw["regex"])
+            return re.compile(raw["regex"])
         except (KeyError, TypeError, re.error) as exc:
             raise fail(entry, f"bad regex: {exc}") from None
-        groups = set(regex.groupindex)
-        if not groups & {"age", "grade"}:
-            raise fail(entry, "the regex needs a group named 'age' or 'grade'")
-        grades = raw.get("grades")
-        if grades is not None and not all(isinstance(v, int) for v in grades.values()):
-            raise fail(f"{entry}.grades", "must map words to ages")
-        claims.append(ClaimRule(str(raw.get("lang", "")), regex, int(raw.get("offset", 0)),
-                                grades))
+
+    def claim_rules(key: str) -> tuple[ClaimRule, ...]:
+        rules = []
+        for i, raw in enumerate(data.get(key, [])):
+            entry = f"{key} #{i + 1}"
+            regex = regex_of(raw, entry)
+            if not set(regex.groupindex) & {"age", "grade"}:
+                raise fail(entry, "the regex needs a group named 'age' or 'grade'")
+            grades = raw.get("grades")
+            if grades is not None and (not isinstance(grades, dict) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in grades.values())):
+                raise fail(f"{entry}.grades", "must map words to ages")
+            offset = raw.get("offset", 0)
+            if isinstance(offset, bool) or not isinstance(offset, int):
+                raise fail(f"{entry}.offset", "must be a whole number")
+            rules.append(ClaimRule(str(raw.get("lang", "")), regex, offset, grades))
+        return tuple(rules)
+
+    claims = claim_rules("claims")
+    answers = claim_rules("answers")
+    probes = tuple(regex_of(raw, f"probes #{i + 1}")
+                   for i, raw in enumerate(data.get("probes", [])))
+    answer_words = data.get("answer_words", 12)
+    if isinstance(answer_words, bool) or not isinstance(answer_words, int) \
+            or not 1 <= answer_words <= 100:
+        raise fail("answer_words", "must be a whole number in [1, 100]")
     suppress = table("suppress").get("sets", [])
     meaning = None
     if "meaning" in data:
@@ -190,5 +215,5 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         claim_confidence=num(ages, "claim_confidence", "ages", 0, 1),
         grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),
         deception_weight=num(ages, "deception_weight", "ages", 0, 1),
-        stages=tuple(stages), suppress=frozenset(suppress), claims=tuple(claims),
-        meaning=meaning)
+        stages=tuple(stages), suppress=frozenset(suppress), claims=claims,
+        meaning=meaning, probes=probes, answers=answers, answer_words=answer_words)

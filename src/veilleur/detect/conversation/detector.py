@@ -23,7 +23,8 @@ from veilleur.detect.conversation.ages import (
     AgeClaim,
     AgeEstimate,
     AgeRecord,
-    answered_age,
+    answered,
+    asks_age,
     claims_in,
     estimate,
 )
@@ -140,14 +141,13 @@ class ConversationDetector:
             return []
         self.messages += 1
         if conv.asked_age not in (None, m.author_id):
-            answer = answered_age(plain)
-            if answer is not None:
-                self._learn(m.author_id, [AgeClaim(answer, "answer", event.ts, m.id,
-                                                   m.content[:_EXCERPT])])
+            said = answered(plain, self.policy, event.ts, m.id)
+            if said:
+                self._learn(m.author_id, said)
             conv.asked_age = None
         analysis = self.analyzer.analyze(m.content)
         features = analysis.features
-        if "age_probe" in features:
+        if "age_probe" in features or asks_age(plain, self.policy):
             conv.asked_age = m.author_id
         carried: list[str] = []
         if features and self.policy.suppress.isdisjoint(features):
