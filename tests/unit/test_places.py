@@ -121,3 +121,27 @@ def test_words_are_counted_as_the_rules_read_them_links_left_out() -> None:
     assert words("discord.gg/abcdef https://mega.nz/folder/xyz") == 0  # links alone say nothing
     assert words("rejoignez discord.gg/abcdef") == 1
     assert words("gaming squad 22") == 2
+
+
+class Votes:
+    """Reads everything with the votes it is given."""
+
+    version = "stub"
+
+    def __init__(self, votes: dict[Category, float]) -> None:
+        self.votes = votes
+
+    def scores(self, texts: list[str]) -> list[dict[Category, float]]:
+        return [dict(self.votes) for _ in texts]
+
+
+def test_a_channel_read_weakly_only_joins_other_evidence() -> None:
+    policy = load_places_policy(DetectorSettings().policy_dir)
+    ctx = Directory(MemoryState())
+    event = ChannelCreated(ts=T, channel=Channel("c1", "g1", "menu du jour",
+                                                 topic="prix fixes, commande en privé"))
+    ctx.apply(event)
+    for vote, strengths in ((0.49, []), (0.5, [0.4]), (0.95, [0.4])):
+        d = PlacesDetector(policy, Votes({Category.CSAM: vote}))  # type: ignore[arg-type]
+        got = [s.strength for s in d.detect(event, ctx) if s.category is Category.CSAM]
+        assert got == strengths, vote

@@ -162,8 +162,7 @@ def test_bad_settings_are_named() -> None:
             "min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
             "strength", "one_channel_strength")}, "account": {k: 1 for k in (
                 "min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength",
-                "owner_post_strength", "keep")}}
+                "single_direct", "single_direct_strength", "owner_strength", "keep")}}
     parse_targets_policy(good)
     with pytest.raises(TargetsPolicyError, match=r"channel.strength must be at most 1"):
         parse_targets_policy({**good, "channel": {**good["channel"], "strength": 2}})
@@ -181,6 +180,10 @@ def test_bad_settings_are_named() -> None:
         Rollup(parse_targets_policy(good), {c: 0.7 for c in Category})
     Rollup(parse_targets_policy({**good, "channel": {**good["channel"],
                                                       "found_server_strength": 0.5}}))
+    with pytest.raises(TargetsPolicyError, match=r"at least channel.found_server_messages"):
+        parse_targets_policy({**good, "channel": {**good["channel"], "min_messages": 2,
+                                                  "strong_messages": 3,
+                                                  "found_server_messages": 3}})
 
 
 def _server(rollup: Rollup, ctx: _Ctx, gid: str, cat: Category, score: float = 0.9,
@@ -203,6 +206,7 @@ def test_in_a_server_found_of_a_category_one_found_post_makes_its_channel() -> N
     # the folder's one post is a share of its talk; one post in forty is not
     assert set(strong) == {"folder"} and strong["folder"].contextual
     assert "in a server found csam" in strong["folder"].evidence
+    assert strong["folder"].key == "messages:server"  # found later on its own: another key
     # Every talking channel gets the server's finding as evidence that joins its own...
     joins = {s.target.id: s.strength for s in got if s.key == "server"}
     assert set(joins) == {"folder", "lobby", "busy"}
@@ -232,9 +236,11 @@ def test_a_channel_found_because_its_server_is_does_not_make_the_server() -> Non
     assert [s.target for s in rollup.take([own], ctx)] == [Target(TargetKind.GUILD, "g1")]
 
 
-def test_a_server_with_a_found_channel_is_judged_again_when_its_talk_is_enough() -> None:
+def test_a_server_whose_staff_post_is_found_is_judged_again_when_its_talk_is_enough() -> None:
     rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
     min_talk = int(rollup.policy.guild["min_talk"])
+    for gid in ("g1", "g2"):
+        ctx.d.apply(GuildCreated(ts=T, guild=Guild(gid, "x", owner_id=f"boss-{gid}")))
 
     def talk(gid: str) -> list:
         out = []
@@ -244,20 +250,80 @@ def test_a_server_with_a_found_channel_is_judged_again_when_its_talk_is_enough()
         return [(s.target.id, s.category) for s in out if s.target.kind is TargetKind.GUILD]
 
     # A catalogue's rules and price list come first, found before its talk says anything.
-    got = rollup.take([_found(f"r{i}", Category.CSAM, "rules", "g1", f"a{i}")
-                       for i in range(3)], ctx)
-    assert ("channel", "rules") in _targets(got)
+    got = rollup.take([_found("r0", Category.CSAM, "rules", "g1", "boss-g1", score=0.9),
+                       *(_found(f"r{i}", Category.CSAM, "prices", "g1", f"a{i}")
+                         for i in range(1, 3))], ctx)
     assert not any(s.target.kind is TargetKind.GUILD and s.key == "messages" for s in got)
-    for s in got:  # the channel finding reaches the server, as in the engine
-        if s.target.kind is TargetKind.CHANNEL:
-            rollup.take([Finding(s.target, s.category, s.strength, (s.detector,), "e",
-                                 dict(s.context))], ctx)
     assert talk("g1") == [("g1", Category.CSAM)]  # once, at its twentieth message
-    # Early finds scattered over channels (a gaming server's first "pack", "CP") are not
-    # judged again: no channel of theirs was found.
-    rollup.take([_found(f"p{i}", Category.CSAM, f"c{i}", "g2", f"b{i}") for i in range(3)],
-                ctx)
+    # Members' early finds, even enough to make a channel (a gaming server's first "pack",
+    # "CP" in a quiet channel), are not judged again.
+    got = rollup.take([_found(f"p{i}", Category.CSAM, "quiet", "g2", f"b{i}")
+                       for i in range(3)], ctx)
+    assert ("channel", "quiet") in _targets(got)
     assert talk("g2") == []
+
+
+def test_a_server_found_only_by_its_name_or_as_a_successor_lifts_no_channel() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    for gid, detector in (("g1", "places.meaning"), ("g2", "network.links")):
+        _posts(rollup, f"{gid}-c", gid, 4)
+        rollup.take([_found(f"{gid}-m", Category.NCII, f"{gid}-c", gid, "a")], ctx)
+        got = _server(rollup, ctx, gid, Category.NCII, detectors=(detector,))
+        assert not any(s.target.kind is TargetKind.CHANNEL for s in got), detector
+    # ... and the same server found for what it holds does
+    got = _server(rollup, ctx, "g2", Category.NCII, detectors=("network.links", "text.lexicon"))
+    assert any(s.target.kind is TargetKind.CHANNEL for s in got)
+
+
+def test_the_channels_that_made_a_server_are_not_given_its_finding_back() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    for cid in ("c1", "c2", "c3"):
+        _posts(rollup, cid, "g1", 5)
+    for cid in ("c1", "c2"):
+        rollup.take([Finding(Target(TargetKind.CHANNEL, cid), Category.CSAM, 0.8,
+                             ("text.lexicon",), "e", {"guild_id": "g1", "channel_id": cid})],
+                    ctx)
+    got = _server(rollup, ctx, "g1", Category.CSAM)
+    assert [s.target.id for s in got if s.key == "server"] == ["c3"]
+
+
+class _Stub:
+    """Finds the ads as csam messages, and reads a channel's name as weak evidence."""
+
+    id = "stub"
+    version = "1"
+
+    def detect(self, event, ctx):  # type: ignore[no-untyped-def]
+        from veilleur.detect.base import Signal
+        if isinstance(event, MessagePosted) and event.message.content.startswith("ad"):
+            m = event.message
+            return [Signal("stub", "1", Target(TargetKind.MESSAGE, m.id), Category.CSAM, 0.9,
+                           "ad", "ad", {"guild_id": m.guild_id, "channel_id": m.channel_id,
+                                        "author_id": m.author_id})]
+        if isinstance(event, ChannelCreated) and event.channel.name == "folder":
+            c = event.channel
+            return [Signal("stub", "1", Target(TargetKind.CHANNEL, c.id), Category.CSAM, 0.4,
+                           "name", "name", {"guild_id": c.guild_id, "channel_id": c.id})]
+        return []
+
+
+def test_in_the_engine_a_found_servers_channels_join_it_and_feed_nothing_back() -> None:
+    from veilleur.decide.policy import load_policy
+    policy = load_policy(POLICY_DIR / "policy.toml")
+    engine = Engine([_Stub()], policy,  # type: ignore[list-item]
+                    rollup=Rollup.load(POLICY_DIR, policy.thresholds))
+    events: list = [GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")),
+                    ChannelCreated(ts=T, channel=Channel("shop", "g1", "shop")),
+                    ChannelCreated(ts=T, channel=Channel("c2", "g1", "folder"))]
+    events += [MessagePosted(ts=T, message=Message(f"a{i}", "shop", "g1", f"s{i}", f"ad {i}"))
+               for i in range(3)]
+    # the folder starts talking after the server is found: `observe` lifts it
+    events += [MessagePosted(ts=T, message=Message("f1", "c2", "g1", "u", "merci"))]
+    found = {(f.target.kind.value, f.target.id): f for ev in events for f in engine.process(ev)}
+    assert ("guild", "g1") in found and ("channel", "shop") in found
+    folder = found[("channel", "c2")]
+    assert folder.own_score is not None and folder.own_score < 0.7  # contextual: no feedback
+    assert "in server g1" in folder.evidence
 
 
 def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets() -> None:
@@ -276,24 +342,3 @@ def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets(
             } <= found
     assert ("user", "boss", "csam") not in found  # owning it only joins other evidence
     assert not any(k == "user" and i.startswith("u") for k, i, _ in found)
-
-
-def test_one_found_post_by_the_owner_of_a_server_found_of_its_category() -> None:
-    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
-    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")))
-    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g2", "y", owner_id="other")))
-    _posts(rollup, "c1", "g1", 30)
-    # One found post alone never makes an account, nor owning a found server alone ...
-    assert ("user", "boss") not in _targets(
-        rollup.take([_found("m1", Category.CSAM, "c1", "g1", "boss")], ctx))
-    got = [s for s in _server(rollup, ctx, "g1", Category.CSAM)
-           if s.target == Target(TargetKind.USER, "boss")]
-    assert sorted(s.strength for s in got) == [0.45, 0.5]  # ... together they do (noisy-OR)
-    assert any("by the owner of a server found csam" in s.evidence for s in got)
-    # The same the other way round: the server first, the owner's post after.
-    _server(rollup, ctx, "g2", Category.NCII)
-    got = _targets(rollup.take([_found("m2", Category.NCII, "c1", "g1", "other")], ctx))
-    assert got[("user", "other")] == 0.5
-    # Owning a server of another category is not it.
-    got = _targets(rollup.take([_found("m3", Category.NCII, "c1", "g1", "boss")], ctx))
-    assert ("user", "boss") not in got

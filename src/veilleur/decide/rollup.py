@@ -44,6 +44,7 @@ from veilleur.taxonomy import Category, Target, TargetKind
 DETECTOR = "targets.rollup"
 _CONVERSATION = "conversation.risk"
 _READ_ONLY = frozenset({"places.meaning"})
+_SUCCESSOR = "network.links"
 
 
 class TargetsPolicyError(PolicyDataError):
@@ -67,8 +68,7 @@ _FIELDS = {
     "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
               "strength", "one_channel_strength"),
     "account": ("min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength",
-                "owner_post_strength", "keep"),
+                "single_direct", "single_direct_strength", "owner_strength", "keep"),
 }
 
 
@@ -108,7 +108,8 @@ def parse_targets_policy(data: Mapping[str, Any], where: str = "targets") -> Tar
                 raise TargetsPolicyError(f"{where}: {name}.{f} must be a whole number from 1 "
                                          f"to {_MAX_COUNT}")
             out[f] = float(value)
-        for low, high in (("min_messages", "strong_messages"), ("min_share", "strong_share"),
+        for low, high in (("found_server_messages", "min_messages"),
+                          ("min_messages", "strong_messages"), ("min_share", "strong_share"),
                           ("strength", "strong_strength")):
             if low in out and high in out and out[high] < out[low]:
                 raise TargetsPolicyError(f"{where}: {name}.{high} must be at least "
@@ -225,9 +226,8 @@ class Rollup:
         lowest = min(self.threshold(c) for c in Category)
         if policy.channel["found_server_strength"] >= lowest:
             raise TargetsPolicyError(
-                f"{policy.version}: channel.found_server_strength must stay below the lowest "
-                f"finding threshold ({lowest}): a server found never makes each of its "
-                "channels a finding alone")
+                f"channel.found_server_strength must stay below the lowest finding threshold "
+                f"({lowest}): a server found never makes each of its channels a finding alone")
         self._minor = minor
         """Whether an account is known to be a child (the conversation tier's estimate)."""
         self.version = policy.version
@@ -240,7 +240,10 @@ class Rollup:
     def load(cls, policy_dir: Path, thresholds: Mapping[Category, float] | None = None,
              minor: Callable[[str], bool] | None = None,
              state: KeyedState | None = None) -> Rollup:
-        return cls(load_targets_policy(policy_dir), thresholds, minor, state)
+        try:
+            return cls(load_targets_policy(policy_dir), thresholds, minor, state)
+        except TargetsPolicyError as exc:
+            raise TargetsPolicyError(f"{policy_dir / 'targets.toml'}: {exc}") from None
 
     def _place(self, namespace: str, key: str) -> _Place:
         place: _Place | None = self._state.get(namespace, key)
@@ -270,18 +273,20 @@ class Rollup:
         if m.channel_id not in guild.active and len(guild.active) < _MAX_ACTIVE:
             guild.active.add(m.channel_id)
             out += [self._in_server(gid, m.channel_id, cat) for cat in Category
-                    if self._state.get("rollup.known", _known_key(gid, cat))]
+                    if self._state.get("rollup.known", _known_key(gid, cat))
+                    and m.channel_id not in guild.channels.get(cat, ())]
         self._state.put("rollup.guild", gid, guild)
         if guild.messages != self.policy.guild["min_talk"]:
             return out
         # A catalogue's rules and price list are found first, before the talk its share
-        # needs: it is judged again when that talk is there, in the categories where one of
-        # its channels is found too. Found messages alone would not do: a gaming server's
-        # first "pack" and "CP" are found before its talk shows they are ordinary there
-        # (never a channel: one post never taints one), and would make it a catalogue at
-        # its twentieth message (tested).
+        # needs: it is judged again when that talk is there, in the categories where a post
+        # by its owner or a bot is found as strongly as one that makes a channel alone.
+        # Members' found posts alone would not do: a gaming server's first "pack" and "CP"
+        # are found before its talk shows they are ordinary there, and would make it a
+        # catalogue at its twentieth message (tested over many servers).
+        single = self.policy.channel["staff_single"]
         return out + [s for cat in sorted(guild.found, key=lambda c: c.value)
-                      if guild.channels.get(cat)
+                      if guild.found[cat].staff_max >= single
                       for s in self._judge_guild(gid, guild, cat)]
 
     # --- findings to targets -------------------------------------------------------------
@@ -336,6 +341,9 @@ class Rollup:
         if gid is not None:
             place = self._place("rollup.guild", gid)
             self._add(place, cat, mid, weight, excerpt, cid or "")
+            if staff:
+                found = place.found[cat]
+                found.staff_max = max(found.staff_max, f.score)
             self._state.put("rollup.guild", gid, place)
             out += self._judge_guild(gid, place, cat)
         if author is not None and not bot:
@@ -396,7 +404,10 @@ class Rollup:
                              f"{found.count} of its {talk} messages found {cat.value} "
                              f"({share:.0%} of its talk{staff}{server}): "
                              f"{self._quotes(found)}",
-                             {"guild_id": gid, "channel_id": cid}, contextual=in_found)]
+                             {"guild_id": gid, "channel_id": cid}, contextual=in_found,
+                             # its own key: the channel found later on its own posts is
+                             # a different observation, not one this one shadows
+                             key="messages:server" if in_found else "messages")]
 
     def _judge_guild(self, gid: str, place: _Place, cat: Category) -> list[Signal]:
         p = self.policy.guild
@@ -450,7 +461,11 @@ class Rollup:
                              key=f"channels:{min(len(channels), int(p['min_channels']))}")]
 
     def _guild_found(self, f: Finding, ctx: Context) -> list[Signal]:
-        return self._server_channels(f.target.id, f.category) + self._owner(f, ctx)
+        # A server found only from how its name reads by meaning, or only as the successor
+        # of another, says nothing yet of what its channels hold.
+        holds = bool(set(f.detectors) - _READ_ONLY - {_SUCCESSOR})
+        return (self._server_channels(f.target.id, f.category) if holds else []) + \
+            self._owner(f, ctx)
 
     def _server_channels(self, gid: str, cat: Category) -> list[Signal]:
         """The server is found of `cat` from now on: its channels that hold found messages
@@ -466,8 +481,10 @@ class Rollup:
             place: _Place | None = self._state.get("rollup.channel", cid) if cid else None
             if place is not None and cat in place.found:
                 out += self._judge_channel(cid, gid, place, cat)
-        return out + [self._in_server(gid, cid, cat)
-                      for cid in sorted(guild.active if guild is not None else ())]
+        if guild is None:
+            return out
+        made = guild.channels.get(cat, set())  # its evidence already: not given it back
+        return out + [self._in_server(gid, cid, cat) for cid in sorted(guild.active - made)]
 
     def _in_server(self, gid: str, cid: str, cat: Category) -> Signal:
         """A channel where members talk, in a server found of `cat`: evidence that joins
@@ -488,15 +505,11 @@ class Rollup:
         if owner is None or (owner, f.category) in self._owned:
             return []
         self._owned.add((owner, f.category))
-        out = [self._signal(Target(TargetKind.USER, owner), f.category,
-                            self.policy.account["owner_strength"],
-                            f"owns server {f.target.id}, found {f.category.value}",
-                            {"guild_id": f.target.id, "author_id": owner},
-                            key=f"owner:{f.target.id}")]
-        place: _Place | None = self._state.get("rollup.account", owner)
-        if place is not None and f.category in place.found:
-            out += self._judge_account(owner, place, f.category, {"guild_id": f.target.id})
-        return out
+        return [self._signal(Target(TargetKind.USER, owner), f.category,
+                             self.policy.account["owner_strength"],
+                             f"owns server {f.target.id}, found {f.category.value}",
+                             {"guild_id": f.target.id, "author_id": owner},
+                             key=f"owner:{f.target.id}")]
 
     def judge_account(self, author: str) -> list[Signal]:
         """The account judged again from what is remembered of it, in every category (its
@@ -520,16 +533,11 @@ class Rollup:
         elif found.direct_max >= p["single_direct"] and \
                 cat in self.policy.single_direct_categories:
             strength = p["single_direct_strength"]
-        elif distinct and (author, cat) in self._owned:
-            strength = p["owner_post_strength"]
         if not strength:
             return []
-        if distinct >= p["min_messages"]:
-            why = f"{distinct} different messages of its found {cat.value}"
-        elif strength == p["owner_post_strength"] and (author, cat) in self._owned:
-            why = f"one found {cat.value} message by the owner of a server found {cat.value}"
-        else:
-            why = f"one {cat.value} message of {found.direct_max:.2f} in a direct conversation"
+        why = (f"one {cat.value} message of {found.direct_max:.2f} in a direct conversation"
+               if distinct < p["min_messages"] else
+               f"{distinct} different messages of its found {cat.value}")
         return [self._signal(Target(TargetKind.USER, author), cat, strength,
                              f"{why} in "
                              f"{len(found.places)} place(s): {self._quotes(found)}",
