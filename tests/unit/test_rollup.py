@@ -145,6 +145,17 @@ def test_accounts_from_their_own_messages_counted_once_however_often_read() -> N
     assert ("user", "seller") in _targets(rollup.take(bare, ctx))
 
 
+def test_the_same_words_in_another_order_are_one_post() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    _posts(rollup, "c1", "g1", 3)
+    same = [_found(f"m{i}", Category.CSAM, "c1", "g1", f"a{i}", text=t) for i, t in enumerate((
+        "le pack de skins est dispo — mon petit frère est en CP",
+        "Mon petit frère est en CP, le pack de skins est dispo"))]
+    assert not any(s.target.kind is TargetKind.CHANNEL for s in rollup.take(same, ctx))
+    other = _found("m9", Category.CSAM, "c1", "g1", "a9", text="pack CM2 42 fichiers")
+    assert ("channel", "c1") in _targets(rollup.take([other], ctx))
+
+
 def test_the_category_follows_the_content() -> None:
     rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
     _posts(rollup, "c1", "g1", 4)

@@ -24,6 +24,7 @@ changed in place).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +163,17 @@ class _Place:
     """For a server: the channels where something was said (bounded)."""
 
 
+_WORDS = re.compile(r"\w+")
+
+
 def _text_key(text: str) -> int:
-    """A text's key among an account's distinct texts: the same in every process (Python's
-    own `hash` of a string changes from one process to the next, and this is kept)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+    """A text's key among a place's or an account's distinct texts: its words, in any order
+    ("le pack est dispo — mon frère est en CP" and "mon frère est en CP, le pack est dispo"
+    say one thing, twice: a gaming server's two ordinary sentences in every order are not a
+    catalogue's many posts). The same in every process (Python's own `hash` of a string
+    changes from one process to the next, and this is kept)."""
+    words = " ".join(sorted(set(_WORDS.findall(text)))) or text
+    return int.from_bytes(hashlib.blake2b(words.encode("utf-8", "surrogatepass"),
                                           digest_size=8).digest(), "big") >> 1
 
 
