@@ -198,7 +198,8 @@ def test_bad_settings_are_named() -> None:
 
 
 def _server(rollup: Rollup, ctx: _Ctx, gid: str, cat: Category, score: float = 0.9,
-            detectors: tuple[str, ...] = ("text.lexicon",)) -> list:
+            detectors: tuple[str, ...] = ("targets.rollup",)) -> list:
+    """The server's finding, made from what is said in it (the roll-up's own) by default."""
     return rollup.take([Finding(Target(TargetKind.GUILD, gid), cat, score, detectors, "e",
                                 {"guild_id": gid})], ctx)
 
@@ -276,13 +277,15 @@ def test_a_server_whose_staff_post_is_found_is_judged_again_when_its_talk_is_eno
 
 def test_a_server_found_only_by_its_name_or_as_a_successor_lifts_no_channel() -> None:
     rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
-    for gid, detector in (("g1", "places.meaning"), ("g2", "network.links")):
+    for gid, detector in (("g1", "places.meaning"), ("g2", "network.links"),
+                          ("g3", "text.lexicon")):
         _posts(rollup, f"{gid}-c", gid, 4)
         rollup.take([_found(f"{gid}-m", Category.NCII, f"{gid}-c", gid, "a")], ctx)
         got = _server(rollup, ctx, gid, Category.NCII, detectors=(detector,))
         assert not any(s.target.kind is TargetKind.CHANNEL for s in got), detector
-    # ... and the same server found for what it holds does
-    got = _server(rollup, ctx, "g2", Category.NCII, detectors=("network.links", "text.lexicon"))
+    # ... and the same server found from what is said in it does
+    got = _server(rollup, ctx, "g2", Category.NCII,
+                  detectors=("network.links", "targets.rollup"))
     assert any(s.target.kind is TargetKind.CHANNEL for s in got)
 
 
@@ -335,6 +338,9 @@ def test_in_the_engine_a_found_servers_channels_join_it_and_feed_nothing_back() 
     folder = found[("channel", "c2")]
     assert folder.own_score is not None and folder.own_score < 0.7  # contextual: no feedback
     assert "in server g1" in folder.evidence
+    assert engine.rollup is not None
+    guild = engine.rollup._state.get("rollup.guild", "g1")
+    assert guild.channels[Category.CSAM] == {"shop"}  # the folder did not count for it
 
 
 def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets() -> None:

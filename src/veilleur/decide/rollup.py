@@ -45,7 +45,6 @@ from veilleur.taxonomy import Category, Target, TargetKind
 DETECTOR = "targets.rollup"
 _CONVERSATION = "conversation.risk"
 _READ_ONLY = frozenset({"places.meaning"})
-_SUCCESSOR = "network.links"
 
 
 class TargetsPolicyError(PolicyDataError):
@@ -349,9 +348,10 @@ class Rollup:
         if gid is not None:
             place = self._place("rollup.guild", gid)
             self._add(place, cat, mid, weight, excerpt, cid or "")
-            if staff:
+            if staff:  # its own strength: not lent by the server's suspicious name
                 found = place.found[cat]
-                found.staff_max = max(found.staff_max, f.score)
+                found.staff_max = max(found.staff_max, f.score if f.own_score is None
+                                      else f.own_score)
             self._state.put("rollup.guild", gid, place)
             out += self._judge_guild(gid, place, cat)
         if author is not None and not bot:
@@ -469,9 +469,10 @@ class Rollup:
                              key=f"channels:{min(len(channels), int(p['min_channels']))}")]
 
     def _guild_found(self, f: Finding, ctx: Context) -> list[Signal]:
-        # A server found only from how its name reads by meaning, or only as the successor
-        # of another, says nothing yet of what its channels hold.
-        holds = bool(set(f.detectors) - _READ_ONLY - {_SUCCESSOR})
+        # Only a server found from what is said in it (its found messages or channels): one
+        # found from how its name or layout reads, or as the successor of another, says
+        # nothing yet of what its channels hold.
+        holds = DETECTOR in f.detectors
         return (self._server_channels(f.target.id, f.category) if holds else []) + \
             self._owner(f, ctx)
 

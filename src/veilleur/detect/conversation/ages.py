@@ -36,7 +36,7 @@ class AgeClaim:
 def claims_in(text: str, policy: ConversationPolicy, at: datetime,
               message_id: str | None) -> list[AgeClaim]:
     """The ages a message states about its author (folded text)."""
-    return _claims(policy.claims, "said", text, at, message_id)
+    return _claims(policy.claims, "said", _readable(text), at, message_id)
 
 
 def answered(text: str, policy: ConversationPolicy, at: datetime,
@@ -45,12 +45,23 @@ def answered(text: str, policy: ConversationPolicy, at: datetime,
     i'll be 13 in may", "14, en 3e. et toi ?". Only a short reply is one."""
     if len(text.split()) > policy.answer_words:
         return []
-    return _claims(policy.answers, "answer", text, at, message_id)
+    return _claims(policy.answers, "answer", _readable(text), at, message_id)
 
 
 def asks_age(text: str, policy: ConversationPolicy) -> bool:
     """A question about the other's age or school year, beyond the packs' terms (folded)."""
+    text = _readable(text)
     return any(p.search(text) for p in policy.probes)
+
+
+_AGE_CHARS = 2_000
+"""Characters of a message read for ages: an age is said early, not after pages."""
+
+
+def _readable(text: str) -> str:
+    """Spaces collapsed and the length bounded before any age pattern reads a text: a run of
+    thousands of spaces makes patterns with optional spaces backtrack for minutes."""
+    return " ".join(text[:_AGE_CHARS].split())
 
 
 def _claims(rules: Iterable[ClaimRule], said: str, text: str, at: datetime,
@@ -60,6 +71,8 @@ def _claims(rules: Iterable[ClaimRule], said: str, text: str, at: datetime,
         for m in rule.regex.finditer(text):
             groups = m.groupdict()
             if groups.get("age"):
+                if not groups["age"].isdecimal():
+                    continue  # a policy pattern wider than its numbers: not an age
                 age = int(groups["age"]) + rule.offset
                 kind = said
             else:
@@ -68,8 +81,10 @@ def _claims(rules: Iterable[ClaimRule], said: str, text: str, at: datetime,
                     if grade not in rule.grades:
                         continue
                     age = rule.grades[grade]
-                else:
+                elif grade.isdecimal():
                     age = int(grade) + rule.offset
+                else:
+                    continue
                 kind = "grade"
             if 6 <= age <= 99:
                 out.append(AgeClaim(age, kind, at, message_id, m.group().strip()))

@@ -92,6 +92,11 @@ class MeaningSettings:
     conversation was at stake are kept, to be read when it is (0: none)."""
 
 
+_TOP = frozenset({"version", "risk", "relationship", "ages", "stages", "meaning", "suppress",
+                  "claims", "probes", "answers", "answer_words"})
+_CLAIM_KEYS = frozenset({"regex", "lang", "offset", "grades"})
+
+
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
     path = policy_dir / "conversation.toml"
     return parse_conversation_policy(load_policy_toml(path, ConversationPolicyError), str(path))
@@ -117,6 +122,8 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise fail("version", "missing")
+    if unknown := set(data) - _TOP:
+        raise fail("top level", f"unknown key(s) {sorted(unknown)} (a typo switches a part off)")
     risk, rel, ages = table("risk"), table("relationship"), table("ages")
     relationship = {k: num(rel, k, "relationship", 0, 1) for k in RELATIONSHIPS}
     stages = []
@@ -138,19 +145,24 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             raise fail(f"stages.{name}.sets", "must list term sets of the language packs")
         stages.append(Stage(name, category, num(raw, "weight", f"stages.{name}", 0, 1),
                             frozenset(sets), bool(raw.get("urgent", False)), by_meaning))
-    def regex_of(raw: Any, entry: str) -> re.Pattern[str]:
+    def regex_of(raw: Any, entry: str, keys: frozenset[str]) -> re.Pattern[str]:
         if not isinstance(raw, dict):
             raise fail(entry, "must be a table with a 'regex'")
+        if unknown := set(raw) - keys:
+            raise fail(entry, f"unknown key(s) {sorted(unknown)}")
         try:
-            return re.compile(raw["regex"])
+            regex = re.compile(raw["regex"])
         except (KeyError, TypeError, re.error) as exc:
             raise fail(entry, f"bad regex: {exc}") from None
+        if regex.search("") is not None:
+            raise fail(entry, "the regex matches an empty text (it would match every message)")
+        return regex
 
     def claim_rules(key: str) -> tuple[ClaimRule, ...]:
         rules = []
         for i, raw in enumerate(data.get(key, [])):
             entry = f"{key} #{i + 1}"
-            regex = regex_of(raw, entry)
+            regex = regex_of(raw, entry, _CLAIM_KEYS)
             if not set(regex.groupindex) & {"age", "grade"}:
                 raise fail(entry, "the regex needs a group named 'age' or 'grade'")
             grades = raw.get("grades")
@@ -165,7 +177,7 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
 
     claims = claim_rules("claims")
     answers = claim_rules("answers")
-    probes = tuple(regex_of(raw, f"probes #{i + 1}")
+    probes = tuple(regex_of(raw, f"probes #{i + 1}", frozenset({"regex", "lang"}))
                    for i, raw in enumerate(data.get("probes", [])))
     answer_words = data.get("answer_words", 12)
     if isinstance(answer_words, bool) or not isinstance(answer_words, int) \

@@ -140,7 +140,8 @@ class ConversationDetector:
             self._state.put("conv.dm", m.channel_id, conv)
             return []
         self.messages += 1
-        if conv.asked_age not in (None, m.author_id):
+        if conv.asked_age not in (None, m.author_id) and (
+                conv.asked_at is None or event.ts > conv.asked_at):
             said = answered(plain, self.policy, event.ts, m.id)
             if said:
                 self._learn(m.author_id, said)
@@ -148,7 +149,7 @@ class ConversationDetector:
         analysis = self.analyzer.analyze(m.content)
         features = analysis.features
         if "age_probe" in features or asks_age(plain, self.policy):
-            conv.asked_age = m.author_id
+            conv.asked_age, conv.asked_at = m.author_id, event.ts
         carried: list[str] = []
         if features and self.policy.suppress.isdisjoint(features):
             for stage, sets in self._stage_of:

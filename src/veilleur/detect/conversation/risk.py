@@ -54,6 +54,9 @@ class Conversation:
     """Speaker → (time, message id, text) of their latest messages worth reading by meaning,
     said before the conversation was known to be at stake (before the child said their age):
     read when it is, so what came first is not lost."""
+    asked_at: datetime | None = None
+    """When `asked_age` asked: only a later message answers (messages read again, from an
+    earlier scan of the same conversation, are not answers to a question asked after them)."""
 
     def report(self, speaker: str, category: str, at: datetime, risk: float,
                message_id: str) -> None:
@@ -162,6 +165,7 @@ def score(conv: Conversation, speaker: str, ages: Mapping[str, AgeEstimate],
 
 def conversation_out(c: Conversation) -> dict[str, Any]:
     return {"participants": sorted(c.participants), "asked_age": c.asked_age,
+            "asked_at": c.asked_at.isoformat() if c.asked_at is not None else None,
             "reads": c.reads,
             "stages": {sp: {st: [[e.at.isoformat(), e.message_id, e.excerpt]
                                  + ([e.weight] if e.weight is not None else []) for e in evs]
@@ -182,7 +186,8 @@ def conversation_in(d: dict[str, Any]) -> Conversation:
         {str(k): int(v) for k, v in d.get("reads", {}).items()},
         d.get("asked_age"), {(f[0], f[1]): _reports_in(f) for f in d.get("flagged", [])},
         {str(sp): [(datetime.fromisoformat(i[0]), str(i[1]), str(i[2])) for i in items]
-         for sp, items in d.get("unread", {}).items()})
+         for sp, items in d.get("unread", {}).items()},
+        datetime.fromisoformat(d["asked_at"]) if d.get("asked_at") else None)
 
 
 def _reports_in(f: list[Any]) -> list[tuple[datetime, float, str]]:
