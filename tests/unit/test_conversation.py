@@ -48,9 +48,9 @@ DAY = 60 * 24
     ("en 4e", 13), ("je passe en 5eme l'an prochain", 12), ("en secondaire 2", 13),
     ("7th grade and u?", 12), ("year 8", 13), ("en séptimo", 12), ("octavo básico", 13),
     ("voy en primero de secundaria", 12), ("3ro de secu", 14), ("primero medio", 14),
-    # "me too" school years, and "I'm in 10th" closed as a school year is
-    ("moi en 3e", 14), ("pareil, 3e !", 14), ("im in 10th rn", 15),
-    ("i'm in the 9th grade", 14),
+    # "me too" school years closed as one is, and "I'm in the 9th grade"
+    ("moi en 3e", 14), ("pareil, 3e !", 14), ("i'm in the 9th grade", 14),
+    ("14 también", 14), ("18 también", 18),
 ])
 def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int) -> None:
     claims = claims_in(fold(text).plain, POLICY, T, "m1")
@@ -65,6 +65,12 @@ def test_stated_ages_and_grades_are_read_in_three_languages(text: str, age: int)
     "we were in 8th grade when we met", "im in 5th place lol", "we're in 8th grade math",
     "we're in the 5th week of training", "im in 9th gear all day", "moi 4e au tournoi",
     "moi 3e du classement", "pareil 5e étage", "moi, 6e fois que je le vois",
+    "moi en 3e position", "moi en 3e année de fac", "je suis en 3e année de thèse",
+    "en 4e vitesse", "1 sec", "gimme 2 sec", "sec 2 pls", "j'ai 15 ans d'expérience",
+    "j'ai 14 ans d'écart avec ma femme", "bientôt 12 ans qu'on est ensemble",
+    "i'm 13 years sober", "i'm 10 seconds away", "im 12 wks pregnant", "i'm 14 euros short",
+    "i'm 10.5 miles out", "tengo 12 hijos", "tengo 15 años de experiencia", "same 15 bucks",
+    "me too 12 euros", "pareil 12 balles",
 ])
 def test_other_numbers_are_not_ages(text: str) -> None:
     assert claims_in(fold(text).plain, POLICY, T, "m1") == []
@@ -96,6 +102,9 @@ def test_estimates_keep_evidence_and_catch_contradictions() -> None:
     # someone else's age, or something else asked
     ("quel âge a ton fils ?", False), ("¿cuántos años tiene tu hija?", False),
     ("à quel âge t'as eu ton premier tel ?", False), ("what year u born?", False),
+    ("what grade are you teaching", False), ("t'es en quelle année de fac ?", False),
+    ("cuántos años tienes de experiencia", False), ("what's your age limit", False),
+    ("how old are you gonna be next year", False), ("tu as quel age ton fils", False),
 ])
 def test_age_questions_beyond_the_term_lists(question: str, asks: bool) -> None:
     assert asks_age(fold(question).plain, POLICY) is asks
@@ -107,6 +116,8 @@ def test_age_questions_beyond_the_term_lists(question: str, asks: bool) -> None:
     ("on se voit à 14h demain avec les autres", None), ("5 min", None), ("20€ max", None),
     ("30 dollars", None), ("2nd place", None), ("12 years older than you lol", None),
     ("06", None), ("10th of may", None), ("8th grade was ages ago", None), ("12 years ago", None),
+    # a guess denied or echoed is not an answer
+    ("12? lol no", None), ("13, nope", None), ("12 mais non", None), ("13? no i'm 25", None),
     ("13 " + "mais bon c'est pas la question, on parlait d'autre chose avant " * 2, None),
 ])
 def test_a_reply_to_an_age_question_gives_an_age(reply: str, age: int | None) -> None:
@@ -236,20 +247,34 @@ def test_benign_look_alikes_stay_quiet(lines: list[tuple[str, str, float]],
     assert not [k for k in found if k[0] == "user"], found
 
 
-def test_an_age_answered_to_a_question_is_the_repliers_only_right_after_it() -> None:
+def _dm(lines: list[tuple[str, str, float]], people: tuple[str, ...] = ("man", "kid")
+        ) -> Engine:
     engine = Engine.build()
-    det = next(d for d in engine.detectors if d.id == "conversation.risk")
-    lines = [("man", "so you're 12 or 13?"), ("man", "13 right"),  # the asker's own words
-             ("kid", "12 but i'll be 13 in may"), ("kid2", "14")]   # the reply is read once
     engine.process(ChannelCreated(ts=T, channel=Channel("dm1", None, "dm",
                                                         kind=ChannelKind.DM)))
-    for i, (who, text) in enumerate(lines):
-        engine.process(MessagePosted(ts=T + timedelta(minutes=i), message=Message(
-            f"m{i}", "dm1", None, who, text, recipient_ids=("x",))))
-    kid = det.age("kid")  # type: ignore[attr-defined]
-    assert kid.age == 12 and kid.minor is True and "answer 12" in kid.evidence[0]
-    assert det.age("man").minor is None  # type: ignore[attr-defined]
-    assert det.age("kid2").minor is None  # type: ignore[attr-defined]
+    for i, (who, text, minutes) in enumerate(lines):
+        engine.process(MessagePosted(ts=T + timedelta(minutes=minutes), message=Message(
+            f"m{i}", "dm1", None, who, text,
+            recipient_ids=tuple(p for p in people if p != who))))
+    return engine
+
+
+def _age(engine: Engine, who: str) -> int | None:
+    det = next(d for d in engine.detectors if d.id == "conversation.risk")
+    return det.age(who).age  # type: ignore[attr-defined,no-any-return]
+
+
+def test_an_age_answered_to_a_question_is_the_repliers_only_right_after_it() -> None:
+    asked = ("man", "so you're 12 or 13?", 0)
+    assert _age(_dm([asked, ("kid", "12 but i'll be 13 in may", 1)]), "kid") == 12
+    assert _age(_dm([asked, ("kid", "12 but i'll be 13 in may", 1)]), "man") is None
+    # the asker's own next words close the question; so does a long silence
+    assert _age(_dm([asked, ("man", "nvm how many kills", 1), ("kid", "12 lol", 2)]),
+                "kid") is None
+    assert _age(_dm([asked, ("kid", "12 lol", 3 * DAY)]), "kid") is None
+    # in a group, who answers is not known
+    group = _dm([asked, ("kid2", "12 lol", 1)], people=("man", "kid", "kid2"))
+    assert _age(group, "kid2") is None
 
 
 def test_ages_are_read_in_bounded_time_whatever_the_spaces() -> None:
@@ -266,9 +291,31 @@ def test_a_number_said_before_the_question_is_not_its_answer_when_read_again() -
     det = next(d for d in engine.detectors if d.id == "conversation.risk")
     events = [ChannelCreated(ts=T, channel=Channel("dm1", None, "dm", kind=ChannelKind.DM)),
               *(MessagePosted(ts=T + timedelta(minutes=i), message=Message(
-                  f"m{i}", "dm1", None, who, text, recipient_ids=("x",)))
-                for i, (who, text) in enumerate((("a", "12 lmao"), ("b", "how old are you"))))]
+                  f"m{i}", "dm1", None, who, text, recipient_ids=("b" if who == "a" else "a",)))
+                for i, (who, text) in enumerate((("a", "12 lol"), ("b", "how old are you"))))]
     for _ in range(2):  # a scan, then the same messages read again into the same memory
         for ev in events:
             engine.process(ev)
         assert det.age("a").minor is None  # type: ignore[attr-defined]
+    # ... while said after it, it is
+    later = MessagePosted(ts=T + timedelta(minutes=5), message=Message(
+        "m9", "dm1", None, "a", "12 lol", recipient_ids=("b",)))
+    engine.process(events[2])  # the question again
+    engine.process(later)
+    assert det.age("a").age == 12  # type: ignore[attr-defined]
+
+
+def test_a_question_asked_is_kept_with_its_time_and_old_values_read_without_it() -> None:
+    import json
+
+    from veilleur.detect.conversation.risk import (
+        Conversation,
+        conversation_in,
+        conversation_out,
+    )
+    conv = Conversation({"a", "b"}, asked_age="b", asked_at=T)
+    back = conversation_in(json.loads(json.dumps(conversation_out(conv))))
+    assert (back.asked_age, back.asked_at) == ("b", T)
+    old = conversation_out(conv)
+    del old["asked_at"]
+    assert conversation_in(old).asked_at is None

@@ -200,8 +200,9 @@ def test_bad_settings_are_named() -> None:
 def _server(rollup: Rollup, ctx: _Ctx, gid: str, cat: Category, score: float = 0.9,
             detectors: tuple[str, ...] = ("targets.rollup",)) -> list:
     """The server's finding, made from what is said in it (the roll-up's own) by default."""
+    keys = ("messages",) if "targets.rollup" in detectors else ("other",)
     return rollup.take([Finding(Target(TargetKind.GUILD, gid), cat, score, detectors, "e",
-                                {"guild_id": gid})], ctx)
+                                {"guild_id": gid}, signal_keys=keys)], ctx)
 
 
 def test_in_a_server_found_of_a_category_one_found_post_makes_its_channel() -> None:
@@ -295,10 +296,21 @@ def test_the_channels_that_made_a_server_are_not_given_its_finding_back() -> Non
         _posts(rollup, cid, "g1", 5)
     for cid in ("c1", "c2"):
         rollup.take([Finding(Target(TargetKind.CHANNEL, cid), Category.CSAM, 0.8,
-                             ("text.lexicon",), "e", {"guild_id": "g1", "channel_id": cid})],
-                    ctx)
-    got = _server(rollup, ctx, "g1", Category.CSAM)
+                             ("targets.rollup",), "e", {"guild_id": "g1", "channel_id": cid},
+                             signal_keys=("messages",))], ctx)
+    got = _server(rollup, ctx, "g1", Category.CSAM, detectors=("targets.rollup",))
     assert [s.target.id for s in got if s.key == "server"] == ["c3"]
+    # Channels found by their names make a server that lifts nothing.
+    for cid in ("n1", "n2", "n3"):
+        _posts(rollup, cid, "g2", 5)
+    for cid in ("n1", "n2"):
+        rollup.take([Finding(Target(TargetKind.CHANNEL, cid), Category.NCII, 0.8,
+                             ("places.meaning",), "e", {"guild_id": "g2", "channel_id": cid})],
+                    ctx)
+    got = rollup.take([Finding(Target(TargetKind.GUILD, "g2"), Category.NCII, 0.8,
+                               ("targets.rollup",), "e", {"guild_id": "g2"},
+                               signal_keys=("channels:2",))], ctx)
+    assert not any(s.target.kind is TargetKind.CHANNEL for s in got)
 
 
 class _Stub:
@@ -359,3 +371,14 @@ def test_the_engine_makes_a_catalogue_channel_its_server_and_its_seller_targets(
             } <= found
     assert ("user", "boss", "csam") not in found  # owning it only joins other evidence
     assert not any(k == "user" and i.startswith("u") for k, i, _ in found)
+
+
+def test_a_staff_posts_own_strength_decides_not_the_one_its_server_lends() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR), _Ctx()
+    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")))
+    _posts(rollup, "c1", "g1", 10)
+    lent = _found("m1", Category.CSAM, "c1", "g1", "boss", score=0.9, own=0.75)
+    assert ("channel", "c1") not in _targets(rollup.take([lent], ctx))
+    own = _found("m2", Category.CSAM, "c2", "g1", "boss", score=0.9, own=0.9)
+    _posts(rollup, "c2", "g1", 10)
+    assert ("channel", "c2") in _targets(rollup.take([own], ctx))

@@ -200,7 +200,8 @@ def merge_places(a: _Place, b: _Place) -> _Place:
 
 
 STATE: dict[str, Any] = {"rollup.channel": _Place, "rollup.guild": _Place,
-                         "rollup.account": _Place, "rollup.seen": bool, "rollup.known": bool}
+                         "rollup.account": _Place, "rollup.seen": bool, "rollup.known": bool,
+                         "rollup.holds": bool}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
 
@@ -214,6 +215,11 @@ def _overshadowed(place: _Place, cat: Category) -> bool:
         return True
     return len(place.channels.get(Category.CSAM, ())) >= max(
         1, len(place.channels.get(Category.NCII, ())))
+
+
+def _from_posts(f: Finding) -> bool:
+    """Found by this roll-up from its found posts (not from a name, a layout, a successor)."""
+    return DETECTOR in f.detectors and "messages" in f.signal_keys
 
 
 def _known_key(gid: str, cat: Category) -> str:
@@ -340,9 +346,10 @@ class Rollup:
         if cid is not None and gid is not None:
             place = self._place("rollup.channel", cid)
             self._add(place, cat, mid, weight, excerpt, cid)
-            if staff:
+            if staff:  # its own strength: not lent by the server's suspicious name
                 found = place.found[cat]
-                found.staff_max = max(found.staff_max, f.score)
+                found.staff_max = max(found.staff_max, f.score if f.own_score is None
+                                      else f.own_score)
             self._state.put("rollup.channel", cid, place)
             out += self._judge_channel(cid, gid, place, cat)
         if gid is not None:
@@ -446,6 +453,8 @@ class Rollup:
             return []
         if f.own_score is not None and f.own_score < self.threshold(f.category):
             return []  # found because its server is: it does not make the server in turn
+        if _from_posts(f):  # the server it makes is found from what is said in it
+            self._state.put("rollup.holds", _known_key(gid, f.category), True)
         place = self._place("rollup.guild", gid)
         channels = place.channels.setdefault(f.category, set())
         if f.target.id in channels:
@@ -469,10 +478,11 @@ class Rollup:
                              key=f"channels:{min(len(channels), int(p['min_channels']))}")]
 
     def _guild_found(self, f: Finding, ctx: Context) -> list[Signal]:
-        # Only a server found from what is said in it (its found messages or channels): one
-        # found from how its name or layout reads, or as the successor of another, says
-        # nothing yet of what its channels hold.
-        holds = DETECTOR in f.detectors
+        # Only a server found from what is said in it (its found messages as a share of its
+        # talk): one found from how its name or layout reads, from channels found by their
+        # names, or as the successor of another, says nothing yet of what its channels hold.
+        holds = _from_posts(f) or bool(
+            self._state.get("rollup.holds", _known_key(f.target.id, f.category)))
         return (self._server_channels(f.target.id, f.category) if holds else []) + \
             self._owner(f, ctx)
 

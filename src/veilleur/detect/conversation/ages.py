@@ -61,7 +61,10 @@ _AGE_CHARS = 2_000
 def _readable(text: str) -> str:
     """Spaces collapsed and the length bounded before any age pattern reads a text: a run of
     thousands of spaces makes patterns with optional spaces backtrack for minutes."""
-    return " ".join(text[:_AGE_CHARS].split())
+    squeezed = " ".join(text.split())
+    if len(squeezed) <= _AGE_CHARS:
+        return squeezed
+    return squeezed[:_AGE_CHARS].rsplit(" ", 1)[0]  # never a number cut in two
 
 
 def _claims(rules: Iterable[ClaimRule], said: str, text: str, at: datetime,

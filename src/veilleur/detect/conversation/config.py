@@ -65,6 +65,8 @@ class ConversationPolicy:
     """Ages said as a reply to such a question ("12 but i'll be 13 in may", "7th lol"): only
     read then, in a reply of at most `answer_words` words."""
     answer_words: int = 12
+    answer_minutes: int = 60
+    """A reply later than this after the question is not its answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ class MeaningSettings:
 
 
 _TOP = frozenset({"version", "risk", "relationship", "ages", "stages", "meaning", "suppress",
-                  "claims", "probes", "answers", "answer_words"})
+                  "claims", "probes", "answers", "answer_words", "answer_minutes"})
 _CLAIM_KEYS = frozenset({"regex", "lang", "offset", "grades"})
 
 
@@ -183,6 +185,10 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     if isinstance(answer_words, bool) or not isinstance(answer_words, int) \
             or not 1 <= answer_words <= 100:
         raise fail("answer_words", "must be a whole number in [1, 100]")
+    answer_minutes = data.get("answer_minutes", 60)
+    if isinstance(answer_minutes, bool) or not isinstance(answer_minutes, int) \
+            or not 1 <= answer_minutes <= 10_080:
+        raise fail("answer_minutes", "must be a whole number of minutes in [1, 10080]")
     suppress = table("suppress").get("sets", [])
     meaning = None
     if "meaning" in data:
@@ -228,4 +234,5 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),
         deception_weight=num(ages, "deception_weight", "ages", 0, 1),
         stages=tuple(stages), suppress=frozenset(suppress), claims=claims,
-        meaning=meaning, probes=probes, answers=answers, answer_words=answer_words)
+        meaning=meaning, probes=probes, answers=answers, answer_words=answer_words,
+        answer_minutes=answer_minutes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from veilleur.detect.base import Context, DetectorSettings, Signal
@@ -140,15 +140,20 @@ class ConversationDetector:
             self._state.put("conv.dm", m.channel_id, conv)
             return []
         self.messages += 1
-        if conv.asked_age not in (None, m.author_id) and (
-                conv.asked_at is None or event.ts > conv.asked_at):
-            said = answered(plain, self.policy, event.ts, m.id)
-            if said:
-                self._learn(m.author_id, said)
-            conv.asked_age = None
+        # A reply is read as the answer to a question about the replier's own age only when
+        # it is the next message after it, from the one other person of the conversation,
+        # soon, and said after it (read again, an earlier message is not its answer).
+        asked = conv.asked_at
+        if conv.asked_age is not None and asked is not None and event.ts > asked:
+            if conv.asked_age != m.author_id and len(conv.participants) == 2 and \
+                    event.ts - asked <= timedelta(minutes=self.policy.answer_minutes):
+                said = answered(plain, self.policy, event.ts, m.id)
+                if said:
+                    self._learn(m.author_id, said)
+            conv.asked_age = conv.asked_at = None
         analysis = self.analyzer.analyze(m.content)
         features = analysis.features
-        if "age_probe" in features or asks_age(plain, self.policy):
+        if asks_age(plain, self.policy):
             conv.asked_age, conv.asked_at = m.author_id, event.ts
         carried: list[str] = []
         if features and self.policy.suppress.isdisjoint(features):
