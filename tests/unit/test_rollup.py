@@ -242,7 +242,7 @@ def test_a_channel_found_because_its_server_is_does_not_make_the_server() -> Non
     rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
     lifted = Finding(Target(TargetKind.CHANNEL, "c1"), Category.CSAM, 0.8,
                      ("targets.rollup",), "e", {"guild_id": "g1", "channel_id": "c1"},
-                     own_score=0.45)
+                     own_score=0.45, signal_keys=("server", "meaning:channel"))
     assert rollup.take([lifted], ctx) == []
     own = Finding(Target(TargetKind.CHANNEL, "c2"), Category.CSAM, 0.8, ("text.lexicon",),
                   "e", {"guild_id": "g1", "channel_id": "c2"})

@@ -217,6 +217,10 @@ def _overshadowed(place: _Place, cat: Category) -> bool:
         1, len(place.channels.get(Category.NCII, ())))
 
 
+_LIFTED = frozenset({"server", "messages:server"})
+"""The keys of this roll-up's signals on a channel of a server found of their category."""
+
+
 def _from_posts(f: Finding) -> bool:
     """Found by this roll-up from its found posts (not from a name, a layout, a successor)."""
     return DETECTOR in f.detectors and "messages" in f.signal_keys
@@ -451,7 +455,8 @@ class Rollup:
             gid = channel.guild_id if channel is not None else None
         if gid is None:
             return []
-        if f.own_score is not None and f.own_score < self.threshold(f.category):
+        if f.own_score is not None and f.own_score < self.threshold(f.category) \
+                and _LIFTED.intersection(f.signal_keys):
             return []  # found because its server is: it does not make the server in turn
         if _from_posts(f):  # the server it makes is found from what is said in it
             self._state.put("rollup.holds", _known_key(gid, f.category), True)
