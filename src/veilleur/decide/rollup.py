@@ -346,23 +346,21 @@ class Rollup:
         staff = is_staff(ctx, gid, author, user)
         weight = float(self.policy.staff_weight if staff else 1)
         excerpt = (f.excerpt or "")[:80]
+        # A staff post's own strength: not lent by the server's suspicious name.
+        staff_score = (f.score if f.own_score is None else f.own_score) if staff else 0.0
         out: list[Signal] = []
         if cid is not None and gid is not None:
             place = self._place("rollup.channel", cid)
             self._add(place, cat, mid, weight, excerpt, cid)
-            if staff:  # its own strength: not lent by the server's suspicious name
-                found = place.found[cat]
-                found.staff_max = max(found.staff_max, f.score if f.own_score is None
-                                      else f.own_score)
+            found = place.found[cat]
+            found.staff_max = max(found.staff_max, staff_score)
             self._state.put("rollup.channel", cid, place)
             out += self._judge_channel(cid, gid, place, cat)
         if gid is not None:
             place = self._place("rollup.guild", gid)
             self._add(place, cat, mid, weight, excerpt, cid or "")
-            if staff:  # its own strength: not lent by the server's suspicious name
-                found = place.found[cat]
-                found.staff_max = max(found.staff_max, f.score if f.own_score is None
-                                      else f.own_score)
+            found = place.found[cat]
+            found.staff_max = max(found.staff_max, staff_score)
             self._state.put("rollup.guild", gid, place)
             out += self._judge_guild(gid, place, cat)
         if author is not None and not bot:

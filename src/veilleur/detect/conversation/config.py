@@ -181,14 +181,14 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     answers = claim_rules("answers")
     probes = tuple(regex_of(raw, f"probes #{i + 1}", frozenset({"regex", "lang"}))
                    for i, raw in enumerate(data.get("probes", [])))
-    answer_words = data.get("answer_words", 12)
-    if isinstance(answer_words, bool) or not isinstance(answer_words, int) \
-            or not 1 <= answer_words <= 100:
-        raise fail("answer_words", "must be a whole number in [1, 100]")
-    answer_minutes = data.get("answer_minutes", 60)
-    if isinstance(answer_minutes, bool) or not isinstance(answer_minutes, int) \
-            or not 1 <= answer_minutes <= 10_080:
-        raise fail("answer_minutes", "must be a whole number of minutes in [1, 10080]")
+    def whole(key: str, default: int, lo: int, hi: int) -> int:
+        v = data.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise fail(key, f"must be a whole number in [{lo}, {hi}]")
+        return v
+
+    answer_words = whole("answer_words", 12, 1, 100)
+    answer_minutes = whole("answer_minutes", 60, 1, 10_080)
     suppress = table("suppress").get("sets", [])
     meaning = None
     if "meaning" in data:
