@@ -148,6 +148,44 @@ def test_age_rules_are_validated() -> None:
                        ({"probe": [{"regex": "x"}]}, r"top level: unknown key")):
         with pytest.raises(ConversationPolicyError, match=match):
             parse_conversation_policy({**base, **bad})
+    stage = base["stages"]["s"]
+    # A typo inside a table switches a part off without a word: refused, named.
+    for bad, match in (
+            ({"risk": {**base["risk"], "half_life": 30}}, r"risk: unknown key.*half_life"),
+            ({"ages": {**base["ages"], "adults": 21}}, r"ages: unknown key"),
+            ({"relationship": {**base["relationship"], "adult_to_child": 1}},
+             r"relationship: unknown key"),
+            ({"stages": {"s": {**stage, "urgnet": True}}}, r"stages.s: unknown key"),
+            ({"stages": {"s": {**stage, "urgent": "false"}}}, r"stages.s.urgent: must be true"),
+            ({"stages": {"s": {**stage, "sets": "secrecy"}}}, r"stages.s.sets: must list"),
+            ({"suppress": {"sets": "prevention"}}, r"suppress.sets: must list"),
+            ({"suppress": {"set": ["prevention"]}}, r"suppress: unknown key"),
+            ({"risk": {**base["risk"], "max_group": 6.5}}, r"risk.max_group: must be a whole"),
+            ({"ages": {**base["ages"], "adult": 17.9}}, r"ages.adult: must be a whole")):
+        with pytest.raises(ConversationPolicyError, match=match):
+            parse_conversation_policy({**base, **bad})
+    assert parse_conversation_policy(
+        {**base, "stages": {"s": {**stage, "urgent": True}}}).stages[0].urgent
+
+
+def test_stage_and_suppression_sets_must_exist_in_the_language_packs() -> None:
+    """A misspelt set never matches: the stage would be off and nobody would know."""
+    from dataclasses import replace
+
+    from veilleur.detect.base import POLICY_DIR
+    from veilleur.detect.conversation.config import Stage
+    from veilleur.detect.conversation.detector import ConversationDetector
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.taxonomy import Category
+
+    analyzer = TextAnalyzer.load(POLICY_DIR)
+    ConversationDetector(analyzer, POLICY)  # the shipped policy names only real sets
+    typo = replace(POLICY, stages=(*POLICY.stages, Stage(
+        "x", Category.GROOMING, 0.5, frozenset({"secrecyy"}))))
+    with pytest.raises(ConversationPolicyError, match=r"stages.x.sets: no such term set.*secrecyy"):
+        ConversationDetector(analyzer, typo)
+    with pytest.raises(ConversationPolicyError, match=r"suppress.sets: no such term set"):
+        ConversationDetector(analyzer, replace(POLICY, suppress=frozenset({"prevent"})))
 
 
 def conversation(lines: list[tuple[str, str, float]], users: dict[str, AgeBand | None]

@@ -415,6 +415,34 @@ def test_a_network_policy_number_must_be_finite() -> None:
     assert parse_network_policy(_shipped_network_policy()).returning["name_min_chars"] == 6
 
 
+def test_a_network_policy_typo_is_refused_with_its_entry_named() -> None:
+    import pytest
+
+    from veilleur.detect.network.config import NetworkPolicyError, parse_network_policy
+
+    cases = (
+        (lambda d: d["successor"].__setitem__("treshold", 0.5), r"successor\.treshold: unknown"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("set", ["x"]),
+         r"signs\.minors: unknown key"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", "x?"),
+         r"signs\.minors\.regex: matches an empty name"),
+        (lambda d: d["catalogue"]["signs"].__setitem__("empty", {}),
+         r"signs\.empty: needs term sets or a regex"),
+    )
+    for spoil, match in cases:
+        data = _shipped_network_policy()
+        spoil(data)
+        with pytest.raises(NetworkPolicyError, match=match):
+            parse_network_policy(data, "network.toml")
+    data = _shipped_network_policy()
+    data["catalogue"]["signs"]["sexual"]["sets"] = ["sexual", "tributes"]
+    policy = parse_network_policy(data, "network.toml")
+    analyzer = NetworkDetector.from_settings(DetectorSettings()).analyzer
+    with pytest.raises(NetworkPolicyError, match=r"signs\.sexual\.sets: no such term set.*"
+                       r"tributes"):
+        NetworkDetector(analyzer, policy)
+
+
 def test_joining_the_big_public_servers_in_the_usual_order_is_no_link() -> None:
     d = NetworkDetector.from_settings(DetectorSettings())
     crowd = [MemberJoined(ts=at(0), guild_id=f"big{g}", user_id=f"x{g}-{i}")

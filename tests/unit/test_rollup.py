@@ -173,8 +173,12 @@ def test_bad_settings_are_named() -> None:
             "min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
             "strength", "one_channel_strength")}, "account": {k: 1 for k in (
                 "min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength", "keep")}}
+                "single_direct", "single_direct_strength", "owner_strength",
+                "found_server_strength", "keep")}}
     parse_targets_policy(good)
+    with pytest.raises(TargetsPolicyError, match=r"account.found_server_strength must be at"):
+        parse_targets_policy({**good, "account": {**good["account"],
+                                                  "found_server_strength": 1.5}})
     with pytest.raises(TargetsPolicyError, match=r"channel.strength must be at most 1"):
         parse_targets_policy({**good, "channel": {**good["channel"], "strength": 2}})
     with pytest.raises(TargetsPolicyError, match=r"missing \[guild\]"):
@@ -382,3 +386,43 @@ def test_a_staff_posts_own_strength_decides_not_the_one_its_server_lends() -> No
     own = _found("m2", Category.CSAM, "c2", "g1", "boss", score=0.9, own=0.9)
     _posts(rollup, "c2", "g1", 10)
     assert ("channel", "c2") in _targets(rollup.take([own], ctx))
+
+
+def test_one_found_post_in_a_server_found_from_its_members_posts_makes_its_author() -> None:
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    for gid in ("g1", "g2"):
+        _posts(rollup, f"{gid}-c", gid, 30)
+    # Before the server is found, one post is one: nothing on its author.
+    got = rollup.take([_found("m1", Category.CSAM, "g1-c", "g1", "buyer"),
+                       _found("m2", Category.NCII, "g1-c", "g1", "other"),
+                       _found("m3", Category.CSAM, "g1-c", "g1", "lent", score=0.9, own=0.5),
+                       _found("m4", Category.CSAM, "g2-c", "g2", "elsewhere")], ctx)
+    assert not any(s.target.kind is TargetKind.USER for s in got)
+    # Found from its members' posts: the one post's author is a finding, under its own key;
+    # not the author of a post of another category, nor of one found only by its place.
+    got = _server(rollup, ctx, "g1", Category.CSAM)
+    users = {s.target.id: s for s in got if s.target.kind is TargetKind.USER}
+    assert set(users) == {"buyer"}
+    assert users["buyer"].strength >= 0.7 and users["buyer"].key == "member:g1"
+    assert "found in server g1" in users["buyer"].evidence
+    assert "message m1" in users["buyer"].evidence
+    # A post said after that is judged as it comes.
+    got = rollup.take([_found("m5", Category.CSAM, "g1-c", "g1", "late")], ctx)
+    assert ("user", "late") in _targets(got)
+    # Another server, or the same one found only from how its name reads, makes no member.
+    assert not any(s.target.kind is TargetKind.USER
+                   for s in _server(rollup, ctx, "g2", Category.CSAM,
+                                    detectors=("places.meaning",)))
+    got = rollup.take([_found("m6", Category.CSAM, "g2-c", "g2", "late2")], ctx)
+    assert ("user", "late2") not in _targets(got)
+
+
+def test_the_members_remembered_per_server_are_bounded() -> None:
+    from veilleur.decide import rollup as module
+
+    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
+    _posts(rollup, "c", "g1", 10)
+    rollup.take([_found(f"m{i}", Category.CSAM, "c", "g1", f"a{i:04d}")
+                 for i in range(module._MAX_MEMBERS + 10)], ctx)
+    members = rollup._state.get("rollup.members", "g1\x1fcsam")
+    assert len(members) == module._MAX_MEMBERS

@@ -68,7 +68,8 @@ _FIELDS = {
     "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
               "strength", "one_channel_strength"),
     "account": ("min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength", "keep"),
+                "single_direct", "single_direct_strength", "owner_strength",
+                "found_server_strength", "keep"),
 }
 
 
@@ -130,6 +131,9 @@ _COUNTS = frozenset({"min_messages", "strong_messages", "min_channels", "keep", 
 _MAX_COUNT = 10_000
 _MAX_ACTIVE = 256
 _MAX_TEXTS = 64
+_MAX_MEMBERS = 256
+"""Accounts remembered per server and category for their found posts, to be judged when the
+server is found (a post said after that is judged as it comes, whatever the bound)."""
 """Distinct texts remembered per account and category: more than any count a rule asks for."""
 
 
@@ -201,7 +205,7 @@ def merge_places(a: _Place, b: _Place) -> _Place:
 
 STATE: dict[str, Any] = {"rollup.channel": _Place, "rollup.guild": _Place,
                          "rollup.account": _Place, "rollup.seen": bool, "rollup.known": bool,
-                         "rollup.holds": bool}
+                         "rollup.holds": bool, "rollup.members": set[str]}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
 
@@ -369,7 +373,27 @@ class Rollup:
                       score=f.score)
             self._state.put("rollup.account", author, place)
             out += self._judge_account(author, place, cat, f.context)
+            if gid is not None:
+                out += self._member(gid, author, cat, place)
         return out
+
+    def _member(self, gid: str, author: str, cat: Category, place: _Place) -> list[Signal]:
+        """An account's own found post in a server found of the same category from what its
+        members post: the place settles what one post alone leaves open (a catalogue's
+        buyer asks once). Remembered until the server is found."""
+        key = _known_key(gid, cat)
+        if not self._state.get("rollup.known", key):
+            members: set[str] = self._state.get("rollup.members", key) or set()
+            if author not in members and len(members) < _MAX_MEMBERS:
+                members.add(author)
+                self._state.put("rollup.members", key, members)
+            return []
+        found = place.found[cat]
+        return [self._signal(Target(TargetKind.USER, author), cat,
+                             self.policy.account["found_server_strength"],
+                             f"posted {cat.value} found in server {gid}, found {cat.value} from "
+                             f"its members' posts: {self._quotes(found)}",
+                             {"author_id": author, "guild_id": gid}, key=f"member:{gid}")]
 
     def _add(self, place: _Place, cat: Category, mid: str, weight: float, excerpt: str,
              where: str, *, direct: bool = False, score: float = 0.0) -> None:
@@ -503,6 +527,10 @@ class Rollup:
             place: _Place | None = self._state.get("rollup.channel", cid) if cid else None
             if place is not None and cat in place.found:
                 out += self._judge_channel(cid, gid, place, cat)
+        for author in sorted(self._state.get("rollup.members", key) or ()):
+            account: _Place | None = self._state.get("rollup.account", author)
+            if account is not None and cat in account.found:
+                out += self._member(gid, author, cat, account)
         if guild is None:
             return out
         made = guild.channels.get(cat, set())  # its evidence already: not given it back

@@ -97,6 +97,10 @@ class MeaningSettings:
 _TOP = frozenset({"version", "risk", "relationship", "ages", "stages", "meaning", "suppress",
                   "claims", "probes", "answers", "answer_words", "answer_minutes"})
 _CLAIM_KEYS = frozenset({"regex", "lang", "offset", "grades"})
+_RISK_KEYS = frozenset({"half_life_days", "account_threshold", "max_group", "per_stage_events"})
+_AGES_KEYS = frozenset({"adult", "platform_confidence", "claim_confidence", "grade_confidence",
+                        "deception_weight"})
+_STAGE_KEYS = frozenset({"category", "weight", "sets", "urgent", "meaning"})
 
 
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
@@ -126,27 +130,51 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         raise fail("version", "missing")
     if unknown := set(data) - _TOP:
         raise fail("top level", f"unknown key(s) {sorted(unknown)} (a typo switches a part off)")
+    def only(t: Mapping[str, Any], entry: str, keys: frozenset[str]) -> None:
+        if unknown := set(t) - keys:
+            raise fail(entry, f"unknown key(s) {sorted(unknown)} (a typo switches a part off)")
+
+    def whole_in(t: Mapping[str, Any], key: str, entry: str, lo: int, hi: int) -> int:
+        v = t.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise fail(f"{entry}.{key}", f"must be a whole number in [{lo}, {hi}]")
+        return v
+
+    def flag(t: Mapping[str, Any], key: str, entry: str) -> bool:
+        v = t.get(key, False)
+        if not isinstance(v, bool):  # "false" as a string is truthy
+            raise fail(f"{entry}.{key}", "must be true or false")
+        return v
+
+    def names(t: Mapping[str, Any], key: str, entry: str) -> list[str]:
+        v = t.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(s, str) and s for s in v):
+            raise fail(f"{entry}.{key}", "must list term sets of the language packs")
+        return v
+
     risk, rel, ages = table("risk"), table("relationship"), table("ages")
+    only(risk, "risk", _RISK_KEYS)
+    only(rel, "relationship", frozenset(RELATIONSHIPS))
+    only(ages, "ages", _AGES_KEYS)
     relationship = {k: num(rel, k, "relationship", 0, 1) for k in RELATIONSHIPS}
     stages = []
     for name, raw in table("stages").items():
         if not isinstance(raw, dict):
             raise fail(f"stages.{name}", "must be a table")
+        only(raw, f"stages.{name}", _STAGE_KEYS)
         try:
             category = Category(str(raw.get("category")))
         except ValueError:
             raise fail(f"stages.{name}.category", "unknown category") from None
-        by_meaning = raw.get("meaning", False)
-        if not isinstance(by_meaning, bool):
-            raise fail(f"stages.{name}.meaning", "must be true or false")
+        by_meaning = flag(raw, "meaning", f"stages.{name}")
         if by_meaning and raw.get("sets"):
             raise fail(f"stages.{name}.sets", "a stage found by meaning has no term sets")
-        sets = raw.get("sets", [] if by_meaning else None)
-        if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets) or (
-                not sets and not by_meaning):
+        sets = names(raw, "sets", f"stages.{name}")
+        if not sets and not by_meaning:
             raise fail(f"stages.{name}.sets", "must list term sets of the language packs")
         stages.append(Stage(name, category, num(raw, "weight", f"stages.{name}", 0, 1),
-                            frozenset(sets), bool(raw.get("urgent", False)), by_meaning))
+                            frozenset(sets), flag(raw, "urgent", f"stages.{name}"),
+                            by_meaning))
     def regex_of(raw: Any, entry: str, keys: frozenset[str]) -> re.Pattern[str]:
         if not isinstance(raw, dict):
             raise fail(entry, "must be a table with a 'regex'")
@@ -189,7 +217,9 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
 
     answer_words = whole("answer_words", 12, 1, 100)
     answer_minutes = whole("answer_minutes", 60, 1, 10_080)
-    suppress = table("suppress").get("sets", [])
+    suppress_table = table("suppress")
+    only(suppress_table, "suppress", frozenset({"sets"}))
+    suppress = names(suppress_table, "sets", "suppress")
     meaning = None
     if "meaning" in data:
         mt = table("meaning")
@@ -226,9 +256,9 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         version=version,
         half_life_days=num(risk, "half_life_days", "risk", 0.1, 3650),
         account_threshold=num(risk, "account_threshold", "risk", 0.01, 1),
-        max_group=int(num(risk, "max_group", "risk", 2, 100)),
-        per_stage_events=int(num(risk, "per_stage_events", "risk", 1, 100)),
-        relationship=relationship, adult=int(num(ages, "adult", "ages", 10, 30)),
+        max_group=whole_in(risk, "max_group", "risk", 2, 100),
+        per_stage_events=whole_in(risk, "per_stage_events", "risk", 1, 100),
+        relationship=relationship, adult=whole_in(ages, "adult", "ages", 10, 30),
         platform_confidence=num(ages, "platform_confidence", "ages", 0, 1),
         claim_confidence=num(ages, "claim_confidence", "ages", 0, 1),
         grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),

@@ -28,7 +28,11 @@ from veilleur.detect.conversation.ages import (
     claims_in,
     estimate,
 )
-from veilleur.detect.conversation.config import ConversationPolicy, load_conversation_policy
+from veilleur.detect.conversation.config import (
+    ConversationPolicy,
+    ConversationPolicyError,
+    load_conversation_policy,
+)
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
 from veilleur.detect.conversation.risk import Conversation, Risk, StageEvent, score
 from veilleur.detect.text.analyzer import TextAnalyzer
@@ -60,6 +64,15 @@ class ConversationDetector:
                  learned: LinearModel | None = None) -> None:
         self.analyzer = analyzer
         self.policy = policy
+        named = {f"stages.{st.name}.sets": st.sets for st in policy.stages}
+        named["suppress.sets"] = policy.suppress
+        known = analyzer.pack.features
+        for entry, sets in named.items():
+            if unknown := sets - known:
+                # A misspelt set never matches: the stage (or the suppression) would be off.
+                raise ConversationPolicyError(
+                    f"conversation.toml: {entry}: no such term set in the language packs: "
+                    f"{sorted(unknown)}")
         self.meaning = meaning if policy.meaning is not None else None
         self.version = f"{policy.version}+{analyzer.version}" + (
             f"+{self.meaning.version}" if self.meaning is not None else "")

@@ -65,6 +65,9 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
         for k, v in t.items():
             if k in skip or isinstance(v, dict):
                 continue
+            if k not in REQUIRED[name]:
+                raise fail(f"{name}.{k}", "unknown key (a typo leaves the policy's own "
+                           "number unset)")
             if (isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
                     or v < 0):
                 raise fail(f"{name}.{k}", "must be a finite number >= 0")
@@ -84,13 +87,22 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
             raise fail(f"[{name}]", f"missing {', '.join(missing)}")
     signs = []
     for name, raw in (data["catalogue"].get("signs") or {}).items():
+        if not isinstance(raw, dict):
+            raise fail(f"catalogue.signs.{name}", "must be a table")
+        if unknown := set(raw) - {"sets", "regex"}:
+            raise fail(f"catalogue.signs.{name}", f"unknown key(s) {sorted(unknown)}")
         sets = raw.get("sets", [])
         if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
             raise fail(f"catalogue.signs.{name}.sets", "must list term sets")
         try:
             regex = re.compile(raw["regex"]) if raw.get("regex") else None
-        except re.error as exc:
+        except (re.error, TypeError) as exc:
             raise fail(f"catalogue.signs.{name}.regex", str(exc)) from None
+        if regex is not None and regex.search("") is not None:
+            raise fail(f"catalogue.signs.{name}.regex",
+                       "matches an empty name (it would match every channel)")
+        if not sets and regex is None:
+            raise fail(f"catalogue.signs.{name}", "needs term sets or a regex")
         signs.append(Sign(name, frozenset(sets), regex))
     if not signs:
         raise fail("catalogue.signs", "at least one sign")

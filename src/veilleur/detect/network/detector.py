@@ -22,7 +22,11 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from veilleur.detect.base import Context, DetectorSettings, Signal
-from veilleur.detect.network.config import NetworkPolicy, load_network_policy
+from veilleur.detect.network.config import (
+    NetworkPolicy,
+    NetworkPolicyError,
+    load_network_policy,
+)
 from veilleur.detect.network.graph import Graph
 from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.fold import collapse, fold
@@ -89,6 +93,13 @@ class NetworkDetector:
                  state: KeyedState | None = None) -> None:
         self.analyzer = analyzer
         self.policy = policy
+        known = analyzer.pack.features
+        for sign in policy.signs:
+            if unknown := sign.sets - known:
+                # A misspelt set never matches: the sign would be off without a word.
+                raise NetworkPolicyError(
+                    f"network.toml: catalogue.signs.{sign.name}.sets: no such term set in "
+                    f"the language packs: {sorted(unknown)}")
         self.version = f"{policy.version}+{analyzer.version}"
         self.graph = Graph(state if state is not None else MemoryState())
         self.fallen: dict[str, tuple[Category, datetime, str]] = {}

@@ -121,6 +121,13 @@ class PolicyPack:
     rules: tuple[Rule, ...]
     ages: Ages = Ages()
 
+    @property
+    def features(self) -> frozenset[str]:
+        """Every feature an analysis of a text can hold: the names other policies may use."""
+        return frozenset({t.set_name for t in self.terms} | {p.set_name for p in self.patterns}
+                         | set(LINK_FEATURES)
+                         | ({"minor"} if self.ages.units or self.ages.prefixes else set()))
+
 
 def expand(term: str) -> list[str]:
     """`"{12..15} ans"` → ["12 ans", ..., "15 ans"]; one range per term."""
@@ -164,16 +171,15 @@ def load_packs(folder: Path) -> PolicyPack:
                             f"{pattern.when!r}")
     rules_path = folder / "rules.toml"
     data = _read(rules_path)
-    known = ({t.set_name for t in terms} | {p.set_name for p in patterns} | set(LINK_FEATURES)
-             | ({"minor"} if ages["units"] or ages["prefixes"] else set()))
+    unique = {k: tuple(dict.fromkeys(v)) for k, v in ages.items()}
+    age_spec = Ages(units=unique["units"], prefixes=unique["prefixes"],
+                    not_after=unique["not_after"], not_before=unique["not_before"])
+    known = PolicyPack("", (), tuple(terms), tuple(patterns), (), age_spec).features
     try:
         rules_version, rules = _rules(data, known)
     except PackError as exc:
         raise PackError(f"{rules_path}: {exc}") from None
     version = "+".join([rules_version, *versions])
-    unique = {k: tuple(dict.fromkeys(v)) for k, v in ages.items()}
-    age_spec = Ages(units=unique["units"], prefixes=unique["prefixes"],
-                    not_after=unique["not_after"], not_before=unique["not_before"])
     return PolicyPack(version, tuple(languages), tuple(terms), tuple(patterns), tuple(rules),
                       age_spec)
 
@@ -229,7 +235,7 @@ def _variants(term: str) -> list[str]:
     return [term, term + "s"]
 
 
-def _rules(data: Mapping[str, Any], known: set[str]) -> tuple[str, list[Rule]]:
+def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Rule]]:
     version = data.get("version")
     if not isinstance(version, str):
         raise PackError("needs 'version'")
