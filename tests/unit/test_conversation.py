@@ -161,7 +161,11 @@ def test_age_rules_are_validated() -> None:
             ({"suppress": {"sets": "prevention"}}, r"suppress.sets: must list"),
             ({"suppress": {"set": ["prevention"]}}, r"suppress: unknown key"),
             ({"risk": {**base["risk"], "max_group": 6.5}}, r"risk.max_group: must be a whole"),
-            ({"ages": {**base["ages"], "adult": 17.9}}, r"ages.adult: must be a whole")):
+            ({"ages": {**base["ages"], "adult": 17.9}}, r"ages.adult: must be a whole"),
+            ({"stages": {"s": {**stage, "meaning": 1}}}, r"stages.s.meaning: must be true"),
+            ({"stages": {"s": {**stage, "sets": ["secrecy", ""]}}}, r"stages.s.sets: must"),
+            ({"probes": [{"regex": r"\b(?:age|)"}]}, r"probes #1: the regex matches an"),
+            ({"probes": [{"regex": "(?=.)"}]}, r"probes #1: the regex matches an")):
         with pytest.raises(ConversationPolicyError, match=match):
             parse_conversation_policy({**base, **bad})
     assert parse_conversation_policy(

@@ -428,6 +428,19 @@ def test_a_network_policy_typo_is_refused_with_its_entry_named() -> None:
          r"signs\.minors\.regex: matches an empty name"),
         (lambda d: d["catalogue"]["signs"].__setitem__("empty", {}),
          r"signs\.empty: needs term sets or a regex"),
+        # zero-width: matches no empty name, but an empty stretch of every name
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", r"\b(?:ados?|)"),
+         r"signs\.minors\.regex: matches an empty name"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", "(?=.)"),
+         r"signs\.minors\.regex: matches an empty name"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", 5),
+         r"signs\.minors\.regex"),
+        (lambda d: d["catalogue"]["signs"].__setitem__("minors", "x"),
+         r"signs\.minors: must be a table"),
+        (lambda d: d["catalogue"].__setitem__("signs", []), r"catalogue\.signs: must be a table"),
+        (lambda d: d["successor"].__setitem__("weights", {"x": 1}),
+         r"successor\.weights: unknown key"),
+        (lambda d: d.__setitem__("catalog", {}), r"top level: unknown key"),
     )
     for spoil, match in cases:
         data = _shipped_network_policy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,16 @@ def load_policy_toml(path: Path, error: type[PolicyDataError] = PolicyDataError
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise error(f"{path}: cannot load: {exc}") from None
+
+
+_EMPTY_PROBE = "a b 1 ? -"
+
+
+def matches_empty(regex: re.Pattern[str]) -> bool:
+    """Whether a policy's pattern can match an empty stretch of text ("x?", "\\b(?:ados?|)",
+    "(?=.)"): it would then match, or open a window on, every text. Checked at load."""
+    return regex.search("") is not None or any(
+        m.end() == m.start() for m in regex.finditer(_EMPTY_PROBE))
 
 
 @dataclass(frozen=True, slots=True)

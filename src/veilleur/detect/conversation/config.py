@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml
+from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml, matches_empty
 from veilleur.taxonomy import Category
 
 RELATIONSHIPS = ("adult_to_minor", "unknown_to_minor", "adult_to_unknown",
@@ -184,7 +184,7 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             regex = re.compile(raw["regex"])
         except (KeyError, TypeError, re.error) as exc:
             raise fail(entry, f"bad regex: {exc}") from None
-        if regex.search("") is not None:
+        if matches_empty(regex):
             raise fail(entry, "the regex matches an empty text (it would match every message)")
         return regex
 

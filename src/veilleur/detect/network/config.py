@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml
+from veilleur.detect.base import POLICY_DIR, PolicyDataError, load_policy_toml, matches_empty
 
 
 class NetworkPolicyError(PolicyDataError):
@@ -63,7 +63,11 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
             raise fail(f"[{name}]", "missing or not a table")
         out = {}
         for k, v in t.items():
-            if k in skip or isinstance(v, dict):
+            if k in skip:
+                continue
+            if name == "catalogue" and k == "signs":
+                if not isinstance(v, dict):
+                    raise fail("catalogue.signs", "must be a table of signs")
                 continue
             if k not in REQUIRED[name]:
                 raise fail(f"{name}.{k}", "unknown key (a typo leaves the policy's own "
@@ -77,6 +81,8 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise fail("version", "missing")
+    if unknown := set(data) - {"version", *REQUIRED}:
+        raise fail("top level", f"unknown key(s) {sorted(unknown)}")
     successor = numbers("successor")
     returning = numbers("returning")
     catalogue = numbers("catalogue")
@@ -86,7 +92,7 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
         if missing:
             raise fail(f"[{name}]", f"missing {', '.join(missing)}")
     signs = []
-    for name, raw in (data["catalogue"].get("signs") or {}).items():
+    for name, raw in data["catalogue"].get("signs", {}).items():
         if not isinstance(raw, dict):
             raise fail(f"catalogue.signs.{name}", "must be a table")
         if unknown := set(raw) - {"sets", "regex"}:
@@ -98,7 +104,7 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
             regex = re.compile(raw["regex"]) if raw.get("regex") else None
         except (re.error, TypeError) as exc:
             raise fail(f"catalogue.signs.{name}.regex", str(exc)) from None
-        if regex is not None and regex.search("") is not None:
+        if regex is not None and matches_empty(regex):
             raise fail(f"catalogue.signs.{name}.regex",
                        "matches an empty name (it would match every channel)")
         if not sets and regex is None:
