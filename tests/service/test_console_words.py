@@ -353,8 +353,8 @@ def test_a_findings_reasons_are_read_from_what_the_engine_observed(
                            "network.catalogue:3", "mega.nz/folder/x",
                            "conversation:dm1:age_probing+image_request",
                            "conversation:dm1:grooming:meeting", "sextortion.site_rule",
-                           "messages", "channels:2", "owner:g-exp", "member:g-exp",
-                           "messages:server", "server", "something"))
+                           "messages", "channels:2", "owner:g-exp", "messages:server",
+                           "server", "something"))
     keys = [(r["key"], r["fallback"]) for r in got]
     assert [k for k, _ in keys] == [
         "rule_grooming_secrecy_image", "why_semantic", "why_learned", "why_bank",
@@ -362,15 +362,14 @@ def test_a_findings_reasons_are_read_from_what_the_engine_observed(
         "why_returning",
         "why_catalogue", "why_link", "stage_age_probing", "stage_image_request",
         "why_conversation", "why_urgent", "stage_meeting", "rule_sextortion_site_rule",
-        "why_rollup_messages", "why_rollup_channels", "why_rollup_owner", "why_rollup_member",
-        "why_rollup_server", "why_other"]
+        "why_rollup_messages", "why_rollup_channels", "why_rollup_owner", "why_rollup_server",
+        "why_other"]
     assert dict(keys)["rule_sextortion_site_rule"] == "why_rule"  # a site's own rule
     named = {r["key"]: r for r in got}
     assert named["why_returning"]["name"]["name"] == "marc"
     assert named["why_bank"]["text"] == "test-bank"
     assert named["why_link"]["text"] == "mega.nz/folder/x"
     assert named["why_rollup_owner"]["name"]["id"] == "g-exp"
-    assert named["why_rollup_member"]["name"]["id"] == "g-exp"
     assert all(r["key"] in catalog("en") or r["fallback"] in catalog("en") for r in got)
 
 

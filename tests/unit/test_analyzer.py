@@ -49,6 +49,9 @@ def test_not_ages(text: str) -> None:
     ("un nitro contre une nude", "sextortion.gift_for_nude"),
     ("send more or i'll send it to your parents", "sextortion.threat_images"),
     ("trib ma cousine", "ncii.tribute_relation"),
+    ("qui veut tribz ma cousine", "ncii.tribute_relation"),
+    ("cumtr1b my sister pls", "ncii.tribute_relation"),
+    ("who's tributing my ex tonight", "ncii.tribute_relation"),
 ])
 def test_rules_fire(text: str, rule: str) -> None:
     assert rule in rules(text)
@@ -59,6 +62,10 @@ def test_rules_fire(text: str, rule: str) -> None:
     "superbe saphir, prix sympa, bourse aux minéraux", "mon texture pack est sur mega.nz",
     "sac à dos pour ados", "il y a 10 ans, nudes", "ma recette de caldo de pollo",
     "on lui offre un tribute band pour ma sœur", "nudes", "ados", "12 ans",
+    # the stem's other words: tax, a tribe, the Hunger Games, a sex act between adults
+    "mi hermana está tributando como autónoma desde enero", "ma soeur adore sa tribu",
+    "my sister is a tributer in the hunger games fanfic",
+    "me and my girlfriend were tribbing last night",
 ])
 def test_hard_negatives_are_quiet(text: str) -> None:
     assert rules(text) == set()

@@ -659,3 +659,21 @@ def test_hostile_head_files_are_refused_not_crashed_on(tmp_path: Path) -> None:
     for path in [tmp_path / "empty.npz", tmp_path / "flipped.npz", liar, extra]:
         with pytest.raises(HeadError):
             MeaningHead.load(path, ENCODER)
+
+
+def test_intimate_images_of_someone_said_to_be_a_minor_are_abuse_material() -> None:
+    """The category follows the content: the n-grams' ncii reading of a text that names a
+    minor is csam; a minor turned away ("18+ only, no minors") is none."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    detector = LearnedDetector(_keyword_model("leakz", Category.NCII), THRESHOLDS,
+                               TextAnalyzer.load(POLICY_DIR))
+    (adults,) = _signals(detector, _posted("new leakz of my coworker posted tonight"))
+    assert adults.category is Category.NCII
+    (minor,) = _signals(detector, _posted("new leakz of a lyceenne posted tonight", mid="m2"))
+    assert minor.category is Category.CSAM and minor.strength >= 0.7 <= adults.strength
+    assert "names a minor («lyceenne»)" in minor.evidence
+    assert "ncii probability" in minor.evidence  # what the model read, said as it is
+    (refused,) = _signals(detector, _posted("new leakz posted tonight, 18+ only no minors",
+                                            mid="m3"))
+    assert refused.category is Category.NCII

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from veilleur.cases.casework import Casework
 from veilleur.cases.review import Verdict
-from veilleur.detect.base import DetectorSettings
+from veilleur.detect.base import DetectorSettings, Signal
 from veilleur.detect.network.detector import NetworkDetector
 from veilleur.engine import Engine
 from veilleur.events import (
@@ -128,6 +128,25 @@ def test_a_catalogue_server_is_flagged_even_with_mild_names() -> None:
                        for i, n in enumerate(["général", "vip", "bourse-aux-minéraux",
                                               "photos-de-cristaux", "règles"])]])
     assert not [s for s in benign if s.strength >= 0.7]
+
+
+def test_a_catalogue_of_adults_photos_named_for_minors_is_one_of_minors() -> None:
+    """The category follows the content: the owner named it for minors."""
+    chans = ["général", "vos-ex", "preuves", "nudes-gratuites"]
+
+    def layout(gid: str, name: str) -> list[Signal]:
+        d = NetworkDetector.from_settings(DetectorSettings())
+        return [s for s in run(d, [GuildCreated(ts=at(0), guild=Guild(gid, name, "o")),
+                                   *[ChannelCreated(ts=at(0), channel=Channel(
+                                       f"{gid}{i}", gid, n)) for i, n in enumerate(chans)]])
+                if s.target == Target.of("guild", gid)]
+
+    adults = layout("a", "Le Coin des Potes")
+    assert adults and {s.category for s in adults} == {Category.NCII}
+    minors = layout("m", "ADOS privés 🔞")
+    assert minors and {s.category for s in minors} == {Category.CSAM}
+    assert "its name reads minors («ADOS privés 🔞»)" in minors[-1].evidence
+    assert max(s.strength for s in minors) == max(s.strength for s in adults)
 
 
 def test_casework_opens_a_case_on_the_successor_with_the_evidence() -> None:
@@ -432,6 +451,10 @@ def test_a_network_policy_typo_is_refused_with_its_entry_named() -> None:
         (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", r"\b(?:ados?|)"),
          r"signs\.minors\.regex: matches an empty name"),
         (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", "(?=.)"),
+         r"signs\.minors\.regex: matches an empty name"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", r"(?<=\w\w)(?:ans|)"),
+         r"signs\.minors\.regex: matches an empty name"),
+        (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", r"(?:ados?|)(?=\w{3})"),
          r"signs\.minors\.regex: matches an empty name"),
         (lambda d: d["catalogue"]["signs"]["minors"].__setitem__("regex", 5),
          r"signs\.minors\.regex"),

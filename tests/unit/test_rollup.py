@@ -20,7 +20,6 @@ from veilleur.events import (
     Message,
     MessagePosted,
     User,
-    UserSeen,
 )
 from veilleur.state import Directory, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -174,12 +173,8 @@ def test_bad_settings_are_named() -> None:
             "min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
             "strength", "one_channel_strength")}, "account": {k: 1 for k in (
                 "min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength",
-                "found_server_single", "found_server_strength", "keep")}}
+                "single_direct", "single_direct_strength", "owner_strength", "keep")}}
     parse_targets_policy(good)
-    with pytest.raises(TargetsPolicyError, match=r"account.found_server_strength must be at"):
-        parse_targets_policy({**good, "account": {**good["account"],
-                                                  "found_server_strength": 1.5}})
     with pytest.raises(TargetsPolicyError, match=r"channel.strength must be at most 1"):
         parse_targets_policy({**good, "channel": {**good["channel"], "strength": 2}})
     with pytest.raises(TargetsPolicyError, match=r"missing \[guild\]"):
@@ -387,93 +382,3 @@ def test_a_staff_posts_own_strength_decides_not_the_one_its_server_lends() -> No
     own = _found("m2", Category.CSAM, "c2", "g1", "boss", score=0.9, own=0.9)
     _posts(rollup, "c2", "g1", 10)
     assert ("channel", "c2") in _targets(rollup.take([own], ctx))
-
-
-def test_one_strong_post_in_a_server_found_from_others_posts_makes_its_author() -> None:
-    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
-    ctx.d.apply(GuildCreated(ts=T, guild=Guild("g1", "x", owner_id="boss")))
-    ctx.d.apply(UserSeen(ts=T, user=User("bot", "bot", is_bot=True)))
-    for gid in ("g1", "g2"):
-        _posts(rollup, f"{gid}-c", gid, 30)
-    strong = 0.95
-    # Before the server is found, one post is one: nothing on its author.
-    got = rollup.take([_found("m1", Category.CSAM, "g1-c", "g1", "buyer", score=strong,
-                              text="buyer's ask"),
-                       _found("m2", Category.CSAM, "g1-c", "g1", "weak", score=0.8),
-                       _found("m3", Category.CSAM, "g1-c", "g1", "lent", score=0.95, own=0.5),
-                       _found("m4", Category.NCII, "g1-c", "g1", "other", score=strong)], ctx)
-    assert not any(s.target.kind is TargetKind.USER for s in got)
-    # Two different posts of others (weak's and the seller's first) are not enough ...
-    got = rollup.take([_found("s1", Category.CSAM, "g1-c", "g1", "seller", score=strong,
-                              text="ad one")], ctx)
-    assert not any(s.target.kind is TargetKind.USER for s in got)
-    got = _server(rollup, ctx, "g1", Category.CSAM)
-    assert not any(s.target.kind is TargetKind.USER and s.key.startswith("member:")
-                   for s in got)
-    # ... three are: the buyer's one strong post is then a finding, under its own key, with
-    # the post it made there as evidence; not a weak post, one lent by the place, another
-    # category's, nor the seller's own (its others are two).
-    got = rollup.take([_found("s2", Category.CSAM, "g1-c", "g1", "seller", score=strong,
-                              text="ad two")], ctx)
-    members = {s.target.id: s for s in got
-               if s.target.kind is TargetKind.USER and s.key.startswith("member:")}
-    assert set(members) == {"buyer"}
-    assert members["buyer"].strength >= 0.7 and members["buyer"].key == "member:g1"
-    assert "«buyer's ask» (m1, found at 0.95) in server g1" in members["buyer"].evidence
-    assert members["buyer"].context["channel_id"] == "g1-c"
-    # Said once: the next post does not say it again; a late strong post is judged as it comes.
-    got = rollup.take([_found("m5", Category.CSAM, "g1-c", "g1", "late", score=strong),
-                       _found("m6", Category.CSAM, "g1-c", "g1", "bot", score=strong)], ctx)
-    assert {s.target.id for s in got if s.key.startswith("member:")} == {"late", "seller"}
-    # A server found only from how its name reads makes no member, nor does one found of
-    # another category.
-    for i in range(4):
-        rollup.take([_found(f"n{i}", Category.CSAM, "g2-c", "g2", f"p{i}", score=strong)], ctx)
-    got = _server(rollup, ctx, "g2", Category.CSAM, detectors=("places.meaning",))
-    got += _server(rollup, ctx, "g2", Category.NCII)
-    got += rollup.take([_found("n9", Category.CSAM, "g2-c", "g2", "p9", score=strong)], ctx)
-    assert not any(s.target.kind is TargetKind.USER and s.key.startswith("member:")
-                   for s in got)
-
-
-def test_the_authors_of_the_few_posts_that_made_a_small_server_are_not_each_found() -> None:
-    """Three members' one line each make a small server (the channel is half its talk): each
-    author has only two posts of others beside theirs, not the server's worth."""
-    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
-    _posts(rollup, "c", "g1", 3)
-    got = rollup.take([_found(f"m{i}", Category.CSAM, "c", "g1", f"a{i}", score=0.95,
-                              text=f"line {i}") for i in range(3)], ctx)
-    got += _server(rollup, ctx, "g1", Category.CSAM)
-    assert not any(s.key.startswith("member:") for s in got)
-
-
-def test_the_members_remembered_per_server_are_bounded() -> None:
-    from veilleur.decide import rollup as module
-
-    rollup, ctx = Rollup.load(POLICY_DIR, {c: 0.7 for c in Category}), _Ctx()
-    _posts(rollup, "c", "g1", 10)
-    rollup.take([_found(f"m{i}", Category.CSAM, "c", "g1", f"a{i:04d}")
-                 for i in range(module._MAX_MEMBERS + 10)], ctx)
-    members = rollup._state.get("rollup.members", "g1\x1fcsam")
-    assert len(members) == module._MAX_MEMBERS
-
-
-def test_in_the_engine_a_buyers_one_strong_post_in_a_found_catalogue_makes_the_buyer() -> None:
-    engine = Engine.build()
-    events: list = [GuildCreated(ts=T, guild=Guild("g1", "Le coin", owner_id="boss")),
-                    ChannelCreated(ts=T, channel=Channel("c1", "g1", "discussion"))]
-    ads = ["PACK SPÉCIAL nudes ados 13-15 ans, 20€ en paysafecard, DM moi",
-           "vends pack cp mineures, teaser gratuit, le reste en VIP",
-           "nouveau pack de gamines 12 ans dispo, paiement crypto en mp"]
-    chat = [f"salut {i}" for i in range(17)]
-    ask = "qui a des packs de gamines de 12 ans ? je paie en paysafecard"
-    for i, text in enumerate([*ads, *chat, ask, "merci"]):
-        author = "seller" if i < 3 else "buyer" if text == ask else f"u{i}"
-        events.append(MessagePosted(ts=T + timedelta(minutes=i), message=Message(
-            f"m{i}", "c1", "g1", author, text)))
-    users = {f.target.id: f for ev in events for f in engine.process(ev)
-             if f.target.kind is TargetKind.USER}
-    assert {"seller", "buyer"} <= set(users)
-    assert "member:g1" in users["buyer"].signal_keys
-    assert ask in users["buyer"].evidence
-    assert not any(u.startswith("u") for u in users)

@@ -15,8 +15,8 @@ The category is always the content's: a channel whose found messages are about a
 stolen photos is found `ncii`, whatever its name suggests.
 
 What is remembered lives behind `KeyedState` (namespaces `rollup.channel`, `rollup.guild`,
-`rollup.account`, `rollup.seen`, `rollup.known`, `rollup.holds`, `rollup.members`; their
-types in `STATE`; all but `rollup.account` belong to a server), in memory by default, so a stream
+`rollup.account`, `rollup.seen`, `rollup.known`, `rollup.holds`; their types in `STATE`),
+in memory by default, so a stream
 worker can keep it in its state store; pure apart from it: no I/O. A remembered place is put
 back after every change (a store outside the process keeps what was put, not what was
 changed in place).
@@ -69,8 +69,7 @@ _FIELDS = {
     "guild": ("min_channels", "channels_strength", "min_messages", "min_share", "min_talk",
               "strength", "one_channel_strength"),
     "account": ("min_messages", "strength", "strong_messages", "strong_strength",
-                "single_direct", "single_direct_strength", "owner_strength",
-                "found_server_single", "found_server_strength", "keep"),
+                "single_direct", "single_direct_strength", "owner_strength", "keep"),
 }
 
 
@@ -103,7 +102,7 @@ def parse_targets_policy(data: Mapping[str, Any], where: str = "targets") -> Tar
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise TargetsPolicyError(f"{where}: {name}.{f} must be a number >= 0")
             if (f.endswith("strength") or f.endswith("share")
-                    or f in ("single_direct", "staff_single", "found_server_single")) \
+                    or f in ("single_direct", "staff_single")) \
                     and value > 1:
                 raise TargetsPolicyError(f"{where}: {name}.{f} must be at most 1")
             if f in _COUNTS and (value != int(value) or not 1 <= value <= _MAX_COUNT):
@@ -133,9 +132,6 @@ _MAX_COUNT = 10_000
 _MAX_ACTIVE = 256
 _MAX_TEXTS = 64
 """Distinct texts remembered per account and category: more than any count a rule asks for."""
-_MAX_MEMBERS = 256
-"""Accounts remembered per server and category with their found posts there."""
-_MAX_MEMBER_TEXTS = 8
 
 
 @dataclass(slots=True)
@@ -155,21 +151,6 @@ class _Found:
     depend on which tier found a message first."""
     texts: set[int] = field(default_factory=set)
     """Hashes of the distinct texts (an account's one sentence pasted twice is one)."""
-
-
-@dataclass(slots=True)
-class _Member:
-    """An account's found posts in one server and category: kept with the server, so that
-    the server can judge its members without another process's memory of them."""
-
-    texts: set[int] = field(default_factory=set)
-    """Its distinct found texts there (bounded): the others' count without them."""
-    best: float = 0.0
-    """Its strongest post's own strength there (not lent by the place)."""
-    post: str = ""
-    channel: str = ""
-    excerpt: str = ""
-    flagged: bool = False
 
 
 @dataclass(slots=True)
@@ -221,7 +202,7 @@ def merge_places(a: _Place, b: _Place) -> _Place:
 
 STATE: dict[str, Any] = {"rollup.channel": _Place, "rollup.guild": _Place,
                          "rollup.account": _Place, "rollup.seen": bool, "rollup.known": bool,
-                         "rollup.holds": bool, "rollup.members": dict[str, _Member]}
+                         "rollup.holds": bool}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
 
@@ -389,64 +370,6 @@ class Rollup:
                       score=f.score)
             self._state.put("rollup.account", author, place)
             out += self._judge_account(author, place, cat, f.context)
-            if gid is not None:
-                own = f.score if f.own_score is None else f.own_score
-                out += self._member(gid, author, cat, mid, cid, excerpt, own)
-        return out
-
-    def _member(self, gid: str, author: str, cat: Category, mid: str, cid: str | None,
-                excerpt: str, own: float) -> list[Signal]:
-        """Remembers an account's found post under its server; judges the server's members
-        if it is found."""
-        key = _known_key(gid, cat)
-        members: dict[str, _Member] = self._state.get("rollup.members", key) or {}
-        member = members.get(author)
-        if member is None:
-            if len(members) >= _MAX_MEMBERS:
-                return []
-            member = members[author] = _Member()
-        if len(member.texts) < _MAX_MEMBER_TEXTS:
-            member.texts.add(_text_key(excerpt.casefold() if excerpt else "\x00" + mid))
-        if own > member.best:
-            member.best, member.post, member.channel, member.excerpt = own, mid, cid or "", excerpt
-        self._state.put("rollup.members", key, members)
-        return self._members(gid, cat)
-
-    def _members(self, gid: str, cat: Category) -> list[Signal]:
-        """In a server found of `cat` from what its members post, an account's one post of its
-        own found strongly (`account.found_server_single`, not lent by the place) is enough,
-        when the others' different found posts would make the server by themselves (a
-        catalogue's buyer asks once; two posts that made a small server do not make each of
-        their authors, nor does a bot's welcome post)."""
-        key = _known_key(gid, cat)
-        if not self._state.get("rollup.known", key):
-            return []
-        members: dict[str, _Member] | None = self._state.get("rollup.members", key)
-        guild: _Place | None = self._state.get("rollup.guild", gid)
-        if not members or guild is None:
-            return []
-        p, g = self.policy.account, self.policy.guild
-        talk = guild.messages
-        out: list[Signal] = []
-        changed = False
-        for author in sorted(members):
-            member = members[author]
-            if member.flagged or member.best < p["found_server_single"]:
-                continue
-            others = len(set().union(*(m.texts for a, m in members.items() if a != author)))
-            if others < g["min_messages"] \
-                    or others / max(talk, 1) < g["min_share"]:
-                continue
-            member.flagged = changed = True
-            out.append(self._signal(
-                Target(TargetKind.USER, author), cat, p["found_server_strength"],
-                f"posted «{member.excerpt}» ({member.post}, found at {member.best:.2f}) in server "
-                f"{gid}, found {cat.value} from {others} different posts of others there "
-                f"(of its {talk} messages)",
-                {"author_id": author, "guild_id": gid, "channel_id": member.channel or None},
-                key=f"member:{gid}"))
-        if changed:
-            self._state.put("rollup.members", key, members)
         return out
 
     def _add(self, place: _Place, cat: Category, mid: str, weight: float, excerpt: str,
@@ -581,7 +504,6 @@ class Rollup:
             place: _Place | None = self._state.get("rollup.channel", cid) if cid else None
             if place is not None and cat in place.found:
                 out += self._judge_channel(cid, gid, place, cat)
-        out += self._members(gid, cat)
         if guild is None:
             return out
         made = guild.channels.get(cat, set())  # its evidence already: not given it back

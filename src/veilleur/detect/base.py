@@ -31,7 +31,9 @@ def load_policy_toml(path: Path, error: type[PolicyDataError] = PolicyDataError
         raise error(f"{path}: cannot load: {exc}") from None
 
 
-_EMPTY_PROBE = "a b 1 ? -"
+_EMPTY_PROBE = "a b 1 ? - ab cd 12 éè ?-\nxyz abcd 13 ans ados"
+"""Single and paired letters, digits, accents, punctuation, a line break and words: a
+pattern that matches an empty stretch anywhere in ordinary text matches one here."""
 
 
 def matches_empty(regex: re.Pattern[str]) -> bool:

@@ -98,9 +98,9 @@ def reasons(cw: Casework, keys: tuple[str, ...]) -> list[dict[str, Any]]:
             add("why_invite_fallen", name=name_of(cw, Target(TargetKind.GUILD, rest)))
         elif head == "network.returning":
             add("why_returning", name=name_of(cw, Target(TargetKind.USER, rest)))
-        elif k == "messages" or head in ("channels", "owner", "member"):
+        elif k == "messages" or head in ("channels", "owner"):
             add("why_rollup_" + head, name=name_of(cw, Target(TargetKind.GUILD, rest))
-                if head in ("owner", "member") else None)
+                if head == "owner" else None)
         elif k in ("server", "messages:server"):  # lifted by its server's finding
             if k == "messages:server":
                 add("why_rollup_messages")

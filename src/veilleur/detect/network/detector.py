@@ -519,9 +519,26 @@ class NetworkDetector:
                                 and not strong and not demand):
             return []
         layout = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in sorted(signs.items()))
+        if category is Category.NCII and (name := self._named_for_minors(guild_id)):
+            # The category follows the content: a catalogue its owner named for minors is
+            # one of minors, whatever its channels say of adults' photos.
+            category = Category.CSAM
+            layout += f"; its name reads minors («{name[:80]}»)"
         return [Signal(self.id, self.version, Target(TargetKind.GUILD, guild_id), category,
                        weight, f"server laid out as a catalogue: {layout}",
                        f"network.catalogue:{len(signs)}", {"guild_id": guild_id})]
+
+    def _named_for_minors(self, guild_id: str) -> str:
+        """The server's name when it reads as the catalogue sign for minors ("" if not)."""
+        name = self.graph.guild(guild_id).name
+        sign = next((s for s in self.policy.signs if s.name == "minors"), None)
+        if not name or sign is None:
+            return ""
+        features = set(self.analyzer.analyze(name.replace("-", " ").replace("_", " "))
+                       .features)
+        found = features & sign.sets or (sign.regex is not None
+                                         and sign.regex.search(fold(name).plain))
+        return name if found else ""
 
 
 def _name_weight(p: Mapping[str, float], ratio: float, name: str) -> float:

@@ -359,6 +359,10 @@ class LearnedDetector:
         # Read once per message, and only where a hold-back asks for it.
         says_minor = functools.cache(
             lambda: self._says_minor is not None and self._says_minor(m.content))
+        # The category follows the content: intimate images of someone the text says is a
+        # minor ("nouvelles nvdes de lycéennes") are abuse material of children, whatever
+        # the n-grams learnt them as (a minor turned away, "18+ only, no minors", is none).
+        minor = analysis.features.get("minor") if analysis is not None else None
 
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
@@ -390,8 +394,12 @@ class LearnedDetector:
                 # Held back, its probability is the least informative kind: it only hints,
                 # too weakly to tip a rule's weak signal ("t'as quel âge ?" between pupils).
                 s = SUPPORT_MIN if held else strength(p, support, alone, threshold)
+            said = category
+            if category is Category.NCII and minor is not None:
+                said = Category.CSAM
+                role += f"; it names a minor («{minor.text}»): abuse material of children"
             signals.append(Signal(
-                detector=self.id, version=self.version, target=target, category=category,
+                detector=self.id, version=self.version, target=target, category=said,
                 strength=s, key="learned",
                 context=context, excerpt=excerpt,
                 evidence=f"learned tier: {category.value} probability {p:.2f} (it {role}"
