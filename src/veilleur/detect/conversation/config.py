@@ -101,6 +101,9 @@ _RISK_KEYS = frozenset({"half_life_days", "account_threshold", "max_group", "per
 _AGES_KEYS = frozenset({"adult", "platform_confidence", "claim_confidence", "grade_confidence",
                         "deception_weight"})
 _STAGE_KEYS = frozenset({"category", "weight", "sets", "urgent", "meaning"})
+_MEANING_KEYS = frozenset({"k", "support", "strong", "support_weight", "strong_weight",
+                           "max_reads", "prefilter", "learned_support", "learned_strong",
+                           "unread"})
 
 
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
@@ -128,16 +131,17 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     version = data.get("version")
     if not isinstance(version, str) or not version:
         raise fail("version", "missing")
-    if unknown := set(data) - _TOP:
-        raise fail("top level", f"unknown key(s) {sorted(unknown)} (a typo switches a part off)")
+
     def only(t: Mapping[str, Any], entry: str, keys: frozenset[str]) -> None:
         if unknown := set(t) - keys:
             raise fail(entry, f"unknown key(s) {sorted(unknown)} (a typo switches a part off)")
 
-    def whole_in(t: Mapping[str, Any], key: str, entry: str, lo: int, hi: int) -> int:
-        v = t.get(key)
+    def whole(t: Mapping[str, Any], key: str, entry: str | None, lo: int, hi: int,
+              default: int | None = None) -> int:
+        v = t.get(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise fail(f"{entry}.{key}", f"must be a whole number in [{lo}, {hi}]")
+            raise fail(f"{entry}.{key}" if entry else key,
+                       f"must be a whole number in [{lo}, {hi}]")
         return v
 
     def flag(t: Mapping[str, Any], key: str, entry: str) -> bool:
@@ -152,6 +156,7 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             raise fail(f"{entry}.{key}", "must list term sets of the language packs")
         return v
 
+    only(data, "top level", _TOP)
     risk, rel, ages = table("risk"), table("relationship"), table("ages")
     only(risk, "risk", _RISK_KEYS)
     only(rel, "relationship", frozenset(RELATIONSHIPS))
@@ -178,8 +183,7 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     def regex_of(raw: Any, entry: str, keys: frozenset[str]) -> re.Pattern[str]:
         if not isinstance(raw, dict):
             raise fail(entry, "must be a table with a 'regex'")
-        if unknown := set(raw) - keys:
-            raise fail(entry, f"unknown key(s) {sorted(unknown)}")
+        only(raw, entry, keys)
         try:
             regex = re.compile(raw["regex"])
         except (KeyError, TypeError, re.error) as exc:
@@ -209,41 +213,28 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     answers = claim_rules("answers")
     probes = tuple(regex_of(raw, f"probes #{i + 1}", frozenset({"regex", "lang"}))
                    for i, raw in enumerate(data.get("probes", [])))
-    def whole(key: str, default: int, lo: int, hi: int) -> int:
-        v = data.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise fail(key, f"must be a whole number in [{lo}, {hi}]")
-        return v
-
-    answer_words = whole("answer_words", 12, 1, 100)
-    answer_minutes = whole("answer_minutes", 60, 1, 10_080)
+    answer_words = whole(data, "answer_words", None, 1, 100, default=12)
+    answer_minutes = whole(data, "answer_minutes", None, 1, 10_080, default=60)
     suppress_table = table("suppress")
     only(suppress_table, "suppress", frozenset({"sets"}))
     suppress = names(suppress_table, "sets", "suppress")
     meaning = None
     if "meaning" in data:
         mt = table("meaning")
-        extra = set(mt) - {"k", "support", "strong", "support_weight", "strong_weight",
-                           "max_reads", "prefilter", "learned_support", "learned_strong",
-                           "unread"}
-        if extra:
-            raise fail("meaning", f"unknown key(s) {sorted(extra)}")
-        for key in ("k", "max_reads", "unread"):
-            if isinstance(mt.get(key), float):
-                raise fail(f"meaning.{key}", "must be a whole number")
+        only(mt, "meaning", _MEANING_KEYS)
         meaning = MeaningSettings(
-            k=int(num(mt, "k", "meaning", 1, 50)),
+            k=whole(mt, "k", "meaning", 1, 50),
             support=num(mt, "support", "meaning", 0, 1),
             strong=num(mt, "strong", "meaning", 0, 1),
             support_weight=num(mt, "support_weight", "meaning", 0, 1),
             strong_weight=num(mt, "strong_weight", "meaning", 0, 1),
-            max_reads=int(num(mt, "max_reads", "meaning", 1, 100_000)),
+            max_reads=whole(mt, "max_reads", "meaning", 1, 100_000),
             prefilter=num(mt, "prefilter", "meaning", 0, 1) if "prefilter" in mt else 0.0,
             learned_support=num(mt, "learned_support", "meaning", 0, 1.1)
             if "learned_support" in mt else 1.1,
             learned_strong=num(mt, "learned_strong", "meaning", 0, 1.1)
             if "learned_strong" in mt else 1.1,
-            unread=int(num(mt, "unread", "meaning", 0, 50)) if "unread" in mt else 0)
+            unread=whole(mt, "unread", "meaning", 0, 50, default=0))
         if meaning.learned_strong < meaning.learned_support:
             raise fail("meaning.learned_strong", "must be at least meaning.learned_support")
         if meaning.strong < meaning.support:
@@ -256,9 +247,9 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
         version=version,
         half_life_days=num(risk, "half_life_days", "risk", 0.1, 3650),
         account_threshold=num(risk, "account_threshold", "risk", 0.01, 1),
-        max_group=whole_in(risk, "max_group", "risk", 2, 100),
-        per_stage_events=whole_in(risk, "per_stage_events", "risk", 1, 100),
-        relationship=relationship, adult=whole_in(ages, "adult", "ages", 10, 30),
+        max_group=whole(risk, "max_group", "risk", 2, 100),
+        per_stage_events=whole(risk, "per_stage_events", "risk", 1, 100),
+        relationship=relationship, adult=whole(ages, "adult", "ages", 10, 30),
         platform_confidence=num(ages, "platform_confidence", "ages", 0, 1),
         claim_confidence=num(ages, "claim_confidence", "ages", 0, 1),
         grade_confidence=num(ages, "grade_confidence", "ages", 0, 1),

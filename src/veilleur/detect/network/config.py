@@ -57,14 +57,12 @@ def parse_network_policy(data: Mapping[str, Any], where: str = "network") -> Net
     def fail(entry: str, msg: str) -> NetworkPolicyError:
         return NetworkPolicyError(f"{where}: {entry}: {msg}")
 
-    def numbers(name: str, skip: tuple[str, ...] = ()) -> dict[str, float]:
+    def numbers(name: str) -> dict[str, float]:
         t = data.get(name)
         if not isinstance(t, dict):
             raise fail(f"[{name}]", "missing or not a table")
         out = {}
         for k, v in t.items():
-            if k in skip:
-                continue
             if name == "catalogue" and k == "signs":
                 if not isinstance(v, dict):
                     raise fail("catalogue.signs", "must be a table of signs")

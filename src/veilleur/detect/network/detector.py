@@ -25,6 +25,7 @@ from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.network.config import (
     NetworkPolicy,
     NetworkPolicyError,
+    Sign,
     load_network_policy,
 )
 from veilleur.detect.network.graph import Graph
@@ -459,16 +460,13 @@ class NetworkDetector:
         c = event.channel
         assert c.guild_id is not None
         self.graph.channel(c.guild_id, c.id, c.name)
-        text = " ".join(x for x in (c.name, c.topic) if x)
-        features = set(self.analyzer.analyze(text.replace("-", " ").replace("_", " "))
-                       .features)
-        plain = fold(text).plain
+        reading = self._name_reading(" ".join(x for x in (c.name, c.topic) if x))
         signs = self._signs_of(c.guild_id)
         new = False
         for sign in self.policy.signs:
             if sign.name in signs:
                 continue
-            if features & sign.sets or (sign.regex is not None and sign.regex.search(plain)):
+            if _shows(sign, reading):
                 signs[sign.name] = f"#{c.name}"
                 new = True
         if not new:
@@ -534,11 +532,19 @@ class NetworkDetector:
         sign = next((s for s in self.policy.signs if s.name == "minors"), None)
         if not name or sign is None:
             return ""
-        features = set(self.analyzer.analyze(name.replace("-", " ").replace("_", " "))
-                       .features)
-        found = features & sign.sets or (sign.regex is not None
-                                         and sign.regex.search(fold(name).plain))
-        return name if found else ""
+        return name if _shows(sign, self._name_reading(name)) else ""
+
+    def _name_reading(self, text: str) -> tuple[frozenset[str], str]:
+        """A channel's or server's name as the catalogue signs read it: its features (words
+        joined by "-" or "_" read apart) and its folded text."""
+        features = self.analyzer.analyze(text.replace("-", " ").replace("_", " ")).features
+        return frozenset(features), fold(text).plain
+
+
+def _shows(sign: Sign, reading: tuple[frozenset[str], str]) -> bool:
+    features, plain = reading
+    return bool(features & sign.sets) or (
+        sign.regex is not None and sign.regex.search(plain) is not None)
 
 
 def _name_weight(p: Mapping[str, float], ratio: float, name: str) -> float:
