@@ -170,3 +170,72 @@ def test_spellings_read_as_terms(text: str, set_name: str) -> None:
 ])
 def test_spellings_that_are_not_terms(text: str, set_name: str) -> None:
     assert set_name not in A.analyze(text).features
+
+
+@pytest.mark.parametrize(("text", "inside"), [
+    ("mods, kai keeps spamming 'CP pack' here, reported", ["CP pack"]),
+    ("le bot encore : « nudes 5€ le pack » bloquez-le svp", [" nudes 5€ le pack "]),
+    ('he wrote "send more or else" what do i do', ["send more or else"]),
+    ("she said “pay or I post it” and blocked me", ["pay or I post it"]),
+    ("il m'a dit 'j'ai tes photos' hier soir, je fais quoi", ["j'ai tes photos"]),
+    ("il m’a dit ‘j’ai tes photos’ hier soir, je fais quoi", ["j’ai tes photos"]),
+    ("er schrieb „pack cp dispo“ und niemand hat reagiert", ["pack cp dispo"]),
+    ("> pack cp dispo en dm\nwho keeps posting this here", ["pack cp dispo en dm"]),
+    # At least four words of one's own, and half as many as quoted.
+    ("'cc dd ee ff gg hh ii jj kk ll' ok so very gross", []),
+    ("'cc dd ee ff gg hh' ok so very gross", ["cc dd ee ff gg hh"]),
+    ("'cc dd' ok 12 34 56", []),
+    # Elisions and marks glued to words are no quotes.
+    ("i got 'em all, nothin' else to say here guys", []),
+    ("i got ‘em all, nothin’ else to say here guys", []),
+    ('a "b"c d e f g h', []),
+    # Apostrophes in words, a quote with nothing of the writer's own, a price list.
+    ("c'est l'heure, don't worry we're fine", []),
+    ("'pack CP dispo'", []),
+    ('"pack ados" 10€, "pack VIP" 20€ dm', []),
+])
+def test_quoted_passages(text: str, inside: list[str]) -> None:
+    from veilleur.detect.text.analyzer import quoted, unquoted
+
+    assert [text[a:b] for a, b in quoted(text)] == inside
+    own = unquoted(text)
+    assert (own is None) == (not inside)
+    if own is not None:
+        assert not any(q.strip() in own for q in inside)
+
+
+def test_shipped_quoted_framing_lowers_a_complaint_not_the_offer() -> None:
+    offer = "pack cp mineures dispo en dm"
+    complaint = f"quelqu'un spam '{offer}' dans le général depuis une heure"
+    plain = A.rules(A.analyze(offer), TargetKind.MESSAGE)
+    assert plain and all(not h.lowered_by for h in plain)
+    lowered = A.rules(A.analyze(complaint), TargetKind.MESSAGE)
+    assert lowered and all("framing.quoted" in {f.id for f in h.lowered_by} for h in lowered)
+
+
+@pytest.mark.parametrize(("text", "lowered"), [
+    # Part of the offer in the writer's own words, nothing reported: it stands.
+    ("filles de 12 ans, le 'pack' complet est là pour tout le monde ce soir", False),
+    ("I got ‘em, the cp pack of 12yo girls, nothin’ like it anywhere else around here", False),
+    ("'sup guys got the cp pack of 12yo girls, nothin' like it anywhere else, ask around", False),
+    # The same shape from one who reports it: lowered.
+    ("j'ai vu « pack » dans les messages de ma fille de 10 ans, c'est grave ?", True),
+])
+def test_quotes_lower_only_what_the_writer_does_not_say(text: str, lowered: bool) -> None:
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    assert hits
+    assert all(bool(h.lowered_by) == lowered for h in hits)
+
+
+def test_a_pasted_ad_in_a_complaint_does_not_add_back_up_to_a_finding() -> None:
+    from veilleur.decide.policy import combine
+
+    text = ("le compte X a posté 'pack pedo 12yo nudes cp vids, dispo ce soir, mp pour le "
+            "menu' dans le général, bannissez le svp tout de suite")
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    assert hits and all(h.lowered_by for h in hits)
+    by_category: dict[object, list[float]] = {}
+    for h in hits:
+        by_category.setdefault(h.rule.category, []).append(h.strength)
+    assert all(len(v) == 1 for v in by_category.values())
+    assert all(combine(v) < 0.5 for v in by_category.values())

@@ -677,3 +677,32 @@ def test_intimate_images_of_someone_said_to_be_a_minor_are_abuse_material() -> N
     (refused,) = _signals(detector, _posted("new leakz posted tonight, 18+ only no minors",
                                             mid="m3"))
     assert refused.category is Category.NCII
+
+
+# -- quoted vocabulary: the writer's own words -----------------------------------------------
+
+
+def test_a_quoted_offer_is_not_the_writers_own_words() -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.learned import SUPPORT_MIN
+
+    detector = LearnedDetector(_keyword_model("folder", Category.CSAM), THRESHOLDS,
+                               analyzer=TextAnalyzer.load(POLICY_DIR))
+    said = "new folder tonight, who is in"
+    (alone,) = _signals(detector, _posted(said, guild="g1"))
+    assert alone.category is Category.CSAM and alone.strength >= 0.7
+    # The same offer quoted inside a complaint: the writer's own words carry nothing, and
+    # the tier only hints (it cannot tip a lowered rule).
+    for quoting in (f"someone keeps posting '{said}' here, reported them to the mods",
+                    f"le bot encore : « {said} » bloquez-le svp tout le monde"):
+        (hint,) = _signals(detector, _posted(quoting, guild="g1"))
+        assert hint.strength == SUPPORT_MIN and "quoted inside the writer's own" in hint.evidence
+        assert "makes a finding alone" not in hint.evidence
+    # The writer's own words say it too, or offer: it stands.
+    for own in (f"someone keeps posting '{said}' here, the folder is mine",
+                f"'{said}' dm me for the price guys"):
+        (kept,) = _signals(detector, _posted(own, guild="g1"))
+        assert kept.strength >= 0.7, own
+    # Too few words of one's own: a pasted line in quotes is the line itself.
+    (pasted,) = _signals(detector, _posted(f'"{said}" ok', guild="g1"))
+    assert pasted.strength >= 0.7

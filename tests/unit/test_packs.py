@@ -54,6 +54,20 @@ def test_range_expansion() -> None:
     (LANG, RULE + 'colour = "red"\n', "unknown keys ['colour']"),
     (LANG, RULE.replace('all_of = ["sexual", "minor"]\n', ""), "needs 'all_of' or 'any_of'"),
     (LANG, RULE + RULE.split("\n", 1)[1], "rule ids must be unique"),
+    # "quoted" is no set: it stands alone in a framing's any_of, and never vetoes.
+    (LANG, RULE.replace('all_of = ["sexual", "minor"]', 'any_of = ["quoted"]'),
+     "'quoted' stands alone in a framing's any_of"),
+    (LANG, RULE.replace('all_of = ["sexual", "minor"]', 'all_of = ["quoted"]')
+     .replace("0.8", "-0.5"), "'quoted' stands alone"),
+    (LANG, RULE.replace('all_of = ["sexual", "minor"]', 'any_of = ["quoted", "minor"]')
+     .replace("0.8", "-0.5"), "'quoted' stands alone"),
+    (LANG, RULE.replace('all_of = ["sexual", "minor"]',
+                        'any_of = ["quoted"]\nnone_of = ["minor"]').replace("0.8", "-0.5"),
+     "'quoted' stands alone"),
+    (LANG, RULE.replace('all_of = ["sexual", "minor"]', 'any_of = ["quoted"]')
+     .replace("0.8", "-1"), "with a weight in (-1, 0)"),
+    (LANG + 'quoted = ["said"]\n', RULE, "set names ['quoted'] are reserved"),
+    (LANG + 'link_any = ["www"]\n', RULE, "set names ['link_any'] are reserved"),
     (LANG.replace('version = "xx-1"\n', ""), RULE, "needs 'language' and 'version'"),
     (LANG + '[ages]\ncolour = ["x"]\n', RULE, "ages: unknown key 'colour'"),
     (LANG + '[patterns]\nminor = ["(unclosed"]\n', RULE, "missing ), unterminated"),
@@ -135,3 +149,65 @@ def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:
     for trade in ("selling 500 cp vids, dm me", "selling cp 10000 files dm me",
                   "pack cp 50e mp"):
         assert "csam.cp_trade" in fired(trade), trade
+
+
+def test_a_quoted_framing_lowers_what_only_the_quotes_say(tmp_path: Path) -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+    from veilleur.taxonomy import TargetKind
+
+    lang = LANG + 'trade = ["who wants"]\n'
+    rules = RULE + ('[[rules]]\nid = "q"\ncategory = ["csam"]\nweight = -0.75\n'
+                    'any_of = ["quoted"]\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+
+    def weights(text: str, context: frozenset[str] = frozenset()
+                ) -> list[tuple[float, tuple[str, ...]]]:
+        return [(h.strength, tuple(f.id for f in h.lowered_by))
+                for h in analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE, context)]
+
+    assert weights("lewd kid pics here") == [(0.8, ())]
+    assert weights("who keeps posting 'lewd kid pics' here, so gross") == [(0.2, ("q",))]
+    assert weights("who keeps posting « lewd kid » here, so gross") == [(0.2, ("q",))]
+    assert weights("> lewd kid pics\nwho keeps posting this here, so gross") == [(0.2, ("q",))]
+    # The writer says it too, outside the quotes: the hit stands.
+    assert weights("who keeps posting 'lewd kid' here, lewd kid stuff again") == [(0.8, ())]
+    # Offer words of the writer's own: a title in quotes, not a quote.
+    assert weights("'lewd kid pics' here, who wants some") == [(0.8, ())]
+    # Too few words of one's own (four, and half as many as quoted): the line is the message.
+    assert weights("'lewd kid pics' ok so gross") == [(0.8, ())]
+    assert weights("'lewd kid pics' ok so very gross") == [(0.2, ("q",))]
+    assert weights("'lewd kid pics tonight in the usual place for all of you' ok so very "
+                   "gross") == [(0.8, ())]
+    # Apostrophes inside words, and elisions, are no quotes.
+    assert weights("it's a lewd kid's thing we're doing") == [(0.8, ())]
+    assert weights("got 'em lewd kid pics, nothin' but that here") == [(0.8, ())]
+    # A hit that needed the place's context stands (sellers quote in their own servers).
+    ctx_rules = RULE.replace('all_of = ["sexual", "minor"]',
+                             'all_of = ["sexual"]\ncontext_any_of = ["suspect.csam"]')
+    (tmp_path / "ctx").mkdir()
+    placed = TextAnalyzer(load_packs(pack(tmp_path / "ctx", LANG, ctx_rules + rules[
+        len(RULE):])), LinkExtractor({}))
+    hits = placed.rules(placed.analyze("who keeps posting 'lewd pics' here, so gross"),
+                        TargetKind.MESSAGE, frozenset({"suspect.csam"}))
+    assert [(h.strength, h.lowered_by) for h in hits] == [(0.8, ())]
+
+
+def test_a_framing_lowers_what_quotes_lowered() -> None:
+    """Quoted hits are lowered once per category (a pasted ad's many rules would add back up
+    past a finding); framings multiply what the quotes left, and the evidence names both."""
+    from veilleur.decide.policy import combine
+    from veilleur.detect.base import POLICY_DIR
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.taxonomy import TargetKind
+
+    analyzer = TextAnalyzer.load(POLICY_DIR)
+    offer = "pack cp mineures dispo en dm"
+    plain = analyzer.rules(analyzer.analyze(offer), TargetKind.MESSAGE)
+    assert len(plain) >= 2 and {h.rule.category for h in plain} == {Category.CSAM}
+    text = f"the mod team removed the post '{offer}' from the general channel today"
+    (hit,) = analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)
+    assert [f.id for f in hit.lowered_by] == ["framing.quoted", "framing.moderation"]
+    assert hit.rule.weight == max(h.rule.weight for h in plain)
+    quoted = round(combine([h.strength for h in plain]) * 0.3, 4)
+    assert hit.strength == pytest.approx(round(quoted * 0.4, 4))

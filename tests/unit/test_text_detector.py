@@ -168,3 +168,20 @@ def test_quoted_vocabulary_lowers_a_score() -> None:
     assert found == {f"p{i}" for i in range(len(plain))}
     shown = {f.target.id: f.evidence for f in engine.book.findings()}
     assert "lowered" not in shown["p0"]
+
+
+def test_complaints_quoting_an_offer_are_not_found_and_teach_the_server_nothing() -> None:
+    offer = "pack cp mineures dispo en dm"
+    engine = engine_with("Serveur", [("c1", "general")])
+    complaints = [f"quelqu'un spam '{offer}' dans le général depuis une heure, dégueulasse",
+                  f"encore le même compte qui poste « {offer} », bannissez-le vite svp",
+                  f"> {offer}\nc'est quoi ce compte, personne ne fait rien ici ??",
+                  f"vous avez vu passer '{offer}' ce matin ? je quitte le serveur direct"]
+    for i, text in enumerate(complaints):
+        say(engine, text, f"q{i}")
+    for i in range(20):
+        say(engine, f"on lance une partie ce soir à {i} h ?", f"o{i}")
+    say(engine, offer, "m1")
+    found = flagged(engine)
+    assert not {f for f in found if f[1].startswith("q")}
+    assert ("message", "m1", "csam") in found

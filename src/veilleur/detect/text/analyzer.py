@@ -19,11 +19,19 @@ from typing import Any
 
 import ahocorasick_rs
 
+from veilleur.decide.policy import combine
 from veilleur.detect.text.fold import Folded, collapse, fold, glued, letter_pattern, tokens
 from veilleur.detect.text.held import LONG_RUN, HeldTerms
 from veilleur.detect.text.links import Link, LinkExtractor
-from veilleur.detect.text.packs import PolicyPack, Rule, Term, load_packs
-from veilleur.taxonomy import TargetKind
+from veilleur.detect.text.packs import (
+    LINK_FEATURES,
+    QUOTED,
+    PolicyPack,
+    Rule,
+    Term,
+    load_packs,
+)
+from veilleur.taxonomy import Category, TargetKind
 
 _DIGIT = re.compile(r"[0-9]")
 _NUMBER = re.compile(r"[0-9]+")
@@ -43,6 +51,10 @@ _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "int
 _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
                        r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
                        r"allowed|ok|autorises?|permitid[oa]s?)\b")
+_OFFERS = frozenset({"trade", "payment", "dm_offer", "paid_images", "image_request",
+                     "link_hint", *LINK_FEATURES})
+"""Words that offer or ask: said outside the quotes, they are the writer's own offer."""
+_REPORTING = "reporting"
 _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
                       "selling", "for sale"})
 """The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
@@ -141,9 +153,11 @@ class TextAnalyzer:
         self._recent: dict[str, Analysis] = {}
         self._rules: dict[TargetKind, list[Rule]] = {}
         self._framings: dict[TargetKind, list[Rule]] = {}
+        self._by_quotes: dict[TargetKind, list[Rule]] = {}
         for rule in pack.rules:
             for target in rule.targets:
-                into = self._framings if rule.weight < 0 else self._rules
+                into = self._rules if rule.weight > 0 else (
+                    self._by_quotes if QUOTED in rule.any_of else self._framings)
                 into.setdefault(target, []).append(rule)
 
     @classmethod
@@ -289,10 +303,30 @@ class TextAnalyzer:
     def rules(self, analysis: Analysis, target: TargetKind,
               context: Sequence[str] | set[str] | frozenset[str] = frozenset()
               ) -> list[RuleHit]:
-        features = analysis.features
-        if not features:
+        if not analysis.features:
             return []
         ctx = context if isinstance(context, set | frozenset) else set(context)
+        fired = self._fire(analysis, target, ctx)
+        if fired and (by_quotes := self._by_quotes.get(target)) and (
+                own := self.quoting(analysis)) is not None:
+            # A hit that fires on the writer's own words too, or that needed the place's
+            # context (sellers quote nothing in their own servers), stands.
+            # So does one that shares a word set with them, unless they report ("filles de 12
+            # ans, le 'pack' complet est là" offers; "j'ai vu « pack » chez ma fille de 10 ans,
+            # c'est grave ?" asks).
+            says = {h.rule.id for h in self._fire(own, target, ctx)}
+            reports = _REPORTING in own.features
+            stands = [hit.context or hit.rule.id in says or (not reports and any(
+                h.set_name in own.features for h in hit.hits)) for hit in fired]
+            fired = [h for h, st in zip(fired, stands, strict=True) if st] + _lowered_once(
+                [h for h, st in zip(fired, stands, strict=True) if not st], by_quotes)
+        if fired and target in self._framings:
+            return _framed(fired, self.framings(analysis, target, ctx))
+        return fired
+
+    def _fire(self, analysis: Analysis, target: TargetKind, ctx: set[str] | frozenset[str]
+              ) -> list[RuleHit]:
+        features = analysis.features
         present = set(features)
         fired = []
         for rule in self._rules.get(target, ()):
@@ -304,9 +338,21 @@ class TextAnalyzer:
                 used = tuple(n for n in (*rule.context_all_of, *rule.context_any_of)
                              if n in ctx)
                 fired.append(RuleHit(rule, hits, used))
-        if fired and target in self._framings:
-            return _framed(fired, self.framings(analysis, target, ctx))
         return fired
+
+    def quote_lowers(self, target: TargetKind) -> frozenset[Category]:
+        """The categories the policy's quotation-mark framings lower on `target`."""
+        return frozenset(c for f in self._by_quotes.get(target, ()) for c in f.lowers)
+
+    def quoting(self, analysis: Analysis) -> Analysis | None:
+        """The writer's own words, analysed, when the text quotes (`quoted`) and its own words
+        offer nothing (no trade, payment, private-offer, paid-images or image-request words,
+        no link): "'nudes 12 ans' dispo, dm moi" is an offer with its title in quotes."""
+        own = unquoted(analysis.text)
+        if own is None:
+            return None
+        mine = self.analyze(own)
+        return None if _OFFERS & mine.features.keys() else mine
 
     def framings(self, analysis: Analysis, target: TargetKind,
                  context: Sequence[str] | set[str] | frozenset[str] = frozenset()
@@ -331,12 +377,83 @@ def _framed(fired: list[RuleHit], framings: list[Rule]) -> list[RuleHit]:
         if not by:
             out.append(hit)
             continue
-        weight = hit.rule.weight
+        weight = hit.strength
         for framing in by:
             weight *= 1.0 + framing.weight
         if weight > 0:
-            out.append(replace(hit, weight=round(weight, 4), lowered_by=by))
+            out.append(replace(hit, weight=round(weight, 4), lowered_by=hit.lowered_by + by))
     return out
+
+
+def _lowered_once(hits: list[RuleHit], framings: list[Rule]) -> list[RuleHit]:
+    """Quoted hits lowered as one per category: a complaint pasting a whole ad fires many rules,
+    and lowered one by one they would add back up past a finding. The strongest hit stays,
+    carrying the category's combined weight times the framings' factors."""
+    out = []
+    for category in dict.fromkeys(h.rule.category for h in hits):
+        mine = [h for h in hits if h.rule.category is category]
+        top = max(mine, key=lambda h: h.strength)
+        out += _framed([replace(top, weight=combine([h.strength for h in mine]))], framings)
+    return out
+
+
+_ELIDED = r"(?:em|cause|cuz|cos|coz|til|bout|round|sup|tis|twas|kay|nuff|ya|n|s|\d\ds)\b"
+_QUOTES = re.compile(
+    # Each class excludes its opening mark too: a run of openers is read once, not once per
+    # mark ("«««…" is linear). Curly apostrophes inside words ("‘j’ai tes photos’") stay.
+    r"«([^«»\n]{1,300})»|“([^“”\n]{1,300})”|„([^„“”\n]{1,300})[“”]"
+    r"|(?<!\w)‘(?!" + _ELIDED + r")((?:[^‘’\n]|(?<=\w)’(?=\w)){1,300}?)(?<!\win)’(?!\w)"
+    r"|(?<![\w\"])\"([^\"\n]{1,300})\"(?![\w\"])"
+    # An apostrophe opens a quote only where no word runs into it ("c'est", "don't"), nor
+    # where it elides ("'em", "'cause"), and closes none after "-in" ("nothin'", "goin'";
+    # a French quote ending in "matin" is then no quote: the safe side).
+    r"|(?<![\w'])'(?!" + _ELIDED + r")((?:[^'\n]|(?<=\w)'(?=\w)){1,300}?)(?<!\win)'(?![\w'])"
+    # Discord's quote lines.
+    r"|^>[ \t]?(\S[^\n]{0,300})", re.MULTILINE)
+_WORD = re.compile(r"[^\W\d_]{2,}")
+"""A word of the writer's own: letters (a price list's "10€, 20€ dm" around quoted item names
+says nothing of its own)."""
+QUOTE_OWN_WORDS = 4
+"""Words a text must say outside its quotes, and at least half as many as inside, for them to
+be quotes and not an offer in quotation marks with a few words around it ("'pack … dispo en
+dm' lol ok bro"). A writer who pads more can still hide an offer in quotes from the rules
+(the learned tier then only hints): a known limit, traded for complaints and reports."""
+
+
+def quoted(text: str) -> list[tuple[int, int]]:
+    """The quoted passages of a text (spans of what is inside the marks), when the text also
+    has words of its own; else none. Complaints, reports and warnings quote the offers they
+    condemn ("who posted 'pack CP, prix en mp' ?? reported"); an offer seldom quotes itself."""
+    return [inner for inner, _ in _quotes(text)]
+
+
+def unquoted(text: str) -> str | None:
+    """The writer's own words: the text with its quotes, marks included, blanked (None: it
+    quotes nothing, see `quoted`)."""
+    quotes = _quotes(text)
+    if not quotes:
+        return None
+    parts, last = [], 0
+    for _, (start, end) in quotes:
+        parts.append(text[last:start])
+        last = end
+    parts.append(text[last:])
+    return " ".join(parts)
+
+
+def _quotes(text: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """(inside, whole) spans of each quote, when the text has words of its own besides."""
+    if not any(c in text for c in "'\"«“„‘>"):
+        return []
+    found, own, said, last = [], 0, 0, 0
+    for m in _QUOTES.finditer(text):
+        group = next(g for g in range(1, 8) if m.group(g) is not None)
+        found.append((m.span(group), m.span()))
+        own += len(_WORD.findall(text, last, m.start()))
+        said += len(_WORD.findall(text, *m.span(group)))
+        last = m.end()
+    own += len(_WORD.findall(text, last))
+    return found if found and own >= max(QUOTE_OWN_WORDS, said / 2) else []
 
 
 @functools.lru_cache(maxsize=8)

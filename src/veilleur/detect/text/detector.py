@@ -170,7 +170,8 @@ class TextDetector:
         scores = _category_scores(hits)
         # Quoted vocabulary (a warning, a report, a victim's plea) is not borderline: the
         # semantic tier would only find it close to what it quotes.
-        framed = bool(self.analyzer.framings(analysis, TargetKind.MESSAGE, context))
+        framed = (bool(hits) and all(h.lowered_by for h in hits)) or bool(
+            self.analyzer.framings(analysis, TargetKind.MESSAGE, context))
         semantic = [] if framed else self._semantic(
             analysis, hits, scores, target, ctx, direct=direct, minor_seen=minor_seen)
         if not hits:

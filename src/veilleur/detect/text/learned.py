@@ -363,20 +363,33 @@ class LearnedDetector:
         # minor ("nouvelles nvdes de lycéennes") are abuse material of children, whatever
         # the n-grams learnt them as (a minor turned away, "18+ only, no minors", is none).
         minor = analysis.features.get("minor") if analysis is not None else None
+        # A complaint, a report or a warning quotes the offer or the threat it condemns: what
+        # the writer says outside the quotes (when it offers nothing itself) is read again.
+        own = (self._analyzer.quoting(analysis)
+               if self._analyzer is not None and analysis is not None else None)
+        own_probs = self.model.probabilities(own.text) if own is not None else None
+        by_quotes = (self._analyzer.quote_lowers(TargetKind.MESSAGE)
+                     if own is not None and self._analyzer is not None else frozenset())
 
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
-            quoted = category in framed
+            # The quotes carry it: the writer's own words fall below support (or below p).
+            in_quotes = (own_probs is not None and category in by_quotes
+                         and float(own_probs[j]) < min(support, p))
+            lowered = category in framed or in_quotes
             by_bank = (self.meaning is not None and category in self._confirm and p >= support
-                       and not quoted)
-            by_head = category in self._head and p >= self._head_from and not quoted
+                       and not lowered)
+            by_head = category in self._head and p >= self._head_from and not lowered
             if p < support and not by_head:
                 continue
             reads = (by_bank or by_head) and p < alone
             blocked = self._blocked(category, place, short, says_minor) if (
                 p >= alone or reads) else ""
             held = blocked if p >= alone else ""
-            alone_here = p >= alone and not blocked
+            if in_quotes:
+                held = ("held to a hint: what carries it is quoted inside the writer's own "
+                        "words")
+            alone_here = p >= alone and not blocked and not in_quotes
             # Below `alone`, where nothing holds the tier back: a second reader (the bank's
             # vote from `support`, the head's from its own lower bar).
             vote = (self._confirmed(m.content, category, by_bank, by_head)

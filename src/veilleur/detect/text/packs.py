@@ -43,6 +43,9 @@ _CONDITIONS = ("all_of", "any_of", "none_of", "context_all_of", "context_any_of"
 LINK_FEATURES = ("link_filehost", "link_invite", "link_telegram", "link_shortener",
                  "link_obfuscated", "link_any")
 FLAG_PREFIXES = ("suspect.", "profile.")
+QUOTED = "quoted"
+"""Not a set: a framing naming it (`any_of = ["quoted"]`) lowers the hits that only a text's
+quotes carry, not the writer's own words (`analyzer.TextAnalyzer.rules`)."""
 
 
 class PackError(PolicyDataError):
@@ -165,6 +168,10 @@ def load_packs(folder: Path) -> PolicyPack:
         terms += t
         patterns += p
     term_sets = {t.set_name for t in terms}
+    if reserved := sorted(({p.set_name for p in patterns} | term_sets)
+                          & {QUOTED, *LINK_FEATURES}):
+        raise PackError(f"{folder}: set names {reserved} are reserved (the analyzer makes "
+                        "them)")
     for pattern in patterns:
         if pattern.when is not None and pattern.when not in term_sets:
             raise PackError(f"{folder}: patterns.{pattern.set_name}.when: no term set "
@@ -278,11 +285,18 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
                 if flag:
                     if name.split(".", 1)[1] not in {c.value for c in Category}:
                         raise PackError(f"rule {rid}: {key} names unknown flag {name!r}")
-                elif base not in known:
+                elif base not in known and name != QUOTED:
                     raise PackError(f"rule {rid}: {key} names unknown set {name!r}")
             conditions[key] = names
         if not conditions["all_of"] and not conditions["any_of"]:
             raise PackError(f"rule {rid}: needs 'all_of' or 'any_of'")
+        if any(QUOTED in names for names in conditions.values()) and (
+                conditions["any_of"] != (QUOTED,) or weight <= -1 or weight > 0
+                or any(conditions[k] for k in _CONDITIONS if k != "any_of")):
+            # Quotes are read hit by hit (`analyzer.TextAnalyzer.rules`), not as a set: no
+            # other condition could be honoured, and quotes alone never veto.
+            raise PackError(f"rule {rid}: {QUOTED!r} stands alone in a framing's any_of, "
+                            "with a weight in (-1, 0)")
         rules.append(Rule(
             id=rid, category=category, weight=float(weight), targets=targets,
             describe=str(raw.get("describe", rid)), all_of=conditions["all_of"],
