@@ -218,6 +218,8 @@ def test_shipped_quoted_framing_lowers_a_complaint_not_the_offer() -> None:
     ("filles de 12 ans, le 'pack' complet est là pour tout le monde ce soir", False),
     ("I got ‘em, the cp pack of 12yo girls, nothin’ like it anywhere else around here", False),
     ("'sup guys got the cp pack of 12yo girls, nothin' like it anywhere else, ask around", False),
+    # Where to reach the writer is an offer's own word.
+    ("« pack cp mineures » ce soir pour les vrais, lien dans ma bio", False),
     # The same shape from one who reports it: lowered.
     ("j'ai vu « pack » dans les messages de ma fille de 10 ans, c'est grave ?", True),
 ])

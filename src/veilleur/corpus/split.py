@@ -51,12 +51,14 @@ def teaches_head(family: Family) -> bool:
     return bucket % 100 < HEAD_SHARE
 
 
-QUOTING_WRITERS = frozenset({"b20", "b21"})
-"""Hard negatives that quote what they condemn (members denouncing a server's posts, victims
-asking for help, moderators' ban logs, news, warnings), written 2026-12-06 by two hands that
-did not see each other, to measure quoted vocabulary: b20's false alarms were studied (their
-kinds led to `framing.quoted` and the `reporting` words); b21 stayed blind (only its counts
-and the detectors behind them were read). Never trained on."""
+QUOTING_WRITERS = frozenset({"b20", "b21", "w14"})
+"""Quoted vocabulary, both sides, written 2026-12-06 by three hands that did not see each
+other: hard negatives that quote what they condemn (members denouncing a server's posts,
+victims asking for help, moderators' ban logs, news, warnings) — b20, whose false alarms
+were studied (their kinds led to `framing.quoted` and the `reporting` words), and b21, blind
+(only its counts and the detectors behind them were read) — and w14, abuse that uses
+quotation marks (titles and scare quotes in ads, extorters quoting their victims), whose
+misses were studied once (contact words joined the offer words). Never trained on."""
 HELD_OUT_WRITERS = (frozenset({"w4", "w13"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
                     | QUOTING_WRITERS)
 """Writers whose every family is unseen: w4 (another voice entirely), w13 (positives in voices

@@ -52,7 +52,7 @@ _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|f
                        r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
                        r"allowed|ok|autorises?|permitid[oa]s?)\b")
 _OFFERS = frozenset({"trade", "payment", "dm_offer", "paid_images", "image_request",
-                     "link_hint", *LINK_FEATURES})
+                     "link_hint", "contact", *LINK_FEATURES})
 """Words that offer or ask: said outside the quotes, they are the writer's own offer."""
 _REPORTING = "reporting"
 _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
@@ -346,8 +346,9 @@ class TextAnalyzer:
 
     def quoting(self, analysis: Analysis) -> Analysis | None:
         """The writer's own words, analysed, when the text quotes (`quoted`) and its own words
-        offer nothing (no trade, payment, private-offer, paid-images or image-request words,
-        no link): "'nudes 12 ans' dispo, dm moi" is an offer with its title in quotes."""
+        offer nothing (no trade, payment, private-offer, paid-images, image-request or contact
+        words, no link): "'nudes 12 ans' dispo, dm moi" is an offer with its title in
+        quotes."""
         own = unquoted(analysis.text)
         if own is None:
             return None
