@@ -316,10 +316,13 @@ class TextAnalyzer:
             # c'est grave ?" asks).
             says = {h.rule.id for h in self._fire(own, target, ctx)}
             reports = _REPORTING in own.features
-            stands = [hit.context or hit.rule.id in says or (not reports and any(
-                h.set_name in own.features for h in hit.hits)) for hit in fired]
-            fired = [h for h, st in zip(fired, stands, strict=True) if st] + _lowered_once(
-                [h for h, st in zip(fired, stands, strict=True) if not st], by_quotes)
+            kept: list[RuleHit] = []
+            quoted_only: list[RuleHit] = []
+            for hit in fired:
+                stands = hit.context or hit.rule.id in says or (not reports and any(
+                    h.set_name in own.features for h in hit.hits))
+                (kept if stands else quoted_only).append(hit)
+            fired = kept + _lowered_once(quoted_only, by_quotes)
         if fired and target in self._framings:
             return _framed(fired, self.framings(analysis, target, ctx))
         return fired

@@ -365,16 +365,16 @@ class LearnedDetector:
         minor = analysis.features.get("minor") if analysis is not None else None
         # A complaint, a report or a warning quotes the offer or the threat it condemns: what
         # the writer says outside the quotes (when it offers nothing itself) is read again.
-        own = (self._analyzer.quoting(analysis)
-               if self._analyzer is not None and analysis is not None else None)
-        own_probs = self.model.probabilities(own.text) if own is not None else None
-        by_quotes = (self._analyzer.quote_lowers(TargetKind.MESSAGE)
-                     if own is not None and self._analyzer is not None else frozenset())
+        own_probs, by_quotes = None, frozenset[Category]()
+        if self._analyzer is not None and analysis is not None and (
+                own := self._analyzer.quoting(analysis)) is not None:
+            own_probs = self.model.probabilities(own.text)
+            by_quotes = self._analyzer.quote_lowers(TargetKind.MESSAGE)
 
         for j, (category, support, alone, threshold) in enumerate(self._bands):
             p = float(probs[j])
             # The quotes carry it: the writer's own words fall below support (or below p).
-            in_quotes = (own_probs is not None and category in by_quotes
+            in_quotes = (category in by_quotes and own_probs is not None
                          and float(own_probs[j]) < min(support, p))
             lowered = category in framed or in_quotes
             by_bank = (self.meaning is not None and category in self._confirm and p >= support
