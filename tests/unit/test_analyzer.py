@@ -29,6 +29,159 @@ def test_minor_ages(text: str, age: str) -> None:
     assert hit.text == age
 
 
+# A person named, then a bare number, is an age; a count or an ordinal after them is not.
+@pytest.mark.parametrize(("text", "age"), [
+    ("my little sister (13) lol", "my little sister (13"),
+    ("ma petite cousine, 12", "ma petite cousine, 12"),
+    ("mi hermanita de 11", "mi hermanita de 11"),
+    ("a girl from my class 14", "a girl from my class 14"),
+])
+def test_ages_after_a_person(text: str, age: str) -> None:
+    assert A.analyze(text).features["minor"].text == age
+
+
+@pytest.mark.parametrize("text", [
+    "ma cousine 10 photos", "my sister 2nd in the race", "ma soeur 3 fois", "mi prima 20",
+    "my niece 12 times", "ma soeur 2e du classement",
+])
+def test_counts_and_ranks_after_a_person_are_no_ages(text: str) -> None:
+    assert "minor" not in A.analyze(text).features
+
+
+# School years name children, but of anyone: they are a set of their own. Said of the one
+# addressed, they are that minor's age.
+@pytest.mark.parametrize(("text", "year"), [
+    ("les filles de la 4e B", "la 4e b"), ("photos des 3ème", "des 3eme"),
+    ("élèves de 5e", "eleves de 5e"), ("la 3e1 au ski", "la 3e1"), ("(6e)", "(6e"),
+    ("en CM2 ??", "en cm2"), ("nouveau stock des cinquièmes", "des cinquiemes"),
+    ("in 7th grade", "7th grade"), ("8th gr", "8th gr"), ("yr8 girls", "yr8"),
+    ("year nine", "year nine"), ("just started middle school", "middle school"),
+    ("2º ESO", "2o eso"), ("1ro de secu", "1ro de secu"), ("6º de primaria", "6o de primaria"),
+    ("las de 1er año", "1er ano"), ("séptimo grado", "septimo grado"),
+    ("des 4èmes", "des 4emes"), ("year 8s", "year 8s"), ("7th-graders", "7th-graders"),
+    ("sixth graders", "sixth graders"), ("en 2nde", "en 2nde"), ("y8 girls", "y8"),
+    ("1º de bachillerato", "1o de bachillerato"),
+])
+def test_school_years(text: str, year: str) -> None:
+    assert A.analyze(text).features["school_year"].text == year
+
+
+@pytest.mark.parametrize("text", [
+    "une 3e place au tournoi", "la 3e fois", "grade 7 piano exam", "year 10 of our marriage",
+    "3e année de licence", "1er año de la facu", "la 4e étage", "de 5e arrondissement",
+    "de 3e génération", "la 5e symphonie", "grade 8 bolts", "between 5 y 9", "dame 2 de eso",
+    "last year 6 guys", "en seconde main",
+])
+def test_ranks_floors_and_exams_are_no_school_years(text: str) -> None:
+    assert "school_year" not in A.analyze(text).features
+
+
+@pytest.mark.parametrize(("text", "age"), [
+    ("t'es qu'en CM2 ?", "t'es qu'en cm2"), ("tu es en 5ème", "tu es en 5eme"),
+    ("you're in yr 7 right", "you're in yr 7"), ("ur in 8th grade", "ur in 8th grade"),
+    ("vas en 2do de secu", "vas en 2do de secu"), ("t'es en cinquième", "t es en cinquieme"),
+])
+def test_the_school_year_of_the_one_addressed_is_a_minors_age(text: str, age: str) -> None:
+    assert A.analyze(text).features["minor"].text == age
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("pics of my little sister (13) for trade, dm me", "csam.relation_minor_images"),
+    ("fotos de mi primita de 12, quien las quiere", "csam.relation_minor_images"),
+    ("pics of a girl from my class, 8th grade, 20 bucks", "csam.relation_school_year_images"),
+    ("packs de las de 2do año, te pago por bizum", "csam.trade_school_year"),
+    ("pack des 4e B 10 euros en mp", "csam.trade_school_year"),
+    ("nudes des 4e du collège", "csam.sexual_school_year"),
+    ("trib ma petite soeur 13 ans", "csam.tribute_minor"),
+    ("who wants to trib year 9 girls", "csam.tribute_minor"),
+    ("t'es qu'en 6e, garde ça secret", "grooming.secrecy_minor"),
+    ("you're in yr 7? send me a pic", "grooming.minor_image"),
+    ("7th grade?? keep it secret ok", "grooming.secrecy_school_year"),
+])
+def test_rules_reading_school_years_and_named_children(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Relatives send family pictures in private; school things are sold with their school
+    # year and their photos; homework is asked for by photo; a tribute to a child is a tribute.
+    "my niece (10) bday pics, dm me if you want the album",
+    "photos de ma fille 8 ans au spectacle, je vous les envoie en mp",
+    "vendo uniforme de 1º ESO talla 12, 10€, como nuevo, por privado",
+    "vends fournitures des 6e, 15 €, en mp",
+    "vends livres de 4e 10 euros", "photos de la sortie des 6e dispo sur l'ENT",
+    "a tribute to my son, he's 12 today", "8th grade tribute night, tickets $5",
+    "mon fils est en 5e et il a un contrôle demain",
+    "precio entre 5 y 9 euros, te pago por bizum", "dame 2 de eso, te pago",
+    "last year 6 guys saw my nudes", "vends airpods de 3e génération, 80€, paypal",
+    "billets pour la 5e symphonie, 30€, en mp", "my cousin 1v1 me, send a pic",
+    "elle a 3 nudes qui ont leak, trop nul", "you're 5th in line, send me a pic",
+    "t'es en 3e place, envoie une photo",
+    # Ordinals that are no school year, adults' own relations with a number after them, and
+    # a school year beside its teacher.
+    "la 1ère vidéo porno que j'ai vue", "elle m'a envoyé une 3e nude", "du porno de 1ère qualité",
+    "leaked nudes of my ex 3 years ago", "ma copine 2 nudes ont leak",
+    "my girlfriend, 2 nudes leaked", "ma soeur a 12 abonnés, envoie une photo",
+    "if u tell mom i'm sending the pic of you from 4th grade picture day to the family chat",
+    "Les élèves de 3e ont eu une sensibilisation sur la diffusion de photos intimes",
+    "nudes de la prof principale des 3e", "7th grade teacher nudes leaked",
+])
+def test_school_years_and_named_children_in_ordinary_talk_are_quiet(text: str) -> None:
+    assert not {r for r in rules(text) if r.startswith(("csam.", "grooming."))}
+
+
+@pytest.mark.parametrize("text", [
+    "la photo de classe des CM2 est arrivée, 15 € le pack",
+    "pack fournitures des 6e complet, 15 €, photos en mp",
+    "selling 7th grade math notes, $5, dm me",
+    "Vendo uniforme de 1º ESO talla 12, 10€, como nuevo. Fotos por privado.",
+])
+def test_a_trade_beside_a_school_year_only_supports(text: str) -> None:
+    """Class photos are sold by the pack and school things with their photos: such a trade
+    only supports (below a finding alone), never makes a finding on its own."""
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    assert [h.rule.id for h in hits] == ["csam.trade_school_year"]
+    assert hits[0].strength < 0.7
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    # The teachers of one school year do not hide the pupils of another, nor a later clause,
+    # nor a teacher a few words on.
+    ("la directrice des 3e: nudes des 4e dispo paypal", "csam.sexual_school_year"),
+    ("nudes des 4e, la prof a rien vu", "csam.sexual_school_year"),
+    ("nudes des 4e la prof a rien vu", "csam.sexual_school_year"),
+    ("nudes des 4e\nla prof est au courant", "csam.sexual_school_year"),
+    ("8th grade girls nudes no teacher knows", "csam.sexual_school_year"),
+    ("nudes des 4e 🔥 prof en pls", "csam.sexual_school_year"),
+    ("u in 7th grade? send me a pic", "grooming.minor_image"),
+    # Clothes in a trade of pictures are no sale of school things.
+    ("pack photos des 4e en uniforme, en mp, paypal", "csam.trade_school_year"),
+    ("8th grade girls pics in uniform, pack $10, dm me", "csam.trade_school_year"),
+    # A number closed by ")" or "," is an age even before a picture word.
+    ("my sister (13) pics for trade", "csam.relation_minor_images"),
+    ("ma cousine, 14, photos, qui veut", "csam.relation_minor_images"),
+    ("pack 14 ans à échanger, qui veut", "csam.trade_minor_paid"),
+])
+def test_evasions_of_the_school_year_exclusions(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
+def test_the_school_year_found_is_the_one_its_teachers_are_not_beside() -> None:
+    features = A.analyze("la directrice des 3e: nudes des 4e dispo").features
+    assert features["school_year"].text == "des 4e"
+    assert "school_year" not in A.analyze("nudes de la prof principale des 3e").features
+    assert "school_year" not in A.analyze("the 8th grade teacher nudes").features
+    # Farther than a few words before, or anything but a space after, it names pupils.
+    assert "school_year" in A.analyze("la prof elle a vu passer des photos des 3e").features
+    assert "school_year" in A.analyze("the 8th grade girls teacher").features
+
+
+def test_a_school_year_turns_intimate_images_of_a_named_person_into_abuse_material() -> None:
+    assert "ncii.relation_sexual" in rules("nudes de ma copine, elle est majeure")
+    fired = rules("nudes de ma copine des 4e")
+    assert "csam.sexual_school_year" in fired and "ncii.relation_sexual" not in fired
+
+
 @pytest.mark.parametrize("text", [
     "il y a 10 ans", "hace 10 años", "12 years ago", "j'ai 25 ans", "le patch 2.4", "15/20",
     "18h", "level 12", "5 minutes", "i'm 15 minutes late", "j'ai 13 messages", "tengo 12 vidas",

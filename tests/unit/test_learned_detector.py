@@ -677,6 +677,10 @@ def test_intimate_images_of_someone_said_to_be_a_minor_are_abuse_material() -> N
     (refused,) = _signals(detector, _posted("new leakz posted tonight, 18+ only no minors",
                                             mid="m3"))
     assert refused.category is Category.NCII
+    # A school year names minors too.
+    (school,) = _signals(detector, _posted("new leakz de la 4e B tonight", mid="m4"))
+    assert school.category is Category.CSAM
+    assert "names a minor («la 4e b»)" in school.evidence
 
 
 # -- quoted vocabulary: the writer's own words -----------------------------------------------

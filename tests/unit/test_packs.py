@@ -77,6 +77,11 @@ def test_range_expansion() -> None:
     (LANG + '[patterns.age]\nwhen = "minor"\nregexes = ["[0-9]+"]\n', RULE,
      "unknown key(s) ['regexes']"),
     (LANG + '[patterns.age]\nwhen = "minor"\n', RULE, "'regex' (a list of expressions)"),
+    (LANG + '[patterns.age]\nmax_number = 0\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.max_number: a whole number from 1"),
+    (LANG + '[patterns.age]\nmax_number = "12"\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.max_number: a whole number from 1"),
+    (LANG + '[patterns.age]\nregex = ["[0-9]+"]\n', RULE, "needs 'when' or 'max_number'"),
 ])
 def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, rules: str,
                                                     message: str) -> None:
@@ -131,6 +136,37 @@ def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path)
     analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
     assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
     assert "amount" not in analyzer.analyze("kid, 20 coins").features
+
+
+def test_a_pattern_with_max_number_is_tried_only_near_small_numbers(tmp_path: Path) -> None:
+    """Patterns that share a leading lookbehind are combined under it; that changes nothing
+    they find."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    lang = LANG + ('[patterns.year]\nmax_number = 12\n'
+                   'regex = [\'(?<![a-z0-9])year\\s?[0-9]+\', \'(?<![a-z0-9])[0-9]+th\\b\']\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    assert analyzer.analyze("she is in year 9").features["year"].text == "year 9"
+    assert analyzer.analyze("the 8th, lol").features["year"].text == "8th"
+    assert "year" not in analyzer.analyze("year 13 of the war").features
+    assert "year" not in analyzer.analyze("my 20th birthday").features
+    assert "year" not in analyzer.analyze("ayear 9").features
+
+
+def test_a_lookbehind_is_not_hoisted_over_a_patterns_own_alternatives(tmp_path: Path) -> None:
+    """`(?<!x)a|b`: the lookbehind guards `a` only; combined with another pattern under a
+    shared lookbehind, `b` would lose matches it has alone."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    lang = LANG + ('[patterns.year]\nmax_number = 12\n'
+                   'regex = [\'(?<![a-z0-9])grade\\s?[0-9]|gr[0-9]\', '
+                   '\'(?<![a-z0-9])yr[0-9]\']\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    assert analyzer.analyze("xgr7").features["year"].text == "gr7"
+    assert analyzer.analyze("in yr7").features["year"].text == "yr7"
+    assert "year" not in analyzer.analyze("xyr7").features
 
 
 def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:

@@ -59,8 +59,15 @@ were studied (their kinds led to `framing.quoted` and the `reporting` words), an
 (only its counts and the detectors behind them were read) — and w14, abuse that uses
 quotation marks (titles and scare quotes in ads, extorters quoting their victims), whose
 misses were studied once (contact words joined the offer words). Never trained on."""
+SCHOOL_YEAR_WRITERS = frozenset({"w15", "b22", "w16", "b23"})
+"""Children named by a school year, a class or a relation with an age, both sides, written
+2026-12-06 by four hands that did not see each other: w15 (positives) and b22 (hard
+negatives: family pictures, school goods, clubs, homework, warnings), whose misses and false
+alarms were studied to write the `school_year` sets, the ages after a person and their
+rules; w16 and b23, the same briefs by two other hands, blind (only their counts were
+read). Never trained on."""
 HELD_OUT_WRITERS = (frozenset({"w4", "w13"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
-                    | QUOTING_WRITERS)
+                    | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS)
 """Writers whose every family is unseen: w4 (another voice entirely), w13 (positives in voices
 of its own choosing, written 2026-12-06) and the not yet trained."""
 NOT_SCORED = ORDINARY_WRITERS | HEAD_NEGATIVE_WRITERS

@@ -46,7 +46,19 @@ _WINDOW = 24
 _MINOR = "minor"
 _REFUSAL = "age_restriction"
 _GOODS = "child_goods"
-_SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment"})
+_SCHOOL_YEAR = "school_year"
+_STAFF = "school_staff"
+_STAFF_REACH = (20, 1)
+"""How far before and after a school year its teachers are looked for: a few words before
+("la prof principale des 3e"), right after ("the 8th grade teacher", "class moms")."""
+_PERSON = "relation"
+_AFTER_PERSON = re.compile(r"[^a-z0-9]{0,3}(?:de[^a-z0-9]{1,2})?")
+"""Between a person named and their age: "ma cousine, 14", "(13)", "mi prima de 15"."""
+_SET_APART = re.compile(r"\s*(?:[^\sa-z0-9]|$)")
+"""After an age set apart: punctuation, a symbol or the end ("(13)", "14,", "15?")."""
+_SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment", _STAFF, _PERSON, _SCHOOL_YEAR})
+_CLAUSE = re.compile(r"[^a-z0-9\s']")
+"""Between a school year and its teachers: no punctuation, line break or symbol."""
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
 _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
                        r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
@@ -109,15 +121,67 @@ def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
     return any(lo <= span[0] and span[1] <= hi for lo, hi in outer)
 
 
+_LEADING_LOOKBEHIND = re.compile(r"\(\?<!\[[^\]]*\]\)")
+
+
+def _combine(patterns: list[tuple[int, str]]) -> re.Pattern[str]:
+    """One expression for patterns tried together, each a named group (`p<index>`). A
+    lookbehind they all start with is checked once per place, not once per pattern (the
+    school-year patterns of three languages cost a third as much)."""
+    first = _LEADING_LOOKBEHIND.match(patterns[0][1])
+    shared = first.group() if first and all(
+        p.startswith(first.group()) and not _alternates(p[first.end():])
+        for _, p in patterns) else ""
+    body = "|".join(f"(?P<p{i}>{p[len(shared):]})" for i, p in patterns)
+    return re.compile(f"{shared}(?:{body})" if shared else body)
+
+
+def _alternates(pattern: str) -> bool:
+    """Whether a regular expression has a `|` outside any group or class (a lookbehind in
+    front of it would then apply to its first branch only)."""
+    depth, in_class, escaped = 0, False, False
+    for c in pattern:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+    return False
+
+
+def _its_adults(year: tuple[int, int], staff: list[tuple[int, int]], plain: str) -> bool:
+    """The teachers of a school year, in the same clause: no child is named."""
+    lo, hi = year
+    for a, b in staff:
+        if lo - _STAFF_REACH[0] <= b and a <= hi + _STAFF_REACH[1]:
+            gap = (hi, a) if a >= hi else (b, lo) if b <= lo else (lo, lo)
+            if not _CLAUSE.search(plain, *gap) and "\n" not in plain[gap[0]:gap[1]]:
+                return True
+    return False
+
+
 def _a_sale_of_goods(features: Mapping[str, Hit], spans: Mapping[str, list[tuple[int, int]]],
                      plain: str) -> bool:
     """Children's things for sale excuse a minor's age only as a size: an age (not a minor
     word), sold with plain selling words only, with no word of pictures, nudity or a private
-    offer, no link and no anonymous payment (among every payment word, not only the first)."""
+    offer, no link and no anonymous payment (among every payment word, not only the first).
+    A school year (and no minor) names what the goods are for ("vends fournitures de 6e,
+    10 €, en mp"): the same, but a private offer is allowed."""
     minor, trade = features.get(_MINOR), spans.get("trade", [])
-    return (minor is not None and _DIGIT.search(minor.text) is not None
-            and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
-            and not features.keys() & _PICTURED and "link_any" not in features
+    by_year = minor is None and _SCHOOL_YEAR in features
+    pictured = features.keys() & (_PICTURED - {"dm_offer"} if by_year else _PICTURED)
+    aged = by_year or (minor is not None and _DIGIT.search(minor.text) is not None)
+    return (aged and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
+            and not pictured and "link_any" not in features
             and not any(plain[a:b].strip() in _CRYPTO for a, b in spans.get("payment", [])))
 
 
@@ -136,10 +200,11 @@ class TextAnalyzer:
         # (`when`) are combined per gate and tried only when that set matched.
         self._patterns = list({(p.set_name, p.regex.pattern, p.when): p
                                for p in pack.patterns}.values())
-        gates: dict[str | None, list[str]] = {}
+        gates: dict[tuple[str | None, int | None], list[tuple[int, str]]] = {}
         for i, p in enumerate(self._patterns):
-            gates.setdefault(p.when, []).append(f"(?P<p{i}>{p.regex.pattern})")
-        self._combined = [(gate, re.compile("|".join(parts))) for gate, parts in gates.items()]
+            gates.setdefault((p.when, p.max_number), []).append((i, p.regex.pattern))
+        self._combined = [(gate, most, _combine(parts))
+                          for (gate, most), parts in gates.items()]
         ages = pack.ages
         self._max_minor = ages.max_minor
         self._age_unit = _phrase_regex(ages.units, r"(?:[^a-z0-9]{0,2}(?:-|a|to)[^a-z0-9]{0,2}"
@@ -195,8 +260,17 @@ class TextAnalyzer:
             del features[_MINOR]
             counts.pop(_MINOR, None)
         if _DIGIT.search(plain):
-            self._ages_in(folded, features)
-            self._patterns_in(folded, features)
+            self._ages_in(folded, features, spans.get(_PERSON, ()))
+            self._patterns_in(folded, features, spans)
+        if _SCHOOL_YEAR in features and _STAFF in features:
+            # A school year beside its teachers names no child; another one may.
+            own = [y for y in sorted(set(spans[_SCHOOL_YEAR]))
+                   if not _its_adults(y, spans[_STAFF], plain)]
+            if not own:
+                del features[_SCHOOL_YEAR]
+            elif features[_SCHOOL_YEAR].span not in own:
+                features[_SCHOOL_YEAR] = Hit(_SCHOOL_YEAR, plain[own[0][0]:own[0][1]].strip(),
+                                             own[0])
         links = tuple(self.links.extract(folded))
         for link in links:
             span = link.span
@@ -222,7 +296,7 @@ class TextAnalyzer:
             return
         seen: set[tuple[str, int]] = set()
         if matches:
-            toks = tokens(collapsed)
+            toks = tokens(collapsed, view)
             for index, start, end in matches:
                 for term in self._terms[index]:
                     self._term_hit(term, toks.accepts(start, end, term.shape), features,
@@ -231,7 +305,7 @@ class TextAnalyzer:
             if self._held is None:  # built on first need: most traffic never holds a letter
                 self._held = HeldTerms(self.pack.terms)
             for term, span in self._held.find(
-                    view, lambda: toks if matches else tokens(collapsed)):
+                    view, lambda: toks if matches else tokens(collapsed, view)):
                 self._term_hit(term, span, features, counts, seen, spans)
 
     @staticmethod
@@ -248,8 +322,11 @@ class TextAnalyzer:
         else:
             features[term.set_name] = Hit(term.set_name, term.text, span)
 
-    def _ages_in(self, folded: Folded, features: dict[str, Hit]) -> None:
-        """A minor's age: a small number with a unit after it or a prefix before it."""
+    def _ages_in(self, folded: Folded, features: dict[str, Hit],
+                 persons: Sequence[tuple[int, int]] = ()) -> None:
+        """A minor's age: a small number with a unit after it, a prefix before it, or right
+        after a person named (a `relation`: "ma cousine, 14", "my little sister (13)",
+        "mi prima de 15")."""
         if "minor" in features or (self._age_unit is None and self._age_prefix is None):
             return
         plain = folded.plain
@@ -266,39 +343,56 @@ class TextAnalyzer:
             else:
                 prefix = self._age_prefix.search(plain, lo, start) if self._age_prefix \
                     else None
-                if prefix is None or (self._age_not_before is not None
-                                      and self._age_not_before.match(plain, end)):
+                begin = prefix.start() if prefix is not None else self._after_person(
+                    plain, persons, start, end)
+                if begin is None or (prefix is not None and self._age_not_before is not None
+                                     and self._age_not_before.match(plain, end)):
                     continue
-                start = prefix.start()
+                start = begin
             features["minor"] = Hit("minor", plain[start:end].strip(), (start, end))
             return
 
-    def _patterns_in(self, folded: Folded, features: dict[str, Hit]) -> None:
+    @staticmethod
+    def _after_person(plain: str, persons: Sequence[tuple[int, int]], start: int, end: int
+                      ) -> int | None:
+        """Where the person named before an age begins: "mi prima de 15", or a number set
+        apart ("ma cousine, 14, …", "my sister (13) pics", "my ex 15."); not one a word
+        follows ("my ex 3 years ago", "ma copine 2 nudes", "my cousin 1v1")."""
+        for a, b in persons:
+            gap = _AFTER_PERSON.fullmatch(plain, b, start) if b <= start else None
+            if gap is not None and ("de" in gap.group() or _SET_APART.match(plain, end)):
+                return a
+        return None
+
+    def _patterns_in(self, folded: Folded, features: dict[str, Hit],
+                     spans: dict[str, list[tuple[int, int]]]) -> None:
         # Patterns read numbers (prices, ...): they are tried only near the numbers.
         plain = folded.plain
-        for gate, combined in self._combined:
+        for gate, most, combined in self._combined:
             if gate is not None and gate not in features:
                 continue
             done = -1
             for number in _NUMBER.finditer(plain):
-                if number.start() < done:
+                if number.start() < done or (most is not None and (
+                        number.end() - number.start() > 3 or int(number.group()) > most)):
                     continue
                 lo = max(0, number.start() - _WINDOW)
                 window_end = min(len(plain), number.end() + _WINDOW)
                 for m in combined.finditer(plain, lo, window_end):
                     if m.start() <= number.end() and m.end() >= number.start():
-                        self._pattern_hit(m, folded, features)
+                        self._pattern_hit(m, features, spans)
                         done = max(done, m.end())
 
-    def _pattern_hit(self, m: re.Match[str], folded: Folded, features: dict[str, Hit]
-                     ) -> None:
+    def _pattern_hit(self, m: re.Match[str], features: dict[str, Hit],
+                     spans: dict[str, list[tuple[int, int]]]) -> None:
         name = m.lastgroup
         if name is None:
             return
-        pattern = self._patterns[int(name[1:])]
-        if pattern.set_name in features:
-            return
-        features[pattern.set_name] = Hit(pattern.set_name, m.group().strip(), m.span())
+        set_name = self._patterns[int(name[1:])].set_name
+        if set_name in _SPANNED:
+            spans.setdefault(set_name, []).append(m.span())
+        if set_name not in features:
+            features[set_name] = Hit(set_name, m.group().strip(), m.span())
 
     def rules(self, analysis: Analysis, target: TargetKind,
               context: Sequence[str] | set[str] | frozenset[str] = frozenset()

@@ -20,6 +20,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 import decancer_py
 from anyascii import anyascii
@@ -310,14 +311,13 @@ def glued(collapsed: str) -> str:
     return _SEPARATORS.sub("", collapsed)
 
 
-def tokens(collapsed: str) -> Tokens:
+def tokens(collapsed: str, glued_view: str | None = None) -> Tokens:
+    """`glued_view`: `glued(collapsed)` when the caller has it (the same string)."""
     spans = tuple(m.span() for m in _WORD.finditer(collapsed))
-    starts = []
-    pos = 0
-    for s, e in spans:
-        starts.append(pos)
-        pos += e - s
-    return Tokens("".join(collapsed[s:e] for s, e in spans), tuple(starts), spans, collapsed)
+    starts = tuple(accumulate([e - s for s, e in spans[:-1]], initial=0)) if spans else ()
+    view = glued_view if glued_view is not None else "".join(
+        collapsed[s:e] for s, e in spans)
+    return Tokens(view, starts, spans, collapsed)
 
 
 def final_z(glued_form: str) -> str | None:

@@ -361,8 +361,10 @@ class LearnedDetector:
             lambda: self._says_minor is not None and self._says_minor(m.content))
         # The category follows the content: intimate images of someone the text says is a
         # minor ("nouvelles nvdes de lycéennes") are abuse material of children, whatever
-        # the n-grams learnt them as (a minor turned away, "18+ only, no minors", is none).
-        minor = analysis.features.get("minor") if analysis is not None else None
+        # the n-grams learnt them as (a minor turned away, "18+ only, no minors", is none; a
+        # school year, "les 4e du collège", names minors too).
+        minor = (analysis.features.get("minor") or analysis.features.get("school_year")
+                 if analysis is not None else None)
         # A complaint, a report or a warning quotes the offer or the threat it condemns: what
         # the writer says outside the quotes (when it offers nothing itself) is read again.
         own_probs, by_quotes = None, frozenset[Category]()

@@ -6,7 +6,8 @@ Layout of `policies/packs/`:
   `[patterns]` set → list of regular expressions over the plain view for other numbers
   (prices, amounts): they are only tried near the digits of a text; a set written as a table
   `[patterns.<set>]` with `when = "<term set>"` and `regex = [...]` is tried only on texts
-  where that term set matched (the cost stays off ordinary text).
+  where that term set matched (the cost stays off ordinary text); `max_number = N` tries
+  them only near numbers up to N.
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
   conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
@@ -69,6 +70,9 @@ class Pattern:
     when: str | None = None
     """A term set that must have matched for the pattern to be tried at all (cheap: most
     texts with digits never pay for it)."""
+    max_number: int | None = None
+    """Tried only near numbers up to this one (school years are small numbers: times,
+    prices and years never pay for them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,15 +217,21 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                         terms.append(Term(variant, set_name, lang, z_form, shape))
     patterns: list[Pattern] = []
     for set_name, items in _table(data, "patterns").items():
-        when = None
-        if isinstance(items, dict):  # {when = "<term set>", regex = [...]}
-            unknown = set(items) - {"when", "regex"}
+        when, max_number = None, None
+        if isinstance(items, dict):  # {when = "<term set>", max_number = N, regex = [...]}
+            unknown = set(items) - {"when", "regex", "max_number"}
             if unknown:
                 raise PackError(f"patterns.{set_name}: unknown key(s) {sorted(unknown)} "
-                                "(when, regex)")
+                                "(when, max_number, regex)")
             when = items.get("when")
-            if not isinstance(when, str) or not when:
+            if when is not None and (not isinstance(when, str) or not when):
                 raise PackError(f"patterns.{set_name}.when: a term set's name")
+            max_number = items.get("max_number")
+            if max_number is not None and (type(max_number) is not int or max_number < 1):
+                raise PackError(f"patterns.{set_name}.max_number: a whole number from 1")
+            if when is None and max_number is None:
+                raise PackError(f"patterns.{set_name}: a table needs 'when' or 'max_number' "
+                                "(else write the expressions as a plain list)")
             if not items.get("regex"):
                 raise PackError(f"patterns.{set_name}: 'regex' (a list of expressions) is "
                                 "missing or empty")
@@ -231,7 +241,7 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                 regex = re.compile(raw)
             except re.error as exc:
                 raise PackError(f"patterns.{set_name}: {raw!r}: {exc}") from None
-            patterns.append(Pattern(set_name, lang, regex, when))
+            patterns.append(Pattern(set_name, lang, regex, when, max_number))
     return lang, version, terms, patterns
 
 
