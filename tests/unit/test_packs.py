@@ -154,6 +154,21 @@ def test_a_pattern_with_max_number_is_tried_only_near_small_numbers(tmp_path: Pa
     assert "year" not in analyzer.analyze("ayear 9").features
 
 
+def test_the_same_pattern_with_another_max_number_is_kept(tmp_path: Path) -> None:
+    """Two languages may write the same expression with different bounds: each is tried
+    with its own (one is not dropped as a repeat of the other)."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    pack(tmp_path, LANG + '[patterns.year]\nmax_number = 9\nregex = [\'year\\s?[0-9]+\']\n')
+    other = LANG.replace('language = "xx"', 'language = "yy"').replace('"xx-1"', '"yy-1"')
+    (tmp_path / "yy.toml").write_text(
+        other + '[patterns.year]\nmax_number = 5\nregex = [\'year\\s?[0-9]+\']\n')
+    analyzer = TextAnalyzer(load_packs(tmp_path), LinkExtractor({}))
+    assert analyzer.analyze("in year 7").features["year"].text == "year 7"
+    assert "year" not in analyzer.analyze("in year 11").features
+
+
 def test_a_lookbehind_is_not_hoisted_over_a_patterns_own_alternatives(tmp_path: Path) -> None:
     """`(?<!x)a|b`: the lookbehind guards `a` only; combined with another pattern under a
     shared lookbehind, `b` would lose matches it has alone."""

@@ -198,7 +198,7 @@ class TextAnalyzer:
         self._matcher = ahocorasick_rs.AhoCorasick(self._forms) if self._forms else None
         # The same pattern in several languages is tried once; patterns gated on a term set
         # (`when`) are combined per gate and tried only when that set matched.
-        self._patterns = list({(p.set_name, p.regex.pattern, p.when): p
+        self._patterns = list({(p.set_name, p.regex.pattern, p.when, p.max_number): p
                                for p in pack.patterns}.values())
         gates: dict[tuple[str | None, int | None], list[tuple[int, str]]] = {}
         for i, p in enumerate(self._patterns):
