@@ -174,6 +174,9 @@ def test_the_school_year_found_is_the_one_its_teachers_are_not_beside() -> None:
     # Farther than a few words before, or anything but a space after, it names pupils.
     assert "school_year" in A.analyze("la prof elle a vu passer des photos des 3e").features
     assert "school_year" in A.analyze("the 8th grade girls teacher").features
+    # A line break ends the clause: the teacher on the line before names no school year.
+    assert "school_year" in A.analyze("la prof\nnudes des 4e").features
+    assert "school_year" not in A.analyze("la prof nudes des 4e").features
 
 
 def test_a_school_year_turns_intimate_images_of_a_named_person_into_abuse_material() -> None:

@@ -57,7 +57,7 @@ _AFTER_PERSON = re.compile(r"[^a-z0-9]{0,3}(?:de[^a-z0-9]{1,2})?")
 _SET_APART = re.compile(r"\s*(?:[^\sa-z0-9]|$)")
 """After an age set apart: punctuation, a symbol or the end ("(13)", "14,", "15?")."""
 _SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment", _STAFF, _PERSON, _SCHOOL_YEAR})
-_CLAUSE = re.compile(r"[^a-z0-9\s']")
+_CLAUSE = re.compile(r"[^a-z0-9\s']|\n")
 """Between a school year and its teachers: no punctuation, line break or symbol."""
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
 _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
@@ -164,7 +164,7 @@ def _its_adults(year: tuple[int, int], staff: list[tuple[int, int]], plain: str)
     for a, b in staff:
         if lo - _STAFF_REACH[0] <= b and a <= hi + _STAFF_REACH[1]:
             gap = (hi, a) if a >= hi else (b, lo) if b <= lo else (lo, lo)
-            if not _CLAUSE.search(plain, *gap) and "\n" not in plain[gap[0]:gap[1]]:
+            if not _CLAUSE.search(plain, *gap):
                 return True
     return False
 
