@@ -35,6 +35,7 @@ def test_minor_ages(text: str, age: str) -> None:
     ("ma petite cousine, 12", "ma petite cousine, 12"),
     ("mi hermanita de 11", "mi hermanita de 11"),
     ("a girl from my class 14", "a girl from my class 14"),
+    ("mi ahijada de 14 y", "mi ahijada de 14"),
 ])
 def test_ages_after_a_person(text: str, age: str) -> None:
     assert A.analyze(text).features["minor"].text == age
@@ -43,6 +44,9 @@ def test_ages_after_a_person(text: str, age: str) -> None:
 @pytest.mark.parametrize("text", [
     "ma cousine 10 photos", "my sister 2nd in the race", "ma soeur 3 fois", "mi prima 20",
     "my niece 12 times", "ma soeur 2e du classement",
+    "my sister is 12 minutes away", "my little cousin is 2nd", "mi prima tiene 3 fotos",
+    "mi hermanita de 10 minutos", "my sister is 6'2", "my sister is 3-0 this season",
+    "my sister is 2 years older", "my cousin is 1 of 3", "my cousin is 13 minutes late",
 ])
 def test_counts_and_ranks_after_a_person_are_no_ages(text: str) -> None:
     assert "minor" not in A.analyze(text).features
@@ -52,6 +56,8 @@ def test_counts_and_ranks_after_a_person_are_no_ages(text: str) -> None:
 # addressed, they are that minor's age.
 @pytest.mark.parametrize(("text", "year"), [
     ("les filles de la 4e B", "la 4e b"), ("photos des 3ème", "des 3eme"),
+    ("des filles de 5e au vestiaire", "filles de 5e"), ("high school freshman",
+     "high school freshman"),
     ("élèves de 5e", "eleves de 5e"), ("la 3e1 au ski", "la 3e1"), ("(6e)", "(6e"),
     ("en CM2 ??", "en cm2"), ("nouveau stock des cinquièmes", "des cinquiemes"),
     ("in 7th grade", "7th grade"), ("8th gr", "8th gr"), ("yr8 girls", "yr8"),
@@ -397,3 +403,140 @@ def test_a_pasted_ad_in_a_complaint_does_not_add_back_up_to_a_finding() -> None:
         by_category.setdefault(h.rule.category, []).append(h.strength)
     assert all(len(v) == 1 for v in by_category.values())
     assert all(combine(v) < 0.5 for v in by_category.values())
+
+
+# Pictures of people the poster knows, taken or shared behind their backs, in words other
+# than "leak" or "nudes" (written for these tests; the corpus families are measured apart).
+@pytest.mark.parametrize(("text", "rule"), [
+    ("j'ai filmé ma coloc sous la douche avec le tel caché", "ncii.covert_undressed"),
+    ("my flatmate in a towel, taken on the sly 🤫", "ncii.covert_undressed"),
+    ("grabé a mi cuñada en toalla con el móvil escondido", "ncii.covert_undressed"),
+    ("photos de ma voisine en nuisette, elle en sait rien", "ncii.unaware_undressed"),
+    ("pics of my gf in the shower, she has no idea, dm to trade", "ncii.unaware_undressed"),
+    ("fotos de mi jefa en toalla, no sabe nada, por privado", "ncii.unaware_undressed"),
+    ("balancez vos colocs en serviette, le gagnant a un rôle", "ncii.relation_undressed_shared"),
+    ("subid fotos de vuestras vecinas en ropa interior", "ncii.relation_undressed_shared"),
+    ("anyone interested in pics of my roommate in her underwear?", "ncii.relation_undressed_offer"),
+    ("ma femme en petite tenue, photos, ça te tente ?", "ncii.relation_undressed_offer"),
+    ("my cousin (13) in the shower on a hidden cam, pics, swap", "csam.covert_child"),
+    ("rate my sister in law in her towel out of 10, pics", "ncii.relation_undressed_offer"),
+    ("del 1 al 10 mi suegra en ropa interior, fotos", "ncii.relation_undressed_offer"),
+    ("my wife's cousin, cumtribs welcome, post yours", "ncii.tribute_images"),
+    ("je les trib ce soir, envoyez vos photos", "ncii.tribute_images"),
+    ("tributeando a la nueva del curro, fotos por dm", "ncii.tribute_images"),
+    ("got an up skirt on the train, dm for the pic", "ncii.voyeur_shot"),
+    ("got some up skirt pics of my coworker, who wants", "ncii.voyeur_shot"),
+    ("snapped a few of her in the shower, trading", "ncii.undressed_captured_offer"),
+    ("pics of my wife asleep on the sly, trading", "ncii.covert_asleep"),
+    ("ma petite sœur sous la douche, prises en douce, qui veut ?", "csam.covert_child"),
+    ("niece 14yo in the shower, hidden cam, swap only", "csam.covert_child"),
+    ("ma demi-sœur 13 ans en serviette, prises en douce", "csam.covert_child"),
+    ("petite cousine en 5e en sous-vêtements, prises en douce", "csam.covert_child"),
+    ("fotos de mi hermanastra de 2º de la ESO en la ducha, a escondidas, intercambio",
+     "csam.covert_child"),
+    ("concours : la meilleure photo de vos belles-sœurs, nudes only",
+     "ncii.relation_photos_contest"),
+    ("rate your exes' nudes out of 10, post pics, winner gets a role",
+     "ncii.relation_photos_contest"),
+    ("copied her private pics from her icloud, anyone interested?", "ncii.private_pictures"),
+    ("tengo sus fotos íntimas de su galería, te las paso por privado", "ncii.private_pictures"),
+    ("500 robux for a pic of you in your swimsuit", "grooming.gift_for_undressed"),
+    ("je t'envoie une carte cadeau pour une photo de toi en maillot",
+     "grooming.gift_for_undressed"),
+    ("u owe me the pic in ur undies, i already paid the robux", "sextortion.gift_debt"),
+    ("ya te pagué los pavos, me debes la foto o se lo mando a tus padres", "sextortion.gift_debt"),
+])
+def test_rules_reading_pictures_taken_behind_backs(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Asleep, in the shower, changing and "she doesn't know" in ordinary talk; family photo
+    # albums; tributes and contests; gifts against drawings; warnings about hidden cameras.
+    "ma sœur dort encore, elle sait pas qu'on prépare la fête, envoyez vos photos d'elle bébé",
+    "the baby is asleep finally, sending you a pic, she has no idea how cute she is",
+    "postez les photos de vos cousines au mariage dans #album",
+    "rate my setup out of 10, changing the rgb tonight",
+    "mi hermana está en la ducha, ahora te paso la foto del pastel",
+    "le tribute video pour notre ancien capitaine est sorti",
+    "tribute band tonight, who wants my spare ticket?",
+    "500 robux for a drawing of my avatar in its swimsuit skin? dm me",
+    "if you find a hidden camera in your rental, report it to the police",
+    "gym rule: no phones in the changing room, no photos of anyone in the showers",
+    "mi roomie está dormida, no sabe nada de la sorpresa",
+    "la cámara oculta del nido ya está en directo: el pájaro durmiendo",
+    "my cousin in her bikini at the lake lol, dm me for the album",
+    "concours photo du mois : vos chats endormis, le gagnant a un rôle",
+    "my sister is in the shower, who wants to play fortnite?",
+    "my phone died, her gallery has all the wedding photos, dm me",
+    "someone copied my private pics from my icloud, what do i do",
+    "the baby is asleep finally, sharing a pic, she has no idea how cute she is",
+    "ma sœur est endormie, elle sait pas qu'on prépare la fête, envoyez vos photos d'elle bébé",
+    "the nest camera is live: the bird sleeping, photos in the channel",
+    "my 5 yo is finally asleep, the blood test results came back fine, took pics of her drawing",
+    "the 7th graders are changing for PE, results posted tomorrow, photos on the class page",
+    "my wife is asleep, she has no idea I booked the trip, pics of the hotel in dms",
+    "my girls are asleep, took a few pics of the fireworks, anyone interested in prints?",
+    "my gf is asleep so I'm live rn, join the vc, hmu",
+    "my cousin in her pajamas at christmas, family photos in the album, dm me",
+    "ma femme est en pyjama, elle a pas vu le cadeau, je partage les photos",
+    "ma soeur en maillot à la plage, concours de châteaux de sable, photos",
+    "mi esposa está en pijama, no se dio cuenta del regalo, te paso las fotos por privado",
+    "mi hermana se quedó sin nada tras el incendio, quien quiere ayudar? fotos de la casa",
+    "mom is asleep, she has no idea about the surprise party, dm me for details",
+    "halloween costume contest: post pics of you and your roommates, winner gets a role",
+    "concours photo : vos soeurs déguisées pour Halloween, votez !",
+    "her phone has all the nsfw memes, sharing them later",
+    "took a few shots of the baby sleeping, sharing them in the family chat",
+    "secretly filmed the proposal, photos coming, she had no idea!",
+    "that dress is gorgeous, what's under the dress? a petticoat, pics in dms",
+    "my tribute to my best friend, photos from 10 years of friendship",
+    "show me your new skins, my brother is sleeping",
+    "you owe me 500 robux, my mom is sleeping",
+    "la sécu m'a remboursé, ma femme est endormie, elle sait pas, je te passe la photo",
+    "my ex is 6'2, swap pics?", "my sister is 3-0 this season, swap team photos?",
+    "my sister is 2 years older, took a few pics of her sleeping, swap?",
+    "new Renault Triber photos, who wants to swap?",
+    # A second review's lines: children's things, pets, nature cameras, spouses asleep.
+    'changing table for sale, my 2 yo outgrew it, pics in dm, dm if interested',
+    'my 4 year old is changing schools, anyone want the old uniform? pics',
+    'my 6 yo in her new bathing suit at the swim meet, pics for anyone who wants them',
+    'mi hija de 7 años bañándose en la playa, quien quiere las fotos de las vacaciones?',
+    'ma fille de 6 ans dans son bain, qui veut les jouets ? photos en mp',
+    ('les élèves de 5e en train de se changer pour le'
+     ' spectacle, concours photo du plus beau costume'),
+    ("found a hidden cam in the changing room at my 9 yo'"
+     's swim class, took pics of it for the police report'),
+    ('caméra cachée trouvée dans la douche du camping, ma f'
+     "ille de 10 ans qui se douche là, j'ai pris des photos"),
+    'les filles de 3e année de droit, nudes de la soirée, qui en veut ?',
+    'les nanas de 5e dan de judo, photos sexy du calendrier, qui en veut ?',
+    'mi hermana da clases en secundaria, está en la ducha, quien quiere las fotos de la boda?',
+    'my classmate is 14, trading pokemon cards, pics?',
+    'my sister is 12, show me how to set up parental controls on her phone',
+    'my coworker is 9 - 5 every day, photos of the office for trade',
+    'the spycam we use as a baby monitor caught the baby sleeping sideways, pic for grandma',
+    'hidden camera in the nursery caught our daughter sleeping with the cat, pics',
+    "zoomed in on the baby monitor, she's finally asleep, pics for grandma",
+    'mi novia dormida en el tren, foto por la ventana del paisaje',
+    'par la fenêtre du train, ma copine endormie contre la vitre, photo souvenir',
+    "j'ai pris une photo en douce de ma femme endormie devant le film, trop mignonne",
+    'my wife asleep on the couch with the dog, snapped on the sly lol',
+    'Wildlife Trail Cams: hidden camera photos of foxes, owls and bears sleeping and hunting',
+    'Fotografía de naturaleza: fotos con zoom de animales durmiendo, concurso mensual',
+    'my girlfriend is showering and she has no idea I bought the ring, pics of it in dms',
+    'mi mujer bañándose en el mar, te las paso, fotos de las vacaciones',
+    'ma femme en train de se changer, qui veut des places pour le match ? photo des billets',
+    'llevo unas mallas debajo de la falda, te paso foto',
+    'salt lake trib photos of the parade',
+    'fishing report: the tribs are blown out, pics in #reports',
+    'la nouvelle Tesla est trop sexy, recharge gratuite ce mois-ci',
+    'ma femme en nuisette, qui veut la recette des crêpes ?',
+    "the upskirting law passed: taking such pictures is illegal and punishable by law",
+])
+def test_pictures_of_people_we_know_in_ordinary_talk_are_quiet(text: str) -> None:
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    unsaid = 1.0
+    for h in hits:
+        unsaid *= 1 - max(0.0, h.strength)
+    assert 1 - unsaid < 0.7, [h.rule.id for h in hits]

@@ -147,6 +147,18 @@ def test_a_catalogue_of_adults_photos_named_for_minors_is_one_of_minors() -> Non
     assert minors and {s.category for s in minors} == {Category.CSAM}
     assert "its name reads minors («ADOS privés 🔞»)" in minors[-1].evidence
     assert max(s.strength for s in minors) == max(s.strength for s in adults)
+    glued = layout("g", "AdosPrivés")  # camel case read word by word
+    assert glued and {s.category for s in glued} == {Category.CSAM}
+
+
+def test_a_camel_case_channel_name_is_read_word_by_word() -> None:
+    d = NetworkDetector.from_settings(DetectorSettings())
+    chans = ["général", "TeaserMineure", "vip-13-15", "preuves"]
+    signals = run(d, [GuildCreated(ts=at(0), guild=Guild("cc", "la chill zone", "o")),
+                      *[ChannelCreated(ts=at(0), channel=Channel(f"c{i}", "cc", n))
+                        for i, n in enumerate(chans)]])
+    best = max(signals, key=lambda s: s.strength)
+    assert best.strength >= 0.7 and "#TeaserMineure" in best.evidence
 
 
 def test_casework_opens_a_case_on_the_successor_with_the_evidence() -> None:

@@ -82,6 +82,15 @@ def test_range_expansion() -> None:
     (LANG + '[patterns.age]\nmax_number = "12"\nregex = ["[0-9]+"]\n', RULE,
      "patterns.age.max_number: a whole number from 1"),
     (LANG + '[patterns.age]\nregex = ["[0-9]+"]\n', RULE, "needs 'when' or 'max_number'"),
+    (LANG, RULE + 'also_any_of = ["minor"]\n', "'also_any_of' adds to 'any_of'"),
+    (LANG, RULE + 'any_of = ["minor"]\nalso_any_of = [["minor"], ["nope"]]\n',
+     "also_any_of names unknown set 'nope'"),
+    (LANG, RULE + 'any_of = ["minor"]\nalso_any_of = [["minor"], []]\n',
+     "a group must name at least one set"),
+    (LANG, RULE + 'any_of = ["minor"]\nalso_any_of = [["minor"], "sexual"]\n',
+     "must be a list of strings"),
+    (LANG, RULE.replace("0.8", "-0.5") + 'any_of = ["minor"]\nalso_any_of = ["minor"]\n',
+     "a framing takes no 'also_any_of'"),
 ])
 def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, rules: str,
                                                     message: str) -> None:
@@ -262,3 +271,29 @@ def test_a_framing_lowers_what_quotes_lowered() -> None:
     assert hit.rule.weight == max(h.rule.weight for h in plain)
     quoted = round(combine([h.strength for h in plain]) * 0.3, 4)
     assert hit.strength == pytest.approx(round(quoted * 0.4, 4))
+
+
+def test_also_any_of_needs_one_of_each_group(tmp_path: Path) -> None:
+    """`any_of` and every group of `also_any_of` each need one of their sets present; a
+    single list is one group."""
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+    from veilleur.taxonomy import TargetKind
+
+    lang = LANG + 'offer = ["who wants"]\npic = ["pic"]\nswap = ["swap"]\n'
+    rules = ('version = "r1"\n[[rules]]\nid = "g"\ncategory = "ncii"\nweight = 0.8\n'
+             'all_of = ["sexual"]\nany_of = ["minor"]\n'
+             'also_any_of = [["offer", "swap"], ["pic"]]\n'
+             '[[rules]]\nid = "one"\ncategory = "csam"\nweight = 0.8\n'
+             'any_of = ["offer"]\nalso_any_of = ["pic"]\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+
+    def fired(text: str) -> set[str]:
+        return {h.rule.id for h in analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)}
+
+    assert fired("lewd kid pic, who wants") == {"g", "one"}
+    assert fired("lewd kid pic, swap") == {"g"}
+    assert fired("lewd kid, who wants") == set()
+    assert fired("lewd pic, who wants") == {"one"}
+    hit = analyzer.rules(analyzer.analyze("lewd kid pic swap"), TargetKind.MESSAGE)[0]
+    assert [h.text for h in hit.hits] == ["lewd", "kid", "swap", "pic"]

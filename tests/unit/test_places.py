@@ -145,3 +145,14 @@ def test_a_channel_read_weakly_only_joins_other_evidence() -> None:
         d = PlacesDetector(policy, Votes({Category.CSAM: vote}))  # type: ignore[arg-type]
         got = [s.strength for s in d.detect(event, ctx) if s.category is Category.CSAM]
         assert got == strengths, vote
+
+
+def test_a_name_glued_in_camel_case_is_read_with_its_words() -> None:
+    d, reader = detector()
+    ctx = Directory(MemoryState())
+    for e in (GuildCreated(ts=T, guild=Guild("g1", "LesExDeLaFac", "o")),
+              ChannelCreated(ts=T, channel=Channel("c1", "g1", "PhotosDeVosCousines"))):
+        ctx.apply(e)
+        assert list(d.detect(e, ctx))
+    assert reader.asked == ["LesExDeLaFac (Les Ex De La Fac)",
+                            "PhotosDeVosCousines (Photos De Vos Cousines)"]

@@ -185,3 +185,23 @@ def test_complaints_quoting_an_offer_are_not_found_and_teach_the_server_nothing(
     found = flagged(engine)
     assert not {f for f in found if f[1].startswith("q")}
     assert ("message", "m1", "csam") in found
+
+
+def test_a_name_glued_in_camel_case_is_read_word_by_word() -> None:
+    """Tribute slang names a server for what is posted there, even glued to a country code;
+    the name stays as written in the evidence, and camel case changes no ordinary name."""
+    engine = engine_with("JerktribES", [("c1", "general"), ("c2", "KumtribzVip")])
+    found = flagged(engine)
+    assert ("guild", "g", "ncii") in found and ("channel", "c2", "ncii") in found
+    assert ("channel", "c1", "ncii") not in found
+    guild = next(f for f in engine.findings() if f.target.kind is TargetKind.GUILD)
+    assert guild.excerpt is not None and guild.excerpt.startswith("JerktribES (Jerktrib ES)")
+    for name in ("PayPalShop", "TributeBandFans", "MinecraftFR", "iPhone Club"):
+        assert flagged(engine_with(name, [("c1", "general")])) == set(), name
+
+
+def test_with_words() -> None:
+    from veilleur.detect.text.fold import with_words
+    assert with_words("CumtribFR") == "CumtribFR (Cumtrib FR)"
+    assert with_words("ÉliteNudesÉté") == "ÉliteNudesÉté (Élite Nudes Été)"
+    assert with_words("général") == "général" and with_words("ADOS") == "ADOS"

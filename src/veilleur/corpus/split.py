@@ -66,8 +66,16 @@ negatives: family pictures, school goods, clubs, homework, warnings), whose miss
 alarms were studied to write the `school_year` sets, the ages after a person and their
 rules; w16 and b23, the same briefs by two other hands, blind (only their counts were
 read). Never trained on."""
+BEHIND_BACKS_WRITERS = frozenset({"w17", "b24", "w18", "b25", "w19", "b26"})
+"""Pictures of people the poster knows, taken or shared behind their backs (asleep, in the
+shower, changing; hidden phones; calls and contests to post one's relatives; tribute as a
+verb; private pictures from a phone or cloud; gifts for a picture), both sides, written
+2026-12-06 by six hands that did not see each other: w17, w19 (positives) and b24, b26 (hard
+negatives), studied to write the `undressed`, `unaware`, `acquaintance` and related sets and
+their rules; w18 and b25, the same briefs, blind (only their counts were read). Never
+trained on."""
 HELD_OUT_WRITERS = (frozenset({"w4", "w13"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
-                    | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS)
+                    | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS | BEHIND_BACKS_WRITERS)
 """Writers whose every family is unseen: w4 (another voice entirely), w13 (positives in voices
 of its own choosing, written 2026-12-06) and the not yet trained."""
 NOT_SCORED = ORDINARY_WRITERS | HEAD_NEGATIVE_WRITERS

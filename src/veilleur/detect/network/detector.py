@@ -30,7 +30,7 @@ from veilleur.detect.network.config import (
 )
 from veilleur.detect.network.graph import Graph
 from veilleur.detect.text.analyzer import TextAnalyzer
-from veilleur.detect.text.fold import collapse, fold
+from veilleur.detect.text.fold import collapse, fold, with_words
 from veilleur.events import (
     ChannelCreated,
     Event,
@@ -460,7 +460,7 @@ class NetworkDetector:
         c = event.channel
         assert c.guild_id is not None
         self.graph.channel(c.guild_id, c.id, c.name)
-        reading = self._name_reading(" ".join(x for x in (c.name, c.topic) if x))
+        reading = self._name_reading(" ".join(x for x in (with_words(c.name), c.topic) if x))
         signs = self._signs_of(c.guild_id)
         new = False
         for sign in self.policy.signs:
@@ -532,7 +532,7 @@ class NetworkDetector:
         sign = next((s for s in self.policy.signs if s.name == "minors"), None)
         if not name or sign is None:
             return ""
-        return name if _shows(sign, self._name_reading(name)) else ""
+        return name if _shows(sign, self._name_reading(with_words(name))) else ""
 
     def _name_reading(self, text: str) -> tuple[frozenset[str], str]:
         """A channel's or server's name as the catalogue signs read it: its features (words

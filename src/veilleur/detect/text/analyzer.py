@@ -54,8 +54,9 @@ _STAFF_REACH = (20, 1)
 _PERSON = "relation"
 _AFTER_PERSON = re.compile(r"[^a-z0-9]{0,3}(?:de[^a-z0-9]{1,2})?")
 """Between a person named and their age: "ma cousine, 14", "(13)", "mi prima de 15"."""
-_SET_APART = re.compile(r"\s*(?:[^\sa-z0-9]|$)")
-"""After an age set apart: punctuation, a symbol or the end ("(13)", "14,", "15?")."""
+_SET_APART = re.compile(r"\s*(?:$|[,;!?)\]]|\.(?![0-9]))")
+"""After an age set apart: a comma, a closing bracket or an end of sentence ("(13)", "14,",
+"15?"); not a height, a score, a fraction or hours ("6'2", "3-0", "1/2", "9 - 5")."""
 _SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment", _STAFF, _PERSON, _SCHOOL_YEAR})
 _CLAUSE = re.compile(r"[^a-z0-9\s']|\n")
 """Between a school year and its teachers: no punctuation, line break or symbol."""
@@ -344,7 +345,7 @@ class TextAnalyzer:
                 prefix = self._age_prefix.search(plain, lo, start) if self._age_prefix \
                     else None
                 begin = prefix.start() if prefix is not None else self._after_person(
-                    plain, persons, start, end)
+                    plain, persons, start, end, self._age_not_before)
                 if begin is None or (prefix is not None and self._age_not_before is not None
                                      and self._age_not_before.match(plain, end)):
                     continue
@@ -353,14 +354,22 @@ class TextAnalyzer:
             return
 
     @staticmethod
-    def _after_person(plain: str, persons: Sequence[tuple[int, int]], start: int, end: int
-                      ) -> int | None:
+    def _after_person(plain: str, persons: Sequence[tuple[int, int]], start: int, end: int,
+                      not_before: re.Pattern[str] | None = None) -> int | None:
         """Where the person named before an age begins: "mi prima de 15", or a number set
         apart ("ma cousine, 14, …", "my sister (13) pics", "my ex 15."); not one a word
-        follows ("my ex 3 years ago", "ma copine 2 nudes", "my cousin 1v1")."""
+        follows ("my ex 3 years ago", "ma copine 2 nudes", "my cousin 1v1") nor a height or a
+        score ("my ex 6'2", "3-0")."""
         for a, b in persons:
             gap = _AFTER_PERSON.fullmatch(plain, b, start) if b <= start else None
-            if gap is not None and ("de" in gap.group() or _SET_APART.match(plain, end)):
+            if gap is None:
+                continue
+            if _SET_APART.match(plain, end):
+                return a
+            # The gap is symbols and at most "de": then nothing need follow the number but
+            # no unit of a count ("de 10 minutos").
+            if "de" in gap.group() and not (
+                    not_before is not None and not_before.match(plain, end)):
                 return a
         return None
 
@@ -430,7 +439,8 @@ class TextAnalyzer:
             if rule.all_of and rule.all_of[0] not in features:
                 continue
             if rule.fires(present, ctx):
-                names = [*rule.all_of, *(n for n in rule.any_of if n in features)]
+                names = [*rule.all_of, *(n for n in rule.any_of if n in features),
+                         *(n for group in rule.also_any_of for n in group if n in features)]
                 hits = tuple(features[n] for n in dict.fromkeys(names))
                 used = tuple(n for n in (*rule.context_all_of, *rule.context_any_of)
                              if n in ctx)

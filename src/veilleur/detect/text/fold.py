@@ -54,6 +54,20 @@ not spaces: "f•o•r a n•u•d•e" must still show where a spelled-out word
 _PARENTHESIZED = re.compile(r"\(([a-z0-9]+)\)|([0-9]+)\.")
 
 
+def with_words(name: str) -> str:
+    """A place's name, followed by its words in brackets when they are glued in camel case
+    ("CumtribFR (Cumtrib FR)", "NSFWLeaks (NSFW Leaks)"): terms must line up with whole
+    words, and a glued name hides them. The name itself stays first, as it was written.
+    Digits are not cut off: they are leet as often as numbers ("N00dz")."""
+    cuts = [i for i in range(1, len(name))
+            if name[i].isupper() and (name[i - 1].islower() or (
+                name[i - 1].isupper() and i + 1 < len(name) and name[i + 1].islower()))]
+    if not cuts:
+        return name
+    words = [name[a:b] for a, b in zip([0, *cuts], [*cuts, len(name)], strict=True)]
+    return f"{name} ({' '.join(words)})"
+
+
 @lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
     """The plain form of one non-ASCII character (possibly empty or several letters)."""

@@ -9,7 +9,9 @@ Layout of `policies/packs/`:
   where that term set matched (the cost stays off ordinary text); `max_number = N` tries
   them only near numbers up to N.
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
-  conditions on the features of the text (`all_of`, `any_of`, `none_of`) and of its context
+  conditions on the features of the text (`all_of`, `any_of`, `none_of`, and `also_any_of`:
+  more groups, one list or a list of lists, of each of which one must be present too) and of
+  its context
   (`context_all_of`, `context_any_of`, `context_none_of`): the channel and server names and
   descriptions, the server's other channel names, and flags (`suspect.<category>`: the channel
   or server itself matched a rule of that category; `profile.<category>`: the server already
@@ -99,20 +101,26 @@ class Rule:
     context_all_of: tuple[str, ...] = ()
     context_any_of: tuple[str, ...] = ()
     context_none_of: tuple[str, ...] = ()
+    also_any_of: tuple[tuple[str, ...], ...] = ()
+    """More alternatives, one of each group too (a person named, an offer and a picture, each
+    said in many words)."""
     describe: str = ""
     lowers: frozenset[Category] = frozenset()
     """A framing (negative weight): the categories whose rules it lowers."""
     _sets: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
+    _also: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Set operations run in C: rules are evaluated for most messages.
         object.__setattr__(self, "_sets", tuple(frozenset(getattr(self, k))
                                                 for k in _CONDITIONS))
+        object.__setattr__(self, "_also", tuple(frozenset(g) for g in self.also_any_of))
 
     def fires(self, features: Collection[str], context: Collection[str]) -> bool:
         all_of, any_of, none_of, c_all, c_any, c_none = self._sets
         f = features if isinstance(features, set | frozenset) else set(features)
-        if not all_of <= f or (any_of and any_of.isdisjoint(f)) or not none_of.isdisjoint(f):
+        if (not all_of <= f or (any_of and any_of.isdisjoint(f)) or not none_of.isdisjoint(f)
+                or any(group.isdisjoint(f) for group in self._also)):
             return False
         c = context if isinstance(context, set | frozenset) else set(context)
         return (c_all <= c and (not c_any or not c_any.isdisjoint(c))
@@ -262,7 +270,7 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             raise PackError("each rule needs an 'id'")
         rid = raw["id"]
         unknown_keys = set(raw) - {"id", "category", "weight", "targets", "describe",
-                                   *_CONDITIONS}
+                                   "also_any_of", *_CONDITIONS}
         if unknown_keys:
             raise PackError(f"rule {rid}: unknown keys {sorted(unknown_keys)}")
         weight = raw.get("weight")
@@ -300,6 +308,14 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             conditions[key] = names
         if not conditions["all_of"] and not conditions["any_of"]:
             raise PackError(f"rule {rid}: needs 'all_of' or 'any_of'")
+        also = _groups(raw.get("also_any_of", []), f"rule {rid}.also_any_of")
+        for name in (n for group in also for n in group):
+            if name not in known:
+                raise PackError(f"rule {rid}: also_any_of names unknown set {name!r}")
+        if also and not conditions["any_of"]:
+            raise PackError(f"rule {rid}: 'also_any_of' adds to 'any_of': write 'any_of' first")
+        if also and weight < 0:
+            raise PackError(f"rule {rid}: a framing takes no 'also_any_of'")
         if any(QUOTED in names for names in conditions.values()) and (
                 conditions["any_of"] != (QUOTED,) or weight <= -1 or weight > 0
                 or any(conditions[k] for k in _CONDITIONS if k != "any_of")):
@@ -314,6 +330,7 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             context_all_of=conditions["context_all_of"],
             context_any_of=conditions["context_any_of"],
             context_none_of=conditions["context_none_of"],
+            also_any_of=also,
             lowers=lowers if weight < 0 else frozenset()))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
@@ -326,6 +343,17 @@ def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PackError(f"'{key}' must be a table")
     return value
+
+
+def _groups(value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """One list of names, or a list of such lists (each a group of alternatives)."""
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        groups = tuple(tuple(_strings(v, where)) for v in value)
+    else:
+        groups = (tuple(_strings(value, where)),) if value else ()
+    if any(not g for g in groups):
+        raise PackError(f"{where}: a group must name at least one set")
+    return groups
 
 
 def _strings(value: Any, where: str) -> list[str]:
