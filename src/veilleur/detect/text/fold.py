@@ -68,6 +68,12 @@ def with_words(name: str) -> str:
     return f"{name} ({' '.join(words)})"
 
 
+def place_text(name: str | None, about: str | None) -> str:
+    """What is read of a server or channel: its name with its words (`with_words`), and its
+    description or topic on the next line."""
+    return "\n".join(x for x in (with_words(name or ""), about) if x)
+
+
 @lru_cache(maxsize=65536)
 def fold_char(ch: str) -> str:
     """The plain form of one non-ASCII character (possibly empty or several letters)."""
