@@ -14,6 +14,16 @@ def rules(text: str, target: TargetKind = TargetKind.MESSAGE, context: frozenset
     return {h.rule.id for h in A.rules(A.analyze(text), target, context)}
 
 
+def assert_no_finding(text: str) -> None:
+    """The rules' strengths on a message, combined as the policy combines them, stay below
+    the threshold of a finding."""
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    unsaid = 1.0
+    for h in hits:
+        unsaid *= 1 - max(0.0, h.strength)
+    assert 1 - unsaid < 0.7, [h.rule.id for h in hits]
+
+
 @pytest.mark.parametrize(("text", "age"), [
     ("Pack -12 ans", "12 ans"), ("13-16 ans", "13-16 ans"), ("j'ai 13", "j'ai 13"),
     ("she's 15", "she's 15"), ("i’m 14 lol", "i m 14"), ("12yo", "12yo"),
@@ -535,8 +545,90 @@ def test_rules_reading_pictures_taken_behind_backs(text: str, rule: str) -> None
     "the upskirting law passed: taking such pictures is illegal and punishable by law",
 ])
 def test_pictures_of_people_we_know_in_ordinary_talk_are_quiet(text: str) -> None:
-    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
-    unsaid = 1.0
-    for h in hits:
-        unsaid *= 1 - max(0.0, h.strength)
-    assert 1 - unsaid < 0.7, [h.rule.id for h in hits]
+    assert_no_finding(text)
+
+
+# Grooming, one message at a time: the adult's moves in words other than the old stages,
+# with the child named (written for these tests; the corpus families are measured apart).
+@pytest.mark.parametrize(("text", "rule"), [
+    ("t'es en 5e ? mets ta cam ce soir, tes parents sauront rien", "grooming.secrecy_cam"),
+    ("ur 13 right? turn ur cam on later, our little secret", "grooming.secrecy_cam"),
+    ("¿en qué curso estás? prende la cámara cuando tus papás se duerman", "grooming.secrecy_cam"),
+    ("t'as quel âge ? on passe sur telegram, tes parents sauront rien", "grooming.secrecy_app"),
+    ("t'es en 5e ? on passe sur snap, c'est plus privé, entre nous", "grooming.secrecy_app"),
+    ("you're 12? 500 robux for a selfie, deal?", "grooming.gift_for_picture"),
+    ("t'as 13 ans ? je t'offre le passe de combat contre une photo de toi",
+     "grooming.gift_for_picture"),
+    ("¿en qué curso estás? te regalo pavos por una fotito tuya", "grooming.gift_for_picture"),
+    ("ur 13, right? all girls ur age send pics, send me a pic", "grooming.normalised_picture"),
+    ("tes copines le font déjà, t'as 12 ans, envoie une photo de toi", "grooming.peers_picture"),
+    ("ok i said im 15 but im actually 34", "grooming.age_lie"),
+    ("j'ai dit que j'avais 14 ans, en vrai j'en ai 38 ans", "grooming.age_lie"),
+    ("me gustan las niñas de tu edad", "grooming.age_preference"),
+    ("en 6e ? tu fais plus vieille franchement, on passe sur snap ?", "grooming.looks_for_age"),
+    ("8th grade?? u look way older, don't tell ur mom we talk", "grooming.looks_for_age"),
+    ("how old r u? does ur mom check ur phone? we could move to kik", "grooming.watch_request"),
+    ("t'as 12 ans ? tes parents lisent tes messages ? supprime nos convs alors",
+     "grooming.watch_request"),
+    ("tu es en 6e ? une photo de toi ce soir quand tes parents dorment",
+     "grooming.private_picture"),
+    ("7th grade? ur parents can't know about our chats", "grooming.secret_bond"),
+    ("tienes 12 no? borra el chat, tus papás no tienen que saber lo nuestro",
+     "grooming.secret_bond"),
+    ("t'as 13 ans, y a que moi qui te comprends, tes parents doivent rien savoir",
+     "grooming.isolating"),
+    ("you're 12? your age doesn't bother me, just don't tell your mum",
+     "grooming.age_waved_secret"),
+    ("agence de mannequins, t'as 12 ans ? envoie des photos de toi, tes parents doivent pas "
+     "savoir", "grooming.scout_private"),
+])
+def test_rules_reading_grooming_moves(text: str, rule: str) -> None:
+    assert rule in rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    # The same moves said by tutors, grandparents, teens, partners and moderators: at message
+    # level no child is named, so no rule of this kind fires (the conversation, which knows
+    # the ages, reads them). Lines of the review of 2026-12-06.
+    "For tutoring, turn on your cam and close your door so it's quiet",
+    "Grandpa here! facetime me tonight, and don't tell your dad, it's about his gift",
+    "Appel vidéo ce soir avec papy, dis rien à ta mère, on prépare la fête",
+    "babe video call me when you're alone tonight, just you and me ❤️",
+    "Keep it between us until HR announces it, text me on WhatsApp",
+    "I'll send you the photo of you from the wedding, you look so grown up",
+    "Don't be shy, smile for the photo!",
+    "Fais pas le bébé, c'est juste une photo pour la carte d'identité",
+    "J'ai mis le gâteau au four, j'ai 30 minutes avant que les ados arrivent",
+    "La verdad tengo 45 y mi hija es adolescente, me siento viejo",
+    "You're in 3rd grade already? You look older! So mature for your age",
+    "Is 13 the perfect age for a first phone? she's 12 years old now",
+    "are your parents strict? can you come over saturday for the sleepover?",
+    "Just between us two, the cake was store-bought",
+    "ur 16, right? selling my old xbox, 150, dm me",
+    "t'as 15 ? je vends ma switch 150€, mp",
+    "don't tell your mum, it's a surprise for her birthday, send me a photo of the cake",
+    "mijo dile a tu mamá que me marque por videollamada, quiero ver tu dibujo",
+    "anyone got 3 legendaries? ill add the golden skin if u send first",
+    "Aviso de los mods: nadie de confianza te ofrece robux por una foto. Bloquea y reporta.",
+    "mes parents ont mis le contrôle parental, je peux plus aller sur whatsapp le soir",
+    "la edad no importa para aprender a nadar, mi hijo de 8 años empezó ayer",
+    # Parents, teachers and adults keeping something from a parent (second review).
+    "Turn on your camera, Maya. Your parents won't see the recording, it's only for class",
+    "Facetime me tonight, don't tell your mom, we're planning her 40th",
+    "No le digas nada a tu jefe todavía, nos vemos el viernes",
+    "You're 9! Happy birthday, send me a pic of you with the cake, don't tell your dad",
+    "T'as 15 ? Bravo ! Dis rien à ta mère, je viens te chercher pour fêter ça",
+    "Happy 60th Karen! still hot for your age",
+    "T'as le contrôle parental sur la Switch ? Montre-moi comment tu l'as réglé",
+    "j'ai 30 ans de métier, j'ai dit que j'avais 15 élèves, ce sont des ados",
+])
+def test_grooming_words_in_ordinary_talk_are_quiet(text: str) -> None:
+    assert_no_finding(text)
+
+
+def test_the_groomers_own_words_are_not_read_as_help() -> None:
+    """Offenders say "i have screens" and "i have a surprise for you": neither lowers them."""
+    for text in ("i have screens of everything, send more or i'll send them to your parents",
+                 "i have a surprise for you, don't tell your parents, send me a pic"):
+        hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+        assert any(h.strength >= 0.7 for h in hits), [(h.rule.id, h.strength) for h in hits]

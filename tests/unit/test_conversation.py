@@ -267,6 +267,24 @@ def test_english_and_spanish_groomers_are_flagged() -> None:
         assert found.get(("user", "a", "grooming"), (0, ""))[0] >= 0.7, found
 
 
+def test_the_eighth_rounds_moves_add_up_where_the_child_is_known() -> None:
+    """A move to another app, a camera, a gift for a picture of the child: no child named in
+    these lines, so no message rule; the conversation knows the child's age and reads them as
+    stages on the adult's account."""
+    lines = [("a", "t'as quel âge ?", 0), ("b", "13 ans et toi", 1),
+             ("a", "viens sur telegram, c'est plus privé", 60),
+             ("a", "allume ta cam ce soir, porte fermée", 24 * 60),
+             ("a", "je te paie un skin pour une photo de toi", 2 * 24 * 60)]
+    found = conversation(lines, {"a": None, "b": None})
+    score, evidence = found["user", "a", "grooming"]
+    assert score >= 0.7 and "platform move" in evidence and "image request" in evidence
+    assert ("message", "m4", "grooming") in found  # a gift for a picture of the child
+    assert ("user", "b", "grooming") not in found
+    # The same words between two adults stay theirs.
+    adults = conversation(lines[2:], {"a": AgeBand.ADULT, "b": AgeBand.ADULT})
+    assert not [k for k in adults if k[0] == "user"], adults
+
+
 @pytest.mark.parametrize(("lines", "users"), [
     ([("p1", "t'as quel âge ?", 0), ("p2", "14 et toi", 1), ("p1", "pareil 14 ! tu es en "
       "quelle classe ?", 2), ("p2", "en 3e", 3), ("p1", "envoie moi une photo de ton chat", 4),

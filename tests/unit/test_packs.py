@@ -74,6 +74,12 @@ def test_range_expansion() -> None:
     (LANG.replace('["kid"]', '["!!"]'), RULE, "has no letters or digits"),
     (LANG + '[patterns.age]\nwhen = "nope"\nregex = ["[0-9]+"]\n', RULE,
      "patterns.age.when: no term set 'nope'"),
+    (LANG + '[patterns.age]\nwhen = ["minor", "nope"]\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.when: no term set 'nope'"),
+    (LANG + '[patterns.age]\nwhen = []\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.when: a term set's name, or a list of them"),
+    (LANG + '[patterns.age]\nwhen = ["minor", 3]\nregex = ["[0-9]+"]\n', RULE,
+     "patterns.age.when: a term set's name, or a list of them"),
     (LANG + '[patterns.age]\nwhen = "minor"\nregexes = ["[0-9]+"]\n', RULE,
      "unknown key(s) ['regexes']"),
     (LANG + '[patterns.age]\nwhen = "minor"\n', RULE, "'regex' (a list of expressions)"),
@@ -145,6 +151,20 @@ def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path)
     analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
     assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
     assert "amount" not in analyzer.analyze("kid, 20 coins").features
+
+
+def test_a_pattern_gated_on_several_term_sets_is_tried_beside_any_of_them(tmp_path: Path
+                                                                          ) -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+    from veilleur.detect.text.links import LinkExtractor
+
+    lang = LANG.replace('sexual = ["lewd"]', 'sexual = ["lewd"]\nother = ["shop"]') + (
+        '[patterns.amount]\nwhen = ["sexual", "minor"]\n'
+        'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
+    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
+    assert analyzer.analyze("kid, 20 coins").features["amount"].text == "20 coins"
+    assert "amount" not in analyzer.analyze("shop, 20 coins").features
 
 
 def test_a_pattern_with_max_number_is_tried_only_near_small_numbers(tmp_path: Path) -> None:

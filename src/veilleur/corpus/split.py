@@ -74,8 +74,18 @@ verb; private pictures from a phone or cloud; gifts for a picture), both sides, 
 negatives), studied to write the `undressed`, `unaware`, `acquaintance` and related sets and
 their rules; w18 and b25, the same briefs, blind (only their counts were read). Never
 trained on."""
+GROOMING_MOVES_WRITERS = frozenset({"w20", "b27", "w21", "b28"})
+"""Grooming one message at a time (age and school-year probes, the parents' watch, secrecy and
+cover stories, cameras behind closed doors, gifts and money for a picture, "it's normal at
+your age", lies about one's age, isolation, fake talent scouts), both sides, written
+2026-12-06 by four hands that did not see each other: w20 (positives) and b27 (hard
+negatives: families, teachers, coaches, teens, gamers, prevention), studied to write the
+sets and rules of the eighth round; w21 and b28, the same briefs in voices of their own
+choosing, blind (only their counts were read; measured first with the first version). Never
+trained on."""
 HELD_OUT_WRITERS = (frozenset({"w4", "w13"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
-                    | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS | BEHIND_BACKS_WRITERS)
+                    | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS | BEHIND_BACKS_WRITERS
+                    | GROOMING_MOVES_WRITERS)
 """Writers whose every family is unseen: w4 (another voice entirely), w13 (positives in voices
 of its own choosing, written 2026-12-06) and the not yet trained."""
 NOT_SCORED = ORDINARY_WRITERS | HEAD_NEGATIVE_WRITERS

@@ -201,7 +201,7 @@ class TextAnalyzer:
         # (`when`) are combined per gate and tried only when that set matched.
         self._patterns = list({(p.set_name, p.regex.pattern, p.when, p.max_number): p
                                for p in pack.patterns}.values())
-        gates: dict[tuple[str | None, int | None], list[tuple[int, str]]] = {}
+        gates: dict[tuple[tuple[str, ...] | None, int | None], list[tuple[int, str]]] = {}
         for i, p in enumerate(self._patterns):
             gates.setdefault((p.when, p.max_number), []).append((i, p.regex.pattern))
         self._combined = [(gate, most, _combine(parts))
@@ -378,7 +378,7 @@ class TextAnalyzer:
         # Patterns read numbers (prices, ...): they are tried only near the numbers.
         plain = folded.plain
         for gate, most, combined in self._combined:
-            if gate is not None and gate not in features:
+            if gate is not None and features.keys().isdisjoint(gate):
                 continue
             done = -1
             for number in _NUMBER.finditer(plain):

@@ -5,9 +5,9 @@ Layout of `policies/packs/`:
   `[ages]` how ages are written (units, prefixes, what makes a number a duration), and
   `[patterns]` set → list of regular expressions over the plain view for other numbers
   (prices, amounts): they are only tried near the digits of a text; a set written as a table
-  `[patterns.<set>]` with `when = "<term set>"` and `regex = [...]` is tried only on texts
-  where that term set matched (the cost stays off ordinary text); `max_number = N` tries
-  them only near numbers up to N.
+  `[patterns.<set>]` with `when = "<term set>"` (or a list of them) and `regex = [...]` is
+  tried only on texts where that term set (one of them) matched (the cost stays off
+  ordinary text); `max_number = N` tries them only near numbers up to N.
 - `rules.toml`: `version`, `[[rules]]` with `id`, `category`, `weight`, `targets`, and
   conditions on the features of the text (`all_of`, `any_of`, `none_of`, and `also_any_of`:
   more groups, one list or a list of lists, of each of which one must be present too) and of
@@ -69,9 +69,9 @@ class Pattern:
     set_name: str
     language: str
     regex: re.Pattern[str]
-    when: str | None = None
-    """A term set that must have matched for the pattern to be tried at all (cheap: most
-    texts with digits never pay for it)."""
+    when: tuple[str, ...] | None = None
+    """Term sets one of which must have matched for the pattern to be tried at all (cheap:
+    most texts with digits never pay for it)."""
     max_number: int | None = None
     """Tried only near numbers up to this one (school years are small numbers: times,
     prices and years never pay for them)."""
@@ -185,9 +185,10 @@ def load_packs(folder: Path) -> PolicyPack:
         raise PackError(f"{folder}: set names {reserved} are reserved (the analyzer makes "
                         "them)")
     for pattern in patterns:
-        if pattern.when is not None and pattern.when not in term_sets:
-            raise PackError(f"{folder}: patterns.{pattern.set_name}.when: no term set "
-                            f"{pattern.when!r}")
+        for gate in pattern.when or ():
+            if gate not in term_sets:
+                raise PackError(f"{folder}: patterns.{pattern.set_name}.when: no term set "
+                                f"{gate!r}")
     rules_path = folder / "rules.toml"
     data = _read(rules_path)
     unique = {k: tuple(dict.fromkeys(v)) for k, v in ages.items()}
@@ -232,8 +233,13 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                 raise PackError(f"patterns.{set_name}: unknown key(s) {sorted(unknown)} "
                                 "(when, max_number, regex)")
             when = items.get("when")
-            if when is not None and (not isinstance(when, str) or not when):
-                raise PackError(f"patterns.{set_name}.when: a term set's name")
+            if isinstance(when, str):
+                when = [when]
+            if when is not None and (not isinstance(when, list) or not when or not all(
+                    isinstance(w, str) and w for w in when)):
+                raise PackError(f"patterns.{set_name}.when: a term set's name, or a list of "
+                                "them")
+            when = tuple(when) if when is not None else None
             max_number = items.get("max_number")
             if max_number is not None and (type(max_number) is not int or max_number < 1):
                 raise PackError(f"patterns.{set_name}.max_number: a whole number from 1")
