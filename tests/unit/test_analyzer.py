@@ -329,6 +329,8 @@ def test_batch_api() -> None:
     # A z ending a word reads as s, attached or spelled out; leet symbols inside words.
     ("nudez", "sexual"), ("n_u_d_z", "sexual"), ("p|ct ph0t0z", "photo_word"),
     ("c0|l3g!3nne", "minor"),
+    # ... also a word's z inside a multi-word term, spelled out (found by the property test).
+    ("e-n-v-o-y-e-z vos photos", "post_call"), ("s-o-u-z la douche", "undressed"),
 ])
 def test_spellings_read_as_terms(text: str, set_name: str) -> None:
     assert set_name in A.analyze(text).features

@@ -340,13 +340,20 @@ def tokens(collapsed: str, glued_view: str | None = None) -> Tokens:
     return Tokens(view, starts, spans, collapsed)
 
 
-def final_z(glued_form: str) -> str | None:
-    """The spelled-out "n_u_d_z" form of a term ending in s (its last word's final s written
-    z), or None: `collapse` reads a z ending a word as s, but not a z standing alone, so a
-    term matches both spellings."""
-    if len(glued_form) >= 4 and glued_form.endswith("s") and not glued_form.endswith("ss"):
-        return glued_form[:-1] + "z"
-    return None
+def final_z(glued_form: str, shape: tuple[int, ...] = ()) -> list[str]:
+    """The spelled-out "n_u_d_z" forms of a term whose words end in s (a word's final s
+    written z, one word at a time: "e-n-v-o-y-e-z vos"): `collapse` reads a z ending a word
+    as s, but not a z standing alone, so a term matches both spellings. `shape` gives the
+    words' lengths (the whole glued form is one word without it)."""
+    forms = []
+    end = 0
+    for length in shape or (len(glued_form),):
+        end += length
+        word = glued_form[end - length:end]
+        if (len(word) >= 3 or len(glued_form) >= 4) and word.endswith("s") \
+                and not word.endswith("ss"):
+            forms.append(glued_form[:end - 1] + "z" + glued_form[end:])
+    return forms
 
 
 def term_form(term: str) -> tuple[str, tuple[int, ...]]:

@@ -221,8 +221,7 @@ def _language_pack(data: Mapping[str, Any]) -> tuple[str, str, list[Term], list[
                     if not glued:
                         raise PackError(f"terms.{set_name}: {raw!r} has no letters or digits")
                     terms.append(Term(variant, set_name, lang, glued, shape))
-                    z_form = final_z(glued)
-                    if z_form is not None:
+                    for z_form in final_z(glued, shape):
                         terms.append(Term(variant, set_name, lang, z_form, shape))
     patterns: list[Pattern] = []
     for set_name, items in _table(data, "patterns").items():
