@@ -345,13 +345,14 @@ def final_z(glued_form: str, shape: tuple[int, ...] = ()) -> list[str]:
     written z, one word at a time: "e-n-v-o-y-e-z vos"): `collapse` reads a z ending a word
     as s, but not a z standing alone, so a term matches both spellings. `shape` gives the
     words' lengths (the whole glued form is one word without it)."""
+    if len(glued_form) < 4:
+        return []
     forms = []
     end = 0
     for length in shape or (len(glued_form),):
         end += length
         word = glued_form[end - length:end]
-        if (len(word) >= 3 or len(glued_form) >= 4) and word.endswith("s") \
-                and not word.endswith("ss"):
+        if word.endswith("s") and not word.endswith("ss"):
             forms.append(glued_form[:end - 1] + "z" + glued_form[end:])
     return forms
 
