@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from veilleur.detect.base import POLICY_DIR
+from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.links import LinkExtractor
 from veilleur.detect.text.packs import PackError, expand, load_packs
 from veilleur.taxonomy import Category
 
@@ -17,6 +19,11 @@ def pack(tmp_path: Path, lang: str = LANG, rules: str = RULE) -> Path:
     (tmp_path / "xx.toml").write_text(lang)
     (tmp_path / "rules.toml").write_text(rules)
     return tmp_path
+
+
+def analyzer_for(folder: Path) -> TextAnalyzer:
+    """An analyzer of the packs in `folder`, without links."""
+    return TextAnalyzer(load_packs(folder), LinkExtractor({}))
 
 
 def test_shipped_packs_load_and_cover_every_category() -> None:
@@ -36,6 +43,18 @@ def test_range_expansion() -> None:
     assert expand("{12..14} ans") == ["12 ans", "13 ans", "14 ans"]
     with pytest.raises(PackError):
         expand("{9..1} ans")
+
+
+def test_alternatives_expand_to_every_combination_in_order() -> None:
+    assert expand("{dis rien a|dis pas a} {ta mere|ton pere}") == [
+        "dis rien a ta mere", "dis rien a ton pere", "dis pas a ta mere", "dis pas a ton pere"]
+    assert expand("pack {12..13} {ans|yo}") == ["pack 12 ans", "pack 12 yo", "pack 13 ans",
+                                               "pack 13 yo"]
+    for bad in ("{a|} x", "a } b", "{a|b", "a {b} {c", "{x|y}}"):
+        with pytest.raises(PackError, match="bad alternatives"):
+            expand(bad)
+    with pytest.raises(PackError, match="more than"):
+        expand(" ".join(["{a|b|c|d|e|f|g|h|i|j}"] * 4))
 
 
 @pytest.mark.parametrize(("lang", "rules", "message"), [
@@ -107,13 +126,11 @@ def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, 
 
 
 def test_generic_patterns_are_read_near_numbers(tmp_path: Path) -> None:
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
 
     lang = LANG + '[patterns]\nprice = [\'\\b[0-9]+\\s*(?:eur|euros)\\b\']\n'
     rules = RULE + ('[[rules]]\nid = "p"\ncategory = "csam"\nweight = 0.5\n'
                     'all_of = ["sexual", "price"]\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang, rules))
     hit = analyzer.analyze("lewd pack, 20€").features["price"]
     assert hit.text == "20 eur"
     assert "price" not in analyzer.analyze("lewd pack, twenty euros").features
@@ -122,15 +139,13 @@ def test_generic_patterns_are_read_near_numbers(tmp_path: Path) -> None:
 def test_a_framing_lowers_the_rules_of_its_categories(tmp_path: Path) -> None:
     """A negative weight makes no signal: it multiplies the weights of its categories' rules
     that fire on the same text by 1 + weight (-1 vetoes them)."""
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
     from veilleur.taxonomy import TargetKind
 
     lang = LANG + 'news = ["police said"]\nplea = ["help me"]\n'
     rules = RULE + ('[[rules]]\nid = "f"\ncategory = ["csam", "ncii"]\nweight = -0.5\n'
                     'any_of = ["news"]\n[[rules]]\nid = "v"\ncategory = ["csam"]\n'
                     'weight = -1\nany_of = ["plea"]\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang, rules))
 
     def hits(text: str) -> list[tuple[str, float, tuple[str, ...]]]:
         found = analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)
@@ -143,25 +158,21 @@ def test_a_framing_lowers_the_rules_of_its_categories(tmp_path: Path) -> None:
 
 
 def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path) -> None:
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
 
     lang = LANG + ('[patterns.amount]\nwhen = "sexual"\n'
                    'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang))
     assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
     assert "amount" not in analyzer.analyze("kid, 20 coins").features
 
 
 def test_a_pattern_gated_on_several_term_sets_is_tried_beside_any_of_them(tmp_path: Path
                                                                           ) -> None:
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
 
     lang = LANG.replace('sexual = ["lewd"]', 'sexual = ["lewd"]\nother = ["shop"]') + (
         '[patterns.amount]\nwhen = ["sexual", "minor"]\n'
         'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang))
     assert analyzer.analyze("lewd, 20 coins").features["amount"].text == "20 coins"
     assert analyzer.analyze("kid, 20 coins").features["amount"].text == "20 coins"
     assert "amount" not in analyzer.analyze("shop, 20 coins").features
@@ -170,12 +181,10 @@ def test_a_pattern_gated_on_several_term_sets_is_tried_beside_any_of_them(tmp_pa
 def test_a_pattern_with_max_number_is_tried_only_near_small_numbers(tmp_path: Path) -> None:
     """Patterns that share a leading lookbehind are combined under it; that changes nothing
     they find."""
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
 
     lang = LANG + ('[patterns.year]\nmax_number = 12\n'
                    'regex = [\'(?<![a-z0-9])year\\s?[0-9]+\', \'(?<![a-z0-9])[0-9]+th\\b\']\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang))
     assert analyzer.analyze("she is in year 9").features["year"].text == "year 9"
     assert analyzer.analyze("the 8th, lol").features["year"].text == "8th"
     assert "year" not in analyzer.analyze("year 13 of the war").features
@@ -186,14 +195,12 @@ def test_a_pattern_with_max_number_is_tried_only_near_small_numbers(tmp_path: Pa
 def test_the_same_pattern_with_another_max_number_is_kept(tmp_path: Path) -> None:
     """Two languages may write the same expression with different bounds: each is tried
     with its own (one is not dropped as a repeat of the other)."""
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
 
     pack(tmp_path, LANG + '[patterns.year]\nmax_number = 9\nregex = [\'year\\s?[0-9]+\']\n')
     other = LANG.replace('language = "xx"', 'language = "yy"').replace('"xx-1"', '"yy-1"')
     (tmp_path / "yy.toml").write_text(
         other + '[patterns.year]\nmax_number = 5\nregex = [\'year\\s?[0-9]+\']\n')
-    analyzer = TextAnalyzer(load_packs(tmp_path), LinkExtractor({}))
+    analyzer = analyzer_for(tmp_path)
     assert analyzer.analyze("in year 7").features["year"].text == "year 7"
     assert "year" not in analyzer.analyze("in year 11").features
 
@@ -201,20 +208,16 @@ def test_the_same_pattern_with_another_max_number_is_kept(tmp_path: Path) -> Non
 def test_a_lookbehind_is_not_hoisted_over_a_patterns_own_alternatives(tmp_path: Path) -> None:
     """`(?<!x)a|b`: the lookbehind guards `a` only; combined with another pattern under a
     shared lookbehind, `b` would lose matches it has alone."""
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
-
     lang = LANG + ('[patterns.year]\nmax_number = 12\n'
                    'regex = [\'(?<![a-z0-9])grade\\s?[0-9]|gr[0-9]\', '
                    '\'(?<![a-z0-9])yr[0-9]\']\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang))
     assert analyzer.analyze("xgr7").features["year"].text == "gr7"
     assert analyzer.analyze("in yr7").features["year"].text == "yr7"
     assert "year" not in analyzer.analyze("xyr7").features
 
 
 def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:
-    from veilleur.detect.text.analyzer import TextAnalyzer
 
     analyzer = TextAnalyzer.load(POLICY_DIR)
 
@@ -232,14 +235,12 @@ def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:
 
 
 def test_a_quoted_framing_lowers_what_only_the_quotes_say(tmp_path: Path) -> None:
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
     from veilleur.taxonomy import TargetKind
 
     lang = LANG + 'trade = ["who wants"]\n'
     rules = RULE + ('[[rules]]\nid = "q"\ncategory = ["csam"]\nweight = -0.75\n'
                     'any_of = ["quoted"]\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang, rules))
 
     def weights(text: str, context: frozenset[str] = frozenset()
                 ) -> list[tuple[float, tuple[str, ...]]]:
@@ -266,8 +267,7 @@ def test_a_quoted_framing_lowers_what_only_the_quotes_say(tmp_path: Path) -> Non
     ctx_rules = RULE.replace('all_of = ["sexual", "minor"]',
                              'all_of = ["sexual"]\ncontext_any_of = ["suspect.csam"]')
     (tmp_path / "ctx").mkdir()
-    placed = TextAnalyzer(load_packs(pack(tmp_path / "ctx", LANG, ctx_rules + rules[
-        len(RULE):])), LinkExtractor({}))
+    placed = analyzer_for(pack(tmp_path / "ctx", LANG, ctx_rules + rules[len(RULE):]))
     hits = placed.rules(placed.analyze("who keeps posting 'lewd pics' here, so gross"),
                         TargetKind.MESSAGE, frozenset({"suspect.csam"}))
     assert [(h.strength, h.lowered_by) for h in hits] == [(0.8, ())]
@@ -278,7 +278,6 @@ def test_a_framing_lowers_what_quotes_lowered() -> None:
     past a finding); framings multiply what the quotes left, and the evidence names both."""
     from veilleur.decide.policy import combine
     from veilleur.detect.base import POLICY_DIR
-    from veilleur.detect.text.analyzer import TextAnalyzer
     from veilleur.taxonomy import TargetKind
 
     analyzer = TextAnalyzer.load(POLICY_DIR)
@@ -296,8 +295,6 @@ def test_a_framing_lowers_what_quotes_lowered() -> None:
 def test_also_any_of_needs_one_of_each_group(tmp_path: Path) -> None:
     """`any_of` and every group of `also_any_of` each need one of their sets present; a
     single list is one group."""
-    from veilleur.detect.text.analyzer import TextAnalyzer
-    from veilleur.detect.text.links import LinkExtractor
     from veilleur.taxonomy import TargetKind
 
     lang = LANG + 'offer = ["who wants"]\npic = ["pic"]\nswap = ["swap"]\n'
@@ -306,7 +303,7 @@ def test_also_any_of_needs_one_of_each_group(tmp_path: Path) -> None:
              'also_any_of = [["offer", "swap"], ["pic"]]\n'
              '[[rules]]\nid = "one"\ncategory = "csam"\nweight = 0.8\n'
              'any_of = ["offer"]\nalso_any_of = ["pic"]\n')
-    analyzer = TextAnalyzer(load_packs(pack(tmp_path, lang, rules)), LinkExtractor({}))
+    analyzer = analyzer_for(pack(tmp_path, lang, rules))
 
     def fired(text: str) -> set[str]:
         return {h.rule.id for h in analyzer.rules(analyzer.analyze(text), TargetKind.MESSAGE)}

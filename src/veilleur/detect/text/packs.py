@@ -1,7 +1,8 @@
 """Policy packs: versioned per-language term sets and patterns, and language-independent rules.
 
 Layout of `policies/packs/`:
-- `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms,
+- `<lang>.toml` (fr, en, es, ...): `language`, `version`, `[terms]` set → list of terms
+  (a term may write a range, `{12..15}`, and alternatives, `{a|b}`: see `expand`),
   `[ages]` how ages are written (units, prefixes, what makes a number a duration), and
   `[patterns]` set → list of regular expressions over the plain view for other numbers
   (prices, amounts): they are only tried near the digits of a text; a set written as a table
@@ -40,6 +41,8 @@ from veilleur.detect.text.fold import final_z, term_form
 from veilleur.taxonomy import Category, TargetKind
 
 _RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+_ALTERNATIVES = re.compile(r"([^{]*)\{([^{}]*)\}")
+_MAX_FORMS = 2000
 _RULE_TARGETS = {TargetKind.MESSAGE, TargetKind.CHANNEL, TargetKind.GUILD}
 _CONDITIONS = ("all_of", "any_of", "none_of", "context_all_of", "context_any_of",
                "context_none_of")
@@ -145,14 +148,29 @@ class PolicyPack:
 
 
 def expand(term: str) -> list[str]:
-    """`"{12..15} ans"` → ["12 ans", ..., "15 ans"]; one range per term."""
+    """`"{12..15} ans"` → ["12 ans", ..., "15 ans"] (one range per term), and alternatives:
+    `"{dis rien a|dis pas a} {ta mere|ton pere}"` → every combination, in order (a phrase
+    said with many verbs and many people is one line, not hundreds)."""
     m = _RANGE.search(term)
-    if not m:
-        return [term]
-    lo, hi = int(m.group(1)), int(m.group(2))
-    if hi < lo or hi - lo > 100:
-        raise PackError(f"bad range in term {term!r}")
-    return [term[: m.start()] + str(n) + term[m.end():] for n in range(lo, hi + 1)]
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if hi < lo or hi - lo > 100:
+            raise PackError(f"bad range in term {term!r}")
+        term = term[: m.start()] + "{" + "|".join(map(str, range(lo, hi + 1))) + "}" \
+            + term[m.end():]
+    forms, at, text = [""], 0, term + "{}"
+    for part in _ALTERNATIVES.finditer(text):
+        literal, choices = part.groups()
+        options = choices.split("|") if choices else [""]
+        if part.start() != at or "}" in literal or (choices and not all(options)):
+            raise PackError(f"bad alternatives in term {term!r}")
+        at = part.end()
+        forms = [f + literal + o for f in forms for o in options]
+        if len(forms) > _MAX_FORMS:
+            raise PackError(f"term {term!r} makes more than {_MAX_FORMS} forms")
+    if at != len(text):
+        raise PackError(f"bad alternatives in term {term!r}")
+    return forms
 
 
 def load_packs(folder: Path) -> PolicyPack:
