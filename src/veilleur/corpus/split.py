@@ -107,8 +107,10 @@ def split_of(family: Family) -> str:
     return "test"
 
 
-HELD_OUT_SCENE_WRITERS = frozenset({"c4"})
-"""Scene writers whose every scene is unseen (c4: conversations in unusual shapes)."""
+HELD_OUT_SCENE_WRITERS = frozenset({"c4", "s3", "s4", "r1"})
+"""Scene writers whose every scene is unseen (c4: conversations in unusual shapes; s3 and s4:
+servers whose abuse is in what they say of themselves, and look-alikes; r1: a reviewer's
+look-alike servers, all innocent; the last three written 2026-12-07)."""
 SCENE_SHARES = (("tune", 50), ("test", 50))
 
 
