@@ -126,7 +126,6 @@ def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, 
 
 
 def test_generic_patterns_are_read_near_numbers(tmp_path: Path) -> None:
-
     lang = LANG + '[patterns]\nprice = [\'\\b[0-9]+\\s*(?:eur|euros)\\b\']\n'
     rules = RULE + ('[[rules]]\nid = "p"\ncategory = "csam"\nweight = 0.5\n'
                     'all_of = ["sexual", "price"]\n')
@@ -158,7 +157,6 @@ def test_a_framing_lowers_the_rules_of_its_categories(tmp_path: Path) -> None:
 
 
 def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path) -> None:
-
     lang = LANG + ('[patterns.amount]\nwhen = "sexual"\n'
                    'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
     analyzer = analyzer_for(pack(tmp_path, lang))
@@ -168,7 +166,6 @@ def test_a_gated_pattern_is_tried_only_when_its_term_set_matched(tmp_path: Path)
 
 def test_a_pattern_gated_on_several_term_sets_is_tried_beside_any_of_them(tmp_path: Path
                                                                           ) -> None:
-
     lang = LANG.replace('sexual = ["lewd"]', 'sexual = ["lewd"]\nother = ["shop"]') + (
         '[patterns.amount]\nwhen = ["sexual", "minor"]\n'
         'regex = [\'\\b[0-9]+\\s*coins\\b\']\n')
@@ -218,7 +215,6 @@ def test_a_lookbehind_is_not_hoisted_over_a_patterns_own_alternatives(tmp_path: 
 
 
 def test_cp_as_a_quantity_or_postal_code_is_no_code_word() -> None:
-
     analyzer = TextAnalyzer.load(POLICY_DIR)
 
     def fired(text: str) -> set[str]:
