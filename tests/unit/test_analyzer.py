@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from veilleur.detect.base import POLICY_DIR
-from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.analyzer import Analysis, Hit, TextAnalyzer
+from veilleur.detect.text.fold import fold
 from veilleur.taxonomy import TargetKind
 
 A = TextAnalyzer.load(POLICY_DIR)
@@ -254,6 +257,16 @@ def test_hard_negatives_are_quiet(text: str) -> None:
     "vends poussette et siège auto, 4 ans, très bon état, 40€",
     "vendo chaqueta niño talla 10 años, buen estado, 15€",
     "selling my son's stroller and car seat, 4 yo, gently used, $20",
+    # An artist's own refusal: a minor word later in the clause a refusal opens.
+    "je ne dessine pas de NSFW avec des personnages mineurs, merci de respecter",
+    "i won't do nsfw commissions of minor characters, please don't ask",
+    "no dibujo contenido nsfw de menores, gracias por entender",
+    "désolé, je vends rien de NSFW à des mineurs, bonne soirée",
+    # Clothes named for whom they are, the listing's own pictures, a size.
+    "je vends mes rollers taille 10 ans, 5€, mon fils a grandi",
+    "we don't draw nsfw of minor characters, thanks for understanding",
+    "vendo ropa de niño talla 6 años, fotos en el anuncio, 12€",
+    "vends lot vêtements fille 8 ans, photos dans l'annonce, 15€",
 ])
 def test_a_minor_refused_or_an_age_that_is_a_size_is_no_offer(text: str) -> None:
     assert not {r for r in rules(text) if r.startswith("csam.")}
@@ -287,6 +300,26 @@ def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     ("12yo vids pack $20 t.me/abcd lego", "csam.trade_minor_paid"),
     ("selling 12yo stuff, lego, $20 btc", "csam.trade_minor_paid"),
     ("vends poussette 12 ans, bon état, 40€ paypal ou btc", "csam.trade_minor_paid"),
+    # A refusal of something else, then the offer; "only" and "que" turn a refusal round.
+    ("je ne fais que des nudes de mineurs", "csam.sexual_minor"),
+    ("i don't do censored, nsfw of minors only", "csam.sexual_minor"),
+    ("i dont draw anything but nsfw minors", "csam.sexual_minor"),
+    ("no acepto efectivo nudes de menores por paypal", "csam.sexual_minor"),
+    ("i won't draw sfw, minors nsfw welcome", "csam.sexual_minor"),
+    ("vendo fotos de niña 12 años, fotos en el anuncio 20€", "csam.trade_minor_paid"),
+    ("vendo ropa de niña talla 8 años, fotos por privado, 20€", "csam.trade_minor_paid"),
+    # A refusal of something else, a link after it, content "here": the minor stays.
+    ("i don't do sfw nsfw minors all day", "csam.sexual_minor"),
+    ("no hago devoluciones nsfw de menores", "csam.sexual_minor"),
+    ("i dont draw nsfw of minors t.me/abcd", "csam.sexual_minor"),
+    ("i won't take requests nsfw teen pics here", "csam.sexual_minor"),
+    # Clothes words beside no sale: the minor word in them stays.
+    ("pack nsfw ropa de niña 20€", "csam.sexual_minor"),
+    ("tributo ropa de niña", "csam.tribute_minor"),
+    # A refusal across a sentence mark, then an offer or a price; a child addressed.
+    ("not taking requests. nsfw of minors in my folder", "csam.sexual_minor"),
+    ("i don't draw sfw — nsfw minors in my folder", "csam.sexual_minor"),
+    ("i don't draw nsfw of minors for free, 20$ the folder", "csam.sexual_minor"),
 ])
 def test_offers_still_fire_beside_the_new_exclusions(text: str, rule: str) -> None:
     assert rule in rules(text)
@@ -634,3 +667,24 @@ def test_the_groomers_own_words_are_not_read_as_help() -> None:
                  "i have a surprise for you, don't tell your parents, send me a pic"):
         hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
         assert any(h.strength >= 0.7 for h in hits), [(h.rule.id, h.strength) for h in hits]
+
+
+# Only the rules one of whose required features is present are tried (`_triggers`): the rules
+# that fire must be exactly those a walk through every rule finds, in the same order.
+_NAMES = sorted({n for rs in A._rules.values() for r in rs
+                 for n in (*r.all_of, *r.any_of, *r.none_of,
+                           *(x for g in r.also_any_of for x in g))})
+_CONTEXT = sorted({n for rs in A._rules.values() for r in rs
+                   for n in (*r.context_all_of, *r.context_any_of, *r.context_none_of)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.sampled_from(_NAMES), max_size=6), st.sets(st.sampled_from(_CONTEXT),
+                                                            max_size=3),
+       st.sampled_from(sorted(A._rules, key=lambda t: t.value)))
+def test_rules_tried_by_feature_are_the_rules_that_fire(
+        names: set[str], context: set[str], target: TargetKind) -> None:
+    features = {n: Hit(n, n, (0, len(n))) for n in names}
+    analysis = Analysis(fold(" ".join(sorted(names))), features, (), {})
+    walked = [r.id for r in A._rules[target] if r.fires(set(features), context)]
+    assert [h.rule.id for h in A._fire(analysis, target, context)] == walked

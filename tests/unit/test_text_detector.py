@@ -7,7 +7,15 @@ import pytest
 
 from tests.factories import GAMING_CHANNELS, benign_gaming_server
 from veilleur.engine import Engine
-from veilleur.events import Channel, ChannelCreated, Guild, GuildCreated, Message, MessagePosted
+from veilleur.events import (
+    Channel,
+    ChannelCreated,
+    Guild,
+    GuildCreated,
+    GuildUpdated,
+    Message,
+    MessagePosted,
+)
 from veilleur.taxonomy import Category, Target, TargetKind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -205,3 +213,23 @@ def test_with_words() -> None:
     assert with_words("CumtribFR") == "CumtribFR (Cumtrib FR)"
     assert with_words("ÉliteNudesÉté") == "ÉliteNudesÉté (Élite Nudes Été)"
     assert with_words("général") == "général" and with_words("ADOS") == "ADOS"
+
+
+def test_a_server_renamed_is_the_context_of_its_next_messages_only() -> None:
+    # Channels' contexts are kept between messages: a server renamed as a catalogue must be
+    # read as one at its very next message, and another server's channels stay as they were.
+    engine = engine_with("Game Shop", [("c1", "deals")])
+    engine.process(GuildCreated(ts=T0, guild=Guild(id="h", name="Game Shop 2")))
+    engine.process(ChannelCreated(ts=T0, channel=Channel(id="d1", guild_id="h", name="deals")))
+
+    def in_h(text: str, mid: str) -> None:
+        engine.process(MessagePosted(ts=T0, message=Message(
+            id=mid, channel_id="d1", guild_id="h", author_id="u", content=text)))
+
+    say(engine, "Teaser du pack, le reste en VIP", "m1")
+    in_h("Teaser du pack, le reste en VIP", "n1")
+    assert flagged(engine) == set()
+    engine.process(GuildUpdated(ts=T0, guild=Guild(id="g", name="ADØS NXDES")))
+    say(engine, "Teaser du pack, le reste en VIP", "m2")
+    in_h("Teaser du pack, le reste en VIP", "n2")
+    assert flagged(engine) == {("guild", "g", "csam"), ("message", "m2", "csam")}

@@ -83,9 +83,18 @@ negatives: families, teachers, coaches, teens, gamers, prevention), studied to w
 sets and rules of the eighth round; w21 and b28, the same briefs in voices of their own
 choosing, blind (only their counts were read; measured first with the first version). Never
 trained on."""
+REFUSALS_WRITERS = frozenset({"b29", "b30", "w22"})
+"""Minors turned away and children's things sold, both sides, written 2026-12-07 by three
+hands that did not see each other: b29 and b30 (hard negatives: artists' and places' terms,
+refusals in DMs, rules with sanctions, second-hand children's clothes and goods with sizes
+and listing photos), and w22 (abuse-material offers behind winking disclaimers, refusals of
+something else, and covers borrowed from ordinary sales). All three were measured blind first
+(counts only); b29's false alarms were then studied ("je vends rien", sizes and goods words;
+a reading of places' sanctions written from them was reviewed and left out: the tenth
+round), b30 and w22 stay blind. Never trained on."""
 HELD_OUT_WRITERS = (frozenset({"w4", "w13"}) | NOT_YET_TRAINED | ORDINARY_WRITERS
                     | QUOTING_WRITERS | SCHOOL_YEAR_WRITERS | BEHIND_BACKS_WRITERS
-                    | GROOMING_MOVES_WRITERS)
+                    | GROOMING_MOVES_WRITERS | REFUSALS_WRITERS)
 """Writers whose every family is unseen: w4 (another voice entirely), w13 (positives in voices
 of its own choosing, written 2026-12-06) and the not yet trained."""
 NOT_SCORED = ORDINARY_WRITERS | HEAD_NEGATIVE_WRITERS

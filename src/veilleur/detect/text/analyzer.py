@@ -45,8 +45,51 @@ _WINDOW = 24
 # A minor refused ("no minors", "18+ only") and an age that is a size (children's goods).
 _MINOR = "minor"
 _REFUSAL = "age_restriction"
+_REFUSING = "refusing"
+"""A first-person refusal to make or take something ("je ne prends aucune commande", "i will
+not draw", "no acepto"): a minor word it is about is turned away."""
+_REFUSED_GAP = 6
+"""At most so many words between a refusal and the minor word it refuses, each of them a
+filler of `_OBJECT_WORDS` or a sexual word: "i won't draw nsfw of characters who are
+canonically minors" refuses minors, "i don't do refunds, nsfw minors" does not."""
+_OBJECT_WORDS = frozenset((
+    "de", "d", "du", "des", "la", "le", "les", "l", "un", "une", "aux", "au", "to", "aucun",
+    "aucune", "of",
+    "with", "avec", "con", "del", "el", "los", "las", "una", "a", "an", "the", "any",
+    "anything", "kind", "ningun", "ninguna", "nada", "rien", "pour", "for", "para",
+    "involving", "impliquant", "featuring", "commande", "commandes", "commission",
+    "commissions", "comm", "comms", "encargo", "encargos", "request", "requests", "demande",
+    "demandes", "pedido", "pedidos", "content", "contenu", "contenus", "contenido",
+    "contenidos", "art", "dessin", "dessins", "drawing", "drawings", "dibujo", "dibujos",
+    "fanart", "fic", "fics", "fanfic", "fanfics", "story", "stories", "histoire", "histoires",
+    "historia", "historias", "personnage", "personnages", "perso", "persos", "character",
+    "characters", "chars", "oc", "ocs", "personaje", "personajes", "who", "are", "is", "qui",
+    "sont", "que", "sean", "son", "canonically", "canon", "canoniquement", "aged", "coded",
+    "looking", "like", "appear", "appearing", "real", "ni", "en", "in", "on", "sur"))
+_SEXUAL = "sexual"
+_ADDRESSED = re.compile(r"(?<!\bif )(?<!\bsi )\b(?:you|youre|ur|u|yall|(?<!n')(?<!n )t|tu|te|toi|"
+                        r"vous|eres|estas|vas|tienes|sos|vos)\b")
+"""Second-person words ("t" of "t'es", not of "don't"): a minor word beside one speaks to a
+child and is never turned away, unless it is a condition ("if you're under 18", "si eres
+menor")."""
+_GAP_BREAK = re.compile(r"[.!?;:,|/()\[\]\n\u2014\u2013\u2026-]")
+"""Between a refusal and what it refuses, in the original text: no sentence or clause mark
+("not taking requests. nsfw of minors ..." refuses the requests, not the minors)."""
+_PRICE = re.compile(r"[$\u20ac\u00a3]\s?[0-9]|[0-9]\s?(?:[$\u20ac\u00a3]|k\b)")
+_WELCOMED = re.compile(r"[^a-z0-9]{0,3}(?:(?:pics?|photos?|fotos?|vids?|videos?|nudes?|pack|"
+                       r"content|contenu|contenido)[^a-z0-9]{0,3})?(?:here|ici|aqui|aca|"
+                       r"excluded?|exclue?s?|limits?|limites?|filters?|"
+                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|allowed|"
+                       r"ok|autorises?|permitid[oa]s?|accepted|acceptee?s?|aceptad[oa]s?|open|"
+                       r"yes|oui|dispos?|disponibles?|available|fine|only|uniquement|"
+                       r"solamente|unicamente|exclusively|instead|aussi|too|also|tambien)\b")
+"""After a minor word: what turns a refusal round ("... minors accepted", "... minors only",
+"... mineurs dispo", "... teen pics here")."""
 _GOODS = "child_goods"
 _SCHOOL_YEAR = "school_year"
+_PHOTO = "photo_word"
+_LISTING = "listing_photos"
+"""A marketplace listing's own pictures ("photos dans l'annonce"): of the goods sold."""
 _STAFF = "school_staff"
 _STAFF_REACH = (20, 1)
 """How far before and after a school year its teachers are looked for: a few words before
@@ -57,7 +100,8 @@ _AFTER_PERSON = re.compile(r"[^a-z0-9]{0,3}(?:de[^a-z0-9]{1,2})?")
 _SET_APART = re.compile(r"\s*(?:$|[,;!?)\]]|\.(?![0-9]))")
 """After an age set apart: a comma, a closing bracket or an end of sentence ("(13)", "14,",
 "15?"); not a height, a score, a fraction or hours ("6'2", "3-0", "1/2", "9 - 5")."""
-_SPANNED = frozenset({_MINOR, _REFUSAL, "trade", "payment", _STAFF, _PERSON, _SCHOOL_YEAR})
+_SPANNED = frozenset({_MINOR, _REFUSAL, _REFUSING, "trade", "payment", _STAFF, _PERSON,
+                      _SCHOOL_YEAR, _PHOTO, _LISTING, _GOODS, _SEXUAL})
 _CLAUSE = re.compile(r"[^a-z0-9\s']|\n")
 """Between a school year and its teachers: no punctuation, line break or symbol."""
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
@@ -67,11 +111,18 @@ _REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|f
 _OFFERS = frozenset({"trade", "payment", "dm_offer", "paid_images", "image_request",
                      "link_hint", "contact", *LINK_FEATURES})
 """Words that offer or ask: said outside the quotes, they are the writer's own offer."""
+_ASKS = _OFFERS | frozenset({"swap", "show_offer", "post_call", "contest", "tribute"})
+"""What makes a text an offer or a request, so that no refusal in it turns a minor away."""
 _REPORTING = "reporting"
 _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
                       "selling", "for sale"})
 """The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
 "teaser") already name content: beside them a child's age is no size."""
+_NOT_GOODS = re.compile(r"\b(?:unwashed|not washed|sin lavar|non lavee?s?|pas lavee?s?|"
+                        r"underwear|panties|lingerie|culottes?|ropa interior|bragas|calzones|"
+                        r"swimsuits?|bikinis?|maillots? de bain|traje de bano|worn by her|"
+                        r"portee?s? par elle|usad[oa]s? por ella)\b")
+"""What no plain sale of children's things says: worn and unwashed, underwear, swimwear."""
 _CRYPTO = frozenset({"btc", "crypto", "paysafecard", "psc"})
 
 
@@ -122,6 +173,75 @@ def _inside(span: tuple[int, int], outer: list[tuple[int, int]]) -> bool:
     return any(lo <= span[0] and span[1] <= hi for lo, hi in outer)
 
 
+def _asks(features: Mapping[str, Hit], spans: Mapping[str, list[tuple[int, int]]],
+          refusing: list[tuple[int, int]], plain: str) -> bool:
+    """Whether the text offers or asks anything (a price included), the words of its
+    refusals aside ("je vends rien aux mineurs" sells nothing)."""
+    for name in _ASKS.intersection(features):
+        if name not in _SPANNED or not all(_inside(sp, refusing) for sp in spans.get(name, [])):
+            return True
+    return _PRICE.search(plain) is not None
+
+
+_CONTRAST = re.compile(r"\b(?:but|mais|pero|sauf|except|however|sin embargo|in public|en public|"
+                       r"en publico|publicly)\b")
+"""Later in the text, what turns a refusal into an exception: "i never do anything with an
+underage girl but you're different", "i never post any nsfw of minors in public"."""
+
+
+def _turned_away(spans: Mapping[str, list[tuple[int, int]]], folded: Folded
+                 ) -> tuple[bool, bool, bool]:
+    """Whether every minor word of the text is turned away rather than offered, and on what
+    condition: (all turned away, some by the writer's refusal — unless the text offers or
+    asks anything —, some inside a goods phrase — unless the text is no plain sale). Inside
+    an adults-only statement, a minor word is turned away for good."""
+    plain = folded.plain
+    # "no minors excluded", "no underage limit": the words of a refusal turned around.
+    refusals = [sp for sp in spans.get(_REFUSAL, []) if not _REVERSED.match(plain, sp[1])]
+    refusing, goods = spans.get(_REFUSING, []), spans.get(_GOODS, [])
+    if not (refusals or refusing or goods):
+        return False, False, False
+    sexual = spans.get(_SEXUAL, [])
+    by_writer = by_goods = False
+    for span in spans.get(_MINOR, []):
+        if _inside(span, refusals):
+            continue
+        # A child addressed ("you're in middle school", "t'es en 4e") is never turned away
+        # by a refusal, nor a minor word followed by what welcomes it.
+        if (_ADDRESSED.search(plain, max(0, span[0] - 16), span[1]) is None
+                and not _WELCOMED.match(plain, span[1])
+                and _CONTRAST.search(plain, span[1]) is None
+                and _refused(span, refusing, sexual, folded)):
+            by_writer = True
+        elif _inside(span, goods):
+            # "ropa de niña talla 8": a minor word that names what clothes are for (an age
+            # beside it is read as one, and judged as a size or not).
+            by_goods = True
+        else:
+            return False, False, False
+    return True, by_writer, by_goods
+
+
+def _refused(span: tuple[int, int], refusing: list[tuple[int, int]],
+             sexual: list[tuple[int, int]], folded: Folded) -> bool:
+    """The minor word at `span` is what a refusal before it refuses: only the words that name
+    the refused thing between them (`_OBJECT_WORDS`, sexual words), and no sentence or
+    clause mark in the original text."""
+    plain = folded.plain
+    for _, end in refusing:
+        if end > span[0]:
+            continue
+        gap = list(_TOKEN_RE.finditer(plain, end, span[0]))
+        if len(gap) > _REFUSED_GAP or not all(
+                m.group() in _OBJECT_WORDS or _inside(m.span(), sexual) for m in gap):
+            continue
+        start, stop = folded.span(end, span[0])
+        if _GAP_BREAK.search(folded.original, start, stop) is None:
+            return True
+    return False
+
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
 _LEADING_LOOKBEHIND = re.compile(r"\(\?<!\[[^\]]*\]\)")
 
 
@@ -180,9 +300,13 @@ def _a_sale_of_goods(features: Mapping[str, Hit], spans: Mapping[str, list[tuple
     minor, trade = features.get(_MINOR), spans.get("trade", [])
     by_year = minor is None and _SCHOOL_YEAR in features
     pictured = features.keys() & (_PICTURED - {"dm_offer"} if by_year else _PICTURED)
+    if pictured == {_PHOTO} and (listing := spans.get(_LISTING)) and all(
+            _inside(sp, listing) for sp in spans.get(_PHOTO, [])):
+        pictured = set()  # "fotos en el anuncio": the listing's pictures of the goods
     aged = by_year or (minor is not None and _DIGIT.search(minor.text) is not None)
     return (aged and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
-            and not pictured and "link_any" not in features
+            and not pictured and "link_any" not in features and "meeting" not in features
+            and _NOT_GOODS.search(plain) is None
             and not any(plain[a:b].strip() in _CRYPTO for a, b in spans.get("payment", [])))
 
 
@@ -216,7 +340,9 @@ class TextAnalyzer:
         self._age_not_before = _phrase_regex(ages.not_before, r"[^a-z0-9]{0,3}(?:",
                                              r")(?![a-z])")
         self._held: HeldTerms | None = None
-        self._recent: dict[str, Analysis] = {}
+        # The last texts analysed (`lru_cache` is C, thread-safe): every detector that reads
+        # the event's text gets the same analysis, made once.
+        self._recent = functools.lru_cache(maxsize=4)(self._analyze)
         self._rules: dict[TargetKind, list[Rule]] = {}
         self._framings: dict[TargetKind, list[Rule]] = {}
         self._by_quotes: dict[TargetKind, list[Rule]] = {}
@@ -225,6 +351,7 @@ class TextAnalyzer:
                 into = self._rules if rule.weight > 0 else (
                     self._by_quotes if QUOTED in rule.any_of else self._framings)
                 into.setdefault(target, []).append(rule)
+        self._triggers = {target: _triggers(rules) for target, rules in self._rules.items()}
 
     @classmethod
     def load(cls, policy_dir: Path) -> TextAnalyzer:
@@ -238,12 +365,7 @@ class TextAnalyzer:
         return _load_shared(folder, stamp)
 
     def analyze(self, text: str) -> Analysis:
-        cached = self._recent.get(text)
-        if cached is not None:
-            return cached
-        result = self._analyze(text)
-        remember(self._recent, text, result, 4)
-        return result
+        return self._recent(text)
 
     def _analyze(self, text: str) -> Analysis:
         folded = fold(text)
@@ -252,14 +374,14 @@ class TextAnalyzer:
         spans: dict[str, list[tuple[int, int]]] = {}
         self._terms_in(folded, features, counts, spans)
         plain = folded.plain
-        # "no minors excluded", "no underage limit": the words of a refusal turned around.
-        refusals = [sp for sp in spans.get(_REFUSAL, []) if not _REVERSED.match(plain, sp[1])]
-        if refusals and _MINOR in features and all(
-                _inside(span, refusals) for span in spans.get(_MINOR, [])):
-            # "no minors", "NSFW 18+ only": the minor is turned away, not offered. Any other
-            # minor word, or an age outside the refusal, still counts.
-            del features[_MINOR]
-            counts.pop(_MINOR, None)
+        held: tuple[Hit, int | None] | None = None
+        by_writer = by_goods = False
+        if _MINOR in features:
+            away, by_writer, by_goods = _turned_away(spans, folded)
+            if away:
+                # "no minors", "NSFW 18+ only": the minor is turned away, not offered. Any
+                # other minor word, or an age outside the refusal, still counts.
+                held = (features.pop(_MINOR), counts.pop(_MINOR, None))
         if _DIGIT.search(plain):
             self._ages_in(folded, features, spans.get(_PERSON, ()))
             self._patterns_in(folded, features, spans)
@@ -280,6 +402,15 @@ class TextAnalyzer:
                 features.setdefault(name, Hit(name, link.url, span))
         if _GOODS in features and not _a_sale_of_goods(features, spans, plain):
             del features[_GOODS]
+        if held is not None and _MINOR not in features and (
+                (by_writer and _asks(features, spans, spans.get(_REFUSING, []), plain))
+                or (by_goods and _GOODS not in features)):
+            # Turned away only on condition, read once prices and links are: a refusal in a
+            # text that offers or asks (a seller refuses something else, then sells), a goods
+            # phrase in a text that is no plain sale.
+            features[_MINOR], count = held
+            if count is not None:
+                counts[_MINOR] = count
         return Analysis(folded, features, links, counts)
 
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
@@ -377,18 +508,21 @@ class TextAnalyzer:
                      spans: dict[str, list[tuple[int, int]]]) -> None:
         # Patterns read numbers (prices, ...): they are tried only near the numbers.
         plain = folded.plain
+        numbers: list[tuple[int, int, int]] | None = None  # (start, end, value), found once
         for gate, most, combined in self._combined:
             if gate is not None and features.keys().isdisjoint(gate):
                 continue
+            if numbers is None:
+                numbers = [(n.start(), n.end(), int(n.group()) if n.end() - n.start() <= 3
+                            else 10_000) for n in _NUMBER.finditer(plain)]
             done = -1
-            for number in _NUMBER.finditer(plain):
-                if number.start() < done or (most is not None and (
-                        number.end() - number.start() > 3 or int(number.group()) > most)):
+            for start, end, value in numbers:
+                if start < done or (most is not None and (end - start > 3 or value > most)):
                     continue
-                lo = max(0, number.start() - _WINDOW)
-                window_end = min(len(plain), number.end() + _WINDOW)
+                lo = max(0, start - _WINDOW)
+                window_end = min(len(plain), end + _WINDOW)
                 for m in combined.finditer(plain, lo, window_end):
-                    if m.start() <= number.end() and m.end() >= number.start():
+                    if m.start() <= end and m.end() >= start:
                         self._pattern_hit(m, features, spans)
                         done = max(done, m.end())
 
@@ -434,10 +568,17 @@ class TextAnalyzer:
               ) -> list[RuleHit]:
         features = analysis.features
         present = set(features)
-        fired = []
-        for rule in self._rules.get(target, ()):
-            if rule.all_of and rule.all_of[0] not in features:
-                continue
+        fired: list[RuleHit] = []
+        rules = self._rules.get(target)
+        if not rules:
+            return fired
+        by_feature, always = self._triggers[target]
+        # Only the rules one of whose required features is present are tried, in order.
+        candidates = set(always)
+        for name in features:
+            candidates.update(by_feature.get(name, ()))
+        for i in sorted(candidates):
+            rule = rules[i]
             if rule.fires(present, ctx):
                 names = [*rule.all_of, *(n for n in rule.any_of if n in features),
                          *(n for group in rule.also_any_of for n in group if n in features)]
@@ -584,6 +725,22 @@ def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern
     if not alternatives:
         return None
     return re.compile(before + "|".join(alternatives) + after)
+
+
+def _triggers(rules: Sequence[Rule]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """For each feature, the rules (by position) that cannot fire without it being present
+    or another feature of the same required group: a rule is tried only when one is there.
+    Rules that require no feature of the text (context alone) are always tried."""
+    by_feature: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, rule in enumerate(rules):
+        needed = (rule.all_of[:1] or rule.any_of
+                  or (rule.also_any_of[0] if rule.also_any_of else ()))
+        if not needed:
+            always.append(i)
+        for name in needed:
+            by_feature.setdefault(name, []).append(i)
+    return {k: tuple(v) for k, v in by_feature.items()}, tuple(always)
 
 
 def remember(recent: dict[Any, Any], key: Any, value: Any, size: int) -> None:

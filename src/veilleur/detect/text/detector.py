@@ -34,6 +34,9 @@ from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
 _EXCERPT = 280
+_CONTEXTS = 16_384
+"""Channels whose context is kept between messages, and servers whose changes are counted
+(beyond, both are dropped and made again)."""
 PROFILE_MIN_SIGNALS = 2
 PROFILE_MIN_SHARE = 0.05
 """A server's profile carries a category once it has at least PROFILE_MIN_SIGNALS strong
@@ -125,7 +128,10 @@ class TextDetector:
         self.version = analyzer.version
         self.borderline = 0
         self._state = state if state is not None else MemoryState()
-        self._context_cache: dict[str, frozenset[str]] = {}
+        # A channel's context, with the generation of its server's it was made from: what a
+        # server's messages teach changes its own channels' contexts, not every server's.
+        self._context_cache: dict[tuple[str | None, str], tuple[int, frozenset[str]]] = {}
+        self._generation: dict[str, int] = {}
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> TextDetector:
@@ -161,13 +167,17 @@ class TextDetector:
         hits = self.analyzer.rules(analysis, TargetKind.MESSAGE, context)
         if talk is not None and m.guild_id is not None:
             self._learn(m.guild_id, talk, analysis, hits)
-        target = Target(TargetKind.MESSAGE, m.id)
-        ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
         direct = m.guild_id is None
         # A minor's age or an age question opens the gate for the rest of the conversation.
         minor_seen = direct and bool(self._state.get("text.dm_minor", m.channel_id))
         if direct and not minor_seen and not _MINOR_SIGNS.isdisjoint(analysis.features):
             self._state.put("text.dm_minor", m.channel_id, True)
+        if self.semantic is None and not hits:  # most messages: nothing more to read
+            return []
+        target = Target(TargetKind.MESSAGE, m.id)
+        ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
+        if self.semantic is None:
+            return self._signals(analysis, hits, target, ctx, "message")
         scores = _category_scores(hits)
         # Quoted vocabulary (a warning, a report, a victim's plea) is not borderline: the
         # semantic tier would only find it close to what it quotes.
@@ -210,7 +220,7 @@ class TextDetector:
         hits = self.analyzer.rules(analysis, TargetKind.GUILD, context)
         self._state.put("text.guild", guild_id, _Place(
             frozenset(analysis.features), frozenset(h.rule.category for h in hits)))
-        self._context_cache.clear()
+        self._stale(guild_id)
         return self._signals(analysis, hits, Target(TargetKind.GUILD, guild_id),
                              {"guild_id": guild_id}, "server name or description")
 
@@ -267,16 +277,28 @@ class TextDetector:
         """Drop what this process derived from the state (a stream worker whose partitions
         changed: another worker may have changed their state meanwhile)."""
         self._context_cache.clear()
+        self._generation.clear()
+
+    def _stale(self, guild_id: str) -> None:
+        if len(self._generation) >= _CONTEXTS:
+            # A bound: with the counters gone, no kept context may outlive its own.
+            self._generation.clear()
+            self._context_cache.clear()
+        self._generation[guild_id] = self._generation.get(guild_id, 0) + 1
 
     def _message_context(self, channel_id: str, guild_id: str | None) -> frozenset[str]:
-        cached = self._context_cache.get(channel_id)
-        if cached is not None:
-            return cached
+        generation = self._generation.get(guild_id, 0) if guild_id is not None else 0
+        key = (guild_id, channel_id)
+        cached = self._context_cache.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         channel: _Place = self._state.get("text.channel", channel_id) or _Place()
         context = channel.features | {f"suspect.{c.value}" for c in channel.suspect}
         if guild_id is not None:
             context |= self._guild_context(guild_id)
-        self._context_cache[channel_id] = context
+        if len(self._context_cache) >= _CONTEXTS:
+            self._context_cache.clear()  # a bound: rebuilt on demand
+        self._context_cache[key] = (generation, context)
         return context
 
     def _profile(self, guild_id: str) -> _GuildProfile:
@@ -285,7 +307,7 @@ class TextDetector:
 
     def _put_profile(self, guild_id: str, profile: _GuildProfile) -> None:
         self._state.put("text.profile", guild_id, profile)
-        self._context_cache.clear()
+        self._stale(guild_id)
 
     def _talk(self, guild_id: str) -> _Talk:
         talk: _Talk | None = self._state.get("text.talk", guild_id)
@@ -324,7 +346,7 @@ class TextDetector:
             if flags != profile.flags:
                 self._put_profile(guild_id, replace(profile, flags=flags))
             elif ordinary:
-                self._context_cache.clear()
+                self._stale(guild_id)
 
     # -- signals ------------------------------------------------------------------------
 

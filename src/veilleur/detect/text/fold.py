@@ -28,10 +28,10 @@ from anyascii import anyascii
 _COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                            "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l",
                            "(": "c", "+": "t", "x": "u", "v": "u"})
-_XV = str.maketrans({"x": "u", "v": "u"})
 _HAS_LETTER = re.compile(r"[a-z]")
 _SEPARATORS = re.compile(r"[^a-z0-9@$]+")
 _WORD = re.compile(r"[a-z0-9@$]+")
+_NOT_TOKEN_BYTES = bytes(b for b in range(128) if not re.fullmatch(r"[a-z0-9@$]", chr(b)))
 _NEEDS_TOKENS = re.compile(r"[0-9@$!|(+]")
 # A token holding a leet character, matched whole: digits, @ and $ anywhere ("n00dz", "$ex"),
 # and "!", "|", "(", "+" only between two token characters ("n!ce", "col|ege"; "(ute" and
@@ -194,7 +194,8 @@ def _collapse(plain: str) -> str:
         plain = _MIXED.sub(_collapse_token, plain)
     if "z" in plain:
         plain = _FINAL_Z.sub(lambda m: "s" * len(m.group()), plain)
-    return plain.translate(_XV)
+    # Two replaces in C: `translate` looks every character up in a dict.
+    return plain.replace("x", "u").replace("v", "u")
 
 
 def _collapse_token(m: re.Match[str]) -> str:
@@ -328,12 +329,14 @@ def _spelled_out(lengths: tuple[int, ...], shape: tuple[int, ...],
 
 def glued(collapsed: str) -> str:
     """The glued view: every separator removed (after `collapse`, "!" is never inside one)."""
+    if collapsed.isascii():  # always, after `fold`: deleting bytes is a C loop, no regex
+        return collapsed.encode("ascii").translate(None, _NOT_TOKEN_BYTES).decode("ascii")
     return _SEPARATORS.sub("", collapsed)
 
 
 def tokens(collapsed: str, glued_view: str | None = None) -> Tokens:
     """`glued_view`: `glued(collapsed)` when the caller has it (the same string)."""
-    spans = tuple(m.span() for m in _WORD.finditer(collapsed))
+    spans = tuple([m.span() for m in _WORD.finditer(collapsed)])
     starts = tuple(accumulate([e - s for s, e in spans[:-1]], initial=0)) if spans else ()
     view = glued_view if glued_view is not None else "".join(
         collapsed[s:e] for s, e in spans)

@@ -61,7 +61,7 @@ from veilleur.detect.base import (
     Signal,
     load_policy_toml,
 )
-from veilleur.detect.text.analyzer import TextAnalyzer, remember
+from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
@@ -238,6 +238,7 @@ class LearnedDetector:
                  confirm_version: str = "confirm",
                  head_confirm: Mapping[Category, float] | None = None,
                  head_from: float = HEAD_FROM) -> None:
+        self._top: Callable[[str], float] | None = None
         self.model = model
         self._says_minor = says_minor
         self._head = dict(head_confirm or {}) if meaning is not None and meaning.head else {}
@@ -250,9 +251,6 @@ class LearnedDetector:
             self.version += f"+{self.meaning.version}+{confirm_version}"
         self._thresholds = dict(thresholds or {})
         self._analyzer = analyzer
-        # Chat repeats itself ("gg", "mdr", a spam wave): the top probability of the last
-        # texts read is kept, as the analyzer keeps its analyses. Same text, same number.
-        self._recent: dict[str, float] = {}
         if model is not None:
             self._bands = [
                 (c, float(model.support[j]), float(model.alone[j]),
@@ -263,6 +261,19 @@ class LearnedDetector:
             places = model.meta.get("places", {})
             self._places = {c: frozenset(places.get(c.value, ("dm", "guild")))
                             for c in model.categories}
+
+    @property
+    def model(self) -> LinearModel | None:
+        return self._model
+
+    @model.setter
+    def model(self, model: LinearModel | None) -> None:
+        self._model = model
+        # Chat repeats itself ("gg", "mdr", a spam wave): the top probability of the last
+        # texts read is kept, as the analyzer keeps its analyses; a new model, a new memory.
+        # (`lru_cache` is C: cheaper than a dict and an eviction per message, thread-safe.)
+        self._top = functools.lru_cache(maxsize=_RECENT)(model.top) if model is not None \
+            else None
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> LearnedDetector:
@@ -331,10 +342,8 @@ class LearnedDetector:
         m = event.message
         if not m.content:
             return ()
-        top = self._recent.get(m.content)
-        if top is None:
-            top = self.model.top(m.content)
-            remember(self._recent, m.content, top, _RECENT)
+        assert self._top is not None
+        top = self._top(m.content)
         if top < self._lowest:  # the common case: no signal
             return ()
         probs = self.model.probabilities(m.content)
