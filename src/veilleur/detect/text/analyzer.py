@@ -76,11 +76,12 @@ _GAP_BREAK = re.compile(r"[.!?;:,|/()\[\]\n\u2014\u2013\u2026-]")
 """Between a refusal and what it refuses, in the original text: no sentence or clause mark
 ("not taking requests. nsfw of minors ..." refuses the requests, not the minors)."""
 _PRICE = re.compile(r"[$\u20ac\u00a3]\s?[0-9]|[0-9]\s?(?:[$\u20ac\u00a3]|k\b)")
+_TURNED_ROUND = (r"excluded?|exclue?s?|limits?|limites?|filters?|filtres?|filtros?|first|"
+                 r"welcome|bienvenue?s?|bienvenid[oa]s?|allowed|ok|autorises?|permitid[oa]s?")
+"""After a refusal's words, what turns it round: "no minors excluded", "no underage limit"."""
 _WELCOMED = re.compile(r"[^a-z0-9]{0,3}(?:(?:pics?|photos?|fotos?|vids?|videos?|nudes?|pack|"
                        r"content|contenu|contenido)[^a-z0-9]{0,3})?(?:here|ici|aqui|aca|"
-                       r"excluded?|exclue?s?|limits?|limites?|filters?|"
-                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|allowed|"
-                       r"ok|autorises?|permitid[oa]s?|accepted|acceptee?s?|aceptad[oa]s?|open|"
+                       rf"{_TURNED_ROUND}|accepted|acceptee?s?|aceptad[oa]s?|open|"
                        r"yes|oui|dispos?|disponibles?|available|fine|only|uniquement|"
                        r"solamente|unicamente|exclusively|instead|aussi|too|also|tambien)\b")
 """After a minor word: what turns a refusal round ("... minors accepted", "... minors only",
@@ -105,9 +106,7 @@ _SPANNED = frozenset({_MINOR, _REFUSAL, _REFUSING, "trade", "payment", _STAFF, _
 _CLAUSE = re.compile(r"[^a-z0-9\s']|\n")
 """Between a school year and its teachers: no punctuation, line break or symbol."""
 _PICTURED = frozenset({"photo_word", "sexual", "dm_offer", "image_request", "intimate_image"})
-_REVERSED = re.compile(r"[^a-z0-9]{0,3}(?:excluded?|exclue?s?|limits?|limites?|filters?|"
-                       r"filtres?|filtros?|first|welcome|bienvenue?s?|bienvenid[oa]s?|"
-                       r"allowed|ok|autorises?|permitid[oa]s?)\b")
+_REVERSED = re.compile(rf"[^a-z0-9]{{0,3}}(?:{_TURNED_ROUND})\b")
 _OFFERS = frozenset({"trade", "payment", "dm_offer", "paid_images", "image_request",
                      "link_hint", "contact", *LINK_FEATURES})
 """Words that offer or ask: said outside the quotes, they are the writer's own offer."""
@@ -715,7 +714,7 @@ def _phrase_regex(phrases: Sequence[str], before: str, after: str) -> re.Pattern
     """One regex for phrases written like terms: words, any separators between them."""
     alternatives = []
     for phrase in sorted(phrases, key=len, reverse=True):
-        words = re.findall(r"[a-z0-9]+", fold(phrase).plain)
+        words = _TOKEN_RE.findall(fold(phrase).plain)
         if words:
             # Letter by letter, so "aaans", "4n5", "anz" and "a n s" read as "ans" (digits
             # stay digits).

@@ -31,7 +31,7 @@ _COLLAPSE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7"
 _HAS_LETTER = re.compile(r"[a-z]")
 _SEPARATORS = re.compile(r"[^a-z0-9@$]+")
 _WORD = re.compile(r"[a-z0-9@$]+")
-_NOT_TOKEN_BYTES = bytes(b for b in range(128) if not re.fullmatch(r"[a-z0-9@$]", chr(b)))
+_NOT_TOKEN_BYTES = bytes(b for b in range(128) if not _WORD.fullmatch(chr(b)))
 _NEEDS_TOKENS = re.compile(r"[0-9@$!|(+]")
 # A token holding a leet character, matched whole: digits, @ and $ anywhere ("n00dz", "$ex"),
 # and "!", "|", "(", "+" only between two token characters ("n!ce", "col|ege"; "(ute" and
