@@ -316,6 +316,9 @@ def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     # Clothes words beside no sale: the minor word in them stays.
     ("pack nsfw ropa de niña 20€", "csam.sexual_minor"),
     ("tributo ropa de niña", "csam.tribute_minor"),
+    # Clothes named only to say there are none: no sale of goods.
+    ("vends fille 12 ans sans vêtements 20€", "csam.trade_minor_paid"),
+    ("vends manteau fille 12 ans, sans vêtements dessous, 20€", "csam.trade_minor_paid"),
     # A refusal across a sentence mark, then an offer or a price; a child addressed.
     ("not taking requests. nsfw of minors in my folder", "csam.sexual_minor"),
     ("i don't draw sfw — nsfw minors in my folder", "csam.sexual_minor"),
