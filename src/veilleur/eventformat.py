@@ -156,6 +156,10 @@ class Guild(_Wire):
     name: Text | None = None
     owner_id: OptId = None
     description: Text | None = None
+    roles: list[Annotated[Text, Field(max_length=ev.MAX_ROLE_CHARS)]] | None = Field(
+        default=None, max_length=ev.MAX_ROLES, description=(
+            "Names of the server's roles (what it calls its members); an update adds to "
+            "those known."))
 
 
 KNOWN_CHANNEL_KINDS = tuple(k.value for k in ev.ChannelKind if k is not ev.ChannelKind.OTHER)
@@ -199,6 +203,8 @@ class Message(_Wire):
     edited_at: OptTimestamp = Field(default=None, description=(
         "Set when this is an edit of a message sent before (same id): its text replaces "
         "the stored one if it is newer, and it is judged again."))
+    pinned: StrictBool | None = Field(default=False, description=(
+        "Pinned in its channel (rules, a price list): it says what the place is for."))
 
 
 class Target(_Wire):
@@ -265,7 +271,8 @@ class UserSeenEvent(_Event):
 
 
 def _guild(g: Guild) -> ev.Guild:
-    return ev.Guild(id=g.id, name=g.name, owner_id=g.owner_id, description=g.description)
+    return ev.Guild(id=g.id, name=g.name, owner_id=g.owner_id, description=g.description,
+                    roles=None if g.roles is None else tuple(g.roles))
 
 
 class GuildCreatedEvent(_Event):
@@ -370,7 +377,8 @@ class MessageEvent(_Event):
         return ev.MessagePosted(ts=self.ts, source=b.source, message=ev.Message(
             id=m.id, channel_id=m.channel_id, guild_id=m.guild_id, author_id=m.author_id,
             content=m.content or "", attachments=attachments,
-            recipient_ids=tuple(m.recipient_ids or ()), edited_at=m.edited_at))
+            recipient_ids=tuple(m.recipient_ids or ()), edited_at=m.edited_at,
+            pinned=bool(m.pinned)))
 
 
 class MessageDeletedEvent(_Event):

@@ -66,12 +66,27 @@ class User:
     age_band: AgeBand | None = None
 
 
+MAX_ROLES = 250
+"""Role names kept per server (Discord allows 250 roles): more is not a server's."""
+MAX_ROLE_CHARS = 100
+"""A role name's length on Discord."""
+
+
 @dataclass(frozen=True, slots=True)
 class Guild:
     id: str
     name: str | None = None
     owner_id: str | None = None
     description: str | None = None
+    roles: tuple[str, ...] | None = None
+    """Names of the server's roles seen so far (what it calls its members: "Modo", "13-15
+    ans", "VIP"); None: nothing said of them. Updates add to what is known."""
+
+
+def only_roles(guild: Guild) -> bool:
+    """A server update that tells its roles and nothing else (an export's messages show
+    them one by one)."""
+    return guild.name is None and guild.description is None and guild.owner_id is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +134,8 @@ class Message:
     kind: str = "Default"
     reply_to: str | None = None
     edited_at: datetime | None = None
+    pinned: bool = False
+    """Pinned in its channel: the rules, the price list, what the place puts first."""
 
 
 @dataclass(frozen=True, slots=True)

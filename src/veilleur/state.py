@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from veilleur.events import (
+    MAX_ROLES,
     Channel,
     ChannelCreated,
     Event,
@@ -82,4 +83,16 @@ def _merge_guild(old: Guild | None, new: Guild) -> Guild:
         name=new.name if new.name is not None else old.name,
         owner_id=new.owner_id if new.owner_id is not None else old.owner_id,
         description=new.description if new.description is not None else old.description,
+        roles=merge_roles(old.roles, new.roles),
     )
+
+
+def merge_roles(old: tuple[str, ...] | None, new: tuple[str, ...] | None
+                ) -> tuple[str, ...] | None:
+    """The role names known of a server: those known before, then the new ones (a role
+    renamed or deleted since stays known: it was seen), at most `MAX_ROLES`."""
+    if new is None or old == new:
+        return old
+    if old is None:
+        return tuple(dict.fromkeys(new))[:MAX_ROLES]
+    return tuple(dict.fromkeys(old + new))[:MAX_ROLES]

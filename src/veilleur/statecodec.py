@@ -140,7 +140,7 @@ def _decoder(tp: Any) -> Decode:
         return lambda raw: _enum(tp, raw)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         fields = [(name, _decoder(t)) for name, t in _fields(tp)]
-        return lambda raw: _dataclass(tp, fields, raw)
+        return lambda raw: _dataclass(tp, fields, raw, _defaulted(tp))
     if _is_union(tp):
         dec = _decoder(_optional(tp))
         return lambda raw: None if raw is None else dec(raw)
@@ -198,11 +198,22 @@ def _fixed(decs: list[Decode], raw: Any) -> tuple[Any, ...]:
     return tuple(d(x) for d, x in zip(decs, items, strict=True))
 
 
-def _dataclass(tp: type, fields: list[tuple[str, Decode]], raw: Any) -> Any:
+@cache
+def _defaulted(cls: type) -> frozenset[str]:
+    """Fields with a default: a value stored before the field existed still decodes."""
+    return frozenset(f.name for f in dataclasses.fields(cls)
+                     if f.default is not dataclasses.MISSING
+                     or f.default_factory is not dataclasses.MISSING)
+
+
+def _dataclass(tp: type, fields: list[tuple[str, Decode]], raw: Any,
+               defaulted: frozenset[str] = frozenset()) -> Any:
     obj = _expect(dict, raw, f"an object ({tp.__name__})")
     kwargs = {}
     for name, dec in fields:
         if name not in obj:
+            if name in defaulted:
+                continue
             raise CodecError(f"{tp.__name__}: '{name}' is missing")
         try:
             kwargs[name] = dec(obj[name])

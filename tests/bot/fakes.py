@@ -83,13 +83,15 @@ def text_channel(st: MagicMock, g: discord.Guild, cid: int, name: str, *,
 
 def message(st: MagicMock, ch: Any, mid: int, author: tuple[int, str], content: str, *,
             attachments: list[dict[str, Any]] | None = None,
-            edited: datetime | None = None) -> discord.Message:
+            edited: datetime | None = None, embeds: list[dict[str, Any]] | None = None,
+            pinned: bool = False) -> discord.Message:
     data: dict[str, Any] = {
         "id": str(mid), "channel_id": str(ch.id), "author": user_data(*author),
         "content": content, "timestamp": discord.utils.snowflake_time(mid).isoformat(),
         "edited_timestamp": edited.isoformat() if edited else None, "tts": False,
         "mention_everyone": False, "mentions": [], "mention_roles": [],
-        "attachments": attachments or [], "embeds": [], "pinned": False, "type": 0}
+        "attachments": attachments or [], "embeds": embeds or [], "pinned": pinned,
+        "type": 0}
     if getattr(ch, "guild", None) is not None:
         data["guild_id"] = str(ch.guild.id)
     return discord.Message(state=st, channel=ch, data=data)

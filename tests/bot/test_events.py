@@ -51,6 +51,31 @@ def test_attachments_are_bounded_in_number_and_label_length() -> None:
     assert all(len(a["content_type"]) <= bev.MAX_FIELD for a in atts)
 
 
+def test_a_bots_welcome_card_is_read_and_a_pin_is_said() -> None:
+    st, _g, ch = setup()
+    card = {"type": "rich", "title": "Bienvenue", "description": "Lis les règles",
+            "fields": [{"name": "Accès", "value": "envoie ta preuve en mp", "inline": False}],
+            "footer": {"text": "staff du salon"}, "author": {"name": "Portier"}}
+    raw = bev.message(f.message(st, ch, f.snowflake(), AUTHOR, "", embeds=[card],
+                                pinned=True))
+    text = raw["message"]["content"]
+    for part in ("Bienvenue", "Lis les règles", "Accès", "envoie ta preuve en mp",
+                 "staff du salon", "Portier"):
+        assert part in text
+    assert raw["message"]["pinned"] is True
+    assert eventformat.validate(raw).build(_build()).message.pinned  # type: ignore[attr-defined]
+    plain = bev.message(f.message(st, ch, f.snowflake(), AUTHOR, "salut"))
+    assert plain["message"]["content"] == "salut" and plain["message"]["pinned"] is False
+
+
+def _build() -> eventformat.Build:
+    from pathlib import Path
+
+    from veilleur.ingest.media import MediaReader
+
+    return eventformat.Build(Path("."), MediaReader(), None)
+
+
 def test_a_direct_message_has_no_server_and_names_its_recipient() -> None:
     st = f.state()
     dm = f.dm_channel(st, f.snowflake(), AUTHOR)
@@ -109,6 +134,27 @@ def test_a_server_joined_is_the_server_then_its_channels_and_its_updates() -> No
     assert up is not None and up["type"] == "guild_updated"
     assert up["guild"]["name"] == "Le Salon (nouveau)"
     assert bev.guild_updated(g, g, f.T0) is None
+
+
+def test_a_servers_roles_are_its_own_words_highest_first_and_their_changes_are_said() -> None:
+    st = f.state()
+    perms = discord.Permissions.none()
+    g = f.guild(st, f.snowflake(), "Club", roles=[
+        f.role_data(f.snowflake(), "Coach U13", perms, 3),
+        f.role_data(f.snowflake(), "  ", perms, 2),
+        f.role_data(f.snowflake(), "x" * 300, perms, 1)])
+    [created, *_] = bev.guild(g, f.T0)
+    roles = created["guild"]["roles"]
+    assert roles[:2] == ["Veilleur", "Coach U13"] and "@everyone" not in roles
+    assert roles[2] == "x" * 100 and len(roles) == 3  # cut as Discord cuts; blanks dropped
+    # Found again at a start: the same server is the same event, new roles a new one.
+    assert bev.guild(g, f.later(5))[0]["event_id"] == created["event_id"]
+    g2 = f.guild(st, g.id, "Club", roles=[f.role_data(f.snowflake(), "Coach U15", perms, 3)])
+    assert bev.guild(g2, f.T0)[0]["event_id"] != created["event_id"]
+    up = bev.roles_changed(g, f.T0)
+    assert up["type"] == "guild_updated" and up["guild"] == {"id": str(g.id), "roles": roles}
+    built = eventformat.validate(up).build(_build())
+    assert built.guild.roles == tuple(roles)  # type: ignore[attr-defined]
 
 
 def test_joins_leaves_member_updates_and_bans() -> None:

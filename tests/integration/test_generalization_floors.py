@@ -107,6 +107,27 @@ def test_a_database_that_already_holds_the_exports_gives_the_same_findings(
     assert first and findings(kept) == first
 
 
+@pytest.mark.parametrize("group", ["role lists, studied", "role lists, held out"])
+def test_servers_read_from_their_role_lists(group: str) -> None:
+    """Servers measured from their roles alone (`corpus/roles/`; the held-out writer's were
+    never looked at): a role's signal joins the server's other evidence and never makes a
+    finding alone; innocent look-alikes (age bands, shops' ranks, game leaks) give none."""
+    from veilleur.corpus.role_lists import load_role_lists, measure_role_lists
+    from veilleur.corpus.split import HELD_OUT_ROLE_WRITERS
+
+    held = group.endswith("held out")
+    r = measure_role_lists([s for s in load_role_lists()
+                            if (s.writer in HELD_OUT_ROLE_WRITERS) == held])
+    floors = FLOORS[group]
+    assert r.found == 0
+    assert len(r.false_servers) <= floors["innocent_servers_signalled"], r.false_servers
+    for category, s in r.scores.items():
+        if category.value in floors:
+            floor = floors[category.value]
+            assert s.recall is not None and s.recall >= floor["recall"], (group, category, s)
+            assert (s.precision or 0.0) >= floor["precision"], (group, category, s)
+
+
 @pytest.fixture(scope="module")
 def scene_groups() -> dict[str, list[Any]]:
     from veilleur.corpus.scenes import load_scenes

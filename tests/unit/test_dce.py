@@ -214,6 +214,47 @@ def test_embeds_and_forwards_are_part_of_the_text(tmp_path: Path, read: Reader) 
         assert part in content
 
 
+def test_a_bots_welcome_card_is_read_whole(tmp_path: Path, read: Reader) -> None:
+    card = {"title": "Bienvenue", "description": "les règles", "author": {"name": "Portier"},
+            "fields": [{"name": "Accès", "value": "preuve en mp", "isInline": False}],
+            "footer": {"text": "le staff"}}
+    odd = {"title": "Règles", "fields": [None, {"name": 3, "value": "lis tout"}],
+           "footer": "staff", "author": ["x"]}
+    events, problems = read(write(tmp_path / "w.json", export([
+        message("", embeds=[card]), message("", embeds=[odd])])))
+    content = messages(events)[0].message.content
+    for part in ("Bienvenue", "les règles", "Portier", "Accès", "preuve en mp", "le staff"):
+        assert part in content
+    # a card's malformed extras are passed over: the message and the rest are kept
+    assert not problems and messages(events)[1].message.content == "Règles\nlis tout"
+
+
+def test_roles_are_told_as_server_updates_before_the_message_that_shows_them(
+        tmp_path: Path, read: Reader) -> None:
+    def role(name: object) -> dict:
+        return {"id": "5", "name": name, "color": None, "position": 1}
+
+    boss = author("7", "boss", roles=[role("Admin"), role("Acheteur"), role("  ")])
+    fan = author("8", "fan", roles=[role("Acheteur"), role("x" * 300)])
+    doc = export([message("a", id="1", user=boss, isPinned=True),
+                  message("b", id="2", user=fan, mentions=[author("9", "m", roles=[
+                      role("Modo")])]),
+                  message("c", id="3", user=boss),
+                  # roles are metadata beside the message: malformed ones are passed over
+                  message("d", id="4", user=author("6", "odd", roles=[role(3), "x", None,
+                                                                      role("Le\u202eBoss\n")]),
+                          mentions=[None, "y"], isPinned=None)])
+    events, problems = read(write(tmp_path / "r.json", doc))
+    kinds = [(type(e).__name__, getattr(getattr(e, "guild", None), "roles", None))
+             for e in events if not isinstance(e, ChannelCreated)]
+    assert kinds == [("GuildCreated", None), ("GuildUpdated", ("Admin", "Acheteur")),
+                     ("MessagePosted", None), ("GuildUpdated", ("x" * 100, "Modo")),
+                     ("MessagePosted", None), ("MessagePosted", None),
+                     ("GuildUpdated", ("LeBoss",)), ("MessagePosted", None)]
+    assert [m.message.pinned for m in messages(events)] == [True, False, False, False]
+    assert not problems
+
+
 def test_folder_and_several_paths(tmp_path: Path, read: Reader) -> None:
     write(tmp_path / "exports" / "a.json", export([message("1", id="1")], channel_id="10"))
     write(tmp_path / "exports" / "sub" / "b.json", export([message("2", id="2")], channel_id="20"))

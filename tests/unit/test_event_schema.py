@@ -109,6 +109,14 @@ def test_an_example_per_type_conforms_and_is_read(tmp_path: Path) -> None:
     ({"type": "member_left", "ts": "2026-11-20T10:00:00Z", "guild_id": "g",
       "user_id": "u"} | {"type": ["member_left"]}, "'type' must be a string, got an array"),
     ("message", "the event must be an object, got a string"),
+    ({"type": "guild_updated", "ts": "2026-11-20T10:00:00Z", "guild": {
+        "id": "g", "roles": ["Modo", "x" * 101]}},
+     "'guild.roles[1]': String should have at most 100 characters"),
+    ({"type": "guild_updated", "ts": "2026-11-20T10:00:00Z", "guild": {
+        "id": "g", "roles": ["r"] * 251}}, "'guild.roles': List should have at most 250"),
+    ({"type": "message", "ts": "2026-11-20T10:00:00Z", "message": {
+        "id": "m", "channel_id": "c", "author_id": "u", "pinned": "yes"}},
+     "'message.pinned' must be true or false, got a string"),
 ])
 def test_a_bad_event_names_the_field_and_the_fault(raw: Any, said: str) -> None:
     with pytest.raises(EventFormatError) as caught:

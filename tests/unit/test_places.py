@@ -85,6 +85,13 @@ def test_an_owners_post_says_what_its_channel_is_for_read_once() -> None:
                                                  "postez vos photos de la semaine ici"))
     ctx.apply(member)
     assert list(d.detect(member, ctx)) == []  # a member's post is chat, read elsewhere
+    # ... unless it is pinned: what the place puts first says what it is for.
+    pinned = MessagePosted(ts=T, message=Message("m3", "rules", "g1", "someone",
+                                                 "vos photos de la semaine ici svp",
+                                                 pinned=True))
+    ctx.apply(pinned)
+    assert (TargetKind.MESSAGE, "m3", "meaning:staff") in {
+        (s.target.kind, s.target.id, s.key) for s in d.detect(pinned, ctx)}
 
 
 def test_a_server_flagged_only_as_a_successor_seeds_no_further_search() -> None:

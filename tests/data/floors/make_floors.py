@@ -94,6 +94,23 @@ def main() -> None:
                            f'{_down(s.recall or 0.0, args.margin)} }}  # {s.tp}/'
                            f'{s.tp + s.fp}, {s.tp}/{s.tp + s.fn}')
         out.append("")
+    from veilleur.corpus.role_lists import load_role_lists, measure_role_lists
+    from veilleur.corpus.split import HELD_OUT_ROLE_WRITERS
+
+    role_lists = load_role_lists()
+    for group, held in (("role lists, studied", False), ("role lists, held out", True)):
+        rm = measure_role_lists([s for s in role_lists
+                                 if (s.writer in HELD_OUT_ROLE_WRITERS) == held])
+        out.append(f'["{group}"]')
+        out.append(f"# servers found from their roles alone: {rm.found} (none, by design)")
+        out.append(f"innocent_servers_signalled = {len(rm.false_servers)}  # of {rm.innocent}")
+        for category, s in sorted(rm.scores.items(), key=lambda kv: kv[0].value):
+            if s.tp + s.fn:
+                p = s.precision if s.precision is not None else 0.0
+                out.append(f'{category.value} = {{ precision = {_down(p, args.margin)}, '
+                           f'recall = {_down(s.recall or 0.0, args.margin)} }}  # {s.tp}/'
+                           f'{s.tp + s.fp}, {s.tp}/{s.tp + s.fn}')
+        out.append("")
     for writer in sorted(ORDINARY_WRITERS):
         fa = false_alarms([f for f in fams if f.writer == writer], 20_000)
         ceiling = math.ceil(fa.per_million() * 1.2 / 50) * 50

@@ -40,6 +40,7 @@ from veilleur.events import (
     MemberJoined,
     MessagePosted,
     UserSeen,
+    only_roles,
 )
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
@@ -132,6 +133,8 @@ class NetworkDetector:
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         g = self.graph
         if isinstance(event, GuildCreated | GuildUpdated):
+            if isinstance(event, GuildUpdated) and only_roles(event.guild):
+                return ()  # its name and owner are what they were
             guild = ctx.guild(event.guild.id) or event.guild
             g.guild_seen(guild.id, guild.name, guild.owner_id, event.ts)
             return self._check_guild(guild.id, event.ts)

