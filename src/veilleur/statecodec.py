@@ -140,7 +140,8 @@ def _decoder(tp: Any) -> Decode:
         return lambda raw: _enum(tp, raw)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         fields = [(name, _decoder(t)) for name, t in _fields(tp)]
-        return lambda raw: _dataclass(tp, fields, raw, _defaulted(tp))
+        defaulted = _defaulted(tp)
+        return lambda raw: _dataclass(tp, fields, raw, defaulted)
     if _is_union(tp):
         dec = _decoder(_optional(tp))
         return lambda raw: None if raw is None else dec(raw)
@@ -198,7 +199,6 @@ def _fixed(decs: list[Decode], raw: Any) -> tuple[Any, ...]:
     return tuple(d(x) for d, x in zip(decs, items, strict=True))
 
 
-@cache
 def _defaulted(cls: type) -> frozenset[str]:
     """Fields with a default: a value stored before the field existed still decodes."""
     return frozenset(f.name for f in dataclasses.fields(cls)
@@ -207,7 +207,7 @@ def _defaulted(cls: type) -> frozenset[str]:
 
 
 def _dataclass(tp: type, fields: list[tuple[str, Decode]], raw: Any,
-               defaulted: frozenset[str] = frozenset()) -> Any:
+               defaulted: frozenset[str]) -> Any:
     obj = _expect(dict, raw, f"an object ({tp.__name__})")
     kwargs = {}
     for name, dec in fields:

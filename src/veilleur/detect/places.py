@@ -161,9 +161,10 @@ class PlacesDetector:
         if isinstance(event, MessagePosted) and event.message.guild_id is not None:
             m = event.message
             gid: str = event.message.guild_id
+            if not (self._by_kind["staff"] or self._by_kind["staff_channel"]):
+                return ()
             staff = is_staff(ctx, gid, m.author_id, event.author)
-            if not (self._by_kind["staff"] or self._by_kind["staff_channel"]) \
-                    or not (staff or m.pinned):
+            if not (staff or m.pinned):
                 return ()
             # Members' pinned posts have a budget of their own: pins never use up the
             # owner's and bots' reads.
