@@ -98,6 +98,39 @@ def test_an_edit_is_the_message_again_with_its_new_text_and_its_own_event_id() -
                                                      "channel_id": str(ch.id)}, m)) is None
 
 
+def _pin(st: MagicMock, ch: discord.abc.Messageable, mid: int, text: str,
+         before: discord.Message | None = None, *, pinned: bool = True
+         ) -> discord.RawMessageUpdateEvent:
+    """A pin as Discord sends it: the whole message again, `pinned`, with no edit time."""
+    m = f.message(st, ch, mid, AUTHOR, text, pinned=pinned)
+    data = {"id": str(mid), "channel_id": str(ch.id), "content": text, "pinned": pinned,
+            "edited_timestamp": None}
+    if getattr(ch, "guild", None) is not None:
+        data["guild_id"] = str(ch.guild.id)
+    raw = discord.RawMessageUpdateEvent(data, m)
+    raw.cached_message = before
+    return raw
+
+
+def test_a_pin_is_told_once_under_its_own_event_id_and_is_no_edit() -> None:
+    st, _g, ch = setup()
+    mid = f.snowflake()
+    post = bev.message(f.message(st, ch, mid, AUTHOR, "règles : pas de spam"))
+    raw = _pin(st, ch, mid, "règles : pas de spam")
+    assert bev.edited(raw) is None  # the same text, no edit time: the post's event again
+    told = bev.pinned(raw)
+    assert told is not None and told["message"]["pinned"] is True
+    assert told["event_id"] == post["event_id"] + ":pinned"
+    assert told["message"]["content"] == "règles : pas de spam"
+    assert eventformat.validate(told).message.pinned  # type: ignore[attr-defined]
+    # Known pinned already (the bot's cache), unpinned, or in a direct message: nothing.
+    known = f.message(st, ch, mid, AUTHOR, "règles : pas de spam", pinned=True)
+    assert bev.pinned(_pin(st, ch, mid, "règles : pas de spam", known)) is None
+    assert bev.pinned(_pin(st, ch, mid, "règles : pas de spam", pinned=False)) is None
+    dm = f.dm_channel(st, f.snowflake(), AUTHOR)
+    assert bev.pinned(_pin(st, dm, f.snowflake(), "coucou")) is None
+
+
 def test_deletions_raw_and_bulk() -> None:
     _st, g, ch = setup()
     one = bev.deleted(discord.RawMessageDeleteEvent({"id": "42", "channel_id": str(ch.id),

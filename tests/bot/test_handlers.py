@@ -52,6 +52,51 @@ def handlers(engine: FakeEngine, policies: dict[int, Any] | None = None
     return h, http
 
 
+def test_a_pin_reaches_the_engine_as_the_message_pinned_and_is_not_judged() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "règles")
+    msg = f.message(st, ch, f.snowflake(), AUTHOR, "bienvenue, lisez les règles")
+    pinned = f.message(st, ch, msg.id, AUTHOR, msg.content, pinned=True)
+    engine = FakeEngine()
+    h, _http = handlers(engine)
+
+    async def feed() -> None:
+        h.intake.start()
+        h.message(msg)
+        h.edit(discord.RawMessageUpdateEvent(
+            {"id": str(msg.id), "channel_id": str(ch.id), "guild_id": str(g.id),
+             "content": msg.content, "pinned": True, "edited_timestamp": None}, pinned))
+        await h.settle()
+
+    asyncio.run(feed())
+    assert [(how, raw["message"]["pinned"]) for how, raw in engine.seen
+            if raw["type"] == "message"] == [("judge", False), ("send", True)]
+
+
+def test_an_edit_of_a_pinned_message_is_judged_once_and_says_pinned() -> None:
+    st = f.state()
+    g = f.guild(st, f.snowflake(), "Le Salon")
+    ch = f.text_channel(st, g, f.snowflake(), "règles")
+    mid = f.snowflake()
+    edited = f.message(st, ch, mid, AUTHOR, "règles, version 2", edited=f.later(5),
+                       pinned=True)
+    engine = FakeEngine()
+    h, _http = handlers(engine)
+
+    async def feed() -> None:
+        h.intake.start()
+        h.edit(discord.RawMessageUpdateEvent(
+            {"id": str(mid), "channel_id": str(ch.id), "guild_id": str(g.id),
+             "content": edited.content, "pinned": True,
+             "edited_timestamp": f.later(5).isoformat()}, edited))
+        await h.settle()
+
+    asyncio.run(feed())
+    assert [(how, raw["message"]["pinned"]) for how, raw in engine.seen
+            if raw["type"] == "message"] == [("judge", True)]
+
+
 def test_every_event_kind_reaches_the_engine_in_order() -> None:
     st = f.state()
     g = f.guild(st, f.snowflake(), "Le Salon")

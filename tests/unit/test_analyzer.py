@@ -265,6 +265,8 @@ def test_hard_negatives_are_quiet(text: str) -> None:
     # Clothes named for whom they are, the listing's own pictures, a size.
     "je vends mes rollers taille 10 ans, 5€, mon fils a grandi",
     "we don't draw nsfw of minor characters, thanks for understanding",
+    # A longer refusal, its objects joined by "ni": still the writer's own.
+    "je ne fais pas de NSFW ni de fanart de personnages mineurs, désolée",
     "vendo ropa de niño talla 6 años, fotos en el anuncio, 12€",
     "vends lot vêtements fille 8 ans, photos dans l'annonce, 15€",
 ])
@@ -280,6 +282,78 @@ def test_a_minor_refused_or_an_age_that_is_a_size_is_no_offer(text: str) -> None
 def test_news_reports_lower_the_rule(text: str, rule: str) -> None:
     hit = next(h for h in A.rules(A.analyze(text), TargetKind.MESSAGE) if h.rule.id == rule)
     assert hit.strength < 0.7 and hit.lowered_by
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("sérieux ceux qui font tourner les photos volées de cette youtubeuse sont des malades",
+     "ncii.stolen_intimate"),
+    ("people who trade stolen pics of their coworkers should be in jail",
+     "ncii.stolen_intimate"),
+    ("la gente que comparte fotos robadas de sus ex son unos asquerosos",
+     "ncii.stolen_intimate"),
+    ("les types qui demandent des nudes à des gamines devraient aller en prison",
+     "csam.sexual_minor"),
+])
+def test_a_bystander_condemning_those_who_do_it_lowers_the_rule(text: str, rule: str) -> None:
+    hit = next(h for h in A.rules(A.analyze(text), TargetKind.MESSAGE) if h.rule.id == rule)
+    assert hit.strength < 0.7
+    assert "framing.condemnation" in {f.id for f in hit.lowered_by}
+    assert_no_finding(text)
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    # The verdict before what is offered, or in another sentence: only what lies between a
+    # subject and its verdict is condemned.
+    ("people who snitch are trash, i got nudes of 14yo girls", "csam.sexual_minor"),
+    ("ceux qui balancent sont des malades. j'ai les nudes de la petite de 14 ans",
+     "csam.sexual_minor"),
+    # A threat beside the condemnation: no bystander.
+    ("ceux qui m'ignorent sont des minables, t'as 24h sinon j'envoie tes photos à tes parents",
+     "sextortion.threat_images"),
+    # No verdict: the generic subject alone is an offer's "who wants".
+    ("ceux qui veulent les photos volées de la meuf, dm moi", "ncii.stolen_intimate"),
+    # A verdict beside an offer, a price or a link: no bystander.
+    ("ceux qui balancent sont des malades, pack nudes ados 15€ en mp", "csam.trade_minor_paid"),
+    ("people who snitch are trash, stolen pics of my ex in the folder t.me/abcd",
+     "ncii.stolen_intimate"),
+])
+def test_a_verdict_beside_an_offer_lowers_nothing(text: str, rule: str) -> None:
+    hit = next(h for h in A.rules(A.analyze(text), TargetKind.MESSAGE) if h.rule.id == rule)
+    assert "framing.condemnation" not in {f.id for f in hit.lowered_by}
+
+
+@pytest.mark.parametrize("text", [
+    "attention, l'annonce de l'appart à Lille c'est une arnaque, les photos sont volées",
+    "heads up, that listing's pics are stolen from another site, it's a scam",
+    "cuidado con ese perfil falso, usa fotos robadas de una modelo",
+])
+def test_stolen_photos_in_a_scam_called_out_are_no_intimate_images(text: str) -> None:
+    assert "ncii.stolen_intimate" not in rules(text)
+
+
+@pytest.mark.parametrize("text", [
+    "les photos volées de la voisine, qui veut ?",
+    # A scam denied, or a scam word in a text that offers: no scam called out.
+    "photos volées de mon ex, c'est pas une arnaque, vraies de vraies",
+    "stolen pics of my neighbour, not a scam, full set",
+    "fotos robadas de su celular, no es estafa",
+    "photos volées de la meuf, aucune arnaque, 10€ en mp",
+])
+def test_stolen_photos_without_a_scam_called_out_stay_intimate_images(text: str) -> None:
+    assert "ncii.stolen_intimate" in rules(text)
+
+
+@pytest.mark.parametrize(("text", "trade"), [
+    # A pack or a lot of children's things sells like "vends".
+    ("qqn intéressé par un pack de vêtements garçon 6 ans ? porté 2 fois, 25€", False),
+    ("vends lot de manteaux fille 8 ans, bon état, 15€", False),
+    # A pack of anything else, or a minor word, stays an offer.
+    ("pack fille 8 ans, bon état, 15€", True),
+    ("pack nudes ados 13 ans, très bon état, 20€ en mp", True),
+])
+def test_a_pack_of_childrens_things_is_a_sale(text: str, trade: bool) -> None:
+    assert bool({r for r in rules(text) if r.startswith("csam.trade")}) is trade
+
 
 
 @pytest.mark.parametrize(("text", "rule"), [

@@ -116,6 +116,11 @@ def test_alternatives_expand_to_every_combination_in_order() -> None:
      "must be a list of strings"),
     (LANG, RULE.replace("0.8", "-0.5") + 'any_of = ["minor"]\nalso_any_of = ["minor"]\n',
      "a framing takes no 'also_any_of'"),
+    # `between`: a framing of a subject and its verdict, two all_of sets.
+    (LANG, RULE + "between = true\n", "'between' (true or false) is for a framing"),
+    (LANG, RULE.replace("0.8", "-0.5").replace('["sexual", "minor"]', '["sexual"]')
+     + "between = true\n", "'between' (true or false) is for a framing"),
+    (LANG, RULE.replace("0.8", "-0.5") + 'between = "yes"\n', "'between' (true or false)"),
 ])
 def test_invalid_packs_name_the_file_and_the_problem(tmp_path: Path, lang: str, rules: str,
                                                     message: str) -> None:

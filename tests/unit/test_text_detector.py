@@ -141,6 +141,43 @@ def test_a_catalogue_server_is_still_profiled_among_ordinary_talk() -> None:
     assert {("channel", "c1", "csam"), ("guild", "g", "csam")} <= found
 
 
+def test_childrens_things_with_photos_in_dm_are_messages_never_a_catalogue() -> None:
+    """A parents' resale server: listings of children's clothes that keep their photos for a
+    private message are found one by one (a sale or its cover, a reviewer tells), but they
+    never turn the server's profile nor make the channel, the server or the sellers targets:
+    the trade talk after them is not read in a catalogue's context."""
+    engine = engine_with("Bourse aux vêtements", [("c1", "ventes")])
+    listings = ["Vends lot de 6 bodies fille 8 ans, très bon état, 20€ le lot, photos en MP",
+                "vends manteau garçon 6 ans bon état 15€ photos en mp",
+                "Vends pyjamas fille 4 ans très bon état 10 euros, photos en mp",
+                "vends jeans garçon 10 ans bon état 8€, photos en mp si besoin"]
+    for i in range(24):
+        say(engine, ["merci !", "dispo ce soir", "ok pour moi"][i % 3], f"c{i}")
+        if i % 6 == 0:
+            say(engine, listings[i // 6], f"p{i}")
+    say(engine, "le reste en vip", "last")
+    say(engine, "nouveau pack dispo, photos en mp", "last2")
+    found = flagged(engine)
+    assert {("message", f"p{i}", "csam") for i in range(0, 24, 6)} <= found
+    assert {k for k, _, _ in found} == {"message"}
+    assert not {m for _, m, _ in found} & {"last", "last2"}
+    # The same listings without children's things named are a catalogue's posts.
+    catalogue = engine_with("Serveur", [("c1", "ventes")])
+    for i, text in enumerate(["Vends lot fille 8 ans, 20€ le lot, photos en MP",
+                              "vends garçon 6 ans 15€ photos en mp",
+                              "Vends fille 4 ans 10 euros, photos en mp",
+                              "vends garçon 10 ans 8€, photos en mp"]):
+        say(catalogue, text, f"p{i}")
+    assert ("channel", "c1", "csam") in flagged(catalogue)
+    # Nudity or a minor word beside the goods words: an offer, and its place's making.
+    explicit = engine_with("Serveur", [("c1", "ventes")])
+    for i, text in enumerate(["pack nudes ados 13 ans, très bon état, 20€ en mp",
+                              "vends nudes fille 12 ans, très bon état, photos en mp",
+                              "pack ados 14 ans, comme neuf, 15€ en mp"]):
+        say(explicit, text, f"p{i}")
+    assert ("channel", "c1", "csam") in flagged(explicit)
+
+
 def test_one_ambiguous_post_never_taints_what_follows() -> None:
     """A game shop's ad with a game's name that reads like a minor is one post, even posted
     again by a bot: the ordinary posts after it are not read as a catalogue's."""

@@ -233,8 +233,11 @@ class Handlers:
         if raw.message.author.id == self.self_id():
             return
         r = bev.edited(raw)
-        if r is not None:
+        if r is not None:  # an edit says `pinned` itself: never a second reading
             self.judge(r, ref_of(raw.message), raw.message)
+        elif (p := bev.pinned(raw)) is not None:
+            # A pin is the server's word on a post, not a new post: told, never held.
+            self.send(p)
 
     def delete(self, raw: discord.RawMessageDeleteEvent) -> None:
         by = "moderator" if raw.message_id in self.removed else "author"

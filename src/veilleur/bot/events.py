@@ -125,10 +125,30 @@ def content(m: discord.Message) -> str:
 def edited(raw: discord.RawMessageUpdateEvent) -> Raw | None:
     """An edit (raw, so edits of messages out of the cache come too): the message again
     with its new text and `edited_at` (the store then keeps the new text). None when the
-    text did not change (an embed unfurled)."""
-    if "content" not in raw.data:
+    text did not change: an embed unfurled, or a pin (Discord may send the whole message
+    again, with no edit time: it would be the post's own event again)."""
+    if "content" not in raw.data or raw.message.edited_at is None:
         return None
     return message(raw.message)
+
+
+def pinned(raw: discord.RawMessageUpdateEvent) -> Raw | None:
+    """A server's message pinned after it was posted (rules pinned by the owner, an ad pinned
+    by a seller): the message again, `pinned`, under an event id of its own (the post's would
+    be a repeat, and the pin never read). None for anything else: an unpin, a pin the bot
+    already knew of (the message was pinned in its cache), a direct message. (An update
+    that is also an edit is sent as the edit, which says `pinned` itself: the handler asks
+    this only when `edited` gave nothing. Known limit: a message edited earlier and out of
+    the cache, then pinned, looks like that edit again, a repeat.)"""
+    if raw.data.get("pinned") is not True or raw.message.guild is None:
+        return None
+    before = raw.cached_message
+    if before is not None and before.pinned:
+        return None
+    r = message(raw.message)
+    r["message"]["pinned"] = True
+    r["event_id"] = f"{r['event_id']}:pinned"
+    return check(r)
 
 
 def deleted(raw: discord.RawMessageDeleteEvent, at: datetime, *, by: str = "author") -> Raw:

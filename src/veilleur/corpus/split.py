@@ -12,7 +12,7 @@ import hashlib
 
 from veilleur.corpus.families import Family
 
-ORDINARY_WRITERS = frozenset({"b1", "b6", "b8", "b13", "b15", "b17"})
+ORDINARY_WRITERS = frozenset({"b1", "b6", "b8", "b13", "b15", "b17", "b31", "b32"})
 """Writers of ordinary chat at volume: the false-alarm count, never trained on. b1's false
 alarms were studied to fix rules by kind (CP's other meanings, food and gem words); b6, written
 later by another hand, was after its first blind measure; b15's kinds (artists' adults-only
@@ -20,7 +20,10 @@ terms, children's clothes sales) were named to brief the hard negatives of b18 a
 blind measure (2026-12-05), so b15 is no longer blind. b8, b13 and b17 never were studied (no
 rule, weight or threshold was changed for them): they are the blind measures (b17, written
 2026-12-06, measured first with that day's changes; the kinds of the second reader's additions
-on b8 and b13 were looked at once on 2026-12-05, and nothing was changed)."""
+on b8 and b13 were looked at once on 2026-12-05, and nothing was changed). On 2026-12-07
+b17's false alarms and those of a new hand, b31, were studied (the twelfth round: bystanders'
+condemnations, longer refusals, scams' stolen photos); b32, written the same day by another
+hand, is the newest blind measure beside b8 and b13."""
 NOT_YET_TRAINED = frozenset({"w10", "w11", "w12", "b14", "b16", "b18", "b19"})
 """Written, not trained on yet: the fourth round of positives (w10-w12) and the hard negatives
 against it (b14, b16 on 2026-12-05; b18 and b19 on 2026-12-06). Retrained with them on

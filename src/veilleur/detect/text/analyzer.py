@@ -51,7 +51,10 @@ not draw", "no acepto"): a minor word it is about is turned away."""
 _REFUSED_GAP = 6
 """At most so many words between a refusal and the minor word it refuses, each of them a
 filler of `_OBJECT_WORDS` or a sexual word: "i won't draw nsfw of characters who are
-canonically minors" refuses minors, "i don't do refunds, nsfw minors" does not."""
+canonically minors" refuses minors, "i don't do refunds, nsfw minors" does not. The words
+that carry a refusal on to its next object ("ni", "nor": "je ne fais pas de NSFW ni de
+fanart de persos mineurs") are not counted."""
+_CARRIED = frozenset({"ni", "nor"})
 _OBJECT_WORDS = frozenset((
     "de", "d", "du", "des", "la", "le", "les", "l", "un", "une", "aux", "au", "to", "aucun",
     "aucune", "of",
@@ -113,6 +116,12 @@ _OFFERS = frozenset({"trade", "payment", "dm_offer", "paid_images", "image_reque
 _ASKS = _OFFERS | frozenset({"swap", "show_offer", "post_call", "contest", "tribute"})
 """What makes a text an offer or a request, so that no refusal in it turns a minor away."""
 _REPORTING = "reporting"
+_SCAM = "scam"
+_NEGATED = re.compile(r"\b(?:pas|plus|not|no|nunca|sin|jamais|never|aucune?|isn t|ain t|"
+                      r"nada de)\b[^.!?;]{0,12}$")
+"""Before a scam word: what denies it ("c'est pas une arnaque", "not a scam", "no es estafa")."""
+_OF = (" de ", " d ", " of ", " d'")
+"""Between a pack or a lot and the children's things it is made of ("pack de vêtements")."""
 _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
                       "selling", "for sale"})
 """The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
@@ -144,6 +153,11 @@ class Analysis:
     links: tuple[Link, ...] = ()
     terms_per_set: Mapping[str, int] = field(default_factory=dict)
     """How many distinct terms of each set the text holds (for sets with more than one)."""
+    goods: bool = False
+    """Children's things sold (`child_goods`) in a text that would be a plain sale of them but
+    for a photo word and a private offer ("vends lot de bodies fille 8 ans, très bon état,
+    20€, photos en mp"): its rules still fire, but in a server what they find is one message
+    for a reviewer, never its place's, server's or writer's making (`TextDetector`)."""
 
     @property
     def text(self) -> str:
@@ -233,7 +247,7 @@ def _refused(span: tuple[int, int], refusing: list[tuple[int, int]],
         if end > span[0]:
             continue
         gap = list(_TOKEN_RE.finditer(plain, end, span[0]))
-        if len(gap) > _REFUSED_GAP or not all(
+        if sum(m.group() not in _CARRIED for m in gap) > _REFUSED_GAP or not all(
                 m.group() in _OBJECT_WORDS or _inside(m.span(), sexual) for m in gap):
             continue
         start, stop = folded.span(end, span[0])
@@ -292,20 +306,30 @@ def _its_adults(year: tuple[int, int], staff: list[tuple[int, int]], plain: str)
 
 
 def _a_sale_of_goods(features: Mapping[str, Hit], spans: Mapping[str, list[tuple[int, int]]],
-                     plain: str) -> bool:
+                     plain: str, *, pictures_aside: bool = False) -> bool:
     """Children's things for sale excuse a minor's age only as a size: an age (not a minor
-    word), sold with plain selling words only, with no word of pictures, nudity or a private
-    offer, no link and no anonymous payment (among every payment word, not only the first).
-    A school year (and no minor) names what the goods are for ("vends fournitures de 6e,
-    10 €, en mp"): the same, but a private offer is allowed."""
+    word), sold with plain selling words only ("vends", or a pack or lot *of* the goods:
+    "pack de vêtements garçon"), with no word of pictures, nudity or a private offer, no link
+    and no anonymous payment (among every payment word, not only the first). A school year
+    (and no minor) names what the goods are for ("vends fournitures de 6e, 10 €, en mp"): the
+    same, but a private offer is allowed. `pictures_aside`: whether it would be such a sale
+    but for a photo word and a private offer (`Analysis.goods`)."""
     minor, trade = features.get(_MINOR), spans.get("trade", [])
     by_year = minor is None and _SCHOOL_YEAR in features
     pictured = features.keys() & (_PICTURED - {"dm_offer"} if by_year else _PICTURED)
     if pictured == {_PHOTO} and (listing := spans.get(_LISTING)) and all(
             _inside(sp, listing) for sp in spans.get(_PHOTO, [])):
         pictured = set()  # "fotos en el anuncio": the listing's pictures of the goods
+    if pictures_aside:
+        pictured = pictured - {_PHOTO, "dm_offer"}
+    goods_at = {a for a, _ in spans.get(_GOODS, [])}
+
+    def selling(a: int, b: int) -> bool:
+        return plain[a:b].strip() in _SELLING or any(
+            plain.startswith(of, b) and b + len(of) in goods_at for of in _OF)
+
     aged = by_year or (minor is not None and _DIGIT.search(minor.text) is not None)
-    return (aged and bool(trade) and all(plain[a:b].strip() in _SELLING for a, b in trade)
+    return (aged and bool(trade) and all(selling(a, b) for a, b in trade)
             and not pictured and "link_any" not in features and "meeting" not in features
             and _NOT_GOODS.search(plain) is None
             and not any(plain[a:b].strip() in _CRYPTO for a, b in spans.get("payment", [])))
@@ -401,7 +425,15 @@ class TextAnalyzer:
             for name in (f"link_{link.kind}", "link_any",
                          *(("link_obfuscated",) if link.obfuscated else ())):
                 features.setdefault(name, Hit(name, link.url, span))
+        if _SCAM in features and (_NEGATED.search(plain, max(0, features[_SCAM].span[0] - 16),
+                                                  features[_SCAM].span[0])
+                                  or not _ASKS.isdisjoint(features)):
+            # "pas une arnaque", "not a scam", or a scam word in a text that offers: no scam
+            # called out.
+            del features[_SCAM]
+        goods = False
         if _GOODS in features and not _a_sale_of_goods(features, spans, plain):
+            goods = _a_sale_of_goods(features, spans, plain, pictures_aside=True)
             del features[_GOODS]
         if held is not None and _MINOR not in features and (
                 (by_writer and _asks(features, spans, spans.get(_REFUSING, []), plain))
@@ -412,7 +444,7 @@ class TextAnalyzer:
             features[_MINOR], count = held
             if count is not None:
                 counts[_MINOR] = count
-        return Analysis(folded, features, links, counts)
+        return Analysis(folded, features, links, counts, goods)
 
     def analyze_batch(self, texts: Iterable[str]) -> list[Analysis]:
         return [self.analyze(t) for t in texts]
@@ -562,7 +594,7 @@ class TextAnalyzer:
                 (kept if stands else quoted_only).append(hit)
             fired = kept + _lowered_once(quoted_only, by_quotes)
         if fired and target in self._framings:
-            return _framed(fired, self.framings(analysis, target, ctx))
+            return _framed(fired, self.framings(analysis, target, ctx), analysis)
         return fired
 
     def _fire(self, analysis: Analysis, target: TargetKind, ctx: set[str] | frozenset[str]
@@ -614,16 +646,38 @@ class TextAnalyzer:
             return []
         ctx = context if isinstance(context, set | frozenset) else set(context)
         present = set(analysis.features)
-        return [f for f in rules if f.fires(present, ctx)]
+        return [f for f in rules if f.fires(present, ctx)
+                and (not f.between or _between(f, analysis) is not None)]
 
 
-def _framed(fired: list[RuleHit], framings: list[Rule]) -> list[RuleHit]:
-    """Lower the hits of the categories the framings name; a veto (-1) removes them."""
+_SENTENCE_BREAK = re.compile(r"[.!?;\n]")
+
+
+def _between(framing: Rule, analysis: Analysis) -> tuple[int, int] | None:
+    """Where a `between` framing's subject starts and its verdict ends, when the verdict
+    follows the subject in the same sentence (None otherwise)."""
+    first, then = (analysis.features[name] for name in framing.all_of)
+    lo, hi = first.span[0], then.span[1]
+    if then.span[0] < first.span[1]:
+        return None
+    start, stop = analysis.folded.span(lo, hi)
+    if _SENTENCE_BREAK.search(analysis.folded.original, start, stop) is not None:
+        return None
+    return lo, hi
+
+
+def _framed(fired: list[RuleHit], framings: list[Rule], analysis: Analysis | None = None
+            ) -> list[RuleHit]:
+    """Lower the hits of the categories the framings name; a veto (-1) removes them. A
+    `between` framing lowers only the hits whose words it frames."""
     if not framings:
         return fired
+    spans = {f.id: _between(f, analysis) for f in framings if f.between and analysis}
     out = []
     for hit in fired:
-        by = tuple(f for f in framings if hit.rule.category in f.lowers)
+        by = tuple(f for f in framings if hit.rule.category in f.lowers and (
+            not f.between or ((span := spans.get(f.id)) is not None and all(
+                span[0] <= h.span[0] and h.span[1] <= span[1] for h in hit.hits))))
         if not by:
             out.append(hit)
             continue

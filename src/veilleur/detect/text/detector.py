@@ -56,6 +56,8 @@ ORDINARY_SHARE = 0.5
 """A feature is ordinary in a server once at least ORDINARY_MIN of its messages, and at least
 this share of those carrying it, said it with no rule firing on its own (ordinary talk)."""
 STRONG = 0.7
+_GOODS_NOTE = ("; children's things are named: one message for a reviewer, it makes no "
+               "channel, server or account a target")
 _MINOR_SIGNS = frozenset({"minor", "age_probe"})
 _NOT_IN_A_ROLE = frozenset({"csam.code_word_name", "csam.code_word"})
 """Name rules a role name is not read by (see `_roles`)."""
@@ -372,7 +374,10 @@ class TextDetector:
         alone = [h for h in own if not h.context]
         ordinary = talk.hear(analysis.features, plain=not alone)
         changed = ordinary
+        # Children's things named (see `_signals`) are no evidence of what the server is.
         for category, score in _category_scores(own).items():
+            if analysis.goods and category is Category.CSAM:
+                continue
             if score < STRONG:
                 continue
             features = frozenset(x.set_name for h in own if h.rule.category is category
@@ -401,6 +406,12 @@ class TextDetector:
         if not hits:
             return []
         excerpt = _excerpt(analysis.text)
+        # Children's things named beside photos or a private offer: a sale, or a cover for
+        # one, that a reviewer tells apart. Its findings stay the message's: counted as if
+        # said only because of the place, they never make the channel, the server or the
+        # writer a target (a parents' resale server is not a catalogue for its listings).
+        goods = (analysis.goods and target.kind is TargetKind.MESSAGE
+                 and context.get("guild_id") is not None)
         signals = []
         for hit in hits:
             spans = tuple(sp for h in hit.hits
@@ -408,8 +419,10 @@ class TextDetector:
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target,
                 category=hit.rule.category, strength=hit.strength,
-                evidence=_evidence(hit, where), key=hit.rule.id, context=context,
-                excerpt=excerpt, spans=spans, contextual=bool(hit.context),
+                evidence=_evidence(hit, where) + (
+                    _GOODS_NOTE if goods and hit.rule.category is Category.CSAM else ""),
+                key=hit.rule.id, context=context, excerpt=excerpt, spans=spans,
+                contextual=bool(hit.context) or (goods and hit.rule.category is Category.CSAM),
             ))
         # Links are evidence weighed by the rules: they join a finding, never make one.
         for category in {h.rule.category for h in hits}:

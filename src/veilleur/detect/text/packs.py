@@ -110,6 +110,10 @@ class Rule:
     describe: str = ""
     lowers: frozenset[Category] = frozenset()
     """A framing (negative weight): the categories whose rules it lowers."""
+    between: bool = False
+    """A framing of two `all_of` sets, said in that order in one sentence (a subject, then
+    the verdict on it): it lowers only the hits whose words lie between them ("ceux qui
+    *partagent les photos volées* sont des malades"), not what the text says after it."""
     _sets: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
     _also: tuple[frozenset[str], ...] = field(default=(), repr=False, compare=False)
 
@@ -293,7 +297,7 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             raise PackError("each rule needs an 'id'")
         rid = raw["id"]
         unknown_keys = set(raw) - {"id", "category", "weight", "targets", "describe",
-                                   "also_any_of", *_CONDITIONS}
+                                   "also_any_of", "between", *_CONDITIONS}
         if unknown_keys:
             raise PackError(f"rule {rid}: unknown keys {sorted(unknown_keys)}")
         weight = raw.get("weight")
@@ -339,6 +343,12 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             raise PackError(f"rule {rid}: 'also_any_of' adds to 'any_of': write 'any_of' first")
         if also and weight < 0:
             raise PackError(f"rule {rid}: a framing takes no 'also_any_of'")
+        between = raw.get("between", False)
+        if not isinstance(between, bool) or (between and (
+                weight >= 0 or len(conditions["all_of"]) != 2 or conditions["any_of"])):
+            raise PackError(f"rule {rid}: 'between' (true or false) is for a framing whose "
+                            "'all_of' names two sets, a subject and its verdict, and no "
+                            "'any_of'")
         if any(QUOTED in names for names in conditions.values()) and (
                 conditions["any_of"] != (QUOTED,) or weight <= -1 or weight > 0
                 or any(conditions[k] for k in _CONDITIONS if k != "any_of")):
@@ -354,7 +364,7 @@ def _rules(data: Mapping[str, Any], known: frozenset[str]) -> tuple[str, list[Ru
             context_any_of=conditions["context_any_of"],
             context_none_of=conditions["context_none_of"],
             also_any_of=also,
-            lowers=lowers if weight < 0 else frozenset()))
+            lowers=lowers if weight < 0 else frozenset(), between=between))
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):
         raise PackError("rule ids must be unique")
