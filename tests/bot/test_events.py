@@ -131,6 +131,23 @@ def test_a_pin_is_told_once_under_its_own_event_id_and_is_no_edit() -> None:
     assert bev.pinned(_pin(st, dm, f.snowflake(), "coucou")) is None
 
 
+
+def test_a_message_edited_earlier_then_pinned_is_a_pin_when_the_bot_knew_the_edit() -> None:
+    st, _g, ch = setup()
+    mid = f.snowflake()
+    before = f.message(st, ch, mid, AUTHOR, "règles v2", edited=f.later(4))
+    after = f.message(st, ch, mid, AUTHOR, "règles v2", edited=f.later(4), pinned=True)
+    raw = discord.RawMessageUpdateEvent(
+        {"id": str(mid), "channel_id": str(ch.id), "guild_id": str(ch.guild.id),
+         "content": "règles v2", "pinned": True,
+         "edited_timestamp": f.later(4).isoformat()}, after)
+    raw.cached_message = before
+    assert bev.edited(raw) is None
+    told = bev.pinned(raw)
+    assert told is not None and told["event_id"].endswith(":pinned")
+    assert told["event_id"] == bev.message(before)["event_id"] + ":pinned"
+
+
 def test_deletions_raw_and_bulk() -> None:
     _st, g, ch = setup()
     one = bev.deleted(discord.RawMessageDeleteEvent({"id": "42", "channel_id": str(ch.id),

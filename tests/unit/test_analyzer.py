@@ -323,6 +323,25 @@ def test_a_verdict_beside_an_offer_lowers_nothing(text: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    # The abuse words said inside the condemnation and again after it.
+    "people who share teen nudes are disgusting, i have nudes of 13yo girls",
+    "les gens qui partagent des nudes d'ados sont des malades, moi j'ai des nudes de 13 ans",
+    # Praise, not a verdict ("malades", "sick").
+    "ceux qui ont pas vu les nudes de la petite de 14 ans, elles sont malades 🔥",
+    "anyone who hasn't seen the 14yo girl's nudes yet, the quality is sick 🔥",
+    # The writer inside what is condemned: a threat.
+    "ceux qui pensent que je vais pas montrer les nudes de mon ex à tout le lycée sont des "
+    "malades",
+    "whoever thinks i deleted the leaked nudes of my ex is disgusting, still got em",
+])
+def test_a_condemnation_frames_only_what_it_condemns(text: str) -> None:
+    hits = A.rules(A.analyze(text), TargetKind.MESSAGE)
+    assert hits and not any("framing.condemnation" in {f.id for f in h.lowered_by}
+                            for h in hits)
+
+
+@pytest.mark.parametrize("text", [
+    "en plus c'est une arnaque, les photos de l'annonce sont volées",
     "attention, l'annonce de l'appart à Lille c'est une arnaque, les photos sont volées",
     "heads up, that listing's pics are stolen from another site, it's a scam",
     "cuidado con ese perfil falso, usa fotos robadas de una modelo",
@@ -338,6 +357,8 @@ def test_stolen_photos_in_a_scam_called_out_are_no_intimate_images(text: str) ->
     "stolen pics of my neighbour, not a scam, full set",
     "fotos robadas de su celular, no es estafa",
     "photos volées de la meuf, aucune arnaque, 10€ en mp",
+    # Nudity named: a fake profile is how they were taken, not a scam called out.
+    "j'ai fait un faux profil, maintenant j'ai ses nudes volées mdr",
 ])
 def test_stolen_photos_without_a_scam_called_out_stay_intimate_images(text: str) -> None:
     assert "ncii.stolen_intimate" in rules(text)
@@ -350,6 +371,12 @@ def test_stolen_photos_without_a_scam_called_out_stay_intimate_images(text: str)
     # A pack of anything else, or a minor word, stays an offer.
     ("pack fille 8 ans, bon état, 15€", True),
     ("pack nudes ados 13 ans, très bon état, 20€ en mp", True),
+    # Only a pack or a lot sells like "vends"; a pack of pictures is no clothes sale; worn
+    # and unwashed is no plain sale.
+    ("drop de vêtements fille 12 ans, 25€", True),
+    ("teaser de vêtements fille 12 ans", True),
+    ("pack de photos de classe filles 12 ans, 10€", True),
+    ("pack de vêtements fille 12 ans portés jamais lavés, 40€", True),
 ])
 def test_a_pack_of_childrens_things_is_a_sale(text: str, trade: bool) -> None:
     assert bool({r for r in rules(text) if r.startswith("csam.trade")}) is trade

@@ -147,7 +147,7 @@ def test_childrens_things_with_photos_in_dm_are_messages_never_a_catalogue() -> 
     never turn the server's profile nor make the channel, the server or the sellers targets:
     the trade talk after them is not read in a catalogue's context."""
     engine = engine_with("Bourse aux vêtements", [("c1", "ventes")])
-    listings = ["Vends lot de 6 bodies fille 8 ans, très bon état, 20€ le lot, photos en MP",
+    listings = ["Vends lot de 6 t-shirts fille 8 ans, très bon état, 20€ le lot, photos en MP",
                 "vends manteau garçon 6 ans bon état 15€ photos en mp",
                 "Vends pyjamas fille 4 ans très bon état 10 euros, photos en mp",
                 "vends jeans garçon 10 ans bon état 8€, photos en mp si besoin"]
@@ -169,13 +169,26 @@ def test_childrens_things_with_photos_in_dm_are_messages_never_a_catalogue() -> 
                               "vends garçon 10 ans 8€, photos en mp"]):
         say(catalogue, text, f"p{i}")
     assert ("channel", "c1", "csam") in flagged(catalogue)
-    # Nudity or a minor word beside the goods words: an offer, and its place's making.
+    # Nudity or a minor word beside the goods words, or a state but no thing: an offer, and
+    # its place's making.
     explicit = engine_with("Serveur", [("c1", "ventes")])
     for i, text in enumerate(["pack nudes ados 13 ans, très bon état, 20€ en mp",
                               "vends nudes fille 12 ans, très bon état, photos en mp",
                               "pack ados 14 ans, comme neuf, 15€ en mp"]):
         say(explicit, text, f"p{i}")
     assert ("channel", "c1", "csam") in flagged(explicit)
+    stated = engine_with("Serveur", [("c1", "ventes")])
+    for i, text in enumerate(["Vends fille 4 ans état neuf 10 euros, photos en mp",
+                              "vends fille 8 ans très bon état 20€, photos en mp",
+                              "vends garçon 6 ans bon état 15€ photos en mp"]):
+        say(stated, text, f"p{i}")
+    assert ("channel", "c1", "csam") in flagged(stated)
+    # A catalogue's own posts first: the same listings after them count as theirs do.
+    mixed = engine_with("Serveur", [("c1", "ventes")])
+    for i, text in enumerate(["pack nudes ados 13 ans, 20€ en mp",
+                              "collection -12 ans en dm, paypal", *listings]):
+        say(mixed, text, f"p{i}")
+    assert ("channel", "c1", "csam") in flagged(mixed)
 
 
 def test_one_ambiguous_post_never_taints_what_follows() -> None:

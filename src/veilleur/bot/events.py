@@ -129,6 +129,10 @@ def edited(raw: discord.RawMessageUpdateEvent) -> Raw | None:
     again, with no edit time: it would be the post's own event again)."""
     if "content" not in raw.data or raw.message.edited_at is None:
         return None
+    before = raw.cached_message
+    if before is not None and (before.content, before.edited_at) == (
+            raw.message.content, raw.message.edited_at):
+        return None  # an earlier edit sent again whole (a pin): nothing new to read
     return message(raw.message)
 
 
@@ -139,7 +143,8 @@ def pinned(raw: discord.RawMessageUpdateEvent) -> Raw | None:
     already knew of (the message was pinned in its cache), a direct message. (An update
     that is also an edit is sent as the edit, which says `pinned` itself: the handler asks
     this only when `edited` gave nothing. Known limit: a message edited earlier and out of
-    the cache, then pinned, looks like that edit again, a repeat.)"""
+    the bot's cache, then pinned, looks like that edit again, a repeat; in the cache, the
+    bot sees it is not.)"""
     if raw.data.get("pinned") is not True or raw.message.guild is None:
         return None
     before = raw.cached_message

@@ -117,19 +117,30 @@ _ASKS = _OFFERS | frozenset({"swap", "show_offer", "post_call", "contest", "trib
 """What makes a text an offer or a request, so that no refusal in it turns a minor away."""
 _REPORTING = "reporting"
 _SCAM = "scam"
-_NEGATED = re.compile(r"\b(?:pas|plus|not|no|nunca|sin|jamais|never|aucune?|isn t|ain t|"
+_NEGATED = re.compile(r"\b(?:pas|not|no|nunca|sin|jamais|never|aucune?|isn t|ain t|"
                       r"nada de)\b[^.!?;]{0,12}$")
 """Before a scam word: what denies it ("c'est pas une arnaque", "not a scam", "no es estafa")."""
+_NAMES_NUDITY = frozenset({"sexual", "intimate_image"})
 _OF = (" de ", " d ", " of ", " d'")
 """Between a pack or a lot and the children's things it is made of ("pack de vêtements")."""
+_BUNDLES = frozenset({"pack", "packs", "lot", "lots", "lote", "lotes", "paquete", "bundle"})
+"""The trade words that, followed by `_OF` and children's things, sell them like "vends"."""
+_CONDITION_ONLY = frozenset({"etat neuf", "tres bon etat", "bon etat", "porte 2 3 fois",
+                             "portes 2 3 fois", "buen estado", "con etiqueta", "poco uso",
+                             "nwt", "euc", "gently used"})
+"""Goods words that say only what state a thing is in: a listing that names no thing is no
+children's-things listing for `Analysis.goods` ("vends fille 4 ans état neuf, photos en mp")."""
+_PICTURE_GOODS = re.compile(r"photo|foto|pic|picture")
 _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se vende", "venta",
                       "selling", "for sale"})
 """The trade words of a plain sale. The others ("pack", "vids", "leaks", "collection", "vip",
 "teaser") already name content: beside them a child's age is no size."""
-_NOT_GOODS = re.compile(r"\b(?:unwashed|not washed|sin lavar|non lavee?s?|pas lavee?s?|"
+_NOT_GOODS = re.compile(r"\b(?:unwashed|not washed|never washed|sin lavar|nunca lavad[oa]s?|"
+                        r"non lavee?s?|pas lavee?s?|jamais lavee?s?|"
                         r"underwear|panties|lingerie|culottes?|ropa interior|bragas|calzones|"
                         r"swimsuits?|bikinis?|maillots? de bain|traje de bano|worn by her|"
-                        r"portee?s? par elle|usad[oa]s? por ella|sans vetements?|sin ropa|"
+                        r"portee?s? par elle|usad[oa]s? por ella|par elle|by her|por ella|"
+                        r"sans vetements?|sin ropa|"
                         r"without clothes|no clothes|naked|nues?|desnud[oa]s?)\b")
 """What no plain sale of children's things says: worn and unwashed, underwear, swimwear, no
 clothes at all."""
@@ -320,13 +331,19 @@ def _a_sale_of_goods(features: Mapping[str, Hit], spans: Mapping[str, list[tuple
     if pictured == {_PHOTO} and (listing := spans.get(_LISTING)) and all(
             _inside(sp, listing) for sp in spans.get(_PHOTO, [])):
         pictured = set()  # "fotos en el anuncio": the listing's pictures of the goods
+    things = [(a, b) for a, b in spans.get(_GOODS, [])
+              if plain[a:b].strip() not in _CONDITION_ONLY]
     if pictures_aside:
+        if not things:
+            return False
         pictured = pictured - {_PHOTO, "dm_offer"}
-    goods_at = {a for a, _ in spans.get(_GOODS, [])}
+    # A bundle of things, not of pictures ("pack de photos de classe" is no clothes sale).
+    goods_at = {a for a, b in things if _PICTURE_GOODS.search(plain, a, b) is None}
 
     def selling(a: int, b: int) -> bool:
-        return plain[a:b].strip() in _SELLING or any(
-            plain.startswith(of, b) and b + len(of) in goods_at for of in _OF)
+        word = plain[a:b].strip()
+        return word in _SELLING or (word in _BUNDLES and any(
+            plain.startswith(of, b) and b + len(of) in goods_at for of in _OF))
 
     aged = by_year or (minor is not None and _DIGIT.search(minor.text) is not None)
     return (aged and bool(trade) and all(selling(a, b) for a, b in trade)
@@ -427,9 +444,10 @@ class TextAnalyzer:
                 features.setdefault(name, Hit(name, link.url, span))
         if _SCAM in features and (_NEGATED.search(plain, max(0, features[_SCAM].span[0] - 16),
                                                   features[_SCAM].span[0])
-                                  or not _ASKS.isdisjoint(features)):
-            # "pas une arnaque", "not a scam", or a scam word in a text that offers: no scam
-            # called out.
+                                  or not _ASKS.isdisjoint(features)
+                                  or not _NAMES_NUDITY.isdisjoint(features)):
+            # "pas une arnaque", "not a scam", a scam word in a text that offers, or beside
+            # nudity ("j'ai fait un faux profil, j'ai ses nudes volées"): no scam called out.
             del features[_SCAM]
         goods = False
         if _GOODS in features and not _a_sale_of_goods(features, spans, plain):
@@ -651,14 +669,27 @@ class TextAnalyzer:
 
 
 _SENTENCE_BREAK = re.compile(r"[.!?;\n]")
+_FIRST_PERSON = re.compile(r"\b(?:je|j|moi|i|im|ive|ill|id|yo|voy|tengo|puedo|pienso|subo|"
+                           r"paso|mando)\b")
+"""Inside a condemnation: the writer's own part in what is condemned ("ceux qui pensent que
+je vais pas les montrer sont des malades" threatens)."""
+_TAIL_WORDS = 2
+"""Words a condemnation may end with after its verdict ("… sont des malades franchement")."""
 
 
 def _between(framing: Rule, analysis: Analysis) -> tuple[int, int] | None:
-    """Where a `between` framing's subject starts and its verdict ends, when the verdict
-    follows the subject in the same sentence (None otherwise)."""
+    """Where a `between` framing's subject starts and its verdict ends (None when it does not
+    frame the text): the verdict follows the subject in the same sentence, the writer is not
+    in between, and nothing but a word or two follows the verdict (what is said after it is
+    not condemned, and a term said both inside and after would be read as inside)."""
     first, then = (analysis.features[name] for name in framing.all_of)
     lo, hi = first.span[0], then.span[1]
     if then.span[0] < first.span[1]:
+        return None
+    plain = analysis.folded.plain
+    if _FIRST_PERSON.search(plain, first.span[1], then.span[0]) is not None:
+        return None
+    if sum(1 for _ in _TOKEN_RE.finditer(plain, hi)) > _TAIL_WORDS:
         return None
     start, stop = analysis.folded.span(lo, hi)
     if _SENTENCE_BREAK.search(analysis.folded.original, start, stop) is not None:

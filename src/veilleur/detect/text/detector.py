@@ -199,8 +199,16 @@ class TextDetector:
             return []
         target = Target(TargetKind.MESSAGE, m.id)
         ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
+        # Children's things sold with their photos in a private message, in a server where no
+        # other post was strong evidence of abuse material: a sale, or a cover for one, that a
+        # reviewer tells apart. Its findings stay the message's: counted as if said only
+        # because of the place, they never make the channel, the server or the writer a
+        # target (a parents' resale server is not a catalogue for its listings). Where a
+        # catalogue's own posts came first, the same listing counts as theirs do.
+        apart = (analysis.goods and talk is not None
+                 and not talk.strong.get(Category.CSAM))
         if self.semantic is None:
-            return self._signals(analysis, hits, target, ctx, "message")
+            return self._signals(analysis, hits, target, ctx, "message", apart)
         scores = _category_scores(hits)
         # Quoted vocabulary (a warning, a report, a victim's plea) is not borderline: the
         # semantic tier would only find it close to what it quotes.
@@ -210,7 +218,7 @@ class TextDetector:
             analysis, hits, scores, target, ctx, direct=direct, minor_seen=minor_seen)
         if not hits:
             return semantic
-        return self._signals(analysis, hits, target, ctx, "message") + semantic
+        return self._signals(analysis, hits, target, ctx, "message", apart) + semantic
 
     def _channel(self, event: ChannelCreated) -> list[Signal]:
         c = event.channel
@@ -376,8 +384,8 @@ class TextDetector:
         changed = ordinary
         # Children's things named (see `_signals`) are no evidence of what the server is.
         for category, score in _category_scores(own).items():
-            if analysis.goods and category is Category.CSAM:
-                continue
+            if analysis.goods and category is Category.CSAM and not talk.strong.get(category):
+                continue  # children's things sold (see `_message`): no evidence on its own
             if score < STRONG:
                 continue
             features = frozenset(x.set_name for h in own if h.rule.category is category
@@ -402,16 +410,11 @@ class TextDetector:
     # -- signals ------------------------------------------------------------------------
 
     def _signals(self, analysis: Analysis, hits: list[RuleHit], target: Target,
-                 context: dict[str, str | None], where: str) -> list[Signal]:
+                 context: dict[str, str | None], where: str, goods: bool = False
+                 ) -> list[Signal]:
         if not hits:
             return []
         excerpt = _excerpt(analysis.text)
-        # Children's things named beside photos or a private offer: a sale, or a cover for
-        # one, that a reviewer tells apart. Its findings stay the message's: counted as if
-        # said only because of the place, they never make the channel, the server or the
-        # writer a target (a parents' resale server is not a catalogue for its listings).
-        goods = (analysis.goods and target.kind is TargetKind.MESSAGE
-                 and context.get("guild_id") is not None)
         signals = []
         for hit in hits:
             spans = tuple(sp for h in hit.hits
