@@ -161,34 +161,31 @@ def test_childrens_things_with_photos_in_dm_are_messages_never_a_catalogue() -> 
     assert {("message", f"p{i}", "csam") for i in range(0, 24, 6)} <= found
     assert {k for k, _, _ in found} == {"message"}
     assert not {m for _, m, _ in found} & {"last", "last2"}
+
+    def channel_found(texts: list[str]) -> bool:
+        """Whether these posts, alone in a server's #ventes, make it an abuse-material
+        channel."""
+        engine = engine_with("Serveur", [("c1", "ventes")])
+        for i, text in enumerate(texts):
+            say(engine, text, f"p{i}")
+        return ("channel", "c1", "csam") in flagged(engine)
+
     # The same listings without children's things named are a catalogue's posts.
-    catalogue = engine_with("Serveur", [("c1", "ventes")])
-    for i, text in enumerate(["Vends lot fille 8 ans, 20€ le lot, photos en MP",
-                              "vends garçon 6 ans 15€ photos en mp",
-                              "Vends fille 4 ans 10 euros, photos en mp",
-                              "vends garçon 10 ans 8€, photos en mp"]):
-        say(catalogue, text, f"p{i}")
-    assert ("channel", "c1", "csam") in flagged(catalogue)
+    assert channel_found(["Vends lot fille 8 ans, 20€ le lot, photos en MP",
+                          "vends garçon 6 ans 15€ photos en mp",
+                          "Vends fille 4 ans 10 euros, photos en mp",
+                          "vends garçon 10 ans 8€, photos en mp"])
     # Nudity or a minor word beside the goods words, or a state but no thing: an offer, and
     # its place's making.
-    explicit = engine_with("Serveur", [("c1", "ventes")])
-    for i, text in enumerate(["pack nudes ados 13 ans, très bon état, 20€ en mp",
-                              "vends nudes fille 12 ans, très bon état, photos en mp",
-                              "pack ados 14 ans, comme neuf, 15€ en mp"]):
-        say(explicit, text, f"p{i}")
-    assert ("channel", "c1", "csam") in flagged(explicit)
-    stated = engine_with("Serveur", [("c1", "ventes")])
-    for i, text in enumerate(["Vends fille 4 ans état neuf 10 euros, photos en mp",
-                              "vends fille 8 ans très bon état 20€, photos en mp",
-                              "vends garçon 6 ans bon état 15€ photos en mp"]):
-        say(stated, text, f"p{i}")
-    assert ("channel", "c1", "csam") in flagged(stated)
+    assert channel_found(["pack nudes ados 13 ans, très bon état, 20€ en mp",
+                          "vends nudes fille 12 ans, très bon état, photos en mp",
+                          "pack ados 14 ans, comme neuf, 15€ en mp"])
+    assert channel_found(["Vends fille 4 ans état neuf 10 euros, photos en mp",
+                          "vends fille 8 ans très bon état 20€, photos en mp",
+                          "vends garçon 6 ans bon état 15€ photos en mp"])
     # A catalogue's own posts first: the same listings after them count as theirs do.
-    mixed = engine_with("Serveur", [("c1", "ventes")])
-    for i, text in enumerate(["pack nudes ados 13 ans, 20€ en mp",
-                              "collection -12 ans en dm, paypal", *listings]):
-        say(mixed, text, f"p{i}")
-    assert ("channel", "c1", "csam") in flagged(mixed)
+    assert channel_found(["pack nudes ados 13 ans, 20€ en mp",
+                          "collection -12 ans en dm, paypal", *listings])
 
 
 def test_one_ambiguous_post_never_taints_what_follows() -> None:

@@ -138,9 +138,8 @@ _SELLING = frozenset({"vends", "je vends", "vente", "a vendre", "vendo", "se ven
 _NOT_GOODS = re.compile(r"\b(?:unwashed|not washed|never washed|sin lavar|nunca lavad[oa]s?|"
                         r"non lavee?s?|pas lavee?s?|jamais lavee?s?|"
                         r"underwear|panties|lingerie|culottes?|ropa interior|bragas|calzones|"
-                        r"swimsuits?|bikinis?|maillots? de bain|traje de bano|worn by her|"
-                        r"portee?s? par elle|usad[oa]s? por ella|par elle|by her|por ella|"
-                        r"sans vetements?|sin ropa|"
+                        r"swimsuits?|bikinis?|maillots? de bain|traje de bano|by her|par elle|"
+                        r"por ella|sans vetements?|sin ropa|"
                         r"without clothes|no clothes|naked|nues?|desnud[oa]s?)\b")
 """What no plain sale of children's things says: worn and unwashed, underwear, swimwear, no
 clothes at all."""

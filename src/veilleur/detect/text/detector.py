@@ -188,8 +188,17 @@ class TextDetector:
             return []
         context = self._message_context(m.channel_id, m.guild_id)
         hits = self.analyzer.rules(analysis, TargetKind.MESSAGE, context)
+        # Children's things sold with their photos in a private message, in a server where no
+        # other post was strong evidence of abuse material: a sale, or a cover for one, that a
+        # reviewer tells apart. Its findings stay the message's: counted as if said only
+        # because of the place, they never make the channel, the server or the writer a
+        # target, nor the server's profile (a parents' resale server is not a catalogue for
+        # its listings). Where a catalogue's own posts came first, the same listing counts as
+        # theirs do.
+        apart = (analysis.goods and talk is not None
+                 and not talk.strong.get(Category.CSAM))
         if talk is not None and m.guild_id is not None:
-            self._learn(m.guild_id, talk, analysis, hits)
+            self._learn(m.guild_id, talk, analysis, hits, apart)
         direct = m.guild_id is None
         # A minor's age or an age question opens the gate for the rest of the conversation.
         minor_seen = direct and bool(self._state.get("text.dm_minor", m.channel_id))
@@ -199,14 +208,6 @@ class TextDetector:
             return []
         target = Target(TargetKind.MESSAGE, m.id)
         ctx = {"guild_id": m.guild_id, "channel_id": m.channel_id, "author_id": m.author_id}
-        # Children's things sold with their photos in a private message, in a server where no
-        # other post was strong evidence of abuse material: a sale, or a cover for one, that a
-        # reviewer tells apart. Its findings stay the message's: counted as if said only
-        # because of the place, they never make the channel, the server or the writer a
-        # target (a parents' resale server is not a catalogue for its listings). Where a
-        # catalogue's own posts came first, the same listing counts as theirs do.
-        apart = (analysis.goods and talk is not None
-                 and not talk.strong.get(Category.CSAM))
         if self.semantic is None:
             return self._signals(analysis, hits, target, ctx, "message", apart)
         scores = _category_scores(hits)
@@ -372,8 +373,8 @@ class TextDetector:
             self._state.put("text.talk", guild_id, talk)
         return talk
 
-    def _learn(self, guild_id: str, talk: _Talk, analysis: Analysis, hits: list[RuleHit]
-               ) -> None:
+    def _learn(self, guild_id: str, talk: _Talk, analysis: Analysis, hits: list[RuleHit],
+               apart: bool = False) -> None:
         """What this message teaches about the server: which features are ordinary talk
         there, and whether it is evidence of a category for the profile."""
         # Only what fired without the server's profile: a rule that fires because of the
@@ -382,9 +383,8 @@ class TextDetector:
         alone = [h for h in own if not h.context]
         ordinary = talk.hear(analysis.features, plain=not alone)
         changed = ordinary
-        # Children's things named (see `_signals`) are no evidence of what the server is.
         for category, score in _category_scores(own).items():
-            if analysis.goods and category is Category.CSAM and not talk.strong.get(category):
+            if apart and category is Category.CSAM:
                 continue  # children's things sold (see `_message`): no evidence on its own
             if score < STRONG:
                 continue
@@ -419,13 +419,13 @@ class TextDetector:
         for hit in hits:
             spans = tuple(sp for h in hit.hits
                           if (sp := analysis.original_span(h))[1] <= len(excerpt))
+            sold = goods and hit.rule.category is Category.CSAM
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target,
                 category=hit.rule.category, strength=hit.strength,
-                evidence=_evidence(hit, where) + (
-                    _GOODS_NOTE if goods and hit.rule.category is Category.CSAM else ""),
+                evidence=_evidence(hit, where) + (_GOODS_NOTE if sold else ""),
                 key=hit.rule.id, context=context, excerpt=excerpt, spans=spans,
-                contextual=bool(hit.context) or (goods and hit.rule.category is Category.CSAM),
+                contextual=bool(hit.context) or sold,
             ))
         # Links are evidence weighed by the rules: they join a finding, never make one.
         for category in {h.rule.category for h in hits}:
