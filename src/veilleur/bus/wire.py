@@ -54,6 +54,7 @@ def finding_to_json(finding: Finding) -> dict[str, Any]:
         "spans": [list(s) for s in finding.spans],
         "signal_keys": list(finding.signal_keys),
         "own_score": finding.own_score,
+        "own_detectors": None if finding.own_detectors is None else list(finding.own_detectors),
     }
 
 
@@ -70,6 +71,8 @@ def finding_from_json(raw: Mapping[str, Any]) -> Finding:
         spans=tuple((int(a), int(b)) for a, b in raw.get("spans", ())),
         signal_keys=tuple(raw.get("signal_keys", ())),
         own_score=raw.get("own_score"),
+        own_detectors=(None if raw.get("own_detectors") is None
+                       else tuple(str(d) for d in raw["own_detectors"])),
     )
 
 

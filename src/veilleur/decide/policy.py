@@ -69,6 +69,8 @@ class Finding:
     own_score: float | None = None
     """The score without the signals observed only because of the place's context (None:
     the same as `score`). What makes a message count for its channel and server."""
+    own_detectors: tuple[str, ...] | None = None
+    """The detectors of the signals `own_score` counts (None: the same as `detectors`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The finding as contracts §4 writes it."""
@@ -194,6 +196,8 @@ class FindingBook:
             signal_keys=tuple(s.key for s in signals),
             own_score=(combine(s.strength for s in signals if not s.contextual)
                        if any(s.contextual for s in signals) else None),
+            own_detectors=(tuple(sorted({s.detector for s in signals if not s.contextual}))
+                           if any(s.contextual for s in signals) else None),
         )
 
 

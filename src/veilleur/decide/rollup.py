@@ -331,7 +331,9 @@ class Rollup:
             # Found only because of where it was said: the place's suspicion must not
             # feed itself (nor the author: "pago por bizum" in a shop named like a catalogue).
             return []
-        if set(f.detectors) <= {_CONVERSATION}:
+        # Only what counts for the message's own score: a contextual signal beside the
+        # conversation's evidence (the learned tier's `message_only`) must not make it count.
+        if set(f.detectors if f.own_detectors is None else f.own_detectors) <= {_CONVERSATION}:
             # The conversation's own evidence, already on the account it names (not marked
             # seen: if another tier finds the message too, it counts then).
             return []
@@ -367,7 +369,7 @@ class Rollup:
         if author is not None and not bot:
             place = self._place("rollup.account", author)
             self._add(place, cat, mid, 1.0, excerpt, cid or "", direct=gid is None,
-                      score=f.score)
+                      score=f.score if f.own_score is None else f.own_score)
             self._state.put("rollup.account", author, place)
             out += self._judge_account(author, place, cat, f.context)
         return out

@@ -62,7 +62,8 @@ class Signal:
     """Where in `excerpt`'s text the evidence lies (character offsets), for highlighting."""
     contextual: bool = False
     """Observed only because of where it was said (a rule that needs the channel's or the
-    server's suspicion): it never makes that place, or its server, a target in turn."""
+    server's suspicion), or evidence of the message alone (`learned.toml`'s `message_only`):
+    it never makes that place, its server or its writer a target in turn."""
 
 
 class Context(Protocol):

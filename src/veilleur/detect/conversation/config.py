@@ -92,6 +92,12 @@ class MeaningSettings:
     unread: int = 0
     """Per conversation and speaker: how many of their latest messages said before the
     conversation was at stake are kept, to be read when it is (0: none)."""
+    head_support: float = 1.1
+    head_strong: float = 1.1
+    """The meaning head's probability of a stage's category (the learned tier's second
+    reader, `detect/text/meaning_head.py`, on the same vector) from which a message read is
+    a weak or a strong reading (above 1: the head does not read; `head_support` not given:
+    the same as `head_strong`, strong readings only)."""
 
 
 _TOP = frozenset({"version", "risk", "relationship", "ages", "stages", "meaning", "suppress",
@@ -103,7 +109,7 @@ _AGES_KEYS = frozenset({"adult", "platform_confidence", "claim_confidence", "gra
 _STAGE_KEYS = frozenset({"category", "weight", "sets", "urgent", "meaning"})
 _MEANING_KEYS = frozenset({"k", "support", "strong", "support_weight", "strong_weight",
                            "max_reads", "prefilter", "learned_support", "learned_strong",
-                           "unread"})
+                           "unread", "head_support", "head_strong"})
 
 
 def load_conversation_policy(policy_dir: Path = POLICY_DIR) -> ConversationPolicy:
@@ -234,9 +240,17 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             if "learned_support" in mt else 1.1,
             learned_strong=num(mt, "learned_strong", "meaning", 0, 1.1)
             if "learned_strong" in mt else 1.1,
-            unread=whole(mt, "unread", "meaning", 0, 50, default=0))
+            unread=whole(mt, "unread", "meaning", 0, 50, default=0),
+            # A strong bar alone: the head makes strong readings only (no weak ones).
+            head_strong=num(mt, "head_strong", "meaning", 0, 1.1)
+            if "head_strong" in mt else 1.1,
+            head_support=num(mt, "head_support", "meaning", 0, 1.1)
+            if "head_support" in mt else (num(mt, "head_strong", "meaning", 0, 1.1)
+                                          if "head_strong" in mt else 1.1))
         if meaning.learned_strong < meaning.learned_support:
             raise fail("meaning.learned_strong", "must be at least meaning.learned_support")
+        if meaning.head_strong < meaning.head_support:
+            raise fail("meaning.head_strong", "must be at least meaning.head_support")
         if meaning.strong < meaning.support:
             raise fail("meaning.strong", "must be at least meaning.support")
         if not any(st.meaning for st in stages):

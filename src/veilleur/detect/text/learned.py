@@ -17,8 +17,9 @@ the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's th
   a message of fewer than `MIN_WORDS_ALONE` words, and a place (direct message or server)
   where the category's families were not written (the model's `places`: grooming and
   sextortion were learnt from private talks).
-Each message gives at most one signal per category, keyed "learned": re-reading the same
-message changes nothing.
+Each message gives at most one signal per category, keyed "learned" (and, where the head alone
+confirms a `message_only` category, its contextual addition keyed "learned:head"): re-reading
+the same message changes nothing.
 
 **A second reader for the uncertain band** (`policies/learned.toml`, on with the semantic tier):
 n-grams rank a paraphrase they never saw above `support` far more often than above `alone`
@@ -104,6 +105,9 @@ class SecondReader:
     """Per category, the head's probability that confirms."""
     head_from: float = HEAD_FROM
     """The learned probability from which the head is asked (it may be below `support`)."""
+    message_only: frozenset[Category] = frozenset()
+    """Categories whose head confirmations make a finding of the message only: never of its
+    writer, channel or server (`Signal.contextual`)."""
 
     @property
     def on(self) -> bool:
@@ -155,13 +159,26 @@ def load_confirm(policy_dir: Path) -> SecondReader:
     head = table.get("head", {})
     if not isinstance(head, dict):
         raise fail("[meaning.head] must be a table")
-    extra(head, {"from", "confirm"}, "[meaning.head]: ")
+    extra(head, {"from", "confirm", "message_only"}, "[meaning.head]: ")
     start = head.get("from", HEAD_FROM)
     if (not isinstance(start, int | float) or isinstance(start, bool)
             or not 0.0 < float(start) < 1.0):
         raise fail("meaning.head.from must be a number in (0, 1)")
+    head_bars = bars(head.get("confirm", {}), "meaning.head.confirm")
+    only = head.get("message_only", [])
+    if not isinstance(only, list) or not all(isinstance(n, str) for n in only):
+        raise fail("meaning.head.message_only must be a list of categories")
+    message_only = set()
+    for name in only:
+        try:
+            message_only.add(Category(name))
+        except ValueError:
+            raise fail(f"meaning.head.message_only: unknown category {name!r}") from None
+    if stray := sorted(c.value for c in message_only if c not in head_bars):
+        raise fail(f"meaning.head.message_only names {stray}, which [meaning.head.confirm] "
+                   "gives no bar")
     return SecondReader(version, k, bars(table.get("confirm", {}), "meaning.confirm"),
-                        bars(head.get("confirm", {}), "meaning.head.confirm"), float(start))
+                        head_bars, float(start), frozenset(message_only))
 
 
 def _head_for(policy_dir: Path, second: SecondReader, encoder: str) -> MeaningHead | None:
@@ -237,7 +254,8 @@ class LearnedDetector:
                  confirm: Mapping[Category, float] | None = None,
                  confirm_version: str = "confirm",
                  head_confirm: Mapping[Category, float] | None = None,
-                 head_from: float = HEAD_FROM) -> None:
+                 head_from: float = HEAD_FROM,
+                 message_only: frozenset[Category] = frozenset()) -> None:
         self._top: Callable[[str], float] | None = None
         self.model = model
         self._says_minor = says_minor
@@ -246,6 +264,7 @@ class LearnedDetector:
         """The second reader (public: the benchmarks count what it embeds)."""
         self._confirm = dict(confirm or {})
         self._head_from = head_from
+        self._message_only = message_only
         self.version = model.version if model is not None else "off"
         if self.meaning is not None and model is not None:
             self.version += f"+{self.meaning.version}+{confirm_version}"
@@ -301,7 +320,8 @@ class LearnedDetector:
                 meaning = MeaningReader(bank, k=second.k, head=head)
         return cls(load_model(settings.policy_dir), policy.thresholds,
                    TextAnalyzer.load(settings.policy_dir), says_minor, meaning,
-                   second.confirm, second.version, second.head, second.head_from)
+                   second.confirm, second.version, second.head, second.head_from,
+                   second.message_only)
 
     def _blocked(self, category: Category, place: str, short: bool,
                  says_minor: Callable[[], bool]) -> str:
@@ -320,20 +340,21 @@ class LearnedDetector:
         return ""
 
     def _confirmed(self, text: str, category: Category, by_bank: bool, by_head: bool
-                   ) -> str | None:
-        """How the meaning confirms `category` (the evidence's words), else None. The bank's
-        vote is asked from `support` up, the head's from `head_from` up."""
+                   ) -> tuple[str, bool] | None:
+        """How the meaning confirms `category` (the evidence's words, and whether the head
+        alone did), else None. The bank's vote is asked from `support` up, the head's from
+        `head_from` up."""
         assert self.meaning is not None
         reading = self.meaning.readings([text])[0]
         vote = reading.votes.get(category, 0.0)
         # The weights of a unanimous neighbourhood sum to 1 only up to float32 rounding.
         if by_bank and vote >= self._confirm[category] - 1e-6:
             return (f"{vote:.2f} of its nearest bank messages read as {category.value}, and "
-                    f"from {self._confirm[category]:.2f} the two readers make a finding")
+                    f"from {self._confirm[category]:.2f} the two readers make a finding"), False
         head = (reading.head or {}).get(category, 0.0)
         if by_head and head >= self._head[category]:
             return (f"the meaning head gives {category.value} {head:.4f}, and from "
-                    f"{self._head[category]:.4f} the two readers make a finding")
+                    f"{self._head[category]:.4f} the two readers make a finding"), True
         return None
 
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
@@ -409,9 +430,17 @@ class LearnedDetector:
                 continue  # below support, only the second reader's agreement speaks
             if bare and not alone_here and vote is None:
                 continue
+            only_message = False
             if vote is not None:
-                role = f"is below {alone:.2f}, confirmed by its meaning: {vote}"
+                role = f"is below {alone:.2f}, confirmed by its meaning: {vote[0]}"
                 s = strength(alone, support, alone, threshold)
+                if vote[1] and category in self._message_only:
+                    # Where no one's age is known, a reading by meaning alone that a message
+                    # grooms is one message for a reviewer: a parent's "send me a photo of
+                    # where you are" lies near a groomer's. The writer is judged on more
+                    # (other findings, the conversation tier, which knows who is a child).
+                    only_message = True
+                    role += "; what the meaning adds never counts for its writer"
             else:
                 role = (f"makes a finding alone from {alone:.2f}" if alone_here
                         else f"supports the rules from {support:.2f}")
@@ -422,10 +451,24 @@ class LearnedDetector:
             if category is Category.NCII and minor is not None:
                 said = Category.CSAM
                 role += f"; it names a minor («{minor.text}»): abuse material of children"
+            key = "learned"
+            if only_message and p >= support and not bare:
+                # What the tier said before the head confirmed it (a supporting signal beside
+                # the rules) still counts for the writer, as it did without the head; only
+                # the head's addition is the message's alone. Noisy-OR of the two: `s`.
+                before = strength(p, support, alone, threshold)
+                signals.append(Signal(
+                    detector=self.id, version=self.version, target=target, category=said,
+                    strength=before, key="learned", context=context, excerpt=excerpt,
+                    evidence=f"learned tier: {category.value} probability {p:.2f} (it "
+                             f"supports the rules from {support:.2f}; model {self.version})"))
+                s = 1.0 - (1.0 - s) / (1.0 - before)
+            if only_message:
+                key = "learned:head"
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target, category=said,
-                strength=s, key="learned",
-                context=context, excerpt=excerpt,
+                strength=s, key=key,
+                context=context, excerpt=excerpt, contextual=only_message,
                 evidence=f"learned tier: {category.value} probability {p:.2f} (it {role}"
                          f"{'; ' + held if held else ''}; model {self.version})"))
         return signals
