@@ -550,6 +550,18 @@ def test_what_the_tier_said_before_the_head_still_counts_for_the_writer() -> Non
     assert finding.own_detectors == ("text.learned",)
 
 
+def test_the_head_does_not_add_a_category_the_rules_named_otherwise() -> None:
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    only = _with_head(head_from=0.5, message_only=frozenset({Category.CSAM}))
+    only._analyzer = TextAnalyzer.load(POLICY_DIR)
+    # The rules read a gift for a nude (sextortion): the head's csam reading adds nothing.
+    assert _signals(only, _posted("robux quietly for a nude photo of the folder, see you",
+                                  guild="g1")) == []
+    (s,) = _signals(only, _posted(_NEAR, guild="g1"))  # the rules name nothing: it reads
+    assert s.contextual and s.strength >= 0.7
+
+
 class _Given:
     """Signals handed in per message id: what other tiers would have said."""
 

@@ -62,7 +62,7 @@ from veilleur.detect.base import (
     Signal,
     load_policy_toml,
 )
-from veilleur.detect.text.analyzer import TextAnalyzer
+from veilleur.detect.text.analyzer import Analysis, TextAnalyzer
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
 from veilleur.detect.text.ngrams import view
 from veilleur.events import Event, MessagePosted
@@ -357,6 +357,16 @@ class LearnedDetector:
                     f"{self._head[category]:.4f} the two readers make a finding"), True
         return None
 
+    def _named_otherwise(self, analysis: Analysis | None, category: Category) -> bool:
+        """Whether the rules name the message's category, and not as `category`: "robux for
+        a nude photo" is the sextortion rules' gift for a nude, however near grooming the
+        head reads it (the conversation tier keeps a named stage's category the same way)."""
+        if self._analyzer is None or analysis is None:
+            return False
+        named = {h.rule.category for h in self._analyzer.rules(analysis, TargetKind.MESSAGE)
+                 if (h.weight if h.weight is not None else h.rule.weight) > 0}
+        return bool(named) and category not in named
+
     def detect(self, event: Event, ctx: Context) -> Iterable[Signal]:
         if self.model is None or not isinstance(event, MessagePosted):
             return ()
@@ -426,6 +436,9 @@ class LearnedDetector:
             # vote from `support`, the head's from its own lower bar).
             vote = (self._confirmed(m.content, category, by_bank, by_head)
                     if reads and not blocked else None)
+            if vote is not None and vote[1] and category in self._message_only \
+                    and self._named_otherwise(analysis, category):
+                vote = None
             if p < support and vote is None:
                 continue  # below support, only the second reader's agreement speaks
             if bare and not alone_here and vote is None:
