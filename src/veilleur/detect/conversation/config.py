@@ -228,6 +228,7 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
     if "meaning" in data:
         mt = table("meaning")
         only(mt, "meaning", _MEANING_KEYS)
+        head_strong = num(mt, "head_strong", "meaning", 0, 1.1) if "head_strong" in mt else 1.1
         meaning = MeaningSettings(
             k=whole(mt, "k", "meaning", 1, 50),
             support=num(mt, "support", "meaning", 0, 1),
@@ -241,12 +242,10 @@ def parse_conversation_policy(data: Mapping[str, Any], where: str = "conversatio
             learned_strong=num(mt, "learned_strong", "meaning", 0, 1.1)
             if "learned_strong" in mt else 1.1,
             unread=whole(mt, "unread", "meaning", 0, 50, default=0),
+            head_strong=head_strong,
             # A strong bar alone: the head makes strong readings only (no weak ones).
-            head_strong=num(mt, "head_strong", "meaning", 0, 1.1)
-            if "head_strong" in mt else 1.1,
             head_support=num(mt, "head_support", "meaning", 0, 1.1)
-            if "head_support" in mt else (num(mt, "head_strong", "meaning", 0, 1.1)
-                                          if "head_strong" in mt else 1.1))
+            if "head_support" in mt else head_strong)
         if meaning.learned_strong < meaning.learned_support:
             raise fail("meaning.learned_strong", "must be at least meaning.learned_support")
         if meaning.head_strong < meaning.head_support:

