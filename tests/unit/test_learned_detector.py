@@ -622,8 +622,19 @@ def test_a_meaning_head_file_is_checked(tmp_path: Path) -> None:
     from veilleur.detect.text.meaning_head import HeadError, MeaningHead
 
     classes = ["none", *(c.value for c in CATS)]
-    good = write_head(_head_layers(), classes, tmp_path / "h.npz", "bank-x")
+    good = write_head(_head_layers(), classes, tmp_path / "h.npz", "bank-x", "m")
     head = MeaningHead.load(good, ENCODER)
+    assert head.model == "m"  # the n-gram model it was trained beside
+    with np.load(good) as data:
+        arrays = {n: data[n] for n in data.files}
+    numeric = tmp_path / "numeric.npz"
+    np.savez(numeric, **dict(arrays, model=np.array(1.0)))
+    with pytest.raises(HeadError, match="'model' must be strings"):
+        MeaningHead.load(numeric, ENCODER)
+    older = tmp_path / "older.npz"  # written before heads recorded their model
+    np.savez(older, **{n: a for n, a in arrays.items() if n != "model"})
+    with pytest.raises(HeadError, match=r"before heads recorded .*`make head`"):
+        MeaningHead.load(older, ENCODER)
     (p,) = head.probabilities(np.array([[1.0, 0.0]], np.float32))
     assert p[Category.CSAM] > 0.99 and max(p[c] for c in CATS[1:]) < 0.001
     assert head.band == pytest.approx(0.1)
@@ -635,13 +646,13 @@ def test_a_meaning_head_file_is_checked(tmp_path: Path) -> None:
                   {**_head_layers(), "w2": np.full((2, 5), np.inf, np.float32)}]
     for i, (layers, what) in enumerate(zip(bad_layers, ["fit together", "non-finite"],
                                            strict=True)):
-        path = write_head(layers, classes, tmp_path / f"b{i}.npz", "bank-x")
+        path = write_head(layers, classes, tmp_path / f"b{i}.npz", "bank-x", "m")
         with pytest.raises(HeadError, match=what):
             MeaningHead.load(path, ENCODER)
     for i, names in enumerate([["csam", "none", "ncii", "grooming", "sextortion"],
                                ["none", "csam", "csam", "grooming", "sextortion"],
                                ["none", "csam", "ncii", "grooming", "pizza"]]):
-        path = write_head(_head_layers(), names, tmp_path / f"c{i}.npz", "bank-x")
+        path = write_head(_head_layers(), names, tmp_path / f"c{i}.npz", "bank-x", "m")
         with pytest.raises(HeadError):
             MeaningHead.load(path, ENCODER)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
@@ -697,10 +708,11 @@ def test_a_policy_that_names_head_bars_needs_the_head(tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     narrow = {**_head_layers(), "w2": np.zeros((2, 3), np.float32),
               "b2": np.zeros(3, np.float32)}
-    write_head(narrow, ["none", "csam", "sextortion"], tmp_path / HEAD_FILE, "b")
+    write_head(narrow, ["none", "csam", "sextortion"], tmp_path / HEAD_FILE, "b", "m")
     with pytest.raises(LearnedPolicyError, match="does not read"):
         _head_for(tmp_path, second, ENCODER)
-    write_head(_head_layers(), ["none", *(c.value for c in CATS)], tmp_path / HEAD_FILE, "b")
+    write_head(_head_layers(), ["none", *(c.value for c in CATS)], tmp_path / HEAD_FILE, "b",
+               "m")
     with pytest.raises(LearnedPolicyError, match=r"below 0\.1"):
         _head_for(tmp_path, replace(second, head_from=0.05), ENCODER)
     assert isinstance(_head_for(tmp_path, second, ENCODER), MeaningHead)
@@ -717,13 +729,13 @@ def test_a_policy_that_names_head_bars_needs_the_head(tmp_path: Path) -> None:
     big = tmp_path / "big.npz"
     write_head({**_head_layers(), "w1": np.zeros((20_000_000, 1), np.float32),
                 "b1": np.zeros(1, np.float32), "w2": np.zeros((1, 5), np.float32)},
-               ["none", *(c.value for c in CATS)], big, "b")
+               ["none", *(c.value for c in CATS)], big, "b", "m")
     assert big.stat().st_size < 200_000
     with pytest.raises(HeadError, match="larger than"):
         MeaningHead.load(big, ENCODER)
     texty = tmp_path / "texty.npz"
     write_head({**_head_layers(), "b1": np.array(["1", "2"])},
-               ["none", *(c.value for c in CATS)], texty, "b")
+               ["none", *(c.value for c in CATS)], texty, "b", "m")
     with pytest.raises(HeadError, match="floating-point"):
         MeaningHead.load(texty, ENCODER)
     cut = tmp_path / "cut.npz"

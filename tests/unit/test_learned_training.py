@@ -132,6 +132,65 @@ def test_training_is_reproducible_and_never_learns_from_test(corpus: Path,
             > model.probabilities("team lunch after the match")[g])
 
 
+def test_the_digest_covers_what_the_feature_code_makes_of_the_text(
+        corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from veilleur.corpus.train import TrainConfig, training_digest
+    from veilleur.detect.text import ngrams
+
+    families = load_families(corpus)
+    config = TrainConfig(bits=12, per_family=15)
+    before = training_digest(families, ["on se voit demain"], config, ())
+    assert training_digest(families, ["on se voit demain"], config, ()) == before
+    assert training_digest(families, ["on se voit apres"], config, ()) != before
+    # A family's place (it weighs the ordinary examples, and sets where the model may act
+    # alone) is part of what it is trained from.
+    moved = [replace(f, where="dm" if f.where != "dm" else "guild") if i == 0 else f
+             for i, f in enumerate(families)]
+    assert training_digest(moved, ["on se voit demain"], config, ()) != before
+    # A character only a later template holds is folded in the probe too.
+    trained = next(f for f in families if split_of(f) == "train")
+    late = [replace(f, templates=(*f.templates, "{x} \u00aa")) if f is trained else f
+            for f in families]
+    with_late = training_digest(late, ["on se voit demain"], config, ())
+    folded_once = ngrams.view
+    monkeypatch.setattr(ngrams, "view",
+                        lambda text: folded_once(text.replace("\u00aa", "zz")))
+    assert training_digest(late, ["on se voit demain"], config, ()) != with_late
+    monkeypatch.setattr(ngrams, "view", folded_once)
+    # The same corpus, folded otherwise (as when fold.py changes): another digest.
+    folded = ngrams.view
+    monkeypatch.setattr(ngrams, "view", lambda text: folded(text).replace(b"e", b"a"))
+    assert training_digest(families, ["on se voit demain"], config, ()) != before
+
+
+def test_the_shipped_model_and_head_are_what_make_train_gives_today() -> None:
+    """`make train` on today's tree gives the shipped model (its digest covers the corpus, the
+    negatives, the recipe and the folding), and `make head` was run with that model."""
+    from veilleur.corpus.train import TrainConfig, folding_versions, training_digest
+    from veilleur.corpus.transforms import obfuscate
+    from veilleur.detect.base import POLICY_DIR
+    from veilleur.detect.conversation.meaning import ENCODER
+    from veilleur.detect.text.learned import MODEL_DIR
+    from veilleur.detect.text.linear import MODEL_FILE, LinearModel
+    from veilleur.detect.text.meaning_head import load_head
+
+    model = LinearModel.load(POLICY_DIR / MODEL_DIR / MODEL_FILE)
+    labelled = Path(__file__).parents[1] / "data" / "labelled" / "corpus.toml"
+    today = training_digest(load_families(), labelled_negatives(labelled), TrainConfig(),
+                            (obfuscate,))
+    assert model.meta.get("folding") == folding_versions(), (
+        f"the shipped model was folded with {model.meta.get('folding')}, this environment "
+        f"folds with {folding_versions()}: install those versions, or retrain (`make train`, "
+        "`make head`) and measure again")
+    retrain = ("the shipped model was trained from other inputs (the corpus, the negatives, "
+               "the recipe or fold.py): run `make train` then `make head`, and measure again")
+    assert model.meta.get("digest") == today, retrain
+    assert model.version == f"text-linear-{today[:12]}", retrain
+    head = load_head(POLICY_DIR, ENCODER)
+    assert head is not None and head.model == model.content(), \
+        "the meaning head was trained beside another model: run `make head`"
+
+
 def test_train_command_writes_model_and_card(corpus: Path, tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     out = tmp_path / "model"

@@ -114,7 +114,7 @@ def build_head(families: Sequence[Family], encoder: Encoder, model: LinearModel,
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
     classes = ["none", *(c.value for c in model.categories)]
     layers = fit_head(x, [*labels, *none_labels], classes)
-    return write_head(layers, classes, out, version), len(x)
+    return write_head(layers, classes, out, version, model.content()), len(x)
 
 
 def _cached(path: Path | None, version: str, rows: int) -> np.ndarray | None:
@@ -131,7 +131,8 @@ def _cached(path: Path | None, version: str, rows: int) -> np.ndarray | None:
 
 
 def write_head(layers: dict[str, np.ndarray], classes: Sequence[str], out: Path,
-               bank_version: str) -> Path:
+               bank_version: str, model_content: str) -> Path:
+    """`model_content`: `LinearModel.content()` of the model that picked the ordinary chat."""
     digest = hashlib.sha256(b"".join(layers[n].tobytes() for n in ("w1", "b1", "w2", "b2"))
                             ).hexdigest()[:12]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -139,5 +140,6 @@ def write_head(layers: dict[str, np.ndarray], classes: Sequence[str], out: Path,
         np.savez_compressed(fh, w1=layers["w1"], b1=layers["b1"], w2=layers["w2"],
                             b2=layers["b2"], classes=np.array(list(classes)),
                             version=np.array(f"head-{digest}"), encoder=np.array(ENCODER),
-                            bank=np.array(bank_version), band=np.array(BAND))
+                            bank=np.array(bank_version), band=np.array(BAND),
+                            model=np.array(model_content))
     return out

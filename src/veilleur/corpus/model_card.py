@@ -47,6 +47,12 @@ def render_card(model: LinearModel, report: TrainReport) -> str:
         "Weights stored in float16. Inference is numpy/numba only (no scikit-learn at run "
         "time). It reads every message (not channels nor servers yet).",
         "",
+        f"Training digest `{model.meta.get('digest', '?')}`: the train and tune families, the "
+        "negatives, the recipe and the grams of a probe of the messages (the suite checks "
+        "that today's tree gives the same). Folded with "
+        + ", ".join(f"{k} {v}" for k, v in sorted(model.meta.get("folding", {}).items()))
+        + ".",
+        "",
         "## Data and split",
         "",
         "The corpus of phrasing families (`veilleur/corpus/families.py`). A family goes wholly "

@@ -39,7 +39,7 @@ from veilleur.corpus.training_set import (
 )
 from veilleur.detect.text.learned import MIN_WORDS_ALONE, words
 from veilleur.detect.text.linear import MODEL_FILE, LinearModel
-from veilleur.detect.text.ngrams import FEATURES_VERSION, features, margins
+from veilleur.detect.text.ngrams import FEATURES_VERSION, features, grams, margins
 from veilleur.taxonomy import Category
 
 if TYPE_CHECKING:
@@ -130,13 +130,67 @@ def corpus_digest(families: Sequence[Family], negatives: Sequence[str],
     h = hashlib.sha256()
     if recipe is not None:
         h.update(repr(recipe).encode())
+    # Every field training reads: `where` weighs the ordinary examples and sets the places
+    # the model may act alone in; the split says which families train and which calibrate.
     for f in sorted(families, key=lambda f: f.key):
-        h.update(json.dumps([f.key, f.label, f.alone, list(f.templates),
+        h.update(json.dumps([f.key, f.label, f.alone, f.where, split_of(f), list(f.templates),
                              {k: list(v) for k, v in sorted(f.slots.items())}],
                             ensure_ascii=True).encode())
     for text in negatives:
         h.update(text.encode())
     return h.hexdigest()
+
+
+PROBE_PER_FAMILY = 2
+"""Messages of every train and tune family (obfuscated as in training) whose grams the
+model's digest covers, beside every template and slot value as written (so that a character
+only a later template or a rare slot value holds is folded in the probe too)."""
+
+
+def grams_digest(texts: Iterable[str], bits: int) -> str:
+    """What the feature code makes of texts, as a digest: a change to the folding or to the
+    grams changes it even when the corpus and `FEATURES_VERSION` stay the same."""
+    h = hashlib.sha256()
+    for text in texts:
+        h.update(grams(text, bits).astype("<i8").tobytes())
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def folding_versions() -> dict[str, str]:
+    """The versions of what folds text for the features (a newer look-alike table changes
+    the grams as surely as an edit to `fold.py` does): recorded in the model, shown when the
+    suite finds the shipped model stale."""
+    import unicodedata
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"unicodedata": unicodedata.unidata_version}
+    for name in ("decancer-py", "anyascii"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def training_digest(families: Sequence[Family], negatives: Sequence[str],
+                    config: TrainConfig, transforms: Sequence[Transform]) -> str:
+    """What a model is trained from, as a digest: the train and tune families (every field
+    training reads, and their split), the ordinary negatives, the recipe, the transforms'
+    names and what the feature code makes of a probe of the messages. The model's version and
+    `meta["digest"]` carry it, and the suite checks that the shipped model's equals today's
+    tree's (a model trained before a change to the folding reads features it never learnt
+    from). Not covered: the training code itself and scikit-learn (pinned)."""
+    splits = split_families(families)
+    fams = splits["train"] + splits["tune"]
+    probe = [e.text for e in examples([f for f in fams if f.alone], PROBE_PER_FAMILY,
+                                      config.seed, transforms, config.transformed_share)]
+    probe += [t for f in fams for t in (*f.templates, *(v for _, vs in sorted(f.slots.items())
+                                                         for v in vs))]
+    return corpus_digest(fams, negatives,
+                         (config, FEATURES_VERSION,
+                          [getattr(t, "__name__", "?") for t in transforms],
+                          grams_digest([*probe, *negatives], config.bits)))
 
 
 def matrix(texts: Sequence[str], bits: int) -> Any:
@@ -217,16 +271,14 @@ def _train(families: Sequence[Family], negatives: Sequence[str], config: TrainCo
             w[:, j] = coef[i] - coef[none]
             b[j] = intercept[i] - intercept[none]
     w = w.astype(np.float16).astype(np.float32)  # calibrate what the file will hold
-    digest = corpus_digest([f for f in families if f in splits["train"]
-                            or f in splits["tune"]], negatives,
-                           (config, FEATURES_VERSION,
-                            [getattr(t, "__name__", "?") for t in transforms]))
+    digest = training_digest(families, negatives, config, transforms)
     model = LinearModel(
         categories=MODEL_CATEGORIES, bits=config.bits, weights=w, bias=b,
         calibration=np.tile(np.array([1.0, 0.0], np.float32), (k, 1)),
         alone=np.full(k, NEVER, np.float32), support=np.full(k, NEVER, np.float32),
         version=f"text-linear-{digest[:12]}",
-        meta={"seed": config.seed, "per_family": config.per_family, "c": config.c,
+        meta={"digest": digest, "folding": folding_versions(), "seed": config.seed,
+              "per_family": config.per_family, "c": config.c,
               "families_train": len(clear["train"]), "families_tune": len(clear["tune"]),
               "features": FEATURES_VERSION,
               "transforms": [getattr(t, "__name__", "?") for t in transforms],
@@ -396,5 +448,5 @@ def write(model: LinearModel, report: TrainReport, out: Path) -> tuple[Path, Pat
     return path, card
 
 
-__all__ = ["Counts", "TrainConfig", "TrainReport", "split_families", "train", "wilson",
-           "write"]
+__all__ = ["Counts", "TrainConfig", "TrainReport", "folding_versions", "split_families",
+           "train", "training_digest", "wilson", "write"]

@@ -77,6 +77,17 @@ class LinearModel:
         """The calibrated probabilities and the largest of them, in one compiled call."""
         return probabilities(text, self.bits, self.weights, self.bias, self.calibration)
 
+    def content(self) -> str:
+        """What the model computes, as a digest (`weights-` and 12 hex digits): its weights,
+        bias, calibration and thresholds as stored. The meaning head records it: the model
+        picked the ordinary chat the head learnt from."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for array in (self.weights, self.bias, self.calibration, self.alone, self.support):
+            h.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        return f"weights-{h.hexdigest()[:12]}"
+
     # -- storage ------------------------------------------------------------------------
 
     def save(self, path: Path) -> None:

@@ -10,7 +10,9 @@ voice reaching its own bar confirms the learned tier's uncertain probability.
 
 Stored as one `.npz` without pickle: `w1` (dimensions × hidden), `b1`, `w2` (hidden ×
 classes), `b2`, `classes` (`none` first, then categories), `version`, `encoder`, `band` (see
-`MeaningHead.band`) and `bank` (the version of the messages it learnt from).
+`MeaningHead.band`), `bank` (the version of the messages it learnt from) and `model`
+(`LinearModel.content()` of the n-gram model that picked its ordinary chat: the suite checks
+it is the shipped one).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class MeaningHead:
     band: float = 0.0
     """The lowest learned probability of the ordinary chat it was trained on: asked below
     it, it would read chat it never saw."""
+    model: str = ""
+    """`LinearModel.content()` of the n-gram model that picked that ordinary chat."""
 
     @classmethod
     def load(cls, path: Path, encoder: str) -> MeaningHead:
@@ -64,9 +68,9 @@ class MeaningHead:
             raise HeadError(f"{path}: cannot load the meaning head: {exc!r}") from None
         if not all(isinstance(a, np.ndarray) for a in raw.values()):
             raise HeadError(f"{path}: every member must be an array")
-        texts = {n: raw[n] for n in ("version", "encoder")}
+        texts = {n: raw[n] for n in ("version", "encoder", "model")}
         if any(a.ndim != 0 or a.dtype.kind != "U" for a in texts.values()):
-            raise HeadError(f"{path}: 'version' and 'encoder' must be strings")
+            raise HeadError(f"{path}: 'version', 'encoder' and 'model' must be strings")
         if str(texts["encoder"]) != encoder:
             raise HeadError(f"{path}: trained on {str(texts['encoder'])!r} vectors, not "
                             f"{encoder!r}: retrain it (veilleur train --meaning-head)")
@@ -93,7 +97,7 @@ class MeaningHead:
         if not all(np.isfinite(a).all() for a in (w1, b1, w2, b2)):
             raise HeadError(f"{path}: the meaning head holds non-finite weights")
         return cls(str(texts["version"]), str(texts["encoder"]), categories, w1, b1, w2, b2,
-                   float(band))
+                   float(band), str(texts["model"]))
 
     @property
     def dimensions(self) -> int:
@@ -111,7 +115,7 @@ class MeaningHead:
         return [{c: float(row[i + 1]) for i, c in enumerate(self.categories)} for row in p]
 
 
-_MEMBERS = ("w1", "b1", "w2", "b2", "classes", "version", "encoder", "band", "bank")
+_MEMBERS = ("w1", "b1", "w2", "b2", "classes", "version", "encoder", "band", "bank", "model")
 
 
 def _check_members(path: Path) -> None:
@@ -119,7 +123,11 @@ def _check_members(path: Path) -> None:
     header, read before numpy allocates anything (a header may claim terabytes)."""
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-        if sorted(names) != sorted(f"{n}.npy" for n in _MEMBERS):
+        expected = sorted(f"{n}.npy" for n in _MEMBERS)
+        if sorted(names) == [n for n in expected if n != "model.npy"]:
+            raise HeadError(f"{path}: a meaning head from before heads recorded the model "
+                            "beside which they were trained: retrain it (`make head`)")
+        if sorted(names) != expected:
             raise HeadError(f"{path}: not a meaning head (members {sorted(names)[:12]})")
         for name in names:
             with archive.open(name) as fh:
