@@ -862,6 +862,9 @@ def test_both_readers_agreeing_confirm_even_a_short_message() -> None:
     assert all(x.strength < 0.7 for x in _signals(_agreeing(above), _posted(short, guild="g1")))
     assert all(x.strength < 0.7 for x in _signals(_agreeing(0.7, head_bar=1.0),
                                                   _posted(short, guild="g1")))
+    # A single token: both readers read only its associations, the hold stands.
+    assert all(x.strength < 0.7 for x in _signals(_agreeing(0.7), _posted("quietly-folder",
+                                                                          guild="g1")))
     # The head reading it as ordinary: nothing.
     assert all(x.strength < 0.7 for x in _signals(_agreeing(0.7),
                                                   _posted("quietly ok ?", guild="g1")))

@@ -478,7 +478,9 @@ class LearnedDetector:
             # the n-grams alone ("10yo folder? dm"); never another hold (the place, a speaker
             # who says they are a child).
             agreed, lifted = None, False
-            if by_both and (p < alone or short) and (
+            # A single token is read alone by both ("dispo" under a picture: its corpus
+            # associations, not what it says): the agreement needs two.
+            if by_both and (p < alone or short) and len(m.content.split(None, 1)) > 1 and (
                     not blocked or (short and not self._blocked(category, place, False,
                                                                 says_minor))):
                 agreed = self._agreed(m.content, category, short)
